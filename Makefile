@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is plumbing.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON := $(shell $(PYTHON) -c "import sys; print(sys.executable)")
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: demo test lint unit protos bench sync sync-runtime chromium clean
+
+# uv itself is pinned and lives in its own small venv so `uv sync` never removes it.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check 'uv==0.13.8'
+
+sync-runtime: $(UV)
+	$(UV) sync --frozen --no-default-groups
+
+sync: $(UV)
+	$(UV) sync --frozen
+
+demo: sync-runtime
+	$(BIN)/dataward demo
+
+lint: sync
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+protos: sync
+	$(BIN)/python tools/protos.py
+
+# Debian's chromium for the browser tests; `playwright install` cannot work here.
+chromium:
+	@command -v /usr/bin/chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+unit: sync chromium
+	$(BIN)/pytest
+
+test: lint unit
+
+bench: sync
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Generated gRPC stubs for package dataward.v1 (``make protos`` regenerates)."""

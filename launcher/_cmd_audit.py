@@ -1,0 +1,10 @@
+"""The `dataward audit` command (being built)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(name="audit")
+def audit() -> None:
+    """audit commands."""

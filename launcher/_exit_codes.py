@@ -1,0 +1,30 @@
+"""Exceptions to exit codes: the CLI boundary's one mapping table.
+
+Codes follow sysexits(3). An exception not in the table is a bug: exit 70 with a generic
+message (the traceback is not printed, it could carry data values).
+"""
+
+from __future__ import annotations
+
+from launcher.settings import SettingsError
+
+EX_DATAERR = 65  # the input data is wrong (bad table, bad schema)
+EX_NOINPUT = 66  # an input file or directory is missing
+EX_SOFTWARE = 70  # a bug
+EX_CANTCREAT = 73  # cannot create the output
+EX_IOERR = 74
+EX_NOPERM = 77  # wrong master key, refused
+EX_CONFIG = 78  # settings missing or malformed
+
+# Most specific first: the first isinstance match wins.
+EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (SettingsError, EX_CONFIG),
+]
+
+
+def exit_code_for(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the public message for an exception escaping a command."""
+    for kind, code in EXIT_CODES:
+        if isinstance(exc, kind):
+            return code, str(exc)
+    return EX_SOFTWARE, f"internal error ({type(exc).__name__}); this is a bug"

@@ -1,0 +1,52 @@
+"""The ``dataward`` command.
+
+Each area's commands live in their own module (``_cmd_*.py``); this module assembles them and
+owns the one table that turns exceptions into exit codes and messages. Messages printed here
+are the exceptions' public messages: they never carry data values.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from launcher._cmd_audit import audit
+from launcher._cmd_datagen import datagen
+from launcher._cmd_demo import demo
+from launcher._cmd_zone import zone
+from launcher._exit_codes import exit_code_for
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dataward")
+def cli() -> None:
+    """Dataward: compute-to-data for a medical-insurance data zone."""
+
+
+cli.add_command(datagen)
+cli.add_command(zone)
+cli.add_command(audit)
+cli.add_command(demo)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line; exit with the code of the table in ``_exit_codes``."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        code, message = exit_code_for(exc)
+        click.echo(f"error: {message}", err=True)
+        sys.exit(code)

@@ -1,0 +1,244 @@
+"""The one frozen settings tree, and the only module that reads the environment or config files.
+
+Everything else receives the part it needs as an argument. Sources, later ones winning:
+
+1. the defaults written below,
+2. a TOML file named by ``DATAWARD_CONFIG`` (sections ``[zone]``, ``[audit]``, ``[portal]``,
+   ``[grpc]``, keys as the field names below),
+3. ``DATAWARD_*`` environment variables (listed in ``ENVIRONMENT``),
+4. explicit command-line overrides passed to :func:`load_settings`.
+
+Secrets (the master key) are :class:`Secret` values whose ``repr`` is redacted; they are never
+read from the TOML file, only from the environment or a key file, so a config file can be
+committed and shared without leaking them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = [
+    "ENVIRONMENT",
+    "AuditSettings",
+    "GrpcSettings",
+    "PortalSettings",
+    "Secret",
+    "Settings",
+    "SettingsError",
+    "ZoneSettings",
+    "load_settings",
+]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it (never its value)."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret value. ``repr`` and ``str`` never show it."""
+
+    value: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret(<redacted>)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class ZoneSettings:
+    """Where the zone lives and the key that unlocks its keyring."""
+
+    dir: Path = Path("zone")
+    master_key: Secret | None = None
+    # Ingest: rows are validated and written in batches of this many rows.
+    ingest_batch_rows: int = 250_000
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The audit log: durability and signed checkpoints."""
+
+    # SQLite PRAGMA synchronous for the state database: FULL fsyncs every commit (default).
+    sqlite_synchronous: str = "FULL"
+    # A checkpoint is signed at least this often while entries arrive ...
+    checkpoint_interval_seconds: float = 10.0
+    # ... and at least every this many entries.
+    checkpoint_every_entries: int = 1000
+    # Group commit: appends arriving within this window share one transaction and one fsync.
+    group_commit_max_batch: int = 512
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    """The portal: OAuth 2.0 authorization server and the steward and partner pages."""
+
+    bind: str = "127.0.0.1:8080"
+    # SQLAlchemy URL; None means a SQLite file in the zone directory (portal/portal.db).
+    database_url: str | None = None
+    # The `iss` of issued tokens; None means http://<bind>.
+    issuer: str | None = None
+    # The `aud` of access tokens meant for the zone's gRPC API.
+    audience: str = "dataward-zone"
+    access_token_ttl_seconds: int = 600
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    authorization_code_ttl_seconds: int = 60
+    # Login throttling: this many failures per username within the window lock it for the window.
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 300
+    # Cookies are Secure unless explicitly served over plain HTTP on loopback (tests, demo).
+    cookie_secure: bool = True
+
+
+@dataclass(frozen=True)
+class GrpcSettings:
+    """The gRPC API."""
+
+    bind: str = "127.0.0.1:50051"
+    max_message_bytes: int = 4 * 1024 * 1024
+    # Requests per second and burst per partner organization.
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 400
+    # Refresh the JWKS at most this often; revoked tokens are refused within this delay.
+    jwks_refresh_seconds: float = 30.0
+    revocation_poll_seconds: float = 5.0
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    zone: ZoneSettings = ZoneSettings()
+    audit: AuditSettings = AuditSettings()
+    portal: PortalSettings = PortalSettings()
+    grpc: GrpcSettings = GrpcSettings()
+
+
+# Environment variable -> (section, field). The master key has its own two variables.
+ENVIRONMENT: Mapping[str, tuple[str, str]] = {
+    "DATAWARD_ZONE": ("zone", "dir"),
+    "DATAWARD_AUDIT_SYNCHRONOUS": ("audit", "sqlite_synchronous"),
+    "DATAWARD_AUDIT_CHECKPOINT_SECONDS": ("audit", "checkpoint_interval_seconds"),
+    "DATAWARD_AUDIT_CHECKPOINT_ENTRIES": ("audit", "checkpoint_every_entries"),
+    "DATAWARD_PORTAL_BIND": ("portal", "bind"),
+    "DATAWARD_PORTAL_DATABASE_URL": ("portal", "database_url"),
+    "DATAWARD_PORTAL_ISSUER": ("portal", "issuer"),
+    "DATAWARD_GRPC_BIND": ("grpc", "bind"),
+}
+_T = TypeVar("_T")
+MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
+MASTER_KEY_FILE_VARIABLE = "DATAWARD_MASTER_KEY_FILE"
+CONFIG_VARIABLE = "DATAWARD_CONFIG"
+_MIN_MASTER_KEY_BYTES = 16
+
+
+def load_settings(
+    *,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings tree from defaults, the config file, the environment and overrides.
+
+    ``overrides`` maps a section name to field values (CLI options); ``environ`` defaults to
+    the process environment and exists so tests can pass their own.
+    """
+    env = os.environ if environ is None else environ
+    sections: dict[str, dict[str, Any]] = {"zone": {}, "audit": {}, "portal": {}, "grpc": {}}
+    config_path = env.get(CONFIG_VARIABLE)
+    if config_path:
+        for section, values in _read_config(Path(config_path)).items():
+            sections[section].update(values)
+    for variable, (section, name) in ENVIRONMENT.items():
+        if variable in env:
+            sections[section][name] = env[variable]
+    master_key = _master_key(env)
+    if master_key is not None:
+        sections["zone"]["master_key"] = master_key
+    for section, given in (overrides or {}).items():
+        sections[section].update({k: v for k, v in given.items() if v is not None})
+    defaults = Settings()
+    return Settings(
+        zone=_build(defaults.zone, sections["zone"], "zone"),
+        audit=_build(defaults.audit, sections["audit"], "audit"),
+        portal=_build(defaults.portal, sections["portal"], "portal"),
+        grpc=_build(defaults.grpc, sections["grpc"], "grpc"),
+    )
+
+
+def _read_config(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SettingsError(f"{CONFIG_VARIABLE}: no such file: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{CONFIG_VARIABLE}: {path} is not valid TOML: {exc}") from exc
+    unknown = set(data) - {"zone", "audit", "portal", "grpc"}
+    if unknown:
+        raise SettingsError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
+    if "master_key" in data.get("zone", {}):
+        raise SettingsError(
+            f"{path}: the master key never goes in a config file; "
+            f"use {MASTER_KEY_VARIABLE} or {MASTER_KEY_FILE_VARIABLE}"
+        )
+    return {name: dict(values) for name, values in data.items()}
+
+
+def _master_key(env: Mapping[str, str]) -> Secret | None:
+    raw: bytes | None = None
+    if env.get(MASTER_KEY_VARIABLE):
+        raw = env[MASTER_KEY_VARIABLE].encode("utf-8")
+    elif env.get(MASTER_KEY_FILE_VARIABLE):
+        path = Path(env[MASTER_KEY_FILE_VARIABLE])
+        try:
+            raw = path.read_bytes().strip()
+        except OSError as exc:
+            raise SettingsError(
+                f"{MASTER_KEY_FILE_VARIABLE}: cannot read {path}: {exc.strerror}"
+            ) from exc
+    if raw is None:
+        return None
+    if len(raw) < _MIN_MASTER_KEY_BYTES:
+        raise SettingsError(f"the master key must be at least {_MIN_MASTER_KEY_BYTES} bytes long")
+    return Secret(raw)
+
+
+def _build(default: _T, values: Mapping[str, Any], section: str) -> _T:
+    fields = {f.name: f for f in dataclasses.fields(default)}  # type: ignore[arg-type]
+    converted: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in fields:
+            raise SettingsError(f"unknown setting {section}.{name}")
+        converted[name] = _convert(getattr(default, name), value, f"{section}.{name}")
+    return dataclasses.replace(default, **converted)  # type: ignore[type-var]
+
+
+def _convert(default: Any, value: Any, name: str) -> Any:
+    if isinstance(value, Secret) or value is None:
+        return value
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, Path) or name.endswith(("_file", ".dir")):
+            return Path(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name} has the wrong type") from exc

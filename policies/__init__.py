@@ -1,0 +1,3 @@
+"""Policy documents, their validation and evaluation. Imports nothing of ours."""
+
+__all__: list[str] = []
