@@ -31,6 +31,9 @@ lint: sync
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python tools/protos.py --check
+	$(BIN)/buf lint
+	$(BIN)/buf breaking --against '.git#branch=main'
 
 protos: sync
 	$(BIN)/python tools/protos.py
