@@ -1,0 +1,1 @@
+"""Private implementation of :mod:`dataward.transparency`; import from there, not from here."""
