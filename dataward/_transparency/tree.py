@@ -8,10 +8,13 @@ leaves costs ``O(log² n)`` hashes, not a recomputation. Memory is about 64 byte
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from dataward._transparency.errors import ProofError
 from dataward._transparency.merkle import EMPTY_ROOT, HASH_SIZE, node_hash, split_point
+
+_NODE_PREFIX = hashlib.sha256(b"\x01")
 
 
 class MerkleTree:
@@ -32,13 +35,16 @@ class MerkleTree:
             level0 += h
         tree._levels = [level0]
         tree._size = len(level0) // HASH_SIZE
-        below = level0
+        below = memoryview(level0)
         while len(below) >= 2 * HASH_SIZE:
             above = bytearray()
             for off in range(0, len(below) - HASH_SIZE * 2 + 1, HASH_SIZE * 2):
-                above += node_hash(below[off : off + HASH_SIZE], below[off + HASH_SIZE : off + 64])
+                # node_hash over the adjacent pair, without copying it out first.
+                hasher = _NODE_PREFIX.copy()
+                hasher.update(below[off : off + HASH_SIZE * 2])
+                above += hasher.digest()
             tree._levels.append(above)
-            below = above
+            below = memoryview(above)
         return tree
 
     @property
