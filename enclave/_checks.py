@@ -1,0 +1,166 @@
+"""Validation of a registry export: table schemas (all or nothing) and row rules (per row).
+
+A schema problem stops the ingest with an error naming the table and column. A row problem
+rejects that row with a reason code — ``null:<column>``, ``enum:<column>``,
+``id_number:<RULE>``, ``duplicate_key``, ``duplicate:id_number``, ``orphan:<column>``,
+``amounts`` — never the value. Row checks are vectorized (pyarrow.compute, numpy); only the
+ID-number rule runs per value, over the persons table alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from enclave.errors import MissingTable, SchemaMismatch, SourceNotFound, UnreadableSource
+from enclave.idnumber import InvalidIdNumber, validate_id_number
+from enclave.registry import TABLES, TableSpec
+
+__all__ = [
+    "RowVerdicts",
+    "check_source",
+    "duplicate_mask",
+    "member_mask",
+    "table_path",
+]
+
+Mask = npt.NDArray[np.bool_]
+
+
+def table_path(source_dir: Path, table: str) -> Path:
+    return source_dir / f"{table}.parquet"
+
+
+def check_source(source_dir: Path) -> dict[str, int]:
+    """Check every table exists with exactly its schema; return each table's row count."""
+    if not source_dir.is_dir():
+        raise SourceNotFound
+    rows: dict[str, int] = {}
+    for name, spec in TABLES.items():
+        path = table_path(source_dir, name)
+        if not path.is_file():
+            raise MissingTable(name)
+        try:
+            with pq.ParquetFile(path) as handle:
+                schema, count = handle.schema_arrow, handle.metadata.num_rows
+        except (pa.ArrowException, OSError) as exc:
+            raise UnreadableSource(name) from exc
+        _check_schema(spec, schema)
+        rows[name] = count
+    return rows
+
+
+def _check_schema(spec: TableSpec, actual: pa.Schema) -> None:
+    for expected in spec.schema:
+        index = actual.get_field_index(expected.name)
+        if index < 0:
+            raise SchemaMismatch(spec.name, expected.name, str(expected.type), "no such column")
+        found = actual.field(index).type
+        if not _compatible(expected.type, found):
+            raise SchemaMismatch(spec.name, expected.name, str(expected.type), str(found))
+    for extra in actual.names:
+        if spec.schema.get_field_index(extra) < 0:
+            raise SchemaMismatch(spec.name, extra, "no such column", "an extra column")
+
+
+def _compatible(expected: pa.DataType, found: pa.DataType) -> bool:
+    """Equal types; or timestamps in the same zone at any unit (Parquet has no seconds unit, so
+    a ``timestamp[s]`` written by pyarrow reads back as ``timestamp[ms]``)."""
+    if found == expected:
+        return True
+    return (
+        pa.types.is_timestamp(expected) and pa.types.is_timestamp(found) and expected.tz == found.tz  # type: ignore[attr-defined]
+    )
+
+
+@dataclass
+class RowVerdicts:
+    """First failing rule per row of a batch (0 = accepted), rules registered by name."""
+
+    rules: list[str] = field(default_factory=list)
+
+    def code(self, rule: str) -> int:
+        if rule not in self.rules:
+            self.rules.append(rule)
+        return self.rules.index(rule) + 1
+
+    def base(self, spec: TableSpec, batch: pa.RecordBatch | pa.Table) -> npt.NDArray[np.int16]:
+        """Nulls in non-nullable columns, then values outside an enum."""
+        codes = np.zeros(batch.num_rows, dtype=np.int16)
+        for f in spec.schema:
+            if not f.nullable:
+                column = batch.column(f.name)
+                if column.null_count:
+                    self.mark(codes, f"null:{f.name}", _np(pc.is_null(column)))
+        for name, allowed in spec.enums.items():
+            column = batch.column(name)
+            ok = pc.is_in(column, value_set=pa.array(sorted(allowed), type=pa.string()))
+            bad = _np(pc.invert(ok))
+            if column.null_count:
+                bad &= ~_np(pc.is_null(column))
+            self.mark(codes, f"enum:{name}", bad)
+        return codes
+
+    def mark(self, codes: npt.NDArray[np.int16], rule: str, bad: Mask) -> None:
+        if bad.any():
+            codes[(codes == 0) & bad] = self.code(rule)
+
+
+def id_number_reasons(values: Sequence[str | None]) -> list[str | None]:
+    """The failing GB 11643 rule of each value (``None``: valid or null)."""
+    out: list[str | None] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            validate_id_number(value)
+        except InvalidIdNumber as exc:
+            out.append(f"id_number:{exc.reason}")
+        else:
+            out.append(None)
+    return out
+
+
+def duplicate_mask(table: pa.Table, keys: Sequence[str]) -> Mask:
+    """Rows whose key equals an earlier row's key (the first occurrence is kept)."""
+    n = table.num_rows
+    mask = np.zeros(n, dtype=np.bool_)
+    if n < 2:
+        return mask
+    keyed = table.select(list(keys))
+    if len(keys) == 1 and pc.count_distinct(keyed.column(0), mode="all").as_py() == n:
+        return mask
+    order = pc.sort_indices(keyed, sort_keys=[(k, "ascending") for k in keys])  # stable
+    ordered = keyed.take(order)
+    same = np.ones(n - 1, dtype=np.bool_)
+    for k in keys:
+        column = ordered.column(k)
+        equal: Any = pc.equal(column.slice(1), column.slice(0, n - 1))
+        same &= _np(pc.fill_null(equal, False))
+    mask[order.to_numpy()[1:][same]] = True
+    return mask
+
+
+def member_mask(values: Any, sorted_set: npt.NDArray[np.int64]) -> Mask:
+    """Which values occur in ``sorted_set`` (binary search; nulls are not members)."""
+    filled: Any = pc.fill_null(values, np.iinfo(np.int64).min)
+    arr = filled.to_numpy()
+    if len(sorted_set) == 0:
+        return np.zeros(len(arr), dtype=np.bool_)
+    pos = np.minimum(np.searchsorted(sorted_set, arr), len(sorted_set) - 1)
+    result: Mask = sorted_set[pos] == arr
+    return result
+
+
+def _np(array: Any) -> Mask:
+    result: Mask = np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.bool_)
+    return result

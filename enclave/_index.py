@@ -1,0 +1,95 @@
+"""Fixed-width lookup indexes written at ingest and memory-mapped by :class:`enclave.zone.Zone`.
+
+- ``persons.tokens.npy`` (``S32``, sorted) and ``persons.records.npy`` (a structured array in
+  the same order): a person lookup is one binary search, O(log n), touching a few pages.
+- ``<name>.keys.npy`` (sorted unique int64 person ids), ``<name>.starts.npy`` (offsets,
+  len(keys)+1) and ``<name>.records.npy`` (records grouped by key): the rows of one person
+  are ``records[starts[i]:starts[i+1]]`` for ``i = searchsorted(keys, person_id)``.
+
+numpy ``S32`` ignores trailing NUL bytes when comparing, consistently for stored and queried
+tokens, so binary search and equality stay exact for 32-byte tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["GroupIndex", "TokenIndex", "write_group_index", "write_token_index"]
+
+NULL_INT32 = np.iinfo(np.int32).min
+NULL_INT64 = np.iinfo(np.int64).min
+
+
+def write_token_index(
+    directory: Path, name: str, tokens: npt.NDArray[np.bytes_], records: npt.NDArray[np.void]
+) -> None:
+    """Sort ``records`` by ``tokens`` (unique 32-byte values) and save both."""
+    order = np.argsort(tokens, kind="stable")
+    np.save(directory / f"{name}.tokens.npy", tokens[order])
+    np.save(directory / f"{name}.records.npy", records[order])
+
+
+def write_group_index(
+    directory: Path, name: str, keys: npt.NDArray[np.int64], records: npt.NDArray[np.void]
+) -> None:
+    """Group ``records`` by ``keys`` and save the sorted unique keys, offsets and records."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    unique, starts = np.unique(sorted_keys, return_index=True)
+    offsets = np.append(starts, len(sorted_keys)).astype(np.int64)
+    np.save(directory / f"{name}.keys.npy", unique.astype(np.int64))
+    np.save(directory / f"{name}.starts.npy", offsets)
+    np.save(directory / f"{name}.records.npy", records[order])
+
+
+def _load(path: Path) -> npt.NDArray[np.generic]:
+    # mmap: opening costs nothing, pages load on first touch; an open mapping survives the
+    # file being unlinked when an old version is pruned.
+    array: npt.NDArray[np.generic] = np.load(path, mmap_mode="r", allow_pickle=False)
+    return array
+
+
+@dataclass(frozen=True)
+class TokenIndex:
+    tokens: npt.NDArray[np.bytes_]
+    records: npt.NDArray[np.void]
+
+    @classmethod
+    def open(cls, directory: Path, name: str) -> TokenIndex:
+        return cls(
+            tokens=_load(directory / f"{name}.tokens.npy"),  # type: ignore[arg-type]
+            records=_load(directory / f"{name}.records.npy"),  # type: ignore[arg-type]
+        )
+
+    def find(self, token: bytes) -> np.void | None:
+        query = np.array([token], dtype="S32")
+        pos = int(np.searchsorted(self.tokens, query[0]))
+        if pos < len(self.tokens) and self.tokens[pos : pos + 1] == query:
+            record: np.void = self.records[pos]
+            return record
+        return None
+
+
+@dataclass(frozen=True)
+class GroupIndex:
+    keys: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    records: npt.NDArray[np.void]
+
+    @classmethod
+    def open(cls, directory: Path, name: str) -> GroupIndex:
+        return cls(
+            keys=_load(directory / f"{name}.keys.npy"),  # type: ignore[arg-type]
+            starts=_load(directory / f"{name}.starts.npy"),  # type: ignore[arg-type]
+            records=_load(directory / f"{name}.records.npy"),  # type: ignore[arg-type]
+        )
+
+    def get(self, key: int) -> npt.NDArray[np.void]:
+        pos = int(np.searchsorted(self.keys, key))
+        if pos < len(self.keys) and int(self.keys[pos]) == key:
+            return self.records[int(self.starts[pos]) : int(self.starts[pos + 1])]
+        return self.records[0:0]

@@ -1,0 +1,135 @@
+"""Dataset versions on disk and the atomic switch between them.
+
+::
+
+    ZONE/data/
+      CURRENT                    the id of the live version (replaced atomically)
+      ingest.lock                held (flock) by the one ingest running
+      versions/
+        <version-id>.tmp/        an ingest in progress (removed by the next ingest)
+        <version-id>/            a complete version: catalog.json, rejects.json,
+                                 tables/*.parquet, rejects/*.parquet, index/*.npy
+
+A version directory is complete before it gets its final name (written, fsynced, renamed,
+parent fsynced); only then is ``CURRENT`` replaced (write ``CURRENT.tmp``, fsync, rename,
+fsync the directory). A crash at any point leaves ``CURRENT`` naming a complete version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from enclave._fsio import fsync_dir, fsync_tree, write_atomic
+from enclave.errors import CorruptDataset, IngestError, NoDataset
+
+__all__ = [
+    "CATALOG_FILE",
+    "REJECTS_FILE",
+    "TMP_SUFFIX",
+    "current_version",
+    "ingest_lock",
+    "new_version_id",
+    "prune_versions",
+    "publish_version",
+    "read_catalog",
+    "remove_leftovers",
+    "version_dir",
+    "versions_root",
+]
+
+CATALOG_FILE = "catalog.json"
+REJECTS_FILE = "rejects.json"
+TMP_SUFFIX = ".tmp"
+
+
+def versions_root(zone_dir: Path) -> Path:
+    return zone_dir / "data" / "versions"
+
+
+def version_dir(zone_dir: Path, version: str) -> Path:
+    return versions_root(zone_dir) / version
+
+
+def new_version_id(now: datetime) -> str:
+    """Sortable by creation time, unique: ``v20250101T120000123456Z-1a2b3c``."""
+    return "v" + now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+
+
+def current_version(zone_dir: Path) -> str:
+    """The id of the live version; :class:`NoDataset` if nothing was ingested yet."""
+    try:
+        version = (zone_dir / "data" / "CURRENT").read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise NoDataset from None
+    if not version or "/" in version or not version_dir(zone_dir, version).is_dir():
+        raise CorruptDataset
+    return version
+
+
+def read_catalog(zone_dir: Path, version: str) -> dict[str, Any]:
+    try:
+        text = (version_dir(zone_dir, version) / CATALOG_FILE).read_text(encoding="utf-8")
+        catalog: dict[str, Any] = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise CorruptDataset from exc
+    return catalog
+
+
+@contextlib.contextmanager
+def ingest_lock(zone_dir: Path) -> Iterator[None]:
+    """Exclusive: one ingest per zone at a time (released by the kernel if the process dies)."""
+    data = zone_dir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    with (data / "ingest.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestError("another ingest is running on this zone") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_leftovers(zone_dir: Path) -> int:
+    """Delete ``*.tmp`` version directories left by an interrupted ingest; how many."""
+    root = versions_root(zone_dir)
+    if not root.is_dir():
+        return 0
+    stale = [p for p in root.iterdir() if p.name.endswith(TMP_SUFFIX)]
+    for path in stale:
+        shutil.rmtree(path)
+    return len(stale)
+
+
+def publish_version(zone_dir: Path, tmp_dir: Path, version: str) -> None:
+    """Make a fully written ``tmp_dir`` the live version, durably and atomically."""
+    fsync_tree(tmp_dir)
+    final = version_dir(zone_dir, version)
+    os.rename(tmp_dir, final)
+    fsync_dir(final.parent)
+    write_atomic(zone_dir / "data" / "CURRENT", (version + "\n").encode("ascii"))
+
+
+def prune_versions(zone_dir: Path, keep: int) -> list[str]:
+    """Delete all but the newest ``keep`` complete versions (never the current one)."""
+    current = current_version(zone_dir)
+    complete = sorted(
+        p.name for p in versions_root(zone_dir).iterdir() if not p.name.endswith(TMP_SUFFIX)
+    )
+    keep_set = set(complete[-keep:]) | {current}
+    removed = [name for name in complete if name not in keep_set]
+    for name in removed:
+        shutil.rmtree(version_dir(zone_dir, name))
+    if removed:
+        fsync_dir(versions_root(zone_dir))
+    return removed

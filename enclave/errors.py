@@ -1,0 +1,132 @@
+"""The zone's exception tree.
+
+Every error carries a ``public_message``: safe to print, log or send across the zone boundary.
+It names the rule, the table, the column or the type — never a data value. ``str(exc)`` is the
+public message too, so nothing else leaks by accident.
+
+::
+
+    ZoneError
+    ├── KeyringError
+    │   ├── ZoneNotInitialized        no keyring.json in the zone directory
+    │   ├── ZoneAlreadyInitialized    init on a zone that already has a keyring
+    │   ├── WrongMasterKey            the master key does not open the keyring
+    │   └── CorruptKeyring            the keyring file is malformed or was altered
+    ├── SourceError                   the export to ingest is wrong (nothing is written)
+    │   ├── SourceNotFound            the source directory does not exist
+    │   ├── MissingTable              a table's Parquet file is missing
+    │   ├── SchemaMismatch            missing/extra column or wrong type (table, column, types)
+    │   └── UnreadableSource          a Parquet file cannot be decoded
+    ├── IngestError                   writing the new version failed (previous one kept)
+    ├── DatasetError
+    │   ├── NoDataset                 the zone has no ingested version yet
+    │   └── CorruptDataset            a version's files are missing or inconsistent
+    └── LookupRefused                 a lookup the zone will not run (e.g. keyring of another zone)
+
+Malformed ID numbers raise :class:`enclave.idnumber.InvalidIdNumber` from the validator.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptDataset",
+    "CorruptKeyring",
+    "DatasetError",
+    "IngestError",
+    "KeyringError",
+    "LookupRefused",
+    "MissingTable",
+    "NoDataset",
+    "SchemaMismatch",
+    "SourceError",
+    "SourceNotFound",
+    "UnreadableSource",
+    "WrongMasterKey",
+    "ZoneAlreadyInitialized",
+    "ZoneError",
+    "ZoneNotInitialized",
+]
+
+
+class ZoneError(Exception):
+    """Base of every zone error. ``public_message`` never carries a data value."""
+
+    default_message = "zone error"
+
+    def __init__(self, public_message: str | None = None) -> None:
+        self.public_message = public_message or self.default_message
+        super().__init__(self.public_message)
+
+
+class KeyringError(ZoneError):
+    default_message = "keyring error"
+
+
+class ZoneNotInitialized(KeyringError):  # noqa: N818 (names of the zone API)
+    default_message = "the zone is not initialized (run `dataward zone init`)"
+
+
+class ZoneAlreadyInitialized(KeyringError):  # noqa: N818 (names of the zone API)
+    default_message = "the zone is already initialized; refusing to overwrite its keyring"
+
+
+class WrongMasterKey(KeyringError):  # noqa: N818 (names of the zone API)
+    default_message = "wrong master key or corrupt keyring"
+
+
+class CorruptKeyring(KeyringError):  # noqa: N818 (names of the zone API)
+    default_message = "corrupt keyring (the file is malformed or was altered)"
+
+
+class SourceError(ZoneError):
+    default_message = "the source export is invalid"
+
+
+class SourceNotFound(SourceError):  # noqa: N818 (names of the zone API)
+    default_message = "the source directory does not exist"
+
+
+class MissingTable(SourceError):  # noqa: N818 (names of the zone API)
+    def __init__(self, table: str) -> None:
+        self.table = table
+        super().__init__(f"source is missing table {table!r} (expected {table}.parquet)")
+
+
+class SchemaMismatch(SourceError):  # noqa: N818 (names of the zone API)
+    """A column is missing, unexpected or of the wrong type."""
+
+    def __init__(self, table: str, column: str, expected: str, actual: str) -> None:
+        self.table = table
+        self.column = column
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"schema mismatch in table {table!r}, column {column!r}: "
+            f"expected {expected}, found {actual}"
+        )
+
+
+class UnreadableSource(SourceError):  # noqa: N818 (names of the zone API)
+    def __init__(self, table: str) -> None:
+        self.table = table
+        super().__init__(f"table {table!r} cannot be read as Parquet")
+
+
+class IngestError(ZoneError):
+    default_message = "ingest failed; the previous dataset version is unchanged"
+
+
+class DatasetError(ZoneError):
+    default_message = "dataset error"
+
+
+class NoDataset(DatasetError):  # noqa: N818 (names of the zone API)
+    default_message = "the zone has no dataset yet (run `dataward zone ingest`)"
+
+
+class CorruptDataset(DatasetError):  # noqa: N818 (names of the zone API)
+    default_message = "the dataset version is missing files or is inconsistent"
+
+
+class LookupRefused(ZoneError):  # noqa: N818 (names of the zone API)
+    default_message = "lookup refused"

@@ -1,0 +1,203 @@
+"""The hot path: look a person up by ID number, and their enrolments and family bindings.
+
+A :class:`Zone` is opened on the version ``CURRENT`` names at that moment and keeps serving
+that version (its index files are memory-mapped at open) even when a later ingest switches
+``CURRENT`` or prunes it. Lookups are binary searches over sorted fixed-width arrays written
+at ingest (:mod:`enclave._index`): O(log n), no scan, no Parquet decoding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from enclave._index import NULL_INT32, NULL_INT64, GroupIndex, TokenIndex
+from enclave._keys import Keyring, normalize
+from enclave._versions import current_version, read_catalog, version_dir
+from enclave.errors import CorruptDataset, LookupRefused
+from enclave.idnumber import validate_id_number
+
+__all__ = [
+    "BindingRecord",
+    "EnrolmentRecord",
+    "PersonRecord",
+    "TableSummary",
+    "Zone",
+    "ZoneSummary",
+    "inspect_zone",
+]
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A registry person as the zone sees them: tokens, never clear identifiers."""
+
+    person_id: int
+    person_token: bytes  # the id_number token
+    name_token: bytes
+    status: str
+    gender: str
+    birth_date: dt.date
+    region_code: str
+
+
+@dataclass(frozen=True)
+class EnrolmentRecord:
+    scheme: str
+    insured_region_code: str
+    start_date: dt.date
+    end_date: dt.date | None
+    status: str
+    arrears_months: int
+
+
+@dataclass(frozen=True)
+class BindingRecord:
+    holder_person_id: int
+    member_person_id: int
+    relation: str
+    method: str
+    bound_at: dt.datetime
+    unbound_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    name: str
+    rows: int
+    rejected: int
+    columns: tuple[tuple[str, str, tuple[str, ...]], ...]  # (name, class, stored columns)
+
+
+@dataclass(frozen=True)
+class ZoneSummary:
+    """What ``zone inspect`` shows: no key needed, no data values."""
+
+    zone_id: str
+    version: str
+    created: str
+    tables: tuple[TableSummary, ...]
+
+
+class Zone:
+    """One dataset version, opened for lookups."""
+
+    def __init__(self, root: Path, version: str, catalog: Mapping[str, Any], keyring: Keyring):
+        self._keyring = keyring
+        self.version = version
+        self.catalog = catalog
+        index = version_dir(root, version) / "index"
+        try:
+            self._persons = TokenIndex.open(index, "persons")
+            self._enrolments = GroupIndex.open(index, "enrolments")
+            self._by_holder = GroupIndex.open(index, "bindings_by_holder")
+            self._by_member = GroupIndex.open(index, "bindings_by_member")
+        except (OSError, ValueError) as exc:
+            raise CorruptDataset from exc
+
+    @classmethod
+    def open(cls, zone_dir: Path, keyring: Keyring) -> Zone:
+        """Open the live version; refuses a keyring of another zone."""
+        version = current_version(zone_dir)
+        catalog = read_catalog(zone_dir, version)
+        if catalog.get("zone_id") != keyring.zone_id:
+            raise LookupRefused("the keyring belongs to another zone")
+        return cls(zone_dir, version, catalog, keyring)
+
+    def find_person(self, id_number: str) -> PersonRecord | None:
+        """The person with this ID number, or ``None``.
+
+        Raises :class:`enclave.idnumber.InvalidIdNumber` before anything is tokenized if the
+        number is malformed (after stripping and upper-casing).
+        """
+        canonical = normalize("id_number", id_number)
+        validate_id_number(canonical)
+        return self.person_by_token(self._keyring.token("id_number", canonical))
+
+    def person_by_token(self, token: bytes) -> PersonRecord | None:
+        if len(token) != 32:
+            return None
+        record = self._persons.find(token)
+        if record is None:
+            return None
+        return PersonRecord(
+            person_id=int(record["person_id"]),
+            person_token=token,
+            name_token=bytes(record["name_token"].tobytes()),
+            status=bytes(record["status"]).decode(),
+            gender=bytes(record["gender"]).decode(),
+            birth_date=_date(int(record["birth_date"])),
+            region_code=bytes(record["region_code"]).decode(),
+        )
+
+    def enrolments(self, person_id: int) -> tuple[EnrolmentRecord, ...]:
+        return tuple(
+            EnrolmentRecord(
+                scheme=bytes(r["scheme"]).decode(),
+                insured_region_code=bytes(r["insured_region_code"]).decode(),
+                start_date=_date(int(r["start_date"])),
+                end_date=None if int(r["end_date"]) == NULL_INT32 else _date(int(r["end_date"])),
+                status=bytes(r["status"]).decode(),
+                arrears_months=int(r["arrears_months"]),
+            )
+            for r in self._enrolments.get(person_id)
+        )
+
+    def family_bindings(self, person_id: int) -> tuple[BindingRecord, ...]:
+        """Bindings where the person is the holder, then those where they are the member."""
+        rows = np.concatenate([self._by_holder.get(person_id), self._by_member.get(person_id)])
+        return tuple(
+            BindingRecord(
+                holder_person_id=int(r["holder_person_id"]),
+                member_person_id=int(r["member_person_id"]),
+                relation=bytes(r["relation"]).decode(),
+                method=bytes(r["method"]).decode(),
+                bound_at=_time(int(r["bound_at"])),
+                unbound_at=None
+                if int(r["unbound_at"]) == NULL_INT64
+                else _time(int(r["unbound_at"])),
+            )
+            for r in rows
+        )
+
+    def __repr__(self) -> str:
+        return f"Zone(version={self.version!r})"
+
+
+def inspect_zone(zone_dir: Path) -> ZoneSummary:
+    """Describe the live version from its catalog (no key needed)."""
+    version = current_version(zone_dir)
+    catalog = read_catalog(zone_dir, version)
+    try:
+        tables = tuple(
+            TableSummary(
+                name=name,
+                rows=int(t["rows"]),
+                rejected=int(t["rejected"]),
+                columns=tuple((c["name"], c["class"], tuple(c["stored_as"])) for c in t["columns"]),
+            )
+            for name, t in catalog["tables"].items()
+        )
+        return ZoneSummary(
+            zone_id=str(catalog["zone_id"]),
+            version=version,
+            created=str(catalog["created"]),
+            tables=tables,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptDataset from exc
+
+
+def _date(days: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=days)
+
+
+def _time(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
