@@ -1,0 +1,270 @@
+"""Consent: a person's permission for one partner to ask about them for one purpose.
+
+A consent record is (partner organization, person token, purpose, ``valid_from``,
+``valid_until``, single-use or not, ``used_at``, ``revoked_at``). It is stored in SQLite
+(``ZONE/state/consent.db``, WAL, ``synchronous=FULL``) under the person's keyed token — never
+the identity number — plus the person's internal ``person_id`` (a join key, needed for the
+guardian rule below).
+
+**Lookup before existence.** A partner's request is matched to consents by the token of the
+identity number it sent, which can be computed for any well-formed number. A person the
+registry does not hold therefore simply has no consent, and the answer (``CONSENT_REQUIRED``)
+is the same as for a known person without consent.
+
+**Validity.** A consent is valid at instant ``t`` when ``valid_from <= t < valid_until``, it is
+not revoked, and — if single-use — not used yet. A single-use consent is consumed (``used_at``
+set, atomically) when an answer is released under it; a concurrent second request finds it
+used.
+
+**Guardians.** A consent recorded for a holder H also covers every member M that is bound to
+H at the moment of the request (a family binding ``holder=H, member=M`` with
+``bound_at <= t`` and no ``unbound_at`` or ``unbound_at > t``), for the same partner and
+purpose, within the consent's own validity; using it for M consumes it if single-use. Once
+either side unbinds, the holder's consent no longer covers the member. The person's own
+consent is always tried first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from enclave.person_errors import ConsentNotFound
+
+__all__ = ["Consent", "ConsentStore", "FamilyBindingLike", "guardians_of"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS consents (
+    consent_ref TEXT PRIMARY KEY,
+    partner TEXT NOT NULL,
+    person_token BLOB NOT NULL,
+    person_id INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_until INTEGER NOT NULL,
+    single_use INTEGER NOT NULL,
+    used_at INTEGER,
+    revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS consents_by_token ON consents (partner, purpose, person_token);
+CREATE INDEX IF NOT EXISTS consents_by_person ON consents (partner, purpose, person_id);
+"""
+_COLUMNS = (
+    "consent_ref, partner, person_token, person_id, purpose, valid_from, valid_until, "
+    "single_use, used_at, revoked_at"
+)
+_VALID = (
+    "valid_from <= :t AND :t < valid_until AND revoked_at IS NULL "
+    "AND (single_use = 0 OR used_at IS NULL)"
+)
+
+
+@dataclass(frozen=True)
+class Consent:
+    consent_ref: str
+    partner: str
+    person_token: bytes
+    person_id: int
+    purpose: str
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    single_use: bool
+    used_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+
+
+class FamilyBindingLike(Protocol):
+    """The fields of a family binding the guardian rule reads."""
+
+    @property
+    def holder_person_id(self) -> int: ...
+    @property
+    def member_person_id(self) -> int: ...
+    @property
+    def bound_at(self) -> dt.datetime: ...
+    @property
+    def unbound_at(self) -> dt.datetime | None: ...
+
+
+def guardians_of(
+    member_person_id: int, bindings: Iterable[FamilyBindingLike], at: dt.datetime
+) -> tuple[int, ...]:
+    """The holders ``member_person_id`` is bound to at instant ``at`` (see the docstring)."""
+    return tuple(
+        sorted(
+            {
+                b.holder_person_id
+                for b in bindings
+                if b.member_person_id == member_person_id
+                and b.bound_at <= at
+                and (b.unbound_at is None or b.unbound_at > at)
+            }
+        )
+    )
+
+
+def _ts(value: dt.datetime) -> int:
+    if value.tzinfo is None:
+        raise ValueError("consent instants must be timezone-aware")
+    return int(value.timestamp() * 1_000_000)
+
+
+def _dt(value: int | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(value / 1_000_000, tz=dt.UTC)
+
+
+def _row(row: tuple[Any, ...]) -> Consent:
+    ref, partner, token, pid, purpose, start, until, single, used, revoked = row
+    return Consent(
+        consent_ref=str(ref),
+        partner=str(partner),
+        person_token=bytes(token),
+        person_id=int(pid),
+        purpose=str(purpose),
+        valid_from=dt.datetime.fromtimestamp(start / 1_000_000, tz=dt.UTC),
+        valid_until=dt.datetime.fromtimestamp(until / 1_000_000, tz=dt.UTC),
+        single_use=bool(single),
+        used_at=_dt(used),
+        revoked_at=_dt(revoked),
+    )
+
+
+class ConsentStore:
+    """The consent records of one zone. Thread-safe; every write is one durable transaction."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path, *, synchronous: str = "FULL") -> ConsentStore:
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("synchronous must be OFF, NORMAL, FULL or EXTRA")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        db.executescript(_SCHEMA)
+        return cls(db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def grant(
+        self,
+        *,
+        partner: str,
+        person_token: bytes,
+        person_id: int,
+        purpose: str,
+        valid_from: dt.datetime,
+        valid_until: dt.datetime,
+        single_use: bool,
+    ) -> Consent:
+        if not partner or valid_until <= valid_from:
+            raise ValueError("a consent needs a partner and a non-empty validity")
+        consent = Consent(
+            f"cns_{secrets.token_urlsafe(18)}",
+            partner,
+            person_token,
+            person_id,
+            purpose,
+            valid_from,
+            valid_until,
+            single_use,
+        )
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO consents ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,NULL,NULL)",  # noqa: S608
+                (
+                    consent.consent_ref,
+                    partner,
+                    person_token,
+                    person_id,
+                    purpose,
+                    _ts(valid_from),
+                    _ts(valid_until),
+                    int(single_use),
+                ),
+            )
+        return consent
+
+    def get(self, consent_ref: str) -> Consent:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM consents WHERE consent_ref = ?",  # noqa: S608
+                (consent_ref,),
+            ).fetchone()
+        if row is None:
+            raise ConsentNotFound()
+        return _row(row)
+
+    def revoke(self, consent_ref: str, at: dt.datetime) -> Consent:
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE consents SET revoked_at = ? WHERE consent_ref = ? AND revoked_at IS NULL",
+                (_ts(at), consent_ref),
+            )
+        if cursor.rowcount == 0:
+            self.get(consent_ref)  # raises ConsentNotFound when there is no such consent
+        return self.get(consent_ref)
+
+    def find_valid(
+        self,
+        *,
+        partner: str,
+        purpose: str,
+        at: dt.datetime,
+        person_token: bytes | None = None,
+        person_ids: Sequence[int] = (),
+        consent_ref: str | None = None,
+    ) -> Consent | None:
+        """A consent valid at ``at`` for the person token or one of ``person_ids`` (holders).
+
+        With ``consent_ref``, only that consent qualifies. Longest-lasting first, so a
+        standing consent is preferred over a single-use one.
+        """
+        who: list[str] = []
+        params: dict[str, object] = {"p": partner, "u": purpose, "t": _ts(at)}
+        if person_token is not None:
+            who.append("person_token = :tok")
+            params["tok"] = person_token
+        if person_ids:
+            names = [f":id{i}" for i in range(len(person_ids))]
+            who.append(f"person_id IN ({', '.join(names)})")
+            params.update({n[1:]: pid for n, pid in zip(names, person_ids, strict=True)})
+        if not who:
+            return None
+        ref_clause = ""
+        if consent_ref is not None:
+            ref_clause = " AND consent_ref = :ref"
+            params["ref"] = consent_ref
+        # Only constant fragments are spliced in; every value is a bound parameter.
+        sql = (
+            f"SELECT {_COLUMNS} FROM consents WHERE partner = :p AND purpose = :u "  # noqa: S608
+            f"AND ({' OR '.join(who)}) AND {_VALID}{ref_clause} "
+            "ORDER BY single_use ASC, valid_until DESC LIMIT 1"
+        )
+        with self._lock:
+            row = self._db.execute(sql, params).fetchone()
+        return None if row is None else _row(row)
+
+    def consume(self, consent: Consent, at: dt.datetime) -> bool:
+        """Mark a single-use consent used; False if another request used it first."""
+        if not consent.single_use:
+            return True
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE consents SET used_at = ? WHERE consent_ref = ? AND used_at IS NULL",
+                (_ts(at), consent.consent_ref),
+            )
+        return cursor.rowcount == 1

@@ -1,0 +1,375 @@
+"""Person-level checks: eligibility and identity documents for a partner, consent for stewards.
+
+:class:`PersonChecks` is the one place that orders the steps of a person-level call, so that
+every front end (gRPC, CLI) behaves the same:
+
+1. validate the request (``InvalidField``, ``InvalidIdNumber``);
+2. log the request (an audit leaf: who, organization, method, purpose, consent reference,
+   the person's *token*, never the number);
+3. find a valid consent **by the token first**, before the registry is consulted, so an
+   unknown person is indistinguishable from a known person without consent; only when the
+   person's own consent is missing is the registry asked for guardians (see
+   :mod:`enclave.consent`), and the answer is the same ``ConsentRequired`` either way;
+4. decide with the pure rules (:mod:`enclave.eligibility`, :mod:`enclave.identity`);
+5. consume a single-use consent, log the decision and the release (the result's hash), and
+   return the answer with the receipt of the release leaf. Nothing is returned before its
+   leaves are durable; a refusal is logged as a denying decision before it is raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, NoReturn, Protocol, TypeVar
+
+from dataward.transparency import Receipt
+from enclave._keys import normalize
+from enclave.consent import Consent, ConsentStore, FamilyBindingLike, guardians_of
+from enclave.eligibility import Benefit, EligibilityDecision, EnrolmentLike, decide_eligibility
+from enclave.identity import DocumentVerdict, PersonLike, verify_document
+from enclave.idnumber import InvalidIdNumber, validate_id_number
+from enclave.person_errors import (
+    ConsentRequired,
+    InvalidField,
+    PersonNotFound,
+    SelfieNotSupported,
+)
+
+__all__ = [
+    "POLICY_VERSION",
+    "Answer",
+    "AuditTrail",
+    "Caller",
+    "EligibilityQuery",
+    "IdentityQuery",
+    "PersonChecks",
+    "PersonDirectory",
+    "Tokenizer",
+]
+
+POLICY_VERSION = "person-checks/1"
+MAX_CONSENT_DAYS = 3650
+_T = TypeVar("_T")
+
+
+class Tokenizer(Protocol):
+    def token(self, column: str, value: str) -> bytes: ...
+
+
+class PersonDirectory(Protocol):
+    """What the checks need from the zone's registry (``enclave.Zone``)."""
+
+    def find_person(self, id_number: str) -> PersonLike | None: ...
+    def enrolments(self, person_id: int) -> Sequence[EnrolmentLike]: ...
+    def family_bindings(self, person_id: int) -> Sequence[FamilyBindingLike]: ...
+
+
+class AuditTrail(Protocol):
+    """The audit leaves of one call; each method returns once its leaf is durable."""
+
+    def request(
+        self,
+        *,
+        request_id: str,
+        client_id: str,
+        organization: str,
+        method: str,
+        purpose: str,
+        consent_ref: str,
+        person_token: bytes | None,
+    ) -> None: ...
+    def decision(
+        self, *, request_id: str, allow: bool, reasons: Sequence[str], policy_version: str
+    ) -> None: ...
+    def release(self, *, request_id: str, result_hash: bytes) -> Receipt: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: the OAuth client and its organization (the partner), as authenticated."""
+
+    client_id: str
+    organization: str
+
+
+@dataclass(frozen=True)
+class EligibilityQuery:
+    id_number: str
+    benefit: Benefit | None
+    as_of: dt.date | None
+    purpose: str
+    consent_ref: str = ""
+
+
+@dataclass(frozen=True)
+class IdentityQuery:
+    id_number: str
+    name: str
+    purpose: str
+    consent_ref: str = ""
+    selfie: bytes = b""
+
+
+@dataclass(frozen=True)
+class Answer(Generic[_T]):
+    value: _T
+    receipt: Receipt
+    request_id: str
+
+
+def _hash(method: str, request_id: str, value: Mapping[str, object]) -> bytes:
+    body = json.dumps({"method": method, "request_id": request_id, "result": value}, sort_keys=True)
+    return hashlib.sha256(body.encode()).digest()
+
+
+class PersonChecks:
+    """The person-level checks over a registry, a consent store and an audit trail."""
+
+    def __init__(
+        self,
+        *,
+        directory: PersonDirectory,
+        tokenizer: Tokenizer,
+        consents: ConsentStore,
+        audit: AuditTrail,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._directory = directory
+        self._tokenizer = tokenizer
+        self._consents = consents
+        self._audit = audit
+        self._clock = clock
+
+    # -- partner calls -------------------------------------------------------------------
+    def check_eligibility(
+        self, caller: Caller, query: EligibilityQuery
+    ) -> Answer[EligibilityDecision]:
+        method = "EligibilityService/Check"
+        request_id, token, now = self._begin(caller, method, query.id_number, query)
+        if query.benefit is None:
+            self._refuse(request_id, InvalidField("benefit", "required"))
+        person, consent = self._consent(caller, request_id, query, token, now)
+        as_of = query.as_of or now.date()
+        if person is None:
+            person = self._directory.find_person(query.id_number)
+        if person is None:
+            decision = decide_eligibility("ACTIVE", (), query.benefit, as_of)  # NOT_ENROLLED
+        else:
+            enrolments = self._directory.enrolments(person.person_id)
+            decision = decide_eligibility(person.status, enrolments, query.benefit, as_of)
+        result = {
+            "eligible": decision.eligible,
+            "coverage_class": decision.coverage_class,
+            "reasons": list(decision.reasons),
+        }
+        return self._release(
+            request_id=request_id,
+            method=method,
+            consent=consent,
+            now=now,
+            value=decision,
+            result=result,
+        )
+
+    def verify_identity(self, caller: Caller, query: IdentityQuery) -> Answer[DocumentVerdict]:
+        method = "IdentityService/Verify"
+        request_id, token, now = self._begin(caller, method, query.id_number, query)
+        if query.selfie:
+            self._refuse(request_id, SelfieNotSupported())
+        if not query.name.strip():
+            self._refuse(request_id, InvalidField("name", "required"))
+        person, consent = self._consent(caller, request_id, query, token, now)
+        if person is None:
+            person = self._directory.find_person(query.id_number)
+        verdict = verify_document(person, self._tokenizer.token("name", query.name))
+        result = {
+            "id_number_valid": verdict.id_number_valid,
+            "name_matches": verdict.name_matches,
+            "registry_status": verdict.registry_status,
+        }
+        return self._release(
+            request_id=request_id,
+            method=method,
+            consent=consent,
+            now=now,
+            value=verdict,
+            result=result,
+        )
+
+    # -- steward calls -------------------------------------------------------------------
+    def grant_consent(
+        self,
+        caller: Caller,
+        *,
+        id_number: str,
+        partner: str,
+        purpose: str,
+        valid_days: int = 365,
+        single_use: bool = False,
+    ) -> Answer[Consent]:
+        method = "StewardService/GrantConsent"
+        request_id = uuid.uuid4().hex
+        token = self._validated_token(
+            caller=caller,
+            request_id=request_id,
+            method=method,
+            id_number=id_number,
+            purpose=purpose,
+            consent_ref="",
+        )
+        if not partner.strip():
+            self._refuse(request_id, InvalidField("partner", "required"))
+        if not 1 <= valid_days <= MAX_CONSENT_DAYS:
+            self._refuse(request_id, InvalidField("valid_days", f"1..{MAX_CONSENT_DAYS}"))
+        person = self._directory.find_person(id_number)
+        if person is None:
+            self._refuse(request_id, PersonNotFound())
+        now = self._clock()
+        consent = self._consents.grant(
+            partner=partner.strip(),
+            person_token=token,
+            person_id=person.person_id,
+            purpose=purpose,
+            valid_from=now,
+            valid_until=now + dt.timedelta(days=valid_days),
+            single_use=single_use,
+        )
+        self._audit.decision(
+            request_id=request_id, allow=True, reasons=(), policy_version=POLICY_VERSION
+        )
+        digest = _hash(method, request_id, {"consent_ref": consent.consent_ref})
+        receipt = self._audit.release(request_id=request_id, result_hash=digest)
+        return Answer(consent, receipt, request_id)
+
+    def revoke_consent(self, caller: Caller, consent_ref: str) -> Answer[Consent]:
+        method = "StewardService/RevokeConsent"
+        request_id = uuid.uuid4().hex
+        self._audit.request(
+            request_id=request_id,
+            client_id=caller.client_id,
+            organization=caller.organization,
+            method=method,
+            purpose="",
+            consent_ref=consent_ref,
+            person_token=None,
+        )
+        try:
+            consent = self._consents.revoke(consent_ref, self._clock())
+        except Exception as exc:
+            self._refuse(request_id, exc)
+        self._audit.decision(
+            request_id=request_id, allow=True, reasons=(), policy_version=POLICY_VERSION
+        )
+        digest = _hash(method, request_id, {"consent_ref": consent_ref, "revoked": True})
+        receipt = self._audit.release(request_id=request_id, result_hash=digest)
+        return Answer(consent, receipt, request_id)
+
+    # -- steps ---------------------------------------------------------------------------
+    def _begin(
+        self, caller: Caller, method: str, id_number: str, query: EligibilityQuery | IdentityQuery
+    ) -> tuple[str, bytes, dt.datetime]:
+        request_id = uuid.uuid4().hex
+        token = self._validated_token(
+            caller=caller,
+            request_id=request_id,
+            method=method,
+            id_number=id_number,
+            purpose=query.purpose,
+            consent_ref=query.consent_ref,
+        )
+        return request_id, token, self._clock()
+
+    def _validated_token(
+        self,
+        *,
+        caller: Caller,
+        request_id: str,
+        method: str,
+        id_number: str,
+        purpose: str,
+        consent_ref: str,
+    ) -> bytes:
+        token: bytes | None = None
+        problem: Exception | None = None
+        try:
+            validate_id_number(normalize("id_number", id_number))
+            token = self._tokenizer.token("id_number", id_number)
+        except InvalidIdNumber as exc:
+            problem = exc
+        self._audit.request(
+            request_id=request_id,
+            client_id=caller.client_id,
+            organization=caller.organization,
+            method=method,
+            purpose=purpose,
+            consent_ref=consent_ref,
+            person_token=token,
+        )
+        if problem is not None or token is None:
+            self._refuse(request_id, problem or InvalidField("id_number", "required"))
+        if not purpose:
+            self._refuse(request_id, InvalidField("purpose", "required"))
+        return token
+
+    def _consent(
+        self,
+        caller: Caller,
+        request_id: str,
+        query: EligibilityQuery | IdentityQuery,
+        token: bytes,
+        now: dt.datetime,
+    ) -> tuple[PersonLike | None, Consent]:
+        common = {
+            "partner": caller.organization,
+            "purpose": query.purpose,
+            "at": now,
+            "consent_ref": query.consent_ref or None,
+        }
+        consent = self._consents.find_valid(person_token=token, **common)  # type: ignore[arg-type]
+        if consent is not None:
+            return None, consent
+        # Only now may the registry be asked: for guardians bound to this person.
+        person = self._directory.find_person(query.id_number)
+        if person is not None:
+            holders = guardians_of(
+                person.person_id, self._directory.family_bindings(person.person_id), now
+            )
+            if holders:
+                consent = self._consents.find_valid(person_ids=holders, **common)  # type: ignore[arg-type]
+                if consent is not None:
+                    return person, consent
+        self._refuse(request_id, ConsentRequired())
+
+    def _release(
+        self,
+        *,
+        request_id: str,
+        method: str,
+        consent: Consent,
+        now: dt.datetime,
+        value: _T,
+        result: Mapping[str, object],
+    ) -> Answer[_T]:
+        if not self._consents.consume(consent, now):
+            self._refuse(request_id, ConsentRequired())
+        self._audit.decision(
+            request_id=request_id, allow=True, reasons=(), policy_version=POLICY_VERSION
+        )
+        receipt = self._audit.release(
+            request_id=request_id, result_hash=_hash(method, request_id, result)
+        )
+        return Answer(value, receipt, request_id)
+
+    def _refuse(self, request_id: str, exc: Exception) -> NoReturn:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        self._audit.decision(
+            request_id=request_id,
+            allow=False,
+            reasons=(str(reason),),
+            policy_version=POLICY_VERSION,
+        )
+        raise exc

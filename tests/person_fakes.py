@@ -1,0 +1,158 @@
+"""Fakes at the zone's seams for the person-level checks (registry, tokenizer, audit trail).
+
+They implement the Protocols of ``enclave.person_checks``. The audit fake keeps a real RFC 6962
+tree and signs real checkpoints, so receipts it hands out verify with
+``dataward.transparency.verify_receipt``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from dataward.transparency import Checkpoint, MerkleTree, Receipt, leaf_hash, sign_checkpoint
+
+KEY_NAME = "dataward-test-zone"
+
+# Well-formed GB 11643 numbers (checked with enclave.idnumber).
+ALICE = "110101198001010010"  # active, employee scheme, consents
+BOB = "110101199002020020"  # suspended with arrears
+CAROL = "320102197503030039"  # deceased
+DAVE = "440305198504040046"  # active resident, no consent
+CHILD = "110101201006060062"  # bound to ALICE as a member
+UNKNOWN = "510107199505050056"  # well-formed, not in the registry
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: int
+    person_token: bytes
+    name_token: bytes
+    status: str
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    scheme: str
+    start_date: dt.date
+    end_date: dt.date | None
+    status: str
+    arrears_months: int = 0
+    insured_region_code: str = "110101"
+
+
+@dataclass(frozen=True)
+class Binding:
+    holder_person_id: int
+    member_person_id: int
+    bound_at: dt.datetime
+    unbound_at: dt.datetime | None = None
+    relation: str = "CHILD"
+    method: str = "DOCUMENT"
+
+
+class HmacTokenizer:
+    def __init__(self, key: bytes = b"test-token-key") -> None:
+        self._key = key
+
+    def token(self, column: str, value: str) -> bytes:
+        return hmac.digest(self._key, f"{column}\0{value.strip()}".encode(), "sha256")
+
+
+@dataclass
+class FakeDirectory:
+    tokenizer: HmacTokenizer
+    persons: dict[bytes, Person] = field(default_factory=dict)
+    enrolment_rows: dict[int, list[Enrolment]] = field(default_factory=dict)
+    bindings: list[Binding] = field(default_factory=list)
+    lookups: int = 0
+
+    def add(self, id_number: str, name: str, status: str, *enrolments: Enrolment) -> Person:
+        person = Person(
+            len(self.persons) + 1,
+            self.tokenizer.token("id_number", id_number),
+            self.tokenizer.token("name", name),
+            status,
+        )
+        self.persons[person.person_token] = person
+        self.enrolment_rows[person.person_id] = list(enrolments)
+        return person
+
+    def find_person(self, id_number: str) -> Person | None:
+        self.lookups += 1
+        return self.persons.get(self.tokenizer.token("id_number", id_number))
+
+    def enrolments(self, person_id: int) -> Sequence[Enrolment]:
+        return tuple(self.enrolment_rows.get(person_id, ()))
+
+    def family_bindings(self, person_id: int) -> Sequence[Binding]:
+        return tuple(
+            b for b in self.bindings if person_id in (b.holder_person_id, b.member_person_id)
+        )
+
+
+def standard_directory() -> FakeDirectory:
+    directory = FakeDirectory(HmacTokenizer())
+    since = dt.date(2015, 1, 1)
+    alice = directory.add(ALICE, "张伟", "ACTIVE", Enrolment("EMPLOYEE", since, None, "ACTIVE"))
+    directory.add(BOB, "李娜", "ACTIVE", Enrolment("RESIDENT", since, None, "SUSPENDED", 4))
+    directory.add(CAROL, "王芳", "DECEASED", Enrolment("EMPLOYEE", since, None, "ACTIVE"))
+    directory.add(DAVE, "刘洋", "ACTIVE", Enrolment("RESIDENT", since, None, "ACTIVE"))
+    child = directory.add(CHILD, "张小明", "ACTIVE", Enrolment("RESIDENT", since, None, "ACTIVE"))
+    directory.bindings.append(
+        Binding(alice.person_id, child.person_id, dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    )
+    return directory
+
+
+class MemoryAuditTrail:
+    """An in-memory audit trail with a real Merkle tree and real signed checkpoints."""
+
+    def __init__(self) -> None:
+        self.key = Ed25519PrivateKey.generate()
+        self.entries: list[dict[str, object]] = []
+        self._tree = MerkleTree()
+        self._lock = threading.Lock()
+
+    @property
+    def public_key(self) -> object:
+        return self.key.public_key()
+
+    def _append(self, entry: dict[str, object]) -> int:
+        data = json.dumps(entry, sort_keys=True, default=str).encode()
+        with self._lock:
+            self.entries.append(entry)
+            return self._tree.append(leaf_hash(data))
+
+    def request(self, **fields: object) -> None:
+        token = fields.get("person_token")
+        fields["person_token"] = token.hex() if isinstance(token, bytes) else None
+        self._append({"kind": "request", **fields})
+
+    def decision(self, **fields: object) -> None:
+        self._append({"kind": "decision", **fields})
+
+    def release(self, *, request_id: str, result_hash: bytes) -> Receipt:
+        entry = {"kind": "release", "request_id": request_id, "result": result_hash.hex()}
+        index = self._append(entry)
+        with self._lock:
+            size = self._tree.size
+            note = sign_checkpoint(
+                Checkpoint(KEY_NAME, size, self._tree.root(size)), KEY_NAME, self.key
+            )
+            proof = tuple(self._tree.inclusion_proof(index, size))
+            return Receipt(index, self._tree.leaf_hash(index), note, proof)
+
+    def decisions(self) -> list[dict[str, object]]:
+        return [e for e in self.entries if e["kind"] == "decision"]
+
+
+def digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()

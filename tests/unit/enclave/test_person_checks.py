@@ -1,0 +1,203 @@
+"""PersonChecks: the order of steps, consent before existence, guardians, audit leaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dataward.transparency import verify_receipt
+from enclave.consent import ConsentStore
+from enclave.eligibility import Benefit, CoverageClass, EligibilityReason
+from enclave.identity import RegistryStatus
+from enclave.idnumber import InvalidIdNumber
+from enclave.person_checks import Caller, EligibilityQuery, IdentityQuery, PersonChecks
+from enclave.person_errors import ConsentRequired, InvalidField, PersonNotFound, SelfieNotSupported
+from tests.person_fakes import (
+    ALICE,
+    BOB,
+    CAROL,
+    CHILD,
+    DAVE,
+    KEY_NAME,
+    UNKNOWN,
+    FakeDirectory,
+    MemoryAuditTrail,
+    standard_directory,
+)
+
+PARTNER = Caller("app-1", "acme-insurance")
+STEWARD = Caller("steward-1", "zone-stewards")
+PURPOSE = "INSURANCE_UNDERWRITING"
+
+
+class World:
+    def __init__(self, tmp_path: Path) -> None:
+        self.directory: FakeDirectory = standard_directory()
+        self.audit = MemoryAuditTrail()
+        self.consents = ConsentStore.open(tmp_path / "consent.db")
+        self.checks = PersonChecks(
+            directory=self.directory,
+            tokenizer=self.directory.tokenizer,
+            consents=self.consents,
+            audit=self.audit,
+        )
+
+    def consent(self, id_number: str, **kw: object) -> str:
+        answer = self.checks.grant_consent(
+            STEWARD,
+            id_number=id_number,
+            partner="acme-insurance",
+            purpose=PURPOSE,
+            **kw,  # type: ignore[arg-type]
+        )
+        return answer.value.consent_ref
+
+    def eligibility(self, id_number: str, benefit: Benefit = Benefit.OUTPATIENT, **kw: str):  # type: ignore[no-untyped-def]
+        return self.checks.check_eligibility(
+            PARTNER,
+            EligibilityQuery(
+                id_number, benefit, None, kw.get("purpose", PURPOSE), kw.get("ref", "")
+            ),
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path)
+    yield w
+    w.consents.close()
+
+
+def test_consented_person_is_eligible_with_a_verifiable_receipt(world: World) -> None:
+    world.consent(ALICE)
+    answer = world.eligibility(ALICE)
+    assert answer.value.eligible and answer.value.coverage_class is CoverageClass.EMPLOYEE
+    checkpoint = verify_receipt(answer.receipt, KEY_NAME, world.audit.key.public_key())
+    assert checkpoint.size == answer.receipt.leaf_index + 1
+    kinds = [e["kind"] for e in world.audit.entries if e.get("request_id") == answer.request_id]
+    assert kinds == ["request", "decision", "release"]
+
+
+def test_suspended_and_deceased_answers(world: World) -> None:
+    world.consent(BOB)
+    world.consent(CAROL)
+    assert world.eligibility(BOB).value.reasons == (EligibilityReason.SUSPENDED_ARREARS,)
+    assert world.eligibility(CAROL).value.reasons == (EligibilityReason.DECEASED,)
+
+
+def test_unknown_person_is_refused_exactly_like_a_known_person_without_consent(
+    world: World,
+) -> None:
+    with pytest.raises(ConsentRequired) as unknown:
+        world.eligibility(UNKNOWN)
+    with pytest.raises(ConsentRequired) as known:
+        world.eligibility(DAVE)
+    assert str(unknown.value) == str(known.value)
+    assert type(unknown.value) is type(known.value)
+    # Both refusals are logged as denying decisions with the same reason.
+    assert [d["reasons"] for d in world.audit.decisions()] == [
+        ("ConsentRequired",),
+        ("ConsentRequired",),
+    ]
+
+
+def test_direct_consent_is_checked_before_the_registry_is_consulted(world: World) -> None:
+    world.consent(ALICE)
+    before = world.directory.lookups
+    world.checks.verify_identity(PARTNER, IdentityQuery(ALICE, "张伟", PURPOSE))
+    # One lookup for the verdict itself, none before the consent was found.
+    assert world.directory.lookups == before + 1
+
+
+def test_guardian_consent_covers_a_bound_member(world: World) -> None:
+    world.consent(ALICE)
+    answer = world.eligibility(CHILD)
+    assert answer.value.eligible and answer.value.coverage_class is CoverageClass.RESIDENT
+
+
+def test_guardian_consent_stops_covering_after_unbinding(world: World) -> None:
+    world.consent(ALICE)
+    binding = world.directory.bindings[0]
+    world.directory.bindings[0] = type(binding)(
+        binding.holder_person_id,
+        binding.member_person_id,
+        binding.bound_at,
+        unbound_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1),
+    )
+    with pytest.raises(ConsentRequired):
+        world.eligibility(CHILD)
+
+
+def test_member_consent_does_not_cover_the_holder(world: World) -> None:
+    world.consent(CHILD)
+    with pytest.raises(ConsentRequired):
+        world.eligibility(ALICE)
+
+
+def test_single_use_consent_answers_once(world: World) -> None:
+    world.consent(ALICE, single_use=True)
+    assert world.eligibility(ALICE).value.eligible
+    with pytest.raises(ConsentRequired):
+        world.eligibility(ALICE)
+
+
+def test_consent_is_per_purpose(world: World) -> None:
+    world.consent(ALICE)
+    with pytest.raises(ConsentRequired):
+        world.eligibility(ALICE, purpose="LOAN_ORIGINATION")
+
+
+def test_consent_ref_must_name_a_valid_consent(world: World) -> None:
+    ref = world.consent(ALICE)
+    assert world.eligibility(ALICE, ref=ref).value.eligible
+    with pytest.raises(ConsentRequired):
+        world.eligibility(ALICE, ref="cns_forged")
+
+
+def test_malformed_id_number_is_refused_and_logged_without_the_number(world: World) -> None:
+    with pytest.raises(InvalidIdNumber) as excinfo:
+        world.eligibility("110101198001010011")
+    assert excinfo.value.reason == "CHECK_CHARACTER"
+    assert "110101198001010011" not in repr(world.audit.entries)
+    assert world.audit.decisions()[-1]["reasons"] == ("CHECK_CHARACTER",)
+
+
+def test_identity_verdicts(world: World) -> None:
+    world.consent(ALICE)
+    world.consent(CAROL)
+    right = world.checks.verify_identity(PARTNER, IdentityQuery(ALICE, " 张伟 ", PURPOSE)).value
+    wrong = world.checks.verify_identity(PARTNER, IdentityQuery(ALICE, "张三", PURPOSE)).value
+    dead = world.checks.verify_identity(PARTNER, IdentityQuery(CAROL, "王芳", PURPOSE)).value
+    assert (right.name_matches, right.registry_status) == (True, RegistryStatus.ACTIVE)
+    assert (wrong.name_matches, wrong.registry_status) == (False, RegistryStatus.ACTIVE)
+    assert (dead.name_matches, dead.registry_status) == (True, RegistryStatus.DECEASED)
+
+
+def test_selfie_is_not_supported_yet(world: World) -> None:
+    world.consent(ALICE)
+    with pytest.raises(SelfieNotSupported):
+        world.checks.verify_identity(PARTNER, IdentityQuery(ALICE, "张伟", PURPOSE, selfie=b"jpg"))
+
+
+def test_missing_fields_are_named(world: World) -> None:
+    with pytest.raises(InvalidField, match="benefit"):
+        world.checks.check_eligibility(PARTNER, EligibilityQuery(ALICE, None, None, PURPOSE))
+    with pytest.raises(InvalidField, match="name"):
+        world.checks.verify_identity(PARTNER, IdentityQuery(ALICE, "  ", PURPOSE))
+
+
+def test_steward_grant_for_unknown_person_is_not_found(world: World) -> None:
+    with pytest.raises(PersonNotFound):
+        world.consent(UNKNOWN)
+    with pytest.raises(InvalidField, match="valid_days"):
+        world.consent(ALICE, valid_days=0)
+
+
+def test_revoked_consent_no_longer_answers(world: World) -> None:
+    ref = world.consent(ALICE)
+    world.checks.revoke_consent(STEWARD, ref)
+    with pytest.raises(ConsentRequired):
+        world.eligibility(ALICE)
