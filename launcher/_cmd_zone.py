@@ -1,10 +1,165 @@
-"""The `dataward zone` command (being built)."""
+"""The ``dataward zone`` commands: init, ingest, inspect, lookup.
+
+Settings come from :func:`launcher.settings.load_settings` (``--zone`` overrides
+``DATAWARD_ZONE``); the master key only from ``DATAWARD_MASTER_KEY`` or
+``DATAWARD_MASTER_KEY_FILE``. Output never carries an identifier value: ``lookup`` prints
+found / not found and the person's non-identifying attributes only.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+from tqdm import tqdm
+
+from enclave import (
+    IngestReport,
+    Keyring,
+    Zone,
+    ingest,
+    init_zone,
+    inspect_zone,
+    open_keyring,
+)
+from launcher.settings import (
+    MASTER_KEY_FILE_VARIABLE,
+    MASTER_KEY_VARIABLE,
+    SettingsError,
+    ZoneSettings,
+    load_settings,
+)
+
+__all__ = ["zone"]
+
+_zone_option = click.option(
+    "--zone",
+    "zone_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Zone directory (default: settings zone.dir / DATAWARD_ZONE).",
+)
+
+
+def _settings(zone_dir: Path | None) -> ZoneSettings:
+    return load_settings(overrides={"zone": {"dir": zone_dir}}).zone
+
+
+def _master_key(settings: ZoneSettings) -> bytes:
+    if settings.master_key is None:
+        raise SettingsError(
+            f"the master key is missing: set {MASTER_KEY_VARIABLE} or {MASTER_KEY_FILE_VARIABLE}"
+        )
+    return settings.master_key.value
+
+
+def _keyring(settings: ZoneSettings) -> Keyring:
+    return open_keyring(settings.dir, _master_key(settings))
 
 
 @click.group(name="zone")
 def zone() -> None:
-    """zone commands."""
+    """Create the zone, ingest registry exports, inspect them, look a person up."""
+
+
+@zone.command("init")
+@_zone_option
+def init_command(zone_dir: Path | None) -> None:
+    """Create the zone directory and its keyring, sealed under the master key."""
+    settings = _settings(zone_dir)
+    init_zone(settings.dir, _master_key(settings))
+    keyring = _keyring(settings)
+    click.echo(f"zone {keyring.zone_id} initialized in {settings.dir}")
+    click.echo(f"public signing key: {settings.dir / 'public' / 'zone-signing-key.pub'}")
+
+
+@zone.command("ingest")
+@_zone_option
+@click.option(
+    "--source",
+    "source_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory with the export's <table>.parquet files.",
+)
+@click.option("--keep-versions", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
+def ingest_command(
+    zone_dir: Path | None, source_dir: Path, keep_versions: int, progress: bool
+) -> None:
+    """Validate an export and publish it atomically as the zone's new dataset version."""
+    settings = _settings(zone_dir)
+    keyring = _keyring(settings)
+    bars: dict[str, tqdm[Any]] = {}
+
+    def on_progress(table: str, done: int, total: int) -> None:
+        if table not in bars:
+            for bar in bars.values():  # one table at a time: finish the previous bar
+                bar.close()
+            bars[table] = tqdm(total=total, desc=f"{table:<16}", unit="rows", unit_scale=True)
+        bars[table].update(done)
+
+    try:
+        report = ingest(
+            settings.dir,
+            source_dir,
+            keyring,
+            batch_rows=settings.ingest_batch_rows,
+            keep_versions=keep_versions,
+            progress=on_progress if progress else None,
+        )
+    finally:
+        for bar in bars.values():
+            bar.close()
+    _print_report(report)
+
+
+def _print_report(report: IngestReport) -> None:
+    click.echo(f"version {report.version} is live ({report.seconds:.1f} s)")
+    for name, table in report.tables.items():
+        line = f"  {name:<16} {table.source_rows:>12,} rows  {table.rejected:>9,} rejected"
+        click.echo(line)
+        for reason, count in sorted(table.by_reason.items()):
+            click.echo(f"      {reason:<30} {count:>9,}")
+    if any(t.rejected for t in report.tables.values()):
+        click.echo("rejected rows (row number and reason) are listed in the version's rejects/")
+    if report.leftovers_removed:
+        click.echo(f"removed {report.leftovers_removed} interrupted ingest(s)")
+
+
+@zone.command("inspect")
+@_zone_option
+def inspect_command(zone_dir: Path | None) -> None:
+    """Tables, row counts, columns with their classes, the dataset version (no key needed)."""
+    summary = inspect_zone(_settings(zone_dir).dir)
+    click.echo(f"zone {summary.zone_id}  version {summary.version}  created {summary.created}")
+    for table in summary.tables:
+        click.echo(f"{table.name}: {table.rows:,} rows ({table.rejected:,} rejected at ingest)")
+        for name, cls, stored in table.columns:
+            extra = f"  stored as {', '.join(stored)}" if stored != (name,) else ""
+            click.echo(f"    {name:<22} {cls}{extra}")
+
+
+@zone.command("lookup")
+@_zone_option
+@click.option(
+    "--id-number",
+    required=True,
+    help="ID number to look up; '-' reads it from stdin (keeps it out of the process list).",
+)
+def lookup_command(zone_dir: Path | None, id_number: str) -> None:
+    """Whether a person is registered, and their non-identifying attributes."""
+    settings = _settings(zone_dir)
+    if id_number == "-":
+        id_number = sys.stdin.readline()
+    person = Zone.open(settings.dir, _keyring(settings)).find_person(id_number)
+    if person is None:
+        click.echo("not found")
+        return
+    click.echo("found")
+    click.echo(f"status: {person.status}")
+    click.echo(f"gender: {person.gender}")
+    click.echo(f"birth year: {person.birth_date.year}")
+    click.echo(f"region: {person.region_code}")

@@ -6,6 +6,22 @@ message (the traceback is not printed, it could carry data values).
 
 from __future__ import annotations
 
+from enclave import (
+    CorruptDataset,
+    CorruptKeyring,
+    IngestError,
+    InvalidIdNumber,
+    LookupRefused,
+    MissingTable,
+    NoDataset,
+    SchemaMismatch,
+    SourceError,
+    SourceNotFound,
+    WrongMasterKey,
+    ZoneAlreadyInitialized,
+    ZoneError,
+    ZoneNotInitialized,
+)
 from launcher.settings import SettingsError
 
 EX_DATAERR = 65  # the input data is wrong (bad table, bad schema)
@@ -19,6 +35,21 @@ EX_CONFIG = 78  # settings missing or malformed
 # Most specific first: the first isinstance match wins.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SettingsError, EX_CONFIG),
+    # zone (enclave): keys, ingest, lookups
+    (WrongMasterKey, EX_NOPERM),
+    (CorruptKeyring, EX_NOPERM),
+    (ZoneNotInitialized, EX_NOINPUT),
+    (ZoneAlreadyInitialized, EX_CANTCREAT),
+    (SourceNotFound, EX_NOINPUT),
+    (MissingTable, EX_DATAERR),
+    (SchemaMismatch, EX_DATAERR),
+    (SourceError, EX_DATAERR),
+    (IngestError, EX_CANTCREAT),
+    (NoDataset, EX_NOINPUT),
+    (CorruptDataset, EX_IOERR),
+    (LookupRefused, EX_NOPERM),
+    (InvalidIdNumber, EX_DATAERR),
+    (ZoneError, EX_DATAERR),
 ]
 
 

@@ -117,3 +117,25 @@ def make_source(persons: int = 40) -> Source:
             "face_templates": f,
         }
     )
+
+
+def with_many_claims(source: Source, claims: int) -> Source:
+    """Replace the claims with ``claims`` valid rows built vectorized (for slow-ingest tests)."""
+    import numpy as np
+
+    persons = np.array(source.column("persons", "person_id"), dtype=np.int64)
+    k = np.arange(claims, dtype=np.int64)
+    total = 1000 + (k % 5000) * 3
+    fund = total * 7 // 10
+    source.tables["claims"] = {
+        "claim_id": k + 1,
+        "person_id": persons[k % len(persons)],
+        "institution_id": 1 + k % 3,
+        "visit_date": pa.array((19000 + k % 700).astype(np.int32), pa.date32()),
+        "visit_type": pa.array(np.array(["OUTPATIENT", "INPATIENT"])[k % 2]),
+        "icd10": pa.array(np.array(["J06.9", "E11.9", "I10"])[k % 3]),
+        "total_cents": total,
+        "fund_paid_cents": fund,
+        "self_paid_cents": total - fund,
+    }
+    return source

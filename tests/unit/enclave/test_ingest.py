@@ -1,0 +1,178 @@
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from enclave import (
+    Keyring,
+    MissingTable,
+    NoDataset,
+    SchemaMismatch,
+    SourceNotFound,
+    Zone,
+    ingest,
+    init_zone,
+    inspect_zone,
+    open_keyring,
+)
+from enclave.registry import TABLES
+from tests.unit.enclave.zone_source import MASTER_KEY, Source, bad_check, make_source
+
+
+def _zone(tmp_path: Path) -> tuple[Path, Keyring]:
+    zone = tmp_path / "zone"
+    init_zone(zone, MASTER_KEY)
+    return zone, open_keyring(zone, MASTER_KEY)
+
+
+def _version_dir(zone: Path) -> Path:
+    return zone / "data" / "versions" / (zone / "data" / "CURRENT").read_text().strip()
+
+
+def test_clean_source_is_fully_ingested_with_catalog(tmp_path: Path) -> None:
+    zone, keyring = _zone(tmp_path)
+    source = make_source(40).write(tmp_path / "src")
+    seen: list[tuple[str, int, int]] = []
+    report = ingest(zone, source, keyring, batch_rows=16, progress=lambda *a: seen.append(a))
+    assert {t: r.rejected for t, r in report.tables.items()} == dict.fromkeys(report.tables, 0)
+    assert report.tables["claims"].accepted == 120
+    assert sum(done for table, done, _ in seen if table == "claims") == 120
+    catalog = json.loads((_version_dir(zone) / "catalog.json").read_text())
+    assert catalog["version"] == report.version
+    persons = {c["name"]: c for c in catalog["tables"]["persons"]["columns"]}
+    assert persons["id_number"]["class"] == "direct_identifier"
+    assert persons["id_number"]["stored_as"] == ["id_number_token", "id_number_enc"]
+    stored = pq.read_schema(_version_dir(zone) / "tables" / "persons.parquet")
+    assert "id_number" not in stored.names and stored.field("id_number_token").type == pa.binary(32)
+    summary = inspect_zone(zone)
+    assert summary.version == report.version
+    assert {t.name: t.rows for t in summary.tables}["enrolments"] == 60
+
+
+def test_bad_rows_are_rejected_counted_and_reported_without_values(tmp_path: Path) -> None:
+    zone, keyring = _zone(tmp_path)
+    src = make_source(40)
+    ids = src.column("persons", "id_number")
+    ids[3] = bad_check(ids[3])  # wrong check character
+    ids[4] = ids[4][:6] + "19991332" + ids[4][14:]  # impossible date (check char wrong too)
+    ids[6] = ids[5]  # same ID number twice: the later row goes
+    src.column("persons", "status")[7] = "ALIVE"  # outside the enum
+    src.column("persons", "person_id")[8] = src.column("persons", "person_id")[9]  # dup key
+    src.column("claims", "self_paid_cents")[10] += 1  # amounts do not add up
+    src.column("claims", "institution_id")[11] = 99  # unknown institution
+    src.column("claims", "person_id")[12] = 424242  # unknown person
+    src.column("enrolments", "person_id")[0] = 424242
+    src.column("family_bindings", "member_person_id")[0] = 424242
+    for column, value in zip(
+        ["institution_id", "name", "kind", "level", "region_code"],
+        [4, "Spa", "SPA", "PRIMARY", "110101"],
+        strict=True,
+    ):
+        src.column("institutions", column).append(value)  # a fourth institution, bad kind
+    report = ingest(zone, src.write(tmp_path / "src"), keyring)
+
+    persons = report.tables["persons"]
+    assert persons.rejected == 5
+    assert persons.by_reason == {
+        "id_number:CHECK_CHARACTER": 2,
+        "duplicate:id_number": 1,
+        "enum:status": 1,
+        "duplicate_key": 1,
+    }
+    rows = pq.read_table(_version_dir(zone) / "rejects" / "persons.parquet").to_pylist()
+    assert {r["row"]: r["reason"] for r in rows} == {
+        3: "id_number:CHECK_CHARACTER",
+        4: "id_number:CHECK_CHARACTER",
+        6: "duplicate:id_number",
+        7: "enum:status",
+        9: "duplicate_key",
+    }
+    claims = report.tables["claims"].by_reason
+    assert claims["amounts"] == 1 and claims["orphan:institution_id"] == 1
+    # row 12, plus 3 claims each of persons 1003, 1004, 1006, 1007 (rejected) and 1008 (its
+    # row now carries 1009's id; the second 1009 row was the duplicate)
+    assert claims["orphan:person_id"] == 1 + 5 * 3
+    assert report.tables["institutions"].by_reason == {"enum:kind": 1}
+    assert report.tables["enrolments"].by_reason["orphan:person_id"] >= 1
+    assert report.tables["family_bindings"].by_reason["orphan:member_person_id"] >= 1
+    assert report.tables["face_templates"].by_reason == {"orphan:person_id": 5}
+    summary = json.loads((_version_dir(zone) / "rejects.json").read_text())
+    assert summary["persons"]["rejected"] == 5
+    zone_view = Zone.open(zone, keyring)
+    assert zone_view.find_person(ids[5]) is not None  # the first holder of the number stays
+    assert zone_view.find_person(ids[0]) is not None
+
+
+def test_null_in_non_nullable_column_is_rejected(tmp_path: Path) -> None:
+    zone, keyring = _zone(tmp_path)
+    src = make_source(10)
+    src.column("enrolments", "status")[1] = None
+    path = src.write(tmp_path / "src", skip=("enrolments",))
+    # a writer whose schema marks every column nullable (the types still match)
+    loose = pa.schema([f.with_nullable(True) for f in TABLES["enrolments"].schema])
+    pq.write_table(pa.table(src.tables["enrolments"], schema=loose), path / "enrolments.parquet")
+    report = ingest(zone, path, keyring)
+    assert report.tables["enrolments"].by_reason == {"null:status": 1}
+    rows = pq.read_table(_version_dir(zone) / "rejects" / "enrolments.parquet").to_pylist()
+    assert rows == [{"row": 1, "reason": "null:status"}]
+
+
+def test_missing_table_and_wrong_schema_keep_the_previous_version(tmp_path: Path) -> None:
+    zone, keyring = _zone(tmp_path)
+    src = make_source(12)
+    good = ingest(zone, src.write(tmp_path / "good"), keyring)
+    with pytest.raises(MissingTable) as missing:
+        ingest(zone, src.write(tmp_path / "missing", skip=("claims",)), keyring)
+    assert "claims" in missing.value.public_message
+    wrong = src.write(tmp_path / "wrong")
+    table = pq.read_table(wrong / "claims.parquet")
+    table = table.set_column(6, "total_cents", table.column("total_cents").cast(pa.float64()))
+    pq.write_table(table, wrong / "claims.parquet")
+    with pytest.raises(SchemaMismatch) as info:
+        ingest(zone, wrong, keyring)
+    assert (info.value.table, info.value.column) == ("claims", "total_cents")
+    assert info.value.expected == "int64" and info.value.actual == "double"
+    extra = src.write(tmp_path / "extra")
+    pq.write_table(
+        pq.read_table(extra / "institutions.parquet").append_column("x", pa.array([1, 2, 3])),
+        extra / "institutions.parquet",
+    )
+    with pytest.raises(SchemaMismatch, match="'x'"):
+        ingest(zone, extra, keyring)
+    with pytest.raises(SourceNotFound):
+        ingest(zone, tmp_path / "nope", keyring)
+    assert Zone.open(zone, keyring).version == good.version
+    assert not [p for p in (zone / "data" / "versions").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_reingest_switches_atomically_and_keeps_two_versions(tmp_path: Path) -> None:
+    zone, keyring = _zone(tmp_path)
+    src = make_source(12)
+    first = ingest(zone, src.write(tmp_path / "a"), keyring)
+    opened = Zone.open(zone, keyring)
+    number = src.column("persons", "id_number")[2]
+    second_source: Source = make_source(12)
+    second_source.column("persons", "status")[2] = "DECEASED"
+    second = ingest(zone, second_source.write(tmp_path / "b"), keyring)
+    third = ingest(zone, second_source.write(tmp_path / "c"), keyring)
+    assert third.pruned == (first.version,)
+    remaining = sorted(p.name for p in (zone / "data" / "versions").iterdir())
+    assert remaining == sorted([second.version, third.version])
+    # the zone opened before keeps serving its own (now pruned) version
+    before = opened.find_person(number)
+    assert opened.version == first.version and before is not None and before.status == "ACTIVE"
+    after = Zone.open(zone, keyring).find_person(number)
+    assert after is not None and after.status == "DECEASED"
+
+
+def test_leftover_tmp_dir_is_removed_by_next_ingest(tmp_path: Path) -> None:
+    zone, keyring = _zone(tmp_path)
+    with pytest.raises(NoDataset):
+        Zone.open(zone, keyring)
+    stale = zone / "data" / "versions" / "v0-stale.tmp"
+    stale.mkdir(parents=True)
+    (stale / "junk").write_bytes(b"x")
+    report = ingest(zone, make_source(8).write(tmp_path / "src"), keyring)
+    assert report.leftovers_removed == 1 and not stale.exists()
