@@ -1,0 +1,69 @@
+"""The zone's tamper-evident audit log (issue 3).
+
+Every request, decision and release is appended as a typed event (no data values; persons
+only as tokens) to an RFC 6962 Merkle log stored in SQLite, durable before the answer leaves,
+with group commit. Checkpoints are signed with the zone's Ed25519 key in the C2SP signed-note
+format; every answer carries a :class:`~dataward.transparency.Receipt` a partner verifies
+with the zone's public key alone. :meth:`AuditReader.verify` checks the whole log and names
+the first bad entry; :func:`who_checked` answers "who asked about me".
+"""
+
+from __future__ import annotations
+
+from dataward.transparency import LogSummary
+from enclave.audit._log import AppendResult, AuditLog
+from enclave.audit._reader import AuditReader, verify_log
+from enclave.audit._settings import AuditLogSettings
+from enclave.audit._sqlite import SqliteAuditStore
+from enclave.audit._who import CheckEntry, who_checked
+from enclave.audit.errors import (
+    AuditClosedError,
+    AuditError,
+    AuditEventError,
+    AuditIntegrityError,
+    AuditStorageError,
+    AuditUnknownEntryError,
+)
+from enclave.audit.events import (
+    AuditEvent,
+    Decision,
+    LoggedEvent,
+    PortalEvent,
+    Release,
+    RequestReceived,
+    StewardAction,
+    decode_leaf,
+    encode_leaf,
+)
+from enclave.audit.interface import AuditStore, NewLeaf, StoredCheckpoint, StoredLeaf
+
+__all__ = [
+    "AppendResult",
+    "AuditClosedError",
+    "AuditError",
+    "AuditEvent",
+    "AuditEventError",
+    "AuditIntegrityError",
+    "AuditLog",
+    "AuditLogSettings",
+    "AuditReader",
+    "AuditStorageError",
+    "AuditStore",
+    "AuditUnknownEntryError",
+    "CheckEntry",
+    "Decision",
+    "LogSummary",
+    "LoggedEvent",
+    "NewLeaf",
+    "PortalEvent",
+    "Release",
+    "RequestReceived",
+    "SqliteAuditStore",
+    "StewardAction",
+    "StoredCheckpoint",
+    "StoredLeaf",
+    "decode_leaf",
+    "encode_leaf",
+    "verify_log",
+    "who_checked",
+]

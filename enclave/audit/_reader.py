@@ -1,0 +1,107 @@
+"""Reading a stored audit log: tail, lookups, and end-to-end verification.
+
+Needs no private key: ``dataward audit verify`` and ``tail`` open the store read-only and check
+it with the zone's public key alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from dataward.transparency import (
+    LogSummary,
+    LogVerificationError,
+    StoredEntry,
+    verify_log_entries,
+)
+from enclave.audit.errors import AuditEventError, AuditIntegrityError
+from enclave.audit.events import LoggedEvent, decode_leaf
+from enclave.audit.interface import AuditStore, StoredLeaf
+
+
+class AuditReader:
+    """Read access to one stored log."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self._store = store
+
+    @classmethod
+    def open_read_only(cls, db_path: Path) -> AuditReader:
+        from enclave.audit._sqlite import SqliteAuditStore
+
+        return cls(SqliteAuditStore.open(db_path, read_only=True))
+
+    @property
+    def origin(self) -> str | None:
+        return self._store.get_meta("origin")
+
+    @property
+    def key_name(self) -> str | None:
+        return self._store.get_meta("key_name")
+
+    def tail(self, n: int) -> list[LoggedEvent]:
+        """The last ``n`` events, oldest first."""
+        return [_decode(x) for x in self._store.tail(n)]
+
+    def events_about(self, person_token: str) -> list[LoggedEvent]:
+        """Events indexed under ``person_token`` whose leaf really names that token."""
+        found = [_decode(x) for x in self._store.by_person(person_token)]
+        return [e for e in found if getattr(e.event, "person_token", None) == person_token]
+
+    def events_for_requests(self, request_ids: Sequence[str]) -> list[LoggedEvent]:
+        wanted = set(request_ids)
+        found = [_decode(x) for x in self._store.by_request(list(wanted))]
+        return [e for e in found if getattr(e.event, "request_id", None) in wanted]
+
+    def verify(self, public_key: Ed25519PublicKey) -> LogSummary:
+        """Check the whole log with the public key; raises AuditIntegrityError naming the
+        first bad entry (see :func:`dataward.transparency.verify_log_entries`)."""
+        origin, key_name = self.origin, self.key_name
+        if origin is None or key_name is None:
+            raise AuditIntegrityError("the audit store has no origin or key name recorded")
+        entries = (StoredEntry(x.index, x.leaf, x.leaf_hash) for x in self._store.leaves())
+        notes = [c.note for c in self._store.checkpoints()]
+        try:
+            return verify_log_entries(
+                entries, notes, key_name, public_key, origin=origin, check_leaf=_check_leaf
+            )
+        except LogVerificationError as exc:
+            raise AuditIntegrityError(
+                str(exc), entry=exc.entry, first=exc.first, last=exc.last
+            ) from exc
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def verify_log(log: AuditReader, public_key: Ed25519PublicKey) -> LogSummary:
+    """Recompute the tree from the stored leaves, check every leaf hash, every checkpoint
+    signature (public key only) and the consistency of consecutive checkpoints.
+
+    Raises :class:`AuditIntegrityError` whose message names the first bad entry.
+    """
+    return log.verify(public_key)
+
+
+def _decode(stored: StoredLeaf) -> LoggedEvent:
+    try:
+        return decode_leaf(stored.leaf)
+    except AuditEventError as exc:
+        raise AuditIntegrityError(
+            f"entry {stored.index} is not a well-formed audit event ({exc}); "
+            "run `dataward audit verify`",
+            entry=stored.index,
+        ) from exc
+
+
+def _check_leaf(index: int, leaf: bytes) -> str | None:
+    try:
+        logged = decode_leaf(leaf)
+    except AuditEventError as exc:
+        return f"not a well-formed audit event: {exc}"
+    if logged.index != index:
+        return f"the leaf records position {logged.index} (entries moved or swapped)"
+    return None

@@ -1,0 +1,58 @@
+"""The audit log's exception tree.
+
+::
+
+    AuditError                 anything the audit log refuses
+    ├── AuditEventError        an event or a stored leaf is malformed (names the field)
+    ├── AuditStorageError      the store failed to make an entry durable; nothing was logged
+    ├── AuditClosedError       the log was closed
+    ├── AuditUnknownEntryError no entry with that index (yet)
+    └── AuditIntegrityError    the stored log does not match its signed checkpoints; the
+                               message names the first bad entry (``dataward audit verify``)
+
+Messages are public: positions, field names and sizes, never a field's value.
+"""
+
+from __future__ import annotations
+
+
+class AuditError(Exception):
+    """Base of every audit-log error."""
+
+
+class AuditEventError(AuditError):
+    """An audit event or a stored leaf is malformed."""
+
+
+class AuditStorageError(AuditError):
+    """The store could not make the entry durable; the append did not happen."""
+
+
+class AuditClosedError(AuditError):
+    """The audit log is closed."""
+
+
+class AuditUnknownEntryError(AuditError):
+    """No entry has this index."""
+
+
+class AuditIntegrityError(AuditError):
+    """The stored log fails verification.
+
+    ``entry`` is the first bad entry when it can be named exactly; ``first``..``last`` bound
+    it otherwise (an entry rewritten together with its stored hash is only caught by the
+    signed root that covers it).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        entry: int | None = None,
+        first: int | None = None,
+        last: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.entry = entry
+        self.first = first
+        self.last = last

@@ -1,0 +1,203 @@
+"""Typed audit events and their canonical leaf encoding.
+
+One frozen dataclass per kind, each with a stable ``kind`` name and only non-sensitive fields:
+identifiers, names, methods, purposes, decisions and hashes -- never a data value. A person
+appears only as a token: the hex of the 32-byte keyed HMAC token of their ID number.
+
+The leaf bytes are deterministic JSON (sorted keys, no spaces, ASCII): the event's fields plus
+``kind``, ``seq`` (the entry's own index, so a moved or swapped entry names itself) and
+``time`` (UTC, microseconds). :func:`decode_leaf` is its exact inverse and refuses anything
+that would not re-encode to the same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from enclave.audit.errors import AuditEventError
+
+__all__ = [
+    "AuditEvent",
+    "Decision",
+    "LoggedEvent",
+    "PortalEvent",
+    "Release",
+    "RequestReceived",
+    "StewardAction",
+    "decode_leaf",
+    "encode_leaf",
+]
+
+_TOKEN = re.compile(r"[0-9a-f]{64}")
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_MAX_TEXT = 512
+
+
+def _text(owner: object, name: str, *, optional: bool = False) -> None:
+    value = getattr(owner, name)
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
+        raise AuditEventError(f"{type(owner).__name__}.{name} must be text of 1..{_MAX_TEXT} chars")
+
+
+@dataclass(frozen=True)
+class RequestReceived:
+    """A partner asked something. ``person_token`` is set when the question is about a person."""
+
+    kind: ClassVar[str] = "request_received"
+    client_id: str
+    organization: str
+    method: str
+    purpose: str
+    consent_ref: str | None
+    person_token: str | None
+    request_id: str
+
+    def __post_init__(self) -> None:
+        for name in ("client_id", "organization", "method", "purpose", "request_id"):
+            _text(self, name)
+        _text(self, "consent_ref", optional=True)
+        if self.person_token is not None and not (
+            isinstance(self.person_token, str) and _TOKEN.fullmatch(self.person_token)
+        ):
+            raise AuditEventError("RequestReceived.person_token must be 64 lowercase hex chars")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy decision on a request: allow or deny, the reasons, the policy version."""
+
+    kind: ClassVar[str] = "decision"
+    request_id: str
+    allow: bool
+    reasons: tuple[str, ...]
+    policy_version: str
+
+    def __post_init__(self) -> None:
+        _text(self, "request_id")
+        _text(self, "policy_version")
+        if not isinstance(self.allow, bool):
+            raise AuditEventError("Decision.allow must be a boolean")
+        if not isinstance(self.reasons, tuple) or not all(
+            isinstance(r, str) and 0 < len(r) <= _MAX_TEXT for r in self.reasons
+        ):
+            raise AuditEventError("Decision.reasons must be a tuple of short texts")
+
+
+@dataclass(frozen=True)
+class Release:
+    """An answer left the zone: the hash of what was released and the epsilon it cost."""
+
+    kind: ClassVar[str] = "release"
+    request_id: str
+    result_hash: str
+    epsilon_spent_micro: int
+
+    def __post_init__(self) -> None:
+        _text(self, "request_id")
+        if not isinstance(self.result_hash, str) or not _TOKEN.fullmatch(self.result_hash):
+            raise AuditEventError("Release.result_hash must be a SHA-256 in lowercase hex")
+        if (
+            not isinstance(self.epsilon_spent_micro, int)
+            or isinstance(self.epsilon_spent_micro, bool)
+            or self.epsilon_spent_micro < 0
+        ):
+            raise AuditEventError("Release.epsilon_spent_micro must be a non-negative integer")
+
+
+@dataclass(frozen=True)
+class StewardAction:
+    """A data steward approved, rejected or changed something."""
+
+    kind: ClassVar[str] = "steward_action"
+    steward: str
+    action: str
+    target: str
+    detail: str | None
+
+    def __post_init__(self) -> None:
+        for name in ("steward", "action", "target"):
+            _text(self, name)
+        _text(self, "detail", optional=True)
+
+
+@dataclass(frozen=True)
+class PortalEvent:
+    """Something happened in the portal: a sign-in, an app's lifecycle, a token."""
+
+    kind: ClassVar[str] = "portal_event"
+    actor: str
+    action: str
+    target: str | None
+
+    def __post_init__(self) -> None:
+        _text(self, "actor")
+        _text(self, "action")
+        _text(self, "target", optional=True)
+
+
+AuditEvent = RequestReceived | Decision | Release | StewardAction | PortalEvent
+_KINDS: dict[str, type[AuditEvent]] = {
+    cls.kind: cls for cls in (RequestReceived, Decision, Release, StewardAction, PortalEvent)
+}
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """An event as logged: its index, when it was appended, and the event."""
+
+    index: int
+    time: datetime
+    event: AuditEvent
+
+    def to_json(self) -> str:
+        """One JSON line: exactly the leaf's content (it carries no data values)."""
+        return encode_leaf(self.event, self.index, self.time).decode("ascii")
+
+
+def encode_leaf(event: AuditEvent, index: int, time: datetime) -> bytes:
+    """The canonical leaf bytes of ``event`` logged as entry ``index`` at ``time``."""
+    if type(event) not in _KINDS.values():
+        raise AuditEventError(f"not an audit event: {type(event).__name__}")
+    fields: dict[str, Any] = {
+        f.name: list(v) if isinstance(v := getattr(event, f.name), tuple) else v
+        for f in dataclasses.fields(event)
+    }
+    fields.update(kind=event.kind, seq=index, time=time.astimezone(UTC).strftime(_TIME_FORMAT))
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def decode_leaf(leaf: bytes) -> LoggedEvent:
+    """Parse leaf bytes; refuses anything that is not exactly a canonical encoding."""
+    try:
+        data = json.loads(leaf)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AuditEventError("the leaf is not JSON") from exc
+    if not isinstance(data, dict):
+        raise AuditEventError("the leaf is not a JSON object")
+    cls = _KINDS.get(data.pop("kind", None))
+    if cls is None:
+        raise AuditEventError("the leaf has no known kind")
+    index, time_text = data.pop("seq", None), data.pop("time", None)
+    if not isinstance(index, int) or isinstance(index, bool) or not isinstance(time_text, str):
+        raise AuditEventError("the leaf has no valid seq or time")
+    names = {f.name for f in dataclasses.fields(cls)}
+    if set(data) != names:
+        raise AuditEventError(f"the leaf's fields do not match its kind {cls.kind}")
+    if isinstance(data.get("reasons"), list):
+        data["reasons"] = tuple(data["reasons"])
+    try:
+        time = datetime.strptime(time_text, _TIME_FORMAT).replace(tzinfo=UTC)
+        event = cls(**data)
+    except (TypeError, ValueError) as exc:
+        raise AuditEventError(f"the leaf is not a valid {cls.kind} event") from exc
+    logged = LoggedEvent(index=index, time=time, event=event)
+    if encode_leaf(event, index, time) != leaf:
+        raise AuditEventError("the leaf is not in canonical form")
+    return logged
