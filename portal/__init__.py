@@ -1,6 +1,37 @@
 """The portal: OAuth 2.0 authorization server, steward and partner pages.
 
-Internet-facing: holds no zone data and no zone keys, never imports the zone.
+Internet-facing: holds no zone data and no zone keys, never imports the zone. Public API:
+
+- :class:`PortalConfig` (built by the launcher from ``PortalSettings``),
+- :class:`Portal` (``Portal.open(config)``: database migrated, keys created; ``portal.admin``
+  is the programmatic :class:`PortalAdmin`), :func:`create_app` (the Flask WSGI app),
+  :func:`serve` (a threaded WSGI server on the bind address, port 0 allowed),
+- :func:`rotate_signing_key` (a new JWT key; the old one stays in the JWKS until its tokens
+  expire),
+- the values :class:`ClientCredentials`, :class:`AppView`, :class:`UserView`,
+  :class:`OrganizationView`, and the errors in :mod:`portal.errors`.
 """
 
-__all__: list[str] = []
+from portal._admin import PortalAdmin
+from portal._app import create_app
+from portal._keys import rotate_signing_key
+from portal._portal import Portal
+from portal._serve import PortalServer, serve
+from portal._views import AppView, ClientCredentials, OrganizationView, UserView
+from portal.config import PortalConfig
+from portal.errors import PortalError
+
+__all__ = [
+    "AppView",
+    "ClientCredentials",
+    "OrganizationView",
+    "Portal",
+    "PortalAdmin",
+    "PortalConfig",
+    "PortalError",
+    "PortalServer",
+    "UserView",
+    "create_app",
+    "rotate_signing_key",
+    "serve",
+]

@@ -1,0 +1,151 @@
+"""``create_app``: the Flask application over one :class:`Portal`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy import func, select
+
+from dataward.access import Scope
+from portal._http_errors import status_for
+from portal._keys import session_secret
+from portal._models import Revocation
+from portal._oauth import OAuthContext, build_authorization_server
+from portal._pages import pages
+from portal._portal import Portal
+from portal._security import install_security
+from portal.config import PortalConfig
+from portal.errors import PortalError
+
+__all__ = ["create_app"]
+
+_MAX_FEED = 10_000
+
+
+def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
+    """The portal's WSGI app. Opens (and migrates) the portal state unless ``portal`` is given."""
+    portal = portal or Portal.open(config)
+    app = Flask(__name__)
+    app.secret_key = session_secret(config.state_dir)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    install_security(app, config.cookie_secure)
+    ctx = OAuthContext(
+        store=portal.store,
+        log=portal.log,
+        keys=portal.keys,
+        admin=portal.admin,
+        clock=portal.clock,
+        code_ttl=config.authorization_code_ttl_seconds,
+        refresh_ttl=config.refresh_token_ttl_seconds,
+    )
+    server = build_authorization_server(
+        app, ctx, portal.issuer, config.audience, config.access_token_ttl_seconds
+    )
+    app.extensions["dataward_portal"] = portal
+    app.extensions["dataward_oauth"] = server
+    app.register_blueprint(pages)
+
+    @app.errorhandler(PortalError)
+    def _portal_error(error: PortalError) -> tuple[str, int]:
+        status = status_for(error)
+        return render_template("error.html", message=error.public_message, status=status), status
+
+    @app.get("/.well-known/jwks.json")
+    def jwks() -> Response:
+        response = jsonify(portal.keys.public_jwks(portal.clock()))
+        response.headers["Cache-Control"] = "public, max-age=60"
+        return response
+
+    @app.get("/.well-known/oauth-authorization-server")
+    def metadata() -> Response:
+        iss = portal.issuer()
+        return jsonify(
+            {  # RFC 8414
+                "issuer": iss,
+                "authorization_endpoint": f"{iss}/oauth/authorize",
+                "token_endpoint": f"{iss}/oauth/token",
+                "jwks_uri": f"{iss}/.well-known/jwks.json",
+                "introspection_endpoint": f"{iss}/oauth/introspect",
+                "revocation_endpoint": f"{iss}/oauth/revoke",
+                "scopes_supported": [s.value for s in Scope if s != Scope.ZONE_REVOCATIONS],
+                "response_types_supported": ["code"],
+                "grant_types_supported": [
+                    "authorization_code",
+                    "client_credentials",
+                    "refresh_token",
+                ],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "none",
+                ],
+                "introspection_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+                "revocation_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+            }
+        )
+
+    @app.post("/oauth/token")
+    def token() -> Any:
+        return server.create_token_response()
+
+    @app.post("/oauth/introspect")
+    def introspect() -> Any:
+        return server.create_endpoint_response("introspection")
+
+    @app.post("/oauth/revoke")
+    def revoke() -> Any:
+        return server.create_endpoint_response("revocation")
+
+    @app.get("/oauth/revocations")
+    def revocations() -> Any:
+        """The revocation feed for the zone: jti revoked after ``since`` (a cursor)."""
+        from authlib.oauth2.rfc6749.errors import OAuth2Error
+
+        try:
+            client = server.authenticate_client(
+                server.create_oauth2_request(None), ["client_secret_basic"], "revocations"
+            )
+        except OAuth2Error as error:
+            return server.handle_error_response(None, error)
+        if Scope.ZONE_REVOCATIONS.value not in client.row.granted_scopes:
+            return jsonify(
+                {"error": "insufficient_scope", "error_description": "requires zone:revocations"}
+            ), 403
+        raw = request.args.get("since", "0")
+        if not raw.isdigit():
+            return jsonify(
+                {
+                    "error": "invalid_request",
+                    "error_description": "'since' must be a non-negative integer",
+                }
+            ), 400
+        since = int(raw)
+        now = portal.clock()
+        with portal.store.transaction() as s:
+            rows = s.scalars(
+                select(Revocation)
+                .where(Revocation.id > since)
+                .order_by(Revocation.id)
+                .limit(_MAX_FEED)
+            ).all()
+            cursor = rows[-1].id if rows else max(since, 0)
+            if not rows:
+                cursor = min(cursor, s.scalar(select(func.max(Revocation.id))) or 0)
+        return jsonify(
+            {
+                "cursor": cursor,
+                "revoked": [
+                    {"jti": r.jti, "exp": r.expires_at} for r in rows if r.expires_at > now
+                ],
+            }
+        )
+
+    return app

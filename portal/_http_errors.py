@@ -1,0 +1,39 @@
+"""The one mapping table from portal exceptions to HTTP status codes."""
+
+from __future__ import annotations
+
+from portal.errors import (
+    AuthenticationError,
+    ConflictError,
+    CsrfError,
+    InvalidInputError,
+    InvalidTransitionError,
+    LoginThrottledError,
+    NotFoundError,
+    PermissionDeniedError,
+    PortalError,
+    SigningKeyError,
+)
+
+__all__ = ["HTTP_STATUS", "status_for"]
+
+# Most specific first: the first isinstance match wins. PortalError last (a bug: 500).
+HTTP_STATUS: list[tuple[type[PortalError], int]] = [
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidInputError, 400),
+    (PermissionDeniedError, 403),
+    (InvalidTransitionError, 409),
+    (AuthenticationError, 401),
+    (LoginThrottledError, 429),
+    (CsrfError, 400),
+    (SigningKeyError, 500),
+    (PortalError, 500),
+]
+
+
+def status_for(error: PortalError) -> int:
+    for kind, status in HTTP_STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500

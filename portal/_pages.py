@@ -1,0 +1,183 @@
+"""Server-rendered pages: sign-in, partner, steward, and the OAuth consent page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from dataward.access import PARTNER_SCOPES, Purpose
+from portal._http_errors import status_for
+from portal._models import AppStatus, Role
+from portal._portal import Portal
+from portal._security import allow_form_target, csrf_token
+from portal._views import UserView
+from portal.errors import AuthenticationError, LoginThrottledError, PermissionDeniedError
+
+__all__ = ["pages"]
+
+pages = Blueprint("pages", __name__)
+
+
+def _portal() -> Portal:
+    portal: Portal = current_app.extensions["dataward_portal"]
+    return portal
+
+
+def _user() -> UserView | None:
+    if "user" not in g:
+        uid = session.get("uid")
+        g.user = _portal().admin.get_user(uid) if isinstance(uid, int) else None
+    user: UserView | None = g.user
+    return user
+
+
+def _require(role: str) -> UserView:
+    user = _user()
+    if user is None or user.role != role:
+        raise PermissionDeniedError("sign in with an account that may see this page")
+    return user
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only local paths: never an open redirect to another site.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _home_for(user: UserView) -> str:
+    return url_for("pages.steward" if user.role == Role.STEWARD else "pages.partner")
+
+
+@pages.get("/")
+def index() -> Response:
+    user = _user()
+    return redirect(_home_for(user) if user else url_for("pages.login"))
+
+
+@pages.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next=next_url, error=None)
+    try:
+        user = _portal().admin.authenticate(
+            request.form.get("username", ""), request.form.get("password", "")
+        )
+    except (AuthenticationError, LoginThrottledError) as exc:
+        return render_template("login.html", next=next_url, error=exc.public_message), status_for(
+            exc
+        )
+    session.clear()  # a fresh session (and CSRF token) on sign-in: no fixation
+    session["uid"] = user.id
+    csrf_token()
+    return redirect(next_url or _home_for(user))
+
+
+@pages.post("/logout")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("pages.login"))
+
+
+# -- partner ---------------------------------------------------------------------------
+def _partner_page(user: UserView, **extra: Any) -> str:
+    apps = _portal().admin.list_apps(organization_id=user.organization_id)
+    return render_template(
+        "partner.html",
+        user=user,
+        apps=apps,
+        scopes=sorted(s.value for s in PARTNER_SCOPES),
+        purposes=[p.value for p in Purpose],
+        **extra,
+    )
+
+
+@pages.get("/partner")
+def partner() -> str:
+    return _partner_page(_require(Role.PARTNER))
+
+
+@pages.post("/partner/apps")
+def register_app() -> Response:
+    user = _require(Role.PARTNER)
+    _portal().admin.register_app(
+        user,
+        request.form.get("name", ""),
+        request.form.getlist("scopes"),
+        request.form.getlist("purposes"),
+        request.form.get("justification", ""),
+    )
+    return redirect(url_for("pages.partner"))
+
+
+@pages.post("/partner/apps/<client_id>/secret")
+def issue_secret(client_id: str) -> str:
+    """Shown in this response only (no redirect: the secret must never sit in a cookie)."""
+    user = _require(Role.PARTNER)
+    credentials = _portal().admin.issue_secret(user, client_id)
+    return _partner_page(user, credentials=credentials)
+
+
+# -- steward ---------------------------------------------------------------------------
+@pages.get("/steward")
+def steward() -> str:
+    user = _require(Role.STEWARD)
+    admin = _portal().admin
+    return render_template(
+        "steward.html",
+        user=user,
+        pending=admin.list_apps(status=AppStatus.PENDING),
+        apps=[a for a in admin.list_apps() if a.status != AppStatus.PENDING],
+    )
+
+
+@pages.post("/steward/apps/<client_id>/<action>")
+def decide(client_id: str, action: str) -> Response:
+    user = _require(Role.STEWARD)
+    admin = _portal().admin
+    if action == "approve":
+        admin.approve(
+            user, client_id, request.form.getlist("scopes"), request.form.getlist("purposes")
+        )
+    elif action == "reject":
+        admin.reject_app(user, client_id, request.form.get("reason", ""))
+    elif action == "suspend":
+        admin.suspend_app(user, client_id)
+    elif action == "revoke":
+        admin.revoke_app(user, client_id)
+    elif action == "reinstate":
+        admin.reinstate_app(user, client_id)
+    else:
+        return redirect(url_for("pages.steward"))
+    return redirect(url_for("pages.steward"))
+
+
+# -- OAuth consent (authorization code + PKCE) -----------------------------------------
+@pages.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    server = current_app.extensions["dataward_oauth"]
+    user = _user()
+    if user is None:
+        return redirect(url_for("pages.login", next=request.full_path))
+    if request.method == "GET":
+        try:
+            grant = server.get_consent_grant(end_user=user)
+        except OAuth2Error as error:
+            return render_template(
+                "error.html", status=400, message=f"{error.error}: {error.description}"
+            ), 400
+        allow_form_target(grant.redirect_uri)
+        return render_template(
+            "consent.html",
+            user=user,
+            client=grant.client.row,
+            scope=grant.request.payload.scope or "(default)",
+            action=request.full_path,
+        )
+    approved = request.form.get("decision") == "approve"
+    response = server.create_authorization_response(grant_user=user if approved else None)
+    return response

@@ -1,0 +1,78 @@
+"""Frozen values the portal hands out (never ORM rows, never a stored hash)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from portal._models import Client, Organization, User
+
+__all__ = ["AppView", "ClientCredentials", "OrganizationView", "UserView"]
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """A client id and its secret, shown once. ``repr`` hides the secret."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class OrganizationView:
+    id: int
+    name: str
+    kind: str
+
+    @classmethod
+    def of(cls, org: Organization) -> OrganizationView:
+        return cls(org.id, org.name, org.kind)
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    role: str
+    organization_id: int
+    org_kind: str
+
+    @classmethod
+    def of(cls, user: User, org: Organization) -> UserView:
+        return cls(user.id, user.username, user.role, org.id, org.kind)
+
+
+@dataclass(frozen=True)
+class AppView:
+    client_id: str
+    name: str
+    kind: str
+    status: str
+    organization_id: int | None
+    organization_name: str | None
+    requested_scopes: tuple[str, ...]
+    requested_purposes: tuple[str, ...]
+    granted_scopes: tuple[str, ...]
+    granted_purposes: tuple[str, ...]
+    justification: str
+    decision_reason: str | None
+    has_secret: bool
+    created_at: float
+
+    @classmethod
+    def of(cls, app: Client, org: Organization | None) -> AppView:
+        return cls(
+            client_id=app.client_id,
+            name=app.name,
+            kind=app.kind,
+            status=app.status,
+            organization_id=app.organization_id,
+            organization_name=org.name if org else None,
+            requested_scopes=tuple(app.requested_scopes),
+            requested_purposes=tuple(app.requested_purposes),
+            granted_scopes=tuple(app.granted_scopes),
+            granted_purposes=tuple(app.granted_purposes),
+            justification=app.justification,
+            decision_reason=app.decision_reason,
+            has_secret=app.secret_hash is not None,
+            created_at=app.created_at,
+        )

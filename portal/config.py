@@ -1,0 +1,43 @@
+"""The portal's own frozen configuration.
+
+The launcher builds it from ``launcher.settings.PortalSettings`` plus the zone directory (the
+portal may not import the launcher). Field names match ``PortalSettings`` one for one; a unit
+test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["PortalConfig"]
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    """Everything the portal needs; ``state_dir`` is ``ZONE/portal`` (keys, database, public/)."""
+
+    state_dir: Path
+    bind: str = "127.0.0.1:8080"
+    database_url: str | None = None
+    issuer: str | None = None
+    audience: str = "dataward-zone"
+    access_token_ttl_seconds: int = 600
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    authorization_code_ttl_seconds: int = 60
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 300
+    cookie_secure: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL: the configured one, or ``sqlite:///STATE_DIR/portal.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / 'portal.db'}"
+
+    def resolved_issuer(self, bound: str | None = None) -> str:
+        """The ``iss`` of tokens: the configured issuer, else ``http://<bound or bind>``."""
+        if self.issuer:
+            return self.issuer.rstrip("/")
+        return f"http://{bound or self.bind}"
