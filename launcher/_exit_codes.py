@@ -22,6 +22,12 @@ from enclave import (
     ZoneError,
     ZoneNotInitialized,
 )
+from enclave.datagen import (
+    DatagenError,
+    InvalidParametersError,
+    OutputNotEmptyError,
+    OutputNotWritableError,
+)
 from launcher.settings import SettingsError
 
 EX_DATAERR = 65  # the input data is wrong (bad table, bad schema)
@@ -50,6 +56,11 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (LookupRefused, EX_NOPERM),
     (InvalidIdNumber, EX_DATAERR),
     (ZoneError, EX_DATAERR),
+    # datagen
+    (OutputNotEmptyError, EX_CANTCREAT),
+    (OutputNotWritableError, EX_CANTCREAT),
+    (InvalidParametersError, EX_DATAERR),
+    (DatagenError, EX_SOFTWARE),
 ]
 
 

@@ -8,16 +8,16 @@ tail and winter seasonality, family bindings within the monthly limits, and synt
 templates. Fully vectorised: a million persons and their claims in well under a minute or two.
 """
 
+from enclave.datagen._bindings import HOLDER_MONTHLY_LIMIT, MEMBER_MONTHLY_LIMIT
 from enclave.datagen._calendar import REFERENCE_DATE, WINDOW_START_DAY
 from enclave.datagen._claims import CLAIMS_PER_PERSON_YEAR
-from enclave.datagen._bindings import HOLDER_MONTHLY_LIMIT, MEMBER_MONTHLY_LIMIT
 from enclave.datagen._divisions import DIVISIONS, Division
 from enclave.datagen._generate import CHUNK_PERSONS, MAX_PERSONS, GenerationReport, generate
 from enclave.datagen.errors import (
     DatagenError,
-    InvalidParameters,
-    OutputNotEmpty,
-    OutputNotWritable,
+    InvalidParametersError,
+    OutputNotEmptyError,
+    OutputNotWritableError,
 )
 
 __all__ = [
@@ -32,8 +32,8 @@ __all__ = [
     "DatagenError",
     "Division",
     "GenerationReport",
-    "InvalidParameters",
-    "OutputNotEmpty",
-    "OutputNotWritable",
+    "InvalidParametersError",
+    "OutputNotEmptyError",
+    "OutputNotWritableError",
     "generate",
 ]

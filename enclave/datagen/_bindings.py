@@ -47,7 +47,7 @@ def bindings_table(rng: np.random.Generator, pop: Population, lo: int, hi: int) 
     holders = rng.integers(0, size, int(size * 0.45))
     bursts = rng.integers(0, size, max(size // 200, 1))
     holder = np.concatenate([holders, np.repeat(bursts, 7)])
-    member = rng.integers(0, size, holder.shape[0])
+    member = np.asarray(rng.integers(0, size, size=(holder.shape[0],)))
     diff = (birth[member] - birth[holder]) / YEAR  # > 0: member is younger
     adult_holder = (REF_DAY - birth[holder]) / YEAR >= 20
     spouse = (
@@ -55,13 +55,14 @@ def bindings_table(rng: np.random.Generator, pop: Population, lo: int, hi: int) 
         & (male[holder] != male[member])
         & ((REF_DAY - birth[member]) / YEAR >= 20)
     )
-    relation = np.select(
+    relation: np.ndarray = np.select(
         [spouse, (diff >= 18) & (diff < 45), (diff <= -18) & (diff > -45), diff >= 45, diff <= -45],
         [0, 1, 2, 3, 4],
         -1,
     )
     ok = (relation >= 0) & adult_holder & (holder != member)
-    holder, member, relation = holder[ok], member[ok], relation[ok]
+    relation = relation[ok]
+    holder, member = holder[ok], member[ok]
     # Bound while both live, since 2019; bursts land in one month.
     lo_day = np.maximum(np.maximum(birth[holder] + int(18 * YEAR), birth[member]), _FIRST_DAY)
     hi_day = np.minimum(alive_until[holder], alive_until[member])
@@ -98,14 +99,13 @@ def bindings_table(rng: np.random.Generator, pop: Population, lo: int, hi: int) 
     unbound = bound + (rng.random(n) * (hi_day * 86400 + 86400 - bound)).astype(np.int64)
     has_unbound = (rng.random(n) < 0.1) & (unbound > bound)
     order = np.lexsort((bound, holder))
-    take = lambda a: a[order]  # noqa: E731
     return pa.table(
         {
-            "holder_person_id": pa.array(take(holder) + lo + 1, pa.int64()),
-            "member_person_id": pa.array(take(member) + lo + 1, pa.int64()),
-            "relation": pa.array(np.array(_RELATIONS)[take(relation)], pa.string()),
-            "method": pa.array(np.array(_METHODS)[take(method)], pa.string()),
-            "bound_at": pa.array(take(bound), pa.int64()).cast(_TS),
-            "unbound_at": pa.array(take(unbound), pa.int64(), mask=~take(has_unbound)).cast(_TS),
+            "holder_person_id": pa.array(holder[order] + lo + 1, pa.int64()),
+            "member_person_id": pa.array(member[order] + lo + 1, pa.int64()),
+            "relation": pa.array(np.array(_RELATIONS)[relation[order]], pa.string()),
+            "method": pa.array(np.array(_METHODS)[method[order]], pa.string()),
+            "bound_at": pa.array(bound[order], pa.int64()).cast(_TS),
+            "unbound_at": pa.array(unbound[order], pa.int64(), mask=~has_unbound[order]).cast(_TS),
         }
     )

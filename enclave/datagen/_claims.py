@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from enclave.datagen._calendar import REF_DAY, WINDOW_START_DAY, YEAR
 from enclave.datagen._institutions import Institutions
@@ -66,7 +65,7 @@ def _visit_mix() -> np.ndarray:
 
 
 def claims_table(
-    rng: np.random.Generator, pop: Population, lo: int, hi: int, inst: Institutions,
+    rng: np.random.Generator, pop: Population, lo: int, hi: int, *, inst: Institutions,
     pref_of_division: np.ndarray, first_claim_id: int,
 ) -> pa.Table:  # fmt: skip
     """Claims of persons ``lo..hi-1`` (person_id lo+1..hi), claim ids from ``first_claim_id``."""
@@ -144,8 +143,8 @@ def claims_table(
             "person_id": pa.array(who + lo + 1, pa.int64()),
             "institution_id": pa.array(institution, pa.int64()),
             "visit_date": pa.array(visit.astype(np.int32), pa.int32()).cast(pa.date32()),
-            "visit_type": pc.take(pa.array(VISIT_TYPES), pa.array(vtype)),
-            "icd10": pc.take(pa.array(_ICD_ALL), pa.array(icd)),
+            "visit_type": pa.array(VISIT_TYPES, pa.string()).take(pa.array(vtype, pa.int64())),
+            "icd10": pa.array(_ICD_ALL, pa.string()).take(pa.array(icd, pa.int64())),
             "total_cents": pa.array(total, pa.int64()),
             "fund_paid_cents": pa.array(fund, pa.int64()),
             "self_paid_cents": pa.array(total - fund, pa.int64()),

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - a data table: one prefecture per line reads better than wrapped codes
 """Real GB/T 2260 county-level administrative division codes, with province and prefecture.
 
 A sample of a few hundred county-level divisions (districts, county-level cities, counties)

@@ -18,7 +18,11 @@ from enclave.datagen._institutions import build_institutions, prefecture_of_divi
 from enclave.datagen._names import names, phones
 from enclave.datagen._population import draw_population, id_numbers
 from enclave.datagen._tables import enrolments_table, faces_table, persons_table
-from enclave.datagen.errors import InvalidParameters, OutputNotEmpty, OutputNotWritable
+from enclave.datagen.errors import (
+    InvalidParametersError,
+    OutputNotEmptyError,
+    OutputNotWritableError,
+)
 from enclave.registry import TABLES
 
 __all__ = ["CHUNK_PERSONS", "MAX_PERSONS", "GenerationReport", "generate"]
@@ -46,14 +50,16 @@ def _prepare(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         if any(out_dir.iterdir()):
-            raise OutputNotEmpty("output directory is not empty; choose a new or empty directory")
+            raise OutputNotEmptyError(
+                "output directory is not empty; choose a new or empty directory"
+            )
         probe = out_dir / ".write-probe"
         probe.write_bytes(b"")
         probe.unlink()
-    except OutputNotEmpty:
+    except OutputNotEmptyError:
         raise
     except OSError as exc:
-        raise OutputNotWritable("cannot create or write the output directory") from exc
+        raise OutputNotWritableError("cannot create or write the output directory") from exc
 
 
 def generate(
@@ -66,9 +72,9 @@ def generate(
     Files are written under temporary names and renamed only when all are complete.
     """
     if not 1 <= persons <= MAX_PERSONS:
-        raise InvalidParameters(f"persons must be between 1 and {MAX_PERSONS}")
+        raise InvalidParametersError(f"persons must be between 1 and {MAX_PERSONS}")
     if not 0 <= seed < 2**63:
-        raise InvalidParameters("seed must be a non-negative 64-bit integer")
+        raise InvalidParametersError("seed must be a non-negative 64-bit integer")
     _prepare(out_dir)
     began = time.perf_counter()
     seconds = dict.fromkeys(TABLES, 0.0)
@@ -105,12 +111,24 @@ def generate(
         for chunk, lo in enumerate(range(0, persons, CHUNK_PERSONS)):
             hi = min(lo + CHUNK_PERSONS, persons)
             t = time.perf_counter()
-            emit("persons", persons_table(pop, lo, hi, ids, full_names, phone, has_phone), t)
+            emit(
+                "persons",
+                persons_table(
+                    pop, lo, hi, ids=ids, names=full_names, phones=phone, has_phone=has_phone
+                ),
+                t,
+            )
             t = time.perf_counter()
             emit("enrolments", enrolments_table(pop, lo, hi), t)
             t = time.perf_counter()
             claims = claims_table(
-                cal.stream(seed, cal.STAGE_CLAIMS, chunk), pop, lo, hi, inst, pref_of, next_claim
+                cal.stream(seed, cal.STAGE_CLAIMS, chunk),
+                pop,
+                lo,
+                hi,
+                inst=inst,
+                pref_of_division=pref_of,
+                first_claim_id=next_claim,
             )
             next_claim += claims.num_rows
             emit("claims", claims, t)
@@ -130,11 +148,13 @@ def generate(
                 progress(hi - lo)
         for writer in writers.values():
             writer.close()
-        for name, path in paths.items():
+        for path in paths.values():
             Path(str(path) + _PARTIAL).replace(path)
     except OSError as exc:
         _discard(writers, paths)
-        raise OutputNotWritable("writing the output failed (disk full or not writable?)") from exc
+        raise OutputNotWritableError(
+            "writing the output failed (disk full or not writable?)"
+        ) from exc
     except BaseException:
         _discard(writers, paths)
         raise

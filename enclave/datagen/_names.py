@@ -43,7 +43,8 @@ def _utf8_matrix(chars: str) -> np.ndarray:
 def _surname_weights() -> np.ndarray:
     weights = np.full(len(_SURNAMES), 2.0)
     weights[: len(_SURNAME_TOP)] = _SURNAME_TOP
-    return weights / weights.sum()
+    out: np.ndarray = weights / weights.sum()
+    return out
 
 
 def names(rng: np.random.Generator, male: np.ndarray) -> pa.StringArray:

@@ -152,7 +152,9 @@ def _unique_sequences(
     rank[order] = np.arange(n) - group_start
     if n and rank.max() >= 400:
         raise OverflowError("more than 400 persons share a region, birth date and gender")
-    offset = rng.integers(0, 99, n)  # per-person draw; only its group's first use matters
+    offset = np.asarray(
+        rng.integers(0, 99, size=(n,))
+    )  # per-person draw; only its group's first use matters
     first_offset = np.empty(n, dtype=np.int64)
     first_offset[order] = offset[order][group_start]
     v = first_offset + rank  # < 499, distinct within a group

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 
@@ -24,12 +26,12 @@ _CODES = np.array([d.code for d in DIVISIONS])
 _TS = pa.timestamp("s", tz="UTC")
 
 
-def _dates(values: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+def _dates(values: np.ndarray, null: np.ndarray | None = None) -> pa.Array[Any]:
     return pa.array(values.astype(np.int32), pa.int32(), mask=null).cast(pa.date32())
 
 
 def persons_table(
-    pop: Population, lo: int, hi: int, ids: pa.StringArray, names: pa.StringArray,
+    pop: Population, lo: int, hi: int, *, ids: pa.StringArray, names: pa.StringArray,
     phones: np.ndarray, has_phone: np.ndarray,
 ) -> pa.Table:  # fmt: skip
     return pa.table(
