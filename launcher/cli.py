@@ -15,6 +15,7 @@ import click
 from launcher._cmd_audit import audit
 from launcher._cmd_datagen import datagen
 from launcher._cmd_demo import demo
+from launcher._cmd_portal import portal
 from launcher._cmd_zone import zone
 from launcher._exit_codes import exit_code_for
 
@@ -31,6 +32,7 @@ cli.add_command(datagen)
 cli.add_command(zone)
 cli.add_command(audit)
 cli.add_command(demo)
+cli.add_command(portal)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,105 @@
+"""The ``dataward portal`` command: serve the portal, or manage it.
+
+``dataward portal --zone DIR [--bind HOST:PORT]`` serves (port 0 picks a free port; the bound
+URL is printed). Subcommands: ``create-steward --username U`` (password from stdin),
+``create-zone-client`` (prints the zone's client id and secret once), ``rotate-key``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+
+from launcher.settings import Settings, load_settings
+from portal import Portal, PortalConfig, rotate_signing_key, serve
+
+__all__ = ["portal", "portal_config"]
+
+_zone_option = click.option(
+    "--zone",
+    "zone_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Zone directory (default: settings zone.dir / DATAWARD_ZONE).",
+)
+
+
+def portal_config(settings: Settings) -> PortalConfig:
+    """The portal's frozen config: its settings section plus ``ZONE/portal`` as state dir."""
+    return PortalConfig(
+        state_dir=settings.zone.dir / "portal", **dataclasses.asdict(settings.portal)
+    )
+
+
+def _config(ctx: click.Context, zone_dir: Path | None, bind: str | None = None) -> PortalConfig:
+    parent = ctx.find_root().params if ctx.parent is None else (ctx.parent.params or {})
+    zone_dir = zone_dir or parent.get("zone_dir")
+    bind = bind or parent.get("bind")
+    settings = load_settings(overrides={"zone": {"dir": zone_dir}, "portal": {"bind": bind}})
+    return portal_config(settings)
+
+
+@click.group(name="portal", invoke_without_command=True)
+@_zone_option
+@click.option("--bind", default=None, help="HOST:PORT to listen on (port 0: any free port).")
+@click.pass_context
+def portal(ctx: click.Context, zone_dir: Path | None, bind: str | None) -> None:
+    """Serve the portal (no subcommand), or run one of the management subcommands.
+
+    \b
+    dataward portal --zone DIR [--bind 127.0.0.1:8080]      serve
+    dataward portal --zone DIR create-steward --username U  password read from stdin
+    dataward portal --zone DIR create-zone-client           the zone's revocation-feed client
+    dataward portal --zone DIR rotate-key                   new JWT signing key
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    config = _config(ctx, zone_dir, bind)
+    server = serve(config)
+    click.echo(f"portal listening on {server.url}", err=False)
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    finally:
+        server.shutdown()
+
+
+@portal.command("create-steward")
+@_zone_option
+@click.option("--username", required=True, help="The steward's username.")
+@click.pass_context
+def create_steward(ctx: click.Context, zone_dir: Path | None, username: str) -> None:
+    """Create a steward account; the password is read from stdin (one line)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    opened = Portal.open(_config(ctx, zone_dir))
+    try:
+        user = opened.admin.create_steward(username, password)
+    finally:
+        opened.close()
+    click.echo(f"steward created (user id {user.id})")
+
+
+@portal.command("create-zone-client")
+@_zone_option
+@click.pass_context
+def create_zone_client(ctx: click.Context, zone_dir: Path | None) -> None:
+    """Create the zone's internal client (zone:revocations); prints its secret once."""
+    opened = Portal.open(_config(ctx, zone_dir))
+    try:
+        credentials = opened.admin.create_zone_client()
+    finally:
+        opened.close()
+    click.echo(f"client_id={credentials.client_id}")
+    click.echo(f"client_secret={credentials.client_secret}")
+
+
+@portal.command("rotate-key")
+@_zone_option
+@click.pass_context
+def rotate_key(ctx: click.Context, zone_dir: Path | None) -> None:
+    """Add a new JWT signing key; the old one stays published until its tokens expire."""
+    kid = rotate_signing_key(_config(ctx, zone_dir).state_dir)
+    click.echo(f"new signing key {kid}")
