@@ -22,6 +22,7 @@ from enclave import (
     ZoneError,
     ZoneNotInitialized,
 )
+from enclave.audit import AuditError, AuditIntegrityError, AuditStorageError
 from enclave.datagen import (
     DatagenError,
     InvalidParametersError,
@@ -56,6 +57,10 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (LookupRefused, EX_NOPERM),
     (InvalidIdNumber, EX_DATAERR),
     (ZoneError, EX_DATAERR),
+    # audit log
+    (AuditIntegrityError, EX_DATAERR),
+    (AuditStorageError, EX_IOERR),
+    (AuditError, EX_DATAERR),
     # datagen
     (OutputNotEmptyError, EX_CANTCREAT),
     (OutputNotWritableError, EX_CANTCREAT),

@@ -141,7 +141,7 @@ class SqliteAuditStore:
                 (nxt, _BATCH * 10),
             )
             for row in rows:
-                yield bytes(row[1])
+                yield _blob(row[1])
             if len(rows) < _BATCH * 10:
                 return
             nxt = int(rows[-1][0]) + 1
@@ -196,4 +196,12 @@ class SqliteAuditStore:
 
 def _leaf(row: tuple[Any, ...]) -> StoredLeaf:
     idx, leaf, leaf_hash = row
-    return StoredLeaf(int(idx), bytes(leaf), bytes(leaf_hash))
+    return StoredLeaf(int(idx), _blob(leaf), _blob(leaf_hash))
+
+
+def _blob(value: object) -> bytes:
+    # A tampered row may hold TEXT (or a number) where a BLOB belongs: hand verification the
+    # bytes it holds so the hash check names the entry, instead of crashing here.
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8")
