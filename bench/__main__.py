@@ -1,0 +1,13 @@
+"""Run every benchmark with its default size: ``python -m bench``."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+BENCHES = ["bench.datagen", "bench.audit"]
+
+for name in BENCHES:
+    print(f"== {name}")
+    sys.argv = [name]
+    runpy.run_module(name, run_name="__main__")
