@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -24,10 +25,15 @@ __all__ = ["datagen"]
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed.")
 def datagen(out_dir: Path, persons: int, seed: int) -> None:
     """Write a realistic synthetic registry export (six Parquet tables)."""
-    with tqdm(
-        total=persons, unit="person", unit_scale=True, file=click.get_text_stream("stderr")
-    ) as bar:
-        report = generate(out_dir, persons, seed, progress=bar.update)
+    bar: tqdm[None] = tqdm(total=persons, unit="person", unit_scale=True, file=sys.stderr)
+
+    def advance(done: int) -> None:
+        bar.update(done)
+
+    try:
+        report = generate(out_dir, persons, seed, progress=advance)
+    finally:
+        bar.close()
     for table, rows in report.rows.items():
         click.echo(f"{table:<16} {rows:>12,} rows  {report.seconds[table]:7.2f} s")
     click.echo(f"wrote {out_dir} in {report.total_seconds:.1f} s")
