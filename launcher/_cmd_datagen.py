@@ -25,7 +25,7 @@ __all__ = ["datagen"]
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed.")
 def datagen(out_dir: Path, persons: int, seed: int) -> None:
     """Write a realistic synthetic registry export (six Parquet tables)."""
-    bar: tqdm[None] = tqdm(total=persons, unit="person", unit_scale=True, file=sys.stderr)
+    bar = tqdm(total=persons, unit="person", unit_scale=True, file=sys.stderr)
 
     def advance(done: int) -> None:
         bar.update(done)
