@@ -1,3 +1,46 @@
-"""gRPC servicers and interceptors: authentication, scopes, rate limits, error mapping."""
+"""gRPC servicers and interceptors: authentication, scopes, rate limits, error mapping.
 
-__all__: list[str] = []
+:func:`build_server` assembles the API from its collaborators (the zone's
+:class:`enclave.person_checks.PersonChecks`, a :class:`TokenVerifier` over the portal's JWKS
+and revocation feed, the audit log's receipts). Every refusal leaves through one table
+(``STATUS_TABLE``) as a ``google.rpc.Status`` with an ``ErrorInfo`` reason.
+"""
+
+from grpc_api._guard import METHOD_SCOPES
+from grpc_api._jwks import JwksCache
+from grpc_api._revocations import RevocationFeed
+from grpc_api._server import ApiServer, ServerOptions, build_server
+from grpc_api._servicers import ReceiptSource, raw_public_key
+from grpc_api._status import STATUS_TABLE, refusal_for
+from grpc_api._tokens import Principal, TokenVerifier
+from grpc_api.errors import (
+    ApiError,
+    DeadlineTooShort,
+    InvalidRequest,
+    PermissionRefused,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
+
+__all__ = [
+    "METHOD_SCOPES",
+    "STATUS_TABLE",
+    "ApiError",
+    "ApiServer",
+    "DeadlineTooShort",
+    "InvalidRequest",
+    "JwksCache",
+    "PermissionRefused",
+    "Principal",
+    "RateLimited",
+    "ReceiptSource",
+    "RevocationFeed",
+    "ServerOptions",
+    "TokenVerifier",
+    "Unauthenticated",
+    "Unavailable",
+    "build_server",
+    "raw_public_key",
+    "refusal_for",
+]

@@ -150,6 +150,15 @@ class MemoryAuditTrail:
             proof = tuple(self._tree.inclusion_proof(index, size))
             return Receipt(index, self._tree.leaf_hash(index), note, proof)
 
+    def receipt(self, leaf_index: int) -> Receipt:
+        with self._lock:
+            size = self._tree.size
+            note = sign_checkpoint(
+                Checkpoint(KEY_NAME, size, self._tree.root(size)), KEY_NAME, self.key
+            )
+            proof = tuple(self._tree.inclusion_proof(leaf_index, size))
+            return Receipt(leaf_index, self._tree.leaf_hash(leaf_index), note, proof)
+
     def decisions(self) -> list[dict[str, object]]:
         return [e for e in self.entries if e["kind"] == "decision"]
 

@@ -1,0 +1,298 @@
+"""The typed client: one method per API call, typed results, typed errors, receipt checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from dataward.access import Purpose
+from dataward.client._tokens import TokenSource
+from dataward.client.errors import DatawardError, ReceiptInvalid, error_for, error_from_rpc
+from dataward.transparency import Checkpoint, Receipt, TransparencyError, verify_receipt
+from dataward.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    common_pb2,
+    eligibility_pb2,
+    eligibility_pb2_grpc,
+    identity_pb2,
+    identity_pb2_grpc,
+    steward_pb2,
+    steward_pb2_grpc,
+)
+
+__all__ = [
+    "BatchItem",
+    "Benefit",
+    "Client",
+    "ConsentGrant",
+    "EligibilityQuery",
+    "EligibilityResult",
+    "IdentityResult",
+]
+
+
+class Benefit(enum.StrEnum):
+    OUTPATIENT = "OUTPATIENT"
+    INPATIENT = "INPATIENT"
+    PHARMACY = "PHARMACY"
+    CHRONIC = "CHRONIC"
+    MATERNITY = "MATERNITY"
+    WORK_INJURY = "WORK_INJURY"
+
+
+@dataclass(frozen=True)
+class EligibilityQuery:
+    id_number: str
+    benefit: Benefit
+    purpose: Purpose
+    as_of: dt.date | None = None
+    consent_ref: str = ""
+
+
+@dataclass(frozen=True)
+class EligibilityResult:
+    eligible: bool
+    coverage_class: str | None  # EMPLOYEE | RESIDENT
+    reasons: tuple[str, ...]
+    receipt: Receipt
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    id_number_valid: bool
+    name_matches: bool
+    registry_status: str  # ACTIVE | DECEASED | EMIGRATED | NOT_FOUND
+    receipt: Receipt
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    index: int
+    result: EligibilityResult | None
+    error: DatawardError | None
+
+
+@dataclass(frozen=True)
+class ConsentGrant:
+    consent_ref: str
+    valid_until: dt.date
+    receipt: Receipt
+
+
+def _receipt(message: common_pb2.Receipt) -> Receipt:
+    return Receipt(
+        message.leaf_index,
+        bytes(message.leaf_hash),
+        message.checkpoint_note,
+        tuple(bytes(p) for p in message.inclusion_proof),
+    )
+
+
+def _enum_name(wrapper: Any, value: int, prefix: str) -> str | None:
+    name = str(wrapper.Name(value))
+    return None if name.endswith("_UNSPECIFIED") else name.removeprefix(prefix)
+
+
+def _check_request(query: EligibilityQuery) -> eligibility_pb2.CheckRequest:
+    request = eligibility_pb2.CheckRequest(
+        id_number=query.id_number,
+        benefit=eligibility_pb2.Benefit.Value(f"BENEFIT_{Benefit(query.benefit).value}"),
+        purpose=common_pb2.Purpose.Value(f"PURPOSE_{Purpose(query.purpose).value}"),
+        consent_ref=query.consent_ref,
+    )
+    if query.as_of is not None:
+        request.as_of.CopyFrom(
+            common_pb2.Date(year=query.as_of.year, month=query.as_of.month, day=query.as_of.day)
+        )
+    return request
+
+
+def _eligibility(response: eligibility_pb2.CheckResponse) -> EligibilityResult:
+    reasons = tuple(
+        _enum_name(eligibility_pb2.EligibilityReason, r, "ELIGIBILITY_REASON_") or ""
+        for r in response.reasons
+    )
+    return EligibilityResult(
+        response.eligible,
+        _enum_name(eligibility_pb2.CoverageClass, response.coverage_class, "COVERAGE_CLASS_"),
+        reasons,
+        _receipt(response.receipt),
+    )
+
+
+class Client:
+    """A partner's connection to the zone.
+
+    ``target`` is ``host:port``; ``credentials`` (``grpc.ssl_channel_credentials(...)``) make
+    the channel TLS (mutual TLS with a client key and certificate). Every call sends
+    ``authorization: Bearer <token>`` from ``token_source``; ``timeout`` is each call's
+    deadline in seconds.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        token_source: TokenSource,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        timeout: float = 10.0,
+        max_message_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
+        options = [
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+        ]
+        self._channel = (
+            grpc.secure_channel(target, credentials, options=options)
+            if credentials is not None
+            else grpc.insecure_channel(target, options=options)
+        )
+        self._tokens = token_source
+        self._timeout = timeout
+        self._eligibility = eligibility_pb2_grpc.EligibilityServiceStub(self._channel)
+        self._identity = identity_pb2_grpc.IdentityServiceStub(self._channel)
+        self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
+        self._steward = steward_pb2_grpc.StewardServiceStub(self._channel)
+        self._audit_key: tuple[str, Ed25519PublicKey] | None = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self._tokens.token()}"),)
+
+    def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
+        try:
+            return method(request, metadata=self._metadata(), timeout=timeout or self._timeout)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    # -- partner calls -------------------------------------------------------------------
+    def check_eligibility(
+        self,
+        id_number: str,
+        benefit: Benefit | str,
+        purpose: Purpose | str,
+        *,
+        as_of: dt.date | None = None,
+        consent_ref: str = "",
+        timeout: float | None = None,
+    ) -> EligibilityResult:
+        query = EligibilityQuery(id_number, Benefit(benefit), Purpose(purpose), as_of, consent_ref)
+        response = self._call(self._eligibility.Check, _check_request(query), timeout)
+        return _eligibility(response)
+
+    def check_eligibility_batch(
+        self, queries: Iterable[EligibilityQuery], *, timeout: float | None = None
+    ) -> Iterator[BatchItem]:
+        """One :class:`BatchItem` per query, in order; a refused item carries its error."""
+        requests = (eligibility_pb2.CheckBatchRequest(item=_check_request(q)) for q in queries)
+        try:
+            for response in self._eligibility.CheckBatch(
+                requests, metadata=self._metadata(), timeout=timeout or self._timeout
+            ):
+                if response.HasField("result"):
+                    yield BatchItem(response.index, _eligibility(response.result), None)
+                else:
+                    error = response.error
+                    kind = _item_error(error.code, error.reason, error.message)
+                    yield BatchItem(response.index, None, kind)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    def verify_identity(
+        self,
+        id_number: str,
+        name: str,
+        purpose: Purpose | str,
+        *,
+        consent_ref: str = "",
+        selfie: bytes = b"",
+        timeout: float | None = None,
+    ) -> IdentityResult:
+        request = identity_pb2.VerifyRequest(
+            id_number=id_number,
+            name=name,
+            purpose=common_pb2.Purpose.Value(f"PURPOSE_{Purpose(purpose).value}"),
+            consent_ref=consent_ref,
+            selfie=selfie,
+        )
+        response = self._call(self._identity.Verify, request, timeout)
+        return IdentityResult(
+            response.id_number_valid,
+            response.name_matches,
+            _enum_name(identity_pb2.RegistryStatus, response.registry_status, "REGISTRY_STATUS_")
+            or "",
+            _receipt(response.receipt),
+        )
+
+    # -- receipts ------------------------------------------------------------------------
+    def audit_public_key(self) -> tuple[str, Ed25519PublicKey]:
+        """The zone's checkpoint key (fetched once; pin it out of band for real assurance)."""
+        if self._audit_key is None:
+            response = self._call(self._audit.GetPublicKey, audit_pb2.GetPublicKeyRequest(), None)
+            key = Ed25519PublicKey.from_public_bytes(bytes(response.public_key))
+            self._audit_key = (response.key_name, key)
+        return self._audit_key
+
+    def verify_receipt(
+        self,
+        receipt: Receipt,
+        *,
+        key_name: str | None = None,
+        public_key: Ed25519PublicKey | None = None,
+    ) -> Checkpoint:
+        """Check a receipt offline against the zone's key (given, or fetched once)."""
+        if key_name is None or public_key is None:
+            key_name, public_key = self.audit_public_key()
+        try:
+            return verify_receipt(receipt, key_name, public_key)
+        except TransparencyError as exc:
+            raise ReceiptInvalid(str(exc)) from exc
+
+    # -- steward calls -------------------------------------------------------------------
+    def grant_consent(
+        self,
+        id_number: str,
+        partner: str,
+        purpose: Purpose | str,
+        *,
+        valid_days: int = 365,
+        single_use: bool = False,
+    ) -> ConsentGrant:
+        request = steward_pb2.GrantConsentRequest(
+            id_number=id_number,
+            partner=partner,
+            purpose=common_pb2.Purpose.Value(f"PURPOSE_{Purpose(purpose).value}"),
+            valid_days=valid_days,
+            single_use=single_use,
+        )
+        response = self._call(self._steward.GrantConsent, request, None)
+        until = response.valid_until
+        return ConsentGrant(
+            response.consent_ref,
+            dt.date(until.year, until.month, until.day),
+            _receipt(response.receipt),
+        )
+
+    def revoke_consent(self, consent_ref: str) -> Receipt:
+        request = steward_pb2.RevokeConsentRequest(consent_ref=consent_ref)
+        return _receipt(self._call(self._steward.RevokeConsent, request, None).receipt)
+
+
+def _item_error(code: int, reason: str, message: str) -> DatawardError:
+    status = next((s for s in grpc.StatusCode if s.value[0] == code), None)
+    return error_for(status, reason, message)

@@ -1,0 +1,161 @@
+"""Typed errors of the SDK, mapped from the gRPC status and the ``ErrorInfo`` reason::
+
+DatawardError                  (.code, .reason, .message)
+├── Unauthenticated            TOKEN_* reasons: missing, invalid, expired, revoked, ...
+├── PermissionDenied           SCOPE_NOT_GRANTED, PURPOSE_NOT_GRANTED, METHOD_NOT_ALLOWED
+├── InvalidArgument            FIELD_INVALID
+│   └── IdNumberInvalid        ID_NUMBER_INVALID (.rule)
+├── ConsentRequired            CONSENT_REQUIRED (also: the registry does not hold the person)
+├── NotFound
+├── RateLimited                RATE_LIMITED (.retry_after seconds)
+├── MessageTooLarge            RESOURCE_EXHAUSTED without a rate-limit reason
+├── DeadlineExceeded
+├── Unimplemented              NOT_IMPLEMENTED (e.g. a selfie)
+├── Unavailable
+├── ServerError                INTERNAL and anything unexpected
+├── TokenError                 the token endpoint refused or failed
+└── ReceiptInvalid             a receipt does not verify against the zone's key
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+__all__ = [
+    "ConsentRequired",
+    "DatawardError",
+    "DeadlineExceeded",
+    "IdNumberInvalid",
+    "InvalidArgument",
+    "MessageTooLarge",
+    "NotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "ReceiptInvalid",
+    "ServerError",
+    "TokenError",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "error_for",
+    "error_from_rpc",
+]
+
+DOMAIN = "dataward.v1"
+
+
+class DatawardError(Exception):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: grpc.StatusCode | None = None,
+        reason: str = "",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.reason = reason
+        self.metadata = metadata or {}
+
+
+class Unauthenticated(DatawardError): ...  # noqa: N818 (named after the gRPC status)
+
+
+class PermissionDenied(DatawardError): ...  # noqa: N818
+
+
+class InvalidArgument(DatawardError): ...  # noqa: N818
+
+
+class IdNumberInvalid(InvalidArgument):
+    @property
+    def rule(self) -> str:
+        return self.metadata.get("rule", "")
+
+
+class ConsentRequired(DatawardError): ...  # noqa: N818
+
+
+class NotFound(DatawardError): ...  # noqa: N818
+
+
+class RateLimited(DatawardError):  # noqa: N818
+    retry_after: float = 1.0
+
+
+class MessageTooLarge(DatawardError): ...  # noqa: N818
+
+
+class DeadlineExceeded(DatawardError): ...  # noqa: N818
+
+
+class Unimplemented(DatawardError): ...  # noqa: N818
+
+
+class Unavailable(DatawardError): ...  # noqa: N818
+
+
+class ServerError(DatawardError): ...
+
+
+class TokenError(DatawardError): ...
+
+
+class ReceiptInvalid(DatawardError): ...  # noqa: N818
+
+
+_BY_REASON: dict[str, type[DatawardError]] = {
+    "ID_NUMBER_INVALID": IdNumberInvalid,
+    "CONSENT_REQUIRED": ConsentRequired,
+    "RATE_LIMITED": RateLimited,
+}
+_BY_CODE: dict[grpc.StatusCode, type[DatawardError]] = {
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.FAILED_PRECONDITION: ConsentRequired,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: MessageTooLarge,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+    grpc.StatusCode.UNIMPLEMENTED: Unimplemented,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+}
+
+
+def error_from_rpc(error: grpc.RpcError) -> DatawardError:
+    """The typed error for a failed call (reads ``grpc-status-details-bin`` if present)."""
+    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+    message = str(error.details() or "")  # type: ignore[attr-defined]
+    reason, metadata, retry_after = "", {}, None
+    trailers: Any = error.trailing_metadata() or ()  # type: ignore[attr-defined]
+    for key, value in trailers:
+        if key != "grpc-status-details-bin":
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            info = error_details_pb2.ErrorInfo()
+            retry = error_details_pb2.RetryInfo()
+            if detail.Unpack(info) and info.domain == DOMAIN:
+                reason, metadata = info.reason, dict(info.metadata)
+            elif detail.Unpack(retry):
+                retry_after = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+    result = error_for(code, reason, message, metadata)
+    if isinstance(result, RateLimited) and retry_after is not None:
+        result.retry_after = retry_after
+    return result
+
+
+def error_for(
+    code: grpc.StatusCode | None,
+    reason: str,
+    message: str,
+    metadata: dict[str, str] | None = None,
+) -> DatawardError:
+    """The typed error for a status code and ErrorInfo reason (reason wins when known)."""
+    kind = _BY_REASON.get(reason) or (_BY_CODE.get(code, ServerError) if code else ServerError)
+    return kind(message, code=code, reason=reason, metadata=metadata)

@@ -1,0 +1,112 @@
+"""Proto messages to domain values and back; nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dataward.access import Purpose
+from dataward.transparency import Receipt
+from dataward.v1 import common_pb2, eligibility_pb2, identity_pb2
+from enclave.eligibility import Benefit, EligibilityDecision
+from enclave.identity import DocumentVerdict
+from enclave.person_checks import EligibilityQuery, IdentityQuery
+from grpc_api.errors import InvalidRequest
+
+__all__ = [
+    "date_from_proto",
+    "date_to_proto",
+    "decision_to_proto",
+    "eligibility_query",
+    "identity_query",
+    "purpose_from_proto",
+    "receipt_to_proto",
+    "verdict_to_proto",
+]
+
+
+def purpose_from_proto(value: int) -> Purpose:
+    enum = common_pb2.Purpose
+    name = enum.Name(enum.ValueType(value)) if value in enum.values() else ""
+    try:
+        return Purpose(name.removeprefix("PURPOSE_"))
+    except ValueError:
+        raise InvalidRequest("purpose", "required (one of the Purpose values)") from None
+
+
+def benefit_from_proto(value: int) -> Benefit:
+    names = eligibility_pb2.Benefit
+    name = names.Name(names.ValueType(value)) if value in names.values() else ""
+    try:
+        return Benefit(name.removeprefix("BENEFIT_"))
+    except ValueError:
+        raise InvalidRequest("benefit", "required (one of the Benefit values)") from None
+
+
+def date_from_proto(value: common_pb2.Date) -> dt.date:
+    try:
+        return dt.date(value.year, value.month, value.day)
+    except ValueError:
+        raise InvalidRequest("as_of", "not a calendar date") from None
+
+
+def date_to_proto(value: dt.date) -> common_pb2.Date:
+    return common_pb2.Date(year=value.year, month=value.month, day=value.day)
+
+
+def receipt_to_proto(receipt: Receipt) -> common_pb2.Receipt:
+    return common_pb2.Receipt(
+        leaf_index=receipt.leaf_index,
+        leaf_hash=receipt.leaf_hash,
+        checkpoint_note=receipt.checkpoint_note,
+        inclusion_proof=list(receipt.inclusion_proof),
+    )
+
+
+def eligibility_query(request: eligibility_pb2.CheckRequest) -> EligibilityQuery:
+    return EligibilityQuery(
+        id_number=request.id_number,
+        benefit=benefit_from_proto(request.benefit),
+        as_of=date_from_proto(request.as_of) if request.HasField("as_of") else None,
+        purpose=purpose_from_proto(request.purpose).value,
+        consent_ref=request.consent_ref,
+    )
+
+
+def decision_to_proto(
+    decision: EligibilityDecision, receipt: Receipt
+) -> eligibility_pb2.CheckResponse:
+    coverage = (
+        eligibility_pb2.CoverageClass.Value(f"COVERAGE_CLASS_{decision.coverage_class.value}")
+        if decision.coverage_class is not None
+        else eligibility_pb2.COVERAGE_CLASS_UNSPECIFIED
+    )
+    return eligibility_pb2.CheckResponse(
+        eligible=decision.eligible,
+        coverage_class=coverage,
+        reasons=[
+            eligibility_pb2.EligibilityReason.Value(f"ELIGIBILITY_REASON_{r.value}")
+            for r in decision.reasons
+        ],
+        receipt=receipt_to_proto(receipt),
+    )
+
+
+def identity_query(request: identity_pb2.VerifyRequest) -> IdentityQuery:
+    return IdentityQuery(
+        id_number=request.id_number,
+        name=request.name,
+        purpose=purpose_from_proto(request.purpose).value,
+        consent_ref=request.consent_ref,
+        selfie=request.selfie,
+    )
+
+
+def verdict_to_proto(verdict: DocumentVerdict, receipt: Receipt) -> identity_pb2.VerifyResponse:
+    return identity_pb2.VerifyResponse(
+        id_number_valid=verdict.id_number_valid,
+        name_matches=verdict.name_matches,
+        registry_status=identity_pb2.RegistryStatus.Value(
+            f"REGISTRY_STATUS_{verdict.registry_status.value}"
+        ),
+        receipt=receipt_to_proto(receipt),
+    )

@@ -1,0 +1,139 @@
+"""The admission of every call: token, method scope (deny by default), rate limit, deadline.
+
+``METHOD_SCOPES`` is the table of what each method needs. A method not in it — and not one of
+the public gRPC health and reflection methods — is refused PERMISSION_DENIED
+(METHOD_NOT_ALLOWED) even when a servicer implements it: adding an RPC without deciding its
+scope cannot open it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import grpc
+
+from dataward.access import Scope
+from grpc_api._ratelimit import TokenBuckets
+from grpc_api._status import abort
+from grpc_api._tokens import Principal, TokenVerifier
+from grpc_api.errors import ApiError, DeadlineTooShort, PermissionRefused, RateLimited
+
+__all__ = ["METHOD_SCOPES", "PUBLIC_PREFIXES", "AuthInterceptor", "Guard", "principal_of"]
+
+METHOD_SCOPES: Mapping[str, Scope] = {
+    "/dataward.v1.EligibilityService/Check": Scope.ELIGIBILITY_CHECK,
+    "/dataward.v1.EligibilityService/CheckBatch": Scope.ELIGIBILITY_CHECK,
+    "/dataward.v1.IdentityService/Verify": Scope.IDENTITY_VERIFY,
+    "/dataward.v1.AuditService/GetPublicKey": Scope.AUDIT_READ,
+    "/dataward.v1.AuditService/GetReceipt": Scope.AUDIT_READ,
+    "/dataward.v1.StewardService/GrantConsent": Scope.STEWARD_ADMIN,
+    "/dataward.v1.StewardService/RevokeConsent": Scope.STEWARD_ADMIN,
+}
+# Standard, unauthenticated: health checks and server reflection (they reveal no data).
+PUBLIC_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+# Below this many seconds left, the call is refused rather than started.
+MIN_SECONDS_LEFT = 0.002
+
+
+class Guard:
+    def __init__(self, verifier: TokenVerifier, buckets: TokenBuckets) -> None:
+        self._verifier = verifier
+        self._buckets = buckets
+
+    def admit(self, method: str, context: grpc.ServicerContext) -> Principal:
+        scope = METHOD_SCOPES.get(method)
+        bearer = None
+        for key, value in context.invocation_metadata():
+            if key == "authorization" and isinstance(value, str):
+                kind, _, credential = value.partition(" ")
+                if kind.lower() == "bearer":
+                    bearer = credential.strip()
+        principal = self._verifier.verify(bearer)
+        if scope is None:
+            raise PermissionRefused("this method is not open", reason="METHOD_NOT_ALLOWED")
+        if not principal.has_scope(scope):
+            raise PermissionRefused(f"this call needs scope {scope.value}")
+        retry_after = self._buckets.acquire(principal.organization)
+        if retry_after is not None:
+            raise RateLimited(retry_after)
+        check_deadline(context)
+        return principal
+
+
+def check_deadline(context: grpc.ServicerContext) -> None:
+    remaining = context.time_remaining()
+    if remaining is not None and remaining < MIN_SECONDS_LEFT:
+        raise DeadlineTooShort()
+
+
+class _AuthedContext:
+    """The servicer context plus the admitted principal (attribute access is delegated)."""
+
+    def __init__(self, inner: grpc.ServicerContext, principal: Principal) -> None:
+        self._inner = inner
+        self.principal = principal
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def principal_of(context: grpc.ServicerContext) -> Principal:
+    principal = getattr(context, "principal", None)
+    if not isinstance(principal, Principal):
+        raise PermissionRefused("this method is not open", reason="METHOD_NOT_ALLOWED")
+    return principal
+
+
+class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
+    def __init__(self, guard: Guard) -> None:
+        self._guard = guard
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(details)
+        method: str = details.method
+        if handler is None or method.startswith(PUBLIC_PREFIXES):
+            return handler
+        guard = self._guard
+
+        def admitted(context: grpc.ServicerContext) -> grpc.ServicerContext:
+            try:
+                # Duck-typed: the servicer sees the same context API plus ``principal``.
+                return _AuthedContext(context, guard.admit(method, context))  # type: ignore[return-value]
+            except ApiError as exc:
+                abort(context, exc)
+
+        if handler.unary_unary is not None:
+            inner_uu = handler.unary_unary
+
+            def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+                return inner_uu(request, admitted(context))
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_stream is not None:
+            inner_ss = handler.stream_stream
+
+            def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+                return inner_ss(requests, admitted(context))
+
+            return grpc.stream_stream_rpc_method_handler(
+                stream_stream, handler.request_deserializer, handler.response_serializer
+            )
+
+        # Unary-stream and stream-unary methods are not part of the API: refuse them.
+        def refused(request: Any, context: grpc.ServicerContext) -> Any:
+            abort(
+                context, PermissionRefused("this method is not open", reason="METHOD_NOT_ALLOWED")
+            )
+
+        return grpc.unary_unary_rpc_method_handler(refused)

@@ -1,0 +1,133 @@
+"""``build_server``: the gRPC server with its interceptor, servicers, health and reflection."""
+
+from __future__ import annotations
+
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from dataward.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    eligibility_pb2,
+    eligibility_pb2_grpc,
+    identity_pb2,
+    identity_pb2_grpc,
+    steward_pb2,
+    steward_pb2_grpc,
+)
+from enclave.person_checks import PersonChecks
+from grpc_api._guard import AuthInterceptor, Guard
+from grpc_api._ratelimit import TokenBuckets
+from grpc_api._servicers import (
+    AuditServicer,
+    EligibilityServicer,
+    IdentityServicer,
+    ReceiptSource,
+    StewardServicer,
+)
+from grpc_api._tokens import TokenVerifier
+
+__all__ = ["ApiServer", "ServerOptions", "build_server"]
+
+SERVICE_NAMES = tuple(
+    module.DESCRIPTOR.services_by_name[name].full_name
+    for module, name in (
+        (eligibility_pb2, "EligibilityService"),
+        (identity_pb2, "IdentityService"),
+        (audit_pb2, "AuditService"),
+        (steward_pb2, "StewardService"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """The server's part of the settings (``launcher`` builds it from ``GrpcSettings``)."""
+
+    bind: str = "127.0.0.1:50051"
+    max_message_bytes: int = 4 * 1024 * 1024
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 400
+    max_workers: int = 16
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # With a client CA, clients must present a certificate it signed (mutual TLS).
+    tls_client_ca_file: Path | None = None
+
+
+@dataclass
+class ApiServer:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+
+    def stop(self, grace: float | None = 1.0) -> None:
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+
+def _credentials(options: ServerOptions) -> grpc.ServerCredentials | None:
+    if options.tls_cert_file is None and options.tls_key_file is None:
+        if options.tls_client_ca_file is not None:
+            raise ValueError("mutual TLS needs tls_cert_file and tls_key_file too")
+        return None
+    if options.tls_cert_file is None or options.tls_key_file is None:
+        raise ValueError("TLS needs both tls_cert_file and tls_key_file")
+    pair = (options.tls_key_file.read_bytes(), options.tls_cert_file.read_bytes())
+    client_ca = options.tls_client_ca_file.read_bytes() if options.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def build_server(
+    options: ServerOptions,
+    *,
+    checks: PersonChecks,
+    verifier: TokenVerifier,
+    receipts: ReceiptSource,
+    audit_key_name: str,
+    audit_public_key: bytes,
+) -> ApiServer:
+    """Build and start the server on ``options.bind`` (port 0 picks a free port)."""
+    guard = Guard(verifier, TokenBuckets(options.rate_limit_per_second, options.rate_limit_burst))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
+        interceptors=[AuthInterceptor(guard)],
+        options=[
+            ("grpc.max_receive_message_length", options.max_message_bytes),
+            ("grpc.max_send_message_length", options.max_message_bytes),
+        ],
+    )
+    eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
+        EligibilityServicer(checks), server
+    )
+    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(
+        AuditServicer(audit_key_name, audit_public_key, receipts), server
+    )
+    steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    credentials = _credentials(options)
+    if credentials is None:
+        port = server.add_insecure_port(options.bind)
+    else:
+        port = server.add_secure_port(options.bind, credentials)
+    if port == 0:
+        raise OSError("cannot bind the gRPC server")
+    server.start()
+    return ApiServer(server, port, health_servicer)

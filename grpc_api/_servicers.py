@@ -1,0 +1,172 @@
+# ruff: noqa: N802 (method names are the RPC names of the generated base classes)
+"""The servicers: proto → domain → proto, plus the purpose check against the token.
+
+Every refusal goes through the one status table (:mod:`grpc_api._status`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+import grpc
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from dataward.transparency import Receipt
+from dataward.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    eligibility_pb2,
+    eligibility_pb2_grpc,
+    identity_pb2,
+    identity_pb2_grpc,
+    steward_pb2,
+    steward_pb2_grpc,
+)
+from enclave.person_checks import Caller, PersonChecks
+from grpc_api import _convert as convert
+from grpc_api._guard import check_deadline, principal_of
+from grpc_api._status import abort, refusal_for
+from grpc_api._tokens import Principal
+from grpc_api.errors import PermissionRefused
+
+__all__ = [
+    "AuditServicer",
+    "EligibilityServicer",
+    "IdentityServicer",
+    "ReceiptSource",
+    "StewardServicer",
+]
+
+
+class ReceiptSource(Protocol):
+    def receipt(self, leaf_index: int) -> Receipt: ...
+
+
+def _caller(principal: Principal, purpose: str | None = None) -> Caller:
+    if purpose is not None and not principal.has_purpose(purpose):
+        raise PermissionRefused("the app is not granted this purpose", reason="PURPOSE_NOT_GRANTED")
+    return Caller(principal.client_id, principal.organization)
+
+
+class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
+    def __init__(self, checks: PersonChecks) -> None:
+        self._checks = checks
+
+    def _one(
+        self, request: eligibility_pb2.CheckRequest, principal: Principal
+    ) -> eligibility_pb2.CheckResponse:
+        query = convert.eligibility_query(request)
+        answer = self._checks.check_eligibility(_caller(principal, query.purpose), query)
+        return convert.decision_to_proto(answer.value, answer.receipt)
+
+    def Check(
+        self, request: eligibility_pb2.CheckRequest, context: grpc.ServicerContext
+    ) -> eligibility_pb2.CheckResponse:
+        try:
+            return self._one(request, principal_of(context))
+        except Exception as exc:
+            abort(context, exc)
+
+    def CheckBatch(
+        self,
+        request_iterator: Iterator[eligibility_pb2.CheckBatchRequest],
+        context: grpc.ServicerContext,
+    ) -> Iterator[eligibility_pb2.CheckBatchResponse]:
+        principal = principal_of(context)
+        for index, item in enumerate(request_iterator):
+            try:
+                check_deadline(context)
+            except Exception as exc:
+                abort(context, exc)
+            try:
+                result = self._one(item.item, principal)
+            except Exception as exc:
+                refusal = refusal_for(exc)
+                yield eligibility_pb2.CheckBatchResponse(
+                    index=index,
+                    error=eligibility_pb2.ItemError(
+                        code=refusal.code.value[0], reason=refusal.reason, message=refusal.message
+                    ),
+                )
+            else:
+                yield eligibility_pb2.CheckBatchResponse(index=index, result=result)
+
+
+class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
+    def __init__(self, checks: PersonChecks) -> None:
+        self._checks = checks
+
+    def Verify(
+        self, request: identity_pb2.VerifyRequest, context: grpc.ServicerContext
+    ) -> identity_pb2.VerifyResponse:
+        try:
+            query = convert.identity_query(request)
+            caller = _caller(principal_of(context), query.purpose)
+            answer = self._checks.verify_identity(caller, query)
+            return convert.verdict_to_proto(answer.value, answer.receipt)
+        except Exception as exc:
+            abort(context, exc)
+
+
+class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, key_name: str, public_key_raw: bytes, receipts: ReceiptSource) -> None:
+        self._key_name = key_name
+        self._public_key = public_key_raw
+        self._receipts = receipts
+
+    def GetPublicKey(
+        self, request: audit_pb2.GetPublicKeyRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.GetPublicKeyResponse:
+        return audit_pb2.GetPublicKeyResponse(key_name=self._key_name, public_key=self._public_key)
+
+    def GetReceipt(
+        self, request: audit_pb2.GetReceiptRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.GetReceiptResponse:
+        try:
+            receipt = self._receipts.receipt(request.leaf_index)
+            return audit_pb2.GetReceiptResponse(receipt=convert.receipt_to_proto(receipt))
+        except Exception as exc:
+            abort(context, exc)
+
+
+class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
+    def __init__(self, checks: PersonChecks) -> None:
+        self._checks = checks
+
+    def GrantConsent(
+        self, request: steward_pb2.GrantConsentRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.GrantConsentResponse:
+        try:
+            answer = self._checks.grant_consent(
+                _caller(principal_of(context)),
+                id_number=request.id_number,
+                partner=request.partner,
+                purpose=convert.purpose_from_proto(request.purpose).value,
+                valid_days=request.valid_days or 365,
+                single_use=request.single_use,
+            )
+            return steward_pb2.GrantConsentResponse(
+                consent_ref=answer.value.consent_ref,
+                valid_until=convert.date_to_proto(answer.value.valid_until.date()),
+                receipt=convert.receipt_to_proto(answer.receipt),
+            )
+        except Exception as exc:
+            abort(context, exc)
+
+    def RevokeConsent(
+        self, request: steward_pb2.RevokeConsentRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.RevokeConsentResponse:
+        try:
+            answer = self._checks.revoke_consent(
+                _caller(principal_of(context)), request.consent_ref
+            )
+            return steward_pb2.RevokeConsentResponse(
+                receipt=convert.receipt_to_proto(answer.receipt)
+            )
+        except Exception as exc:
+            abort(context, exc)
+
+
+def raw_public_key(key: object) -> bytes:
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)  # type: ignore[attr-defined, no-any-return]

@@ -1,0 +1,141 @@
+"""Bearer access tokens (RFC 9068 JWTs issued by the portal), verified locally.
+
+Checks, in order, each failure a distinct ``Unauthenticated`` reason:
+
+1. a compact JWS whose header says ``typ: at+jwt`` (RFC 9068 §4; ``application/at+jwt`` too)
+   and names a ``kid`` → else TOKEN_INVALID;
+2. the signature, with the portal's key of that ``kid`` (:class:`JwksCache`) and an allowed
+   algorithm (ES256, Ed25519) → else TOKEN_INVALID (a forged token, signed with another key,
+   lands here);
+3. ``iss`` is the portal → TOKEN_ISSUER; ``aud`` contains this zone → TOKEN_AUDIENCE;
+4. ``exp`` has not passed → TOKEN_EXPIRED;
+5. the ``jti`` is not in the revocation feed → TOKEN_REVOKED.
+
+Verified signatures are cached per token string (bounded), so a partner's repeated calls cost
+a dictionary lookup; expiry and revocation are checked on every call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+
+from dataward.access import Purpose, Scope
+from grpc_api._jwks import JwksCache
+from grpc_api.errors import Unauthenticated
+
+__all__ = ["ALGORITHMS", "Principal", "RevocationCheck", "TokenVerifier"]
+
+ALGORITHMS = ("ES256", "Ed25519")
+_CACHE_LIMIT = 10_000
+
+
+class RevocationCheck(Protocol):
+    def is_revoked(self, jti: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who calls, as the token says: the app, its organization, its scopes and purposes."""
+
+    client_id: str
+    subject: str
+    organization: str
+    org_kind: str
+    scopes: frozenset[str]
+    purposes: frozenset[str]
+    jti: str
+    expires_at: float
+
+    def has_scope(self, scope: Scope) -> bool:
+        return scope.value in self.scopes
+
+    def has_purpose(self, purpose: Purpose | str) -> bool:
+        return str(purpose) in self.purposes
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks: JwksCache,
+        revocations: RevocationCheck | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._jwks = jwks
+        self._revocations = revocations
+        self._clock = clock
+        self._cache: dict[str, Principal] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, bearer: str | None) -> Principal:
+        if not bearer:
+            raise Unauthenticated("an access token is required", reason="TOKEN_MISSING")
+        with self._lock:
+            principal = self._cache.get(bearer)
+        if principal is None:
+            principal = self._decode(bearer)
+            with self._lock:
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[bearer] = principal
+        if principal.expires_at <= self._clock():
+            raise Unauthenticated("the access token has expired", reason="TOKEN_EXPIRED")
+        if self._revocations is not None and self._revocations.is_revoked(principal.jti):
+            raise Unauthenticated("the access token was revoked", reason="TOKEN_REVOKED")
+        return principal
+
+    def _decode(self, bearer: str) -> Principal:
+        try:
+            header = jws.extract_compact(bearer.encode("ascii")).protected
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise Unauthenticated("the access token is not a JWT") from exc
+        if str(header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
+            raise Unauthenticated("the token is not an access token (typ at+jwt)")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or header.get("alg") not in ALGORITHMS:
+            raise Unauthenticated("the access token names no known key or algorithm")
+        keys = self._jwks.keys_for(kid)
+        try:
+            token = jwt.decode(bearer, keys, algorithms=list(ALGORITHMS))
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated("the access token signature does not verify") from exc
+        return self._principal(token.claims)
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        if claims.get("iss") != self._issuer:
+            raise Unauthenticated("the access token is from another issuer", reason="TOKEN_ISSUER")
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self._audience not in audiences:
+            raise Unauthenticated(
+                "the access token is meant for another audience", reason="TOKEN_AUDIENCE"
+            )
+        exp = claims.get("exp")
+        jti = claims.get("jti")
+        client_id = claims.get("client_id")
+        if not isinstance(exp, int | float) or not isinstance(jti, str) or not client_id:
+            raise Unauthenticated("the access token lacks exp, jti or client_id")
+        purposes = claims.get("purposes") or []
+        if not isinstance(purposes, list):
+            raise Unauthenticated("the access token's purposes claim is malformed")
+        return Principal(
+            client_id=str(client_id),
+            subject=str(claims.get("sub", client_id)),
+            organization=str(claims.get("org") or client_id),
+            org_kind=str(claims.get("org_kind", "")),
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+            purposes=frozenset(str(p) for p in purposes),
+            jti=jti,
+            expires_at=float(exp),
+        )

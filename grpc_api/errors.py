@@ -1,0 +1,73 @@
+"""The gRPC API's own errors: authentication, authorization, limits.
+
+Each carries a ``reason`` (the ``google.rpc.ErrorInfo`` reason, see ``ErrorReason`` in
+``protos/dataward/v1/common.proto``) and a public message without data values::
+
+    ApiError
+    ├── Unauthenticated      TOKEN_MISSING | TOKEN_INVALID | TOKEN_EXPIRED | TOKEN_AUDIENCE
+    │                        | TOKEN_ISSUER | TOKEN_REVOKED
+    ├── PermissionRefused    SCOPE_NOT_GRANTED | PURPOSE_NOT_GRANTED | METHOD_NOT_ALLOWED
+    ├── RateLimited          RATE_LIMITED (``retry_after`` seconds)
+    ├── DeadlineTooShort     DEADLINE_EXCEEDED
+    ├── InvalidRequest       FIELD_INVALID (``field``)
+    └── Unavailable          UNAVAILABLE (token keys or the revocation feed unreachable)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "DeadlineTooShort",
+    "InvalidRequest",
+    "PermissionRefused",
+    "RateLimited",
+    "Unauthenticated",
+    "Unavailable",
+]
+
+
+class ApiError(Exception):
+    reason = "INTERNAL"
+    default_message = "request refused"
+
+    def __init__(self, public_message: str | None = None, *, reason: str | None = None) -> None:
+        self.public_message = public_message or self.default_message
+        if reason is not None:
+            self.reason = reason
+        super().__init__(self.public_message)
+
+
+class Unauthenticated(ApiError):  # noqa: N818 (named after the gRPC status)
+    reason = "TOKEN_INVALID"
+    default_message = "the access token is not valid"
+
+
+class PermissionRefused(ApiError):  # noqa: N818
+    reason = "SCOPE_NOT_GRANTED"
+    default_message = "the access token does not grant this call"
+
+
+class RateLimited(ApiError):  # noqa: N818
+    reason = "RATE_LIMITED"
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__("rate limit of the partner exceeded; retry later")
+
+
+class DeadlineTooShort(ApiError):  # noqa: N818
+    reason = "DEADLINE_EXCEEDED"
+    default_message = "the deadline leaves no time to answer"
+
+
+class InvalidRequest(ApiError):  # noqa: N818
+    reason = "FIELD_INVALID"
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        super().__init__(f"field {field!r}: {rule}")
+
+
+class Unavailable(ApiError):  # noqa: N818
+    reason = "UNAVAILABLE"
+    default_message = "the zone cannot verify tokens right now; retry later"
