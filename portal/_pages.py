@@ -163,13 +163,12 @@ def authorize() -> Any:
     user = _user()
     if user is None:
         return redirect(url_for("pages.login", next=request.full_path))
+    try:
+        grant = server.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        message = f"{error.error}: {error.description}"
+        return render_template("error.html", user=user, status=400, message=message), 400
     if request.method == "GET":
-        try:
-            grant = server.get_consent_grant(end_user=user)
-        except OAuth2Error as error:
-            return render_template(
-                "error.html", status=400, message=f"{error.error}: {error.description}"
-            ), 400
         allow_form_target(grant.redirect_uri)
         return render_template(
             "consent.html",
@@ -179,5 +178,4 @@ def authorize() -> Any:
             action=request.full_path,
         )
     approved = request.form.get("decision") == "approve"
-    response = server.create_authorization_response(grant_user=user if approved else None)
-    return response
+    return server.create_authorization_response(grant=grant, grant_user=user if approved else None)
