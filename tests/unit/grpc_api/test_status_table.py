@@ -1,0 +1,92 @@
+"""The one exception-to-status table covers every exported exception; the scope table covers
+every RPC of the contract and nothing else is open."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+import enclave
+import enclave.errors
+import enclave.person_errors
+import grpc_api
+import grpc_api.errors
+from dataward.v1 import audit_pb2, eligibility_pb2, identity_pb2, steward_pb2
+from enclave.idnumber import InvalidReason
+from grpc_api import METHOD_SCOPES, refusal_for
+from grpc_api._guard import Guard
+from grpc_api._ratelimit import TokenBuckets
+
+EXPORTED = [
+    getattr(module, name)
+    for module in (enclave.errors, enclave.person_errors, grpc_api.errors)
+    for name in module.__all__
+] + [enclave.InvalidIdNumber]
+
+
+def _instance(kind: type[BaseException]) -> BaseException:
+    if kind is enclave.InvalidIdNumber:
+        return kind(InvalidReason.LENGTH)  # type: ignore[call-arg]
+    for args in ((), ("field", "rule"), (1.5,), ("t", "c", "e", "a"), ("t",)):
+        try:
+            return kind(*args)
+        except TypeError:
+            continue
+    raise AssertionError(f"cannot build {kind}")
+
+
+@pytest.mark.parametrize("kind", EXPORTED, ids=lambda k: k.__name__)
+def test_every_exported_exception_is_mapped(kind: type[BaseException]) -> None:
+    refusal = refusal_for(_instance(kind))
+    assert refusal.message != "internal error; this is a bug"
+    assert refusal.reason
+
+
+def test_unmapped_exception_is_internal_without_details() -> None:
+    refusal = refusal_for(KeyError("secret-value"))
+    assert refusal.code is grpc.StatusCode.INTERNAL
+    assert "secret" not in refusal.message
+
+
+def test_id_number_refusal_names_the_rule_only() -> None:
+    refusal = refusal_for(enclave.InvalidIdNumber(InvalidReason.REGION))
+    assert (refusal.code, refusal.reason, dict(refusal.metadata)) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "ID_NUMBER_INVALID",
+        {"rule": "REGION"},
+    )
+
+
+def test_scope_table_lists_exactly_the_contract_methods() -> None:
+    contract = {
+        f"/{service.full_name}/{method.name}"
+        for module in (eligibility_pb2, identity_pb2, audit_pb2, steward_pb2)
+        for service in module.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+    }
+    assert set(METHOD_SCOPES) == contract
+
+
+class _Context:
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self._token}"),)
+
+    def time_remaining(self) -> float:
+        return 10.0
+
+
+class _AcceptAll:
+    def verify(self, bearer: str | None) -> grpc_api.Principal:
+        return grpc_api.Principal(
+            "app", "app", "org", "BANK", frozenset({"steward:admin"}), frozenset(), "j", 9e9
+        )
+
+
+def test_a_method_missing_from_the_table_is_denied() -> None:
+    guard = Guard(_AcceptAll(), TokenBuckets(10, 10))  # type: ignore[arg-type]
+    with pytest.raises(grpc_api.PermissionRefused) as excinfo:
+        guard.admit("/dataward.v1.SecretService/Dump", _Context("t"))  # type: ignore[arg-type]
+    assert excinfo.value.reason == "METHOD_NOT_ALLOWED"
