@@ -13,9 +13,11 @@ from collections.abc import Sequence
 import click
 
 from launcher._cmd_audit import audit
+from launcher._cmd_consent import consent
 from launcher._cmd_datagen import datagen
 from launcher._cmd_demo import demo
 from launcher._cmd_portal import portal
+from launcher._cmd_serve import serve
 from launcher._cmd_zone import zone
 from launcher._exit_codes import exit_code_for
 
@@ -33,6 +35,8 @@ cli.add_command(zone)
 cli.add_command(audit)
 cli.add_command(demo)
 cli.add_command(portal)
+cli.add_command(serve)
+cli.add_command(consent)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

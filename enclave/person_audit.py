@@ -1,0 +1,63 @@
+"""The audit trail of person-level checks over the zone's :class:`enclave.audit.AuditLog`.
+
+Each call appends ``RequestReceived`` then ``Decision`` (and ``Release`` for an answer); every
+append is durable when it returns, so an answer never leaves before its leaves. The person
+appears only as the hex of their keyed token. The receipt is that of the ``Release`` leaf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dataward.transparency import Receipt
+from enclave.audit import AuditLog, Decision, Release, RequestReceived
+
+__all__ = ["AuditLogTrail"]
+
+
+class AuditLogTrail:
+    """Implements :class:`enclave.person_checks.AuditTrail` over an :class:`AuditLog`."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+
+    def request(
+        self,
+        *,
+        request_id: str,
+        client_id: str,
+        organization: str,
+        method: str,
+        purpose: str,
+        consent_ref: str,
+        person_token: bytes | None,
+    ) -> None:
+        self._log.append(
+            RequestReceived(
+                client_id=client_id,
+                organization=organization,
+                method=method,
+                purpose=purpose,
+                consent_ref=consent_ref or None,
+                person_token=person_token.hex() if person_token is not None else None,
+                request_id=request_id,
+            )
+        )
+
+    def decision(
+        self, *, request_id: str, allow: bool, reasons: Sequence[str], policy_version: str
+    ) -> None:
+        self._log.append(
+            Decision(
+                request_id=request_id,
+                allow=allow,
+                reasons=tuple(reasons),
+                policy_version=policy_version,
+            )
+        )
+
+    def release(self, *, request_id: str, result_hash: bytes) -> Receipt:
+        appended = self._log.append(
+            Release(request_id=request_id, result_hash=result_hash.hex(), epsilon_spent_micro=0)
+        )
+        return self._log.receipt(appended.leaf_index)

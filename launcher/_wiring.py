@@ -1,0 +1,144 @@
+"""Build and start the zone's API: keyring, zone, audit log, consents, portal, gRPC server.
+
+The composition root for ``dataward serve``, ``dataward consent`` and the gRPC bench. Each
+collaborator receives only its own part of the settings tree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from enclave import Keyring, Zone, open_keyring
+from enclave.audit import AuditLog
+from enclave.consent import ConsentStore
+from enclave.person_audit import AuditLogTrail
+from enclave.person_checks import PersonChecks
+from grpc_api import (
+    ApiServer,
+    JwksCache,
+    RevocationFeed,
+    ServerOptions,
+    TokenVerifier,
+    build_server,
+    raw_public_key,
+)
+from launcher._cmd_portal import portal_config
+from launcher.settings import GrpcSettings, Settings, SettingsError
+from portal import PortalServer, serve
+
+__all__ = ["AUDIT_DB", "CONSENT_DB", "ZoneCore", "open_core", "server_options", "start_serving"]
+
+AUDIT_DB = Path("state") / "audit.db"
+CONSENT_DB = Path("state") / "consent.db"
+
+
+@dataclass
+class ZoneCore:
+    """The zone's person-level machinery, opened from the zone directory."""
+
+    keyring: Keyring
+    zone: Zone
+    audit: AuditLog
+    consents: ConsentStore
+    checks: PersonChecks
+    key_name: str
+
+    def close(self) -> None:
+        self.consents.close()
+        self.audit.close()
+
+
+def audit_key_name(keyring: Keyring) -> str:
+    return f"dataward-zone-{keyring.zone_id}"
+
+
+def open_core(settings: Settings) -> ZoneCore:
+    if settings.zone.master_key is None:
+        raise SettingsError("the master key is missing: set DATAWARD_MASTER_KEY")
+    keyring = open_keyring(settings.zone.dir, settings.zone.master_key.value)
+    zone = Zone.open(settings.zone.dir, keyring)
+    name = audit_key_name(keyring)
+    audit = AuditLog.open(
+        settings.zone.dir / AUDIT_DB, settings.audit, keyring.signing_key, name, name
+    )
+    consents = ConsentStore.open(
+        settings.zone.dir / CONSENT_DB, synchronous=settings.audit.sqlite_synchronous
+    )
+    checks = PersonChecks(
+        directory=zone, tokenizer=keyring, consents=consents, audit=AuditLogTrail(audit)
+    )
+    return ZoneCore(keyring, zone, audit, consents, checks, name)
+
+
+def server_options(grpc: GrpcSettings, bind: str | None = None) -> ServerOptions:
+    return ServerOptions(
+        bind=bind or grpc.bind,
+        max_message_bytes=grpc.max_message_bytes,
+        rate_limit_per_second=grpc.rate_limit_per_second,
+        rate_limit_burst=grpc.rate_limit_burst,
+        tls_cert_file=grpc.tls_cert_file,
+        tls_key_file=grpc.tls_key_file,
+        tls_client_ca_file=grpc.tls_client_ca_file,
+    )
+
+
+@dataclass
+class Serving:
+    core: ZoneCore
+    api: ApiServer
+    portal: PortalServer
+    feed: RevocationFeed
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self.api.stop(1.0)
+        self.feed.stop()
+        self.portal.shutdown()
+        self.core.close()
+
+
+def start_serving(
+    settings: Settings, *, grpc_bind: str | None = None, portal_bind: str | None = None
+) -> Serving:
+    """Start the portal (in a thread) and the gRPC server verifying the portal's tokens."""
+    core = open_core(settings)
+    try:
+        portal_settings = dataclasses.replace(
+            settings.portal, bind=portal_bind or settings.portal.bind
+        )
+        portal = serve(portal_config(dataclasses.replace(settings, portal=portal_settings)))
+        portal.start_in_thread()
+        issuer = portal.portal.issuer()
+        # The zone's own client for the revocation feed (scope zone:revocations).
+        zone_client = portal.portal.admin.create_zone_client()
+        feed = RevocationFeed(
+            f"{issuer}/oauth/revocations",
+            zone_client.client_id,
+            zone_client.client_secret,
+            poll_seconds=settings.grpc.revocation_poll_seconds,
+        )
+        feed.start()
+        verifier = TokenVerifier(
+            issuer=issuer,
+            audience=settings.portal.audience,
+            jwks=JwksCache(
+                f"{issuer}/.well-known/jwks.json",
+                min_refetch_seconds=settings.grpc.jwks_refresh_seconds,
+            ),
+            revocations=feed,
+        )
+        api = build_server(
+            server_options(settings.grpc, grpc_bind),
+            checks=core.checks,
+            verifier=verifier,
+            receipts=core.audit,
+            audit_key_name=core.key_name,
+            audit_public_key=raw_public_key(core.keyring.public_key),
+        )
+    except BaseException:
+        core.close()
+        raise
+    return Serving(core, api, portal, feed)
