@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 import sys
 
-BENCHES = ["bench.datagen", "bench.audit", "bench.zone"]
+BENCHES = ["bench.datagen", "bench.audit", "bench.zone", "bench.portal"]
 
 for name in BENCHES:
     print(f"== {name}")
