@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 import sys
 
-BENCHES = ["bench.datagen", "bench.audit", "bench.zone", "bench.portal"]
+BENCHES = ["bench.datagen", "bench.audit", "bench.zone", "bench.portal", "bench.grpc"]
 
 for name in BENCHES:
     print(f"== {name}")

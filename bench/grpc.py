@@ -1,0 +1,174 @@
+"""gRPC eligibility checks/s and p50/p99 latency over loopback, against a bare echo service.
+
+    .venv/bin/python -m bench.grpc                      # 100k persons generated with datagen
+    .venv/bin/python -m bench.grpc --persons 1000000 --seconds 20
+
+The full stack runs as ``dataward serve`` does: a datagen zone ingested, the real portal
+issuing ES256 access tokens (client credentials), the gRPC server verifying them against the
+portal's JWKS and revocation feed, the consent lookup, the eligibility rules, three durable
+audit leaves per answer (SQLite, synchronous=FULL unless --synchronous) and a signed receipt.
+The baseline is a bare gRPC unary echo (same server options, same thread pool, same client
+concurrency, no interceptor) measured in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pyarrow.parquet as pq
+
+from dataward.client import Client, ClientCredentialsTokenSource
+from enclave import ingest, init_zone, open_keyring
+from enclave.datagen import generate
+from enclave.person_checks import Caller
+from launcher._wiring import start_serving
+from launcher.settings import Secret, load_settings
+
+MASTER_KEY = b"bench master key, not a secret"
+UW = "INSURANCE_UNDERWRITING"
+
+
+def _drive(call: Callable[[int], object], threads: int, seconds: float) -> tuple[int, list[float]]:
+    samples: list[list[float]] = [[] for _ in range(threads)]
+    stop = time.perf_counter() + seconds
+
+    def worker(slot: int) -> None:
+        i = 0
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            call(slot * 1_000_003 + i)
+            samples[slot].append(time.perf_counter() - t0)
+            i += 1
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    merged = sorted(s for per in samples for s in per)
+    return len(merged), merged
+
+
+def _report(name: str, count: int, latencies: list[float], seconds: float) -> float:
+    rate = count / seconds
+    p50 = latencies[len(latencies) // 2] * 1e3
+    p99 = latencies[int(len(latencies) * 0.99)] * 1e3
+    print(f"{name:<28} {rate:>9,.0f} calls/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    return rate
+
+
+def _echo_server(workers: int) -> tuple[grpc.Server, int]:
+    def echo(request: bytes, context: grpc.ServicerContext) -> bytes:
+        return request
+
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.grpc")
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=8, help="concurrent client calls")
+    parser.add_argument("--consents", type=int, default=1000)
+    parser.add_argument("--synchronous", default="FULL", help="audit/consent SQLite PRAGMA")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-grpc-") as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        generate(work / "source", persons=args.persons)
+        zone_dir = work / "zone"
+        init_zone(zone_dir, MASTER_KEY)
+        ingest(zone_dir, work / "source", open_keyring(zone_dir, MASTER_KEY))
+        print(
+            f"zone: {args.persons:,} persons generated and ingested "
+            f"in {time.perf_counter() - t0:.0f} s"
+        )
+        numbers = pq.read_table(work / "source" / "persons.parquet", columns=["id_number"])
+        ids = random.Random(7).sample(numbers.column(0).to_pylist(), args.consents)
+        settings = load_settings(
+            overrides={
+                "zone": {"dir": zone_dir},
+                "portal": {"bind": "127.0.0.1:0", "cookie_secure": False},
+                "grpc": {
+                    "bind": "127.0.0.1:0",
+                    "rate_limit_per_second": 1e9,
+                    "rate_limit_burst": 10**9,
+                },
+                "audit": {"sqlite_synchronous": args.synchronous},
+            },
+            environ={},
+        )
+        settings = dataclasses.replace(
+            settings, zone=dataclasses.replace(settings.zone, master_key=Secret(MASTER_KEY))
+        )
+        serving = start_serving(settings)
+        echo_server, echo_port = _echo_server(16)
+        try:
+            admin = serving.portal.portal.admin
+            org = admin.create_organization("Bench Insurance", "INSURER")
+            steward = admin.create_steward("steward", "bench steward password 1")
+            user = admin.create_partner_user(org, "bench", "bench partner password 1")
+            app = admin.register_app(user, "bench", ["eligibility:check"], [UW], "bench")
+            creds = admin.approve_app(steward, app.client_id)
+            for number in ids:
+                serving.core.checks.grant_consent(
+                    Caller("bench", "operator"), id_number=number, partner=str(org.id), purpose=UW
+                )
+            tokens = ClientCredentialsTokenSource(
+                f"{serving.portal.url}/oauth/token",
+                creds.client_id,
+                creds.client_secret,
+                "eligibility:check",
+            )
+            client = Client(f"127.0.0.1:{serving.api.port}", tokens)
+            channel = grpc.insecure_channel(f"127.0.0.1:{echo_port}")
+            echo = channel.unary_unary("/bench.Echo/Echo")
+            payload = b"x" * 64
+
+            def eligibility(i: int) -> object:
+                return client.check_eligibility(ids[i % len(ids)], "OUTPATIENT", UW)
+
+            def bare(i: int) -> object:
+                return echo(payload, timeout=10)
+
+            for call in (bare, eligibility):  # warm up
+                _drive(call, args.threads, 1.0)
+            print(
+                f"{args.threads} client threads, {args.seconds:.0f} s each, "
+                f"audit synchronous={args.synchronous}"
+            )
+            echo_rate = _report(
+                "bare gRPC echo", *_drive(bare, args.threads, args.seconds), args.seconds
+            )
+            full_rate = _report(
+                "eligibility (auth+audit+receipt)",
+                *_drive(eligibility, args.threads, args.seconds),
+                args.seconds,
+            )
+            print(f"ratio eligibility/echo = {full_rate / echo_rate:.2f} (goal >= 0.60)")
+            print(f"audit leaves written: {serving.core.audit.size:,}")
+            client.close()
+            channel.close()
+        finally:
+            echo_server.stop(None)
+            serving.stop()
+
+
+if __name__ == "__main__":
+    main()
