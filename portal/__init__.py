@@ -6,6 +6,8 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
 - :class:`Portal` (``Portal.open(config)``: database migrated, keys created; ``portal.admin``
   is the programmatic :class:`PortalAdmin`), :func:`create_app` (the Flask WSGI app),
   :func:`serve` (a threaded WSGI server on the bind address, port 0 allowed),
+- ``Portal.export_log()`` -> :class:`PortalLogExport` (leaves + signed checkpoints + key)
+  for ``dataward.transparency.verify_log_entries``; ``Portal.checkpoint()`` signs one,
 - :func:`rotate_signing_key` (a new JWT key; the old one stays in the JWKS until its tokens
   expire),
 - the values :class:`ClientCredentials`, :class:`AppView`, :class:`UserView`,
@@ -15,6 +17,7 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
 from portal._admin import PortalAdmin
 from portal._app import create_app
 from portal._keys import rotate_signing_key
+from portal._log import PortalLogExport
 from portal._portal import Portal
 from portal._serve import PortalServer, serve
 from portal._views import AppView, ClientCredentials, OrganizationView, UserView
@@ -29,6 +32,7 @@ __all__ = [
     "PortalAdmin",
     "PortalConfig",
     "PortalError",
+    "PortalLogExport",
     "PortalServer",
     "UserView",
     "create_app",

@@ -57,6 +57,19 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
         response.headers["Cache-Control"] = "public, max-age=60"
         return response
 
+    @app.get("/.well-known/portal-log-key")
+    def portal_log_key() -> Response:
+        """The Ed25519 key (PEM) that signs the portal log's checkpoints."""
+        pem = (config.state_dir / "public" / "portal-log-key.pub").read_bytes()
+        return Response(pem, mimetype="application/x-pem-file")
+
+    @app.get("/.well-known/portal-log-checkpoint")
+    def portal_log_checkpoint() -> Response:
+        """The newest signed checkpoint of the portal log (C2SP signed note)."""
+        portal.checkpoint()
+        notes = portal.export_log().checkpoints
+        return Response(notes[-1] if notes else "", mimetype="text/plain")
+
     @app.get("/.well-known/oauth-authorization-server")
     def metadata() -> Response:
         iss = portal.issuer()

@@ -6,9 +6,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import serialization
+
 from portal._admin import PortalAdmin
-from portal._keys import KeyRing
-from portal._log import PortalLog
+from portal._keys import KeyRing, load_log_key
+from portal._log import PortalLog, PortalLogExport, export_log, sign_checkpoint_now
 from portal._store import Store
 from portal.config import PortalConfig
 
@@ -38,7 +40,26 @@ class Portal:
         log = PortalLog(clock)
         keys = KeyRing(config.state_dir, config.access_token_ttl_seconds)
         admin = PortalAdmin(store, log, config, clock)
+        public = (
+            load_log_key(config.state_dir)
+            .public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        (config.state_dir / "public" / "portal-log-key.pub").write_bytes(public)
         return cls(config, store, log, keys, admin, clock)
+
+    def checkpoint(self) -> str | None:
+        """Sign a checkpoint over the portal log if it grew; returns the new note or None."""
+        with self.store.transaction() as s:
+            return sign_checkpoint_now(s, load_log_key(self.config.state_dir), self.clock())
+
+    def export_log(self) -> PortalLogExport:
+        """The portal log (leaves + signed checkpoints, a fresh one first) for verification."""
+        self.checkpoint()
+        with self.store.transaction() as s:
+            return export_log(s, load_log_key(self.config.state_dir))
 
     def issuer(self) -> str:
         return self.config.resolved_issuer(self.bound)
