@@ -23,12 +23,11 @@ from enclave._index import write_token_index
 from enclave._keys import Keyring
 from enclave.registry import TABLES, ColumnClass
 
-__all__ = ["IDENTIFIER_COLUMNS", "PERSON_RECORD_FIELDS", "fixed_bytes", "ingest_persons"]
+__all__ = ["IDENTIFIER_COLUMNS", "fixed_bytes", "ingest_persons"]
 
 IDENTIFIER_COLUMNS = tuple(
     name for name, cls in TABLES["persons"].classes.items() if cls is ColumnClass.DIRECT_IDENTIFIER
 )
-PERSON_RECORD_FIELDS = ("person_id", "name_token", "status", "gender", "birth_date", "region_code")
 
 Progress = Callable[[str, int, int], None]
 

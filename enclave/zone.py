@@ -127,14 +127,15 @@ class Zone:
         record = self._persons.find(token)
         if record is None:
             return None
+        person_id, name_token, status, gender, birth_days, region_code = record
         return PersonRecord(
-            person_id=int(record["person_id"]),
-            person_token=token,
-            name_token=bytes(record["name_token"].tobytes()),
-            status=bytes(record["status"]).decode(),
-            gender=bytes(record["gender"]).decode(),
-            birth_date=_date(int(record["birth_date"])),
-            region_code=bytes(record["region_code"]).decode(),
+            person_id=int(person_id),
+            person_token=bytes(token),
+            name_token=bytes(name_token),
+            status=status.decode(),
+            gender=gender.decode(),
+            birth_date=_date(int(birth_days)),
+            region_code=region_code.decode(),
         )
 
     def enrolments(self, person_id: int) -> tuple[EnrolmentRecord, ...]:
