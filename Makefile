@@ -18,7 +18,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check 'uv==0.13.8'
 
 sync-runtime: $(UV)
-	$(UV) sync --frozen --no-default-groups
+	$(UV) sync --frozen --inexact --no-default-groups
 
 sync: $(UV)
 	$(UV) sync --frozen
