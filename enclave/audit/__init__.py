@@ -11,7 +11,7 @@ the first bad entry; :func:`who_checked` answers "who asked about me".
 from __future__ import annotations
 
 from dataward.transparency import LogSummary
-from enclave.audit._log import AppendResult, AuditLog
+from enclave.audit._log import Appended, AppendResult, AuditLog
 from enclave.audit._reader import AuditReader, verify_log
 from enclave.audit._settings import AuditLogSettings
 from enclave.audit._sqlite import SqliteAuditStore
@@ -35,10 +35,17 @@ from enclave.audit.events import (
     decode_leaf,
     encode_leaf,
 )
-from enclave.audit.interface import AuditStore, NewLeaf, StoredCheckpoint, StoredLeaf
+from enclave.audit.interface import (
+    AuditStore,
+    NewCheckpoint,
+    NewLeaf,
+    StoredCheckpoint,
+    StoredLeaf,
+)
 
 __all__ = [
     "AppendResult",
+    "Appended",
     "AuditClosedError",
     "AuditError",
     "AuditEvent",
@@ -54,6 +61,7 @@ __all__ = [
     "Decision",
     "LogSummary",
     "LoggedEvent",
+    "NewCheckpoint",
     "NewLeaf",
     "PortalEvent",
     "Release",

@@ -1,11 +1,21 @@
 """The audit log: durable appends with group commit, signed checkpoints, receipts.
 
-One committer thread owns writing. ``append`` hands the event over and blocks until the batch
-holding it is committed: every append waiting at that moment (up to
-``group_commit_max_batch``) shares one transaction and so one fsync -- durability without one
-fsync per request. The committer also signs a checkpoint every ``checkpoint_every_entries``
-entries, at least every ``checkpoint_interval_seconds`` while entries arrive, and on demand
-when a receipt needs one.
+One committer thread owns writing. ``append`` / ``append_many`` hand events over and block
+until the commit group holding them is durable: every append waiting at that moment (up to
+``group_commit_max_batch`` callers) shares one transaction and so one fsync -- durability
+without one fsync per request. The events of one ``append_many`` are consecutive leaves of
+one transaction.
+
+Checkpoints: when a caller asks ``append_many(..., receipt=True)`` (or one is due: every
+``checkpoint_every_entries`` entries, at least every ``checkpoint_interval_seconds`` while
+entries arrive), the committer extends the in-memory tree by the group's hashes, signs ONE
+checkpoint over the new size and stores it in the SAME transaction as the leaves. A receipt
+then costs no extra commit, and all concurrent callers of the group share one signature.
+
+Fail closed: the tree is extended before the store commits (the signature needs the new
+root). If that commit fails, the tree holds leaves the store does not, so the log marks itself
+broken: the pending and every later append raise :class:`AuditStorageError` until the log is
+reopened (which rebuilds the tree from the store). Readers only ever see the durable prefix.
 
 The Merkle tree lives in memory (every complete subtree's hash, about 64 bytes per entry),
 rebuilt from the stored leaf hashes at open, so proofs at a million entries take milliseconds.
@@ -21,6 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -38,12 +49,13 @@ from enclave.audit._settings import AuditLogSettings
 from enclave.audit.errors import (
     AuditClosedError,
     AuditError,
+    AuditEventError,
     AuditIntegrityError,
     AuditStorageError,
     AuditUnknownEntryError,
 )
 from enclave.audit.events import AuditEvent, Decision, Release, RequestReceived, encode_leaf
-from enclave.audit.interface import AuditStore, NewLeaf
+from enclave.audit.interface import AuditStore, NewCheckpoint, NewLeaf
 
 Clock = Callable[[], datetime]
 
@@ -56,10 +68,29 @@ class AppendResult:
     leaf_hash: bytes
 
 
+@dataclass(frozen=True)
+class Appended:
+    """Where a group of events landed (consecutive, durable when returned).
+
+    ``receipt`` is that of the LAST event, when it was asked for; its checkpoint is the one
+    signed over the commit group and stored with it.
+    """
+
+    entries: tuple[AppendResult, ...]
+    receipt: Receipt | None
+
+
+@dataclass(frozen=True)
+class _Landed:
+    entries: tuple[AppendResult, ...]
+    checkpoint: tuple[Checkpoint, str] | None
+
+
 @dataclass
 class _Append:
-    event: AuditEvent
-    future: Future[AppendResult]
+    events: tuple[AuditEvent, ...]
+    receipt: bool
+    future: Future[_Landed]
 
 
 @dataclass
@@ -91,10 +122,14 @@ class AuditLog(AuditReader):
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
         self._bind_identity()
         self._tree = MerkleTree.from_leaf_hashes(store.leaf_hashes())
+        # The tree may run ahead of the store while a commit is in flight; readers see only
+        # the first ``_durable`` leaves. Both are guarded by ``_tree_lock``.
+        self._durable = self._tree.size
         self._tree_lock = threading.Lock()
         self._latest = self._check_latest_checkpoint()
         self._last_signed_at = time.monotonic()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._broken: AuditStorageError | None = None
         self._closed = False
         self._close_lock = threading.Lock()
         self._committer = threading.Thread(target=self._run, name="audit-committer", daemon=True)
@@ -150,9 +185,31 @@ class AuditLog(AuditReader):
 
     def append(self, event: AuditEvent) -> AppendResult:
         """Log ``event``; returns once it is durable. Raises AuditStorageError if it is not."""
-        future: Future[AppendResult] = Future()
-        self._submit(_Append(event, future))
-        return future.result()
+        return self.append_many((event,)).entries[0]
+
+    def append_many(self, events: Sequence[AuditEvent], *, receipt: bool = False) -> Appended:
+        """Log ``events`` as consecutive leaves in one commit; returns once they are durable.
+
+        All or nothing: an event that cannot be encoded (AuditEventError) or a failed commit
+        (AuditStorageError) logs none of them. With ``receipt``, the answer carries the receipt
+        of the last event under the checkpoint stored in the same commit.
+        """
+        if not events:
+            raise AuditEventError("append_many needs at least one event")
+        future: Future[_Landed] = Future()
+        self._submit(_Append(tuple(events), receipt, future))
+        landed = future.result()
+        if not receipt:
+            return Appended(landed.entries, None)
+        if landed.checkpoint is None:  # the committer signs whenever a receipt is asked for
+            raise AuditStorageError("no checkpoint was signed for the receipt")
+        last = landed.entries[-1]
+        cp, note = landed.checkpoint
+        with self._tree_lock:
+            proof = self._tree.inclusion_proof(last.leaf_index, cp.size)
+        return Appended(
+            landed.entries, Receipt(last.leaf_index, last.leaf_hash, note, tuple(proof))
+        )
 
     def checkpoint(self) -> Checkpoint:
         """Sign a checkpoint of the current tree (or return the latest if nothing is new)."""
@@ -167,6 +224,8 @@ class AuditLog(AuditReader):
         with self._close_lock:
             if self._closed:
                 raise AuditClosedError("the audit log is closed")
+            if self._broken is not None:
+                raise self._broken
             self._queue.put(item)
 
     def _run(self) -> None:
@@ -185,14 +244,20 @@ class AuditLog(AuditReader):
             stop = any(x is _STOP for x in batch)
             appends = [x for x in batch if isinstance(x, _Append)]
             signs = [x for x in batch if isinstance(x, _SignRequest)]
-            if appends:
-                self._commit(appends)
-            self._sign_if_due(force=bool(signs), waiting=signs)
+            try:
+                if appends:
+                    self._commit(appends, force_checkpoint=bool(signs))
+                self._sign_if_due(force=bool(signs), waiting=signs)
+            except Exception as exc:  # a dying committer would leave every caller waiting
+                self._break(AuditStorageError(f"the audit committer failed: {type(exc).__name__}"))
+                pending: list[Future[Any]] = [x.future for x in appends]
+                pending += [x.future for x in signs]
+                for future in pending:
+                    if not future.done():
+                        future.set_exception(self._broken or exc)  # _break set it
 
     def _next_item(self) -> object | None:
-        with self._tree_lock:
-            unsigned = self._tree.size > (self._latest[0].size if self._latest else 0)
-        if not unsigned:
+        if self._broken is not None or not self._unsigned():
             return self._queue.get()
         due = self._last_signed_at + self._settings.checkpoint_interval_seconds
         try:
@@ -200,44 +265,92 @@ class AuditLog(AuditReader):
         except queue.Empty:
             return None
 
-    def _commit(self, appends: Sequence[_Append]) -> None:
-        start = self._tree.size  # only this thread grows the tree
+    def _unsigned(self) -> bool:
+        return self._durable > (self._latest[0].size if self._latest else 0)
+
+    def _checkpoint_due(self, size: int) -> bool:
+        signed = self._latest[0].size if self._latest else 0
+        return (
+            size - signed >= self._settings.checkpoint_every_entries
+            or time.monotonic() - self._last_signed_at >= self._settings.checkpoint_interval_seconds
+        )
+
+    def _break(self, exc: AuditStorageError) -> None:
+        with self._close_lock:
+            if self._broken is None:
+                self._broken = AuditStorageError(
+                    f"the audit log stopped after a failed commit and refuses appends until it "
+                    f"is reopened ({exc})"
+                )
+
+    def _commit(self, appends: Sequence[_Append], *, force_checkpoint: bool) -> None:
+        if self._broken is not None:
+            for item in appends:
+                item.future.set_exception(self._broken)
+            return
+        start = self._durable  # only this thread grows the tree; not broken, so tree == store
         now = self._clock()
         rows: list[NewLeaf] = []
-        accepted: list[_Append] = []
+        accepted: list[tuple[_Append, int]] = []
         for item in appends:
             try:
-                leaf = encode_leaf(item.event, start + len(rows), now)
+                leaves = [
+                    encode_leaf(ev, start + len(rows) + k, now) for k, ev in enumerate(item.events)
+                ]
             except AuditError as exc:
                 item.future.set_exception(exc)
                 continue
-            rows.append(NewLeaf(start + len(rows), leaf, leaf_hash(leaf), *_lookup(item.event)))
-            accepted.append(item)
+            first = start + len(rows)
+            for k, (ev, leaf) in enumerate(zip(item.events, leaves, strict=True)):
+                rows.append(NewLeaf(first + k, leaf, leaf_hash(leaf), *_lookup(ev)))
+            accepted.append((item, first))
         if not rows:
             return
-        try:
-            self._store.append(rows)
-        except AuditStorageError as exc:
-            for item in accepted:
-                item.future.set_exception(exc)
-            return
+        size = start + len(rows)
+        sign = force_checkpoint or any(item.receipt for item, _ in accepted)
         with self._tree_lock:
             for row in rows:
                 self._tree.append(row.leaf_hash)
-        for item, row in zip(accepted, rows, strict=True):
-            item.future.set_result(AppendResult(row.index, row.leaf_hash))
+            root = self._tree.root(size) if sign or self._checkpoint_due(size) else None
+        signed: tuple[Checkpoint, str] | None = None
+        if root is not None:
+            cp = Checkpoint(self._origin, size, root)
+            signed = (cp, sign_checkpoint(cp, self._key_name, self._signer))
+        try:
+            self._store.append(rows, NewCheckpoint(size, signed[1]) if signed else None)
+        except Exception as exc:
+            # The tree now holds leaves the store refused: fail closed rather than diverge.
+            failure = (
+                exc
+                if isinstance(exc, AuditStorageError)
+                else AuditStorageError(f"the audit store failed: {type(exc).__name__}")
+            )
+            self._break(failure)
+            for item, _ in accepted:
+                item.future.set_exception(failure)
+            return
+        with self._tree_lock:
+            self._durable = size
+        if signed is not None:
+            self._latest = signed
+            self._last_signed_at = time.monotonic()
+        for item, first in accepted:
+            entries = tuple(
+                AppendResult(row.index, row.leaf_hash)
+                for row in rows[first - start : first - start + len(item.events)]
+            )
+            item.future.set_result(_Landed(entries, signed if item.receipt else None))
 
     def _sign_if_due(self, *, force: bool, waiting: Sequence[_SignRequest] = ()) -> None:
+        if self._broken is not None:
+            for request in waiting:
+                request.future.set_exception(self._broken)
+            return
         signed = self._latest[0].size if self._latest else -1
-        size = self._tree.size
-        due = (
-            force
-            or size - max(signed, 0) >= self._settings.checkpoint_every_entries
-            or time.monotonic() - self._last_signed_at >= self._settings.checkpoint_interval_seconds
-        )
-        if size > signed and due:
+        size = self._durable
+        if size > signed and (force or self._checkpoint_due(size)):
             with self._tree_lock:
-                root = self._tree.root()
+                root = self._tree.root(size)
             cp = Checkpoint(self._origin, size, root)
             note = sign_checkpoint(cp, self._key_name, self._signer)
             try:
@@ -258,8 +371,9 @@ class AuditLog(AuditReader):
 
     @property
     def size(self) -> int:
+        """The number of durable entries."""
         with self._tree_lock:
-            return self._tree.size
+            return self._durable
 
     def receipt(self, leaf_index: int) -> Receipt:
         """Leaf hash + the latest checkpoint covering the entry + the inclusion proof.
@@ -280,6 +394,8 @@ class AuditLog(AuditReader):
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes of this log."""
         with self._tree_lock:
+            if new_size > self._durable:
+                raise AuditUnknownEntryError(f"tree size {new_size} is beyond the log")
             try:
                 return self._tree.consistency_proof(old_size, new_size)
             except TransparencyError as exc:
@@ -287,7 +403,9 @@ class AuditLog(AuditReader):
 
     def root(self, size: int | None = None) -> bytes:
         with self._tree_lock:
-            return self._tree.root(size)
+            if size is not None and size > self._durable:
+                raise AuditUnknownEntryError(f"tree size {size} is beyond the log")
+            return self._tree.root(self._durable if size is None else size)
 
     def close(self) -> None:
         """Commit what is queued, stop the committer, close the store. Idempotent."""

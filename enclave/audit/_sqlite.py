@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from enclave.audit.errors import AuditStorageError
-from enclave.audit.interface import NewLeaf, StoredCheckpoint, StoredLeaf
+from enclave.audit.interface import NewCheckpoint, NewLeaf, StoredCheckpoint, StoredLeaf
 
 _SYNC_MODES = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 _SCHEMA = """
@@ -96,9 +96,19 @@ class SqliteAuditStore:
             except sqlite3.Error as exc:
                 raise AuditStorageError(f"the audit store refused a read: {exc}") from exc
 
-    def append(self, leaves: Sequence[NewLeaf]) -> None:
+    def append(self, leaves: Sequence[NewLeaf], checkpoint: NewCheckpoint | None = None) -> None:
         rows = [(x.index, x.leaf, x.leaf_hash, x.person_token, x.request_id) for x in leaves]
-        self._write([("INSERT INTO leaves VALUES (?, ?, ?, ?, ?)", rows)])
+        statements: list[tuple[str, Sequence[Sequence[object]]]] = [
+            ("INSERT INTO leaves VALUES (?, ?, ?, ?, ?)", rows)
+        ]
+        if checkpoint is not None:
+            statements.append(
+                (
+                    "INSERT INTO checkpoints (size, note) VALUES (?, ?)",
+                    [(checkpoint.size, checkpoint.note)],
+                )
+            )
+        self._write(statements)
 
     def add_checkpoint(self, size: int, note: str) -> StoredCheckpoint:
         with self._lock:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["AuditStore", "NewLeaf", "StoredCheckpoint", "StoredLeaf"]
+__all__ = ["AuditStore", "NewCheckpoint", "NewLeaf", "StoredCheckpoint", "StoredLeaf"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,14 @@ class NewLeaf:
     leaf_hash: bytes
     person_token: str | None
     request_id: str | None
+
+
+@dataclass(frozen=True)
+class NewCheckpoint:
+    """A signed checkpoint note to store together with the leaves it covers."""
+
+    size: int
+    note: str
 
 
 @dataclass(frozen=True)
@@ -46,10 +54,12 @@ class StoredCheckpoint:
 class AuditStore(Protocol):
     """Durable storage for one log. Implementations serialize their own access (thread-safe)."""
 
-    def append(self, leaves: Sequence[NewLeaf]) -> None:
-        """Store ``leaves`` in ONE transaction; durable (per the sync setting) on return.
+    def append(self, leaves: Sequence[NewLeaf], checkpoint: NewCheckpoint | None = None) -> None:
+        """Store ``leaves`` (and ``checkpoint``, if given) in ONE transaction.
 
-        Raises :class:`~enclave.audit.errors.AuditStorageError`; then none was stored.
+        Durable (per the sync setting) on return. Storing the checkpoint signed over these very
+        leaves in the same transaction is what lets a receipt cost no extra commit.
+        Raises :class:`~enclave.audit.errors.AuditStorageError`; then nothing was stored.
         """
 
     def add_checkpoint(self, size: int, note: str) -> StoredCheckpoint:
