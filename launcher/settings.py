@@ -95,6 +95,13 @@ class PortalSettings:
     login_failure_window_seconds: int = 300
     # Cookies are Secure unless explicitly served over plain HTTP on loopback (tests, demo).
     cookie_secure: bool = True
+    # The serving portal signs a portal-log checkpoint at most this often when leaves arrived,
+    # and once more at shutdown.
+    log_checkpoint_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.log_checkpoint_seconds > 0:
+            raise SettingsError("setting portal.log_checkpoint_seconds must be greater than 0")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
   is the programmatic :class:`PortalAdmin`), :func:`create_app` (the Flask WSGI app),
   :func:`serve` (a threaded WSGI server on the bind address, port 0 allowed),
 - ``Portal.export_log()`` -> :class:`PortalLogExport` (leaves + signed checkpoints + key)
-  for ``dataward.transparency.verify_log_entries``; ``Portal.checkpoint()`` signs one,
+  for ``dataward.transparency.verify_log_entries``; ``Portal.checkpoint()`` signs one (the
+  server also signs every ``log_checkpoint_seconds`` when the log grew, and at shutdown),
+- :func:`read_portal_log` -> :class:`PortalLogExport` for auditors: read-only, no private key,
+  no migrations (raises :class:`portal.errors.LogUnavailableError`),
 - :func:`rotate_signing_key` (a new JWT key; the old one stays in the JWKS until its tokens
   expire),
 - the values :class:`ClientCredentials`, :class:`AppView`, :class:`UserView`,
@@ -19,6 +22,7 @@ from portal._app import create_app
 from portal._keys import rotate_signing_key
 from portal._log import PortalLogExport
 from portal._portal import Portal
+from portal._readonly import read_portal_log
 from portal._serve import PortalServer, serve
 from portal._views import AppView, ClientCredentials, OrganizationView, UserView
 from portal.config import PortalConfig
@@ -36,6 +40,7 @@ __all__ = [
     "PortalServer",
     "UserView",
     "create_app",
+    "read_portal_log",
     "rotate_signing_key",
     "serve",
 ]

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from dataward.access import Scope
 from portal._http_errors import status_for
-from portal._keys import session_secret
+from portal._keys import LOG_PUBLIC_KEY_FILE, session_secret
 from portal._models import Revocation
 from portal._oauth import OAuthContext, build_authorization_server
 from portal._pages import pages
@@ -60,15 +60,14 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
     @app.get("/.well-known/portal-log-key")
     def portal_log_key() -> Response:
         """The Ed25519 key (PEM) that signs the portal log's checkpoints."""
-        pem = (config.state_dir / "public" / "portal-log-key.pub").read_bytes()
+        pem = (config.state_dir / LOG_PUBLIC_KEY_FILE).read_bytes()
         return Response(pem, mimetype="application/x-pem-file")
 
     @app.get("/.well-known/portal-log-checkpoint")
     def portal_log_checkpoint() -> Response:
         """The newest signed checkpoint of the portal log (C2SP signed note)."""
         portal.checkpoint()
-        notes = portal.export_log().checkpoints
-        return Response(notes[-1] if notes else "", mimetype="text/plain")
+        return Response(portal.latest_checkpoint() or "", mimetype="text/plain")
 
     @app.get("/.well-known/oauth-authorization-server")
     def metadata() -> Response:

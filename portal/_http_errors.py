@@ -9,6 +9,7 @@ from portal.errors import (
     InvalidInputError,
     InvalidTransitionError,
     LoginThrottledError,
+    LogUnavailableError,
     NotFoundError,
     PermissionDeniedError,
     PortalError,
@@ -28,6 +29,7 @@ HTTP_STATUS: list[tuple[type[PortalError], int]] = [
     (LoginThrottledError, 429),
     (CsrfError, 400),
     (SigningKeyError, 500),
+    (LogUnavailableError, 500),
     (PortalError, 500),
 ]
 

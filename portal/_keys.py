@@ -27,7 +27,16 @@ from joserfc.jwk import ECKey, KeySet
 
 from portal.errors import SigningKeyError
 
-__all__ = ["KeyRing", "load_log_key", "rotate_signing_key", "session_secret"]
+__all__ = [
+    "LOG_PUBLIC_KEY_FILE",
+    "KeyRing",
+    "load_log_key",
+    "rotate_signing_key",
+    "session_secret",
+]
+
+# The portal-log public key (PEM), relative to the state dir; verifiers need only this file.
+LOG_PUBLIC_KEY_FILE = Path("public") / "portal-log-key.pub"
 
 ALG = "ES256"
 
@@ -133,8 +142,8 @@ class KeyRing:
 
 
 def load_log_key(state_dir: Path) -> Ed25519PrivateKey:
-    """The portal-log Ed25519 key, created on first use; its public key is written to
-    ``STATE_DIR/public/portal-log-key.pub`` (raw 32 bytes, base64)."""
+    """The portal-log Ed25519 key, created on first use. :meth:`Portal.open` publishes its
+    public key (PEM) at ``STATE_DIR/`` :data:`LOG_PUBLIC_KEY_FILE`."""
     path = state_dir / "keys" / "portal-log-key.pem"
     if not path.exists():
         key = Ed25519PrivateKey.generate()

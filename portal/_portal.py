@@ -9,8 +9,14 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import serialization
 
 from portal._admin import PortalAdmin
-from portal._keys import KeyRing, load_log_key
-from portal._log import PortalLog, PortalLogExport, export_log, sign_checkpoint_now
+from portal._keys import LOG_PUBLIC_KEY_FILE, KeyRing, load_log_key
+from portal._log import (
+    CheckpointSigner,
+    PortalLog,
+    PortalLogExport,
+    export_log,
+    latest_checkpoint,
+)
 from portal._store import Store
 from portal.config import PortalConfig
 
@@ -27,6 +33,7 @@ class Portal:
     keys: KeyRing
     admin: PortalAdmin
     clock: Callable[[], float]
+    signer: CheckpointSigner
     # The address actually bound (port 0 resolved); the default issuer uses it.
     bound: str | None = field(default=None)
 
@@ -40,26 +47,36 @@ class Portal:
         log = PortalLog(clock)
         keys = KeyRing(config.state_dir, config.access_token_ttl_seconds)
         admin = PortalAdmin(store, log, config, clock)
-        public = (
-            load_log_key(config.state_dir)
-            .public_key()
-            .public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+        signer = CheckpointSigner(load_log_key(config.state_dir))
+        public = signer.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        (config.state_dir / "public" / "portal-log-key.pub").write_bytes(public)
-        return cls(config, store, log, keys, admin, clock)
+        (config.state_dir / LOG_PUBLIC_KEY_FILE).write_bytes(public)
+        return cls(config, store, log, keys, admin, clock, signer)
 
     def checkpoint(self) -> str | None:
-        """Sign a checkpoint over the portal log if it grew; returns the new note or None."""
+        """Sign a checkpoint over the portal log if it grew; returns the new note or None.
+
+        Incremental: only leaves added since the last call are hashed (see
+        :class:`CheckpointSigner`). The serving portal calls this periodically.
+        """
         with self.store.transaction() as s:
-            return sign_checkpoint_now(s, load_log_key(self.config.state_dir), self.clock())
+            return self.signer.sign_if_grown(s, self.clock())
+
+    def latest_checkpoint(self) -> str | None:
+        """The newest signed checkpoint note (None before the first)."""
+        with self.store.transaction() as s:
+            return latest_checkpoint(s)
 
     def export_log(self) -> PortalLogExport:
-        """The portal log (leaves + signed checkpoints, a fresh one first) for verification."""
+        """The portal log (leaves + signed checkpoints, a fresh one first) for verification.
+
+        The writer's view: it signs first, so it needs the private key. An auditor uses
+        :func:`portal.read_portal_log` instead (read-only, public key only).
+        """
         self.checkpoint()
         with self.store.transaction() as s:
-            return export_log(s, load_log_key(self.config.state_dir))
+            return export_log(s, self.signer.public_key)
 
     def issuer(self) -> str:
         return self.config.resolved_issuer(self.bound)

@@ -1,4 +1,8 @@
-"""A real threaded WSGI server (werkzeug) for the portal, on the bind address (port 0 ok)."""
+"""A real threaded WSGI server (werkzeug) for the portal, on the bind address (port 0 ok).
+
+While it serves, a :class:`PeriodicSigner` signs portal-log checkpoints every
+``config.log_checkpoint_seconds`` when the log grew, and once more at shutdown.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from portal._app import create_app
 from portal._portal import Portal
+from portal._signer import PeriodicSigner
 from portal.config import PortalConfig
 
 __all__ = ["PortalServer", "serve"]
@@ -25,30 +30,38 @@ class PortalServer:
 
     portal: Portal
     server: BaseWSGIServer
+    signer: PeriodicSigner
 
     @property
     def url(self) -> str:
         return f"http://{self.portal.bound}"
 
     def serve_forever(self) -> None:
+        self.signer.start()
         self.server.serve_forever()
 
     def start_in_thread(self) -> threading.Thread:
+        self.signer.start()
         thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="portal-http")
         thread.start()
         return thread
 
     def shutdown(self) -> None:
+        """Stop serving, sign a last checkpoint, close the database."""
         self.server.shutdown()
         self.server.server_close()
-        self.portal.close()
+        try:
+            self.signer.stop()
+        finally:
+            self.portal.close()
 
 
 def serve(config: PortalConfig, portal: Portal | None = None) -> PortalServer:
-    """Open the portal and bind its server (not yet serving)."""
+    """Open the portal and bind its server (not yet serving, not yet signing)."""
     portal = portal or Portal.open(config)
     host, port = _split(config.bind)
     app = create_app(config, portal=portal)
     server = make_server(host, port, app, threaded=True)
     portal.bound = f"{host}:{server.server_port}"
-    return PortalServer(portal, server)
+    signer = PeriodicSigner(portal.checkpoint, config.log_checkpoint_seconds)
+    return PortalServer(portal, server, signer)

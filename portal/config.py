@@ -28,6 +28,8 @@ class PortalConfig:
     login_max_failures: int = 5
     login_failure_window_seconds: int = 300
     cookie_secure: bool = True
+    # The server's background signer: a checkpoint at most this often when the log grew.
+    log_checkpoint_seconds: float = 10.0
 
     @property
     def resolved_database_url(self) -> str:

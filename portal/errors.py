@@ -11,7 +11,9 @@
     ├── AuthenticationError          wrong username or password
     ├── LoginThrottledError          too many failed sign-ins: locked for the window
     ├── CsrfError                    a form arrived without a valid CSRF token
-    └── SigningKeyError              the signing key files are missing or unreadable
+    ├── SigningKeyError              the signing key files are missing or unreadable
+    └── LogUnavailableError          the portal log cannot be read for verification (no
+                                     database, no log tables, no published public key)
 
 OAuth 2.0 protocol errors (``invalid_client``, ``invalid_grant`` ...) are not in this tree:
 they are Authlib's, answered in the RFC 6749 JSON format by the OAuth endpoints.
@@ -25,6 +27,7 @@ __all__ = [
     "CsrfError",
     "InvalidInputError",
     "InvalidTransitionError",
+    "LogUnavailableError",
     "LoginThrottledError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -76,4 +79,8 @@ class CsrfError(PortalError):
 
 
 class SigningKeyError(PortalError):
+    pass
+
+
+class LogUnavailableError(PortalError):
     pass

@@ -1,0 +1,89 @@
+"""Read the portal log for verification with no secret and without writing.
+
+An auditor (``dataward audit verify``) needs the stored leaves and checkpoints plus the
+published public key (``STATE_DIR/public/portal-log-key.pub``), nothing else: no private key,
+no migrations, no checkpoint signed first. A SQLite database is opened with ``mode=ro`` (the
+file cannot be written through this connection); any other database is read in one
+transaction that is rolled back (and marked read-only on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from portal._keys import LOG_PUBLIC_KEY_FILE
+from portal._log import PortalLogExport, export_log
+from portal._models import LogCheckpoint, LogEntry
+from portal.config import PortalConfig
+from portal.errors import LogUnavailableError
+
+__all__ = ["read_portal_log"]
+
+
+def read_portal_log(state_dir: Path, database_url: str | None = None) -> PortalLogExport:
+    """The portal log's leaves and checkpoints and the published key, read-only.
+
+    ``state_dir`` is ``ZONE/portal``; ``database_url`` as in :class:`PortalConfig` (None: the
+    SQLite file ``STATE_DIR/portal.db``). Raises :class:`LogUnavailableError` when the key,
+    the database or its log tables are missing.
+    """
+    public_key = _published_key(state_dir / LOG_PUBLIC_KEY_FILE)
+    url = PortalConfig(state_dir=state_dir, database_url=database_url).resolved_database_url
+    engine = _read_only_engine(url)
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(postgresql_readonly=True)
+            tables = set(inspect(connection).get_table_names())
+            missing = {LogEntry.__tablename__, LogCheckpoint.__tablename__} - tables
+            if missing:
+                raise LogUnavailableError(
+                    "the portal database has no log tables (not a portal database?)"
+                )
+            with Session(bind=connection) as session:
+                exported = export_log(session, public_key)
+            connection.rollback()
+            return exported
+    except SQLAlchemyError as exc:
+        raise LogUnavailableError(
+            f"cannot read the portal database ({type(exc).__name__})"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+def _published_key(path: Path) -> Ed25519PublicKey:
+    try:
+        key = load_pem_public_key(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise LogUnavailableError(f"no portal-log public key at {path}") from exc
+    except ValueError as exc:
+        raise LogUnavailableError(f"{path} is not a PEM public key") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise LogUnavailableError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def _read_only_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url)
+    if not parsed.database or parsed.database == ":memory:":
+        raise LogUnavailableError("the portal database URL names no SQLite file")
+    path = Path(parsed.database)
+    if not path.is_file():
+        raise LogUnavailableError(f"no portal database at {path}")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    return create_engine("sqlite://", creator=connect)
