@@ -1,7 +1,8 @@
 """The ``dataward audit`` commands: verify, tail, who-checked.
 
 ``verify`` and ``tail`` need no secret: they open the log read-only and check it with the
-zone's published public key (``ZONE/public/zone-signing-key.pub``). ``who-checked`` needs the
+zone's published public key (``ZONE/public/zone-signing-key.pub``); ``verify`` also checks the
+portal's log when the zone has a portal (see :mod:`launcher._verify`). ``who-checked`` needs the
 master key, only to tokenize the ID number inside the zone; the number itself is never
 printed, logged or stored.
 """
@@ -12,11 +13,10 @@ import json
 from pathlib import Path
 
 import click
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from enclave import PUBLIC_KEY_FILE, open_keyring, validate_id_number
-from enclave.audit import AuditReader, AuditStorageError, verify_log, who_checked
+from enclave import open_keyring, validate_id_number
+from enclave.audit import AuditReader, who_checked
+from launcher._verify import AUDIT_DB, describe, verify_logs
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
@@ -26,9 +26,6 @@ from launcher.settings import (
 )
 
 __all__ = ["AUDIT_DB", "audit"]
-
-# The audit log's state database, relative to the zone directory.
-AUDIT_DB = Path("state") / "audit.db"
 
 _zone_option = click.option(
     "--zone",
@@ -43,20 +40,6 @@ def _settings(zone_dir: Path | None) -> ZoneSettings:
     return load_settings(overrides={"zone": {"dir": zone_dir}}).zone
 
 
-def zone_public_key(zone_dir: Path) -> Ed25519PublicKey:
-    """The zone's published Ed25519 signing key (PEM)."""
-    path = zone_dir / PUBLIC_KEY_FILE
-    try:
-        key = load_pem_public_key(path.read_bytes())
-    except FileNotFoundError as exc:
-        raise AuditStorageError(f"no zone public key at {path}") from exc
-    except ValueError as exc:
-        raise AuditStorageError(f"{path} is not a PEM public key") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise AuditStorageError(f"{path} is not an Ed25519 public key")
-    return key
-
-
 def _reader(zone_dir: Path) -> AuditReader:
     return AuditReader.open_read_only(zone_dir / AUDIT_DB)
 
@@ -69,21 +52,18 @@ def audit() -> None:
 @audit.command("verify")
 @_zone_option
 def verify_command(zone_dir: Path | None) -> None:
-    """Recompute the Merkle tree, check every checkpoint signature and their consistency.
+    """Check the zone's audit log and, if the zone has a portal, the portal's log.
 
-    Exits non-zero naming the first bad entry.
+    For each: recompute the Merkle tree, check every checkpoint signature (public keys only)
+    and the consistency of consecutive checkpoints. Exits non-zero naming the log and the
+    first bad entry. Prints ``ok: ...`` for the zone log, ``portal log ok: ...`` for the portal's.
     """
-    settings = _settings(zone_dir)
-    public_key = zone_public_key(settings.dir)
-    reader = _reader(settings.dir)
-    try:
-        summary = verify_log(reader, public_key)
-    finally:
-        reader.close()
-    unsigned = f" ({summary.unsigned_entries} not yet signed)" if summary.unsigned_entries else ""
-    click.echo(
-        f"ok: {summary.entries} entries, {summary.checkpoints} checkpoints verified{unsigned}"
-    )
+    settings = load_settings(overrides={"zone": {"dir": zone_dir}})
+    for verified in verify_logs(
+        settings.zone.dir, portal_database_url=settings.portal.database_url
+    ):
+        prefix = "ok" if verified.name == "zone" else f"{verified.name} log ok"
+        click.echo(f"{prefix}: {describe(verified.summary)}")
 
 
 @audit.command("tail")

@@ -6,6 +6,7 @@ message (the traceback is not printed, it could carry data values).
 
 from __future__ import annotations
 
+from dataward.transparency import TransparencyError
 from enclave import (
     CorruptDataset,
     CorruptKeyring,
@@ -61,6 +62,8 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (AuditIntegrityError, EX_DATAERR),
     (AuditStorageError, EX_IOERR),
     (AuditError, EX_DATAERR),
+    # transparency (the portal log's verification in `audit verify`): a log that fails checks
+    (TransparencyError, EX_DATAERR),
     # datagen
     (OutputNotEmptyError, EX_CANTCREAT),
     (OutputNotWritableError, EX_CANTCREAT),
