@@ -1,8 +1,11 @@
 """The audit trail of person-level checks over the zone's :class:`enclave.audit.AuditLog`.
 
-Each call appends ``RequestReceived`` then ``Decision`` (and ``Release`` for an answer); every
-append is durable when it returns, so an answer never leaves before its leaves. The person
-appears only as the hex of their keyed token. The receipt is that of the ``Release`` leaf.
+Each call appends ``RequestReceived`` (one commit, durable before the zone looks anything up),
+then either a denying ``Decision`` or -- for an answer -- the allowing ``Decision`` and the
+``Release`` as consecutive leaves of ONE commit (:meth:`AuditLog.append_many`), whose signed
+checkpoint is stored with them and is the receipt's. Every method returns once its leaves are
+durable, so an answer never leaves before them. The person appears only as the hex of their
+keyed token. The receipt is that of the ``Release`` leaf.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dataward.transparency import Receipt
-from enclave.audit import AuditLog, Decision, Release, RequestReceived
+from enclave.audit import AuditLog, AuditStorageError, Decision, Release, RequestReceived
 
 __all__ = ["AuditLogTrail"]
 
@@ -56,8 +59,20 @@ class AuditLogTrail:
             )
         )
 
-    def release(self, *, request_id: str, result_hash: bytes) -> Receipt:
-        appended = self._log.append(
-            Release(request_id=request_id, result_hash=result_hash.hex(), epsilon_spent_micro=0)
+    def allow_and_release(
+        self, *, request_id: str, policy_version: str, result_hash: bytes
+    ) -> Receipt:
+        appended = self._log.append_many(
+            (
+                Decision(
+                    request_id=request_id, allow=True, reasons=(), policy_version=policy_version
+                ),
+                Release(
+                    request_id=request_id, result_hash=result_hash.hex(), epsilon_spent_micro=0
+                ),
+            ),
+            receipt=True,
         )
-        return self._log.receipt(appended.leaf_index)
+        if appended.receipt is None:  # fail closed: no answer leaves without its receipt
+            raise AuditStorageError("the audit log returned no receipt")
+        return appended.receipt

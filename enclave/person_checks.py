@@ -11,9 +11,13 @@ every front end (gRPC, CLI) behaves the same:
    person's own consent is missing is the registry asked for guardians (see
    :mod:`enclave.consent`), and the answer is the same ``ConsentRequired`` either way;
 4. decide with the pure rules (:mod:`enclave.eligibility`, :mod:`enclave.identity`);
-5. consume a single-use consent, log the decision and the release (the result's hash), and
-   return the answer with the receipt of the release leaf. Nothing is returned before its
-   leaves are durable; a refusal is logged as a denying decision before it is raised.
+5. consume a single-use consent, log the allowing decision and the release (the result's
+   hash) together, and return the answer with the receipt of the release leaf.
+
+Nothing is returned before its leaves are durable: the request leaf is durable before the
+zone looks anything up (one commit), the decision and the release are consecutive leaves of a
+second commit whose signed checkpoint is the receipt's. A refusal is logged as a denying
+decision, durable before the error is raised.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ class PersonDirectory(Protocol):
 
 
 class AuditTrail(Protocol):
-    """The audit leaves of one call; each method returns once its leaf is durable."""
+    """The audit leaves of one call; each method returns once its leaves are durable."""
 
     def request(
         self,
@@ -85,7 +89,13 @@ class AuditTrail(Protocol):
     def decision(
         self, *, request_id: str, allow: bool, reasons: Sequence[str], policy_version: str
     ) -> None: ...
-    def release(self, *, request_id: str, result_hash: bytes) -> Receipt: ...
+    def allow_and_release(
+        self, *, request_id: str, policy_version: str, result_hash: bytes
+    ) -> Receipt:
+        """Log the allowing decision and the release as consecutive leaves of one commit.
+
+        Returns the receipt of the release leaf.
+        """
 
 
 @dataclass(frozen=True)
@@ -238,11 +248,10 @@ class PersonChecks:
             valid_until=now + dt.timedelta(days=valid_days),
             single_use=single_use,
         )
-        self._audit.decision(
-            request_id=request_id, allow=True, reasons=(), policy_version=POLICY_VERSION
-        )
         digest = _hash(method, request_id, {"consent_ref": consent.consent_ref})
-        receipt = self._audit.release(request_id=request_id, result_hash=digest)
+        receipt = self._audit.allow_and_release(
+            request_id=request_id, policy_version=POLICY_VERSION, result_hash=digest
+        )
         return Answer(consent, receipt, request_id)
 
     def revoke_consent(self, caller: Caller, consent_ref: str) -> Answer[Consent]:
@@ -261,11 +270,10 @@ class PersonChecks:
             consent = self._consents.revoke(consent_ref, self._clock())
         except Exception as exc:
             self._refuse(request_id, exc)
-        self._audit.decision(
-            request_id=request_id, allow=True, reasons=(), policy_version=POLICY_VERSION
-        )
         digest = _hash(method, request_id, {"consent_ref": consent_ref, "revoked": True})
-        receipt = self._audit.release(request_id=request_id, result_hash=digest)
+        receipt = self._audit.allow_and_release(
+            request_id=request_id, policy_version=POLICY_VERSION, result_hash=digest
+        )
         return Answer(consent, receipt, request_id)
 
     # -- steps ---------------------------------------------------------------------------
@@ -356,11 +364,10 @@ class PersonChecks:
     ) -> Answer[_T]:
         if not self._consents.consume(consent, now):
             self._refuse(request_id, ConsentRequired())
-        self._audit.decision(
-            request_id=request_id, allow=True, reasons=(), policy_version=POLICY_VERSION
-        )
-        receipt = self._audit.release(
-            request_id=request_id, result_hash=_hash(method, request_id, result)
+        receipt = self._audit.allow_and_release(
+            request_id=request_id,
+            policy_version=POLICY_VERSION,
+            result_hash=_hash(method, request_id, result),
         )
         return Answer(value, receipt, request_id)
 

@@ -139,7 +139,10 @@ class MemoryAuditTrail:
     def decision(self, **fields: object) -> None:
         self._append({"kind": "decision", **fields})
 
-    def release(self, *, request_id: str, result_hash: bytes) -> Receipt:
+    def allow_and_release(
+        self, *, request_id: str, policy_version: str, result_hash: bytes
+    ) -> Receipt:
+        self.decision(request_id=request_id, allow=True, reasons=(), policy_version=policy_version)
         entry = {"kind": "release", "request_id": request_id, "result": result_hash.hex()}
         index = self._append(entry)
         with self._lock:
