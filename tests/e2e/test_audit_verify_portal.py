@@ -39,7 +39,9 @@ def zone(tmp_path: Path) -> Path:
     keyring = open_keyring(zone, MASTER.encode())
     origin = f"dataward.zone/{keyring.zone_id}"
     log = AuditLog.open(zone / AUDIT_DB, AuditSettings(), keyring.signing_key, origin, origin)
-    log.append(RequestReceived("app-1", "Insurer A", "Check", "underwriting", "c1", "00" * 32, "r1"))
+    log.append(
+        RequestReceived("app-1", "Insurer A", "Check", "underwriting", "c1", "00" * 32, "r1")
+    )
     log.append(Decision("r1", True, ("consent",), "v1"))
     log.checkpoint()
     log.close()
