@@ -56,14 +56,13 @@ def verify_command(zone_dir: Path | None) -> None:
 
     For each: recompute the Merkle tree, check every checkpoint signature (public keys only)
     and the consistency of consecutive checkpoints. Exits non-zero naming the log and the
-    first bad entry. Prints ``ok: ...`` for the zone log, ``portal log ok: ...`` for the portal's.
+    first bad entry. Prints ``zone log ok: ...`` and, with a portal, ``portal log ok: ...``.
     """
     settings = load_settings(overrides={"zone": {"dir": zone_dir}})
     for verified in verify_logs(
         settings.zone.dir, portal_database_url=settings.portal.database_url
     ):
-        prefix = "ok" if verified.name == "zone" else f"{verified.name} log ok"
-        click.echo(f"{prefix}: {describe(verified.summary)}")
+        click.echo(f"{verified.name} log ok: {describe(verified.summary)}")
 
 
 @audit.command("tail")

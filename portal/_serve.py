@@ -6,17 +6,35 @@ While it serves, a :class:`PeriodicSigner` signs portal-log checkpoints every
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from portal._app import create_app
 from portal._portal import Portal
 from portal._signer import PeriodicSigner
 from portal.config import PortalConfig
 
-__all__ = ["PortalServer", "serve"]
+__all__ = ["ACCESS_LOGGER", "PortalServer", "serve"]
+
+ACCESS_LOGGER = "dataward.portal.access"
+_access = logging.getLogger(ACCESS_LOGGER)
+
+
+class _AccessLogHandler(WSGIRequestHandler):
+    """Logs method, path and status only: query strings carry authorization codes, state and
+    PKCE challenges, which must never reach a log. Goes to the ``dataward.portal.access``
+    logger (silent unless the operator configures logging), not to stderr."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        _access.info("%s %s %s", self.command, path, code)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        _access.log(logging.ERROR if type == "error" else logging.INFO, message, *args)
 
 
 def _split(bind: str) -> tuple[str, int]:
@@ -61,7 +79,7 @@ def serve(config: PortalConfig, portal: Portal | None = None) -> PortalServer:
     portal = portal or Portal.open(config)
     host, port = _split(config.bind)
     app = create_app(config, portal=portal)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_AccessLogHandler)
     portal.bound = f"{host}:{server.server_port}"
     signer = PeriodicSigner(portal.checkpoint, config.log_checkpoint_seconds)
     return PortalServer(portal, server, signer)

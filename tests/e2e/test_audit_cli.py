@@ -44,7 +44,7 @@ def test_verify_tail_who_checked_and_a_tampered_entry(tmp_path: Path) -> None:
 
     ok = _run("verify", "--zone", str(zone))
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == "ok: 3 entries, 1 checkpoints verified"
+    assert ok.stdout.strip() == "zone log ok: 3 entries, 1 checkpoints verified"
 
     tail = _run("tail", "--zone", str(zone), "-n", "2")
     assert [json.loads(x)["kind"] for x in tail.stdout.splitlines()] == [

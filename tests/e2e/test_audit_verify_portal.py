@@ -69,7 +69,7 @@ def test_a_clean_zone_and_portal_both_verify(zone: Path) -> None:
     result = _run("verify", "--zone", str(zone))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "ok: 2 entries, 1 checkpoints verified",
+        "zone log ok: 2 entries, 1 checkpoints verified",
         f"portal log ok: {entries} entries, 3 checkpoints verified",
     ]
     assert verify_all_logs(zone) == [
