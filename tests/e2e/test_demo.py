@@ -1,0 +1,40 @@
+"""`dataward demo` end to end: every step behaves, and no clear ID number or name is printed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+
+def test_demo_walks_through_every_capability(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "launcher", "demo", "--persons", "400", "--workdir", str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    lines = out.splitlines()
+    assert any("enrolled and paid up" in line and "ELIGIBLE" in line for line in lines)
+    assert any("behind on contributions" in line and "SUSPENDED_ARREARS" in line for line in lines)
+    assert any("deceased" in line and "reasons=DECEASED" in line for line in lines)
+    refusals = [line for line in lines if "CONSENT_REQUIRED" in line]
+    assert len(refusals) == 2
+    assert refusals[0].split("refused:")[1] == refusals[1].split("refused:")[1]
+    assert "INVALID_ARGUMENT ID_NUMBER_INVALID" in out
+    assert "name matches=True" in out and "name matches=False" in out
+    assert "PERMISSION_DENIED SCOPE_NOT_GRANTED" in out
+    assert out.count("is in the signed tree of size") == 5
+    assert "zone log ok:" in out and "portal log ok:" in out
+    assert "Traceback" not in result.stderr
+    persons = pq.read_table(workdir / "registry-export" / "persons.parquet")
+    printed = out + result.stderr
+    for column in ("id_number", "name", "phone"):
+        values = {v for v in persons.column(column).to_pylist() if v}
+        assert not [v for v in values if len(v) > 1 and v in printed], column
