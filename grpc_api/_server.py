@@ -53,7 +53,7 @@ class ServerOptions:
     max_message_bytes: int = 4 * 1024 * 1024
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
-    max_workers: int = 16
+    max_workers: int = 64
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     # With a client CA, clients must present a certificate it signed (mutual TLS).

@@ -79,6 +79,7 @@ def server_options(grpc: GrpcSettings, bind: str | None = None) -> ServerOptions
         max_message_bytes=grpc.max_message_bytes,
         rate_limit_per_second=grpc.rate_limit_per_second,
         rate_limit_burst=grpc.rate_limit_burst,
+        max_workers=grpc.max_workers,
         tls_cert_file=grpc.tls_cert_file,
         tls_key_file=grpc.tls_key_file,
         tls_client_ca_file=grpc.tls_client_ca_file,

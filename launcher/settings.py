@@ -113,12 +113,19 @@ class GrpcSettings:
     # Requests per second and burst per partner organization.
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
+    # Server threads = calls in flight. A call mostly waits for the audit log's group commit,
+    # so more calls in flight share each fsync; keep it at least the expected client concurrency.
+    max_workers: int = 64
     # Refresh the JWKS at most this often; revoked tokens are refused within this delay.
     jwks_refresh_seconds: float = 30.0
     revocation_poll_seconds: float = 5.0
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_workers < 1:
+            raise SettingsError("setting grpc.max_workers must be at least 1")
 
 
 @dataclass(frozen=True)
