@@ -68,6 +68,9 @@ class PersonDirectory(Protocol):
     """What the checks need from the zone's registry (``enclave.Zone``)."""
 
     def find_person(self, id_number: str) -> PersonLike | None: ...
+    def person_by_token(self, token: bytes) -> PersonLike | None:
+        """The person whose ID-number token is ``token`` (the number was validated already)."""
+
     def enrolments(self, person_id: int) -> Sequence[EnrolmentLike]: ...
     def family_bindings(self, person_id: int) -> Sequence[FamilyBindingLike]: ...
 
@@ -164,8 +167,8 @@ class PersonChecks:
             self._refuse(request_id, InvalidField("benefit", "required"))
         person, consent = self._consent(caller, request_id, query, token, now)
         as_of = query.as_of or now.date()
-        if person is None:
-            person = self._directory.find_person(query.id_number)
+        if person is None:  # validated and tokenized once already, in _begin
+            person = self._directory.person_by_token(token)
         if person is None:
             decision = decide_eligibility("ACTIVE", (), query.benefit, as_of)  # NOT_ENROLLED
         else:
@@ -193,8 +196,8 @@ class PersonChecks:
         if not query.name.strip():
             self._refuse(request_id, InvalidField("name", "required"))
         person, consent = self._consent(caller, request_id, query, token, now)
-        if person is None:
-            person = self._directory.find_person(query.id_number)
+        if person is None:  # validated and tokenized once already, in _begin
+            person = self._directory.person_by_token(token)
         verdict = verify_document(person, self._tokenizer.token("name", query.name))
         result = {
             "id_number_valid": verdict.id_number_valid,

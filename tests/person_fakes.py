@@ -89,6 +89,10 @@ class FakeDirectory:
         self.lookups += 1
         return self.persons.get(self.tokenizer.token("id_number", id_number))
 
+    def person_by_token(self, token: bytes) -> Person | None:
+        self.lookups += 1
+        return self.persons.get(token)
+
     def enrolments(self, person_id: int) -> Sequence[Enrolment]:
         return tuple(self.enrolment_rows.get(person_id, ()))
 
