@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import random
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import grpc
@@ -43,7 +45,21 @@ MASTER_KEY = b"bench master key, not a secret"
 UW = "INSURANCE_UNDERWRITING"
 
 
-def _drive(call: Callable[[int], object], threads: int, seconds: float) -> tuple[int, list[float]]:
+@dataclasses.dataclass(frozen=True)
+class _Load:
+    """What the load-generator process runs: echo (no token) or eligibility (SDK client)."""
+
+    target: str
+    threads: int
+    seconds: float
+    warmup: float
+    ids: tuple[str, ...] = ()
+    token_url: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+
+
+def _drive(call: Callable[[int], object], threads: int, seconds: float) -> list[float]:
     samples: list[list[float]] = [[] for _ in range(threads)]
     stop = time.perf_counter() + seconds
 
@@ -60,12 +76,62 @@ def _drive(call: Callable[[int], object], threads: int, seconds: float) -> tuple
         t.start()
     for t in pool:
         t.join()
-    merged = sorted(s for per in samples for s in per)
-    return len(merged), merged
+    return sorted(s for per in samples for s in per)
 
 
-def _report(name: str, count: int, latencies: list[float], seconds: float) -> float:
-    rate = count / seconds
+def _load_process(load: _Load, out: Connection) -> None:
+    """The partner: a separate process (own interpreter, own GIL) driving ``load.target``."""
+    if load.client_id:
+        tokens = ClientCredentialsTokenSource(
+            load.token_url, load.client_id, load.client_secret, "eligibility:check"
+        )
+        client = Client(load.target, tokens)
+        ids = load.ids
+
+        def call(i: int) -> object:
+            return client.check_eligibility(ids[i % len(ids)], "OUTPATIENT", UW)
+
+        close: Callable[[], None] = client.close
+    else:
+        channel = grpc.insecure_channel(load.target)
+        echo = channel.unary_unary("/bench.Echo/Echo")
+        payload = b"x" * 64
+
+        def call(i: int) -> object:
+            return echo(payload, timeout=10)
+
+        close = channel.close
+    try:
+        _drive(call, load.threads, load.warmup)
+        out.send(_drive(call, load.threads, load.seconds))
+    finally:
+        close()
+        out.close()
+
+
+def _measure(load: _Load) -> list[float]:
+    """Run ``load`` in a spawned process, bounded by its duration plus a margin."""
+    ctx = multiprocessing.get_context("spawn")
+    mine, theirs = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_load_process, args=(load, theirs), daemon=True)
+    proc.start()
+    theirs.close()
+    try:
+        if not mine.poll(load.warmup + load.seconds + 60):
+            raise RuntimeError("load generator did not answer in time")
+        latencies: list[float] = mine.recv()
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if not latencies:
+        raise RuntimeError("load generator made no calls")
+    return latencies
+
+
+def _report(name: str, latencies: list[float], seconds: float) -> float:
+    rate = len(latencies) / seconds
     p50 = latencies[len(latencies) // 2] * 1e3
     p99 = latencies[int(len(latencies) * 0.99)] * 1e3
     print(f"{name:<40} {rate:>9,.0f} calls/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
@@ -86,8 +152,13 @@ def _echo_server(workers: int) -> tuple[grpc.Server, int]:
     return server, port
 
 
-def _serve_mode(zone_dir: Path, sync: str, workers: int, ids: list[str]) -> tuple[Serving, Client]:
-    """A fresh ``dataward serve`` stack over ``zone_dir``, an approved app, consents for ``ids``."""
+def _serve_mode(
+    zone_dir: Path, sync: str, workers: int, ids: list[str], load: _Load
+) -> tuple[Serving, _Load]:
+    """A fresh ``dataward serve`` stack over ``zone_dir``, an approved app, consents for ``ids``.
+
+    Returns the stack and ``load`` aimed at it with the app's credentials.
+    """
     settings = load_settings(
         overrides={
             "zone": {"dir": zone_dir},
@@ -117,13 +188,14 @@ def _serve_mode(zone_dir: Path, sync: str, workers: int, ids: list[str]) -> tupl
         serving.core.checks.grant_consent(
             Caller("bench", "operator"), id_number=number, partner=str(org.id), purpose=UW
         )
-    tokens = ClientCredentialsTokenSource(
-        f"{serving.portal.url}/oauth/token",
-        creds.client_id,
-        creds.client_secret,
-        "eligibility:check",
+    return serving, dataclasses.replace(
+        load,
+        target=f"127.0.0.1:{serving.api.port}",
+        ids=tuple(ids),
+        token_url=f"{serving.portal.url}/oauth/token",
+        client_id=creds.client_id,
+        client_secret=creds.client_secret,
     )
-    return serving, Client(f"127.0.0.1:{serving.api.port}", tokens)
 
 
 def main() -> None:
@@ -154,46 +226,28 @@ def main() -> None:
         print(f"zone: {len(numbers):,} persons ingested in {time.perf_counter() - t0:.0f} s")
         ids = random.Random(7).sample(numbers.to_pylist(), args.consents)
         echo_server, echo_port = _echo_server(workers)
-        channel = grpc.insecure_channel(f"127.0.0.1:{echo_port}")
-        echo = channel.unary_unary("/bench.Echo/Echo")
-        payload = b"x" * 64
-
-        def bare(i: int) -> object:
-            return echo(payload, timeout=10)
-
+        load = _Load(f"127.0.0.1:{echo_port}", args.threads, args.seconds, warmup=1.0)
         try:
-            _drive(bare, args.threads, 1.0)  # warm up
             print(
-                f"{args.threads} client threads, {workers} server workers, "
-                f"{args.seconds:.0f} s per line"
+                f"load generator in a separate process: {args.threads} client threads, "
+                f"{workers} server workers, {args.seconds:.0f} s per line"
             )
-            echo_rate = _report(
-                "bare gRPC echo", *_drive(bare, args.threads, args.seconds), args.seconds
-            )
-            for n, sync in enumerate(modes):
-                serving, client = _serve_mode(zone_dir, sync, workers, ids)
-                try:
-
-                    def eligibility(i: int, client: Client = client) -> object:
-                        return client.check_eligibility(ids[i % len(ids)], "OUTPATIENT", UW)
-
-                    _drive(eligibility, args.threads, 1.0)  # warm up
-                    rate = _report(
-                        f"eligibility {sync:<6} (auth+audit+receipt)",
-                        *_drive(eligibility, args.threads, args.seconds),
-                        args.seconds,
-                    )
-                    goal = " (goal >= 0.60)" if n == 0 else ""
-                    print(
-                        f"ratio eligibility/echo, synchronous={sync}: {rate / echo_rate:.2f}{goal}"
-                    )
-                    print(f"audit leaves so far: {serving.core.audit.size:,}")
-                finally:
-                    client.close()
-                    serving.stop()
+            echo_rate = _report("bare gRPC echo", _measure(load), args.seconds)
         finally:
-            channel.close()
             echo_server.stop(None)
+        for n, sync in enumerate(modes):
+            serving, eligibility = _serve_mode(zone_dir, sync, workers, ids, load)
+            try:
+                rate = _report(
+                    f"eligibility {sync:<6} (auth+audit+receipt)",
+                    _measure(eligibility),
+                    args.seconds,
+                )
+                goal = " (goal >= 0.60)" if n == 0 else ""
+                print(f"ratio eligibility/echo, synchronous={sync}: {rate / echo_rate:.2f}{goal}")
+                print(f"audit leaves so far: {serving.core.audit.size:,}")
+            finally:
+                serving.stop()
 
 
 if __name__ == "__main__":
