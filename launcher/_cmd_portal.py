@@ -1,15 +1,18 @@
 """The ``dataward portal`` command: serve the portal, or manage it.
 
 ``dataward portal --zone DIR [--bind HOST:PORT]`` serves (port 0 picks a free port; the bound
-URL is printed). Subcommands: ``create-steward --username U`` (password from stdin),
+URL is printed; SIGTERM or SIGINT stops it cleanly: a last checkpoint is signed, exit 0).
+Subcommands: ``create-steward --username U`` (password from stdin),
 ``create-zone-client`` (prints the zone's client id and secret once), ``rotate-key``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -61,10 +64,24 @@ def portal(ctx: click.Context, zone_dir: Path | None, bind: str | None) -> None:
     server = serve(config)
     click.echo(f"portal listening on {server.url}", err=False)
     sys.stdout.flush()
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()
+    except (_StopSignal, KeyboardInterrupt):
+        pass  # the server's own finally ended serve_forever; shutdown below cannot block
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         server.shutdown()
+    click.echo("portal stopped")
+
+
+class _StopSignal(BaseException):
+    """Raised by the SIGTERM handler to leave ``serve_forever`` through its finally."""
+
+
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    raise _StopSignal
 
 
 @portal.command("create-steward")
@@ -101,5 +118,9 @@ def create_zone_client(ctx: click.Context, zone_dir: Path | None) -> None:
 @click.pass_context
 def rotate_key(ctx: click.Context, zone_dir: Path | None) -> None:
     """Add a new JWT signing key; the old one stays published until its tokens expire."""
-    kid = rotate_signing_key(_config(ctx, zone_dir).state_dir)
+    opened = Portal.open(_config(ctx, zone_dir))
+    try:
+        kid = rotate_signing_key(opened)
+    finally:
+        opened.close()
     click.echo(f"new signing key {kid}")

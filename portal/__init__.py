@@ -11,7 +11,8 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
   server also signs every ``log_checkpoint_seconds`` when the log grew, and at shutdown),
 - :func:`read_portal_log` -> :class:`PortalLogExport` for auditors: read-only, no private key,
   no migrations (raises :class:`portal.errors.LogUnavailableError`),
-- :func:`rotate_signing_key` (a new JWT key; the old one stays in the JWKS until its tokens
+- :func:`rotate_signing_key` (``rotate_signing_key(portal) -> kid``: a new JWT key, logged as
+  a ``signing_key_rotated`` portal event; the old key stays in the JWKS until its tokens
   expire),
 - the values :class:`ClientCredentials`, :class:`AppView`, :class:`UserView`,
   :class:`OrganizationView`, and the errors in :mod:`portal.errors`.
@@ -19,9 +20,8 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
 
 from portal._admin import PortalAdmin
 from portal._app import create_app
-from portal._keys import rotate_signing_key
 from portal._log import PortalLogExport
-from portal._portal import Portal
+from portal._portal import Portal, rotate_signing_key
 from portal._readonly import read_portal_log
 from portal._serve import PortalServer, serve
 from portal._views import AppView, ClientCredentials, OrganizationView, UserView

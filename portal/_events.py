@@ -20,6 +20,7 @@ __all__ = [
     "PortalEvent",
     "SignIn",
     "SignInFailed",
+    "SigningKeyRotated",
     "TokenIssued",
     "TokenRevoked",
     "UserCreated",
@@ -112,6 +113,16 @@ class TokenRevoked(PortalEvent):
     KIND: ClassVar[str] = "token_revoked"
     jti: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SigningKeyRotated(PortalEvent):
+    """A new JWT signing key became active; ``retired_kids`` stop signing (they stay in the
+    JWKS until their tokens expire). Key ids only: never key material."""
+
+    KIND: ClassVar[str] = "signing_key_rotated"
+    kid: str
+    retired_kids: tuple[str, ...]
 
 
 def canonical_leaf(event: PortalEvent, at: float) -> bytes:

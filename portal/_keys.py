@@ -1,8 +1,9 @@
 """The portal's own keys, in ``STATE_DIR/keys/`` (never a zone key).
 
 - JWT signing keys: ES256 (P-256), one private JWK file per ``kid``. The newest is active;
-  :func:`rotate_signing_key` adds a new one and retires the old, which stays published in the
-  JWKS until every token it signed has expired (retired_at + access-token TTL).
+  :func:`rotate_key_files` adds a new one and retires the old, which stays published in the
+  JWKS until every token it signed has expired (retired_at + access-token TTL). (The public
+  ``portal.rotate_signing_key`` calls it and records the rotation in the portal log.)
 - The portal-log key: Ed25519, signs the portal log's checkpoints.
 - The session key: signs Flask's session cookie.
 
@@ -31,7 +32,7 @@ __all__ = [
     "LOG_PUBLIC_KEY_FILE",
     "KeyRing",
     "load_log_key",
-    "rotate_signing_key",
+    "rotate_key_files",
     "session_secret",
 ]
 
@@ -64,11 +65,12 @@ def _jwt_dir(state_dir: Path) -> Path:
     return state_dir / "keys" / "jwt"
 
 
-def _new_key(state_dir: Path, now: float) -> None:
+def _new_key(state_dir: Path, now: float) -> str:
     kid = f"{time.strftime('%Y%m%d', time.gmtime(now))}-{secrets.token_hex(4)}"
     key = ECKey.generate_key("P-256", parameters={"kid": kid, "alg": ALG, "use": "sig"})
     record = {"created_at": now, "retired_at": None, "jwk": key.as_dict(private=True)}
     _write_private(_jwt_dir(state_dir) / f"{kid}.json", json.dumps(record).encode())
+    return kid
 
 
 def _load_all(state_dir: Path) -> list[_StoredKey]:
@@ -85,9 +87,10 @@ def _load_all(state_dir: Path) -> list[_StoredKey]:
     return sorted(keys, key=lambda k: k.created_at)
 
 
-def rotate_signing_key(state_dir: Path, now: float | None = None) -> str:
-    """Add a new active JWT signing key, retire the previous one; return the new ``kid``."""
-    now = time.time() if now is None else now
+def rotate_key_files(state_dir: Path, now: float) -> tuple[str, tuple[str, ...]]:
+    """Add a new active JWT signing key, retire the active one(s); return the new ``kid``
+    and the retired ones."""
+    retired: list[str] = []
     for stored in _load_all(state_dir):
         if stored.retired_at is None:
             record = {
@@ -96,8 +99,8 @@ def rotate_signing_key(state_dir: Path, now: float | None = None) -> str:
                 "jwk": stored.key.as_dict(private=True),
             }
             _write_private(_jwt_dir(state_dir) / f"{stored.kid}.json", json.dumps(record).encode())
-    _new_key(state_dir, now)
-    return _load_all(state_dir)[-1].kid
+            retired.append(stored.kid)
+    return _new_key(state_dir, now), tuple(retired)
 
 
 class KeyRing:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import serialization
 
 from portal._admin import PortalAdmin
-from portal._keys import LOG_PUBLIC_KEY_FILE, KeyRing, load_log_key
+from portal._events import SigningKeyRotated
+from portal._keys import LOG_PUBLIC_KEY_FILE, KeyRing, load_log_key, rotate_key_files
 from portal._log import (
     CheckpointSigner,
     PortalLog,
@@ -20,7 +21,7 @@ from portal._log import (
 from portal._store import Store
 from portal.config import PortalConfig
 
-__all__ = ["Portal"]
+__all__ = ["Portal", "rotate_signing_key"]
 
 
 @dataclass
@@ -83,3 +84,18 @@ class Portal:
 
     def close(self) -> None:
         self.store.dispose()
+
+
+def rotate_signing_key(portal: Portal) -> str:
+    """Make a new JWT signing key active and record it in the portal log; return its ``kid``.
+
+    The previous key stops signing but stays in the JWKS until its tokens expire. The log
+    entry (:class:`SigningKeyRotated`: key ids only) is written in one transaction with the
+    key files: if writing a key fails, nothing is logged. (A crash between the key files and
+    the commit would leave a rotation unlogged; the files are renamed into place, so there
+    is no half-written key.)
+    """
+    with portal.store.transaction() as s:
+        kid, retired = rotate_key_files(portal.config.state_dir, portal.clock())
+        portal.log.append(s, SigningKeyRotated(kid=kid, retired_kids=retired))
+    return kid

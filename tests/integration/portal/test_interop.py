@@ -70,7 +70,7 @@ def test_rotation_keeps_the_old_key_published(server: PortalServer) -> None:
     from portal import rotate_signing_key
 
     before = requests.get(f"{server.url}/.well-known/jwks.json", timeout=10).json()["keys"]
-    new_kid = rotate_signing_key(server.portal.config.state_dir)
+    new_kid = rotate_signing_key(server.portal)
     after = requests.get(f"{server.url}/.well-known/jwks.json", timeout=10).json()["keys"]
     assert {k["kid"] for k in after} == {before[0]["kid"], new_kid}
     assert all("d" not in k for k in after)  # never a private part
