@@ -31,12 +31,26 @@ from enclave.datagen import (
     OutputNotWritableError,
 )
 from launcher.settings import SettingsError
+from portal.errors import (
+    AuthenticationError,
+    ConflictError,
+    CsrfError,
+    InvalidInputError,
+    InvalidTransitionError,
+    LoginThrottledError,
+    LogUnavailableError,
+    NotFoundError,
+    PermissionDeniedError,
+    PortalError,
+    SigningKeyError,
+)
 
 EX_DATAERR = 65  # the input data is wrong (bad table, bad schema)
 EX_NOINPUT = 66  # an input file or directory is missing
 EX_SOFTWARE = 70  # a bug
 EX_CANTCREAT = 73  # cannot create the output
 EX_IOERR = 74
+EX_TEMPFAIL = 75  # try again later (throttled)
 EX_NOPERM = 77  # wrong master key, refused
 EX_CONFIG = 78  # settings missing or malformed
 
@@ -64,6 +78,18 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (AuditError, EX_DATAERR),
     # transparency (the portal log's verification in `audit verify`): a log that fails checks
     (TransparencyError, EX_DATAERR),
+    # portal (create-steward, create-zone-client, rotate-key)
+    (InvalidInputError, EX_DATAERR),  # e.g. a password too short
+    (ConflictError, EX_CANTCREAT),  # e.g. the username is taken
+    (NotFoundError, EX_NOINPUT),
+    (PermissionDeniedError, EX_NOPERM),
+    (AuthenticationError, EX_NOPERM),
+    (LoginThrottledError, EX_TEMPFAIL),
+    (InvalidTransitionError, EX_DATAERR),
+    (CsrfError, EX_DATAERR),
+    (SigningKeyError, EX_IOERR),
+    (LogUnavailableError, EX_NOINPUT),
+    (PortalError, EX_SOFTWARE),
     # datagen
     (OutputNotEmptyError, EX_CANTCREAT),
     (OutputNotWritableError, EX_CANTCREAT),
