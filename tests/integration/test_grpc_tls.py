@@ -22,8 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from dataward.client import Client, StaticTokenSource, Unavailable
+from enclave.consent import ConsentStore
+from enclave.person_checks import PersonChecks
+from grpc_api import JwksCache, ServerOptions, TokenVerifier, build_server, raw_public_key
 from tests.integration.grpc_stack import Stack, grpc_stack
-from tests.person_fakes import ALICE
+from tests.person_fakes import ALICE, KEY_NAME, MemoryAuditTrail, standard_directory
+from tests.token_issuer import AUDIENCE
 
 UW = "INSURANCE_UNDERWRITING"
 
@@ -238,3 +242,52 @@ def test_mtls_client_certificate_from_another_ca_is_refused(mtls_stack: Stack, p
 
 def test_mtls_plaintext_client_is_unavailable(mtls_stack: Stack) -> None:
     _refused_in_handshake(mtls_stack, None)
+
+
+# -- misconfiguration -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (("tls_cert_file",), "TLS needs both tls_cert_file and tls_key_file"),
+        (("tls_key_file",), "TLS needs both tls_cert_file and tls_key_file"),
+        (("tls_client_ca_file",), "mutual TLS needs tls_cert_file and tls_key_file too"),
+        (("tls_cert_file", "tls_client_ca_file"), "TLS needs both tls_cert_file and tls_key_file"),
+    ],
+    ids=["cert-only", "key-only", "client-ca-only", "no-key-with-client-ca"],
+)
+def test_half_a_tls_configuration_is_refused_before_serving(
+    tmp_path: Path, pki: Pki, given: tuple[str, ...], message: str
+) -> None:
+    # Never silently fall back to plaintext when TLS was asked for.
+    files = {
+        "tls_cert_file": pki.cert_file,
+        "tls_key_file": pki.key_file,
+        "tls_client_ca_file": pki.ca_file,
+    }
+    directory = standard_directory()
+    audit = MemoryAuditTrail()
+    consents = ConsentStore.open(tmp_path / "state" / "consent.db")
+    try:
+        checks = PersonChecks(
+            directory=directory, tokenizer=directory.tokenizer, consents=consents, audit=audit
+        )
+        verifier = TokenVerifier(
+            issuer="http://127.0.0.1:9",
+            audience=AUDIENCE,
+            jwks=JwksCache("http://127.0.0.1:9/jwks.json"),
+            revocations=None,
+        )
+        options = ServerOptions(bind="127.0.0.1:0", **{name: files[name] for name in given})  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            build_server(
+                options,
+                checks=checks,
+                verifier=verifier,
+                receipts=audit,
+                audit_key_name=KEY_NAME,
+                audit_public_key=raw_public_key(audit.key.public_key()),
+            )
+    finally:
+        consents.close()
