@@ -18,7 +18,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from enclave._checks import RowVerdicts, duplicate_mask, id_number_reasons
+from enclave._checks import (
+    RowVerdicts,
+    duplicate_mask,
+    id_number_reasons,
+    mark_id_number_agreement,
+)
 from enclave._index import write_token_index
 from enclave._keys import Keyring
 from enclave.registry import TABLES, ColumnClass
@@ -58,6 +63,7 @@ def ingest_persons(
     for row, reason in enumerate(id_number_reasons(table.column("id_number").to_pylist())):
         if reason is not None and codes[row] == 0:
             codes[row] = verdicts.code(reason)
+    mark_id_number_agreement(table, codes, verdicts)
     verdicts.mark(codes, "duplicate_key", duplicate_mask(table, spec.primary_key))
     valid = np.nonzero(codes == 0)[0]
     again = duplicate_mask(table.select(["id_number"]).take(valid), ["id_number"])

@@ -22,6 +22,8 @@ import enum
 from dataclasses import dataclass
 
 __all__ = [
+    "BIRTH_DATE_SPAN",
+    "GENDER_DIGIT",
     "PROVINCE_CODES",
     "IdNumberInfo",
     "InvalidIdNumber",
@@ -36,6 +38,10 @@ __all__ = [
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_MAP = "10X98765432"
 _ASCII_DIGITS = frozenset("0123456789")
+
+# Where the birth date (YYYYMMDD) and the gender digit sit, for vectorized checks on a column.
+BIRTH_DATE_SPAN = (6, 14)
+GENDER_DIGIT = 16
 
 # Province-level codes of GB/T 2260 (the first two digits of every valid region code).
 # 71 Taiwan, 81 Hong Kong and 82 Macao are listed in the standard and appear on residence permits.
@@ -125,7 +131,7 @@ def validate_id_number(s: str, *, today: dt.date | None = None) -> IdNumberInfo:
     if check_character(first17) != last:
         raise InvalidIdNumber(InvalidReason.CHECK_CHARACTER)
     try:
-        birth = dt.date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
+        birth = dt.date(int(s[6:10]), int(s[10:12]), int(s[12:14]))  # BIRTH_DATE_SPAN
     except ValueError:
         raise InvalidIdNumber(InvalidReason.BIRTH_DATE) from None
     if birth < _EARLIEST_BIRTH or (today is not None and birth > today):
@@ -136,7 +142,7 @@ def validate_id_number(s: str, *, today: dt.date | None = None) -> IdNumberInfo:
     return IdNumberInfo(
         region_code=region,
         birth_date=birth,
-        gender="M" if int(s[16]) % 2 == 1 else "F",
+        gender="M" if int(s[GENDER_DIGIT]) % 2 == 1 else "F",
         sequence=s[14:17],
     )
 

@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def test_bad_rows_are_rejected_counted_and_reported_without_values(tmp_path: Pat
     ids[3] = bad_check(ids[3])  # wrong check character
     ids[4] = ids[4][:6] + "19991332" + ids[4][14:]  # impossible date (check char wrong too)
     ids[6] = ids[5]  # same ID number twice: the later row goes
+    for column in ("birth_date", "gender"):  # (agreeing with it, or it would be a mismatch)
+        src.column("persons", column)[6] = src.column("persons", column)[5]
     src.column("persons", "status")[7] = "ALIVE"  # outside the enum
     src.column("persons", "person_id")[8] = src.column("persons", "person_id")[9]  # dup key
     src.column("claims", "self_paid_cents")[10] += 1  # amounts do not add up
@@ -176,3 +179,48 @@ def test_leftover_tmp_dir_is_removed_by_next_ingest(tmp_path: Path) -> None:
     (stale / "junk").write_bytes(b"x")
     report = ingest(zone, make_source(8).write(tmp_path / "src"), keyring)
     assert report.leftovers_removed == 1 and not stale.exists()
+
+
+def test_id_number_disagreeing_with_birth_date_or_gender_is_rejected(tmp_path: Path) -> None:
+    zone, keyring = _zone(tmp_path)
+    src = make_source(40)
+    ids = src.column("persons", "id_number")
+    births = src.column("persons", "birth_date")
+    genders = src.column("persons", "gender")
+    births[2] = births[2] + dt.timedelta(days=1)  # the registry's date is a day off the number's
+    genders[5] = "F" if genders[5] == "M" else "M"  # the sequence digit says the other gender
+    births[9] = births[9].replace(year=births[9].year + 1)  # both disagree: the date is named
+    genders[9] = "F" if genders[9] == "M" else "M"
+    src.column("persons", "region_code")[11] = "110101"  # moved: a different region is fine
+    assert ids[11][:6] != "110101"
+    ids[13] = bad_check(ids[13])  # malformed and disagreeing: the malformation is named
+    births[13] = births[13] + dt.timedelta(days=30)
+    report = ingest(zone, src.write(tmp_path / "src"), keyring)
+
+    persons = report.tables["persons"]
+    assert (persons.source_rows, persons.accepted, persons.rejected) == (40, 36, 4)
+    assert persons.by_reason == {
+        "id_number:CHECK_CHARACTER": 1,
+        "id_number:BIRTH_DATE_MISMATCH": 2,
+        "id_number:GENDER_MISMATCH": 1,
+    }
+    version = _version_dir(zone)
+    rejects = pq.read_table(version / "rejects" / "persons.parquet")
+    assert rejects.column_names == ["row", "reason"]
+    assert {r["row"]: r["reason"] for r in rejects.to_pylist()} == {
+        2: "id_number:BIRTH_DATE_MISMATCH",
+        5: "id_number:GENDER_MISMATCH",
+        9: "id_number:BIRTH_DATE_MISMATCH",
+        13: "id_number:CHECK_CHARACTER",
+    }
+    summary = json.loads((version / "rejects.json").read_text())
+    assert summary["persons"]["by_reason"] == persons.by_reason
+    # no clear value of a rejected row in the rejects files, not even the dates or genders
+    clear = {ids[r] for r in (2, 5, 9, 13)} | {f"{births[r]:%Y%m%d}" for r in (2, 5, 9, 13)}
+    written = json.dumps(rejects.to_pylist()) + (version / "rejects.json").read_text()
+    assert not [value for value in clear if value in written]
+    zone_view = Zone.open(zone, keyring)
+    assert [zone_view.find_person(ids[r]) for r in (2, 5, 9)] == [None] * 3
+    assert zone_view.find_person(ids[11]) is not None  # region differs, still ingested
+    assert zone_view.find_person(ids[0]) is not None
+    assert report.tables["face_templates"].by_reason == {"orphan:person_id": 4}
