@@ -93,6 +93,12 @@ class PortalSettings:
     # Login throttling: this many failures per username within the window lock it for the window.
     login_max_failures: int = 5
     login_failure_window_seconds: int = 300
+    # ... and this many failures from one client address (any usernames) lock that address.
+    login_max_failures_per_address: int = 20
+    # Failed client authentications (invalid_client) per client_id within the window before the
+    # OAuth endpoints answer 429 slow_down for that client_id.
+    client_auth_max_failures: int = 10
+    client_auth_failure_window_seconds: int = 300
     # Cookies are Secure unless explicitly served over plain HTTP on loopback (tests, demo).
     cookie_secure: bool = True
     # The serving portal signs a portal-log checkpoint at most this often when leaves arrived,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dataward.access import PARTNER_SCOPES, Purpose, Scope
@@ -42,6 +42,7 @@ from portal._models import (
 from portal._passwords import hash_password, password_problem, secret_digest, verify_password
 from portal._revoke import revoke_client_tokens
 from portal._store import Store
+from portal._throttle import login_failures_by_address, login_failures_by_username
 from portal._views import AppView, ClientCredentials, OrganizationView, UserView
 from portal.config import PortalConfig
 from portal.errors import (
@@ -149,28 +150,31 @@ class PortalAdmin:
             assert org is not None
             return UserView.of(user, org)
 
-    def authenticate(self, username: str, password: str) -> UserView:
-        """Check a password; throttled per username (``login_max_failures`` per window)."""
+    def authenticate(self, username: str, password: str, address: str | None = None) -> UserView:
+        """Check a password; throttled per username (``login_max_failures`` per window) and,
+        when ``address`` is given, per client address (``login_max_failures_per_address``)."""
         now = self._clock()
         window = self._config.login_failure_window_seconds
         with self._store.transaction() as s:
             user = s.scalar(select(User).where(User.username == username))
-            failures = (
-                s.scalar(
-                    select(func.count())
-                    .select_from(LoginFailure)
-                    .where(LoginFailure.username == username, LoginFailure.at > now - window)
-                )
-                or 0
-            )
-            if failures >= self._config.login_max_failures:
+            message: str | None = None
+            if (
+                address is not None
+                and login_failures_by_address(s, address, now - window)
+                >= self._config.login_max_failures_per_address
+            ):
+                message = "too many failed sign-ins from this address; try again later"
+            elif (
+                login_failures_by_username(s, username, now - window)
+                >= self._config.login_max_failures
+            ):
+                message = "too many failed sign-ins for this account; try again later"
+            if message is not None:
+                # no password check while throttled; raised after the commit so it is logged
                 self._log.append(s, SignInFailed(user_id=user.id if user else None, throttled=True))
-                raise LoginThrottledError(
-                    "too many failed sign-ins for this account; try again later",
-                    retry_after_seconds=window,
-                )
-            if user is None or not verify_password(user.password_hash, password):
-                s.add(LoginFailure(username=username, at=now))
+                failed = True
+            elif user is None or not verify_password(user.password_hash, password):
+                s.add(LoginFailure(username=username, address=address, at=now))
                 self._log.append(
                     s, SignInFailed(user_id=user.id if user else None, throttled=False)
                 )
@@ -182,6 +186,8 @@ class PortalAdmin:
                 assert org is not None
                 failed = False
                 view = UserView.of(user, org)
+        if message is not None:
+            raise LoginThrottledError(message, retry_after_seconds=window)
         if failed:  # raised after the commit so the failure is counted
             raise AuthenticationError("wrong username or password")
         return view

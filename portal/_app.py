@@ -38,6 +38,8 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
         clock=portal.clock,
         code_ttl=config.authorization_code_ttl_seconds,
         refresh_ttl=config.refresh_token_ttl_seconds,
+        client_auth_max_failures=config.client_auth_max_failures,
+        client_auth_window=config.client_auth_failure_window_seconds,
     )
     server = build_authorization_server(
         app, ctx, portal.issuer, config.audience, config.access_token_ttl_seconds

@@ -19,6 +19,7 @@ __all__ = [
     "AuthorizationCode",
     "Base",
     "Client",
+    "ClientAuthFailure",
     "LogCheckpoint",
     "LogEntry",
     "LoginFailure",
@@ -151,9 +152,21 @@ class Revocation(Base):
 
 
 class LoginFailure(Base):
+    """A failed sign-in, counted per username and per client address (the socket peer)."""
+
     __tablename__ = "login_failures"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), index=True)
+    address: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    at: Mapped[float] = mapped_column(Float)
+
+
+class ClientAuthFailure(Base):
+    """A failed client authentication (``invalid_client``), counted per presented client_id."""
+
+    __tablename__ = "client_auth_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[float] = mapped_column(Float)
 
 

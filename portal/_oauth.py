@@ -5,7 +5,13 @@
   refresh tokens rotated on use, a reused one revokes its whole family (RFC 9700 4.14.2);
 - a scope beyond the client's grant is ``invalid_scope`` (Authlib would drop it silently);
 - a suspended, revoked or unapproved app fails client authentication (``invalid_client``);
-- revocation (RFC 7009) and introspection (RFC 7662) need client authentication.
+- revocation (RFC 7009) and introspection (RFC 7662) need client authentication;
+- failed client authentications are counted per presented ``client_id``: past
+  ``client_auth_max_failures`` within ``client_auth_failure_window_seconds`` every endpoint
+  that authenticates clients answers that client_id with ``429`` and
+  ``{"error": "slow_down", "error_description": ...}`` plus ``Retry-After`` (the RFC 6749
+  error format, with RFC 8628's ``slow_down`` code and RFC 6585's 429), even for the right
+  secret, until the window passes. A suspended app's refusal is not counted (not a guess).
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
     InvalidRequestError,
     InvalidScopeError,
+    OAuth2Error,
 )
-from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -36,6 +43,7 @@ from portal._models import AppKind, AuthorizationCode, Client, Organization, Tok
 from portal._passwords import check_secret, secret_digest
 from portal._revoke import revoke_family, revoke_token
 from portal._store import Store
+from portal._throttle import client_auth_failures, record_client_auth_failure
 from portal._tokens import ClientAdapter, JwtTokenGenerator, TokenAdapter, read_claims, verify_own
 from portal._views import UserView
 
@@ -55,9 +63,22 @@ class OAuthContext:
         clock: Callable[[], float],
         code_ttl: int,
         refresh_ttl: int,
+        client_auth_max_failures: int,
+        client_auth_window: int,
     ) -> None:
         self.store, self.log, self.keys, self.admin = store, log, keys, admin
         self.clock, self.code_ttl, self.refresh_ttl = clock, code_ttl, refresh_ttl
+        self.client_auth_max_failures = client_auth_max_failures
+        self.client_auth_window = client_auth_window
+
+    def client_auth_throttled(self, client_id: str) -> bool:
+        since = self.clock() - self.client_auth_window
+        with self.store.transaction() as s:
+            return client_auth_failures(s, client_id, since) >= self.client_auth_max_failures
+
+    def count_client_auth_failure(self, client_id: str) -> None:
+        with self.store.transaction() as s:
+            record_client_auth_failure(s, client_id, self.clock(), self.client_auth_window)
 
     def query_client(self, client_id: str) -> ClientAdapter | None:
         with self.store.transaction() as s:
@@ -88,7 +109,15 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
         return self.ctx.query_client(client_id)
 
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
-        client: ClientAdapter = super().authenticate_client(request, methods, endpoint)
+        client_id = _presented_client_id(request)
+        if client_id and self.ctx.client_auth_throttled(client_id):
+            raise SlowDownError(self.ctx.client_auth_window)
+        try:
+            client: ClientAdapter = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            if client_id:
+                self.ctx.count_client_auth_failure(client_id)
+            raise
         if not client.active:
             raise InvalidClientError(
                 status_code=401, description=f"The app is {client.row.status.lower()}."
@@ -140,6 +169,32 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
                     with_refresh_token=bool(refresh),
                 ),
             )
+
+
+class SlowDownError(OAuth2Error):  # type: ignore[misc]
+    """Too many failed client authentications for one client_id (see the module docstring)."""
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            description="Too many failed client authentications for this client_id; "
+            "try again later.",
+            status_code=429,
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        return [*headers, ("Retry-After", str(self.retry_after_seconds))]
+
+
+def _presented_client_id(request: Any) -> str | None:
+    """The client_id a request claims (HTTP Basic first, then the form), before checking it."""
+    basic_id, _ = extract_basic_authorization(request.headers)
+    presented = basic_id or request.payload.client_id
+    return str(presented) if presented else None
 
 
 def _refuse_ungranted(scope: str | None, allowed: set[str], **kw: Any) -> None:

@@ -65,7 +65,9 @@ def login() -> Any:
         return render_template("login.html", next=next_url, error=None)
     try:
         user = _portal().admin.authenticate(
-            request.form.get("username", ""), request.form.get("password", "")
+            request.form.get("username", ""),
+            request.form.get("password", ""),
+            address=request.remote_addr or "unknown",
         )
     except (AuthenticationError, LoginThrottledError) as exc:
         return render_template("login.html", next=next_url, error=exc.public_message), status_for(

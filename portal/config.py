@@ -27,6 +27,9 @@ class PortalConfig:
     authorization_code_ttl_seconds: int = 60
     login_max_failures: int = 5
     login_failure_window_seconds: int = 300
+    login_max_failures_per_address: int = 20
+    client_auth_max_failures: int = 10
+    client_auth_failure_window_seconds: int = 300
     cookie_secure: bool = True
     # The server's background signer: a checkpoint at most this often when the log grew.
     log_checkpoint_seconds: float = 10.0

@@ -1,0 +1,60 @@
+"""Failure counters behind the portal's throttles (rows in the portal database, by window).
+
+- sign-in: per username (``login_max_failures``) and per client address
+  (``login_max_failures_per_address``), so a guess spread across usernames from one
+  address is throttled too;
+- client authentication at the OAuth endpoints: per presented ``client_id``
+  (``client_auth_max_failures``), answered ``429 slow_down`` (see :mod:`portal`).
+
+The address is the socket peer (``request.remote_addr``): behind a reverse proxy it is the
+proxy's, so deploy a trusted ``X-Forwarded-For`` rewrite (werkzeug's ``ProxyFix``) first.
+Addresses stay in the database and never reach the portal log.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from portal._models import ClientAuthFailure, LoginFailure
+
+__all__ = [
+    "client_auth_failures",
+    "login_failures_by_address",
+    "login_failures_by_username",
+    "record_client_auth_failure",
+]
+
+# A presented client_id is attacker-chosen: store at most the column's width.
+_MAX_CLIENT_ID = 64
+
+
+def _count(s: Session, column: InstrumentedAttribute[str], value: str, since: float) -> int:
+    model = column.class_
+    return (
+        s.scalar(select(func.count()).select_from(model).where(column == value, model.at > since))
+        or 0
+    )
+
+
+def login_failures_by_username(s: Session, username: str, since: float) -> int:
+    return _count(s, LoginFailure.username, username, since)
+
+
+def login_failures_by_address(s: Session, address: str, since: float) -> int:
+    return _count(s, LoginFailure.address, address, since)  # type: ignore[arg-type]
+
+
+def client_auth_failures(s: Session, client_id: str, since: float) -> int:
+    return _count(s, ClientAuthFailure.client_id, client_id[:_MAX_CLIENT_ID], since)
+
+
+def record_client_auth_failure(s: Session, client_id: str, now: float, window: float) -> None:
+    """Count one failure; rows older than the window for this client_id are dropped."""
+    client_id = client_id[:_MAX_CLIENT_ID]
+    s.execute(
+        delete(ClientAuthFailure).where(
+            ClientAuthFailure.client_id == client_id, ClientAuthFailure.at <= now - window
+        )
+    )
+    s.add(ClientAuthFailure(client_id=client_id, at=now))
