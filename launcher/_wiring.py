@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
 from enclave import Keyring, Zone, open_keyring
 from enclave.audit import AuditLog
 from enclave.consent import ConsentStore
@@ -73,7 +76,33 @@ def open_core(settings: Settings) -> ZoneCore:
     return ZoneCore(keyring, zone, audit, consents, checks, name)
 
 
+def _check_tls(grpc: GrpcSettings) -> None:
+    """Refuse half a TLS configuration or unreadable PEM files as settings errors (exit 78),
+    before gRPC turns them into a misleading bind failure; never fall back to plaintext."""
+    if (grpc.tls_cert_file is None) != (grpc.tls_key_file is None):
+        raise SettingsError("grpc.tls_cert_file and grpc.tls_key_file must be set together")
+    if grpc.tls_client_ca_file is not None and grpc.tls_cert_file is None:
+        raise SettingsError("grpc.tls_client_ca_file (mutual TLS) needs grpc.tls_cert_file too")
+    checks: list[tuple[str, Path | None, Callable[[bytes], object]]] = [
+        ("grpc.tls_cert_file", grpc.tls_cert_file, x509.load_pem_x509_certificate),
+        ("grpc.tls_key_file", grpc.tls_key_file, lambda pem: load_pem_private_key(pem, None)),
+        ("grpc.tls_client_ca_file", grpc.tls_client_ca_file, x509.load_pem_x509_certificates),
+    ]
+    for name, path, parse in checks:
+        if path is None:
+            continue
+        try:
+            parse(path.read_bytes())
+        except OSError as exc:
+            raise SettingsError(f"{name}: cannot read {path}: {exc.strerror}") from exc
+        except (ValueError, TypeError) as exc:
+            raise SettingsError(
+                f"{name}: {path} is not an unencrypted PEM of the right kind"
+            ) from exc
+
+
 def server_options(grpc: GrpcSettings, bind: str | None = None) -> ServerOptions:
+    _check_tls(grpc)
     return ServerOptions(
         bind=bind or grpc.bind,
         max_message_bytes=grpc.max_message_bytes,

@@ -1,4 +1,4 @@
-"""grpc.max_workers: read from the config file into the server options, refused below 1."""
+"""grpc settings reaching the server options: max_workers, and TLS files refused unless whole."""
 
 from pathlib import Path
 
@@ -20,3 +20,24 @@ def test_fewer_than_one_worker_is_refused(value: int) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings(overrides={"grpc": {"max_workers": value}}, environ={})
     assert str(raised.value) == "setting grpc.max_workers must be at least 1"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"tls_cert_file": "cert.pem"}, "must be set together"),
+        ({"tls_key_file": "key.pem"}, "must be set together"),
+        ({"tls_client_ca_file": "ca.pem"}, "needs grpc.tls_cert_file"),
+        ({"tls_cert_file": "missing.pem", "tls_key_file": "key.pem"}, "cannot read"),
+        ({"tls_cert_file": "garbage.pem", "tls_key_file": "key.pem"}, "not an unencrypted PEM"),
+    ],
+)
+def test_half_or_broken_tls_is_a_settings_error(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    (tmp_path / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\nnope\n")
+    (tmp_path / "key.pem").write_text("not read before the cert fails")
+    overrides = {"grpc": {name: tmp_path / file for name, file in files.items()}}
+    settings = load_settings(overrides=overrides, environ={})
+    with pytest.raises(SettingsError, match=message):
+        server_options(settings.grpc)
