@@ -146,6 +146,12 @@ AuditEvent = RequestReceived | Decision | Release | StewardAction | PortalEvent
 _KINDS: dict[str, type[AuditEvent]] = {
     cls.kind: cls for cls in (RequestReceived, Decision, Release, StewardAction, PortalEvent)
 }
+# Per kind, its field names (``dataclasses.fields`` walks the class on every call).
+_FIELD_NAMES: dict[type[AuditEvent], tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _KINDS.values()
+}
+# One encoder for the canonical form: ``json.dumps`` with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 @dataclass(frozen=True)
@@ -163,14 +169,14 @@ class LoggedEvent:
 
 def encode_leaf(event: AuditEvent, index: int, time: datetime) -> bytes:
     """The canonical leaf bytes of ``event`` logged as entry ``index`` at ``time``."""
-    if type(event) not in _KINDS.values():
+    if type(event) not in _FIELD_NAMES:
         raise AuditEventError(f"not an audit event: {type(event).__name__}")
     fields: dict[str, Any] = {
-        f.name: list(v) if isinstance(v := getattr(event, f.name), tuple) else v
-        for f in dataclasses.fields(event)
+        name: list(v) if isinstance(v := getattr(event, name), tuple) else v
+        for name in _FIELD_NAMES[type(event)]
     }
     fields.update(kind=event.kind, seq=index, time=time.astimezone(UTC).strftime(_TIME_FORMAT))
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return _CANONICAL.encode(fields).encode()
 
 
 def decode_leaf(leaf: bytes) -> LoggedEvent:
