@@ -58,6 +58,8 @@ __all__ = [
 POLICY_VERSION = "person-checks/1"
 MAX_CONSENT_DAYS = 3650
 _T = TypeVar("_T")
+# The result hash's JSON form; one encoder (``json.dumps`` with options builds one per call).
+_RESULT_JSON = json.JSONEncoder(sort_keys=True)
 
 
 class Tokenizer(Protocol):
@@ -135,7 +137,7 @@ class Answer(Generic[_T]):
 
 
 def _hash(method: str, request_id: str, value: Mapping[str, object]) -> bytes:
-    body = json.dumps({"method": method, "request_id": request_id, "result": value}, sort_keys=True)
+    body = _RESULT_JSON.encode({"method": method, "request_id": request_id, "result": value})
     return hashlib.sha256(body.encode()).digest()
 
 
