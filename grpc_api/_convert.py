@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import TypeVar
+
+from google.protobuf.descriptor import EnumDescriptor
 
 from dataward.access import Purpose
 from dataward.transparency import Receipt
@@ -11,6 +15,8 @@ from enclave.eligibility import Benefit, EligibilityDecision
 from enclave.identity import DocumentVerdict
 from enclave.person_checks import EligibilityQuery, IdentityQuery
 from grpc_api.errors import InvalidRequest
+
+_E = TypeVar("_E")
 
 __all__ = [
     "date_from_proto",
@@ -24,22 +30,29 @@ __all__ = [
 ]
 
 
+def _by_number(enum: EnumDescriptor, prefix: str, members: Mapping[str, _E]) -> dict[int, _E]:
+    """Wire number -> domain member for the proto enum values named ``prefix`` + a member."""
+    found = ((v.number, members.get(v.name.removeprefix(prefix))) for v in enum.values)
+    return {number: member for number, member in found if member is not None}
+
+
+# Built once from the generated descriptors: a dict hit per call instead of an enum walk.
+_PURPOSES = _by_number(common_pb2.Purpose.DESCRIPTOR, "PURPOSE_", Purpose.__members__)
+_BENEFITS = _by_number(eligibility_pb2.Benefit.DESCRIPTOR, "BENEFIT_", Benefit.__members__)
+
+
 def purpose_from_proto(value: int) -> Purpose:
-    enum = common_pb2.Purpose
-    name = enum.Name(enum.ValueType(value)) if value in enum.values() else ""
-    try:
-        return Purpose(name.removeprefix("PURPOSE_"))
-    except ValueError:
-        raise InvalidRequest("purpose", "required (one of the Purpose values)") from None
+    purpose = _PURPOSES.get(value)
+    if purpose is None:
+        raise InvalidRequest("purpose", "required (one of the Purpose values)")
+    return purpose
 
 
 def benefit_from_proto(value: int) -> Benefit:
-    names = eligibility_pb2.Benefit
-    name = names.Name(names.ValueType(value)) if value in names.values() else ""
-    try:
-        return Benefit(name.removeprefix("BENEFIT_"))
-    except ValueError:
-        raise InvalidRequest("benefit", "required (one of the Benefit values)") from None
+    benefit = _BENEFITS.get(value)
+    if benefit is None:
+        raise InvalidRequest("benefit", "required (one of the Benefit values)")
+    return benefit
 
 
 def date_from_proto(value: common_pb2.Date) -> dt.date:

@@ -92,6 +92,10 @@ def principal_of(context: grpc.ServicerContext) -> Principal:
 class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
+        # method -> (the registered handler, its guarded wrapper). grpc asks the interceptor
+        # on every call; the registered handlers are fixed, so the wrapper is built once per
+        # method (and again should the handler object ever change). The guard runs per call.
+        self._wrapped: dict[str, tuple[Any, grpc.RpcMethodHandler[Any, Any]]] = {}
 
     def intercept_service(
         self,
@@ -102,6 +106,16 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
         method: str = details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         guard = self._guard
 
         def admitted(context: grpc.ServicerContext) -> grpc.ServicerContext:
