@@ -15,7 +15,7 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
   a ``signing_key_rotated`` portal event; the old key stays in the JWKS until its tokens
   expire),
 - throttles: sign-in per username and per client address (HTTP 429, the page names which);
-  failed client authentications per ``client_id`` at every OAuth endpoint: past
+  failed client authentications per ``client_id`` and address at every OAuth endpoint: past
   ``client_auth_max_failures`` in the window the answer is ``429`` with ``Retry-After`` and
   ``{"error": "slow_down", "error_description": "..."}`` (RFC 6749 error format, RFC 8628's
   ``slow_down`` code), even for the right secret, until the window passes,

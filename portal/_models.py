@@ -162,11 +162,13 @@ class LoginFailure(Base):
 
 
 class ClientAuthFailure(Base):
-    """A failed client authentication (``invalid_client``), counted per presented client_id."""
+    """A failed client authentication (``invalid_client``), counted per presented client_id
+    and client address (so a stranger cannot lock an app out from everywhere)."""
 
     __tablename__ = "client_auth_failures"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64))
     at: Mapped[float] = mapped_column(Float)
 
 

@@ -6,12 +6,15 @@
 - a scope beyond the client's grant is ``invalid_scope`` (Authlib would drop it silently);
 - a suspended, revoked or unapproved app fails client authentication (``invalid_client``);
 - revocation (RFC 7009) and introspection (RFC 7662) need client authentication;
-- failed client authentications are counted per presented ``client_id``: past
-  ``client_auth_max_failures`` within ``client_auth_failure_window_seconds`` every endpoint
-  that authenticates clients answers that client_id with ``429`` and
+- failed client authentications are counted per presented ``client_id`` and client address:
+  past ``client_auth_max_failures`` within ``client_auth_failure_window_seconds`` every
+  endpoint that authenticates clients answers that client_id from that address with ``429``
+  and
   ``{"error": "slow_down", "error_description": ...}`` plus ``Retry-After`` (the RFC 6749
   error format, with RFC 8628's ``slow_down`` code and RFC 6585's 429), even for the right
-  secret, until the window passes. A suspended app's refusal is not counted (not a guess).
+  secret, until the window passes; the same app from another address is unaffected (a
+  client_id is not secret, so anyone could otherwise lock an app out). A suspended app's
+  refusal is not counted (not a guess).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import flask
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import (
@@ -71,14 +75,15 @@ class OAuthContext:
         self.client_auth_max_failures = client_auth_max_failures
         self.client_auth_window = client_auth_window
 
-    def client_auth_throttled(self, client_id: str) -> bool:
+    def client_auth_throttled(self, client_id: str, address: str) -> bool:
         since = self.clock() - self.client_auth_window
         with self.store.transaction() as s:
-            return client_auth_failures(s, client_id, since) >= self.client_auth_max_failures
+            failures = client_auth_failures(s, client_id, address, since)
+            return failures >= self.client_auth_max_failures
 
-    def count_client_auth_failure(self, client_id: str) -> None:
+    def count_client_auth_failure(self, client_id: str, address: str) -> None:
         with self.store.transaction() as s:
-            record_client_auth_failure(s, client_id, self.clock(), self.client_auth_window)
+            record_client_auth_failure(s, client_id, address, self.clock(), self.client_auth_window)
 
     def query_client(self, client_id: str) -> ClientAdapter | None:
         with self.store.transaction() as s:
@@ -110,13 +115,14 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
 
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
         client_id = _presented_client_id(request)
-        if client_id and self.ctx.client_auth_throttled(client_id):
+        address = flask.request.remote_addr or "-"
+        if client_id and self.ctx.client_auth_throttled(client_id, address):
             raise SlowDownError(self.ctx.client_auth_window)
         try:
             client: ClientAdapter = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
             if client_id:
-                self.ctx.count_client_auth_failure(client_id)
+                self.ctx.count_client_auth_failure(client_id, address)
             raise
         if not client.active:
             raise InvalidClientError(

@@ -3,8 +3,11 @@
 - sign-in: per username (``login_max_failures``) and per client address
   (``login_max_failures_per_address``), so a guess spread across usernames from one
   address is throttled too;
-- client authentication at the OAuth endpoints: per presented ``client_id``
-  (``client_auth_max_failures``), answered ``429 slow_down`` (see :mod:`portal`).
+- client authentication at the OAuth endpoints: per presented ``client_id`` *and* client
+  address (``client_auth_max_failures``), answered ``429 slow_down`` (see :mod:`portal`).
+  Keyed by both because a ``client_id`` is not secret: counting per ``client_id`` alone would
+  let anyone lock a partner's app out by failing on purpose. Secrets are 256-bit random, so
+  the throttle slows noise and guessing from one place; it is not what makes guessing futile.
 
 The address is the socket peer (``request.remote_addr``): behind a reverse proxy it is the
 proxy's, so deploy a trusted ``X-Forwarded-For`` rewrite (werkzeug's ``ProxyFix``) first.
@@ -45,11 +48,25 @@ def login_failures_by_address(s: Session, address: str, since: float) -> int:
     return _count(s, LoginFailure.address, address, since)  # type: ignore[arg-type]
 
 
-def client_auth_failures(s: Session, client_id: str, since: float) -> int:
-    return _count(s, ClientAuthFailure.client_id, client_id[:_MAX_CLIENT_ID], since)
+def client_auth_failures(s: Session, client_id: str, address: str, since: float) -> int:
+    model = ClientAuthFailure
+    return (
+        s.scalar(
+            select(func.count())
+            .select_from(model)
+            .where(
+                model.client_id == client_id[:_MAX_CLIENT_ID],
+                model.address == address[:_MAX_CLIENT_ID],
+                model.at > since,
+            )
+        )
+        or 0
+    )
 
 
-def record_client_auth_failure(s: Session, client_id: str, now: float, window: float) -> None:
+def record_client_auth_failure(
+    s: Session, client_id: str, address: str, now: float, window: float
+) -> None:
     """Count one failure; rows older than the window for this client_id are dropped."""
     client_id = client_id[:_MAX_CLIENT_ID]
     s.execute(
@@ -57,4 +74,4 @@ def record_client_auth_failure(s: Session, client_id: str, now: float, window: f
             ClientAuthFailure.client_id == client_id, ClientAuthFailure.at <= now - window
         )
     )
-    s.add(ClientAuthFailure(client_id=client_id, at=now))
+    s.add(ClientAuthFailure(client_id=client_id, address=address[:_MAX_CLIENT_ID], at=now))

@@ -24,6 +24,7 @@ def upgrade() -> None:
         "client_auth_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=False),
         sa.Column("at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )

@@ -103,6 +103,12 @@ def test_repeated_invalid_client_for_one_client_id_is_429_slow_down(
     assert introspect.status_code == 429
     assert _token(client, other.client_id, other.client_secret).status_code == 200
 
+    # A client_id is not secret: failing on purpose from one address must not lock the app
+    # out for its owner elsewhere.
+    elsewhere = env.client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.9.9.9"
+    assert _token(elsewhere, creds.client_id, creds.client_secret).status_code == 200
+
     env.clock.advance(61)
     assert _token(client, creds.client_id, creds.client_secret).status_code == 200
 
