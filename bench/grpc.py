@@ -13,8 +13,14 @@ with the checkpoint signed for the receipt) and a signed receipt.
 The headline is SQLite synchronous=FULL (the default: every commit fsyncs); each further mode
 in ``--synchronous`` (default FULL,NORMAL) is a second line, on a fresh server over the same
 zone. The baseline is a bare gRPC unary echo (same thread-pool size, same client concurrency,
-no interceptor) measured in the same process. Group commit only pays off with calls in
-flight, so the server runs at least as many workers as there are client threads.
+no interceptor) measured in the same run. Group commit only pays off with calls in flight, so
+the server runs at least as many workers as there are client threads.
+
+The partner is another process, as in deployment: for the echo and for eligibility alike the
+load generator (``--threads`` client threads, the SDK for eligibility) runs in a spawned
+process with its own interpreter and GIL, while the servers (and the portal) stay in this
+one. Each line also prints this process's CPU per call over the measured window: the
+server-side cost, which bounds the ratio when the machine's cores are busy.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import dataclasses
 import multiprocessing
 import random
+import resource
 import tempfile
 import threading
 import time
@@ -103,13 +110,26 @@ def _load_process(load: _Load, out: Connection) -> None:
         close = channel.close
     try:
         _drive(call, load.threads, load.warmup)
+        out.send(None)  # warm: the server's CPU clock starts now
         out.send(_drive(call, load.threads, load.seconds))
     finally:
         close()
         out.close()
 
 
-def _measure(load: _Load) -> list[float]:
+def _cpu_seconds() -> float:
+    """CPU time of this process (the server side: every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    latencies: list[float]
+    server_cpu: float  # seconds of this process's CPU during the measured window
+
+
+def _measure(load: _Load) -> _Run:
     """Run ``load`` in a spawned process, bounded by its duration plus a margin."""
     ctx = multiprocessing.get_context("spawn")
     mine, theirs = ctx.Pipe(duplex=False)
@@ -117,9 +137,13 @@ def _measure(load: _Load) -> list[float]:
     proc.start()
     theirs.close()
     try:
-        if not mine.poll(load.warmup + load.seconds + 60):
+        if not mine.poll(load.warmup + 60) or mine.recv() is not None:
+            raise RuntimeError("load generator did not warm up in time")
+        cpu0 = _cpu_seconds()
+        if not mine.poll(load.seconds + 60):
             raise RuntimeError("load generator did not answer in time")
         latencies: list[float] = mine.recv()
+        cpu = _cpu_seconds() - cpu0
     finally:
         proc.join(10)
         if proc.is_alive():
@@ -127,14 +151,19 @@ def _measure(load: _Load) -> list[float]:
             proc.join()
     if not latencies:
         raise RuntimeError("load generator made no calls")
-    return latencies
+    return _Run(latencies, cpu)
 
 
-def _report(name: str, latencies: list[float], seconds: float) -> float:
+def _report(name: str, run: _Run, seconds: float) -> float:
+    latencies = run.latencies
     rate = len(latencies) / seconds
+    cpu = run.server_cpu / len(latencies) * 1e3
     p50 = latencies[len(latencies) // 2] * 1e3
     p99 = latencies[int(len(latencies) * 0.99)] * 1e3
-    print(f"{name:<40} {rate:>9,.0f} calls/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    print(
+        f"{name:<40} {rate:>9,.0f} calls/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
+        f"server CPU {cpu:.3f} ms/call"
+    )
     return rate
 
 
