@@ -11,6 +11,7 @@ Errors::
     ├── ProofError             an inclusion or consistency proof does not verify
     ├── CheckpointError        a signed checkpoint is malformed or forged
     ├── ReceiptError           a receipt is malformed or about another leaf
+    ├── PublicKeyError         a published verification key is not an Ed25519 PEM key
     └── LogVerificationError   a stored log fails verification (names the first bad entry)
 """
 
@@ -20,6 +21,7 @@ from dataward._transparency.errors import (
     CheckpointError,
     LogVerificationError,
     ProofError,
+    PublicKeyError,
     ReceiptError,
     TransparencyError,
 )
@@ -40,7 +42,13 @@ from dataward._transparency.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from dataward._transparency.note import Checkpoint, key_id, open_checkpoint, sign_checkpoint
+from dataward._transparency.note import (
+    Checkpoint,
+    key_id,
+    load_public_key,
+    open_checkpoint,
+    sign_checkpoint,
+)
 from dataward._transparency.receipt import Receipt, verify_receipt
 from dataward._transparency.tree import MerkleTree
 
@@ -54,6 +62,7 @@ __all__ = [
     "LogVerificationError",
     "MerkleTree",
     "ProofError",
+    "PublicKeyError",
     "Receipt",
     "ReceiptError",
     "StoredEntry",
@@ -62,6 +71,7 @@ __all__ = [
     "inclusion_proof",
     "key_id",
     "leaf_hash",
+    "load_public_key",
     "node_hash",
     "open_checkpoint",
     "root_from_leaf_hashes",

@@ -16,6 +16,7 @@ import click
 
 from enclave import open_keyring, validate_id_number
 from enclave.audit import AuditReader, who_checked
+from launcher._options import zone_option
 from launcher._verify import AUDIT_DB, describe, verify_logs
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
@@ -26,14 +27,6 @@ from launcher.settings import (
 )
 
 __all__ = ["AUDIT_DB", "audit"]
-
-_zone_option = click.option(
-    "--zone",
-    "zone_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Zone directory (default: settings zone.dir / DATAWARD_ZONE).",
-)
 
 
 def _settings(zone_dir: Path | None) -> ZoneSettings:
@@ -50,7 +43,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@_zone_option
+@zone_option
 def verify_command(zone_dir: Path | None) -> None:
     """Check the zone's audit log and, if the zone has a portal, the portal's log.
 
@@ -66,7 +59,7 @@ def verify_command(zone_dir: Path | None) -> None:
 
 
 @audit.command("tail")
-@_zone_option
+@zone_option
 @click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True)
 def tail_command(zone_dir: Path | None, count: int) -> None:
     """Print the last N events as JSON lines (events carry no data values by construction)."""
@@ -79,7 +72,7 @@ def tail_command(zone_dir: Path | None, count: int) -> None:
 
 
 @audit.command("who-checked")
-@_zone_option
+@zone_option
 @click.option("--id-number", required=True, help="The person's ID number (tokenized, never shown).")
 def who_checked_command(zone_dir: Path | None, id_number: str) -> None:
     """List who asked about a person: organization, client, when, purpose, decision."""

@@ -12,6 +12,7 @@ import click
 
 from dataward.access import Purpose
 from enclave.person_checks import Caller
+from launcher._options import zone_option
 from launcher._wiring import open_core
 from launcher.settings import load_settings
 
@@ -24,7 +25,7 @@ def consent() -> None:
 
 
 @consent.command("grant")
-@click.option("--zone", "zone_dir", type=click.Path(file_okay=False, path_type=Path))
+@zone_option
 @click.option("--id-number", required=True, help="The person's GB 11643 identity number.")
 @click.option("--partner", required=True, help="The partner organization (token `org`).")
 @click.option("--purpose", required=True, type=click.Choice([p.value for p in Purpose]))

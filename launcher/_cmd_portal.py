@@ -16,18 +16,11 @@ from types import FrameType
 
 import click
 
+from launcher._options import zone_option
 from launcher.settings import Settings, load_settings
 from portal import Portal, PortalConfig, rotate_signing_key, serve
 
 __all__ = ["portal", "portal_config"]
-
-_zone_option = click.option(
-    "--zone",
-    "zone_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Zone directory (default: settings zone.dir / DATAWARD_ZONE).",
-)
 
 
 def portal_config(settings: Settings) -> PortalConfig:
@@ -46,7 +39,7 @@ def _config(ctx: click.Context, zone_dir: Path | None, bind: str | None = None) 
 
 
 @click.group(name="portal", invoke_without_command=True)
-@_zone_option
+@zone_option
 @click.option("--bind", default=None, help="HOST:PORT to listen on (port 0: any free port).")
 @click.pass_context
 def portal(ctx: click.Context, zone_dir: Path | None, bind: str | None) -> None:
@@ -85,7 +78,7 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 
 
 @portal.command("create-steward")
-@_zone_option
+@zone_option
 @click.option("--username", required=True, help="The steward's username.")
 @click.pass_context
 def create_steward(ctx: click.Context, zone_dir: Path | None, username: str) -> None:
@@ -100,7 +93,7 @@ def create_steward(ctx: click.Context, zone_dir: Path | None, username: str) -> 
 
 
 @portal.command("create-zone-client")
-@_zone_option
+@zone_option
 @click.pass_context
 def create_zone_client(ctx: click.Context, zone_dir: Path | None) -> None:
     """Create the zone's internal client (zone:revocations); prints its secret once."""
@@ -114,7 +107,7 @@ def create_zone_client(ctx: click.Context, zone_dir: Path | None) -> None:
 
 
 @portal.command("rotate-key")
-@_zone_option
+@zone_option
 @click.pass_context
 def rotate_key(ctx: click.Context, zone_dir: Path | None) -> None:
     """Add a new JWT signing key; the old one stays published until its tokens expire."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from launcher._options import zone_option
 from launcher._wiring import start_serving
 from launcher.settings import load_settings
 
@@ -18,7 +19,7 @@ __all__ = ["serve"]
 
 
 @click.command(name="serve")
-@click.option("--zone", "zone_dir", type=click.Path(file_okay=False, path_type=Path))
+@zone_option
 @click.option("--grpc-bind", default=None, help="HOST:PORT for gRPC (default 127.0.0.1:50051).")
 @click.option("--portal-bind", default=None, help="HOST:PORT for the portal (port 0: free).")
 def serve(zone_dir: Path | None, grpc_bind: str | None, portal_bind: str | None) -> None:

@@ -24,6 +24,7 @@ from enclave import (
     inspect_zone,
     open_keyring,
 )
+from launcher._options import zone_option
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
@@ -33,14 +34,6 @@ from launcher.settings import (
 )
 
 __all__ = ["zone"]
-
-_zone_option = click.option(
-    "--zone",
-    "zone_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Zone directory (default: settings zone.dir / DATAWARD_ZONE).",
-)
 
 
 def _settings(zone_dir: Path | None) -> ZoneSettings:
@@ -65,7 +58,7 @@ def zone() -> None:
 
 
 @zone.command("init")
-@_zone_option
+@zone_option
 def init_command(zone_dir: Path | None) -> None:
     """Create the zone directory and its keyring, sealed under the master key."""
     settings = _settings(zone_dir)
@@ -76,7 +69,7 @@ def init_command(zone_dir: Path | None) -> None:
 
 
 @zone.command("ingest")
-@_zone_option
+@zone_option
 @click.option(
     "--source",
     "source_dir",
@@ -130,7 +123,7 @@ def _print_report(report: IngestReport) -> None:
 
 
 @zone.command("inspect")
-@_zone_option
+@zone_option
 def inspect_command(zone_dir: Path | None) -> None:
     """Tables, row counts, columns with their classes, the dataset version (no key needed)."""
     summary = inspect_zone(_settings(zone_dir).dir)
@@ -143,7 +136,7 @@ def inspect_command(zone_dir: Path | None) -> None:
 
 
 @zone.command("lookup")
-@_zone_option
+@zone_option
 @click.option(
     "--id-number",
     required=True,

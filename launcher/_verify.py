@@ -17,9 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from dataward.transparency import LogSummary, LogVerificationError, verify_log_entries
+from dataward.transparency import (
+    LogSummary,
+    LogVerificationError,
+    PublicKeyError,
+    load_public_key,
+    verify_log_entries,
+)
 from enclave import PUBLIC_KEY_FILE
 from enclave.audit import AuditIntegrityError, AuditReader, AuditStorageError, verify_log
 from portal import read_portal_log
@@ -81,14 +86,11 @@ def zone_public_key(zone_dir: Path) -> Ed25519PublicKey:
     """The zone's published Ed25519 signing key (PEM)."""
     path = zone_dir / PUBLIC_KEY_FILE
     try:
-        key = load_pem_public_key(path.read_bytes())
+        return load_public_key(path.read_bytes())
     except FileNotFoundError as exc:
         raise AuditStorageError(f"no zone public key at {path}") from exc
-    except ValueError as exc:
-        raise AuditStorageError(f"{path} is not a PEM public key") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise AuditStorageError(f"{path} is not an Ed25519 public key")
-    return key
+    except PublicKeyError as exc:
+        raise AuditStorageError(f"{path}: {exc}") from exc
 
 
 def verify_zone_log(zone_dir: Path) -> LogSummary:

@@ -13,12 +13,12 @@ import sqlite3
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from dataward.transparency import PublicKeyError, load_public_key
 from portal._keys import LOG_PUBLIC_KEY_FILE
 from portal._log import PortalLogExport, export_log
 from portal._models import LogCheckpoint, LogEntry
@@ -62,14 +62,11 @@ def read_portal_log(state_dir: Path, database_url: str | None = None) -> PortalL
 
 def _published_key(path: Path) -> Ed25519PublicKey:
     try:
-        key = load_pem_public_key(path.read_bytes())
+        return load_public_key(path.read_bytes())
     except FileNotFoundError as exc:
         raise LogUnavailableError(f"no portal-log public key at {path}") from exc
-    except ValueError as exc:
-        raise LogUnavailableError(f"{path} is not a PEM public key") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise LogUnavailableError(f"{path} is not an Ed25519 public key")
-    return key
+    except PublicKeyError as exc:
+        raise LogUnavailableError(f"{path}: {exc}") from exc
 
 
 def _read_only_engine(url: str) -> Engine:

@@ -6,6 +6,7 @@
     ├── ProofError             an inclusion or consistency proof does not verify
     ├── CheckpointError        a signed checkpoint is malformed or its signature does not verify
     ├── ReceiptError           a receipt is malformed or names a leaf it does not prove
+    ├── PublicKeyError         a published verification key is not an Ed25519 PEM key
     └── LogVerificationError   a stored log (leaves + checkpoints) is not what it claims;
                                ``.entry`` names the first bad entry when one can be named
 
@@ -29,6 +30,10 @@ class CheckpointError(TransparencyError):
 
 class ReceiptError(TransparencyError):
     """A receipt is malformed, or does not prove the leaf it is presented with."""
+
+
+class PublicKeyError(TransparencyError):
+    """A published verification key is not a PEM-encoded Ed25519 public key."""
 
 
 class LogVerificationError(TransparencyError):

@@ -166,3 +166,22 @@ def test_deleted_entry_truncation_and_forged_signature_are_caught() -> None:
         verify_log_entries(entries, [notes[1], notes[0]], NAME, KEY.public_key())
     with pytest.raises(LogVerificationError, match="another log"):
         verify_log_entries(entries, notes, NAME, KEY.public_key(), origin="other")
+
+
+def test_published_keys_load_and_anything_else_is_refused() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+
+    from dataward.transparency import PublicKeyError, load_public_key
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    assert load_public_key(pem).public_bytes_raw() == key.public_key().public_bytes_raw()
+    ec_pem = (
+        generate_private_key(SECP256R1())
+        .public_key()
+        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(PublicKeyError, match="not an Ed25519 public key"):
+        load_public_key(ec_pem)
+    with pytest.raises(PublicKeyError, match="not a PEM public key"):
+        load_public_key(b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
