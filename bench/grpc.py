@@ -19,8 +19,8 @@ the server runs at least as many workers as there are client threads.
 The partner is another process, as in deployment: for the echo and for eligibility alike the
 load generator (``--threads`` client threads, the SDK for eligibility) runs in a spawned
 process with its own interpreter and GIL, while the servers (and the portal) stay in this
-one. Each line also prints this process's CPU per call over the measured window: the
-server-side cost, which bounds the ratio when the machine's cores are busy.
+one. Each line also prints the CPU per call of each side over the measured window: with the
+cores shared, the sum of the two bounds the calls per second.
 """
 
 from __future__ import annotations
@@ -111,14 +111,16 @@ def _load_process(load: _Load, out: Connection) -> None:
     try:
         _drive(call, load.threads, load.warmup)
         out.send(None)  # warm: the server's CPU clock starts now
-        out.send(_drive(call, load.threads, load.seconds))
+        cpu0 = _cpu_seconds()
+        latencies = _drive(call, load.threads, load.seconds)
+        out.send((latencies, _cpu_seconds() - cpu0))
     finally:
         close()
         out.close()
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process (the server side: every thread)."""
+    """CPU time of the calling process, every thread (server side or load generator)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -127,6 +129,7 @@ def _cpu_seconds() -> float:
 class _Run:
     latencies: list[float]
     server_cpu: float  # seconds of this process's CPU during the measured window
+    client_cpu: float  # seconds of the load generator's CPU during its measured window
 
 
 def _measure(load: _Load) -> _Run:
@@ -142,7 +145,7 @@ def _measure(load: _Load) -> _Run:
         cpu0 = _cpu_seconds()
         if not mine.poll(load.seconds + 60):
             raise RuntimeError("load generator did not answer in time")
-        latencies: list[float] = mine.recv()
+        latencies, client_cpu = mine.recv()
         cpu = _cpu_seconds() - cpu0
     finally:
         proc.join(10)
@@ -151,18 +154,19 @@ def _measure(load: _Load) -> _Run:
             proc.join()
     if not latencies:
         raise RuntimeError("load generator made no calls")
-    return _Run(latencies, cpu)
+    return _Run(latencies, cpu, client_cpu)
 
 
 def _report(name: str, run: _Run, seconds: float) -> float:
     latencies = run.latencies
     rate = len(latencies) / seconds
     cpu = run.server_cpu / len(latencies) * 1e3
+    client = run.client_cpu / len(latencies) * 1e3
     p50 = latencies[len(latencies) // 2] * 1e3
     p99 = latencies[int(len(latencies) * 0.99)] * 1e3
     print(
         f"{name:<40} {rate:>9,.0f} calls/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
-        f"server CPU {cpu:.3f} ms/call"
+        f"CPU/call server {cpu:.3f} ms, client {client:.3f} ms"
     )
     return rate
 
