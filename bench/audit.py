@@ -16,32 +16,39 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataward.transparency import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
-from enclave.audit import AuditLog, RequestReceived
+from enclave.audit import AuditLog, NewCheckpoint, NewLeaf, RequestReceived, SqliteAuditStore
 from launcher.settings import AuditSettings
+
+
+class _CountingStore(SqliteAuditStore):
+    """The real SQLite store, counting its commits (one ``append`` = one transaction)."""
+
+    commits = 0
+
+    def append(self, leaves: Sequence[NewLeaf], checkpoint: NewCheckpoint | None = None) -> None:
+        self.commits += 1
+        super().append(leaves, checkpoint)
 
 
 def _appends_per_second(db: Path, batch: int, threads: int, total: int) -> tuple[float, int]:
     settings = AuditSettings(sqlite_synchronous="FULL", group_commit_max_batch=batch)
-    log = AuditLog.open(db, settings, Ed25519PrivateKey.generate(), "bench", "bench")
-    commits = 0
-    original = log._store.append
-
-    def counting(rows: object) -> None:
-        nonlocal commits
-        commits += 1
-        original(rows)  # type: ignore[arg-type]
-
-    log._store.append = counting  # type: ignore[method-assign]
+    store = _CountingStore.open(db, settings.sqlite_synchronous)
+    log = AuditLog(store, settings, Ed25519PrivateKey.generate(), "bench", "bench")
     per_thread = total // threads
+    errors: list[BaseException] = []
 
     def worker(t: int) -> None:
-        for i in range(per_thread):
-            log.append(RequestReceived("c", "org", "m", "p", None, None, f"r{t}-{i}"))
+        try:
+            for i in range(per_thread):
+                log.append(RequestReceived("c", "org", "m", "p", None, None, f"r{t}-{i}"))
+        except BaseException as exc:  # the bench must fail loudly, not time failures
+            errors.append(exc)
 
     start = time.perf_counter()
     workers = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
@@ -51,7 +58,11 @@ def _appends_per_second(db: Path, batch: int, threads: int, total: int) -> tuple
         w.join()
     elapsed = time.perf_counter() - start
     log.close()
-    return per_thread * threads / elapsed, commits
+    if errors:
+        raise SystemExit(f"bench.audit: appends failed: {errors[0]!r}")
+    if log.size != per_thread * threads:
+        raise SystemExit(f"bench.audit: {log.size} entries logged, {per_thread * threads} sent")
+    return per_thread * threads / elapsed, store.commits
 
 
 def _percentiles(samples: list[float]) -> str:
