@@ -1,6 +1,8 @@
-"""The zone: datasets, keys, consent, identity checks, output gate, audit log.
+"""The zone: datasets, keys, consent, eligibility and identity checks, audit log.
 
-Never imports a web or RPC framework; everything it releases goes through the output gate.
+Never imports a web or RPC framework. What leaves it today are person-level answers (yes/no,
+reason codes, enums) from :mod:`enclave.person_checks`, each behind a durable audit leaf and
+with a receipt; aggregates will leave only through the output gate (not built yet).
 
 Keys and datasets: :func:`init_zone` / :func:`open_keyring` (the keyring sealed under the
 operator's master key), :func:`ingest` (a registry export becomes an atomic dataset version),
