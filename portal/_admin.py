@@ -359,12 +359,44 @@ class PortalAdmin:
     def create_zone_client(self, name: str = "zone") -> ClientCredentials:
         """The zone's internal client (scope ``zone:revocations``): reads the revocation
         feed and introspects tokens. Returns its id and secret, shown once."""
-        secret = secrets.token_urlsafe(32)
-        scopes = [Scope.ZONE_REVOCATIONS.value]
         with self._store.transaction() as s:
-            app = self._add_client(s, AppKind.ZONE, name, scopes, [])
-            app.secret_hash, app.secret_issued_at = secret_digest(secret), self._clock()
-            return ClientCredentials(app.client_id, secret)
+            return self._add_zone_client(s, name)
+
+    def _add_zone_client(self, s: Session, name: str) -> ClientCredentials:
+        secret = secrets.token_urlsafe(32)
+        app = self._add_client(s, AppKind.ZONE, name, [Scope.ZONE_REVOCATIONS.value], [])
+        app.secret_hash, app.secret_issued_at = secret_digest(secret), self._clock()
+        return ClientCredentials(app.client_id, secret)
+
+    def replace_zone_client(self, name: str = "zone") -> ClientCredentials:
+        """A new zone client, and every earlier one revoked, in one transaction.
+
+        ``dataward serve`` calls this at each start instead of storing the secret: earlier
+        zone clients become REVOKED (an ``app_decided`` portal event each, their secret
+        erased) and their tokens are revoked (``token_revoked``, reason
+        ``zone_client_replaced``), so at most one zone secret works at any time.
+        """
+        now = self._clock()
+        with self._store.transaction() as s:
+            earlier = s.scalars(
+                select(Client).where(
+                    Client.kind == AppKind.ZONE, Client.status != AppStatus.REVOKED
+                )
+            ).all()
+            for old in earlier:
+                old.status, old.updated_at, old.secret_hash = AppStatus.REVOKED, now, None
+                self._log.append(
+                    s,
+                    AppDecided(
+                        client_id=old.client_id,
+                        status=AppStatus.REVOKED,
+                        by_user_id=None,
+                        scopes=tuple(old.granted_scopes),
+                        purposes=(),
+                    ),
+                )
+                revoke_client_tokens(s, self._log, old.client_id, "zone_client_replaced", now)
+            return self._add_zone_client(s, name)
 
     def create_sign_in_client(self, name: str, redirect_uris: Sequence[str]) -> str:
         """A public client people sign in through (authorization code + PKCE S256)."""

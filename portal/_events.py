@@ -108,7 +108,8 @@ class TokenIssued(PortalEvent):
 
 @dataclass(frozen=True)
 class TokenRevoked(PortalEvent):
-    """``reason``: rfc7009 | app_suspended | app_revoked | refresh_reuse | code_reuse."""
+    """``reason``: rfc7009 | app_suspended | app_revoked | refresh_reuse | code_reuse |
+    zone_client_replaced."""
 
     KIND: ClassVar[str] = "token_revoked"
     jti: str
