@@ -16,7 +16,7 @@ import click
 
 from enclave import open_keyring, validate_id_number
 from enclave.audit import AuditReader, who_checked
-from launcher._options import zone_option
+from launcher._options import id_number_option, zone_option
 from launcher._verify import AUDIT_DB, describe, verify_logs
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
@@ -73,7 +73,7 @@ def tail_command(zone_dir: Path | None, count: int) -> None:
 
 @audit.command("who-checked")
 @zone_option
-@click.option("--id-number", required=True, help="The person's ID number (tokenized, never shown).")
+@id_number_option
 def who_checked_command(zone_dir: Path | None, id_number: str) -> None:
     """List who asked about a person: organization, client, when, purpose, decision."""
     settings = _settings(zone_dir)

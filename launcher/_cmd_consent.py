@@ -12,7 +12,7 @@ import click
 
 from dataward.access import Purpose
 from enclave.person_checks import Caller
-from launcher._options import zone_option
+from launcher._options import id_number_option, zone_option
 from launcher._wiring import open_core
 from launcher.settings import load_settings
 
@@ -26,7 +26,7 @@ def consent() -> None:
 
 @consent.command("grant")
 @zone_option
-@click.option("--id-number", required=True, help="The person's GB 11643 identity number.")
+@id_number_option
 @click.option("--partner", required=True, help="The partner organization (token `org`).")
 @click.option("--purpose", required=True, type=click.Choice([p.value for p in Purpose]))
 @click.option("--days", default=365, show_default=True, type=int, help="Validity in days.")

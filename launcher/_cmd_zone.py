@@ -8,7 +8,6 @@ found / not found and the person's non-identifying attributes only.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from enclave import (
     inspect_zone,
     open_keyring,
 )
-from launcher._options import zone_option
+from launcher._options import id_number_option, zone_option
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
@@ -137,16 +136,10 @@ def inspect_command(zone_dir: Path | None) -> None:
 
 @zone.command("lookup")
 @zone_option
-@click.option(
-    "--id-number",
-    required=True,
-    help="ID number to look up; '-' reads it from stdin (keeps it out of the process list).",
-)
+@id_number_option
 def lookup_command(zone_dir: Path | None, id_number: str) -> None:
     """Whether a person is registered, and their non-identifying attributes."""
     settings = _settings(zone_dir)
-    if id_number == "-":
-        id_number = sys.stdin.readline()
     person = Zone.open(settings.dir, _keyring(settings)).find_person(id_number)
     if person is None:
         click.echo("not found")

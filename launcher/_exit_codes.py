@@ -30,6 +30,13 @@ from enclave.datagen import (
     OutputNotEmptyError,
     OutputNotWritableError,
 )
+from enclave.person_errors import (
+    ConsentNotFound,
+    ConsentRequired,
+    InvalidField,
+    PersonNotFound,
+)
+from launcher._portal_process import PortalProcessError
 from launcher.settings import SettingsError
 from portal.errors import (
     AuthenticationError,
@@ -47,6 +54,7 @@ from portal.errors import (
 
 EX_DATAERR = 65  # the input data is wrong (bad table, bad schema)
 EX_NOINPUT = 66  # an input file or directory is missing
+EX_UNAVAILABLE = 69  # a service we depend on is not available (the portal process)
 EX_SOFTWARE = 70  # a bug
 EX_CANTCREAT = 73  # cannot create the output
 EX_IOERR = 74
@@ -57,6 +65,7 @@ EX_CONFIG = 78  # settings missing or malformed
 # Most specific first: the first isinstance match wins.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SettingsError, EX_CONFIG),
+    (PortalProcessError, EX_UNAVAILABLE),  # `serve`: the portal process failed or died
     # zone (enclave): keys, ingest, lookups
     (WrongMasterKey, EX_NOPERM),
     (CorruptKeyring, EX_NOPERM),
@@ -71,6 +80,11 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (CorruptDataset, EX_IOERR),
     (LookupRefused, EX_NOPERM),
     (InvalidIdNumber, EX_DATAERR),
+    # person-level checks and consents (dataward consent)
+    (PersonNotFound, EX_NOINPUT),
+    (ConsentNotFound, EX_NOINPUT),
+    (ConsentRequired, EX_NOPERM),
+    (InvalidField, EX_DATAERR),
     (ZoneError, EX_DATAERR),
     # audit log
     (AuditIntegrityError, EX_DATAERR),

@@ -18,13 +18,14 @@ PERSON = "110101199003070134"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from launcher.cli import main; main()", "audit", *args],
         cwd=ROOT,
         env={"DATAWARD_MASTER_KEY": MASTER, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
+        input=stdin,
         check=False,
     )
 
@@ -52,7 +53,7 @@ def test_verify_tail_who_checked_and_a_tampered_entry(tmp_path: Path) -> None:
         "request_received",
     ]
 
-    who = _run("who-checked", "--zone", str(zone), "--id-number", PERSON)
+    who = _run("who-checked", "--zone", str(zone), stdin=PERSON + "\n")
     assert who.returncode == 0, who.stderr
     (line,) = who.stdout.splitlines()
     entry = json.loads(line)

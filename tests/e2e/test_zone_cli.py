@@ -61,13 +61,16 @@ def test_init_ingest_inspect_lookup(tmp_path: Path, zone: Path) -> None:
     assert inspected.returncode == 0
     assert "stored as id_number_token, id_number_enc" in inspected.stdout
     assert "persons: 29 rows (1 rejected at ingest)" in inspected.stdout
-    found = _run(["zone", "lookup", "--zone", str(zone), "--id-number", ids[5]], env)
+    found = _run(["zone", "lookup", "--zone", str(zone)], env, ids[5])
     assert found.returncode == 0
     assert found.stdout.splitlines()[0] == "found" and "birth year:" in found.stdout
     assert ids[5] not in found.stdout + found.stderr
-    from_stdin = _run(["zone", "lookup", "--zone", str(zone), "--id-number", "-"], env, ids[5])
-    assert from_stdin.stdout == found.stdout
-    rejected = _run(["zone", "lookup", "--zone", str(zone), "--id-number", ids[2]], env)
+    explicit = _run(["zone", "lookup", "--zone", str(zone), "--id-number", "-"], env, ids[5])
+    assert explicit.stdout == found.stdout
+    on_argv = _run(["zone", "lookup", "--zone", str(zone), "--id-number", ids[5]], env)
+    assert on_argv.returncode == 2 and "shell history" in on_argv.stderr
+    assert ids[5] not in on_argv.stdout + on_argv.stderr
+    rejected = _run(["zone", "lookup", "--zone", str(zone)], env, ids[2])
     assert (rejected.returncode, ids[2] in rejected.stderr) == (65, False)
     assert "check character" in rejected.stderr
 
@@ -155,7 +158,7 @@ def test_kill_9_mid_ingest_leaves_previous_version_usable(tmp_path: Path, zone: 
     assert [p for p in versions.iterdir() if p.name.endswith(".tmp")]  # the debris is there
 
     number = first.column("persons", "id_number")[0]
-    found = _run(["zone", "lookup", "--zone", str(zone), "--id-number", number], env)
+    found = _run(["zone", "lookup", "--zone", str(zone)], env, number)
     assert found.returncode == 0 and "status: ACTIVE" in found.stdout
 
     # the next ingest cleans up and switches
@@ -166,7 +169,7 @@ def test_kill_9_mid_ingest_leaves_previous_version_usable(tmp_path: Path, zone: 
     assert again.returncode == 0, again.stderr
     assert "removed 1 interrupted ingest" in again.stdout
     assert not [p for p in versions.iterdir() if p.name.endswith(".tmp")]
-    found = _run(["zone", "lookup", "--zone", str(zone), "--id-number", number], env)
+    found = _run(["zone", "lookup", "--zone", str(zone)], env, number)
     assert "status: DECEASED" in found.stdout
     version = (zone / "data" / "CURRENT").read_text().strip()
     catalog = json.loads((versions / version / "catalog.json").read_text())

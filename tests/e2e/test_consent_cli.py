@@ -1,0 +1,85 @@
+"""`dataward consent grant` against a real zone: the ID number only ever on stdin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from enclave import ingest, init_zone, open_keyring
+from enclave.idnumber import check_character
+from tests.unit.enclave.zone_source import MASTER_KEY, make_source
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _grant(zone: Path, *extra: str, stdin: str | None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "launcher", "consent", "grant", "--zone", str(zone), *extra],
+        cwd=ROOT,
+        env={"PATH": os.defpath, "DATAWARD_MASTER_KEY": MASTER_KEY.decode()},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def zone(tmp_path: Path) -> tuple[Path, list[str]]:
+    source = make_source(10)
+    z = tmp_path / "zone"
+    init_zone(z, MASTER_KEY)
+    ingest(z, source.write(tmp_path / "src"), open_keyring(z, MASTER_KEY))
+    return z, source.column("persons", "id_number")
+
+
+PARTNER = ("--partner", "7", "--purpose", "INSURANCE_UNDERWRITING")
+
+
+def test_grant_reads_the_number_from_stdin_and_logs_it(zone: tuple[Path, list[str]]) -> None:
+    z, ids = zone
+    done = _grant(z, *PARTNER, "--single-use", stdin=ids[0] + "\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("consent ") and "audit leaf " in done.stdout
+    assert ids[0] not in done.stdout + done.stderr
+    tail = subprocess.run(
+        [sys.executable, "-m", "launcher", "audit", "tail", "--zone", str(z), "-n", "5"],
+        cwd=ROOT,
+        env={"PATH": os.defpath},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "StewardService/GrantConsent" in tail.stdout and ids[0] not in tail.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "code", "message"),
+    [
+        (("--id-number", "{id}"), None, 2, "shell history"),
+        ((), "", 2, "no ID number on stdin"),
+        ((), "{id}X", 65, "identity number"),
+        ((), "{unknown}", 66, "holds no person"),
+        (("--days", "0"), "{id}", 65, "valid_days"),
+    ],
+)
+def test_bad_input_is_refused_precisely(
+    zone: tuple[Path, list[str]], args: tuple[str, ...], stdin: str | None, code: int, message: str
+) -> None:
+    z, ids = zone
+    unknown = ids[0][:14] + "999" + check_character(ids[0][:14] + "999")
+    fill = {"id": ids[0], "unknown": unknown}
+    done = _grant(
+        z,
+        *PARTNER,
+        *(a.format(**fill) for a in args),
+        stdin=None if stdin is None else stdin.format(**fill) + "\n",
+    )
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert message in done.stderr
+    assert ids[0] not in done.stdout + done.stderr
