@@ -1,0 +1,170 @@
+"""What binds an answer to its receipt: the result hash, defined once for zone and partner.
+
+The zone logs every answer as a ``release`` leaf carrying ``request_id`` and ``result_hash``;
+the receipt proves that leaf is in the signed log. This module says, for both sides, how the
+answer's own fields hash, so a partner can check that the leaf it was given is the release of
+THIS answer (not of an earlier one) with nothing but the answer and the zone's public key.
+
+The result hash is SHA-256 over canonical JSON -- sorted keys, no whitespace,
+``ensure_ascii=False``, UTF-8 -- of ``{"method": ..., "request_id": ..., "result": fields}``,
+where ``fields`` is a flat mapping of ``str`` to ``str | bool | int | list[str]`` (no floats,
+no ``None``, no nesting: every language encodes those the same way). The ``*_fields``
+functions below fix the fields of each answer kind, so the zone and the SDK cannot drift.
+
+Imports only the standard library and :mod:`dataward.transparency` (the zone imports it too).
+Errors are :class:`dataward.transparency.ReceiptError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from dataward.transparency import Checkpoint, Receipt, ReceiptError, verify_receipt
+
+__all__ = [
+    "ELIGIBILITY_CHECK",
+    "GRANT_CONSENT",
+    "IDENTITY_VERIFY",
+    "REVOKE_CONSENT",
+    "ReleaseLeaf",
+    "ResultFields",
+    "consent_grant_fields",
+    "consent_revoke_fields",
+    "eligibility_fields",
+    "identity_fields",
+    "parse_release_leaf",
+    "result_hash",
+    "verify_release",
+]
+
+# The method names the zone logs (and hashes) for each kind of answer.
+ELIGIBILITY_CHECK = "EligibilityService/Check"
+IDENTITY_VERIFY = "IdentityService/Verify"
+GRANT_CONSENT = "StewardService/GrantConsent"
+REVOKE_CONSENT = "StewardService/RevokeConsent"
+
+ResultValue = str | bool | int | Sequence[str]
+ResultFields = Mapping[str, ResultValue]
+
+# One encoder (``json.dumps`` with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _plain(name: str, value: object) -> str | bool | int | list[str]:
+    # Enum members are str/int subclasses: reduce them to the plain value so the bytes
+    # depend on the value alone.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    raise TypeError(f"result field {name!r} must be str, bool, int or a list of str")
+
+
+def result_hash(method: str, request_id: str, fields: ResultFields) -> bytes:
+    """SHA-256 of the canonical encoding of (method, request_id, fields); 32 bytes."""
+    result = {str(name): _plain(name, value) for name, value in fields.items()}
+    body = {"method": str(method), "request_id": str(request_id), "result": result}
+    return hashlib.sha256(_CANONICAL.encode(body).encode("utf-8")).digest()
+
+
+def eligibility_fields(
+    *, eligible: bool, coverage_class: str | None, reasons: Sequence[str]
+) -> dict[str, ResultValue]:
+    """The fields of an eligibility answer; no coverage class is the empty string."""
+    return {
+        "eligible": bool(eligible),
+        "coverage_class": str(coverage_class or ""),
+        "reasons": [str(r) for r in reasons],
+    }
+
+
+def identity_fields(
+    *, id_number_valid: bool, name_matches: bool, registry_status: str
+) -> dict[str, ResultValue]:
+    """The fields of an identity-document answer."""
+    return {
+        "id_number_valid": bool(id_number_valid),
+        "name_matches": bool(name_matches),
+        "registry_status": str(registry_status),
+    }
+
+
+def consent_grant_fields(*, consent_ref: str, valid_until: dt.date) -> dict[str, ResultValue]:
+    """The fields of a consent grant: its reference and last valid day (ISO 8601, UTC)."""
+    return {"consent_ref": str(consent_ref), "valid_until": valid_until.isoformat()}
+
+
+def consent_revoke_fields(*, consent_ref: str) -> dict[str, ResultValue]:
+    """The fields of a consent revocation."""
+    return {"consent_ref": str(consent_ref), "revoked": True}
+
+
+@dataclass(frozen=True)
+class ReleaseLeaf:
+    """What a partner reads from a release leaf: its position, request and result hash."""
+
+    seq: int
+    request_id: str
+    result_hash: bytes
+
+
+def parse_release_leaf(leaf: bytes) -> ReleaseLeaf:
+    """Read a ``release`` leaf (the zone's canonical JSON of its Release audit event).
+
+    Raises :class:`ReceiptError` when the bytes are not a release leaf.
+    """
+    try:
+        data = json.loads(leaf)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReceiptError("the receipt's leaf is not JSON") from exc
+    if not isinstance(data, dict) or data.get("kind") != "release":
+        raise ReceiptError("the receipt's leaf is not a release leaf")
+    seq, request_id, digest = data.get("seq"), data.get("request_id"), data.get("result_hash")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise ReceiptError("the release leaf has no valid seq")
+    if not isinstance(request_id, str) or not request_id:
+        raise ReceiptError("the release leaf has no request_id")
+    if not isinstance(digest, str) or not _HEX_SHA256.fullmatch(digest):
+        raise ReceiptError("the release leaf has no valid result_hash")
+    return ReleaseLeaf(seq, request_id, bytes.fromhex(digest))
+
+
+def verify_release(
+    receipt: Receipt,
+    *,
+    method: str,
+    request_id: str,
+    fields: ResultFields,
+    key_name: str,
+    public_key: Ed25519PublicKey,
+) -> Checkpoint:
+    """Check that ``receipt`` proves the release of exactly this answer; returns its checkpoint.
+
+    The receipt must carry its leaf; the leaf must be a release of ``request_id`` at the
+    receipt's index whose result hash equals :func:`result_hash` of this answer; the inclusion
+    proof must lead from THAT leaf to a checkpoint signed by ``public_key``. Raises
+    :class:`ReceiptError`, :class:`~dataward.transparency.ProofError` or
+    :class:`~dataward.transparency.CheckpointError`.
+    """
+    if receipt.leaf is None:
+        raise ReceiptError("the receipt carries no leaf: it cannot be tied to an answer")
+    release = parse_release_leaf(receipt.leaf)
+    if release.seq != receipt.leaf_index:
+        raise ReceiptError("the release leaf names another position than the receipt")
+    if release.request_id != request_id:
+        raise ReceiptError("the receipt is the release of another request")
+    if release.result_hash != result_hash(method, request_id, fields):
+        raise ReceiptError("the answer does not match the result hash its receipt logged")
+    return verify_receipt(receipt, key_name, public_key, leaf=receipt.leaf)
