@@ -18,9 +18,10 @@ the server runs at least as many workers as there are client threads.
 
 The partner is another process, as in deployment: for the echo and for eligibility alike the
 load generator (``--threads`` client threads, the SDK for eligibility) runs in a spawned
-process with its own interpreter and GIL, while the servers (and the portal) stay in this
-one. Each line also prints the CPU per call of each side over the measured window: with the
-cores shared, the sum of the two bounds the calls per second.
+process with its own interpreter and GIL, while the gRPC server stays in this one (the portal
+runs in its own process, as in `dataward serve`). Each line also prints the CPU per call of
+each side over the measured window: with the cores shared, the sum of the two bounds the
+calls per second.
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def _serve_mode(
         settings, zone=dataclasses.replace(settings.zone, master_key=Secret(MASTER_KEY))
     )
     serving = start_serving(settings)
-    admin = serving.portal.portal.admin
+    admin = serving.admin
     tag = sync.lower()
     org = admin.create_organization(f"Bench Insurance {tag}", "INSURER")
     steward = admin.create_steward(f"steward-{tag}", "bench steward password 1")
@@ -225,7 +226,7 @@ def _serve_mode(
         load,
         target=f"127.0.0.1:{serving.api.port}",
         ids=tuple(ids),
-        token_url=f"{serving.portal.url}/oauth/token",
+        token_url=f"{serving.portal_url}/oauth/token",
         client_id=creds.client_id,
         client_secret=creds.client_secret,
     )

@@ -1,17 +1,22 @@
 """``dataward serve --zone DIR [--grpc-bind HOST:PORT] [--portal-bind HOST:PORT]``.
 
-Starts the portal and the gRPC API in one process; prints both addresses; runs until
-interrupted.
+Starts the gRPC API in this process and the portal as a separate process (it never holds the
+zone's keys); prints both addresses; runs until interrupted (SIGINT or SIGTERM: both stop
+cleanly, the portal process included). If the portal process dies, the gRPC API stops too
+and the command exits 69.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import click
 
 from launcher._options import zone_option
+from launcher._portal_process import PortalProcessError
 from launcher._wiring import start_serving
 from launcher.settings import load_settings
 
@@ -23,13 +28,27 @@ __all__ = ["serve"]
 @click.option("--grpc-bind", default=None, help="HOST:PORT for gRPC (default 127.0.0.1:50051).")
 @click.option("--portal-bind", default=None, help="HOST:PORT for the portal (port 0: free).")
 def serve(zone_dir: Path | None, grpc_bind: str | None, portal_bind: str | None) -> None:
-    """Serve the zone: the gRPC API and the portal."""
+    """Serve the zone: the gRPC API, and the portal in its own process."""
     settings = load_settings(overrides={"zone": {"dir": zone_dir}})
     serving = start_serving(settings, grpc_bind=grpc_bind, portal_bind=portal_bind)
-    click.echo(f"portal listening on {serving.portal.url}")
-    click.echo(f"grpc listening on {serving.api.port}")
-    sys.stdout.flush()
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
+        click.echo(f"portal listening on {serving.portal_url}")
+        click.echo(f"grpc listening on {serving.api.port}")
+        sys.stdout.flush()
         serving.api.wait()
+    except _StopSignal:
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         serving.stop()
+    if serving.portal_failed:
+        raise PortalProcessError("the portal process exited; the gRPC API was stopped")
+
+
+class _StopSignal(BaseException):
+    """Raised by the SIGTERM handler so the ``finally`` above stops the portal process too."""
+
+
+def _stop(_signum: int, _frame: FrameType | None) -> None:
+    raise _StopSignal

@@ -168,8 +168,8 @@ def _serve_and_check(
     _step(say, 5, "The zone starts serving: the portal and the gRPC API on loopback")
     serving = start_serving(settings)
     try:
-        say(f"  portal {serving.portal.url}   gRPC 127.0.0.1:{serving.api.port}")
-        admin = serving.portal.portal.admin
+        say(f"  portal {serving.portal_url}   gRPC 127.0.0.1:{serving.api.port}")
+        admin = serving.admin
 
         _step(say, 6, "A steward approves an insurer's and a bank's apps in the portal")
         steward = admin.create_steward("steward", secrets.token_urlsafe(18))
@@ -192,7 +192,7 @@ def _serve_and_check(
         bank_creds = admin.approve_app(steward, bank_app.client_id)
         say("  insurer app approved with eligibility:check only (identity:verify was refused)")
         say("  bank app approved with identity:verify for LOAN_ORIGINATION")
-        token_url = f"{serving.portal.url}/oauth/token"
+        token_url = f"{serving.portal_url}/oauth/token"
 
         _step(say, 7, "Persons consent, through the citizen channel (here: `dataward consent`)")
         operator = Caller("demo", "citizen-channel")

@@ -1,4 +1,5 @@
-"""Build and start the zone's API: keyring, zone, audit log, consents, portal, gRPC server.
+"""Build and start the zone's API: keyring, zone, audit log, consents, gRPC server, and the
+portal as a separate process.
 
 The composition root for ``dataward serve``, ``dataward consent`` and the gRPC bench. Each
 collaborator receives only its own part of the settings tree.
@@ -6,9 +7,8 @@ collaborator receives only its own part of the settings tree.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -29,8 +29,9 @@ from grpc_api import (
     raw_public_key,
 )
 from launcher._cmd_portal import portal_config
+from launcher._portal_process import PortalProcess
 from launcher.settings import GrpcSettings, Settings, SettingsError
-from portal import PortalServer, serve
+from portal import Portal, PortalAdmin
 
 __all__ = ["AUDIT_DB", "CONSENT_DB", "ZoneCore", "open_core", "server_options", "start_serving"]
 
@@ -117,58 +118,114 @@ def server_options(grpc: GrpcSettings, bind: str | None = None) -> ServerOptions
 
 @dataclass
 class Serving:
+    """The zone serving: the gRPC API in this process, the portal in a child process.
+
+    ``operator`` is the portal database opened here for operator actions (``admin``: create
+    stewards, approve apps; the demo's path). It has no network exposure: this process never
+    builds or runs the portal's WSGI app.
+    """
+
     core: ZoneCore
     api: ApiServer
-    portal: PortalServer
+    portal: PortalProcess
+    operator: Portal
     feed: RevocationFeed
-    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def admin(self) -> PortalAdmin:
+        return self.operator.admin
+
+    @property
+    def portal_url(self) -> str:
+        return self.portal.url
+
+    @property
+    def portal_failed(self) -> bool:
+        """The portal process exited while serving (not because :meth:`stop` stopped it)."""
+        return self.portal.died
 
     def stop(self) -> None:
-        self.api.stop(1.0)
-        self.feed.stop()
-        self.portal.shutdown()
-        self.core.close()
+        try:
+            self.api.stop(1.0)
+            self.feed.stop()
+        finally:
+            try:
+                self.portal.stop()
+            finally:
+                self.operator.close()
+                self.core.close()
 
 
 def start_serving(
     settings: Settings, *, grpc_bind: str | None = None, portal_bind: str | None = None
 ) -> Serving:
-    """Start the portal (in a thread) and the gRPC server verifying the portal's tokens."""
+    """Start the portal as a child process, then the gRPC server verifying its tokens.
+
+    The child never receives the master key (see :mod:`launcher._portal_process`); this
+    process opens the portal database only to replace the zone's revocation-feed client
+    (every earlier one revoked) and for operator actions. If the portal process dies while
+    serving, the gRPC API is stopped (``dataward serve`` exits non-zero); calls arriving
+    before that fail closed once the revocation feed is stale (UNAVAILABLE).
+    """
     core = open_core(settings)
+    operator: Portal | None = None
+    child: PortalProcess | None = None
+    stopping: list[ApiServer] = []
     try:
-        portal_settings = dataclasses.replace(
-            settings.portal, bind=portal_bind or settings.portal.bind
+        operator = Portal.open(portal_config(settings))
+        # The zone's own client for the revocation feed (scope zone:revocations): a new secret
+        # at each start, held only in memory; the previous ones stop working now.
+        zone_client = operator.admin.replace_zone_client()
+        child = PortalProcess.start(
+            settings,
+            portal_bind or settings.portal.bind,
+            on_exit=lambda _code: _stop_all(stopping),
         )
-        portal = serve(portal_config(dataclasses.replace(settings, portal=portal_settings)))
-        portal.start_in_thread()
-        issuer = portal.portal.issuer()
-        # The zone's own client for the revocation feed (scope zone:revocations).
-        zone_client = portal.portal.admin.create_zone_client()
+        bound = child.url.removeprefix("http://")
+        issuer = portal_config(settings).resolved_issuer(bound)
         feed = RevocationFeed(
-            f"{issuer}/oauth/revocations",
+            f"{child.url}/oauth/revocations",
             zone_client.client_id,
             zone_client.client_secret,
             poll_seconds=settings.grpc.revocation_poll_seconds,
         )
         feed.start()
-        verifier = TokenVerifier(
-            issuer=issuer,
-            audience=settings.portal.audience,
-            jwks=JwksCache(
-                f"{issuer}/.well-known/jwks.json",
-                min_refetch_seconds=settings.grpc.jwks_refresh_seconds,
-            ),
-            revocations=feed,
-        )
-        api = build_server(
-            server_options(settings.grpc, grpc_bind),
-            checks=core.checks,
-            verifier=verifier,
-            receipts=core.audit,
-            audit_key_name=core.key_name,
-            audit_public_key=raw_public_key(core.keyring.public_key),
-        )
+        try:
+            verifier = TokenVerifier(
+                issuer=issuer,
+                audience=settings.portal.audience,
+                jwks=JwksCache(
+                    f"{child.url}/.well-known/jwks.json",
+                    min_refetch_seconds=settings.grpc.jwks_refresh_seconds,
+                ),
+                revocations=feed,
+            )
+            api = build_server(
+                server_options(settings.grpc, grpc_bind),
+                checks=core.checks,
+                verifier=verifier,
+                receipts=core.audit,
+                audit_key_name=core.key_name,
+                audit_public_key=raw_public_key(core.keyring.public_key),
+            )
+        except BaseException:
+            feed.stop()
+            raise
+        stopping.append(api)
+        if child.returncode is not None:  # died between readiness and now
+            api.stop(None)
     except BaseException:
-        core.close()
+        try:
+            if child is not None:
+                child.stop()
+        finally:
+            if operator is not None:
+                operator.close()
+            core.close()
         raise
-    return Serving(core, api, portal, feed)
+    return Serving(core, api, child, operator, feed)
+
+
+def _stop_all(apis: list[ApiServer]) -> None:
+    for api in apis:
+        api.stop(1.0)

@@ -32,6 +32,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "ZoneSettings",
+    "child_environment",
     "load_settings",
 ]
 
@@ -191,6 +192,25 @@ def load_settings(
         portal=_build(defaults.portal, sections["portal"], "portal"),
         grpc=_build(defaults.grpc, sections["grpc"], "grpc"),
     )
+
+
+def child_environment(
+    *, config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A copy of the environment for a child process, never with the master-key variables.
+
+    With ``config_file``, every ``DATAWARD_*`` settings variable is dropped too and
+    ``DATAWARD_CONFIG`` names that file: the child's settings then come from it alone (plus its
+    command line). ``environ`` defaults to the process environment.
+    """
+    env = dict(os.environ if environ is None else environ)
+    dropped = {MASTER_KEY_VARIABLE, MASTER_KEY_FILE_VARIABLE}
+    if config_file is not None:
+        dropped |= {*ENVIRONMENT, CONFIG_VARIABLE}
+    child = {name: value for name, value in env.items() if name not in dropped}
+    if config_file is not None:
+        child[CONFIG_VARIABLE] = str(config_file)
+    return child
 
 
 def _read_config(path: Path) -> dict[str, dict[str, Any]]:

@@ -46,7 +46,7 @@ def test_real_portal_tokens_real_zone_answers_and_app_revocation(tmp_path: Path)
     )
     serving = start_serving(settings)
     try:
-        admin = serving.portal.portal.admin
+        admin = serving.admin
         org = admin.create_organization("Acme Insurance", "INSURER")
         steward = admin.create_steward("steward", "correct horse battery staple 1")
         partner = admin.create_partner_user(org, "acme", "correct horse battery staple 2")
@@ -58,7 +58,7 @@ def test_real_portal_tokens_real_zone_answers_and_app_revocation(tmp_path: Path)
             Caller("test", "operator"), id_number=person, partner=str(org.id), purpose=UW
         )
         tokens = ClientCredentialsTokenSource(
-            f"{serving.portal.url}/oauth/token",
+            f"{serving.portal_url}/oauth/token",
             creds.client_id,
             creds.client_secret,
             "eligibility:check",

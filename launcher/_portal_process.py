@@ -1,0 +1,207 @@
+"""The portal as a separate OS process, started and stopped by ``dataward serve``.
+
+Why a process: the portal is the internet-facing part (Flask, Authlib, HTML forms); the gRPC
+side holds the unsealed zone keyring. In one process a single portal RCE would read every
+zone key. The child is ``python -m launcher portal --zone DIR --bind BIND`` and gets:
+
+- an environment without ``DATAWARD_MASTER_KEY`` / ``DATAWARD_MASTER_KEY_FILE``
+  (:func:`launcher.settings.child_environment`), so it never sees the master key;
+- its settings from a private (0600) TOML file holding the parent's effective ``[portal]``
+  section and the zone directory, removed as soon as the child has started (it is read once,
+  at start-up). Nothing in it is secret: the portal's own keys live in ``ZONE/portal``.
+
+Ready means: the child printed ``portal listening on URL`` and ``URL/.well-known/jwks.json``
+answers 200. :meth:`PortalProcess.stop` sends SIGTERM (the portal signs a last checkpoint
+and exits 0), waits, then kills; it is safe when the child already died.
+
+If the child dies while serving, the watcher logs it and calls ``on_exit`` (``dataward serve``
+then stops the gRPC API and exits non-zero). Even without that, the zone fails closed: once
+the revocation feed is stale, every call is refused UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from launcher.settings import Settings, child_environment
+
+__all__ = ["PortalProcess", "PortalProcessError", "portal_settings_toml"]
+
+_log = logging.getLogger("dataward.serve")
+_READY_PREFIX = "portal listening on "
+_STDERR_TAIL_LINES = 40
+
+
+class PortalProcessError(Exception):
+    """The portal process could not be started, or died while serving."""
+
+
+def portal_settings_toml(settings: Settings, bind: str) -> str:
+    """The child's config file: ``[zone] dir`` and the full ``[portal]`` section (``bind``
+    replaced). Strings are written as JSON strings, which TOML basic strings accept."""
+    lines = ["[zone]", f"dir = {json.dumps(str(settings.zone.dir.resolve()))}", "", "[portal]"]
+    values = {**asdict(settings.portal), "bind": bind}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        elif isinstance(value, int | float):
+            rendered = repr(value)
+        else:
+            rendered = json.dumps(str(value))
+        lines.append(f"{name} = {rendered}")
+    return "\n".join(lines) + "\n"
+
+
+class PortalProcess:
+    """A running portal child. Build with :meth:`start`."""
+
+    def __init__(self, process: subprocess.Popen[str], on_exit: Callable[[int], None]) -> None:
+        self._process = process
+        self._on_exit = on_exit
+        self._stopping = threading.Event()
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+        self._threads = [
+            threading.Thread(target=self._read_stdout, daemon=True, name="portal-stdout"),
+            threading.Thread(target=self._read_stderr, daemon=True, name="portal-stderr"),
+        ]
+        for thread in self._threads:
+            thread.start()
+        self.url = ""
+
+    @classmethod
+    def start(
+        cls,
+        settings: Settings,
+        bind: str,
+        *,
+        timeout: float = 30.0,
+        on_exit: Callable[[int], None] = lambda _code: None,
+    ) -> PortalProcess:
+        """Start the child and wait until it serves its JWKS; raise PortalProcessError (with
+        the tail of its stderr) when it exits or is not ready within ``timeout`` seconds."""
+        fd, name = tempfile.mkstemp(prefix="dataward-portal-", suffix=".toml")
+        config = Path(name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(portal_settings_toml(settings, bind))
+            command = [sys.executable, "-m", "launcher", "portal"]
+            command += ["--zone", str(settings.zone.dir.resolve()), "--bind", bind]
+            process = subprocess.Popen(  # noqa: S603 (our own interpreter, no shell)
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=child_environment(config_file=config),
+            )
+            child = cls(process, on_exit)
+            try:
+                child._wait_ready(time.monotonic() + timeout)
+            except BaseException:
+                child.stop()
+                raise
+        finally:
+            config.unlink(missing_ok=True)
+        threading.Thread(target=child._watch, daemon=True, name="portal-watch").start()
+        return child
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.poll()
+
+    @property
+    def died(self) -> bool:
+        """The child exited on its own, not through :meth:`stop`."""
+        return self._process.poll() is not None and not self._stopping.is_set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, wait up to ``timeout``, then SIGKILL; idempotent, fine if already dead."""
+        self._stopping.set()
+        if self._process.poll() is None:
+            try:
+                self._process.send_signal(signal.SIGTERM)
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _log.error("the portal process did not stop on SIGTERM; killing it")
+                self._process.kill()
+                self._process.wait()
+            except ProcessLookupError:
+                pass  # exited between poll and signal
+        self._process.wait()
+        for thread in self._threads:
+            thread.join(timeout)
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def _wait_ready(self, deadline: float) -> None:
+        while not self.url:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise self._failure("did not print its address in time") from None
+            if line is None:
+                raise self._failure("exited before serving")
+            if line.startswith(_READY_PREFIX):
+                self.url = line[len(_READY_PREFIX) :].strip()
+        jwks = f"{self.url}/.well-known/jwks.json"
+        while True:
+            try:
+                with urllib.request.urlopen(jwks, timeout=2.0) as response:  # noqa: S310 (http://loopback by construction)
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if self._process.poll() is not None:
+                raise self._failure("exited before serving")
+            if time.monotonic() > deadline:
+                raise self._failure("did not serve its JWKS in time")
+            time.sleep(0.05)
+
+    def _failure(self, what: str) -> PortalProcessError:
+        if self._process.poll() is not None:
+            self._threads[1].join(2.0)  # the whole stderr, up to its end
+        tail = "\n".join(self._stderr).strip() or "(nothing on stderr)"
+        return PortalProcessError(f"the portal process {what}; its stderr ends with:\n{tail}")
+
+    def _read_stdout(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _read_stderr(self) -> None:
+        """Keep a tail for error messages and pass every line on to our own stderr."""
+        assert self._process.stderr is not None
+        for line in self._process.stderr:
+            self._stderr.append(line.rstrip("\n"))
+            sys.stderr.write(line)
+
+    def _watch(self) -> None:
+        code = self._process.wait()
+        if self._stopping.is_set():
+            return
+        _log.error("the portal process exited unexpectedly (code %s)", code)
+        self._on_exit(code)

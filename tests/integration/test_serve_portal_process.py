@@ -1,0 +1,126 @@
+"""`start_serving` runs the portal as a separate process that never sees the master key.
+
+Real zone, real child process (`python -m launcher portal`), real servers on port 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from enclave import ingest, init_zone, open_keyring
+from launcher._portal_process import PortalProcessError
+from launcher._wiring import Serving, start_serving
+from launcher.settings import Secret, Settings, load_settings
+from tests.unit.enclave.zone_source import make_source
+
+MASTER = b"portal-process-master-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def zone_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("serve")
+    zone = root / "zone"
+    init_zone(zone, MASTER)
+    ingest(zone, make_source(12).write(root / "src"), open_keyring(zone, MASTER))
+    return zone
+
+
+def _settings(zone_dir: Path) -> Settings:
+    settings = load_settings(
+        overrides={
+            "zone": {"dir": zone_dir},
+            "portal": {"bind": "127.0.0.1:0", "cookie_secure": False},
+            "grpc": {"bind": "127.0.0.1:0"},
+            "audit": {"sqlite_synchronous": "NORMAL"},
+        },
+        environ={},
+    )
+    return dataclasses.replace(
+        settings, zone=dataclasses.replace(settings.zone, master_key=Secret(MASTER))
+    )
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(): v.decode(errors="replace") for k, v in pairs}
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _zone_clients(zone_dir: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(zone_dir / "portal" / "portal.db") as db:
+        return db.execute("SELECT client_id, status FROM clients WHERE kind = 'ZONE'").fetchall()
+
+
+def test_the_portal_is_another_process_without_the_master_key(
+    zone_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "master.key"
+    key_file.write_bytes(MASTER)
+    # The operator's shell had both set; the child must get neither.
+    monkeypatch.setenv("DATAWARD_MASTER_KEY", MASTER.decode())
+    monkeypatch.setenv("DATAWARD_MASTER_KEY_FILE", str(key_file))
+    serving = start_serving(_settings(zone_dir))
+    pid = serving.portal.pid
+    try:
+        assert pid != os.getpid()
+        child_env = _environ(pid)
+        assert "DATAWARD_MASTER_KEY" not in child_env
+        assert "DATAWARD_MASTER_KEY_FILE" not in child_env
+        assert not any(MASTER.decode() in value for value in child_env.values())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[1:4] == [b"-m", b"launcher", b"portal"]
+        assert serving.portal_url.startswith("http://127.0.0.1:")
+        assert serving.api.port > 0
+        assert not serving.portal_failed
+    finally:
+        serving.stop()
+    assert _gone(pid)
+    assert serving.portal.returncode == 0  # SIGTERM: a clean stop with its last checkpoint
+    serving.stop()  # idempotent
+
+
+def test_each_start_replaces_the_zone_client_and_revokes_the_old_one(zone_dir: Path) -> None:
+    before = {client_id for client_id, _ in _zone_clients(zone_dir)}
+    for _ in range(2):
+        start_serving(_settings(zone_dir)).stop()
+    clients = dict(_zone_clients(zone_dir))
+    new = [client_id for client_id in clients if client_id not in before]
+    assert len(new) == 2
+    assert [status for status in clients.values()].count("APPROVED") == 1
+    assert clients[new[0]] == "REVOKED" and clients[new[1]] == "APPROVED"
+
+
+def test_a_dead_portal_stops_the_grpc_api(zone_dir: Path) -> None:
+    serving: Serving = start_serving(_settings(zone_dir))
+    try:
+        os.kill(serving.portal.pid, 9)
+        timed_out = serving.api.server.wait_for_termination(timeout=20)
+        assert not timed_out, "the gRPC API kept serving without its portal"
+        assert serving.portal_failed
+    finally:
+        serving.stop()
+    assert _gone(serving.portal.pid)
+
+
+def test_a_portal_that_cannot_start_is_a_clear_error(zone_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortalProcessError, match="exited before serving") as raised:
+            start_serving(_settings(zone_dir), portal_bind=f"127.0.0.1:{port}")
+    assert "stderr ends with" in str(raised.value) and "in use" in str(raised.value)
