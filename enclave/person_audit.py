@@ -5,7 +5,8 @@ then either a denying ``Decision`` or -- for an answer -- the allowing ``Decisio
 ``Release`` as consecutive leaves of ONE commit (:meth:`AuditLog.append_many`), whose signed
 checkpoint is stored with them and is the receipt's. Every method returns once its leaves are
 durable, so an answer never leaves before them. The person appears only as the hex of their
-keyed token. The receipt is that of the ``Release`` leaf.
+keyed token. The receipt is that of the ``Release`` leaf and carries that leaf's bytes (ids
+and hashes only, never a data value), so the partner can check it is the release of its answer.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class AuditLogTrail:
             ),
             receipt=True,
         )
-        if appended.receipt is None:  # fail closed: no answer leaves without its receipt
+        if appended.receipt is None or appended.receipt.leaf is None:
+            # fail closed: no answer leaves without its receipt and the release leaf it proves
             raise AuditStorageError("the audit log returned no receipt")
         return appended.receipt

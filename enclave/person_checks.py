@@ -12,7 +12,8 @@ every front end (gRPC, CLI) behaves the same:
    :mod:`enclave.consent`), and the answer is the same ``ConsentRequired`` either way;
 4. decide with the pure rules (:mod:`enclave.eligibility`, :mod:`enclave.identity`);
 5. consume a single-use consent, log the allowing decision and the release (the result's
-   hash) together, and return the answer with the receipt of the release leaf.
+   hash, :func:`dataward.receipts.result_hash` -- the partner recomputes it from the answer)
+   together, and return the answer with the receipt of the release leaf (leaf bytes included).
 
 Nothing is returned before its leaves are durable: the request leaf is durable before the
 zone looks anything up (one commit), the decision and the release are consecutive leaves of a
@@ -23,13 +24,12 @@ decision, durable before the error is raised.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, NoReturn, Protocol, TypeVar
 
+from dataward import receipts
 from dataward.transparency import Receipt
 from enclave._keys import normalize
 from enclave.consent import Consent, ConsentStore, FamilyBindingLike, guardians_of
@@ -58,8 +58,6 @@ __all__ = [
 POLICY_VERSION = "person-checks/1"
 MAX_CONSENT_DAYS = 3650
 _T = TypeVar("_T")
-# The result hash's JSON form; one encoder (``json.dumps`` with options builds one per call).
-_RESULT_JSON = json.JSONEncoder(sort_keys=True)
 
 
 class Tokenizer(Protocol):
@@ -136,11 +134,6 @@ class Answer(Generic[_T]):
     request_id: str
 
 
-def _hash(method: str, request_id: str, value: Mapping[str, object]) -> bytes:
-    body = _RESULT_JSON.encode({"method": method, "request_id": request_id, "result": value})
-    return hashlib.sha256(body.encode()).digest()
-
-
 class PersonChecks:
     """The person-level checks over a registry, a consent store and an audit trail."""
 
@@ -163,7 +156,7 @@ class PersonChecks:
     def check_eligibility(
         self, caller: Caller, query: EligibilityQuery
     ) -> Answer[EligibilityDecision]:
-        method = "EligibilityService/Check"
+        method = receipts.ELIGIBILITY_CHECK
         request_id, token, now = self._begin(caller, method, query.id_number, query)
         if query.benefit is None:
             self._refuse(request_id, InvalidField("benefit", "required"))
@@ -176,11 +169,11 @@ class PersonChecks:
         else:
             enrolments = self._directory.enrolments(person.person_id)
             decision = decide_eligibility(person.status, enrolments, query.benefit, as_of)
-        result = {
-            "eligible": decision.eligible,
-            "coverage_class": decision.coverage_class,
-            "reasons": list(decision.reasons),
-        }
+        result = receipts.eligibility_fields(
+            eligible=decision.eligible,
+            coverage_class=decision.coverage_class,
+            reasons=decision.reasons,
+        )
         return self._release(
             request_id=request_id,
             method=method,
@@ -191,7 +184,7 @@ class PersonChecks:
         )
 
     def verify_identity(self, caller: Caller, query: IdentityQuery) -> Answer[DocumentVerdict]:
-        method = "IdentityService/Verify"
+        method = receipts.IDENTITY_VERIFY
         request_id, token, now = self._begin(caller, method, query.id_number, query)
         if query.selfie:
             self._refuse(request_id, SelfieNotSupported())
@@ -201,11 +194,11 @@ class PersonChecks:
         if person is None:  # validated and tokenized once already, in _begin
             person = self._directory.person_by_token(token)
         verdict = verify_document(person, self._tokenizer.token("name", query.name))
-        result = {
-            "id_number_valid": verdict.id_number_valid,
-            "name_matches": verdict.name_matches,
-            "registry_status": verdict.registry_status,
-        }
+        result = receipts.identity_fields(
+            id_number_valid=verdict.id_number_valid,
+            name_matches=verdict.name_matches,
+            registry_status=verdict.registry_status,
+        )
         return self._release(
             request_id=request_id,
             method=method,
@@ -226,7 +219,7 @@ class PersonChecks:
         valid_days: int = 365,
         single_use: bool = False,
     ) -> Answer[Consent]:
-        method = "StewardService/GrantConsent"
+        method = receipts.GRANT_CONSENT
         request_id = uuid.uuid4().hex
         token = self._validated_token(
             caller=caller,
@@ -253,14 +246,17 @@ class PersonChecks:
             valid_until=now + dt.timedelta(days=valid_days),
             single_use=single_use,
         )
-        digest = _hash(method, request_id, {"consent_ref": consent.consent_ref})
+        fields = receipts.consent_grant_fields(
+            consent_ref=consent.consent_ref, valid_until=consent.valid_until.date()
+        )
+        digest = receipts.result_hash(method, request_id, fields)
         receipt = self._audit.allow_and_release(
             request_id=request_id, policy_version=POLICY_VERSION, result_hash=digest
         )
         return Answer(consent, receipt, request_id)
 
     def revoke_consent(self, caller: Caller, consent_ref: str) -> Answer[Consent]:
-        method = "StewardService/RevokeConsent"
+        method = receipts.REVOKE_CONSENT
         request_id = uuid.uuid4().hex
         self._audit.request(
             request_id=request_id,
@@ -275,7 +271,8 @@ class PersonChecks:
             consent = self._consents.revoke(consent_ref, self._clock())
         except Exception as exc:
             self._refuse(request_id, exc)
-        digest = _hash(method, request_id, {"consent_ref": consent_ref, "revoked": True})
+        fields = receipts.consent_revoke_fields(consent_ref=consent_ref)
+        digest = receipts.result_hash(method, request_id, fields)
         receipt = self._audit.allow_and_release(
             request_id=request_id, policy_version=POLICY_VERSION, result_hash=digest
         )
@@ -365,14 +362,14 @@ class PersonChecks:
         consent: Consent,
         now: dt.datetime,
         value: _T,
-        result: Mapping[str, object],
+        result: receipts.ResultFields,
     ) -> Answer[_T]:
         if not self._consents.consume(consent, now):
             self._refuse(request_id, ConsentRequired())
         receipt = self._audit.allow_and_release(
             request_id=request_id,
             policy_version=POLICY_VERSION,
-            result_hash=_hash(method, request_id, result),
+            result_hash=receipts.result_hash(method, request_id, result),
         )
         return Answer(value, receipt, request_id)
 

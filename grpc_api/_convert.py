@@ -66,12 +66,15 @@ def date_to_proto(value: dt.date) -> common_pb2.Date:
     return common_pb2.Date(year=value.year, month=value.month, day=value.day)
 
 
-def receipt_to_proto(receipt: Receipt) -> common_pb2.Receipt:
+def receipt_to_proto(receipt: Receipt, *, request_id: str) -> common_pb2.Receipt:
+    """The wire receipt; an answer's carries its request id and release leaf ("" otherwise)."""
     return common_pb2.Receipt(
         leaf_index=receipt.leaf_index,
         leaf_hash=receipt.leaf_hash,
         checkpoint_note=receipt.checkpoint_note,
         inclusion_proof=list(receipt.inclusion_proof),
+        leaf=receipt.leaf or b"",
+        request_id=request_id,
     )
 
 
@@ -86,7 +89,7 @@ def eligibility_query(request: eligibility_pb2.CheckRequest) -> EligibilityQuery
 
 
 def decision_to_proto(
-    decision: EligibilityDecision, receipt: Receipt
+    decision: EligibilityDecision, receipt: Receipt, *, request_id: str
 ) -> eligibility_pb2.CheckResponse:
     coverage = (
         eligibility_pb2.CoverageClass.Value(f"COVERAGE_CLASS_{decision.coverage_class.value}")
@@ -100,7 +103,7 @@ def decision_to_proto(
             eligibility_pb2.EligibilityReason.Value(f"ELIGIBILITY_REASON_{r.value}")
             for r in decision.reasons
         ],
-        receipt=receipt_to_proto(receipt),
+        receipt=receipt_to_proto(receipt, request_id=request_id),
     )
 
 
@@ -114,12 +117,14 @@ def identity_query(request: identity_pb2.VerifyRequest) -> IdentityQuery:
     )
 
 
-def verdict_to_proto(verdict: DocumentVerdict, receipt: Receipt) -> identity_pb2.VerifyResponse:
+def verdict_to_proto(
+    verdict: DocumentVerdict, receipt: Receipt, *, request_id: str
+) -> identity_pb2.VerifyResponse:
     return identity_pb2.VerifyResponse(
         id_number_valid=verdict.id_number_valid,
         name_matches=verdict.name_matches,
         registry_status=identity_pb2.RegistryStatus.Value(
             f"REGISTRY_STATUS_{verdict.registry_status.value}"
         ),
-        receipt=receipt_to_proto(receipt),
+        receipt=receipt_to_proto(receipt, request_id=request_id),
     )

@@ -58,7 +58,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
     ) -> eligibility_pb2.CheckResponse:
         query = convert.eligibility_query(request)
         answer = self._checks.check_eligibility(_caller(principal, query.purpose), query)
-        return convert.decision_to_proto(answer.value, answer.receipt)
+        return convert.decision_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
     def Check(
         self, request: eligibility_pb2.CheckRequest, context: grpc.ServicerContext
@@ -104,7 +104,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             query = convert.identity_query(request)
             caller = _caller(principal_of(context), query.purpose)
             answer = self._checks.verify_identity(caller, query)
-            return convert.verdict_to_proto(answer.value, answer.receipt)
+            return convert.verdict_to_proto(
+                answer.value, answer.receipt, request_id=answer.request_id
+            )
         except Exception as exc:
             abort(context, exc)
 
@@ -125,7 +127,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.GetReceiptResponse:
         try:
             receipt = self._receipts.receipt(request.leaf_index)
-            return audit_pb2.GetReceiptResponse(receipt=convert.receipt_to_proto(receipt))
+            return audit_pb2.GetReceiptResponse(
+                receipt=convert.receipt_to_proto(receipt, request_id="")
+            )
         except Exception as exc:
             abort(context, exc)
 
@@ -149,7 +153,7 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
             return steward_pb2.GrantConsentResponse(
                 consent_ref=answer.value.consent_ref,
                 valid_until=convert.date_to_proto(answer.value.valid_until.date()),
-                receipt=convert.receipt_to_proto(answer.receipt),
+                receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
             )
         except Exception as exc:
             abort(context, exc)
@@ -162,7 +166,7 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
                 _caller(principal_of(context)), request.consent_ref
             )
             return steward_pb2.RevokeConsentResponse(
-                receipt=convert.receipt_to_proto(answer.receipt)
+                receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id)
             )
         except Exception as exc:
             abort(context, exc)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataward.transparency import Checkpoint, MerkleTree, Receipt, leaf_hash, sign_checkpoint
+from enclave.audit import Release, encode_leaf
 
 KEY_NAME = "dataward-test-zone"
 
@@ -147,15 +148,24 @@ class MemoryAuditTrail:
         self, *, request_id: str, policy_version: str, result_hash: bytes
     ) -> Receipt:
         self.decision(request_id=request_id, allow=True, reasons=(), policy_version=policy_version)
-        entry = {"kind": "release", "request_id": request_id, "result": result_hash.hex()}
-        index = self._append(entry)
+        # The real zone's release leaf (enclave.audit's canonical encoding), so receipts tie
+        # to answers exactly as the zone's do.
+        release = Release(
+            request_id=request_id, result_hash=result_hash.hex(), epsilon_spent_micro=0
+        )
         with self._lock:
+            index = self._tree.size
+            leaf = encode_leaf(release, index, dt.datetime.now(dt.UTC))
+            self.entries.append(
+                {"kind": "release", "request_id": request_id, "result": result_hash.hex()}
+            )
+            self._tree.append(leaf_hash(leaf))
             size = self._tree.size
             note = sign_checkpoint(
                 Checkpoint(KEY_NAME, size, self._tree.root(size)), KEY_NAME, self.key
             )
             proof = tuple(self._tree.inclusion_proof(index, size))
-            return Receipt(index, self._tree.leaf_hash(index), note, proof)
+            return Receipt(index, self._tree.leaf_hash(index), note, proof, leaf)
 
     def receipt(self, leaf_index: int) -> Receipt:
         with self._lock:

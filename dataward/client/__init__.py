@@ -10,7 +10,7 @@ googleapis-common-protos for error details), the generated stubs and ``cryptogra
     )
     with Client("zone.example:50051", tokens, credentials=grpc.ssl_channel_credentials()) as c:
         result = c.check_eligibility(id_number, "OUTPATIENT", "INSURANCE_UNDERWRITING")
-        c.verify_receipt(result.receipt)
+        c.verify_answer(result)  # pin the key: Client(..., audit_key=...)
 """
 
 from dataward.client._client import (

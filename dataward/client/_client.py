@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from dataward import receipts
 from dataward.access import Purpose
 from dataward.client._tokens import TokenSource
 from dataward.client.errors import DatawardError, ReceiptInvalid, error_for, error_from_rpc
@@ -62,6 +63,7 @@ class EligibilityResult:
     coverage_class: str | None  # EMPLOYEE | RESIDENT
     reasons: tuple[str, ...]
     receipt: Receipt
+    request_id: str = ""  # the zone's id of this answer, as logged in the release leaf
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class IdentityResult:
     name_matches: bool
     registry_status: str  # ACTIVE | DECEASED | EMIGRATED | NOT_FOUND
     receipt: Receipt
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class ConsentGrant:
     consent_ref: str
     valid_until: dt.date
     receipt: Receipt
+    request_id: str = ""
 
 
 def _receipt(message: common_pb2.Receipt) -> Receipt:
@@ -92,7 +96,32 @@ def _receipt(message: common_pb2.Receipt) -> Receipt:
         bytes(message.leaf_hash),
         message.checkpoint_note,
         tuple(bytes(p) for p in message.inclusion_proof),
+        bytes(message.leaf) or None,
     )
+
+
+def _release(
+    result: EligibilityResult | IdentityResult | ConsentGrant,
+) -> tuple[str, receipts.ResultFields]:
+    """The method and result fields the zone hashed into the release of ``result``."""
+    if isinstance(result, EligibilityResult):
+        fields = receipts.eligibility_fields(
+            eligible=result.eligible, coverage_class=result.coverage_class, reasons=result.reasons
+        )
+        return receipts.ELIGIBILITY_CHECK, fields
+    if isinstance(result, IdentityResult):
+        fields = receipts.identity_fields(
+            id_number_valid=result.id_number_valid,
+            name_matches=result.name_matches,
+            registry_status=result.registry_status,
+        )
+        return receipts.IDENTITY_VERIFY, fields
+    if isinstance(result, ConsentGrant):
+        fields = receipts.consent_grant_fields(
+            consent_ref=result.consent_ref, valid_until=result.valid_until
+        )
+        return receipts.GRANT_CONSENT, fields
+    raise TypeError(f"not an answer with a receipt: {type(result).__name__}")
 
 
 def _enum_name(wrapper: Any, value: int, prefix: str) -> str | None:
@@ -124,6 +153,7 @@ def _eligibility(response: eligibility_pb2.CheckResponse) -> EligibilityResult:
         _enum_name(eligibility_pb2.CoverageClass, response.coverage_class, "COVERAGE_CLASS_"),
         reasons,
         _receipt(response.receipt),
+        response.receipt.request_id,
     )
 
 
@@ -134,6 +164,11 @@ class Client:
     the channel TLS (mutual TLS with a client key and certificate). Every call sends
     ``authorization: Bearer <token>`` from ``token_source``; ``timeout`` is each call's
     deadline in seconds.
+
+    ``audit_key`` pins the zone's checkpoint key, ``(key_name, Ed25519PublicKey)``, used by
+    :meth:`verify_answer`: load it out of band from the zone's published
+    ``ZONE/public/zone-signing-key.pub`` with :func:`dataward.transparency.load_public_key`.
+    Without it the key is fetched from the server being verified (see :meth:`audit_public_key`).
     """
 
     def __init__(
@@ -144,6 +179,7 @@ class Client:
         credentials: grpc.ChannelCredentials | None = None,
         timeout: float = 10.0,
         max_message_bytes: int = 4 * 1024 * 1024,
+        audit_key: tuple[str, Ed25519PublicKey] | None = None,
     ) -> None:
         options = [
             ("grpc.max_send_message_length", max_message_bytes),
@@ -160,7 +196,7 @@ class Client:
         self._identity = identity_pb2_grpc.IdentityServiceStub(self._channel)
         self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
         self._steward = steward_pb2_grpc.StewardServiceStub(self._channel)
-        self._audit_key: tuple[str, Ed25519PublicKey] | None = None
+        self._audit_key = audit_key
 
     def __enter__(self) -> Client:
         return self
@@ -237,11 +273,18 @@ class Client:
             _enum_name(identity_pb2.RegistryStatus, response.registry_status, "REGISTRY_STATUS_")
             or "",
             _receipt(response.receipt),
+            response.receipt.request_id,
         )
 
     # -- receipts ------------------------------------------------------------------------
     def audit_public_key(self) -> tuple[str, Ed25519PublicKey]:
-        """The zone's checkpoint key (fetched once; pin it out of band for real assurance)."""
+        """The zone's checkpoint key: the pinned ``audit_key``, else fetched once from the server.
+
+        A fetched key TRUSTS THE SERVER: a zone that serves its own key can sign whatever it
+        likes, so receipts checked against it prove nothing against that server. Real assurance
+        needs a pinned key (``Client(..., audit_key=...)``) loaded from the zone's published
+        ``ZONE/public/zone-signing-key.pub`` with :func:`dataward.transparency.load_public_key`.
+        """
         if self._audit_key is None:
             response = self._call(self._audit.GetPublicKey, audit_pb2.GetPublicKeyRequest(), None)
             key = Ed25519PublicKey.from_public_bytes(bytes(response.public_key))
@@ -255,11 +298,41 @@ class Client:
         key_name: str | None = None,
         public_key: Ed25519PublicKey | None = None,
     ) -> Checkpoint:
-        """Check a receipt offline against the zone's key (given, or fetched once)."""
+        """Check that ``receipt``'s leaf is in the zone's signed log (key given, or as
+        :meth:`audit_public_key`).
+
+        This alone does not tie the receipt to an answer: use :meth:`verify_answer` for that.
+        """
         if key_name is None or public_key is None:
             key_name, public_key = self.audit_public_key()
         try:
             return verify_receipt(receipt, key_name, public_key)
+        except TransparencyError as exc:
+            raise ReceiptInvalid(str(exc)) from exc
+
+    def verify_answer(
+        self, result: EligibilityResult | IdentityResult | ConsentGrant
+    ) -> Checkpoint:
+        """Check that ``result`` is exactly what the zone logged; one call per answer.
+
+        Recomputes the result hash from the answer's own fields, its ``request_id`` and its
+        method (:func:`dataward.receipts.result_hash`), checks it equals the ``result_hash`` of
+        the release leaf the receipt carries, and checks the inclusion proof of THAT leaf
+        against a checkpoint signed by the zone's key (:meth:`audit_public_key`). Returns the
+        checkpoint. Raises :class:`ReceiptInvalid` for a receipt of another answer, an edited
+        field, a leaf the proof does not cover, or a bad signature.
+        """
+        method, fields = _release(result)
+        key_name, public_key = self.audit_public_key()
+        try:
+            return receipts.verify_release(
+                result.receipt,
+                method=method,
+                request_id=result.request_id,
+                fields=fields,
+                key_name=key_name,
+                public_key=public_key,
+            )
         except TransparencyError as exc:
             raise ReceiptInvalid(str(exc)) from exc
 
@@ -286,6 +359,7 @@ class Client:
             response.consent_ref,
             dt.date(until.year, until.month, until.day),
             _receipt(response.receipt),
+            response.receipt.request_id,
         )
 
     def revoke_consent(self, consent_ref: str) -> Receipt:

@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64\x61taward/v1/common.proto\x12\x0b\x64\x61taward.v1\"0\n\x04\x44\x61te\x12\x0c\n\x04year\x18\x01 \x01(\x05\x12\r\n\x05month\x18\x02 \x01(\x05\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\x05\"b\n\x07Receipt\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x17\n\x0f\x63heckpoint_note\x18\x03 \x01(\t\x12\x17\n\x0finclusion_proof\x18\x04 \x03(\x0c*\xd6\x01\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\"\n\x1ePURPOSE_INSURANCE_UNDERWRITING\x10\x01\x12\x1c\n\x18PURPOSE_CLAIM_SETTLEMENT\x10\x02\x12\x1c\n\x18PURPOSE_LOAN_ORIGINATION\x10\x03\x12!\n\x1dPURPOSE_IDENTITY_VERIFICATION\x10\x04\x12\x14\n\x10PURPOSE_RESEARCH\x10\x05\x12\x19\n\x15PURPOSE_PUBLIC_HEALTH\x10\x06*\x9f\x05\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_MISSING\x10\x01\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_INVALID\x10\x02\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_EXPIRED\x10\x03\x12\x1f\n\x1b\x45RROR_REASON_TOKEN_AUDIENCE\x10\x04\x12\x1d\n\x19\x45RROR_REASON_TOKEN_ISSUER\x10\x05\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_REVOKED\x10\x06\x12\"\n\x1e\x45RROR_REASON_SCOPE_NOT_GRANTED\x10\x07\x12$\n ERROR_REASON_PURPOSE_NOT_GRANTED\x10\x08\x12#\n\x1f\x45RROR_REASON_METHOD_NOT_ALLOWED\x10\t\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\n\x12\"\n\x1e\x45RROR_REASON_MESSAGE_TOO_LARGE\x10\x0b\x12\"\n\x1e\x45RROR_REASON_DEADLINE_EXCEEDED\x10\x0c\x12\"\n\x1e\x45RROR_REASON_ID_NUMBER_INVALID\x10\r\x12\x1e\n\x1a\x45RROR_REASON_FIELD_INVALID\x10\x0e\x12!\n\x1d\x45RROR_REASON_CONSENT_REQUIRED\x10\x0f\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x10\x12 \n\x1c\x45RROR_REASON_NOT_IMPLEMENTED\x10\x11\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x12\x12\x1c\n\x18\x45RROR_REASON_UNAVAILABLE\x10\x13\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64\x61taward/v1/common.proto\x12\x0b\x64\x61taward.v1\"0\n\x04\x44\x61te\x12\x0c\n\x04year\x18\x01 \x01(\x05\x12\r\n\x05month\x18\x02 \x01(\x05\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\x05\"\x84\x01\n\x07Receipt\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x17\n\x0f\x63heckpoint_note\x18\x03 \x01(\t\x12\x17\n\x0finclusion_proof\x18\x04 \x03(\x0c\x12\x0c\n\x04leaf\x18\x05 \x01(\x0c\x12\x12\n\nrequest_id\x18\x06 \x01(\t*\xd6\x01\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\"\n\x1ePURPOSE_INSURANCE_UNDERWRITING\x10\x01\x12\x1c\n\x18PURPOSE_CLAIM_SETTLEMENT\x10\x02\x12\x1c\n\x18PURPOSE_LOAN_ORIGINATION\x10\x03\x12!\n\x1dPURPOSE_IDENTITY_VERIFICATION\x10\x04\x12\x14\n\x10PURPOSE_RESEARCH\x10\x05\x12\x19\n\x15PURPOSE_PUBLIC_HEALTH\x10\x06*\x9f\x05\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_MISSING\x10\x01\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_INVALID\x10\x02\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_EXPIRED\x10\x03\x12\x1f\n\x1b\x45RROR_REASON_TOKEN_AUDIENCE\x10\x04\x12\x1d\n\x19\x45RROR_REASON_TOKEN_ISSUER\x10\x05\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_REVOKED\x10\x06\x12\"\n\x1e\x45RROR_REASON_SCOPE_NOT_GRANTED\x10\x07\x12$\n ERROR_REASON_PURPOSE_NOT_GRANTED\x10\x08\x12#\n\x1f\x45RROR_REASON_METHOD_NOT_ALLOWED\x10\t\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\n\x12\"\n\x1e\x45RROR_REASON_MESSAGE_TOO_LARGE\x10\x0b\x12\"\n\x1e\x45RROR_REASON_DEADLINE_EXCEEDED\x10\x0c\x12\"\n\x1e\x45RROR_REASON_ID_NUMBER_INVALID\x10\r\x12\x1e\n\x1a\x45RROR_REASON_FIELD_INVALID\x10\x0e\x12!\n\x1d\x45RROR_REASON_CONSENT_REQUIRED\x10\x0f\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x10\x12 \n\x1c\x45RROR_REASON_NOT_IMPLEMENTED\x10\x11\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x12\x12\x1c\n\x18\x45RROR_REASON_UNAVAILABLE\x10\x13\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PURPOSE']._serialized_start=192
-  _globals['_PURPOSE']._serialized_end=406
-  _globals['_ERRORREASON']._serialized_start=409
-  _globals['_ERRORREASON']._serialized_end=1080
+  _globals['_PURPOSE']._serialized_start=227
+  _globals['_PURPOSE']._serialized_end=441
+  _globals['_ERRORREASON']._serialized_start=444
+  _globals['_ERRORREASON']._serialized_end=1115
   _globals['_DATE']._serialized_start=41
   _globals['_DATE']._serialized_end=89
-  _globals['_RECEIPT']._serialized_start=91
-  _globals['_RECEIPT']._serialized_end=189
+  _globals['_RECEIPT']._serialized_start=92
+  _globals['_RECEIPT']._serialized_end=224
 # @@protoc_insertion_point(module_scope)

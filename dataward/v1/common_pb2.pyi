@@ -190,8 +190,10 @@ Global___Date: _TypeAlias = Date  # noqa: Y015
 class Receipt(_message.Message):
     """A receipt from the zone's tamper-evident audit log (RFC 6962/9162): the leaf recording this
     answer, a signed checkpoint (C2SP signed-note format) and the inclusion proof of the leaf in
-    the checkpoint's tree. Verify it offline with dataward.transparency.verify_receipt and the
-    zone's published public key.
+    the checkpoint's tree. Verify it offline with the zone's published public key
+    (ZONE/public/zone-signing-key.pub): dataward.receipts.verify_release checks that the leaf is
+    the release of THIS answer (its result_hash is recomputed from the answer's own fields,
+    `request_id` and the method) and that the proof leads from that leaf to the signed root.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -200,9 +202,20 @@ class Receipt(_message.Message):
     LEAF_HASH_FIELD_NUMBER: _builtins.int
     CHECKPOINT_NOTE_FIELD_NUMBER: _builtins.int
     INCLUSION_PROOF_FIELD_NUMBER: _builtins.int
+    LEAF_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     leaf_index: _builtins.int
     leaf_hash: _builtins.bytes
     checkpoint_note: _builtins.str
+    leaf: _builtins.bytes
+    """The leaf's bytes: the canonical JSON of the zone's Release audit event (kind, seq, time,
+    request_id, result_hash, epsilon_spent_micro). It carries only ids and hashes, never a
+    data value. Set on answers; empty on receipts fetched with AuditService.GetReceipt.
+    """
+    request_id: _builtins.str
+    """The zone's id of the request this answer released (the leaf's request_id). Set on
+    answers; empty on receipts fetched with AuditService.GetReceipt.
+    """
     @_builtins.property
     def inclusion_proof(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
     def __init__(
@@ -212,10 +225,12 @@ class Receipt(_message.Message):
         leaf_hash: _builtins.bytes = ...,
         checkpoint_note: _builtins.str = ...,
         inclusion_proof: _abc.Iterable[_builtins.bytes] | None = ...,
+        leaf: _builtins.bytes = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint_note", b"checkpoint_note", "inclusion_proof", b"inclusion_proof", "leaf_hash", b"leaf_hash", "leaf_index", b"leaf_index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint_note", b"checkpoint_note", "inclusion_proof", b"inclusion_proof", "leaf", b"leaf", "leaf_hash", b"leaf_hash", "leaf_index", b"leaf_index", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -123,6 +123,7 @@ class _Handoff(Generic[_T]):
 class _Landed:
     entries: tuple[AppendResult, ...]
     checkpoint: tuple[Checkpoint, str] | None
+    last_leaf: bytes  # the last event's leaf bytes: a receipt hands them out with the proof
 
 
 @dataclass
@@ -231,7 +232,9 @@ class AuditLog(AuditReader):
 
         All or nothing: an event that cannot be encoded (AuditEventError) or a failed commit
         (AuditStorageError) logs none of them. With ``receipt``, the answer carries the receipt
-        of the last event under the checkpoint stored in the same commit.
+        of the last event under the checkpoint stored in the same commit, carrying that event's
+        leaf bytes; whoever hands the receipt out decides that leaf may leave the zone (person
+        checks hand out only ``Release`` leaves: ids and hashes, no data values).
         """
         if not events:
             raise AuditEventError("append_many needs at least one event")
@@ -247,7 +250,8 @@ class AuditLog(AuditReader):
         with self._tree_lock:
             proof = self._tree.inclusion_proof(last.leaf_index, cp.size)
         return Appended(
-            landed.entries, Receipt(last.leaf_index, last.leaf_hash, note, tuple(proof))
+            landed.entries,
+            Receipt(last.leaf_index, last.leaf_hash, note, tuple(proof), landed.last_leaf),
         )
 
     def checkpoint(self) -> Checkpoint:
@@ -374,11 +378,9 @@ class AuditLog(AuditReader):
             self._latest = signed
             self._last_signed_at = time.monotonic()
         for item, first in accepted:
-            entries = tuple(
-                AppendResult(row.index, row.leaf_hash)
-                for row in rows[first - start : first - start + len(item.events)]
-            )
-            item.future.set_result(_Landed(entries, signed if item.receipt else None))
+            own = rows[first - start : first - start + len(item.events)]
+            entries = tuple(AppendResult(row.index, row.leaf_hash) for row in own)
+            item.future.set_result(_Landed(entries, signed if item.receipt else None, own[-1].leaf))
 
     def _sign_if_due(self, *, force: bool, waiting: Sequence[_SignRequest] = ()) -> None:
         if self._broken is not None:
