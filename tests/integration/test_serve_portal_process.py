@@ -9,6 +9,7 @@ import dataclasses
 import os
 import socket
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,8 @@ def test_the_portal_is_another_process_without_the_master_key(
         assert serving.portal_url.startswith("http://127.0.0.1:")
         assert serving.api.port > 0
         assert not serving.portal_failed
+        # This process runs no portal HTTP server (the in-process one ran as "portal-http").
+        assert "portal-http" not in {thread.name for thread in threading.enumerate()}
     finally:
         serving.stop()
     assert _gone(pid)
