@@ -19,6 +19,7 @@ from grpc_api.errors import (
     InvalidRequest,
     PermissionRefused,
     RateLimited,
+    TooManyItems,
     Unauthenticated,
     Unavailable,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "RevocationFeed",
     "ServerOptions",
     "TokenVerifier",
+    "TooManyItems",
     "Unauthenticated",
     "Unavailable",
     "build_server",

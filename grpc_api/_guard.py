@@ -1,5 +1,11 @@
 """The admission of every call: token, method scope (deny by default), rate limit, deadline.
 
+Every refusal here is logged as an audit leaf (:class:`grpc_api._refusals.Refusals`) before
+the call is aborted; a failing audit log turns it into UNAVAILABLE. A streaming call is
+admitted once when it opens (token, scope, deadline) and again for EACH item it carries
+(:meth:`Guard.admit` with ``charge=True``): token expiry and revocation are rechecked and one
+rate-limit token is taken per item, never per stream.
+
 ``METHOD_SCOPES`` is the table of what each method needs. A method not in it — and not one of
 the public gRPC health and reflection methods — is refused PERMISSION_DENIED
 (METHOD_NOT_ALLOWED) even when a servicer implements it: adding an RPC without deciding its
@@ -15,6 +21,7 @@ import grpc
 
 from dataward.access import Scope
 from grpc_api._ratelimit import TokenBuckets
+from grpc_api._refusals import Refusals
 from grpc_api._status import abort
 from grpc_api._tokens import Principal, TokenVerifier
 from grpc_api.errors import ApiError, DeadlineTooShort, PermissionRefused, RateLimited
@@ -41,28 +48,48 @@ MIN_SECONDS_LEFT = 0.002
 
 
 class Guard:
-    def __init__(self, verifier: TokenVerifier, buckets: TokenBuckets) -> None:
+    def __init__(self, verifier: TokenVerifier, buckets: TokenBuckets, refusals: Refusals) -> None:
         self._verifier = verifier
         self._buckets = buckets
+        self._refusals = refusals
 
-    def admit(self, method: str, context: grpc.ServicerContext) -> Principal:
-        scope = METHOD_SCOPES.get(method)
-        bearer = None
-        for key, value in context.invocation_metadata():
-            if key == "authorization" and isinstance(value, str):
-                kind, _, credential = value.partition(" ")
-                if kind.lower() == "bearer":
-                    bearer = credential.strip()
-        principal = self._verifier.verify(bearer)
-        if scope is None:
-            raise PermissionRefused("this method is not open", reason="METHOD_NOT_ALLOWED")
-        if not principal.has_scope(scope):
-            raise PermissionRefused(f"this call needs scope {scope.value}")
-        retry_after = self._buckets.acquire(principal.organization)
-        if retry_after is not None:
-            raise RateLimited(retry_after)
-        check_deadline(context)
+    def admit(
+        self, method: str, context: grpc.ServicerContext, *, charge: bool = True
+    ) -> Principal:
+        """The verified caller of ``method``, or the refusal (logged) as an ``ApiError``.
+
+        ``charge``: take a rate-limit token (a stream's opening passes False; its items True).
+        """
+        principal: Principal | None = None
+        try:
+            scope = METHOD_SCOPES.get(method)
+            bearer = None
+            for key, value in context.invocation_metadata():
+                if key == "authorization" and isinstance(value, str):
+                    kind, _, credential = value.partition(" ")
+                    if kind.lower() == "bearer":
+                        bearer = credential.strip()
+            principal = self._verifier.verify(bearer)
+            if scope is None:
+                raise PermissionRefused("this method is not open", reason="METHOD_NOT_ALLOWED")
+            if not principal.has_scope(scope):
+                raise PermissionRefused(f"this call needs scope {scope.value}")
+            if charge:
+                retry_after = self._buckets.acquire(principal.organization)
+                if retry_after is not None:
+                    raise RateLimited(retry_after)
+            check_deadline(context)
+        except ApiError as exc:
+            if principal is None and isinstance(getattr(exc, "verified", None), Principal):
+                principal = exc.verified  # type: ignore[attr-defined]
+            raise self.refused(method, principal, "", exc)  # noqa: B904 (exc itself, or UNAVAILABLE)
         return principal
+
+    def refused(
+        self, method: str, principal: Principal | None, purpose: str, exc: ApiError
+    ) -> ApiError:
+        """Log a refusal of ``method``; the error to answer with (UNAVAILABLE if not logged)."""
+        return self._refusals.record(method, principal, purpose, exc)
 
 
 def check_deadline(context: grpc.ServicerContext) -> None:
@@ -118,12 +145,13 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
     ) -> grpc.RpcMethodHandler[Any, Any]:
         guard = self._guard
 
-        def admitted(context: grpc.ServicerContext) -> grpc.ServicerContext:
+        def admitted(context: grpc.ServicerContext, charge: bool = True) -> grpc.ServicerContext:
             try:
-                # Duck-typed: the servicer sees the same context API plus ``principal``.
-                return _AuthedContext(context, guard.admit(method, context))  # type: ignore[return-value]
-            except ApiError as exc:
+                principal = guard.admit(method, context, charge=charge)
+            except ApiError as exc:  # logged by the guard already
                 abort(context, exc)
+            # Duck-typed: the servicer sees the same context API plus ``principal``.
+            return _AuthedContext(context, principal)  # type: ignore[return-value]
 
         if handler.unary_unary is not None:
             inner_uu = handler.unary_unary
@@ -138,7 +166,8 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
             inner_ss = handler.stream_stream
 
             def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-                return inner_ss(requests, admitted(context))
+                # Rate limits are charged per item by the servicer (Guard.admit per item).
+                return inner_ss(requests, admitted(context, charge=False))
 
             return grpc.stream_stream_rpc_method_handler(
                 stream_stream, handler.request_deserializer, handler.response_serializer
@@ -146,8 +175,7 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
 
         # Unary-stream and stream-unary methods are not part of the API: refuse them.
         def refused(request: Any, context: grpc.ServicerContext) -> Any:
-            abort(
-                context, PermissionRefused("this method is not open", reason="METHOD_NOT_ALLOWED")
-            )
+            closed = PermissionRefused("this method is not open", reason="METHOD_NOT_ALLOWED")
+            abort(context, guard.refused(method, None, "", closed))
 
         return grpc.unary_unary_rpc_method_handler(refused)

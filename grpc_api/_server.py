@@ -21,8 +21,10 @@ from dataward.v1 import (
     steward_pb2_grpc,
 )
 from enclave.person_checks import PersonChecks
+from enclave.refusal_audit import RefusalTrail
 from grpc_api._guard import AuthInterceptor, Guard
 from grpc_api._ratelimit import TokenBuckets
+from grpc_api._refusals import Refusals
 from grpc_api._servicers import (
     AuditServicer,
     EligibilityServicer,
@@ -54,6 +56,8 @@ class ServerOptions:
     rate_limit_per_second: float = 200.0
     rate_limit_burst: int = 400
     max_workers: int = 64
+    # Items one CheckBatch stream may carry; past it the stream ends RESOURCE_EXHAUSTED.
+    max_batch_items: int = 1000
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     # With a client CA, clients must present a certificate it signed (mutual TLS).
@@ -94,11 +98,22 @@ def build_server(
     checks: PersonChecks,
     verifier: TokenVerifier,
     receipts: ReceiptSource,
+    refusals: RefusalTrail,
     audit_key_name: str,
     audit_public_key: bytes,
 ) -> ApiServer:
-    """Build and start the server on ``options.bind`` (port 0 picks a free port)."""
-    guard = Guard(verifier, TokenBuckets(options.rate_limit_per_second, options.rate_limit_burst))
+    """Build and start the server on ``options.bind`` (port 0 picks a free port).
+
+    ``refusals`` logs the calls the API refuses before the zone sees them (tokens, scopes,
+    purposes, limits, deadlines), durable before the refusal is answered.
+    """
+    if options.max_batch_items < 1:
+        raise ValueError("max_batch_items must be at least 1")
+    guard = Guard(
+        verifier,
+        TokenBuckets(options.rate_limit_per_second, options.rate_limit_burst),
+        Refusals(refusals),
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
         interceptors=[AuthInterceptor(guard)],
@@ -108,13 +123,13 @@ def build_server(
         ],
     )
     eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
-        EligibilityServicer(checks), server
+        EligibilityServicer(checks, guard, options.max_batch_items), server
     )
-    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
+    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks, guard), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(audit_key_name, audit_public_key, receipts), server
     )
-    steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks), server)
+    steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks, guard), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

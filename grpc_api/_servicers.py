@@ -1,7 +1,9 @@
 # ruff: noqa: N802 (method names are the RPC names of the generated base classes)
 """The servicers: proto → domain → proto, plus the purpose check against the token.
 
-Every refusal goes through the one status table (:mod:`grpc_api._status`).
+Every refusal goes through the one status table (:mod:`grpc_api._status`). A refusal made
+here, before the zone has logged the request (a malformed field, a purpose not granted), is
+logged through :meth:`Guard.refused` first; the zone logs its own.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from dataward.v1 import (
 )
 from enclave.person_checks import Caller, PersonChecks
 from grpc_api import _convert as convert
-from grpc_api._guard import check_deadline, principal_of
+from grpc_api._guard import Guard, principal_of
 from grpc_api._status import abort, refusal_for
 from grpc_api._tokens import Principal
-from grpc_api.errors import PermissionRefused
+from grpc_api.errors import ApiError, PermissionRefused, TooManyItems, Unavailable
 
 __all__ = [
     "AuditServicer",
@@ -40,7 +42,14 @@ __all__ = [
 
 
 class ReceiptSource(Protocol):
-    def receipt(self, leaf_index: int) -> Receipt: ...
+    def receipt(self, leaf_index: int, *, sign: bool = True) -> Receipt:
+        """The entry's receipt; with ``sign=False`` never signs a new checkpoint for it."""
+
+
+_CHECK = "/dataward.v1.EligibilityService/Check"
+_BATCH = "/dataward.v1.EligibilityService/CheckBatch"
+_VERIFY = "/dataward.v1.IdentityService/Verify"
+_GRANT = "/dataward.v1.StewardService/GrantConsent"
 
 
 def _caller(principal: Principal, purpose: str | None = None) -> Caller:
@@ -50,21 +59,29 @@ def _caller(principal: Principal, purpose: str | None = None) -> Caller:
 
 
 class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
-    def __init__(self, checks: PersonChecks) -> None:
+    def __init__(self, checks: PersonChecks, guard: Guard, max_batch_items: int) -> None:
         self._checks = checks
+        self._guard = guard
+        self._max_batch_items = max_batch_items
 
     def _one(
-        self, request: eligibility_pb2.CheckRequest, principal: Principal
+        self, request: eligibility_pb2.CheckRequest, principal: Principal, method: str
     ) -> eligibility_pb2.CheckResponse:
-        query = convert.eligibility_query(request)
-        answer = self._checks.check_eligibility(_caller(principal, query.purpose), query)
+        purpose = ""
+        try:
+            query = convert.eligibility_query(request)
+            purpose = query.purpose
+            caller = _caller(principal, query.purpose)
+        except ApiError as exc:
+            raise self._guard.refused(method, principal, purpose, exc)  # noqa: B904
+        answer = self._checks.check_eligibility(caller, query)
         return convert.decision_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
     def Check(
         self, request: eligibility_pb2.CheckRequest, context: grpc.ServicerContext
     ) -> eligibility_pb2.CheckResponse:
         try:
-            return self._one(request, principal_of(context))
+            return self._one(request, principal_of(context), _CHECK)
         except Exception as exc:
             abort(context, exc)
 
@@ -73,14 +90,20 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         request_iterator: Iterator[eligibility_pb2.CheckBatchRequest],
         context: grpc.ServicerContext,
     ) -> Iterator[eligibility_pb2.CheckBatchResponse]:
-        principal = principal_of(context)
+        # Each item is admitted like a unary call (token expiry and revocation, scope, one
+        # rate-limit token, deadline); a refused admission ends the stream with its status.
         for index, item in enumerate(request_iterator):
+            if index >= self._max_batch_items:
+                too_many = TooManyItems(self._max_batch_items)
+                abort(context, self._guard.refused(_BATCH, principal_of(context), "", too_many))
             try:
-                check_deadline(context)
-            except Exception as exc:
+                principal = self._guard.admit(_BATCH, context)
+            except ApiError as exc:  # logged by the guard
                 abort(context, exc)
             try:
-                result = self._one(item.item, principal)
+                result = self._one(item.item, principal, _BATCH)
+            except Unavailable as exc:  # the refusal could not be logged: answer nothing more
+                abort(context, exc)
             except Exception as exc:
                 refusal = refusal_for(exc)
                 yield eligibility_pb2.CheckBatchResponse(
@@ -94,15 +117,22 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, checks: PersonChecks) -> None:
+    def __init__(self, checks: PersonChecks, guard: Guard) -> None:
         self._checks = checks
+        self._guard = guard
 
     def Verify(
         self, request: identity_pb2.VerifyRequest, context: grpc.ServicerContext
     ) -> identity_pb2.VerifyResponse:
+        principal = principal_of(context)
+        purpose = ""
         try:
             query = convert.identity_query(request)
-            caller = _caller(principal_of(context), query.purpose)
+            purpose = query.purpose
+            caller = _caller(principal, query.purpose)
+        except ApiError as exc:
+            abort(context, self._guard.refused(_VERIFY, principal, purpose, exc))
+        try:
             answer = self._checks.verify_identity(caller, query)
             return convert.verdict_to_proto(
                 answer.value, answer.receipt, request_id=answer.request_id
@@ -126,7 +156,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.GetReceiptRequest, context: grpc.ServicerContext
     ) -> audit_pb2.GetReceiptResponse:
         try:
-            receipt = self._receipts.receipt(request.leaf_index)
+            # Against the latest checkpoint only: a partner cannot force a signature per call.
+            receipt = self._receipts.receipt(request.leaf_index, sign=False)
             return audit_pb2.GetReceiptResponse(
                 receipt=convert.receipt_to_proto(receipt, request_id="")
             )
@@ -135,18 +166,24 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
 
 
 class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
-    def __init__(self, checks: PersonChecks) -> None:
+    def __init__(self, checks: PersonChecks, guard: Guard) -> None:
         self._checks = checks
+        self._guard = guard
 
     def GrantConsent(
         self, request: steward_pb2.GrantConsentRequest, context: grpc.ServicerContext
     ) -> steward_pb2.GrantConsentResponse:
+        principal = principal_of(context)
+        try:
+            purpose = convert.purpose_from_proto(request.purpose).value
+        except ApiError as exc:
+            abort(context, self._guard.refused(_GRANT, principal, "", exc))
         try:
             answer = self._checks.grant_consent(
-                _caller(principal_of(context)),
+                _caller(principal),
                 id_number=request.id_number,
                 partner=request.partner,
-                purpose=convert.purpose_from_proto(request.purpose).value,
+                purpose=purpose,
                 valid_days=request.valid_days or 365,
                 single_use=request.single_use,
             )

@@ -18,6 +18,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from enclave import DatasetError, InvalidIdNumber, ZoneError
+from enclave.audit import AuditNotYetSigned, AuditUnknownEntryError
 from enclave.person_errors import (
     ConsentNotFound,
     ConsentRequired,
@@ -31,6 +32,7 @@ from grpc_api.errors import (
     InvalidRequest,
     PermissionRefused,
     RateLimited,
+    TooManyItems,
     Unauthenticated,
     Unavailable,
 )
@@ -45,6 +47,7 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str | None], ...
     (Unauthenticated, C.UNAUTHENTICATED, None),
     (PermissionRefused, C.PERMISSION_DENIED, None),
     (RateLimited, C.RESOURCE_EXHAUSTED, None),
+    (TooManyItems, C.RESOURCE_EXHAUSTED, None),
     (DeadlineTooShort, C.DEADLINE_EXCEEDED, None),
     (InvalidRequest, C.INVALID_ARGUMENT, None),
     (Unavailable, C.UNAVAILABLE, None),
@@ -56,8 +59,18 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str | None], ...
     (PersonNotFound, C.NOT_FOUND, "NOT_FOUND"),
     (SelfieNotSupported, C.UNIMPLEMENTED, "NOT_IMPLEMENTED"),
     (DatasetError, C.UNAVAILABLE, "UNAVAILABLE"),
+    # AuditService.GetReceipt: an index past the log, or an entry no checkpoint covers yet
+    # (the zone does not sign on demand; RetryInfo says when the next checkpoint is due).
+    (AuditUnknownEntryError, C.NOT_FOUND, "NOT_FOUND"),
+    (AuditNotYetSigned, C.FAILED_PRECONDITION, "NOT_YET_SIGNED"),
     (ZoneError, C.INTERNAL, "INTERNAL"),
 )
+
+
+# Exceptions whose own message names a value the caller sent: a fixed public message instead.
+_FIXED_MESSAGES: Mapping[type[BaseException], str] = {
+    AuditUnknownEntryError: "the audit log has no entry with this index",
+}
 
 
 @dataclass(frozen=True)
@@ -73,13 +86,13 @@ def refusal_for(exc: BaseException) -> Refusal:
     """The status, reason and public message of an exception (INTERNAL if unmapped)."""
     for kind, code, reason in STATUS_TABLE:
         if isinstance(exc, kind):
-            message = str(getattr(exc, "public_message", None) or exc)
+            message = _FIXED_MESSAGES.get(kind) or str(getattr(exc, "public_message", None) or exc)
             metadata: dict[str, str] = {}
             if isinstance(exc, InvalidIdNumber):
                 metadata["rule"] = str(exc.reason)
             elif isinstance(exc, (InvalidField, InvalidRequest)):
                 metadata["field"] = exc.field
-            retry = exc.retry_after if isinstance(exc, RateLimited) else None
+            retry = exc.retry_after if isinstance(exc, RateLimited | AuditNotYetSigned) else None
             return Refusal(
                 code, reason or str(getattr(exc, "reason", "")), message, metadata, retry
             )

@@ -89,10 +89,16 @@ class TokenVerifier:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache.clear()
                 self._cache[bearer] = principal
+        # Expired or revoked, the token's signature did verify: the refusal names its client
+        # (``Unauthenticated.verified``) in the audit log.
         if principal.expires_at <= self._clock():
-            raise Unauthenticated("the access token has expired", reason="TOKEN_EXPIRED")
+            refused = Unauthenticated("the access token has expired", reason="TOKEN_EXPIRED")
+            refused.verified = principal
+            raise refused
         if self._revocations is not None and self._revocations.is_revoked(principal.jti):
-            raise Unauthenticated("the access token was revoked", reason="TOKEN_REVOKED")
+            refused = Unauthenticated("the access token was revoked", reason="TOKEN_REVOKED")
+            refused.verified = principal
+            raise refused
         return principal
 
     def _decode(self, bearer: str) -> Principal:

@@ -8,6 +8,7 @@ Each carries a ``reason`` (the ``google.rpc.ErrorInfo`` reason, see ``ErrorReaso
     │                        | TOKEN_ISSUER | TOKEN_REVOKED
     ├── PermissionRefused    SCOPE_NOT_GRANTED | PURPOSE_NOT_GRANTED | METHOD_NOT_ALLOWED
     ├── RateLimited          RATE_LIMITED (``retry_after`` seconds)
+    ├── TooManyItems         MESSAGE_TOO_LARGE (a stream past ``grpc.max_batch_items``)
     ├── DeadlineTooShort     DEADLINE_EXCEEDED
     ├── InvalidRequest       FIELD_INVALID (``field``)
     └── Unavailable          UNAVAILABLE (token keys or the revocation feed unreachable)
@@ -21,6 +22,7 @@ __all__ = [
     "InvalidRequest",
     "PermissionRefused",
     "RateLimited",
+    "TooManyItems",
     "Unauthenticated",
     "Unavailable",
 ]
@@ -40,6 +42,9 @@ class ApiError(Exception):
 class Unauthenticated(ApiError):  # noqa: N818 (named after the gRPC status)
     reason = "TOKEN_INVALID"
     default_message = "the access token is not valid"
+    # The token's ``Principal`` when its signature verified (expired, revoked): for the audit
+    # leaf of the refusal only, never for authorization.
+    verified: object | None = None
 
 
 class PermissionRefused(ApiError):  # noqa: N818
@@ -53,6 +58,16 @@ class RateLimited(ApiError):  # noqa: N818
     def __init__(self, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__("rate limit of the partner exceeded; retry later")
+
+
+class TooManyItems(ApiError):  # noqa: N818
+    """A request stream carried more items than the server takes in one stream."""
+
+    reason = "MESSAGE_TOO_LARGE"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"at most {limit} items per stream; open another stream for the rest")
 
 
 class DeadlineTooShort(ApiError):  # noqa: N818

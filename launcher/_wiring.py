@@ -19,6 +19,7 @@ from enclave.audit import AuditLog
 from enclave.consent import ConsentStore
 from enclave.person_audit import AuditLogTrail
 from enclave.person_checks import PersonChecks
+from enclave.refusal_audit import AuditLogRefusals
 from grpc_api import (
     ApiServer,
     JwksCache,
@@ -109,6 +110,7 @@ def server_options(grpc: GrpcSettings, bind: str | None = None) -> ServerOptions
         max_message_bytes=grpc.max_message_bytes,
         rate_limit_per_second=grpc.rate_limit_per_second,
         rate_limit_burst=grpc.rate_limit_burst,
+        max_batch_items=grpc.max_batch_items,
         max_workers=grpc.max_workers,
         tls_cert_file=grpc.tls_cert_file,
         tls_key_file=grpc.tls_key_file,
@@ -205,6 +207,7 @@ def start_serving(
                 checks=core.checks,
                 verifier=verifier,
                 receipts=core.audit,
+                refusals=AuditLogRefusals(core.audit),
                 audit_key_name=core.key_name,
                 audit_public_key=raw_public_key(core.keyring.public_key),
             )

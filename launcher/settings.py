@@ -123,6 +123,8 @@ class GrpcSettings:
     # Server threads = calls in flight. A call mostly waits for the audit log's group commit,
     # so more calls in flight share each fsync; keep it at least the expected client concurrency.
     max_workers: int = 64
+    # Items one CheckBatch stream may carry (each is also rate-limited like a unary call).
+    max_batch_items: int = 1000
     # Refresh the JWKS at most this often; revoked tokens are refused within this delay.
     jwks_refresh_seconds: float = 30.0
     revocation_poll_seconds: float = 5.0
@@ -133,6 +135,8 @@ class GrpcSettings:
     def __post_init__(self) -> None:
         if self.max_workers < 1:
             raise SettingsError("setting grpc.max_workers must be at least 1")
+        if self.max_batch_items < 1:
+            raise SettingsError("setting grpc.max_batch_items must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,10 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetReceipt(self, request, context):
-        """A fresh receipt for a leaf (a newer checkpoint, the inclusion proof in it).
+        """A fresh receipt for a leaf: the inclusion proof in the latest checkpoint the zone has
+        signed. The zone never signs one on demand: a leaf no checkpoint covers yet is
+        FAILED_PRECONDITION (reason NOT_YET_SIGNED) with a google.rpc.RetryInfo saying when the next
+        checkpoint is due; a leaf index past the log is NOT_FOUND (reason NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,7 +36,11 @@ class AuditServiceStub:
     GetPublicKey: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetPublicKeyRequest, _audit_pb2.GetPublicKeyResponse]
     """The key that signs checkpoints, so receipts can be verified offline."""
     GetReceipt: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetReceiptRequest, _audit_pb2.GetReceiptResponse]
-    """A fresh receipt for a leaf (a newer checkpoint, the inclusion proof in it)."""
+    """A fresh receipt for a leaf: the inclusion proof in the latest checkpoint the zone has
+    signed. The zone never signs one on demand: a leaf no checkpoint covers yet is
+    FAILED_PRECONDITION (reason NOT_YET_SIGNED) with a google.rpc.RetryInfo saying when the next
+    checkpoint is due; a leaf index past the log is NOT_FOUND (reason NOT_FOUND).
+    """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
@@ -46,7 +50,11 @@ class AuditServiceAsyncStub(AuditServiceStub):
     GetPublicKey: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetPublicKeyRequest, _audit_pb2.GetPublicKeyResponse]  # type: ignore[assignment]
     """The key that signs checkpoints, so receipts can be verified offline."""
     GetReceipt: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetReceiptRequest, _audit_pb2.GetReceiptResponse]  # type: ignore[assignment]
-    """A fresh receipt for a leaf (a newer checkpoint, the inclusion proof in it)."""
+    """A fresh receipt for a leaf: the inclusion proof in the latest checkpoint the zone has
+    signed. The zone never signs one on demand: a leaf no checkpoint covers yet is
+    FAILED_PRECONDITION (reason NOT_YET_SIGNED) with a google.rpc.RetryInfo saying when the next
+    checkpoint is due; a leaf index past the log is NOT_FOUND (reason NOT_FOUND).
+    """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     """The zone's audit log as partners and auditors see it. Scope: audit:read."""
@@ -65,6 +73,10 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _audit_pb2.GetReceiptRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_audit_pb2.GetReceiptResponse, _abc.Awaitable[_audit_pb2.GetReceiptResponse]]:
-        """A fresh receipt for a leaf (a newer checkpoint, the inclusion proof in it)."""
+        """A fresh receipt for a leaf: the inclusion proof in the latest checkpoint the zone has
+        signed. The zone never signs one on demand: a leaf no checkpoint covers yet is
+        FAILED_PRECONDITION (reason NOT_YET_SIGNED) with a google.rpc.RetryInfo saying when the next
+        checkpoint is due; a leaf index past the log is NOT_FOUND (reason NOT_FOUND).
+        """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -84,7 +84,14 @@ class EligibilityServiceServicer:
 
     def CheckBatch(self, request_iterator, context):
         """Many persons over one stream: one response per request item, in order, each with its own
-        outcome (a per-item error does not end the stream).
+        outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream).
+        Every item is admitted like a unary Check: the bearer token is verified again (expiry and
+        revocation), and the item takes one token of the partner's rate limit. A refused admission
+        ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),
+        RESOURCE_EXHAUSTED (RATE_LIMITED, with a google.rpc.RetryInfo), DEADLINE_EXCEEDED. The items
+        answered before it are those whose responses arrived (by index); resend the rest later.
+        A stream carries at most the server's grpc.max_batch_items items (default 1000); the next
+        item ends it with RESOURCE_EXHAUSTED (reason MESSAGE_TOO_LARGE): open another stream.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -52,7 +52,14 @@ class EligibilityServiceStub:
     """
     CheckBatch: _grpc.StreamStreamMultiCallable[_eligibility_pb2.CheckBatchRequest, _eligibility_pb2.CheckBatchResponse]
     """Many persons over one stream: one response per request item, in order, each with its own
-    outcome (a per-item error does not end the stream).
+    outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream).
+    Every item is admitted like a unary Check: the bearer token is verified again (expiry and
+    revocation), and the item takes one token of the partner's rate limit. A refused admission
+    ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),
+    RESOURCE_EXHAUSTED (RATE_LIMITED, with a google.rpc.RetryInfo), DEADLINE_EXCEEDED. The items
+    answered before it are those whose responses arrived (by index); resend the rest later.
+    A stream carries at most the server's grpc.max_batch_items items (default 1000); the next
+    item ends it with RESOURCE_EXHAUSTED (reason MESSAGE_TOO_LARGE): open another stream.
     """
 
 @_typing.type_check_only
@@ -79,7 +86,14 @@ class EligibilityServiceAsyncStub(EligibilityServiceStub):
     """
     CheckBatch: _aio.StreamStreamMultiCallable[_eligibility_pb2.CheckBatchRequest, _eligibility_pb2.CheckBatchResponse]  # type: ignore[assignment]
     """Many persons over one stream: one response per request item, in order, each with its own
-    outcome (a per-item error does not end the stream).
+    outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream).
+    Every item is admitted like a unary Check: the bearer token is verified again (expiry and
+    revocation), and the item takes one token of the partner's rate limit. A refused admission
+    ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),
+    RESOURCE_EXHAUSTED (RATE_LIMITED, with a google.rpc.RetryInfo), DEADLINE_EXCEEDED. The items
+    answered before it are those whose responses arrived (by index); resend the rest later.
+    A stream carries at most the server's grpc.max_batch_items items (default 1000); the next
+    item ends it with RESOURCE_EXHAUSTED (reason MESSAGE_TOO_LARGE): open another stream.
     """
 
 class EligibilityServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -115,7 +129,14 @@ class EligibilityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_eligibility_pb2.CheckBatchResponse], _abc.AsyncIterator[_eligibility_pb2.CheckBatchResponse]]:
         """Many persons over one stream: one response per request item, in order, each with its own
-        outcome (a per-item error does not end the stream).
+        outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream).
+        Every item is admitted like a unary Check: the bearer token is verified again (expiry and
+        revocation), and the item takes one token of the partner's rate limit. A refused admission
+        ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),
+        RESOURCE_EXHAUSTED (RATE_LIMITED, with a google.rpc.RetryInfo), DEADLINE_EXCEEDED. The items
+        answered before it are those whose responses arrived (by index); resend the rest later.
+        A stream carries at most the server's grpc.max_batch_items items (default 1000); the next
+        item ends it with RESOURCE_EXHAUSTED (reason MESSAGE_TOO_LARGE): open another stream.
         """
 
 def add_EligibilityServiceServicer_to_server(servicer: EligibilityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

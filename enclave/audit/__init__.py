@@ -21,6 +21,7 @@ from enclave.audit.errors import (
     AuditError,
     AuditEventError,
     AuditIntegrityError,
+    AuditNotYetSigned,
     AuditStorageError,
     AuditUnknownEntryError,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "AuditIntegrityError",
     "AuditLog",
     "AuditLogSettings",
+    "AuditNotYetSigned",
     "AuditReader",
     "AuditStorageError",
     "AuditStore",

@@ -50,6 +50,7 @@ from enclave.audit.errors import (
     AuditError,
     AuditEventError,
     AuditIntegrityError,
+    AuditNotYetSigned,
     AuditStorageError,
     AuditUnknownEntryError,
 )
@@ -416,15 +417,20 @@ class AuditLog(AuditReader):
         with self._tree_lock:
             return self._durable
 
-    def receipt(self, leaf_index: int) -> Receipt:
+    def receipt(self, leaf_index: int, *, sign: bool = True) -> Receipt:
         """Leaf hash + the latest checkpoint covering the entry + the inclusion proof.
 
-        Signs a new checkpoint first if none covers the entry yet.
+        If no checkpoint covers the entry yet: with ``sign`` a new one is signed first;
+        without, :class:`AuditNotYetSigned` says when the committer will have signed one (a
+        partner-facing reader passes ``sign=False``, so calls cannot force a signature each).
         """
         if not 0 <= leaf_index < self.size:
             raise AuditUnknownEntryError(f"no audit entry {leaf_index}")
         latest = self._latest
         if latest is None or latest[0].size <= leaf_index:
+            if not sign:
+                due = self._last_signed_at + self._settings.checkpoint_interval_seconds
+                raise AuditNotYetSigned(max(0.0, due - time.monotonic()))
             latest = self._signed_now()
         cp, note = latest
         with self._tree_lock:

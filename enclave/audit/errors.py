@@ -7,6 +7,7 @@
     ├── AuditStorageError      the store failed to make an entry durable; nothing was logged
     ├── AuditClosedError       the log was closed
     ├── AuditUnknownEntryError no entry with that index (yet)
+    ├── AuditNotYetSigned      no signed checkpoint covers the entry yet (``retry_after`` s)
     └── AuditIntegrityError    the stored log does not match its signed checkpoints; the
                                message names the first bad entry (``dataward audit verify``)
 
@@ -34,6 +35,17 @@ class AuditClosedError(AuditError):
 
 class AuditUnknownEntryError(AuditError):
     """No entry has this index."""
+
+
+class AuditNotYetSigned(AuditError):  # noqa: N818 (a state, not a failure)
+    """No signed checkpoint covers the entry yet; one is signed within ``retry_after`` seconds.
+
+    Raised instead of signing on demand, so a reader cannot force a signature per call.
+    """
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("the entry is not covered by a signed checkpoint yet; retry later")
+        self.retry_after = retry_after
 
 
 class AuditIntegrityError(AuditError):

@@ -60,8 +60,13 @@ class RequestReceived:
     request_id: str
 
     def __post_init__(self) -> None:
+        # A request refused before its token verified names no client, and one refused before
+        # its purpose was parsed no purpose: those are "" -- but only for a request about no
+        # person (a question about a person always names who asked and why).
+        unnamed = ("client_id", "organization", "purpose") if self.person_token is None else ()
         for name in ("client_id", "organization", "method", "purpose", "request_id"):
-            _text(self, name)
+            if not (name in unnamed and self.__dict__[name] == ""):
+                _text(self, name)
         _text(self, "consent_ref", optional=True)
         if self.person_token is not None and not (
             isinstance(self.person_token, str) and _TOKEN.fullmatch(self.person_token)

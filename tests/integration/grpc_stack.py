@@ -1,4 +1,9 @@
-"""A real gRPC server on 127.0.0.1:0 over the fake registry and the fake token issuer."""
+"""A real gRPC server on 127.0.0.1:0 over the fake registry and the fake token issuer.
+
+The person checks log to an in-memory trail (``audit``); the API's own refusals and the
+receipts ``AuditService.GetReceipt`` serves come from a real :class:`AuditLog` in ``tmp_path``
+(``log``), over a :class:`RecordingStore` that counts commits and can fail them (``store``).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from enclave.audit import AuditLog, SqliteAuditStore
 from enclave.consent import ConsentStore
 from enclave.person_checks import Caller, PersonChecks
+from enclave.refusal_audit import AuditLogRefusals
 from grpc_api import (
     ApiServer,
     JwksCache,
@@ -18,10 +27,26 @@ from grpc_api import (
     build_server,
     raw_public_key,
 )
+from launcher.settings import AuditSettings
 from tests.person_fakes import KEY_NAME, FakeDirectory, MemoryAuditTrail, standard_directory
 from tests.token_issuer import AUDIENCE, ZONE_CLIENT, TokenIssuer
+from tests.unit.enclave.audit.stores import RecordingStore
 
 STEWARD = Caller("steward-1", "zone-stewards")
+
+
+@contextmanager
+def audit_log(
+    tmp_path: Path, key: Ed25519PrivateKey, checkpoint_seconds: float = 3600.0
+) -> Iterator[tuple[AuditLog, RecordingStore]]:
+    """A real audit log signing with ``key`` as ``KEY_NAME``, over a recording store."""
+    store = RecordingStore(SqliteAuditStore.open(tmp_path / "state" / "audit.db"))
+    settings = AuditSettings(checkpoint_interval_seconds=checkpoint_seconds)
+    log = AuditLog(store, settings, key, KEY_NAME, KEY_NAME)
+    try:
+        yield log, store
+    finally:
+        log.close()
 
 
 @dataclass
@@ -33,6 +58,8 @@ class Stack:
     audit: MemoryAuditTrail
     feed: RevocationFeed
     jwks: JwksCache
+    log: AuditLog
+    store: RecordingStore
 
     @property
     def target(self) -> str:
@@ -52,9 +79,10 @@ class Stack:
 @contextmanager
 def grpc_stack(tmp_path: Path, **options: object) -> Iterator[Stack]:
     issuer = TokenIssuer()
-    with issuer.serving():
+    checkpoint_seconds = float(options.pop("checkpoint_seconds", 3600.0))
+    audit = MemoryAuditTrail()  # the same key signs both trails' checkpoints
+    with issuer.serving(), audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
         directory = standard_directory()
-        audit = MemoryAuditTrail()
         consents = ConsentStore.open(tmp_path / "state" / "consent.db")
         checks = PersonChecks(
             directory=directory, tokenizer=directory.tokenizer, consents=consents, audit=audit
@@ -71,12 +99,13 @@ def grpc_stack(tmp_path: Path, **options: object) -> Iterator[Stack]:
             ServerOptions(bind="127.0.0.1:0", **options),  # type: ignore[arg-type]
             checks=checks,
             verifier=verifier,
-            receipts=audit,
+            receipts=log,
+            refusals=AuditLogRefusals(log),
             audit_key_name=KEY_NAME,
             audit_public_key=raw_public_key(audit.key.public_key()),
         )
         try:
-            yield Stack(issuer, server, checks, directory, audit, feed, jwks)
+            yield Stack(issuer, server, checks, directory, audit, feed, jwks, log, store)
         finally:
             server.stop(None)
             feed.stop()

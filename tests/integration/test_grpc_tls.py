@@ -24,8 +24,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from dataward.client import Client, StaticTokenSource, Unavailable
 from enclave.consent import ConsentStore
 from enclave.person_checks import PersonChecks
+from enclave.refusal_audit import AuditLogRefusals
 from grpc_api import JwksCache, ServerOptions, TokenVerifier, build_server, raw_public_key
-from tests.integration.grpc_stack import Stack, grpc_stack
+from tests.integration.grpc_stack import Stack, audit_log, grpc_stack
 from tests.person_fakes import ALICE, KEY_NAME, MemoryAuditTrail, standard_directory
 from tests.token_issuer import AUDIENCE
 
@@ -280,12 +281,16 @@ def test_half_a_tls_configuration_is_refused_before_serving(
             revocations=None,
         )
         options = ServerOptions(bind="127.0.0.1:0", **{name: files[name] for name in given})  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match=f"^{message}$"):
+        with (
+            audit_log(tmp_path, audit.key) as (log, _store),
+            pytest.raises(ValueError, match=f"^{message}$"),
+        ):
             build_server(
                 options,
                 checks=checks,
                 verifier=verifier,
-                receipts=audit,
+                receipts=log,
+                refusals=AuditLogRefusals(log),
                 audit_key_name=KEY_NAME,
                 audit_public_key=raw_public_key(audit.key.public_key()),
             )

@@ -12,10 +12,12 @@ import enclave.person_errors
 import grpc_api
 import grpc_api.errors
 from dataward.v1 import audit_pb2, eligibility_pb2, identity_pb2, steward_pb2
+from enclave.audit import AuditNotYetSigned, AuditUnknownEntryError
 from enclave.idnumber import InvalidReason
 from grpc_api import METHOD_SCOPES, refusal_for
 from grpc_api._guard import Guard
 from grpc_api._ratelimit import TokenBuckets
+from grpc_api._refusals import Refusals
 
 EXPORTED = [
     getattr(module, name)
@@ -85,8 +87,48 @@ class _AcceptAll:
         )
 
 
-def test_a_method_missing_from_the_table_is_denied() -> None:
-    guard = Guard(_AcceptAll(), TokenBuckets(10, 10))  # type: ignore[arg-type]
+class _RecordedRefusals:
+    """A :class:`enclave.refusal_audit.RefusalTrail` that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.logged: list[dict[str, str]] = []
+
+    def refusal(self, **fields: str) -> None:
+        self.logged.append(fields)
+
+
+def test_a_method_missing_from_the_table_is_denied_and_logged() -> None:
+    trail = _RecordedRefusals()
+    guard = Guard(_AcceptAll(), TokenBuckets(10, 10), Refusals(trail))  # type: ignore[arg-type]
     with pytest.raises(grpc_api.PermissionRefused) as excinfo:
         guard.admit("/dataward.v1.SecretService/Dump", _Context("t"))  # type: ignore[arg-type]
     assert excinfo.value.reason == "METHOD_NOT_ALLOWED"
+    assert trail.logged == [
+        {
+            "client_id": "app",
+            "organization": "org",
+            "method": "SecretService/Dump",
+            "purpose": "",
+            "reason": "METHOD_NOT_ALLOWED",
+        }
+    ]
+
+
+def test_audit_lookup_errors_map_to_not_found_and_not_yet_signed() -> None:
+    unknown = refusal_for(AuditUnknownEntryError("no audit entry 123456"))
+    assert (unknown.code, unknown.reason) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
+    assert "123456" not in unknown.message
+    unsigned = refusal_for(AuditNotYetSigned(4.5))
+    assert (unsigned.code, unsigned.reason, unsigned.retry_after) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "NOT_YET_SIGNED",
+        4.5,
+    )
+
+
+def test_too_many_items_is_resource_exhausted() -> None:
+    refusal = refusal_for(grpc_api.TooManyItems(1000))
+    assert (refusal.code, refusal.reason) == (
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "MESSAGE_TOO_LARGE",
+    )

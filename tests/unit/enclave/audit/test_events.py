@@ -23,6 +23,7 @@ EVENTS = [
     Release("r1", "cd" * 32, 250_000),
     StewardAction("alice", "approve", "app:42", None),
     PortalEvent("steward:alice", "sign_in", None),
+    RequestReceived("", "", "m", "", None, None, "r2"),  # refused before its token verified
 ]
 
 
@@ -48,7 +49,9 @@ def test_leaf_is_sorted_json_with_kind_seq_time() -> None:
     "make",
     [
         lambda: RequestReceived("c1", "Org", "m", "p", None, "110101199003077777", "r1"),
-        lambda: RequestReceived("", "Org", "m", "p", None, None, "r1"),
+        lambda: RequestReceived("", "Org", "m", "p", None, "ab" * 32, "r1"),
+        lambda: RequestReceived("c1", "Org", "m", "", None, "ab" * 32, "r1"),
+        lambda: RequestReceived("", "", "", "", None, None, "r1"),
         lambda: Decision("r1", "yes", (), "v1"),  # type: ignore[arg-type]
         lambda: Decision("r1", True, ["a"], "v1"),  # type: ignore[arg-type]
         lambda: Release("r1", "not-a-hash", 1),
