@@ -27,9 +27,11 @@ from dataward.client import (
     ConsentRequired,
     DatawardError,
     EligibilityResult,
+    IdentityResult,
     IdNumberInvalid,
 )
-from enclave import Zone, ingest, init_zone, inspect_zone, open_keyring
+from dataward.transparency import load_public_key
+from enclave import PUBLIC_KEY_FILE, Zone, ingest, init_zone, inspect_zone, open_keyring
 from enclave.audit import who_checked
 from enclave.datagen import REFERENCE_DATE, generate
 from enclave.idnumber import check_character
@@ -206,8 +208,9 @@ def _serve_and_check(
         )
         say(f"  {mask(people.active)} also consents to the bank")
 
-        key = (serving.core.key_name, serving.core.keyring.public_key)
-        receipts = []
+        # The key a partner pins: the zone's published PEM, not one the server hands out.
+        key = (serving.core.key_name, load_public_key((zone_dir / PUBLIC_KEY_FILE).read_bytes()))
+        answers: list[EligibilityResult | IdentityResult] = []
         insurer_tokens = ClientCredentialsTokenSource(
             token_url, insurer_creds.client_id, insurer_creds.client_secret, "eligibility:check"
         )
@@ -230,7 +233,7 @@ def _serve_and_check(
                     say(f"  {label:<30} refused: {_status(exc)}")
                     continue
                 say(f"  {label:<30} {_eligibility_line(result)}")
-                receipts.append(result.receipt)
+                answers.append(result)
             say(
                 "  (an unknown person and a known one without consent get the very same "
                 "refusal: the answer reveals nothing about who is in the registry)"
@@ -240,25 +243,26 @@ def _serve_and_check(
         bank_tokens = ClientCredentialsTokenSource(
             token_url, bank_creds.client_id, bank_creds.client_secret, "identity:verify"
         )
-        with Client(f"127.0.0.1:{serving.api.port}", bank_tokens) as client:
+        with Client(f"127.0.0.1:{serving.api.port}", bank_tokens, audit_key=key) as client:
             for label, name in (("right name", people.active_name), ("wrong name", "张三丰")):
                 verdict = client.verify_identity(people.active, name, BANK_PURPOSE)
                 say(
                     f"  {label:<11} id valid={verdict.id_number_valid} "
                     f"name matches={verdict.name_matches} registry={verdict.registry_status}"
                 )
-                receipts.append(verdict.receipt)
+                answers.append(verdict)
             try:
                 client.check_eligibility(people.active, "OUTPATIENT", BANK_PURPOSE)
             except DatawardError as exc:
                 say(f"  the bank asks for eligibility: {_status(exc)}")
 
-            _step(say, 10, "Every answer's receipt, verified offline with the zone's public key")
-            for receipt in receipts:
-                checkpoint = client.verify_receipt(receipt, key_name=key[0], public_key=key[1])
+            _step(say, 10, "Every answer checked against its receipt with the pinned zone key")
+            for answer in answers:
+                checkpoint = client.verify_answer(answer)
                 say(
-                    f"  leaf {receipt.leaf_index:>3} is in the signed tree of size "
-                    f"{checkpoint.size} (root {checkpoint.root_hash.hex()[:16]}…)"
+                    f"  leaf {answer.receipt.leaf_index:>3} releases this very answer and "
+                    f"is in the signed tree of size {checkpoint.size} "
+                    f"(root {checkpoint.root_hash.hex()[:16]}…)"
                 )
 
         _step(say, 11, f"Who checked me? ({mask(people.active)})")
