@@ -132,3 +132,28 @@ def test_too_many_items_is_resource_exhausted() -> None:
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         "MESSAGE_TOO_LARGE",
     )
+
+
+class _NoTimeLeft(_Context):
+    def time_remaining(self) -> float:
+        return 0.001
+
+
+def test_a_deadline_too_short_is_refused_and_logged() -> None:
+    trail = _RecordedRefusals()
+    guard = Guard(_AcceptAll(), TokenBuckets(10, 10), Refusals(trail))  # type: ignore[arg-type]
+    with pytest.raises(grpc_api.DeadlineTooShort):
+        guard.admit("/dataward.v1.StewardService/GrantConsent", _NoTimeLeft("t"))  # type: ignore[arg-type]
+    assert [(e["method"], e["client_id"], e["reason"]) for e in trail.logged] == [
+        ("StewardService/GrantConsent", "app", "DEADLINE_EXCEEDED")
+    ]
+
+
+def test_a_refusal_the_audit_log_cannot_take_is_unavailable() -> None:
+    class _Failing(_RecordedRefusals):
+        def refusal(self, **fields: str) -> None:
+            raise OSError("disk full")
+
+    guard = Guard(_AcceptAll(), TokenBuckets(10, 10), Refusals(_Failing()))  # type: ignore[arg-type]
+    with pytest.raises(grpc_api.Unavailable):
+        guard.admit("/dataward.v1.SecretService/Dump", _Context("t"))  # type: ignore[arg-type]
