@@ -78,18 +78,38 @@ class Stack:
 
 @contextmanager
 def grpc_stack(tmp_path: Path, **options: object) -> Iterator[Stack]:
+    """The server over the fake registry and a fake issuer serving for the stack's lifetime."""
     issuer = TokenIssuer()
-    checkpoint_seconds = float(options.pop("checkpoint_seconds", 3600.0))
+    with issuer.serving(), zone_stack(tmp_path, issuer, **options) as stack:
+        yield stack
+
+
+@contextmanager
+def zone_stack(
+    tmp_path: Path,
+    issuer: TokenIssuer,
+    *,
+    jwks: JwksCache | None = None,
+    poll: float = 0.2,
+    stale_after: float | None = None,
+    checkpoint_seconds: float = 3600.0,
+    **options: object,
+) -> Iterator[Stack]:
+    """The server trusting ``issuer``, whose lifetime the caller owns (it may take the portal
+    away mid-test); ``jwks`` replaces the default key cache, ``options`` go to ServerOptions."""
     audit = MemoryAuditTrail()  # the same key signs both trails' checkpoints
-    with issuer.serving(), audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
+    with audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
         directory = standard_directory()
         consents = ConsentStore.open(tmp_path / "state" / "consent.db")
         checks = PersonChecks(
             directory=directory, tokenizer=directory.tokenizer, consents=consents, audit=audit
         )
-        jwks = JwksCache(issuer.jwks_url, min_refetch_seconds=0.5)
+        jwks = jwks or JwksCache(issuer.jwks_url, min_refetch_seconds=0.5)
         feed = RevocationFeed(
-            issuer.revocations_url, *ZONE_CLIENT, poll_seconds=float(options.pop("poll", 0.2))
+            issuer.revocations_url,
+            *ZONE_CLIENT,
+            poll_seconds=poll,
+            stale_after_seconds=stale_after,
         )
         feed.start()
         verifier = TokenVerifier(

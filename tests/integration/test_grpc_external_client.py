@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from google.rpc import error_details_pb2
 
 from tests.integration.grpc_stack import grpc_stack
@@ -17,8 +16,8 @@ from tests.person_fakes import ALICE
 BUF = Path(sys.executable).parent / "buf"
 
 
-@pytest.mark.skipif(not BUF.exists(), reason="buf-bin is a dev dependency")
 def test_buf_curl_calls_check_through_reflection(tmp_path: Path) -> None:
+    assert BUF.exists(), "buf (dev dependency buf-bin) is missing: run `make sync`"
     with grpc_stack(tmp_path) as stack:
         stack.consent(ALICE)
         token = stack.issuer.token()

@@ -24,20 +24,12 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from dataward.client import Client, StaticTokenSource, Unauthenticated, Unavailable
-from enclave.consent import ConsentStore
-from enclave.person_checks import PersonChecks
-from enclave.refusal_audit import AuditLogRefusals
 from grpc_api import (
     JwksCache,
-    RevocationFeed,
-    ServerOptions,
-    TokenVerifier,
-    build_server,
-    raw_public_key,
 )
-from tests.integration.grpc_stack import STEWARD, Stack, audit_log
-from tests.person_fakes import ALICE, KEY_NAME, MemoryAuditTrail, standard_directory
-from tests.token_issuer import AUDIENCE, ZONE_CLIENT, TokenIssuer
+from tests.integration.grpc_stack import Stack, zone_stack
+from tests.person_fakes import ALICE
+from tests.token_issuer import TokenIssuer
 
 UW = "INSURANCE_UNDERWRITING"
 UNKNOWN_KEY_MESSAGE = "the token is signed with an unknown key"
@@ -49,37 +41,10 @@ def zone(
     tmp_path: Path, issuer: TokenIssuer, *, min_refetch: float, max_age: float = 3600.0
 ) -> Iterator[Stack]:
     """The gRPC server over the fake registry, trusting ``issuer`` (already serving)."""
-    directory = standard_directory()
-    audit = MemoryAuditTrail()
-    with audit_log(tmp_path, audit.key) as (log, store):
-        consents = ConsentStore.open(tmp_path / "state" / "consent.db")
-        checks = PersonChecks(
-            directory=directory, tokenizer=directory.tokenizer, consents=consents, audit=audit
-        )
-        checks.grant_consent(STEWARD, id_number=ALICE, partner="acme-insurance", purpose=UW)
-        jwks = JwksCache(issuer.jwks_url, min_refetch_seconds=min_refetch, max_age_seconds=max_age)
-        feed = RevocationFeed(
-            issuer.revocations_url, *ZONE_CLIENT, poll_seconds=0.2, stale_after_seconds=600
-        )
-        feed.start()
-        verifier = TokenVerifier(
-            issuer=issuer.issuer, audience=AUDIENCE, jwks=jwks, revocations=feed
-        )
-        server = build_server(
-            ServerOptions(bind="127.0.0.1:0"),
-            checks=checks,
-            verifier=verifier,
-            receipts=log,
-            refusals=AuditLogRefusals(log),
-            audit_key_name=KEY_NAME,
-            audit_public_key=raw_public_key(audit.key.public_key()),
-        )
-        try:
-            yield Stack(issuer, server, checks, directory, audit, feed, jwks, log, store)
-        finally:
-            server.stop(None)
-            feed.stop()
-            consents.close()
+    jwks = JwksCache(issuer.jwks_url, min_refetch_seconds=min_refetch, max_age_seconds=max_age)
+    with zone_stack(tmp_path, issuer, jwks=jwks, stale_after=600) as stack:
+        stack.consent(ALICE, purpose=UW)
+        yield stack
 
 
 def signed(issuer: TokenIssuer, key: ECKey, kid: str) -> str:
