@@ -32,6 +32,7 @@ from enclave._versions import (
     REJECTS_FILE,
     TMP_SUFFIX,
     ingest_lock,
+    live_version_or_none,
     new_version_id,
     prune_versions,
     publish_version,
@@ -83,6 +84,7 @@ def ingest(
     source_rows = check_source(source_dir)
     with ingest_lock(zone_dir):
         leftovers = remove_leftovers(zone_dir)
+        previous = live_version_or_none(zone_dir)
         now = datetime.now(UTC)
         version = new_version_id(now)
         tmp = versions_root(zone_dir) / (version + TMP_SUFFIX)
@@ -99,7 +101,7 @@ def ingest(
         except (OSError, pa.ArrowException, ValueError) as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             raise IngestError from exc
-        pruned = prune_versions(zone_dir, keep_versions)
+        pruned = prune_versions(zone_dir, keep_versions, previous=previous)
     return IngestReport(
         version=version,
         created=now.isoformat(),

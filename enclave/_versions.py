@@ -37,6 +37,7 @@ __all__ = [
     "TMP_SUFFIX",
     "current_version",
     "ingest_lock",
+    "live_version_or_none",
     "new_version_id",
     "prune_versions",
     "publish_version",
@@ -120,13 +121,23 @@ def publish_version(zone_dir: Path, tmp_dir: Path, version: str) -> None:
     write_atomic(zone_dir / "data" / "CURRENT", (version + "\n").encode("ascii"))
 
 
-def prune_versions(zone_dir: Path, keep: int) -> list[str]:
-    """Delete all but the newest ``keep`` complete versions (never the current one)."""
+def live_version_or_none(zone_dir: Path) -> str | None:
+    """The live version, or ``None`` when there is none yet or ``CURRENT`` is unusable (an
+    ingest then repairs the zone by publishing a new one)."""
+    try:
+        return current_version(zone_dir)
+    except (NoDataset, CorruptDataset):
+        return None
+
+
+def prune_versions(zone_dir: Path, keep: int, *, previous: str | None = None) -> list[str]:
+    """Delete all but the newest ``keep`` complete versions, never the current one nor
+    ``previous`` (the version live before this ingest: the operator's way back, issue 8)."""
     current = current_version(zone_dir)
     complete = sorted(
         p.name for p in versions_root(zone_dir).iterdir() if not p.name.endswith(TMP_SUFFIX)
     )
-    keep_set = set(complete[-keep:]) | {current}
+    keep_set = set(complete[-keep:]) | {current, previous}
     removed = [name for name in complete if name not in keep_set]
     for name in removed:
         shutil.rmtree(version_dir(zone_dir, name))

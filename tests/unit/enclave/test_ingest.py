@@ -224,3 +224,33 @@ def test_id_number_disagreeing_with_birth_date_or_gender_is_rejected(tmp_path: P
     assert zone_view.find_person(ids[11]) is not None  # region differs, still ingested
     assert zone_view.find_person(ids[0]) is not None
     assert report.tables["face_templates"].by_reason == {"orphan:person_id": 4}
+
+
+def _versions(zone: Path) -> list[str]:
+    return sorted(p.name for p in (zone / "data" / "versions").iterdir())
+
+
+def test_keep_one_version_still_keeps_the_one_live_before_this_ingest(tmp_path: Path) -> None:
+    # issue 8 item 7: pruning must never take the version that was live when the ingest began
+    # (the operator's way back), however small --keep-versions is
+    zone, keyring = _zone(tmp_path)
+    source = make_source(8).write(tmp_path / "src")
+    first = ingest(zone, source, keyring, keep_versions=1)
+    second = ingest(zone, source, keyring, keep_versions=1)
+    assert second.pruned == () and _versions(zone) == sorted([first.version, second.version])
+    third = ingest(zone, source, keyring, keep_versions=1)
+    assert third.pruned == (first.version,)
+    assert _versions(zone) == sorted([second.version, third.version])
+
+
+def test_pruning_keeps_a_rolled_back_live_version_that_is_not_among_the_newest(
+    tmp_path: Path,
+) -> None:
+    zone, keyring = _zone(tmp_path)
+    source = make_source(8).write(tmp_path / "src")
+    a, b, c = (ingest(zone, source, keyring, keep_versions=3).version for _ in range(3))
+    (zone / "data" / "CURRENT").write_text(a + "\n")  # the operator rolled back to the oldest
+    d = ingest(zone, source, keyring, keep_versions=2)
+    assert d.pruned == (b,)
+    assert _versions(zone) == sorted([a, c, d.version])
+    assert Zone.open(zone, keyring).version == d.version
