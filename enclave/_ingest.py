@@ -4,6 +4,11 @@ All or nothing per version: the export's schemas are checked before anything is 
 are validated (bad rows rejected, counted and reported by row number and reason, never by
 value); the new version is written into ``versions/<id>.tmp/`` and switched to atomically
 (see :mod:`enclave._versions`). Any failure, or a kill, leaves the previous version live.
+
+A version whose rejected share of any table is above ``max_reject_share`` (the setting
+``zone.max_reject_share``) is not published: an export where every ID number is bad would
+otherwise go live with no persons (issue 8). Its rejects report is kept under
+``data/refused/`` so the operator can see why.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,7 @@ from enclave._versions import (
     REJECTS_FILE,
     TMP_SUFFIX,
     ingest_lock,
+    keep_refused_report,
     live_version_or_none,
     new_version_id,
     prune_versions,
@@ -39,7 +46,7 @@ from enclave._versions import (
     remove_leftovers,
     versions_root,
 )
-from enclave.errors import IngestError, ZoneError, ZoneNotInitialized
+from enclave.errors import IngestError, RejectLimitExceeded, ZoneError, ZoneNotInitialized
 from enclave.registry import TABLES, ColumnClass
 
 __all__ = ["IngestReport", "Progress", "TableReport", "ingest"]
@@ -75,9 +82,18 @@ def ingest(
     *,
     batch_rows: int = 250_000,
     keep_versions: int = 2,
+    max_reject_share: float = 0.01,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Validate ``source_dir`` and make it the zone's live dataset version."""
+    """Validate ``source_dir`` and make it the zone's live dataset version.
+
+    Raises :class:`RejectLimitExceeded`, publishing nothing, when some table's rejected rows are
+    more than ``max_reject_share`` (0 to 1) of its rows; exactly at it is allowed. After a
+    publish, versions beyond the newest ``keep_versions`` are deleted, never the new live one
+    nor the one live before.
+    """
+    if not 0.0 <= max_reject_share <= 1.0:
+        raise ValueError("max_reject_share must be between 0 and 1")
     started = time.monotonic()
     if not (zone_dir / KEYRING_FILE).is_file():
         raise ZoneNotInitialized
@@ -94,6 +110,10 @@ def ingest(
             writer = _VersionWriter(source_dir, tmp, keyring, batch_rows, progress)
             reports = writer.run(source_rows)
             _write_catalog(tmp, keyring.zone_id, version, now, reports)
+            over = _over_limit(reports, max_reject_share)
+            if over:
+                report_dir = keep_refused_report(zone_dir, tmp, version, keep_versions)
+                raise RejectLimitExceeded(over, max_reject_share, report_dir, reports)
             publish_version(zone_dir, tmp, version)
         except ZoneError:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -110,6 +130,21 @@ def ingest(
         leftovers_removed=leftovers,
         pruned=tuple(pruned),
     )
+
+
+def _over_limit(reports: Mapping[str, TableReport], limit: float) -> dict[str, tuple[int, int]]:
+    """``(rejected, source_rows)`` of each table whose rejected share is above ``limit``.
+
+    Exact: the limit is read as the decimal it was written as (``Fraction("0.3")``, whereas the
+    float 0.3 is a little below 3/10), so a share exactly at the limit always passes. A table
+    with no rows rejects nothing.
+    """
+    allowed = Fraction(str(limit))
+    return {
+        name: (report.rejected, report.source_rows)
+        for name, report in reports.items()
+        if report.rejected and Fraction(report.rejected, report.source_rows) > allowed
+    }
 
 
 class _VersionWriter:

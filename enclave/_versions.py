@@ -5,6 +5,8 @@
     ZONE/data/
       CURRENT                    the id of the live version (replaced atomically)
       ingest.lock                held (flock) by the one ingest running
+      refused/<version-id>/      the rejects report of an ingest refused for its rejected share
+                                 (rejects.json, rejects/*.parquet; the newest --keep-versions)
       versions/
         <version-id>.tmp/        an ingest in progress (removed by the next ingest)
         <version-id>/            a complete version: catalog.json, rejects.json,
@@ -37,6 +39,7 @@ __all__ = [
     "TMP_SUFFIX",
     "current_version",
     "ingest_lock",
+    "keep_refused_report",
     "live_version_or_none",
     "new_version_id",
     "prune_versions",
@@ -128,6 +131,23 @@ def live_version_or_none(zone_dir: Path) -> str | None:
         return current_version(zone_dir)
     except (NoDataset, CorruptDataset):
         return None
+
+
+def keep_refused_report(zone_dir: Path, tmp_dir: Path, version: str, keep: int) -> Path:
+    """Move a refused version's rejects report from ``tmp_dir`` to ``refused/<version>/``,
+    delete the rest of ``tmp_dir`` (its tables never become a version), keep the newest
+    ``keep`` reports; return the report's directory."""
+    root = zone_dir / "data" / "refused"
+    report = root / version
+    report.mkdir(parents=True)
+    for name in (REJECTS_FILE, "rejects"):
+        os.rename(tmp_dir / name, report / name)
+    shutil.rmtree(tmp_dir)
+    fsync_tree(report)
+    fsync_dir(root)
+    for old in sorted(p.name for p in root.iterdir())[:-keep]:
+        shutil.rmtree(root / old)
+    return report
 
 
 def prune_versions(zone_dir: Path, keep: int, *, previous: str | None = None) -> list[str]:

@@ -16,7 +16,8 @@ public message too, so nothing else leaks by accident.
     │   ├── SourceNotFound            the source directory does not exist
     │   ├── MissingTable              a table's Parquet file is missing
     │   ├── SchemaMismatch            missing/extra column or wrong type (table, column, types)
-    │   └── UnreadableSource          a Parquet file cannot be decoded
+    │   ├── UnreadableSource          a Parquet file cannot be decoded
+    │   └── RejectLimitExceeded       a table's rejected share passed the limit: not published
     ├── IngestError                   writing the new version failed (previous one kept)
     ├── DatasetError
     │   ├── NoDataset                 the zone has no ingested version yet
@@ -28,6 +29,13 @@ Malformed ID numbers raise :class:`enclave.idnumber.InvalidIdNumber` from the va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from enclave._ingest import TableReport
+
 __all__ = [
     "CorruptDataset",
     "CorruptKeyring",
@@ -37,6 +45,7 @@ __all__ = [
     "LookupRefused",
     "MissingTable",
     "NoDataset",
+    "RejectLimitExceeded",
     "SchemaMismatch",
     "SourceError",
     "SourceNotFound",
@@ -110,6 +119,46 @@ class UnreadableSource(SourceError):  # noqa: N818 (names of the zone API)
     def __init__(self, table: str) -> None:
         self.table = table
         super().__init__(f"table {table!r} cannot be read as Parquet")
+
+
+class RejectLimitExceeded(SourceError):  # noqa: N818 (names of the zone API)
+    """Some table's rejected rows passed ``zone.max_reject_share``: the version is not published.
+
+    ``over`` maps each table past the limit, in ingest order, to ``(rejected, source_rows)``;
+    ``table``, ``rejected``, ``source_rows`` and ``share`` are the first of them. ``tables`` is
+    the whole ingest's per-table report and ``report_dir`` holds its rejects report (row
+    numbers and reasons, never values). Counts and shares only: no data value.
+    """
+
+    def __init__(
+        self,
+        over: Mapping[str, tuple[int, int]],
+        limit: float,
+        report_dir: Path,
+        tables: Mapping[str, TableReport],
+    ) -> None:
+        self.over, self.limit, self.report_dir, self.tables = dict(over), limit, report_dir, tables
+        self.table, (self.rejected, self.source_rows) = next(iter(self.over.items()))
+        self.share = self.rejected / self.source_rows
+        named = ", ".join(
+            f"table {name!r} ({bad:,} of {rows:,} rows, {_percent(bad / rows, limit)})"
+            for name, (bad, rows) in self.over.items()
+        )
+        super().__init__(
+            f"refused to publish the new dataset version: rejected rows passed the limit of "
+            f"{limit * 100:g}% (zone.max_reject_share) in {named}; the live version is "
+            f"unchanged; rejected rows (row number and reason) are listed in {report_dir}"
+        )
+
+
+def _percent(share: float, limit: float) -> str:
+    """``share`` as a percentage with the digits it takes to differ from ``limit``'s
+    (a share of 1.001% over a limit of 1% must not read "1%")."""
+    for digits in range(3, 18):
+        text = f"{share * 100:.{digits}g}"
+        if text != f"{limit * 100:.{digits}g}":
+            return text + "%"
+    return f"{share * 100!r}%"
 
 
 class IngestError(ZoneError):

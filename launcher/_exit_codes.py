@@ -15,6 +15,7 @@ from enclave import (
     LookupRefused,
     MissingTable,
     NoDataset,
+    RejectLimitExceeded,
     SchemaMismatch,
     SourceError,
     SourceNotFound,
@@ -74,6 +75,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SourceNotFound, EX_NOINPUT),
     (MissingTable, EX_DATAERR),
     (SchemaMismatch, EX_DATAERR),
+    (RejectLimitExceeded, EX_DATAERR),  # too many rows rejected: not published
     (SourceError, EX_DATAERR),
     (IngestError, EX_CANTCREAT),
     (NoDataset, EX_NOINPUT),

@@ -10,6 +10,7 @@ from enclave import (
     Keyring,
     MissingTable,
     NoDataset,
+    RejectLimitExceeded,
     SchemaMismatch,
     SourceNotFound,
     Zone,
@@ -74,7 +75,7 @@ def test_bad_rows_are_rejected_counted_and_reported_without_values(tmp_path: Pat
         strict=True,
     ):
         src.column("institutions", column).append(value)  # a fourth institution, bad kind
-    report = ingest(zone, src.write(tmp_path / "src"), keyring)
+    report = ingest(zone, src.write(tmp_path / "src"), keyring, max_reject_share=1.0)
 
     persons = report.tables["persons"]
     assert persons.rejected == 5
@@ -116,7 +117,7 @@ def test_null_in_non_nullable_column_is_rejected(tmp_path: Path) -> None:
     # a writer whose schema marks every column nullable (the types still match)
     loose = pa.schema([f.with_nullable(True) for f in TABLES["enrolments"].schema])
     pq.write_table(pa.table(src.tables["enrolments"], schema=loose), path / "enrolments.parquet")
-    report = ingest(zone, path, keyring)
+    report = ingest(zone, path, keyring, max_reject_share=1.0)
     assert report.tables["enrolments"].by_reason == {"null:status": 1}
     rows = pq.read_table(_version_dir(zone) / "rejects" / "enrolments.parquet").to_pylist()
     assert rows == [{"row": 1, "reason": "null:status"}]
@@ -195,7 +196,7 @@ def test_id_number_disagreeing_with_birth_date_or_gender_is_rejected(tmp_path: P
     assert ids[11][:6] != "110101"
     ids[13] = bad_check(ids[13])  # malformed and disagreeing: the malformation is named
     births[13] = births[13] + dt.timedelta(days=30)
-    report = ingest(zone, src.write(tmp_path / "src"), keyring)
+    report = ingest(zone, src.write(tmp_path / "src"), keyring, max_reject_share=1.0)
 
     persons = report.tables["persons"]
     assert (persons.source_rows, persons.accepted, persons.rejected) == (40, 36, 4)
@@ -254,3 +255,116 @@ def test_pruning_keeps_a_rolled_back_live_version_that_is_not_among_the_newest(
     assert d.pruned == (b,)
     assert _versions(zone) == sorted([a, c, d.version])
     assert Zone.open(zone, keyring).version == d.version
+
+
+def _with_bad_persons(persons: int, rows: tuple[int, ...]) -> Source:
+    """A clean export whose persons at ``rows`` have a wrong check character."""
+    src = make_source(persons)
+    ids = src.column("persons", "id_number")
+    for row in rows:
+        ids[row] = bad_check(ids[row])
+    return src
+
+
+def test_export_whose_every_id_number_is_bad_is_refused_and_the_live_version_stays(
+    tmp_path: Path,
+) -> None:
+    # issue 8 item 7, the attack: this export went live with 0 persons (and exit 0)
+    zone, keyring = _zone(tmp_path)
+    clean = make_source(40)
+    good = ingest(zone, clean.write(tmp_path / "good"), keyring)
+    bad = _with_bad_persons(40, tuple(range(40)))
+    with pytest.raises(RejectLimitExceeded) as refused:
+        ingest(zone, bad.write(tmp_path / "bad"), keyring)
+
+    error = refused.value
+    assert (error.table, error.rejected, error.source_rows) == ("persons", 40, 40)
+    assert (error.share, error.limit) == (1.0, 0.01)
+    # every table past the limit, in ingest order (the others orphaned by the persons)
+    assert list(error.over) == [
+        "persons",
+        "enrolments",
+        "claims",
+        "family_bindings",
+        "face_templates",
+    ]
+    assert error.over["claims"] == (120, 120)
+    message = error.public_message
+    assert "table 'persons' (40 of 40 rows, 100%)" in message
+    assert "limit of 1% (zone.max_reject_share)" in message
+    assert "the live version is unchanged" in message and str(error.report_dir) in message
+    clear = set(bad.column("persons", "id_number")) | set(clean.column("persons", "id_number"))
+    assert not [value for value in clear if value in message]
+    # the live version is untouched and nothing of the refused one is left as a version
+    assert (zone / "data" / "CURRENT").read_text().strip() == good.version
+    assert _versions(zone) == [good.version]
+    assert Zone.open(zone, keyring).find_person(clean.column("persons", "id_number")[0])
+    # ... but the operator can see why: the rejects report, row numbers and reasons only
+    assert error.report_dir.parent == zone / "data" / "refused"
+    summary = json.loads((error.report_dir / "rejects.json").read_text())
+    assert summary["persons"]["by_reason"] == {"id_number:CHECK_CHARACTER": 40}
+    rows = pq.read_table(error.report_dir / "rejects" / "persons.parquet")
+    assert rows.column_names == ["row", "reason"] and rows.num_rows == 40
+    assert sorted(p.name for p in error.report_dir.iterdir()) == ["rejects", "rejects.json"]
+    written = json.dumps(rows.to_pylist()) + (error.report_dir / "rejects.json").read_text()
+    assert not [value for value in clear if value in written]
+    assert error.tables["persons"].by_reason == {"id_number:CHECK_CHARACTER": 40}
+
+
+def test_refused_ingests_never_prune_the_last_good_version(tmp_path: Path) -> None:
+    # the second half of the attack: one more (bad) ingest deleted the last good version
+    zone, keyring = _zone(tmp_path)
+    good = ingest(zone, make_source(20).write(tmp_path / "good"), keyring, keep_versions=1)
+    bad = _with_bad_persons(20, tuple(range(20))).write(tmp_path / "bad")
+    reports = []
+    for _ in range(3):
+        with pytest.raises(RejectLimitExceeded) as refused:
+            ingest(zone, bad, keyring, keep_versions=1)
+        reports.append(refused.value.report_dir.name)
+    assert _versions(zone) == [good.version]
+    assert Zone.open(zone, keyring).version == good.version
+    # refused reports are kept like versions: the newest --keep-versions of them
+    assert [p.name for p in (zone / "data" / "refused").iterdir()] == reports[-1:]
+
+
+def test_reject_share_exactly_at_the_limit_is_published_just_above_is_refused(
+    tmp_path: Path,
+) -> None:
+    zone, keyring = _zone(tmp_path)
+    # person 2 has one enrolment and no family binding: 1 of 100 persons, its 3 of 300 claims
+    # and 1 of 100 face templates are rejected, each exactly 1%
+    at_limit = ingest(zone, _with_bad_persons(100, (2,)).write(tmp_path / "at"), keyring)
+    assert at_limit.tables["persons"].rejected == 1
+    assert at_limit.tables["claims"].rejected == 3
+    with pytest.raises(RejectLimitExceeded) as refused:
+        ingest(zone, _with_bad_persons(99, (2,)).write(tmp_path / "above"), keyring)
+    assert (refused.value.table, refused.value.rejected, refused.value.source_rows) == (
+        "persons",
+        1,
+        99,
+    )
+    assert "table 'persons' (1 of 99 rows, 1.01%)" in refused.value.public_message
+    assert refused.value.over == {"persons": (1, 99), "claims": (3, 297), "face_templates": (1, 99)}
+    assert Zone.open(zone, keyring).version == at_limit.version
+
+
+def test_reject_share_is_compared_exactly_for_a_decimal_limit(tmp_path: Path) -> None:
+    # 0.3 is a little below 3/10 as a binary float; 3 of 10 must still count as "at the limit"
+    zone, keyring = _zone(tmp_path)
+    src = _with_bad_persons(10, (2, 3, 6)).write(tmp_path / "src")
+    report = ingest(zone, src, keyring, max_reject_share=0.3)
+    assert report.tables["persons"].rejected == 3 and report.tables["claims"].rejected == 9
+    with pytest.raises(RejectLimitExceeded, match=r"\(3 of 10 rows, 30%\)"):
+        ingest(zone, src, keyring, max_reject_share=0.29)
+    with pytest.raises(ValueError, match="max_reject_share"):
+        ingest(zone, src, keyring, max_reject_share=1.5)
+
+
+def test_a_table_with_zero_rows_rejects_nothing_and_is_published(tmp_path: Path) -> None:
+    zone, keyring = _zone(tmp_path)
+    src = make_source(10)
+    src.tables["face_templates"] = {name: [] for name in src.tables["face_templates"]}
+    report = ingest(zone, src.write(tmp_path / "src"), keyring, max_reject_share=0.0)
+    faces = report.tables["face_templates"]
+    assert (faces.source_rows, faces.accepted, faces.rejected) == (0, 0, 0)
+    assert Zone.open(zone, keyring).version == report.version
