@@ -8,6 +8,7 @@ found / not found and the person's non-identifying attributes only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from tqdm import tqdm
 from enclave import (
     IngestReport,
     Keyring,
+    RejectLimitExceeded,
+    TableReport,
     Zone,
     ingest,
     init_zone,
@@ -76,13 +79,37 @@ def init_command(zone_dir: Path | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory with the export's <table>.parquet files.",
 )
-@click.option("--keep-versions", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--keep-versions",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Dataset versions to keep on disk, the newest; older ones are deleted after a publish, "
+    "never the new live one nor the one live before it. Refused ingests' rejects reports in "
+    "ZONE/data/refused/ are kept as many.",
+)
+@click.option(
+    "--max-reject-share",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Refuse to publish when any table has more than this share of its rows rejected, "
+    "0 to 1 (default: setting zone.max_reject_share, 0.01).",
+)
 @click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
 def ingest_command(
-    zone_dir: Path | None, source_dir: Path, keep_versions: int, progress: bool
+    zone_dir: Path | None,
+    source_dir: Path,
+    keep_versions: int,
+    max_reject_share: float | None,
+    progress: bool,
 ) -> None:
-    """Validate an export and publish it atomically as the zone's new dataset version."""
-    settings = _settings(zone_dir)
+    """Validate an export and publish it atomically as the zone's new dataset version.
+
+    Exit 65, nothing published, when a table's rejected share passes the limit; the reasons
+    are printed and the rejects report is kept.
+    """
+    overrides = {"dir": zone_dir, "max_reject_share": max_reject_share}
+    settings = load_settings(overrides={"zone": overrides}).zone
     keyring = _keyring(settings)
     bars: dict[str, tqdm[Any]] = {}
 
@@ -94,31 +121,41 @@ def ingest_command(
         bars[table].update(done)
 
     try:
-        report = ingest(
-            settings.dir,
-            source_dir,
-            keyring,
-            batch_rows=settings.ingest_batch_rows,
-            keep_versions=keep_versions,
-            progress=on_progress if progress else None,
-        )
-    finally:
-        for bar in bars.values():
-            bar.close()
+        try:
+            report = ingest(
+                settings.dir,
+                source_dir,
+                keyring,
+                batch_rows=settings.ingest_batch_rows,
+                keep_versions=keep_versions,
+                max_reject_share=settings.max_reject_share,
+                progress=on_progress if progress else None,
+            )
+        finally:
+            for bar in bars.values():
+                bar.close()
+    except RejectLimitExceeded as refused:
+        click.echo("not published; rows rejected per table:")  # the error follows on stderr
+        _print_tables(refused.tables)
+        raise
     _print_report(report)
 
 
 def _print_report(report: IngestReport) -> None:
     click.echo(f"version {report.version} is live ({report.seconds:.1f} s)")
-    for name, table in report.tables.items():
-        line = f"  {name:<16} {table.source_rows:>12,} rows  {table.rejected:>9,} rejected"
-        click.echo(line)
-        for reason, count in sorted(table.by_reason.items()):
-            click.echo(f"      {reason:<30} {count:>9,}")
+    _print_tables(report.tables)
     if any(t.rejected for t in report.tables.values()):
         click.echo("rejected rows (row number and reason) are listed in the version's rejects/")
     if report.leftovers_removed:
         click.echo(f"removed {report.leftovers_removed} interrupted ingest(s)")
+
+
+def _print_tables(tables: Mapping[str, TableReport]) -> None:
+    for name, table in tables.items():
+        line = f"  {name:<16} {table.source_rows:>12,} rows  {table.rejected:>9,} rejected"
+        click.echo(line)
+        for reason, count in sorted(table.by_reason.items()):
+            click.echo(f"      {reason:<30} {count:>9,}")
 
 
 @zone.command("inspect")

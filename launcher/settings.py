@@ -61,6 +61,13 @@ class ZoneSettings:
     master_key: Secret | None = None
     # Ingest: rows are validated and written in batches of this many rows.
     ingest_batch_rows: int = 250_000
+    # Ingest: a version where any table has more than this share (0 to 1) of its rows rejected
+    # is not published (an export with every ID number bad went live empty: issue 8).
+    max_reject_share: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.max_reject_share <= 1.0:
+            raise SettingsError("setting zone.max_reject_share must be between 0 and 1")
 
 
 @dataclass(frozen=True)

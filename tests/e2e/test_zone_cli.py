@@ -52,8 +52,13 @@ def test_init_ingest_inspect_lookup(tmp_path: Path, zone: Path) -> None:
     ids = src.column("persons", "id_number")
     ids[2] = bad_check(ids[2])
     env = _env(tmp_path)
+    src_dir = str(src.write(tmp_path / "s"))
+    # 1 of 30 persons (and 3 of 90 claims) rejected: above the default limit of 1%
+    done = _run(["zone", "ingest", "--zone", str(zone), "--source", src_dir], env)
+    assert done.returncode == 65 and "table 'persons' (1 of 30 rows, 3.33%)" in done.stderr
     done = _run(
-        ["zone", "ingest", "--zone", str(zone), "--source", str(src.write(tmp_path / "s"))], env
+        ["zone", "ingest", "--zone", str(zone), "--source", src_dir, "--max-reject-share", "0.05"],
+        env,
     )
     assert done.returncode == 0, done.stderr
     assert "id_number:CHECK_CHARACTER" in done.stdout and "1 rejected" in done.stdout
@@ -174,3 +179,61 @@ def test_kill_9_mid_ingest_leaves_previous_version_usable(tmp_path: Path, zone: 
     version = (zone / "data" / "CURRENT").read_text().strip()
     catalog = json.loads((versions / version / "catalog.json").read_text())
     assert catalog["tables"]["claims"]["rows"] == 600_000
+
+
+def test_ingest_rejecting_every_id_number_is_refused_and_the_live_version_stays(
+    tmp_path: Path, zone: Path
+) -> None:
+    # issue 8 item 7: this export went live (persons: 0 rows) with exit 0, and one more ingest
+    # deleted the last good version
+    env = _env(tmp_path)
+    ingest = ["zone", "ingest", "--zone", str(zone), "--no-progress", "--keep-versions", "1"]
+    good = make_source(20)
+    done = _run([*ingest, "--source", str(good.write(tmp_path / "good"))], env)
+    assert done.returncode == 0, done.stderr
+    live = (zone / "data" / "CURRENT").read_text().strip()
+    bad = make_source(20)
+    bad_ids = bad.column("persons", "id_number")
+    bad_ids[:] = [bad_check(number) for number in bad_ids]
+    clear = [*bad_ids, *good.column("persons", "id_number")]
+    bad_dir = str(bad.write(tmp_path / "bad"))
+    for _ in range(2):
+        refused = _run([*ingest, "--source", bad_dir], env)
+        assert refused.returncode == 65, refused.stderr
+        assert "error: refused to publish" in refused.stderr
+        assert "table 'persons' (20 of 20 rows, 100%)" in refused.stderr
+        assert "limit of 1% (zone.max_reject_share)" in refused.stderr
+        assert "the live version is unchanged" in refused.stderr
+        assert "Traceback" not in refused.stderr and "is live" not in refused.stdout
+        # why, without a value: counts and reasons on stdout, the report's place on stderr
+        assert refused.stdout.startswith("not published; rows rejected per table:")
+        assert "id_number:CHECK_CHARACTER" in refused.stdout
+        assert str(zone / "data" / "refused") in refused.stderr
+        assert not [n for n in clear if n in refused.stdout + refused.stderr]
+        assert (zone / "data" / "CURRENT").read_text().strip() == live
+        assert (zone / "data" / "versions" / live / "catalog.json").is_file()
+    found = _run(
+        ["zone", "lookup", "--zone", str(zone)], env, good.column("persons", "id_number")[0]
+    )
+    assert found.returncode == 0 and found.stdout.splitlines()[0] == "found"
+
+    # the limit is a setting (and an option); the version live before stays even at keep 1
+    config = tmp_path / "lenient.toml"
+    config.write_text("[zone]\nmax_reject_share = 1.0\n")
+    allowed = _run([*ingest, "--source", bad_dir], _env(tmp_path, DATAWARD_CONFIG=str(config)))
+    assert allowed.returncode == 0 and "20 rejected" in allowed.stdout, allowed.stderr
+    assert (zone / "data" / "CURRENT").read_text().strip() != live
+    assert (zone / "data" / "versions" / live / "catalog.json").is_file()
+    config.write_text("[zone]\nmax_reject_share = 2\n")
+    wrong = _run([*ingest, "--source", bad_dir], _env(tmp_path, DATAWARD_CONFIG=str(config)))
+    assert wrong.returncode == 78 and "zone.max_reject_share" in wrong.stderr
+    out_of_range = _run([*ingest, "--source", bad_dir, "--max-reject-share", "1.5"], env)
+    assert out_of_range.returncode == 2
+
+
+def test_ingest_help_documents_keep_versions_and_the_reject_limit(tmp_path: Path) -> None:
+    shown = _run(["zone", "ingest", "--help"], _env(tmp_path))
+    assert shown.returncode == 0
+    text = " ".join(shown.stdout.split())
+    assert "--keep-versions" in text and "the one live before it" in text
+    assert "--max-reject-share" in text and "zone.max_reject_share" in text
