@@ -17,6 +17,7 @@ from types import FrameType
 import click
 
 from launcher._options import zone_option
+from launcher._portal_process import exit_with_parent
 from launcher.settings import Settings, load_settings
 from portal import Portal, PortalConfig, rotate_signing_key, serve
 
@@ -41,8 +42,16 @@ def _config(ctx: click.Context, zone_dir: Path | None, bind: str | None = None) 
 @click.group(name="portal", invoke_without_command=True)
 @zone_option
 @click.option("--bind", default=None, help="HOST:PORT to listen on (port 0: any free port).")
+@click.option(
+    "--parent-lifeline-fd",
+    type=int,
+    default=None,
+    hidden=True,  # set by `dataward serve` (launcher._portal_process): stop when it is gone
+)
 @click.pass_context
-def portal(ctx: click.Context, zone_dir: Path | None, bind: str | None) -> None:
+def portal(
+    ctx: click.Context, zone_dir: Path | None, bind: str | None, parent_lifeline_fd: int | None
+) -> None:
     """Serve the portal (no subcommand), or run one of the management subcommands.
 
     \b
@@ -58,6 +67,8 @@ def portal(ctx: click.Context, zone_dir: Path | None, bind: str | None) -> None:
     click.echo(f"portal listening on {server.url}", err=False)
     sys.stdout.flush()
     previous = signal.signal(signal.SIGTERM, _stop)
+    if parent_lifeline_fd is not None:  # after the handler: a gone parent means a clean stop
+        exit_with_parent(parent_lifeline_fd)
     try:
         server.serve_forever()
     except (_StopSignal, KeyboardInterrupt):

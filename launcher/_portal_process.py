@@ -17,6 +17,15 @@ and exits 0), waits, then kills; it is safe when the child already died.
 If the child dies while serving, the watcher logs it and calls ``on_exit`` (``dataward serve``
 then stops the gRPC API and exits non-zero). Even without that, the zone fails closed: once
 the revocation feed is stale, every call is refused UNAVAILABLE.
+
+The child dies with its parent, however the parent ends (SIGKILL included): it inherits the
+read end of a pipe (``--parent-lifeline-fd``) whose only write end this process holds, and
+:func:`exit_with_parent` stops it (SIGTERM to itself: the usual clean stop) when a read
+returns end-of-file, which the kernel delivers when the last write end closes, i.e. when the
+parent is gone. Why not ``PR_SET_PDEATHSIG``: it fires when the *thread* that forked the
+child exits, not the process, so a portal started from any thread but the main one would be
+killed early; and it needs a ``getppid`` check for a parent that died before the ``prctl``.
+The pipe has neither problem and is not Linux-only.
 """
 
 from __future__ import annotations
@@ -40,11 +49,13 @@ from pathlib import Path
 
 from launcher.settings import Settings, child_environment
 
-__all__ = ["PortalProcess", "PortalProcessError", "portal_settings_toml"]
+__all__ = ["PortalProcess", "PortalProcessError", "exit_with_parent", "portal_settings_toml"]
 
 _log = logging.getLogger("dataward.serve")
 _READY_PREFIX = "portal listening on "
 _STDERR_TAIL_LINES = 40
+# After its parent is gone the child stops cleanly; if that hangs, it exits anyway this late.
+_ORPHAN_GRACE_SECONDS = 15.0
 
 
 class PortalProcessError(Exception):
@@ -72,8 +83,11 @@ def portal_settings_toml(settings: Settings, bind: str) -> str:
 class PortalProcess:
     """A running portal child. Build with :meth:`start`."""
 
-    def __init__(self, process: subprocess.Popen[str], on_exit: Callable[[int], None]) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], on_exit: Callable[[int], None], lifeline: int
+    ) -> None:
         self._process = process
+        self._lifeline = lifeline  # the write end: the child lives while it is open
         self._on_exit = on_exit
         self._stopping = threading.Event()
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -102,17 +116,28 @@ class PortalProcess:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
                 file.write(portal_settings_toml(settings, bind))
+            # os.pipe() fds are not inheritable: only the child gets the read end (pass_fds),
+            # and no other child of ours ever holds the write end open.
+            lifeline_read, lifeline_write = os.pipe()
             command = [sys.executable, "-m", "launcher", "portal"]
             command += ["--zone", str(settings.zone.dir.resolve()), "--bind", bind]
-            process = subprocess.Popen(  # noqa: S603 (our own interpreter, no shell)
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=child_environment(config_file=config),
-            )
-            child = cls(process, on_exit)
+            command += ["--parent-lifeline-fd", str(lifeline_read)]
+            try:
+                process = subprocess.Popen(  # noqa: S603 (our own interpreter, no shell)
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=child_environment(config_file=config),
+                    pass_fds=(lifeline_read,),
+                )
+            except BaseException:
+                os.close(lifeline_write)
+                raise
+            finally:
+                os.close(lifeline_read)
+            child = cls(process, on_exit, lifeline_write)
             try:
                 child._wait_ready(time.monotonic() + timeout)
             except BaseException:
@@ -150,6 +175,9 @@ class PortalProcess:
             except ProcessLookupError:
                 pass  # exited between poll and signal
         self._process.wait()
+        if self._lifeline >= 0:
+            os.close(self._lifeline)
+            self._lifeline = -1
         for thread in self._threads:
             thread.join(timeout)
         for stream in (self._process.stdout, self._process.stderr):
@@ -205,3 +233,22 @@ class PortalProcess:
             return
         _log.error("the portal process exited unexpectedly (code %s)", code)
         self._on_exit(code)
+
+
+def exit_with_parent(lifeline_fd: int) -> None:
+    """In the child: stop this process when the parent holding the pipe's write end is gone.
+
+    A daemon thread blocks reading ``lifeline_fd``; end-of-file means no write end is left. It
+    then sends SIGTERM to this process (the portal's clean stop: a last checkpoint, exit 0),
+    and if that has not ended the process within a grace period, exits at once.
+    """
+
+    def watch() -> None:
+        while os.read(lifeline_fd, 1):  # the parent never writes; data would be ignored
+            pass
+        _log.error("the parent process is gone; the portal stops")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(_ORPHAN_GRACE_SECONDS)
+        os._exit(70)  # EX_SOFTWARE: the clean stop hung
+
+    threading.Thread(target=watch, daemon=True, name="portal-lifeline").start()

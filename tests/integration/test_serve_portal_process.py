@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +27,7 @@ from launcher.settings import Secret, Settings, load_settings
 from tests.unit.enclave.zone_source import make_source
 
 MASTER = b"portal-process-master-key-0123456789"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +61,13 @@ def _environ(pid: int) -> dict[str, str]:
 
 
 def _gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie (its new parent may never reap it here)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (ProcessLookupError, FileNotFoundError):
         return True
-    return False
+    return "\nState:\tZ" in status
 
 
 def _zone_clients(zone_dir: Path) -> list[tuple[str, str]]:
@@ -127,3 +136,56 @@ def test_a_portal_that_cannot_start_is_a_clear_error(zone_dir: Path) -> None:
         with pytest.raises(PortalProcessError, match="exited before serving") as raised:
             start_serving(_settings(zone_dir), portal_bind=f"127.0.0.1:{port}")
     assert "stderr ends with" in str(raised.value) and "in use" in str(raised.value)
+
+
+# A parent that starts the portal child exactly as `dataward serve` does, says who it started,
+# and then waits to be killed.
+_PARENT = """
+import dataclasses, sys, time
+from pathlib import Path
+from launcher._portal_process import PortalProcess
+from launcher.settings import load_settings
+settings = load_settings(
+    overrides={"zone": {"dir": Path(sys.argv[1])}, "portal": {"cookie_secure": False}},
+    environ={},
+)
+child = PortalProcess.start(settings, "127.0.0.1:0")
+print(child.pid, child.url, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_sigkilled_parent_leaves_no_portal_running(tmp_path: Path) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(tmp_path / "zone")],
+        cwd=ROOT,
+        env={"PATH": os.defpath},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    child_pid = 0
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline()
+        assert line, "the parent exited before starting its portal"
+        pid_text, url = line.split()
+        child_pid = int(pid_text)
+        with urllib.request.urlopen(f"{url}/.well-known/jwks.json", timeout=5) as response:
+            assert response.status == 200
+        parent.send_signal(signal.SIGKILL)  # no finally, no atexit: only the kernel knows
+        parent.wait(10)
+        deadline = time.monotonic() + 20
+        while not _gone(child_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(child_pid), "the portal outlived its SIGKILLed parent"
+        with pytest.raises((urllib.error.URLError, OSError)):
+            urllib.request.urlopen(f"{url}/.well-known/jwks.json", timeout=2)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+        if child_pid and not _gone(child_pid):
+            os.kill(child_pid, signal.SIGKILL)
