@@ -32,6 +32,7 @@ from typing import Generic, NoReturn, Protocol, TypeVar
 from dataward import receipts
 from dataward.transparency import Receipt
 from enclave._keys import normalize
+from enclave.audit import CONSENT_REF
 from enclave.consent import Consent, ConsentStore, FamilyBindingLike, guardians_of
 from enclave.eligibility import Benefit, EligibilityDecision, EnrolmentLike, decide_eligibility
 from enclave.identity import DocumentVerdict, PersonLike, verify_document
@@ -53,11 +54,38 @@ __all__ = [
     "PersonChecks",
     "PersonDirectory",
     "Tokenizer",
+    "field_problem",
 ]
 
 POLICY_VERSION = "person-checks/1"
 MAX_CONSENT_DAYS = 3650
+# The longest text each field may carry (issue 8, fault 4); the gRPC API refuses longer ones
+# before the zone sees them, the zone refuses them again for any other front end.
+MAX_ID_NUMBER_CHARS = 32  # 18 significant, surrounding spaces allowed
+MAX_NAME_CHARS = 64
+MAX_PARTNER_CHARS = 64
 _T = TypeVar("_T")
+
+
+def field_problem(
+    *, id_number: str = "", name: str = "", consent_ref: str = "", partner: str = ""
+) -> InvalidField | None:
+    """The first field over its limit or out of its format, as the refusal to answer with.
+
+    ``consent_ref`` has a fixed format (a zone-issued ``cns_`` reference, or empty): anything
+    else -- an ID number, a name -- is refused before it could be logged.
+    """
+    limits = (
+        ("id_number", id_number, MAX_ID_NUMBER_CHARS),
+        ("name", name, MAX_NAME_CHARS),
+        ("partner", partner, MAX_PARTNER_CHARS),
+    )
+    for field, value, limit in limits:
+        if len(value) > limit:
+            return InvalidField(field, f"at most {limit} characters")
+    if consent_ref and not CONSENT_REF.fullmatch(consent_ref):
+        return InvalidField("consent_ref", "not a consent reference (cns_ and 24 characters)")
+    return None
 
 
 class Tokenizer(Protocol):
@@ -186,6 +214,8 @@ class PersonChecks:
     def verify_identity(self, caller: Caller, query: IdentityQuery) -> Answer[DocumentVerdict]:
         method = receipts.IDENTITY_VERIFY
         request_id, token, now = self._begin(caller, method, query.id_number, query)
+        if len(query.name) > MAX_NAME_CHARS:
+            self._refuse(request_id, InvalidField("name", f"at most {MAX_NAME_CHARS} characters"))
         if query.selfie:
             self._refuse(request_id, SelfieNotSupported())
         if not query.name.strip():
@@ -231,6 +261,8 @@ class PersonChecks:
         )
         if not partner.strip():
             self._refuse(request_id, InvalidField("partner", "required"))
+        if (problem := field_problem(partner=partner)) is not None:
+            self._refuse(request_id, problem)
         if not 1 <= valid_days <= MAX_CONSENT_DAYS:
             self._refuse(request_id, InvalidField("valid_days", f"1..{MAX_CONSENT_DAYS}"))
         person = self._directory.find_person(id_number)
@@ -258,15 +290,20 @@ class PersonChecks:
     def revoke_consent(self, caller: Caller, consent_ref: str) -> Answer[Consent]:
         method = receipts.REVOKE_CONSENT
         request_id = uuid.uuid4().hex
+        problem = field_problem(consent_ref=consent_ref) or (
+            None if consent_ref else InvalidField("consent_ref", "required")
+        )
         self._audit.request(
             request_id=request_id,
             client_id=caller.client_id,
             organization=caller.organization,
             method=method,
             purpose="",
-            consent_ref=consent_ref,
+            consent_ref="" if problem else consent_ref,
             person_token=None,
         )
+        if problem is not None:
+            self._refuse(request_id, problem)
         try:
             consent = self._consents.revoke(consent_ref, self._clock())
         except Exception as exc:
@@ -304,19 +341,22 @@ class PersonChecks:
         consent_ref: str,
     ) -> bytes:
         token: bytes | None = None
-        problem: Exception | None = None
-        try:
-            validate_id_number(normalize("id_number", id_number))
-            token = self._tokenizer.token("id_number", id_number)
-        except InvalidIdNumber as exc:
-            problem = exc
+        # Client text is logged only in its fixed format: a bad consent_ref is refused and
+        # logged as none, an over-long ID number is never even tokenized.
+        problem: Exception | None = field_problem(id_number=id_number, consent_ref=consent_ref)
+        if problem is None:
+            try:
+                validate_id_number(normalize("id_number", id_number))
+                token = self._tokenizer.token("id_number", id_number)
+            except InvalidIdNumber as exc:
+                problem = exc
         self._audit.request(
             request_id=request_id,
             client_id=caller.client_id,
             organization=caller.organization,
             method=method,
             purpose=purpose,
-            consent_ref=consent_ref,
+            consent_ref=consent_ref if CONSENT_REF.fullmatch(consent_ref) else "",
             person_token=token,
         )
         if problem is not None or token is None:

@@ -36,6 +36,7 @@ class PersonCheckError(ZoneError):
 class InvalidField(PersonCheckError):  # noqa: N818 (API names)
     def __init__(self, field: str, rule: str) -> None:
         self.field = field
+        self.rule = rule
         super().__init__(f"field {field!r}: {rule}")
 
 

@@ -8,6 +8,7 @@ and revocation feed, the audit log's receipts). Every refusal leaves through one
 
 from grpc_api._guard import METHOD_SCOPES
 from grpc_api._jwks import JwksCache
+from grpc_api._operator import OperatorKey, mint_operator_token, operator_issuer
 from grpc_api._revocations import RevocationFeed
 from grpc_api._server import ApiServer, ServerOptions, build_server
 from grpc_api._servicers import ReceiptSource, raw_public_key
@@ -32,6 +33,7 @@ __all__ = [
     "DeadlineTooShort",
     "InvalidRequest",
     "JwksCache",
+    "OperatorKey",
     "PermissionRefused",
     "Principal",
     "RateLimited",
@@ -43,6 +45,8 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "build_server",
+    "mint_operator_token",
+    "operator_issuer",
     "raw_public_key",
     "refusal_for",
 ]

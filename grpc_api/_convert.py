@@ -13,12 +13,13 @@ from dataward.transparency import Receipt
 from dataward.v1 import common_pb2, eligibility_pb2, identity_pb2
 from enclave.eligibility import Benefit, EligibilityDecision
 from enclave.identity import DocumentVerdict
-from enclave.person_checks import EligibilityQuery, IdentityQuery
+from enclave.person_checks import EligibilityQuery, IdentityQuery, field_problem
 from grpc_api.errors import InvalidRequest
 
 _E = TypeVar("_E")
 
 __all__ = [
+    "check_fields",
     "date_from_proto",
     "date_to_proto",
     "decision_to_proto",
@@ -78,7 +79,19 @@ def receipt_to_proto(receipt: Receipt, *, request_id: str) -> common_pb2.Receipt
     )
 
 
+def check_fields(
+    *, id_number: str = "", name: str = "", consent_ref: str = "", partner: str = ""
+) -> None:
+    """Refuse a text field over its documented limit or out of its format (before any log)."""
+    problem = field_problem(
+        id_number=id_number, name=name, consent_ref=consent_ref, partner=partner
+    )
+    if problem is not None:
+        raise InvalidRequest(problem.field, problem.rule)
+
+
 def eligibility_query(request: eligibility_pb2.CheckRequest) -> EligibilityQuery:
+    check_fields(id_number=request.id_number, consent_ref=request.consent_ref)
     return EligibilityQuery(
         id_number=request.id_number,
         benefit=benefit_from_proto(request.benefit),
@@ -108,6 +121,7 @@ def decision_to_proto(
 
 
 def identity_query(request: identity_pb2.VerifyRequest) -> IdentityQuery:
+    check_fields(id_number=request.id_number, name=request.name, consent_ref=request.consent_ref)
     return IdentityQuery(
         id_number=request.id_number,
         name=request.name,

@@ -118,6 +118,9 @@ def build_server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
         interceptors=[AuthInterceptor(guard)],
         options=[
+            # Never share a port with another process (grpcio's default SO_REUSEPORT lets a
+            # second server on the same zone bind the same port and split its calls).
+            ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", options.max_message_bytes),
             ("grpc.max_send_message_length", options.max_message_bytes),
         ],

@@ -50,6 +50,7 @@ _CHECK = "/dataward.v1.EligibilityService/Check"
 _BATCH = "/dataward.v1.EligibilityService/CheckBatch"
 _VERIFY = "/dataward.v1.IdentityService/Verify"
 _GRANT = "/dataward.v1.StewardService/GrantConsent"
+_REVOKE = "/dataward.v1.StewardService/RevokeConsent"
 
 
 def _caller(principal: Principal, purpose: str | None = None) -> Caller:
@@ -175,6 +176,7 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
     ) -> steward_pb2.GrantConsentResponse:
         principal = principal_of(context)
         try:
+            convert.check_fields(id_number=request.id_number, partner=request.partner)
             purpose = convert.purpose_from_proto(request.purpose).value
         except ApiError as exc:
             abort(context, self._guard.refused(_GRANT, principal, "", exc))
@@ -198,10 +200,13 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
     def RevokeConsent(
         self, request: steward_pb2.RevokeConsentRequest, context: grpc.ServicerContext
     ) -> steward_pb2.RevokeConsentResponse:
+        principal = principal_of(context)
         try:
-            answer = self._checks.revoke_consent(
-                _caller(principal_of(context)), request.consent_ref
-            )
+            convert.check_fields(consent_ref=request.consent_ref)
+        except ApiError as exc:
+            abort(context, self._guard.refused(_REVOKE, principal, "", exc))
+        try:
+            answer = self._checks.revoke_consent(_caller(principal), request.consent_ref)
             return steward_pb2.RevokeConsentResponse(
                 receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id)
             )

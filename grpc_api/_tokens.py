@@ -9,7 +9,13 @@ Checks, in order, each failure a distinct ``Unauthenticated`` reason:
    lands here);
 3. ``iss`` is the portal → TOKEN_ISSUER; ``aud`` contains this zone → TOKEN_AUDIENCE;
 4. ``exp`` has not passed → TOKEN_EXPIRED;
-5. the ``jti`` is not in the revocation feed → TOKEN_REVOKED.
+5. ``nbf`` and ``iat`` are not in the future, beyond ``leeway_seconds`` of clock skew
+   (RFC 7519 §4.1.5, RFC 9068 §4) → TOKEN_NOT_YET_VALID;
+6. the ``jti`` is not in the revocation feed → TOKEN_REVOKED.
+
+Besides the portal's tokens, the verifier accepts the zone's own operator tokens when it is
+given the zone's :class:`~grpc_api._operator.OperatorKey`: key id ``dataward-zone-operator``,
+the operator issuer, scope ``steward:admin`` only, short-lived (see :mod:`grpc_api._operator`).
 
 Verified signatures are cached per token string (bounded), so a partner's repeated calls cost
 a dictionary lookup; expiry and revocation are checked on every call.
@@ -28,6 +34,12 @@ from joserfc.errors import JoseError
 
 from dataward.access import Purpose, Scope
 from grpc_api._jwks import JwksCache
+from grpc_api._operator import (
+    MAX_OPERATOR_TTL_SECONDS,
+    OPERATOR_KID,
+    OPERATOR_SCOPES,
+    OperatorKey,
+)
 from grpc_api.errors import Unauthenticated
 
 __all__ = ["ALGORITHMS", "Principal", "RevocationCheck", "TokenVerifier"]
@@ -52,6 +64,8 @@ class Principal:
     purposes: frozenset[str]
     jti: str
     expires_at: float
+    # The latest of ``nbf`` and ``iat``: the token is refused before this (less the leeway).
+    not_before: float = 0.0
 
     def has_scope(self, scope: Scope) -> bool:
         return scope.value in self.scopes
@@ -68,9 +82,16 @@ class TokenVerifier:
         audience: str,
         jwks: JwksCache,
         revocations: RevocationCheck | None,
+        operator: OperatorKey | None = None,
+        leeway_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if leeway_seconds < 0:
+            raise ValueError("leeway_seconds must not be negative")
         self._issuer = issuer
+        self._operator = operator
+        self._operator_keys = operator.jwk() if operator is not None else None
+        self._leeway = leeway_seconds
         self._audience = audience
         self._jwks = jwks
         self._revocations = revocations
@@ -91,8 +112,16 @@ class TokenVerifier:
                 self._cache[bearer] = principal
         # Expired or revoked, the token's signature did verify: the refusal names its client
         # (``Unauthenticated.verified``) in the audit log.
-        if principal.expires_at <= self._clock():
+        now = self._clock()
+        if principal.expires_at <= now:
             refused = Unauthenticated("the access token has expired", reason="TOKEN_EXPIRED")
+            refused.verified = principal
+            raise refused
+        if principal.not_before > now + self._leeway:
+            refused = Unauthenticated(
+                "the access token is not valid yet (nbf or iat is in the future)",
+                reason="TOKEN_NOT_YET_VALID",
+            )
             refused.verified = principal
             raise refused
         if self._revocations is not None and self._revocations.is_revoked(principal.jti):
@@ -111,15 +140,29 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or header.get("alg") not in ALGORITHMS:
             raise Unauthenticated("the access token names no known key or algorithm")
-        keys = self._jwks.keys_for(kid)
+        operator = kid == OPERATOR_KID
+        if operator:
+            if self._operator_keys is None or header.get("alg") != "Ed25519":
+                raise Unauthenticated("the access token names no known key or algorithm")
+            keys: Any = self._operator_keys
+        else:
+            keys = self._jwks.keys_for(kid)
         try:
             token = jwt.decode(bearer, keys, algorithms=list(ALGORITHMS))
         except (JoseError, ValueError) as exc:
             raise Unauthenticated("the access token signature does not verify") from exc
-        return self._principal(token.claims)
+        if not operator:
+            return self._principal(token.claims, self._issuer)
+        assert self._operator is not None  # the keys exist only with the operator key
+        principal = self._principal(token.claims, self._operator.issuer)
+        if not principal.scopes <= OPERATOR_SCOPES or principal.purposes:
+            raise Unauthenticated("an operator token carries steward:admin and nothing else")
+        if principal.expires_at - principal.not_before > MAX_OPERATOR_TTL_SECONDS:
+            raise Unauthenticated("an operator token must be short-lived")
+        return principal
 
-    def _principal(self, claims: dict[str, Any]) -> Principal:
-        if claims.get("iss") != self._issuer:
+    def _principal(self, claims: dict[str, Any], issuer: str) -> Principal:
+        if claims.get("iss") != issuer:
             raise Unauthenticated("the access token is from another issuer", reason="TOKEN_ISSUER")
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
@@ -135,6 +178,14 @@ class TokenVerifier:
         purposes = claims.get("purposes") or []
         if not isinstance(purposes, list):
             raise Unauthenticated("the access token's purposes claim is malformed")
+        times: list[float] = []
+        for name in ("nbf", "iat"):
+            value = claims.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise Unauthenticated("the access token's nbf or iat claim is malformed")
+            times.append(float(value))
         return Principal(
             client_id=str(client_id),
             subject=str(claims.get("sub", client_id)),
@@ -144,4 +195,5 @@ class TokenVerifier:
             purposes=frozenset(str(p) for p in purposes),
             jti=jti,
             expires_at=float(exp),
+            not_before=max(times, default=0.0),
         )

@@ -6,6 +6,19 @@ message (the traceback is not printed, it could carry data values).
 
 from __future__ import annotations
 
+from dataward.client import (
+    ConsentRequired as RemoteConsentRequired,
+)
+from dataward.client import (
+    DatawardError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ReceiptInvalid,
+    Unauthenticated,
+    Unavailable,
+)
 from dataward.transparency import TransparencyError
 from enclave import (
     CorruptDataset,
@@ -24,7 +37,7 @@ from enclave import (
     ZoneError,
     ZoneNotInitialized,
 )
-from enclave.audit import AuditError, AuditIntegrityError, AuditStorageError
+from enclave.audit import AuditError, AuditIntegrityError, AuditLogBusy, AuditStorageError
 from enclave.datagen import (
     DatagenError,
     InvalidParametersError,
@@ -37,6 +50,7 @@ from enclave.person_errors import (
     InvalidField,
     PersonNotFound,
 )
+from launcher._operator_calls import OperatorCallError
 from launcher._portal_process import PortalProcessError
 from launcher.settings import SettingsError
 from portal.errors import (
@@ -89,6 +103,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (InvalidField, EX_DATAERR),
     (ZoneError, EX_DATAERR),
     # audit log
+    (AuditLogBusy, EX_TEMPFAIL),  # another process writes the zone (a second `serve`)
     (AuditIntegrityError, EX_DATAERR),
     (AuditStorageError, EX_IOERR),
     (AuditError, EX_DATAERR),
@@ -106,6 +121,17 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SigningKeyError, EX_IOERR),
     (LogUnavailableError, EX_NOINPUT),
     (PortalError, EX_SOFTWARE),
+    # operator calls through the running server (`consent grant` while `serve` runs)
+    (OperatorCallError, EX_UNAVAILABLE),
+    (InvalidArgument, EX_DATAERR),
+    (NotFound, EX_NOINPUT),
+    (RemoteConsentRequired, EX_NOPERM),
+    (Unauthenticated, EX_NOPERM),
+    (PermissionDenied, EX_NOPERM),
+    (RateLimited, EX_TEMPFAIL),
+    (ReceiptInvalid, EX_DATAERR),
+    (Unavailable, EX_UNAVAILABLE),
+    (DatawardError, EX_UNAVAILABLE),
     # datagen
     (OutputNotEmptyError, EX_CANTCREAT),
     (OutputNotWritableError, EX_CANTCREAT),

@@ -23,10 +23,12 @@ from enclave.refusal_audit import AuditLogRefusals
 from grpc_api import (
     ApiServer,
     JwksCache,
+    OperatorKey,
     RevocationFeed,
     ServerOptions,
     TokenVerifier,
     build_server,
+    operator_issuer,
     raw_public_key,
 )
 from launcher._cmd_portal import portal_config
@@ -201,6 +203,10 @@ def start_serving(
                     min_refetch_seconds=settings.grpc.jwks_refresh_seconds,
                 ),
                 revocations=feed,
+                operator=OperatorKey(
+                    operator_issuer(core.key_name), core.keyring.signing_key.public_key()
+                ),
+                leeway_seconds=settings.grpc.token_leeway_seconds,
             )
             api = build_server(
                 server_options(settings.grpc, grpc_bind),
@@ -217,6 +223,14 @@ def start_serving(
         stopping.append(api)
         if child.returncode is not None:  # died between readiness and now
             api.stop(None)
+        # Who writes the zone now, and where the operator's CLI reaches it (see
+        # launcher._operator_calls): a second writer is refused with this, or hands its write here.
+        core.audit.describe_writer(
+            role="server",
+            grpc=operator_target(grpc_bind or settings.grpc.bind, api.port),
+            tls=settings.grpc.tls_cert_file is not None,
+            portal=child.url,
+        )
     except BaseException:
         try:
             if child is not None:
@@ -227,6 +241,14 @@ def start_serving(
             core.close()
         raise
     return Serving(core, api, child, operator, feed)
+
+
+def operator_target(bind: str, port: int) -> str:
+    """``host:port`` on which this machine reaches a server bound to ``bind`` (on ``port``)."""
+    host = bind.rpartition(":")[0] or "127.0.0.1"
+    if host in ("0.0.0.0", "[::]", "::", "*"):  # noqa: S104 (recognised, not bound)
+        host = "127.0.0.1"
+    return f"{host}:{port}"
 
 
 def _stop_all(apis: list[ApiServer]) -> None:

@@ -135,6 +135,14 @@ class GrpcSettings:
     # Refresh the JWKS at most this often; revoked tokens are refused within this delay.
     jwks_refresh_seconds: float = 30.0
     revocation_poll_seconds: float = 5.0
+    # Clock skew allowed on a token's nbf and iat (a token from the future is refused).
+    token_leeway_seconds: float = 60.0
+    # Refusals of calls without a valid token, per client address: each costs an audit write,
+    # so past this rate they are answered RESOURCE_EXHAUSTED unlogged, and counted in one
+    # summary leaf every refusal_summary_seconds.
+    unauthenticated_refusals_per_second: float = 5.0
+    unauthenticated_refusals_burst: int = 20
+    refusal_summary_seconds: float = 60.0
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
@@ -144,6 +152,16 @@ class GrpcSettings:
             raise SettingsError("setting grpc.max_workers must be at least 1")
         if self.max_batch_items < 1:
             raise SettingsError("setting grpc.max_batch_items must be at least 1")
+        if self.token_leeway_seconds < 0:
+            raise SettingsError("setting grpc.token_leeway_seconds must not be negative")
+        if not self.unauthenticated_refusals_per_second > 0:
+            raise SettingsError(
+                "setting grpc.unauthenticated_refusals_per_second must be greater than 0"
+            )
+        if self.unauthenticated_refusals_burst < 1:
+            raise SettingsError("setting grpc.unauthenticated_refusals_burst must be at least 1")
+        if not self.refusal_summary_seconds > 0:
+            raise SettingsError("setting grpc.refusal_summary_seconds must be greater than 0")
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,20 @@ from enclave.audit._reader import AuditReader, verify_log
 from enclave.audit._settings import AuditLogSettings
 from enclave.audit._sqlite import SqliteAuditStore
 from enclave.audit._who import CheckEntry, who_checked
+from enclave.audit._writer import read_holder
 from enclave.audit.errors import (
     AuditClosedError,
     AuditError,
     AuditEventError,
     AuditIntegrityError,
+    AuditLogBusy,
     AuditNotYetSigned,
     AuditStorageError,
     AuditUnknownEntryError,
 )
 from enclave.audit.events import (
+    CONSENT_REF,
+    REQUEST_ID,
     AuditEvent,
     Decision,
     LoggedEvent,
@@ -45,6 +49,8 @@ from enclave.audit.interface import (
 )
 
 __all__ = [
+    "CONSENT_REF",
+    "REQUEST_ID",
     "AppendResult",
     "Appended",
     "AuditClosedError",
@@ -53,6 +59,7 @@ __all__ = [
     "AuditEventError",
     "AuditIntegrityError",
     "AuditLog",
+    "AuditLogBusy",
     "AuditLogSettings",
     "AuditNotYetSigned",
     "AuditReader",
@@ -74,6 +81,7 @@ __all__ = [
     "StoredLeaf",
     "decode_leaf",
     "encode_leaf",
+    "read_holder",
     "verify_log",
     "who_checked",
 ]

@@ -45,6 +45,7 @@ from dataward.transparency import (
 )
 from enclave.audit._reader import AuditReader
 from enclave.audit._settings import AuditLogSettings
+from enclave.audit._writer import WriterLock
 from enclave.audit.errors import (
     AuditClosedError,
     AuditError,
@@ -173,6 +174,7 @@ class AuditLog(AuditReader):
         self._broken: AuditStorageError | None = None
         self._closed = False
         self._close_lock = threading.Lock()
+        self._writer: WriterLock | None = None  # set by :meth:`open`
         self._committer = threading.Thread(target=self._run, name="audit-committer", daemon=True)
         self._committer.start()
 
@@ -187,15 +189,33 @@ class AuditLog(AuditReader):
         *,
         clock: Clock | None = None,
     ) -> AuditLog:
-        """Open (or create) the log in the SQLite file ``db_path`` and start its committer."""
+        """Open (or create) the log in the SQLite file ``db_path`` and start its committer.
+
+        The caller becomes the log's one writer: it holds ``db_path``'s writer lock until
+        :meth:`close` (see :mod:`enclave.audit._writer`); if another process holds it, this
+        raises :class:`AuditLogBusy` naming that process.
+        """
         from enclave.audit._sqlite import SqliteAuditStore
 
-        store = SqliteAuditStore.open(db_path, settings.sqlite_synchronous)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock.acquire(db_path)
         try:
-            return cls(store, settings, signer, origin, key_name, clock=clock)
+            store = SqliteAuditStore.open(db_path, settings.sqlite_synchronous)
+            try:
+                log = cls(store, settings, signer, origin, key_name, clock=clock)
+            except BaseException:
+                store.close()
+                raise
         except BaseException:
-            store.close()
+            lock.release()
             raise
+        log._writer = lock
+        return log
+
+    def describe_writer(self, **info: Any) -> None:
+        """Say, in the writer lock, who writes this log (e.g. a server and its address)."""
+        if self._writer is not None:
+            self._writer.describe(**info)
 
     def _bind_identity(self) -> None:
         """A store belongs to one log: its origin and key name are fixed at creation."""
@@ -462,7 +482,11 @@ class AuditLog(AuditReader):
             self._closed = True
             self._queue.put(_STOP)
         self._committer.join()
-        super().close()
+        try:
+            super().close()
+        finally:
+            if self._writer is not None:
+                self._writer.release()
 
 
 def _lookup(event: AuditEvent) -> tuple[str | None, str | None]:

@@ -6,6 +6,7 @@
     ├── AuditEventError        an event or a stored leaf is malformed (names the field)
     ├── AuditStorageError      the store failed to make an entry durable; nothing was logged
     ├── AuditClosedError       the log was closed
+    ├── AuditLogBusy           another process holds the log's writer lock (``holder``)
     ├── AuditUnknownEntryError no entry with that index (yet)
     ├── AuditNotYetSigned      no signed checkpoint covers the entry yet (``retry_after`` s)
     └── AuditIntegrityError    the stored log does not match its signed checkpoints; the
@@ -31,6 +32,19 @@ class AuditStorageError(AuditError):
 
 class AuditClosedError(AuditError):
     """The audit log is closed."""
+
+
+class AuditLogBusy(AuditError):  # noqa: N818 (a state, not a failure)
+    """Another process writes this log; ``holder`` is what it said about itself (pid, role,
+    and for a server the gRPC address its operator calls reach)."""
+
+    def __init__(self, holder: dict[str, object]) -> None:
+        self.holder = holder
+        pid = holder.get("pid")
+        who = f"process {pid}" if pid else "another process"
+        if holder.get("role") == "server" and holder.get("grpc"):
+            who = f"`dataward serve` (pid {pid}, gRPC on {holder['grpc']})"
+        super().__init__(f"the zone's audit log is held by {who}; only one process may write it")
 
 
 class AuditUnknownEntryError(AuditError):

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 from enclave.audit.errors import AuditEventError
 
 __all__ = [
+    "CONSENT_REF",
+    "REQUEST_ID",
     "AuditEvent",
     "Decision",
     "LoggedEvent",
@@ -35,15 +37,26 @@ __all__ = [
 
 _TOKEN = re.compile(r"[0-9a-f]{64}")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_MAX_TEXT = 512
+# No leaf field is free text (issue 8, fault 2: a clear ID number sent as consent_ref reached
+# the log verbatim). Each field has a fixed format; what a client sends is logged only when it
+# matches one (consent references), never as is otherwise.
+#: a zone-issued consent reference: ``cns_`` and 24 URL-safe base64 characters
+CONSENT_REF = re.compile(r"cns_[A-Za-z0-9_-]{24}")
+#: a zone-issued request id: 32 lowercase hex digits (a UUID4's hex)
+REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+# Names the zone or its portal gave: client ids, organizations, methods, purposes, reasons,
+# policy versions, actions. No spaces, nothing past 128 characters.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/=+-]{0,127}")
 
 
-def _text(owner: object, name: str, *, optional: bool = False) -> None:
+def _text(
+    owner: object, name: str, *, optional: bool = False, pattern: re.Pattern[str] = _NAME
+) -> None:
     value = getattr(owner, name)
     if value is None and optional:
         return
-    if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
-        raise AuditEventError(f"{type(owner).__name__}.{name} must be text of 1..{_MAX_TEXT} chars")
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise AuditEventError(f"{type(owner).__name__}.{name} does not have its fixed format")
 
 
 @dataclass(frozen=True)
@@ -64,10 +77,11 @@ class RequestReceived:
         # its purpose was parsed no purpose: those are "" -- but only for a request about no
         # person (a question about a person always names who asked and why).
         unnamed = ("client_id", "organization", "purpose") if self.person_token is None else ()
-        for name in ("client_id", "organization", "method", "purpose", "request_id"):
+        for name in ("client_id", "organization", "method", "purpose"):
             if not (name in unnamed and self.__dict__[name] == ""):
                 _text(self, name)
-        _text(self, "consent_ref", optional=True)
+        _text(self, "request_id", pattern=REQUEST_ID)
+        _text(self, "consent_ref", optional=True, pattern=CONSENT_REF)
         if self.person_token is not None and not (
             isinstance(self.person_token, str) and _TOKEN.fullmatch(self.person_token)
         ):
@@ -85,14 +99,14 @@ class Decision:
     policy_version: str
 
     def __post_init__(self) -> None:
-        _text(self, "request_id")
+        _text(self, "request_id", pattern=REQUEST_ID)
         _text(self, "policy_version")
         if not isinstance(self.allow, bool):
             raise AuditEventError("Decision.allow must be a boolean")
         if not isinstance(self.reasons, tuple) or not all(
-            isinstance(r, str) and 0 < len(r) <= _MAX_TEXT for r in self.reasons
+            isinstance(r, str) and _NAME.fullmatch(r) for r in self.reasons
         ):
-            raise AuditEventError("Decision.reasons must be a tuple of short texts")
+            raise AuditEventError("Decision.reasons must be a tuple of reason names")
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,7 @@ class Release:
     epsilon_spent_micro: int
 
     def __post_init__(self) -> None:
-        _text(self, "request_id")
+        _text(self, "request_id", pattern=REQUEST_ID)
         if not isinstance(self.result_hash, str) or not _TOKEN.fullmatch(self.result_hash):
             raise AuditEventError("Release.result_hash must be a SHA-256 in lowercase hex")
         if (

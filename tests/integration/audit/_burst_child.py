@@ -22,7 +22,9 @@ def main() -> None:
 
     def worker(t: int) -> None:
         for i in range(1_000_000):
-            r = log.append(RequestReceived(f"c{t}", "org", "m", "p", None, None, f"req-{t}-{i}"))
+            r = log.append(
+                RequestReceived(f"c{t}", "org", "m", "p", None, None, f"{t:08x}{i:024x}")
+            )
             with out:
                 sys.stdout.write(f"{r.leaf_index}\n")
                 sys.stdout.flush()

@@ -154,7 +154,25 @@ def test_consent_ref_must_name_a_valid_consent(world: World) -> None:
     ref = world.consent(ALICE)
     assert world.eligibility(ALICE, ref=ref).value.eligible
     with pytest.raises(ConsentRequired):
-        world.eligibility(ALICE, ref="cns_forged")
+        world.eligibility(ALICE, ref="cns_" + "f" * 24)  # well-formed, names no consent
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["cns_forged", ALICE, f"  {ALICE} ", "张伟", "+86 138 0013 8000", "cns_" + "a" * 100_000],
+)
+def test_a_consent_ref_out_of_format_is_refused_and_never_logged(world: World, ref: str) -> None:
+    # Issue 8, fault 2: an ID number sent as consent_ref reached the log verbatim.
+    world.consent(ALICE)
+    with pytest.raises(InvalidField) as refused:
+        world.eligibility(ALICE, ref=ref)
+    assert refused.value.field == "consent_ref"
+    logged = repr(world.audit.entries)
+    assert ref.strip() not in logged and "forged" not in logged
+    assert world.audit.decisions()[-1]["reasons"] == ("InvalidField",)
+    with pytest.raises(InvalidField):
+        world.checks.revoke_consent(PARTNER, ref)
+    assert ref.strip() not in repr(world.audit.entries)
 
 
 def test_malformed_id_number_is_refused_and_logged_without_the_number(world: World) -> None:

@@ -21,9 +21,9 @@ def request(i: int, token: str | None = None) -> RequestReceived:
         organization=f"org-{i % 3}",
         method="EligibilityService/Check",
         purpose="underwriting",
-        consent_ref=f"consent-{i}",
+        consent_ref=f"cns_{i:024d}",
         person_token=token,
-        request_id=f"req-{i}",
+        request_id=f"{i:032x}",
     )
 
 

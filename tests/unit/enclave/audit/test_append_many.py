@@ -23,11 +23,11 @@ from tests.unit.enclave.audit.conftest import KEY, KEY_NAME, ORIGIN, OpenRecorde
 
 
 def decision(i: int) -> Decision:
-    return Decision(request_id=f"req-{i}", allow=True, reasons=(), policy_version="test/1")
+    return Decision(request_id=f"{i:032x}", allow=True, reasons=(), policy_version="test/1")
 
 
 def release(i: int) -> Release:
-    return Release(request_id=f"req-{i}", result_hash=f"{i:064x}", epsilon_spent_micro=0)
+    return Release(request_id=f"{i:032x}", result_hash=f"{i:064x}", epsilon_spent_micro=0)
 
 
 def test_a_group_is_one_commit_with_its_checkpoint_and_the_receipt_verifies(

@@ -17,13 +17,16 @@ from enclave.audit import (
 )
 
 NOW = datetime(2025, 3, 1, 12, 30, 5, 123456, tzinfo=UTC)
+R1, R2 = "1" * 32, "2" * 32
+REF = "cns_" + "A-b_" * 6
 EVENTS = [
-    RequestReceived("c1", "Org", "m", "underwriting", None, "ab" * 32, "r1"),
-    Decision("r1", True, ("consent ok", "policy 3"), "v7"),
-    Release("r1", "cd" * 32, 250_000),
+    RequestReceived("c1", "Org", "m", "underwriting", None, "ab" * 32, R1),
+    RequestReceived("c1", "Org", "m", "underwriting", REF, "ab" * 32, R1),
+    Decision(R1, True, ("CONSENT_OK", "policy-3"), "v7"),
+    Release(R1, "cd" * 32, 250_000),
     StewardAction("alice", "approve", "app:42", None),
     PortalEvent("steward:alice", "sign_in", None),
-    RequestReceived("", "", "m", "", None, None, "r2"),  # refused before its token verified
+    RequestReceived("", "", "m", "", None, None, R2),  # refused before its token verified
 ]
 
 
@@ -38,9 +41,9 @@ def test_round_trip_is_exact_and_canonical(event: object) -> None:
 
 
 def test_leaf_is_sorted_json_with_kind_seq_time() -> None:
-    leaf = encode_leaf(EVENTS[2], 3, NOW)
+    leaf = encode_leaf(EVENTS[3], 3, NOW)
     assert leaf == (
-        b'{"epsilon_spent_micro":250000,"kind":"release","request_id":"r1",'
+        b'{"epsilon_spent_micro":250000,"kind":"release","request_id":"' + R1.encode() + b'",'
         b'"result_hash":"' + b"cd" * 32 + b'","seq":3,"time":"2025-03-01T12:30:05.123456Z"}'
     )
 
@@ -48,14 +51,28 @@ def test_leaf_is_sorted_json_with_kind_seq_time() -> None:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: RequestReceived("c1", "Org", "m", "p", None, "110101199003077777", "r1"),
-        lambda: RequestReceived("", "Org", "m", "p", None, "ab" * 32, "r1"),
-        lambda: RequestReceived("c1", "Org", "m", "", None, "ab" * 32, "r1"),
-        lambda: RequestReceived("", "", "", "", None, None, "r1"),
-        lambda: Decision("r1", "yes", (), "v1"),  # type: ignore[arg-type]
-        lambda: Decision("r1", True, ["a"], "v1"),  # type: ignore[arg-type]
-        lambda: Release("r1", "not-a-hash", 1),
-        lambda: Release("r1", "cd" * 32, -1),
+        lambda: RequestReceived("c1", "Org", "m", "p", None, "110101199003077777", R1),
+        lambda: RequestReceived("", "Org", "m", "p", None, "ab" * 32, R1),
+        lambda: RequestReceived("c1", "Org", "m", "", None, "ab" * 32, R1),
+        lambda: RequestReceived("", "", "", "", None, None, R1),
+        # Client free text where a fixed format belongs (issue 8, fault 2): an ID number, with
+        # or without spaces, a name, a phone number -- as consent_ref, request id or name.
+        lambda: RequestReceived("c1", "Org", "m", "p", "110101199003077777", "ab" * 32, R1),
+        lambda: RequestReceived("c1", "Org", "m", "p", " 110101199003077777 ", "ab" * 32, R1),
+        lambda: RequestReceived("c1", "Org", "m", "p", "cns_" + "1" * 23 + "X ", "ab" * 32, R1),
+        lambda: RequestReceived("c1", "Org", "m", "p", "张三", "ab" * 32, R1),
+        lambda: RequestReceived("c1", "Org", "m", "p", None, "ab" * 32, "110101199003077777"),
+        lambda: RequestReceived("c1", "张三", "m", "p", None, "ab" * 32, R1),
+        lambda: RequestReceived("+86 138 0013 8000", "Org", "m", "p", None, "ab" * 32, R1),
+        lambda: RequestReceived("c1", "Org", "m", "p", None, "ab" * 32, R1 + "0"),
+        lambda: Decision(R1, True, ("name Zhang San",), "v1"),
+        lambda: Decision("r1", True, (), "v1"),
+        lambda: StewardAction("alice", "approve", "app:42", "a note about 110101199003077777"),
+        lambda: Decision(R1, "yes", (), "v1"),  # type: ignore[arg-type]
+        lambda: Decision(R1, True, ["a"], "v1"),  # type: ignore[arg-type]
+        lambda: Release(R1, "not-a-hash", 1),
+        lambda: Release(R1, "cd" * 32, -1),
+        lambda: Release("r1", "cd" * 32, 1),
     ],
 )
 def test_malformed_events_are_refused(make: object) -> None:

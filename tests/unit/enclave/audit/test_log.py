@@ -132,9 +132,9 @@ def test_who_checked_lists_only_requests_about_that_person(open_log: OpenLog) ->
     me, other = "11" * 32, "22" * 32
     log.append(request(1, me))
     log.append(request(2, other))
-    log.append(Decision("req-1", True, ("consent",), "v1"))
+    log.append(Decision(f"{1:032x}", True, ("consent",), "v1"))
     log.append(request(3, me))
-    log.append(Decision("req-3", False, ("no consent",), "v1"))
+    log.append(Decision(f"{3:032x}", False, ("no-consent",), "v1"))
     log.append(request(4, me))
     entries = who_checked(log, bytes.fromhex(me))
     assert [(e.organization, e.client_id, e.purpose, e.decision) for e in entries] == [

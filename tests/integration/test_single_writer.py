@@ -1,0 +1,141 @@
+"""The zone's audit log has one writer (issue 8, fault 1).
+
+Reproduces the attack run's finding: with `dataward serve` running, `dataward consent grant`
+(the README's own step) appended to the same log from another process, and from then on every
+partner call answered INTERNAL until restart. Now the CLI's write goes through the server and
+a second server on the same zone is refused, naming the running one. Real zone, real
+portal process, real gRPC server on port 0, the CLI as a subprocess.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dataward.client import Client, ClientCredentialsTokenSource, ConsentRequired
+from enclave import ingest, init_zone, open_keyring
+from launcher._wiring import Serving, start_serving
+from launcher.settings import Secret, Settings, load_settings
+from tests.unit.enclave.zone_source import make_source
+
+ROOT = Path(__file__).resolve().parents[2]
+MASTER = b"single-writer-master-key-0123456789"
+UW = "INSURANCE_UNDERWRITING"
+
+
+def _settings(zone_dir: Path) -> Settings:
+    settings = load_settings(
+        overrides={
+            "zone": {"dir": zone_dir},
+            "portal": {"bind": "127.0.0.1:0", "cookie_secure": False},
+            "grpc": {"bind": "127.0.0.1:0"},
+            "audit": {"sqlite_synchronous": "NORMAL"},
+        },
+        environ={},
+    )
+    return dataclasses.replace(
+        settings, zone=dataclasses.replace(settings.zone, master_key=Secret(MASTER))
+    )
+
+
+def _cli(
+    *args: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "launcher", *args],
+        cwd=ROOT,
+        env={"PATH": os.defpath, "DATAWARD_MASTER_KEY": MASTER.decode()},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Serving, list[str], Path]]:
+    zone_dir = tmp_path / "zone"
+    source = make_source(12)
+    init_zone(zone_dir, MASTER)
+    ingest(zone_dir, source.write(tmp_path / "src"), open_keyring(zone_dir, MASTER))
+    serving = start_serving(_settings(zone_dir))
+    try:
+        yield serving, source.column("persons", "id_number"), zone_dir
+    finally:
+        serving.stop()
+
+
+def _partner_client(serving: Serving) -> tuple[Client, str]:
+    admin = serving.admin
+    org = admin.create_organization("Acme Insurance", "INSURER")
+    steward = admin.create_steward("steward", "correct horse battery staple 1")
+    partner = admin.create_partner_user(org, "acme", "correct horse battery staple 2")
+    app = admin.register_app(partner, "underwriting", ["eligibility:check"], [UW], "pricing")
+    creds = admin.approve_app(steward, app.client_id)
+    tokens = ClientCredentialsTokenSource(
+        f"{serving.portal_url}/oauth/token",
+        creds.client_id,
+        creds.client_secret,
+        "eligibility:check",
+    )
+    key = (serving.core.key_name, serving.core.keyring.public_key)
+    return Client(f"127.0.0.1:{serving.api.port}", tokens, audit_key=key), str(org.id)
+
+
+def test_consent_granted_by_the_cli_while_serving_is_seen_and_breaks_nothing(
+    served: tuple[Serving, list[str], Path],
+) -> None:
+    serving, ids, zone = served
+    client, org = _partner_client(serving)
+    with client:
+        with pytest.raises(ConsentRequired):
+            client.check_eligibility(ids[0], "OUTPATIENT", UW)
+        size_before = serving.core.audit.size
+        done = _cli(
+            "consent",
+            "grant",
+            "--zone",
+            str(zone),
+            "--partner",
+            org,
+            "--purpose",
+            UW,
+            stdin=ids[0] + "\n",
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("consent cns_") and "audit leaf " in done.stdout
+        assert ids[0] not in done.stdout + done.stderr
+        # The server wrote it: its own log grew, and the partner's next calls all succeed.
+        assert serving.core.audit.size > size_before
+        for _ in range(20):
+            result = client.check_eligibility(ids[0], "OUTPATIENT", UW)
+            client.verify_answer(result)
+    verify = _cli("audit", "verify", "--zone", str(zone))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_second_server_on_the_same_zone_is_refused_naming_the_first(
+    served: tuple[Serving, list[str], Path],
+) -> None:
+    serving, _, zone = served
+    done = _cli(
+        "serve",
+        "--zone",
+        str(zone),
+        "--grpc-bind",
+        f"127.0.0.1:{serving.api.port}",
+        "--portal-bind",
+        "127.0.0.1:0",
+        timeout=60,
+    )
+    assert done.returncode == 75, (done.stdout, done.stderr)
+    assert f"pid {os.getpid()}" in done.stderr
+    assert f"127.0.0.1:{serving.api.port}" in done.stderr
+    assert "grpc listening" not in done.stdout
