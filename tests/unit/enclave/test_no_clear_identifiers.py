@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
-from enclave import ingest, init_zone, open_keyring
+from enclave import RejectLimitExceeded, ingest, init_zone, open_keyring
 from tests.unit.enclave.zone_source import MASTER_KEY, bad_check, make_source
 
 
@@ -45,8 +46,13 @@ def test_zone_holds_no_clear_identifier_anywhere(tmp_path: Path) -> None:
     zone = tmp_path / "zone"
     init_zone(zone, MASTER_KEY)
     keyring = open_keyring(zone, MASTER_KEY)
-    ingest(zone, src.write(tmp_path / "src"), keyring, batch_rows=7)
-    ingest(zone, src.write(tmp_path / "src2"), keyring)  # two versions on disk
+    # One row in 30 is rejected on purpose, past the default 1% limit: allow it here.
+    ingest(zone, src.write(tmp_path / "src"), keyring, batch_rows=7, max_reject_share=1.0)
+    ingest(zone, src.write(tmp_path / "src2"), keyring, max_reject_share=1.0)  # two versions
+    # A refused ingest keeps its rejects report: it must not leak either.
+    with pytest.raises(RejectLimitExceeded):
+        ingest(zone, src.write(tmp_path / "src3"), keyring)
+    assert any((zone / "data" / "refused").iterdir())
     needles = _clear_values(src.tables["persons"])
     assert len(needles) > 80
     assert _leaks(zone, needles) == []

@@ -3,6 +3,8 @@ every RPC of the contract and nothing else is open."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
 
@@ -29,6 +31,8 @@ EXPORTED = [
 def _instance(kind: type[BaseException]) -> BaseException:
     if kind is enclave.InvalidIdNumber:
         return kind(InvalidReason.LENGTH)  # type: ignore[call-arg]
+    if kind is enclave.RejectLimitExceeded:
+        return kind({"persons": (3, 10)}, 0.01, Path("refused"), {})  # type: ignore[call-arg]
     for args in ((), ("field", "rule"), (1.5,), ("t", "c", "e", "a"), ("t",)):
         try:
             return kind(*args)
