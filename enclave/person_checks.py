@@ -24,6 +24,7 @@ decision, durable before the error is raised.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,10 @@ MAX_CONSENT_DAYS = 3650
 MAX_ID_NUMBER_CHARS = 32  # 18 significant, surrounding spaces allowed
 MAX_NAME_CHARS = 64
 MAX_PARTNER_CHARS = 64
+# A partner is an organization's id or slug as its tokens' ``org`` claim names it: ASCII
+# letters, digits, ``._-``, and no run of 7 digits (an ID or phone number is never a partner;
+# the consent store keeps this field as is).
+_PARTNER = re.compile(r"(?!.*[0-9]{7})[A-Za-z0-9][A-Za-z0-9._-]*")
 _T = TypeVar("_T")
 
 
@@ -85,6 +90,8 @@ def field_problem(
             return InvalidField(field, f"at most {limit} characters")
     if consent_ref and not CONSENT_REF.fullmatch(consent_ref):
         return InvalidField("consent_ref", "not a consent reference (cns_ and 24 characters)")
+    if partner and not _PARTNER.fullmatch(partner):
+        return InvalidField("partner", "not an organization id (letters, digits, . _ -)")
     return None
 
 
@@ -270,7 +277,7 @@ class PersonChecks:
             self._refuse(request_id, PersonNotFound())
         now = self._clock()
         consent = self._consents.grant(
-            partner=partner.strip(),
+            partner=partner,
             person_token=token,
             person_id=person.person_id,
             purpose=purpose,

@@ -6,6 +6,13 @@ admitted once when it opens (token, scope, deadline) and again for EACH item it 
 (:meth:`Guard.admit` with ``charge=True``): token expiry and revocation are rechecked and one
 rate-limit token is taken per item, never per stream.
 
+A request body that does not parse as the method's message (truncated, invalid UTF-8 in a
+string field, field number 0, an unmatched end-group) never reaches grpcio's default
+``INTERNAL "Exception deserializing request!"``: every method's deserializer is wrapped so a
+parse failure yields :data:`MALFORMED`, and the call is refused INVALID_ARGUMENT
+``MALFORMED_REQUEST`` -- after the token check, and logged like any other refusal (issue 8,
+fault 3). Health and reflection get the same wrapper (refused unlogged: they are public).
+
 ``METHOD_SCOPES`` is the table of what each method needs. A method not in it — and not one of
 the public gRPC health and reflection methods — is refused PERMISSION_DENIED
 (METHOD_NOT_ALLOWED) even when a servicer implements it: adding an RPC without deciding its
@@ -18,15 +25,29 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from dataward.access import Scope
 from grpc_api._ratelimit import TokenBuckets
 from grpc_api._refusals import Refusals
 from grpc_api._status import abort
 from grpc_api._tokens import Principal, TokenVerifier
-from grpc_api.errors import ApiError, DeadlineTooShort, PermissionRefused, RateLimited
+from grpc_api.errors import (
+    ApiError,
+    DeadlineTooShort,
+    MalformedRequest,
+    PermissionRefused,
+    RateLimited,
+)
 
-__all__ = ["METHOD_SCOPES", "PUBLIC_PREFIXES", "AuthInterceptor", "Guard", "principal_of"]
+__all__ = [
+    "MALFORMED",
+    "METHOD_SCOPES",
+    "PUBLIC_PREFIXES",
+    "AuthInterceptor",
+    "Guard",
+    "principal_of",
+]
 
 METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.EligibilityService/Check": Scope.ELIGIBILITY_CHECK,
@@ -98,6 +119,38 @@ def check_deadline(context: grpc.ServicerContext) -> None:
         raise DeadlineTooShort()
 
 
+class _Malformed:
+    """Stands for a request body that did not parse (see the module docstring)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MALFORMED"
+
+
+MALFORMED = _Malformed()
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """``deserializer``, answering :data:`MALFORMED` instead of raising on a bad body."""
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            message = deserializer(data)
+            # upb keeps a field number 0 as an "unknown field" of a message with no fields;
+            # no valid encoding has one (unknown fields with valid numbers stay accepted).
+            unknown = UnknownFieldSet(message)
+            if any(unknown[i].field_number == 0 for i in range(len(unknown))):
+                return MALFORMED
+        except Exception:  # DecodeError, or anything protobuf raises on hostile bytes
+            return MALFORMED
+        return message
+
+    return parse
+
+
 class _AuthedContext:
     """The servicer context plus the admitted principal (attribute access is delegated)."""
 
@@ -131,12 +184,15 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(details)
         method: str = details.method
-        if handler is None or method.startswith(PUBLIC_PREFIXES):
+        if handler is None:
             return handler
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = self._wrap(method, handler)
+        if method.startswith(PUBLIC_PREFIXES):
+            wrapped = _public(handler)
+        else:
+            wrapped = self._wrap(method, handler)
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
@@ -153,24 +209,41 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
             # Duck-typed: the servicer sees the same context API plus ``principal``.
             return _AuthedContext(context, principal)  # type: ignore[return-value]
 
+        def malformed(context: grpc.ServicerContext) -> None:
+            principal = getattr(context, "principal", None)
+            refusal = guard.refused(method, principal, "", MalformedRequest())
+            abort(context, refusal)
+
+        parse = _tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
             inner_uu = handler.unary_unary
 
             def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-                return inner_uu(request, admitted(context))
+                authed = admitted(context)
+                if request is MALFORMED:
+                    malformed(authed)
+                return inner_uu(request, authed)
 
             return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer
+                unary_unary, parse, handler.response_serializer
             )
         if handler.stream_stream is not None:
             inner_ss = handler.stream_stream
 
             def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
                 # Rate limits are charged per item by the servicer (Guard.admit per item).
-                return inner_ss(requests, admitted(context, charge=False))
+                authed = admitted(context, charge=False)
+
+                def checked() -> Iterator[Any]:
+                    for item in requests:
+                        if item is MALFORMED:
+                            malformed(authed)
+                        yield item
+
+                return inner_ss(checked(), authed)
 
             return grpc.stream_stream_rpc_method_handler(
-                stream_stream, handler.request_deserializer, handler.response_serializer
+                stream_stream, parse, handler.response_serializer
             )
 
         # Unary-stream and stream-unary methods are not part of the API: refuse them.
@@ -179,3 +252,44 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
             abort(context, guard.refused(method, None, "", closed))
 
         return grpc.unary_unary_rpc_method_handler(refused)
+
+
+def _public(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+    """A public (health, reflection) handler whose bad bodies are INVALID_ARGUMENT too."""
+    parse = _tolerant(handler.request_deserializer)
+    if handler.unary_unary is not None:
+        inner_uu = handler.unary_unary
+
+        def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+            if request is MALFORMED:
+                abort(context, MalformedRequest())
+            return inner_uu(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(unary_unary, parse, handler.response_serializer)
+    if handler.unary_stream is not None:
+        inner_us = handler.unary_stream
+
+        def unary_stream(request: Any, context: grpc.ServicerContext) -> Any:
+            if request is MALFORMED:
+                abort(context, MalformedRequest())
+            return inner_us(request, context)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream, parse, handler.response_serializer
+        )
+    if handler.stream_stream is not None:
+        inner_ss = handler.stream_stream
+
+        def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            def checked() -> Iterator[Any]:
+                for item in requests:
+                    if item is MALFORMED:
+                        abort(context, MalformedRequest())
+                    yield item
+
+            return inner_ss(checked(), context)
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, parse, handler.response_serializer
+        )
+    return handler

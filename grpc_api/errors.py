@@ -8,9 +8,10 @@ Each carries a ``reason`` (the ``google.rpc.ErrorInfo`` reason, see ``ErrorReaso
     │                        | TOKEN_ISSUER | TOKEN_REVOKED
     ├── PermissionRefused    SCOPE_NOT_GRANTED | PURPOSE_NOT_GRANTED | METHOD_NOT_ALLOWED
     ├── RateLimited          RATE_LIMITED (``retry_after`` seconds)
-    ├── TooManyItems         MESSAGE_TOO_LARGE (a stream past ``grpc.max_batch_items``)
+    ├── TooManyItems         BATCH_TOO_LARGE (a stream past ``grpc.max_batch_items``)
     ├── DeadlineTooShort     DEADLINE_EXCEEDED
     ├── InvalidRequest       FIELD_INVALID (``field``)
+    ├── MalformedRequest     MALFORMED_REQUEST (the body is not the method's message)
     └── Unavailable          UNAVAILABLE (token keys or the revocation feed unreachable)
 """
 
@@ -20,6 +21,7 @@ __all__ = [
     "ApiError",
     "DeadlineTooShort",
     "InvalidRequest",
+    "MalformedRequest",
     "PermissionRefused",
     "RateLimited",
     "TooManyItems",
@@ -63,7 +65,7 @@ class RateLimited(ApiError):  # noqa: N818
 class TooManyItems(ApiError):  # noqa: N818
     """A request stream carried more items than the server takes in one stream."""
 
-    reason = "MESSAGE_TOO_LARGE"
+    reason = "BATCH_TOO_LARGE"
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -81,6 +83,11 @@ class InvalidRequest(ApiError):  # noqa: N818
     def __init__(self, field: str, rule: str) -> None:
         self.field = field
         super().__init__(f"field {field!r}: {rule}")
+
+
+class MalformedRequest(ApiError):  # noqa: N818
+    reason = "MALFORMED_REQUEST"
+    default_message = "the request is not a valid protobuf message of this method's type"
 
 
 class Unavailable(ApiError):  # noqa: N818

@@ -51,6 +51,7 @@ class TokenIssuer:
         ttl: int = 600,
         forged: bool = False,
         typ: str = "at+jwt",
+        extra_claims: dict[str, Any] | None = None,
     ) -> str:
         now = int(time.time())
         jti = secrets.token_hex(8)
@@ -66,6 +67,7 @@ class TokenIssuer:
             "org": org,
             "org_kind": "INSURER",
             "purposes": list(purposes),
+            **(extra_claims or {}),
         }
         self.issued[jti] = client_id
         key = self.other_key if forged else self.key

@@ -6,6 +6,7 @@ DatawardError                  (.code, .reason, .message)
 ├── InvalidArgument            FIELD_INVALID
 │   └── IdNumberInvalid        ID_NUMBER_INVALID (.rule)
 ├── ConsentRequired            CONSENT_REQUIRED (also: the registry does not hold the person)
+├── NotYetSigned               NOT_YET_SIGNED (.retry_after seconds): no checkpoint covers it yet
 ├── NotFound
 ├── RateLimited                RATE_LIMITED (.retry_after seconds)
 ├── MessageTooLarge            RESOURCE_EXHAUSTED without a rate-limit reason
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidArgument",
     "MessageTooLarge",
     "NotFound",
+    "NotYetSigned",
     "PermissionDenied",
     "RateLimited",
     "ReceiptInvalid",
@@ -84,6 +86,10 @@ class ConsentRequired(DatawardError): ...  # noqa: N818
 class NotFound(DatawardError): ...  # noqa: N818
 
 
+class NotYetSigned(DatawardError):  # noqa: N818 (a state, not a failure)
+    retry_after: float | None = None
+
+
 class RateLimited(DatawardError):  # noqa: N818
     retry_after: float = 1.0
 
@@ -113,6 +119,7 @@ _BY_REASON: dict[str, type[DatawardError]] = {
     "ID_NUMBER_INVALID": IdNumberInvalid,
     "CONSENT_REQUIRED": ConsentRequired,
     "RATE_LIMITED": RateLimited,
+    "NOT_YET_SIGNED": NotYetSigned,
 }
 _BY_CODE: dict[grpc.StatusCode, type[DatawardError]] = {
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
@@ -145,7 +152,7 @@ def error_from_rpc(error: grpc.RpcError) -> DatawardError:
             elif detail.Unpack(retry):
                 retry_after = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
     result = error_for(code, reason, message, metadata)
-    if isinstance(result, RateLimited) and retry_after is not None:
+    if isinstance(result, RateLimited | NotYetSigned) and retry_after is not None:
         result.retry_after = retry_after
     return result
 

@@ -97,6 +97,20 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """INTERNAL: a bug; the message says nothing more."""
     ERROR_REASON_UNAVAILABLE: _ErrorReason.ValueType  # 19
     """UNAVAILABLE: the zone cannot serve now (e.g. the token keys cannot be fetched)."""
+    ERROR_REASON_NOT_YET_SIGNED: _ErrorReason.ValueType  # 20
+    """FAILED_PRECONDITION: (AuditService.GetReceipt) no signed checkpoint covers the entry yet;
+    a google.rpc.RetryInfo says when the next one is due.
+    """
+    ERROR_REASON_BATCH_TOO_LARGE: _ErrorReason.ValueType  # 21
+    """RESOURCE_EXHAUSTED: a CheckBatch stream carried more items than the server takes in one
+    stream (grpc.max_batch_items); open another stream for the rest.
+    """
+    ERROR_REASON_TOKEN_NOT_YET_VALID: _ErrorReason.ValueType  # 22
+    """UNAUTHENTICATED: the token's `nbf` or `iat` is in the future (beyond the allowed skew)."""
+    ERROR_REASON_MALFORMED_REQUEST: _ErrorReason.ValueType  # 23
+    """INVALID_ARGUMENT: the request body is not a valid protobuf message of the method's type
+    (truncated, invalid UTF-8 in a string field, bad field number or wire type).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The machine-readable reasons carried in google.rpc.ErrorInfo.reason (the name without the
@@ -147,6 +161,20 @@ ERROR_REASON_INTERNAL: ErrorReason.ValueType  # 18
 """INTERNAL: a bug; the message says nothing more."""
 ERROR_REASON_UNAVAILABLE: ErrorReason.ValueType  # 19
 """UNAVAILABLE: the zone cannot serve now (e.g. the token keys cannot be fetched)."""
+ERROR_REASON_NOT_YET_SIGNED: ErrorReason.ValueType  # 20
+"""FAILED_PRECONDITION: (AuditService.GetReceipt) no signed checkpoint covers the entry yet;
+a google.rpc.RetryInfo says when the next one is due.
+"""
+ERROR_REASON_BATCH_TOO_LARGE: ErrorReason.ValueType  # 21
+"""RESOURCE_EXHAUSTED: a CheckBatch stream carried more items than the server takes in one
+stream (grpc.max_batch_items); open another stream for the rest.
+"""
+ERROR_REASON_TOKEN_NOT_YET_VALID: ErrorReason.ValueType  # 22
+"""UNAUTHENTICATED: the token's `nbf` or `iat` is in the future (beyond the allowed skew)."""
+ERROR_REASON_MALFORMED_REQUEST: ErrorReason.ValueType  # 23
+"""INVALID_ARGUMENT: the request body is not a valid protobuf message of the method's type
+(truncated, invalid UTF-8 in a string field, bad field number or wire type).
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from enclave.audit import AuditLog, SqliteAuditStore
 from enclave.consent import ConsentStore
+from enclave.person_audit import AuditLogTrail
 from enclave.person_checks import Caller, PersonChecks
 from enclave.refusal_audit import AuditLogRefusals
 from grpc_api import (
@@ -93,16 +94,19 @@ def zone_stack(
     poll: float = 0.2,
     stale_after: float | None = None,
     checkpoint_seconds: float = 3600.0,
+    log_checks: bool = False,
     **options: object,
 ) -> Iterator[Stack]:
     """The server trusting ``issuer``, whose lifetime the caller owns (it may take the portal
-    away mid-test); ``jwks`` replaces the default key cache, ``options`` go to ServerOptions."""
+    away mid-test); ``jwks`` replaces the default key cache, ``options`` go to ServerOptions.
+    With ``log_checks`` the person checks log to the real audit log too (``audit`` stays empty)."""
     audit = MemoryAuditTrail()  # the same key signs both trails' checkpoints
     with audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
         directory = standard_directory()
         consents = ConsentStore.open(tmp_path / "state" / "consent.db")
+        trail = AuditLogTrail(log) if log_checks else audit
         checks = PersonChecks(
-            directory=directory, tokenizer=directory.tokenizer, consents=consents, audit=audit
+            directory=directory, tokenizer=directory.tokenizer, consents=consents, audit=trail
         )
         jwks = jwks or JwksCache(issuer.jwks_url, min_refetch_seconds=0.5)
         feed = RevocationFeed(

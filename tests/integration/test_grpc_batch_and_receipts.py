@@ -67,8 +67,8 @@ def test_a_stream_past_max_batch_items_ends_resource_exhausted(tmp_path: Path) -
         refused = refusal_commits(stack)
     assert [r.index for r in answered] == [0, 1]
     assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
-    assert reason_of(error) == "MESSAGE_TOO_LARGE"
-    assert [dec.reasons for _, dec in refused] == [("MESSAGE_TOO_LARGE",)]
+    assert reason_of(error) == "BATCH_TOO_LARGE"
+    assert [dec.reasons for _, dec in refused] == [("BATCH_TOO_LARGE",)]
 
 
 def test_a_token_revoked_during_a_stream_ends_it_unauthenticated(tmp_path: Path) -> None:

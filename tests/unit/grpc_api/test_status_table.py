@@ -134,7 +134,7 @@ def test_too_many_items_is_resource_exhausted() -> None:
     refusal = refusal_for(grpc_api.TooManyItems(1000))
     assert (refusal.code, refusal.reason) == (
         grpc.StatusCode.RESOURCE_EXHAUSTED,
-        "MESSAGE_TOO_LARGE",
+        "BATCH_TOO_LARGE",
     )
 
 

@@ -1,0 +1,342 @@
+"""The attack run of issue 8 against a real server on loopback, each fault reproduced.
+
+- fault 3: bodies that do not parse answer INVALID_ARGUMENT MALFORMED_REQUEST on every method
+  (never grpcio's INTERNAL "Exception deserializing request!"), audited like any refusal;
+  plus a seeded mutation fuzz of valid messages over every method;
+- fault 4: over-long fields are INVALID_ARGUMENT FIELD_INVALID naming the field;
+- fault 5: tokens valid only in the future are UNAUTHENTICATED TOKEN_NOT_YET_VALID;
+- fault 2: ID numbers, names and phone numbers sent in every free-text field of every method
+  never reach the audit log or any file of the zone's state.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from dataward.v1 import (
+    audit_pb2,
+    common_pb2,
+    eligibility_pb2,
+    identity_pb2,
+    steward_pb2,
+)
+from enclave.audit import Decision, RequestReceived
+from tests.integration.grpc_stack import Stack, grpc_stack
+from tests.person_fakes import ALICE, UNKNOWN
+
+UW = common_pb2.PURPOSE_INSURANCE_UNDERWRITING
+ALL_SCOPES = ("eligibility:check", "identity:verify", "audit:read", "steward:admin")
+NAME = "张伟"
+PHONE = "13800138000"
+
+# method -> a valid request of it (for the fuzz) and whether field 1 is a string.
+VALID: dict[str, tuple[Any, bool]] = {
+    "/dataward.v1.EligibilityService/Check": (
+        eligibility_pb2.CheckRequest(
+            id_number=ALICE, benefit=eligibility_pb2.BENEFIT_OUTPATIENT, purpose=UW
+        ),
+        True,
+    ),
+    "/dataward.v1.IdentityService/Verify": (
+        identity_pb2.VerifyRequest(id_number=ALICE, name=NAME, purpose=UW),
+        True,
+    ),
+    "/dataward.v1.AuditService/GetPublicKey": (audit_pb2.GetPublicKeyRequest(), False),
+    "/dataward.v1.AuditService/GetReceipt": (audit_pb2.GetReceiptRequest(leaf_index=0), False),
+    "/dataward.v1.StewardService/GrantConsent": (
+        steward_pb2.GrantConsentRequest(id_number=ALICE, partner="acme-insurance", purpose=UW),
+        True,
+    ),
+    "/dataward.v1.StewardService/RevokeConsent": (
+        steward_pb2.RevokeConsentRequest(consent_ref="cns_" + "a" * 24),
+        True,
+    ),
+}
+BATCH = "/dataward.v1.EligibilityService/CheckBatch"
+HEALTH = "/grpc.health.v1.Health/Check"
+# The attack run's bodies (hex). The first is invalid UTF-8 in a string field 1.
+INVALID_UTF8 = "0a04fffec328"
+ANY_MESSAGE = ["0affffffffffffffffff0161", "0c", "0001", "1a808080"]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with grpc_stack(
+        tmp_path, log_checks=True, rate_limit_per_second=1e6, rate_limit_burst=10**6
+    ) as s:
+        yield s
+
+
+def _raw(
+    stack: Stack, token: str
+) -> tuple[grpc.Channel, Callable[[str, bytes], grpc.RpcError | None]]:
+    channel = grpc.insecure_channel(stack.target)
+    metadata = (("authorization", f"Bearer {token}"),)
+
+    def call(method: str, body: bytes) -> grpc.RpcError | None:
+        try:
+            if method == BATCH:
+                rpc = channel.stream_stream(method)
+                list(rpc(iter([body]), metadata=metadata, timeout=10))
+            else:
+                channel.unary_unary(method)(body, metadata=metadata, timeout=10)
+        except grpc.RpcError as exc:
+            return exc
+        return None
+
+    return channel, call
+
+
+def _reason(error: grpc.RpcError) -> str:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if status is None:
+        return ""
+    info = error_details_pb2.ErrorInfo()
+    for detail in status.details:
+        if detail.Unpack(info):
+            return info.reason
+    return ""
+
+
+def _field(error: grpc.RpcError) -> str:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    return info.metadata.get("field", "")
+
+
+def test_undecodable_bodies_are_invalid_argument_on_every_method(stack: Stack) -> None:
+    channel, call = _raw(stack, stack.issuer.token(scopes=ALL_SCOPES))
+    with channel:
+        for method, (_, string_field_1) in {
+            **VALID,
+            BATCH: (None, False),
+            HEALTH: (None, False),
+        }.items():
+            bodies = ANY_MESSAGE + ([INVALID_UTF8] if string_field_1 else [])
+            for body in bodies:
+                error = call(method, bytes.fromhex(body))
+                assert error is not None, (method, body)
+                assert (error.code(), _reason(error)) == (  # type: ignore[attr-defined]
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "MALFORMED_REQUEST",
+                ), (method, body, error.details())  # type: ignore[attr-defined]
+    # Audited like any refusal: a request leaf naming the method and a denying decision.
+    events = [e.event for e in stack.log.tail(1000)]
+    refused = {
+        d.request_id
+        for d in events
+        if isinstance(d, Decision) and d.reasons == ("MALFORMED_REQUEST",)
+    }
+    methods = {
+        r.method for r in events if isinstance(r, RequestReceived) and r.request_id in refused
+    }
+    assert methods == {m.removeprefix("/dataward.v1.") for m in (*VALID, BATCH)}
+
+
+def test_malformed_bodies_without_a_valid_token_are_refused_for_the_token(stack: Stack) -> None:
+    channel, call = _raw(stack, "not-a-token")
+    with channel:
+        error = call("/dataward.v1.EligibilityService/Check", bytes.fromhex("0c"))
+    assert error is not None
+    assert (error.code(), _reason(error)) == (grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID")  # type: ignore[attr-defined]
+
+
+def _mutate(rng: random.Random, data: bytes) -> bytes:
+    buf = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(5)
+        if op == 0 and buf:
+            buf[rng.randrange(len(buf))] = rng.randrange(256)
+        elif op == 1:
+            buf.insert(rng.randrange(len(buf) + 1), rng.randrange(256))
+        elif op == 2 and buf:
+            del buf[rng.randrange(len(buf))]
+        elif op == 3:
+            buf += bytes(rng.randrange(256) for _ in range(rng.randint(1, 12)))
+        elif buf:
+            cut = rng.randrange(len(buf))
+            buf = buf[:cut]
+    return bytes(buf)
+
+
+def test_mutation_fuzz_over_every_method_never_answers_internal(stack: Stack) -> None:
+    stack.consent(ALICE)
+    rng = random.Random(8)  # deterministic: the same 840 inputs every run
+    seen: Counter[tuple[str, str, str]] = Counter()
+    channel, call = _raw(stack, stack.issuer.token(scopes=ALL_SCOPES))
+    batch_item = eligibility_pb2.CheckBatchRequest(item=VALID[next(iter(VALID))][0])
+    targets = {m: v[0].SerializeToString() for m, v in VALID.items()}
+    targets[BATCH] = batch_item.SerializeToString()
+    with channel:
+        for method, valid in targets.items():
+            for _ in range(120):
+                error = call(method, _mutate(rng, valid))
+                status = "OK" if error is None else error.code().name  # type: ignore[attr-defined]
+                reason = "" if error is None else _reason(error)
+                seen[(method.rsplit("/", 1)[1], status, reason)] += 1
+    print("\nfuzz: 840 mutated bodies over 7 methods; statuses seen:")
+    for (method, status, reason), count in sorted(seen.items()):
+        print(f"  {method:14} {status:20} {reason:20} {count}")
+    bad = {
+        k: n
+        for k, n in seen.items()
+        if k[1] in ("INTERNAL", "UNKNOWN") or (k[1] != "OK" and not k[2])
+    }
+    assert bad == {}
+    assert any(k[2] == "MALFORMED_REQUEST" for k in seen)
+
+
+@pytest.mark.parametrize(
+    ("method", "message", "field"),
+    [
+        (
+            "/dataward.v1.EligibilityService/Check",
+            eligibility_pb2.CheckRequest(
+                id_number=ALICE,
+                benefit=eligibility_pb2.BENEFIT_OUTPATIENT,
+                purpose=UW,
+                consent_ref="c" * 100_000,
+            ),
+            "consent_ref",
+        ),
+        (
+            "/dataward.v1.EligibilityService/Check",
+            eligibility_pb2.CheckRequest(
+                id_number="1" * 100_000, benefit=eligibility_pb2.BENEFIT_OUTPATIENT, purpose=UW
+            ),
+            "id_number",
+        ),
+        (
+            "/dataward.v1.IdentityService/Verify",
+            identity_pb2.VerifyRequest(
+                id_number=ALICE, name=NAME, purpose=UW, consent_ref="c" * 65_536
+            ),
+            "consent_ref",
+        ),
+        (
+            "/dataward.v1.IdentityService/Verify",
+            identity_pb2.VerifyRequest(id_number=ALICE, name="名" * 10_000, purpose=UW),
+            "name",
+        ),
+        (
+            "/dataward.v1.StewardService/RevokeConsent",
+            steward_pb2.RevokeConsentRequest(consent_ref="c" * (1 << 20)),
+            "consent_ref",
+        ),
+        (
+            "/dataward.v1.StewardService/GrantConsent",
+            steward_pb2.GrantConsentRequest(id_number=ALICE, partner="p" * 100_000, purpose=UW),
+            "partner",
+        ),
+    ],
+)
+def test_over_long_fields_are_invalid_argument_naming_the_field(
+    stack: Stack, method: str, message: Any, field: str
+) -> None:
+    channel, call = _raw(stack, stack.issuer.token(scopes=ALL_SCOPES))
+    with channel:
+        error = call(method, message.SerializeToString())
+    assert error is not None
+    assert (error.code(), _reason(error), _field(error)) == (  # type: ignore[attr-defined]
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "FIELD_INVALID",
+        field,
+    )
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"nbf": 600}, "TOKEN_NOT_YET_VALID"),
+        ({"iat": 3600}, "TOKEN_NOT_YET_VALID"),
+        ({"nbf": 3600, "iat": 3600}, "TOKEN_NOT_YET_VALID"),
+        ({"nbf": "soon"}, "TOKEN_INVALID"),
+        ({"nbf": 30, "iat": 30}, ""),  # within the 60 s leeway: clock skew, accepted
+        ({"nbf": -10}, ""),
+    ],
+)
+def test_tokens_from_the_future_are_refused(
+    stack: Stack, claims: dict[str, Any], reason: str
+) -> None:
+    now = int(time.time())
+    extra = {k: (now + v if isinstance(v, int) else v) for k, v in claims.items()}
+    channel, call = _raw(stack, stack.issuer.token(extra_claims=extra))
+    body = VALID["/dataward.v1.AuditService/GetPublicKey"][0].SerializeToString()
+    with channel:
+        error = call("/dataward.v1.AuditService/GetPublicKey", body)
+    if not reason:
+        assert error is None
+        return
+    assert error is not None
+    assert (error.code(), _reason(error)) == (grpc.StatusCode.UNAUTHENTICATED, reason)  # type: ignore[attr-defined]
+
+
+def _needles() -> list[str]:
+    return [ALICE, UNKNOWN, f" {ALICE} ", NAME, "Zhang Wei", PHONE, "+86 138 0013 8000"]
+
+
+def test_no_clear_identifier_sent_in_any_free_text_field_reaches_the_log(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Fault 2: `Check` and `RevokeConsent` stored an ID number sent as consent_ref verbatim."""
+    stack.consent(ALICE)
+    channel, call = _raw(stack, stack.issuer.token(scopes=ALL_SCOPES))
+    outpatient = eligibility_pb2.BENEFIT_OUTPATIENT
+    with channel:
+        for text in _needles():
+            requests: list[tuple[str, Any]] = [
+                (
+                    "/dataward.v1.EligibilityService/Check",
+                    eligibility_pb2.CheckRequest(
+                        id_number=ALICE, benefit=outpatient, purpose=UW, consent_ref=text
+                    ),
+                ),
+                (
+                    BATCH,
+                    eligibility_pb2.CheckBatchRequest(
+                        item=eligibility_pb2.CheckRequest(
+                            id_number=ALICE, benefit=outpatient, purpose=UW, consent_ref=text
+                        )
+                    ),
+                ),
+                (
+                    "/dataward.v1.IdentityService/Verify",
+                    identity_pb2.VerifyRequest(
+                        id_number=ALICE, name=text, purpose=UW, consent_ref=text
+                    ),
+                ),
+                (
+                    "/dataward.v1.StewardService/RevokeConsent",
+                    steward_pb2.RevokeConsentRequest(consent_ref=text),
+                ),
+                (
+                    "/dataward.v1.StewardService/GrantConsent",
+                    steward_pb2.GrantConsentRequest(id_number=ALICE, partner=text, purpose=UW),
+                ),
+            ]
+            for method, request in requests:
+                error = call(method, request.SerializeToString())
+                if error is not None:
+                    assert error.code() is not grpc.StatusCode.INTERNAL, (method, text)  # type: ignore[attr-defined]
+    stack.log.checkpoint()
+    leaves = "\n".join(e.to_json() for e in stack.log.tail(10_000))
+    assert len(stack.log.tail(10_000)) > 40
+    state = tmp_path / "state"
+    blobs = b"".join(p.read_bytes() for p in sorted(state.iterdir()) if p.is_file())
+    for needle in _needles():
+        core = needle.strip()
+        assert core not in leaves, needle
+        for encoding in ("utf-8", "utf-16-le"):
+            assert core.encode(encoding) not in blobs, (needle, encoding)
