@@ -109,6 +109,9 @@ class PortalSettings:
     client_auth_failure_window_seconds: int = 300
     # Cookies are Secure unless explicitly served over plain HTTP on loopback (tests, demo).
     cookie_secure: bool = True
+    # Reverse proxies in front of the portal whose X-Forwarded-For entries are believed (the
+    # per-address throttles key on the address the outermost reports); 0: the socket peer.
+    trusted_proxies: int = 0
     # The serving portal signs a portal-log checkpoint at most this often when leaves arrived,
     # and once more at shutdown.
     log_checkpoint_seconds: float = 10.0
@@ -116,6 +119,8 @@ class PortalSettings:
     def __post_init__(self) -> None:
         if not self.log_checkpoint_seconds > 0:
             raise SettingsError("setting portal.log_checkpoint_seconds must be greater than 0")
+        if self.trusted_proxies < 0:
+            raise SettingsError("setting portal.trusted_proxies must not be negative")
 
 
 @dataclass(frozen=True)

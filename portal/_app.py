@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy import func, select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dataward.access import Scope
 from portal._http_errors import status_for
@@ -47,6 +48,14 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
     app.extensions["dataward_portal"] = portal
     app.extensions["dataward_oauth"] = server
     app.register_blueprint(pages)
+    if config.trusted_proxies:
+        # X-Forwarded-For only, and only the last `trusted_proxies` entries (those our own
+        # proxies appended): anything further left is what the client chose to send, so it must
+        # not become the address the throttles count by. Host and scheme are not taken from
+        # headers either: the issuer is configured, never inferred.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0
+        )
 
     @app.errorhandler(PortalError)
     def _portal_error(error: PortalError) -> tuple[str, int]:

@@ -9,9 +9,11 @@
   let anyone lock a partner's app out by failing on purpose. Secrets are 256-bit random, so
   the throttle slows noise and guessing from one place; it is not what makes guessing futile.
 
-The address is the socket peer (``request.remote_addr``): behind a reverse proxy it is the
-proxy's, so deploy a trusted ``X-Forwarded-For`` rewrite (werkzeug's ``ProxyFix``) first.
-Addresses stay in the database and never reach the portal log.
+The address is ``request.remote_addr``: the socket peer, or, with ``trusted_proxies = N``
+behind N reverse proxies, the address the outermost of them put in ``X-Forwarded-For``
+(werkzeug's ``ProxyFix``, installed by ``create_app``; entries left of those N are the
+client's own words and are ignored). Addresses stay in the database and never reach the
+portal log.
 """
 
 from __future__ import annotations

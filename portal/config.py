@@ -31,6 +31,9 @@ class PortalConfig:
     client_auth_max_failures: int = 10
     client_auth_failure_window_seconds: int = 300
     cookie_secure: bool = True
+    # Reverse proxies in front of the portal whose X-Forwarded-For entries are believed: the
+    # client address is the one the outermost of them reports (0: the socket peer; see _app).
+    trusted_proxies: int = 0
     # The server's background signer: a checkpoint at most this often when the log grew.
     log_checkpoint_seconds: float = 10.0
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+from pathlib import Path
+
+import pytest
 
 import portal.errors
-from launcher.settings import PortalSettings
+from launcher.settings import PortalSettings, SettingsError, load_settings
 from portal._events import TokenIssued, canonical_leaf
 from portal._http_errors import HTTP_STATUS, status_for
 from portal.config import PortalConfig
@@ -27,6 +30,16 @@ def test_portal_config_has_every_portal_setting_with_the_same_default() -> None:
     for f in dataclasses.fields(PortalSettings):
         assert f.name in config, f"PortalConfig lacks {f.name}"
         assert config[f.name] == f.default, f.name
+
+
+def test_trusted_proxies_is_a_count_from_the_config_file_and_never_negative(tmp_path: Path) -> None:
+    config = tmp_path / "dataward.toml"
+    config.write_text("[portal]\ntrusted_proxies = 2\n", encoding="utf-8")
+    settings = load_settings(environ={"DATAWARD_CONFIG": str(config)})
+    assert settings.portal.trusted_proxies == 2
+    assert PortalSettings().trusted_proxies == 0  # by default X-Forwarded-For is ignored
+    with pytest.raises(SettingsError, match=r"portal\.trusted_proxies must not be negative"):
+        PortalSettings(trusted_proxies=-1)
 
 
 def test_leaves_are_canonical_json_without_token_values() -> None:
