@@ -39,6 +39,8 @@ class LogSummary:
     checkpoints: int
     # The newest checkpoint; entries past its size are hashed but not yet signed.
     latest: Checkpoint | None
+    # The largest of the trusted checkpoints the log was held to (it extends them all).
+    trusted: Checkpoint | None = None
 
     @property
     def unsigned_entries(self) -> int:
@@ -57,6 +59,7 @@ def verify_log_entries(
     *,
     origin: str | None = None,
     check_leaf: LeafCheck | None = None,
+    trusted: Sequence[Checkpoint] = (),
 ) -> LogSummary:
     """Recompute the tree from ``entries`` and check every checkpoint against it.
 
@@ -66,14 +69,23 @@ def verify_log_entries(
     once the tree reaches its size, and the consistency proof between consecutive
     checkpoints; finally that no checkpoint covers more entries than are stored (truncation).
     Raises :class:`LogVerificationError` naming the first bad entry (or the range it lies in).
+
+    ``trusted``: checkpoints the caller holds from outside the log (saved or received earlier,
+    already opened with the log's key). The log's own checkpoints cannot catch entries
+    deleted together with every checkpoint covering them, nor a log rebuilt and re-signed by
+    whoever holds the key; these can: the recomputed root at each trusted size must be the
+    trusted root (the current tree then extends it: the strongest consistency check there
+    is), and the log must hold at least that many entries.
     """
     checkpoints = _open_all(checkpoint_notes, key_name, public_key, origin)
+    held = sorted(trusted, key=lambda cp: cp.size)
+    next_held = 0
     tree = MerkleTree()
     next_cp = 0
     previous: Checkpoint | None = None
 
     def reach_checkpoints() -> None:
-        nonlocal next_cp, previous
+        nonlocal next_cp, previous, next_held
         while next_cp < len(checkpoints) and checkpoints[next_cp].size == tree.size:
             cp = checkpoints[next_cp]
             first = previous.size if previous else 0
@@ -101,6 +113,18 @@ def verify_log_entries(
                     ) from exc
             previous = cp
             next_cp += 1
+        # After the log's own checkpoints of this size: an entry edited in place is then
+        # named by them; a trusted root that still differs means the log was rewritten.
+        while next_held < len(held) and held[next_held].size == tree.size:
+            cp = held[next_held]
+            if tree.root() != cp.root_hash:
+                raise LogVerificationError(
+                    f"entries 0..{cp.size - 1} do not match the trusted checkpoint (size "
+                    f"{cp.size}): the log was rewritten since that checkpoint was signed",
+                    first=0,
+                    last=cp.size - 1,
+                )
+            next_held += 1
 
     reach_checkpoints()
     for entry in entries:
@@ -127,7 +151,19 @@ def verify_log_entries(
             entry=tree.size,
             checkpoint=next_cp,
         )
-    return LogSummary(entries=tree.size, checkpoints=len(checkpoints), latest=previous)
+    if next_held < len(held):
+        cp = held[-1]
+        raise LogVerificationError(
+            f"the log is smaller than the trusted checkpoint: it covers {cp.size} entries, "
+            f"only {tree.size} are stored; entry {tree.size} is the first missing",
+            entry=tree.size,
+        )
+    return LogSummary(
+        entries=tree.size,
+        checkpoints=len(checkpoints),
+        latest=previous,
+        trusted=held[-1] if held else None,
+    )
 
 
 def _open_all(
