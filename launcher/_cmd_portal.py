@@ -3,7 +3,14 @@
 ``dataward portal --zone DIR [--bind HOST:PORT]`` serves (port 0 picks a free port; the bound
 URL is printed; SIGTERM or SIGINT stops it cleanly: a last checkpoint is signed, exit 0).
 Subcommands: ``create-steward --username U`` (password from stdin),
-``create-zone-client`` (prints the zone's client id and secret once), ``rotate-key``.
+``create-zone-client`` (prints the zone's client id and secret once), ``rotate-key``,
+``seal-keys`` (seals, once, the key files an earlier release kept in clear).
+
+Every one of them unseals the portal's private keys with the portal key (see
+:func:`launcher._portal_process.portal_key`). Serving takes only an explicit one
+(``DATAWARD_PORTAL_KEY`` / ``DATAWARD_PORTAL_KEY_FILE``) and refuses to run with the master key
+in its environment: the internet-facing process never holds it. The subcommands are operator
+tools and may instead derive the portal key from the master key, as ``dataward serve`` does.
 """
 
 from __future__ import annotations
@@ -17,25 +24,56 @@ from types import FrameType
 import click
 
 from launcher._options import zone_option
-from launcher._portal_process import exit_with_parent
-from launcher.settings import Settings, load_settings
-from portal import Portal, PortalConfig, rotate_signing_key, serve
+from launcher._portal_process import exit_with_parent, portal_key
+from launcher.settings import (
+    MASTER_KEY_FILE_VARIABLE,
+    MASTER_KEY_VARIABLE,
+    PORTAL_KEY_FILE_VARIABLE,
+    PORTAL_KEY_VARIABLE,
+    Settings,
+    SettingsError,
+    load_settings,
+)
+from portal import (
+    Portal,
+    PortalConfig,
+    PortalKey,
+    rotate_signing_key,
+    seal_unsealed_keys,
+    serve,
+)
 
 __all__ = ["portal", "portal_config"]
 
 
 def portal_config(settings: Settings) -> PortalConfig:
-    """The portal's frozen config: its settings section plus ``ZONE/portal`` as state dir."""
-    return PortalConfig(
-        state_dir=settings.zone.dir / "portal", **dataclasses.asdict(settings.portal)
-    )
+    """The portal's frozen config: its settings section plus ``ZONE/portal`` as state dir, and
+    the portal key of :func:`~launcher._portal_process.portal_key` (``None`` when there is
+    none: the commands below refuse that before opening anything)."""
+    values = {f.name: getattr(settings.portal, f.name) for f in dataclasses.fields(settings.portal)}
+    secret = portal_key(settings)
+    values["key"] = None if secret is None else PortalKey(secret.value)
+    return PortalConfig(state_dir=settings.zone.dir / "portal", **values)
 
 
-def _config(ctx: click.Context, zone_dir: Path | None, bind: str | None = None) -> PortalConfig:
+def _config(
+    ctx: click.Context, zone_dir: Path | None, bind: str | None = None, *, serving: bool = False
+) -> PortalConfig:
     parent = ctx.find_root().params if ctx.parent is None else (ctx.parent.params or {})
     zone_dir = zone_dir or parent.get("zone_dir")
     bind = bind or parent.get("bind")
     settings = load_settings(overrides={"zone": {"dir": zone_dir}, "portal": {"bind": bind}})
+    if serving and settings.zone.master_key is not None:
+        raise SettingsError(
+            "the serving portal must not hold the master key: unset "
+            f"{MASTER_KEY_VARIABLE} and {MASTER_KEY_FILE_VARIABLE} (it needs only "
+            f"{PORTAL_KEY_VARIABLE} or {PORTAL_KEY_FILE_VARIABLE})"
+        )
+    if settings.portal.key is None and (serving or settings.zone.master_key is None):
+        raise SettingsError(
+            f"the portal key is missing: set {PORTAL_KEY_VARIABLE} or {PORTAL_KEY_FILE_VARIABLE}"
+            + ("" if serving else f" (or {MASTER_KEY_VARIABLE}, to derive it as `serve` does)")
+        )
     return portal_config(settings)
 
 
@@ -59,10 +97,11 @@ def portal(
     dataward portal --zone DIR create-steward --username U  password read from stdin
     dataward portal --zone DIR create-zone-client           the zone's revocation-feed client
     dataward portal --zone DIR rotate-key                   new JWT signing key
+    dataward portal --zone DIR seal-keys                    seal an earlier release's keys
     """
     if ctx.invoked_subcommand is not None:
         return
-    config = _config(ctx, zone_dir, bind)
+    config = _config(ctx, zone_dir, bind, serving=True)
     server = serve(config)
     click.echo(f"portal listening on {server.url}", err=False)
     sys.stdout.flush()
@@ -127,4 +166,28 @@ def rotate_key(ctx: click.Context, zone_dir: Path | None) -> None:
         kid = rotate_signing_key(opened)
     finally:
         opened.close()
+    click.echo(f"new signing key {kid}")
+
+
+@portal.command("seal-keys")
+@zone_option
+@click.pass_context
+def seal_keys(ctx: click.Context, zone_dir: Path | None) -> None:
+    """Seal, once, the key files an earlier release kept in clear; then rotate the JWT key.
+
+    The JWT and portal-log keys are sealed as they are (tokens and checkpoints stay valid);
+    the session key is replaced (everyone signs in again). The old JWT key was readable, so
+    a new one takes over at once; the old one stays published until its tokens expire.
+    """
+    config = _config(ctx, zone_dir)
+    sealed = seal_unsealed_keys(config)
+    if not sealed:
+        click.echo("no key files in clear: nothing to seal")
+        return
+    opened = Portal.open(config)
+    try:
+        kid = rotate_signing_key(opened)
+    finally:
+        opened.close()
+    click.echo(f"sealed {len(sealed)} key files: {', '.join(sealed)} (the session key replaced)")
     click.echo(f"new signing key {kid}")

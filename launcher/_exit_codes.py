@@ -65,6 +65,8 @@ from portal.errors import (
     PermissionDeniedError,
     PortalError,
     SigningKeyError,
+    UnsealedKeysError,
+    WrongPortalKeyError,
 )
 
 EX_DATAERR = 65  # the input data is wrong (bad table, bad schema)
@@ -118,6 +120,8 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (LoginThrottledError, EX_TEMPFAIL),
     (InvalidTransitionError, EX_DATAERR),
     (CsrfError, EX_DATAERR),
+    (WrongPortalKeyError, EX_NOPERM),  # like a wrong master key
+    (UnsealedKeysError, EX_CONFIG),  # key files in clear from an earlier release: seal-keys
     (SigningKeyError, EX_IOERR),
     (LogUnavailableError, EX_NOINPUT),
     (PortalError, EX_SOFTWARE),

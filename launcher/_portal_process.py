@@ -8,7 +8,13 @@ zone key. The child is ``python -m launcher portal --zone DIR --bind BIND`` and 
   (:func:`launcher.settings.child_environment`), so it never sees the master key;
 - its settings from a private (0600) TOML file holding the parent's effective ``[portal]``
   section and the zone directory, removed as soon as the child has started (it is read once,
-  at start-up). Nothing in it is secret: the portal's own keys live in ``ZONE/portal``.
+  at start-up). Nothing in it is secret: the portal key is never written to it;
+- the portal key (:func:`portal_key`), which unseals the portal's private keys in
+  ``ZONE/portal/keys``: written into a pipe the child inherits, named to it as
+  ``DATAWARD_PORTAL_KEY_FILE=/dev/fd/N``. A pipe rather than a file or a variable: the key
+  never touches a disk (nothing is left behind if the parent is killed during start-up) and
+  it is not in the child's ``/proc/PID/environ`` for its whole life. Its write end is closed
+  at once, so the child reads it to end-of-file.
 
 Ready means: the child printed ``portal listening on URL`` and ``URL/.well-known/jwks.json``
 answers 200. :meth:`PortalProcess.stop` sends SIGTERM (the portal signs a last checkpoint
@@ -30,7 +36,9 @@ The pipe has neither problem and is not Linux-only.
 
 from __future__ import annotations
 
+import base64
 import collections
+import hmac
 import json
 import logging
 import os
@@ -47,13 +55,31 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from launcher.settings import Settings, child_environment
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["PortalProcess", "PortalProcessError", "exit_with_parent", "portal_settings_toml"]
+from launcher.settings import (
+    PORTAL_KEY_FILE_VARIABLE,
+    PORTAL_KEY_VARIABLE,
+    Secret,
+    Settings,
+    SettingsError,
+    child_environment,
+)
+
+__all__ = [
+    "PortalProcess",
+    "PortalProcessError",
+    "exit_with_parent",
+    "portal_key",
+    "portal_settings_toml",
+]
 
 _log = logging.getLogger("dataward.serve")
 _READY_PREFIX = "portal listening on "
 _STDERR_TAIL_LINES = 40
+# The label of the portal key derived from the master key when none is configured.
+_DERIVED_KEY_INFO = b"dataward portal key v1"
 # After its parent is gone the child stops cleanly; if that hangs, it exits anyway this late.
 _ORPHAN_GRACE_SECONDS = 15.0
 
@@ -62,13 +88,40 @@ class PortalProcessError(Exception):
     """The portal process could not be started, or died while serving."""
 
 
+def portal_key(settings: Settings) -> Secret | None:
+    """The key that seals the portal's private keys at rest (``ZONE/portal/keys``).
+
+    ``portal.key`` (``DATAWARD_PORTAL_KEY`` / ``DATAWARD_PORTAL_KEY_FILE``) when it is set:
+    the portal's own secret, which may not equal the master key. Otherwise, where the master
+    key is present (``dataward serve``, the operator's ``dataward portal`` subcommands), a key
+    derived from it with HKDF-SHA256 (label ``dataward portal key v1``): distinct from it, and
+    revealing nothing of it, so the portal process still never holds the master key, and a
+    zone run with the master key alone (the demo) needs nothing more. Otherwise ``None``.
+    The serving ``dataward portal`` never derives: it takes only an explicit portal key.
+    """
+    explicit, master = settings.portal.key, settings.zone.master_key
+    if explicit is not None:
+        if master is not None and hmac.compare_digest(explicit.value, master.value):
+            raise SettingsError(
+                f"the portal key ({PORTAL_KEY_VARIABLE} or {PORTAL_KEY_FILE_VARIABLE}) must "
+                "not be the master key: the portal process may never hold the master key"
+            )
+        return explicit
+    if master is None:
+        return None
+    derived = HKDF(algorithm=SHA256(), length=32, salt=None, info=_DERIVED_KEY_INFO)
+    # Text, not raw bytes: a key passes through a file, which settings strip of whitespace.
+    return Secret(base64.urlsafe_b64encode(derived.derive(master.value)).rstrip(b"="))
+
+
 def portal_settings_toml(settings: Settings, bind: str) -> str:
     """The child's config file: ``[zone] dir`` and the full ``[portal]`` section (``bind``
-    replaced). Strings are written as JSON strings, which TOML basic strings accept."""
+    replaced) except the portal key, which never goes into a file (see :class:`PortalProcess`).
+    Strings are written as JSON strings, which TOML basic strings accept."""
     lines = ["[zone]", f"dir = {json.dumps(str(settings.zone.dir.resolve()))}", "", "[portal]"]
     values = {**asdict(settings.portal), "bind": bind}
     for name, value in values.items():
-        if value is None:
+        if value is None or name == "key":
             continue
         if isinstance(value, bool):
             rendered = "true" if value else "false"
@@ -110,7 +163,14 @@ class PortalProcess:
         on_exit: Callable[[int], None] = lambda _code: None,
     ) -> PortalProcess:
         """Start the child and wait until it serves its JWKS; raise PortalProcessError (with
-        the tail of its stderr) when it exits or is not ready within ``timeout`` seconds."""
+        the tail of its stderr) when it exits or is not ready within ``timeout`` seconds, and
+        SettingsError when there is no portal key to give it (see :func:`portal_key`)."""
+        key = portal_key(settings)
+        if key is None:
+            raise SettingsError(
+                f"the portal process needs the portal key: set {PORTAL_KEY_VARIABLE} or "
+                f"{PORTAL_KEY_FILE_VARIABLE} (or the master key, from which it is derived)"
+            )
         fd, name = tempfile.mkstemp(prefix="dataward-portal-", suffix=".toml")
         config = Path(name)
         try:
@@ -118,10 +178,17 @@ class PortalProcess:
                 file.write(portal_settings_toml(settings, bind))
             # os.pipe() fds are not inheritable: only the child gets the read end (pass_fds),
             # and no other child of ours ever holds the write end open.
+            key_read, key_write = os.pipe()
+            try:  # at most 4096 bytes (settings): one atomic write, never blocks
+                os.write(key_write, key.value)
+            finally:
+                os.close(key_write)
             lifeline_read, lifeline_write = os.pipe()
             command = [sys.executable, "-m", "launcher", "portal"]
             command += ["--zone", str(settings.zone.dir.resolve()), "--bind", bind]
             command += ["--parent-lifeline-fd", str(lifeline_read)]
+            env = child_environment(config_file=config)
+            env[PORTAL_KEY_FILE_VARIABLE] = f"/dev/fd/{key_read}"
             try:
                 process = subprocess.Popen(  # noqa: S603 (our own interpreter, no shell)
                     command,
@@ -129,13 +196,14 @@ class PortalProcess:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
-                    env=child_environment(config_file=config),
-                    pass_fds=(lifeline_read,),
+                    env=env,
+                    pass_fds=(key_read, lifeline_read),
                 )
             except BaseException:
                 os.close(lifeline_write)
                 raise
             finally:
+                os.close(key_read)
                 os.close(lifeline_read)
             child = cls(process, on_exit, lifeline_write)
             try:

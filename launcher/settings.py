@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 __all__ = [
     "ENVIRONMENT",
+    "PORTAL_KEY_FILE_VARIABLE",
+    "PORTAL_KEY_VARIABLE",
     "AuditSettings",
     "GrpcSettings",
     "PortalSettings",
@@ -89,6 +91,9 @@ class PortalSettings:
     """The portal: OAuth 2.0 authorization server and the steward and partner pages."""
 
     bind: str = "127.0.0.1:8080"
+    # Seals the portal's private keys at rest: its own secret, never the master key, and like
+    # it only from the environment or a key file (DATAWARD_PORTAL_KEY, DATAWARD_PORTAL_KEY_FILE).
+    key: Secret | None = None
     # SQLAlchemy URL; None means a SQLite file in the zone directory (portal/portal.db).
     database_url: str | None = None
     # The `iss` of issued tokens; None means http://<bind>.
@@ -191,6 +196,10 @@ ENVIRONMENT: Mapping[str, tuple[str, str]] = {
 _T = TypeVar("_T")
 MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
 MASTER_KEY_FILE_VARIABLE = "DATAWARD_MASTER_KEY_FILE"
+PORTAL_KEY_VARIABLE = "DATAWARD_PORTAL_KEY"
+PORTAL_KEY_FILE_VARIABLE = "DATAWARD_PORTAL_KEY_FILE"
+# At most a pipe's atomic write: `serve` hands the key to the portal process through a pipe.
+_MAX_PORTAL_KEY_BYTES = 4096
 CONFIG_VARIABLE = "DATAWARD_CONFIG"
 _MIN_MASTER_KEY_BYTES = 16
 
@@ -214,6 +223,9 @@ def load_settings(
     for variable, (section, name) in ENVIRONMENT.items():
         if variable in env:
             sections[section][name] = env[variable]
+    portal_key = _portal_key(env)
+    if portal_key is not None:
+        sections["portal"]["key"] = portal_key
     master_key = _master_key(env)
     if master_key is not None:
         sections["zone"]["master_key"] = master_key
@@ -240,7 +252,7 @@ def child_environment(
     env = dict(os.environ if environ is None else environ)
     dropped = {MASTER_KEY_VARIABLE, MASTER_KEY_FILE_VARIABLE}
     if config_file is not None:
-        dropped |= {*ENVIRONMENT, CONFIG_VARIABLE}
+        dropped |= {*ENVIRONMENT, CONFIG_VARIABLE, PORTAL_KEY_VARIABLE, PORTAL_KEY_FILE_VARIABLE}
     child = {name: value for name, value in env.items() if name not in dropped}
     if config_file is not None:
         child[CONFIG_VARIABLE] = str(config_file)
@@ -262,6 +274,11 @@ def _read_config(path: Path) -> dict[str, dict[str, Any]]:
             f"{path}: the master key never goes in a config file; "
             f"use {MASTER_KEY_VARIABLE} or {MASTER_KEY_FILE_VARIABLE}"
         )
+    if "key" in data.get("portal", {}):
+        raise SettingsError(
+            f"{path}: the portal key never goes in a config file; "
+            f"use {PORTAL_KEY_VARIABLE} or {PORTAL_KEY_FILE_VARIABLE}"
+        )
     return {name: dict(values) for name, values in data.items()}
 
 
@@ -281,6 +298,30 @@ def _master_key(env: Mapping[str, str]) -> Secret | None:
         return None
     if len(raw) < _MIN_MASTER_KEY_BYTES:
         raise SettingsError(f"the master key must be at least {_MIN_MASTER_KEY_BYTES} bytes long")
+    return Secret(raw)
+
+
+def _portal_key(env: Mapping[str, str]) -> Secret | None:
+    """The portal key from its variable or key file, surrounding whitespace stripped (so it
+    passes through a file unchanged: ``launcher._portal_process`` hands it on that way)."""
+    raw: bytes | None = None
+    if env.get(PORTAL_KEY_VARIABLE):
+        raw = env[PORTAL_KEY_VARIABLE].encode("utf-8").strip()
+    elif env.get(PORTAL_KEY_FILE_VARIABLE):
+        path = Path(env[PORTAL_KEY_FILE_VARIABLE])
+        try:
+            raw = path.read_bytes().strip()
+        except OSError as exc:
+            raise SettingsError(
+                f"{PORTAL_KEY_FILE_VARIABLE}: cannot read {path}: {exc.strerror}"
+            ) from exc
+    if raw is None:
+        return None
+    if not _MIN_MASTER_KEY_BYTES <= len(raw) <= _MAX_PORTAL_KEY_BYTES:
+        raise SettingsError(
+            f"the portal key ({PORTAL_KEY_VARIABLE} or {PORTAL_KEY_FILE_VARIABLE}) must be "
+            f"{_MIN_MASTER_KEY_BYTES} to {_MAX_PORTAL_KEY_BYTES} bytes long"
+        )
     return Secret(raw)
 
 

@@ -2,9 +2,14 @@
 
 Internet-facing: holds no zone data and no zone keys, never imports the zone. Public API:
 
-- :class:`PortalConfig` (built by the launcher from ``PortalSettings``),
-- :class:`Portal` (``Portal.open(config)``: database migrated, keys created; ``portal.admin``
-  is the programmatic :class:`PortalAdmin`), :func:`create_app` (the Flask WSGI app),
+- :class:`PortalConfig` (built by the launcher from ``PortalSettings``) and its
+  :class:`PortalKey`, which seals the portal's private keys at rest (AES-256-GCM under a
+  scrypt-derived key; see ``portal._sealing``): none is ever on disk in clear,
+- :class:`Portal` (``Portal.open(config)``: database migrated, keys created or unsealed;
+  ``portal.admin`` is the programmatic :class:`PortalAdmin`), :func:`create_app` (the Flask
+  WSGI app),
+- :func:`seal_unsealed_keys` (``seal_unsealed_keys(config) -> names``): seals once the key
+  files an earlier release kept in clear, which ``Portal.open`` refuses until then,
   :func:`serve` (a threaded WSGI server on the bind address, port 0 allowed),
 - ``Portal.export_log()`` -> :class:`PortalLogExport` (leaves + signed checkpoints + key)
   for ``dataward.transparency.verify_log_entries``; ``Portal.checkpoint()`` signs one (the
@@ -26,11 +31,11 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
 from portal._admin import PortalAdmin
 from portal._app import create_app
 from portal._log import PortalLogExport
-from portal._portal import Portal, rotate_signing_key
+from portal._portal import Portal, rotate_signing_key, seal_unsealed_keys
 from portal._readonly import read_portal_log
 from portal._serve import PortalServer, serve
 from portal._views import AppView, ClientCredentials, OrganizationView, UserView
-from portal.config import PortalConfig
+from portal.config import PortalConfig, PortalKey
 from portal.errors import PortalError
 
 __all__ = [
@@ -41,11 +46,13 @@ __all__ = [
     "PortalAdmin",
     "PortalConfig",
     "PortalError",
+    "PortalKey",
     "PortalLogExport",
     "PortalServer",
     "UserView",
     "create_app",
     "read_portal_log",
     "rotate_signing_key",
+    "seal_unsealed_keys",
     "serve",
 ]

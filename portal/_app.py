@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dataward.access import Scope
 from portal._http_errors import status_for
-from portal._keys import LOG_PUBLIC_KEY_FILE, session_secret
+from portal._keys import LOG_PUBLIC_KEY_FILE
 from portal._models import Revocation
 from portal._oauth import OAuthContext, build_authorization_server
 from portal._pages import pages
@@ -28,7 +28,7 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
     """The portal's WSGI app. Opens (and migrates) the portal state unless ``portal`` is given."""
     portal = portal or Portal.open(config)
     app = Flask(__name__)
-    app.secret_key = session_secret(config.state_dir)
+    app.secret_key = portal.session_secret
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     install_security(app, config.cookie_secure)
     ctx = OAuthContext(

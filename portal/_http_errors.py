@@ -14,6 +14,8 @@ from portal.errors import (
     PermissionDeniedError,
     PortalError,
     SigningKeyError,
+    UnsealedKeysError,
+    WrongPortalKeyError,
 )
 
 __all__ = ["HTTP_STATUS", "status_for"]
@@ -28,6 +30,8 @@ HTTP_STATUS: list[tuple[type[PortalError], int]] = [
     (AuthenticationError, 401),
     (LoginThrottledError, 429),
     (CsrfError, 400),
+    (WrongPortalKeyError, 500),
+    (UnsealedKeysError, 500),
     (SigningKeyError, 500),
     (LogUnavailableError, 500),
     (PortalError, 500),

@@ -10,7 +10,16 @@ from cryptography.hazmat.primitives import serialization
 
 from portal._admin import PortalAdmin
 from portal._events import SigningKeyRotated
-from portal._keys import LOG_PUBLIC_KEY_FILE, KeyRing, load_log_key, rotate_key_files
+from portal._keys import (
+    LOG_PUBLIC_KEY_FILE,
+    KeyRing,
+    import_jwt_record,
+    import_log_key,
+    load_log_key,
+    new_session_secret,
+    rotate_key_files,
+    session_secret,
+)
 from portal._log import (
     CheckpointSigner,
     PortalLog,
@@ -18,10 +27,12 @@ from portal._log import (
     export_log,
     latest_checkpoint,
 )
+from portal._sealing import Sealer, refuse_unsealed, unsealed_files
 from portal._store import Store
 from portal.config import PortalConfig
+from portal.errors import WrongPortalKeyError
 
-__all__ = ["Portal", "rotate_signing_key"]
+__all__ = ["Portal", "rotate_signing_key", "seal_unsealed_keys"]
 
 
 @dataclass
@@ -35,25 +46,36 @@ class Portal:
     admin: PortalAdmin
     clock: Callable[[], float]
     signer: CheckpointSigner
+    sealer: Sealer
+    session_secret: bytes = field(repr=False)
     # The address actually bound (port 0 resolved); the default issuer uses it.
     bound: str | None = field(default=None)
 
     @classmethod
     def open(cls, config: PortalConfig, clock: Callable[[], float] = time.time) -> Portal:
-        """Create ``state_dir`` and the keys on first use; migrate the database to head."""
+        """Create ``state_dir`` and the keys on first use; migrate the database to head.
+
+        The private keys are unsealed with ``config.key``: :class:`WrongPortalKeyError` if it
+        does not open them, :class:`UnsealedKeysError` (before anything is written) if key
+        files in clear from an earlier release are there (see :func:`seal_unsealed_keys`).
+        """
+        keys_dir = config.state_dir / "keys"
+        refuse_unsealed(keys_dir)
+        sealer = Sealer.open(keys_dir, config.key)
         config.state_dir.mkdir(parents=True, exist_ok=True)
         (config.state_dir / "public").mkdir(exist_ok=True)
+        keys = KeyRing(sealer, config.access_token_ttl_seconds)
+        signer = CheckpointSigner(load_log_key(sealer))
+        session = session_secret(sealer)
         store = Store(config.resolved_database_url)
         store.migrate()
         log = PortalLog(clock)
-        keys = KeyRing(config.state_dir, config.access_token_ttl_seconds)
         admin = PortalAdmin(store, log, config, clock)
-        signer = CheckpointSigner(load_log_key(config.state_dir))
         public = signer.public_key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         (config.state_dir / LOG_PUBLIC_KEY_FILE).write_bytes(public)
-        return cls(config, store, log, keys, admin, clock, signer)
+        return cls(config, store, log, keys, admin, clock, signer, sealer, session)
 
     def checkpoint(self) -> str | None:
         """Sign a checkpoint over the portal log if it grew; returns the new note or None.
@@ -96,6 +118,37 @@ def rotate_signing_key(portal: Portal) -> str:
     is no half-written key.)
     """
     with portal.store.transaction() as s:
-        kid, retired = rotate_key_files(portal.config.state_dir, portal.clock())
+        kid, retired = rotate_key_files(portal.sealer, portal.clock())
         portal.log.append(s, SigningKeyRotated(kid=kid, retired_kids=retired))
     return kid
+
+
+def seal_unsealed_keys(config: PortalConfig) -> tuple[str, ...]:
+    """Seal the key files an earlier release kept in clear under ``config.key``; return the
+    names of the files sealed (relative to ``STATE_DIR/keys``; empty when there were none).
+
+    The JWT keys and the portal-log key are carried over (tokens they signed stay valid; the
+    published portal-log key, and so every checkpoint, stays the same). The session key is
+    replaced instead (everyone signs in again): a readable one lets anyone forge a session.
+    Each sealed file is written (fsynced) before its clear one is removed, so a crash leaves
+    a state that this function finishes on the next run. The JWT key was readable, so rotate
+    it afterwards (:func:`rotate_signing_key`); the portal-log key cannot be rotated yet.
+    """
+    if config.key is None:  # a one-off key would leave keys that nothing can open
+        raise WrongPortalKeyError("sealing the portal's keys needs the portal key")
+    keys_dir = config.state_dir / "keys"
+    found = unsealed_files(keys_dir)
+    if not found:
+        return ()
+    sealer = Sealer.open(keys_dir, config.key)
+    for path in found:
+        relative = path.relative_to(keys_dir).as_posix()
+        if relative == "session.key":
+            new_session_secret(sealer)
+        elif relative == "portal-log-key.pem":
+            import_log_key(sealer, path.read_bytes())
+        else:
+            import_jwt_record(sealer, path.read_bytes())
+    for path in found:
+        path.unlink()
+    return tuple(path.relative_to(keys_dir).as_posix() for path in found)

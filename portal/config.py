@@ -7,17 +7,46 @@ test keeps the two in step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["PortalConfig"]
+__all__ = ["PortalConfig", "PortalKey"]
+
+_MIN_KEY_BYTES = 16
+
+
+@dataclass(frozen=True)
+class PortalKey:
+    """The secret that seals the portal's private keys at rest (see ``portal._sealing``).
+
+    The portal's own key, never the zone's master key; at least 16 bytes. ``repr`` and
+    ``str`` never show it.
+    """
+
+    value: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.value) < _MIN_KEY_BYTES:
+            raise ValueError(f"a portal key has at least {_MIN_KEY_BYTES} bytes")
+
+    def __repr__(self) -> str:
+        return "PortalKey(<redacted>)"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
 class PortalConfig:
-    """Everything the portal needs; ``state_dir`` is ``ZONE/portal`` (keys, database, public/)."""
+    """Everything the portal needs; ``state_dir`` is ``ZONE/portal`` (keys, database, public/).
+
+    ``key`` seals the private keys in ``state_dir/keys``. ``None`` (the default) seals a new
+    state dir under a one-off random key that only this run's :class:`~portal.Portal` holds,
+    for a portal that lives as long as it (tests, benchmarks); a state dir sealed before
+    cannot be opened without its key. The launcher always passes the configured key.
+    """
 
     state_dir: Path
+    key: PortalKey | None = None
     bind: str = "127.0.0.1:8080"
     database_url: str | None = None
     issuer: str | None = None

@@ -11,7 +11,9 @@
     ├── AuthenticationError          wrong username or password
     ├── LoginThrottledError          too many failed sign-ins: locked for the window
     ├── CsrfError                    a form arrived without a valid CSRF token
-    ├── SigningKeyError              the signing key files are missing or unreadable
+    ├── SigningKeyError              the portal's key files are missing, unreadable or altered
+    │   ├── WrongPortalKeyError      the portal key does not open them (or none was given)
+    │   └── UnsealedKeysError        key files in clear from an earlier release: seal them first
     └── LogUnavailableError          the portal log cannot be read for verification (no
                                      database, no log tables, no published public key)
 
@@ -33,6 +35,8 @@ __all__ = [
     "PermissionDeniedError",
     "PortalError",
     "SigningKeyError",
+    "UnsealedKeysError",
+    "WrongPortalKeyError",
 ]
 
 
@@ -79,6 +83,14 @@ class CsrfError(PortalError):
 
 
 class SigningKeyError(PortalError):
+    pass
+
+
+class WrongPortalKeyError(SigningKeyError):
+    pass
+
+
+class UnsealedKeysError(SigningKeyError):
     pass
 
 

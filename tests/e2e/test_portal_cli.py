@@ -14,19 +14,24 @@ import pytest
 import requests
 
 from dataward.transparency import verify_log_entries
-from portal import Portal, PortalConfig, create_app, read_portal_log
+from portal import Portal, PortalConfig, PortalKey, create_app, read_portal_log
 from portal.errors import AuthenticationError
+from tests.integration.portal.test_sealed_keys import write_legacy_keys
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {"PATH": "/usr/bin:/bin"}  # no DATAWARD_* from the caller's environment
+PORTAL_KEY = "portal-cli-test-portal-key"
+# No DATAWARD_* from the caller's environment; the portal key only.
+ENV = {"PATH": "/usr/bin:/bin", "DATAWARD_PORTAL_KEY": PORTAL_KEY}
 PASSWORD = "correct horse battery"
 
 
-def _cli(zone: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _cli(
+    zone: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "launcher", "portal", "--zone", str(zone), *args],
         cwd=ROOT,
-        env=ENV,
+        env=ENV if env is None else env,
         input=stdin,
         capture_output=True,
         text=True,
@@ -36,7 +41,9 @@ def _cli(zone: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess
 
 
 def _config(zone: Path) -> PortalConfig:
-    return PortalConfig(state_dir=zone / "portal", cookie_secure=False)
+    return PortalConfig(
+        state_dir=zone / "portal", key=PortalKey(PORTAL_KEY.encode()), cookie_secure=False
+    )
 
 
 def _users(zone: Path) -> list[tuple[str, str]]:
@@ -178,3 +185,67 @@ def test_serve_prints_its_url_answers_and_stops_cleanly_on_sigterm(zone: Path) -
     )
     assert summary.entries == len(export.entries) > 0
     assert summary.unsigned_entries == 0  # the shutdown checkpoint covers every entry
+
+
+@pytest.mark.parametrize(
+    "args", [("create-steward", "--username", "alice"), ("--bind", "127.0.0.1:0")]
+)
+def test_without_a_portal_key_nothing_starts_exit_78_naming_the_variables(
+    zone: Path, args: tuple[str, ...]
+) -> None:
+    done = _cli(zone, *args, stdin=PASSWORD, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 78, done.stderr
+    assert "the portal key is missing: set DATAWARD_PORTAL_KEY or DATAWARD_PORTAL_KEY_FILE" in (
+        done.stderr
+    )
+    assert not (zone / "portal").exists()
+
+
+def test_the_wrong_portal_key_is_refused_with_exit_77(zone: Path) -> None:
+    assert _cli(zone, "create-steward", "--username", "alice", stdin=PASSWORD).returncode == 0
+    other = {**ENV, "DATAWARD_PORTAL_KEY": "not the key these were sealed under"}
+    for args in (("rotate-key",), ("--bind", "127.0.0.1:0")):
+        done = _cli(zone, *args, env=other)
+        assert done.returncode == 77, done.stderr
+        assert done.stderr == (
+            f"error: wrong portal key: the keys in {zone / 'portal' / 'keys'} were sealed "
+            "under another one\n"
+        )
+
+
+def test_the_serving_portal_refuses_to_hold_the_master_key(zone: Path) -> None:
+    env = {**ENV, "DATAWARD_MASTER_KEY": "the zone's master key, never here"}
+    done = _cli(zone, "--bind", "127.0.0.1:0", env=env)
+    assert done.returncode == 78
+    assert "the serving portal must not hold the master key" in done.stderr
+    assert not (zone / "portal").exists()
+
+
+def test_the_operator_subcommands_may_derive_the_key_from_the_master_key(zone: Path) -> None:
+    master_only = {"PATH": "/usr/bin:/bin", "DATAWARD_MASTER_KEY": "the zone's master key!!"}
+    done = _cli(zone, "create-steward", "--username", "alice", stdin=PASSWORD, env=master_only)
+    assert done.returncode == 0, done.stderr
+    assert _cli(zone, "rotate-key", env=master_only).returncode == 0
+    assert _cli(zone, "rotate-key").returncode == 77  # an explicit key is another key
+
+
+def test_seal_keys_migrates_an_earlier_releases_plain_key_files(zone: Path) -> None:
+    kid, _ = write_legacy_keys(zone / "portal")
+    refused = _cli(zone, "create-steward", "--username", "alice", stdin=PASSWORD)
+    assert refused.returncode == 78
+    assert "3 key files in clear" in refused.stderr and "dataward portal seal-keys" in (
+        refused.stderr
+    )
+
+    done = _cli(zone, "seal-keys")
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first == (
+        f"sealed 3 key files: jwt/{kid}.json, portal-log-key.pem, session.key "
+        "(the session key replaced)"
+    )
+    assert second.startswith("new signing key ") and kid not in second
+    assert _cli(zone, "seal-keys").stdout == "no key files in clear: nothing to seal\n"
+    assert _cli(zone, "create-steward", "--username", "alice", stdin=PASSWORD).returncode == 0
+    data = _all_bytes(zone / "portal" / "keys")
+    assert b"PRIVATE KEY" not in data and b'"d"' not in data

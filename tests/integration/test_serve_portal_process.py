@@ -21,9 +21,12 @@ from pathlib import Path
 import pytest
 
 from enclave import ingest, init_zone, open_keyring
-from launcher._portal_process import PortalProcessError
+from launcher._cmd_portal import portal_config
+from launcher._portal_process import PortalProcessError, portal_settings_toml
 from launcher._wiring import Serving, start_serving
-from launcher.settings import Secret, Settings, load_settings
+from launcher.settings import Secret, Settings, SettingsError, load_settings
+from portal import Portal, PortalConfig, PortalKey
+from portal.errors import WrongPortalKeyError
 from tests.unit.enclave.zone_source import make_source
 
 MASTER = b"portal-process-master-key-0123456789"
@@ -39,7 +42,7 @@ def zone_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return zone
 
 
-def _settings(zone_dir: Path) -> Settings:
+def _settings(zone_dir: Path, environ: dict[str, str] | None = None) -> Settings:
     settings = load_settings(
         overrides={
             "zone": {"dir": zone_dir},
@@ -47,7 +50,7 @@ def _settings(zone_dir: Path) -> Settings:
             "grpc": {"bind": "127.0.0.1:0"},
             "audit": {"sqlite_synchronous": "NORMAL"},
         },
-        environ={},
+        environ=environ or {},
     )
     return dataclasses.replace(
         settings, zone=dataclasses.replace(settings.zone, master_key=Secret(MASTER))
@@ -147,7 +150,7 @@ from launcher._portal_process import PortalProcess
 from launcher.settings import load_settings
 settings = load_settings(
     overrides={"zone": {"dir": Path(sys.argv[1])}, "portal": {"cookie_secure": False}},
-    environ={},
+    environ={"DATAWARD_PORTAL_KEY": "a portal key of its own"},
 )
 child = PortalProcess.start(settings, "127.0.0.1:0")
 print(child.pid, child.url, flush=True)
@@ -189,3 +192,60 @@ def test_a_sigkilled_parent_leaves_no_portal_running(tmp_path: Path) -> None:
             parent.stdout.close()
         if child_pid and not _gone(child_pid):
             os.kill(child_pid, signal.SIGKILL)
+
+
+PORTAL_KEY = "the portal's own key, 32 bytes.."
+
+
+def _new_zone(root: Path) -> Path:
+    zone = root / "zone"
+    init_zone(zone, MASTER)
+    ingest(zone, make_source(4).write(root / "src"), open_keyring(zone, MASTER))
+    return zone
+
+
+def test_the_portal_key_reaches_the_child_through_a_pipe_and_seals_its_keys(
+    tmp_path: Path,
+) -> None:
+    zone_dir = _new_zone(tmp_path)
+    settings = _settings(zone_dir, {"DATAWARD_PORTAL_KEY": PORTAL_KEY})
+    assert PORTAL_KEY not in portal_settings_toml(settings, "127.0.0.1:0")
+    assert "key =" not in portal_settings_toml(settings, "127.0.0.1:0")
+    serving = start_serving(settings)
+    pid = serving.portal.pid
+    try:
+        child_env = _environ(pid)
+        assert "DATAWARD_PORTAL_KEY" not in child_env
+        named = child_env["DATAWARD_PORTAL_KEY_FILE"]
+        assert named.startswith("/dev/fd/")
+        assert os.readlink(f"/proc/{pid}/fd/{named.removeprefix('/dev/fd/')}").startswith("pipe:")
+        visible = Path(f"/proc/{pid}/cmdline").read_bytes() + repr(child_env).encode()
+        assert PORTAL_KEY.encode() not in visible and MASTER not in visible
+    finally:
+        serving.stop()
+    assert serving.portal.returncode == 0
+    # Sealed under that key, and only that one: not the one `serve` derives without it.
+    Portal.open(
+        PortalConfig(state_dir=zone_dir / "portal", key=PortalKey(PORTAL_KEY.encode()))
+    ).close()
+    with pytest.raises(WrongPortalKeyError):
+        Portal.open(portal_config(_settings(zone_dir)))
+    for path in (zone_dir / "portal" / "keys").rglob("*"):
+        if path.is_file():
+            assert b"PRIVATE KEY" not in path.read_bytes() and b'"d"' not in path.read_bytes()
+
+
+def test_without_a_portal_key_serve_derives_one_from_the_master_key(zone_dir: Path) -> None:
+    start_serving(_settings(zone_dir)).stop()
+    derived = portal_config(_settings(zone_dir)).key
+    assert derived is not None and MASTER not in derived.value
+    Portal.open(portal_config(_settings(zone_dir))).close()  # what the child sealed with
+    with pytest.raises(WrongPortalKeyError):
+        Portal.open(PortalConfig(state_dir=zone_dir / "portal", key=PortalKey(MASTER)))
+
+
+def test_the_portal_key_may_not_be_the_master_key(tmp_path: Path) -> None:
+    zone_dir = _new_zone(tmp_path)
+    with pytest.raises(SettingsError, match="must not be the master key"):
+        start_serving(_settings(zone_dir, {"DATAWARD_PORTAL_KEY": MASTER.decode()}))
+    assert not (zone_dir / "portal").exists()

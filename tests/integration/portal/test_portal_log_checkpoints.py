@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from dataward.transparency import LogSummary, open_checkpoint, verify_log_entries
-from portal import Portal, PortalConfig, PortalLogExport, read_portal_log, serve
+from portal import Portal, PortalConfig, PortalKey, PortalLogExport, read_portal_log, serve
 from portal._signer import PeriodicSigner
 from portal.errors import LogUnavailableError
 
 PASSWORD = "correct horse battery"
+KEY = PortalKey(b"portal-log-checkpoints-test-key")  # the state is reopened: one fixed key
 
 
 def _verify(export: PortalLogExport) -> LogSummary:
@@ -77,7 +78,7 @@ def test_shutdown_signs_the_last_leaves(tmp_path: Path) -> None:
 
 
 def test_incremental_checkpoints_match_the_full_tree_across_restarts(tmp_path: Path) -> None:
-    config = PortalConfig(state_dir=tmp_path / "portal")
+    config = PortalConfig(state_dir=tmp_path / "portal", key=KEY)
     for round_ in range(3):
         portal = Portal.open(config)  # a fresh signer rebuilds its tree from the database
         try:
@@ -98,7 +99,7 @@ def test_read_portal_log_needs_no_private_key_and_never_writes(tmp_path: Path) -
     portal.admin.create_steward("steward", PASSWORD)
     expected = portal.export_log()
     portal.close()
-    private = config.state_dir / "keys" / "portal-log-key.pem"
+    private = config.state_dir / "keys" / "portal-log-key.sealed"
     private.rename(tmp_path / "elsewhere.pem")
     db = config.state_dir / "portal.db"
     before = {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in config.state_dir.iterdir()}
