@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from enclave._fsio import write_atomic
+from enclave.audit import ZONE_LOG_FILE, create_log, zone_log_name
 from enclave.errors import (
     CorruptKeyring,
     WrongMasterKey,
@@ -125,7 +126,9 @@ class Keyring:
 
 
 def init_zone(zone_dir: Path, master_key: bytes) -> None:
-    """Create the zone directory, a fresh keyring sealed under ``master_key``, the public key."""
+    """Create the zone directory, a fresh keyring sealed under ``master_key``, the public key,
+    and the audit log with a checkpoint of size 0 (the zone has a log from its first moment:
+    one that later goes missing is an error, not "nothing logged yet")."""
     path = zone_dir / KEYRING_FILE
     if path.exists():
         raise ZoneAlreadyInitialized
@@ -169,6 +172,8 @@ def init_zone(zone_dir: Path, master_key: bytes) -> None:
     )
     (zone_dir / PUBLIC_KEY_FILE).parent.mkdir(parents=True, exist_ok=True)
     write_atomic(zone_dir / PUBLIC_KEY_FILE, public_pem)
+    log_name = zone_log_name(zone_id)
+    create_log(zone_dir / ZONE_LOG_FILE, signing, log_name, log_name)
     write_atomic(path, json.dumps(document, indent=2).encode(), mode=0o600)
 
 

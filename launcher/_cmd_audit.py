@@ -1,10 +1,11 @@
-"""The ``dataward audit`` commands: verify, tail, who-checked.
+"""The ``dataward audit`` commands: verify, checkpoint, tail, who-checked.
 
-``verify`` and ``tail`` need no secret: they open the log read-only and check it with the
-zone's published public key (``ZONE/public/zone-signing-key.pub``); ``verify`` also checks the
-portal's log when the zone has a portal (see :mod:`launcher._verify`). ``who-checked`` needs the
-master key, only to tokenize the ID number inside the zone; the number itself is never
-printed, logged or stored.
+``verify``, ``checkpoint`` and ``tail`` need no secret: they open the log read-only and check
+it with the zone's published public key (``ZONE/public/zone-signing-key.pub``); ``verify`` also
+checks the portal's log when the zone has a portal (see :mod:`launcher._verify`), and holds the
+zone log to checkpoints an auditor saved from ``checkpoint`` (``--trusted``). ``who-checked``
+needs the master key, only to tokenize the ID number inside the zone; the number itself is
+never printed, logged or stored.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import click
 from enclave import open_keyring, validate_id_number
 from enclave.audit import AuditReader, who_checked
 from launcher._options import id_number_option, zone_option
-from launcher._verify import AUDIT_DB, describe, verify_logs
+from launcher._verify import (
+    AUDIT_DB,
+    describe,
+    latest_zone_checkpoint,
+    read_trusted,
+    verify_logs,
+)
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
@@ -44,18 +51,42 @@ def audit() -> None:
 
 @audit.command("verify")
 @zone_option
-def verify_command(zone_dir: Path | None) -> None:
+@click.option(
+    "--trusted",
+    "trusted_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A zone-log checkpoint kept outside the zone (`dataward audit checkpoint` output); "
+    "the log must still extend it. Repeatable.",
+)
+def verify_command(zone_dir: Path | None, trusted_files: tuple[Path, ...]) -> None:
     """Check the zone's audit log and, if the zone has a portal, the portal's log.
 
     For each: recompute the Merkle tree, check every checkpoint signature (public keys only)
-    and the consistency of consecutive checkpoints. Exits non-zero naming the log and the
-    first bad entry. Prints ``zone log ok: ...`` and, with a portal, ``portal log ok: ...``.
+    and the consistency of consecutive checkpoints. With ``--trusted``, the zone log must
+    also hold every entry the trusted checkpoint covers, unchanged (its root recomputed at
+    that size): deleting the newest entries together with every checkpoint, or rebuilding
+    the log, cannot pass. Exits non-zero naming the log and the first bad entry. Prints
+    ``zone log ok: ...`` and, with a portal, ``portal log ok: ...``.
     """
     settings = load_settings(overrides={"zone": {"dir": zone_dir}})
+    trusted = [read_trusted(path) for path in trusted_files]
     for verified in verify_logs(
-        settings.zone.dir, portal_database_url=settings.portal.database_url
+        settings.zone.dir, portal_database_url=settings.portal.database_url, trusted=trusted
     ):
         click.echo(f"{verified.name} log ok: {describe(verified.summary)}")
+
+
+@audit.command("checkpoint")
+@zone_option
+def checkpoint_command(zone_dir: Path | None) -> None:
+    """Print the zone log's latest signed checkpoint (a C2SP signed note), for anyone to keep.
+
+    Needs no secret; the signature is checked with the zone's published key first. Keep the
+    output outside the zone: ``dataward audit verify --trusted FILE`` later fails unless the
+    log still extends it.
+    """
+    click.echo(latest_zone_checkpoint(_settings(zone_dir).dir), nl=False)
 
 
 @audit.command("tail")

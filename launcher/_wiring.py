@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from enclave import Keyring, Zone, open_keyring
-from enclave.audit import AuditLog
+from enclave.audit import ZONE_LOG_FILE, AuditLog, AuditStorageError, zone_log_name
 from enclave.consent import ConsentStore
 from enclave.person_audit import AuditLogTrail
 from enclave.person_checks import PersonChecks
@@ -38,7 +38,7 @@ from portal import Portal, PortalAdmin
 
 __all__ = ["AUDIT_DB", "CONSENT_DB", "ZoneCore", "open_core", "server_options", "start_serving"]
 
-AUDIT_DB = Path("state") / "audit.db"
+AUDIT_DB = ZONE_LOG_FILE
 CONSENT_DB = Path("state") / "consent.db"
 
 
@@ -59,7 +59,7 @@ class ZoneCore:
 
 
 def audit_key_name(keyring: Keyring) -> str:
-    return f"dataward-zone-{keyring.zone_id}"
+    return zone_log_name(keyring.zone_id)
 
 
 def open_core(settings: Settings) -> ZoneCore:
@@ -68,9 +68,15 @@ def open_core(settings: Settings) -> ZoneCore:
     keyring = open_keyring(settings.zone.dir, settings.zone.master_key.value)
     zone = Zone.open(settings.zone.dir, keyring)
     name = audit_key_name(keyring)
-    audit = AuditLog.open(
-        settings.zone.dir / AUDIT_DB, settings.audit, keyring.signing_key, name, name
-    )
+    log_path = settings.zone.dir / AUDIT_DB
+    if not log_path.exists():
+        # `zone init` creates the log (issue 8, item 6); opening would start a new, empty
+        # history in place of the one that went missing.
+        raise AuditStorageError(
+            f"no audit log at {log_path}: a zone has one from `dataward zone init` on, so it "
+            "was removed; the zone does not start a new one"
+        )
+    audit = AuditLog.open(log_path, settings.audit, keyring.signing_key, name, name)
     consents = ConsentStore.open(
         settings.zone.dir / CONSENT_DB, synchronous=settings.audit.sqlite_synchronous
     )

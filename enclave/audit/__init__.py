@@ -5,12 +5,15 @@ only as tokens) to an RFC 6962 Merkle log stored in SQLite, durable before the a
 with group commit. Checkpoints are signed with the zone's Ed25519 key in the C2SP signed-note
 format; every answer carries a :class:`~dataward.transparency.Receipt` a partner verifies
 with the zone's public key alone. :meth:`AuditReader.verify` checks the whole log and names
-the first bad entry; :func:`who_checked` answers "who asked about me".
+the first bad entry, and holds it to checkpoints kept outside it (a log truncated or rewritten
+under one fails); :func:`create_log` makes a zone's log, with a signed checkpoint of size 0,
+when the zone is created; :func:`who_checked` answers "who asked about me".
 """
 
 from __future__ import annotations
 
 from dataward.transparency import LogSummary
+from enclave.audit._create import ZONE_LOG_FILE, create_log, zone_log_name
 from enclave.audit._log import Appended, AppendResult, AuditLog
 from enclave.audit._reader import AuditReader, verify_log
 from enclave.audit._settings import AuditLogSettings
@@ -25,6 +28,7 @@ from enclave.audit.errors import (
     AuditLogBusy,
     AuditNotYetSigned,
     AuditStorageError,
+    AuditTrustedCheckpointError,
     AuditUnknownEntryError,
 )
 from enclave.audit.events import (
@@ -51,6 +55,7 @@ from enclave.audit.interface import (
 __all__ = [
     "CONSENT_REF",
     "REQUEST_ID",
+    "ZONE_LOG_FILE",
     "AppendResult",
     "Appended",
     "AuditClosedError",
@@ -65,6 +70,7 @@ __all__ = [
     "AuditReader",
     "AuditStorageError",
     "AuditStore",
+    "AuditTrustedCheckpointError",
     "AuditUnknownEntryError",
     "CheckEntry",
     "Decision",
@@ -79,9 +85,11 @@ __all__ = [
     "StewardAction",
     "StoredCheckpoint",
     "StoredLeaf",
+    "create_log",
     "decode_leaf",
     "encode_leaf",
     "read_holder",
     "verify_log",
     "who_checked",
+    "zone_log_name",
 ]

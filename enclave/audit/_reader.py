@@ -12,12 +12,15 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dataward.transparency import (
+    Checkpoint,
+    CheckpointError,
     LogSummary,
     LogVerificationError,
     StoredEntry,
+    open_checkpoint,
     verify_log_entries,
 )
-from enclave.audit.errors import AuditEventError, AuditIntegrityError
+from enclave.audit.errors import AuditEventError, AuditIntegrityError, AuditTrustedCheckpointError
 from enclave.audit.events import LoggedEvent, decode_leaf
 from enclave.audit.interface import AuditStore, StoredLeaf
 
@@ -56,34 +59,90 @@ class AuditReader:
         found = [_decode(x) for x in self._store.by_request(list(wanted))]
         return [e for e in found if getattr(e.event, "request_id", None) in wanted]
 
-    def verify(self, public_key: Ed25519PublicKey) -> LogSummary:
+    def latest_checkpoint(self, public_key: Ed25519PublicKey) -> str:
+        """The newest stored checkpoint's signed note, once its signature (by this log's key)
+        and origin verify: what an auditor keeps to hold the log to it later.
+
+        Raises :class:`AuditIntegrityError` when there is none or it does not verify.
+        """
+        origin, key_name = self._identity()
+        latest = self._store.latest_checkpoint()
+        if latest is None:
+            raise AuditIntegrityError(
+                "the audit log has no signed checkpoint (zone init signs one of size 0)"
+            )
+        try:
+            cp = open_checkpoint(latest.note, key_name, public_key)
+        except CheckpointError as exc:
+            raise AuditIntegrityError(f"the latest checkpoint does not verify: {exc}") from exc
+        if cp.origin != origin:
+            raise AuditIntegrityError("the latest checkpoint is for another log (origin)")
+        return latest.note
+
+    def verify(self, public_key: Ed25519PublicKey, *, trusted: Sequence[str] = ()) -> LogSummary:
         """Check the whole log with the public key; raises AuditIntegrityError naming the
-        first bad entry (see :func:`dataward.transparency.verify_log_entries`)."""
-        origin, key_name = self.origin, self.key_name
-        if origin is None or key_name is None:
-            raise AuditIntegrityError("the audit store has no origin or key name recorded")
+        first bad entry (see :func:`dataward.transparency.verify_log_entries`).
+
+        ``trusted``: signed notes of checkpoints of this log kept outside it (``dataward audit
+        checkpoint``'s output, or a receipt's). Each must verify with the log's key
+        (:class:`AuditTrustedCheckpointError` otherwise), and the log must still hold its
+        entries unchanged: a log truncated below one, or rewritten under it, fails.
+        """
+        origin, key_name = self._identity()
+        held = [_open_trusted(note, key_name, public_key, origin) for note in trusted]
         entries = (StoredEntry(x.index, x.leaf, x.leaf_hash) for x in self._store.leaves())
         notes = [c.note for c in self._store.checkpoints()]
         try:
             return verify_log_entries(
-                entries, notes, key_name, public_key, origin=origin, check_leaf=_check_leaf
+                entries,
+                notes,
+                key_name,
+                public_key,
+                origin=origin,
+                check_leaf=_check_leaf,
+                trusted=held,
             )
         except LogVerificationError as exc:
             raise AuditIntegrityError(
                 str(exc), entry=exc.entry, first=exc.first, last=exc.last
             ) from exc
 
+    def _identity(self) -> tuple[str, str]:
+        origin, key_name = self.origin, self.key_name
+        if origin is None or key_name is None:
+            raise AuditIntegrityError("the audit store has no origin or key name recorded")
+        return origin, key_name
+
     def close(self) -> None:
         self._store.close()
 
 
-def verify_log(log: AuditReader, public_key: Ed25519PublicKey) -> LogSummary:
+def verify_log(
+    log: AuditReader, public_key: Ed25519PublicKey, *, trusted: Sequence[str] = ()
+) -> LogSummary:
     """Recompute the tree from the stored leaves, check every leaf hash, every checkpoint
-    signature (public key only) and the consistency of consecutive checkpoints.
+    signature (public key only) and the consistency of consecutive checkpoints, and hold the
+    log to the ``trusted`` checkpoints (see :meth:`AuditReader.verify`).
 
     Raises :class:`AuditIntegrityError` whose message names the first bad entry.
     """
-    return log.verify(public_key)
+    return log.verify(public_key, trusted=trusted)
+
+
+def _open_trusted(
+    note: str, key_name: str, public_key: Ed25519PublicKey, origin: str
+) -> Checkpoint:
+    try:
+        cp = open_checkpoint(note, key_name, public_key)
+    except CheckpointError as exc:
+        raise AuditTrustedCheckpointError(
+            f"the trusted checkpoint does not verify with the log's key: {exc}"
+        ) from exc
+    if cp.origin != origin:
+        raise AuditTrustedCheckpointError(
+            f"the trusted checkpoint is for another log (origin {cp.origin!r}, not {origin!r})"
+        )
+    return cp
 
 
 def _decode(stored: StoredLeaf) -> LoggedEvent:

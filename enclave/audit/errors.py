@@ -9,8 +9,11 @@
     ├── AuditLogBusy           another process holds the log's writer lock (``holder``)
     ├── AuditUnknownEntryError no entry with that index (yet)
     ├── AuditNotYetSigned      no signed checkpoint covers the entry yet (``retry_after`` s)
-    └── AuditIntegrityError    the stored log does not match its signed checkpoints; the
-                               message names the first bad entry (``dataward audit verify``)
+    ├── AuditTrustedCheckpointError  a checkpoint given as trusted does not verify with the
+    │                          log's key, or is another log's
+    └── AuditIntegrityError    the stored log does not match its signed checkpoints (or a
+                               trusted one); the message names the first bad entry
+                               (``dataward audit verify``)
 
 Messages are public: positions, field names and sizes, never a field's value.
 """
@@ -82,3 +85,8 @@ class AuditIntegrityError(AuditError):
         self.entry = entry
         self.first = first
         self.last = last
+
+
+class AuditTrustedCheckpointError(AuditError):
+    """A checkpoint the caller holds as trusted is not a checkpoint of this log: malformed,
+    not signed by the log's key, or naming another log (origin)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from enclave import init_zone, open_keyring
-from enclave.audit import AuditLog, Decision, RequestReceived
+from enclave.audit import AuditLog, Decision, RequestReceived, zone_log_name
 from launcher._verify import AUDIT_DB, verify_all_logs
 from launcher.settings import AuditSettings
 from portal import Portal, PortalConfig
@@ -33,16 +33,17 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def zone(tmp_path: Path) -> Path:
-    """A zone with 2 audit entries (1 checkpoint) and a portal with a checkpoint per action."""
+    """A zone with 2 audit entries (2 checkpoints: zone init's of size 0 and one of size 2)
+    and a portal with a checkpoint per action."""
     zone = tmp_path / "zone"
     init_zone(zone, MASTER.encode())
     keyring = open_keyring(zone, MASTER.encode())
-    origin = f"dataward.zone/{keyring.zone_id}"
+    origin = zone_log_name(keyring.zone_id)  # the log init_zone created
     log = AuditLog.open(zone / AUDIT_DB, AuditSettings(), keyring.signing_key, origin, origin)
     log.append(
-        RequestReceived("app-1", "Insurer A", "Check", "underwriting", "c1", "00" * 32, "r1")
+        RequestReceived("app-1", "insurer-a", "Check", "underwriting", None, "00" * 32, "1" * 32)
     )
-    log.append(Decision("r1", True, ("consent",), "v1"))
+    log.append(Decision("1" * 32, True, ("consent",), "v1"))
     log.checkpoint()
     log.close()
     portal = Portal.open(PortalConfig(state_dir=zone / "portal"))
@@ -69,11 +70,11 @@ def test_a_clean_zone_and_portal_both_verify(zone: Path) -> None:
     result = _run("verify", "--zone", str(zone))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "zone log ok: 2 entries, 1 checkpoints verified",
+        "zone log ok: 2 entries, 2 checkpoints verified",
         f"portal log ok: {entries} entries, 3 checkpoints verified",
     ]
     assert verify_all_logs(zone) == [
-        "zone log ok: 2 entries, 1 checkpoints verified",
+        "zone log ok: 2 entries, 2 checkpoints verified",
         f"portal log ok: {entries} entries, 3 checkpoints verified",
     ]
 
@@ -101,7 +102,7 @@ def test_a_portal_without_its_database_is_an_error_not_a_pass(zone: Path) -> Non
 
 def test_a_bad_zone_log_is_named_as_the_zone_log(zone: Path) -> None:
     with sqlite3.connect(zone / AUDIT_DB) as conn:
-        conn.execute("UPDATE leaves SET leaf = replace(leaf, 'Insurer A', 'Insurer B')")
+        conn.execute("UPDATE leaves SET leaf = replace(leaf, 'insurer-a', 'insurer-b')")
     result = _run("verify", "--zone", str(zone))
     assert result.returncode == 65
     assert "zone log" in result.stderr and "entry 0" in result.stderr
