@@ -55,6 +55,7 @@ METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.IdentityService/Verify": Scope.IDENTITY_VERIFY,
     "/dataward.v1.AuditService/GetPublicKey": Scope.AUDIT_READ,
     "/dataward.v1.AuditService/GetReceipt": Scope.AUDIT_READ,
+    "/dataward.v1.AuditService/GetConsistencyProof": Scope.AUDIT_READ,
     "/dataward.v1.StewardService/GrantConsent": Scope.STEWARD_ADMIN,
     "/dataward.v1.StewardService/RevokeConsent": Scope.STEWARD_ADMIN,
 }

@@ -45,6 +45,9 @@ class ReceiptSource(Protocol):
     def receipt(self, leaf_index: int, *, sign: bool = True) -> Receipt:
         """The entry's receipt; with ``sign=False`` never signs a new checkpoint for it."""
 
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """The RFC 9162 proof that the tree of ``new_size`` extends that of ``old_size``."""
+
 
 _CHECK = "/dataward.v1.EligibilityService/Check"
 _BATCH = "/dataward.v1.EligibilityService/CheckBatch"
@@ -162,6 +165,15 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             return audit_pb2.GetReceiptResponse(
                 receipt=convert.receipt_to_proto(receipt, request_id="")
             )
+        except Exception as exc:
+            abort(context, exc)
+
+    def GetConsistencyProof(
+        self, request: audit_pb2.GetConsistencyProofRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.GetConsistencyProofResponse:
+        try:
+            proof = self._receipts.consistency_proof(request.old_size, request.new_size)
+            return audit_pb2.GetConsistencyProofResponse(proof=proof)
         except Exception as exc:
             abort(context, exc)
 

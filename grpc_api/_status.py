@@ -18,7 +18,12 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from enclave import DatasetError, InvalidIdNumber, ZoneError
-from enclave.audit import AuditNotYetSigned, AuditUnknownEntryError
+from enclave.audit import (
+    AuditBeyondLogError,
+    AuditNotYetSigned,
+    AuditRangeError,
+    AuditUnknownEntryError,
+)
 from enclave.person_errors import (
     ConsentNotFound,
     ConsentRequired,
@@ -61,6 +66,10 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str | None], ...
     (PersonNotFound, C.NOT_FOUND, "NOT_FOUND"),
     (SelfieNotSupported, C.UNIMPLEMENTED, "NOT_IMPLEMENTED"),
     (DatasetError, C.UNAVAILABLE, "UNAVAILABLE"),
+    # AuditService.GetConsistencyProof: a tree size past the log (a subclass of the entry
+    # error below, listed first for its own message), or sizes out of order.
+    (AuditBeyondLogError, C.NOT_FOUND, "NOT_FOUND"),
+    (AuditRangeError, C.INVALID_ARGUMENT, "FIELD_INVALID"),
     # AuditService.GetReceipt: an index past the log, or an entry no checkpoint covers yet
     # (the zone does not sign on demand; RetryInfo says when the next checkpoint is due).
     (AuditUnknownEntryError, C.NOT_FOUND, "NOT_FOUND"),
@@ -71,7 +80,9 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str | None], ...
 
 # Exceptions whose own message names a value the caller sent: a fixed public message instead.
 _FIXED_MESSAGES: Mapping[type[BaseException], str] = {
+    AuditBeyondLogError: "new_size is larger than the audit log",
     AuditUnknownEntryError: "the audit log has no entry with this index",
+    AuditRangeError: "old_size must not be larger than new_size",
 }
 
 
@@ -92,7 +103,7 @@ def refusal_for(exc: BaseException) -> Refusal:
             metadata: dict[str, str] = {}
             if isinstance(exc, InvalidIdNumber):
                 metadata["rule"] = str(exc.reason)
-            elif isinstance(exc, (InvalidField, InvalidRequest)):
+            elif isinstance(exc, (InvalidField, InvalidRequest, AuditRangeError)):
                 metadata["field"] = exc.field
             retry = exc.retry_after if isinstance(exc, RateLimited | AuditNotYetSigned) else None
             return Refusal(

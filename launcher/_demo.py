@@ -187,13 +187,17 @@ def _serve_and_check(
             "check cover before pricing a supplementary policy",
         )
         bank_app = admin.register_app(
-            bank_user, "loan applicant check", ["identity:verify"], [BANK_PURPOSE], "KYC"
+            bank_user,
+            "loan applicant check",
+            ["identity:verify", "audit:read"],  # audit:read: consistency proofs (step 10)
+            [BANK_PURPOSE],
+            "KYC",
         )
         # The steward grants the insurer less than it asked for: no identity checks.
         insurer_creds = admin.approve_app(steward, insurer_app.client_id, ["eligibility:check"])
         bank_creds = admin.approve_app(steward, bank_app.client_id)
         say("  insurer app approved with eligibility:check only (identity:verify was refused)")
-        say("  bank app approved with identity:verify for LOAN_ORIGINATION")
+        say("  bank app approved with identity:verify and audit:read for LOAN_ORIGINATION")
         token_url = f"{serving.portal_url}/oauth/token"
 
         _step(say, 7, "Persons consent, through the citizen channel (here: `dataward consent`)")
@@ -241,7 +245,7 @@ def _serve_and_check(
 
         _step(say, 9, "The bank verifies a loan applicant's ID number and name")
         bank_tokens = ClientCredentialsTokenSource(
-            token_url, bank_creds.client_id, bank_creds.client_secret, "identity:verify"
+            token_url, bank_creds.client_id, bank_creds.client_secret, "identity:verify audit:read"
         )
         with Client(f"127.0.0.1:{serving.api.port}", bank_tokens, audit_key=key) as client:
             for label, name in (("right name", people.active_name), ("wrong name", "张三丰")):
@@ -264,6 +268,10 @@ def _serve_and_check(
                     f"is in the signed tree of size {checkpoint.size} "
                     f"(root {checkpoint.root_hash.hex()[:16]}…)"
                 )
+            # Each checkpoint was held to the largest one seen, by the zone's consistency
+            # proofs; the bank keeps that one to hold the zone to it later (issue 8, item 6).
+            bank_checkpoint = client.largest_checkpoint()
+            say("  every checkpoint proved consistent with the largest the bank has seen")
 
         _step(say, 11, f"Who checked me? ({mask(people.active)})")
         token = serving.core.keyring.token("id_number", people.active)
@@ -278,7 +286,7 @@ def _serve_and_check(
     _step(say, 12, "The auditor verifies both logs end to end")
     from launcher._verify import verify_all_logs
 
-    for line in verify_all_logs(zone_dir):
+    for line in verify_all_logs(zone_dir, trusted=[bank_checkpoint] if bank_checkpoint else []):
         say(f"  {line}")
     say("")
     say(f"Done. Everything the demo made is in {zone_dir.parent}")

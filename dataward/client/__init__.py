@@ -6,11 +6,17 @@ googleapis-common-protos for error details), the generated stubs and ``cryptogra
     from dataward.client import Client, ClientCredentialsTokenSource
 
     tokens = ClientCredentialsTokenSource(
-        "https://portal.example/oauth/token", client_id, client_secret, "eligibility:check"
+        "https://portal.example/oauth/token", client_id, client_secret,
+        "eligibility:check audit:read",
     )
     with Client("zone.example:50051", tokens, credentials=grpc.ssl_channel_credentials()) as c:
         result = c.check_eligibility(id_number, "OUTPATIENT", "INSURANCE_UNDERWRITING")
         c.verify_answer(result)  # pin the key: Client(..., audit_key=...)
+
+``verify_answer`` also holds each receipt's checkpoint to the largest one the client has seen,
+with the zone's consistency proofs (scope ``audit:read``): ``LogForked`` / ``LogRolledBack``
+when the zone's log is not one append-only history. Keep ``c.largest_checkpoint()`` and pass
+it to the next client as ``trusted_checkpoint``.
 """
 
 from dataward.client._client import (
@@ -29,6 +35,9 @@ from dataward.client.errors import (
     DeadlineExceeded,
     IdNumberInvalid,
     InvalidArgument,
+    LogForked,
+    LogInconsistent,
+    LogRolledBack,
     MessageTooLarge,
     NotFound,
     NotYetSigned,
@@ -56,6 +65,9 @@ __all__ = [
     "IdNumberInvalid",
     "IdentityResult",
     "InvalidArgument",
+    "LogForked",
+    "LogInconsistent",
+    "LogRolledBack",
     "MessageTooLarge",
     "NotFound",
     "NotYetSigned",

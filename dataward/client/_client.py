@@ -13,9 +13,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dataward import receipts
 from dataward.access import Purpose
+from dataward.client._checkpoints import CheckpointTracker
 from dataward.client._tokens import TokenSource
 from dataward.client.errors import DatawardError, ReceiptInvalid, error_for, error_from_rpc
-from dataward.transparency import Checkpoint, Receipt, TransparencyError, verify_receipt
+from dataward.transparency import (
+    Checkpoint,
+    Receipt,
+    TransparencyError,
+    open_checkpoint,
+    verify_receipt,
+)
 from dataward.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -169,6 +176,15 @@ class Client:
     :meth:`verify_answer`: load it out of band from the zone's published
     ``ZONE/public/zone-signing-key.pub`` with :func:`dataward.transparency.load_public_key`.
     Without it the key is fetched from the server being verified (see :meth:`audit_public_key`).
+
+    The client keeps the largest checkpoint of the zone's log it has seen and holds every
+    receipt's checkpoint to it, CT-style (:mod:`dataward.client._checkpoints`): a newer one
+    must extend it, an older one must be a prefix of it, each proved by the zone
+    (:meth:`consistency_proof`, scope ``audit:read``); otherwise :meth:`verify_answer` raises
+    :class:`LogForked` or :class:`LogRolledBack`. ``trusted_checkpoint`` (a signed note,
+    e.g. :meth:`largest_checkpoint` kept from an earlier session or ``dataward audit
+    checkpoint``'s output) seeds it, so that even the first answer is held to it; it needs
+    the pinned ``audit_key``.
     """
 
     def __init__(
@@ -180,7 +196,10 @@ class Client:
         timeout: float = 10.0,
         max_message_bytes: int = 4 * 1024 * 1024,
         audit_key: tuple[str, Ed25519PublicKey] | None = None,
+        trusted_checkpoint: str | None = None,
     ) -> None:
+        if trusted_checkpoint is not None and audit_key is None:
+            raise ValueError("a trusted checkpoint needs the pinned audit_key it was signed by")
         options = [
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -197,6 +216,17 @@ class Client:
         self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
         self._steward = steward_pb2_grpc.StewardServiceStub(self._channel)
         self._audit_key = audit_key
+        self._checkpoints = CheckpointTracker()
+        if trusted_checkpoint is not None and audit_key is not None:
+            try:
+                seed = open_checkpoint(trusted_checkpoint, *audit_key)
+            except TransparencyError as exc:
+                self._channel.close()
+                raise ReceiptInvalid(f"the trusted checkpoint does not verify: {exc}") from exc
+            # The tracker is empty: the seed is kept as it is, no proof is fetched.
+            self._checkpoints.observe(
+                audit_key[0], seed, trusted_checkpoint, self.consistency_proof
+            )
 
     def __enter__(self) -> Client:
         return self
@@ -318,14 +348,17 @@ class Client:
         Recomputes the result hash from the answer's own fields, its ``request_id`` and its
         method (:func:`dataward.receipts.result_hash`), checks it equals the ``result_hash`` of
         the release leaf the receipt carries, and checks the inclusion proof of THAT leaf
-        against a checkpoint signed by the zone's key (:meth:`audit_public_key`). Returns the
-        checkpoint. Raises :class:`ReceiptInvalid` for a receipt of another answer, an edited
-        field, a leaf the proof does not cover, or a bad signature.
+        against a checkpoint signed by the zone's key (:meth:`audit_public_key`). Then holds
+        that checkpoint to the largest one seen (see the class docstring), fetching a
+        consistency proof when their sizes differ. Returns the checkpoint. Raises
+        :class:`ReceiptInvalid` for a receipt of another answer, an edited field, a leaf the
+        proof does not cover, or a bad signature; :class:`LogForked` or :class:`LogRolledBack`
+        (both ``ReceiptInvalid``) for a checkpoint that contradicts one seen before.
         """
         method, fields = _release(result)
         key_name, public_key = self.audit_public_key()
         try:
-            return receipts.verify_release(
+            checkpoint = receipts.verify_release(
                 result.receipt,
                 method=method,
                 request_id=result.request_id,
@@ -335,6 +368,27 @@ class Client:
             )
         except TransparencyError as exc:
             raise ReceiptInvalid(str(exc)) from exc
+        note = result.receipt.checkpoint_note
+        self._checkpoints.observe(key_name, checkpoint, note, self.consistency_proof)
+        return checkpoint
+
+    def consistency_proof(
+        self, old_size: int, new_size: int, *, timeout: float | None = None
+    ) -> list[bytes]:
+        """The zone's RFC 9162 proof that its log of ``new_size`` entries extends the one of
+        ``old_size`` (``AuditService.GetConsistencyProof``, scope ``audit:read``); check it
+        with :func:`dataward.transparency.verify_consistency` against two signed roots.
+        Raises :class:`NotFound` for a size past the zone's log."""
+        request = audit_pb2.GetConsistencyProofRequest(old_size=old_size, new_size=new_size)
+        response = self._call(self._audit.GetConsistencyProof, request, timeout)
+        return [bytes(p) for p in response.proof]
+
+    def largest_checkpoint(self) -> str | None:
+        """The signed note of the largest checkpoint of the zone's log this client has seen
+        and held every other one to (``None`` before the first): keep it, and pass it as
+        ``trusted_checkpoint`` to the next client so the zone cannot roll back unseen."""
+        key_name = self._audit_key[0] if self._audit_key is not None else None
+        return self._checkpoints.largest(key_name) if key_name is not None else None
 
     # -- steward calls -------------------------------------------------------------------
     def grant_consent(

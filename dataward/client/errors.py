@@ -16,6 +16,10 @@ DatawardError                  (.code, .reason, .message)
 ├── ServerError                INTERNAL and anything unexpected
 ├── TokenError                 the token endpoint refused or failed
 └── ReceiptInvalid             a receipt does not verify against the zone's key
+    └── LogInconsistent        the zone's log is not one append-only history (.seen,
+        │                      .presented: the two signed checkpoint notes, as evidence)
+        ├── LogForked          a checkpoint not consistent with one seen before
+        └── LogRolledBack      the log no longer holds entries a checkpoint it signed covers
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ __all__ = [
     "DeadlineExceeded",
     "IdNumberInvalid",
     "InvalidArgument",
+    "LogForked",
+    "LogInconsistent",
+    "LogRolledBack",
     "MessageTooLarge",
     "NotFound",
     "NotYetSigned",
@@ -113,6 +120,30 @@ class TokenError(DatawardError): ...
 
 
 class ReceiptInvalid(DatawardError): ...  # noqa: N818
+
+
+class LogInconsistent(ReceiptInvalid):
+    """Two checkpoints the zone signed cannot both belong to one append-only log.
+
+    ``seen`` is the signed note of the largest checkpoint the client had kept, ``presented``
+    the one that contradicts it: both verify with the zone's key, so together they prove the
+    zone's misbehaviour to anyone (see :mod:`dataward.client._checkpoints`).
+    """
+
+    def __init__(self, message: str, *, seen: str, presented: str) -> None:
+        super().__init__(message)
+        self.seen = seen
+        self.presented = presented
+
+
+class LogForked(LogInconsistent):
+    """A checkpoint is not consistent with one seen before (the proof fails, or one size has
+    two roots): the zone rewrote its history or shows different clients different logs."""
+
+
+class LogRolledBack(LogInconsistent):
+    """The zone's log no longer holds the entries of a checkpoint it signed (it answers that
+    the log is smaller): entries were deleted after they were signed."""
 
 
 _BY_REASON: dict[str, type[DatawardError]] = {

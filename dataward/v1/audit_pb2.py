@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x61taward/v1/audit.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\x15\n\x13GetPublicKeyRequest\"<\n\x14GetPublicKeyResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"\'\n\x11GetReceiptRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\";\n\x12GetReceiptResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt2\xb2\x01\n\x0c\x41uditService\x12S\n\x0cGetPublicKey\x12 .dataward.v1.GetPublicKeyRequest\x1a!.dataward.v1.GetPublicKeyResponse\x12M\n\nGetReceipt\x12\x1e.dataward.v1.GetReceiptRequest\x1a\x1f.dataward.v1.GetReceiptResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x61taward/v1/audit.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\x15\n\x13GetPublicKeyRequest\"<\n\x14GetPublicKeyResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"\'\n\x11GetReceiptRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\";\n\x12GetReceiptResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x32\x9c\x02\n\x0c\x41uditService\x12S\n\x0cGetPublicKey\x12 .dataward.v1.GetPublicKeyRequest\x1a!.dataward.v1.GetPublicKeyResponse\x12M\n\nGetReceipt\x12\x1e.dataward.v1.GetReceiptRequest\x1a\x1f.dataward.v1.GetReceiptResponse\x12h\n\x13GetConsistencyProof\x12\'.dataward.v1.GetConsistencyProofRequest\x1a(.dataward.v1.GetConsistencyProofResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETRECEIPTREQUEST']._serialized_end=190
   _globals['_GETRECEIPTRESPONSE']._serialized_start=192
   _globals['_GETRECEIPTRESPONSE']._serialized_end=251
-  _globals['_AUDITSERVICE']._serialized_start=254
-  _globals['_AUDITSERVICE']._serialized_end=432
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=253
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=317
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=319
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=363
+  _globals['_AUDITSERVICE']._serialized_start=366
+  _globals['_AUDITSERVICE']._serialized_end=650
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,11 @@ class AuditServiceStub:
                 request_serializer=dataward_dot_v1_dot_audit__pb2.GetReceiptRequest.SerializeToString,
                 response_deserializer=dataward_dot_v1_dot_audit__pb2.GetReceiptResponse.FromString,
                 _registered_method=True)
+        self.GetConsistencyProof = channel.unary_unary(
+                '/dataward.v1.AuditService/GetConsistencyProof',
+                request_serializer=dataward_dot_v1_dot_audit__pb2.GetConsistencyProofRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_audit__pb2.GetConsistencyProofResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -68,6 +73,19 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetConsistencyProof(self, request, context):
+        """The RFC 9162 (section 2.1.4) consistency proof that the log's tree of new_size entries
+        extends its tree of old_size entries: what a client holding an older checkpoint checks a
+        newer one against (and an older one against a newer), so the zone cannot fork its log or
+        roll it back unseen. Empty when old_size is 0 or equals new_size. old_size past new_size is
+        INVALID_ARGUMENT (reason FIELD_INVALID, metadata["field"] = "old_size"); new_size past the
+        log's size is NOT_FOUND (reason NOT_FOUND): a log smaller than a checkpoint it signed was
+        rolled back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +98,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetReceipt,
                     request_deserializer=dataward_dot_v1_dot_audit__pb2.GetReceiptRequest.FromString,
                     response_serializer=dataward_dot_v1_dot_audit__pb2.GetReceiptResponse.SerializeToString,
+            ),
+            'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsistencyProof,
+                    request_deserializer=dataward_dot_v1_dot_audit__pb2.GetConsistencyProofRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_audit__pb2.GetConsistencyProofResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,6 +160,33 @@ class AuditService:
             '/dataward.v1.AuditService/GetReceipt',
             dataward_dot_v1_dot_audit__pb2.GetReceiptRequest.SerializeToString,
             dataward_dot_v1_dot_audit__pb2.GetReceiptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.AuditService/GetConsistencyProof',
+            dataward_dot_v1_dot_audit__pb2.GetConsistencyProofRequest.SerializeToString,
+            dataward_dot_v1_dot_audit__pb2.GetConsistencyProofResponse.FromString,
             options,
             channel_credentials,
             insecure,

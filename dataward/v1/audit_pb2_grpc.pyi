@@ -41,6 +41,15 @@ class AuditServiceStub:
     FAILED_PRECONDITION (reason NOT_YET_SIGNED) with a google.rpc.RetryInfo saying when the next
     checkpoint is due; a leaf index past the log is NOT_FOUND (reason NOT_FOUND).
     """
+    GetConsistencyProof: _grpc.UnaryUnaryMultiCallable[_audit_pb2.GetConsistencyProofRequest, _audit_pb2.GetConsistencyProofResponse]
+    """The RFC 9162 (section 2.1.4) consistency proof that the log's tree of new_size entries
+    extends its tree of old_size entries: what a client holding an older checkpoint checks a
+    newer one against (and an older one against a newer), so the zone cannot fork its log or
+    roll it back unseen. Empty when old_size is 0 or equals new_size. old_size past new_size is
+    INVALID_ARGUMENT (reason FIELD_INVALID, metadata["field"] = "old_size"); new_size past the
+    log's size is NOT_FOUND (reason NOT_FOUND): a log smaller than a checkpoint it signed was
+    rolled back.
+    """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
@@ -54,6 +63,15 @@ class AuditServiceAsyncStub(AuditServiceStub):
     signed. The zone never signs one on demand: a leaf no checkpoint covers yet is
     FAILED_PRECONDITION (reason NOT_YET_SIGNED) with a google.rpc.RetryInfo saying when the next
     checkpoint is due; a leaf index past the log is NOT_FOUND (reason NOT_FOUND).
+    """
+    GetConsistencyProof: _aio.UnaryUnaryMultiCallable[_audit_pb2.GetConsistencyProofRequest, _audit_pb2.GetConsistencyProofResponse]  # type: ignore[assignment]
+    """The RFC 9162 (section 2.1.4) consistency proof that the log's tree of new_size entries
+    extends its tree of old_size entries: what a client holding an older checkpoint checks a
+    newer one against (and an older one against a newer), so the zone cannot fork its log or
+    roll it back unseen. Empty when old_size is 0 or equals new_size. old_size past new_size is
+    INVALID_ARGUMENT (reason FIELD_INVALID, metadata["field"] = "old_size"); new_size past the
+    log's size is NOT_FOUND (reason NOT_FOUND): a log smaller than a checkpoint it signed was
+    rolled back.
     """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -77,6 +95,21 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         signed. The zone never signs one on demand: a leaf no checkpoint covers yet is
         FAILED_PRECONDITION (reason NOT_YET_SIGNED) with a google.rpc.RetryInfo saying when the next
         checkpoint is due; a leaf index past the log is NOT_FOUND (reason NOT_FOUND).
+        """
+
+    @_abc_1.abstractmethod
+    def GetConsistencyProof(
+        self,
+        request: _audit_pb2.GetConsistencyProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.GetConsistencyProofResponse, _abc.Awaitable[_audit_pb2.GetConsistencyProofResponse]]:
+        """The RFC 9162 (section 2.1.4) consistency proof that the log's tree of new_size entries
+        extends its tree of old_size entries: what a client holding an older checkpoint checks a
+        newer one against (and an older one against a newer), so the zone cannot fork its log or
+        roll it back unseen. Empty when old_size is 0 or equals new_size. old_size past new_size is
+        INVALID_ARGUMENT (reason FIELD_INVALID, metadata["field"] = "old_size"); new_size past the
+        log's size is NOT_FOUND (reason NOT_FOUND): a log smaller than a checkpoint it signed was
+        rolled back.
         """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -21,12 +21,14 @@ from enclave.audit._sqlite import SqliteAuditStore
 from enclave.audit._who import CheckEntry, who_checked
 from enclave.audit._writer import read_holder
 from enclave.audit.errors import (
+    AuditBeyondLogError,
     AuditClosedError,
     AuditError,
     AuditEventError,
     AuditIntegrityError,
     AuditLogBusy,
     AuditNotYetSigned,
+    AuditRangeError,
     AuditStorageError,
     AuditTrustedCheckpointError,
     AuditUnknownEntryError,
@@ -58,6 +60,7 @@ __all__ = [
     "ZONE_LOG_FILE",
     "AppendResult",
     "Appended",
+    "AuditBeyondLogError",
     "AuditClosedError",
     "AuditError",
     "AuditEvent",
@@ -67,6 +70,7 @@ __all__ = [
     "AuditLogBusy",
     "AuditLogSettings",
     "AuditNotYetSigned",
+    "AuditRangeError",
     "AuditReader",
     "AuditStorageError",
     "AuditStore",

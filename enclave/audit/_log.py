@@ -47,11 +47,13 @@ from enclave.audit._reader import AuditReader
 from enclave.audit._settings import AuditLogSettings
 from enclave.audit._writer import WriterLock
 from enclave.audit.errors import (
+    AuditBeyondLogError,
     AuditClosedError,
     AuditError,
     AuditEventError,
     AuditIntegrityError,
     AuditNotYetSigned,
+    AuditRangeError,
     AuditStorageError,
     AuditUnknownEntryError,
 )
@@ -459,10 +461,16 @@ class AuditLog(AuditReader):
         return Receipt(leaf_index, hashed, note, tuple(proof))
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
-        """RFC 9162 consistency proof between two tree sizes of this log."""
+        """RFC 9162 consistency proof between two tree sizes of this log.
+
+        Raises :class:`AuditRangeError` when ``old_size`` is negative or past ``new_size``,
+        :class:`AuditBeyondLogError` when ``new_size`` is past the durable log.
+        """
+        if not 0 <= old_size <= new_size:
+            raise AuditRangeError("old_size must be between 0 and new_size", field="old_size")
         with self._tree_lock:
             if new_size > self._durable:
-                raise AuditUnknownEntryError(f"tree size {new_size} is beyond the log")
+                raise AuditBeyondLogError(f"tree size {new_size} is beyond the log")
             try:
                 return self._tree.consistency_proof(old_size, new_size)
             except TransparencyError as exc:

@@ -8,6 +8,8 @@
     ├── AuditClosedError       the log was closed
     ├── AuditLogBusy           another process holds the log's writer lock (``holder``)
     ├── AuditUnknownEntryError no entry with that index (yet)
+    │   └── AuditBeyondLogError    a tree size larger than the log (a proof to it cannot exist)
+    ├── AuditRangeError        tree sizes out of order (``field`` names the wrong one)
     ├── AuditNotYetSigned      no signed checkpoint covers the entry yet (``retry_after`` s)
     ├── AuditTrustedCheckpointError  a checkpoint given as trusted does not verify with the
     │                          log's key, or is another log's
@@ -52,6 +54,21 @@ class AuditLogBusy(AuditError):  # noqa: N818 (a state, not a failure)
 
 class AuditUnknownEntryError(AuditError):
     """No entry has this index."""
+
+
+class AuditBeyondLogError(AuditUnknownEntryError):
+    """A tree size larger than the log: no proof to or from it exists (yet)."""
+
+
+class AuditRangeError(AuditError):
+    """Tree sizes that cannot be the two ends of a consistency proof (old after new).
+
+    ``field`` names the request field that is wrong.
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class AuditNotYetSigned(AuditError):  # noqa: N818 (a state, not a failure)

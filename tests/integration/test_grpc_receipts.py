@@ -27,7 +27,9 @@ UW = "INSURANCE_UNDERWRITING"
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    with grpc_stack(tmp_path) as s:
+    # One log for answers and AuditService, as in `serve`: verify_answer holds each receipt's
+    # checkpoint to the largest seen with the server's consistency proofs.
+    with grpc_stack(tmp_path, log_checks=True) as s:
         yield s
 
 

@@ -77,13 +77,15 @@ def _partner_client(serving: Serving) -> tuple[Client, str]:
     org = admin.create_organization("Acme Insurance", "INSURER")
     steward = admin.create_steward("steward", "correct horse battery staple 1")
     partner = admin.create_partner_user(org, "acme", "correct horse battery staple 2")
-    app = admin.register_app(partner, "underwriting", ["eligibility:check"], [UW], "pricing")
+    # audit:read: verify_answer holds each receipt to the largest checkpoint seen (proofs)
+    scopes = ["eligibility:check", "audit:read"]
+    app = admin.register_app(partner, "underwriting", scopes, [UW], "pricing")
     creds = admin.approve_app(steward, app.client_id)
     tokens = ClientCredentialsTokenSource(
         f"{serving.portal_url}/oauth/token",
         creds.client_id,
         creds.client_secret,
-        "eligibility:check",
+        " ".join(scopes),
     )
     key = (serving.core.key_name, serving.core.keyring.public_key)
     return Client(f"127.0.0.1:{serving.api.port}", tokens, audit_key=key), str(org.id)
