@@ -152,3 +152,15 @@ def test_checkpoint_problems_name_the_checkpoint() -> None:
         "checkpoint #1: not a signed note: no blank line before the signatures", checkpoint=1
     ):
         verify_log_entries(ENTRIES, [_note(4), "junk"], NAME, PUB)
+
+
+def test_every_trusted_checkpoint_is_checked_and_a_mismatch_names_the_range() -> None:
+    # Two trusted checkpoints, the larger one rewritten: stopping after the first would pass.
+    trusted = [Checkpoint(NAME, 4, TREE.root(4)), Checkpoint(NAME, 8, TREE.root(7))]
+    with refused(
+        "entries 0..7 do not match the trusted checkpoint (size 8): the log was rewritten "
+        "since that checkpoint was signed",
+        first=0,
+        last=7,
+    ):
+        verify_log_entries(ENTRIES, [], NAME, PUB, trusted=trusted)
