@@ -6,7 +6,10 @@ answer's own fields hash, so a partner can check that the leaf it was given is t
 THIS answer (not of an earlier one) with nothing but the answer and the zone's public key.
 
 The result hash is SHA-256 over canonical JSON -- sorted keys, no whitespace,
-``ensure_ascii=False``, UTF-8 -- of ``{"method": ..., "request_id": ..., "result": fields}``,
+``ensure_ascii=False``, UTF-8 -- of ``{"client_nonce": ..., "method": ..., "request_id": ...,
+"result": fields}``, where ``client_nonce`` is the nonce the partner sent with the request
+("" if none): an answer and its receipt then prove the answer to THAT request, so an earlier
+answer replayed with its own genuine receipt does not verify against a new request's nonce;
 where ``fields`` is a flat mapping of ``str`` to ``str | bool | int | list[str]`` (no floats,
 no ``None``, no nesting: every language encodes those the same way). The ``*_fields``
 functions below fix the fields of each answer kind, so the zone and the SDK cannot drift.
@@ -72,10 +75,17 @@ def _plain(name: str, value: object) -> str | bool | int | list[str]:
     raise TypeError(f"result field {name!r} must be str, bool, int or a list of str")
 
 
-def result_hash(method: str, request_id: str, fields: ResultFields) -> bytes:
-    """SHA-256 of the canonical encoding of (method, request_id, fields); 32 bytes."""
+def result_hash(
+    method: str, request_id: str, fields: ResultFields, *, client_nonce: str = ""
+) -> bytes:
+    """SHA-256 of the canonical encoding of (client_nonce, method, request_id, fields)."""
     result = {str(name): _plain(name, value) for name, value in fields.items()}
-    body = {"method": str(method), "request_id": str(request_id), "result": result}
+    body = {
+        "client_nonce": str(client_nonce),
+        "method": str(method),
+        "request_id": str(request_id),
+        "result": result,
+    }
     return hashlib.sha256(_CANONICAL.encode(body).encode("utf-8")).digest()
 
 
@@ -149,8 +159,12 @@ def verify_release(
     fields: ResultFields,
     key_name: str,
     public_key: Ed25519PublicKey,
+    client_nonce: str = "",
 ) -> Checkpoint:
     """Check that ``receipt`` proves the release of exactly this answer; returns its checkpoint.
+
+    ``client_nonce`` is the nonce the caller itself sent with the request (never one taken
+    from the answer): an answer to another request does not verify.
 
     The receipt must carry its leaf; the leaf must be a release of ``request_id`` at the
     receipt's index whose result hash equals :func:`result_hash` of this answer; the inclusion
@@ -165,6 +179,6 @@ def verify_release(
         raise ReceiptError("the release leaf names another position than the receipt")
     if release.request_id != request_id:
         raise ReceiptError("the receipt is the release of another request")
-    if release.result_hash != result_hash(method, request_id, fields):
+    if release.result_hash != result_hash(method, request_id, fields, client_nonce=client_nonce):
         raise ReceiptError("the answer does not match the result hash its receipt logged")
     return verify_receipt(receipt, key_name, public_key, leaf=receipt.leaf)

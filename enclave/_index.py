@@ -76,6 +76,20 @@ class TokenIndex:
             return record
         return None
 
+    def find_field(self, token: bytes, field: str) -> Any:
+        """One field of the record under ``token``, or None -- at the same cost either way.
+
+        A miss still reads a record (the nearest one) and compares, so the time a lookup
+        takes does not tell whether the token is in the index (issue 8, fault 8).
+        """
+        size = len(self.tokens)
+        if size == 0:
+            return None
+        pos = min(int(self.tokens.searchsorted(token)), size - 1)
+        value = self.records[pos][field].item()
+        found = bool(self.tokens[pos] == token.rstrip(b"\x00"))
+        return value if found else None
+
 
 @dataclass(frozen=True)
 class GroupIndex:
@@ -91,8 +105,22 @@ class GroupIndex:
             records=_load(directory / f"{name}.records.npy"),  # type: ignore[arg-type]
         )
 
+    def span(self, key: int) -> tuple[int, int]:
+        """``(start, count)`` of the records of ``key`` (count 0 if none), at the same cost
+        either way."""
+        size = len(self.keys)
+        if size == 0:
+            return 0, 0
+        pos = min(int(np.searchsorted(self.keys, key)), size - 1)
+        start, end = int(self.starts[pos]), int(self.starts[pos + 1])
+        return start, (end - start if int(self.keys[pos]) == key else 0)
+
     def get(self, key: int) -> npt.NDArray[np.void]:
-        pos = int(np.searchsorted(self.keys, key))
-        if pos < len(self.keys) and int(self.keys[pos]) == key:
-            return self.records[int(self.starts[pos]) : int(self.starts[pos + 1])]
-        return self.records[0:0]
+        """The records of ``key`` (empty if none); a miss does the same reads as a hit, so
+        the time taken does not tell whether the key is there (issue 8, fault 8)."""
+        size = len(self.keys)
+        if size == 0:
+            return self.records[0:0]
+        pos = min(int(np.searchsorted(self.keys, key)), size - 1)
+        start, end = int(self.starts[pos]), int(self.starts[pos + 1])
+        return self.records[start : end if int(self.keys[pos]) == key else start]

@@ -34,7 +34,7 @@ from dataward import receipts
 from dataward.transparency import Receipt
 from enclave._keys import normalize
 from enclave.audit import CONSENT_REF
-from enclave.consent import Consent, ConsentStore, FamilyBindingLike, guardians_of
+from enclave.consent import Consent, ConsentStore, FamilyBindingLike
 from enclave.eligibility import Benefit, EligibilityDecision, EnrolmentLike, decide_eligibility
 from enclave.identity import DocumentVerdict, PersonLike, verify_document
 from enclave.idnumber import InvalidIdNumber, validate_id_number
@@ -60,6 +60,9 @@ __all__ = [
 
 POLICY_VERSION = "person-checks/1"
 MAX_CONSENT_DAYS = 3650
+# A person id no registry row has (ids are positive): stands in for an unknown person so that
+# looking them up costs the same as looking up a known one.
+_NOBODY = -1
 # The longest text each field may carry (issue 8, fault 4); the gRPC API refuses longer ones
 # before the zone sees them, the zone refuses them again for any other front end.
 MAX_ID_NUMBER_CHARS = 32  # 18 significant, surrounding spaces allowed
@@ -69,11 +72,18 @@ MAX_PARTNER_CHARS = 64
 # letters, digits, ``._-``, and no run of 7 digits (an ID or phone number is never a partner;
 # the consent store keeps this field as is).
 _PARTNER = re.compile(r"(?!.*[0-9]{7})[A-Za-z0-9][A-Za-z0-9._-]*")
+# A client's nonce (issue 8, fault 11): hashed into the release, never logged.
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _T = TypeVar("_T")
 
 
 def field_problem(
-    *, id_number: str = "", name: str = "", consent_ref: str = "", partner: str = ""
+    *,
+    id_number: str = "",
+    name: str = "",
+    consent_ref: str = "",
+    partner: str = "",
+    client_nonce: str = "",
 ) -> InvalidField | None:
     """The first field over its limit or out of its format, as the refusal to answer with.
 
@@ -92,6 +102,8 @@ def field_problem(
         return InvalidField("consent_ref", "not a consent reference (cns_ and 24 characters)")
     if partner and not _PARTNER.fullmatch(partner):
         return InvalidField("partner", "not an organization id (letters, digits, . _ -)")
+    if client_nonce and not _NONCE.fullmatch(client_nonce):
+        return InvalidField("client_nonce", "16..64 characters of A-Z a-z 0-9 _ -")
     return None
 
 
@@ -106,8 +118,15 @@ class PersonDirectory(Protocol):
     def person_by_token(self, token: bytes) -> PersonLike | None:
         """The person whose ID-number token is ``token`` (the number was validated already)."""
 
+    def person_id_by_token(self, token: bytes) -> int | None:
+        """That person's internal id, in the same time whether or not the registry holds
+        them (a refusal must not tell the two apart by its duration)."""
+
     def enrolments(self, person_id: int) -> Sequence[EnrolmentLike]: ...
     def family_bindings(self, person_id: int) -> Sequence[FamilyBindingLike]: ...
+    def guardians(self, member_person_id: int, at: dt.datetime) -> tuple[int, ...]:
+        """:func:`enclave.consent.guardians_of` over the member's bindings, at a cost that
+        does not depend on whether the person exists or is bound."""
 
 
 class AuditTrail(Protocol):
@@ -151,6 +170,7 @@ class EligibilityQuery:
     as_of: dt.date | None
     purpose: str
     consent_ref: str = ""
+    client_nonce: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,6 +180,7 @@ class IdentityQuery:
     purpose: str
     consent_ref: str = ""
     selfie: bytes = b""
+    client_nonce: str = ""
 
 
 @dataclass(frozen=True)
@@ -195,10 +216,9 @@ class PersonChecks:
         request_id, token, now = self._begin(caller, method, query.id_number, query)
         if query.benefit is None:
             self._refuse(request_id, InvalidField("benefit", "required"))
-        person, consent = self._consent(caller, request_id, query, token, now)
+        consent = self._consent(caller, request_id, query, token, now)
         as_of = query.as_of or now.date()
-        if person is None:  # validated and tokenized once already, in _begin
-            person = self._directory.person_by_token(token)
+        person = self._directory.person_by_token(token)  # validated and tokenized in _begin
         if person is None:
             decision = decide_eligibility("ACTIVE", (), query.benefit, as_of)  # NOT_ENROLLED
         else:
@@ -216,6 +236,7 @@ class PersonChecks:
             now=now,
             value=decision,
             result=result,
+            client_nonce=query.client_nonce,
         )
 
     def verify_identity(self, caller: Caller, query: IdentityQuery) -> Answer[DocumentVerdict]:
@@ -227,9 +248,8 @@ class PersonChecks:
             self._refuse(request_id, SelfieNotSupported())
         if not query.name.strip():
             self._refuse(request_id, InvalidField("name", "required"))
-        person, consent = self._consent(caller, request_id, query, token, now)
-        if person is None:  # validated and tokenized once already, in _begin
-            person = self._directory.person_by_token(token)
+        consent = self._consent(caller, request_id, query, token, now)
+        person = self._directory.person_by_token(token)  # validated and tokenized in _begin
         verdict = verify_document(person, self._tokenizer.token("name", query.name))
         result = receipts.identity_fields(
             id_number_valid=verdict.id_number_valid,
@@ -243,6 +263,7 @@ class PersonChecks:
             now=now,
             value=verdict,
             result=result,
+            client_nonce=query.client_nonce,
         )
 
     # -- steward calls -------------------------------------------------------------------
@@ -255,6 +276,7 @@ class PersonChecks:
         purpose: str,
         valid_days: int = 365,
         single_use: bool = False,
+        client_nonce: str = "",
     ) -> Answer[Consent]:
         method = receipts.GRANT_CONSENT
         request_id = uuid.uuid4().hex
@@ -268,7 +290,7 @@ class PersonChecks:
         )
         if not partner.strip():
             self._refuse(request_id, InvalidField("partner", "required"))
-        if (problem := field_problem(partner=partner)) is not None:
+        if (problem := field_problem(partner=partner, client_nonce=client_nonce)) is not None:
             self._refuse(request_id, problem)
         if not 1 <= valid_days <= MAX_CONSENT_DAYS:
             self._refuse(request_id, InvalidField("valid_days", f"1..{MAX_CONSENT_DAYS}"))
@@ -288,7 +310,7 @@ class PersonChecks:
         fields = receipts.consent_grant_fields(
             consent_ref=consent.consent_ref, valid_until=consent.valid_until.date()
         )
-        digest = receipts.result_hash(method, request_id, fields)
+        digest = receipts.result_hash(method, request_id, fields, client_nonce=client_nonce)
         receipt = self._audit.allow_and_release(
             request_id=request_id, policy_version=POLICY_VERSION, result_hash=digest
         )
@@ -335,6 +357,8 @@ class PersonChecks:
             purpose=query.purpose,
             consent_ref=query.consent_ref,
         )
+        if (problem := field_problem(client_nonce=query.client_nonce)) is not None:
+            self._refuse(request_id, problem)
         return request_id, token, self._clock()
 
     def _validated_token(
@@ -379,7 +403,7 @@ class PersonChecks:
         query: EligibilityQuery | IdentityQuery,
         token: bytes,
         now: dt.datetime,
-    ) -> tuple[PersonLike | None, Consent]:
+    ) -> Consent:
         common = {
             "partner": caller.organization,
             "purpose": query.purpose,
@@ -388,17 +412,18 @@ class PersonChecks:
         }
         consent = self._consents.find_valid(person_token=token, **common)  # type: ignore[arg-type]
         if consent is not None:
-            return None, consent
-        # Only now may the registry be asked: for guardians bound to this person.
-        person = self._directory.find_person(query.id_number)
-        if person is not None:
-            holders = guardians_of(
-                person.person_id, self._directory.family_bindings(person.person_id), now
-            )
-            if holders:
-                consent = self._consents.find_valid(person_ids=holders, **common)  # type: ignore[arg-type]
-                if consent is not None:
-                    return person, consent
+            return consent
+        # Only now may the registry be asked: for guardians bound to this person. The same
+        # work is done for a number the registry does not hold -- the binding lookup runs
+        # against a person id no one has, the guardians' consent query runs with it -- so
+        # the refusal takes as long either way (issue 8, fault 8: a known person without
+        # consent answered measurably slower than an unknown number).
+        found = self._directory.person_id_by_token(token)
+        person_id = _NOBODY if found is None else found
+        holders = self._directory.guardians(person_id, now)
+        consent = self._consents.find_valid(person_ids=holders or (_NOBODY,), **common)  # type: ignore[arg-type]
+        if found is not None and holders and consent is not None:
+            return consent
         self._refuse(request_id, ConsentRequired())
 
     def _release(
@@ -410,13 +435,13 @@ class PersonChecks:
         now: dt.datetime,
         value: _T,
         result: receipts.ResultFields,
+        client_nonce: str,
     ) -> Answer[_T]:
         if not self._consents.consume(consent, now):
             self._refuse(request_id, ConsentRequired())
+        digest = receipts.result_hash(method, request_id, result, client_nonce=client_nonce)
         receipt = self._audit.allow_and_release(
-            request_id=request_id,
-            policy_version=POLICY_VERSION,
-            result_hash=receipts.result_hash(method, request_id, result),
+            request_id=request_id, policy_version=POLICY_VERSION, result_hash=digest
         )
         return Answer(value, receipt, request_id)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from typing import Protocol
 
-from enclave.audit import AuditLog, Decision, RequestReceived
+from enclave.audit import AuditLog, Decision, RefusalSummary, RequestReceived
 
 __all__ = ["ACCESS_POLICY_VERSION", "AuditLogRefusals", "RefusalTrail"]
 
@@ -32,6 +32,10 @@ class RefusalTrail(Protocol):
     def refusal(
         self, *, client_id: str, organization: str, method: str, purpose: str, reason: str
     ) -> None: ...
+
+    def summary(self, *, dropped: int, addresses: int, reason: str, window_seconds: int) -> None:
+        """Log that ``dropped`` refusals from ``addresses`` client addresses were answered
+        without leaves of their own over the last ``window_seconds`` (one leaf)."""
 
 
 class AuditLogRefusals:
@@ -61,5 +65,16 @@ class AuditLogRefusals:
                     reasons=(reason,),
                     policy_version=ACCESS_POLICY_VERSION,
                 ),
+            )
+        )
+
+    def summary(self, *, dropped: int, addresses: int, reason: str, window_seconds: int) -> None:
+        self._log.append(
+            RefusalSummary(
+                dropped=dropped,
+                addresses=addresses,
+                reason=reason,
+                window_seconds=max(1, window_seconds),
+                policy_version=ACCESS_POLICY_VERSION,
             )
         )

@@ -80,24 +80,38 @@ def receipt_to_proto(receipt: Receipt, *, request_id: str) -> common_pb2.Receipt
 
 
 def check_fields(
-    *, id_number: str = "", name: str = "", consent_ref: str = "", partner: str = ""
+    *,
+    id_number: str = "",
+    name: str = "",
+    consent_ref: str = "",
+    partner: str = "",
+    client_nonce: str = "",
 ) -> None:
     """Refuse a text field over its documented limit or out of its format (before any log)."""
     problem = field_problem(
-        id_number=id_number, name=name, consent_ref=consent_ref, partner=partner
+        id_number=id_number,
+        name=name,
+        consent_ref=consent_ref,
+        partner=partner,
+        client_nonce=client_nonce,
     )
     if problem is not None:
         raise InvalidRequest(problem.field, problem.rule)
 
 
 def eligibility_query(request: eligibility_pb2.CheckRequest) -> EligibilityQuery:
-    check_fields(id_number=request.id_number, consent_ref=request.consent_ref)
+    check_fields(
+        id_number=request.id_number,
+        consent_ref=request.consent_ref,
+        client_nonce=request.client_nonce,
+    )
     return EligibilityQuery(
         id_number=request.id_number,
         benefit=benefit_from_proto(request.benefit),
         as_of=date_from_proto(request.as_of) if request.HasField("as_of") else None,
         purpose=purpose_from_proto(request.purpose).value,
         consent_ref=request.consent_ref,
+        client_nonce=request.client_nonce,
     )
 
 
@@ -121,13 +135,19 @@ def decision_to_proto(
 
 
 def identity_query(request: identity_pb2.VerifyRequest) -> IdentityQuery:
-    check_fields(id_number=request.id_number, name=request.name, consent_ref=request.consent_ref)
+    check_fields(
+        id_number=request.id_number,
+        name=request.name,
+        consent_ref=request.consent_ref,
+        client_nonce=request.client_nonce,
+    )
     return IdentityQuery(
         id_number=request.id_number,
         name=request.name,
         purpose=purpose_from_proto(request.purpose).value,
         consent_ref=request.consent_ref,
         selfie=request.selfie,
+        client_nonce=request.client_nonce,
     )
 
 

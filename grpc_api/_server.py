@@ -58,6 +58,11 @@ class ServerOptions:
     max_workers: int = 64
     # Items one CheckBatch stream may carry; past it the stream ends RESOURCE_EXHAUSTED.
     max_batch_items: int = 1000
+    # Refusals for a missing or bad token that get leaves of their own, per client address;
+    # past it they are answered RESOURCE_EXHAUSTED and counted in one summary leaf per interval.
+    unauthenticated_refusals_per_second: float = 5.0
+    unauthenticated_refusals_burst: int = 20
+    refusal_summary_seconds: float = 60.0
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     # With a client CA, clients must present a certificate it signed (mutual TLS).
@@ -69,10 +74,13 @@ class ApiServer:
     server: grpc.Server
     port: int
     health: health.HealthServicer
+    refusals: Refusals | None = None
 
     def stop(self, grace: float | None = 1.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        if self.refusals is not None:  # the last summary of dropped refusals
+            self.refusals.close()
 
     def wait(self) -> None:
         self.server.wait_for_termination()
@@ -109,10 +117,14 @@ def build_server(
     """
     if options.max_batch_items < 1:
         raise ValueError("max_batch_items must be at least 1")
+    front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
         verifier,
         TokenBuckets(options.rate_limit_per_second, options.rate_limit_burst),
-        Refusals(refusals),
+        front_refusals,
+        TokenBuckets(
+            options.unauthenticated_refusals_per_second, options.unauthenticated_refusals_burst
+        ),
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
@@ -148,4 +160,5 @@ def build_server(
     if port == 0:
         raise OSError("cannot bind the gRPC server")
     server.start()
-    return ApiServer(server, port, health_servicer)
+    front_refusals.start()
+    return ApiServer(server, port, health_servicer, front_refusals)

@@ -188,7 +188,11 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
     ) -> steward_pb2.GrantConsentResponse:
         principal = principal_of(context)
         try:
-            convert.check_fields(id_number=request.id_number, partner=request.partner)
+            convert.check_fields(
+                id_number=request.id_number,
+                partner=request.partner,
+                client_nonce=request.client_nonce,
+            )
             purpose = convert.purpose_from_proto(request.purpose).value
         except ApiError as exc:
             abort(context, self._guard.refused(_GRANT, principal, "", exc))
@@ -200,6 +204,7 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
                 purpose=purpose,
                 valid_days=request.valid_days or 365,
                 single_use=request.single_use,
+                client_nonce=request.client_nonce,
             )
             return steward_pb2.GrantConsentResponse(
                 consent_ref=answer.value.consent_ref,

@@ -57,9 +57,9 @@ class PermissionRefused(ApiError):  # noqa: N818
 class RateLimited(ApiError):  # noqa: N818
     reason = "RATE_LIMITED"
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
         self.retry_after = retry_after
-        super().__init__("rate limit of the partner exceeded; retry later")
+        super().__init__(message or "rate limit of the partner exceeded; retry later")
 
 
 class TooManyItems(ApiError):  # noqa: N818

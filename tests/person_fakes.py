@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataward.transparency import Checkpoint, MerkleTree, Receipt, leaf_hash, sign_checkpoint
 from enclave.audit import Release, encode_leaf
+from enclave.consent import guardians_of
 
 KEY_NAME = "dataward-test-zone"
 
@@ -94,8 +95,16 @@ class FakeDirectory:
         self.lookups += 1
         return self.persons.get(token)
 
+    def person_id_by_token(self, token: bytes) -> int | None:
+        self.lookups += 1
+        person = self.persons.get(token)
+        return None if person is None else person.person_id
+
     def enrolments(self, person_id: int) -> Sequence[Enrolment]:
         return tuple(self.enrolment_rows.get(person_id, ()))
+
+    def guardians(self, member_person_id: int, at: dt.datetime) -> tuple[int, ...]:
+        return guardians_of(member_person_id, self.family_bindings(member_person_id), at)
 
     def family_bindings(self, person_id: int) -> Sequence[Binding]:
         return tuple(

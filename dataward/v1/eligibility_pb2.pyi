@@ -100,13 +100,23 @@ class CheckRequest(_message.Message):
     AS_OF_FIELD_NUMBER: _builtins.int
     PURPOSE_FIELD_NUMBER: _builtins.int
     CONSENT_REF_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
     id_number: _builtins.str
-    """GB 11643 identity number (18 characters). Never stored or logged by the zone."""
+    """GB 11643 identity number (18 characters; at most 32 with surrounding spaces). Never
+    stored or logged by the zone.
+    """
     benefit: Global___Benefit.ValueType
     purpose: _common_pb2.Purpose.ValueType
     consent_ref: _builtins.str
     """Optional: the consent the partner relies on (as returned when it was granted). When set,
-    only that consent is accepted.
+    only that consent is accepted. Empty, or exactly a reference the zone issued: `cns_` and
+    24 characters of A-Z a-z 0-9 _ - (anything else is INVALID_ARGUMENT FIELD_INVALID).
+    """
+    client_nonce: _builtins.str
+    """Optional, recommended: a fresh random value per request (16..64 characters of
+    A-Z a-z 0-9 _ -). The zone hashes it into the answer's release leaf, so a receipt proves
+    the answer to THIS request: an earlier answer replayed with its own receipt does not verify
+    (dataward.receipts). Never logged. The SDK always sends one.
     """
     @_builtins.property
     def as_of(self) -> _common_pb2.Date:
@@ -120,10 +130,11 @@ class CheckRequest(_message.Message):
         as_of: _common_pb2.Date | None = ...,
         purpose: _common_pb2.Purpose.ValueType = ...,
         consent_ref: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "benefit", b"benefit", "consent_ref", b"consent_ref", "id_number", b"id_number", "purpose", b"purpose"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "benefit", b"benefit", "client_nonce", b"client_nonce", "consent_ref", b"consent_ref", "id_number", b"id_number", "purpose", b"purpose"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

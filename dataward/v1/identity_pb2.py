@@ -25,19 +25,19 @@ _sym_db = _symbol_database.Default()
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x64\x61taward/v1/identity.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"|\n\rVerifyRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x13\n\x0b\x63onsent_ref\x18\x04 \x01(\t\x12\x0e\n\x06selfie\x18\x05 \x01(\x0c\"\x9c\x01\n\x0eVerifyResponse\x12\x17\n\x0fid_number_valid\x18\x01 \x01(\x08\x12\x14\n\x0cname_matches\x18\x02 \x01(\x08\x12\x34\n\x0fregistry_status\x18\x03 \x01(\x0e\x32\x1b.dataward.v1.RegistryStatus\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt*\xa9\x01\n\x0eRegistryStatus\x12\x1f\n\x1bREGISTRY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16REGISTRY_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18REGISTRY_STATUS_DECEASED\x10\x02\x12\x1d\n\x19REGISTRY_STATUS_EMIGRATED\x10\x03\x12\x1d\n\x19REGISTRY_STATUS_NOT_FOUND\x10\x04\x32T\n\x0fIdentityService\x12\x41\n\x06Verify\x12\x1a.dataward.v1.VerifyRequest\x1a\x1b.dataward.v1.VerifyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x64\x61taward/v1/identity.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\x92\x01\n\rVerifyRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x13\n\x0b\x63onsent_ref\x18\x04 \x01(\t\x12\x0e\n\x06selfie\x18\x05 \x01(\x0c\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"\x9c\x01\n\x0eVerifyResponse\x12\x17\n\x0fid_number_valid\x18\x01 \x01(\x08\x12\x14\n\x0cname_matches\x18\x02 \x01(\x08\x12\x34\n\x0fregistry_status\x18\x03 \x01(\x0e\x32\x1b.dataward.v1.RegistryStatus\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt*\xa9\x01\n\x0eRegistryStatus\x12\x1f\n\x1bREGISTRY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16REGISTRY_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18REGISTRY_STATUS_DECEASED\x10\x02\x12\x1d\n\x19REGISTRY_STATUS_EMIGRATED\x10\x03\x12\x1d\n\x19REGISTRY_STATUS_NOT_FOUND\x10\x04\x32T\n\x0fIdentityService\x12\x41\n\x06Verify\x12\x1a.dataward.v1.VerifyRequest\x1a\x1b.dataward.v1.VerifyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REGISTRYSTATUS']._serialized_start=355
-  _globals['_REGISTRYSTATUS']._serialized_end=524
-  _globals['_VERIFYREQUEST']._serialized_start=69
-  _globals['_VERIFYREQUEST']._serialized_end=193
-  _globals['_VERIFYRESPONSE']._serialized_start=196
-  _globals['_VERIFYRESPONSE']._serialized_end=352
-  _globals['_IDENTITYSERVICE']._serialized_start=526
-  _globals['_IDENTITYSERVICE']._serialized_end=610
+  _globals['_REGISTRYSTATUS']._serialized_start=378
+  _globals['_REGISTRYSTATUS']._serialized_end=547
+  _globals['_VERIFYREQUEST']._serialized_start=70
+  _globals['_VERIFYREQUEST']._serialized_end=216
+  _globals['_VERIFYRESPONSE']._serialized_start=219
+  _globals['_VERIFYRESPONSE']._serialized_end=375
+  _globals['_IDENTITYSERVICE']._serialized_start=549
+  _globals['_IDENTITYSERVICE']._serialized_end=633
 # @@protoc_insertion_point(module_scope)

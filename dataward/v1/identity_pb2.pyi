@@ -50,19 +50,28 @@ class VerifyRequest(_message.Message):
     PURPOSE_FIELD_NUMBER: _builtins.int
     CONSENT_REF_FIELD_NUMBER: _builtins.int
     SELFIE_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
     id_number: _builtins.str
-    """GB 11643 identity number. A malformed one is refused with INVALID_ARGUMENT, so a response
+    """GB 11643 identity number (at most 32 characters with surrounding spaces). A malformed one
+    is refused with INVALID_ARGUMENT, so a response
     always concerns a well-formed number (`id_number_valid` is then true).
     """
     name: _builtins.str
     """The name as written on the document; compared after Unicode NFC normalisation and
-    whitespace trimming.
+    whitespace trimming. At most 64 characters. Never stored or logged.
     """
     purpose: _common_pb2.Purpose.ValueType
     consent_ref: _builtins.str
+    """As in CheckRequest: empty, or `cns_` and 24 characters."""
     selfie: _builtins.bytes
     """A selfie (JPEG or PNG). Not supported yet: any non-empty value is answered with
     UNIMPLEMENTED / NOT_IMPLEMENTED.
+    """
+    client_nonce: _builtins.str
+    """Optional, recommended: a fresh random value per request (16..64 characters of
+    A-Z a-z 0-9 _ -). The zone hashes it into the answer's release leaf, so a receipt proves
+    the answer to THIS request: an earlier answer replayed with its own receipt does not verify
+    (dataward.receipts). Never logged. The SDK always sends one.
     """
     def __init__(
         self,
@@ -72,10 +81,11 @@ class VerifyRequest(_message.Message):
         purpose: _common_pb2.Purpose.ValueType = ...,
         consent_ref: _builtins.str = ...,
         selfie: _builtins.bytes = ...,
+        client_nonce: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent_ref", b"consent_ref", "id_number", b"id_number", "name", b"name", "purpose", b"purpose", "selfie", b"selfie"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "consent_ref", b"consent_ref", "id_number", b"id_number", "name", b"name", "purpose", b"purpose", "selfie", b"selfie"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x61taward/v1/steward.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\x88\x01\n\x13GrantConsentRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x12\n\nvalid_days\x18\x04 \x01(\r\x12\x12\n\nsingle_use\x18\x05 \x01(\x08\"z\n\x14GrantConsentResponse\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\x12&\n\x0bvalid_until\x18\x02 \x01(\x0b\x32\x11.dataward.v1.Date\x12%\n\x07receipt\x18\x03 \x01(\x0b\x32\x14.dataward.v1.Receipt\"+\n\x14RevokeConsentRequest\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\">\n\x15RevokeConsentResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt2\xbd\x01\n\x0eStewardService\x12S\n\x0cGrantConsent\x12 .dataward.v1.GrantConsentRequest\x1a!.dataward.v1.GrantConsentResponse\x12V\n\rRevokeConsent\x12!.dataward.v1.RevokeConsentRequest\x1a\".dataward.v1.RevokeConsentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x61taward/v1/steward.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\x9e\x01\n\x13GrantConsentRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x12\n\nvalid_days\x18\x04 \x01(\r\x12\x12\n\nsingle_use\x18\x05 \x01(\x08\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"z\n\x14GrantConsentResponse\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\x12&\n\x0bvalid_until\x18\x02 \x01(\x0b\x32\x11.dataward.v1.Date\x12%\n\x07receipt\x18\x03 \x01(\x0b\x32\x14.dataward.v1.Receipt\"+\n\x14RevokeConsentRequest\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\">\n\x15RevokeConsentResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt2\xbd\x01\n\x0eStewardService\x12S\n\x0cGrantConsent\x12 .dataward.v1.GrantConsentRequest\x1a!.dataward.v1.GrantConsentResponse\x12V\n\rRevokeConsent\x12!.dataward.v1.RevokeConsentRequest\x1a\".dataward.v1.RevokeConsentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,13 +33,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.steward_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GRANTCONSENTREQUEST']._serialized_start=69
-  _globals['_GRANTCONSENTREQUEST']._serialized_end=205
-  _globals['_GRANTCONSENTRESPONSE']._serialized_start=207
-  _globals['_GRANTCONSENTRESPONSE']._serialized_end=329
-  _globals['_REVOKECONSENTREQUEST']._serialized_start=331
-  _globals['_REVOKECONSENTREQUEST']._serialized_end=374
-  _globals['_REVOKECONSENTRESPONSE']._serialized_start=376
-  _globals['_REVOKECONSENTRESPONSE']._serialized_end=438
-  _globals['_STEWARDSERVICE']._serialized_start=441
-  _globals['_STEWARDSERVICE']._serialized_end=630
+  _globals['_GRANTCONSENTREQUEST']._serialized_end=227
+  _globals['_GRANTCONSENTRESPONSE']._serialized_start=229
+  _globals['_GRANTCONSENTRESPONSE']._serialized_end=351
+  _globals['_REVOKECONSENTREQUEST']._serialized_start=353
+  _globals['_REVOKECONSENTREQUEST']._serialized_end=396
+  _globals['_REVOKECONSENTRESPONSE']._serialized_start=398
+  _globals['_REVOKECONSENTRESPONSE']._serialized_end=460
+  _globals['_STEWARDSERVICE']._serialized_start=463
+  _globals['_STEWARDSERVICE']._serialized_end=652
 # @@protoc_insertion_point(module_scope)

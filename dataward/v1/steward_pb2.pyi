@@ -26,14 +26,24 @@ class GrantConsentRequest(_message.Message):
     PURPOSE_FIELD_NUMBER: _builtins.int
     VALID_DAYS_FIELD_NUMBER: _builtins.int
     SINGLE_USE_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
     id_number: _builtins.str
+    """At most 32 characters with surrounding spaces."""
     partner: _builtins.str
-    """The partner organization (the `org` claim of its tokens)."""
+    """The partner organization (the `org` claim of its tokens): at most 64 characters of
+    A-Z a-z 0-9 . _ -, without a run of 7 digits.
+    """
     purpose: _common_pb2.Purpose.ValueType
     valid_days: _builtins.int
     """Validity in days from now (1..3650); 0 means the default of 365."""
     single_use: _builtins.bool
     """A single-use consent is consumed by the first answer released under it."""
+    client_nonce: _builtins.str
+    """Optional, recommended: a fresh random value per request (16..64 characters of
+    A-Z a-z 0-9 _ -). The zone hashes it into the answer's release leaf, so a receipt proves
+    the answer to THIS request: an earlier answer replayed with its own receipt does not verify
+    (dataward.receipts). Never logged. The SDK always sends one.
+    """
     def __init__(
         self,
         *,
@@ -42,10 +52,11 @@ class GrantConsentRequest(_message.Message):
         purpose: _common_pb2.Purpose.ValueType = ...,
         valid_days: _builtins.int = ...,
         single_use: _builtins.bool = ...,
+        client_nonce: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id_number", b"id_number", "partner", b"partner", "purpose", b"purpose", "single_use", b"single_use", "valid_days", b"valid_days"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "id_number", b"id_number", "partner", b"partner", "purpose", b"purpose", "single_use", b"single_use", "valid_days", b"valid_days"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -85,6 +96,7 @@ class RevokeConsentRequest(_message.Message):
 
     CONSENT_REF_FIELD_NUMBER: _builtins.int
     consent_ref: _builtins.str
+    """`cns_` and 24 characters, as GrantConsentResponse returned it."""
     def __init__(
         self,
         *,

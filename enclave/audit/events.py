@@ -28,6 +28,7 @@ __all__ = [
     "Decision",
     "LoggedEvent",
     "PortalEvent",
+    "RefusalSummary",
     "Release",
     "RequestReceived",
     "StewardAction",
@@ -161,9 +162,36 @@ class PortalEvent:
         _text(self, "target", optional=True)
 
 
-AuditEvent = RequestReceived | Decision | Release | StewardAction | PortalEvent
+@dataclass(frozen=True)
+class RefusalSummary:
+    """Refusals answered without leaves of their own, counted over ``window_seconds``.
+
+    Refusals of calls without a valid token cost an audit write each, so past a per-address
+    rate the API answers them RESOURCE_EXHAUSTED unlogged (issue 8, fault 10) and logs this
+    one leaf per interval instead: how many, from how many client addresses, and the reason
+    they were refused for.
+    """
+
+    kind: ClassVar[str] = "refusal_summary"
+    dropped: int
+    addresses: int
+    reason: str
+    window_seconds: int
+    policy_version: str
+
+    def __post_init__(self) -> None:
+        for name in ("dropped", "addresses", "window_seconds"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise AuditEventError(f"RefusalSummary.{name} must be a positive integer")
+        _text(self, "reason")
+        _text(self, "policy_version")
+
+
+AuditEvent = RequestReceived | Decision | Release | StewardAction | PortalEvent | RefusalSummary
 _KINDS: dict[str, type[AuditEvent]] = {
-    cls.kind: cls for cls in (RequestReceived, Decision, Release, StewardAction, PortalEvent)
+    cls.kind: cls
+    for cls in (RequestReceived, Decision, Release, StewardAction, PortalEvent, RefusalSummary)
 }
 # Per kind, its field names (``dataclasses.fields`` walks the class on every call).
 _FIELD_NAMES: dict[type[AuditEvent], tuple[str, ...]] = {

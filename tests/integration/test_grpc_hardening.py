@@ -30,7 +30,7 @@ from dataward.v1 import (
     identity_pb2,
     steward_pb2,
 )
-from enclave.audit import Decision, RequestReceived
+from enclave.audit import Decision, RefusalSummary, RequestReceived
 from tests.integration.grpc_stack import Stack, grpc_stack
 from tests.person_fakes import ALICE, UNKNOWN
 
@@ -240,6 +240,23 @@ def test_mutation_fuzz_over_every_method_never_answers_internal(stack: Stack) ->
             steward_pb2.GrantConsentRequest(id_number=ALICE, partner="p" * 100_000, purpose=UW),
             "partner",
         ),
+        (
+            "/dataward.v1.EligibilityService/Check",
+            eligibility_pb2.CheckRequest(
+                id_number=ALICE,
+                benefit=eligibility_pb2.BENEFIT_OUTPATIENT,
+                purpose=UW,
+                client_nonce="a nonce with spaces",
+            ),
+            "client_nonce",
+        ),
+        (
+            "/dataward.v1.IdentityService/Verify",
+            identity_pb2.VerifyRequest(
+                id_number=ALICE, name=NAME, purpose=UW, client_nonce="n" * 65
+            ),
+            "client_nonce",
+        ),
     ],
 )
 def test_over_long_fields_are_invalid_argument_naming_the_field(
@@ -340,3 +357,40 @@ def test_no_clear_identifier_sent_in_any_free_text_field_reaches_the_log(
         assert core not in leaves, needle
         for encoding in ("utf-8", "utf-16-le"):
             assert core.encode(encoding) not in blobs, (needle, encoding)
+
+
+def test_unauthenticated_refusals_past_the_address_limit_cost_no_audit_write(
+    tmp_path: Path,
+) -> None:
+    """Fault 10: every refusal of a bad token cost an audit write, without limit."""
+    with grpc_stack(
+        tmp_path,
+        unauthenticated_refusals_per_second=0.5,
+        unauthenticated_refusals_burst=3,
+        refusal_summary_seconds=0.3,
+    ) as stack:
+        body = VALID["/dataward.v1.AuditService/GetPublicKey"][0].SerializeToString()
+        channel, call = _raw(stack, "forged.token.value")
+        start = stack.log.size
+        with channel:
+            errors = [call("/dataward.v1.AuditService/GetPublicKey", body) for _ in range(20)]
+        outcomes = [(e.code(), _reason(e)) for e in errors if e is not None]  # type: ignore[attr-defined]
+        assert len(outcomes) == 20
+        assert outcomes[:3] == [(grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID")] * 3
+        assert outcomes[3:] == [(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED")] * 17
+        # Three refusals logged (a request and a decision each), the rest only counted ...
+        assert stack.log.size == start + 6
+        # ... and a valid token from the same address is not held back.
+        ok_channel, ok_call = _raw(stack, stack.issuer.token())
+        with ok_channel:
+            assert ok_call("/dataward.v1.AuditService/GetPublicKey", body) is None
+        deadline = time.monotonic() + 5
+        summaries: list[RefusalSummary] = []
+        while not summaries and time.monotonic() < deadline:
+            time.sleep(0.05)
+            summaries = [
+                e.event for e in stack.log.tail(100) if isinstance(e.event, RefusalSummary)
+            ]
+        assert [(s.dropped, s.addresses, s.reason) for s in summaries] == [
+            (17, 1, "UNAUTHENTICATED_RATE_LIMITED")
+        ]

@@ -42,7 +42,11 @@ def zone(
 ) -> Iterator[Stack]:
     """The gRPC server over the fake registry, trusting ``issuer`` (already serving)."""
     jwks = JwksCache(issuer.jwks_url, min_refetch_seconds=min_refetch, max_age_seconds=max_age)
-    with zone_stack(tmp_path, issuer, jwks=jwks, stale_after=600) as stack:
+    # The floods below are of bad tokens from one address: lift the per-address limit on
+    # their refusals (tested in test_grpc_hardening), which would cut them short.
+    with zone_stack(
+        tmp_path, issuer, jwks=jwks, stale_after=600, unauthenticated_refusals_burst=10**6
+    ) as stack:
         stack.consent(ALICE, purpose=UW)
         yield stack
 

@@ -30,14 +30,18 @@ ELIGIBLE = receipts.eligibility_fields(eligible=True, coverage_class="EMPLOYEE",
 
 def test_result_hash_is_sha256_of_canonical_utf8_json() -> None:
     expected = (
-        b'{"method":"EligibilityService/Check","request_id":"r1",'
+        b'{"client_nonce":"","method":"EligibilityService/Check","request_id":"r1",'
         b'"result":{"coverage_class":"EMPLOYEE","eligible":true,"reasons":[]}}'
     )
     assert receipts.result_hash(receipts.ELIGIBILITY_CHECK, "r1", ELIGIBLE) == (
         hashlib.sha256(expected).digest()
     )
+    with_nonce = expected.replace(b'"client_nonce":""', b'"client_nonce":"n0nce-n0nce-n0nce"')
+    assert receipts.result_hash(
+        receipts.ELIGIBILITY_CHECK, "r1", ELIGIBLE, client_nonce="n0nce-n0nce-n0nce"
+    ) == (hashlib.sha256(with_nonce).digest())
     # Non-ASCII text is hashed as UTF-8, not as \\u escapes.
-    utf8 = '{"method":"m","request_id":"r","result":{"n":"张伟"}}'.encode()
+    utf8 = '{"client_nonce":"","method":"m","request_id":"r","result":{"n":"张伟"}}'.encode()
     assert receipts.result_hash("m", "r", {"n": "张伟"}) == hashlib.sha256(utf8).digest()
 
 

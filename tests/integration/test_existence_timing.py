@@ -1,0 +1,162 @@
+"""Registry membership does not leak through the time a refusal takes (issue 8, fault 8).
+
+The attack run timed `Check` and `Verify` for a registered person without consent against a
+valid-looking number the registry does not hold: the answers were byte-identical, but the
+unknown number answered about 0.1 ms (7%) faster (500 calls each, Mann-Whitney z = 8.8 and
+5.1), because only a known person's guardians were looked up. The consent-refusal path now
+does the same work either way.
+
+This measures the zone's own path (:class:`PersonChecks` over the real zone and consent
+store, audit leaves to a trail that keeps nothing), where that difference lives, without the
+noise of gRPC and fsync: 300 calls of each kind, interleaved in a shuffled order after a
+warm-up, compared with a Mann-Whitney U test. ``|z| < 5`` does not flake on a shared machine
+once the paths match; before the fix it was far above it. ``bench/`` has the end-to-end form.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from dataward.transparency import Receipt
+from enclave import Zone, ingest, init_zone, open_keyring
+from enclave.consent import ConsentStore
+from enclave.eligibility import Benefit
+from enclave.idnumber import check_character
+from enclave.person_checks import (
+    Caller,
+    EligibilityQuery,
+    IdentityQuery,
+    PersonChecks,
+)
+from enclave.person_errors import ConsentRequired
+from tests.unit.enclave.zone_source import MASTER_KEY, make_source
+
+PARTNER = Caller("app-1", "acme-insurance")
+UW = "INSURANCE_UNDERWRITING"
+CALLS = 300
+
+
+class _NullTrail:
+    """An audit trail that keeps nothing (the same cost for both kinds of call)."""
+
+    def request(self, **fields: object) -> None:
+        return None
+
+    def decision(self, **fields: object) -> None:
+        return None
+
+    def allow_and_release(self, **fields: object) -> Receipt:  # pragma: no cover (refusals only)
+        raise AssertionError("no answer is released in this test")
+
+
+def mann_whitney_z(a: Sequence[float], b: Sequence[float]) -> float:
+    """The normal approximation of the Mann-Whitney U statistic (ties get average ranks)."""
+    pooled = sorted([(x, 0) for x in a] + [(x, 1) for x in b])
+    ranks = [0.0] * len(pooled)
+    i = 0
+    while i < len(pooled):
+        j = i
+        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[k] = (i + j) / 2 + 1
+        i = j + 1
+    n1, n2 = len(a), len(b)
+    r1 = sum(r for r, (_, group) in zip(ranks, pooled, strict=True) if group == 0)
+    u1 = r1 - n1 * (n1 + 1) / 2
+    mean = n1 * n2 / 2
+    sd = math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
+    return (u1 - mean) / sd
+
+
+def test_the_statistic_sees_a_real_difference() -> None:
+    rng = random.Random(1)
+    slow = [1.07 + rng.random() * 0.1 for _ in range(CALLS)]
+    fast = [1.0 + rng.random() * 0.1 for _ in range(CALLS)]
+    assert mann_whitney_z(slow, fast) > 8
+    assert abs(mann_whitney_z(fast, [x + 0.0 for x in fast])) < 1e-9
+
+
+@pytest.fixture(scope="module")
+def checks(tmp_path_factory: pytest.TempPathFactory) -> tuple[PersonChecks, str, str, str]:
+    root = tmp_path_factory.mktemp("timing")
+    source = make_source(200)
+    zone_dir = root / "zone"
+    init_zone(zone_dir, MASTER_KEY)
+    keyring = open_keyring(zone_dir, MASTER_KEY)
+    ingest(zone_dir, source.write(root / "src"), keyring)
+    zone = Zone.open(zone_dir, keyring)
+    consents = ConsentStore.open(root / "consent.db", synchronous="OFF")
+    checks = PersonChecks(directory=zone, tokenizer=keyring, consents=consents, audit=_NullTrail())
+    ids = source.column("persons", "id_number")
+    members = set(source.column("family_bindings", "member_person_id"))
+    holders = set(source.column("family_bindings", "holder_person_id"))
+    person_ids = source.column("persons", "person_id")
+    plain = next(i for i, p in zip(ids, person_ids, strict=True) if p not in members | holders)
+    bound = next(i for i, p in zip(ids, person_ids, strict=True) if p in members)
+    base = ids[0][:14] + "99"
+    unknown = next(
+        n + check_character(n)
+        for n in (base + str(d) for d in range(10))
+        if n + check_character(n) not in ids
+    )
+    return checks, plain, bound, unknown
+
+
+def _timings(
+    call: Callable[[str], object], known: str, unknown: str
+) -> tuple[list[float], list[float]]:
+    order = [known] * CALLS + [unknown] * CALLS
+    random.Random(8).shuffle(order)
+    for number in order[:100]:  # warm-up: caches, branch predictors, SQLite's page cache
+        call(number)
+    times: dict[str, list[float]] = {known: [], unknown: []}
+    for number in order:
+        start = time.perf_counter_ns()
+        call(number)
+        times[number].append(time.perf_counter_ns() - start)
+    return times[known], times[unknown]
+
+
+def _refused(call: Callable[[str], object]) -> Callable[[str], object]:
+    def run(number: str) -> object:
+        try:
+            call(number)
+        except ConsentRequired as exc:
+            return exc
+        raise AssertionError("answered without consent")
+
+    return run
+
+
+@pytest.mark.parametrize("who", ["plain", "bound"])
+@pytest.mark.parametrize("method", ["check", "verify"])
+def test_a_known_person_without_consent_takes_as_long_as_an_unknown_number(
+    checks: tuple[PersonChecks, str, str, str], who: str, method: str
+) -> None:
+    zone_checks, plain, bound, unknown = checks
+    known = plain if who == "plain" else bound
+
+    def check(number: str) -> object:
+        return zone_checks.check_eligibility(
+            PARTNER, EligibilityQuery(number, Benefit.OUTPATIENT, None, UW)
+        )
+
+    def verify(number: str) -> object:
+        return zone_checks.verify_identity(PARTNER, IdentityQuery(number, "Zhang Wei", UW))
+
+    known_ns, unknown_ns = _timings(
+        _refused(check if method == "check" else verify), known, unknown
+    )
+    z = mann_whitney_z(known_ns, unknown_ns)
+    median = sorted(known_ns)[CALLS // 2], sorted(unknown_ns)[CALLS // 2]
+    print(
+        f"\n{method} {who}: median known {median[0] / 1e3:.1f} us, "
+        f"unknown {median[1] / 1e3:.1f} us, Mann-Whitney z = {z:.2f}"
+    )
+    assert abs(z) < 5, f"refusals differ in time: z = {z:.2f} (medians {median} ns)"
