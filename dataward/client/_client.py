@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,7 @@ class EligibilityResult:
     reasons: tuple[str, ...]
     receipt: Receipt
     request_id: str = ""  # the zone's id of this answer, as logged in the release leaf
+    client_nonce: str = ""  # the nonce THIS client sent (never read from the answer)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class IdentityResult:
     registry_status: str  # ACTIVE | DECEASED | EMIGRATED | NOT_FOUND
     receipt: Receipt
     request_id: str = ""
+    client_nonce: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class ConsentGrant:
     valid_until: dt.date
     receipt: Receipt
     request_id: str = ""
+    client_nonce: str = ""
 
 
 def _receipt(message: common_pb2.Receipt) -> Receipt:
@@ -136,12 +140,18 @@ def _enum_name(wrapper: Any, value: int, prefix: str) -> str | None:
     return None if name.endswith("_UNSPECIFIED") else name.removeprefix(prefix)
 
 
-def _check_request(query: EligibilityQuery) -> eligibility_pb2.CheckRequest:
+def new_nonce() -> str:
+    """A fresh request nonce: 32 URL-safe characters (192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def _check_request(query: EligibilityQuery, nonce: str) -> eligibility_pb2.CheckRequest:
     request = eligibility_pb2.CheckRequest(
         id_number=query.id_number,
         benefit=eligibility_pb2.Benefit.Value(f"BENEFIT_{Benefit(query.benefit).value}"),
         purpose=common_pb2.Purpose.Value(f"PURPOSE_{Purpose(query.purpose).value}"),
         consent_ref=query.consent_ref,
+        client_nonce=nonce,
     )
     if query.as_of is not None:
         request.as_of.CopyFrom(
@@ -150,7 +160,7 @@ def _check_request(query: EligibilityQuery) -> eligibility_pb2.CheckRequest:
     return request
 
 
-def _eligibility(response: eligibility_pb2.CheckResponse) -> EligibilityResult:
+def _eligibility(response: eligibility_pb2.CheckResponse, nonce: str) -> EligibilityResult:
     reasons = tuple(
         _enum_name(eligibility_pb2.EligibilityReason, r, "ELIGIBILITY_REASON_") or ""
         for r in response.reasons
@@ -161,6 +171,7 @@ def _eligibility(response: eligibility_pb2.CheckResponse) -> EligibilityResult:
         reasons,
         _receipt(response.receipt),
         response.receipt.request_id,
+        nonce,
     )
 
 
@@ -258,20 +269,28 @@ class Client:
         timeout: float | None = None,
     ) -> EligibilityResult:
         query = EligibilityQuery(id_number, Benefit(benefit), Purpose(purpose), as_of, consent_ref)
-        response = self._call(self._eligibility.Check, _check_request(query), timeout)
-        return _eligibility(response)
+        nonce = new_nonce()
+        response = self._call(self._eligibility.Check, _check_request(query, nonce), timeout)
+        return _eligibility(response, nonce)
 
     def check_eligibility_batch(
         self, queries: Iterable[EligibilityQuery], *, timeout: float | None = None
     ) -> Iterator[BatchItem]:
         """One :class:`BatchItem` per query, in order; a refused item carries its error."""
-        requests = (eligibility_pb2.CheckBatchRequest(item=_check_request(q)) for q in queries)
+        nonces: list[str] = []  # by item index; an answer comes after its item was sent
+
+        def requests() -> Iterator[eligibility_pb2.CheckBatchRequest]:
+            for query in queries:
+                nonces.append(new_nonce())
+                yield eligibility_pb2.CheckBatchRequest(item=_check_request(query, nonces[-1]))
+
         try:
             for response in self._eligibility.CheckBatch(
-                requests, metadata=self._metadata(), timeout=timeout or self._timeout
+                requests(), metadata=self._metadata(), timeout=timeout or self._timeout
             ):
                 if response.HasField("result"):
-                    yield BatchItem(response.index, _eligibility(response.result), None)
+                    nonce = nonces[response.index] if response.index < len(nonces) else ""
+                    yield BatchItem(response.index, _eligibility(response.result, nonce), None)
                 else:
                     error = response.error
                     kind = _item_error(error.code, error.reason, error.message)
@@ -295,6 +314,7 @@ class Client:
             purpose=common_pb2.Purpose.Value(f"PURPOSE_{Purpose(purpose).value}"),
             consent_ref=consent_ref,
             selfie=selfie,
+            client_nonce=(nonce := new_nonce()),
         )
         response = self._call(self._identity.Verify, request, timeout)
         return IdentityResult(
@@ -304,6 +324,7 @@ class Client:
             or "",
             _receipt(response.receipt),
             response.receipt.request_id,
+            nonce,
         )
 
     # -- receipts ------------------------------------------------------------------------
@@ -365,6 +386,7 @@ class Client:
                 fields=fields,
                 key_name=key_name,
                 public_key=public_key,
+                client_nonce=result.client_nonce,
             )
         except TransparencyError as exc:
             raise ReceiptInvalid(str(exc)) from exc
@@ -406,6 +428,7 @@ class Client:
             purpose=common_pb2.Purpose.Value(f"PURPOSE_{Purpose(purpose).value}"),
             valid_days=valid_days,
             single_use=single_use,
+            client_nonce=new_nonce(),
         )
         response = self._call(self._steward.GrantConsent, request, None)
         until = response.valid_until
@@ -414,6 +437,7 @@ class Client:
             dt.date(until.year, until.month, until.day),
             _receipt(response.receipt),
             response.receipt.request_id,
+            request.client_nonce,
         )
 
     def revoke_consent(self, consent_ref: str) -> Receipt:

@@ -132,3 +132,37 @@ def test_a_receipt_signed_by_another_key_fails_under_the_pinned_key(stack: Stack
         alice = c.check_eligibility(ALICE, "OUTPATIENT", UW)
         with pytest.raises(ReceiptInvalid):
             c.verify_answer(alice)
+
+
+def test_a_whole_answer_replayed_with_its_receipt_fails_under_a_new_nonce(stack: Stack) -> None:
+    """Issue 8, fault 11: an earlier answer replayed with its own genuine receipt verified.
+
+    The SDK sends a fresh nonce with every request and checks the release against the nonce
+    IT sent; a server (or a man in the middle) answering a new request with an old answer and
+    the old receipt is caught, even though answer, request id and receipt all match."""
+    stack.consent(ALICE)
+    with pinned(stack) as c:
+        old = c.check_eligibility(ALICE, "OUTPATIENT", UW)
+        new = c.check_eligibility(ALICE, "OUTPATIENT", UW)
+        c.verify_answer(old)
+        c.verify_answer(new)
+        assert old.client_nonce and new.client_nonce and old.client_nonce != new.client_nonce
+        replayed = dataclasses.replace(old, client_nonce=new.client_nonce)
+        with pytest.raises(ReceiptInvalid, match="does not match"):
+            c.verify_answer(replayed)
+        ident = c.verify_identity(ALICE, "张伟", UW)
+        c.verify_answer(ident)
+        with pytest.raises(ReceiptInvalid):
+            c.verify_answer(dataclasses.replace(ident, client_nonce=new.client_nonce))
+        batch = list(
+            c.check_eligibility_batch([EligibilityQuery(ALICE, "OUTPATIENT", UW)] * 3)  # type: ignore[arg-type]
+        )
+        results = [item.result for item in batch]
+        assert all(r is not None for r in results)
+        assert len({r.client_nonce for r in results if r}) == 3
+        for r in results:
+            assert r is not None
+            c.verify_answer(r)
+    # The nonce is hashed, never logged.
+    leaves = "\n".join(e.to_json() for e in stack.log.tail(1000))
+    assert new.client_nonce not in leaves and old.client_nonce not in leaves
