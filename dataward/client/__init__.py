@@ -19,16 +19,16 @@ when the zone's log is not one append-only history. Keep ``c.largest_checkpoint(
 it to the next client as ``trusted_checkpoint``.
 """
 
-from dataward.client._client import (
+from dataward.client._client import Client
+from dataward.client._tokens import ClientCredentialsTokenSource, StaticTokenSource, TokenSource
+from dataward.client._types import (
     BatchItem,
     Benefit,
-    Client,
     ConsentGrant,
     EligibilityQuery,
     EligibilityResult,
     IdentityResult,
 )
-from dataward.client._tokens import ClientCredentialsTokenSource, StaticTokenSource, TokenSource
 from dataward.client.errors import (
     ConsentRequired,
     DatawardError,

@@ -1,12 +1,15 @@
-"""The typed client: one method per API call, typed results, typed errors, receipt checks."""
+"""The partner's client: one method per API call, typed results, typed errors, receipt checks.
+
+Each method builds its request (:mod:`dataward.client._convert`), makes the call with the
+bearer token and deadline, and converts the answer back; a failed call becomes the typed error
+of :mod:`dataward.client.errors`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import secrets
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -15,8 +18,26 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from dataward import receipts
 from dataward.access import Purpose
 from dataward.client._checkpoints import CheckpointTracker
+from dataward.client._convert import (
+    check_request,
+    consent_grant,
+    eligibility_result,
+    identity_result,
+    item_error,
+    purpose_to_proto,
+    receipt_from_proto,
+)
+from dataward.client._release import Answer, release_of
 from dataward.client._tokens import TokenSource
-from dataward.client.errors import DatawardError, ReceiptInvalid, error_for, error_from_rpc
+from dataward.client._types import (
+    BatchItem,
+    Benefit,
+    ConsentGrant,
+    EligibilityQuery,
+    EligibilityResult,
+    IdentityResult,
+)
+from dataward.client.errors import ReceiptInvalid, error_from_rpc
 from dataward.transparency import (
     Checkpoint,
     Receipt,
@@ -27,7 +48,6 @@ from dataward.transparency import (
 from dataward.v1 import (
     audit_pb2,
     audit_pb2_grpc,
-    common_pb2,
     eligibility_pb2,
     eligibility_pb2_grpc,
     identity_pb2,
@@ -36,143 +56,12 @@ from dataward.v1 import (
     steward_pb2_grpc,
 )
 
-__all__ = [
-    "BatchItem",
-    "Benefit",
-    "Client",
-    "ConsentGrant",
-    "EligibilityQuery",
-    "EligibilityResult",
-    "IdentityResult",
-]
-
-
-class Benefit(enum.StrEnum):
-    OUTPATIENT = "OUTPATIENT"
-    INPATIENT = "INPATIENT"
-    PHARMACY = "PHARMACY"
-    CHRONIC = "CHRONIC"
-    MATERNITY = "MATERNITY"
-    WORK_INJURY = "WORK_INJURY"
-
-
-@dataclass(frozen=True)
-class EligibilityQuery:
-    id_number: str
-    benefit: Benefit
-    purpose: Purpose
-    as_of: dt.date | None = None
-    consent_ref: str = ""
-
-
-@dataclass(frozen=True)
-class EligibilityResult:
-    eligible: bool
-    coverage_class: str | None  # EMPLOYEE | RESIDENT
-    reasons: tuple[str, ...]
-    receipt: Receipt
-    request_id: str = ""  # the zone's id of this answer, as logged in the release leaf
-    client_nonce: str = ""  # the nonce THIS client sent (never read from the answer)
-
-
-@dataclass(frozen=True)
-class IdentityResult:
-    id_number_valid: bool
-    name_matches: bool
-    registry_status: str  # ACTIVE | DECEASED | EMIGRATED | NOT_FOUND
-    receipt: Receipt
-    request_id: str = ""
-    client_nonce: str = ""
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    index: int
-    result: EligibilityResult | None
-    error: DatawardError | None
-
-
-@dataclass(frozen=True)
-class ConsentGrant:
-    consent_ref: str
-    valid_until: dt.date
-    receipt: Receipt
-    request_id: str = ""
-    client_nonce: str = ""
-
-
-def _receipt(message: common_pb2.Receipt) -> Receipt:
-    return Receipt(
-        message.leaf_index,
-        bytes(message.leaf_hash),
-        message.checkpoint_note,
-        tuple(bytes(p) for p in message.inclusion_proof),
-        bytes(message.leaf) or None,
-    )
-
-
-def _release(
-    result: EligibilityResult | IdentityResult | ConsentGrant,
-) -> tuple[str, receipts.ResultFields]:
-    """The method and result fields the zone hashed into the release of ``result``."""
-    if isinstance(result, EligibilityResult):
-        fields = receipts.eligibility_fields(
-            eligible=result.eligible, coverage_class=result.coverage_class, reasons=result.reasons
-        )
-        return receipts.ELIGIBILITY_CHECK, fields
-    if isinstance(result, IdentityResult):
-        fields = receipts.identity_fields(
-            id_number_valid=result.id_number_valid,
-            name_matches=result.name_matches,
-            registry_status=result.registry_status,
-        )
-        return receipts.IDENTITY_VERIFY, fields
-    if isinstance(result, ConsentGrant):
-        fields = receipts.consent_grant_fields(
-            consent_ref=result.consent_ref, valid_until=result.valid_until
-        )
-        return receipts.GRANT_CONSENT, fields
-    raise TypeError(f"not an answer with a receipt: {type(result).__name__}")
-
-
-def _enum_name(wrapper: Any, value: int, prefix: str) -> str | None:
-    name = str(wrapper.Name(value))
-    return None if name.endswith("_UNSPECIFIED") else name.removeprefix(prefix)
+__all__ = ["Client"]
 
 
 def new_nonce() -> str:
     """A fresh request nonce: 32 URL-safe characters (192 random bits)."""
     return secrets.token_urlsafe(24)
-
-
-def _check_request(query: EligibilityQuery, nonce: str) -> eligibility_pb2.CheckRequest:
-    request = eligibility_pb2.CheckRequest(
-        id_number=query.id_number,
-        benefit=eligibility_pb2.Benefit.Value(f"BENEFIT_{Benefit(query.benefit).value}"),
-        purpose=common_pb2.Purpose.Value(f"PURPOSE_{Purpose(query.purpose).value}"),
-        consent_ref=query.consent_ref,
-        client_nonce=nonce,
-    )
-    if query.as_of is not None:
-        request.as_of.CopyFrom(
-            common_pb2.Date(year=query.as_of.year, month=query.as_of.month, day=query.as_of.day)
-        )
-    return request
-
-
-def _eligibility(response: eligibility_pb2.CheckResponse, nonce: str) -> EligibilityResult:
-    reasons = tuple(
-        _enum_name(eligibility_pb2.EligibilityReason, r, "ELIGIBILITY_REASON_") or ""
-        for r in response.reasons
-    )
-    return EligibilityResult(
-        response.eligible,
-        _enum_name(eligibility_pb2.CoverageClass, response.coverage_class, "COVERAGE_CLASS_"),
-        reasons,
-        _receipt(response.receipt),
-        response.receipt.request_id,
-        nonce,
-    )
 
 
 class Client:
@@ -270,8 +159,8 @@ class Client:
     ) -> EligibilityResult:
         query = EligibilityQuery(id_number, Benefit(benefit), Purpose(purpose), as_of, consent_ref)
         nonce = new_nonce()
-        response = self._call(self._eligibility.Check, _check_request(query, nonce), timeout)
-        return _eligibility(response, nonce)
+        response = self._call(self._eligibility.Check, check_request(query, nonce), timeout)
+        return eligibility_result(response, nonce)
 
     def check_eligibility_batch(
         self, queries: Iterable[EligibilityQuery], *, timeout: float | None = None
@@ -282,7 +171,7 @@ class Client:
         def requests() -> Iterator[eligibility_pb2.CheckBatchRequest]:
             for query in queries:
                 nonces.append(new_nonce())
-                yield eligibility_pb2.CheckBatchRequest(item=_check_request(query, nonces[-1]))
+                yield eligibility_pb2.CheckBatchRequest(item=check_request(query, nonces[-1]))
 
         try:
             for response in self._eligibility.CheckBatch(
@@ -290,11 +179,10 @@ class Client:
             ):
                 if response.HasField("result"):
                     nonce = nonces[response.index] if response.index < len(nonces) else ""
-                    yield BatchItem(response.index, _eligibility(response.result, nonce), None)
+                    result = eligibility_result(response.result, nonce)
+                    yield BatchItem(response.index, result, None)
                 else:
-                    error = response.error
-                    kind = _item_error(error.code, error.reason, error.message)
-                    yield BatchItem(response.index, None, kind)
+                    yield BatchItem(response.index, None, item_error(response.error))
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
 
@@ -311,21 +199,13 @@ class Client:
         request = identity_pb2.VerifyRequest(
             id_number=id_number,
             name=name,
-            purpose=common_pb2.Purpose.Value(f"PURPOSE_{Purpose(purpose).value}"),
+            purpose=purpose_to_proto(purpose),
             consent_ref=consent_ref,
             selfie=selfie,
             client_nonce=(nonce := new_nonce()),
         )
         response = self._call(self._identity.Verify, request, timeout)
-        return IdentityResult(
-            response.id_number_valid,
-            response.name_matches,
-            _enum_name(identity_pb2.RegistryStatus, response.registry_status, "REGISTRY_STATUS_")
-            or "",
-            _receipt(response.receipt),
-            response.receipt.request_id,
-            nonce,
-        )
+        return identity_result(response, nonce)
 
     # -- receipts ------------------------------------------------------------------------
     def audit_public_key(self) -> tuple[str, Ed25519PublicKey]:
@@ -361,9 +241,7 @@ class Client:
         except TransparencyError as exc:
             raise ReceiptInvalid(str(exc)) from exc
 
-    def verify_answer(
-        self, result: EligibilityResult | IdentityResult | ConsentGrant
-    ) -> Checkpoint:
+    def verify_answer(self, result: Answer) -> Checkpoint:
         """Check that ``result`` is exactly what the zone logged; one call per answer.
 
         Recomputes the result hash from the answer's own fields, its ``request_id`` and its
@@ -376,7 +254,7 @@ class Client:
         proof does not cover, or a bad signature; :class:`LogForked` or :class:`LogRolledBack`
         (both ``ReceiptInvalid``) for a checkpoint that contradicts one seen before.
         """
-        method, fields = _release(result)
+        method, fields = release_of(result)
         key_name, public_key = self.audit_public_key()
         try:
             checkpoint = receipts.verify_release(
@@ -425,26 +303,14 @@ class Client:
         request = steward_pb2.GrantConsentRequest(
             id_number=id_number,
             partner=partner,
-            purpose=common_pb2.Purpose.Value(f"PURPOSE_{Purpose(purpose).value}"),
+            purpose=purpose_to_proto(purpose),
             valid_days=valid_days,
             single_use=single_use,
             client_nonce=new_nonce(),
         )
         response = self._call(self._steward.GrantConsent, request, None)
-        until = response.valid_until
-        return ConsentGrant(
-            response.consent_ref,
-            dt.date(until.year, until.month, until.day),
-            _receipt(response.receipt),
-            response.receipt.request_id,
-            request.client_nonce,
-        )
+        return consent_grant(response, request.client_nonce)
 
     def revoke_consent(self, consent_ref: str) -> Receipt:
         request = steward_pb2.RevokeConsentRequest(consent_ref=consent_ref)
-        return _receipt(self._call(self._steward.RevokeConsent, request, None).receipt)
-
-
-def _item_error(code: int, reason: str, message: str) -> DatawardError:
-    status = next((s for s in grpc.StatusCode if s.value[0] == code), None)
-    return error_for(status, reason, message)
+        return receipt_from_proto(self._call(self._steward.RevokeConsent, request, None).receipt)

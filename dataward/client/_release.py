@@ -1,0 +1,37 @@
+"""What the zone hashed into an answer's release leaf, recomputed from the SDK's answer value.
+
+:meth:`Client.verify_answer` checks a receipt against these: the method the answer came from
+and its result fields, in the form :mod:`dataward.receipts` hashes them.
+"""
+
+from __future__ import annotations
+
+from dataward import receipts
+from dataward.client._types import ConsentGrant, EligibilityResult, IdentityResult
+
+__all__ = ["Answer", "release_of"]
+
+Answer = EligibilityResult | IdentityResult | ConsentGrant
+"""An answer the zone released with a receipt."""
+
+
+def release_of(result: Answer) -> tuple[str, receipts.ResultFields]:
+    """The method and result fields the zone hashed into the release of ``result``."""
+    if isinstance(result, EligibilityResult):
+        fields = receipts.eligibility_fields(
+            eligible=result.eligible, coverage_class=result.coverage_class, reasons=result.reasons
+        )
+        return receipts.ELIGIBILITY_CHECK, fields
+    if isinstance(result, IdentityResult):
+        fields = receipts.identity_fields(
+            id_number_valid=result.id_number_valid,
+            name_matches=result.name_matches,
+            registry_status=result.registry_status,
+        )
+        return receipts.IDENTITY_VERIFY, fields
+    if isinstance(result, ConsentGrant):
+        fields = receipts.consent_grant_fields(
+            consent_ref=result.consent_ref, valid_until=result.valid_until
+        )
+        return receipts.GRANT_CONSENT, fields
+    raise TypeError(f"not an answer with a receipt: {type(result).__name__}")

@@ -1,0 +1,80 @@
+"""The SDK's values: what a caller asks with and what the zone answers, as frozen dataclasses.
+
+No proto type crosses this line: :mod:`dataward.client._convert` turns these into messages
+and back. An answer carries its :class:`~dataward.transparency.Receipt` and the ids the zone
+hashed into its release leaf, so that :meth:`Client.verify_answer` can recompute that hash from
+the answer alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from dataward.access import Purpose
+from dataward.client.errors import DatawardError
+from dataward.transparency import Receipt
+
+__all__ = [
+    "BatchItem",
+    "Benefit",
+    "ConsentGrant",
+    "EligibilityQuery",
+    "EligibilityResult",
+    "IdentityResult",
+]
+
+
+class Benefit(enum.StrEnum):
+    OUTPATIENT = "OUTPATIENT"
+    INPATIENT = "INPATIENT"
+    PHARMACY = "PHARMACY"
+    CHRONIC = "CHRONIC"
+    MATERNITY = "MATERNITY"
+    WORK_INJURY = "WORK_INJURY"
+
+
+@dataclass(frozen=True)
+class EligibilityQuery:
+    id_number: str
+    benefit: Benefit
+    purpose: Purpose
+    as_of: dt.date | None = None
+    consent_ref: str = ""
+
+
+@dataclass(frozen=True)
+class EligibilityResult:
+    eligible: bool
+    coverage_class: str | None  # EMPLOYEE | RESIDENT
+    reasons: tuple[str, ...]
+    receipt: Receipt
+    request_id: str = ""  # the zone's id of this answer, as logged in the release leaf
+    client_nonce: str = ""  # the nonce THIS client sent (never read from the answer)
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    id_number_valid: bool
+    name_matches: bool
+    registry_status: str  # ACTIVE | DECEASED | EMIGRATED | NOT_FOUND
+    receipt: Receipt
+    request_id: str = ""
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    index: int
+    result: EligibilityResult | None
+    error: DatawardError | None
+
+
+@dataclass(frozen=True)
+class ConsentGrant:
+    consent_ref: str
+    valid_until: dt.date
+    receipt: Receipt
+    request_id: str = ""
+    client_nonce: str = ""
