@@ -39,7 +39,8 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy import select, update
 
 from dataward.access import Scope
-from portal._admin import ROLE_SCOPES, PortalAdmin
+from portal._accounts import ROLE_SCOPES
+from portal._admin import PortalAdmin
 from portal._events import TokenIssued
 from portal._keys import KeyRing
 from portal._log import PortalLog
