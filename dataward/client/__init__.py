@@ -20,10 +20,10 @@ it to the next client as ``trusted_checkpoint``.
 """
 
 from dataward.client._client import Client
+from dataward.client._enums import Benefit
 from dataward.client._tokens import ClientCredentialsTokenSource, StaticTokenSource, TokenSource
 from dataward.client._types import (
     BatchItem,
-    Benefit,
     ConsentGrant,
     EligibilityQuery,
     EligibilityResult,

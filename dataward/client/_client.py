@@ -27,11 +27,11 @@ from dataward.client._convert import (
     purpose_to_proto,
     receipt_from_proto,
 )
+from dataward.client._enums import Benefit
 from dataward.client._release import Answer, release_of
 from dataward.client._tokens import TokenSource
 from dataward.client._types import (
     BatchItem,
-    Benefit,
     ConsentGrant,
     EligibilityQuery,
     EligibilityResult,

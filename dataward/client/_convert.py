@@ -13,8 +13,8 @@ from typing import Any
 import grpc
 
 from dataward.access import Purpose
+from dataward.client._enums import Benefit
 from dataward.client._types import (
-    Benefit,
     ConsentGrant,
     EligibilityQuery,
     EligibilityResult,

@@ -9,30 +9,20 @@ the answer alone.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass
 
 from dataward.access import Purpose
+from dataward.client._enums import Benefit
 from dataward.client.errors import DatawardError
 from dataward.transparency import Receipt
 
 __all__ = [
     "BatchItem",
-    "Benefit",
     "ConsentGrant",
     "EligibilityQuery",
     "EligibilityResult",
     "IdentityResult",
 ]
-
-
-class Benefit(enum.StrEnum):
-    OUTPATIENT = "OUTPATIENT"
-    INPATIENT = "INPATIENT"
-    PHARMACY = "PHARMACY"
-    CHRONIC = "CHRONIC"
-    MATERNITY = "MATERNITY"
-    WORK_INJURY = "WORK_INJURY"
 
 
 @dataclass(frozen=True)
