@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 MUTMUT = str(Path(sys.executable).with_name("mutmut"))
 MINIMUM = 90.0
 DETECTED = {"killed", "timeout", "caught by type check"}
@@ -170,6 +172,12 @@ def _equivalence(m: Mutant) -> tuple[Equivalent | None, str | None]:
     return None, None
 
 
+def _expected_modules() -> dict[str, Path]:
+    """module name -> source file for each of [tool.mutmut] source_paths (all files)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["mutmut"]
+    return {".".join(Path(p).with_suffix("").parts): Path(p) for p in config["source_paths"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minimum", type=float, default=MINIMUM, help="percent per module")
@@ -178,6 +186,17 @@ def main() -> int:
     statuses = _results()
     if not statuses:
         print("no mutmut results: run `mutmut run` first", file=sys.stderr)
+        return 2
+    # mutmut skips a source path that does not exist without a word: a module that moved
+    # would silently drop out of the score.
+    missing = []
+    for module, path in _expected_modules().items():
+        if not (ROOT / path).is_file():
+            missing.append(f"{path}: no such file (moved? update [tool.mutmut] in pyproject.toml)")
+        elif not any(name.startswith(f"{module}.") for name in statuses):
+            missing.append(f"{path}: no mutants in the results (run `mutmut run`)")
+    if missing:
+        print("not mutated:\n  " + "\n  ".join(missing), file=sys.stderr)
         return 2
     total: Counter[str] = Counter()
     detected: Counter[str] = Counter()
