@@ -15,7 +15,6 @@ tools and may instead derive the portal key from the master key, as ``dataward s
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import sys
 from pathlib import Path
@@ -25,11 +24,13 @@ import click
 
 from launcher._options import zone_option
 from launcher._portal_process import exit_with_parent, portal_key
+from launcher._setting_fields import setting_doc
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
     PORTAL_KEY_FILE_VARIABLE,
     PORTAL_KEY_VARIABLE,
+    PortalSettings,
     Settings,
     SettingsError,
     load_settings,
@@ -45,15 +46,19 @@ from portal import (
 
 __all__ = ["portal", "portal_config"]
 
+_BIND = setting_doc("portal", PortalSettings, "bind")  # --help from the setting's own text
+
 
 def portal_config(settings: Settings) -> PortalConfig:
     """The portal's frozen config: its settings section plus ``ZONE/portal`` as state dir, and
     the portal key of :func:`~launcher._portal_process.portal_key` (``None`` when there is
     none: the commands below refuse that before opening anything)."""
-    values = {f.name: getattr(settings.portal, f.name) for f in dataclasses.fields(settings.portal)}
     secret = portal_key(settings)
-    values["key"] = None if secret is None else PortalKey(secret.value)
-    return PortalConfig(state_dir=settings.zone.dir / "portal", **values)
+    return PortalConfig.from_options(
+        settings.portal,
+        state_dir=settings.zone.dir / "portal",
+        key=None if secret is None else PortalKey(secret.value),
+    )
 
 
 def _config(
@@ -79,7 +84,7 @@ def _config(
 
 @click.group(name="portal", invoke_without_command=True)
 @zone_option
-@click.option("--bind", default=None, help="HOST:PORT to listen on (port 0: any free port).")
+@click.option("--bind", default=None, metavar="HOST:PORT", help=_BIND.cli_help)
 @click.option(
     "--parent-lifeline-fd",
     type=int,

@@ -2,7 +2,7 @@
 
 Everything else receives the part it needs as an argument. Sources, later ones winning:
 
-1. the defaults written below,
+1. the defaults written below (the portal's in :class:`portal.PortalOptions`, with its help),
 2. a TOML file named by ``DATAWARD_CONFIG`` (sections ``[zone]``, ``[audit]``, ``[portal]``,
    ``[grpc]``, keys as the field names below),
 3. ``DATAWARD_*`` environment variables (listed in ``ENVIRONMENT``),
@@ -22,6 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from launcher._setting_fields import environment_of, setting_metadata
+from portal import InvalidOptionError, PortalOptions
 
 __all__ = [
     "ENVIRONMENT",
@@ -86,46 +89,36 @@ class AuditSettings:
     group_commit_max_batch: int = 512
 
 
-@dataclass(frozen=True)
-class PortalSettings:
-    """The portal: OAuth 2.0 authorization server and the steward and partner pages."""
+PORTAL_KEY_VARIABLE = "DATAWARD_PORTAL_KEY"
+PORTAL_KEY_FILE_VARIABLE = "DATAWARD_PORTAL_KEY_FILE"
 
-    bind: str = "127.0.0.1:8080"
-    # Seals the portal's private keys at rest: its own secret, never the master key, and like
-    # it only from the environment or a key file (DATAWARD_PORTAL_KEY, DATAWARD_PORTAL_KEY_FILE).
-    key: Secret | None = None
-    # SQLAlchemy URL; None means a SQLite file in the zone directory (portal/portal.db).
-    database_url: str | None = None
-    # The `iss` of issued tokens; None means http://<bind>.
-    issuer: str | None = None
-    # The `aud` of access tokens meant for the zone's gRPC API.
-    audience: str = "dataward-zone"
-    access_token_ttl_seconds: int = 600
-    refresh_token_ttl_seconds: int = 14 * 24 * 3600
-    authorization_code_ttl_seconds: int = 60
-    # Login throttling: this many failures per username within the window lock it for the window.
-    login_max_failures: int = 5
-    login_failure_window_seconds: int = 300
-    # ... and this many failures from one client address (any usernames) lock that address.
-    login_max_failures_per_address: int = 20
-    # Failed client authentications (invalid_client) per client_id within the window before the
-    # OAuth endpoints answer 429 slow_down for that client_id.
-    client_auth_max_failures: int = 10
-    client_auth_failure_window_seconds: int = 300
-    # Cookies are Secure unless explicitly served over plain HTTP on loopback (tests, demo).
-    cookie_secure: bool = True
-    # Reverse proxies in front of the portal whose X-Forwarded-For entries are believed (the
-    # per-address throttles key on the address the outermost reports); 0: the socket peer.
-    trusted_proxies: int = 0
-    # The serving portal signs a portal-log checkpoint at most this often when leaves arrived,
-    # and once more at shutdown.
-    log_checkpoint_seconds: float = 10.0
+
+@dataclass(frozen=True)
+class PortalSettings(PortalOptions):
+    """The ``[portal]`` section: the portal's own options (:class:`portal.PortalOptions`, where
+    each one's default, check and help text are written) plus the portal key.
+
+    The key is the launcher's: like the master key it comes only from the environment or a
+    key file, never the TOML file (its variables are read by :func:`_portal_key`).
+    """
+
+    key: Secret | None = field(
+        default=None,
+        metadata=setting_metadata(
+            help="seals the portal's private keys at rest (16–4096 bytes, surrounding "
+            "whitespace stripped; never in the TOML file; must differ from the master key)",
+            env=(PORTAL_KEY_VARIABLE, PORTAL_KEY_FILE_VARIABLE),
+            default_text="derived from the master key by `serve` and the `portal` subcommands; "
+            "none for serving `dataward portal`",
+            secret=True,
+        ),
+    )
 
     def __post_init__(self) -> None:
-        if not self.log_checkpoint_seconds > 0:
-            raise SettingsError("setting portal.log_checkpoint_seconds must be greater than 0")
-        if self.trusted_proxies < 0:
-            raise SettingsError("setting portal.trusted_proxies must not be negative")
+        try:
+            super().__post_init__()
+        except InvalidOptionError as exc:
+            raise SettingsError(f"setting portal.{exc.option} {exc.rule}") from exc
 
 
 @dataclass(frozen=True)
@@ -188,16 +181,12 @@ ENVIRONMENT: Mapping[str, tuple[str, str]] = {
     "DATAWARD_AUDIT_SYNCHRONOUS": ("audit", "sqlite_synchronous"),
     "DATAWARD_AUDIT_CHECKPOINT_SECONDS": ("audit", "checkpoint_interval_seconds"),
     "DATAWARD_AUDIT_CHECKPOINT_ENTRIES": ("audit", "checkpoint_every_entries"),
-    "DATAWARD_PORTAL_BIND": ("portal", "bind"),
-    "DATAWARD_PORTAL_DATABASE_URL": ("portal", "database_url"),
-    "DATAWARD_PORTAL_ISSUER": ("portal", "issuer"),
+    **environment_of("portal", PortalSettings),
     "DATAWARD_GRPC_BIND": ("grpc", "bind"),
 }
 _T = TypeVar("_T")
 MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
 MASTER_KEY_FILE_VARIABLE = "DATAWARD_MASTER_KEY_FILE"
-PORTAL_KEY_VARIABLE = "DATAWARD_PORTAL_KEY"
-PORTAL_KEY_FILE_VARIABLE = "DATAWARD_PORTAL_KEY_FILE"
 # At most a pipe's atomic write: `serve` hands the key to the portal process through a pipe.
 _MAX_PORTAL_KEY_BYTES = 4096
 CONFIG_VARIABLE = "DATAWARD_CONFIG"

@@ -2,9 +2,12 @@
 
 Internet-facing: holds no zone data and no zone keys, never imports the zone. Public API:
 
-- :class:`PortalConfig` (built by the launcher from ``PortalSettings``) and its
-  :class:`PortalKey`, which seals the portal's private keys at rest (AES-256-GCM under a
-  scrypt-derived key; see ``portal._sealing``): none is ever on disk in clear,
+- :class:`PortalOptions`: every tunable with its default, its checks (raising
+  :class:`InvalidOptionError`) and its documentation, defined once. The launcher's
+  ``PortalSettings`` is one, and so is :class:`PortalConfig`
+  (``PortalConfig.from_options(options, state_dir=..., key=...)``) with its :class:`PortalKey`,
+  which seals the portal's private keys at rest (AES-256-GCM under a scrypt-derived key; see
+  ``portal._sealing``): none is ever on disk in clear,
 - :class:`Portal` (``Portal.open(config)``: database migrated, keys created or unsealed;
   ``portal.admin`` is the programmatic :class:`PortalAdmin`), :func:`create_app` (the Flask
   WSGI app),
@@ -35,12 +38,13 @@ from portal._portal import Portal, rotate_signing_key, seal_unsealed_keys
 from portal._readonly import read_portal_log
 from portal._serve import PortalServer, serve
 from portal._views import AppView, ClientCredentials, OrganizationView, UserView
-from portal.config import PortalConfig, PortalKey
+from portal.config import InvalidOptionError, PortalConfig, PortalKey, PortalOptions
 from portal.errors import PortalError
 
 __all__ = [
     "AppView",
     "ClientCredentials",
+    "InvalidOptionError",
     "OrganizationView",
     "Portal",
     "PortalAdmin",
@@ -48,6 +52,7 @@ __all__ = [
     "PortalError",
     "PortalKey",
     "PortalLogExport",
+    "PortalOptions",
     "PortalServer",
     "UserView",
     "create_app",

@@ -1,18 +1,29 @@
-"""The portal's own frozen configuration.
+"""The portal's options, defined once, and its frozen configuration.
 
-The launcher builds it from ``launcher.settings.PortalSettings`` plus the zone directory (the
-portal may not import the launcher). Field names match ``PortalSettings`` one for one; a unit
-test keeps the two in step.
+:class:`PortalOptions` is every tunable of the portal with its default, its checks and its
+documentation. Both sides build on it rather than copying it: the launcher's ``[portal]``
+settings section (``launcher.settings.PortalSettings``) is a ``PortalOptions`` plus the
+portal key it reads from the environment, and :class:`PortalConfig`, what the portal runs
+with, is a ``PortalOptions`` plus the state directory and the key.
+
+Each field's ``metadata`` documents it: ``help`` (what it does, in Markdown: the README's
+settings table and ``--help`` are made from it), ``env`` (the variables the launcher reads
+it from, where there are any) and ``default_text`` (how the default reads where ``None``
+does not say it). The keys are those of ``launcher._setting_fields``; the portal may not
+import the launcher, so it writes them as plain metadata (:func:`_option`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["PortalConfig", "PortalKey"]
+__all__ = ["InvalidOptionError", "PortalConfig", "PortalKey", "PortalOptions"]
 
 _MIN_KEY_BYTES = 16
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -35,8 +46,88 @@ class PortalKey:
     __str__ = __repr__
 
 
+class InvalidOptionError(ValueError):
+    """An option is out of range: ``option`` names it, ``rule`` says what it must be (never
+    the value). Raised when a :class:`PortalOptions` is built; the launcher reports it as
+    ``setting portal.<option> <rule>`` (exit 78) before the portal runs."""
+
+    def __init__(self, option: str, rule: str) -> None:
+        super().__init__(f"{option} {rule}")
+        self.option = option
+        self.rule = rule
+
+
+def _option(
+    default: _T, help: str, *, env: str | None = None, default_text: str | None = None
+) -> _T:
+    """A field with its documentation as metadata (the keys of ``launcher._setting_fields``)."""
+    metadata: dict[str, Any] = {"help": help}
+    if env is not None:
+        metadata["env"] = (env,)
+    if default_text is not None:
+        metadata["default_text"] = default_text
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
-class PortalConfig:
+class PortalOptions:
+    """The portal's tunables: the OAuth 2.0 authorization server and the steward pages."""
+
+    bind: str = _option(
+        "127.0.0.1:8080", "portal address (port 0: any free port)", env="DATAWARD_PORTAL_BIND"
+    )
+    database_url: str | None = _option(
+        None,
+        "SQLAlchemy URL of the portal's state",
+        env="DATAWARD_PORTAL_DATABASE_URL",
+        default_text="SQLite in `ZONE/portal/`",
+    )
+    issuer: str | None = _option(
+        None, "`iss` of the tokens", env="DATAWARD_PORTAL_ISSUER", default_text="`http://<bind>`"
+    )
+    # The `aud` of access tokens meant for the zone's gRPC API.
+    audience: str = _option("dataward-zone", "`aud` of the tokens")
+    access_token_ttl_seconds: int = _option(600, "access-token lifetime")
+    refresh_token_ttl_seconds: int = _option(14 * 24 * 3600, "refresh-token lifetime")
+    authorization_code_ttl_seconds: int = _option(60, "authorization-code lifetime")
+    login_max_failures: int = _option(
+        5, "failed sign-ins per username within the window before a lockout"
+    )
+    login_failure_window_seconds: int = _option(300, "the lockout window")
+    login_max_failures_per_address: int = _option(
+        20,
+        "failed sign-ins from one client address (any usernames) within the window before that "
+        "address is locked out",
+    )
+    client_auth_max_failures: int = _option(
+        10,
+        "failed client authentications (`invalid_client`) per `client_id` within the window "
+        "before the OAuth endpoints answer 429 `slow_down`",
+    )
+    client_auth_failure_window_seconds: int = _option(300, "that window")
+    # Cookies are Secure unless explicitly served over plain HTTP on loopback (tests, demo).
+    cookie_secure: bool = _option(True, "Secure cookies (false only for plain-HTTP loopback)")
+    # Behind a proxy every client would otherwise share the proxy's address (see _app).
+    trusted_proxies: int = _option(
+        0,
+        "reverse proxies in front of the portal: the per-address throttles key on the "
+        "`X-Forwarded-For` entry the outermost of them appended, and no entry further left; "
+        "0 ignores the header (the socket peer is the client)",
+    )
+    # The serving portal's background signer; it also signs once more at shutdown.
+    log_checkpoint_seconds: float = _option(
+        10.0, "sign a portal-log checkpoint at most this often when it grew"
+    )
+
+    def __post_init__(self) -> None:
+        if not self.log_checkpoint_seconds > 0:
+            raise InvalidOptionError("log_checkpoint_seconds", "must be greater than 0")
+        if self.trusted_proxies < 0:
+            raise InvalidOptionError("trusted_proxies", "must not be negative")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortalConfig(PortalOptions):
     """Everything the portal needs; ``state_dir`` is ``ZONE/portal`` (keys, database, public/).
 
     ``key`` seals the private keys in ``state_dir/keys``. ``None`` (the default) seals a new
@@ -47,24 +138,14 @@ class PortalConfig:
 
     state_dir: Path
     key: PortalKey | None = None
-    bind: str = "127.0.0.1:8080"
-    database_url: str | None = None
-    issuer: str | None = None
-    audience: str = "dataward-zone"
-    access_token_ttl_seconds: int = 600
-    refresh_token_ttl_seconds: int = 14 * 24 * 3600
-    authorization_code_ttl_seconds: int = 60
-    login_max_failures: int = 5
-    login_failure_window_seconds: int = 300
-    login_max_failures_per_address: int = 20
-    client_auth_max_failures: int = 10
-    client_auth_failure_window_seconds: int = 300
-    cookie_secure: bool = True
-    # Reverse proxies in front of the portal whose X-Forwarded-For entries are believed: the
-    # client address is the one the outermost of them reports (0: the socket peer; see _app).
-    trusted_proxies: int = 0
-    # The server's background signer: a checkpoint at most this often when the log grew.
-    log_checkpoint_seconds: float = 10.0
+
+    @classmethod
+    def from_options(
+        cls, options: PortalOptions, *, state_dir: Path, key: PortalKey | None
+    ) -> PortalConfig:
+        """``options`` (a subclass's own fields left out) with the state dir and the key."""
+        values = {f.name: getattr(options, f.name) for f in dataclasses.fields(PortalOptions)}
+        return cls(state_dir=state_dir, key=key, **values)
 
     @property
     def resolved_database_url(self) -> str:

@@ -18,7 +18,9 @@
                                      database, no log tables, no published public key)
 
 OAuth 2.0 protocol errors (``invalid_client``, ``invalid_grant`` ...) are not in this tree:
-they are Authlib's, answered in the RFC 6749 JSON format by the OAuth endpoints.
+they are Authlib's, answered in the RFC 6749 JSON format by the OAuth endpoints. Nor is
+``portal.config.InvalidOptionError``, a ``ValueError``: an option out of range when the
+options are built, before any portal runs (the launcher reports it as a setting error).
 """
 
 from __future__ import annotations

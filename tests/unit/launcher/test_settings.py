@@ -54,3 +54,13 @@ def test_bad_settings_name_the_setting_not_the_value(
     with pytest.raises(SettingsError, match=message) as info:
         load_settings(environ=env)
     assert "many" not in str(info.value)
+
+
+def test_the_portal_variables_are_read_into_their_settings() -> None:
+    env = {
+        "DATAWARD_PORTAL_BIND": "127.0.0.1:9",
+        "DATAWARD_PORTAL_DATABASE_URL": "sqlite:////tmp/p.db",
+        "DATAWARD_PORTAL_ISSUER": "https://portal.example",
+    }
+    portal = load_settings(environ=env).portal
+    assert (portal.bind, portal.database_url, portal.issuer) == tuple(env.values())
