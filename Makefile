@@ -31,6 +31,7 @@ lint: sync
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python tools/check_imports.py
 	$(BIN)/python tools/protos.py --check
 	$(BIN)/buf lint
 	$(BIN)/buf breaking --against '.git#branch=main'

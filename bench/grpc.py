@@ -43,10 +43,11 @@ import grpc
 import pyarrow.parquet as pq
 
 from dataward.client import Client, ClientCredentialsTokenSource
-from enclave import ingest, init_zone, open_keyring
 from enclave.datagen import generate
-from enclave.person_checks import Caller
-from launcher._wiring import Serving, start_serving
+from enclave.dataset import ingest
+from enclave.keys import init_zone, open_keyring
+from enclave.release import Caller
+from launcher import Serving, start_serving
 from launcher.settings import Secret, load_settings
 
 MASTER_KEY = b"bench master key, not a secret"

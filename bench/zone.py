@@ -22,9 +22,10 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 
-from enclave import Zone, ingest, init_zone, open_keyring
 from enclave.datagen import generate
-from enclave.idnumber import check_character, is_valid
+from enclave.dataset import Zone, ingest
+from enclave.keys import init_zone, open_keyring
+from enclave.persons import check_character, is_valid
 
 MASTER_KEY = b"bench master key, not a secret"
 

@@ -1,16 +1,24 @@
-"""The zone: datasets, keys, consent, eligibility and identity checks, audit log.
+"""The zone: everything that holds or touches registry data, as sub-packages with narrow faces.
 
-Never imports a web or RPC framework. What leaves it today are person-level answers (yes/no,
-reason codes, enums) from :mod:`enclave.person_checks`, each behind a durable audit leaf and
-with a receipt; aggregates will leave only through the output gate (not built yet).
+Never imports a web or RPC framework. What leaves it are person-level answers (yes/no, reason
+codes, enums), each behind durable audit leaves and with a receipt (:mod:`enclave.release`);
+aggregates will leave only through the output gate (``gate/``, not built yet).
 
-Keys and datasets: :func:`init_zone` / :func:`open_keyring` (the keyring sealed under the
-operator's master key), :func:`ingest` (a registry export becomes an atomic dataset version),
-:func:`inspect_zone`, and :class:`Zone` (person, enrolment and family-binding lookups).
+::
+
+    keys/       the keyring sealed under the master key; ``init_zone``, ``open_keyring``
+    dataset/    registry schema, ingest and its validation, versions, indexes, ``Zone`` lookups
+    persons/    the person-level pipeline (``PersonChecks``), eligibility, identity documents,
+                ID-number rules, field limits
+    consent/    the consent store Protocol, the guardian rule, the SQLite store
+    audit/      typed events, the Merkle log and its one writer, reader, trails, who-checked-me
+    release/    the skeleton every answer follows: request leaf, decision, release, receipt
+
+Other packages import only these faces (``enclave.<sub>``) and this one, which holds the
+root of the zone's one error tree (:mod:`enclave.errors`): every zone error is a
+:class:`ZoneError` with one ``reason`` code, the same in the audit log and on the wire.
 """
 
-from enclave._ingest import IngestReport, Progress, TableReport, ingest
-from enclave._keys import PUBLIC_KEY_FILE, Keyring, init_zone, normalize, open_keyring
 from enclave.errors import (
     CorruptDataset,
     CorruptKeyring,
@@ -30,53 +38,23 @@ from enclave.errors import (
     ZoneError,
     ZoneNotInitialized,
 )
-from enclave.idnumber import IdNumberInfo, InvalidIdNumber, is_valid, validate_id_number
-from enclave.zone import (
-    BindingRecord,
-    EnrolmentRecord,
-    PersonRecord,
-    TableSummary,
-    Zone,
-    ZoneSummary,
-    inspect_zone,
-)
 
 __all__ = [
-    "PUBLIC_KEY_FILE",
-    "BindingRecord",
     "CorruptDataset",
     "CorruptKeyring",
     "DatasetError",
-    "EnrolmentRecord",
-    "IdNumberInfo",
     "IngestError",
-    "IngestReport",
-    "InvalidIdNumber",
-    "Keyring",
     "KeyringError",
     "LookupRefused",
     "MissingTable",
     "NoDataset",
-    "PersonRecord",
-    "Progress",
     "RejectLimitExceeded",
     "SchemaMismatch",
     "SourceError",
     "SourceNotFound",
-    "TableReport",
-    "TableSummary",
     "UnreadableSource",
     "WrongMasterKey",
-    "Zone",
     "ZoneAlreadyInitialized",
     "ZoneError",
     "ZoneNotInitialized",
-    "ZoneSummary",
-    "ingest",
-    "init_zone",
-    "inspect_zone",
-    "is_valid",
-    "normalize",
-    "open_keyring",
-    "validate_id_number",
 ]

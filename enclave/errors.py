@@ -1,8 +1,15 @@
-"""The zone's exception tree.
+"""The zone's one exception tree: every error the zone raises is a :class:`ZoneError`.
 
 Every error carries a ``public_message``: safe to print, log or send across the zone boundary.
 It names the rule, the table, the column or the type — never a data value. ``str(exc)`` is the
-public message too, so nothing else leaks by accident.
+public message too, so nothing else leaks by accident. And every class carries ONE ``reason``
+code (a name of ``ErrorReason`` in ``common.proto``): the same code goes into the audit log's
+decision leaf and into the wire's ``ErrorInfo``, so renaming a class changes neither.
+
+This module holds the root and the errors of keys and datasets; the sub-packages extend the
+tree in their own ``errors`` modules: :mod:`enclave.audit.errors` (``AuditError``),
+:mod:`enclave.persons.errors` (``PersonCheckError``, ``InvalidIdNumber``),
+:mod:`enclave.consent.errors` (``ConsentError``).
 
 ::
 
@@ -24,17 +31,17 @@ public message too, so nothing else leaks by accident.
     │   └── CorruptDataset            a version's files are missing or inconsistent
     └── LookupRefused                 a lookup the zone will not run (e.g. keyring of another zone)
 
-Malformed ID numbers raise :class:`enclave.idnumber.InvalidIdNumber` from the validator.
+Malformed ID numbers raise :class:`enclave.persons.InvalidIdNumber` from the validator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from enclave._ingest import TableReport
+    from enclave.dataset import TableReport
 
 __all__ = [
     "CorruptDataset",
@@ -58,8 +65,10 @@ __all__ = [
 
 
 class ZoneError(Exception):
-    """Base of every zone error. ``public_message`` never carries a data value."""
+    """Base of every zone error. ``public_message`` never carries a data value; ``reason`` is
+    the one code the audit log and the wire both use."""
 
+    reason: ClassVar[str] = "INTERNAL"
     default_message = "zone error"
 
     def __init__(self, public_message: str | None = None) -> None:
@@ -68,6 +77,7 @@ class ZoneError(Exception):
 
 
 class KeyringError(ZoneError):
+    reason: ClassVar[str] = "UNAVAILABLE"
     default_message = "keyring error"
 
 
@@ -88,6 +98,7 @@ class CorruptKeyring(KeyringError):  # noqa: N818 (names of the zone API)
 
 
 class SourceError(ZoneError):
+    reason: ClassVar[str] = "FIELD_INVALID"
     default_message = "the source export is invalid"
 
 
@@ -162,10 +173,12 @@ def _percent(share: float, limit: float) -> str:
 
 
 class IngestError(ZoneError):
+    reason: ClassVar[str] = "UNAVAILABLE"
     default_message = "ingest failed; the previous dataset version is unchanged"
 
 
 class DatasetError(ZoneError):
+    reason: ClassVar[str] = "UNAVAILABLE"
     default_message = "dataset error"
 
 

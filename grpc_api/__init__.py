@@ -1,9 +1,9 @@
 """gRPC servicers and interceptors: authentication, scopes, rate limits, error mapping.
 
 :func:`build_server` assembles the API from its collaborators (the zone's
-:class:`enclave.person_checks.PersonChecks`, a :class:`TokenVerifier` over the portal's JWKS
+:class:`enclave.persons.PersonChecks`, a :class:`TokenVerifier` over the portal's JWKS
 and revocation feed, the audit log's receipts). Every refusal leaves through one table
-(``STATUS_TABLE``) as a ``google.rpc.Status`` with an ``ErrorInfo`` reason.
+(``STATUS_CODES``) as a ``google.rpc.Status`` with an ``ErrorInfo`` reason.
 """
 
 from grpc_api._guard import METHOD_SCOPES
@@ -12,7 +12,7 @@ from grpc_api._operator import OperatorKey, mint_operator_token, operator_issuer
 from grpc_api._revocations import RevocationFeed
 from grpc_api._server import ApiServer, ServerOptions, build_server
 from grpc_api._servicers import ReceiptSource, raw_public_key
-from grpc_api._status import STATUS_TABLE, refusal_for
+from grpc_api._status import CATCH_ALL, STATUS_CODES, refusal_for, row_for
 from grpc_api._tokens import Principal, TokenVerifier
 from grpc_api.errors import (
     ApiError,
@@ -27,8 +27,9 @@ from grpc_api.errors import (
 )
 
 __all__ = [
+    "CATCH_ALL",
     "METHOD_SCOPES",
-    "STATUS_TABLE",
+    "STATUS_CODES",
     "ApiError",
     "ApiServer",
     "DeadlineTooShort",
@@ -51,4 +52,5 @@ __all__ = [
     "operator_issuer",
     "raw_public_key",
     "refusal_for",
+    "row_for",
 ]

@@ -11,9 +11,14 @@ from google.protobuf.descriptor import EnumDescriptor
 from dataward.access import Purpose
 from dataward.transparency import Receipt
 from dataward.v1 import common_pb2, eligibility_pb2, identity_pb2
-from enclave.eligibility import Benefit, EligibilityDecision
-from enclave.identity import DocumentVerdict
-from enclave.person_checks import EligibilityQuery, IdentityQuery, field_problem
+from enclave.persons import (
+    Benefit,
+    DocumentVerdict,
+    EligibilityDecision,
+    EligibilityQuery,
+    IdentityQuery,
+    field_problem,
+)
 from grpc_api.errors import InvalidRequest
 
 _E = TypeVar("_E")

@@ -127,7 +127,16 @@ class Guard:
         self, method: str, principal: Principal | None, purpose: str, exc: ApiError
     ) -> ApiError:
         """Log a refusal of ``method``; the error to answer with (UNAVAILABLE if not logged)."""
-        return self._refusals.record(method, principal, purpose, exc)
+        answer = self._refusals.record(method, principal, purpose, exc)
+        exc.logged = answer.logged = True
+        return answer
+
+    def logged(self, method: str, principal: Principal | None, exc: BaseException) -> BaseException:
+        """``exc`` as the call must answer it: an API refusal nobody logged yet (one the
+        servicer's conversion raised) is logged first; the zone logs its own refusals."""
+        if isinstance(exc, ApiError) and not exc.logged:
+            return self.refused(method, principal, "", exc)
+        return exc
 
 
 UNAUTHENTICATED_LIMITED = (
@@ -239,20 +248,21 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
             # Duck-typed: the servicer sees the same context API plus ``principal``.
             return _AuthedContext(context, principal)  # type: ignore[return-value]
 
-        def malformed(context: grpc.ServicerContext) -> None:
-            principal = getattr(context, "principal", None)
-            refusal = guard.refused(method, principal, "", MalformedRequest())
-            abort(context, refusal)
-
+        # Every exception a servicer raises leaves through the one status table, here; an API
+        # refusal the servicer raised (its conversion) is logged first (Guard.logged).
         parse = _tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
             inner_uu = handler.unary_unary
 
             def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
                 authed = admitted(context)
-                if request is MALFORMED:
-                    malformed(authed)
-                return inner_uu(request, authed)
+                principal = getattr(authed, "principal", None)
+                try:
+                    if request is MALFORMED:
+                        raise MalformedRequest()
+                    return inner_uu(request, authed)
+                except Exception as exc:
+                    abort(context, guard.logged(method, principal, exc))
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, parse, handler.response_serializer
@@ -263,14 +273,18 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
             def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
                 # Rate limits are charged per item by the servicer (Guard.admit per item).
                 authed = admitted(context, charge=False)
+                principal = getattr(authed, "principal", None)
 
                 def checked() -> Iterator[Any]:
                     for item in requests:
                         if item is MALFORMED:
-                            malformed(authed)
+                            raise MalformedRequest()
                         yield item
 
-                return inner_ss(checked(), authed)
+                try:
+                    yield from inner_ss(checked(), authed)
+                except Exception as exc:
+                    abort(context, guard.logged(method, principal, exc))
 
             return grpc.stream_stream_rpc_method_handler(
                 stream_stream, parse, handler.response_serializer

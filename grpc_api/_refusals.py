@@ -2,7 +2,7 @@
 
 Every :class:`~grpc_api.errors.ApiError` the guard or a servicer raises happens before the zone
 logs the request, so :class:`Refusals` hands it to the zone's
-:class:`enclave.refusal_audit.RefusalTrail` first. If that log fails, the call fails with
+:class:`enclave.audit.RefusalTrail` first. If that log fails, the call fails with
 UNAVAILABLE instead of being answered (fail closed: no unlogged decision leaves).
 
 One exception, by design (issue 8, fault 10): refusals of calls WITHOUT a valid token cost
@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from enclave.refusal_audit import RefusalTrail
+from enclave.audit import RefusalTrail
 from grpc_api._tokens import Principal
 from grpc_api.errors import ApiError, Unavailable
 

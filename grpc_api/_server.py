@@ -20,8 +20,8 @@ from dataward.v1 import (
     steward_pb2,
     steward_pb2_grpc,
 )
-from enclave.person_checks import PersonChecks
-from enclave.refusal_audit import RefusalTrail
+from enclave.audit import RefusalTrail
+from enclave.persons import PersonChecks
 from grpc_api._guard import AuthInterceptor, Guard
 from grpc_api._ratelimit import TokenBuckets
 from grpc_api._refusals import Refusals
@@ -140,11 +140,11 @@ def build_server(
     eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
         EligibilityServicer(checks, guard, options.max_batch_items), server
     )
-    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks, guard), server)
+    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(audit_key_name, audit_public_key, receipts), server
     )
-    steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks, guard), server)
+    steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -1,9 +1,17 @@
-"""The one table from exceptions to gRPC status codes and ErrorInfo reasons.
+"""The one table from exceptions to gRPC status codes, and the ErrorInfo each refusal carries.
 
 Every refusal leaves the server as a ``google.rpc.Status`` (in the ``grpc-status-details-bin``
 trailer) with a ``google.rpc.ErrorInfo(domain="dataward.v1", reason=...)``, plus a
-``google.rpc.RetryInfo`` for rate limits. Messages are the exceptions' public messages. An
-exception not in the table is a bug: INTERNAL with a generic message (never a traceback).
+``google.rpc.RetryInfo`` for rate limits, unsigned entries and the zone's storage faults.
+The reason is the exception's own ``reason`` code -- the one the zone also writes into the
+audit log's decision leaf -- and the message its public message.
+
+:data:`STATUS_CODES` maps classes to codes; :func:`refusal_for` takes the MOST SPECIFIC class
+of the exception that has a row (its method resolution order), whatever order the rows are
+in, as httpx's ``map_exceptions`` does. The roots (:data:`CATCH_ALL`) are rows too, so an
+exception without a row of its own is INTERNAL; a test fails for any exported exception that
+only a catch-all row maps. An exception outside both trees is a bug: INTERNAL with a generic
+message (never a traceback).
 """
 
 from __future__ import annotations
@@ -17,18 +25,35 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from enclave import DatasetError, InvalidIdNumber, ZoneError
+from enclave import (
+    DatasetError,
+    IngestError,
+    KeyringError,
+    LookupRefused,
+    SourceError,
+    ZoneError,
+)
 from enclave.audit import (
     AuditBeyondLogError,
+    AuditClosedError,
+    AuditError,
+    AuditEventError,
+    AuditIntegrityError,
+    AuditLogBusy,
     AuditNotYetSigned,
     AuditRangeError,
+    AuditStorageError,
+    AuditTrustedCheckpointError,
     AuditUnknownEntryError,
 )
-from enclave.person_errors import (
-    ConsentNotFound,
+from enclave.consent import ConsentError, ConsentNotFound
+from enclave.persons import (
     ConsentRequired,
     InvalidField,
+    InvalidIdNumber,
+    PersonCheckError,
     PersonNotFound,
+    PurposeNotGranted,
     SelfieNotSupported,
 )
 from grpc_api.errors import (
@@ -43,40 +68,56 @@ from grpc_api.errors import (
     Unavailable,
 )
 
-__all__ = ["DOMAIN", "STATUS_TABLE", "Refusal", "abort", "refusal_for"]
+__all__ = ["CATCH_ALL", "DOMAIN", "STATUS_CODES", "Refusal", "abort", "refusal_for", "row_for"]
 
 DOMAIN = "dataward.v1"
 C = grpc.StatusCode
 
-# Most specific first: the first isinstance match wins. ``None`` as reason: the exception's own.
-STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str | None], ...] = (
-    (Unauthenticated, C.UNAUTHENTICATED, None),
-    (PermissionRefused, C.PERMISSION_DENIED, None),
-    (RateLimited, C.RESOURCE_EXHAUSTED, None),
-    (TooManyItems, C.RESOURCE_EXHAUSTED, None),
-    (DeadlineTooShort, C.DEADLINE_EXCEEDED, None),
-    (InvalidRequest, C.INVALID_ARGUMENT, None),
-    (MalformedRequest, C.INVALID_ARGUMENT, None),
-    (Unavailable, C.UNAVAILABLE, None),
-    (ApiError, C.INTERNAL, None),
-    (InvalidIdNumber, C.INVALID_ARGUMENT, "ID_NUMBER_INVALID"),
-    (InvalidField, C.INVALID_ARGUMENT, "FIELD_INVALID"),
-    (ConsentRequired, C.FAILED_PRECONDITION, "CONSENT_REQUIRED"),
-    (ConsentNotFound, C.NOT_FOUND, "NOT_FOUND"),
-    (PersonNotFound, C.NOT_FOUND, "NOT_FOUND"),
-    (SelfieNotSupported, C.UNIMPLEMENTED, "NOT_IMPLEMENTED"),
-    (DatasetError, C.UNAVAILABLE, "UNAVAILABLE"),
-    # AuditService.GetConsistencyProof: a tree size past the log (a subclass of the entry
-    # error below, listed first for its own message), or sizes out of order.
-    (AuditBeyondLogError, C.NOT_FOUND, "NOT_FOUND"),
-    (AuditRangeError, C.INVALID_ARGUMENT, "FIELD_INVALID"),
-    # AuditService.GetReceipt: an index past the log, or an entry no checkpoint covers yet
-    # (the zone does not sign on demand; RetryInfo says when the next checkpoint is due).
-    (AuditUnknownEntryError, C.NOT_FOUND, "NOT_FOUND"),
-    (AuditNotYetSigned, C.FAILED_PRECONDITION, "NOT_YET_SIGNED"),
-    (ZoneError, C.INTERNAL, "INTERNAL"),
+STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
+    # the API front end's refusals
+    Unauthenticated: C.UNAUTHENTICATED,
+    PermissionRefused: C.PERMISSION_DENIED,
+    RateLimited: C.RESOURCE_EXHAUSTED,
+    TooManyItems: C.RESOURCE_EXHAUSTED,
+    DeadlineTooShort: C.DEADLINE_EXCEEDED,
+    InvalidRequest: C.INVALID_ARGUMENT,
+    MalformedRequest: C.INVALID_ARGUMENT,
+    Unavailable: C.UNAVAILABLE,
+    # person-level checks and consent
+    InvalidIdNumber: C.INVALID_ARGUMENT,
+    InvalidField: C.INVALID_ARGUMENT,
+    PurposeNotGranted: C.PERMISSION_DENIED,
+    ConsentRequired: C.FAILED_PRECONDITION,
+    ConsentNotFound: C.NOT_FOUND,
+    PersonNotFound: C.NOT_FOUND,
+    SelfieNotSupported: C.UNIMPLEMENTED,
+    # the audit log: AuditService's lookups, and the zone's storage faults (never the caller's)
+    AuditUnknownEntryError: C.NOT_FOUND,
+    AuditBeyondLogError: C.NOT_FOUND,
+    AuditRangeError: C.INVALID_ARGUMENT,
+    AuditNotYetSigned: C.FAILED_PRECONDITION,
+    AuditTrustedCheckpointError: C.INVALID_ARGUMENT,
+    AuditStorageError: C.UNAVAILABLE,
+    AuditClosedError: C.UNAVAILABLE,
+    AuditLogBusy: C.UNAVAILABLE,
+    AuditEventError: C.INTERNAL,  # an event the zone built is malformed: a bug
+    AuditIntegrityError: C.INTERNAL,
+    # keys and datasets: the zone cannot serve (operator errors, never a partner's)
+    KeyringError: C.UNAVAILABLE,
+    DatasetError: C.UNAVAILABLE,
+    IngestError: C.UNAVAILABLE,
+    SourceError: C.INVALID_ARGUMENT,
+    LookupRefused: C.PERMISSION_DENIED,
+    # catch-alls: a subclass without a row of its own
+    ApiError: C.INTERNAL,
+    ZoneError: C.INTERNAL,
+    AuditError: C.INTERNAL,
+    PersonCheckError: C.INTERNAL,
+    ConsentError: C.INTERNAL,
+}
+CATCH_ALL: frozenset[type[BaseException]] = frozenset(
+    {ApiError, ZoneError, AuditError, PersonCheckError, ConsentError}
 )
-
 
 # Exceptions whose own message names a value the caller sent: a fixed public message instead.
 _FIXED_MESSAGES: Mapping[type[BaseException], str] = {
@@ -84,6 +125,7 @@ _FIXED_MESSAGES: Mapping[type[BaseException], str] = {
     AuditUnknownEntryError: "the audit log has no entry with this index",
     AuditRangeError: "old_size must not be larger than new_size",
 }
+_BUG = "internal error; this is a bug"
 
 
 @dataclass(frozen=True)
@@ -95,21 +137,28 @@ class Refusal:
     retry_after: float | None = None
 
 
+def row_for(exc: BaseException) -> type[BaseException] | None:
+    """The most specific class of ``exc`` that has a row (None: outside both trees)."""
+    return next((cls for cls in type(exc).__mro__ if cls in STATUS_CODES), None)
+
+
 def refusal_for(exc: BaseException) -> Refusal:
     """The status, reason and public message of an exception (INTERNAL if unmapped)."""
-    for kind, code, reason in STATUS_TABLE:
-        if isinstance(exc, kind):
-            message = _FIXED_MESSAGES.get(kind) or str(getattr(exc, "public_message", None) or exc)
-            metadata: dict[str, str] = {}
-            if isinstance(exc, InvalidIdNumber):
-                metadata["rule"] = str(exc.reason)
-            elif isinstance(exc, (InvalidField, InvalidRequest, AuditRangeError)):
-                metadata["field"] = exc.field
-            retry = exc.retry_after if isinstance(exc, RateLimited | AuditNotYetSigned) else None
-            return Refusal(
-                code, reason or str(getattr(exc, "reason", "")), message, metadata, retry
-            )
-    return Refusal(C.INTERNAL, "INTERNAL", "internal error; this is a bug")
+    row = row_for(exc)
+    if row is None:
+        return Refusal(C.INTERNAL, "INTERNAL", _BUG)
+    code = STATUS_CODES[row]
+    reason = str(getattr(exc, "reason", "") or "INTERNAL")
+    if code is C.INTERNAL:
+        return Refusal(code, "INTERNAL", _BUG)
+    message = _FIXED_MESSAGES.get(row) or str(getattr(exc, "public_message", None) or exc)
+    metadata: dict[str, str] = {}
+    if isinstance(exc, InvalidIdNumber):
+        metadata["rule"] = str(exc.rule)
+    elif isinstance(exc, InvalidField | InvalidRequest | AuditRangeError):
+        metadata["field"] = exc.field
+    retry = getattr(exc, "retry_after", None)
+    return Refusal(code, reason, message, metadata, float(retry) if retry is not None else None)
 
 
 def to_rpc_status(refusal: Refusal) -> grpc.Status:

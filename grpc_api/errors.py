@@ -33,6 +33,8 @@ __all__ = [
 class ApiError(Exception):
     reason = "INTERNAL"
     default_message = "request refused"
+    # Set once the refusal is an audit leaf (the guard logs every API refusal exactly once).
+    logged = False
 
     def __init__(self, public_message: str | None = None, *, reason: str | None = None) -> None:
         self.public_message = public_message or self.default_message

@@ -1,3 +1,9 @@
-"""The composition root: settings, the ``dataward`` command, and the wiring of all the parts."""
+"""The composition root: settings, the ``dataward`` command, and the wiring of all the parts.
 
-__all__: list[str] = []
+Its face is what the benchmarks and tests build a serving zone with: :func:`start_serving`
+(the gRPC API and the portal process over a zone) and the :class:`Serving` it returns.
+"""
+
+from launcher._wiring import Serving, start_serving
+
+__all__ = ["Serving", "start_serving"]

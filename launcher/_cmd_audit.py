@@ -15,8 +15,9 @@ from pathlib import Path
 
 import click
 
-from enclave import open_keyring, validate_id_number
 from enclave.audit import AuditReader, who_checked
+from enclave.keys import open_keyring
+from enclave.persons import validate_id_number
 from launcher._options import id_number_option, zone_option
 from launcher._verify import (
     AUDIT_DB,

@@ -14,7 +14,7 @@ import click
 
 from dataward.access import Purpose
 from enclave.audit import AuditLogBusy
-from enclave.person_checks import Caller
+from enclave.release import Caller
 from launcher._operator_calls import grant_through_server
 from launcher._options import id_number_option, zone_option
 from launcher._wiring import open_core

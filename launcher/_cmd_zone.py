@@ -15,17 +15,9 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from enclave import (
-    IngestReport,
-    Keyring,
-    RejectLimitExceeded,
-    TableReport,
-    Zone,
-    ingest,
-    init_zone,
-    inspect_zone,
-    open_keyring,
-)
+from enclave import RejectLimitExceeded
+from enclave.dataset import IngestReport, TableReport, Zone, ingest, inspect_zone
+from enclave.keys import Keyring, init_zone, open_keyring
 from launcher._options import id_number_option, zone_option
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,

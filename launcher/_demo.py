@@ -31,11 +31,12 @@ from dataward.client import (
     IdNumberInvalid,
 )
 from dataward.transparency import load_public_key
-from enclave import PUBLIC_KEY_FILE, Zone, ingest, init_zone, inspect_zone, open_keyring
 from enclave.audit import who_checked
 from enclave.datagen import REFERENCE_DATE, generate
-from enclave.idnumber import check_character
-from enclave.person_checks import Caller
+from enclave.dataset import Zone, ingest, inspect_zone
+from enclave.keys import PUBLIC_KEY_FILE, init_zone, open_keyring
+from enclave.persons import check_character
+from enclave.release import Caller
 from launcher._wiring import start_serving
 from launcher.settings import Secret, Settings
 

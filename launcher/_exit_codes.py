@@ -24,7 +24,6 @@ from enclave import (
     CorruptDataset,
     CorruptKeyring,
     IngestError,
-    InvalidIdNumber,
     LookupRefused,
     MissingTable,
     NoDataset,
@@ -38,18 +37,14 @@ from enclave import (
     ZoneNotInitialized,
 )
 from enclave.audit import AuditError, AuditIntegrityError, AuditLogBusy, AuditStorageError
+from enclave.consent import ConsentNotFound
 from enclave.datagen import (
     DatagenError,
     InvalidParametersError,
     OutputNotEmptyError,
     OutputNotWritableError,
 )
-from enclave.person_errors import (
-    ConsentNotFound,
-    ConsentRequired,
-    InvalidField,
-    PersonNotFound,
-)
+from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
 from launcher._operator_calls import OperatorCallError
 from launcher._portal_process import PortalProcessError
 from launcher.settings import SettingsError
@@ -79,7 +74,7 @@ EX_TEMPFAIL = 75  # try again later (throttled)
 EX_NOPERM = 77  # wrong master key, refused
 EX_CONFIG = 78  # settings missing or malformed
 
-# Most specific first: the first isinstance match wins.
+# The most specific class with a row wins (see exit_code_for); the order is for reading.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SettingsError, EX_CONFIG),
     (PortalProcessError, EX_UNAVAILABLE),  # `serve`: the portal process failed or died
@@ -144,9 +139,13 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
 ]
 
 
+_BY_CLASS: dict[type[BaseException], int] = dict(EXIT_CODES)
+
+
 def exit_code_for(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the public message for an exception escaping a command."""
-    for kind, code in EXIT_CODES:
-        if isinstance(exc, kind):
-            return code, str(exc)
+    """The exit code and the public message for an exception escaping a command: the row of
+    the exception's most specific class that has one (its MRO), whatever the table order."""
+    for kind in type(exc).__mro__:
+        if kind in _BY_CLASS:
+            return _BY_CLASS[kind], str(exc)
     return EX_SOFTWARE, f"internal error ({type(exc).__name__}); this is a bug"

@@ -19,8 +19,8 @@ from typing import Any
 import grpc
 
 from dataward.client import Client, ConsentGrant, StaticTokenSource
-from enclave import open_keyring
 from enclave.audit import AuditLogBusy
+from enclave.keys import open_keyring
 from grpc_api import mint_operator_token, operator_issuer
 from launcher.settings import Settings, SettingsError
 

@@ -33,7 +33,6 @@ from dataward.transparency import (
     load_public_key,
     verify_log_entries,
 )
-from enclave import PUBLIC_KEY_FILE
 from enclave.audit import (
     ZONE_LOG_FILE,
     AuditIntegrityError,
@@ -42,6 +41,7 @@ from enclave.audit import (
     AuditTrustedCheckpointError,
     verify_log,
 )
+from enclave.keys import PUBLIC_KEY_FILE
 from portal import read_portal_log
 from portal.errors import LogUnavailableError
 

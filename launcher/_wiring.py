@@ -14,12 +14,18 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from enclave import Keyring, Zone, open_keyring
-from enclave.audit import ZONE_LOG_FILE, AuditLog, AuditStorageError, zone_log_name
-from enclave.consent import ConsentStore
-from enclave.person_audit import AuditLogTrail
-from enclave.person_checks import PersonChecks
-from enclave.refusal_audit import AuditLogRefusals
+from enclave.audit import (
+    ZONE_LOG_FILE,
+    AuditLog,
+    AuditLogRefusals,
+    AuditLogTrail,
+    AuditStorageError,
+    zone_log_name,
+)
+from enclave.consent import ConsentStore, SqliteConsentStore
+from enclave.dataset import Zone
+from enclave.keys import Keyring, open_keyring
+from enclave.persons import PersonChecks
 from grpc_api import (
     ApiServer,
     JwksCache,
@@ -77,7 +83,7 @@ def open_core(settings: Settings) -> ZoneCore:
             "was removed; the zone does not start a new one"
         )
     audit = AuditLog.open(log_path, settings.audit, keyring.signing_key, name, name)
-    consents = ConsentStore.open(
+    consents = SqliteConsentStore.open(
         settings.zone.dir / CONSENT_DB, synchronous=settings.audit.sqlite_synchronous
     )
     checks = PersonChecks(

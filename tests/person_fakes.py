@@ -1,6 +1,6 @@
 """Fakes at the zone's seams for the person-level checks (registry, tokenizer, audit trail).
 
-They implement the Protocols of ``enclave.person_checks``. The audit fake keeps a real RFC 6962
+They implement the Protocols of ``enclave.persons``. The audit fake keeps a real RFC 6962
 tree and signs real checkpoints, so receipts it hands out verify with
 ``dataward.transparency.verify_receipt``.
 """
@@ -23,7 +23,7 @@ from enclave.consent import guardians_of
 
 KEY_NAME = "dataward-test-zone"
 
-# Well-formed GB 11643 numbers (checked with enclave.idnumber).
+# Well-formed GB 11643 numbers (checked with enclave.persons.idnumber).
 ALICE = "110101198001010010"  # active, employee scheme, consents
 BOB = "110101199002020020"  # suspended with arrears
 CAROL = "320102197503030039"  # deceased

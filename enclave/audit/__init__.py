@@ -54,8 +54,15 @@ from enclave.audit.interface import (
     StoredCheckpoint,
     StoredLeaf,
 )
+from enclave.audit.trails import (
+    ACCESS_POLICY_VERSION,
+    AuditLogRefusals,
+    AuditLogTrail,
+    RefusalTrail,
+)
 
 __all__ = [
+    "ACCESS_POLICY_VERSION",
     "CONSENT_REF",
     "REQUEST_ID",
     "ZONE_LOG_FILE",
@@ -69,7 +76,9 @@ __all__ = [
     "AuditIntegrityError",
     "AuditLog",
     "AuditLogBusy",
+    "AuditLogRefusals",
     "AuditLogSettings",
+    "AuditLogTrail",
     "AuditNotYetSigned",
     "AuditRangeError",
     "AuditReader",
@@ -85,6 +94,7 @@ __all__ = [
     "NewLeaf",
     "PortalEvent",
     "RefusalSummary",
+    "RefusalTrail",
     "Release",
     "RequestReceived",
     "SqliteAuditStore",

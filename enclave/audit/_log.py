@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -43,6 +43,7 @@ from dataward.transparency import (
     open_checkpoint,
     sign_checkpoint,
 )
+from enclave.audit._handoff import Handoff
 from enclave.audit._reader import AuditReader
 from enclave.audit._settings import AuditLogSettings
 from enclave.audit._writer import WriterLock
@@ -83,46 +84,6 @@ class Appended:
     receipt: Receipt | None
 
 
-_T = TypeVar("_T")
-
-
-class _Handoff(Generic[_T]):
-    """A one-shot answer from the committer to one waiting caller.
-
-    What ``concurrent.futures.Future`` does here, for a fraction of its cost: a lock taken at
-    creation and released once the outcome is set, instead of a Condition with its waiter
-    list and ``notify_all`` (two of these per eligibility answer, across dozens of threads).
-    """
-
-    __slots__ = ("_done", "_error", "_ready", "_value")
-
-    def __init__(self) -> None:
-        self._ready = threading.Lock()
-        self._ready.acquire()
-        self._value: _T | None = None
-        self._error: BaseException | None = None
-        self._done = False  # only the committer thread sets and reads it
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, value: _T) -> None:
-        self._value, self._done = value, True
-        self._ready.release()
-
-    def set_exception(self, error: BaseException) -> None:
-        self._error, self._done = error, True
-        self._ready.release()
-
-    def result(self) -> _T:
-        """Block until the outcome is set; raises the error set, if any."""
-        with self._ready:  # released by the committer, then at once by us: later calls pass
-            pass
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]  # set before the release
-
-
 @dataclass(frozen=True)
 class _Landed:
     entries: tuple[AppendResult, ...]
@@ -134,12 +95,12 @@ class _Landed:
 class _Append:
     events: tuple[AuditEvent, ...]
     receipt: bool
-    future: _Handoff[_Landed]
+    future: Handoff[_Landed]
 
 
 @dataclass
 class _SignRequest:
-    future: _Handoff[tuple[Checkpoint, str]]
+    future: Handoff[tuple[Checkpoint, str]]
 
 
 _STOP = object()
@@ -261,7 +222,7 @@ class AuditLog(AuditReader):
         """
         if not events:
             raise AuditEventError("append_many needs at least one event")
-        future: _Handoff[_Landed] = _Handoff()
+        future: Handoff[_Landed] = Handoff()
         self._submit(_Append(tuple(events), receipt, future))
         landed = future.result()
         if not receipt:
@@ -282,7 +243,7 @@ class AuditLog(AuditReader):
         return self._signed_now()[0]
 
     def _signed_now(self) -> tuple[Checkpoint, str]:
-        future: _Handoff[tuple[Checkpoint, str]] = _Handoff()
+        future: Handoff[tuple[Checkpoint, str]] = Handoff()
         self._submit(_SignRequest(future))
         return future.result()
 
@@ -316,7 +277,7 @@ class AuditLog(AuditReader):
                 self._sign_if_due(force=bool(signs), waiting=signs)
             except Exception as exc:  # a dying committer would leave every caller waiting
                 self._break(AuditStorageError(f"the audit committer failed: {type(exc).__name__}"))
-                pending: list[_Handoff[Any]] = [x.future for x in appends]
+                pending: list[Handoff[Any]] = [x.future for x in appends]
                 pending += [x.future for x in signs]
                 for future in pending:
                     if not future.done():

@@ -17,14 +17,37 @@
                                trusted one); the message names the first bad entry
                                (``dataward audit verify``)
 
-Messages are public: positions, field names and sizes, never a field's value.
+Messages are public: positions, field names and sizes, never a field's value. The tree is
+part of the zone's one tree (``AuditError`` is a :class:`enclave.errors.ZoneError`), each class
+with its ``reason`` code; the storage faults (a failed commit, a closed or busy log) are
+``UNAVAILABLE`` with a ``retry_after``: they are the zone's state, never the caller's doing.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class AuditError(Exception):
+from enclave.errors import ZoneError
+
+__all__ = [
+    "AuditBeyondLogError",
+    "AuditClosedError",
+    "AuditError",
+    "AuditEventError",
+    "AuditIntegrityError",
+    "AuditLogBusy",
+    "AuditNotYetSigned",
+    "AuditRangeError",
+    "AuditStorageError",
+    "AuditTrustedCheckpointError",
+    "AuditUnknownEntryError",
+]
+
+
+class AuditError(ZoneError):
     """Base of every audit-log error."""
+
+    default_message = "audit log error"
 
 
 class AuditEventError(AuditError):
@@ -34,14 +57,23 @@ class AuditEventError(AuditError):
 class AuditStorageError(AuditError):
     """The store could not make the entry durable; the append did not happen."""
 
+    reason: ClassVar[str] = "UNAVAILABLE"
+    retry_after: float = 1.0
+
 
 class AuditClosedError(AuditError):
     """The audit log is closed."""
+
+    reason: ClassVar[str] = "UNAVAILABLE"
+    retry_after: float = 1.0
 
 
 class AuditLogBusy(AuditError):  # noqa: N818 (a state, not a failure)
     """Another process writes this log; ``holder`` is what it said about itself (pid, role,
     and for a server the gRPC address its operator calls reach)."""
+
+    reason: ClassVar[str] = "UNAVAILABLE"
+    retry_after: float = 1.0
 
     def __init__(self, holder: dict[str, object]) -> None:
         self.holder = holder
@@ -55,6 +87,8 @@ class AuditLogBusy(AuditError):  # noqa: N818 (a state, not a failure)
 class AuditUnknownEntryError(AuditError):
     """No entry has this index."""
 
+    reason: ClassVar[str] = "NOT_FOUND"
+
 
 class AuditBeyondLogError(AuditUnknownEntryError):
     """A tree size larger than the log: no proof to or from it exists (yet)."""
@@ -66,6 +100,8 @@ class AuditRangeError(AuditError):
     ``field`` names the request field that is wrong.
     """
 
+    reason: ClassVar[str] = "FIELD_INVALID"
+
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
@@ -76,6 +112,8 @@ class AuditNotYetSigned(AuditError):  # noqa: N818 (a state, not a failure)
 
     Raised instead of signing on demand, so a reader cannot force a signature per call.
     """
+
+    reason: ClassVar[str] = "NOT_YET_SIGNED"
 
     def __init__(self, retry_after: float) -> None:
         super().__init__("the entry is not covered by a signed checkpoint yet; retry later")
@@ -107,3 +145,5 @@ class AuditIntegrityError(AuditError):
 class AuditTrustedCheckpointError(AuditError):
     """A checkpoint the caller holds as trusted is not a checkpoint of this log: malformed,
     not signed by the log's key, or naming another log (origin)."""
+
+    reason: ClassVar[str] = "FIELD_INVALID"

@@ -1,6 +1,6 @@
 """A realistic synthetic registry export (``dataward datagen``), deterministic for a seed.
 
-Writes the six tables of :data:`enclave.registry.TABLES` as Parquet with exactly their
+Writes the six tables of :data:`enclave.dataset.TABLES` as Parquet with exactly their
 schemas: GB 11643 identity numbers from real GB/T 2260 division codes, Chinese names, unique
 mobile numbers, enrolments with gaps, suspensions and terminations, deaths (no claims after
 them), institutions per prefecture, about ten claims per covered person-year with a long

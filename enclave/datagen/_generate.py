@@ -23,7 +23,7 @@ from enclave.datagen.errors import (
     OutputNotEmptyError,
     OutputNotWritableError,
 )
-from enclave.registry import TABLES
+from enclave.dataset import TABLES
 
 __all__ = ["CHUNK_PERSONS", "MAX_PERSONS", "GenerationReport", "generate"]
 

@@ -18,7 +18,7 @@ from enclave.datagen._population import (
     STATUS_NAMES,
     Population,
 )
-from enclave.registry import FACE_TEMPLATE_DIM
+from enclave.dataset import FACE_TEMPLATE_DIM
 
 __all__ = ["enrolments_table", "faces_table", "persons_table"]
 

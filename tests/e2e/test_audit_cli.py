@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from dataward.transparency import load_public_key, open_checkpoint
-from enclave import PUBLIC_KEY_FILE, init_zone, open_keyring
 from enclave.audit import AuditLog, Decision, RequestReceived, zone_log_name
+from enclave.keys import PUBLIC_KEY_FILE, init_zone, open_keyring
 from launcher._cmd_audit import AUDIT_DB
 from launcher.settings import AuditSettings
 

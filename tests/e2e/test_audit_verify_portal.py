@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from enclave import init_zone, open_keyring
 from enclave.audit import AuditLog, Decision, RequestReceived, zone_log_name
+from enclave.keys import init_zone, open_keyring
 from launcher._verify import AUDIT_DB, verify_all_logs
 from launcher.settings import AuditSettings
 from portal import Portal, PortalConfig

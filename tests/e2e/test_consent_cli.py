@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from enclave import ingest, init_zone, open_keyring
-from enclave.idnumber import check_character
+from enclave.dataset import ingest
+from enclave.keys import init_zone, open_keyring
+from enclave.persons import check_character
 from tests.unit.enclave.zone_source import MASTER_KEY, make_source
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,11 +14,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from enclave.audit import AuditLog, SqliteAuditStore
-from enclave.consent import ConsentStore
-from enclave.person_audit import AuditLogTrail
-from enclave.person_checks import Caller, PersonChecks
-from enclave.refusal_audit import AuditLogRefusals
+from enclave.audit import AuditLog, AuditLogRefusals, AuditLogTrail, SqliteAuditStore
+from enclave.consent import SqliteConsentStore
+from enclave.persons import PersonChecks
+from enclave.release import Caller
 from grpc_api import (
     ApiServer,
     JwksCache,
@@ -94,7 +93,7 @@ def zone_stack(
     poll: float = 0.2,
     stale_after: float | None = None,
     checkpoint_seconds: float = 3600.0,
-    log_checks: bool = False,
+    log_checks: bool = True,
     **options: object,
 ) -> Iterator[Stack]:
     """The server trusting ``issuer``, whose lifetime the caller owns (it may take the portal
@@ -103,7 +102,7 @@ def zone_stack(
     audit = MemoryAuditTrail()  # the same key signs both trails' checkpoints
     with audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
         directory = standard_directory()
-        consents = ConsentStore.open(tmp_path / "state" / "consent.db")
+        consents = SqliteConsentStore.open(tmp_path / "state" / "consent.db")
         trail = AuditLogTrail(log) if log_checks else audit
         checks = PersonChecks(
             directory=directory, tokenizer=directory.tokenizer, consents=consents, audit=trail

@@ -23,17 +23,18 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from dataward.transparency import Receipt
-from enclave import Zone, ingest, init_zone, open_keyring
-from enclave.consent import ConsentStore
-from enclave.eligibility import Benefit
-from enclave.idnumber import check_character
-from enclave.person_checks import (
-    Caller,
+from enclave.consent import SqliteConsentStore
+from enclave.dataset import Zone, ingest
+from enclave.keys import init_zone, open_keyring
+from enclave.persons import (
+    Benefit,
+    ConsentRequired,
     EligibilityQuery,
     IdentityQuery,
     PersonChecks,
+    check_character,
 )
-from enclave.person_errors import ConsentRequired
+from enclave.release import Caller
 from tests.unit.enclave.zone_source import MASTER_KEY, make_source
 
 PARTNER = Caller("app-1", "acme-insurance")
@@ -91,7 +92,7 @@ def checks(tmp_path_factory: pytest.TempPathFactory) -> tuple[PersonChecks, str,
     keyring = open_keyring(zone_dir, MASTER_KEY)
     ingest(zone_dir, source.write(root / "src"), keyring)
     zone = Zone.open(zone_dir, keyring)
-    consents = ConsentStore.open(root / "consent.db", synchronous="OFF")
+    consents = SqliteConsentStore.open(root / "consent.db", synchronous="OFF")
     checks = PersonChecks(directory=zone, tokenizer=keyring, consents=consents, audit=_NullTrail())
     ids = source.column("persons", "id_number")
     members = set(source.column("family_bindings", "member_person_id"))

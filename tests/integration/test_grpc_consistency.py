@@ -31,11 +31,9 @@ from dataward.client import (
     StaticTokenSource,
 )
 from dataward.transparency import open_checkpoint, verify_consistency
-from enclave.audit import AuditLog, Decision, RequestReceived
-from enclave.consent import ConsentStore
-from enclave.person_audit import AuditLogTrail
-from enclave.person_checks import PersonChecks
-from enclave.refusal_audit import AuditLogRefusals
+from enclave.audit import AuditLog, AuditLogRefusals, AuditLogTrail, Decision, RequestReceived
+from enclave.consent import SqliteConsentStore
+from enclave.persons import PersonChecks
 from grpc_api import (
     ApiServer,
     JwksCache,
@@ -81,7 +79,7 @@ def issuer() -> Iterator[TokenIssuer]:
 def serving(tmp_path: Path, issuer: TokenIssuer) -> Iterator[Zone]:
     """The zone as ``serve`` wires it: person checks, refusals and AuditService on ONE log."""
     with audit_log(tmp_path, KEY) as (log, _store):
-        consents = ConsentStore.open(tmp_path / "state" / "consent.db")
+        consents = SqliteConsentStore.open(tmp_path / "state" / "consent.db")
         directory = standard_directory()
         checks = PersonChecks(
             directory=directory,

@@ -23,8 +23,14 @@ from dataward.client import (
     Unavailable,
 )
 from dataward.v1 import eligibility_pb2, eligibility_pb2_grpc
-from enclave.audit import AuditStorageError, Decision, RequestReceived, decode_leaf
-from enclave.refusal_audit import ACCESS_POLICY_VERSION
+from enclave.audit import (
+    ACCESS_POLICY_VERSION,
+    AuditStorageError,
+    Decision,
+    RequestReceived,
+    decode_leaf,
+)
+from enclave.persons import POLICY_VERSION
 from tests.integration.grpc_stack import Stack, grpc_stack
 from tests.person_fakes import ALICE
 from tests.token_issuer import TokenIssuer
@@ -39,10 +45,15 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def refusal_commits(stack: Stack) -> list[tuple[RequestReceived, Decision]]:
-    """Each commit of the refusal log, checked to be exactly one request + its denial."""
+    """Each commit of a refusal at the door, checked to be exactly one request + its denial."""
     pairs = []
     for leaves, _checkpoint in stack.store.appends:
         events = [decode_leaf(leaf.leaf).event for leaf in leaves]
+        at_the_door = any(
+            isinstance(e, Decision) and e.policy_version == ACCESS_POLICY_VERSION for e in events
+        )
+        if not at_the_door:  # the zone's own leaves (answers, its refusals) share the log
+            continue
         assert len(events) == 2, "a refusal is ONE commit of exactly two leaves"
         request, decision = events
         assert isinstance(request, RequestReceived) and isinstance(decision, Decision)
@@ -130,12 +141,25 @@ def test_scope_not_granted_is_logged_with_the_client(stack: Stack) -> None:
     assert decision.reasons == ("SCOPE_NOT_GRANTED",)
 
 
+def zone_refusal(stack: Stack) -> tuple[RequestReceived, Decision]:
+    """The zone's own refusal of the one person-level request sent (purpose, consent, ...)."""
+    events = [e.event for e in stack.log.tail(100)]
+    (request,) = [e for e in events if isinstance(e, RequestReceived)]
+    (decision,) = [e for e in events if isinstance(e, Decision)]
+    assert decision.request_id == request.request_id and not decision.allow
+    assert decision.policy_version == POLICY_VERSION
+    return request, decision
+
+
 def test_purpose_not_granted_is_logged_with_the_purpose(stack: Stack) -> None:
+    # The zone checks the purpose (issue 9), before it tokenizes the ID number: the request
+    # leaf names the purpose and no person.
     with pytest.raises(PermissionDenied) as excinfo:
         check(stack, stack.issuer.token(), purpose="LOAN_ORIGINATION")
     assert excinfo.value.reason == "PURPOSE_NOT_GRANTED"
-    request, decision = only_refusal(stack)
+    request, decision = zone_refusal(stack)
     assert (request.client_id, request.purpose) == ("app-1", "LOAN_ORIGINATION")
+    assert request.person_token is None
     assert decision.reasons == ("PURPOSE_NOT_GRANTED",)
 
 
@@ -145,7 +169,7 @@ def test_identity_purpose_not_granted_is_logged(stack: Stack) -> None:
         pytest.raises(PermissionDenied),
     ):
         c.verify_identity(ALICE, "张伟", "LOAN_ORIGINATION")
-    request, decision = only_refusal(stack)
+    request, decision = zone_refusal(stack)
     assert (request.method, request.purpose) == ("IdentityService/Verify", "LOAN_ORIGINATION")
     assert decision.reasons == ("PURPOSE_NOT_GRANTED",)
 

@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from dataward.client import Client, StaticTokenSource, Unavailable
-from enclave.consent import ConsentStore
-from enclave.person_checks import PersonChecks
-from enclave.refusal_audit import AuditLogRefusals
+from enclave.audit import AuditLogRefusals
+from enclave.consent import SqliteConsentStore
+from enclave.persons import PersonChecks
 from grpc_api import JwksCache, ServerOptions, TokenVerifier, build_server, raw_public_key
 from tests.integration.grpc_stack import Stack, audit_log, grpc_stack
 from tests.person_fakes import ALICE, KEY_NAME, MemoryAuditTrail, standard_directory
@@ -171,13 +171,13 @@ def _eligible(stack: Stack, credentials: grpc.ChannelCredentials | None) -> bool
 
 
 def _refused_in_handshake(stack: Stack, credentials: grpc.ChannelCredentials | None) -> None:
-    audited = len(stack.audit.entries)
+    audited = stack.log.size
     with _client(stack, credentials) as c, pytest.raises(Unavailable) as excinfo:
         c.check_eligibility(ALICE, "OUTPATIENT", UW)
     assert excinfo.value.code == grpc.StatusCode.UNAVAILABLE
     # The server never saw a call: no ErrorInfo reason, nothing audited.
     assert excinfo.value.reason == ""
-    assert len(stack.audit.entries) == audited
+    assert stack.log.size == audited
 
 
 # -- server-authenticated TLS ---------------------------------------------------------------
@@ -269,7 +269,7 @@ def test_half_a_tls_configuration_is_refused_before_serving(
     }
     directory = standard_directory()
     audit = MemoryAuditTrail()
-    consents = ConsentStore.open(tmp_path / "state" / "consent.db")
+    consents = SqliteConsentStore.open(tmp_path / "state" / "consent.db")
     try:
         checks = PersonChecks(
             directory=directory, tokenizer=directory.tokenizer, consents=consents, audit=audit

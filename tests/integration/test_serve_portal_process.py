@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from enclave import ingest, init_zone, open_keyring
+from enclave.dataset import ingest
+from enclave.keys import init_zone, open_keyring
 from launcher._cmd_portal import portal_config
 from launcher._portal_process import PortalProcessError, portal_settings_toml
 from launcher._wiring import Serving, start_serving

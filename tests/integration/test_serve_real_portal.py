@@ -17,8 +17,9 @@ from dataward.client import (
     IdNumberInvalid,
     Unauthenticated,
 )
-from enclave import ingest, init_zone, open_keyring
-from enclave.person_checks import Caller
+from enclave.dataset import ingest
+from enclave.keys import init_zone, open_keyring
+from enclave.release import Caller
 from launcher._wiring import start_serving
 from launcher.settings import Secret, load_settings
 from tests.unit.enclave.zone_source import make_source

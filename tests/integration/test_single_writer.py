@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from dataward.client import Client, ClientCredentialsTokenSource, ConsentRequired
-from enclave import ingest, init_zone, open_keyring
+from enclave.dataset import ingest
+from enclave.keys import init_zone, open_keyring
 from launcher._wiring import Serving, start_serving
 from launcher.settings import Secret, Settings, load_settings
 from tests.unit.enclave.zone_source import make_source

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from enclave.consent import ConsentStore, guardians_of
-from enclave.person_errors import ConsentNotFound
+from enclave.consent import ConsentNotFound, ConsentStore, SqliteConsentStore, guardians_of
 from tests.person_fakes import Binding
 
 T0 = dt.datetime(2024, 6, 1, 12, tzinfo=dt.UTC)
@@ -17,7 +16,7 @@ DAY = dt.timedelta(days=1)
 
 @pytest.fixture
 def store(tmp_path: Path) -> ConsentStore:
-    s = ConsentStore.open(tmp_path / "state" / "consent.db")
+    s = SqliteConsentStore.open(tmp_path / "state" / "consent.db")
     yield s  # type: ignore[misc]
     s.close()
 
@@ -61,10 +60,10 @@ def test_valid_consent_is_found_only_for_its_partner_purpose_and_window(
 
 def test_consent_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "consent.db"
-    first = ConsentStore.open(path)
+    first = SqliteConsentStore.open(path)
     consent = grant(first)
     first.close()
-    again = ConsentStore.open(path)
+    again = SqliteConsentStore.open(path)
     assert find(again) == consent
     again.close()
 

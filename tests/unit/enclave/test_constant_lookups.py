@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
-from enclave import Zone, ingest, init_zone, open_keyring
 from enclave.consent import guardians_of
+from enclave.dataset import Zone, ingest
+from enclave.keys import init_zone, open_keyring
 from tests.unit.enclave.zone_source import MASTER_KEY, make_source
 
 

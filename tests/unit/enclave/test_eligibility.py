@@ -1,4 +1,4 @@
-"""Each eligibility rule of enclave.eligibility, one test per rule."""
+"""Each eligibility rule of enclave.persons.eligibility, one test per rule."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from google.protobuf.descriptor import EnumDescriptor
 
 from dataward.v1 import eligibility_pb2
-from enclave.eligibility import (
+from enclave.persons import (
     SCHEME_BENEFITS,
     Benefit,
     CoverageClass,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from enclave.idnumber import (
+from enclave.persons import (
     PROVINCE_CODES,
     IdNumberInfo,
     InvalidIdNumber,
@@ -62,7 +62,7 @@ def test_check_character_of_known_numbers() -> None:
 def test_known_bad_numbers(number: str, reason: InvalidReason) -> None:
     with pytest.raises(InvalidIdNumber) as info:
         validate_id_number(number)
-    assert info.value.reason is reason
+    assert info.value.rule is reason
     assert not is_valid(number)
 
 
@@ -82,7 +82,7 @@ def _with_check(first17: str) -> str:
 def test_impossible_birth_dates_are_rejected(first17: str) -> None:
     with pytest.raises(InvalidIdNumber) as info:
         validate_id_number(_with_check(first17))
-    assert info.value.reason is InvalidReason.BIRTH_DATE
+    assert info.value.rule is InvalidReason.BIRTH_DATE
 
 
 def test_future_birth_date_is_rejected_only_when_today_is_given() -> None:
@@ -90,14 +90,14 @@ def test_future_birth_date_is_rejected_only_when_today_is_given() -> None:
     assert is_valid(number)
     with pytest.raises(InvalidIdNumber) as info:
         validate_id_number(number, today=dt.date(2026, 6, 30))
-    assert info.value.reason is InvalidReason.BIRTH_DATE
+    assert info.value.rule is InvalidReason.BIRTH_DATE
 
 
 @pytest.mark.parametrize("first17", ["99010519491231002", "00000019491231002", "11000019491231002"])
 def test_unknown_regions_are_rejected(first17: str) -> None:
     with pytest.raises(InvalidIdNumber) as info:
         validate_id_number(_with_check(first17))
-    assert info.value.reason is InvalidReason.REGION
+    assert info.value.rule is InvalidReason.REGION
 
 
 def test_message_never_carries_the_number() -> None:
@@ -111,10 +111,10 @@ def test_message_never_carries_the_number() -> None:
 def test_check_character_rejects_bad_input() -> None:
     with pytest.raises(InvalidIdNumber) as info:
         check_character("1234")
-    assert info.value.reason is InvalidReason.LENGTH
+    assert info.value.rule is InvalidReason.LENGTH
     with pytest.raises(InvalidIdNumber) as info:
         check_character("1101051949123100a")
-    assert info.value.reason is InvalidReason.CHARACTERS
+    assert info.value.rule is InvalidReason.CHARACTERS
 
 
 @given(

@@ -6,20 +6,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from enclave import (
-    Keyring,
-    MissingTable,
-    NoDataset,
-    RejectLimitExceeded,
-    SchemaMismatch,
-    SourceNotFound,
-    Zone,
-    ingest,
-    init_zone,
-    inspect_zone,
-    open_keyring,
-)
-from enclave.registry import TABLES
+from enclave import MissingTable, NoDataset, RejectLimitExceeded, SchemaMismatch, SourceNotFound
+from enclave.dataset import TABLES, Zone, ingest, inspect_zone
+from enclave.keys import Keyring, init_zone, open_keyring
 from tests.unit.enclave.zone_source import MASTER_KEY, Source, bad_check, make_source
 
 

@@ -5,16 +5,8 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 
-from enclave import (
-    PUBLIC_KEY_FILE,
-    CorruptKeyring,
-    WrongMasterKey,
-    ZoneAlreadyInitialized,
-    ZoneNotInitialized,
-    init_zone,
-    normalize,
-    open_keyring,
-)
+from enclave import CorruptKeyring, WrongMasterKey, ZoneAlreadyInitialized, ZoneNotInitialized
+from enclave.keys import PUBLIC_KEY_FILE, init_zone, normalize, open_keyring
 from tests.unit.enclave.zone_source import MASTER_KEY
 
 

@@ -8,7 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from enclave import RejectLimitExceeded, ingest, init_zone, open_keyring
+from enclave import RejectLimitExceeded
+from enclave.dataset import ingest
+from enclave.keys import init_zone, open_keyring
 from tests.unit.enclave.zone_source import MASTER_KEY, bad_check, make_source
 
 

@@ -10,12 +10,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataward.transparency import verify_receipt
-from enclave.audit import AuditLog, SqliteAuditStore, decode_leaf
-from enclave.consent import ConsentStore
-from enclave.eligibility import Benefit
-from enclave.person_audit import AuditLogTrail
-from enclave.person_checks import Caller, EligibilityQuery, PersonChecks
-from enclave.person_errors import ConsentRequired
+from enclave.audit import AuditLog, AuditLogTrail, SqliteAuditStore, decode_leaf
+from enclave.consent import SqliteConsentStore
+from enclave.persons import Benefit, ConsentRequired, EligibilityQuery, PersonChecks
+from enclave.release import Caller
 from launcher.settings import AuditSettings
 from tests.person_fakes import ALICE, DAVE, standard_directory
 from tests.unit.enclave.audit.stores import RecordingStore
@@ -31,7 +29,7 @@ class Stack:
         self.store = RecordingStore(SqliteAuditStore.open(tmp_path / "audit.db"))
         settings = AuditSettings(checkpoint_every_entries=1000, checkpoint_interval_seconds=3600)
         self.log = AuditLog(self.store, settings, KEY, NAME, NAME)
-        self.consents = ConsentStore.open(tmp_path / "consent.db")
+        self.consents = SqliteConsentStore.open(tmp_path / "consent.db")
         directory = standard_directory()
         self.checks = PersonChecks(
             directory=directory,
@@ -86,4 +84,4 @@ def test_a_denial_is_durable_before_it_is_raised(stack: Stack) -> None:
     assert stack.kinds() == ["RequestReceived", "Decision"]
     denial = decode_leaf(stack.store.inner.tail(1)[0].leaf).event  # read back from the file
     assert getattr(denial, "allow", None) is False
-    assert getattr(denial, "reasons", None) == ("ConsentRequired",)
+    assert getattr(denial, "reasons", None) == ("CONSENT_REQUIRED",)

@@ -9,12 +9,22 @@ from pathlib import Path
 import pytest
 
 from dataward.transparency import verify_receipt
-from enclave.consent import ConsentStore
-from enclave.eligibility import Benefit, CoverageClass, EligibilityReason
-from enclave.identity import RegistryStatus
-from enclave.idnumber import InvalidIdNumber
-from enclave.person_checks import Caller, EligibilityQuery, IdentityQuery, PersonChecks
-from enclave.person_errors import ConsentRequired, InvalidField, PersonNotFound, SelfieNotSupported
+from enclave.consent import SqliteConsentStore
+from enclave.persons import (
+    Benefit,
+    ConsentRequired,
+    CoverageClass,
+    EligibilityQuery,
+    EligibilityReason,
+    IdentityQuery,
+    InvalidField,
+    InvalidIdNumber,
+    PersonChecks,
+    PersonNotFound,
+    RegistryStatus,
+    SelfieNotSupported,
+)
+from enclave.release import Caller
 from tests.person_fakes import (
     ALICE,
     BOB,
@@ -37,7 +47,7 @@ class World:
     def __init__(self, tmp_path: Path) -> None:
         self.directory: FakeDirectory = standard_directory()
         self.audit = MemoryAuditTrail()
-        self.consents = ConsentStore.open(tmp_path / "consent.db")
+        self.consents = SqliteConsentStore.open(tmp_path / "consent.db")
         self.checks = PersonChecks(
             directory=self.directory,
             tokenizer=self.directory.tokenizer,
@@ -99,8 +109,8 @@ def test_unknown_person_is_refused_exactly_like_a_known_person_without_consent(
     assert type(unknown.value) is type(known.value)
     # Both refusals are logged as denying decisions with the same reason.
     assert [d["reasons"] for d in world.audit.decisions()] == [
-        ("ConsentRequired",),
-        ("ConsentRequired",),
+        ("CONSENT_REQUIRED",),
+        ("CONSENT_REQUIRED",),
     ]
 
 
@@ -169,7 +179,7 @@ def test_a_consent_ref_out_of_format_is_refused_and_never_logged(world: World, r
     assert refused.value.field == "consent_ref"
     logged = repr(world.audit.entries)
     assert ref.strip() not in logged and "forged" not in logged
-    assert world.audit.decisions()[-1]["reasons"] == ("InvalidField",)
+    assert world.audit.decisions()[-1]["reasons"] == ("FIELD_INVALID",)
     with pytest.raises(InvalidField):
         world.checks.revoke_consent(PARTNER, ref)
     assert ref.strip() not in repr(world.audit.entries)
@@ -178,9 +188,9 @@ def test_a_consent_ref_out_of_format_is_refused_and_never_logged(world: World, r
 def test_malformed_id_number_is_refused_and_logged_without_the_number(world: World) -> None:
     with pytest.raises(InvalidIdNumber) as excinfo:
         world.eligibility("110101198001010011")
-    assert excinfo.value.reason == "CHECK_CHARACTER"
+    assert excinfo.value.rule == "CHECK_CHARACTER"
     assert "110101198001010011" not in repr(world.audit.entries)
-    assert world.audit.decisions()[-1]["reasons"] == ("CHECK_CHARACTER",)
+    assert world.audit.decisions()[-1]["reasons"] == ("ID_NUMBER_INVALID",)
 
 
 def test_identity_verdicts(world: World) -> None:

@@ -3,15 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from enclave import (
-    InvalidIdNumber,
-    Keyring,
-    LookupRefused,
-    Zone,
-    ingest,
-    init_zone,
-    open_keyring,
-)
+from enclave import LookupRefused
+from enclave.dataset import Zone, ingest
+from enclave.keys import Keyring, init_zone, open_keyring
+from enclave.persons import InvalidIdNumber
 from tests.unit.enclave.zone_source import MASTER_KEY, Source, id_number, make_source
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enclave.idnumber import check_character
-from enclave.registry import FACE_TEMPLATE_DIM, TABLES
+from enclave.dataset import FACE_TEMPLATE_DIM, TABLES
+from enclave.persons import check_character
 
 MASTER_KEY = b"correct horse battery staple 42"
 _UTC = dt.UTC

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from dataward.v1 import common_pb2
-from grpc_api import STATUS_TABLE
+from grpc_api import STATUS_CODES
 
 ROOT = Path(__file__).resolve().parents[3]
 _LITERAL = re.compile(r"""reason\s*=\s*["']([A-Z_]+)["']""")
@@ -19,7 +19,7 @@ def _declared() -> set[str]:
 
 
 def _sent() -> set[str]:
-    found = {reason for _, _, reason in STATUS_TABLE if reason is not None}
+    found = {str(getattr(kind, "reason", "")) for kind in STATUS_CODES} - {""}
     for package in ("grpc_api", "enclave"):
         for path in (ROOT / package).rglob("*.py"):
             found |= set(_LITERAL.findall(path.read_text(encoding="utf-8")))

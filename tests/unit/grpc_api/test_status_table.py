@@ -9,13 +9,24 @@ import grpc
 import pytest
 
 import enclave
+import enclave.audit.errors
+import enclave.consent.errors
 import enclave.errors
-import enclave.person_errors
+import enclave.persons.errors
+import enclave.persons.idnumber
 import grpc_api
 import grpc_api.errors
 from dataward.v1 import audit_pb2, eligibility_pb2, identity_pb2, steward_pb2
-from enclave.audit import AuditNotYetSigned, AuditUnknownEntryError
-from enclave.idnumber import InvalidReason
+from enclave.audit import (
+    AuditBeyondLogError,
+    AuditClosedError,
+    AuditLogBusy,
+    AuditNotYetSigned,
+    AuditRangeError,
+    AuditStorageError,
+    AuditUnknownEntryError,
+)
+from enclave.persons import InvalidIdNumber, InvalidReason
 from grpc_api import METHOD_SCOPES, refusal_for
 from grpc_api._guard import Guard
 from grpc_api._ratelimit import TokenBuckets
@@ -23,17 +34,29 @@ from grpc_api._refusals import Refusals
 
 EXPORTED = [
     getattr(module, name)
-    for module in (enclave.errors, enclave.person_errors, grpc_api.errors)
+    for module in (
+        enclave.errors,
+        enclave.persons.errors,
+        enclave.persons.idnumber,
+        enclave.consent.errors,
+        enclave.audit.errors,
+        grpc_api.errors,
+    )
     for name in module.__all__
-] + [enclave.InvalidIdNumber]
+    if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), BaseException)
+]
 
 
 def _instance(kind: type[BaseException]) -> BaseException:
-    if kind is enclave.InvalidIdNumber:
+    if kind is InvalidIdNumber:
         return kind(InvalidReason.LENGTH)  # type: ignore[call-arg]
+    if kind is AuditRangeError:
+        return kind("old after new", field="old_size")
+    if kind is AuditLogBusy:
+        return kind({"pid": 1})
     if kind is enclave.RejectLimitExceeded:
         return kind({"persons": (3, 10)}, 0.01, Path("refused"), {})  # type: ignore[call-arg]
-    for args in ((), ("field", "rule"), (1.5,), ("t", "c", "e", "a"), ("t",)):
+    for args in ((), (1.5,), ("field", "rule"), ("t", "c", "e", "a"), ("t",)):
         try:
             return kind(*args)
         except TypeError:
@@ -42,10 +65,40 @@ def _instance(kind: type[BaseException]) -> BaseException:
 
 
 @pytest.mark.parametrize("kind", EXPORTED, ids=lambda k: k.__name__)
-def test_every_exported_exception_is_mapped(kind: type[BaseException]) -> None:
+def test_every_exported_exception_has_a_row_of_its_own(kind: type[BaseException]) -> None:
+    # A catch-all row (ZoneError, ApiError, ...) maps only the roots themselves: an exception
+    # it alone maps would answer INTERNAL "this is a bug" for something a caller can cause.
+    row = grpc_api.row_for(_instance(kind))
+    assert row is not None
+    assert row not in grpc_api.CATCH_ALL or kind in grpc_api.CATCH_ALL, row
     refusal = refusal_for(_instance(kind))
-    assert refusal.message != "internal error; this is a bug"
     assert refusal.reason
+    if grpc_api.STATUS_CODES[row] is not grpc.StatusCode.INTERNAL:
+        assert refusal.message != "internal error; this is a bug"
+
+
+def test_the_most_specific_row_wins_whatever_the_table_order() -> None:
+    beyond = refusal_for(AuditBeyondLogError("beyond"))
+    assert beyond.message == "new_size is larger than the audit log"
+    assert grpc_api.row_for(AuditBeyondLogError("x")) is AuditBeyondLogError
+    assert list(grpc_api.STATUS_CODES).index(AuditBeyondLogError) > list(
+        grpc_api.STATUS_CODES
+    ).index(AuditUnknownEntryError)
+
+
+def test_storage_faults_are_unavailable_with_retry_info_never_a_bug() -> None:
+    for exc in (AuditStorageError("disk full"), AuditClosedError("closed"), AuditLogBusy({})):
+        refusal = refusal_for(exc)
+        assert (refusal.code, refusal.reason) == (grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE")
+        assert refusal.retry_after is not None and refusal.retry_after > 0
+
+
+def test_the_reason_is_the_one_the_audit_log_records() -> None:
+    # One code per class, on the wire and in the decision leaf (enclave.release.Releaser).
+    for kind in EXPORTED:
+        exc = _instance(kind)
+        if grpc_api.STATUS_CODES[grpc_api.row_for(exc)] is not grpc.StatusCode.INTERNAL:  # type: ignore[index]
+            assert refusal_for(exc).reason == exc.reason  # type: ignore[attr-defined]
 
 
 def test_unmapped_exception_is_internal_without_details() -> None:
@@ -55,7 +108,7 @@ def test_unmapped_exception_is_internal_without_details() -> None:
 
 
 def test_id_number_refusal_names_the_rule_only() -> None:
-    refusal = refusal_for(enclave.InvalidIdNumber(InvalidReason.REGION))
+    refusal = refusal_for(InvalidIdNumber(InvalidReason.REGION))
     assert (refusal.code, refusal.reason, dict(refusal.metadata)) == (
         grpc.StatusCode.INVALID_ARGUMENT,
         "ID_NUMBER_INVALID",
@@ -92,7 +145,7 @@ class _AcceptAll:
 
 
 class _RecordedRefusals:
-    """A :class:`enclave.refusal_audit.RefusalTrail` that keeps what it is given."""
+    """A :class:`enclave.audit.RefusalTrail` that keeps what it is given."""
 
     def __init__(self) -> None:
         self.logged: list[dict[str, str]] = []

@@ -3,8 +3,8 @@ import inspect
 import pytest
 
 import enclave.errors
-from enclave import InvalidIdNumber, MissingTable, SchemaMismatch, WrongMasterKey
-from enclave.idnumber import InvalidReason
+from enclave import MissingTable, SchemaMismatch, WrongMasterKey
+from enclave.persons import InvalidIdNumber, InvalidReason
 from launcher._exit_codes import EX_SOFTWARE, exit_code_for
 
 

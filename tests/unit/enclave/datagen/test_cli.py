@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from enclave.registry import TABLES
+from enclave.dataset import TABLES
 from launcher._exit_codes import EX_CANTCREAT
 
 DATAWARD = Path(sys.executable).parent / "dataward"

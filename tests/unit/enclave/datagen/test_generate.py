@@ -18,8 +18,8 @@ from enclave.datagen import (
     OutputNotEmptyError,
     generate,
 )
-from enclave.idnumber import validate_id_number
-from enclave.registry import TABLES
+from enclave.dataset import TABLES
+from enclave.persons import validate_id_number
 
 WINDOW_START = dt.date(2024, 7, 1)
 

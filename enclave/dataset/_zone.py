@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from enclave._index import NULL_INT32, NULL_INT64, GroupIndex, TokenIndex
-from enclave._keys import Keyring, normalize
-from enclave._versions import current_version, read_catalog, version_dir
+from enclave.dataset._index import NULL_INT32, NULL_INT64, GroupIndex, TokenIndex
+from enclave.dataset._versions import current_version, read_catalog, version_dir
 from enclave.errors import CorruptDataset, LookupRefused
-from enclave.idnumber import validate_id_number
+from enclave.keys import Keyring, normalize
+from enclave.persons import validate_id_number
 
 __all__ = [
     "BindingRecord",
@@ -114,7 +114,7 @@ class Zone:
     def find_person(self, id_number: str) -> PersonRecord | None:
         """The person with this ID number, or ``None``.
 
-        Raises :class:`enclave.idnumber.InvalidIdNumber` before anything is tokenized if the
+        Raises :class:`enclave.persons.InvalidIdNumber` before anything is tokenized if the
         number is malformed (after stripping and upper-casing).
         """
         canonical = normalize("id_number", id_number)

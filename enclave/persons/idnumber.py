@@ -20,6 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
+from typing import ClassVar
+
+from enclave.persons.errors import PersonCheckError
 
 __all__ = [
     "BIRTH_DATE_SPAN",
@@ -80,15 +83,17 @@ _PUBLIC_MESSAGES = {
 }
 
 
-class InvalidIdNumber(ValueError):  # noqa: N818 (the name the zone API uses)
-    """An identity number failed validation; ``reason`` says which rule.
+class InvalidIdNumber(PersonCheckError):  # noqa: N818 (the name the zone API uses)
+    """An identity number failed validation; ``rule`` says which rule.
 
     The message is public: it names the rule, never the number.
     """
 
-    def __init__(self, reason: InvalidReason) -> None:
-        self.reason = reason
-        super().__init__(_PUBLIC_MESSAGES[reason])
+    reason: ClassVar[str] = "ID_NUMBER_INVALID"
+
+    def __init__(self, rule: InvalidReason) -> None:
+        self.rule = rule
+        super().__init__(_PUBLIC_MESSAGES[rule])
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Fixed-width lookup indexes written at ingest and memory-mapped by :class:`enclave.zone.Zone`.
+"""Fixed-width lookup indexes written at ingest and memory-mapped by :class:`enclave.dataset.Zone`.
 
 - ``persons.tokens.npy`` (``S32``, sorted) and ``persons.records.npy`` (a structured array in
   the same order): a person lookup is one binary search, O(log n), touching a few pages.

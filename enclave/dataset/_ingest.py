@@ -29,11 +29,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from enclave._checks import RowVerdicts, check_source, duplicate_mask, member_mask, table_path
-from enclave._index import NULL_INT32, NULL_INT64, write_group_index
-from enclave._keys import KEYRING_FILE, Keyring
-from enclave._persons import IDENTIFIER_COLUMNS, fixed_bytes, ingest_persons
-from enclave._versions import (
+from enclave.dataset._index import NULL_INT32, NULL_INT64, write_group_index
+from enclave.dataset._persons_table import IDENTIFIER_COLUMNS, fixed_bytes, ingest_persons
+from enclave.dataset._validation import (
+    RowVerdicts,
+    check_source,
+    duplicate_mask,
+    member_mask,
+    table_path,
+)
+from enclave.dataset._versions import (
     CATALOG_FILE,
     REJECTS_FILE,
     TMP_SUFFIX,
@@ -46,8 +51,9 @@ from enclave._versions import (
     remove_leftovers,
     versions_root,
 )
+from enclave.dataset.schema import TABLES, ColumnClass
 from enclave.errors import IngestError, RejectLimitExceeded, ZoneError, ZoneNotInitialized
-from enclave.registry import TABLES, ColumnClass
+from enclave.keys import KEYRING_FILE, Keyring
 
 __all__ = ["IngestReport", "Progress", "TableReport", "ingest"]
 

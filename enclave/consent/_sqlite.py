@@ -1,28 +1,4 @@
-"""Consent: a person's permission for one partner to ask about them for one purpose.
-
-A consent record is (partner organization, person token, purpose, ``valid_from``,
-``valid_until``, single-use or not, ``used_at``, ``revoked_at``). It is stored in SQLite
-(``ZONE/state/consent.db``, WAL, ``synchronous=FULL``) under the person's keyed token — never
-the identity number — plus the person's internal ``person_id`` (a join key, needed for the
-guardian rule below).
-
-**Lookup before existence.** A partner's request is matched to consents by the token of the
-identity number it sent, which can be computed for any well-formed number. A person the
-registry does not hold therefore simply has no consent, and the answer (``CONSENT_REQUIRED``)
-is the same as for a known person without consent.
-
-**Validity.** A consent is valid at instant ``t`` when ``valid_from <= t < valid_until``, it is
-not revoked, and — if single-use — not used yet. A single-use consent is consumed (``used_at``
-set, atomically) when an answer is released under it; a concurrent second request finds it
-used.
-
-**Guardians.** A consent recorded for a holder H also covers every member M that is bound to
-H at the moment of the request (a family binding ``holder=H, member=M`` with
-``bound_at <= t`` and no ``unbound_at`` or ``unbound_at > t``), for the same partner and
-purpose, within the consent's own validity; using it for M consumes it if single-use. Once
-either side unbinds, the holder's consent no longer covers the member. The person's own
-consent is always tried first.
-"""
+"""The SQLite consent store (``ZONE/state/consent.db``, WAL, ``synchronous=FULL``)."""
 
 from __future__ import annotations
 
@@ -30,15 +6,14 @@ import datetime as dt
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from enclave.person_errors import ConsentNotFound
+from enclave.consent.errors import ConsentNotFound
+from enclave.consent.interface import Consent
 
-__all__ = ["Consent", "ConsentStore", "FamilyBindingLike", "guardians_of"]
-
+__all__ = ["SqliteConsentStore"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS consents (
     consent_ref TEXT PRIMARY KEY,
@@ -63,50 +38,6 @@ _VALID = (
     "valid_from <= :t AND :t < valid_until AND revoked_at IS NULL "
     "AND (single_use = 0 OR used_at IS NULL)"
 )
-
-
-@dataclass(frozen=True)
-class Consent:
-    consent_ref: str
-    partner: str
-    person_token: bytes
-    person_id: int
-    purpose: str
-    valid_from: dt.datetime
-    valid_until: dt.datetime
-    single_use: bool
-    used_at: dt.datetime | None = None
-    revoked_at: dt.datetime | None = None
-
-
-class FamilyBindingLike(Protocol):
-    """The fields of a family binding the guardian rule reads."""
-
-    @property
-    def holder_person_id(self) -> int: ...
-    @property
-    def member_person_id(self) -> int: ...
-    @property
-    def bound_at(self) -> dt.datetime: ...
-    @property
-    def unbound_at(self) -> dt.datetime | None: ...
-
-
-def guardians_of(
-    member_person_id: int, bindings: Iterable[FamilyBindingLike], at: dt.datetime
-) -> tuple[int, ...]:
-    """The holders ``member_person_id`` is bound to at instant ``at`` (see the docstring)."""
-    return tuple(
-        sorted(
-            {
-                b.holder_person_id
-                for b in bindings
-                if b.member_person_id == member_person_id
-                and b.bound_at <= at
-                and (b.unbound_at is None or b.unbound_at > at)
-            }
-        )
-    )
 
 
 def _ts(value: dt.datetime) -> int:
@@ -137,15 +68,16 @@ def _row(row: tuple[Any, ...]) -> Consent:
     )
 
 
-class ConsentStore:
-    """The consent records of one zone. Thread-safe; every write is one durable transaction."""
+class SqliteConsentStore:
+    """Implements :class:`enclave.consent.ConsentStore` in SQLite. Thread-safe; every write is
+    one durable transaction."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path, *, synchronous: str = "FULL") -> ConsentStore:
+    def open(cls, path: Path, *, synchronous: str = "FULL") -> SqliteConsentStore:
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError("synchronous must be OFF, NORMAL, FULL or EXTRA")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from enclave.dataset.schema import TABLES, TableSpec
 from enclave.errors import MissingTable, SchemaMismatch, SourceNotFound, UnreadableSource
-from enclave.idnumber import BIRTH_DATE_SPAN, GENDER_DIGIT, InvalidIdNumber, validate_id_number
-from enclave.registry import TABLES, TableSpec
+from enclave.persons import BIRTH_DATE_SPAN, GENDER_DIGIT, InvalidIdNumber, validate_id_number
 
 __all__ = [
     "BIRTH_DATE_MISMATCH",
@@ -132,7 +132,7 @@ def id_number_reasons(values: Sequence[str | None]) -> list[str | None]:
         try:
             validate_id_number(value)
         except InvalidIdNumber as exc:
-            out.append(f"id_number:{exc.reason}")
+            out.append(f"id_number:{exc.rule}")
         else:
             out.append(None)
     return out

@@ -1,9 +1,9 @@
 """Identity-document checks: does this well-formed identity number belong to a registry person
 with this name, and what is that person's registry status. Pure rules over records.
 
-- The identity number is validated first (GB 11643, :mod:`enclave.idnumber`); a malformed one
-  is refused before anything else (``InvalidIdNumber``), so a verdict always concerns a
-  well-formed number.
+- The identity number is validated first (GB 11643, :mod:`enclave.persons.idnumber`); a
+  malformed one is refused before anything else (``InvalidIdNumber``), so a verdict always
+  concerns a well-formed number.
 - The name is compared as keyed tokens: the zone stores only the token of the registry name,
   the request's name is tokenized with the same key and normalization (Unicode NFKC, trimmed;
   :meth:`Keyring.token`), and the two tokens are compared in constant time. No clear name is

@@ -18,15 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from enclave._checks import (
+from enclave.dataset._index import write_token_index
+from enclave.dataset._validation import (
     RowVerdicts,
     duplicate_mask,
     id_number_reasons,
     mark_id_number_agreement,
 )
-from enclave._index import write_token_index
-from enclave._keys import Keyring
-from enclave.registry import TABLES, ColumnClass
+from enclave.dataset.schema import TABLES, ColumnClass
+from enclave.keys import Keyring
 
 __all__ = ["IDENTIFIER_COLUMNS", "fixed_bytes", "ingest_persons"]
 

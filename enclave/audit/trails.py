@@ -1,0 +1,162 @@
+"""The audit trails over the zone's :class:`~enclave.audit.AuditLog`: answers and refusals.
+
+:class:`AuditLogTrail` implements :class:`enclave.release.AuditTrail`, the leaves of every
+answer the release skeleton produces. Each call appends ``RequestReceived`` (one commit,
+durable before the zone looks anything up), then either a denying ``Decision`` or -- for an
+answer -- the allowing ``Decision`` and the ``Release`` as consecutive leaves of ONE commit
+(:meth:`AuditLog.append_many`), whose signed checkpoint is stored with them and is the
+receipt's. Every method returns once its leaves are durable, so an answer never leaves before
+them. The person appears only as the hex of their keyed token. The receipt is that of the
+``Release`` leaf and carries that leaf's bytes (ids and hashes only, never a data value), so
+the partner can check it is the release of its answer.
+
+:class:`AuditLogRefusals` logs the refusals the API front end makes before the zone sees a
+request (see below).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+from dataward.transparency import Receipt
+from enclave.audit._log import AuditLog
+from enclave.audit.errors import AuditStorageError
+from enclave.audit.events import Decision, RefusalSummary, Release, RequestReceived
+
+__all__ = ["ACCESS_POLICY_VERSION", "AuditLogRefusals", "AuditLogTrail", "RefusalTrail"]
+
+# The policy that refuses at the door: tokens, scopes, purposes, methods, limits.
+ACCESS_POLICY_VERSION = "api-access/1"
+
+
+class AuditLogTrail:
+    """Implements :class:`enclave.release.AuditTrail` over an :class:`AuditLog`."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+
+    def request(
+        self,
+        *,
+        request_id: str,
+        client_id: str,
+        organization: str,
+        method: str,
+        purpose: str,
+        consent_ref: str,
+        person_token: bytes | None,
+    ) -> None:
+        self._log.append(
+            RequestReceived(
+                client_id=client_id,
+                organization=organization,
+                method=method,
+                purpose=purpose,
+                consent_ref=consent_ref or None,
+                person_token=person_token.hex() if person_token is not None else None,
+                request_id=request_id,
+            )
+        )
+
+    def decision(
+        self, *, request_id: str, allow: bool, reasons: Sequence[str], policy_version: str
+    ) -> None:
+        self._log.append(
+            Decision(
+                request_id=request_id,
+                allow=allow,
+                reasons=tuple(reasons),
+                policy_version=policy_version,
+            )
+        )
+
+    def allow_and_release(
+        self, *, request_id: str, policy_version: str, result_hash: bytes
+    ) -> Receipt:
+        appended = self._log.append_many(
+            (
+                Decision(
+                    request_id=request_id, allow=True, reasons=(), policy_version=policy_version
+                ),
+                Release(
+                    request_id=request_id, result_hash=result_hash.hex(), epsilon_spent_micro=0
+                ),
+            ),
+            receipt=True,
+        )
+        if appended.receipt is None or appended.receipt.leaf is None:
+            # fail closed: no answer leaves without its receipt and the release leaf it proves
+            raise AuditStorageError("the audit log returned no receipt")
+        return appended.receipt
+
+
+# -- refusals made before the zone looked at a request --------------------------------------
+# The audit trail of requests refused before the zone looked at them (issue 5 review).
+#
+# The API front end refuses some calls before :class:`enclave.persons.PersonChecks` logs
+# anything: a token that does not verify, a scope, purpose or method not granted, a rate limit,
+# a deadline too short. The zone's rule still holds for them -- every request and decision is an
+# audit leaf before its answer is released -- so each such refusal is logged here as a
+# ``RequestReceived`` and a denying ``Decision``, consecutive leaves of ONE durable commit
+# (:meth:`AuditLog.append_many`), before the front end answers.
+#
+# What is logged is only what the front end has verified: the client and organization of a token
+# that verified ("" otherwise -- never the raw token), the method, the purpose if it was parsed
+# ("" otherwise). No person token: a request refused before authorization does not even get its
+# identity number tokenized.
+
+
+class RefusalTrail(Protocol):
+    """Logs a refused request; returns once its leaves are durable, raises if they are not."""
+
+    def refusal(
+        self, *, client_id: str, organization: str, method: str, purpose: str, reason: str
+    ) -> None: ...
+
+    def summary(self, *, dropped: int, addresses: int, reason: str, window_seconds: int) -> None:
+        """Log that ``dropped`` refusals from ``addresses`` client addresses were answered
+        without leaves of their own over the last ``window_seconds`` (one leaf)."""
+
+
+class AuditLogRefusals:
+    """Implements :class:`RefusalTrail` over the zone's :class:`AuditLog`."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+
+    def refusal(
+        self, *, client_id: str, organization: str, method: str, purpose: str, reason: str
+    ) -> None:
+        request_id = uuid.uuid4().hex
+        self._log.append_many(
+            (
+                RequestReceived(
+                    client_id=client_id,
+                    organization=organization,
+                    method=method,
+                    purpose=purpose,
+                    consent_ref=None,
+                    person_token=None,
+                    request_id=request_id,
+                ),
+                Decision(
+                    request_id=request_id,
+                    allow=False,
+                    reasons=(reason,),
+                    policy_version=ACCESS_POLICY_VERSION,
+                ),
+            )
+        )
+
+    def summary(self, *, dropped: int, addresses: int, reason: str, window_seconds: int) -> None:
+        self._log.append(
+            RefusalSummary(
+                dropped=dropped,
+                addresses=addresses,
+                reason=reason,
+                window_seconds=max(1, window_seconds),
+                policy_version=ACCESS_POLICY_VERSION,
+            )
+        )

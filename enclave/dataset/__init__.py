@@ -1,0 +1,41 @@
+"""The registry as the zone holds it: the schema of the export, ingest (validation, tokenizing
+and encryption into an atomically switched dataset version), the versions, the indexes and
+the :class:`Zone` lookups over the live version.
+
+Schema: :data:`TABLES` (each table's :class:`TableSpec`, every column with its
+:class:`ColumnClass`). Ingest: :func:`ingest` -> :class:`IngestReport`. Lookups: :class:`Zone`
+(persons by ID number or token, enrolments, family bindings, guardians),
+:func:`inspect_zone`. Errors are those of :mod:`enclave.errors` (``SourceError``,
+``IngestError``, ``DatasetError``).
+"""
+
+from enclave.dataset._ingest import IngestReport, Progress, TableReport, ingest
+from enclave.dataset._zone import (
+    BindingRecord,
+    EnrolmentRecord,
+    PersonRecord,
+    TableSummary,
+    Zone,
+    ZoneSummary,
+    inspect_zone,
+)
+from enclave.dataset.schema import FACE_TEMPLATE_DIM, TABLES, ColumnClass, TableSpec, enum_values
+
+__all__ = [
+    "FACE_TEMPLATE_DIM",
+    "TABLES",
+    "BindingRecord",
+    "ColumnClass",
+    "EnrolmentRecord",
+    "IngestReport",
+    "PersonRecord",
+    "Progress",
+    "TableReport",
+    "TableSpec",
+    "TableSummary",
+    "Zone",
+    "ZoneSummary",
+    "enum_values",
+    "ingest",
+    "inspect_zone",
+]

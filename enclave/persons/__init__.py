@@ -1,0 +1,90 @@
+"""Person-level answers: the request pipeline (:class:`PersonChecks`), the eligibility and
+identity-document rules, the GB 11643 ID-number rules, the documented field limits, and their
+errors (all :class:`enclave.errors.ZoneError`, each with its reason code)."""
+
+from enclave.persons.eligibility import (
+    SCHEME_BENEFITS,
+    Benefit,
+    CoverageClass,
+    EligibilityDecision,
+    EligibilityReason,
+    EnrolmentLike,
+    decide_eligibility,
+    enrolment_state,
+)
+from enclave.persons.errors import (
+    ConsentRequired,
+    InvalidField,
+    PersonCheckError,
+    PersonNotFound,
+    PurposeNotGranted,
+    SelfieNotSupported,
+)
+from enclave.persons.fields import (
+    MAX_ID_NUMBER_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PARTNER_CHARS,
+    field_problem,
+)
+from enclave.persons.identity import DocumentVerdict, PersonLike, RegistryStatus, verify_document
+from enclave.persons.idnumber import (
+    BIRTH_DATE_SPAN,
+    GENDER_DIGIT,
+    PROVINCE_CODES,
+    IdNumberInfo,
+    InvalidIdNumber,
+    InvalidReason,
+    check_character,
+    is_valid,
+    validate_id_number,
+)
+from enclave.persons.interface import (
+    Answer,
+    EligibilityQuery,
+    IdentityQuery,
+    PersonDirectory,
+    Tokenizer,
+)
+from enclave.persons.pipeline import MAX_CONSENT_DAYS, POLICY_VERSION, PersonChecks
+
+__all__ = [
+    "BIRTH_DATE_SPAN",
+    "GENDER_DIGIT",
+    "MAX_CONSENT_DAYS",
+    "MAX_ID_NUMBER_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_PARTNER_CHARS",
+    "POLICY_VERSION",
+    "PROVINCE_CODES",
+    "SCHEME_BENEFITS",
+    "Answer",
+    "Benefit",
+    "ConsentRequired",
+    "CoverageClass",
+    "DocumentVerdict",
+    "EligibilityDecision",
+    "EligibilityQuery",
+    "EligibilityReason",
+    "EnrolmentLike",
+    "IdNumberInfo",
+    "IdentityQuery",
+    "InvalidField",
+    "InvalidIdNumber",
+    "InvalidReason",
+    "PersonCheckError",
+    "PersonChecks",
+    "PersonDirectory",
+    "PersonLike",
+    "PersonNotFound",
+    "PurposeNotGranted",
+    "RegistryStatus",
+    "SelfieNotSupported",
+    "Tokenizer",
+    "check_character",
+    "decide_eligibility",
+    "enrolment_state",
+    "field_problem",
+    "is_valid",
+    "validate_id_number",
+    "verify_document",
+]

@@ -1,0 +1,10 @@
+"""The one way an answer leaves the zone: request leaf, decision, release leaf, receipt.
+
+:class:`Releaser` runs the steps over an :class:`AuditTrail` (the zone's audit log implements
+it, :class:`enclave.audit.AuditLogTrail`); :class:`Caller` is who asks. Person-level checks
+(:mod:`enclave.persons`) use it; queries and compute will.
+"""
+
+from enclave.release._skeleton import AuditTrail, Caller, Releaser, Request
+
+__all__ = ["AuditTrail", "Caller", "Releaser", "Request"]

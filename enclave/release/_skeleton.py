@@ -1,0 +1,126 @@
+"""The skeleton of every answer: request leaf, decide, release leaf with the result hash,
+receipt -- or a denying decision leaf and the refusal.
+
+Person-level checks use it today; aggregate queries and homomorphic compute will go through
+the same steps, so that no answer can leave the zone any other way:
+
+1. :meth:`Releaser.begin` logs the request (who, organization, method, purpose, consent
+   reference, the person's *token*) and returns once that leaf is durable;
+2. the caller decides with its own rules;
+3. either :meth:`Releaser.refuse` logs a denying decision naming the refusal's one reason
+   code (``ZoneError.reason``, the code the wire carries too) and raises the refusal, or
+   :meth:`Releaser.release` hashes the answer's fields (:func:`dataward.receipts.result_hash`,
+   with the client's nonce) and logs the allowing decision and the release as consecutive
+   leaves of ONE commit, returning the receipt of the release leaf.
+
+Nothing is returned before its leaves are durable. Only zone errors are refusals: anything
+else (a storage fault, a bug) propagates unlogged as a denial, for the front end to answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn, Protocol
+
+from dataward import receipts
+from dataward.transparency import Receipt
+from enclave.errors import ZoneError
+
+__all__ = ["AuditTrail", "Caller", "Releaser", "Request"]
+
+
+class AuditTrail(Protocol):
+    """The audit leaves of one answer; each method returns once its leaves are durable."""
+
+    def request(
+        self,
+        *,
+        request_id: str,
+        client_id: str,
+        organization: str,
+        method: str,
+        purpose: str,
+        consent_ref: str,
+        person_token: bytes | None,
+    ) -> None: ...
+    def decision(
+        self, *, request_id: str, allow: bool, reasons: Sequence[str], policy_version: str
+    ) -> None: ...
+    def allow_and_release(
+        self, *, request_id: str, policy_version: str, result_hash: bytes
+    ) -> Receipt:
+        """Log the allowing decision and the release as consecutive leaves of one commit.
+
+        Returns the receipt of the release leaf.
+        """
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, as authenticated: the OAuth client, its organization (the partner) and the
+    purposes a steward granted its app (``None``: not a partner call, e.g. the operator)."""
+
+    client_id: str
+    organization: str
+    purposes: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request whose leaf is durable: its id and the method it asked."""
+
+    request_id: str
+    method: str
+
+
+class Releaser:
+    """Runs the skeleton over an :class:`AuditTrail` under one policy version."""
+
+    def __init__(self, trail: AuditTrail, policy_version: str) -> None:
+        self._trail = trail
+        self._policy_version = policy_version
+
+    def begin(
+        self,
+        caller: Caller,
+        method: str,
+        *,
+        purpose: str = "",
+        consent_ref: str = "",
+        person_token: bytes | None = None,
+    ) -> Request:
+        """Log the request (durable on return); ``consent_ref`` only in its fixed format."""
+        request = Request(uuid.uuid4().hex, method)
+        self._trail.request(
+            request_id=request.request_id,
+            client_id=caller.client_id,
+            organization=caller.organization,
+            method=method,
+            purpose=purpose,
+            consent_ref=consent_ref,
+            person_token=person_token,
+        )
+        return request
+
+    def refuse(self, request: Request, refusal: ZoneError) -> NoReturn:
+        """Log a denying decision with the refusal's reason code, then raise it."""
+        self._trail.decision(
+            request_id=request.request_id,
+            allow=False,
+            reasons=(refusal.reason,),
+            policy_version=self._policy_version,
+        )
+        raise refusal
+
+    def release(
+        self, request: Request, fields: receipts.ResultFields, *, client_nonce: str = ""
+    ) -> Receipt:
+        """Log the allowing decision and the release of ``fields``; the release's receipt."""
+        digest = receipts.result_hash(
+            request.method, request.request_id, fields, client_nonce=client_nonce
+        )
+        return self._trail.allow_and_release(
+            request_id=request.request_id, policy_version=self._policy_version, result_hash=digest
+        )
