@@ -12,7 +12,7 @@ import pytest
 from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
 from enclave.persons import check_character
-from tests.unit.enclave.zone_source import MASTER_KEY, make_source
+from tests.support.zone_source import MASTER_KEY, make_source
 
 ROOT = Path(__file__).resolve().parents[2]
 

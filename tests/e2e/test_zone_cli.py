@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.enclave.zone_source import MASTER_KEY, bad_check, make_source, with_many_claims
+from tests.support.zone_source import MASTER_KEY, bad_check, make_source, with_many_claims
 
 DATAWARD = [sys.executable, "-c", "from launcher.cli import main; main()"]
 

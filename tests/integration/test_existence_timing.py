@@ -35,7 +35,7 @@ from enclave.persons import (
     check_character,
 )
 from enclave.release import Caller
-from tests.unit.enclave.zone_source import MASTER_KEY, make_source
+from tests.support.zone_source import MASTER_KEY, make_source
 
 PARTNER = Caller("app-1", "acme-insurance")
 UW = "INSURANCE_UNDERWRITING"

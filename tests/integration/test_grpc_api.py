@@ -27,8 +27,8 @@ from dataward.client import (
     Unimplemented,
 )
 from dataward.v1 import eligibility_pb2, eligibility_pb2_grpc
-from tests.integration.grpc_stack import Stack, grpc_stack
-from tests.person_fakes import ALICE, BOB, CAROL, CHILD, DAVE, UNKNOWN
+from tests.support.grpc_stack import Stack, grpc_stack
+from tests.support.person_fakes import ALICE, BOB, CAROL, CHILD, DAVE, UNKNOWN
 
 UW = "INSURANCE_UNDERWRITING"
 

@@ -13,9 +13,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from dataward.v1 import audit_pb2, audit_pb2_grpc, eligibility_pb2, eligibility_pb2_grpc
-from tests.integration.grpc_stack import Stack, grpc_stack
 from tests.integration.test_grpc_refusal_audit import refusal_commits
-from tests.person_fakes import ALICE
+from tests.support.grpc_stack import Stack, grpc_stack
+from tests.support.person_fakes import ALICE
 
 ITEM = eligibility_pb2.CheckBatchRequest(
     item=eligibility_pb2.CheckRequest(id_number=ALICE, benefit=1, purpose=1)

@@ -43,9 +43,9 @@ from grpc_api import (
     build_server,
     raw_public_key,
 )
-from tests.integration.grpc_stack import STEWARD, audit_log
-from tests.person_fakes import ALICE, BOB, KEY_NAME, standard_directory
-from tests.token_issuer import AUDIENCE, ZONE_CLIENT, TokenIssuer
+from tests.support.grpc_stack import STEWARD, audit_log
+from tests.support.person_fakes import ALICE, BOB, KEY_NAME, standard_directory
+from tests.support.token_issuer import AUDIENCE, ZONE_CLIENT, TokenIssuer
 
 UW = "INSURANCE_UNDERWRITING"
 KEY = Ed25519PrivateKey.generate()  # the zone key, the same across restarts of a test's zone

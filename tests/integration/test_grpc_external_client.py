@@ -10,8 +10,8 @@ from pathlib import Path
 
 from google.rpc import error_details_pb2
 
-from tests.integration.grpc_stack import grpc_stack
-from tests.person_fakes import ALICE
+from tests.support.grpc_stack import grpc_stack
+from tests.support.person_fakes import ALICE
 
 BUF = Path(sys.executable).parent / "buf"
 

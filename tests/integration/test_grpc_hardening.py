@@ -31,8 +31,8 @@ from dataward.v1 import (
     steward_pb2,
 )
 from enclave.audit import Decision, RefusalSummary, RequestReceived
-from tests.integration.grpc_stack import Stack, grpc_stack
-from tests.person_fakes import ALICE, UNKNOWN
+from tests.support.grpc_stack import Stack, grpc_stack
+from tests.support.person_fakes import ALICE, UNKNOWN
 
 UW = common_pb2.PURPOSE_INSURANCE_UNDERWRITING
 ALL_SCOPES = ("eligibility:check", "identity:verify", "audit:read", "steward:admin")

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from dataward.client import Client, EligibilityQuery, ReceiptInvalid, StaticTokenSource
 from dataward.transparency import load_public_key
-from tests.integration.grpc_stack import Stack, grpc_stack
-from tests.person_fakes import ALICE, BOB, KEY_NAME
+from tests.support.grpc_stack import Stack, grpc_stack
+from tests.support.person_fakes import ALICE, BOB, KEY_NAME
 
 UW = "INSURANCE_UNDERWRITING"
 

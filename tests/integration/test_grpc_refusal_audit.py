@@ -31,9 +31,9 @@ from enclave.audit import (
     decode_leaf,
 )
 from enclave.persons import POLICY_VERSION
-from tests.integration.grpc_stack import Stack, grpc_stack
-from tests.person_fakes import ALICE
-from tests.token_issuer import TokenIssuer
+from tests.support.grpc_stack import Stack, grpc_stack
+from tests.support.person_fakes import ALICE
+from tests.support.token_issuer import TokenIssuer
 
 UW = "INSURANCE_UNDERWRITING"
 

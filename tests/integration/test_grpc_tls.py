@@ -26,9 +26,9 @@ from enclave.audit import AuditLogRefusals
 from enclave.consent import SqliteConsentStore
 from enclave.persons import PersonChecks
 from grpc_api import JwksCache, ServerOptions, TokenVerifier, build_server, raw_public_key
-from tests.integration.grpc_stack import Stack, audit_log, grpc_stack
-from tests.person_fakes import ALICE, KEY_NAME, MemoryAuditTrail, standard_directory
-from tests.token_issuer import AUDIENCE
+from tests.support.grpc_stack import Stack, audit_log, grpc_stack
+from tests.support.person_fakes import ALICE, KEY_NAME, MemoryAuditTrail, standard_directory
+from tests.support.token_issuer import AUDIENCE
 
 UW = "INSURANCE_UNDERWRITING"
 

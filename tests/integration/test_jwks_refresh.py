@@ -27,9 +27,9 @@ from dataward.client import Client, StaticTokenSource, Unauthenticated, Unavaila
 from grpc_api import (
     JwksCache,
 )
-from tests.integration.grpc_stack import Stack, zone_stack
-from tests.person_fakes import ALICE
-from tests.token_issuer import TokenIssuer
+from tests.support.grpc_stack import Stack, zone_stack
+from tests.support.person_fakes import ALICE
+from tests.support.token_issuer import TokenIssuer
 
 UW = "INSURANCE_UNDERWRITING"
 UNKNOWN_KEY_MESSAGE = "the token is signed with an unknown key"

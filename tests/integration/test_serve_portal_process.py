@@ -28,7 +28,7 @@ from launcher._wiring import Serving, start_serving
 from launcher.settings import Secret, Settings, SettingsError, load_settings
 from portal import Portal, PortalConfig, PortalKey
 from portal.errors import WrongPortalKeyError
-from tests.unit.enclave.zone_source import make_source
+from tests.support.zone_source import make_source
 
 MASTER = b"portal-process-master-key-0123456789"
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from enclave.keys import init_zone, open_keyring
 from enclave.release import Caller
 from launcher._wiring import start_serving
 from launcher.settings import Secret, load_settings
-from tests.unit.enclave.zone_source import make_source
+from tests.support.zone_source import make_source
 
 MASTER = b"integration-master-key-0123456789"
 UW = "INSURANCE_UNDERWRITING"

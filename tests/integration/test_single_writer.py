@@ -23,7 +23,7 @@ from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
 from launcher._wiring import Serving, start_serving
 from launcher.settings import Secret, Settings, load_settings
-from tests.unit.enclave.zone_source import make_source
+from tests.support.zone_source import make_source
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = b"single-writer-master-key-0123456789"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from enclave.consent import ConsentNotFound, ConsentStore, SqliteConsentStore, guardians_of
-from tests.person_fakes import Binding
+from tests.support.person_fakes import Binding
 
 T0 = dt.datetime(2024, 6, 1, 12, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

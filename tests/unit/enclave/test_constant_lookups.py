@@ -10,7 +10,7 @@ import pytest
 from enclave.consent import guardians_of
 from enclave.dataset import Zone, ingest
 from enclave.keys import init_zone, open_keyring
-from tests.unit.enclave.zone_source import MASTER_KEY, make_source
+from tests.support.zone_source import MASTER_KEY, make_source
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from enclave.persons import (
     decide_eligibility,
     enrolment_state,
 )
-from tests.person_fakes import Enrolment
+from tests.support.person_fakes import Enrolment
 
 D = dt.date(2024, 6, 1)
 START = dt.date(2020, 1, 1)

@@ -9,7 +9,7 @@ import pytest
 from enclave import MissingTable, NoDataset, RejectLimitExceeded, SchemaMismatch, SourceNotFound
 from enclave.dataset import TABLES, Zone, ingest, inspect_zone
 from enclave.keys import Keyring, init_zone, open_keyring
-from tests.unit.enclave.zone_source import MASTER_KEY, Source, bad_check, make_source
+from tests.support.zone_source import MASTER_KEY, Source, bad_check, make_source
 
 
 def _zone(tmp_path: Path) -> tuple[Path, Keyring]:

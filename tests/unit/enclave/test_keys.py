@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 
 from enclave import CorruptKeyring, WrongMasterKey, ZoneAlreadyInitialized, ZoneNotInitialized
 from enclave.keys import PUBLIC_KEY_FILE, init_zone, normalize, open_keyring
-from tests.unit.enclave.zone_source import MASTER_KEY
+from tests.support.zone_source import MASTER_KEY
 
 
 def test_keyring_round_trip_signs_and_verifies_with_the_published_key(tmp_path: Path) -> None:

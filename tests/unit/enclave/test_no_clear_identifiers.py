@@ -11,7 +11,7 @@ import pytest
 from enclave import RejectLimitExceeded
 from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
-from tests.unit.enclave.zone_source import MASTER_KEY, bad_check, make_source
+from tests.support.zone_source import MASTER_KEY, bad_check, make_source
 
 
 def _haystacks(root: Path) -> dict[Path, bytes]:

@@ -15,8 +15,8 @@ from enclave.consent import SqliteConsentStore
 from enclave.persons import Benefit, ConsentRequired, EligibilityQuery, PersonChecks
 from enclave.release import Caller
 from launcher.settings import AuditSettings
-from tests.person_fakes import ALICE, DAVE, standard_directory
-from tests.unit.enclave.audit.stores import RecordingStore
+from tests.support.audit_stores import RecordingStore
+from tests.support.person_fakes import ALICE, DAVE, standard_directory
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 NAME = "dataward.zone/test"

@@ -25,7 +25,7 @@ from enclave.persons import (
     SelfieNotSupported,
 )
 from enclave.release import Caller
-from tests.person_fakes import (
+from tests.support.person_fakes import (
     ALICE,
     BOB,
     CAROL,

@@ -7,7 +7,7 @@ from enclave import LookupRefused
 from enclave.dataset import Zone, ingest
 from enclave.keys import Keyring, init_zone, open_keyring
 from enclave.persons import InvalidIdNumber
-from tests.unit.enclave.zone_source import MASTER_KEY, Source, id_number, make_source
+from tests.support.zone_source import MASTER_KEY, Source, id_number, make_source
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from enclave.audit import AuditLog, RequestReceived, SqliteAuditStore
 from launcher.settings import AuditSettings
-from tests.unit.enclave.audit.stores import RecordingStore
+from tests.support.audit_stores import RecordingStore
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 ORIGIN = "dataward.zone/test-zone"

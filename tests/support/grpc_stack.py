@@ -28,9 +28,9 @@ from grpc_api import (
     raw_public_key,
 )
 from launcher.settings import AuditSettings
-from tests.person_fakes import KEY_NAME, FakeDirectory, MemoryAuditTrail, standard_directory
-from tests.token_issuer import AUDIENCE, ZONE_CLIENT, TokenIssuer
-from tests.unit.enclave.audit.stores import RecordingStore
+from tests.support.audit_stores import RecordingStore
+from tests.support.person_fakes import KEY_NAME, FakeDirectory, MemoryAuditTrail, standard_directory
+from tests.support.token_issuer import AUDIENCE, ZONE_CLIENT, TokenIssuer
 
 STEWARD = Caller("steward-1", "zone-stewards")
 
