@@ -4,13 +4,18 @@
 :class:`enclave.persons.PersonChecks`, a :class:`TokenVerifier` over the portal's JWKS
 and revocation feed, the audit log's receipts). Every refusal leaves through one table
 (``STATUS_CODES``) as a ``google.rpc.Status`` with an ``ErrorInfo`` reason.
+
+Its options are defined once, with their defaults, checks (raising :class:`InvalidOptionError`)
+and documentation: :class:`ServerOptions` for ``build_server``, :class:`VerifierOptions` for the
+token checks. The launcher's ``[grpc]`` settings section is both.
 """
 
 from grpc_api._guard import METHOD_SCOPES
 from grpc_api._jwks import JwksCache
 from grpc_api._operator import OperatorKey, mint_operator_token, operator_issuer
+from grpc_api._options import InvalidOptionError, ServerOptions, VerifierOptions
 from grpc_api._revocations import RevocationFeed
-from grpc_api._server import ApiServer, ServerOptions, build_server
+from grpc_api._server import ApiServer, build_server
 from grpc_api._servicers import ReceiptSource, raw_public_key
 from grpc_api._status import CATCH_ALL, STATUS_CODES, refusal_for, row_for
 from grpc_api._tokens import Principal, TokenVerifier
@@ -33,6 +38,7 @@ __all__ = [
     "ApiError",
     "ApiServer",
     "DeadlineTooShort",
+    "InvalidOptionError",
     "InvalidRequest",
     "JwksCache",
     "MalformedRequest",
@@ -47,6 +53,7 @@ __all__ = [
     "TooManyItems",
     "Unauthenticated",
     "Unavailable",
+    "VerifierOptions",
     "build_server",
     "mint_operator_token",
     "operator_issuer",

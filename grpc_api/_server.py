@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent import futures
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -23,6 +22,7 @@ from dataward.v1 import (
 from enclave.audit import RefusalTrail
 from enclave.persons import PersonChecks
 from grpc_api._guard import AuthInterceptor, Guard
+from grpc_api._options import ServerOptions
 from grpc_api._ratelimit import TokenBuckets
 from grpc_api._refusals import Refusals
 from grpc_api._servicers import (
@@ -34,7 +34,7 @@ from grpc_api._servicers import (
 )
 from grpc_api._tokens import TokenVerifier
 
-__all__ = ["ApiServer", "ServerOptions", "build_server"]
+__all__ = ["ApiServer", "build_server"]
 
 SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
@@ -45,28 +45,6 @@ SERVICE_NAMES = tuple(
         (steward_pb2, "StewardService"),
     )
 )
-
-
-@dataclass(frozen=True)
-class ServerOptions:
-    """The server's part of the settings (``launcher`` builds it from ``GrpcSettings``)."""
-
-    bind: str = "127.0.0.1:50051"
-    max_message_bytes: int = 4 * 1024 * 1024
-    rate_limit_per_second: float = 200.0
-    rate_limit_burst: int = 400
-    max_workers: int = 64
-    # Items one CheckBatch stream may carry; past it the stream ends RESOURCE_EXHAUSTED.
-    max_batch_items: int = 1000
-    # Refusals for a missing or bad token that get leaves of their own, per client address;
-    # past it they are answered RESOURCE_EXHAUSTED and counted in one summary leaf per interval.
-    unauthenticated_refusals_per_second: float = 5.0
-    unauthenticated_refusals_burst: int = 20
-    refusal_summary_seconds: float = 60.0
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
-    # With a client CA, clients must present a certificate it signed (mutual TLS).
-    tls_client_ca_file: Path | None = None
 
 
 @dataclass
@@ -115,8 +93,6 @@ def build_server(
     ``refusals`` logs the calls the API refuses before the zone sees them (tokens, scopes,
     purposes, limits, deadlines), durable before the refusal is answered.
     """
-    if options.max_batch_items < 1:
-        raise ValueError("max_batch_items must be at least 1")
     front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
         verifier,

@@ -17,16 +17,21 @@ import click
 
 from launcher._options import zone_option
 from launcher._portal_process import PortalProcessError
+from launcher._setting_fields import setting_doc
 from launcher._wiring import start_serving
-from launcher.settings import load_settings
+from launcher.settings import GrpcSettings, PortalSettings, load_settings
 
 __all__ = ["serve"]
+
+# --help from the settings' own text (launcher._setting_fields)
+_GRPC_BIND = setting_doc("grpc", GrpcSettings, "bind")
+_PORTAL_BIND = setting_doc("portal", PortalSettings, "bind")
 
 
 @click.command(name="serve")
 @zone_option
-@click.option("--grpc-bind", default=None, help="HOST:PORT for gRPC (default 127.0.0.1:50051).")
-@click.option("--portal-bind", default=None, help="HOST:PORT for the portal (port 0: free).")
+@click.option("--grpc-bind", default=None, metavar="HOST:PORT", help=_GRPC_BIND.cli_help)
+@click.option("--portal-bind", default=None, metavar="HOST:PORT", help=_PORTAL_BIND.cli_help)
 def serve(zone_dir: Path | None, grpc_bind: str | None, portal_bind: str | None) -> None:
     """Serve the zone: the gRPC API, and the portal in its own process."""
     settings = load_settings(overrides={"zone": {"dir": zone_dir}})

@@ -8,7 +8,7 @@ collaborator receives only its own part of the settings tree.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -118,21 +118,11 @@ def _check_tls(grpc: GrpcSettings) -> None:
 
 
 def server_options(grpc: GrpcSettings, bind: str | None = None) -> ServerOptions:
+    """The server's part of the ``[grpc]`` section (the verifier's options left out), listening
+    on ``bind`` when one is given; its TLS files checked first (settings errors, exit 78)."""
     _check_tls(grpc)
-    return ServerOptions(
-        bind=bind or grpc.bind,
-        max_message_bytes=grpc.max_message_bytes,
-        rate_limit_per_second=grpc.rate_limit_per_second,
-        rate_limit_burst=grpc.rate_limit_burst,
-        max_batch_items=grpc.max_batch_items,
-        max_workers=grpc.max_workers,
-        unauthenticated_refusals_per_second=grpc.unauthenticated_refusals_per_second,
-        unauthenticated_refusals_burst=grpc.unauthenticated_refusals_burst,
-        refusal_summary_seconds=grpc.refusal_summary_seconds,
-        tls_cert_file=grpc.tls_cert_file,
-        tls_key_file=grpc.tls_key_file,
-        tls_client_ca_file=grpc.tls_client_ca_file,
-    )
+    options = ServerOptions.from_options(grpc)
+    return replace(options, bind=bind) if bind else options
 
 
 @dataclass

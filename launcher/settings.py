@@ -2,7 +2,8 @@
 
 Everything else receives the part it needs as an argument. Sources, later ones winning:
 
-1. the defaults written below (the portal's in :class:`portal.PortalOptions`, with its help),
+1. the defaults written below (the portal's in :class:`portal.PortalOptions`, the gRPC API's in
+   :class:`grpc_api.ServerOptions` and :class:`grpc_api.VerifierOptions`, with their help),
 2. a TOML file named by ``DATAWARD_CONFIG`` (sections ``[zone]``, ``[audit]``, ``[portal]``,
    ``[grpc]``, keys as the field names below),
 3. ``DATAWARD_*`` environment variables (listed in ``ENVIRONMENT``),
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from grpc_api import InvalidOptionError as InvalidGrpcOptionError
+from grpc_api import ServerOptions, VerifierOptions
 from launcher._setting_fields import environment_of, setting_metadata
 from portal import InvalidOptionError, PortalOptions
 
@@ -122,49 +125,18 @@ class PortalSettings(PortalOptions):
 
 
 @dataclass(frozen=True)
-class GrpcSettings:
-    """The gRPC API."""
-
-    bind: str = "127.0.0.1:50051"
-    max_message_bytes: int = 4 * 1024 * 1024
-    # Requests per second and burst per partner organization.
-    rate_limit_per_second: float = 200.0
-    rate_limit_burst: int = 400
-    # Server threads = calls in flight. A call mostly waits for the audit log's group commit,
-    # so more calls in flight share each fsync; keep it at least the expected client concurrency.
-    max_workers: int = 64
-    # Items one CheckBatch stream may carry (each is also rate-limited like a unary call).
-    max_batch_items: int = 1000
-    # Refresh the JWKS at most this often; revoked tokens are refused within this delay.
-    jwks_refresh_seconds: float = 30.0
-    revocation_poll_seconds: float = 5.0
-    # Clock skew allowed on a token's nbf and iat (a token from the future is refused).
-    token_leeway_seconds: float = 60.0
-    # Refusals of calls without a valid token, per client address: each costs an audit write,
-    # so past this rate they are answered RESOURCE_EXHAUSTED unlogged, and counted in one
-    # summary leaf every refusal_summary_seconds.
-    unauthenticated_refusals_per_second: float = 5.0
-    unauthenticated_refusals_burst: int = 20
-    refusal_summary_seconds: float = 60.0
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
-    tls_client_ca_file: Path | None = None
+class GrpcSettings(VerifierOptions, ServerOptions):
+    """The ``[grpc]`` section: the gRPC API's options and nothing more, those of its server
+    (:class:`grpc_api.ServerOptions`: address, limits, threads, TLS) and of its token checks
+    (:class:`grpc_api.VerifierOptions`: JWKS, revocation feed, clock leeway), where each one's
+    default, check and help text are written."""
 
     def __post_init__(self) -> None:
-        if self.max_workers < 1:
-            raise SettingsError("setting grpc.max_workers must be at least 1")
-        if self.max_batch_items < 1:
-            raise SettingsError("setting grpc.max_batch_items must be at least 1")
-        if self.token_leeway_seconds < 0:
-            raise SettingsError("setting grpc.token_leeway_seconds must not be negative")
-        if not self.unauthenticated_refusals_per_second > 0:
-            raise SettingsError(
-                "setting grpc.unauthenticated_refusals_per_second must be greater than 0"
-            )
-        if self.unauthenticated_refusals_burst < 1:
-            raise SettingsError("setting grpc.unauthenticated_refusals_burst must be at least 1")
-        if not self.refusal_summary_seconds > 0:
-            raise SettingsError("setting grpc.refusal_summary_seconds must be greater than 0")
+        try:
+            ServerOptions.__post_init__(self)
+            VerifierOptions.__post_init__(self)
+        except InvalidGrpcOptionError as exc:
+            raise SettingsError(f"setting grpc.{exc.option} {exc.rule}") from exc
 
 
 @dataclass(frozen=True)
@@ -182,7 +154,7 @@ ENVIRONMENT: Mapping[str, tuple[str, str]] = {
     "DATAWARD_AUDIT_CHECKPOINT_SECONDS": ("audit", "checkpoint_interval_seconds"),
     "DATAWARD_AUDIT_CHECKPOINT_ENTRIES": ("audit", "checkpoint_every_entries"),
     **environment_of("portal", PortalSettings),
-    "DATAWARD_GRPC_BIND": ("grpc", "bind"),
+    **environment_of("grpc", GrpcSettings),
 }
 _T = TypeVar("_T")
 MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
