@@ -12,13 +12,23 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from dataward.v1 import audit_pb2, audit_pb2_grpc, eligibility_pb2, eligibility_pb2_grpc
+from dataward.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    common_pb2,
+    eligibility_pb2,
+    eligibility_pb2_grpc,
+)
 from tests.integration.test_grpc_refusal_audit import refusal_commits
 from tests.support.grpc_stack import Stack, grpc_stack
 from tests.support.person_fakes import ALICE
 
 ITEM = eligibility_pb2.CheckBatchRequest(
-    item=eligibility_pb2.CheckRequest(id_number=ALICE, benefit=1, purpose=1)
+    item=eligibility_pb2.CheckRequest(
+        id_number=ALICE,
+        benefit=eligibility_pb2.BENEFIT_OUTPATIENT,
+        purpose=common_pb2.PURPOSE_INSURANCE_UNDERWRITING,
+    )
 )
 
 
@@ -43,7 +53,7 @@ def reason_of(error: grpc.RpcError) -> str:
     assert status is not None
     info = error_details_pb2.ErrorInfo()
     assert status.details[0].Unpack(info)
-    return info.reason
+    return str(info.reason)
 
 
 def test_each_batch_item_takes_a_rate_limit_token(tmp_path: Path) -> None:
@@ -128,4 +138,4 @@ def test_get_receipt_of_an_unknown_entry_is_not_found(stack: Stack) -> None:
         get_receipt(stack, 99)
     assert excinfo.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
     assert reason_of(excinfo.value) == "NOT_FOUND"
-    assert "99" not in excinfo.value.details()  # type: ignore[attr-defined]
+    assert "99" not in (excinfo.value.details() or "")

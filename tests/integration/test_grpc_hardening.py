@@ -85,11 +85,12 @@ def _raw(
 
     def call(method: str, body: bytes) -> grpc.RpcError | None:
         try:
+            # No serializers: the bodies go out as the raw bytes given.
             if method == BATCH:
-                rpc = channel.stream_stream(method)
+                rpc = channel.stream_stream(method, None, None)
                 list(rpc(iter([body]), metadata=metadata, timeout=10))
             else:
-                channel.unary_unary(method)(body, metadata=metadata, timeout=10)
+                channel.unary_unary(method, None, None)(body, metadata=metadata, timeout=10)
         except grpc.RpcError as exc:
             return exc
         return None
@@ -104,7 +105,7 @@ def _reason(error: grpc.RpcError) -> str:
     info = error_details_pb2.ErrorInfo()
     for detail in status.details:
         if detail.Unpack(info):
-            return info.reason
+            return str(info.reason)
     return ""
 
 
@@ -113,7 +114,7 @@ def _field(error: grpc.RpcError) -> str:
     assert status is not None
     info = error_details_pb2.ErrorInfo()
     assert status.details[0].Unpack(info)
-    return info.metadata.get("field", "")
+    return str(info.metadata.get("field", ""))
 
 
 def test_undecodable_bodies_are_invalid_argument_on_every_method(stack: Stack) -> None:

@@ -22,7 +22,7 @@ from dataward.client import (
     Unauthenticated,
     Unavailable,
 )
-from dataward.v1 import eligibility_pb2, eligibility_pb2_grpc
+from dataward.v1 import common_pb2, eligibility_pb2, eligibility_pb2_grpc
 from enclave.audit import (
     ACCESS_POLICY_VERSION,
     AuditStorageError,
@@ -180,7 +180,9 @@ def test_malformed_field_refused_by_the_api_is_logged(stack: Stack) -> None:
         stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
         with pytest.raises(grpc.RpcError) as excinfo:
             stub.Check(
-                eligibility_pb2.CheckRequest(id_number=ALICE, purpose=1),
+                eligibility_pb2.CheckRequest(
+                    id_number=ALICE, purpose=common_pb2.PURPOSE_INSURANCE_UNDERWRITING
+                ),
                 metadata=(("authorization", f"Bearer {stack.issuer.token()}"),),
                 timeout=5,
             )

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -77,7 +78,7 @@ class Stack:
 
 
 @contextmanager
-def grpc_stack(tmp_path: Path, **options: object) -> Iterator[Stack]:
+def grpc_stack(tmp_path: Path, **options: Any) -> Iterator[Stack]:
     """The server over the fake registry and a fake issuer serving for the stack's lifetime."""
     issuer = TokenIssuer()
     with issuer.serving(), zone_stack(tmp_path, issuer, **options) as stack:

@@ -30,9 +30,12 @@ def bad_check(number: str) -> str:
 
 @dataclass
 class Source:
-    """Rows per table as column lists; ``write`` produces ``DIR/<table>.parquet``."""
+    """Rows per table as column lists, to mutate in place; ``write`` produces
+    ``DIR/<table>.parquet``. A table in ``built`` (made whole, vectorized) is written as it is
+    instead, and has no column lists."""
 
     tables: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    built: dict[str, pa.Table] = field(default_factory=dict)
 
     def column(self, table: str, name: str) -> list[Any]:
         return self.tables[table][name]
@@ -42,9 +45,11 @@ class Source:
         for name, spec in TABLES.items():
             if name in skip:
                 continue
-            pq.write_table(
-                pa.table(self.tables[name], schema=spec.schema), directory / f"{name}.parquet"
-            )
+            if name in self.built:
+                table = self.built[name]
+            else:
+                table = pa.table(self.tables[name], schema=spec.schema)
+            pq.write_table(table, directory / f"{name}.parquet")
         return directory
 
 
@@ -74,7 +79,7 @@ def make_source(persons: int = 40) -> Source:
             e["end_date"].append(None if j == 0 else dt.date(2020, 12, 31))
             e["status"].append("ACTIVE" if j == 0 else "TERMINATED")
             e["arrears_months"].append(i % 4)
-    inst = {
+    inst: dict[str, list[Any]] = {
         "institution_id": [1, 2, 3],
         "name": ["First People's Hospital", "Clinic No. 2", "Pharmacy 3"],
         "kind": ["HOSPITAL", "CLINIC", "PHARMACY"],
@@ -127,15 +132,19 @@ def with_many_claims(source: Source, claims: int) -> Source:
     k = np.arange(claims, dtype=np.int64)
     total = 1000 + (k % 5000) * 3
     fund = total * 7 // 10
-    source.tables["claims"] = {
-        "claim_id": k + 1,
-        "person_id": persons[k % len(persons)],
-        "institution_id": 1 + k % 3,
-        "visit_date": pa.array((19000 + k % 700).astype(np.int32), pa.date32()),
-        "visit_type": pa.array(np.array(["OUTPATIENT", "INPATIENT"])[k % 2]),
-        "icd10": pa.array(np.array(["J06.9", "E11.9", "I10"])[k % 3]),
-        "total_cents": total,
-        "fund_paid_cents": fund,
-        "self_paid_cents": total - fund,
-    }
+    del source.tables["claims"]
+    source.built["claims"] = pa.table(
+        {
+            "claim_id": k + 1,
+            "person_id": persons[k % len(persons)],
+            "institution_id": 1 + k % 3,
+            "visit_date": pa.array((19000 + k % 700).astype(np.int32), pa.date32()),
+            "visit_type": pa.array(np.array(["OUTPATIENT", "INPATIENT"])[k % 2]),
+            "icd10": pa.array(np.array(["J06.9", "E11.9", "I10"])[k % 3]),
+            "total_cents": total,
+            "fund_paid_cents": fund,
+            "self_paid_cents": total - fund,
+        },
+        schema=TABLES["claims"].schema,
+    )
     return source

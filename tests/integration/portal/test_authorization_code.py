@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.testing import FlaskClient
 
 from tests.integration.portal.conftest import (
@@ -13,7 +15,9 @@ from tests.integration.portal.conftest import (
 )
 
 
-def _exchange(client: FlaskClient, client_id: str, code: str, verifier: str) -> tuple[int, dict]:
+def _exchange(
+    client: FlaskClient, client_id: str, code: str, verifier: str
+) -> tuple[int, dict[str, Any]]:
     response = client.post(
         "/oauth/token",
         data={
@@ -27,7 +31,7 @@ def _exchange(client: FlaskClient, client_id: str, code: str, verifier: str) -> 
     return response.status_code, response.get_json()
 
 
-def _refresh(client: FlaskClient, client_id: str, refresh_token: str) -> tuple[int, dict]:
+def _refresh(client: FlaskClient, client_id: str, refresh_token: str) -> tuple[int, dict[str, Any]]:
     response = client.post(
         "/oauth/token",
         data={

@@ -49,8 +49,18 @@ def test_field_order_and_value_types_do_not_change_the_hash() -> None:
     class Coverage(enum.StrEnum):
         EMPLOYEE = "EMPLOYEE"
 
-    a = {"eligible": True, "coverage_class": "EMPLOYEE", "reasons": ["A", "B"], "n": 3}
-    b = {"n": 3, "reasons": ("A", "B"), "coverage_class": Coverage.EMPLOYEE, "eligible": True}
+    a: receipts.ResultFields = {
+        "eligible": True,
+        "coverage_class": "EMPLOYEE",
+        "reasons": ["A", "B"],
+        "n": 3,
+    }
+    b: receipts.ResultFields = {
+        "n": 3,
+        "reasons": ("A", "B"),
+        "coverage_class": Coverage.EMPLOYEE,
+        "eligible": True,
+    }
     assert receipts.result_hash("m", "r", a) == receipts.result_hash("m", "r", b)
     assert receipts.result_hash("m", "r", a) != receipts.result_hash("m", "r2", a)
     assert receipts.result_hash("m", "r", a) != receipts.result_hash("m2", "r", a)

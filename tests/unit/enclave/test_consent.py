@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,9 @@ DAY = dt.timedelta(days=1)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ConsentStore:
+def store(tmp_path: Path) -> Iterator[ConsentStore]:
     s = SqliteConsentStore.open(tmp_path / "state" / "consent.db")
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 

@@ -166,8 +166,8 @@ def test_operator_tokens_are_refused_without_the_zone_key_configured() -> None:
     verifier = TokenVerifier(
         issuer=ISSUER,
         audience=AUDIENCE,
-        jwks=_Keys(),
-        revocations=None,  # type: ignore[arg-type]
+        jwks=_Keys(),  # type: ignore[arg-type]
+        revocations=None,
     )
     with pytest.raises(Unauthenticated):
         verifier.verify(token)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from enclave.audit import (
+    AuditEvent,
     AuditEventError,
     Decision,
     PortalEvent,
@@ -19,7 +20,7 @@ from enclave.audit import (
 NOW = datetime(2025, 3, 1, 12, 30, 5, 123456, tzinfo=UTC)
 R1, R2 = "1" * 32, "2" * 32
 REF = "cns_" + "A-b_" * 6
-EVENTS = [
+EVENTS: list[AuditEvent] = [
     RequestReceived("c1", "Org", "m", "underwriting", None, "ab" * 32, R1),
     RequestReceived("c1", "Org", "m", "underwriting", REF, "ab" * 32, R1),
     Decision(R1, True, ("CONSENT_OK", "policy-3"), "v7"),
@@ -31,8 +32,8 @@ EVENTS = [
 
 
 @pytest.mark.parametrize("event", EVENTS)
-def test_round_trip_is_exact_and_canonical(event: object) -> None:
-    leaf = encode_leaf(event, 17, NOW)  # type: ignore[arg-type]
+def test_round_trip_is_exact_and_canonical(event: AuditEvent) -> None:
+    leaf = encode_leaf(event, 17, NOW)
     logged = decode_leaf(leaf)
     assert (logged.index, logged.time, logged.event) == (17, NOW, event)
     canonical = json.dumps(json.loads(leaf), sort_keys=True, separators=(",", ":"))

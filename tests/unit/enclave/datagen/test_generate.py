@@ -127,22 +127,14 @@ def _coverage(export: dict[str, pa.Table]) -> dict[int, list[tuple[dt.date, dt.d
 
 def test_claims_only_while_enrolled_and_never_after_death(export: dict[str, pa.Table]) -> None:
     cover = _coverage(export)
-    status = dict(
-        zip(
-            export["persons"]["person_id"].to_pylist(),
-            export["persons"]["status"].to_pylist(),
-            strict=True,
-        )
-    )
+    status = {p["person_id"]: p["status"] for p in export["persons"].to_pylist()}
     died = {pid: max(end for _, end in cover[pid]) for pid, s in status.items() if s == "DECEASED"}
     assert died, "a sample of 3000 has deaths"
     for e in export["enrolments"].to_pylist():
         if status[e["person_id"]] != "ACTIVE":
             assert e["end_date"] is not None and e["status"] == "TERMINATED"
-    claims = export["claims"]
-    for pid, day in zip(
-        claims["person_id"].to_pylist(), claims["visit_date"].to_pylist(), strict=True
-    ):
+    for claim in export["claims"].select(["person_id", "visit_date"]).to_pylist():
+        pid, day = claim["person_id"], claim["visit_date"]
         assert WINDOW_START <= day <= REFERENCE_DATE
         assert any(start <= day <= end for start, end in cover[pid]), pid
         if pid in died:
@@ -171,7 +163,7 @@ def test_visit_types_match_institutions_and_persons(export: dict[str, pa.Table])
         )
     )
     persons = {p["person_id"]: p for p in export["persons"].to_pylist()}
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for c in export["claims"].to_pylist():
         seen[c["visit_type"]] += 1
         k = kind[c["institution_id"]]
@@ -200,11 +192,8 @@ def test_visit_types_match_institutions_and_persons(export: dict[str, pa.Table])
 
 def test_respiratory_claims_peak_in_winter(export: dict[str, pa.Table]) -> None:
     by_month: Counter[int] = Counter()
-    for day, icd in zip(
-        export["claims"]["visit_date"].to_pylist(),
-        export["claims"]["icd10"].to_pylist(),
-        strict=True,
-    ):
+    for claim in export["claims"].select(["visit_date", "icd10"]).to_pylist():
+        day, icd = claim["visit_date"], claim["icd10"]
         if icd.startswith("J") and icd not in {"J44.9", "J44.1"}:
             by_month[day.month] += 1
     assert by_month[1] + by_month[12] > 2 * (by_month[7] + by_month[8])
