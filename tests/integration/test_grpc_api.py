@@ -4,13 +4,14 @@ exact status and ErrorInfo reason."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from dataward.access import Purpose
 from dataward.client import (
     Benefit,
     Client,
@@ -29,6 +30,7 @@ from dataward.client import (
 from dataward.v1 import eligibility_pb2, eligibility_pb2_grpc
 from tests.support.grpc_stack import Stack, grpc_stack
 from tests.support.person_fakes import ALICE, BOB, CAROL, CHILD, DAVE, UNKNOWN
+from tests.support.token_issuer import TokenIssuer
 
 UW = "INSURANCE_UNDERWRITING"
 
@@ -138,9 +140,9 @@ def test_oversized_message_is_resource_exhausted(tmp_path: Path) -> None:
     ids=["missing", "garbage", "expired", "forged", "audience", "issuer", "typ"],
 )
 def test_bad_tokens_are_unauthenticated_with_distinct_reasons(
-    stack: Stack, mint: object, reason: str
+    stack: Stack, mint: Callable[[TokenIssuer], str], reason: str
 ) -> None:
-    token = mint(stack.issuer)  # type: ignore[operator]
+    token = mint(stack.issuer)
     c = Client(stack.target, StaticTokenSource(token))
     with c, pytest.raises(Unauthenticated) as excinfo:
         c.check_eligibility(ALICE, "OUTPATIENT", UW)
@@ -212,10 +214,10 @@ def test_batch_answers_every_item_in_order(stack: Stack) -> None:
     stack.consent(ALICE)
     stack.consent(BOB)
     queries = [
-        EligibilityQuery(ALICE, Benefit.OUTPATIENT, UW),  # type: ignore[arg-type]
-        EligibilityQuery(UNKNOWN, Benefit.OUTPATIENT, UW),  # type: ignore[arg-type]
-        EligibilityQuery("12345", Benefit.OUTPATIENT, UW),  # type: ignore[arg-type]
-        EligibilityQuery(BOB, Benefit.OUTPATIENT, UW),  # type: ignore[arg-type]
+        EligibilityQuery(ALICE, Benefit.OUTPATIENT, Purpose(UW)),
+        EligibilityQuery(UNKNOWN, Benefit.OUTPATIENT, Purpose(UW)),
+        EligibilityQuery("12345", Benefit.OUTPATIENT, Purpose(UW)),
+        EligibilityQuery(BOB, Benefit.OUTPATIENT, Purpose(UW)),
     ]
     with client(stack) as c:
         items = list(c.check_eligibility_batch(queries))

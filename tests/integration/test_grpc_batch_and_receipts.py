@@ -63,7 +63,7 @@ def test_each_batch_item_takes_a_rate_limit_token(tmp_path: Path) -> None:
         refused = refusal_commits(stack)
     assert [r.index for r in answered] == [0]
     assert answered[0].HasField("result")
-    assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+    assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert reason_of(error) == "RATE_LIMITED"
     assert [(req.method, dec.reasons) for req, dec in refused] == [
         ("EligibilityService/CheckBatch", ("RATE_LIMITED",))
@@ -76,7 +76,7 @@ def test_a_stream_past_max_batch_items_ends_resource_exhausted(tmp_path: Path) -
         answered, error = run_batch(stack, stack.issuer.token(), iter([ITEM] * 3))
         refused = refusal_commits(stack)
     assert [r.index for r in answered] == [0, 1]
-    assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+    assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert reason_of(error) == "BATCH_TOO_LARGE"
     assert [dec.reasons for _, dec in refused] == [("BATCH_TOO_LARGE",)]
 
@@ -95,7 +95,7 @@ def test_a_token_revoked_during_a_stream_ends_it_unauthenticated(tmp_path: Path)
         answered, error = run_batch(stack, token, items())
         refused = refusal_commits(stack)
     assert [r.index for r in answered] == [0]
-    assert error is not None and error.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+    assert error is not None and error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert reason_of(error) == "TOKEN_REVOKED"
     assert [(req.client_id, dec.reasons) for req, dec in refused] == [("app-1", ("TOKEN_REVOKED",))]
 
@@ -123,7 +123,7 @@ def test_get_receipt_never_signs_on_demand(stack: Stack) -> None:
     for _ in range(3):
         with pytest.raises(grpc.RpcError) as excinfo:
             get_receipt(stack, 1)
-        assert excinfo.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[attr-defined]
+        assert excinfo.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert reason_of(excinfo.value) == "NOT_YET_SIGNED"
     assert stack.store.checkpoints() == []
     stack.log.checkpoint()  # the committer's own schedule, here made to happen now
@@ -136,6 +136,6 @@ def test_get_receipt_never_signs_on_demand(stack: Stack) -> None:
 def test_get_receipt_of_an_unknown_entry_is_not_found(stack: Stack) -> None:
     with pytest.raises(grpc.RpcError) as excinfo:
         get_receipt(stack, 99)
-    assert excinfo.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    assert excinfo.value.code() == grpc.StatusCode.NOT_FOUND
     assert reason_of(excinfo.value) == "NOT_FOUND"
     assert "99" not in (excinfo.value.details() or "")

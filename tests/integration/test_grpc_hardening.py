@@ -129,10 +129,10 @@ def test_undecodable_bodies_are_invalid_argument_on_every_method(stack: Stack) -
             for body in bodies:
                 error = call(method, bytes.fromhex(body))
                 assert error is not None, (method, body)
-                assert (error.code(), _reason(error)) == (  # type: ignore[attr-defined]
+                assert (error.code(), _reason(error)) == (
                     grpc.StatusCode.INVALID_ARGUMENT,
                     "MALFORMED_REQUEST",
-                ), (method, body, error.details())  # type: ignore[attr-defined]
+                ), (method, body, error.details())
     # Audited like any refusal: a request leaf naming the method and a denying decision.
     events = [e.event for e in stack.log.tail(1000)]
     refused = {
@@ -151,7 +151,7 @@ def test_malformed_bodies_without_a_valid_token_are_refused_for_the_token(stack:
     with channel:
         error = call("/dataward.v1.EligibilityService/Check", bytes.fromhex("0c"))
     assert error is not None
-    assert (error.code(), _reason(error)) == (grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID")  # type: ignore[attr-defined]
+    assert (error.code(), _reason(error)) == (grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID")
 
 
 def _mutate(rng: random.Random, data: bytes) -> bytes:
@@ -184,7 +184,7 @@ def test_mutation_fuzz_over_every_method_never_answers_internal(stack: Stack) ->
         for method, valid in targets.items():
             for _ in range(120):
                 error = call(method, _mutate(rng, valid))
-                status = "OK" if error is None else error.code().name  # type: ignore[attr-defined]
+                status = "OK" if error is None else error.code().name
                 reason = "" if error is None else _reason(error)
                 seen[(method.rsplit("/", 1)[1], status, reason)] += 1
     print("\nfuzz: 840 mutated bodies over 7 methods; statuses seen:")
@@ -267,7 +267,7 @@ def test_over_long_fields_are_invalid_argument_naming_the_field(
     with channel:
         error = call(method, message.SerializeToString())
     assert error is not None
-    assert (error.code(), _reason(error), _field(error)) == (  # type: ignore[attr-defined]
+    assert (error.code(), _reason(error), _field(error)) == (
         grpc.StatusCode.INVALID_ARGUMENT,
         "FIELD_INVALID",
         field,
@@ -298,7 +298,7 @@ def test_tokens_from_the_future_are_refused(
         assert error is None
         return
     assert error is not None
-    assert (error.code(), _reason(error)) == (grpc.StatusCode.UNAUTHENTICATED, reason)  # type: ignore[attr-defined]
+    assert (error.code(), _reason(error)) == (grpc.StatusCode.UNAUTHENTICATED, reason)
 
 
 def _needles() -> list[str]:
@@ -347,7 +347,7 @@ def test_no_clear_identifier_sent_in_any_free_text_field_reaches_the_log(
             for method, request in requests:
                 error = call(method, request.SerializeToString())
                 if error is not None:
-                    assert error.code() is not grpc.StatusCode.INTERNAL, (method, text)  # type: ignore[attr-defined]
+                    assert error.code() is not grpc.StatusCode.INTERNAL, (method, text)
     stack.log.checkpoint()
     leaves = "\n".join(e.to_json() for e in stack.log.tail(10_000))
     assert len(stack.log.tail(10_000)) > 40
@@ -375,7 +375,7 @@ def test_unauthenticated_refusals_past_the_address_limit_cost_no_audit_write(
         start = stack.log.size
         with channel:
             errors = [call("/dataward.v1.AuditService/GetPublicKey", body) for _ in range(20)]
-        outcomes = [(e.code(), _reason(e)) for e in errors if e is not None]  # type: ignore[attr-defined]
+        outcomes = [(e.code(), _reason(e)) for e in errors if e is not None]
         assert len(outcomes) == 20
         assert outcomes[:3] == [(grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID")] * 3
         assert outcomes[3:] == [(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED")] * 17

@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from dataward.client import Client, EligibilityQuery, ReceiptInvalid, StaticTokenSource
+from dataward.access import Purpose
+from dataward.client import Benefit, Client, EligibilityQuery, ReceiptInvalid, StaticTokenSource
 from dataward.transparency import load_public_key
 from tests.support.grpc_stack import Stack, grpc_stack
 from tests.support.person_fakes import ALICE, BOB, KEY_NAME
@@ -46,7 +47,9 @@ def test_genuine_answers_verify_and_carry_their_release_leaf(stack: Stack) -> No
     with pinned(stack) as c:
         alice = c.check_eligibility(ALICE, "WORK_INJURY", UW)
         identity = c.verify_identity(ALICE, "张伟", UW)
-        batch = list(c.check_eligibility_batch([EligibilityQuery(BOB, "OUTPATIENT", UW)]))  # type: ignore[arg-type]
+        batch = list(
+            c.check_eligibility_batch([EligibilityQuery(BOB, Benefit.OUTPATIENT, Purpose(UW))])
+        )
         for answer in (alice, identity, batch[0].result):
             assert answer is not None
             checkpoint = c.verify_answer(answer)
@@ -155,7 +158,9 @@ def test_a_whole_answer_replayed_with_its_receipt_fails_under_a_new_nonce(stack:
         with pytest.raises(ReceiptInvalid):
             c.verify_answer(dataclasses.replace(ident, client_nonce=new.client_nonce))
         batch = list(
-            c.check_eligibility_batch([EligibilityQuery(ALICE, "OUTPATIENT", UW)] * 3)  # type: ignore[arg-type]
+            c.check_eligibility_batch(
+                [EligibilityQuery(ALICE, Benefit.OUTPATIENT, Purpose(UW))] * 3
+            )
         )
         results = [item.result for item in batch]
         assert all(r is not None for r in results)

@@ -186,7 +186,7 @@ def test_malformed_field_refused_by_the_api_is_logged(stack: Stack) -> None:
                 metadata=(("authorization", f"Bearer {stack.issuer.token()}"),),
                 timeout=5,
             )
-    assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     request, decision = only_refusal(stack)
     assert (request.client_id, request.purpose) == ("app-1", "")
     assert decision.reasons == ("FIELD_INVALID",)

@@ -4,7 +4,7 @@ RFC 6962 tree, answering as ``AuditService.GetConsistencyProof`` does."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -37,8 +37,12 @@ class FakeZone:
         return self.tree.consistency_proof(old, new)
 
 
-def _observe(tracker: CheckpointTracker, seen: tuple[Checkpoint, str], prove: object) -> None:
-    tracker.observe(NAME, seen[0], seen[1], prove)  # type: ignore[arg-type]
+def _observe(
+    tracker: CheckpointTracker,
+    seen: tuple[Checkpoint, str],
+    prove: Callable[[int, int], Sequence[bytes]],
+) -> None:
+    tracker.observe(NAME, seen[0], seen[1], prove)
 
 
 def test_the_first_checkpoint_is_kept_without_a_proof() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -61,10 +62,10 @@ def test_signed_note_format_and_key_id() -> None:
         lambda n: n.replace("\n7\n", "\n07\n"),  # non-canonical size
     ],
 )
-def test_tampered_notes_are_refused(mutate: object) -> None:
+def test_tampered_notes_are_refused(mutate: Callable[[str], str]) -> None:
     note = sign_checkpoint(Checkpoint(NAME, 7, ROOT), NAME, KEY)
     with pytest.raises(CheckpointError):
-        open_checkpoint(mutate(note), NAME, KEY.public_key())  # type: ignore[operator]
+        open_checkpoint(mutate(note), NAME, KEY.public_key())
 
 
 def test_note_signed_by_another_key_is_refused() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from enclave.consent import ConsentNotFound, ConsentStore, SqliteConsentStore, guardians_of
+from enclave.consent import Consent, ConsentNotFound, ConsentStore, SqliteConsentStore, guardians_of
 from tests.support.person_fakes import Binding
 
 T0 = dt.datetime(2024, 6, 1, 12, tzinfo=dt.UTC)
@@ -22,7 +22,7 @@ def store(tmp_path: Path) -> Iterator[ConsentStore]:
     s.close()
 
 
-def grant(store: ConsentStore, **kw: object) -> object:
+def grant(store: ConsentStore, **kw: object) -> Consent:
     fields: dict[str, object] = {
         "partner": "acme-insurance",
         "person_token": b"t" * 32,
@@ -36,7 +36,7 @@ def grant(store: ConsentStore, **kw: object) -> object:
     return store.grant(**fields)  # type: ignore[arg-type]
 
 
-def find(store: ConsentStore, **kw: object) -> object:
+def find(store: ConsentStore, **kw: object) -> Consent | None:
     fields: dict[str, object] = {
         "partner": "acme-insurance",
         "purpose": "INSURANCE_UNDERWRITING",
@@ -73,14 +73,14 @@ def test_single_use_consent_is_consumed_once(store: ConsentStore) -> None:
     consent = grant(store, single_use=True)
     found = find(store)
     assert found == consent
-    assert store.consume(consent, T0 + DAY)  # type: ignore[arg-type]
-    assert not store.consume(consent, T0 + DAY)  # type: ignore[arg-type]
+    assert store.consume(consent, T0 + DAY)
+    assert not store.consume(consent, T0 + DAY)
     assert find(store) is None
 
 
 def test_revoked_consent_is_not_valid(store: ConsentStore) -> None:
     consent = grant(store)
-    store.revoke(consent.consent_ref, T0)  # type: ignore[attr-defined]
+    store.revoke(consent.consent_ref, T0)
     assert find(store) is None
     with pytest.raises(ConsentNotFound):
         store.revoke("cns_nope", T0)
@@ -88,7 +88,7 @@ def test_revoked_consent_is_not_valid(store: ConsentStore) -> None:
 
 def test_consent_ref_restricts_the_match(store: ConsentStore) -> None:
     consent = grant(store)
-    assert find(store, consent_ref=consent.consent_ref) == consent  # type: ignore[attr-defined]
+    assert find(store, consent_ref=consent.consent_ref) == consent
     assert find(store, consent_ref="cns_other") is None
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from enclave import CorruptKeyring, WrongMasterKey, ZoneAlreadyInitialized, ZoneNotInitialized
 from enclave.keys import PUBLIC_KEY_FILE, init_zone, normalize, open_keyring
@@ -15,7 +16,8 @@ def test_keyring_round_trip_signs_and_verifies_with_the_published_key(tmp_path: 
     keyring = open_keyring(tmp_path, MASTER_KEY)
     published = serialization.load_pem_public_key((tmp_path / PUBLIC_KEY_FILE).read_bytes())
     signature = keyring.signing_key.sign(b"receipt")
-    published.verify(signature, b"receipt")  # type: ignore[union-attr,call-arg]
+    assert isinstance(published, Ed25519PublicKey)
+    published.verify(signature, b"receipt")
     assert keyring.zone_id.startswith("zone-")
     assert open_keyring(tmp_path, MASTER_KEY).token("id_number", "x") == keyring.token(
         "id_number", "x"

@@ -49,13 +49,13 @@ EXPORTED = [
 
 def _instance(kind: type[BaseException]) -> BaseException:
     if kind is InvalidIdNumber:
-        return kind(InvalidReason.LENGTH)  # type: ignore[call-arg]
+        return kind(InvalidReason.LENGTH)
     if kind is AuditRangeError:
         return kind("old after new", field="old_size")
     if kind is AuditLogBusy:
         return kind({"pid": 1})
     if kind is enclave.RejectLimitExceeded:
-        return kind({"persons": (3, 10)}, 0.01, Path("refused"), {})  # type: ignore[call-arg]
+        return kind({"persons": (3, 10)}, 0.01, Path("refused"), {})
     for args in ((), (1.5,), ("field", "rule"), ("t", "c", "e", "a"), ("t",)):
         try:
             return kind(*args)

@@ -80,7 +80,7 @@ def test_concurrent_groups_are_consecutive_and_share_one_signature(
     for t in threads[1:]:
         t.start()
     deadline = time.monotonic() + 5
-    while log._queue.qsize() < 8 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+    while log._queue.qsize() < 8 and time.monotonic() < deadline:
         time.sleep(0.005)
     store.gate.set()
     for t in threads:
@@ -127,7 +127,7 @@ def test_a_failed_commit_breaks_the_log_until_it_is_reopened(
     # Readers still see the durable prefix only, with proofs that match the store.
     assert log.size == 2 and log.root() == good_root
     verify_receipt(log.receipt(1), KEY_NAME, KEY.public_key())
-    path = store.inner._path  # type: ignore[attr-defined]
+    path = store.inner._path
     log.close()
 
     reopened = AuditLog(SqliteAuditStore.open(path), AuditSettings(), KEY, ORIGIN, KEY_NAME)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -76,10 +77,10 @@ def test_leaf_is_sorted_json_with_kind_seq_time() -> None:
         lambda: Release("r1", "cd" * 32, 1),
     ],
 )
-def test_malformed_events_are_refused(make: object) -> None:
+def test_malformed_events_are_refused(make: Callable[[], AuditEvent]) -> None:
     # A clear ID number where a token belongs is the case that matters most.
     with pytest.raises(AuditEventError):
-        make()  # type: ignore[operator]
+        make()
 
 
 @pytest.mark.parametrize(

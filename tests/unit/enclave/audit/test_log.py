@@ -68,9 +68,9 @@ def test_checkpoint_signed_within_the_interval_while_entries_arrive(open_log: Op
     log = open_log(checkpoint_every_entries=10_000, checkpoint_interval_seconds=0.05)
     log.append(request(0))
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not log._store.checkpoints():  # type: ignore[attr-defined]
+    while time.monotonic() < deadline and not log._store.checkpoints():
         time.sleep(0.01)
-    assert [c.size for c in log._store.checkpoints()] == [1]  # type: ignore[attr-defined]
+    assert [c.size for c in log._store.checkpoints()] == [1]
 
 
 def test_concurrent_appends_share_commits(open_recorded: OpenRecorded) -> None:
