@@ -1,8 +1,10 @@
-"""Fakes at the zone's seams for the person-level checks (registry, tokenizer, audit trail).
+"""Fakes at the zone's seams for the person-level checks (registry, tokenizer, consent store,
+audit trail).
 
-They implement the Protocols of ``enclave.persons``. The audit fake keeps a real RFC 6962
-tree and signs real checkpoints, so receipts it hands out verify with
-``dataward.transparency.verify_receipt``.
+They implement the Protocols of ``enclave.persons`` and ``enclave.consent``. The registry fake
+and the recording consent store can write to one journal, so a test sees the order in which
+the checks consulted them. The audit fake keeps a real RFC 6962 tree and signs real
+checkpoints, so receipts it hands out verify with ``dataward.transparency.verify_receipt``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataward.transparency import Checkpoint, MerkleTree, Receipt, leaf_hash, sign_checkpoint
 from enclave.audit import Release, encode_leaf
-from enclave.consent import guardians_of
+from enclave.consent import Consent, SqliteConsentStore, guardians_of
 
 KEY_NAME = "dataward-test-zone"
 
@@ -68,13 +71,27 @@ class HmacTokenizer:
         return hmac.digest(self._key, f"{column}\0{value.strip()}".encode(), "sha256")
 
 
+_PERSON_LOOKUPS = (
+    "registry.find_person",
+    "registry.person_by_token",
+    "registry.person_id_by_token",
+)
+
+
 @dataclass
 class FakeDirectory:
+    """The registry. Every call is appended to ``journal`` as ``"registry.<method>"``."""
+
     tokenizer: HmacTokenizer
     persons: dict[bytes, Person] = field(default_factory=dict)
     enrolment_rows: dict[int, list[Enrolment]] = field(default_factory=dict)
     bindings: list[Binding] = field(default_factory=list)
-    lookups: int = 0
+    journal: list[str] = field(default_factory=list)
+
+    @property
+    def lookups(self) -> int:
+        """How many times a person was looked up (by number or by token)."""
+        return sum(call in _PERSON_LOOKUPS for call in self.journal)
 
     def add(self, id_number: str, name: str, status: str, *enrolments: Enrolment) -> Person:
         person = Person(
@@ -88,25 +105,31 @@ class FakeDirectory:
         return person
 
     def find_person(self, id_number: str) -> Person | None:
-        self.lookups += 1
+        self.journal.append("registry.find_person")
         return self.persons.get(self.tokenizer.token("id_number", id_number))
 
     def person_by_token(self, token: bytes) -> Person | None:
-        self.lookups += 1
+        self.journal.append("registry.person_by_token")
         return self.persons.get(token)
 
     def person_id_by_token(self, token: bytes) -> int | None:
-        self.lookups += 1
+        self.journal.append("registry.person_id_by_token")
         person = self.persons.get(token)
         return None if person is None else person.person_id
 
     def enrolments(self, person_id: int) -> Sequence[Enrolment]:
+        self.journal.append("registry.enrolments")
         return tuple(self.enrolment_rows.get(person_id, ()))
 
     def guardians(self, member_person_id: int, at: dt.datetime) -> tuple[int, ...]:
-        return guardians_of(member_person_id, self.family_bindings(member_person_id), at)
+        self.journal.append("registry.guardians")
+        return guardians_of(member_person_id, self._bindings_of(member_person_id), at)
 
     def family_bindings(self, person_id: int) -> Sequence[Binding]:
+        self.journal.append("registry.family_bindings")
+        return self._bindings_of(person_id)
+
+    def _bindings_of(self, person_id: int) -> tuple[Binding, ...]:
         return tuple(
             b for b in self.bindings if person_id in (b.holder_person_id, b.member_person_id)
         )
@@ -124,6 +147,51 @@ def standard_directory() -> FakeDirectory:
         Binding(alice.person_id, child.person_id, dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     )
     return directory
+
+
+class RecordingConsentStore(SqliteConsentStore):
+    """The real SQLite consent store, appending each lookup and use of a consent to
+    ``journal``: ``"consents.find_valid(person_token)"`` or ``"consents.find_valid(person_ids)"``
+    (by which key it was asked), ``"consents.consume"``. Pass a :class:`FakeDirectory`'s journal
+    to see the two seams' calls in one order."""
+
+    journal: list[str]
+
+    @classmethod
+    def recording(cls, path: Path, journal: list[str]) -> RecordingConsentStore:
+        store = cls.open(path)
+        assert isinstance(store, cls)
+        store.journal = journal
+        return store
+
+    def find_valid(
+        self,
+        *,
+        partner: str,
+        purpose: str,
+        at: dt.datetime,
+        person_token: bytes | None = None,
+        person_ids: Sequence[int] = (),
+        consent_ref: str | None = None,
+    ) -> Consent | None:
+        by = []
+        if person_token is not None:
+            by.append("person_token")
+        if person_ids:
+            by.append("person_ids")
+        self.journal.append(f"consents.find_valid({', '.join(by)})")
+        return super().find_valid(
+            partner=partner,
+            purpose=purpose,
+            at=at,
+            person_token=person_token,
+            person_ids=person_ids,
+            consent_ref=consent_ref,
+        )
+
+    def consume(self, consent: Consent, at: dt.datetime) -> bool:
+        self.journal.append("consents.consume")
+        return super().consume(consent, at)
 
 
 class MemoryAuditTrail:

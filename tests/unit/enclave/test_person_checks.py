@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from dataward.transparency import verify_receipt
-from enclave.consent import SqliteConsentStore
 from enclave.persons import (
+    Answer,
     Benefit,
     ConsentRequired,
     CoverageClass,
+    EligibilityDecision,
     EligibilityQuery,
     EligibilityReason,
     IdentityQuery,
@@ -35,6 +37,7 @@ from tests.support.person_fakes import (
     UNKNOWN,
     FakeDirectory,
     MemoryAuditTrail,
+    RecordingConsentStore,
     standard_directory,
 )
 
@@ -47,7 +50,9 @@ class World:
     def __init__(self, tmp_path: Path) -> None:
         self.directory: FakeDirectory = standard_directory()
         self.audit = MemoryAuditTrail()
-        self.consents = SqliteConsentStore.open(tmp_path / "consent.db")
+        # Registry and consent calls, in the order the checks made them.
+        self.journal = self.directory.journal
+        self.consents = RecordingConsentStore.recording(tmp_path / "consent.db", self.journal)
         self.checks = PersonChecks(
             directory=self.directory,
             tokenizer=self.directory.tokenizer,
@@ -65,7 +70,9 @@ class World:
         )
         return answer.value.consent_ref
 
-    def eligibility(self, id_number: str, benefit: Benefit = Benefit.OUTPATIENT, **kw: str):  # type: ignore[no-untyped-def]
+    def eligibility(
+        self, id_number: str, benefit: Benefit = Benefit.OUTPATIENT, **kw: str
+    ) -> Answer[EligibilityDecision]:
         return self.checks.check_eligibility(
             PARTNER,
             EligibilityQuery(
@@ -116,10 +123,49 @@ def test_unknown_person_is_refused_exactly_like_a_known_person_without_consent(
 
 def test_direct_consent_is_checked_before_the_registry_is_consulted(world: World) -> None:
     world.consent(ALICE)
-    before = world.directory.lookups
+    world.journal.clear()
     world.checks.verify_identity(PARTNER, IdentityQuery(ALICE, "张伟", PURPOSE))
-    # One lookup for the verdict itself, none before the consent was found.
-    assert world.directory.lookups == before + 1
+    # The consent by the token first; the registry only once it is found, once, for the
+    # verdict itself; then the consent is used for the answer.
+    assert world.journal == [
+        "consents.find_valid(person_token)",
+        "registry.person_by_token",
+        "consents.consume",
+    ]
+
+
+@pytest.mark.parametrize(
+    "person", [CHILD, DAVE, UNKNOWN], ids=["guardian-consent", "no-consent", "unknown"]
+)
+def test_without_a_direct_consent_the_token_is_still_tried_before_the_registry(
+    world: World, person: str
+) -> None:
+    world.consent(ALICE)  # covers CHILD as its guardian, DAVE not at all
+    world.journal.clear()
+    with contextlib.suppress(ConsentRequired):
+        world.eligibility(person)
+    registry = [i for i, call in enumerate(world.journal) if call.startswith("registry.")]
+    assert registry, world.journal
+    assert world.journal[: registry[0]] == ["consents.find_valid(person_token)"]
+
+
+def test_a_refusal_makes_the_same_calls_in_the_same_order_known_or_not(world: World) -> None:
+    journals = {}
+    for person in (DAVE, UNKNOWN):
+        world.journal.clear()
+        with pytest.raises(ConsentRequired):
+            world.eligibility(person)
+        journals[person] = list(world.journal)
+    assert (
+        journals[DAVE]
+        == journals[UNKNOWN]
+        == [
+            "consents.find_valid(person_token)",
+            "registry.person_id_by_token",
+            "registry.guardians",
+            "consents.find_valid(person_ids)",
+        ]
+    )
 
 
 def test_guardian_consent_covers_a_bound_member(world: World) -> None:
