@@ -16,7 +16,7 @@ import requests
 from dataward.transparency import verify_log_entries
 from portal import Portal, PortalConfig, PortalKey, create_app, read_portal_log
 from portal.errors import AuthenticationError
-from tests.integration.portal.test_sealed_keys import write_legacy_keys
+from tests.support.portal_keys import write_legacy_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTAL_KEY = "portal-cli-test-portal-key"

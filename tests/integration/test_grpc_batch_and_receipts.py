@@ -19,8 +19,7 @@ from dataward.v1 import (
     eligibility_pb2,
     eligibility_pb2_grpc,
 )
-from tests.integration.test_grpc_refusal_audit import refusal_commits
-from tests.support.grpc_stack import Stack, grpc_stack
+from tests.support.grpc_stack import Stack, grpc_stack, refusal_commits
 from tests.support.person_fakes import ALICE
 
 ITEM = eligibility_pb2.CheckBatchRequest(

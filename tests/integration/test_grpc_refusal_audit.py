@@ -24,14 +24,12 @@ from dataward.client import (
 )
 from dataward.v1 import common_pb2, eligibility_pb2, eligibility_pb2_grpc
 from enclave.audit import (
-    ACCESS_POLICY_VERSION,
     AuditStorageError,
     Decision,
     RequestReceived,
-    decode_leaf,
 )
 from enclave.persons import POLICY_VERSION
-from tests.support.grpc_stack import Stack, grpc_stack
+from tests.support.grpc_stack import Stack, grpc_stack, refusal_commits
 from tests.support.person_fakes import ALICE
 from tests.support.token_issuer import TokenIssuer
 
@@ -42,26 +40,6 @@ UW = "INSURANCE_UNDERWRITING"
 def stack(tmp_path: Path) -> Iterator[Stack]:
     with grpc_stack(tmp_path) as s:
         yield s
-
-
-def refusal_commits(stack: Stack) -> list[tuple[RequestReceived, Decision]]:
-    """Each commit of a refusal at the door, checked to be exactly one request + its denial."""
-    pairs = []
-    for leaves, _checkpoint in stack.store.appends:
-        events = [decode_leaf(leaf.leaf).event for leaf in leaves]
-        at_the_door = any(
-            isinstance(e, Decision) and e.policy_version == ACCESS_POLICY_VERSION for e in events
-        )
-        if not at_the_door:  # the zone's own leaves (answers, its refusals) share the log
-            continue
-        assert len(events) == 2, "a refusal is ONE commit of exactly two leaves"
-        request, decision = events
-        assert isinstance(request, RequestReceived) and isinstance(decision, Decision)
-        assert request.person_token is None and request.consent_ref is None
-        assert decision.request_id == request.request_id
-        assert (decision.allow, decision.policy_version) == (False, ACCESS_POLICY_VERSION)
-        pairs.append((request, decision))
-    return pairs
 
 
 def only_refusal(stack: Stack) -> tuple[RequestReceived, Decision]:

@@ -1,8 +1,10 @@
 """A real gRPC server on 127.0.0.1:0 over the fake registry and the fake token issuer.
 
-The person checks log to an in-memory trail (``audit``); the API's own refusals and the
-receipts ``AuditService.GetReceipt`` serves come from a real :class:`AuditLog` in ``tmp_path``
-(``log``), over a :class:`RecordingStore` that counts commits and can fail them (``store``).
+Answers, the zone's refusals, the API's own refusals and the receipts
+``AuditService.GetReceipt`` serves all go to one real :class:`AuditLog` in ``tmp_path``
+(``log``), over a :class:`RecordingStore` that counts commits and can fail them (``store``);
+with ``log_checks=False`` the person checks log to an in-memory trail (``audit``) instead.
+:func:`refusal_commits` reads back the refusals the API made at the door.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from enclave.audit import AuditLog, AuditLogRefusals, AuditLogTrail, SqliteAuditStore
+from enclave.audit import (
+    ACCESS_POLICY_VERSION,
+    AuditLog,
+    AuditLogRefusals,
+    AuditLogTrail,
+    Decision,
+    RequestReceived,
+    SqliteAuditStore,
+    decode_leaf,
+)
 from enclave.consent import SqliteConsentStore
 from enclave.persons import PersonChecks
 from enclave.release import Caller
@@ -134,3 +145,23 @@ def zone_stack(
             server.stop(None)
             feed.stop()
             consents.close()
+
+
+def refusal_commits(stack: Stack) -> list[tuple[RequestReceived, Decision]]:
+    """Each commit of a refusal at the door, checked to be exactly one request + its denial."""
+    pairs = []
+    for leaves, _checkpoint in stack.store.appends:
+        events = [decode_leaf(leaf.leaf).event for leaf in leaves]
+        at_the_door = any(
+            isinstance(e, Decision) and e.policy_version == ACCESS_POLICY_VERSION for e in events
+        )
+        if not at_the_door:  # the zone's own leaves (answers, its refusals) share the log
+            continue
+        assert len(events) == 2, "a refusal is ONE commit of exactly two leaves"
+        request, decision = events
+        assert isinstance(request, RequestReceived) and isinstance(decision, Decision)
+        assert request.person_token is None and request.consent_ref is None
+        assert decision.request_id == request.request_id
+        assert (decision.allow, decision.policy_version) == (False, ACCESS_POLICY_VERSION)
+        pairs.append((request, decision))
+    return pairs

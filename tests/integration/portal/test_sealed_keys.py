@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from portal import Portal, PortalConfig, PortalKey, rotate_signing_key, seal_unsealed_keys
 from portal._keys import load_log_key
 from portal.errors import SigningKeyError, UnsealedKeysError, WrongPortalKeyError
+from tests.support.portal_keys import write_legacy_keys
 
 KEY = PortalKey(b"the portal's own key, not the zone's")
 OTHER = PortalKey(b"some other key of at least 16 bytes")
@@ -144,26 +144,6 @@ def test_rotation_with_sealed_keys_signs_with_the_new_key_and_publishes_both(
     finally:
         serving.close()
     assert len(list((state / "keys" / "jwt").glob("*.sealed"))) == 2
-
-
-def write_legacy_keys(state: Path) -> tuple[str, bytes]:
-    """The layout of earlier releases: every private key in a plain file."""
-    keys = state / "keys"
-    (keys / "jwt").mkdir(parents=True)
-    kid = "20250101-0123abcd"
-    jwk = ECKey.generate_key("P-256", parameters={"kid": kid, "alg": "ES256", "use": "sig"})
-    record = {"created_at": time.time() - 60, "retired_at": None, "jwk": jwk.as_dict(private=True)}
-    (keys / "jwt" / f"{kid}.json").write_text(json.dumps(record))
-    log_key = Ed25519PrivateKey.generate()
-    pem = log_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    (keys / "portal-log-key.pem").write_bytes(pem)
-    (keys / "session.key").write_bytes(b"s" * 32)
-    public = log_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return kid, public
 
 
 def test_plain_key_files_of_an_older_release_are_refused_until_sealed(tmp_path: Path) -> None:
