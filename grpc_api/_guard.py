@@ -21,6 +21,8 @@ scope cannot open it.
 
 from __future__ import annotations
 
+import ipaddress
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -38,12 +40,16 @@ from grpc_api.errors import (
     MalformedRequest,
     PermissionRefused,
     RateLimited,
+    TooManyStreams,
     Unauthenticated,
 )
 
 __all__ = [
+    "ALL_ADDRESSES",
+    "ALL_ADDRESSES_FACTOR",
     "MALFORMED",
     "METHOD_SCOPES",
+    "PUBLIC_METHODS",
     "PUBLIC_PREFIXES",
     "AuthInterceptor",
     "Guard",
@@ -60,12 +66,23 @@ METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.StewardService/GrantConsent": Scope.STEWARD_ADMIN,
     "/dataward.v1.StewardService/RevokeConsent": Scope.STEWARD_ADMIN,
 }
-# Standard, unauthenticated: health checks and server reflection (they reveal no data).
+# Standard, unauthenticated: health checks and server reflection (they reveal no data), and
+# the zone's attestation (a signature over the caller's challenge: it reveals no data either,
+# and the operator's CLI must check it BEFORE it sends any credential).
+PUBLIC_METHODS = ("/dataward.v1.AuditService/Attest",)
 PUBLIC_PREFIXES = (
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1alpha.ServerReflection/",
     "/grpc.reflection.v1.ServerReflection/",
+    *PUBLIC_METHODS,
 )
+# The unauthenticated-refusal bucket shared by every address: this many times the rate and
+# burst of one address (issue 8 review: 100 addresses x 20 got 4,000 leaves in 6 s).
+ALL_ADDRESSES = "*"
+ALL_ADDRESSES_FACTOR = 10.0
+# Streams one partner organization may hold open at once (each holds a server thread); the
+# server passes its option grpc.max_streams_per_partner.
+MAX_STREAMS_PER_PARTNER = 8
 # Below this many seconds left, the call is refused rather than started.
 MIN_SECONDS_LEFT = 0.002
 
@@ -77,6 +94,7 @@ class Guard:
         buckets: TokenBuckets,
         refusals: Refusals,
         unauthenticated: TokenBuckets | None = None,
+        max_streams_per_partner: int = MAX_STREAMS_PER_PARTNER,
     ) -> None:
         """``unauthenticated``: per client address, the refusals for a bad or missing token
         that get audit leaves of their own; past it they are counted (issue 8, fault 10)."""
@@ -84,6 +102,25 @@ class Guard:
         self._buckets = buckets
         self._refusals = refusals
         self._unauthenticated = unauthenticated
+        self._max_streams = max_streams_per_partner
+        self._streams: dict[str, int] = {}
+        self._streams_lock = threading.Lock()
+
+    def open_stream(self, principal: Principal) -> None:
+        """Count a stream the partner opens; :class:`TooManyStreams` past the limit."""
+        with self._streams_lock:
+            held = self._streams.get(principal.organization, 0)
+            if held >= self._max_streams:
+                raise TooManyStreams(self._max_streams)
+            self._streams[principal.organization] = held + 1
+
+    def close_stream(self, principal: Principal) -> None:
+        with self._streams_lock:
+            held = self._streams.get(principal.organization, 0) - 1
+            if held > 0:
+                self._streams[principal.organization] = held
+            else:
+                self._streams.pop(principal.organization, None)
 
     def admit(
         self, method: str, context: grpc.ServicerContext, *, charge: bool = True
@@ -116,7 +153,10 @@ class Guard:
                 principal = exc.verified  # type: ignore[attr-defined]
             if isinstance(exc, Unauthenticated) and self._unauthenticated is not None:
                 address = client_address(context)
+                # Per address, and all addresses together (many addresses are cheap to have).
                 retry_after = self._unauthenticated.acquire(address)
+                if retry_after is None:
+                    retry_after = self._unauthenticated.acquire(ALL_ADDRESSES)
                 if retry_after is not None:  # answered unlogged, counted in a summary leaf
                     self._refusals.dropped(address)
                     raise RateLimited(retry_after, UNAUTHENTICATED_LIMITED) from None
@@ -145,9 +185,17 @@ UNAUTHENTICATED_LIMITED = (
 
 
 def client_address(context: grpc.ServicerContext) -> str:
-    """The caller's address without its port (``ipv4:127.0.0.1:5555`` -> ``ipv4:127.0.0.1``)."""
+    """The caller's address without its port (``ipv4:127.0.0.1:5555`` -> ``ipv4:127.0.0.1``);
+    an IPv6 caller by its /64, which one host owns whole (issue 8 review: every /128 counted
+    as a new address)."""
     peer = str(context.peer() or "unknown")
-    if peer.startswith(("ipv4:", "ipv6:")):
+    if peer.startswith("ipv6:"):
+        host = peer.removeprefix("ipv6:").rsplit(":", 1)[0].strip("[]").split("%", 1)[0]
+        try:
+            return f"ipv6:{ipaddress.ip_network(f'{host}/64', strict=False)}"
+        except ValueError:
+            return "ipv6:unparsed"
+    if peer.startswith("ipv4:"):
         return peer.rsplit(":", 1)[0]
     return peer
 
@@ -271,13 +319,20 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
             inner_ss = handler.stream_stream
 
             def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-                # Rate limits are charged per item by the servicer (Guard.admit per item).
-                authed = admitted(context, charge=False)
-                principal = getattr(authed, "principal", None)
+                # Opening a stream takes a rate-limit token, and so does each item (the
+                # servicer admits each); a partner holds at most max_streams_per_partner open
+                # (issue 8 review: 70 idle streams held every worker thread).
+                authed = admitted(context)
+                principal: Principal = authed.principal  # type: ignore[attr-defined]
+                try:
+                    guard.open_stream(principal)
+                except ApiError as exc:
+                    abort(context, guard.refused(method, principal, "", exc))
 
                 def checked() -> Iterator[Any]:
                     for item in requests:
-                        if item is MALFORMED:
+                        if item is MALFORMED:  # charged like any item before it is refused
+                            guard.admit(method, authed)
                             raise MalformedRequest()
                         yield item
 
@@ -285,6 +340,8 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
                     yield from inner_ss(checked(), authed)
                 except Exception as exc:
                     abort(context, guard.logged(method, principal, exc))
+                finally:
+                    guard.close_stream(principal)
 
             return grpc.stream_stream_rpc_method_handler(
                 stream_stream, parse, handler.response_serializer
@@ -299,15 +356,19 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
 
 
 def _public(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-    """A public (health, reflection) handler whose bad bodies are INVALID_ARGUMENT too."""
+    """A public (health, reflection, attestation) handler: bad bodies are INVALID_ARGUMENT
+    too, and what it raises leaves through the status table."""
     parse = _tolerant(handler.request_deserializer)
     if handler.unary_unary is not None:
         inner_uu = handler.unary_unary
 
         def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-            if request is MALFORMED:
-                abort(context, MalformedRequest())
-            return inner_uu(request, context)
+            try:
+                if request is MALFORMED:
+                    raise MalformedRequest()
+                return inner_uu(request, context)
+            except Exception as exc:  # through the one table, unlogged: the method is public
+                abort(context, exc)
 
         return grpc.unary_unary_rpc_method_handler(unary_unary, parse, handler.response_serializer)
     if handler.unary_stream is not None:

@@ -71,6 +71,11 @@ class ServerOptions:
         "`BATCH_TOO_LARGE`); every item takes a rate-limit token and rechecks the token's "
         "expiry and revocation",
     )
+    max_streams_per_partner: int = _option(
+        8,
+        "streams (`CheckBatch`) one partner organization may hold open at once, each holding a "
+        "server thread; past it: RESOURCE_EXHAUSTED `RATE_LIMITED`",
+    )
     # Each refusal of a call without a valid token costs an audit write, so past this rate
     # they are answered unlogged and counted in one summary leaf per refusal_summary_seconds.
     unauthenticated_refusals_per_second: float = _option(
@@ -98,6 +103,8 @@ class ServerOptions:
             raise InvalidOptionError("max_workers", "must be at least 1")
         if self.max_batch_items < 1:
             raise InvalidOptionError("max_batch_items", "must be at least 1")
+        if self.max_streams_per_partner < 1:
+            raise InvalidOptionError("max_streams_per_partner", "must be at least 1")
         if not self.unauthenticated_refusals_per_second > 0:
             raise InvalidOptionError(
                 "unauthenticated_refusals_per_second", "must be greater than 0"

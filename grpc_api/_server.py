@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from dataward.v1 import (
 )
 from enclave.audit import RefusalTrail
 from enclave.persons import PersonChecks
-from grpc_api._guard import AuthInterceptor, Guard
+from grpc_api._guard import ALL_ADDRESSES, ALL_ADDRESSES_FACTOR, AuthInterceptor, Guard
 from grpc_api._options import ServerOptions
 from grpc_api._ratelimit import TokenBuckets
 from grpc_api._refusals import Refusals
@@ -87,11 +88,13 @@ def build_server(
     refusals: RefusalTrail,
     audit_key_name: str,
     audit_public_key: bytes,
+    attest: Callable[[bytes], bytes] | None = None,
 ) -> ApiServer:
     """Build and start the server on ``options.bind`` (port 0 picks a free port).
 
     ``refusals`` logs the calls the API refuses before the zone sees them (tokens, scopes,
-    purposes, limits, deadlines), durable before the refusal is answered.
+    purposes, limits, deadlines), durable before the refusal is answered. ``attest`` signs an
+    attestation challenge with the zone's key (``AuditService.Attest``; None: not offered).
     """
     front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
@@ -99,8 +102,11 @@ def build_server(
         TokenBuckets(options.rate_limit_per_second, options.rate_limit_burst),
         front_refusals,
         TokenBuckets(
-            options.unauthenticated_refusals_per_second, options.unauthenticated_refusals_burst
+            options.unauthenticated_refusals_per_second,
+            options.unauthenticated_refusals_burst,
+            scale={ALL_ADDRESSES: ALL_ADDRESSES_FACTOR},
         ),
+        max_streams_per_partner=options.max_streams_per_partner,
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
@@ -118,7 +124,7 @@ def build_server(
     )
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
-        AuditServicer(audit_key_name, audit_public_key, receipts), server
+        AuditServicer(audit_key_name, audit_public_key, receipts, attest), server
     )
     steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks), server)
     health_servicer = health.HealthServicer()

@@ -11,12 +11,13 @@ UNAVAILABLE or INTERNAL) ends the stream, as the unary call would fail.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import grpc
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from dataward.attestation import MAX_CHALLENGE_BYTES, MIN_CHALLENGE_BYTES
 from dataward.transparency import Receipt
 from dataward.v1 import (
     audit_pb2,
@@ -34,7 +35,7 @@ from grpc_api import _convert as convert
 from grpc_api._guard import Guard, principal_of
 from grpc_api._status import refusal_for
 from grpc_api._tokens import Principal
-from grpc_api.errors import TooManyItems
+from grpc_api.errors import InvalidRequest, TooManyItems, Unavailable
 
 __all__ = [
     "AuditServicer",
@@ -125,10 +126,28 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, key_name: str, public_key_raw: bytes, receipts: ReceiptSource) -> None:
+    def __init__(
+        self,
+        key_name: str,
+        public_key_raw: bytes,
+        receipts: ReceiptSource,
+        attest: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self._key_name = key_name
         self._public_key = public_key_raw
         self._receipts = receipts
+        self._attest = attest
+
+    def Attest(
+        self, request: audit_pb2.AttestRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.AttestResponse:
+        # Public (no token): the interceptor maps what this raises, but logs nothing for it.
+        if self._attest is None:
+            raise Unavailable("this server does not attest to the zone's key")
+        challenge = bytes(request.challenge)
+        if not MIN_CHALLENGE_BYTES <= len(challenge) <= MAX_CHALLENGE_BYTES:
+            raise InvalidRequest("challenge", f"{MIN_CHALLENGE_BYTES}..{MAX_CHALLENGE_BYTES} bytes")
+        return audit_pb2.AttestResponse(key_name=self._key_name, signature=self._attest(challenge))
 
     def GetPublicKey(
         self, request: audit_pb2.GetPublicKeyRequest, context: grpc.ServicerContext

@@ -64,6 +64,7 @@ from grpc_api.errors import (
     PermissionRefused,
     RateLimited,
     TooManyItems,
+    TooManyStreams,
     Unauthenticated,
     Unavailable,
 )
@@ -79,6 +80,7 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     PermissionRefused: C.PERMISSION_DENIED,
     RateLimited: C.RESOURCE_EXHAUSTED,
     TooManyItems: C.RESOURCE_EXHAUSTED,
+    TooManyStreams: C.RESOURCE_EXHAUSTED,
     DeadlineTooShort: C.DEADLINE_EXCEEDED,
     InvalidRequest: C.INVALID_ARGUMENT,
     MalformedRequest: C.INVALID_ARGUMENT,

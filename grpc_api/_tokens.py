@@ -36,7 +36,9 @@ from dataward.access import Purpose, Scope
 from grpc_api._jwks import JwksCache
 from grpc_api._operator import (
     MAX_OPERATOR_TTL_SECONDS,
+    OPERATOR_CLIENT_ID,
     OPERATOR_KID,
+    OPERATOR_ORGANIZATION,
     OPERATOR_SCOPES,
     OperatorKey,
 )
@@ -157,6 +159,12 @@ class TokenVerifier:
         principal = self._principal(token.claims, self._operator.issuer)
         if not principal.scopes <= OPERATOR_SCOPES or principal.purposes:
             raise Unauthenticated("an operator token carries steward:admin and nothing else")
+        # Its calls are logged as the operator's, never as a partner's or a steward's.
+        if (principal.client_id, principal.organization) != (
+            OPERATOR_CLIENT_ID,
+            OPERATOR_ORGANIZATION,
+        ):
+            raise Unauthenticated("an operator token names the operator and no one else")
         if principal.expires_at - principal.not_before > MAX_OPERATOR_TTL_SECONDS:
             raise Unauthenticated("an operator token must be short-lived")
         return principal

@@ -9,6 +9,7 @@ Each carries a ``reason`` (the ``google.rpc.ErrorInfo`` reason, see ``ErrorReaso
     ├── PermissionRefused    SCOPE_NOT_GRANTED | PURPOSE_NOT_GRANTED | METHOD_NOT_ALLOWED
     ├── RateLimited          RATE_LIMITED (``retry_after`` seconds)
     ├── TooManyItems         BATCH_TOO_LARGE (a stream past ``grpc.max_batch_items``)
+    ├── TooManyStreams       RATE_LIMITED (a partner's open streams past the limit)
     ├── DeadlineTooShort     DEADLINE_EXCEEDED
     ├── InvalidRequest       FIELD_INVALID (``field``)
     ├── MalformedRequest     MALFORMED_REQUEST (the body is not the method's message)
@@ -25,6 +26,7 @@ __all__ = [
     "PermissionRefused",
     "RateLimited",
     "TooManyItems",
+    "TooManyStreams",
     "Unauthenticated",
     "Unavailable",
 ]
@@ -72,6 +74,17 @@ class TooManyItems(ApiError):  # noqa: N818
     def __init__(self, limit: int) -> None:
         self.limit = limit
         super().__init__(f"at most {limit} items per stream; open another stream for the rest")
+
+
+class TooManyStreams(ApiError):  # noqa: N818
+    """A partner holds as many streams open as the server allows it."""
+
+    reason = "RATE_LIMITED"
+    retry_after = 1.0
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"at most {limit} streams open per partner; close one first")
 
 
 class DeadlineTooShort(ApiError):  # noqa: N818

@@ -92,7 +92,9 @@ def checkpoint_command(zone_dir: Path | None) -> None:
 
 @audit.command("tail")
 @zone_option
-@click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "-n", "count", type=click.IntRange(min=1, max=1_000_000), default=20, show_default=True
+)
 def tail_command(zone_dir: Path | None, count: int) -> None:
     """Print the last N events as JSON lines (events carry no data values by construction)."""
     reader = _reader(_settings(zone_dir).dir)

@@ -3,10 +3,12 @@
 The zone's audit log has one writer (:class:`enclave.audit.AuditLog` holds an exclusive lock
 on it). When ``dataward serve`` holds it, a CLI command that would write -- ``dataward consent
 grant`` -- does not open the log itself (that broke every partner call until restart, issue 8
-fault 1): it reads the server's address from the lock, mints a short-lived operator token with
-the zone's own key (so it needs the master key, as the local path does) and makes the same
-call over gRPC (``StewardService``), where the server logs it under the same names. The answer
-is verified against its receipt with the zone's key before the command reports success.
+fault 1): it reads the server's address from the lock, has the server there prove it holds
+the zone's key (a signature over a fresh challenge), only then mints a short-lived operator
+token with the zone's own key (so it needs the master key, as the local path does) and makes
+the same call over gRPC (``StewardService``), where the server logs it under the same names.
+The answer is verified against its receipt with the zone's key before the command reports
+success.
 
 When the lock is held by something that is not a server (another CLI command), the command
 is refused with :class:`enclave.audit.AuditLogBusy` (exit 75: try again).
@@ -21,6 +23,7 @@ import grpc
 from dataward.client import Client, ConsentGrant, StaticTokenSource
 from enclave.audit import AuditLogBusy
 from enclave.keys import open_keyring
+from enclave.persons import MAX_CONSENT_DAYS, InvalidField
 from grpc_api import mint_operator_token, operator_issuer
 from launcher.settings import Settings, SettingsError
 
@@ -78,8 +81,16 @@ def grant_through_server(
     valid_days: int,
     single_use: bool,
 ) -> ConsentGrant:
-    """``StewardService.GrantConsent`` on the server holding the zone; verified receipt."""
+    """``StewardService.GrantConsent`` on the server holding the zone; verified receipt.
+
+    The server must first prove it holds the zone's key (:meth:`Client.attest`): the address
+    comes from a file in the zone's state, which someone without the master key may have
+    rewritten to catch the operator's token and the person's ID number (issue 8 review).
+    """
+    if not 1 <= valid_days <= MAX_CONSENT_DAYS:  # the wire's 0 would mean "the default"
+        raise InvalidField("valid_days", f"1..{MAX_CONSENT_DAYS}")
     with server_client(settings, busy) as client:
+        client.attest()
         grant = client.grant_consent(
             id_number, partner, purpose, valid_days=valid_days, single_use=single_use
         )

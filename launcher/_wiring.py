@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from dataward.attestation import sign_attestation
 from enclave.audit import (
     ZONE_LOG_FILE,
     AuditLog,
@@ -221,6 +223,7 @@ def start_serving(
                 refusals=AuditLogRefusals(core.audit),
                 audit_key_name=core.key_name,
                 audit_public_key=raw_public_key(core.keyring.public_key),
+                attest=partial(sign_attestation, core.keyring.signing_key, core.key_name),
             )
         except BaseException:
             feed.stop()

@@ -4,8 +4,8 @@ with it: what Certificate Transparency clients do with signed tree heads (issue 
 A receipt proves that its leaf is in *a* tree the zone signed. Alone, it cannot show that the
 zone keeps one append-only history: a zone could truncate its log -- deleting answers it gave
 -- and sign the shorter history from then on, or show different partners different logs. So
-the client keeps, per log (key name, origin), the largest checkpoint it has seen, and for each
-checkpoint a receipt rests on:
+the client keeps, per zone key (one key signs one log: another origin is a fork), the largest
+checkpoint it has seen, and for each checkpoint a receipt rests on:
 
 - larger than the kept one: it fetches the consistency proof from the kept size to the new
   one (RFC 9162 §2.1.4), verifies it against both signed roots, and keeps the new one;
@@ -47,18 +47,23 @@ def _describe(cp: Checkpoint) -> str:
 
 
 class CheckpointTracker:
-    """The largest checkpoint seen per log (key name, origin). Thread-safe."""
+    """The largest checkpoint seen per zone key. Thread-safe.
+
+    A zone's key signs ONE log: a checkpoint under the same key with another origin is a
+    second history, a fork (issue 8 review: tracking per (key, origin) let a rewritten
+    history under a changed origin pass as a new log, and a client then seeded the next one
+    with it).
+    """
 
     def __init__(self) -> None:
-        self._largest: dict[tuple[str, str], _Seen] = {}
+        self._largest: dict[str, _Seen] = {}
         self._lock = threading.Lock()
 
     def largest(self, key_name: str) -> str | None:
-        """The signed note of the largest checkpoint seen under ``key_name`` (a zone signs one
-        log, so one origin), or ``None``."""
+        """The signed note of the largest checkpoint seen under ``key_name``, or ``None``."""
         with self._lock:
-            seen = [s for (name, _), s in self._largest.items() if name == key_name]
-        return max(seen, key=lambda s: s.checkpoint.size).note if seen else None
+            seen = self._largest.get(key_name)
+        return seen.note if seen is not None else None
 
     def observe(self, key_name: str, checkpoint: Checkpoint, note: str, prove: Prover) -> None:
         """Check ``checkpoint`` (signature already verified; ``note`` is its signed text)
@@ -69,7 +74,7 @@ class CheckpointTracker:
         Raises :class:`LogForked` or :class:`LogRolledBack`; anything ``prove`` raises other
         than ``NotFound`` is raised as it is.
         """
-        log = (key_name, checkpoint.origin)
+        log = key_name
         while True:
             with self._lock:
                 known = self._largest.get(log)
@@ -87,6 +92,13 @@ class CheckpointTracker:
     @staticmethod
     def _check(known: _Seen, new: Checkpoint, note: str, prove: Prover) -> None:
         old = known.checkpoint
+        if new.origin != old.origin:
+            raise LogForked(
+                f"the zone's key signed a checkpoint of another log (origin {new.origin!r}, "
+                f"where {old.origin!r} was seen before)",
+                seen=known.note,
+                presented=note,
+            )
         if new.size == old.size:
             if new.root_hash != old.root_hash:
                 raise LogForked(

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dataward import receipts
 from dataward.access import Purpose
+from dataward.attestation import AttestationError, verify_attestation
 from dataward.client._checkpoints import CheckpointTracker
 from dataward.client._convert import (
     check_request,
@@ -123,6 +124,9 @@ class Client:
             except TransparencyError as exc:
                 self._channel.close()
                 raise ReceiptInvalid(f"the trusted checkpoint does not verify: {exc}") from exc
+            if seed.origin != audit_key[0]:
+                self._channel.close()
+                raise ReceiptInvalid("the trusted checkpoint is of another log than the zone's")
             # The tracker is empty: the seed is kept as it is, no proof is fetched.
             self._checkpoints.observe(
                 audit_key[0], seed, trusted_checkpoint, self.consistency_proof
@@ -208,6 +212,28 @@ class Client:
         return identity_result(response, nonce)
 
     # -- receipts ------------------------------------------------------------------------
+    def attest(self, *, timeout: float | None = None) -> None:
+        """Check that the server holds the zone's signing key (the PINNED ``audit_key``):
+        it must sign a fresh random challenge. Sends no token. Raises :class:`ReceiptInvalid`
+        if the answer does not verify, and nothing else of this client's is sent before a
+        caller has checked this, when the server's address is not trusted on its own."""
+        if self._audit_key is None:
+            raise ValueError("attest() needs the pinned audit_key")
+        challenge = secrets.token_bytes(32)
+        try:
+            response = self._audit.Attest(
+                audit_pb2.AttestRequest(challenge=challenge), timeout=timeout or self._timeout
+            )
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        key_name, key = self._audit_key
+        if response.key_name != key_name:
+            raise ReceiptInvalid("the server attests under another key name than the zone's")
+        try:
+            verify_attestation(key, key_name, challenge, bytes(response.signature))
+        except AttestationError as exc:
+            raise ReceiptInvalid(str(exc)) from exc
+
     def audit_public_key(self) -> tuple[str, Ed25519PublicKey]:
         """The zone's checkpoint key: the pinned ``audit_key``, else fetched once from the server.
 
@@ -268,6 +294,8 @@ class Client:
             )
         except TransparencyError as exc:
             raise ReceiptInvalid(str(exc)) from exc
+        if checkpoint.origin != key_name:  # a zone's log is named as its key
+            raise ReceiptInvalid("the receipt's checkpoint is of another log than the zone's")
         note = result.receipt.checkpoint_note
         self._checkpoints.observe(key_name, checkpoint, note, self.consistency_proof)
         return checkpoint

@@ -25,25 +25,29 @@ _sym_db = _symbol_database.Default()
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x61taward/v1/audit.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\x15\n\x13GetPublicKeyRequest\"<\n\x14GetPublicKeyResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"\'\n\x11GetReceiptRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\";\n\x12GetReceiptResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x32\x9c\x02\n\x0c\x41uditService\x12S\n\x0cGetPublicKey\x12 .dataward.v1.GetPublicKeyRequest\x1a!.dataward.v1.GetPublicKeyResponse\x12M\n\nGetReceipt\x12\x1e.dataward.v1.GetReceiptRequest\x1a\x1f.dataward.v1.GetReceiptResponse\x12h\n\x13GetConsistencyProof\x12\'.dataward.v1.GetConsistencyProofRequest\x1a(.dataward.v1.GetConsistencyProofResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x61taward/v1/audit.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\"\n\rAttestRequest\x12\x11\n\tchallenge\x18\x01 \x01(\x0c\"5\n\x0e\x41ttestResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\x15\n\x13GetPublicKeyRequest\"<\n\x14GetPublicKeyResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"\'\n\x11GetReceiptRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\";\n\x12GetReceiptResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x32\xdf\x02\n\x0c\x41uditService\x12S\n\x0cGetPublicKey\x12 .dataward.v1.GetPublicKeyRequest\x1a!.dataward.v1.GetPublicKeyResponse\x12M\n\nGetReceipt\x12\x1e.dataward.v1.GetReceiptRequest\x1a\x1f.dataward.v1.GetReceiptResponse\x12h\n\x13GetConsistencyProof\x12\'.dataward.v1.GetConsistencyProofRequest\x1a(.dataward.v1.GetConsistencyProofResponse\x12\x41\n\x06\x41ttest\x12\x1a.dataward.v1.AttestRequest\x1a\x1b.dataward.v1.AttestResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETPUBLICKEYREQUEST']._serialized_start=66
-  _globals['_GETPUBLICKEYREQUEST']._serialized_end=87
-  _globals['_GETPUBLICKEYRESPONSE']._serialized_start=89
-  _globals['_GETPUBLICKEYRESPONSE']._serialized_end=149
-  _globals['_GETRECEIPTREQUEST']._serialized_start=151
-  _globals['_GETRECEIPTREQUEST']._serialized_end=190
-  _globals['_GETRECEIPTRESPONSE']._serialized_start=192
-  _globals['_GETRECEIPTRESPONSE']._serialized_end=251
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=253
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=317
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=319
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=363
-  _globals['_AUDITSERVICE']._serialized_start=366
-  _globals['_AUDITSERVICE']._serialized_end=650
+  _globals['_ATTESTREQUEST']._serialized_start=66
+  _globals['_ATTESTREQUEST']._serialized_end=100
+  _globals['_ATTESTRESPONSE']._serialized_start=102
+  _globals['_ATTESTRESPONSE']._serialized_end=155
+  _globals['_GETPUBLICKEYREQUEST']._serialized_start=157
+  _globals['_GETPUBLICKEYREQUEST']._serialized_end=178
+  _globals['_GETPUBLICKEYRESPONSE']._serialized_start=180
+  _globals['_GETPUBLICKEYRESPONSE']._serialized_end=240
+  _globals['_GETRECEIPTREQUEST']._serialized_start=242
+  _globals['_GETRECEIPTREQUEST']._serialized_end=281
+  _globals['_GETRECEIPTRESPONSE']._serialized_start=283
+  _globals['_GETRECEIPTRESPONSE']._serialized_end=342
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=344
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=408
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=410
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=454
+  _globals['_AUDITSERVICE']._serialized_start=457
+  _globals['_AUDITSERVICE']._serialized_end=808
 # @@protoc_insertion_point(module_scope)

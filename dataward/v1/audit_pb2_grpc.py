@@ -50,6 +50,11 @@ class AuditServiceStub:
                 request_serializer=dataward_dot_v1_dot_audit__pb2.GetConsistencyProofRequest.SerializeToString,
                 response_deserializer=dataward_dot_v1_dot_audit__pb2.GetConsistencyProofResponse.FromString,
                 _registered_method=True)
+        self.Attest = channel.unary_unary(
+                '/dataward.v1.AuditService/Attest',
+                request_serializer=dataward_dot_v1_dot_audit__pb2.AttestRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_audit__pb2.AttestResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -86,6 +91,16 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Attest(self, request, context):
+        """The zone proves it holds its signing key: an Ed25519 signature over a fresh challenge of
+        the caller's (see dataward.attestation for the signed bytes). Needs no token: an operator's
+        CLI calls it before it sends a credential to the server holding the zone. A challenge
+        outside 16..64 bytes is INVALID_ARGUMENT (reason FIELD_INVALID).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -103,6 +118,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetConsistencyProof,
                     request_deserializer=dataward_dot_v1_dot_audit__pb2.GetConsistencyProofRequest.FromString,
                     response_serializer=dataward_dot_v1_dot_audit__pb2.GetConsistencyProofResponse.SerializeToString,
+            ),
+            'Attest': grpc.unary_unary_rpc_method_handler(
+                    servicer.Attest,
+                    request_deserializer=dataward_dot_v1_dot_audit__pb2.AttestRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_audit__pb2.AttestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -187,6 +207,33 @@ class AuditService:
             '/dataward.v1.AuditService/GetConsistencyProof',
             dataward_dot_v1_dot_audit__pb2.GetConsistencyProofRequest.SerializeToString,
             dataward_dot_v1_dot_audit__pb2.GetConsistencyProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Attest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.AuditService/Attest',
+            dataward_dot_v1_dot_audit__pb2.AttestRequest.SerializeToString,
+            dataward_dot_v1_dot_audit__pb2.AttestResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,12 @@ class AuditServiceStub:
     log's size is NOT_FOUND (reason NOT_FOUND): a log smaller than a checkpoint it signed was
     rolled back.
     """
+    Attest: _grpc.UnaryUnaryMultiCallable[_audit_pb2.AttestRequest, _audit_pb2.AttestResponse]
+    """The zone proves it holds its signing key: an Ed25519 signature over a fresh challenge of
+    the caller's (see dataward.attestation for the signed bytes). Needs no token: an operator's
+    CLI calls it before it sends a credential to the server holding the zone. A challenge
+    outside 16..64 bytes is INVALID_ARGUMENT (reason FIELD_INVALID).
+    """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
@@ -72,6 +78,12 @@ class AuditServiceAsyncStub(AuditServiceStub):
     INVALID_ARGUMENT (reason FIELD_INVALID, metadata["field"] = "old_size"); new_size past the
     log's size is NOT_FOUND (reason NOT_FOUND): a log smaller than a checkpoint it signed was
     rolled back.
+    """
+    Attest: _aio.UnaryUnaryMultiCallable[_audit_pb2.AttestRequest, _audit_pb2.AttestResponse]  # type: ignore[assignment]
+    """The zone proves it holds its signing key: an Ed25519 signature over a fresh challenge of
+    the caller's (see dataward.attestation for the signed bytes). Needs no token: an operator's
+    CLI calls it before it sends a credential to the server holding the zone. A challenge
+    outside 16..64 bytes is INVALID_ARGUMENT (reason FIELD_INVALID).
     """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -110,6 +122,18 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         INVALID_ARGUMENT (reason FIELD_INVALID, metadata["field"] = "old_size"); new_size past the
         log's size is NOT_FOUND (reason NOT_FOUND): a log smaller than a checkpoint it signed was
         rolled back.
+        """
+
+    @_abc_1.abstractmethod
+    def Attest(
+        self,
+        request: _audit_pb2.AttestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.AttestResponse, _abc.Awaitable[_audit_pb2.AttestResponse]]:
+        """The zone proves it holds its signing key: an Ed25519 signature over a fresh challenge of
+        the caller's (see dataward.attestation for the signed bytes). Needs no token: an operator's
+        CLI calls it before it sends a credential to the server holding the zone. A challenge
+        outside 16..64 bytes is INVALID_ARGUMENT (reason FIELD_INVALID).
         """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -130,6 +130,13 @@ class SqliteConsentStore:
             )
         return consent
 
+    def exists(self, consent_ref: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM consents WHERE consent_ref = ?", (consent_ref,)
+            ).fetchone()
+        return row is not None
+
     def get(self, consent_ref: str) -> Consent:
         with self._lock:
             row = self._db.execute(

@@ -58,6 +58,9 @@ class ConsentStore(Protocol):
     ) -> Consent:
         """Record a new consent; returns it with its fresh ``consent_ref``."""
 
+    def exists(self, consent_ref: str) -> bool:
+        """Whether the zone issued this reference (only then is it written to the audit log)."""
+
     def get(self, consent_ref: str) -> Consent:
         """The consent, or :class:`enclave.consent.ConsentNotFound`."""
 

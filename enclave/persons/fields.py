@@ -24,9 +24,9 @@ MAX_ID_NUMBER_CHARS = 32  # 18 significant, surrounding spaces allowed
 MAX_NAME_CHARS = 64
 MAX_PARTNER_CHARS = 64
 # A partner is an organization's id or slug as its tokens' ``org`` claim names it: ASCII
-# letters, digits, ``._-``, and no run of 7 digits (an ID or phone number is never a partner;
-# the consent store keeps this field as is).
-_PARTNER = re.compile(r"(?!.*[0-9]{7})[A-Za-z0-9][A-Za-z0-9._-]*")
+# letters, digits, ``._-``, and at most 6 digits in all (an ID or phone number is never a
+# partner, with or without separators; the consent store keeps this field as is).
+_PARTNER = re.compile(r"(?!(?:[^0-9]*[0-9]){7})[A-Za-z0-9][A-Za-z0-9._-]*")
 # A client's nonce (issue 8, fault 11): hashed into the release, never logged.
 _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -55,7 +55,9 @@ def field_problem(
     if consent_ref and not CONSENT_REF.fullmatch(consent_ref):
         return InvalidField("consent_ref", "not a consent reference (cns_ and 24 characters)")
     if partner and not _PARTNER.fullmatch(partner):
-        return InvalidField("partner", "not an organization id (letters, digits, . _ -)")
+        return InvalidField(
+            "partner", "not an organization id (letters, digits, . _ -; at most 6 digits)"
+        )
     if client_nonce and not _NONCE.fullmatch(client_nonce):
         return InvalidField("client_nonce", "16..64 characters of A-Z a-z 0-9 _ -")
     return None

@@ -183,7 +183,9 @@ class PersonChecks:
             None if consent_ref else InvalidField("consent_ref", "required")
         )
         request = self._release.begin(
-            caller, receipts.REVOKE_CONSENT, consent_ref="" if problem else consent_ref
+            caller,
+            receipts.REVOKE_CONSENT,
+            consent_ref="" if problem else self._loggable_ref(consent_ref),
         )
         if problem is not None:
             self._release.refuse(request, problem)
@@ -228,7 +230,7 @@ class PersonChecks:
             caller,
             method,
             purpose=purpose,
-            consent_ref=consent_ref if CONSENT_REF.fullmatch(consent_ref) else "",
+            consent_ref=self._loggable_ref(consent_ref),
             person_token=token,
         )
         if problem is not None or token is None:
@@ -236,6 +238,17 @@ class PersonChecks:
         if not purpose:
             self._release.refuse(request, InvalidField("purpose", "required"))
         return request, token
+
+    def _loggable_ref(self, consent_ref: str) -> str:
+        """``consent_ref`` if the zone issued it, else "" (issue 8 review: ``cns_`` and 24
+        characters of the client's choice carried a clear ID number into the log)."""
+        if (
+            consent_ref
+            and CONSENT_REF.fullmatch(consent_ref)
+            and self._consents.exists(consent_ref)
+        ):
+            return consent_ref
+        return ""
 
     def _consent(
         self,

@@ -395,3 +395,59 @@ def test_unauthenticated_refusals_past_the_address_limit_cost_no_audit_write(
         assert [(s.dropped, s.addresses, s.reason) for s in summaries] == [
             (17, 1, "UNAUTHENTICATED_RATE_LIMITED")
         ]
+
+
+def test_a_partner_holds_a_bounded_number_of_open_streams(stack: Stack) -> None:
+    """Issue 8 review: 70 idle CheckBatch streams of one partner held every server thread,
+    and other partners' calls and health checks timed out."""
+    import queue
+
+    token = stack.issuer.token(scopes=ALL_SCOPES)
+    channel = grpc.insecure_channel(stack.target)
+    metadata = (("authorization", f"Bearer {token}"),)
+    rpc: Any = channel.stream_stream(BATCH, None, None)  # raw bytes in and out
+    feeds: list[queue.Queue[bytes | None]] = []
+    calls: list[Any] = []
+    item = eligibility_pb2.CheckBatchRequest(item=VALID[next(iter(VALID))][0])
+    for _ in range(8):  # MAX_STREAMS_PER_PARTNER, each held open after one answered item
+        feed: queue.Queue[bytes | None] = queue.Queue()
+        feeds.append(feed)
+        call = rpc(iter(feed.get, None), metadata=metadata, timeout=30)
+        calls.append(call)
+        feed.put(item.SerializeToString())
+        next(call)  # the stream is open and counted once an item is answered
+    try:
+        ninth = call_once(rpc, metadata)
+        assert ninth is not None
+        exhausted = (grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED")
+        assert (ninth.code(), _reason(ninth)) == exhausted
+        # Another partner is served meanwhile.
+        other, other_call = _raw(stack, stack.issuer.token(org="bank-b"))
+        with other:
+            body = VALID["/dataward.v1.AuditService/GetPublicKey"][0].SerializeToString()
+            assert other_call("/dataward.v1.AuditService/GetPublicKey", body) is None
+    finally:
+        for call, feed in zip(calls, feeds, strict=True):
+            call.cancel()
+            feed.put(None)
+        channel.close()
+
+
+def call_once(rpc: Any, metadata: Any) -> grpc.RpcError | None:
+    try:
+        list(rpc(iter([]), metadata=metadata, timeout=5))
+    except grpc.RpcError as exc:
+        return exc
+    return None
+
+
+def test_malformed_batch_items_are_charged_against_the_rate_limit(tmp_path: Path) -> None:
+    """Issue 8 review: one malformed item per CheckBatch stream was refused before the
+    per-item admission, so it never took a rate-limit token (670 refusals/s at 200/s)."""
+    with grpc_stack(tmp_path, rate_limit_per_second=0.01, rate_limit_burst=4) as stack:
+        channel, call = _raw(stack, stack.issuer.token())
+        with channel:
+            errors = [call(BATCH, bytes.fromhex("0c")) for _ in range(6)]
+    reasons = [_reason(e) for e in errors if e is not None]
+    assert reasons[:2] == ["MALFORMED_REQUEST"] * 2  # 2 tokens each: the stream and its item
+    assert set(reasons[2:]) == {"RATE_LIMITED"}

@@ -10,15 +10,19 @@ portal process, real gRPC server on port 0, the CLI as a subprocess.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 
+import grpc
 import pytest
 
 from dataward.client import Client, ClientCredentialsTokenSource, ConsentRequired
+from dataward.v1 import audit_pb2
 from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
 from launcher._wiring import Serving, start_serving
@@ -142,3 +146,62 @@ def test_a_second_server_on_the_same_zone_is_refused_naming_the_first(
     assert f"pid {os.getpid()}" in done.stderr
     assert f"127.0.0.1:{serving.api.port}" in done.stderr
     assert "grpc listening" not in done.stdout
+
+
+class _Impostor(grpc.GenericRpcHandler):  # type: ignore[type-arg]
+    """Answers every method; records what callers sent it (metadata and body sizes)."""
+
+    def __init__(self, key_name: str) -> None:
+        self.key_name = key_name
+        self.calls: list[tuple[str, tuple[tuple[str, str | bytes], ...], bytes]] = []
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[bytes, bytes]:
+        method = details.method
+
+        def answer(body: bytes, context: grpc.ServicerContext) -> bytes:
+            self.calls.append((method, tuple(context.invocation_metadata()), body))
+            if method.endswith("/Attest"):  # a signature it cannot make
+                return audit_pb2.AttestResponse(
+                    key_name=self.key_name, signature=b"\0" * 64
+                ).SerializeToString()
+            context.abort(grpc.StatusCode.UNAVAILABLE, "try later")
+            raise AssertionError("unreachable")
+
+        return grpc.unary_unary_rpc_method_handler(answer)
+
+
+def test_a_rewritten_holder_file_cannot_catch_the_operators_token_or_an_id_number(
+    served: tuple[Serving, list[str], Path],
+) -> None:
+    """Issue 8 review (HIGH): someone who can write ZONE/state but lacks the master key
+    pointed the holder file at their own server and caught the operator's steward:admin token
+    and the clear ID number. The CLI now has the server prove it holds the zone's key first."""
+    serving, ids, zone = served
+    impostor = _Impostor(serving.core.key_name)
+    fake = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    fake.add_generic_rpc_handlers((impostor,))
+    port = fake.add_insecure_port("127.0.0.1:0")
+    fake.start()
+    try:
+        holder = zone / "state" / "audit.db.writer"
+        holder.write_text(
+            json.dumps({"pid": os.getpid(), "role": "server", "grpc": f"127.0.0.1:{port}"})
+        )
+        done = _cli(
+            "consent",
+            "grant",
+            "--zone",
+            str(zone),
+            "--partner",
+            "acme",
+            "--purpose",
+            UW,
+            stdin=ids[1] + "\n",
+        )
+    finally:
+        fake.stop(None)
+    assert done.returncode != 0 and "zone's key" in done.stderr, done.stderr
+    assert [m for m, _, _ in impostor.calls] == ["/dataward.v1.AuditService/Attest"]
+    sent = b"".join(body for _, _, body in impostor.calls)
+    assert ids[1].encode() not in sent
+    assert all(k != "authorization" for _, metadata, _ in impostor.calls for k, _ in metadata)

@@ -131,10 +131,14 @@ def test_a_proof_the_zone_cannot_give_now_is_raised_as_it_is_and_nothing_is_kept
     assert tracker.largest(NAME) == zone.checkpoint(3)[1]
 
 
-def test_each_log_is_kept_apart() -> None:
+def test_another_origin_under_the_zone_key_is_a_fork() -> None:
+    """Issue 8 review: keyed per (key, origin), a rewritten history signed by the zone's key
+    under another origin passed as a new log (and was handed on as the trusted seed)."""
     zone, tracker = FakeZone(10), CheckpointTracker()
     _observe(tracker, zone.checkpoint(8, origin="log-a"), zone.prove)
-    _observe(tracker, zone.checkpoint(2, origin="log-b"), zone.prove)  # no proof: a new log
+    for origin in ("log-b", "log-a ", "x"):
+        with pytest.raises(LogForked, match="another log"):
+            _observe(tracker, zone.checkpoint(2, origin=origin), zone.prove)
     assert zone.asked == []
     assert tracker.largest(NAME) == zone.checkpoint(8, origin="log-a")[1]
     assert tracker.largest("another-key") is None

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dataward.transparency import verify_receipt
+from enclave.consent import ConsentNotFound
 from enclave.persons import (
     Answer,
     Benefit,
@@ -275,3 +276,35 @@ def test_revoked_consent_no_longer_answers(world: World) -> None:
     world.checks.revoke_consent(STEWARD, ref)
     with pytest.raises(ConsentRequired):
         world.eligibility(ALICE)
+
+
+def test_a_well_formed_consent_ref_the_zone_never_issued_is_not_logged(world: World) -> None:
+    # Issue 8 review: "cns_" + an 18-digit ID number + 6 characters has the format of a
+    # reference, and reached the log in clear. Only references the zone issued are logged.
+    ref = world.consent(ALICE)
+    crafted = "cns_" + UNKNOWN + "000000"
+    with pytest.raises(ConsentRequired):
+        world.eligibility(ALICE, ref=crafted)
+    assert UNKNOWN not in repr(world.audit.entries)
+    world.eligibility(ALICE, ref=ref)
+    assert ref in repr(world.audit.entries)  # a real one is logged, as the partner quoted it
+    with pytest.raises(ConsentNotFound):
+        world.checks.revoke_consent(STEWARD, crafted)
+    assert UNKNOWN not in repr(world.audit.entries)
+
+
+@pytest.mark.parametrize(
+    "partner",
+    ["430104-198607-101834", "4301041986.07101834", "13800138000", "1-2-3-4-5-6-7", "张三"],
+)
+def test_an_id_or_phone_number_with_separators_is_never_a_partner(
+    world: World, partner: str
+) -> None:
+    with pytest.raises(InvalidField) as refused:
+        world.checks.grant_consent(STEWARD, id_number=ALICE, partner=partner, purpose=PURPOSE)
+    assert refused.value.field == "partner"
+
+
+@pytest.mark.parametrize("partner", ["2", "acme-insurance", "org-123456", "bank.b_1"])
+def test_organization_ids_and_slugs_are_partners(world: World, partner: str) -> None:
+    world.checks.grant_consent(STEWARD, id_number=ALICE, partner=partner, purpose=PURPOSE)

@@ -194,13 +194,25 @@ def _operator(claims: dict[str, Any]) -> str:
 
 def test_an_operator_token_with_more_scope_a_long_life_or_the_portal_issuer_is_refused() -> None:
     now = int(time.time())
-    base = _claims(iss=OPERATOR.issuer, scope="steward:admin", purposes=None, nbf=now, exp=now + 60)
+    base = _claims(
+        iss=OPERATOR.issuer,
+        scope="steward:admin",
+        purposes=None,
+        nbf=now,
+        exp=now + 60,
+        client_id="cli",
+        org="operator",
+    )
     assert _verifier().verify(_operator(base))
     _refused(_operator({**base, "scope": "steward:admin eligibility:check"}))
     _refused(_operator({**base, "purposes": ["INSURANCE_UNDERWRITING"]}))
     _refused(_operator({**base, "exp": now + 3600}))
     _refused(_operator({k: v for k, v in base.items() if k not in ("nbf", "iat")}))
     _refused(_operator({**base, "iss": ISSUER}), "TOKEN_ISSUER")
+    # Issue 8 review: an operator token naming a partner would log the operator's steward
+    # actions as that partner's.
+    _refused(_operator({**base, "org": "2"}))
+    _refused(_operator({**base, "client_id": "dw_insurer"}))
 
 
 def test_minting_refuses_a_long_lived_operator_token() -> None:

@@ -65,3 +65,26 @@ def test_another_process_is_refused_and_a_killed_writer_leaves_no_lock(tmp_path:
             child.stdout.close()
     log = _open(path)
     log.close()
+
+
+def test_deleting_or_linking_the_holder_file_does_not_free_the_lock(tmp_path: Path) -> None:
+    """Issue 8 review: with the lock on a file, `rm audit.db.writer` ("a stale lock") let a
+    second writer in and broke every partner call; a link made its truncation clobber the
+    target. The lock is on the log's directory; the holder file is only advice."""
+    path = tmp_path / "state" / "audit.db"
+    first = _open(path)
+    holder = path.with_name("audit.db.writer")
+    holder.unlink()
+    with pytest.raises(AuditLogBusy):
+        _open(path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    holder.symlink_to(victim)
+    first.describe_writer(role="server", grpc="127.0.0.1:1")
+    assert victim.read_text() == "precious"  # the link was replaced, not followed
+    assert not holder.is_symlink() and read_holder(path)["grpc"] == "127.0.0.1:1"
+    holder.unlink()
+    holder.symlink_to(victim)
+    assert read_holder(path) == {}  # a link is never read either
+    first.close()
+    assert victim.read_text() == "precious"
