@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from enclave.datagen import generate
+from synthetic import generate
 
 
 def _baseline(rows: int, out: Path) -> float:

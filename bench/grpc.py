@@ -43,12 +43,12 @@ import grpc
 import pyarrow.parquet as pq
 
 from dataward.client import Client, ClientCredentialsTokenSource
-from enclave.datagen import generate
 from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
 from enclave.release import Caller
 from launcher import Serving, start_serving
 from launcher.settings import Secret, load_settings
+from synthetic import generate
 
 MASTER_KEY = b"bench master key, not a secret"
 UW = "INSURANCE_UNDERWRITING"

@@ -22,10 +22,10 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 
-from enclave.datagen import generate
 from enclave.dataset import Zone, ingest
 from enclave.keys import init_zone, open_keyring
 from enclave.persons import check_character, is_valid
+from synthetic import generate
 
 MASTER_KEY = b"bench master key, not a secret"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from enclave.datagen import generate
+from synthetic import generate
 
 __all__ = ["datagen"]
 

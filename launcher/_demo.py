@@ -32,13 +32,13 @@ from dataward.client import (
 )
 from dataward.transparency import load_public_key
 from enclave.audit import who_checked
-from enclave.datagen import REFERENCE_DATE, generate
 from enclave.dataset import Zone, ingest, inspect_zone
 from enclave.keys import PUBLIC_KEY_FILE, init_zone, open_keyring
 from enclave.persons import check_character
 from enclave.release import Caller
 from launcher._wiring import start_serving
 from launcher.settings import Secret, Settings
+from synthetic import REFERENCE_DATE, generate
 
 __all__ = ["DemoOptions", "run_demo"]
 

@@ -38,12 +38,6 @@ from enclave import (
 )
 from enclave.audit import AuditError, AuditIntegrityError, AuditLogBusy, AuditStorageError
 from enclave.consent import ConsentNotFound
-from enclave.datagen import (
-    DatagenError,
-    InvalidParametersError,
-    OutputNotEmptyError,
-    OutputNotWritableError,
-)
 from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
 from launcher._operator_calls import OperatorCallError
 from launcher._portal_process import PortalProcessError
@@ -62,6 +56,12 @@ from portal.errors import (
     SigningKeyError,
     UnsealedKeysError,
     WrongPortalKeyError,
+)
+from synthetic import (
+    DatagenError,
+    InvalidParametersError,
+    OutputNotEmptyError,
+    OutputNotWritableError,
 )
 
 EX_DATAERR = 65  # the input data is wrong (bad table, bad schema)

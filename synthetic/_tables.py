@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from enclave.datagen._calendar import REF_DAY, day
-from enclave.datagen._divisions import DIVISIONS
-from enclave.datagen._names import ascii_column
-from enclave.datagen._population import (
+from enclave.dataset import FACE_TEMPLATE_DIM
+from synthetic._calendar import REF_DAY, day
+from synthetic._divisions import DIVISIONS
+from synthetic._names import ascii_column
+from synthetic._population import (
     ENROL_NAMES,
     ENROL_TERMINATED,
     NO_END,
@@ -18,7 +19,6 @@ from enclave.datagen._population import (
     STATUS_NAMES,
     Population,
 )
-from enclave.dataset import FACE_TEMPLATE_DIM
 
 __all__ = ["enrolments_table", "faces_table", "persons_table"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from enclave.datagen._calendar import REF_DAY, WINDOW_START_DAY, YEAR
-from enclave.datagen._institutions import Institutions
-from enclave.datagen._population import Population
+from synthetic._calendar import REF_DAY, WINDOW_START_DAY, YEAR
+from synthetic._institutions import Institutions
+from synthetic._population import Population
 
 __all__ = ["CLAIMS_PER_PERSON_YEAR", "claims_table"]
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from enclave.datagen._calendar import REF_DAY, YEAR, day
-from enclave.datagen._divisions import DIVISIONS
-from enclave.datagen._names import ascii_matrix
+from synthetic._calendar import REF_DAY, YEAR, day
+from synthetic._divisions import DIVISIONS
+from synthetic._names import ascii_matrix
 
 __all__ = ["NO_END", "Population", "draw_population", "id_numbers"]
 

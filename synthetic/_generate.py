@@ -11,19 +11,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enclave.datagen import _calendar as cal
-from enclave.datagen._bindings import bindings_table
-from enclave.datagen._claims import claims_table
-from enclave.datagen._institutions import build_institutions, prefecture_of_division
-from enclave.datagen._names import names, phones
-from enclave.datagen._population import draw_population, id_numbers
-from enclave.datagen._tables import enrolments_table, faces_table, persons_table
-from enclave.datagen.errors import (
+from enclave.dataset import TABLES
+from synthetic import _calendar as cal
+from synthetic._bindings import bindings_table
+from synthetic._claims import claims_table
+from synthetic._institutions import build_institutions, prefecture_of_division
+from synthetic._names import names, phones
+from synthetic._population import draw_population, id_numbers
+from synthetic._tables import enrolments_table, faces_table, persons_table
+from synthetic.errors import (
     InvalidParametersError,
     OutputNotEmptyError,
     OutputNotWritableError,
 )
-from enclave.dataset import TABLES
 
 __all__ = ["CHUNK_PERSONS", "MAX_PERSONS", "GenerationReport", "generate"]
 

@@ -9,7 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from enclave.datagen import (
+from enclave.dataset import TABLES
+from enclave.persons import validate_id_number
+from synthetic import (
     DIVISIONS,
     HOLDER_MONTHLY_LIMIT,
     MEMBER_MONTHLY_LIMIT,
@@ -18,8 +20,6 @@ from enclave.datagen import (
     OutputNotEmptyError,
     generate,
 )
-from enclave.dataset import TABLES
-from enclave.persons import validate_id_number
 
 WINDOW_START = dt.date(2024, 7, 1)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from enclave.datagen._divisions import DIVISIONS
+from synthetic._divisions import DIVISIONS
 
 __all__ = ["CLASSES", "Institutions", "build_institutions", "prefecture_of_division"]
 

@@ -6,14 +6,18 @@ mobile numbers, enrolments with gaps, suspensions and terminations, deaths (no c
 them), institutions per prefecture, about ten claims per covered person-year with a long
 tail and winter seasonality, family bindings within the monthly limits, and synthetic face
 templates. Fully vectorised: a million persons and their claims in well under a minute or two.
+
+A tool that makes what a registry would export, not code that runs in the zone: it takes only
+the registry schema from the zone (``enclave.dataset``'s face), and nothing in the zone, the
+servers or the SDK imports it (import-linter contracts in ``pyproject.toml``).
 """
 
-from enclave.datagen._bindings import HOLDER_MONTHLY_LIMIT, MEMBER_MONTHLY_LIMIT
-from enclave.datagen._calendar import REFERENCE_DATE, WINDOW_START_DAY
-from enclave.datagen._claims import CLAIMS_PER_PERSON_YEAR
-from enclave.datagen._divisions import DIVISIONS, Division
-from enclave.datagen._generate import CHUNK_PERSONS, MAX_PERSONS, GenerationReport, generate
-from enclave.datagen.errors import (
+from synthetic._bindings import HOLDER_MONTHLY_LIMIT, MEMBER_MONTHLY_LIMIT
+from synthetic._calendar import REFERENCE_DATE, WINDOW_START_DAY
+from synthetic._claims import CLAIMS_PER_PERSON_YEAR
+from synthetic._divisions import DIVISIONS, Division
+from synthetic._generate import CHUNK_PERSONS, MAX_PERSONS, GenerationReport, generate
+from synthetic.errors import (
     DatagenError,
     InvalidParametersError,
     OutputNotEmptyError,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from enclave.datagen._calendar import REF_DAY, YEAR, day
-from enclave.datagen._population import Population
+from synthetic._calendar import REF_DAY, YEAR, day
+from synthetic._population import Population
 
 __all__ = ["HOLDER_MONTHLY_LIMIT", "MEMBER_MONTHLY_LIMIT", "bindings_table"]
 
