@@ -46,7 +46,7 @@ def _appends_per_second(db: Path, batch: int, threads: int, total: int) -> tuple
     def worker(t: int) -> None:
         try:
             for i in range(per_thread):
-                log.append(RequestReceived("c", "org", "m", "p", None, None, f"r{t}-{i}"))
+                log.append(RequestReceived("c", "org", "m", "p", None, None, f"{t:08x}{i:024x}"))
         except BaseException as exc:  # the bench must fail loudly, not time failures
             errors.append(exc)
 
