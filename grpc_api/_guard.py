@@ -171,6 +171,18 @@ class Guard:
         exc.logged = answer.logged = True
         return answer
 
+    def limit_anonymous(self, context: grpc.ServicerContext) -> None:
+        """Charge an anonymous call (the zone's attestation: one signature each) against the
+        per-address and all-addresses buckets of unauthenticated refusals; RateLimited past
+        them. Nothing is logged: the method is public and reveals no data."""
+        if self._unauthenticated is None:
+            return
+        retry_after = self._unauthenticated.acquire(client_address(context))
+        if retry_after is None:
+            retry_after = self._unauthenticated.acquire(ALL_ADDRESSES)
+        if retry_after is not None:
+            raise RateLimited(retry_after, UNAUTHENTICATED_LIMITED)
+
     def logged(self, method: str, principal: Principal | None, exc: BaseException) -> BaseException:
         """``exc`` as the call must answer it: an API refusal nobody logged yet (one the
         servicer's conversion raised) is logged first; the zone logs its own refusals."""
@@ -277,7 +289,8 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
         if cached is not None and cached[0] is handler:
             return cached[1]
         if method.startswith(PUBLIC_PREFIXES):
-            wrapped = _public(handler)
+            limit = self._guard.limit_anonymous if method in PUBLIC_METHODS else None
+            wrapped = _public(handler, limit)
         else:
             wrapped = self._wrap(method, handler)
         self._wrapped[method] = (handler, wrapped)
@@ -355,15 +368,21 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
         return grpc.unary_unary_rpc_method_handler(refused)
 
 
-def _public(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+def _public(
+    handler: grpc.RpcMethodHandler[Any, Any],
+    limit: Callable[[grpc.ServicerContext], None] | None = None,
+) -> grpc.RpcMethodHandler[Any, Any]:
     """A public (health, reflection, attestation) handler: bad bodies are INVALID_ARGUMENT
-    too, and what it raises leaves through the status table."""
+    too, and what it raises leaves through the status table. ``limit`` (the attestation's)
+    refuses a caller past the per-address rate of anonymous calls before any work."""
     parse = _tolerant(handler.request_deserializer)
     if handler.unary_unary is not None:
         inner_uu = handler.unary_unary
 
         def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
             try:
+                if limit is not None:
+                    limit(context)
                 if request is MALFORMED:
                     raise MalformedRequest()
                 return inner_uu(request, context)

@@ -451,3 +451,39 @@ def test_malformed_batch_items_are_charged_against_the_rate_limit(tmp_path: Path
     reasons = [_reason(e) for e in errors if e is not None]
     assert reasons[:2] == ["MALFORMED_REQUEST"] * 2  # 2 tokens each: the stream and its item
     assert set(reasons[2:]) == {"RATE_LIMITED"}
+
+
+def test_the_zone_attests_to_its_key_and_only_so_often_per_address(tmp_path: Path) -> None:
+    """AuditService.Attest (what the operator's CLI checks before it sends a credential) needs
+    no token, so each caller address gets only the anonymous rate of signatures."""
+    from dataward.client import Client, RateLimited, StaticTokenSource
+    from tests.support.person_fakes import KEY_NAME
+
+    with grpc_stack(
+        tmp_path, unauthenticated_refusals_per_second=0.01, unauthenticated_refusals_burst=3
+    ) as stack:
+        key = (KEY_NAME, stack.audit.key.public_key())
+        with Client(stack.target, StaticTokenSource("unused"), audit_key=key) as client:
+            for _ in range(3):
+                client.attest()  # verifies the signature over a fresh challenge
+            with pytest.raises(RateLimited):
+                client.attest()
+        channel, call = _raw(stack, "")
+        with channel:
+            short = audit_pb2.AttestRequest(challenge=b"x" * 8).SerializeToString()
+            error = call("/dataward.v1.AuditService/Attest", short)
+        assert error is not None and error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_a_challenge_out_of_range_is_invalid_argument(stack: Stack) -> None:
+    channel, call = _raw(stack, "")
+    with channel:
+        for size in (0, 15, 65):
+            body = audit_pb2.AttestRequest(challenge=b"x" * size).SerializeToString()
+            error = call("/dataward.v1.AuditService/Attest", body)
+            assert error is not None
+            assert (error.code(), _reason(error), _field(error)) == (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "FIELD_INVALID",
+                "challenge",
+            )

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from dataward.attestation import sign_attestation
 from enclave.audit import (
     ACCESS_POLICY_VERSION,
     AuditLog,
@@ -138,6 +140,7 @@ def zone_stack(
             refusals=AuditLogRefusals(log),
             audit_key_name=KEY_NAME,
             audit_public_key=raw_public_key(audit.key.public_key()),
+            attest=partial(sign_attestation, audit.key, KEY_NAME),
         )
         try:
             yield Stack(issuer, server, checks, directory, audit, feed, jwks, log, store)
