@@ -1,0 +1,154 @@
+"""The policy model: frozen values a loaded policy document becomes.
+
+A steward defines analysis views (SQL over zone tables) and gives every view column a role;
+each view has one analysis rule (aggregation or template); grants give an organization and
+purpose the right to use views. Nothing here reads files or the environment: `policies.load`
+builds these from a document and checks every cross-reference before one exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+__all__ = [
+    "AggregationRule",
+    "Column",
+    "ColumnRole",
+    "Grant",
+    "Parameter",
+    "ParameterType",
+    "Policy",
+    "ReleaseMode",
+    "Rule",
+    "Template",
+    "TemplateRule",
+    "Unit",
+    "View",
+]
+
+Unit = Literal["cents", "count"]
+ReleaseMode = Literal["dp", "exact"]
+ParameterType = Literal["int", "str", "date"]
+
+
+class ColumnRole(StrEnum):
+    """What a view column may be used for."""
+
+    DIMENSION = "dimension"
+    """Selectable, groupable and filterable; its values are public (`Column.domain`)."""
+    MEASURE = "measure"
+    """Aggregated only; integer cents or counts, clipped to `[lower, upper]`."""
+    PERSON_KEY = "person_key"
+    """Hidden: never selectable, filterable or groupable; only `COUNT(DISTINCT ...)` of it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of an analysis view.
+
+    `domain` is the public set of a dimension's values (None where the rule needs none);
+    `lower`/`upper` are a measure's clip bounds and `unit` its unit (None for other roles).
+    """
+
+    name: str
+    role: ColumnRole
+    domain: tuple[str, ...] | None = None
+    lower: int | None = None
+    upper: int | None = None
+    unit: Unit | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AggregationRule:
+    """Ad-hoc restricted SQL over a view, within these limits.
+
+    `allowed_aggregates` maps a measure to the aggregates allowed on it (`SUM`, `AVG`);
+    `count_star` and `count_distinct_person` allow `COUNT(*)` and `COUNT(DISTINCT <person>)`.
+    `contribution_limit` is the most rows one person contributes to one cell; `row_cap` the most
+    rows an answer releases. `release` is `dp` unless a steward chose `exact`.
+    """
+
+    allowed_aggregates: Mapping[str, frozenset[str]]
+    count_star: bool
+    count_distinct_person: bool
+    dimensions: frozenset[str]
+    max_group_keys: int
+    min_persons: int = 11
+    rounding_base: int = 5
+    where_columns: frozenset[str]
+    where_operators: frozenset[str]
+    contribution_limit: int
+    release: ReleaseMode = "dp"
+    row_cap: int
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A typed template parameter; `minimum`/`maximum` bound ints and dates (ISO text)."""
+
+    name: str
+    type: ParameterType
+    minimum: int | str | None = None
+    maximum: int | str | None = None
+    choices: tuple[str | int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A named, parameterised query a steward approved (`:name` placeholders in `sql`)."""
+
+    name: str
+    sql: str
+    parameters: Mapping[str, Parameter]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRule:
+    """Only the named templates may run over the view; they release in exact mode."""
+
+    templates: Mapping[str, Template]
+
+
+Rule = AggregationRule | TemplateRule
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """An analysis view: `sql` over zone tables (joins live here, never in partner queries)."""
+
+    name: str
+    sql: str
+    columns: Mapping[str, Column]
+    rule: Rule
+
+    @property
+    def person_key(self) -> str | None:
+        """The name of the view's person-key column, if it has one."""
+        for column in self.columns.values():
+            if column.role is ColumnRole.PERSON_KEY:
+                return column.name
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The right of `organization`, for `purpose`, to use `views`."""
+
+    organization: str
+    purpose: str
+    views: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A validated policy; `version` is the sha256 of its canonical form.
+
+    Equal content gives an equal version, whatever the document's layout, order or comments.
+    """
+
+    views: Mapping[str, View]
+    grants: tuple[Grant, ...]
+    version: str
