@@ -132,8 +132,9 @@ def verify_consistency(
 ) -> None:
     """Check that the tree of ``new_size`` with ``new_root`` extends ``old_size``/``old_root``.
 
-    RFC 9162 §2.1.4.2. A tree of size 0 is consistent with every later tree (its proof is
-    empty). Raises :class:`ProofError`; returns nothing on success.
+    RFC 9162 §2.1.4.2. A tree of size 0 (whose root must be the empty tree's) is consistent
+    with every later tree (its proof is empty). Raises :class:`ProofError`; returns nothing on
+    success.
     """
     if not 0 <= old_size <= new_size:
         raise ProofError(f"old size {old_size} is not between 0 and the new size {new_size}")
@@ -144,6 +145,12 @@ def verify_consistency(
     if old_size == 0:
         if proof:
             raise ProofError("a consistency proof from the empty tree must be empty")
+        # The empty tree has one root (RFC 9162 §2.1.1): any other "old root" of size 0 is not
+        # a tree of this log, and neither is a new tree of size 0 with another root.
+        if old_root != EMPTY_ROOT:
+            raise ProofError("the root of the empty tree is not the hash of the empty string")
+        if new_size == 0 and new_root != EMPTY_ROOT:
+            raise ProofError("the root of the empty tree is not the hash of the empty string")
         return
     if old_size == new_size:
         if proof:

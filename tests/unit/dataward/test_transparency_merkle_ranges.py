@@ -287,3 +287,19 @@ def test_every_proof_of_every_small_tree_verifies() -> None:
             proof = tree.consistency_proof(old, new)
             assert proof == consistency_proof(hashes[:new], old)
             verify_consistency(old, new, tree.root(old), root, proof)
+
+
+def test_the_empty_tree_has_one_root() -> None:
+    """Found by mutation testing: from size 0 any old root passed, and at sizes 0 and 0 the
+    roots were not compared at all."""
+    import hashlib
+
+    from dataward.transparency import ProofError, verify_consistency
+
+    empty, other = hashlib.sha256(b"").digest(), hashlib.sha256(b"x").digest()
+    verify_consistency(0, 5, empty, other, [])
+    verify_consistency(0, 0, empty, empty, [])
+    with pytest.raises(ProofError, match="empty tree"):
+        verify_consistency(0, 5, other, other, [])
+    with pytest.raises(ProofError, match="empty tree"):
+        verify_consistency(0, 0, empty, other, [])
