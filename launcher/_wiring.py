@@ -238,6 +238,7 @@ def start_serving(
             grpc=operator_target(grpc_bind or settings.grpc.bind, api.port),
             tls=settings.grpc.tls_cert_file is not None,
             portal=child.url,
+            dataset_version=core.zone.version,  # an ingest meanwhile never prunes it
         )
     except BaseException:
         try:

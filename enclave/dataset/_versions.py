@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from enclave._fsio import fsync_dir, fsync_tree, write_atomic
+from enclave.audit import ZONE_LOG_FILE, read_holder
 from enclave.errors import CorruptDataset, IngestError, NoDataset
 
 __all__ = [
@@ -152,12 +153,17 @@ def keep_refused_report(zone_dir: Path, tmp_dir: Path, version: str, keep: int) 
 
 def prune_versions(zone_dir: Path, keep: int, *, previous: str | None = None) -> list[str]:
     """Delete all but the newest ``keep`` complete versions, never the current one nor
-    ``previous`` (the version live before this ingest: the operator's way back, issue 8)."""
+    ``previous`` (the version live before this ingest: the operator's way back, issue 8), nor
+    the one a running server serves (it names it in the log's writer record; it answers from
+    that version until restarted -- issue 8 review: an ingest while serving pruned it)."""
     current = current_version(zone_dir)
     complete = sorted(
         p.name for p in versions_root(zone_dir).iterdir() if not p.name.endswith(TMP_SUFFIX)
     )
+    served = read_holder(zone_dir / ZONE_LOG_FILE).get("dataset_version")
     keep_set = set(complete[-keep:]) | {current, previous}
+    if isinstance(served, str):
+        keep_set.add(served)
     removed = [name for name in complete if name not in keep_set]
     for name in removed:
         shutil.rmtree(version_dir(zone_dir, name))

@@ -357,3 +357,25 @@ def test_a_table_with_zero_rows_rejects_nothing_and_is_published(tmp_path: Path)
     faces = report.tables["face_templates"]
     assert (faces.source_rows, faces.accepted, faces.rejected) == (0, 0, 0)
     assert Zone.open(zone, keyring).version == report.version
+
+
+def test_pruning_keeps_the_version_a_running_server_serves(tmp_path: Path) -> None:
+    """Issue 8 review: `serve` answers from the version live when it started; two ingests
+    meanwhile with --keep-versions 1 deleted its files under it."""
+    from enclave.audit import ZONE_LOG_FILE, AuditLog, zone_log_name
+    from launcher.settings import AuditSettings
+
+    zone, keyring = _zone(tmp_path)
+    source = make_source(8).write(tmp_path / "src")
+    served = ingest(zone, source, keyring, keep_versions=1).version
+    name = zone_log_name(keyring.zone_id)
+    log = AuditLog.open(zone / ZONE_LOG_FILE, AuditSettings(), keyring.signing_key, name, name)
+    try:
+        log.describe_writer(role="server", grpc="127.0.0.1:1", dataset_version=served)
+        ingest(zone, source, keyring, keep_versions=1)
+        ingest(zone, source, keyring, keep_versions=1)
+        assert served in _versions(zone)
+    finally:
+        log.close()
+    ingest(zone, source, keyring, keep_versions=1)  # no server any more: pruned as usual
+    assert served not in _versions(zone)
