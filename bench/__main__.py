@@ -5,7 +5,14 @@ from __future__ import annotations
 import runpy
 import sys
 
-BENCHES = ["bench.datagen", "bench.audit", "bench.zone", "bench.portal", "bench.grpc"]
+BENCHES = [
+    "bench.datagen",
+    "bench.audit",
+    "bench.zone",
+    "bench.portal",
+    "bench.grpc",
+    "bench.existence",
+]
 
 for name in BENCHES:
     print(f"== {name}")

@@ -15,13 +15,13 @@ once the paths match; before the fix it was far above it. ``bench/`` has the end
 
 from __future__ import annotations
 
-import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pytest
 
+from bench._stats import mann_whitney_z
 from dataward.transparency import Receipt
 from enclave.consent import SqliteConsentStore
 from enclave.dataset import Zone, ingest
@@ -53,26 +53,6 @@ class _NullTrail:
 
     def allow_and_release(self, **fields: object) -> Receipt:  # pragma: no cover (refusals only)
         raise AssertionError("no answer is released in this test")
-
-
-def mann_whitney_z(a: Sequence[float], b: Sequence[float]) -> float:
-    """The normal approximation of the Mann-Whitney U statistic (ties get average ranks)."""
-    pooled = sorted([(x, 0) for x in a] + [(x, 1) for x in b])
-    ranks = [0.0] * len(pooled)
-    i = 0
-    while i < len(pooled):
-        j = i
-        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[k] = (i + j) / 2 + 1
-        i = j + 1
-    n1, n2 = len(a), len(b)
-    r1 = sum(r for r, (_, group) in zip(ranks, pooled, strict=True) if group == 0)
-    u1 = r1 - n1 * (n1 + 1) / 2
-    mean = n1 * n2 / 2
-    sd = math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
-    return (u1 - mean) / sd
 
 
 def test_the_statistic_sees_a_real_difference() -> None:
