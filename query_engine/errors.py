@@ -1,0 +1,64 @@
+"""The query engine's errors.
+
+The tree::
+
+    QueryEngineError            base of every error this package raises
+    ├── QueryRejected           the partner's query is not allowed (reason code + construct)
+    └── EngineError             the engine failed to run an accepted query (next step: DuckDB)
+
+`QueryRejected` is "your request is wrong"; `EngineError` is "we could not answer". Neither
+message ever carries a data value (a literal, a parameter value, a row): only the reason code
+and the construct or column name behind it, which come from the policy or the grammar.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["EngineError", "QueryEngineError", "QueryRejected", "Reason"]
+
+
+class Reason(StrEnum):
+    """Why a query is rejected: stable codes that cross the zone boundary."""
+
+    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    PARSE_ERROR = "PARSE_ERROR"
+    NOT_ONE_STATEMENT = "NOT_ONE_STATEMENT"
+    NOT_A_SELECT = "NOT_A_SELECT"
+    CONSTRUCT_NOT_ALLOWED = "CONSTRUCT_NOT_ALLOWED"
+    IDENTIFIER_NOT_ALLOWED = "IDENTIFIER_NOT_ALLOWED"
+    AGGREGATE_NOT_ALLOWED = "AGGREGATE_NOT_ALLOWED"
+    VIEW_UNKNOWN = "VIEW_UNKNOWN"
+    RULE_NOT_AD_HOC = "RULE_NOT_AD_HOC"
+    COLUMN_UNKNOWN = "COLUMN_UNKNOWN"
+    COLUMN_HIDDEN = "COLUMN_HIDDEN"
+    NOT_A_DIMENSION = "NOT_A_DIMENSION"
+    DIMENSION_NOT_ALLOWED = "DIMENSION_NOT_ALLOWED"
+    TOO_MANY_GROUP_KEYS = "TOO_MANY_GROUP_KEYS"
+    WHERE_COLUMN_NOT_ALLOWED = "WHERE_COLUMN_NOT_ALLOWED"
+    OPERATOR_NOT_ALLOWED = "OPERATOR_NOT_ALLOWED"
+    SELECTED_NOT_GROUPED = "SELECTED_NOT_GROUPED"
+    ORDER_BY_NOT_OUTPUT = "ORDER_BY_NOT_OUTPUT"
+    OUTPUT_NAME_AMBIGUOUS = "OUTPUT_NAME_AMBIGUOUS"
+
+
+class QueryEngineError(Exception):
+    """Base of every error of the query engine."""
+
+
+class QueryRejected(QueryEngineError):  # noqa: N818 (a decision, named as the issue names it)
+    """The query is not allowed: `reason` and the `construct` (grammar element or column).
+
+    The message is public: it is built from the reason and the construct only, never from the
+    query's literals or parameter values.
+    """
+
+    def __init__(self, reason: Reason, construct: str = "") -> None:
+        self.reason = reason
+        self.construct = construct
+        super().__init__(f"{reason}({construct})" if construct else str(reason))
+
+
+class EngineError(QueryEngineError):
+    """An accepted query could not be executed (time or memory limit, engine failure)."""
