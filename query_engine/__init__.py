@@ -3,7 +3,9 @@
 The stages are pure functions of an immutable `Query` (DESIGN.md "Queries"): `parse` turns
 the restricted SQL into one, refusing every construct outside the grammar; later stages
 (validation against a view's rule, rewriting, execution behind the `Engine` seam) take it.
-Rejections are `QueryRejected(reason, construct)`, whose message carries no data value.
+`parse` raises `QueryRejected(reason, construct)`; `validate` returns `Accepted` or
+`Rejected(rejections)` (a decision value; `check` raises the first instead). No reason or
+message carries a data value of the query.
 """
 
 from query_engine.errors import EngineError, QueryEngineError, QueryRejected, Reason
@@ -27,9 +29,11 @@ from query_engine.query import (
     SelectItem,
     Value,
 )
+from query_engine.validate import Accepted, Rejected, Rejection, Validation, check, validate
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "Accepted",
     "Aggregate",
     "AggregateFunction",
     "And",
@@ -49,8 +53,13 @@ __all__ = [
     "QueryEngineError",
     "QueryRejected",
     "Reason",
+    "Rejected",
+    "Rejection",
     "SelectItem",
+    "Validation",
     "Value",
+    "check",
     "normalise_identifier",
     "parse",
+    "validate",
 ]
