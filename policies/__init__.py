@@ -1,6 +1,33 @@
-"""Policy documents, their validation and evaluation. Imports nothing of ours."""
+"""Policy documents, their validation and evaluation. Imports nothing of ours.
 
+A steward's policy (YAML) defines analysis views over zone tables, the role of every view
+column, each view's analysis rule and the grants of views to partner organizations and
+purposes. `load_policy_file` turns a document into a frozen `Policy` or raises a precise
+`PolicyError` (file, path, problem); `Policy.grant_for` and the combinators return decisions
+as values (`Allow` / `Deny(reasons)`), failing closed. `default_policy()` is the policy for
+the synthetic registry, shipped as `policies/default.yaml`.
+"""
+
+from policies._default import default_policy, default_policy_text
+from policies.decisions import NO_RULES, Allow, Decision, Deny, all_of, any_of
+from policies.errors import (
+    DuplicateNameError,
+    InvalidValueError,
+    MissingBoundsError,
+    MissingDomainError,
+    MissingKeyError,
+    PersonKeyExposedError,
+    PolicyError,
+    PolicyInvalidError,
+    PolicySyntaxError,
+    PolicyUnreadableError,
+    UnknownKeyError,
+    UnknownReferenceError,
+    WrongTypeError,
+)
+from policies.load import AGGREGATES, WHERE_OPERATORS, load_policy, load_policy_file
 from policies.model import (
+    VIEW_NOT_GRANTED,
     AggregationRule,
     Column,
     ColumnRole,
@@ -17,17 +44,43 @@ from policies.model import (
 )
 
 __all__ = [
+    "AGGREGATES",
+    "NO_RULES",
+    "VIEW_NOT_GRANTED",
+    "WHERE_OPERATORS",
     "AggregationRule",
+    "Allow",
     "Column",
     "ColumnRole",
+    "Decision",
+    "Deny",
+    "DuplicateNameError",
     "Grant",
+    "InvalidValueError",
+    "MissingBoundsError",
+    "MissingDomainError",
+    "MissingKeyError",
     "Parameter",
     "ParameterType",
+    "PersonKeyExposedError",
     "Policy",
+    "PolicyError",
+    "PolicyInvalidError",
+    "PolicySyntaxError",
+    "PolicyUnreadableError",
     "ReleaseMode",
     "Rule",
     "Template",
     "TemplateRule",
     "Unit",
+    "UnknownKeyError",
+    "UnknownReferenceError",
     "View",
+    "WrongTypeError",
+    "all_of",
+    "any_of",
+    "default_policy",
+    "default_policy_text",
+    "load_policy",
+    "load_policy_file",
 ]

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from policies.decisions import Allow, Decision, Deny
+
 __all__ = [
+    "VIEW_NOT_GRANTED",
     "AggregationRule",
     "Column",
     "ColumnRole",
@@ -31,6 +34,8 @@ __all__ = [
 
 Unit = Literal["cents", "count"]
 ReleaseMode = Literal["dp", "exact"]
+
+VIEW_NOT_GRANTED = "VIEW_NOT_GRANTED"
 ParameterType = Literal["int", "str", "date"]
 
 
@@ -152,3 +157,19 @@ class Policy:
     views: Mapping[str, View]
     grants: tuple[Grant, ...]
     version: str
+
+    def grant_for(self, organization: str, purpose: str, view: str) -> Decision:
+        """Allow if a grant gives `organization`, for `purpose`, the view; else VIEW_NOT_GRANTED.
+
+        A view the policy does not have is denied with the same reason, so the answer does not
+        tell a partner which views exist beyond those granted to it.
+        """
+        for grant in self.grants:
+            if (
+                grant.organization == organization
+                and grant.purpose == purpose
+                and view in grant.views
+                and view in self.views
+            ):
+                return Allow()
+        return Deny((VIEW_NOT_GRANTED,))
