@@ -42,6 +42,7 @@ from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, Pers
 from launcher._operator_calls import OperatorCallError
 from launcher._portal_process import PortalProcessError
 from launcher.settings import SettingsError
+from policies import PolicyError, PolicyUnreadableError
 from portal.errors import (
     AuthenticationError,
     ConflictError,
@@ -131,6 +132,9 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (ReceiptInvalid, EX_DATAERR),
     (Unavailable, EX_UNAVAILABLE),
     (DatawardError, EX_UNAVAILABLE),
+    # policy documents (`policy check`): file, path and what is wrong
+    (PolicyUnreadableError, EX_NOINPUT),
+    (PolicyError, EX_DATAERR),
     # datagen
     (OutputNotEmptyError, EX_CANTCREAT),
     (OutputNotWritableError, EX_CANTCREAT),

@@ -16,6 +16,7 @@ from launcher._cmd_audit import audit
 from launcher._cmd_consent import consent
 from launcher._cmd_datagen import datagen
 from launcher._cmd_demo import demo
+from launcher._cmd_policy import policy
 from launcher._cmd_portal import portal
 from launcher._cmd_serve import serve
 from launcher._cmd_zone import zone
@@ -37,6 +38,7 @@ cli.add_command(demo)
 cli.add_command(portal)
 cli.add_command(serve)
 cli.add_command(consent)
+cli.add_command(policy)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
