@@ -1,8 +1,9 @@
 """The ``dataward policy`` commands: ``check`` validates a policy document offline.
 
 ``check`` needs no zone and no secret: it loads the document exactly as the zone will
-(`policies.load_policy_file`) and prints the version the zone would record and the views it
-defines; a document with any error prints the error (file, path, what is wrong) and exits 65.
+(`policies.load_policy_file`, views over the registry's tables) and prints the version the
+zone would record and the views it defines; a document with any error prints the error
+(file, path, what is wrong) and exits 65.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from enclave.dataset import TABLES
 from policies import AggregationRule, ColumnRole, Policy, View, load_policy_file
 
 __all__ = ["policy"]
@@ -25,7 +27,7 @@ def policy() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def check(file: Path) -> None:
     """Validate the policy document FILE; print its version and views."""
-    loaded = load_policy_file(file)
+    loaded = load_policy_file(file, tables=frozenset(TABLES))
     for line in describe(loaded):
         click.echo(line)
 

@@ -82,8 +82,8 @@ _TYPES: Mapping[str, ParameterType] = {"int": "int", "str": "str", "date": "date
 _DIALECT = "duckdb"
 
 
-def load_policy_file(path: Path) -> Policy:
-    """Read and load the document at `path` (errors name the file as given)."""
+def load_policy_file(path: Path, tables: frozenset[str] | None = None) -> Policy:
+    """Read and load the document at `path` (errors name the file as given); see `load_policy`."""
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -91,11 +91,15 @@ def load_policy_file(path: Path) -> Policy:
         At(file).fail(PolicyUnreadableError, "not UTF-8 text")
     except OSError as exc:
         At(file).fail(PolicyUnreadableError, f"cannot read the file ({exc.strerror or 'error'})")
-    return load_policy(text, file)
+    return load_policy(text, file, tables)
 
 
-def load_policy(text: str, file: str = "<policy>") -> Policy:
-    """Load a document given as text; `file` names it in errors."""
+def load_policy(text: str, file: str = "<policy>", tables: frozenset[str] | None = None) -> Policy:
+    """Load a document given as text; `file` names it in errors.
+
+    A view's SQL reads only plain, unqualified tables (never a file, a table function or
+    another schema); with `tables` (the zone's), only those. A template reads only its view.
+    """
     try:
         data = parse(text, file)
     except RecursionError:
@@ -104,7 +108,7 @@ def load_policy(text: str, file: str = "<policy>") -> Policy:
     doc = top.mapping(data, required=("views", "grants"))
     views_at = top.key("views")
     views = {
-        name: _view(name, value, views_at.key(name))
+        name: _view(name, value, views_at.key(name), tables)
         for name, value in views_at.names(doc["views"]).items()
     }
     grants = _grants(doc["grants"], top.key("grants"), views)
@@ -123,11 +127,25 @@ def _select(sql: str, at: At) -> exp.Select:
     return statements[0]
 
 
-def _view(name: str, value: object, at: At) -> View:
+def _sources(select: exp.Select, at: At, allowed: frozenset[str] | None, what: str) -> None:
+    """Every table `select` reads is a plain name: no file path, table function or schema."""
+    local = {cte.alias_or_name for cte in select.find_all(exp.CTE)}
+    for table in select.find_all(exp.Table):
+        name = table.name
+        plain = isinstance(table.this, exp.Identifier) and name.isascii() and name.isidentifier()
+        if not plain or table.args.get("db") or table.args.get("catalog"):
+            at.fail(InvalidValueError, f"reads only plain {what} by name (no files, functions)")
+        if allowed is not None and name not in allowed and name not in local:
+            at.fail(UnknownReferenceError, f"reads {name!r}, which is not one of the {what}")
+
+
+def _view(name: str, value: object, at: At, tables: frozenset[str] | None) -> View:
     doc = at.mapping(value, required=("sql", "columns", "rule"))
     sql_at = at.key("sql")
     sql = sql_at.string(doc["sql"])
-    outputs = _select(sql, sql_at).named_selects
+    select = _select(sql, sql_at)
+    _sources(select, sql_at, tables, "zone tables")
+    outputs = select.named_selects
     columns_at = at.key("columns")
     columns = {
         column: _column(column, spec, columns_at.key(column))
@@ -153,7 +171,7 @@ def _view(name: str, value: object, at: At) -> View:
                 UnknownReferenceError,
                 f"the SQL outputs {output!r}, which is not in columns (give every output a role)",
             )
-    rule = _rule(doc["rule"], at.key("rule"), columns, columns_at)
+    rule = _rule(doc["rule"], at.key("rule"), name, columns, columns_at)
     return View(name=name, sql=sql, columns=columns, rule=rule)
 
 
@@ -197,13 +215,13 @@ def _column(name: str, value: object, at: At) -> Column:
     return Column(name=name, role=role)
 
 
-def _rule(value: object, at: At, columns: Mapping[str, Column], columns_at: At) -> Rule:
+def _rule(value: object, at: At, view: str, columns: Mapping[str, Column], columns_at: At) -> Rule:
     doc = at.mapping(value, optional=("aggregation", "templates"))
     if len(doc) != 1:
         at.fail(InvalidValueError, "give exactly one of aggregation, templates")
     if "aggregation" in doc:
         return _aggregation(doc["aggregation"], at.key("aggregation"), columns, columns_at)
-    return _templates(doc["templates"], at.key("templates"))
+    return _templates(doc["templates"], at.key("templates"), view)
 
 
 def _referenced(
@@ -304,14 +322,16 @@ def _in_order(value: object) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
 
-def _templates(value: object, at: At) -> TemplateRule:
+def _templates(value: object, at: At, view: str) -> TemplateRule:
     templates: dict[str, Template] = {}
     for name, spec in at.names(value).items():
         template_at = at.key(name)
         doc = template_at.mapping(spec, required=("sql",), optional=("parameters",))
         sql_at = template_at.key("sql")
         sql = sql_at.string(doc["sql"])
-        used = {p.name for p in _select(sql, sql_at).find_all(exp.Placeholder)}
+        select = _select(sql, sql_at)
+        _sources(select, sql_at, frozenset({view}), f"view {view!r} (its own view)")
+        used = {p.name for p in select.find_all(exp.Placeholder)}
         parameters_at = template_at.key("parameters")
         parameters = {
             p: _parameter(p, s, parameters_at.key(p))

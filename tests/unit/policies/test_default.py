@@ -49,3 +49,8 @@ def test_the_default_policy_grants_the_demo_insurer_claims() -> None:
 
 def test_the_default_policy_version_is_stable() -> None:
     assert default_policy().version == load_policy(default_policy_text()).version
+
+
+def test_the_default_views_read_only_registry_tables() -> None:
+    registry = frozenset({"persons", "enrolments", "institutions", "claims", "family_bindings"})
+    assert load_policy(default_policy_text(), tables=registry).version == default_policy().version

@@ -476,3 +476,49 @@ def test_an_unreadable_file_is_a_policy_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyUnreadableError) as caught:
         load_policy_file(binary)
     assert caught.value.file == str(binary)
+
+
+SOURCES: list[tuple[str, str, type[PolicyError]]] = [
+    ("a file path", "SELECT 1 AS person_key FROM 'claims.parquet'", InvalidValueError),
+    ("a table function", "SELECT 1 AS person_key FROM read_parquet('x')", InvalidValueError),
+    ("glob", "SELECT 1 AS person_key FROM glob('*')", InvalidValueError),
+    ("another schema", "SELECT 1 AS person_key FROM other.claims", InvalidValueError),
+    ("an unknown table", "SELECT 1 AS person_key FROM secrets", UnknownReferenceError),
+]
+
+
+@pytest.mark.parametrize(("sql", "kind"), [c[1:] for c in SOURCES], ids=[c[0] for c in SOURCES])
+def test_a_view_reads_only_zone_tables_by_name(sql: str, kind: type[PolicyError]) -> None:
+    doc = document()
+    doc["views"]["by_type"]["sql"] = sql
+    doc["views"]["by_type"]["columns"] = {"person_key": {"role": "person_key"}}
+    doc["views"]["by_type"]["rule"] = {
+        "aggregation": {
+            "aggregates": {},
+            "dimensions": [],
+            "max_group_keys": 1,
+            "where": {"columns": [], "operators": []},
+            "contribution_limit": 1,
+            "row_cap": 1,
+        }
+    }
+    with pytest.raises(PolicyError) as caught:
+        load_policy(text(doc), "p.yaml", tables=frozenset({"claims", "persons"}))
+    assert (type(caught.value), caught.value.path) == (kind, "views.by_type.sql")
+
+
+def test_a_template_reads_only_its_own_view() -> None:
+    doc = document()
+    template = doc["views"]["by_type"]["rule"]["templates"]["count_type"]
+    template["sql"] = "SELECT COUNT(*) AS n FROM claims WHERE visit_type = :kind"
+    error = _error(doc)
+    assert (type(error), error.path) == (
+        UnknownReferenceError,
+        "views.by_type.rule.templates.count_type.sql",
+    )
+
+
+def test_the_zone_tables_are_checked_only_when_given() -> None:
+    assert load_policy(text(document()), tables=frozenset({"claims", "persons"}))
+    with pytest.raises(UnknownReferenceError):
+        load_policy(text(document()), tables=frozenset({"claims"}))
