@@ -9,6 +9,13 @@ message carries a data value of the query.
 """
 
 from query_engine.errors import EngineError, QueryEngineError, QueryRejected, Reason
+from query_engine.interface import (
+    Engine,
+    ExecutionLimits,
+    ExecutionRequest,
+    ExecutionResult,
+    ParameterValue,
+)
 from query_engine.parse import DEFAULT_MAX_BYTES, normalise_identifier, parse
 from query_engine.query import (
     Aggregate,
@@ -41,13 +48,18 @@ __all__ = [
     "Comparison",
     "ComparisonOp",
     "Dimension",
+    "Engine",
     "EngineError",
+    "ExecutionLimits",
+    "ExecutionRequest",
+    "ExecutionResult",
     "InList",
     "Literal",
     "Not",
     "Or",
     "OrderItem",
     "Param",
+    "ParameterValue",
     "Predicate",
     "Query",
     "QueryEngineError",

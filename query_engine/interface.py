@@ -1,0 +1,68 @@
+"""The engine seam: how a validated, rewritten query is run (DuckDB now, Spark next issue).
+
+Only the seam lives here (STYLE.md item 2): the `Engine` Protocol and the frozen values that
+cross it. Implementations are siblings (`duckdb.py` next; `spark.py` in the next issue). The
+stages before it are engine-neutral: rewriting yields SQL that the transpile stage renders
+in `Engine.dialect` (a sqlglot dialect name), with every parameter still a named placeholder;
+the engine binds `parameters` as values (never spliced into the text) and reads the zone's
+tables, read-only, from the Parquet files of one dataset version. Failures are `EngineError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+import pyarrow as pa
+
+__all__ = ["Engine", "ExecutionLimits", "ExecutionRequest", "ExecutionResult", "ParameterValue"]
+
+ParameterValue = str | int | Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionLimits:
+    """Limits for one execution, from settings (STYLE.md item 12), enforced by the engine."""
+
+    timeout_seconds: float
+    memory_bytes: int
+    threads: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionRequest:
+    """One query to run.
+
+    `sql` is in the engine's dialect and refers only to the names in `tables`, which map a
+    zone table to the Parquet files of the dataset version it is read from. `parameters` are
+    bound by name as values. The engine allows no file, network or extension access beyond
+    reading those files.
+    """
+
+    sql: str
+    parameters: Mapping[str, ParameterValue]
+    tables: Mapping[str, tuple[str, ...]]
+    limits: ExecutionLimits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionResult:
+    """The raw, ungated result: it goes to the output gate, never straight to a partner."""
+
+    table: pa.Table
+    elapsed_seconds: float
+
+
+class Engine(Protocol):
+    """Runs rewritten queries over a dataset version's Parquet files."""
+
+    @property
+    def dialect(self) -> str:
+        """The sqlglot dialect the transpile stage renders for this engine (`duckdb`, `spark`)."""
+        ...
+
+    def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        """Run `request` within its limits; raise `EngineError` on any failure or limit hit."""
+        ...
