@@ -189,7 +189,7 @@ def _select(node: exp.Select) -> Query:
     order_by: tuple[OrderItem, ...] = ()
     if (order := node.args.get("order")) is not None:
         _only(order, ("expressions",))
-        order_by = tuple(_order_item(item) for item in order.expressions)
+        order_by = tuple(_order_item(item, select) for item in order.expressions)
     return Query(
         view=view,
         select=select,
@@ -361,9 +361,24 @@ def _parameters(where: Predicate | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _order_item(node: exp.Expression) -> OrderItem:
-    """`ORDER BY name [ASC|DESC]`; ordinals and expressions are refused (output names only)."""
+def _order_item(node: exp.Expression, select: tuple[SelectItem, ...]) -> OrderItem:
+    """`ORDER BY name [ASC|DESC]`, by an output name or by an aggregate of the select list.
+
+    An aggregate becomes the output name of the equal select item; one that is not in the
+    select list would order by a value that never leaves, so it is `ORDER_BY_NOT_OUTPUT`.
+    Ordinals and other expressions are refused.
+    """
     if type(node) is not exp.Ordered:
         raise _refuse(node)
     _only(node, ("this", "desc", "nulls_first"))
-    return OrderItem(_column(node.this), descending=bool(node.args.get("desc")))
+    descending = bool(node.args.get("desc"))
+    if type(node.this) is exp.Column:
+        return OrderItem(_column(node.this), descending)
+    wanted = _aggregate(node.this, None)
+    for item in select:
+        if isinstance(item, Aggregate) and (item.function, item.column) == (
+            wanted.function,
+            wanted.column,
+        ):
+            return OrderItem(item.output_name, descending)
+    raise QueryRejected(Reason.ORDER_BY_NOT_OUTPUT, wanted.output_name)

@@ -136,11 +136,11 @@ class _Checks:
         for name in sorted({name for name in names if names.count(name) > 1}):
             yield Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, name)
         for item in query.select:
-            # An alias must not pass one column off as another (`SUM(m) AS province`).
-            alias = item.alias
-            renamed = not (isinstance(item, Dimension) and item.column == alias)
-            if alias is not None and alias in self._columns and renamed:
-                yield Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, alias)
+            # An output must not pass one column off as another (`SUM(m) AS province`).
+            name = item.output_name
+            itself = isinstance(item, Dimension) and item.column == name
+            if name in self._columns and not itself:
+                yield Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, name)
 
     def _aggregate(self, item: Aggregate) -> Iterator[Rejection]:
         rule = self._rule

@@ -241,3 +241,19 @@ def test_the_message_never_carries_a_literal() -> None:
         "SELECT a FROM v WHERE a IN (SELECT 'SECRET-450103')",
     ):
         assert "SECRET" not in str(_rejected(sql))
+
+
+def test_order_by_an_aggregate_of_the_select_list_is_by_its_output_name() -> None:
+    query = parse(
+        "SELECT a, COUNT(*), SUM(m) AS s FROM v GROUP BY a ORDER BY SUM(m) DESC, COUNT(*)"
+    )
+    assert query.order_by == (OrderItem("s", descending=True), OrderItem("count"))
+    rejected = _rejected("SELECT a, COUNT(*) FROM v GROUP BY a ORDER BY SUM(m)")
+    assert (rejected.reason, rejected.construct) == (Reason.ORDER_BY_NOT_OUTPUT, "sum_m")
+    assert (
+        _rejected("SELECT COUNT(*) FROM v ORDER BY MAX(m)").reason is Reason.AGGREGATE_NOT_ALLOWED
+    )
+
+
+def test_a_parameter_named_like_a_keyword_is_a_parse_error() -> None:
+    assert _rejected("SELECT a FROM v WHERE a = :from").reason is Reason.PARSE_ERROR
