@@ -1,0 +1,117 @@
+"""The gate itself: :func:`release` turns a computed aggregate into what may leave the zone.
+
+Order of work: check the rules and the columns (refuse anything not declared), sort by the
+dimensions, suppress (primary and secondary, over the whole answer), round, then cap rows.
+Suppression runs before the cap so that it sees every margin; the cap only withholds more.
+The cap keeps the first rows in dimension order (margins, nulls, after their cells): which
+rows leave never depends on cell values, so ``ORDER BY ... LIMIT 1`` cannot single out an
+extreme cell, and the output's order is the dimension order whatever the query asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from enclave.gate._margins import margins_of
+from enclave.gate._suppress import suppressed_rows
+from enclave.gate.errors import (
+    ColumnMissing,
+    ColumnNotAllowed,
+    ColumnTypeInvalid,
+    DuplicateCell,
+    GateRulesInvalid,
+)
+from enclave.gate.interface import (
+    MARKER_COLUMN,
+    PERSONS_COLUMN,
+    AggregateKind,
+    GateResult,
+    GateRules,
+)
+
+__all__ = ["release"]
+
+
+def release(table: pa.Table, rules: GateRules) -> GateResult:
+    """Gate ``table`` (dimensions, aggregates, :data:`PERSONS_COLUMN`) under ``rules``.
+
+    Raises a :class:`enclave.gate.GateError` and releases nothing when the rules or the input
+    are not what the gate expects, or the margins have a shape it cannot protect."""
+    _check_rules(rules)
+    _check_columns(table, rules)
+    if rules.dimensions:
+        # Per-key null placement (pyarrow >= 25); the stubs still know only (name, order).
+        by = [(d, "ascending", "at_end") for d in rules.dimensions]
+        order = pc.SortOptions(sort_keys=by)  # type: ignore[arg-type]
+        table = table.take(pc.sort_indices(table, options=order))
+    keys: list[tuple[Hashable, ...]] = (
+        list(zip(*(table.column(d).to_pylist() for d in rules.dimensions), strict=True))
+        if rules.dimensions
+        else [()] * table.num_rows
+    )
+    if len(set(keys)) != len(keys):
+        raise DuplicateCell()
+    persons: list[int | None] = table.column(PERSONS_COLUMN).to_pylist()
+    hidden = suppressed_rows(persons, rules.min_persons, margins_of(keys))
+    kept = min(table.num_rows, rules.row_cap)
+    columns: dict[str, pa.Array[Any]] = {}
+    for d in rules.dimensions:
+        columns[d] = table.column(d).slice(0, kept).combine_chunks()
+    for spec in rules.aggregates:
+        base = rules.count_base if spec.kind is AggregateKind.COUNT else rules.sum_base
+        values: list[int | None] = table.column(spec.name).slice(0, kept).to_pylist()
+        columns[spec.name] = pa.array(
+            [None if i in hidden else _rounded(v, base) for i, v in enumerate(values)],
+            type=pa.int64(),
+        )
+    marker = [i in hidden for i in range(kept)]
+    columns[MARKER_COLUMN] = pa.array(marker, type=pa.bool_())
+    return GateResult(
+        table=pa.table(columns),
+        suppressed_cells=sum(marker),
+        rows_capped=kept < table.num_rows,
+    )
+
+
+def _rounded(value: int | None, base: int) -> int | None:
+    """``value`` to the nearest multiple of ``base``, ties upward (exact, in integers)."""
+    if value is None:
+        return None
+    return base * ((value + base // 2) // base)
+
+
+def _check_rules(rules: GateRules) -> None:
+    for name, value in (
+        ("min_persons", rules.min_persons),
+        ("count_base", rules.count_base),
+        ("sum_base", rules.sum_base),
+        ("row_cap", rules.row_cap),
+    ):
+        if value < 1:
+            raise GateRulesInvalid(f"gate rule {name} must be at least 1")
+    names = [*rules.dimensions, *(spec.name for spec in rules.aggregates)]
+    if len(set(names)) != len(names):
+        raise GateRulesInvalid("a column is named twice in the gate rules")
+    for reserved in (PERSONS_COLUMN, MARKER_COLUMN):
+        if reserved in names:
+            raise GateRulesInvalid(f"column name {reserved!r} is reserved by the gate")
+
+
+def _check_columns(table: pa.Table, rules: GateRules) -> None:
+    allowed = {*rules.dimensions, *(spec.name for spec in rules.aggregates), PERSONS_COLUMN}
+    present: Sequence[str] = table.column_names
+    if len(set(present)) != len(present):
+        raise GateRulesInvalid("the aggregate has two columns of the same name")
+    for name in present:
+        if name not in allowed:
+            raise ColumnNotAllowed(name)
+    for name in allowed:
+        if name not in present:
+            raise ColumnMissing(name)
+    for name in (PERSONS_COLUMN, *(spec.name for spec in rules.aggregates)):
+        if table.schema.field(name).type != pa.int64():
+            raise ColumnTypeInvalid(name)

@@ -1,0 +1,75 @@
+"""The gate's seam: the frozen values that cross it.
+
+The caller (the query path) runs the aggregate, then hands the gate a ``pyarrow.Table`` with
+exactly these columns: the query's dimension columns, its aggregate columns (``int64``) and one
+``int64`` column :data:`PERSONS_COLUMN` holding the distinct persons behind each cell. It maps
+its policy's aggregation rule onto :class:`GateRules` itself: the gate depends on no policy type.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+__all__ = [
+    "MARKER_COLUMN",
+    "PERSONS_COLUMN",
+    "AggregateKind",
+    "AggregateSpec",
+    "GateResult",
+    "GateRules",
+]
+
+PERSONS_COLUMN = "__persons"
+"""The input column of distinct persons per cell; it never leaves the gate."""
+
+MARKER_COLUMN = "suppressed"
+"""The output's per-row marker: ``True`` where the row's aggregates were withheld (null)."""
+
+
+class AggregateKind(enum.Enum):
+    """How an aggregate column is rounded: counts to ``count_base``, sums to ``sum_base``."""
+
+    COUNT = "count"
+    SUM = "sum"
+
+
+@dataclass(frozen=True)
+class AggregateSpec:
+    """One aggregate column of the answer (``COUNT(*)``, ``COUNT(DISTINCT person)``, ``SUM``)."""
+
+    name: str
+    kind: AggregateKind
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateRules:
+    """What the gate enforces for one answer.
+
+    ``min_persons``: a cell with fewer distinct persons is suppressed. ``count_base`` and
+    ``sum_base``: released counts and sums are rounded to the nearest multiple (ties upward).
+    ``row_cap``: at most this many rows leave, the first ones in dimension order.
+    ``dimensions`` and ``aggregates``: the only columns that may leave, in this order.
+    A null in a dimension column means "all values" (a margin, as ``GROUP BY ROLLUP``/``CUBE``
+    gives, or a total the caller added).
+    """
+
+    min_persons: int = 11
+    count_base: int = 5
+    sum_base: int
+    row_cap: int
+    dimensions: tuple[str, ...]
+    aggregates: tuple[AggregateSpec, ...]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What may leave the zone: ``table`` has the dimension and aggregate columns and
+    :data:`MARKER_COLUMN`, nothing else. ``suppressed_cells`` counts the marked rows of
+    ``table``; ``rows_capped`` says the row cap dropped rows."""
+
+    table: pa.Table
+    suppressed_cells: int
+    rows_capped: bool
