@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import sqlglot
 from sqlglot import exp
@@ -45,6 +45,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "normalise_identifier", "parse"]
 DEFAULT_MAX_BYTES = 100_000
 _DIALECT = Dialect.get_or_raise("duckdb")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
+_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
+_MAX_DIGITS = 38
 
 # Names for the kinds a partner is most likely to try; any other kind is named by sqlglot's key.
 _CONSTRUCT_NAMES: dict[type[exp.Expression], str] = {
@@ -325,15 +327,12 @@ def _value(node: exp.Expression) -> Value:
         if negative:
             raise QueryRejected(Reason.CONSTRUCT_NOT_ALLOWED, "neg")
         return Literal(text)
-    if re.fullmatch(r"[0-9]+", text):
-        number: int | Decimal = int(text)
-    else:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise QueryRejected(Reason.CONSTRUCT_NOT_ALLOWED, "literal") from None
-        if not number.is_finite():
-            raise QueryRejected(Reason.CONSTRUCT_NOT_ALLOWED, "literal")
+    # Plain decimal notation of at most 38 digits (DECIMAL(38)'s range): no exponents, and no
+    # numeral so long that converting it costs more than the query is worth.
+    digits = text.replace(".", "", 1)
+    if not (_NUMBER.match(text) and len(digits) <= _MAX_DIGITS):
+        raise QueryRejected(Reason.CONSTRUCT_NOT_ALLOWED, "literal")
+    number: int | Decimal = int(text) if text.isdigit() else Decimal(text)
     return Literal(-number if negative else number)
 
 

@@ -257,3 +257,15 @@ def test_order_by_an_aggregate_of_the_select_list_is_by_its_output_name() -> Non
 
 def test_a_parameter_named_like_a_keyword_is_a_parse_error() -> None:
     assert _rejected("SELECT a FROM v WHERE a = :from").reason is Reason.PARSE_ERROR
+
+
+@pytest.mark.parametrize("number", ["9" * 39, "9" * 5000, "1e999999999", "1.5e3"])
+def test_numerals_are_plain_and_at_most_38_digits(number: str) -> None:
+    rejected = _rejected(f"SELECT a FROM v WHERE a = {number}")
+    assert (rejected.reason, rejected.construct) == (Reason.CONSTRUCT_NOT_ALLOWED, "literal")
+    assert parse(f"SELECT a FROM v WHERE a = {'9' * 38}").where == Comparison(
+        "a", ComparisonOp.EQ, Literal(int("9" * 38))
+    )
+    assert parse("SELECT a FROM v WHERE a = -.5").where == Comparison(
+        "a", ComparisonOp.EQ, Literal(Decimal("-0.5"))
+    )
