@@ -115,3 +115,6 @@ def _check_columns(table: pa.Table, rules: GateRules) -> None:
     for name in (PERSONS_COLUMN, *(spec.name for spec in rules.aggregates)):
         if table.schema.field(name).type != pa.int64():
             raise ColumnTypeInvalid(name)
+    for name in rules.dimensions:
+        if pa.types.is_nested(table.schema.field(name).type):
+            raise ColumnTypeInvalid(name, "of a scalar type")
