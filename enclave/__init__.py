@@ -2,7 +2,7 @@
 
 Never imports a web or RPC framework. What leaves it are person-level answers (yes/no, reason
 codes, enums), each behind durable audit leaves and with a receipt (:mod:`enclave.release`);
-aggregates will leave only through the output gate (``gate/``, not built yet).
+aggregates will leave only through the output gate (``gate/``; QueryService is not wired yet).
 
 ::
 
@@ -13,6 +13,7 @@ aggregates will leave only through the output gate (``gate/``, not built yet).
     consent/    the consent store Protocol, the guardian rule, the SQLite store
     audit/      typed events, the Merkle log and its one writer, reader, trails, who-checked-me
     release/    the skeleton every answer follows: request leaf, decision, release, receipt
+    gate/       the output gate: suppression (primary, secondary), rounding, row cap
 
 Other packages import only these faces (``enclave.<sub>``) and this one, which holds the
 root of the zone's one error tree (:mod:`enclave.errors`): every zone error is a

@@ -47,6 +47,15 @@ from enclave.audit import (
     AuditUnknownEntryError,
 )
 from enclave.consent import ConsentError, ConsentNotFound
+from enclave.gate import (
+    ColumnMissing,
+    ColumnNotAllowed,
+    ColumnTypeInvalid,
+    DuplicateCell,
+    GateError,
+    GateRulesInvalid,
+    UnsupportedShape,
+)
 from enclave.persons import (
     ConsentRequired,
     InvalidField,
@@ -104,6 +113,14 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     AuditLogBusy: C.UNAVAILABLE,
     AuditEventError: C.INTERNAL,  # an event the zone built is malformed: a bug
     AuditIntegrityError: C.INTERNAL,
+    # the output gate: a query shape it cannot protect is the partner's; the rest would be a
+    # bug of the query path (it built the gate's input wrongly)
+    UnsupportedShape: C.INVALID_ARGUMENT,
+    GateRulesInvalid: C.INTERNAL,
+    ColumnNotAllowed: C.INTERNAL,
+    ColumnMissing: C.INTERNAL,
+    ColumnTypeInvalid: C.INTERNAL,
+    DuplicateCell: C.INTERNAL,
     # keys and datasets: the zone cannot serve (operator errors, never a partner's)
     KeyringError: C.UNAVAILABLE,
     DatasetError: C.UNAVAILABLE,
@@ -116,9 +133,10 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     AuditError: C.INTERNAL,
     PersonCheckError: C.INTERNAL,
     ConsentError: C.INTERNAL,
+    GateError: C.INTERNAL,
 }
 CATCH_ALL: frozenset[type[BaseException]] = frozenset(
-    {ApiError, ZoneError, AuditError, PersonCheckError, ConsentError}
+    {ApiError, ZoneError, AuditError, PersonCheckError, ConsentError, GateError}
 )
 
 # Exceptions whose own message names a value the caller sent: a fixed public message instead.

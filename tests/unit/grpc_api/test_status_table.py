@@ -12,6 +12,7 @@ import enclave
 import enclave.audit.errors
 import enclave.consent.errors
 import enclave.errors
+import enclave.gate.errors
 import enclave.persons.errors
 import enclave.persons.idnumber
 import grpc_api
@@ -40,6 +41,7 @@ EXPORTED = [
         enclave.persons.idnumber,
         enclave.consent.errors,
         enclave.audit.errors,
+        enclave.gate.errors,
         grpc_api.errors,
     )
     for name in module.__all__
