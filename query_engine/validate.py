@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from policies import AggregationRule, Column, ColumnRole, View
+from policies import AggregationRule, Allow, Column, ColumnRole, Decision, Deny, View
 from query_engine.errors import QueryRejected, Reason
 from query_engine.query import (
     Aggregate,
@@ -42,6 +42,10 @@ class Accepted:
     query: Query
     rule: AggregationRule
 
+    def decision(self) -> Decision:
+        """As a `policies` decision, to combine with others (`policies.all_of`)."""
+        return Allow()
+
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
@@ -57,6 +61,10 @@ class Rejected:
     def reasons(self) -> tuple[str, ...]:
         """The reasons as `REASON(construct)` codes, in the order the checks found them."""
         return tuple(str(rejection) for rejection in self.rejections)
+
+    def decision(self) -> Decision:
+        """As a `policies` decision: `Deny` with the `REASON(construct)` codes."""
+        return Deny(self.reasons)
 
 
 Validation = Accepted | Rejected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import AggregationRule
+from policies import AggregationRule, Allow, Deny, all_of
 from query_engine.errors import QueryRejected, Reason
 from query_engine.parse import parse
 from query_engine.validate import Accepted, Rejected, Rejection, check, validate
@@ -189,3 +189,11 @@ def test_reasons_carry_no_value_of_the_query() -> None:
 def test_a_rejected_needs_a_reason() -> None:
     with pytest.raises(ValueError, match="at least one"):
         Rejected(())
+
+
+def test_a_validation_combines_with_the_policys_decisions() -> None:
+    view = claims_view()
+    accepted = validate(parse("SELECT COUNT(*) FROM claims_analysis"), view)
+    rejected = validate(parse("SELECT SUM(person_id) FROM claims_analysis"), view)
+    assert all_of([Allow(), accepted.decision()]) == Allow()
+    assert all_of([Allow(), rejected.decision()]) == Deny(("COLUMN_HIDDEN(person_id)",))
