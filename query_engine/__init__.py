@@ -4,17 +4,33 @@ The stages are pure functions of an immutable `Query` (DESIGN.md "Queries"): `pa
 the restricted SQL into one, refusing every construct outside the grammar; later stages
 (validation against a view's rule, rewriting, execution behind the `Engine` seam) take it.
 `parse` raises `QueryRejected(reason, construct)`; `validate` returns `Accepted` or
-`Rejected(rejections)` (a decision value; `check` raises the first instead). No reason or
-message carries a data value of the query.
+`Rejected(rejections)` (a decision value; `check` raises the first instead). `rewrite` turns
+an accepted query and its view into a `Rewritten` (SQL with the view inlined, contribution
+bounding, clipping and the `__persons` column; values bound as parameters), whose `request`
+an `Engine` (`DuckDBEngine`) executes within `ExecutionLimits`. No reason or message carries
+a data value of the query.
 """
 
-from query_engine.errors import EngineError, QueryEngineError, QueryRejected, Reason
+from query_engine.duckdb import DuckDBEngine
+from query_engine.errors import (
+    EngineError,
+    EngineFailed,
+    QueryEngineError,
+    QueryMemoryExceeded,
+    QueryRejected,
+    QueryTimeout,
+    Reason,
+)
 from query_engine.interface import (
+    PERSONS_COLUMN,
     Engine,
     ExecutionLimits,
     ExecutionRequest,
     ExecutionResult,
+    OutputColumn,
+    OutputKind,
     ParameterValue,
+    Rewritten,
 )
 from query_engine.parse import DEFAULT_MAX_BYTES, normalise_identifier, parse
 from query_engine.query import (
@@ -36,10 +52,12 @@ from query_engine.query import (
     SelectItem,
     Value,
 )
+from query_engine.rewrite import rewrite
 from query_engine.validate import Accepted, Rejected, Rejection, Validation, check, validate
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "PERSONS_COLUMN",
     "Accepted",
     "Aggregate",
     "AggregateFunction",
@@ -48,8 +66,10 @@ __all__ = [
     "Comparison",
     "ComparisonOp",
     "Dimension",
+    "DuckDBEngine",
     "Engine",
     "EngineError",
+    "EngineFailed",
     "ExecutionLimits",
     "ExecutionRequest",
     "ExecutionResult",
@@ -58,20 +78,26 @@ __all__ = [
     "Not",
     "Or",
     "OrderItem",
+    "OutputColumn",
+    "OutputKind",
     "Param",
     "ParameterValue",
     "Predicate",
     "Query",
     "QueryEngineError",
+    "QueryMemoryExceeded",
     "QueryRejected",
+    "QueryTimeout",
     "Reason",
     "Rejected",
     "Rejection",
+    "Rewritten",
     "SelectItem",
     "Validation",
     "Value",
     "check",
     "normalise_identifier",
     "parse",
+    "rewrite",
     "validate",
 ]

@@ -4,7 +4,10 @@ The tree::
 
     QueryEngineError            base of every error this package raises
     ├── QueryRejected           the partner's query is not allowed (reason code + construct)
-    └── EngineError             the engine failed to run an accepted query (next step: DuckDB)
+    └── EngineError             the engine failed to run an accepted query
+        ├── QueryTimeout        the time limit interrupted it
+        ├── QueryMemoryExceeded it needed more memory than its limit
+        └── EngineFailed        any other failure of the engine (a bug or a bad dataset)
 
 `QueryRejected` is "your request is wrong"; `EngineError` is "we could not answer". Neither
 message ever carries a data value (a literal, a parameter value, a row): only the reason code
@@ -15,7 +18,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["EngineError", "QueryEngineError", "QueryRejected", "Reason"]
+__all__ = [
+    "EngineError",
+    "EngineFailed",
+    "QueryEngineError",
+    "QueryMemoryExceeded",
+    "QueryRejected",
+    "QueryTimeout",
+    "Reason",
+]
 
 
 class Reason(StrEnum):
@@ -41,6 +52,9 @@ class Reason(StrEnum):
     SELECTED_NOT_GROUPED = "SELECTED_NOT_GROUPED"
     ORDER_BY_NOT_OUTPUT = "ORDER_BY_NOT_OUTPUT"
     OUTPUT_NAME_AMBIGUOUS = "OUTPUT_NAME_AMBIGUOUS"
+    PARAMETER_MISSING = "PARAMETER_MISSING"
+    PARAMETER_UNKNOWN = "PARAMETER_UNKNOWN"
+    PARAMETER_INVALID = "PARAMETER_INVALID"
 
 
 class QueryEngineError(Exception):
@@ -62,3 +76,28 @@ class QueryRejected(QueryEngineError):  # noqa: N818 (a decision, named as the i
 
 class EngineError(QueryEngineError):
     """An accepted query could not be executed (time or memory limit, engine failure)."""
+
+
+class QueryTimeout(EngineError):  # noqa: N818 (named for what happened, like QueryRejected)
+    """The query ran past its time limit and was interrupted."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the query ran past its time limit of {seconds:g} s")
+
+
+class QueryMemoryExceeded(EngineError):  # noqa: N818
+    """The query needed more memory than its limit."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        super().__init__(f"the query needed more than its memory limit of {limit_bytes} bytes")
+
+
+class EngineFailed(EngineError):  # noqa: N818
+    """Any other engine failure. The public message is generic; `kind` names the engine's
+    error class only (its own message may quote data values, so it is never kept)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__("the engine could not run the query")

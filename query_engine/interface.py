@@ -13,13 +13,81 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 import pyarrow as pa
 
-__all__ = ["Engine", "ExecutionLimits", "ExecutionRequest", "ExecutionResult", "ParameterValue"]
+__all__ = [
+    "PERSONS_COLUMN",
+    "Engine",
+    "ExecutionLimits",
+    "ExecutionRequest",
+    "ExecutionResult",
+    "OutputColumn",
+    "OutputKind",
+    "ParameterValue",
+    "Rewritten",
+]
 
 ParameterValue = str | int | Decimal
+
+PERSONS_COLUMN = "__persons"
+"""The column of distinct persons per cell, for the output gate (it never leaves the gate)."""
+
+
+class OutputKind(StrEnum):
+    """What a column of a rewritten query's result holds (the gate rounds counts and sums)."""
+
+    DIMENSION = "dimension"
+    COUNT = "count"
+    SUM = "sum"
+    PERSONS = "persons"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputColumn:
+    """One result column: its `name`, `kind`, and the query's select item (`item`) behind it.
+
+    An `AVG` item is two columns, `<item>__sum` (SUM) and `<item>__count` (COUNT): the average
+    is their quotient, computed after the gate, so nothing before it is a float.
+    """
+
+    name: str
+    kind: OutputKind
+    item: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rewritten:
+    """A validated query rewritten over its view, ready for an engine of `dialect`.
+
+    `sql` inlines the view, bounds each person's contribution to each cell, clips measures
+    and adds `PERSONS_COLUMN`; it holds no value of the query: every literal and parameter is
+    a named placeholder bound from `parameters`. `tables` are the zone tables it reads;
+    `columns` describe the result, in order, all aggregates `int64`.
+    """
+
+    sql: str
+    dialect: str
+    parameters: Mapping[str, ParameterValue]
+    tables: tuple[str, ...]
+    columns: tuple[OutputColumn, ...]
+
+    def request(
+        self, files: Mapping[str, tuple[str, ...]], limits: ExecutionLimits
+    ) -> ExecutionRequest:
+        """The execution request over `files` (zone table to Parquet files) within `limits`.
+
+        Only the tables the query reads are passed on; a missing one is a `KeyError` (a bug
+        of the caller: the dataset version lacks a table the policy's view reads).
+        """
+        return ExecutionRequest(
+            sql=self.sql,
+            parameters=self.parameters,
+            tables={table: tuple(files[table]) for table in self.tables},
+            limits=limits,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,343 @@
+"""`rewrite`: a validated `Query` over its analysis view to SQL an engine runs (issue 10).
+
+The SQL is built as a sqlglot tree and rendered in the engine's dialect (the view's SQL,
+written in DuckDB's, is transpiled with it); no text of the partner's is ever spliced in:
+identifiers are the policy's column names, and every literal and parameter of the query is a
+named placeholder whose value is bound at execution. The shape::
+
+    WITH "__view" AS (<the view's SQL>),
+    "__clipped" AS (                       -- the query's WHERE; measures clipped to bounds
+      SELECT <group keys>, <person key>, CAST(CASE WHEN m < lo THEN lo WHEN m > hi THEN hi
+             ELSE m END AS BIGINT) AS m, ...
+      FROM "__view" WHERE <predicate over $placeholders>),
+    "__bounded" AS (                       -- each person's rows in each cell, numbered
+      SELECT *, ROW_NUMBER() OVER (PARTITION BY <person key>, <group keys>
+                                   ORDER BY HASH(<measures>), <measures>) AS "__row"
+      FROM "__clipped")
+    SELECT <dimensions>, COUNT(*), CAST(SUM(m) AS BIGINT), COUNT(m) (AVG's count), ...,
+           COUNT(DISTINCT <person key>) AS "__persons"
+    FROM "__bounded" WHERE "__row" <= <contribution limit>
+    GROUP BY <group keys> ORDER BY <the query's order>, <group keys>
+
+A person contributes at most the rule's `contribution_limit` rows to each cell. Which rows is
+deterministic (a hash of the measures the query aggregates, then the measures themselves):
+rows equal in those are interchangeable, so the same data always gives the same answer, and
+the kept rows are not the largest or smallest ones. `AVG` becomes a SUM and a COUNT of the
+clipped values (integers only; the quotient is taken after the gate). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from types import MappingProxyType
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from policies import AggregationRule, Column, View
+from query_engine.errors import EngineFailed, QueryRejected, Reason
+from query_engine.interface import (
+    PERSONS_COLUMN,
+    OutputColumn,
+    OutputKind,
+    ParameterValue,
+    Rewritten,
+)
+from query_engine.parse import normalise_identifier
+from query_engine.query import (
+    Aggregate,
+    AggregateFunction,
+    And,
+    Between,
+    Comparison,
+    ComparisonOp,
+    Dimension,
+    InList,
+    Not,
+    Or,
+    Param,
+    Predicate,
+    Query,
+    Value,
+)
+from query_engine.validate import check
+
+__all__ = ["rewrite"]
+
+_VIEW = "__view"
+_CLIPPED = "__clipped"
+_BOUNDED = "__bounded"
+_ROW = "__row"
+_RESERVED_PREFIX = "__"
+
+_COMPARISONS: dict[ComparisonOp, type[exp.Expression]] = {
+    ComparisonOp.EQ: exp.EQ,
+    ComparisonOp.NE: exp.NEQ,
+    ComparisonOp.LT: exp.LT,
+    ComparisonOp.LE: exp.LTE,
+    ComparisonOp.GT: exp.GT,
+    ComparisonOp.GE: exp.GTE,
+}
+
+
+def rewrite(
+    query: Query,
+    view: View,
+    parameters: Mapping[str, ParameterValue],
+    *,
+    dialect: str = "duckdb",
+) -> Rewritten:
+    """Rewrite `query` over `view`, with `parameters` bound by name, for `dialect`.
+
+    The query is validated again first (`check`), so nothing unvalidated is ever rewritten:
+    a rejection raises `QueryRejected`, as does a missing, unknown or ill-typed parameter
+    (`PARAMETER_*`) or an output name the rewriting needs for itself.
+    """
+    rule = check(query, view)
+    bound = _bind(query, parameters)
+    try:
+        return _Rewriter(query, view, rule, bound).build(dialect)
+    except RecursionError:
+        raise QueryRejected(Reason.QUERY_TOO_COMPLEX) from None
+
+
+def _bind(query: Query, parameters: Mapping[str, ParameterValue]) -> dict[str, ParameterValue]:
+    values: dict[str, ParameterValue] = {}
+    for raw, value in parameters.items():
+        try:
+            name = normalise_identifier(raw)
+        except QueryRejected:
+            raise QueryRejected(Reason.PARAMETER_UNKNOWN, "parameter name") from None
+        if name not in query.parameters or name in values:
+            raise QueryRejected(Reason.PARAMETER_UNKNOWN, name)
+        valid = isinstance(value, str | Decimal) or type(value) is int
+        if not valid or (isinstance(value, Decimal) and not value.is_finite()):
+            raise QueryRejected(Reason.PARAMETER_INVALID, name)
+        values[name] = value
+    for name in query.parameters:
+        if name not in values:
+            raise QueryRejected(Reason.PARAMETER_MISSING, name)
+    return values
+
+
+def _ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _col(name: str) -> exp.Column:
+    return exp.Column(this=_ident(name))
+
+
+def _alias(expression: exp.Expression, name: str) -> exp.Alias:
+    return exp.Alias(this=expression, alias=_ident(name))
+
+
+def _number(value: int) -> exp.Expression:
+    literal = exp.Literal.number(abs(value))
+    return exp.Neg(this=literal) if value < 0 else literal
+
+
+class _Rewriter:
+    def __init__(
+        self, query: Query, view: View, rule: AggregationRule, bound: dict[str, ParameterValue]
+    ) -> None:
+        self._query = query
+        self._view = view
+        self._rule = rule
+        # The policy's spelling of each column, by the normalised name the query uses.
+        self._columns: dict[str, Column] = {name.lower(): c for name, c in view.columns.items()}
+        self._values: dict[str, ParameterValue] = {}
+        self._bound = bound
+        person = view.person_key
+        if person is None:
+            raise EngineFailed("view without a person key")
+        self._person = person
+
+    def _name(self, column: str) -> str:
+        return self._columns[column].name
+
+    def _placeholder(self, value: Value) -> exp.Placeholder:
+        # Partner parameters are `p_<name>`, literals `v<n>`: the prefixes keep them apart.
+        if isinstance(value, Param):
+            name = f"p_{value.name}"
+            self._values[name] = self._bound[value.name]
+        else:
+            name = f"v{len(self._values)}"  # unique: the mapping only grows
+            self._values[name] = value.value
+        return exp.Placeholder(this=name)
+
+    def _predicate(self, node: Predicate) -> exp.Expression:
+        match node:
+            case Comparison(column=column, op=op, value=value):
+                kind = _COMPARISONS[op]
+                return kind(this=_col(self._name(column)), expression=self._placeholder(value))
+            case InList(column=column, values=values):
+                return exp.In(
+                    this=_col(self._name(column)),
+                    expressions=[self._placeholder(v) for v in values],
+                )
+            case Between(column=column, low=low, high=high):
+                return exp.Between(
+                    this=_col(self._name(column)),
+                    low=self._placeholder(low),
+                    high=self._placeholder(high),
+                )
+            case And(operands=operands):
+                return exp.Paren(this=exp.and_(*(self._predicate(o) for o in operands)))
+            case Or(operands=operands):
+                return exp.Paren(this=exp.or_(*(self._predicate(o) for o in operands)))
+            case Not(operand=operand):
+                return exp.Not(this=exp.Paren(this=self._predicate(operand)))
+        raise EngineFailed("unknown predicate node")  # an unknown node is a bug (STYLE item 10)
+
+    def _clip(self, measure: str) -> exp.Expression:
+        column = self._columns[measure]
+        if column.lower is None or column.upper is None:
+            raise EngineFailed("measure without clip bounds")
+        value = _col(column.name)
+        clipped = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.LT(this=value.copy(), expression=_number(column.lower)),
+                    true=_number(column.lower),
+                ),
+                exp.If(
+                    this=exp.GT(this=value.copy(), expression=_number(column.upper)),
+                    true=_number(column.upper),
+                ),
+            ],
+            default=value,
+        )
+        return exp.Cast(this=clipped, to=exp.DataType.build("BIGINT"))
+
+    def _view_select(self) -> exp.Select:
+        try:
+            statement = sqlglot.parse_one(self._view.sql, read="duckdb")
+        except SqlglotError:
+            raise EngineFailed("view SQL does not parse") from None
+        if not isinstance(statement, exp.Select):  # the policy loader allows only a SELECT
+            raise EngineFailed("view SQL is not a SELECT")
+        return statement
+
+    def build(self, dialect: str) -> Rewritten:
+        query = self._query
+        keys = [self._name(key) for key in dict.fromkeys(query.group_by)]
+        measures = [
+            self._name(item.column)
+            for item in dict.fromkeys(query.select)
+            if isinstance(item, Aggregate)
+            and item.column is not None
+            and item.function in (AggregateFunction.SUM, AggregateFunction.AVG)
+        ]
+        measures = list(dict.fromkeys(measures))
+        view_select = self._view_select()
+
+        clipped = exp.select(
+            *(_col(key) for key in keys),
+            _col(self._person),
+            *(_alias(self._clip(m.lower()), m) for m in measures),
+        ).from_(exp.to_table(_VIEW, quoted=True))
+        if query.where is not None:
+            clipped = clipped.where(self._predicate(query.where))
+
+        order = (
+            exp.Order(
+                expressions=[
+                    exp.Ordered(
+                        this=exp.Anonymous(this="hash", expressions=[_col(m) for m in measures])
+                    ),
+                    *(exp.Ordered(this=_col(m)) for m in measures),
+                ]
+            )
+            if measures
+            else None
+        )
+        row_number = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[_col(self._person), *(_col(key) for key in keys)],
+            order=order,
+        )
+        bounded = exp.select(exp.Star(), _alias(row_number, _ROW)).from_(
+            exp.to_table(_CLIPPED, quoted=True)
+        )
+
+        projections, columns = self._projections()
+        final = (
+            exp.select(*projections)
+            .from_(exp.to_table(_BOUNDED, quoted=True))
+            .where(exp.LTE(this=_col(_ROW), expression=_number(self._rule.contribution_limit)))
+        )
+        if keys:
+            final = final.group_by(*(_col(key) for key in keys))
+        ordering = [*self._order(columns), *(exp.Ordered(this=_col(key)) for key in keys)]
+        if ordering:
+            final = final.order_by(*ordering)
+        final = final.with_(_ident(_VIEW), as_=view_select)
+        final = final.with_(_ident(_CLIPPED), as_=clipped).with_(_ident(_BOUNDED), as_=bounded)
+
+        local = {_VIEW, _CLIPPED, _BOUNDED}
+        local.update(cte.alias_or_name for cte in view_select.find_all(exp.CTE))
+        tables = tuple(
+            dict.fromkeys(t.name for t in view_select.find_all(exp.Table) if t.name not in local)
+        )
+        return Rewritten(
+            sql=final.sql(dialect=dialect),
+            dialect=dialect,
+            parameters=MappingProxyType(dict(self._values)),
+            tables=tables,
+            columns=columns,
+        )
+
+    def _projections(self) -> tuple[list[exp.Expression], tuple[OutputColumn, ...]]:
+        projections: list[exp.Expression] = []
+        columns: list[OutputColumn] = []
+
+        def add(expression: exp.Expression, name: str, kind: OutputKind, item: str) -> None:
+            projections.append(_alias(expression, name))
+            columns.append(OutputColumn(name=name, kind=kind, item=item))
+
+        for item in self._query.select:
+            out = item.output_name
+            if out.startswith(_RESERVED_PREFIX):
+                raise QueryRejected(Reason.OUTPUT_NAME_AMBIGUOUS, out)
+            if isinstance(item, Dimension):
+                add(_col(self._name(item.column)), out, OutputKind.DIMENSION, out)
+                continue
+            match item.function:
+                case AggregateFunction.COUNT_STAR:
+                    add(exp.Count(this=exp.Star()), out, OutputKind.COUNT, out)
+                case AggregateFunction.COUNT_DISTINCT_PERSON:
+                    distinct = exp.Distinct(expressions=[_col(self._person)])
+                    add(exp.Count(this=distinct), out, OutputKind.COUNT, out)
+                case AggregateFunction.SUM:
+                    assert item.column is not None
+                    add(self._sum(item.column), out, OutputKind.SUM, out)
+                case AggregateFunction.AVG:
+                    assert item.column is not None
+                    add(self._sum(item.column), f"{out}__sum", OutputKind.SUM, out)
+                    count = exp.Count(this=_col(self._name(item.column)))
+                    add(count, f"{out}__count", OutputKind.COUNT, out)
+        persons = exp.Count(this=exp.Distinct(expressions=[_col(self._person)]))
+        add(persons, PERSONS_COLUMN, OutputKind.PERSONS, PERSONS_COLUMN)
+        names = [column.name for column in columns]
+        for name in names:
+            if names.count(name) > 1:
+                raise QueryRejected(Reason.OUTPUT_NAME_AMBIGUOUS, name)
+        return projections, tuple(columns)
+
+    def _sum(self, column: str) -> exp.Expression:
+        total = exp.Sum(this=_col(self._name(column)))
+        return exp.Cast(this=total, to=exp.DataType.build("BIGINT"))
+
+    def _order(self, columns: tuple[OutputColumn, ...]) -> list[exp.Ordered]:
+        ordered: list[exp.Ordered] = []
+        for item in self._query.order_by:
+            parts = [column.name for column in columns if column.item == item.name]
+            if len(parts) == 1:
+                key: exp.Expression = _col(parts[0])
+            else:  # an AVG: its SUM over its COUNT, for ordering only (never an output)
+                key = exp.Div(this=_col(parts[0]), expression=_col(parts[1]))
+            ordered.append(exp.Ordered(this=key, desc=item.descending))
+        return ordered
