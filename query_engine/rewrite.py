@@ -36,7 +36,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from policies import AggregationRule, Column, View
+from policies import AggregationRule, Column, ColumnRole, View
 from query_engine.errors import EngineFailed, QueryRejected, Reason
 from query_engine.interface import (
     PERSONS_COLUMN,
@@ -93,7 +93,8 @@ def rewrite(
 
     The query is validated again first (`check`), so nothing unvalidated is ever rewritten:
     a rejection raises `QueryRejected`, as does a missing, unknown or ill-typed parameter
-    (`PARAMETER_*`) or an output name the rewriting needs for itself.
+    (`PARAMETER_*`), a number compared with a dimension or text with a measure
+    (`VALUE_TYPE_MISMATCH`), or an output name the rewriting needs for itself.
     """
     rule = check(query, view)
     bound = _bind(query, parameters)
@@ -158,31 +159,41 @@ class _Rewriter:
     def _name(self, column: str) -> str:
         return self._columns[column].name
 
-    def _placeholder(self, value: Value) -> exp.Placeholder:
+    def _placeholder(self, column: str, value: Value) -> exp.Placeholder:
         # Partner parameters are `p_<name>`, literals `v<n>`: the prefixes keep them apart.
         if isinstance(value, Param):
             name = f"p_{value.name}"
-            self._values[name] = self._bound[value.name]
+            bound = self._bound[value.name]
         else:
             name = f"v{len(self._values)}"  # unique: the mapping only grows
-            self._values[name] = value.value
+            bound = value.value
+        # Dimensions hold text (their domains are strings), measures integers: a value of the
+        # other kind would make the engine cast every row and fail on the first that does not
+        # convert, an engine error where the partner's request is what is wrong.
+        role = self._columns[column].role
+        text = isinstance(bound, str)
+        if (role is ColumnRole.DIMENSION) is not text:
+            raise QueryRejected(Reason.VALUE_TYPE_MISMATCH, self._name(column))
+        self._values[name] = bound
         return exp.Placeholder(this=name)
 
     def _predicate(self, node: Predicate) -> exp.Expression:
         match node:
             case Comparison(column=column, op=op, value=value):
                 kind = _COMPARISONS[op]
-                return kind(this=_col(self._name(column)), expression=self._placeholder(value))
+                return kind(
+                    this=_col(self._name(column)), expression=self._placeholder(column, value)
+                )
             case InList(column=column, values=values):
                 return exp.In(
                     this=_col(self._name(column)),
-                    expressions=[self._placeholder(v) for v in values],
+                    expressions=[self._placeholder(column, v) for v in values],
                 )
             case Between(column=column, low=low, high=high):
                 return exp.Between(
                     this=_col(self._name(column)),
-                    low=self._placeholder(low),
-                    high=self._placeholder(high),
+                    low=self._placeholder(column, low),
+                    high=self._placeholder(column, high),
                 )
             case And(operands=operands):
                 return exp.Paren(this=exp.and_(*(self._predicate(o) for o in operands)))

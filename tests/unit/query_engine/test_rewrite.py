@@ -276,3 +276,20 @@ def test_spark_dialect_renders_the_same_shape() -> None:
     rewritten = rewrite(parse(sql), _view(), {"g": "F"}, dialect="spark")
     assert rewritten.dialect == "spark"
     assert "ROW_NUMBER() OVER" in rewritten.sql and ":p_g" in rewritten.sql
+
+
+@pytest.mark.parametrize(
+    ("sql", "parameters"),
+    [
+        ("SELECT COUNT(*) AS n FROM claims_analysis WHERE province = 110000", {}),
+        ("SELECT COUNT(*) AS n FROM claims_analysis WHERE province IN ('110000', :p)", {"p": 1}),
+        ("SELECT COUNT(*) AS n FROM claims_analysis WHERE gender = :g", {"g": Decimal("1.5")}),
+    ],
+)
+def test_a_number_against_a_dimension_is_refused(
+    sql: str, parameters: Mapping[str, ParameterValue]
+) -> None:
+    with pytest.raises(QueryRejected) as raised:
+        rewrite(parse(sql), _view(), parameters)
+    assert raised.value.reason is Reason.VALUE_TYPE_MISMATCH
+    assert raised.value.construct in {"province", "gender"}
