@@ -28,6 +28,7 @@ clipped values (integers only; the quotient is taken after the gate). Pure: no I
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -121,6 +122,24 @@ def _bind(query: Query, parameters: Mapping[str, ParameterValue]) -> dict[str, P
         if name not in values:
             raise QueryRejected(Reason.PARAMETER_MISSING, name)
     return values
+
+
+@functools.lru_cache(maxsize=128)
+def _transpiled_view(sql: str, dialect: str) -> tuple[str, tuple[str, ...]]:
+    """A view's SQL (DuckDB's dialect) rendered in `dialect`, and the zone tables it reads.
+
+    Cached by text: parsing and rendering a view costs milliseconds, and a view's text is
+    the same for every query of a policy version.
+    """
+    try:
+        statement = sqlglot.parse_one(sql, read="duckdb")
+    except SqlglotError:
+        raise EngineFailed("view SQL does not parse") from None
+    if not isinstance(statement, exp.Select):  # the policy loader allows only a SELECT
+        raise EngineFailed("view SQL is not a SELECT")
+    local = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
+    tables = dict.fromkeys(t.name for t in statement.find_all(exp.Table) if t.name not in local)
+    return statement.sql(dialect=dialect), tuple(tables)
 
 
 def _ident(name: str) -> exp.Identifier:
@@ -221,16 +240,7 @@ class _Rewriter:
             ],
             default=value,
         )
-        return exp.Cast(this=clipped, to=exp.DataType.build("BIGINT"))
-
-    def _view_select(self) -> exp.Select:
-        try:
-            statement = sqlglot.parse_one(self._view.sql, read="duckdb")
-        except SqlglotError:
-            raise EngineFailed("view SQL does not parse") from None
-        if not isinstance(statement, exp.Select):  # the policy loader allows only a SELECT
-            raise EngineFailed("view SQL is not a SELECT")
-        return statement
+        return exp.Cast(this=clipped, to=exp.DataType(this=exp.DataType.Type.BIGINT))
 
     def build(self, dialect: str) -> Rewritten:
         query = self._query
@@ -243,15 +253,15 @@ class _Rewriter:
             and item.function in (AggregateFunction.SUM, AggregateFunction.AVG)
         ]
         measures = list(dict.fromkeys(measures))
-        view_select = self._view_select()
+        view_sql, tables = _transpiled_view(self._view.sql, dialect)
 
         clipped = exp.select(
             *(_col(key) for key in keys),
             _col(self._person),
             *(_alias(self._clip(m.lower()), m) for m in measures),
-        ).from_(exp.to_table(_VIEW, quoted=True))
+        ).from_(exp.to_table(_VIEW, quoted=True), copy=False)
         if query.where is not None:
-            clipped = clipped.where(self._predicate(query.where))
+            clipped = clipped.where(self._predicate(query.where), copy=False)
 
         order = (
             exp.Order(
@@ -271,30 +281,30 @@ class _Rewriter:
             order=order,
         )
         bounded = exp.select(exp.Star(), _alias(row_number, _ROW)).from_(
-            exp.to_table(_CLIPPED, quoted=True)
+            exp.to_table(_CLIPPED, quoted=True), copy=False
         )
 
         projections, columns = self._projections()
         final = (
             exp.select(*projections)
-            .from_(exp.to_table(_BOUNDED, quoted=True))
-            .where(exp.LTE(this=_col(_ROW), expression=_number(self._rule.contribution_limit)))
+            .from_(exp.to_table(_BOUNDED, quoted=True), copy=False)
+            .where(
+                exp.LTE(this=_col(_ROW), expression=_number(self._rule.contribution_limit)),
+                copy=False,
+            )
         )
         if keys:
-            final = final.group_by(*(_col(key) for key in keys))
+            final = final.group_by(*(_col(key) for key in keys), copy=False)
         ordering = [*self._order(columns), *(exp.Ordered(this=_col(key)) for key in keys)]
         if ordering:
-            final = final.order_by(*ordering)
-        final = final.with_(_ident(_VIEW), as_=view_select)
-        final = final.with_(_ident(_CLIPPED), as_=clipped).with_(_ident(_BOUNDED), as_=bounded)
-
-        local = {_VIEW, _CLIPPED, _BOUNDED}
-        local.update(cte.alias_or_name for cte in view_select.find_all(exp.CTE))
-        tables = tuple(
-            dict.fromkeys(t.name for t in view_select.find_all(exp.Table) if t.name not in local)
-        )
+            final = final.order_by(*ordering, copy=False)
+        # The view's body is the steward's SQL as sqlglot rendered it for this dialect (cached
+        # per view), never text of the partner's; it goes in as a verbatim node.
+        final = final.with_(_ident(_VIEW), as_=exp.Var(this=view_sql), copy=False)
+        final = final.with_(_ident(_CLIPPED), as_=clipped, copy=False)
+        final = final.with_(_ident(_BOUNDED), as_=bounded, copy=False)
         return Rewritten(
-            sql=final.sql(dialect=dialect),
+            sql=final.sql(dialect=dialect, copy=False),  # a tree built for this call alone
             dialect=dialect,
             parameters=MappingProxyType(dict(self._values)),
             tables=tables,
@@ -340,7 +350,7 @@ class _Rewriter:
 
     def _sum(self, column: str) -> exp.Expression:
         total = exp.Sum(this=_col(self._name(column)))
-        return exp.Cast(this=total, to=exp.DataType.build("BIGINT"))
+        return exp.Cast(this=total, to=exp.DataType(this=exp.DataType.Type.BIGINT))
 
     def _order(self, columns: tuple[OutputColumn, ...]) -> list[exp.Ordered]:
         ordered: list[exp.Ordered] = []
