@@ -140,3 +140,23 @@ def test_get_receipt_of_an_unknown_entry_is_not_found(stack: Stack) -> None:
     assert excinfo.value.code() == grpc.StatusCode.NOT_FOUND
     assert reason_of(excinfo.value) == "NOT_FOUND"
     assert "99" not in (excinfo.value.details() or "")
+
+
+def test_a_storage_fault_ends_the_stream_unavailable_instead_of_an_item_error(
+    tmp_path: Path,
+) -> None:
+    """Issue 9: an audit log that cannot commit is the zone's fault, not the item's: the
+    stream ends UNAVAILABLE (with RetryInfo), as the unary call would, instead of answering
+    an item error and going on to the next item."""
+    with grpc_stack(tmp_path) as stack:
+        stack.consent(ALICE)
+        stack.store.failing = OSError("disk full")
+        answered, error = run_batch(stack, stack.issuer.token(), iter([ITEM] * 5))
+        stack.store.failing = None
+    assert answered == []
+    assert error is not None and error.code() == grpc.StatusCode.UNAVAILABLE
+    assert reason_of(error) == "UNAVAILABLE"
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None
+    retry = error_details_pb2.RetryInfo()
+    assert any(detail.Unpack(retry) for detail in status.details)
