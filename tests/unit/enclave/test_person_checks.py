@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dataward.transparency import verify_receipt
-from enclave.consent import ConsentNotFound
+from enclave.consent import Consent, ConsentNotFound, SqliteConsentStore
 from enclave.persons import (
     Answer,
     Benefit,
@@ -308,3 +309,28 @@ def test_an_id_or_phone_number_with_separators_is_never_a_partner(
 @pytest.mark.parametrize("partner", ["2", "acme-insurance", "org-123456", "bank.b_1"])
 def test_organization_ids_and_slugs_are_partners(world: World, partner: str) -> None:
     world.checks.grant_consent(STEWARD, id_number=ALICE, partner=partner, purpose=PURPOSE)
+
+
+class _DiskFullOnRevoke(SqliteConsentStore):
+    """The real store, whose disk fails when a consent is withdrawn."""
+
+    def revoke(self, consent_ref: str, at: dt.datetime) -> Consent:
+        raise sqlite3.OperationalError("disk I/O error")
+
+
+def test_a_store_fault_on_revoke_is_not_logged_as_a_denial(tmp_path: Path) -> None:
+    """Issue 9: revoke_consent caught every exception as a refusal, so a failing disk was
+    logged as a steward's denied request and answered like "no such consent"."""
+    directory, audit = standard_directory(), MemoryAuditTrail()
+    store = _DiskFullOnRevoke.open(tmp_path / "consent.db")
+    checks = PersonChecks(
+        directory=directory, tokenizer=directory.tokenizer, consents=store, audit=audit
+    )
+    ref = checks.grant_consent(
+        STEWARD, id_number=ALICE, partner="acme-insurance", purpose=PURPOSE
+    ).value.consent_ref
+    decisions = len(audit.decisions())
+    with pytest.raises(sqlite3.OperationalError):
+        checks.revoke_consent(STEWARD, ref)
+    assert len(audit.decisions()) == decisions  # no denial leaf for the zone's own fault
+    store.close()
