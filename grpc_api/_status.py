@@ -33,6 +33,10 @@ from enclave import (
     SourceError,
     ZoneError,
 )
+
+# The errors module, not the face: the face also holds the query pipeline (query_engine,
+# policies), which grpc_api must not reach; the errors import nothing but the zone's root.
+from enclave.analytics import errors as analytics
 from enclave.audit import (
     AuditBeyondLogError,
     AuditClosedError,
@@ -121,6 +125,11 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     ColumnMissing: C.INTERNAL,
     ColumnTypeInvalid: C.INTERNAL,
     DuplicateCell: C.INTERNAL,
+    # aggregate queries: the partner's query, grant or the view's release mode
+    analytics.QueryRejected: C.INVALID_ARGUMENT,
+    analytics.ViewNotGranted: C.PERMISSION_DENIED,
+    analytics.DpModeRequired: C.FAILED_PRECONDITION,
+    analytics.AnalyticsError: C.INTERNAL,
     # keys and datasets: the zone cannot serve (operator errors, never a partner's)
     KeyringError: C.UNAVAILABLE,
     DatasetError: C.UNAVAILABLE,

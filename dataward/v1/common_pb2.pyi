@@ -111,6 +111,19 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """INVALID_ARGUMENT: the request body is not a valid protobuf message of the method's type
     (truncated, invalid UTF-8 in a string field, bad field number or wire type).
     """
+    ERROR_REASON_QUERY_REJECTED: _ErrorReason.ValueType  # 24
+    """INVALID_ARGUMENT: (QueryService) the query is outside the restricted SQL or its view's
+    rule; ErrorInfo.metadata["rule"] names the rejection (e.g. COLUMN_HIDDEN) and
+    metadata["construct"] the grammar element or column behind it, never a data value.
+    """
+    ERROR_REASON_VIEW_NOT_GRANTED: _ErrorReason.ValueType  # 25
+    """PERMISSION_DENIED: (QueryService) no grant gives the organization, for the purpose, the
+    view. Also the answer for a view the policy does not have: the two are indistinguishable.
+    """
+    ERROR_REASON_DP_MODE_REQUIRED: _ErrorReason.ValueType  # 26
+    """FAILED_PRECONDITION: (QueryService.Run) the view releases with differential privacy,
+    which this zone does not run yet; Explain still works.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The machine-readable reasons carried in google.rpc.ErrorInfo.reason (the name without the
@@ -174,6 +187,19 @@ ERROR_REASON_TOKEN_NOT_YET_VALID: ErrorReason.ValueType  # 22
 ERROR_REASON_MALFORMED_REQUEST: ErrorReason.ValueType  # 23
 """INVALID_ARGUMENT: the request body is not a valid protobuf message of the method's type
 (truncated, invalid UTF-8 in a string field, bad field number or wire type).
+"""
+ERROR_REASON_QUERY_REJECTED: ErrorReason.ValueType  # 24
+"""INVALID_ARGUMENT: (QueryService) the query is outside the restricted SQL or its view's
+rule; ErrorInfo.metadata["rule"] names the rejection (e.g. COLUMN_HIDDEN) and
+metadata["construct"] the grammar element or column behind it, never a data value.
+"""
+ERROR_REASON_VIEW_NOT_GRANTED: ErrorReason.ValueType  # 25
+"""PERMISSION_DENIED: (QueryService) no grant gives the organization, for the purpose, the
+view. Also the answer for a view the policy does not have: the two are indistinguishable.
+"""
+ERROR_REASON_DP_MODE_REQUIRED: ErrorReason.ValueType  # 26
+"""FAILED_PRECONDITION: (QueryService.Run) the view releases with differential privacy,
+which this zone does not run yet; Explain still works.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 

@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 import enclave
+import enclave.analytics.errors
 import enclave.audit.errors
 import enclave.consent.errors
 import enclave.errors
@@ -42,6 +43,7 @@ EXPORTED = [
         enclave.consent.errors,
         enclave.audit.errors,
         enclave.gate.errors,
+        enclave.analytics.errors,
         grpc_api.errors,
     )
     for name in module.__all__

@@ -1,0 +1,53 @@
+"""Errors of the aggregate query path (part of the zone's one tree, :mod:`enclave.errors`)::
+
+    ZoneError
+    └── AnalyticsError              the query path releases nothing for this query
+        ├── QueryRejected           outside the restricted SQL or the view's rule; ``rule``
+        │                           names the rejection (COLUMN_HIDDEN, ...), ``construct``
+        │                           the grammar element or column behind it
+        ├── ViewNotGranted          no grant of the view to the organization and purpose --
+        │                           or no such view: the two answers are the same
+        └── DpModeRequired          the view releases with differential privacy (next issue)
+
+Each is a refusal: :class:`enclave.release.Releaser` logs its ``reason`` in a denying
+decision leaf before it is raised. Public messages name rules, constructs and columns (which
+come from the grammar or the policy), never a literal, a parameter value or a row.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from enclave.errors import ZoneError
+
+__all__ = ["AnalyticsError", "DpModeRequired", "QueryRejected", "ViewNotGranted"]
+
+
+class AnalyticsError(ZoneError):
+    reason: ClassVar[str] = "INTERNAL"
+    default_message = "the query could not be answered"
+
+
+class QueryRejected(AnalyticsError):  # noqa: N818 (API names)
+    """The query is not allowed: ``rule`` is the rejection's code, ``construct`` its element."""
+
+    reason: ClassVar[str] = "QUERY_REJECTED"
+
+    def __init__(self, rule: str = "PARSE_ERROR", construct: str = "") -> None:
+        self.rule = rule
+        self.construct = construct
+        named = f"{rule}({construct})" if construct else rule
+        super().__init__(f"query rejected: {named}")
+
+
+class ViewNotGranted(AnalyticsError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "VIEW_NOT_GRANTED"
+    default_message = "the view is not granted to this organization for this purpose"
+
+
+class DpModeRequired(AnalyticsError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "DP_MODE_REQUIRED"
+    default_message = (
+        "the view releases only with differential privacy, which is not available yet; "
+        "Explain still works"
+    )
