@@ -14,6 +14,8 @@ aggregates will leave only through the output gate (``gate/``; QueryService is n
     audit/      typed events, the Merkle log and its one writer, reader, trails, who-checked-me
     release/    the skeleton every answer follows: request leaf, decision, release, receipt
     gate/       the output gate: suppression (primary, secondary), rounding, row cap
+    analytics/  aggregate queries end to end: parse, grant, validate, rewrite, run, gate,
+                release (no gRPC service yet)
 
 Other packages import only these faces (``enclave.<sub>``) and this one, which holds the
 root of the zone's one error tree (:mod:`enclave.errors`): every zone error is a
