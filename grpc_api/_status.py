@@ -129,6 +129,7 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     analytics.QueryRejected: C.INVALID_ARGUMENT,
     analytics.ViewNotGranted: C.PERMISSION_DENIED,
     analytics.DpModeRequired: C.FAILED_PRECONDITION,
+    analytics.QueryNotRun: C.UNAVAILABLE,
     analytics.AnalyticsError: C.INTERNAL,
     # keys and datasets: the zone cannot serve (operator errors, never a partner's)
     KeyringError: C.UNAVAILABLE,

@@ -9,7 +9,13 @@ count, the policy version) or raises a refusal of :mod:`enclave.analytics.errors
 first. Exact mode only: a ``release: dp`` view is refused with :class:`DpModeRequired`.
 """
 
-from enclave.analytics.errors import AnalyticsError, DpModeRequired, QueryRejected, ViewNotGranted
+from enclave.analytics.errors import (
+    AnalyticsError,
+    DpModeRequired,
+    QueryNotRun,
+    QueryRejected,
+    ViewNotGranted,
+)
 from enclave.analytics.pipeline import (
     QUERY_RUN,
     AggregateQueries,
@@ -25,6 +31,7 @@ __all__ = [
     "AnalyticsError",
     "DpModeRequired",
     "QueryAnswer",
+    "QueryNotRun",
     "QueryRejected",
     "ViewNotGranted",
     "gate_rules",

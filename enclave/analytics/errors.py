@@ -7,7 +7,8 @@
         │                           the grammar element or column behind it
         ├── ViewNotGranted          no grant of the view to the organization and purpose --
         │                           or no such view: the two answers are the same
-        └── DpModeRequired          the view releases with differential privacy (next issue)
+        ├── DpModeRequired          the view releases with differential privacy (next issue)
+        └── QueryNotRun             the engine stopped it (time or memory limit, or a failure)
 
 Each is a refusal: :class:`enclave.release.Releaser` logs its ``reason`` in a denying
 decision leaf before it is raised. Public messages name rules, constructs and columns (which
@@ -20,7 +21,7 @@ from typing import ClassVar
 
 from enclave.errors import ZoneError
 
-__all__ = ["AnalyticsError", "DpModeRequired", "QueryRejected", "ViewNotGranted"]
+__all__ = ["AnalyticsError", "DpModeRequired", "QueryNotRun", "QueryRejected", "ViewNotGranted"]
 
 
 class AnalyticsError(ZoneError):
@@ -43,6 +44,15 @@ class QueryRejected(AnalyticsError):  # noqa: N818 (API names)
 class ViewNotGranted(AnalyticsError):  # noqa: N818 (API names)
     reason: ClassVar[str] = "VIEW_NOT_GRANTED"
     default_message = "the view is not granted to this organization for this purpose"
+
+
+class QueryNotRun(AnalyticsError):  # noqa: N818 (API names)
+    """The engine did not finish the query (its limits, or a failure): nothing is released,
+    and the refusal is a logged decision like any other, never an unlogged fault."""
+
+    reason: ClassVar[str] = "UNAVAILABLE"
+    retry_after: float = 1.0
+    default_message = "the query did not finish within the zone's limits; narrow it or retry"
 
 
 class DpModeRequired(AnalyticsError):  # noqa: N818 (API names)

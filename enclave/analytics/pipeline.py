@@ -32,7 +32,7 @@ import pyarrow as pa
 import query_engine
 from dataward import receipts
 from enclave import gate
-from enclave.analytics.errors import DpModeRequired, QueryRejected, ViewNotGranted
+from enclave.analytics.errors import DpModeRequired, QueryNotRun, QueryRejected, ViewNotGranted
 from enclave.persons import Answer, PurposeNotGranted
 from enclave.release import AuditTrail, Caller, Releaser, Request
 from policies import AggregationRule, Deny, Policy
@@ -164,7 +164,10 @@ class AggregateQueries:
         except query_engine.QueryRejected as rejected:
             self._release.refuse(request, _rejected(rejected))
         rules = gate_rules(rewritten, rule)
-        result = self._engine.execute(rewritten.request(self._files(), self._limits))
+        try:
+            result = self._engine.execute(rewritten.request(self._files(), self._limits))
+        except query_engine.EngineError:  # a timeout, the memory limit: logged, not a fault
+            self._release.refuse(request, QueryNotRun())
         try:
             gated = gate.release(result.table, rules)
         except gate.UnsupportedShape as shape:

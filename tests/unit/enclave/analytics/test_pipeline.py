@@ -21,6 +21,7 @@ from enclave.analytics import (
     QUERY_RUN,
     AggregateQueries,
     DpModeRequired,
+    QueryNotRun,
     QueryRejected,
     ViewNotGranted,
     gate_rules,
@@ -280,3 +281,22 @@ def test_the_gate_rules_follow_the_rewritten_columns_and_the_rule(stack: Stack) 
         rule.rounding_base,
         rule.row_cap,
     )
+
+
+class _OutOfTime:
+    """An engine (the Engine interface) whose every query hits the time limit."""
+
+    dialect = "duckdb"
+
+    def execute(self, request: query_engine.ExecutionRequest) -> query_engine.ExecutionResult:
+        raise query_engine.QueryTimeout(request.limits.timeout_seconds)
+
+
+def test_a_query_the_engine_stops_is_a_logged_refusal(stack: Stack) -> None:
+    """A limit hit is the zone's decision not to answer: a denying leaf, never an unlogged
+    fault (the release skeleton logs only zone errors)."""
+    stack.queries = AggregateQueries(
+        stack.policy, _OutOfTime(), lambda: stack.export.files, AuditLogTrail(stack.log), LIMITS
+    )
+    refusal = _refused(stack, QueryNotRun, BY_PROVINCE, UNDERWRITING)
+    assert refusal.reason == "UNAVAILABLE"
