@@ -124,6 +124,16 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """FAILED_PRECONDITION: (QueryService.Run) the view releases with differential privacy,
     which this zone does not run yet; Explain still works.
     """
+    ERROR_REASON_QUERY_NOT_FOUND: _ErrorReason.ValueType  # 27
+    """NOT_FOUND: (QueryService.Get, Run) no stored query of the caller's organization has this id."""
+    ERROR_REASON_QUERY_NOT_RUNNABLE: _ErrorReason.ValueType  # 28
+    """FAILED_PRECONDITION: (QueryService.Run) the stored query is not ACCEPTED, or was accepted
+    under a policy that is no longer in force: submit it again.
+    """
+    ERROR_REASON_POLICY_INVALID: _ErrorReason.ValueType  # 29
+    """INVALID_ARGUMENT: (StewardService.ApplyPolicy) the policy document has an error;
+    metadata["path"] names where and metadata["problem"] what. The policy in force stays.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The machine-readable reasons carried in google.rpc.ErrorInfo.reason (the name without the
@@ -200,6 +210,16 @@ view. Also the answer for a view the policy does not have: the two are indisting
 ERROR_REASON_DP_MODE_REQUIRED: ErrorReason.ValueType  # 26
 """FAILED_PRECONDITION: (QueryService.Run) the view releases with differential privacy,
 which this zone does not run yet; Explain still works.
+"""
+ERROR_REASON_QUERY_NOT_FOUND: ErrorReason.ValueType  # 27
+"""NOT_FOUND: (QueryService.Get, Run) no stored query of the caller's organization has this id."""
+ERROR_REASON_QUERY_NOT_RUNNABLE: ErrorReason.ValueType  # 28
+"""FAILED_PRECONDITION: (QueryService.Run) the stored query is not ACCEPTED, or was accepted
+under a policy that is no longer in force: submit it again.
+"""
+ERROR_REASON_POLICY_INVALID: ErrorReason.ValueType  # 29
+"""INVALID_ARGUMENT: (StewardService.ApplyPolicy) the policy document has an error;
+metadata["path"] names where and metadata["problem"] what. The policy in force stays.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 

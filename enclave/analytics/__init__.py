@@ -16,6 +16,7 @@ from enclave.analytics.errors import (
     QueryRejected,
     ViewNotGranted,
 )
+from enclave.analytics.interface import FixedPolicy, PolicySource
 from enclave.analytics.pipeline import (
     QUERY_RUN,
     AggregateQueries,
@@ -30,6 +31,8 @@ __all__ = [
     "AggregateQueries",
     "AnalyticsError",
     "DpModeRequired",
+    "FixedPolicy",
+    "PolicySource",
     "QueryAnswer",
     "QueryNotRun",
     "QueryRejected",

@@ -33,9 +33,10 @@ import query_engine
 from dataward import receipts
 from enclave import gate
 from enclave.analytics.errors import DpModeRequired, QueryNotRun, QueryRejected, ViewNotGranted
+from enclave.analytics.interface import PolicySource
 from enclave.persons import Answer, PurposeNotGranted
 from enclave.release import AuditTrail, Caller, Releaser, Request
-from policies import AggregationRule, Deny, Policy
+from policies import AggregationRule, Deny
 
 __all__ = [
     "QUERY_RUN",
@@ -119,17 +120,17 @@ class AggregateQueries:
 
     def __init__(
         self,
-        policy: Policy,
+        policies: PolicySource,
         engine: query_engine.Engine,
         files: Callable[[], Mapping[str, tuple[str, ...]]],
         audit: AuditTrail,
         limits: query_engine.ExecutionLimits,
     ) -> None:
-        self._policy = policy
+        self._policies = policies
         self._engine = engine
         self._files = files
         self._limits = limits
-        self._release = Releaser(audit, policy.version)
+        self._audit = audit
 
     def run(
         self,
@@ -145,51 +146,59 @@ class AggregateQueries:
         :class:`QueryRejected`, :class:`ViewNotGranted`, :class:`DpModeRequired` and the
         gate's ``UnsupportedShape``.
         """
-        request = self._release.begin(caller, QUERY_RUN, purpose=purpose)
+        policy = self._policies.current()  # one snapshot for the whole answer
+        release = Releaser(self._audit, policy.version)
+        request = release.begin(caller, QUERY_RUN, purpose=purpose)
         if caller.purposes is not None and purpose not in caller.purposes:
-            self._release.refuse(request, PurposeNotGranted())
-        query = self._parse(request, sql)
-        view = self._policy.views.get(query.view)
-        grant = self._policy.grant_for(caller.organization, purpose, query.view)
+            release.refuse(request, PurposeNotGranted())
+        query = _parse(release, request, sql)
+        view = policy.views.get(query.view)
+        grant = policy.grant_for(caller.organization, purpose, query.view)
         if view is None or isinstance(grant, Deny):
-            self._release.refuse(request, ViewNotGranted())
+            release.refuse(request, ViewNotGranted())
         try:
             rule = query_engine.check(query, view)
         except query_engine.QueryRejected as rejected:
-            self._release.refuse(request, _rejected(rejected))
+            release.refuse(request, _rejected(rejected))
         if rule.release != "exact":
-            self._release.refuse(request, DpModeRequired())
+            release.refuse(request, DpModeRequired())
         try:
             rewritten = query_engine.rewrite(query, view, parameters, dialect=self._engine.dialect)
         except query_engine.QueryRejected as rejected:
-            self._release.refuse(request, _rejected(rejected))
+            release.refuse(request, _rejected(rejected))
         rules = gate_rules(rewritten, rule)
         try:
             result = self._engine.execute(rewritten.request(self._files(), self._limits))
         except query_engine.EngineError:  # a timeout, the memory limit: logged, not a fault
-            self._release.refuse(request, QueryNotRun())
+            release.refuse(request, QueryNotRun())
         try:
             gated = gate.release(result.table, rules)
         except gate.UnsupportedShape as shape:
-            self._release.refuse(request, shape)
-        return self._answer(request, gated, client_nonce)
+            release.refuse(request, shape)
+        return _answer(release, request, gated, policy.version, client_nonce)
 
-    def _parse(self, request: Request, sql: str) -> query_engine.Query:
-        try:
-            return query_engine.parse(sql)
-        except query_engine.QueryRejected as rejected:
-            self._release.refuse(request, _rejected(rejected))
 
-    def _answer(
-        self, request: Request, gated: gate.GateResult, client_nonce: str
-    ) -> Answer[QueryAnswer]:
-        ipc = ipc_stream(gated.table)
-        value = QueryAnswer(gated.table, ipc, gated.suppressed_cells, self._policy.version)
-        fields = query_fields(
-            ipc=ipc, suppressed_cells=gated.suppressed_cells, policy_version=self._policy.version
-        )
-        receipt = self._release.release(request, fields, client_nonce=client_nonce)
-        return Answer(value, receipt, request.request_id)
+def _parse(release: Releaser, request: Request, sql: str) -> query_engine.Query:
+    try:
+        return query_engine.parse(sql)
+    except query_engine.QueryRejected as rejected:
+        release.refuse(request, _rejected(rejected))
+
+
+def _answer(
+    release: Releaser,
+    request: Request,
+    gated: gate.GateResult,
+    policy_version: str,
+    client_nonce: str,
+) -> Answer[QueryAnswer]:
+    ipc = ipc_stream(gated.table)
+    value = QueryAnswer(gated.table, ipc, gated.suppressed_cells, policy_version)
+    fields = query_fields(
+        ipc=ipc, suppressed_cells=gated.suppressed_cells, policy_version=policy_version
+    )
+    receipt = release.release(request, fields, client_nonce=client_nonce)
+    return Answer(value, receipt, request.request_id)
 
 
 def _rejected(rejected: query_engine.QueryRejected) -> QueryRejected:

@@ -21,6 +21,7 @@ from enclave.analytics import (
     QUERY_RUN,
     AggregateQueries,
     DpModeRequired,
+    FixedPolicy,
     QueryNotRun,
     QueryRejected,
     ViewNotGranted,
@@ -86,7 +87,11 @@ class Stack:
         self.engine = query_engine.DuckDBEngine()
         self.export = export
         self.queries = AggregateQueries(
-            self.policy, self.engine, lambda: export.files, AuditLogTrail(self.log), LIMITS
+            FixedPolicy(self.policy),
+            self.engine,
+            lambda: export.files,
+            AuditLogTrail(self.log),
+            LIMITS,
         )
 
     def leaves(self) -> list[bytes]:
@@ -296,7 +301,11 @@ def test_a_query_the_engine_stops_is_a_logged_refusal(stack: Stack) -> None:
     """A limit hit is the zone's decision not to answer: a denying leaf, never an unlogged
     fault (the release skeleton logs only zone errors)."""
     stack.queries = AggregateQueries(
-        stack.policy, _OutOfTime(), lambda: stack.export.files, AuditLogTrail(stack.log), LIMITS
+        FixedPolicy(stack.policy),
+        _OutOfTime(),
+        lambda: stack.export.files,
+        AuditLogTrail(stack.log),
+        LIMITS,
     )
     refusal = _refused(stack, QueryNotRun, BY_PROVINCE, UNDERWRITING)
     assert refusal.reason == "UNAVAILABLE"
