@@ -35,6 +35,11 @@ __all__ = [
     "ELIGIBILITY_CHECK",
     "GRANT_CONSENT",
     "IDENTITY_VERIFY",
+    "QUERY_EXPLAIN",
+    "QUERY_GET",
+    "QUERY_LIST",
+    "QUERY_RUN",
+    "QUERY_SUBMIT",
     "REVOKE_CONSENT",
     "ReleaseLeaf",
     "ResultFields",
@@ -43,6 +48,11 @@ __all__ = [
     "eligibility_fields",
     "identity_fields",
     "parse_release_leaf",
+    "query_explain_fields",
+    "query_get_fields",
+    "query_list_fields",
+    "query_run_fields",
+    "query_submit_fields",
     "result_hash",
     "verify_release",
 ]
@@ -52,6 +62,11 @@ ELIGIBILITY_CHECK = "EligibilityService/Check"
 IDENTITY_VERIFY = "IdentityService/Verify"
 GRANT_CONSENT = "StewardService/GrantConsent"
 REVOKE_CONSENT = "StewardService/RevokeConsent"
+QUERY_EXPLAIN = "QueryService/Explain"
+QUERY_SUBMIT = "QueryService/Submit"
+QUERY_RUN = "QueryService/Run"
+QUERY_GET = "QueryService/Get"
+QUERY_LIST = "QueryService/List"
 
 ResultValue = str | bool | int | Sequence[str]
 ResultFields = Mapping[str, ResultValue]
@@ -119,6 +134,68 @@ def consent_grant_fields(*, consent_ref: str, valid_until: dt.date) -> dict[str,
 def consent_revoke_fields(*, consent_ref: str) -> dict[str, ResultValue]:
     """The fields of a consent revocation."""
     return {"consent_ref": str(consent_ref), "revoked": True}
+
+
+def query_run_fields(
+    *, arrow_ipc: bytes, suppressed_cells: int, policy_version: str, release_mode: str
+) -> dict[str, ResultValue]:
+    """The fields of a query's answer: the SHA-256 of its Arrow IPC stream bytes (exactly the
+    bytes the answer carries), the cells the gate suppressed, the policy version and the
+    release mode (``exact``)."""
+    return {
+        "ipc_sha256": hashlib.sha256(arrow_ipc).hexdigest(),
+        "suppressed_cells": int(suppressed_cells),
+        "policy_version": str(policy_version),
+        "release_mode": str(release_mode),
+    }
+
+
+def query_explain_fields(
+    *,
+    allowed: bool,
+    view: str,
+    rule: str,
+    release_mode: str,
+    rewritten_sql: str,
+    checks: Sequence[str],
+    rejections: Sequence[str],
+    notices: Sequence[str],
+    policy_version: str,
+) -> dict[str, ResultValue]:
+    """The fields of an explanation; ``rejections`` as ``RULE(construct)`` (or ``RULE``)."""
+    return {
+        "allowed": bool(allowed),
+        "view": str(view),
+        "rule": str(rule),
+        "release_mode": str(release_mode),
+        "rewritten_sql": str(rewritten_sql),
+        "checks": [str(c) for c in checks],
+        "rejections": [str(r) for r in rejections],
+        "notices": [str(n) for n in notices],
+        "policy_version": str(policy_version),
+    }
+
+
+def query_submit_fields(
+    *, query_id: str, status: str, rejections: Sequence[str], policy_version: str
+) -> dict[str, ResultValue]:
+    """The fields of a submission: its id ("" when rejected), status and rejections."""
+    return {
+        "query_id": str(query_id),
+        "status": str(status),
+        "rejections": [str(r) for r in rejections],
+        "policy_version": str(policy_version),
+    }
+
+
+def query_get_fields(*, query_id: str, status: str) -> dict[str, ResultValue]:
+    """The fields of a stored query's answer."""
+    return {"query_id": str(query_id), "status": str(status)}
+
+
+def query_list_fields(*, query_ids: Sequence[str]) -> dict[str, ResultValue]:
+    """The fields of a page of stored queries: their ids, in the page's order."""
+    return {"query_ids": [str(q) for q in query_ids]}
 
 
 @dataclass(frozen=True)

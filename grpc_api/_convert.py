@@ -31,6 +31,7 @@ __all__ = [
     "eligibility_query",
     "identity_query",
     "purpose_from_proto",
+    "purpose_to_proto",
     "receipt_to_proto",
     "verdict_to_proto",
 ]
@@ -52,6 +53,15 @@ def purpose_from_proto(value: int) -> Purpose:
     if purpose is None:
         raise InvalidRequest("purpose", "required (one of the Purpose values)")
     return purpose
+
+
+def purpose_to_proto(purpose: str) -> common_pb2.Purpose.ValueType:
+    """The wire number of a purpose (UNSPECIFIED for one the proto does not list)."""
+    number = _PURPOSE_NUMBERS.get(purpose, common_pb2.PURPOSE_UNSPECIFIED)
+    return common_pb2.Purpose.ValueType(number)
+
+
+_PURPOSE_NUMBERS = {purpose.value: number for number, purpose in _PURPOSES.items()}
 
 
 def benefit_from_proto(value: int) -> Benefit:

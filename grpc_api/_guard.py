@@ -65,6 +65,11 @@ METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.AuditService/GetConsistencyProof": Scope.AUDIT_READ,
     "/dataward.v1.StewardService/GrantConsent": Scope.STEWARD_ADMIN,
     "/dataward.v1.StewardService/RevokeConsent": Scope.STEWARD_ADMIN,
+    "/dataward.v1.QueryService/Explain": Scope.QUERY_SUBMIT,
+    "/dataward.v1.QueryService/Submit": Scope.QUERY_SUBMIT,
+    "/dataward.v1.QueryService/Get": Scope.QUERY_SUBMIT,
+    "/dataward.v1.QueryService/List": Scope.QUERY_SUBMIT,
+    "/dataward.v1.QueryService/Run": Scope.QUERY_RUN,
 }
 # Standard, unauthenticated: health checks and server reflection (they reveal no data), and
 # the zone's attestation (a signature over the caller's challenge: it reveals no data either,

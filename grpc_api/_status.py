@@ -130,6 +130,9 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     analytics.ViewNotGranted: C.PERMISSION_DENIED,
     analytics.DpModeRequired: C.FAILED_PRECONDITION,
     analytics.QueryNotRun: C.UNAVAILABLE,
+    analytics.QueryNotFound: C.NOT_FOUND,
+    analytics.QueryNotRunnable: C.FAILED_PRECONDITION,
+    analytics.InvalidPageToken: C.INVALID_ARGUMENT,
     analytics.AnalyticsError: C.INTERNAL,
     # keys and datasets: the zone cannot serve (operator errors, never a partner's)
     KeyringError: C.UNAVAILABLE,
@@ -185,7 +188,12 @@ def refusal_for(exc: BaseException) -> Refusal:
     metadata: dict[str, str] = {}
     if isinstance(exc, InvalidIdNumber):
         metadata["rule"] = str(exc.rule)
-    elif isinstance(exc, InvalidField | InvalidRequest | AuditRangeError):
+    elif isinstance(exc, analytics.QueryRejected):
+        metadata["rule"] = exc.rule
+        metadata["construct"] = exc.construct
+    elif isinstance(
+        exc, InvalidField | InvalidRequest | AuditRangeError | analytics.InvalidPageToken
+    ):
         metadata["field"] = exc.field
     retry = getattr(exc, "retry_after", None)
     return Refusal(code, reason, message, metadata, float(retry) if retry is not None else None)

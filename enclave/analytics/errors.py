@@ -8,7 +8,10 @@
         ├── ViewNotGranted          no grant of the view to the organization and purpose --
         │                           or no such view: the two answers are the same
         ├── DpModeRequired          the view releases with differential privacy (next issue)
-        └── QueryNotRun             the engine stopped it (time or memory limit, or a failure)
+        ├── QueryNotRun             the engine stopped it (time or memory limit, or a failure)
+        ├── QueryNotFound           no stored query of the caller's organization has the id
+        ├── QueryNotRunnable        the stored query is not ACCEPTED under the policy in force
+        └── InvalidPageToken        a List page token this zone did not give
 
 Each is a refusal: :class:`enclave.release.Releaser` logs its ``reason`` in a denying
 decision leaf before it is raised. Public messages name rules, constructs and columns (which
@@ -21,7 +24,16 @@ from typing import ClassVar
 
 from enclave.errors import ZoneError
 
-__all__ = ["AnalyticsError", "DpModeRequired", "QueryNotRun", "QueryRejected", "ViewNotGranted"]
+__all__ = [
+    "AnalyticsError",
+    "DpModeRequired",
+    "InvalidPageToken",
+    "QueryNotFound",
+    "QueryNotRun",
+    "QueryNotRunnable",
+    "QueryRejected",
+    "ViewNotGranted",
+]
 
 
 class AnalyticsError(ZoneError):
@@ -61,3 +73,25 @@ class DpModeRequired(AnalyticsError):  # noqa: N818 (API names)
         "the view releases only with differential privacy, which is not available yet; "
         "Explain still works"
     )
+
+
+class QueryNotFound(AnalyticsError):  # noqa: N818 (API names)
+    """No stored query of the caller's organization has this id (another organization's
+    queries are not found either: their ids reveal nothing)."""
+
+    reason: ClassVar[str] = "QUERY_NOT_FOUND"
+    default_message = "no stored query of this organization has this id"
+
+
+class QueryNotRunnable(AnalyticsError):  # noqa: N818 (API names)
+    """The stored query cannot run: not ACCEPTED, accepted under an earlier policy or for
+    another purpose (the message says which)."""
+
+    reason: ClassVar[str] = "QUERY_NOT_RUNNABLE"
+    default_message = "the stored query cannot run now"
+
+
+class InvalidPageToken(AnalyticsError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "FIELD_INVALID"
+    field = "page_token"
+    default_message = "page_token: not a token a previous List answer gave"

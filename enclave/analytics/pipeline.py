@@ -23,32 +23,61 @@ limit hit, a bug) is not a refusal: it propagates, unlogged as a decision, as a 
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
+from typing import NoReturn, TypeVar
 
 import pyarrow as pa
 
 import query_engine
 from dataward import receipts
 from enclave import gate
-from enclave.analytics.errors import DpModeRequired, QueryNotRun, QueryRejected, ViewNotGranted
+from enclave.analytics._store import QUERY_ID, QueryStatus, SqliteQueryStore, StoredQuery
+from enclave.analytics.errors import (
+    DpModeRequired,
+    InvalidPageToken,
+    QueryNotFound,
+    QueryNotRun,
+    QueryNotRunnable,
+    QueryRejected,
+    ViewNotGranted,
+)
 from enclave.analytics.interface import PolicySource
+from enclave.errors import ZoneError
 from enclave.persons import Answer, PurposeNotGranted
 from enclave.release import AuditTrail, Caller, Releaser, Request
-from policies import AggregationRule, Deny
+from policies import AggregationRule, Deny, Policy, View
 
 __all__ = [
+    "QUERY_EXPLAIN",
+    "QUERY_GET",
+    "QUERY_LIST",
     "QUERY_RUN",
+    "QUERY_SUBMIT",
     "AggregateQueries",
+    "Explanation",
     "QueryAnswer",
+    "QueryPage",
+    "QueryRejection",
+    "QueryRequest",
+    "Submission",
+    "column_kinds",
+    "describe_checks",
     "gate_rules",
     "ipc_stream",
-    "query_fields",
 ]
 
-QUERY_RUN = "QueryService/Run"
-"""The method the zone logs (and hashes) for a query's answer."""
+# The methods the zone logs (and hashes) for each answer, as dataward.receipts names them.
+QUERY_RUN = receipts.QUERY_RUN
+QUERY_EXPLAIN = receipts.QUERY_EXPLAIN
+QUERY_SUBMIT = receipts.QUERY_SUBMIT
+QUERY_GET = receipts.QUERY_GET
+QUERY_LIST = receipts.QUERY_LIST
+
+_T = TypeVar("_T")
 
 _KINDS = {
     query_engine.OutputKind.COUNT: gate.AggregateKind.COUNT,
@@ -59,23 +88,15 @@ _KINDS = {
 @dataclass(frozen=True)
 class QueryAnswer:
     """A released aggregate: the gated ``table``, its Arrow IPC stream bytes (what the result
-    hash covers), the cells the gate suppressed and the policy version it ran under."""
+    hash covers), the cells the gate suppressed, the policy version it ran under, the release
+    mode and each column's kind (``dimension``, ``count``, ``sum``, ``avg``, ``suppressed``)."""
 
     table: pa.Table
     ipc: bytes
     suppressed_cells: int
     policy_version: str
-
-
-def query_fields(
-    *, ipc: bytes, suppressed_cells: int, policy_version: str
-) -> dict[str, receipts.ResultValue]:
-    """The fields of a query's answer that its result hash covers (flat str/int values)."""
-    return {
-        "ipc_sha256": hashlib.sha256(ipc).hexdigest(),
-        "suppressed_cells": int(suppressed_cells),
-        "policy_version": str(policy_version),
-    }
+    release_mode: str = "exact"
+    columns: tuple[tuple[str, str], ...] = ()
 
 
 def gate_rules(rewritten: query_engine.Rewritten, rule: AggregationRule) -> gate.GateRules:
@@ -115,8 +136,129 @@ def ipc_stream(table: pa.Table) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
+@dataclass(frozen=True)
+class QueryRequest:
+    """What a partner asks: exactly one of ``sql``, ``template`` and ``query_id`` (a stored
+    query), its named ``parameters``, the ``purpose`` and the partner's ``client_nonce``."""
+
+    purpose: str
+    sql: str = ""
+    template: str = ""
+    query_id: str = ""
+    parameters: Mapping[str, query_engine.ParameterValue] = field(default_factory=dict)
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class QueryRejection:
+    """Why a query is not allowed: the rule and the construct behind it (never a value)."""
+
+    rule: str
+    construct: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.rule}({self.construct})" if self.construct else self.rule
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A dry run's answer; ``allowed`` says Run would release this query's answer."""
+
+    allowed: bool
+    view: str
+    rule: str
+    release_mode: str
+    rewritten_sql: str
+    checks: tuple[str, ...]
+    rejections: tuple[QueryRejection, ...]
+    notices: tuple[str, ...]
+    policy_version: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What ``submit`` decided; ``query_id`` is empty for a rejected (unstored) query."""
+
+    query_id: str
+    status: QueryStatus
+    rejections: tuple[QueryRejection, ...]
+    policy_version: str
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    """A page of an organization's stored queries, newest first; ``next_token`` is empty on
+    the last page."""
+
+    queries: tuple[StoredQuery, ...]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A query the policy allows, rewritten and ready for the engine."""
+
+    view: View
+    rule: AggregationRule
+    rewritten: query_engine.Rewritten
+    measures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One call in progress: its policy snapshot, its logged request and who asked."""
+
+    policy: Policy
+    release: Releaser
+    request: Request
+    caller: Caller
+
+    def refuse(self, refusal: ZoneError) -> NoReturn:
+        self.release.refuse(self.request, refusal)
+
+    def granted_view(self, purpose: str, name: str) -> View:
+        """The view ``name`` if a grant gives it to the caller for ``purpose``; a view the
+        policy does not have is refused exactly like one not granted."""
+        view = self.policy.views.get(name)
+        grant = self.policy.grant_for(self.caller.organization, purpose, name)
+        if view is None or isinstance(grant, Deny):
+            self.refuse(ViewNotGranted())
+        return view
+
+    def parse(self, sql: str) -> query_engine.Query:
+        try:
+            return query_engine.parse(sql)
+        except query_engine.QueryRejected as rejected:
+            self.refuse(_rejected(rejected))
+
+    def released(self, value: _T, fields: receipts.ResultFields, client_nonce: str) -> Answer[_T]:
+        receipt = self.release.release(self.request, fields, client_nonce=client_nonce)
+        return Answer(value, receipt, self.request.request_id)
+
+
+EXACT_NOTICE = (
+    "exact release: the answer is exact after suppression and rounding, so a series of "
+    "overlapping queries can be differenced to learn about groups smaller than the threshold; "
+    "the steward chose exact release for this view"
+)
+DP_NOTICE = (
+    "this view releases only with differential privacy, which this zone does not run yet: "
+    "Run answers FAILED_PRECONDITION DP_MODE_REQUIRED"
+)
+TEMPLATE_ONLY_NOTICE = (
+    "this view answers only the templates a steward approved (Run with template=NAME); "
+    "Submit stores this query for a steward's review"
+)
+
+
 class AggregateQueries:
-    """Ad-hoc aggregate queries over the live dataset version, under one policy."""
+    """Aggregate queries over the live dataset version, under the policy in force.
+
+    Every method logs the request first and answers through :class:`Releaser` (a refusal is a
+    denying decision leaf; an answer an allowing decision and a release leaf whose result
+    hash covers it, :mod:`dataward.receipts`), with one policy snapshot per call.
+    ``store`` keeps submitted queries (None: Submit, Get, List and runs by id are refused).
+    """
 
     def __init__(
         self,
@@ -125,13 +267,29 @@ class AggregateQueries:
         files: Callable[[], Mapping[str, tuple[str, ...]]],
         audit: AuditTrail,
         limits: query_engine.ExecutionLimits,
+        *,
+        store: SqliteQueryStore | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._policies = policies
         self._engine = engine
         self._files = files
         self._limits = limits
         self._audit = audit
+        self._store = store
+        self._clock = clock
 
+    def _begin(self, caller: Caller, method: str, purpose: str | None) -> _Call:
+        """Snapshot the policy, log the request, refuse a purpose the app does not hold."""
+        policy = self._policies.current()  # one snapshot for the whole answer
+        release = Releaser(self._audit, policy.version)
+        request = release.begin(caller, method, purpose=purpose or "")
+        call = _Call(policy, release, request, caller)
+        if purpose is not None and caller.purposes is not None and purpose not in caller.purposes:
+            call.refuse(PurposeNotGranted())
+        return call
+
+    # -- Run ------------------------------------------------------------------------------
     def run(
         self,
         caller: Caller,
@@ -140,65 +298,295 @@ class AggregateQueries:
         purpose: str,
         client_nonce: str = "",
     ) -> Answer[QueryAnswer]:
-        """Answer ``sql`` with ``parameters`` for ``caller`` and ``purpose``, or refuse.
+        """Answer the ad-hoc ``sql`` (see :meth:`answer`)."""
+        asked = QueryRequest(purpose, sql=sql, parameters=parameters, client_nonce=client_nonce)
+        return self.answer(caller, asked)
+
+    def answer(self, caller: Caller, asked: QueryRequest) -> Answer[QueryAnswer]:
+        """Run ``asked`` (ad-hoc SQL, a template or a stored query) and release its answer.
 
         Refusals (logged as denying decisions first): ``PurposeNotGranted``,
-        :class:`QueryRejected`, :class:`ViewNotGranted`, :class:`DpModeRequired` and the
-        gate's ``UnsupportedShape``.
+        :class:`QueryRejected`, :class:`ViewNotGranted`, :class:`DpModeRequired`,
+        :class:`QueryNotFound`, :class:`QueryNotRunnable`, :class:`QueryNotRun` and the gate's
+        ``UnsupportedShape``.
         """
-        policy = self._policies.current()  # one snapshot for the whole answer
-        release = Releaser(self._audit, policy.version)
-        request = release.begin(caller, QUERY_RUN, purpose=purpose)
-        if caller.purposes is not None and purpose not in caller.purposes:
-            release.refuse(request, PurposeNotGranted())
-        query = _parse(release, request, sql)
-        view = policy.views.get(query.view)
-        grant = policy.grant_for(caller.organization, purpose, query.view)
-        if view is None or isinstance(grant, Deny):
-            release.refuse(request, ViewNotGranted())
-        try:
-            rule = query_engine.check(query, view)
-        except query_engine.QueryRejected as rejected:
-            release.refuse(request, _rejected(rejected))
-        if rule.release != "exact":
-            release.refuse(request, DpModeRequired())
-        try:
-            rewritten = query_engine.rewrite(query, view, parameters, dialect=self._engine.dialect)
-        except query_engine.QueryRejected as rejected:
-            release.refuse(request, _rejected(rejected))
+        call = self._begin(caller, QUERY_RUN, asked.purpose)
+        sql = self._runnable(call, asked).sql if asked.query_id else asked.sql
+        plan = self._plan(call, asked, sql)
+        if plan.rule.release != "exact":
+            call.refuse(DpModeRequired())
+        rewritten, rule = plan.rewritten, plan.rule
         rules = gate_rules(rewritten, rule)
         try:
             result = self._engine.execute(rewritten.request(self._files(), self._limits))
         except query_engine.EngineError:  # a timeout, the memory limit: logged, not a fault
-            release.refuse(request, QueryNotRun())
+            call.refuse(QueryNotRun())
         try:
             gated = gate.release(result.table, rules)
         except gate.UnsupportedShape as shape:
-            release.refuse(request, shape)
-        return _answer(release, request, gated, policy.version, client_nonce)
+            call.refuse(shape)
+        ipc = ipc_stream(gated.table)
+        version = call.policy.version
+        value = QueryAnswer(
+            gated.table,
+            ipc,
+            gated.suppressed_cells,
+            version,
+            release_mode=rule.release,
+            columns=column_kinds(gated.table, rewritten),
+        )
+        fields = receipts.query_run_fields(
+            arrow_ipc=ipc,
+            suppressed_cells=gated.suppressed_cells,
+            policy_version=version,
+            release_mode=rule.release,
+        )
+        return call.released(value, fields, asked.client_nonce)
+
+    def _runnable(self, call: _Call, asked: QueryRequest) -> StoredQuery:
+        stored = self._stored(call, asked.query_id)
+        if stored.status is not QueryStatus.ACCEPTED:
+            call.refuse(QueryNotRunnable("the stored query is not ACCEPTED"))
+        if stored.policy_version != call.policy.version:
+            call.refuse(
+                QueryNotRunnable(
+                    "the stored query was accepted under a policy no longer in force: "
+                    "submit it again"
+                )
+            )
+        if stored.purpose != asked.purpose:
+            call.refuse(QueryNotRunnable("the stored query was accepted for another purpose"))
+        return stored
+
+    def _stored(self, call: _Call, query_id: str) -> StoredQuery:
+        found = None
+        if self._store is not None and QUERY_ID.fullmatch(query_id):
+            found = self._store.get(call.caller.organization, query_id)
+        if found is None:
+            call.refuse(QueryNotFound())
+        return found
+
+    def _plan(self, call: _Call, asked: QueryRequest, sql: str) -> _Plan:
+        """The allowed, rewritten query, or a logged refusal."""
+        if asked.template:
+            call.refuse(QueryRejected("TEMPLATE_UNKNOWN", "template"))
+        query = call.parse(sql)
+        view = call.granted_view(asked.purpose, query.view)
+        try:
+            rule = query_engine.check(query, view)
+            rewritten = query_engine.rewrite(
+                query, view, asked.parameters, dialect=self._engine.dialect
+            )
+        except query_engine.QueryRejected as rejected:
+            call.refuse(_rejected(rejected))
+        return _Plan(view, rule, rewritten, _measures(query, view))
+
+    # -- Explain ----------------------------------------------------------------------------
+    def explain(self, caller: Caller, asked: QueryRequest) -> Answer[Explanation]:
+        """A dry run: what :meth:`answer` would do with ``asked``, touching no data.
+
+        A query outside the grammar or the view's rule is an answer (``allowed=False`` with
+        every rejection); a view not granted (or not existing) and a purpose not granted are
+        refusals, as for Run.
+        """
+        call = self._begin(caller, QUERY_EXPLAIN, asked.purpose)
+        explanation = self._explain(call, asked)
+        fields = receipts.query_explain_fields(
+            allowed=explanation.allowed,
+            view=explanation.view,
+            rule=explanation.rule,
+            release_mode=explanation.release_mode,
+            rewritten_sql=explanation.rewritten_sql,
+            checks=explanation.checks,
+            rejections=[str(r) for r in explanation.rejections],
+            notices=explanation.notices,
+            policy_version=explanation.policy_version,
+        )
+        return call.released(explanation, fields, asked.client_nonce)
+
+    def _explain(self, call: _Call, asked: QueryRequest) -> Explanation:
+        if asked.template:
+            call.refuse(QueryRejected("TEMPLATE_UNKNOWN", "template"))
+        denied = partial(_not_allowed, call.policy.version)
+        try:
+            query = query_engine.parse(asked.sql)
+        except query_engine.QueryRejected as rejected:
+            return denied("", "", "", (_rejection(rejected),))
+        view = call.granted_view(asked.purpose, query.view)
+        rule = view.rule
+        if not isinstance(rule, AggregationRule):
+            refused = (QueryRejection("RULE_NOT_AD_HOC", view.name),)
+            return denied(view.name, "template", "exact", refused, TEMPLATE_ONLY_NOTICE)
+        notice = EXACT_NOTICE if rule.release == "exact" else DP_NOTICE
+        validation = query_engine.validate(query, view)
+        if isinstance(validation, query_engine.Rejected):
+            found = _rejections(validation)
+            return denied(view.name, "aggregation", rule.release, found, notice)
+        try:
+            rewritten = query_engine.rewrite(
+                query, view, asked.parameters, dialect=self._engine.dialect
+            )
+        except query_engine.QueryRejected as rejected:
+            found = (_rejection(rejected),)
+            return denied(view.name, "aggregation", rule.release, found, notice)
+        return Explanation(
+            allowed=rule.release == "exact",
+            view=view.name,
+            rule="aggregation",
+            release_mode=rule.release,
+            rewritten_sql=rewritten.sql,
+            checks=describe_checks(rule, view, _measures(query, view), self._limits),
+            rejections=(),
+            notices=(notice,),
+            policy_version=call.policy.version,
+        )
+
+    # -- Submit, Get, List --------------------------------------------------------------------
+    def submit(self, caller: Caller, asked: QueryRequest) -> Answer[Submission]:
+        """Validate and store ``asked.sql``: ACCEPTED (runnable by id under this policy
+        version), PENDING_REVIEW (a query over a template-only view: a steward must approve
+        it) or REJECTED with every reason (not stored). A view not granted is a refusal."""
+        call = self._begin(caller, QUERY_SUBMIT, asked.purpose)
+        store = self._require_store(call)
+        status, rejections, view = self._judge(call, asked)
+        query_id = ""
+        if status is not QueryStatus.REJECTED:
+            query_id = store.add(
+                organization=caller.organization,
+                client_id=caller.client_id,
+                purpose=asked.purpose,
+                view=view,
+                status=status,
+                reasons=tuple(str(r) for r in rejections),
+                policy_version=call.policy.version,
+                sql=asked.sql,
+                now=self._clock(),
+            ).query_id
+        submission = Submission(query_id, status, rejections, call.policy.version)
+        fields = receipts.query_submit_fields(
+            query_id=query_id,
+            status=status.value,
+            rejections=[str(r) for r in rejections],
+            policy_version=call.policy.version,
+        )
+        return call.released(submission, fields, asked.client_nonce)
+
+    def _judge(
+        self, call: _Call, asked: QueryRequest
+    ) -> tuple[QueryStatus, tuple[QueryRejection, ...], str]:
+        try:
+            query = query_engine.parse(asked.sql)
+        except query_engine.QueryRejected as rejected:
+            return QueryStatus.REJECTED, (_rejection(rejected),), ""
+        view = call.granted_view(asked.purpose, query.view)
+        if not isinstance(view.rule, AggregationRule):
+            pending = (QueryRejection("RULE_NOT_AD_HOC", view.name),)
+            return QueryStatus.PENDING_REVIEW, pending, view.name
+        validation = query_engine.validate(query, view)
+        if isinstance(validation, query_engine.Rejected):
+            return QueryStatus.REJECTED, _rejections(validation), view.name
+        return QueryStatus.ACCEPTED, (), view.name
+
+    def get(self, caller: Caller, query_id: str, client_nonce: str = "") -> Answer[StoredQuery]:
+        """The caller's organization's stored query ``query_id`` (:class:`QueryNotFound` for
+        any other id: another organization's queries do not exist for it)."""
+        call = self._begin(caller, QUERY_GET, None)
+        stored = self._stored(call, query_id)
+        fields = receipts.query_get_fields(query_id=stored.query_id, status=stored.status.value)
+        return call.released(stored, fields, client_nonce)
+
+    def list(
+        self, caller: Caller, *, page_size: int, page_token: str, client_nonce: str = ""
+    ) -> Answer[QueryPage]:
+        """A page of the caller's organization's stored queries, newest first.
+
+        ``page_size`` is 1..100; ``page_token`` empty or from the previous page (anything
+        else is :class:`InvalidPageToken`)."""
+        call = self._begin(caller, QUERY_LIST, None)
+        before = None
+        if page_token:
+            if not _PAGE_TOKEN.fullmatch(page_token):
+                call.refuse(InvalidPageToken())
+            before = int(page_token[1:])
+        store = self._require_store(call)
+        rows = store.page(caller.organization, limit=page_size + 1, before=before)
+        page = tuple(rows[:page_size])
+        token = f"p{page[-1].seq}" if len(rows) > page_size and page else ""
+        fields = receipts.query_list_fields(query_ids=[q.query_id for q in page])
+        return call.released(QueryPage(page, token), fields, client_nonce)
+
+    def _require_store(self, call: _Call) -> SqliteQueryStore:
+        if self._store is None:
+            call.refuse(QueryNotRunnable("this zone stores no queries"))
+        return self._store
 
 
-def _parse(release: Releaser, request: Request, sql: str) -> query_engine.Query:
-    try:
-        return query_engine.parse(sql)
-    except query_engine.QueryRejected as rejected:
-        release.refuse(request, _rejected(rejected))
+_PAGE_TOKEN = re.compile(r"p[1-9][0-9]{0,17}")
 
 
-def _answer(
-    release: Releaser,
-    request: Request,
-    gated: gate.GateResult,
-    policy_version: str,
-    client_nonce: str,
-) -> Answer[QueryAnswer]:
-    ipc = ipc_stream(gated.table)
-    value = QueryAnswer(gated.table, ipc, gated.suppressed_cells, policy_version)
-    fields = query_fields(
-        ipc=ipc, suppressed_cells=gated.suppressed_cells, policy_version=policy_version
+def column_kinds(table: pa.Table, rewritten: query_engine.Rewritten) -> tuple[tuple[str, str], ...]:
+    """Each released column and its kind: dimension, count, sum, avg or suppressed."""
+    kinds: dict[str, str] = {gate.MARKER_COLUMN: "suppressed"}
+    for column in rewritten.columns:
+        kinds[column.name] = column.kind.value
+        if column.name != column.item:  # the parts of an AVG
+            kinds[column.item] = "avg"
+    return tuple((name, kinds.get(name, "dimension")) for name in table.column_names)
+
+
+def describe_checks(
+    rule: AggregationRule,
+    view: View,
+    measures: tuple[str, ...],
+    limits: query_engine.ExecutionLimits,
+) -> tuple[str, ...]:
+    """The checks an answer under ``rule`` passes, in words a partner can read."""
+    checks = [f"each person contributes at most {rule.contribution_limit} rows to a cell"]
+    for name in measures:
+        column = view.columns[name]
+        unit = f" {column.unit}" if column.unit else ""
+        checks.append(f"{name} clipped to [{column.lower}, {column.upper}]{unit} per row")
+    checks += [
+        f"a cell of fewer than {rule.min_persons} distinct persons is suppressed (null, row "
+        "marked), and so is any cell that could be recomputed from the answer's other cells",
+        f"counts rounded to multiples of 5, sums to multiples of {rule.rounding_base}",
+        f"at most {rule.row_cap} rows released",
+        f"the query is stopped after {limits.timeout_seconds:g} s or "
+        f"{limits.memory_bytes // (1024 * 1024)} MiB",
+    ]
+    return tuple(checks)
+
+
+def _measures(query: query_engine.Query, view: View) -> tuple[str, ...]:
+    names = {name.lower(): name for name in view.columns}
+    used = (
+        names.get(item.column, item.column)
+        for item in query.select
+        if isinstance(item, query_engine.Aggregate)
+        and item.column is not None
+        and item.function
+        in (query_engine.AggregateFunction.SUM, query_engine.AggregateFunction.AVG)
     )
-    receipt = release.release(request, fields, client_nonce=client_nonce)
-    return Answer(value, receipt, request.request_id)
+    return tuple(dict.fromkeys(used))
+
+
+def _rejections(validation: query_engine.Rejected) -> tuple[QueryRejection, ...]:
+    return tuple(QueryRejection(str(r.reason), r.construct) for r in validation.rejections)
+
+
+def _not_allowed(
+    version: str,
+    view: str,
+    rule: str,
+    mode: str,
+    rejections: tuple[QueryRejection, ...],
+    *notices: str,
+) -> Explanation:
+    return Explanation(False, view, rule, mode, "", (), rejections, notices, version)
+
+
+def _rejection(rejected: query_engine.QueryRejected) -> QueryRejection:
+    return QueryRejection(str(rejected.reason), rejected.construct)
 
 
 def _rejected(rejected: query_engine.QueryRejected) -> QueryRejected:

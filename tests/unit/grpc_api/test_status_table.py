@@ -18,7 +18,7 @@ import enclave.persons.errors
 import enclave.persons.idnumber
 import grpc_api
 import grpc_api.errors
-from dataward.v1 import audit_pb2, eligibility_pb2, identity_pb2, steward_pb2
+from dataward.v1 import audit_pb2, eligibility_pb2, identity_pb2, query_pb2, steward_pb2
 from enclave.audit import (
     AuditBeyondLogError,
     AuditClosedError,
@@ -123,7 +123,7 @@ def test_id_number_refusal_names_the_rule_only() -> None:
 def test_scope_table_lists_exactly_the_contract_methods() -> None:
     contract = {
         f"/{service.full_name}/{method.name}"
-        for module in (eligibility_pb2, identity_pb2, audit_pb2, steward_pb2)
+        for module in (eligibility_pb2, identity_pb2, audit_pb2, steward_pb2, query_pb2)
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }

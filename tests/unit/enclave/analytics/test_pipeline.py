@@ -26,7 +26,6 @@ from enclave.analytics import (
     QueryRejected,
     ViewNotGranted,
     gate_rules,
-    query_fields,
 )
 from enclave.audit import AuditLog, AuditLogTrail, SqliteAuditStore, decode_leaf
 from enclave.dataset import TABLES, ingest
@@ -149,8 +148,11 @@ def test_an_exact_aggregate_leaves_through_the_gate_with_a_receipt_that_verifies
             assert persons[row["province"]] >= rule.min_persons
             assert row["claims"] % 5 == 0 and row["total"] % rule.rounding_base == 0
 
-    fields = query_fields(
-        ipc=value.ipc, suppressed_cells=value.suppressed_cells, policy_version=stack.policy.version
+    fields = receipts.query_run_fields(
+        arrow_ipc=value.ipc,
+        suppressed_cells=value.suppressed_cells,
+        policy_version=stack.policy.version,
+        release_mode="exact",
     )
     receipts.verify_release(
         answer.receipt,
