@@ -12,6 +12,7 @@ BENCHES = [
     "bench.portal",
     "bench.grpc",
     "bench.existence",
+    "bench.query",
 ]
 
 for name in BENCHES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["mann_whitney_z"]
+__all__ = ["mann_whitney_z", "percentile"]
 
 
 def mann_whitney_z(a: Sequence[float], b: Sequence[float]) -> float:
@@ -26,3 +26,10 @@ def mann_whitney_z(a: Sequence[float], b: Sequence[float]) -> float:
     mean = n1 * n2 / 2
     sd = math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
     return (r1 - n1 * (n1 + 1) / 2 - mean) / sd
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) of ``samples`` by nearest rank: a value that occurred."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]

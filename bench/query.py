@@ -1,0 +1,400 @@
+"""Aggregate queries at 10M claims: the query path against bare DuckDB on the same Parquet.
+
+    .venv/bin/python -m bench.query                        # 580k persons: ~10.2M claims
+    .venv/bin/python -m bench.query --persons 20000 --repeats 3 --seconds 2   # a quick look
+    .venv/bin/python -m bench.query --source /tmp/dw-1m-source   # an existing export
+
+The export is generated once per (persons, seed) with ``synthetic.generate`` (what
+``dataward datagen`` runs) into ``--cache`` (default /tmp/dataward-bench/query/) and reused;
+each run ingests it into a fresh zone in a temporary directory, as ``dataward zone init`` and
+``dataward zone ingest`` do. Generation and ingest run in a spawned child process so that
+their memory does not count in this process's peak (this process is the serving one).
+
+Prints:
+
+1. the size: persons, claims, the export's Parquet bytes and the zone's (the tables the
+   ``claims_analysis`` view reads);
+2. the 2-key aggregate :data:`AGGREGATE` (COUNT(DISTINCT person) and SUM, by province and
+   visit type) on the default policy's exact view, repeated ``--repeats`` times, interleaved
+   (the order rotates each round), after one warm-up round, median of each:
+
+   * ``bare DuckDB``: the same aggregate with the view's SQL inlined by hand (as a CTE), no
+     contribution bounding, clipping or gate: a fresh in-memory connection per repetition with
+     the same ``threads`` and ``memory_limit`` as the engine, the same Parquet files registered
+     as views -- exactly what :class:`query_engine.DuckDBEngine` does per execution;
+   * ``DuckDBEngine, rewritten SQL``: parse, validate and rewrite once, then only
+     ``DuckDBEngine.execute`` -- the cost of the rewritten SQL itself (contribution bounding:
+     a ``ROW_NUMBER()`` window per person and cell; clipping; the persons column);
+   * ``in-process AggregateQueries.run``: the whole zone pipeline without gRPC (request leaf,
+     purpose, parse, grant, validate, rewrite, DuckDB, gate, Arrow IPC, decision and release
+     leaves durable in the zone's SQLite audit log, synchronous=FULL, and the signed receipt);
+
+   each with its ratio to bare DuckDB (the issue's goal is end to end <= 1.5x) and the load
+   average (1 min) before and after;
+3. parse + grant + validate + rewrite per query, as ``AggregateQueries`` runs them, over a mix
+   of :data:`MIX` (one to three keys, each aggregate, WHERE with =, IN, BETWEEN, NOT, OR and
+   bound parameters, ORDER BY), for ``--seconds``: median and p99 (goal <= 2 ms median),
+   beside ``sqlglot.parse_one`` of the same text alone; no execution;
+4. the peak resident memory (VmHWM) of this process: after the stack is up, over the
+   interleaved rounds (which include the bare DuckDB runs in this process), and over a
+   separate set of pipeline runs alone, measured after resetting the peak
+   (``/proc/self/clear_refs``).
+
+NOT MEASURED YET: ``QueryService.Run`` end to end through gRPC (real portal token, the
+servicer, the SDK's ``Client.run_query``) -- the servicer is not served yet. When it is, it
+becomes one more interleaved variant beside the in-process pipeline, against the same zone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing
+import os
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlglot
+
+import query_engine
+from bench._stats import percentile
+from enclave.analytics import AggregateQueries, FixedPolicy
+from enclave.audit import ZONE_LOG_FILE, AuditLog, AuditLogTrail, zone_log_name
+from enclave.dataset import ingest
+from enclave.dataset._versions import current_version, version_dir
+from enclave.keys import init_zone, open_keyring
+from enclave.release import Caller
+from launcher.settings import AuditSettings
+from policies import Deny, Policy, default_policy
+from synthetic import generate
+
+MASTER_KEY = b"bench master key, not a secret"
+# The default policy grants organization "2" claims_analysis for underwriting.
+ORGANIZATION = "2"
+PURPOSE = "INSURANCE_UNDERWRITING"
+VIEW = "claims_analysis"
+AGGREGATE = (
+    "SELECT province, visit_type, COUNT(DISTINCT person_key) AS persons,"
+    " SUM(total_cents) AS total FROM claims_analysis GROUP BY province, visit_type"
+)
+DEFAULT_PERSONS = 580_000  # ~17.6 claims per person: 10,187,472 claims at seed 0
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "dataward-bench" / "query"
+
+# What partners send: one to three keys, every aggregate, filters with literals and bound
+# parameters. Each is accepted by the default policy (checked before timing).
+MIX: tuple[tuple[str, Mapping[str, query_engine.ParameterValue]], ...] = (
+    (AGGREGATE, {}),
+    (
+        "SELECT province, COUNT(*) AS claims, COUNT(DISTINCT person_key) AS people,"
+        " SUM(total_cents) AS total FROM claims_analysis GROUP BY province",
+        {},
+    ),
+    (
+        "SELECT gender, COUNT(*) AS claims FROM claims_analysis"
+        " WHERE visit_type = :t GROUP BY gender",
+        {"t": "OUTPATIENT"},
+    ),
+    (
+        "SELECT age_band, gender, icd10_chapter, COUNT(DISTINCT person_key) AS persons,"
+        " AVG(self_cents) AS avg_self FROM claims_analysis"
+        " WHERE province IN ('110000', '310000', '440000') GROUP BY age_band, gender,"
+        " icd10_chapter ORDER BY age_band, gender",
+        {},
+    ),
+    (
+        "SELECT visit_month, SUM(fund_cents) AS fund, SUM(self_cents) AS self_paid"
+        " FROM claims_analysis WHERE visit_month BETWEEN :first AND :last"
+        " AND NOT institution_kind = 'PHARMACY' GROUP BY visit_month ORDER BY visit_month",
+        {"first": "2025-01", "last": "2025-06"},
+    ),
+    (
+        "SELECT institution_kind, institution_level, COUNT(*) AS claims,"
+        " AVG(total_cents) AS avg_total FROM claims_analysis"
+        " WHERE age_band = '75+' OR age_band = '60-74'"
+        " GROUP BY institution_kind, institution_level",
+        {},
+    ),
+    (
+        "SELECT prefecture, COUNT(DISTINCT person_key) AS persons FROM claims_analysis"
+        " WHERE province = :p AND visit_type <> 'PHARMACY' GROUP BY prefecture",
+        {"p": "440000"},
+    ),
+)
+
+
+# -- the export and the zone ----------------------------------------------------------------
+def _cached_export(cache: Path, persons: int, seed: int) -> Path:
+    """The export of ``persons`` at ``seed`` under ``cache``, generated on first use."""
+    done = cache / f"source-p{persons}-s{seed}"
+    if done.is_dir():
+        return done
+    partial = cache / f"{done.name}.partial-{os.getpid()}"
+    generate(partial, persons=persons, seed=seed)
+    partial.rename(done)  # whole or absent: a run interrupted mid-generate leaves no cache
+    return done
+
+
+def _prepare(cache: Path, persons: int, seed: int, source: Path | None, zone: Path) -> Path:
+    """Runs in a child process: the export (cached), then ``zone init`` and ingest."""
+    if source is None:
+        source = _cached_export(cache, persons, seed)
+    init_zone(zone, MASTER_KEY)
+    ingest(zone, source, open_keyring(zone, MASTER_KEY))
+    return source
+
+
+def _prepare_in_child(args: argparse.Namespace, zone: Path) -> Path:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(_prepare, (args.cache, args.persons, args.seed, args.source, zone))
+
+
+def _zone_files(zone: Path) -> dict[str, tuple[str, ...]]:
+    tables = version_dir(zone, current_version(zone)) / "tables"
+    return {path.stem: (str(path),) for path in sorted(tables.glob("*.parquet"))}
+
+
+def _rows(path: Path) -> int:
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _bytes(paths: list[Path]) -> int:
+    return sum(path.stat().st_size for path in paths)
+
+
+# -- the variants -----------------------------------------------------------------------------
+def _bare(
+    files: Mapping[str, tuple[str, ...]], view_sql: str, limits: query_engine.ExecutionLimits
+) -> Callable[[], pa.Table]:
+    """The aggregate on bare DuckDB: the view inlined as a CTE, a fresh connection per call
+    configured as :class:`query_engine.DuckDBEngine` configures its own."""
+    sql = f"WITH {VIEW} AS ({view_sql}) {AGGREGATE}"
+
+    def run() -> pa.Table:
+        connection = duckdb.connect(
+            ":memory:",
+            config={
+                "threads": limits.threads,
+                "memory_limit": f"{limits.memory_bytes}B",
+                "temp_directory": "",
+            },
+        )
+        try:
+            for table, paths in files.items():
+                connection.read_parquet(list(paths)).create_view(table)
+            answer: pa.Table = connection.sql(sql).to_arrow_table()
+        finally:
+            connection.close()
+        return answer
+
+    return run
+
+
+def _compile(
+    policy: Policy, sql: str, parameters: Mapping[str, query_engine.ParameterValue]
+) -> query_engine.Rewritten:
+    """What ``AggregateQueries`` does before execution: parse, grant, validate, rewrite."""
+    query = query_engine.parse(sql)
+    view = policy.views[query.view]
+    if isinstance(policy.grant_for(ORGANIZATION, PURPOSE, query.view), Deny):
+        raise RuntimeError(f"the default policy does not grant {query.view}")
+    query_engine.check(query, view)
+    return query_engine.rewrite(query, view, parameters, dialect="duckdb")
+
+
+@dataclasses.dataclass
+class _Variant:
+    name: str
+    call: Callable[[], object]
+    times: list[float] = dataclasses.field(default_factory=list)
+
+
+def _interleave(variants: list[_Variant], repeats: int) -> None:
+    for variant in variants:  # warm-up round: page cache, lazy imports, the view's render cache
+        variant.call()
+    for round_ in range(repeats):
+        shift = round_ % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            t0 = time.perf_counter()
+            variant.call()
+            variant.times.append(time.perf_counter() - t0)
+
+
+# -- memory -----------------------------------------------------------------------------------
+def _status_kib(field: str) -> int:
+    status = Path("/proc/self/status").read_text()
+    found = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+def _reset_peak() -> bool:
+    """Reset this process's VmHWM to its current RSS (Linux: clear_refs 5)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:,.0f} MiB"
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+# -- the report -------------------------------------------------------------------------------
+def _print_size(source: Path, zone: Path, files: Mapping[str, tuple[str, ...]]) -> None:
+    persons = _rows(source / "persons.parquet")
+    claims = _rows(source / "claims.parquet")
+    export = _bytes(sorted(source.glob("*.parquet")))
+    zone_bytes = _bytes([Path(p) for paths in files.values() for p in paths])
+    view = _bytes([Path(files[t][0]) for t in ("claims", "persons", "institutions")])
+    print(
+        f"size: {persons:,} persons, {claims:,} claims; Parquet: export {export / 1e6:,.0f} MB "
+        f"({source}), zone {zone_bytes / 1e6:,.0f} MB, of which the view reads "
+        f"{view / 1e6:,.0f} MB (claims, persons, institutions)"
+    )
+
+
+def _print_compile(policy: Policy, seconds: float) -> None:
+    texts = [sql for sql, _ in MIX]
+    for sql, parameters in MIX:  # every query of the mix is allowed, and warm
+        _compile(policy, sql, parameters)
+    ours: list[float] = []
+    parse_only: list[float] = []
+    stop = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < stop or len(ours) < len(MIX):
+        sql, parameters = MIX[i % len(MIX)]
+        t0 = time.perf_counter()
+        _compile(policy, sql, parameters)
+        t1 = time.perf_counter()
+        sqlglot.parse_one(texts[i % len(MIX)], dialect="duckdb")
+        t2 = time.perf_counter()
+        ours.append(t1 - t0)
+        parse_only.append(t2 - t1)
+        i += 1
+    median = statistics.median(ours) * 1e3
+    base = statistics.median(parse_only) * 1e3
+    print(
+        f"parse+grant+validate+rewrite: {len(ours):,} runs over {len(MIX)} queries: "
+        f"median {median:.2f} ms (goal <= 2 ms), p99 {percentile(ours, 99) * 1e3:.2f} ms; "
+        f"sqlglot.parse_one alone median {base:.2f} ms, ratio {median / base:.1f}x; "
+        f"load average {_load()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.query")
+    parser.add_argument("--source", type=Path, help="an existing export directory")
+    parser.add_argument("--persons", type=int, default=DEFAULT_PERSONS, help="generate this many")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="generated exports")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
+    parser.add_argument("--seconds", type=float, default=10.0, help="of parse+validate+rewrite")
+    parser.add_argument("--threads", type=int, default=1, help="DuckDB threads, both sides")
+    parser.add_argument("--memory-mib", type=int, default=4096, help="DuckDB memory limit")
+    parser.add_argument("--timeout", type=float, default=600.0, help="query time limit, s")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    limits = query_engine.ExecutionLimits(
+        timeout_seconds=args.timeout, memory_bytes=args.memory_mib * 2**20, threads=args.threads
+    )
+    policy = default_policy()
+    with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
+        zone = Path(tmp) / "zone"
+        t0 = time.perf_counter()
+        source = _prepare_in_child(args, zone)
+        print(
+            f"export (cache {args.cache}) and zone init + ingest in a child process: "
+            f"{time.perf_counter() - t0:.0f} s"
+        )
+        files = _zone_files(zone)
+        _print_size(source, zone, files)
+        _print_compile(policy, args.seconds)
+
+        keyring = open_keyring(zone, MASTER_KEY)
+        name = zone_log_name(keyring.zone_id)
+        audit = AuditLog.open(
+            zone / ZONE_LOG_FILE, AuditSettings(), keyring.signing_key, name, name
+        )
+        try:
+            queries = AggregateQueries(
+                FixedPolicy(policy),
+                query_engine.DuckDBEngine(),
+                lambda: files,
+                AuditLogTrail(audit),
+                limits,
+            )
+            _run_queries(args, policy, files, limits, queries)
+        finally:
+            audit.close()
+
+
+def _run_queries(
+    args: argparse.Namespace,
+    policy: Policy,
+    files: Mapping[str, tuple[str, ...]],
+    limits: query_engine.ExecutionLimits,
+    queries: AggregateQueries,
+) -> None:
+    caller = Caller("bench-app", ORGANIZATION, frozenset({PURPOSE}))
+    engine = query_engine.DuckDBEngine()
+    rewritten = _compile(policy, AGGREGATE, {})
+    bare = _bare(files, policy.views[VIEW].sql, limits)
+
+    def pipeline() -> object:
+        return queries.run(caller, AGGREGATE, {}, PURPOSE)
+
+    variants = [
+        _Variant("bare DuckDB (view inlined)", bare),
+        _Variant(
+            "DuckDBEngine, rewritten SQL", lambda: engine.execute(rewritten.request(files, limits))
+        ),
+        _Variant("in-process AggregateQueries.run", pipeline),
+    ]
+    answer = queries.run(caller, AGGREGATE, {}, PURPOSE).value
+    cells = bare().num_rows
+    print(
+        f"aggregate: {cells} cells in bare DuckDB, {answer.table.num_rows} released of which "
+        f"{answer.suppressed_cells} suppressed; DuckDB threads={limits.threads}, "
+        f"memory_limit={limits.memory_bytes // 2**20} MiB on both sides"
+    )
+    print(f"peak RSS of this (serving) process with the stack up: {_mib(_status_kib('VmHWM'))}")
+    load_before = _load()
+    _interleave(variants, args.repeats)
+    load_after = _load()
+    baseline = statistics.median(variants[0].times)
+    print(
+        f"{args.repeats} interleaved rounds after a warm-up round, median each; "
+        f"load average before {load_before}, after {load_after} (2 cores, shared)"
+    )
+    for variant in variants:
+        median = statistics.median(variant.times)
+        goal = " (the goal, <= 1.5x, is for gRPC end to end)" if variant is variants[-1] else ""
+        print(
+            f"  {variant.name:<34} median {median:7.3f} s  min {min(variant.times):7.3f} s  "
+            f"ratio to bare {median / baseline:5.2f}x{goal}"
+        )
+    print(f"peak RSS over the rounds (bare DuckDB included): {_mib(_status_kib('VmHWM'))}")
+    if _reset_peak():
+        for _ in range(max(2, args.repeats // 2)):
+            pipeline()
+        print(
+            f"peak RSS over {max(2, args.repeats // 2)} pipeline runs alone (peak reset first): "
+            f"{_mib(_status_kib('VmHWM'))}"
+        )
+
+
+if __name__ == "__main__":
+    main()
