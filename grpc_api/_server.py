@@ -17,13 +17,17 @@ from dataward.v1 import (
     eligibility_pb2_grpc,
     identity_pb2,
     identity_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
     steward_pb2,
     steward_pb2_grpc,
 )
+from enclave.analytics import AggregateQueries
 from enclave.audit import RefusalTrail
 from enclave.persons import PersonChecks
 from grpc_api._guard import ALL_ADDRESSES, ALL_ADDRESSES_FACTOR, AuthInterceptor, Guard
 from grpc_api._options import ServerOptions
+from grpc_api._query import QueryServicer
 from grpc_api._ratelimit import TokenBuckets
 from grpc_api._refusals import Refusals
 from grpc_api._servicers import (
@@ -44,6 +48,7 @@ SERVICE_NAMES = tuple(
         (identity_pb2, "IdentityService"),
         (audit_pb2, "AuditService"),
         (steward_pb2, "StewardService"),
+        (query_pb2, "QueryService"),
     )
 )
 
@@ -89,12 +94,15 @@ def build_server(
     audit_key_name: str,
     audit_public_key: bytes,
     attest: Callable[[bytes], bytes] | None = None,
+    queries: AggregateQueries | None = None,
 ) -> ApiServer:
     """Build and start the server on ``options.bind`` (port 0 picks a free port).
 
     ``refusals`` logs the calls the API refuses before the zone sees them (tokens, scopes,
     purposes, limits, deadlines), durable before the refusal is answered. ``attest`` signs an
     attestation challenge with the zone's key (``AuditService.Attest``; None: not offered).
+    ``queries`` answers ``QueryService`` (None: every call UNIMPLEMENTED, as for a server
+    without it).
     """
     front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
@@ -127,12 +135,15 @@ def build_server(
         AuditServicer(audit_key_name, audit_public_key, receipts, attest), server
     )
     steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks), server)
+    if queries is not None:
+        query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(queries), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", *SERVICE_NAMES):
+    served = tuple(n for n in SERVICE_NAMES if queries is not None or "QueryService" not in n)
+    for name in ("", *served):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     credentials = _credentials(options)
     if credentials is None:

@@ -5,7 +5,7 @@ Everything else receives the part it needs as an argument. Sources, later ones w
 1. the defaults written below (the portal's in :class:`portal.PortalOptions`, the gRPC API's in
    :class:`grpc_api.ServerOptions` and :class:`grpc_api.VerifierOptions`, with their help),
 2. a TOML file named by ``DATAWARD_CONFIG`` (sections ``[zone]``, ``[audit]``, ``[portal]``,
-   ``[grpc]``, keys as the field names below),
+   ``[grpc]``, ``[query]``, keys as the field names below),
 3. ``DATAWARD_*`` environment variables (listed in ``ENVIRONMENT``),
 4. explicit command-line overrides passed to :func:`load_settings`.
 
@@ -36,6 +36,7 @@ __all__ = [
     "AuditSettings",
     "GrpcSettings",
     "PortalSettings",
+    "QuerySettings",
     "Secret",
     "Settings",
     "SettingsError",
@@ -140,11 +141,48 @@ class GrpcSettings(VerifierOptions, ServerOptions):
 
 
 @dataclass(frozen=True)
+class QuerySettings:
+    """The ``[query]`` section: the limits the query engine runs each partner query within."""
+
+    timeout_seconds: float = field(
+        default=30.0,
+        metadata=setting_metadata(
+            help="wall-clock limit of one query on the engine (past it: UNAVAILABLE, nothing "
+            "released)",
+            env=("DATAWARD_QUERY_TIMEOUT_SECONDS",),
+        ),
+    )
+    memory_mb: int = field(
+        default=2048,
+        metadata=setting_metadata(
+            help="memory limit of one query on the engine, in MiB (DuckDB `memory_limit`)",
+            env=("DATAWARD_QUERY_MEMORY_MB",),
+        ),
+    )
+    threads: int = field(
+        default=2,
+        metadata=setting_metadata(
+            help="engine threads per query (DuckDB `threads`)",
+            env=("DATAWARD_QUERY_THREADS",),
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if not self.timeout_seconds > 0:
+            raise SettingsError("setting query.timeout_seconds must be greater than 0")
+        if self.memory_mb < 64:
+            raise SettingsError("setting query.memory_mb must be at least 64")
+        if self.threads < 1:
+            raise SettingsError("setting query.threads must be at least 1")
+
+
+@dataclass(frozen=True)
 class Settings:
     zone: ZoneSettings = ZoneSettings()
     audit: AuditSettings = AuditSettings()
     portal: PortalSettings = PortalSettings()
     grpc: GrpcSettings = GrpcSettings()
+    query: QuerySettings = QuerySettings()
 
 
 # Environment variable -> (section, field). The master key has its own two variables.
@@ -155,8 +193,10 @@ ENVIRONMENT: Mapping[str, tuple[str, str]] = {
     "DATAWARD_AUDIT_CHECKPOINT_ENTRIES": ("audit", "checkpoint_every_entries"),
     **environment_of("portal", PortalSettings),
     **environment_of("grpc", GrpcSettings),
+    **environment_of("query", QuerySettings),
 }
 _T = TypeVar("_T")
+_SECTIONS = ("zone", "audit", "portal", "grpc", "query")
 MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
 MASTER_KEY_FILE_VARIABLE = "DATAWARD_MASTER_KEY_FILE"
 # At most a pipe's atomic write: `serve` hands the key to the portal process through a pipe.
@@ -176,7 +216,7 @@ def load_settings(
     the process environment and exists so tests can pass their own.
     """
     env = os.environ if environ is None else environ
-    sections: dict[str, dict[str, Any]] = {"zone": {}, "audit": {}, "portal": {}, "grpc": {}}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     config_path = env.get(CONFIG_VARIABLE)
     if config_path:
         for section, values in _read_config(Path(config_path)).items():
@@ -198,6 +238,7 @@ def load_settings(
         audit=_build(defaults.audit, sections["audit"], "audit"),
         portal=_build(defaults.portal, sections["portal"], "portal"),
         grpc=_build(defaults.grpc, sections["grpc"], "grpc"),
+        query=_build(defaults.query, sections["query"], "query"),
     )
 
 
@@ -227,7 +268,7 @@ def _read_config(path: Path) -> dict[str, dict[str, Any]]:
         raise SettingsError(f"{CONFIG_VARIABLE}: no such file: {path}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{CONFIG_VARIABLE}: {path} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"zone", "audit", "portal", "grpc"}
+    unknown = set(data) - set(_SECTIONS)
     if unknown:
         raise SettingsError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
     if "master_key" in data.get("zone", {}):

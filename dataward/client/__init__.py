@@ -1,7 +1,8 @@
 """The partner SDK: a typed client for the zone's gRPC API.
 
 Depends only on grpcio, protobuf (with the ``google.rpc`` messages of
-googleapis-common-protos for error details), the generated stubs and ``cryptography``::
+googleapis-common-protos for error details), the generated stubs, ``cryptography`` and
+``pyarrow`` (query answers are Arrow tables)::
 
     from dataward.client import Client, ClientCredentialsTokenSource
 
@@ -12,6 +13,10 @@ googleapis-common-protos for error details), the generated stubs and ``cryptogra
     with Client("zone.example:50051", tokens, credentials=grpc.ssl_channel_credentials()) as c:
         result = c.check_eligibility(id_number, "OUTPATIENT", "INSURANCE_UNDERWRITING")
         c.verify_answer(result)  # pin the key: Client(..., audit_key=...)
+        table = c.run_query(
+            "SELECT province, COUNT(DISTINCT person_key) AS persons FROM claims_analysis"
+            " GROUP BY province", purpose="INSURANCE_UNDERWRITING",
+        ).table  # a pyarrow.Table; suppressed cells are null with the row marked
 
 ``verify_answer`` also holds each receipt's checkpoint to the largest one the client has seen,
 with the zone's consistency proofs (scope ``audit:read``): ``LogForked`` / ``LogRolledBack``
@@ -21,6 +26,14 @@ it to the next client as ``trusted_checkpoint``.
 
 from dataward.client._client import Client
 from dataward.client._enums import Benefit
+from dataward.client._query import (
+    Explanation,
+    QueryPage,
+    QueryRejection,
+    QueryResult,
+    QuerySubmission,
+    StoredQuery,
+)
 from dataward.client._tokens import ClientCredentialsTokenSource, StaticTokenSource, TokenSource
 from dataward.client._types import (
     BatchItem,
@@ -33,6 +46,7 @@ from dataward.client.errors import (
     ConsentRequired,
     DatawardError,
     DeadlineExceeded,
+    FailedPrecondition,
     IdNumberInvalid,
     InvalidArgument,
     LogForked,
@@ -42,6 +56,7 @@ from dataward.client.errors import (
     NotFound,
     NotYetSigned,
     PermissionDenied,
+    QueryRejected,
     RateLimited,
     ReceiptInvalid,
     ServerError,
@@ -62,6 +77,8 @@ __all__ = [
     "DeadlineExceeded",
     "EligibilityQuery",
     "EligibilityResult",
+    "Explanation",
+    "FailedPrecondition",
     "IdNumberInvalid",
     "IdentityResult",
     "InvalidArgument",
@@ -72,10 +89,16 @@ __all__ = [
     "NotFound",
     "NotYetSigned",
     "PermissionDenied",
+    "QueryPage",
+    "QueryRejected",
+    "QueryRejection",
+    "QueryResult",
+    "QuerySubmission",
     "RateLimited",
     "ReceiptInvalid",
     "ServerError",
     "StaticTokenSource",
+    "StoredQuery",
     "TokenError",
     "TokenSource",
     "Unauthenticated",

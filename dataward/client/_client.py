@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -29,6 +29,20 @@ from dataward.client._convert import (
     receipt_from_proto,
 )
 from dataward.client._enums import Benefit
+from dataward.client._query import (
+    Explanation,
+    ParameterValue,
+    QueryPage,
+    QueryResult,
+    QuerySubmission,
+    StoredQuery,
+    explanation,
+    parameters_to_proto,
+    query_page,
+    query_result,
+    stored_query,
+    submission,
+)
 from dataward.client._release import Answer, release_of
 from dataward.client._tokens import TokenSource
 from dataward.client._types import (
@@ -53,6 +67,8 @@ from dataward.v1 import (
     eligibility_pb2_grpc,
     identity_pb2,
     identity_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
     steward_pb2,
     steward_pb2_grpc,
 )
@@ -116,6 +132,7 @@ class Client:
         self._identity = identity_pb2_grpc.IdentityServiceStub(self._channel)
         self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
         self._steward = steward_pb2_grpc.StewardServiceStub(self._channel)
+        self._query = query_pb2_grpc.QueryServiceStub(self._channel)
         self._audit_key = audit_key
         self._checkpoints = CheckpointTracker()
         if trusted_checkpoint is not None and audit_key is not None:
@@ -210,6 +227,76 @@ class Client:
         )
         response = self._call(self._identity.Verify, request, timeout)
         return identity_result(response, nonce)
+
+    # -- aggregate queries (QueryService) -----------------------------------------------------
+    def explain(
+        self,
+        sql: str | None = None,
+        *,
+        template: str | None = None,
+        parameters: Mapping[str, ParameterValue] | None = None,
+        purpose: Purpose | str,
+        timeout: float | None = None,
+    ) -> Explanation:
+        """A dry run of ``sql`` (or the approved ``template``): would :meth:`run_query`
+        release it, under which rule and checks, or every reason it would not. Touches no
+        data. Scope ``query:submit``. A view not granted raises :class:`PermissionDenied`."""
+        request = query_pb2.ExplainRequest(
+            sql=sql or "",
+            template=template or "",
+            parameters=parameters_to_proto(parameters),
+            purpose=purpose_to_proto(purpose),
+            client_nonce=(nonce := new_nonce()),
+        )
+        return explanation(self._call(self._query.Explain, request, timeout), nonce)
+
+    def submit(
+        self, sql: str, *, purpose: Purpose | str, timeout: float | None = None
+    ) -> QuerySubmission:
+        """Validate and store ``sql``: ``ACCEPTED`` (run it by ``query_id``),
+        ``PENDING_REVIEW`` (a steward must approve it) or ``REJECTED`` with every reason.
+        Scope ``query:submit``."""
+        request = query_pb2.SubmitRequest(
+            sql=sql, purpose=purpose_to_proto(purpose), client_nonce=(nonce := new_nonce())
+        )
+        return submission(self._call(self._query.Submit, request, timeout), nonce)
+
+    def run_query(
+        self,
+        sql: str | None = None,
+        *,
+        query_id: str | None = None,
+        template: str | None = None,
+        parameters: Mapping[str, ParameterValue] | None = None,
+        purpose: Purpose | str,
+        timeout: float | None = None,
+    ) -> QueryResult:
+        """Run an ad-hoc ``sql``, a stored ``query_id`` or an approved ``template`` (exactly
+        one) and return the gated table with its receipt (:meth:`verify_answer` checks it).
+        Scope ``query:run``. A rejected query raises :class:`InvalidArgument` with
+        ``reason == "QUERY_REJECTED"`` and the rule in ``metadata``."""
+        request = query_pb2.RunRequest(
+            sql=sql or "",
+            query_id=query_id or "",
+            template=template or "",
+            parameters=parameters_to_proto(parameters),
+            purpose=purpose_to_proto(purpose),
+            client_nonce=(nonce := new_nonce()),
+        )
+        return query_result(self._call(self._query.Run, request, timeout), nonce)
+
+    def get_query(self, query_id: str, *, timeout: float | None = None) -> StoredQuery:
+        """One stored query of this organization (scope ``query:submit``)."""
+        request = query_pb2.QueryServiceGetRequest(query_id=query_id)
+        return stored_query(self._call(self._query.Get, request, timeout).query)
+
+    def list_queries(
+        self, *, page_size: int = 50, page_token: str = "", timeout: float | None = None
+    ) -> QueryPage:
+        """A page of this organization's stored queries, newest first (scope
+        ``query:submit``); pass ``next_page_token`` back for the next page."""
+        request = query_pb2.QueryServiceListRequest(page_size=page_size, page_token=page_token)
+        return query_page(self._call(self._query.List, request, timeout))
 
     # -- receipts ------------------------------------------------------------------------
     def attest(self, *, timeout: float | None = None) -> None:

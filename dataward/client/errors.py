@@ -33,6 +33,7 @@ __all__ = [
     "ConsentRequired",
     "DatawardError",
     "DeadlineExceeded",
+    "FailedPrecondition",
     "IdNumberInvalid",
     "InvalidArgument",
     "LogForked",
@@ -42,6 +43,7 @@ __all__ = [
     "NotFound",
     "NotYetSigned",
     "PermissionDenied",
+    "QueryRejected",
     "RateLimited",
     "ReceiptInvalid",
     "ServerError",
@@ -87,7 +89,26 @@ class IdNumberInvalid(InvalidArgument):
         return self.metadata.get("rule", "")
 
 
-class ConsentRequired(DatawardError): ...  # noqa: N818
+class FailedPrecondition(DatawardError):  # noqa: N818
+    """The zone's state does not allow the call now (``reason`` says which: e.g.
+    DP_MODE_REQUIRED, QUERY_NOT_RUNNABLE)."""
+
+
+class ConsentRequired(FailedPrecondition): ...
+
+
+class QueryRejected(InvalidArgument):
+    """The query is outside the restricted SQL or its view's rule."""
+
+    @property
+    def rule(self) -> str:
+        """The rejection's rule (e.g. COLUMN_HIDDEN)."""
+        return self.metadata.get("rule", "")
+
+    @property
+    def construct(self) -> str:
+        """The grammar element or column behind it (never a data value)."""
+        return self.metadata.get("construct", "")
 
 
 class NotFound(DatawardError): ...  # noqa: N818
@@ -149,6 +170,7 @@ class LogRolledBack(LogInconsistent):
 _BY_REASON: dict[str, type[DatawardError]] = {
     "ID_NUMBER_INVALID": IdNumberInvalid,
     "CONSENT_REQUIRED": ConsentRequired,
+    "QUERY_REJECTED": QueryRejected,
     "RATE_LIMITED": RateLimited,
     "NOT_YET_SIGNED": NotYetSigned,
 }
@@ -156,7 +178,7 @@ _BY_CODE: dict[grpc.StatusCode, type[DatawardError]] = {
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.FAILED_PRECONDITION: ConsentRequired,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.RESOURCE_EXHAUSTED: MessageTooLarge,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,

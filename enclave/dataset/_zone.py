@@ -93,7 +93,8 @@ class Zone:
         self._keyring = keyring
         self.version = version
         self.catalog = catalog
-        index = version_dir(root, version) / "index"
+        self._dir = version_dir(root, version)
+        index = self._dir / "index"
         try:
             self._persons = TokenIndex.open(index, "persons")
             self._enrolments = GroupIndex.open(index, "enrolments")
@@ -110,6 +111,14 @@ class Zone:
         if catalog.get("zone_id") != keyring.zone_id:
             raise LookupRefused("the keyring belongs to another zone")
         return cls(zone_dir, version, catalog, keyring)
+
+    def table_files(self) -> dict[str, tuple[str, ...]]:
+        """Each table of this version and its Parquet files (for the query engine, which
+        reads them read-only; the version's files stay while a server serves it)."""
+        return {
+            name: (str(self._dir / str(entry["file"])),)
+            for name, entry in self.catalog["tables"].items()
+        }
 
     def find_person(self, id_number: str) -> PersonRecord | None:
         """The person with this ID number, or ``None``.

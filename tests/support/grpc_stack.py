@@ -9,7 +9,7 @@ with ``log_checks=False`` the person checks log to an in-memory trail (``audit``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -19,6 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataward.attestation import sign_attestation
+from enclave.analytics import AggregateQueries
 from enclave.audit import (
     ACCESS_POLICY_VERSION,
     AuditLog,
@@ -108,11 +109,14 @@ def zone_stack(
     stale_after: float | None = None,
     checkpoint_seconds: float = 3600.0,
     log_checks: bool = True,
+    queries: Callable[[AuditLog], AggregateQueries] | None = None,
     **options: object,
 ) -> Iterator[Stack]:
     """The server trusting ``issuer``, whose lifetime the caller owns (it may take the portal
     away mid-test); ``jwks`` replaces the default key cache, ``options`` go to ServerOptions.
-    With ``log_checks`` the person checks log to the real audit log too (``audit`` stays empty)."""
+    With ``log_checks`` the person checks log to the real audit log too (``audit`` stays empty).
+    ``queries`` builds the QueryService's zone side over the stack's audit log (None: not served).
+    """
     audit = MemoryAuditTrail()  # the same key signs both trails' checkpoints
     with audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
         directory = standard_directory()
@@ -141,6 +145,7 @@ def zone_stack(
             audit_key_name=KEY_NAME,
             audit_public_key=raw_public_key(audit.key.public_key()),
             attest=partial(sign_attestation, audit.key, KEY_NAME),
+            queries=queries(log) if queries is not None else None,
         )
         try:
             yield Stack(issuer, server, checks, directory, audit, feed, jwks, log, store)

@@ -4,12 +4,10 @@ refusal is a denying decision leaf; no clear identifier leaves."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -28,15 +26,11 @@ from enclave.analytics import (
     gate_rules,
 )
 from enclave.audit import AuditLog, AuditLogTrail, SqliteAuditStore, decode_leaf
-from enclave.dataset import TABLES, ingest
-from enclave.dataset._versions import current_version, version_dir
-from enclave.keys import init_zone, open_keyring
 from enclave.persons import PurposeNotGranted
 from enclave.release import Caller
 from launcher.settings import AuditSettings
 from policies import AggregationRule, default_policy
-from synthetic import generate
-from tests.support.zone_source import MASTER_KEY
+from tests.support.query_export import Export, synthetic_export
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 NAME = "dataward.zone/test"
@@ -51,30 +45,9 @@ BY_PROVINCE = (
 )
 
 
-@dataclass(frozen=True)
-class Export:
-    files: Mapping[str, tuple[str, ...]]
-    clear_values: tuple[str, ...]
-
-
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory) -> Export:
-    root = tmp_path_factory.mktemp("analytics")
-    source = root / "src"
-    generate(source, persons=300, seed=7)
-    zone = root / "zone"
-    init_zone(zone, MASTER_KEY)
-    ingest(zone, source, open_keyring(zone, MASTER_KEY))
-    tables = version_dir(zone, current_version(zone)) / "tables"
-    files = {name: (str(tables / f"{name}.parquet"),) for name in TABLES}
-    persons = pq.read_table(source / "persons.parquet", columns=["id_number", "name", "phone"])
-    clear = tuple(
-        value
-        for column in persons.columns
-        for value in column.to_pylist()
-        if isinstance(value, str) and value
-    )
-    return Export(files, clear)
+    return synthetic_export(tmp_path_factory.mktemp("analytics"))
 
 
 class Stack:

@@ -28,6 +28,7 @@ from enclave.keys import open_keyring
 from enclave.persons import PurposeNotGranted
 from enclave.release import Caller
 from policies import Policy, default_policy, default_policy_text, load_policy
+from tests.support.query_export import Export
 from tests.support.zone_source import MASTER_KEY
 from tests.unit.enclave.analytics.test_pipeline import (
     BY_PROVINCE,
@@ -37,7 +38,6 @@ from tests.unit.enclave.analytics.test_pipeline import (
     NAME,
     RESEARCH,
     UNDERWRITING,
-    Export,
     Stack,
     export,
 )
@@ -68,7 +68,7 @@ class _Switchable:
 class Service(Stack):
     def __init__(self, tmp_path: Path, export: Export) -> None:
         super().__init__(tmp_path, export)
-        keyring = open_keyring(_zone_of(export), MASTER_KEY)
+        keyring = open_keyring(export.zone, MASTER_KEY)
         self.db = tmp_path / "queries.db"
         self.query_store = SqliteQueryStore.open(self.db, keyring)
         self.source = _Switchable(self.policy)
@@ -83,11 +83,6 @@ class Service(Stack):
         self.dry = AggregateQueries(
             self.source, _NeverRun(), lambda: export.files, AuditLogTrail(self.log), LIMITS
         )
-
-
-def _zone_of(export: Export) -> Path:
-    """The zone directory the export was ingested into (the one above its dataset versions)."""
-    return next(p.parent for p in Path(export.files["claims"][0]).parents if p.name == "data")
 
 
 @pytest.fixture

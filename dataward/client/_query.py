@@ -1,0 +1,235 @@
+"""QueryService for the SDK: its answers as frozen values, and the messages to and from them.
+
+A query's answer is an Arrow IPC stream: :class:`QueryResult` keeps the bytes exactly as they
+arrived (the release leaf's result hash covers their SHA-256, so :meth:`Client.verify_answer`
+checks the table against the zone's log) and the ``pyarrow.Table`` read from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pyarrow as pa
+
+from dataward import receipts
+from dataward.client._convert import receipt_from_proto
+from dataward.transparency import Receipt
+from dataward.v1 import common_pb2, query_pb2
+
+__all__ = [
+    "Explanation",
+    "ParameterValue",
+    "QueryPage",
+    "QueryRejection",
+    "QueryResult",
+    "QuerySubmission",
+    "StoredQuery",
+    "explanation",
+    "parameters_to_proto",
+    "query_page",
+    "query_result",
+    "release_of_query",
+    "stored_query",
+    "submission",
+]
+
+ParameterValue = str | int | Decimal
+
+
+@dataclass(frozen=True)
+class QueryRejection:
+    """Why the zone does not allow a query: the rule, and the construct behind it."""
+
+    rule: str
+    construct: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.rule}({self.construct})" if self.construct else self.rule
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A dry run's answer: would Run release it, under which rule, after which checks."""
+
+    allowed: bool
+    view: str
+    rule: str
+    release_mode: str  # "exact" | "dp" | ""
+    rewritten_sql: str
+    checks: tuple[str, ...]
+    rejections: tuple[QueryRejection, ...]
+    notices: tuple[str, ...]
+    policy_version: str
+    receipt: Receipt
+    request_id: str = ""
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class QuerySubmission:
+    query_id: str  # "" when rejected
+    status: str  # ACCEPTED | PENDING_REVIEW | REJECTED
+    rejections: tuple[QueryRejection, ...]
+    policy_version: str
+    receipt: Receipt
+    request_id: str = ""
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A released aggregate: ``table`` (suppressed cells null, the row's ``suppressed`` marker
+    set), the exact ``arrow_ipc`` bytes it was read from, each column's kind."""
+
+    table: pa.Table
+    arrow_ipc: bytes
+    columns: tuple[tuple[str, str], ...]
+    suppressed_cells: int
+    policy_version: str
+    release_mode: str
+    receipt: Receipt
+    request_id: str = ""
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class StoredQuery:
+    query_id: str
+    status: str
+    view: str
+    purpose: str
+    sql: str
+    rejections: tuple[QueryRejection, ...]
+    policy_version: str
+    submitted_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    queries: tuple[StoredQuery, ...]
+    next_page_token: str  # "" on the last page
+
+
+def parameters_to_proto(
+    parameters: Mapping[str, ParameterValue] | None,
+) -> list[query_pb2.QueryParameter]:
+    """Named parameters as wire values; ``TypeError`` for a value of another type (a float
+    would lose cents: pass a ``Decimal``)."""
+    out: list[query_pb2.QueryParameter] = []
+    for name, value in (parameters or {}).items():
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise TypeError(f"parameter {name!r}: a str, int or Decimal (not a float or bool)")
+        if isinstance(value, str):
+            out.append(query_pb2.QueryParameter(name=name, text=value))
+        elif isinstance(value, int):
+            out.append(query_pb2.QueryParameter(name=name, integer=value))
+        else:
+            out.append(query_pb2.QueryParameter(name=name, decimal=str(value)))
+    return out
+
+
+_MODES = {query_pb2.RELEASE_MODE_EXACT: "exact", query_pb2.RELEASE_MODE_DP: "dp"}
+
+
+def _status(value: int) -> str:
+    return query_pb2.QueryStatus.Name(value).removeprefix("QUERY_STATUS_")  # type: ignore[arg-type]
+
+
+def _rejections(found: object) -> tuple[QueryRejection, ...]:
+    return tuple(QueryRejection(r.rule, r.construct) for r in found)  # type: ignore[attr-defined]
+
+
+def explanation(response: query_pb2.ExplainResponse, nonce: str) -> Explanation:
+    return Explanation(
+        allowed=response.allowed,
+        view=response.view,
+        rule=response.rule,
+        release_mode=_MODES.get(response.release_mode, ""),
+        rewritten_sql=response.rewritten_sql,
+        checks=tuple(response.checks),
+        rejections=_rejections(response.rejections),
+        notices=tuple(response.notices),
+        policy_version=response.policy_version,
+        receipt=receipt_from_proto(response.receipt),
+        request_id=response.receipt.request_id,
+        client_nonce=nonce,
+    )
+
+
+def submission(response: query_pb2.SubmitResponse, nonce: str) -> QuerySubmission:
+    return QuerySubmission(
+        query_id=response.query_id,
+        status=_status(response.status),
+        rejections=_rejections(response.rejections),
+        policy_version=response.policy_version,
+        receipt=receipt_from_proto(response.receipt),
+        request_id=response.receipt.request_id,
+        client_nonce=nonce,
+    )
+
+
+def query_result(response: query_pb2.RunResponse, nonce: str) -> QueryResult:
+    ipc = bytes(response.arrow_ipc)
+    return QueryResult(
+        table=pa.ipc.open_stream(ipc).read_all(),
+        arrow_ipc=ipc,
+        columns=tuple((c.name, c.kind) for c in response.columns),
+        suppressed_cells=response.suppressed_cells,
+        policy_version=response.policy_version,
+        release_mode=_MODES.get(response.release_mode, ""),
+        receipt=receipt_from_proto(response.receipt),
+        request_id=response.receipt.request_id,
+        client_nonce=nonce,
+    )
+
+
+def stored_query(message: query_pb2.StoredQuery) -> StoredQuery:
+    purpose = common_pb2.Purpose.Name(message.purpose).removeprefix("PURPOSE_")
+    return StoredQuery(
+        query_id=message.query_id,
+        status=_status(message.status),
+        view=message.view,
+        purpose="" if purpose == "UNSPECIFIED" else purpose,
+        sql=message.sql,
+        rejections=_rejections(message.rejections),
+        policy_version=message.policy_version,
+        submitted_at=dt.datetime.fromtimestamp(message.submitted_at, tz=dt.UTC),
+    )
+
+
+def query_page(response: query_pb2.QueryServiceListResponse) -> QueryPage:
+    return QueryPage(tuple(stored_query(q) for q in response.queries), response.next_page_token)
+
+
+def release_of_query(
+    result: Explanation | QuerySubmission | QueryResult,
+) -> tuple[str, receipts.ResultFields]:
+    """The method and result fields the zone hashed into the release of ``result``."""
+    if isinstance(result, QueryResult):
+        return receipts.QUERY_RUN, receipts.query_run_fields(
+            arrow_ipc=result.arrow_ipc,
+            suppressed_cells=result.suppressed_cells,
+            policy_version=result.policy_version,
+            release_mode=result.release_mode,
+        )
+    if isinstance(result, QuerySubmission):
+        return receipts.QUERY_SUBMIT, receipts.query_submit_fields(
+            query_id=result.query_id,
+            status=result.status,
+            rejections=[str(r) for r in result.rejections],
+            policy_version=result.policy_version,
+        )
+    return receipts.QUERY_EXPLAIN, receipts.query_explain_fields(
+        allowed=result.allowed,
+        view=result.view,
+        rule=result.rule,
+        release_mode=result.release_mode,
+        rewritten_sql=result.rewritten_sql,
+        checks=result.checks,
+        rejections=[str(r) for r in result.rejections],
+        notices=result.notices,
+        policy_version=result.policy_version,
+    )
