@@ -67,8 +67,7 @@ import query_engine
 from bench._stats import percentile
 from enclave.analytics import AggregateQueries, FixedPolicy
 from enclave.audit import ZONE_LOG_FILE, AuditLog, AuditLogTrail, zone_log_name
-from enclave.dataset import ingest
-from enclave.dataset._versions import current_version, version_dir
+from enclave.dataset import Zone, ingest
 from enclave.keys import init_zone, open_keyring
 from enclave.release import Caller
 from launcher.settings import AuditSettings
@@ -157,8 +156,7 @@ def _prepare_in_child(args: argparse.Namespace, zone: Path) -> Path:
 
 
 def _zone_files(zone: Path) -> dict[str, tuple[str, ...]]:
-    tables = version_dir(zone, current_version(zone)) / "tables"
-    return {path.stem: (str(path),) for path in sorted(tables.glob("*.parquet"))}
+    return Zone.open(zone, open_keyring(zone, MASTER_KEY)).table_files()
 
 
 def _rows(path: Path) -> int:
