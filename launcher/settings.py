@@ -167,7 +167,19 @@ class QuerySettings:
         ),
     )
 
+    max_concurrent: int = field(
+        default=2,
+        metadata=setting_metadata(
+            help="queries on the engine at once (memory stays within this times "
+            "`query.memory_mb`); a query that finds no slot within `query.timeout_seconds` is "
+            "UNAVAILABLE, retry",
+            env=("DATAWARD_QUERY_MAX_CONCURRENT",),
+        ),
+    )
+
     def __post_init__(self) -> None:
+        if self.max_concurrent < 1:
+            raise SettingsError("setting query.max_concurrent must be at least 1")
         if not self.timeout_seconds > 0:
             raise SettingsError("setting query.timeout_seconds must be greater than 0")
         if self.memory_mb < 64:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -270,7 +271,14 @@ class AggregateQueries:
         *,
         store: SqliteQueryStore | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        max_concurrent: int = 2,
     ) -> None:
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")
+        # At most this many queries on the engine at once, so that memory stays within
+        # max_concurrent x the memory limit however many calls arrive; a call that finds no
+        # slot within the time limit is refused as QueryNotRun (UNAVAILABLE, retry).
+        self._slots = threading.BoundedSemaphore(max_concurrent)
         self._policies = policies
         self._engine = engine
         self._files = files
@@ -317,10 +325,14 @@ class AggregateQueries:
             call.refuse(DpModeRequired())
         rewritten, rule = plan.rewritten, plan.rule
         rules = gate_rules(rewritten, rule)
+        if not self._slots.acquire(timeout=self._limits.timeout_seconds):
+            call.refuse(QueryNotRun("the zone is running its maximum of queries; retry"))
         try:
             result = self._engine.execute(rewritten.request(self._files(), self._limits))
         except query_engine.EngineError:  # a timeout, the memory limit: logged, not a fault
             call.refuse(QueryNotRun())
+        finally:
+            self._slots.release()
         try:
             gated = gate.release(result.table, rules)
         except gate.UnsupportedShape as shape:

@@ -4,7 +4,9 @@ each refusal is a denying decision leaf, stored SQL is sealed on disk."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from enclave.analytics import (
     AggregateQueries,
     InvalidPageToken,
     QueryNotFound,
+    QueryNotRun,
     QueryNotRunnable,
     QueryRejected,
     QueryRequest,
@@ -253,3 +256,43 @@ def test_a_template_name_is_refused_until_templates_run(service: Service) -> Non
 
 def _all_bytes(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+
+
+class _Blocking:
+    """An engine that holds its first query until released (a long query in flight)."""
+
+    dialect = "duckdb"
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def execute(self, request: query_engine.ExecutionRequest) -> query_engine.ExecutionResult:
+        self.started.set()
+        self.release.wait(10)
+        raise query_engine.QueryTimeout(request.limits.timeout_seconds)
+
+
+def test_queries_beyond_the_concurrency_limit_are_refused_not_queued_forever(
+    service: Service,
+) -> None:
+    engine = _Blocking()
+    limits = query_engine.ExecutionLimits(timeout_seconds=0.3, memory_bytes=64 * 2**20)
+    queries = AggregateQueries(
+        service.source,
+        engine,
+        lambda: service.export.files,
+        AuditLogTrail(service.log),
+        limits,
+        max_concurrent=1,
+    )
+    with futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(queries.run, INSURER, BY_PROVINCE, {}, UNDERWRITING)
+        assert engine.started.wait(10)
+        with pytest.raises(QueryNotRun) as refused:
+            queries.run(INSURER, BY_PROVINCE, {}, UNDERWRITING)
+        assert "maximum of queries" in refused.value.public_message
+        engine.release.set()
+        with pytest.raises(QueryNotRun):
+            first.result(10)
+    assert service.kinds().count("Decision") == 2  # both refusals logged
