@@ -10,6 +10,14 @@ each run ingests it into a fresh zone in a temporary directory, as ``dataward zo
 ``dataward zone ingest`` do. Generation and ingest run in a spawned child process so that
 their memory does not count in this process's peak (this process is the serving one).
 
+The serving stack is the one ``dataward serve`` runs (:func:`launcher.start_serving`: the
+gRPC API in this process, the real portal in a child process issuing ES256 tokens), with the
+``[query]`` settings' limits (``--threads``, ``--memory-mib``, ``--timeout`` override them for
+every side alike). The partner is an approved app of organization 2 (the one the default
+policy grants), scope ``query:run``, purpose INSURANCE_UNDERWRITING, calling through the SDK
+(``Client.run_query``) from this process: a query takes seconds, its client side
+microseconds.
+
 Prints:
 
 1. the size: persons, claims, the export's Parquet bytes and the zone's (the tables the
@@ -20,29 +28,33 @@ Prints:
 
    * ``bare DuckDB``: the same aggregate with the view's SQL inlined by hand (as a CTE), no
      contribution bounding, clipping or gate: a fresh in-memory connection per repetition with
-     the same ``threads`` and ``memory_limit`` as the engine, the same Parquet files registered
-     as views -- exactly what :class:`query_engine.DuckDBEngine` does per execution;
+     the same ``threads``, ``memory_limit`` and ``temp_directory`` as the engine, the same
+     Parquet files registered as views -- exactly what :class:`query_engine.DuckDBEngine`
+     does per execution;
    * ``DuckDBEngine, rewritten SQL``: parse, validate and rewrite once, then only
      ``DuckDBEngine.execute`` -- the cost of the rewritten SQL itself (contribution bounding:
      a ``ROW_NUMBER()`` window per person and cell; clipping; the persons column);
-   * ``in-process AggregateQueries.run``: the whole zone pipeline without gRPC (request leaf,
+   * ``in-process AggregateQueries.run``: the zone pipeline without gRPC (request leaf,
      purpose, parse, grant, validate, rewrite, DuckDB, gate, Arrow IPC, decision and release
-     leaves durable in the zone's SQLite audit log, synchronous=FULL, and the signed receipt);
+     leaves durable in the serving zone's own audit log, synchronous=FULL, signed receipt);
+   * ``gRPC QueryService.Run end to end``: the same through the server -- token verified
+     against the portal's JWKS and revocation feed, scope and purpose, the servicer, the zone
+     pipeline, the Arrow IPC bytes over loopback and read back into a table by the SDK (its
+     first answer is checked equal to the in-process one and its receipt verified, untimed);
 
-   each with its ratio to bare DuckDB (the issue's goal is end to end <= 1.5x) and the load
-   average (1 min) before and after;
+   each with its ratio to bare DuckDB (the issue's goal: gRPC end to end <= 1.5x) and the
+   load average (1, 5, 15 min) before and after;
 3. parse + grant + validate + rewrite per query, as ``AggregateQueries`` runs them, over a mix
    of :data:`MIX` (one to three keys, each aggregate, WHERE with =, IN, BETWEEN, NOT, OR and
    bound parameters, ORDER BY), for ``--seconds``: median and p99 (goal <= 2 ms median),
    beside ``sqlglot.parse_one`` of the same text alone; no execution;
-4. the peak resident memory (VmHWM) of this process: after the stack is up, over the
-   interleaved rounds (which include the bare DuckDB runs in this process), and over a
-   separate set of pipeline runs alone, measured after resetting the peak
-   (``/proc/self/clear_refs``).
+4. the peak resident memory (VmHWM) of this process, the serving one (the gRPC server, the
+   zone, the audit log; the portal is another process): with the stack up, over the
+   interleaved rounds (which include the bare DuckDB runs, in this process too), and over
+   separate runs of the last variant alone, the peak reset first (``/proc/self/clear_refs``).
 
-NOT MEASURED YET: ``QueryService.Run`` end to end through gRPC (real portal token, the
-servicer, the SDK's ``Client.run_query``) -- the servicer is not served yet. When it is, it
-becomes one more interleaved variant beside the in-process pipeline, against the same zone.
+If the serving stack does not serve ``QueryService`` (``start_serving`` not wiring it yet),
+the gRPC line says NOT MEASURED with the server's answer, and the rest still runs.
 """
 
 from __future__ import annotations
@@ -65,12 +77,14 @@ import sqlglot
 
 import query_engine
 from bench._stats import percentile
+from dataward.client import Client, ClientCredentialsTokenSource, DatawardError
 from enclave.analytics import AggregateQueries, FixedPolicy
-from enclave.audit import ZONE_LOG_FILE, AuditLog, AuditLogTrail, zone_log_name
-from enclave.dataset import Zone, ingest
+from enclave.audit import AuditLogTrail
+from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
 from enclave.release import Caller
-from launcher.settings import AuditSettings
+from launcher import Serving, start_serving
+from launcher.settings import Secret, Settings, load_settings
 from policies import Deny, Policy, default_policy
 from synthetic import generate
 
@@ -153,10 +167,6 @@ def _prepare_in_child(args: argparse.Namespace, zone: Path) -> Path:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
         return pool.apply(_prepare, (args.cache, args.persons, args.seed, args.source, zone))
-
-
-def _zone_files(zone: Path) -> dict[str, tuple[str, ...]]:
-    return Zone.open(zone, open_keyring(zone, MASTER_KEY)).table_files()
 
 
 def _rows(path: Path) -> int:
@@ -251,7 +261,7 @@ def _load() -> str:
 
 
 # -- the report -------------------------------------------------------------------------------
-def _print_size(source: Path, zone: Path, files: Mapping[str, tuple[str, ...]]) -> None:
+def _print_size(source: Path, files: Mapping[str, tuple[str, ...]]) -> None:
     persons = _rows(source / "persons.parquet")
     claims = _rows(source / "claims.parquet")
     export = _bytes(sorted(source.glob("*.parquet")))
@@ -292,6 +302,57 @@ def _print_compile(policy: Policy, seconds: float) -> None:
     )
 
 
+def _settings(zone: Path, args: argparse.Namespace) -> Settings:
+    """``dataward serve``'s settings over ``zone`` on 127.0.0.1:0, the ``[query]`` limits as
+    the flags override them (the defaults otherwise), no rate limit in the way."""
+    query = {
+        key: value
+        for key, value in (
+            ("threads", args.threads),
+            ("memory_mb", args.memory_mib),
+            ("timeout_seconds", args.timeout),
+        )
+        if value is not None
+    }
+    settings = load_settings(
+        overrides={
+            "zone": {"dir": zone},
+            "portal": {"bind": "127.0.0.1:0", "cookie_secure": False},
+            "grpc": {
+                "bind": "127.0.0.1:0",
+                "rate_limit_per_second": 1e9,
+                "rate_limit_burst": 10**9,
+            },
+            "query": query,
+        },
+        environ={},
+    )
+    return dataclasses.replace(
+        settings, zone=dataclasses.replace(settings.zone, master_key=Secret(MASTER_KEY))
+    )
+
+
+def _partner(serving: Serving, timeout: float) -> Client:
+    """An approved app of the organization the default policy grants, scope query:run, for
+    underwriting, with its token from the real portal (client credentials)."""
+    admin = serving.admin
+    # A fresh portal numbers organizations from 1; the policy grants organization 2.
+    admin.create_organization("Bench Research", "RESEARCH")
+    org = admin.create_organization("Bench Insurance", "INSURER")
+    if str(org.id) != ORGANIZATION:
+        raise RuntimeError(
+            f"the portal gave the insurer id {org.id}, the policy grants {ORGANIZATION}"
+        )
+    steward = admin.create_steward("bench-steward", "bench steward password 1")
+    user = admin.create_partner_user(org, "bench-partner", "bench partner password 1")
+    app = admin.register_app(user, "bench", ["query:run"], [PURPOSE], "bench")
+    creds = admin.approve_app(steward, app.client_id)
+    tokens = ClientCredentialsTokenSource(
+        f"{serving.portal_url}/oauth/token", creds.client_id, creds.client_secret, "query:run"
+    )
+    return Client(f"127.0.0.1:{serving.api.port}", tokens, timeout=timeout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.query")
     parser.add_argument("--source", type=Path, help="an existing export directory")
@@ -300,14 +361,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="generated exports")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--seconds", type=float, default=10.0, help="of parse+validate+rewrite")
-    parser.add_argument("--threads", type=int, default=1, help="DuckDB threads, both sides")
-    parser.add_argument("--memory-mib", type=int, default=4096, help="DuckDB memory limit")
-    parser.add_argument("--timeout", type=float, default=600.0, help="query time limit, s")
+    parser.add_argument("--threads", type=int, help="query.threads (DuckDB), both sides")
+    parser.add_argument("--memory-mib", type=int, help="query.memory_mb (DuckDB), both sides")
+    parser.add_argument("--timeout", type=float, help="query.timeout_seconds")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
-    limits = query_engine.ExecutionLimits(
-        timeout_seconds=args.timeout, memory_bytes=args.memory_mib * 2**20, threads=args.threads
-    )
     policy = default_policy()
     with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
         zone = Path(tmp) / "zone"
@@ -317,26 +375,30 @@ def main() -> None:
             f"export (cache {args.cache}) and zone init + ingest in a child process: "
             f"{time.perf_counter() - t0:.0f} s"
         )
-        files = _zone_files(zone)
-        _print_size(source, zone, files)
-        _print_compile(policy, args.seconds)
-
-        keyring = open_keyring(zone, MASTER_KEY)
-        name = zone_log_name(keyring.zone_id)
-        audit = AuditLog.open(
-            zone / ZONE_LOG_FILE, AuditSettings(), keyring.signing_key, name, name
+        settings = _settings(zone, args)
+        limits = query_engine.ExecutionLimits(
+            timeout_seconds=settings.query.timeout_seconds,
+            memory_bytes=settings.query.memory_mb * 2**20,
+            threads=settings.query.threads,
         )
+        serving = start_serving(settings)
         try:
+            files = serving.core.zone.table_files()
+            _print_size(source, files)
+            _print_compile(policy, args.seconds)
+            # The zone's pipeline as the server builds it, beside it in this process: the
+            # same zone, the same audit log (one writer), the same policy and limits.
             queries = AggregateQueries(
                 FixedPolicy(policy),
                 query_engine.DuckDBEngine(),
-                lambda: files,
-                AuditLogTrail(audit),
+                serving.core.zone.table_files,
+                AuditLogTrail(serving.core.audit),
                 limits,
             )
-            _run_queries(args, policy, files, limits, queries)
+            with _partner(serving, settings.query.timeout_seconds + 30) as client:
+                _run_queries(args, policy, files, limits, queries, client)
         finally:
-            audit.close()
+            serving.stop()
 
 
 def _run_queries(
@@ -345,6 +407,7 @@ def _run_queries(
     files: Mapping[str, tuple[str, ...]],
     limits: query_engine.ExecutionLimits,
     queries: AggregateQueries,
+    client: Client,
 ) -> None:
     caller = Caller("bench-app", ORGANIZATION, frozenset({PURPOSE}))
     engine = query_engine.DuckDBEngine()
@@ -354,11 +417,15 @@ def _run_queries(
     def pipeline() -> object:
         return queries.run(caller, AGGREGATE, {}, PURPOSE)
 
+    def remote() -> object:
+        return client.run_query(AGGREGATE, purpose=PURPOSE)
+
+    def engine_only() -> object:
+        return engine.execute(rewritten.request(files, limits))
+
     variants = [
         _Variant("bare DuckDB (view inlined)", bare),
-        _Variant(
-            "DuckDBEngine, rewritten SQL", lambda: engine.execute(rewritten.request(files, limits))
-        ),
+        _Variant("DuckDBEngine, rewritten SQL", engine_only),
         _Variant("in-process AggregateQueries.run", pipeline),
     ]
     answer = queries.run(caller, AGGREGATE, {}, PURPOSE).value
@@ -366,8 +433,17 @@ def _run_queries(
     print(
         f"aggregate: {cells} cells in bare DuckDB, {answer.table.num_rows} released of which "
         f"{answer.suppressed_cells} suppressed; DuckDB threads={limits.threads}, "
-        f"memory_limit={limits.memory_bytes // 2**20} MiB on both sides"
+        f"memory_limit={limits.memory_bytes // 2**20} MiB on every side"
     )
+    try:
+        result = client.run_query(AGGREGATE, purpose=PURPOSE)
+    except DatawardError as exc:
+        print(f"gRPC QueryService.Run: NOT MEASURED: the serving stack answers {exc!r}")
+    else:
+        if not result.table.equals(answer.table):
+            raise RuntimeError("gRPC and in-process answers differ")
+        client.verify_answer(result)
+        variants.append(_Variant("gRPC QueryService.Run end to end", remote))
     print(f"peak RSS of this (serving) process with the stack up: {_mib(_status_kib('VmHWM'))}")
     load_before = _load()
     _interleave(variants, args.repeats)
@@ -377,19 +453,22 @@ def _run_queries(
         f"{args.repeats} interleaved rounds after a warm-up round, median each; "
         f"load average before {load_before}, after {load_after} (2 cores, shared)"
     )
+    last = variants[-1]
     for variant in variants:
         median = statistics.median(variant.times)
-        goal = " (the goal, <= 1.5x, is for gRPC end to end)" if variant is variants[-1] else ""
+        goal = " (goal <= 1.5x)" if variant is last and variant.call is remote else ""
         print(
             f"  {variant.name:<34} median {median:7.3f} s  min {min(variant.times):7.3f} s  "
             f"ratio to bare {median / baseline:5.2f}x{goal}"
         )
     print(f"peak RSS over the rounds (bare DuckDB included): {_mib(_status_kib('VmHWM'))}")
+    serve = last.call
+    runs = max(2, args.repeats // 2)
     if _reset_peak():
-        for _ in range(max(2, args.repeats // 2)):
-            pipeline()
+        for _ in range(runs):
+            serve()
         print(
-            f"peak RSS over {max(2, args.repeats // 2)} pipeline runs alone (peak reset first): "
+            f"peak RSS over {runs} runs of {last.name} alone (peak reset first): "
             f"{_mib(_status_kib('VmHWM'))}"
         )
 
