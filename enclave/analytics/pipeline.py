@@ -1,24 +1,33 @@
-"""Aggregate queries, one function-level pipeline: every step through the release skeleton.
+"""Aggregate queries, one function-level pipeline per call, every step through the release skeleton.
 
-:meth:`AggregateQueries.run` orders the steps of an ad-hoc aggregate (DESIGN.md "Queries",
-"Output gate"), so that every front end behaves the same:
+:class:`AggregateQueries` orders the steps of every QueryService call (DESIGN.md "Queries",
+"Output gate"), so that every front end behaves the same. For :meth:`AggregateQueries.answer`
+(``Run``):
 
-1. log the request (``QueryService/Run``, who, organization, purpose; never the query text);
+1. snapshot the policy in force (one version for the whole answer) and log the request
+   (``QueryService/Run``, who, organization, purpose; never the query text);
 2. refuse a purpose the caller's app does not hold;
-3. parse the restricted SQL (:class:`QueryRejected` with the rejection's code as ``rule``);
-4. look the view up and check the grant (:meth:`policies.Policy.grant_for`): a view the policy
+3. for a stored query, find it (the caller's organization's only) and check it is ACCEPTED
+   under this policy version and purpose;
+4. parse the restricted SQL (:class:`QueryRejected` with the rejection's code as ``rule``);
+5. look the view up and check the grant (:meth:`policies.Policy.grant_for`): a view the policy
    does not have is refused exactly like one not granted (:class:`ViewNotGranted`), so the
    answer does not tell a partner which views exist;
-5. validate against the view's rule; a ``release: dp`` view is refused with
-   :class:`DpModeRequired` (differential privacy is the next issue);
-6. rewrite (contribution bounding, clipping, the persons column, bound parameters) and run it
-   on the engine within the limits, over the live dataset version's Parquet files;
-7. map the result's columns onto :class:`enclave.gate.GateRules` and pass the output gate;
-8. serialise the gated table as an Arrow IPC stream and release it: the release leaf's result
-   hash covers the IPC bytes' SHA-256, the suppressed-cell count and the policy version.
+6. validate against the view's rule and rewrite (contribution bounding, clipping, the persons
+   column, bound parameters); a ``release: dp`` view is refused with :class:`DpModeRequired`
+   (differential privacy is the next issue);
+7. run it on the engine within the limits (at most ``max_concurrent`` at once), over the
+   live dataset version's Parquet files;
+8. map the result's columns onto :class:`enclave.gate.GateRules` and pass the output gate;
+9. serialise the gated table as an Arrow IPC stream and release it: the release leaf's result
+   hash covers the IPC bytes' SHA-256, the suppressed-cell count, the policy version and the
+   release mode (:func:`dataward.receipts.query_run_fields`).
 
-Every refusal is a denying decision leaf, durable before it is raised. An engine failure (a
-limit hit, a bug) is not a refusal: it propagates, unlogged as a decision, as a denial.
+``Explain`` stops before the engine (a rejection is an answer there), ``Submit`` stores what
+it accepted (the SQL sealed), ``Get`` and ``List`` read the store. Every refusal is a denying
+decision leaf, durable before it is raised; an engine that stops a query (a limit, a failure)
+is a logged :class:`QueryNotRun`. Anything else (a bug, a storage fault) propagates unlogged
+as a denial.
 """
 
 from __future__ import annotations
