@@ -501,6 +501,10 @@ def _run_queries(
         _Variant("DuckDBEngine, rewritten SQL", engine_only),
         _Variant("in-process AggregateQueries.run", pipeline),
     ]
+    print(
+        f"peak RSS of this (serving) process with the stack up, before any query: "
+        f"{_mib(_status_kib('VmHWM'))}"
+    )
     answer = queries.run(caller, AGGREGATE, {}, PURPOSE).value
     cells = bare().num_rows
     print(
@@ -513,7 +517,6 @@ def _run_queries(
         raise RuntimeError("the gRPC and the in-process answers differ")
     client.verify_answer(result)
     variants.append(_Variant(label, remote))
-    print(f"peak RSS of this (serving) process with the stack up: {_mib(_status_kib('VmHWM'))}")
     load_before = _load()
     _interleave(variants, args.repeats)
     load_after = _load()
@@ -533,12 +536,13 @@ def _run_queries(
     print(f"peak RSS over the rounds (bare DuckDB included): {_mib(_status_kib('VmHWM'))}")
     serve = last.call
     runs = max(2, args.repeats // 2)
+    resident = _status_kib("VmRSS")
     if _reset_peak():
         for _ in range(runs):
             serve()
         print(
-            f"peak RSS over {runs} runs of {last.name} alone (peak reset first): "
-            f"{_mib(_status_kib('VmHWM'))}"
+            f"peak RSS over {runs} runs of {last.name} alone (peak reset first, at "
+            f"{_mib(resident)} resident): {_mib(_status_kib('VmHWM'))}"
         )
 
 
