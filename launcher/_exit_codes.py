@@ -11,6 +11,7 @@ from dataward.client import (
 )
 from dataward.client import (
     DatawardError,
+    FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -126,6 +127,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (InvalidArgument, EX_DATAERR),
     (NotFound, EX_NOINPUT),
     (RemoteConsentRequired, EX_NOPERM),
+    (FailedPrecondition, EX_NOPERM),  # e.g. DP_MODE_REQUIRED, QUERY_NOT_RUNNABLE
     (Unauthenticated, EX_NOPERM),
     (PermissionDenied, EX_NOPERM),
     (RateLimited, EX_TEMPFAIL),

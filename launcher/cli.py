@@ -18,6 +18,7 @@ from launcher._cmd_datagen import datagen
 from launcher._cmd_demo import demo
 from launcher._cmd_policy import policy
 from launcher._cmd_portal import portal
+from launcher._cmd_query import query
 from launcher._cmd_serve import serve
 from launcher._cmd_zone import zone
 from launcher._exit_codes import exit_code_for
@@ -39,6 +40,7 @@ cli.add_command(portal)
 cli.add_command(serve)
 cli.add_command(consent)
 cli.add_command(policy)
+cli.add_command(query)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
