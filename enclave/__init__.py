@@ -2,7 +2,7 @@
 
 Never imports a web or RPC framework. What leaves it are person-level answers (yes/no, reason
 codes, enums), each behind durable audit leaves and with a receipt (:mod:`enclave.release`);
-aggregates will leave only through the output gate (``gate/``; QueryService is not wired yet).
+aggregates leave only through the output gate (``gate/``), behind the same leaves.
 
 ::
 
@@ -14,8 +14,9 @@ aggregates will leave only through the output gate (``gate/``; QueryService is n
     audit/      typed events, the Merkle log and its one writer, reader, trails, who-checked-me
     release/    the skeleton every answer follows: request leaf, decision, release, receipt
     gate/       the output gate: suppression (primary, secondary), rounding, row cap
-    analytics/  aggregate queries end to end: parse, grant, validate, rewrite, run, gate,
-                release (no gRPC service yet)
+    analytics/  aggregate queries end to end: explain, submit (stored, sealed), run: parse,
+                grant, validate, rewrite, engine, gate, release
+    policy/     the policy in force: applied versions, their history, the ``policy_changed`` leaf
 
 Other packages import only these faces (``enclave.<sub>``) and this one, which holds the
 root of the zone's one error tree (:mod:`enclave.errors`): every zone error is a
@@ -31,6 +32,8 @@ from enclave.errors import (
     LookupRefused,
     MissingTable,
     NoDataset,
+    PolicyInvalid,
+    PolicyStoreCorrupt,
     RejectLimitExceeded,
     SchemaMismatch,
     SourceError,
@@ -51,6 +54,8 @@ __all__ = [
     "LookupRefused",
     "MissingTable",
     "NoDataset",
+    "PolicyInvalid",
+    "PolicyStoreCorrupt",
     "RejectLimitExceeded",
     "SchemaMismatch",
     "SourceError",

@@ -29,7 +29,11 @@ tree in their own ``errors`` modules: :mod:`enclave.audit.errors` (``AuditError`
     ├── DatasetError
     │   ├── NoDataset                 the zone has no ingested version yet
     │   └── CorruptDataset            a version's files are missing or inconsistent
-    └── LookupRefused                 a lookup the zone will not run (e.g. keyring of another zone)
+    ├── LookupRefused                 a lookup the zone will not run (e.g. keyring of another zone)
+    ├── PolicyInvalid                 a policy document to apply has an error (path, problem):
+    │                                 nothing changed, the policy in force stays
+    └── PolicyStoreCorrupt            the stored policy in force does not load or hash to its
+                                      version: the zone does not open on it
 
 Malformed ID numbers raise :class:`enclave.persons.InvalidIdNumber` from the validator.
 """
@@ -52,6 +56,8 @@ __all__ = [
     "LookupRefused",
     "MissingTable",
     "NoDataset",
+    "PolicyInvalid",
+    "PolicyStoreCorrupt",
     "RejectLimitExceeded",
     "SchemaMismatch",
     "SourceError",
@@ -192,3 +198,30 @@ class CorruptDataset(DatasetError):  # noqa: N818 (names of the zone API)
 
 class LookupRefused(ZoneError):  # noqa: N818 (names of the zone API)
     default_message = "lookup refused"
+
+
+class PolicyInvalid(ZoneError):  # noqa: N818 (names of the zone API)
+    """A policy document given to apply is not a valid policy (:class:`policies.PolicyError`).
+
+    ``file``, ``path`` and ``problem`` are the document's error as the loader names it (names
+    from the steward's document, never registry data). Nothing was stored: the policy in
+    force is unchanged.
+    """
+
+    reason: ClassVar[str] = "POLICY_INVALID"
+
+    def __init__(self, file: str, path: str, problem: str) -> None:
+        self.file, self.path, self.problem = file, path, problem
+        where = f"{file}: {path}" if path else file
+        super().__init__(
+            f"the policy document is invalid: {where}: {problem}; "
+            "nothing changed, the policy in force stays"
+        )
+
+
+class PolicyStoreCorrupt(ZoneError):  # noqa: N818 (names of the zone API)
+    """The store of applied policies is inconsistent (a stored version that no longer loads or
+    does not hash to its recorded version): the zone refuses to open on it."""
+
+    reason: ClassVar[str] = "UNAVAILABLE"
+    default_message = "the store of applied policies is inconsistent"

@@ -65,6 +65,8 @@ METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.AuditService/GetConsistencyProof": Scope.AUDIT_READ,
     "/dataward.v1.StewardService/GrantConsent": Scope.STEWARD_ADMIN,
     "/dataward.v1.StewardService/RevokeConsent": Scope.STEWARD_ADMIN,
+    "/dataward.v1.StewardService/ApplyPolicy": Scope.STEWARD_ADMIN,
+    "/dataward.v1.StewardService/GetPolicy": Scope.STEWARD_ADMIN,
     "/dataward.v1.QueryService/Explain": Scope.QUERY_SUBMIT,
     "/dataward.v1.QueryService/Submit": Scope.QUERY_SUBMIT,
     "/dataward.v1.QueryService/Get": Scope.QUERY_SUBMIT,

@@ -25,6 +25,7 @@ from dataward.v1 import (
 from enclave.analytics import AggregateQueries
 from enclave.audit import RefusalTrail
 from enclave.persons import PersonChecks
+from enclave.policy import PolicyStore
 from grpc_api._guard import ALL_ADDRESSES, ALL_ADDRESSES_FACTOR, AuthInterceptor, Guard
 from grpc_api._options import ServerOptions
 from grpc_api._query import QueryServicer
@@ -95,6 +96,7 @@ def build_server(
     audit_public_key: bytes,
     attest: Callable[[bytes], bytes] | None = None,
     queries: AggregateQueries | None = None,
+    policies: PolicyStore | None = None,
 ) -> ApiServer:
     """Build and start the server on ``options.bind`` (port 0 picks a free port).
 
@@ -102,7 +104,8 @@ def build_server(
     purposes, limits, deadlines), durable before the refusal is answered. ``attest`` signs an
     attestation challenge with the zone's key (``AuditService.Attest``; None: not offered).
     ``queries`` answers ``QueryService`` (None: every call UNIMPLEMENTED, as for a server
-    without it).
+    without it). ``policies`` is the zone's policy store (``StewardService.ApplyPolicy`` and
+    ``GetPolicy``; None: both UNAVAILABLE).
     """
     front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
@@ -134,7 +137,7 @@ def build_server(
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(audit_key_name, audit_public_key, receipts, attest), server
     )
-    steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks), server)
+    steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks, policies), server)
     if queries is not None:
         query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(queries), server)
     health_servicer = health.HealthServicer()

@@ -26,10 +26,12 @@ from dataward.v1 import (
     eligibility_pb2_grpc,
     identity_pb2,
     identity_pb2_grpc,
+    query_pb2,
     steward_pb2,
     steward_pb2_grpc,
 )
 from enclave.persons import PersonChecks
+from enclave.policy import AppliedVersion, PolicyStore
 from enclave.release import Caller
 from grpc_api import _convert as convert
 from grpc_api._guard import Guard, principal_of
@@ -170,9 +172,85 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         return audit_pb2.GetConsistencyProofResponse(proof=proof)
 
 
+#: The largest policy document ApplyPolicy takes (bytes of UTF-8).
+MAX_POLICY_BYTES = 1024 * 1024
+MAX_SOURCE_NAME = 256
+_RULES = {
+    "aggregation": steward_pb2.POLICY_RULE_KIND_AGGREGATION,
+    "templates": steward_pb2.POLICY_RULE_KIND_TEMPLATES,
+}
+_RELEASE = {"exact": query_pb2.RELEASE_MODE_EXACT, "dp": query_pb2.RELEASE_MODE_DP}
+
+
+def _applied_to_proto(applied: AppliedVersion) -> steward_pb2.AppliedPolicyVersion:
+    return steward_pb2.AppliedPolicyVersion(
+        sequence=applied.sequence,
+        version=applied.version,
+        applied_at=int(applied.applied_at.timestamp()),
+        applied_by_client=applied.client_id,
+        applied_by_organization=applied.organization,
+    )
+
+
 class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
-    def __init__(self, checks: PersonChecks) -> None:
+    def __init__(self, checks: PersonChecks, policies: PolicyStore | None = None) -> None:
         self._checks = checks
+        self._policies = policies
+
+    def _policy_store(self) -> PolicyStore:
+        if self._policies is None:
+            raise Unavailable("this server does not hold the zone's policy store")
+        return self._policies
+
+    def ApplyPolicy(
+        self, request: steward_pb2.ApplyPolicyRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.ApplyPolicyResponse:
+        if len(request.document.encode("utf-8")) > MAX_POLICY_BYTES:
+            raise InvalidRequest("document", f"at most {MAX_POLICY_BYTES} bytes of UTF-8")
+        if len(request.source_name) > MAX_SOURCE_NAME or not request.source_name.isprintable():
+            raise InvalidRequest("source_name", f"at most {MAX_SOURCE_NAME} printable characters")
+        convert.check_fields(client_nonce=request.client_nonce)
+        answer = self._policy_store().apply(
+            request.document,
+            _steward(principal_of(context)),
+            request.source_name or "<policy>",
+            client_nonce=request.client_nonce,
+        )
+        return steward_pb2.ApplyPolicyResponse(
+            version=answer.version,
+            changed=answer.changed,
+            applied_at=int(answer.applied_at.timestamp()),
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
+
+    def GetPolicy(
+        self, request: steward_pb2.GetPolicyRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.GetPolicyResponse:
+        store = self._policy_store()
+        in_force = store.in_force()
+        response = steward_pb2.GetPolicyResponse(
+            version=in_force.version,
+            document=in_force.document,
+            views=[
+                steward_pb2.PolicyView(
+                    name=v.name,
+                    rule=_RULES[v.rule],
+                    release_mode=_RELEASE.get(v.release_mode, query_pb2.RELEASE_MODE_UNSPECIFIED),
+                    templates=v.templates,
+                )
+                for v in in_force.views
+            ],
+            grants=[
+                steward_pb2.PolicyGrant(
+                    organization=g.organization, purpose=g.purpose, views=g.views
+                )
+                for g in in_force.grants
+            ],
+            history=[_applied_to_proto(a) for a in store.history()],
+        )
+        if in_force.applied is not None:
+            response.in_force.CopyFrom(_applied_to_proto(in_force.applied))
+        return response
 
     def GrantConsent(
         self, request: steward_pb2.GrantConsentRequest, context: grpc.ServicerContext

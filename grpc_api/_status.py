@@ -30,6 +30,8 @@ from enclave import (
     IngestError,
     KeyringError,
     LookupRefused,
+    PolicyInvalid,
+    PolicyStoreCorrupt,
     SourceError,
     ZoneError,
 )
@@ -140,6 +142,10 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     IngestError: C.UNAVAILABLE,
     SourceError: C.INVALID_ARGUMENT,
     LookupRefused: C.PERMISSION_DENIED,
+    # the policy in force: a document to apply with an error (path, problem), or a store the
+    # zone cannot trust
+    PolicyInvalid: C.INVALID_ARGUMENT,
+    PolicyStoreCorrupt: C.UNAVAILABLE,
     # catch-alls: a subclass without a row of its own
     ApiError: C.INTERNAL,
     ZoneError: C.INTERNAL,
@@ -188,6 +194,9 @@ def refusal_for(exc: BaseException) -> Refusal:
     metadata: dict[str, str] = {}
     if isinstance(exc, InvalidIdNumber):
         metadata["rule"] = str(exc.rule)
+    elif isinstance(exc, PolicyInvalid):
+        metadata["path"] = exc.path
+        metadata["problem"] = exc.problem
     elif isinstance(exc, analytics.QueryRejected):
         metadata["rule"] = exc.rule
         metadata["construct"] = exc.construct

@@ -23,23 +23,40 @@ _sym_db = _symbol_database.Default()
 
 
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
+from dataward.v1 import query_pb2 as dataward_dot_v1_dot_query__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x61taward/v1/steward.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\x9e\x01\n\x13GrantConsentRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x12\n\nvalid_days\x18\x04 \x01(\r\x12\x12\n\nsingle_use\x18\x05 \x01(\x08\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"z\n\x14GrantConsentResponse\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\x12&\n\x0bvalid_until\x18\x02 \x01(\x0b\x32\x11.dataward.v1.Date\x12%\n\x07receipt\x18\x03 \x01(\x0b\x32\x14.dataward.v1.Receipt\"+\n\x14RevokeConsentRequest\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\">\n\x15RevokeConsentResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt2\xbd\x01\n\x0eStewardService\x12S\n\x0cGrantConsent\x12 .dataward.v1.GrantConsentRequest\x1a!.dataward.v1.GrantConsentResponse\x12V\n\rRevokeConsent\x12!.dataward.v1.RevokeConsentRequest\x1a\".dataward.v1.RevokeConsentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x61taward/v1/steward.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\x1a\x17\x64\x61taward/v1/query.proto\"\x9e\x01\n\x13GrantConsentRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x12\n\nvalid_days\x18\x04 \x01(\r\x12\x12\n\nsingle_use\x18\x05 \x01(\x08\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"z\n\x14GrantConsentResponse\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\x12&\n\x0bvalid_until\x18\x02 \x01(\x0b\x32\x11.dataward.v1.Date\x12%\n\x07receipt\x18\x03 \x01(\x0b\x32\x14.dataward.v1.Receipt\"+\n\x14RevokeConsentRequest\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\">\n\x15RevokeConsentResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt\"Q\n\x12\x41pplyPolicyRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\x12\x13\n\x0bsource_name\x18\x02 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x03 \x01(\t\"r\n\x13\x41pplyPolicyResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\x12\x12\n\napplied_at\x18\x03 \x01(\x03\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt\"\x12\n\x10GetPolicyRequest\"\x89\x01\n\x14\x41ppliedPolicyVersion\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\napplied_at\x18\x03 \x01(\x03\x12\x19\n\x11\x61pplied_by_client\x18\x04 \x01(\t\x12\x1f\n\x17\x61pplied_by_organization\x18\x05 \x01(\t\"\x88\x01\n\nPolicyView\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x04rule\x18\x02 \x01(\x0e\x32\x1b.dataward.v1.PolicyRuleKind\x12.\n\x0crelease_mode\x18\x03 \x01(\x0e\x32\x18.dataward.v1.ReleaseMode\x12\x11\n\ttemplates\x18\x04 \x03(\t\"C\n\x0bPolicyGrant\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\r\n\x05views\x18\x03 \x03(\t\"\xf1\x01\n\x11GetPolicyResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x33\n\x08in_force\x18\x02 \x01(\x0b\x32!.dataward.v1.AppliedPolicyVersion\x12\x10\n\x08\x64ocument\x18\x03 \x01(\t\x12&\n\x05views\x18\x04 \x03(\x0b\x32\x17.dataward.v1.PolicyView\x12(\n\x06grants\x18\x05 \x03(\x0b\x32\x18.dataward.v1.PolicyGrant\x12\x32\n\x07history\x18\x06 \x03(\x0b\x32!.dataward.v1.AppliedPolicyVersion*t\n\x0ePolicyRuleKind\x12 \n\x1cPOLICY_RULE_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cPOLICY_RULE_KIND_AGGREGATION\x10\x01\x12\x1e\n\x1aPOLICY_RULE_KIND_TEMPLATES\x10\x02\x32\xdb\x02\n\x0eStewardService\x12S\n\x0cGrantConsent\x12 .dataward.v1.GrantConsentRequest\x1a!.dataward.v1.GrantConsentResponse\x12V\n\rRevokeConsent\x12!.dataward.v1.RevokeConsentRequest\x1a\".dataward.v1.RevokeConsentResponse\x12P\n\x0b\x41pplyPolicy\x12\x1f.dataward.v1.ApplyPolicyRequest\x1a .dataward.v1.ApplyPolicyResponse\x12J\n\tGetPolicy\x12\x1d.dataward.v1.GetPolicyRequest\x1a\x1e.dataward.v1.GetPolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.steward_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GRANTCONSENTREQUEST']._serialized_start=69
-  _globals['_GRANTCONSENTREQUEST']._serialized_end=227
-  _globals['_GRANTCONSENTRESPONSE']._serialized_start=229
-  _globals['_GRANTCONSENTRESPONSE']._serialized_end=351
-  _globals['_REVOKECONSENTREQUEST']._serialized_start=353
-  _globals['_REVOKECONSENTREQUEST']._serialized_end=396
-  _globals['_REVOKECONSENTRESPONSE']._serialized_start=398
-  _globals['_REVOKECONSENTRESPONSE']._serialized_end=460
-  _globals['_STEWARDSERVICE']._serialized_start=463
-  _globals['_STEWARDSERVICE']._serialized_end=652
+  _globals['_POLICYRULEKIND']._serialized_start=1298
+  _globals['_POLICYRULEKIND']._serialized_end=1414
+  _globals['_GRANTCONSENTREQUEST']._serialized_start=94
+  _globals['_GRANTCONSENTREQUEST']._serialized_end=252
+  _globals['_GRANTCONSENTRESPONSE']._serialized_start=254
+  _globals['_GRANTCONSENTRESPONSE']._serialized_end=376
+  _globals['_REVOKECONSENTREQUEST']._serialized_start=378
+  _globals['_REVOKECONSENTREQUEST']._serialized_end=421
+  _globals['_REVOKECONSENTRESPONSE']._serialized_start=423
+  _globals['_REVOKECONSENTRESPONSE']._serialized_end=485
+  _globals['_APPLYPOLICYREQUEST']._serialized_start=487
+  _globals['_APPLYPOLICYREQUEST']._serialized_end=568
+  _globals['_APPLYPOLICYRESPONSE']._serialized_start=570
+  _globals['_APPLYPOLICYRESPONSE']._serialized_end=684
+  _globals['_GETPOLICYREQUEST']._serialized_start=686
+  _globals['_GETPOLICYREQUEST']._serialized_end=704
+  _globals['_APPLIEDPOLICYVERSION']._serialized_start=707
+  _globals['_APPLIEDPOLICYVERSION']._serialized_end=844
+  _globals['_POLICYVIEW']._serialized_start=847
+  _globals['_POLICYVIEW']._serialized_end=983
+  _globals['_POLICYGRANT']._serialized_start=985
+  _globals['_POLICYGRANT']._serialized_end=1052
+  _globals['_GETPOLICYRESPONSE']._serialized_start=1055
+  _globals['_GETPOLICYRESPONSE']._serialized_end=1296
+  _globals['_STEWARDSERVICE']._serialized_start=1417
+  _globals['_STEWARDSERVICE']._serialized_end=1764
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,13 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from dataward.v1 import common_pb2 as _common_pb2
+from dataward.v1 import query_pb2 as _query_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -16,6 +20,27 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _PolicyRuleKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PolicyRuleKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PolicyRuleKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    POLICY_RULE_KIND_UNSPECIFIED: _PolicyRuleKind.ValueType  # 0
+    POLICY_RULE_KIND_AGGREGATION: _PolicyRuleKind.ValueType  # 1
+    """Ad-hoc restricted SQL within an aggregation rule."""
+    POLICY_RULE_KIND_TEMPLATES: _PolicyRuleKind.ValueType  # 2
+    """Only the steward-approved templates."""
+
+class PolicyRuleKind(_PolicyRuleKind, metaclass=_PolicyRuleKindEnumTypeWrapper): ...
+
+POLICY_RULE_KIND_UNSPECIFIED: PolicyRuleKind.ValueType  # 0
+POLICY_RULE_KIND_AGGREGATION: PolicyRuleKind.ValueType  # 1
+"""Ad-hoc restricted SQL within an aggregation rule."""
+POLICY_RULE_KIND_TEMPLATES: PolicyRuleKind.ValueType  # 2
+"""Only the steward-approved templates."""
+Global___PolicyRuleKind: _TypeAlias = PolicyRuleKind  # noqa: Y015
 
 @_typing.final
 class GrantConsentRequest(_message.Message):
@@ -129,3 +154,220 @@ class RevokeConsentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevokeConsentResponse: _TypeAlias = RevokeConsentResponse  # noqa: Y015
+
+@_typing.final
+class ApplyPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    SOURCE_NAME_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    document: _builtins.str
+    """The policy document (YAML, UTF-8), at most 1 MB (1,048,576 bytes)."""
+    source_name: _builtins.str
+    """A name for the document in error messages (e.g. its file name), at most 256 characters;
+    empty means "<policy>".
+    """
+    client_nonce: _builtins.str
+    """Optional, recommended: as in GrantConsentRequest."""
+    def __init__(
+        self,
+        *,
+        document: _builtins.str = ...,
+        source_name: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "document", b"document", "source_name", b"source_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyPolicyRequest: _TypeAlias = ApplyPolicyRequest  # noqa: Y015
+
+@_typing.final
+class ApplyPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELD_NUMBER: _builtins.int
+    APPLIED_AT_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """The version in force after the call: the policy's content hash (64 hex digits)."""
+    changed: _builtins.bool
+    """False when the document's version was already in force (nothing changed)."""
+    applied_at: _builtins.int
+    """Since when that version is in force, as seconds since the Unix epoch."""
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        changed: _builtins.bool = ...,
+        applied_at: _builtins.int = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_at", b"applied_at", "changed", b"changed", "receipt", b"receipt", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyPolicyResponse: _TypeAlias = ApplyPolicyResponse  # noqa: Y015
+
+@_typing.final
+class GetPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPolicyRequest: _TypeAlias = GetPolicyRequest  # noqa: Y015
+
+@_typing.final
+class AppliedPolicyVersion(_message.Message):
+    """Who applied a policy version and when."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    APPLIED_AT_FIELD_NUMBER: _builtins.int
+    APPLIED_BY_CLIENT_FIELD_NUMBER: _builtins.int
+    APPLIED_BY_ORGANIZATION_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """The sequence number of the application (1, 2, ...)."""
+    version: _builtins.str
+    applied_at: _builtins.int
+    """Seconds since the Unix epoch."""
+    applied_by_client: _builtins.str
+    """The client id and organization of the caller that applied it."""
+    applied_by_organization: _builtins.str
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        version: _builtins.str = ...,
+        applied_at: _builtins.int = ...,
+        applied_by_client: _builtins.str = ...,
+        applied_by_organization: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_at", b"applied_at", "applied_by_client", b"applied_by_client", "applied_by_organization", b"applied_by_organization", "sequence", b"sequence", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppliedPolicyVersion: _TypeAlias = AppliedPolicyVersion  # noqa: Y015
+
+@_typing.final
+class PolicyView(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    RELEASE_MODE_FIELD_NUMBER: _builtins.int
+    TEMPLATES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    rule: Global___PolicyRuleKind.ValueType
+    release_mode: _query_pb2.ReleaseMode.ValueType
+    """The release mode of the view's answers (templates release exactly)."""
+    @_builtins.property
+    def templates(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The templates of a template rule, by name."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        rule: Global___PolicyRuleKind.ValueType = ...,
+        release_mode: _query_pb2.ReleaseMode.ValueType = ...,
+        templates: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "release_mode", b"release_mode", "rule", b"rule", "templates", b"templates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PolicyView: _TypeAlias = PolicyView  # noqa: Y015
+
+@_typing.final
+class PolicyGrant(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    VIEWS_FIELD_NUMBER: _builtins.int
+    organization: _builtins.str
+    purpose: _builtins.str
+    @_builtins.property
+    def views(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        organization: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        views: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "purpose", b"purpose", "views", b"views"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PolicyGrant: _TypeAlias = PolicyGrant  # noqa: Y015
+
+@_typing.final
+class GetPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    IN_FORCE_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    VIEWS_FIELD_NUMBER: _builtins.int
+    GRANTS_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """The version in force (the EMPTY policy's when none was applied: `in_force` unset)."""
+    document: _builtins.str
+    """The document in force (empty when none was applied)."""
+    @_builtins.property
+    def in_force(self) -> Global___AppliedPolicyVersion:
+        """Who applied the version in force and when; unset when no policy was ever applied (then
+        every query is refused).
+        """
+
+    @_builtins.property
+    def views(self) -> _containers.RepeatedCompositeFieldContainer[Global___PolicyView]: ...
+    @_builtins.property
+    def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___PolicyGrant]: ...
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedPolicyVersion]:
+        """Every applied version, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        in_force: Global___AppliedPolicyVersion | None = ...,
+        document: _builtins.str = ...,
+        views: _abc.Iterable[Global___PolicyView] | None = ...,
+        grants: _abc.Iterable[Global___PolicyGrant] | None = ...,
+        history: _abc.Iterable[Global___AppliedPolicyVersion] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["in_force", b"in_force"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "grants", b"grants", "history", b"history", "in_force", b"in_force", "version", b"version", "views", b"views"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPolicyResponse: _TypeAlias = GetPolicyResponse  # noqa: Y015

@@ -46,6 +46,16 @@ class StewardServiceStub:
                 request_serializer=dataward_dot_v1_dot_steward__pb2.RevokeConsentRequest.SerializeToString,
                 response_deserializer=dataward_dot_v1_dot_steward__pb2.RevokeConsentResponse.FromString,
                 _registered_method=True)
+        self.ApplyPolicy = channel.unary_unary(
+                '/dataward.v1.StewardService/ApplyPolicy',
+                request_serializer=dataward_dot_v1_dot_steward__pb2.ApplyPolicyRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_steward__pb2.ApplyPolicyResponse.FromString,
+                _registered_method=True)
+        self.GetPolicy = channel.unary_unary(
+                '/dataward.v1.StewardService/GetPolicy',
+                request_serializer=dataward_dot_v1_dot_steward__pb2.GetPolicyRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_steward__pb2.GetPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class StewardServiceServicer:
@@ -68,6 +78,24 @@ class StewardServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyPolicy(self, request, context):
+        """Put a policy document in force. Validated first: a document with any error is
+        INVALID_ARGUMENT POLICY_INVALID (ErrorInfo metadata `path` and `problem`) and changes
+        nothing. The new version is logged (a `policy_changed` audit leaf) before it takes effect;
+        the version already in force changes nothing (changed = false). Without any applied
+        policy the zone's policy is EMPTY: no views, no grants, every query refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPolicy(self, request, context):
+        """The policy in force (its document, views and grants) and every applied version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StewardServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +108,16 @@ def add_StewardServiceServicer_to_server(servicer, server):
                     servicer.RevokeConsent,
                     request_deserializer=dataward_dot_v1_dot_steward__pb2.RevokeConsentRequest.FromString,
                     response_serializer=dataward_dot_v1_dot_steward__pb2.RevokeConsentResponse.SerializeToString,
+            ),
+            'ApplyPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyPolicy,
+                    request_deserializer=dataward_dot_v1_dot_steward__pb2.ApplyPolicyRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_steward__pb2.ApplyPolicyResponse.SerializeToString,
+            ),
+            'GetPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPolicy,
+                    request_deserializer=dataward_dot_v1_dot_steward__pb2.GetPolicyRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_steward__pb2.GetPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,6 +176,60 @@ class StewardService:
             '/dataward.v1.StewardService/RevokeConsent',
             dataward_dot_v1_dot_steward__pb2.RevokeConsentRequest.SerializeToString,
             dataward_dot_v1_dot_steward__pb2.RevokeConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.StewardService/ApplyPolicy',
+            dataward_dot_v1_dot_steward__pb2.ApplyPolicyRequest.SerializeToString,
+            dataward_dot_v1_dot_steward__pb2.ApplyPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.StewardService/GetPolicy',
+            dataward_dot_v1_dot_steward__pb2.GetPolicyRequest.SerializeToString,
+            dataward_dot_v1_dot_steward__pb2.GetPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

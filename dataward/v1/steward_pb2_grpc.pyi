@@ -41,6 +41,15 @@ class StewardServiceStub:
     """
     RevokeConsent: _grpc.UnaryUnaryMultiCallable[_steward_pb2.RevokeConsentRequest, _steward_pb2.RevokeConsentResponse]
     """Withdraw a consent. NOT_FOUND when no such consent."""
+    ApplyPolicy: _grpc.UnaryUnaryMultiCallable[_steward_pb2.ApplyPolicyRequest, _steward_pb2.ApplyPolicyResponse]
+    """Put a policy document in force. Validated first: a document with any error is
+    INVALID_ARGUMENT POLICY_INVALID (ErrorInfo metadata `path` and `problem`) and changes
+    nothing. The new version is logged (a `policy_changed` audit leaf) before it takes effect;
+    the version already in force changes nothing (changed = false). Without any applied
+    policy the zone's policy is EMPTY: no views, no grants, every query refused.
+    """
+    GetPolicy: _grpc.UnaryUnaryMultiCallable[_steward_pb2.GetPolicyRequest, _steward_pb2.GetPolicyResponse]
+    """The policy in force (its document, views and grants) and every applied version."""
 
 @_typing.type_check_only
 class StewardServiceAsyncStub(StewardServiceStub):
@@ -55,6 +64,15 @@ class StewardServiceAsyncStub(StewardServiceStub):
     """
     RevokeConsent: _aio.UnaryUnaryMultiCallable[_steward_pb2.RevokeConsentRequest, _steward_pb2.RevokeConsentResponse]  # type: ignore[assignment]
     """Withdraw a consent. NOT_FOUND when no such consent."""
+    ApplyPolicy: _aio.UnaryUnaryMultiCallable[_steward_pb2.ApplyPolicyRequest, _steward_pb2.ApplyPolicyResponse]  # type: ignore[assignment]
+    """Put a policy document in force. Validated first: a document with any error is
+    INVALID_ARGUMENT POLICY_INVALID (ErrorInfo metadata `path` and `problem`) and changes
+    nothing. The new version is logged (a `policy_changed` audit leaf) before it takes effect;
+    the version already in force changes nothing (changed = false). Without any applied
+    policy the zone's policy is EMPTY: no views, no grants, every query refused.
+    """
+    GetPolicy: _aio.UnaryUnaryMultiCallable[_steward_pb2.GetPolicyRequest, _steward_pb2.GetPolicyResponse]  # type: ignore[assignment]
+    """The policy in force (its document, views and grants) and every applied version."""
 
 class StewardServiceServicer(metaclass=_abc_1.ABCMeta):
     """Administrative calls of data stewards (the portal calls them with the steward's own token).
@@ -78,5 +96,26 @@ class StewardServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_steward_pb2.RevokeConsentResponse, _abc.Awaitable[_steward_pb2.RevokeConsentResponse]]:
         """Withdraw a consent. NOT_FOUND when no such consent."""
+
+    @_abc_1.abstractmethod
+    def ApplyPolicy(
+        self,
+        request: _steward_pb2.ApplyPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_steward_pb2.ApplyPolicyResponse, _abc.Awaitable[_steward_pb2.ApplyPolicyResponse]]:
+        """Put a policy document in force. Validated first: a document with any error is
+        INVALID_ARGUMENT POLICY_INVALID (ErrorInfo metadata `path` and `problem`) and changes
+        nothing. The new version is logged (a `policy_changed` audit leaf) before it takes effect;
+        the version already in force changes nothing (changed = false). Without any applied
+        policy the zone's policy is EMPTY: no views, no grants, every query refused.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPolicy(
+        self,
+        request: _steward_pb2.GetPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_steward_pb2.GetPolicyResponse, _abc.Awaitable[_steward_pb2.GetPolicyResponse]]:
+        """The policy in force (its document, views and grants) and every applied version."""
 
 def add_StewardServiceServicer_to_server(servicer: StewardServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -58,7 +58,14 @@ from enclave.audit.errors import (
     AuditStorageError,
     AuditUnknownEntryError,
 )
-from enclave.audit.events import AuditEvent, Decision, Release, RequestReceived, encode_leaf
+from enclave.audit.events import (
+    AuditEvent,
+    Decision,
+    PolicyChanged,
+    Release,
+    RequestReceived,
+    encode_leaf,
+)
 from enclave.audit.interface import AuditStore, NewCheckpoint, NewLeaf
 
 Clock = Callable[[], datetime]
@@ -462,6 +469,6 @@ def _lookup(event: AuditEvent) -> tuple[str | None, str | None]:
     """The store's lookup columns for ``event``: person token and request id."""
     if isinstance(event, RequestReceived):
         return event.person_token, event.request_id
-    if isinstance(event, Decision | Release):
+    if isinstance(event, Decision | Release | PolicyChanged):
         return None, event.request_id
     return None, None

@@ -27,6 +27,7 @@ __all__ = [
     "AuditEvent",
     "Decision",
     "LoggedEvent",
+    "PolicyChanged",
     "PortalEvent",
     "RefusalSummary",
     "Release",
@@ -188,10 +189,52 @@ class RefusalSummary:
         _text(self, "policy_version")
 
 
-AuditEvent = RequestReceived | Decision | Release | StewardAction | PortalEvent | RefusalSummary
+@dataclass(frozen=True)
+class PolicyChanged:
+    """A new policy version was put in force (``StewardService/ApplyPolicy``).
+
+    ``version`` is the new policy's content hash and ``previous_version`` that of the policy
+    it replaces (both SHA-256 in lowercase hex; the empty policy of a zone without an applied
+    one has a version too); ``client_id`` and ``organization`` are who applied it and
+    ``request_id`` the request it answers. When: the leaf's ``time``. Logged durable BEFORE
+    the version is stored and takes effect; never the document itself.
+    """
+
+    kind: ClassVar[str] = "policy_changed"
+    request_id: str
+    version: str
+    previous_version: str
+    client_id: str
+    organization: str
+
+    def __post_init__(self) -> None:
+        _text(self, "request_id", pattern=REQUEST_ID)
+        _text(self, "version", pattern=_TOKEN)
+        _text(self, "previous_version", pattern=_TOKEN)
+        _text(self, "client_id")
+        _text(self, "organization")
+
+
+AuditEvent = (
+    RequestReceived
+    | Decision
+    | Release
+    | StewardAction
+    | PortalEvent
+    | RefusalSummary
+    | PolicyChanged
+)
 _KINDS: dict[str, type[AuditEvent]] = {
     cls.kind: cls
-    for cls in (RequestReceived, Decision, Release, StewardAction, PortalEvent, RefusalSummary)
+    for cls in (
+        RequestReceived,
+        Decision,
+        Release,
+        StewardAction,
+        PortalEvent,
+        RefusalSummary,
+        PolicyChanged,
+    )
 }
 # Per kind, its field names (``dataclasses.fields`` walks the class on every call).
 _FIELD_NAMES: dict[type[AuditEvent], tuple[str, ...]] = {

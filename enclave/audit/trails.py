@@ -23,7 +23,7 @@ from typing import Protocol
 from dataward.transparency import Receipt
 from enclave.audit._log import AuditLog
 from enclave.audit.errors import AuditStorageError
-from enclave.audit.events import Decision, RefusalSummary, Release, RequestReceived
+from enclave.audit.events import Decision, PolicyChanged, RefusalSummary, Release, RequestReceived
 
 __all__ = ["ACCESS_POLICY_VERSION", "AuditLogRefusals", "AuditLogTrail", "RefusalTrail"]
 
@@ -90,6 +90,26 @@ class AuditLogTrail:
             # fail closed: no answer leaves without its receipt and the release leaf it proves
             raise AuditStorageError("the audit log returned no receipt")
         return appended.receipt
+
+    def policy_changed(
+        self,
+        *,
+        request_id: str,
+        version: str,
+        previous_version: str,
+        client_id: str,
+        organization: str,
+    ) -> None:
+        """Log that ``version`` replaces ``previous_version`` (durable on return)."""
+        self._log.append(
+            PolicyChanged(
+                request_id=request_id,
+                version=version,
+                previous_version=previous_version,
+                client_id=client_id,
+                organization=organization,
+            )
+        )
 
 
 # -- refusals made before the zone looked at a request --------------------------------------

@@ -32,6 +32,7 @@ from enclave.audit import (
 )
 from enclave.consent import SqliteConsentStore
 from enclave.persons import PersonChecks
+from enclave.policy import PolicyStore
 from enclave.release import Caller
 from grpc_api import (
     ApiServer,
@@ -110,12 +111,14 @@ def zone_stack(
     checkpoint_seconds: float = 3600.0,
     log_checks: bool = True,
     queries: Callable[[AuditLog], AggregateQueries] | None = None,
+    policies: Callable[[AuditLog], PolicyStore] | None = None,
     **options: object,
 ) -> Iterator[Stack]:
     """The server trusting ``issuer``, whose lifetime the caller owns (it may take the portal
     away mid-test); ``jwks`` replaces the default key cache, ``options`` go to ServerOptions.
     With ``log_checks`` the person checks log to the real audit log too (``audit`` stays empty).
-    ``queries`` builds the QueryService's zone side over the stack's audit log (None: not served).
+    ``queries`` builds the QueryService's zone side over the stack's audit log (None: not served);
+    ``policies`` the zone's policy store (None: ApplyPolicy and GetPolicy are UNAVAILABLE).
     """
     audit = MemoryAuditTrail()  # the same key signs both trails' checkpoints
     with audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
@@ -146,6 +149,7 @@ def zone_stack(
             audit_public_key=raw_public_key(audit.key.public_key()),
             attest=partial(sign_attestation, audit.key, KEY_NAME),
             queries=queries(log) if queries is not None else None,
+            policies=policies(log) if policies is not None else None,
         )
         try:
             yield Stack(issuer, server, checks, directory, audit, feed, jwks, log, store)

@@ -60,6 +60,8 @@ def _instance(kind: type[BaseException]) -> BaseException:
         return kind({"pid": 1})
     if kind is enclave.RejectLimitExceeded:
         return kind({"persons": (3, 10)}, 0.01, Path("refused"), {})
+    if kind is enclave.PolicyInvalid:
+        return kind("policy.yaml", "views.v.rule", "unknown key")
     for args in ((), (1.5,), ("field", "rule"), ("t", "c", "e", "a"), ("t",)):
         try:
             return kind(*args)

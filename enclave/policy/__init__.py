@@ -1,0 +1,42 @@
+"""The policy in force: applied policy versions, their history, the ``policy_changed`` leaf.
+
+:class:`PolicyStore` keeps every applied version in ``ZONE/state/policy.db`` (SQLite, WAL,
+append-only: version = the policy's content hash, the document's text, when, by whom, a
+sequence number) and serves the latest as the policy in force (:meth:`PolicyStore.current`,
+a :class:`enclave.analytics.PolicySource`). **With no applied version the policy in force is
+EMPTY** -- no views, no grants -- so every query is refused (fail closed).
+
+:meth:`PolicyStore.apply` validates the document first (any error is a logged denial,
+:class:`enclave.errors.PolicyInvalid`, and changes nothing), then follows the release
+skeleton: request leaf ``StewardService/ApplyPolicy``, a ``policy_changed`` leaf durable
+before the new version is stored and swapped in, the release with its receipt. The version
+already in force changes nothing (``changed=False``) and is logged all the same.
+"""
+
+from enclave.policy._store import POLICY_DB, PolicyStore, empty_policy
+from enclave.policy._values import (
+    APPLY_POLICY,
+    AppliedVersion,
+    GrantSummary,
+    InForce,
+    PolicyApplied,
+    PolicyTrail,
+    ViewSummary,
+    apply_fields,
+    summarize,
+)
+
+__all__ = [
+    "APPLY_POLICY",
+    "POLICY_DB",
+    "AppliedVersion",
+    "GrantSummary",
+    "InForce",
+    "PolicyApplied",
+    "PolicyStore",
+    "PolicyTrail",
+    "ViewSummary",
+    "apply_fields",
+    "empty_policy",
+    "summarize",
+]
