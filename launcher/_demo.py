@@ -3,7 +3,8 @@
 It plays every role on one machine, in a fresh working directory: the registry (a synthetic
 export), the operator (zone init, ingest, inspect, lookups), the portal (a steward approves an
 insurer's and a bank's apps), the citizen channel (consents), the partners (eligibility and
-identity checks through the SDK over gRPC, each answer's receipt verified offline), the insured
+identity checks and aggregate queries through the SDK over gRPC, each answer's receipt verified
+offline), the insured
 person ("who checked me") and the auditor (the zone's and the portal's logs verified end to end).
 
 Clear identity numbers appear in this output only masked; they come from the synthetic source
@@ -29,6 +30,7 @@ from dataward.client import (
     EligibilityResult,
     IdentityResult,
     IdNumberInvalid,
+    QueryRejected,
 )
 from dataward.transparency import load_public_key
 from enclave.audit import who_checked
@@ -36,8 +38,10 @@ from enclave.dataset import Zone, ingest, inspect_zone
 from enclave.keys import PUBLIC_KEY_FILE, init_zone, open_keyring
 from enclave.persons import check_character
 from enclave.release import Caller
+from launcher._cmd_query import render_table, summary
 from launcher._wiring import start_serving
 from launcher.settings import Secret, Settings
+from policies import default_policy_text
 from synthetic import REFERENCE_DATE, generate
 
 __all__ = ["DemoOptions", "run_demo"]
@@ -183,9 +187,9 @@ def _serve_and_check(
         insurer_app = admin.register_app(
             insurer_user,
             "eligibility at underwriting",
-            ["eligibility:check", "identity:verify"],
+            ["eligibility:check", "identity:verify", "query:submit", "query:run", "audit:read"],
             [INSURER_PURPOSE],
-            "check cover before pricing a supplementary policy",
+            "check cover and price a supplementary policy from claims aggregates",
         )
         bank_app = admin.register_app(
             bank_user,
@@ -195,9 +199,20 @@ def _serve_and_check(
             "KYC",
         )
         # The steward grants the insurer less than it asked for: no identity checks.
-        insurer_creds = admin.approve_app(steward, insurer_app.client_id, ["eligibility:check"])
+        insurer_creds = admin.approve_app(
+            steward,
+            insurer_app.client_id,
+            ["eligibility:check", "query:submit", "query:run", "audit:read"],
+        )
         bank_creds = admin.approve_app(steward, bank_app.client_id)
-        say("  insurer app approved with eligibility:check only (identity:verify was refused)")
+        say(
+            "  insurer app approved with eligibility:check and queries "
+            "(identity:verify was refused)"
+        )
+        in_force = serving.core.policies.apply(
+            default_policy_text(), Caller("demo", "zone-stewards"), "policies/default.yaml"
+        )
+        say(f"  the steward puts the default policy in force: version {in_force.version[:12]}")
         say("  bank app approved with identity:verify and audit:read for LOAN_ORIGINATION")
         token_url = f"{serving.portal_url}/oauth/token"
 
@@ -244,7 +259,18 @@ def _serve_and_check(
                 "refusal: the answer reveals nothing about who is in the registry)"
             )
 
-        _step(say, 9, "The bank verifies a loan applicant's ID number and name")
+        target = f"127.0.0.1:{serving.api.port}"
+        query_tokens = ClientCredentialsTokenSource(
+            token_url,
+            insurer_creds.client_id,
+            insurer_creds.client_secret,
+            "query:submit query:run audit:read",
+        )
+        _step(say, 9, "The insurer prices from aggregates: explain, run, and a refused query")
+        with Client(target, query_tokens, audit_key=key) as client:
+            _aggregates(client, say)
+
+        _step(say, 10, "The bank verifies a loan applicant's ID number and name")
         bank_tokens = ClientCredentialsTokenSource(
             token_url, bank_creds.client_id, bank_creds.client_secret, "identity:verify audit:read"
         )
@@ -261,7 +287,7 @@ def _serve_and_check(
             except DatawardError as exc:
                 say(f"  the bank asks for eligibility: {_status(exc)}")
 
-            _step(say, 10, "Every answer checked against its receipt with the pinned zone key")
+            _step(say, 11, "Every answer checked against its receipt with the pinned zone key")
             for answer in answers:
                 checkpoint = client.verify_answer(answer)
                 say(
@@ -274,7 +300,7 @@ def _serve_and_check(
             bank_checkpoint = client.largest_checkpoint()
             say("  every checkpoint proved consistent with the largest the bank has seen")
 
-        _step(say, 11, f"Who checked me? ({mask(people.active)})")
+        _step(say, 12, f"Who checked me? ({mask(people.active)})")
         token = serving.core.keyring.token("id_number", people.active)
         for entry in who_checked(serving.core.audit, token):
             say(
@@ -284,13 +310,51 @@ def _serve_and_check(
     finally:
         serving.stop()
 
-    _step(say, 12, "The auditor verifies both logs end to end")
+    _step(say, 13, "The auditor verifies both logs end to end")
     from launcher._verify import verify_all_logs
 
     for line in verify_all_logs(zone_dir, trusted=[bank_checkpoint] if bank_checkpoint else []):
         say(f"  {line}")
     say("")
     say(f"Done. Everything the demo made is in {zone_dir.parent}")
+
+
+PRICING_QUERY = (
+    "SELECT age_band, visit_type, COUNT(DISTINCT person_key) AS persons,"
+    " SUM(total_cents) AS total, AVG(total_cents) AS average"
+    " FROM claims_analysis GROUP BY age_band, visit_type ORDER BY age_band, visit_type"
+)
+REFUSED_QUERY = (
+    "SELECT person_key, SUM(total_cents) AS spent FROM claims_analysis GROUP BY person_key"
+)
+
+
+def _aggregates(client: Client, say: Say) -> None:
+    """Step 9: an allowed aggregate explained and run (small cells suppressed, the receipt
+    verified), and a query singling out persons refused with its rule."""
+    plan = client.explain(PRICING_QUERY, purpose=INSURER_PURPOSE)
+    client.verify_answer(plan)
+    verdict = "allowed" if plan.allowed else "not allowed"
+    say(f"  explain: {verdict}, view {plan.view}, {plan.rule} rule, {plan.release_mode} release")
+    for rejection in plan.rejections:
+        say(f"    rejected: {rejection}")
+    for check in plan.checks:
+        say(f"    - {check}")
+    for notice in plan.notices:
+        say(f"    note: {notice}")
+    result = client.run_query(PRICING_QUERY, purpose=INSURER_PURPOSE)
+    checkpoint = client.verify_answer(result)
+    lines = render_table(result.table)
+    for line in lines[:9]:
+        say(f"    {line}")
+    if len(lines) > 9:
+        say(f"    ... ({len(lines) - 9} more rows)")
+    say(f"  {summary(result, checkpoint.size)}")
+    try:
+        client.run_query(REFUSED_QUERY, purpose=INSURER_PURPOSE)
+    except QueryRejected as exc:
+        refused = f"{exc.rule}({exc.construct})" if exc.construct else exc.rule
+        say(f"  per-person spending: refused: {_status(exc)} {refused}")
 
 
 def _eligibility_line(result: EligibilityResult) -> str:

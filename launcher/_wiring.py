@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from dataward.attestation import sign_attestation
+from enclave.analytics import AggregateQueries, ExecutionLimits, SqliteQueryStore
 from enclave.audit import (
     ZONE_LOG_FILE,
     AuditLog,
@@ -28,6 +29,7 @@ from enclave.consent import ConsentStore, SqliteConsentStore
 from enclave.dataset import Zone
 from enclave.keys import Keyring, open_keyring
 from enclave.persons import PersonChecks
+from enclave.policy import POLICY_DB, PolicyStore
 from grpc_api import (
     ApiServer,
     JwksCache,
@@ -41,13 +43,15 @@ from grpc_api import (
 )
 from launcher._cmd_portal import portal_config
 from launcher._portal_process import PortalProcess
-from launcher.settings import GrpcSettings, Settings, SettingsError
+from launcher.settings import GrpcSettings, QuerySettings, Settings, SettingsError
 from portal import Portal, PortalAdmin
+from query_engine import DuckDBEngine
 
 __all__ = ["AUDIT_DB", "CONSENT_DB", "ZoneCore", "open_core", "server_options", "start_serving"]
 
 AUDIT_DB = ZONE_LOG_FILE
 CONSENT_DB = Path("state") / "consent.db"
+QUERY_DB = Path("state") / "queries.db"
 
 
 @dataclass
@@ -60,8 +64,13 @@ class ZoneCore:
     consents: ConsentStore
     checks: PersonChecks
     key_name: str
+    policies: PolicyStore
+    queries: AggregateQueries
+    query_store: SqliteQueryStore
 
     def close(self) -> None:
+        self.query_store.close()
+        self.policies.close()
         self.consents.close()
         self.audit.close()
 
@@ -91,7 +100,44 @@ def open_core(settings: Settings) -> ZoneCore:
     checks = PersonChecks(
         directory=zone, tokenizer=keyring, consents=consents, audit=AuditLogTrail(audit)
     )
-    return ZoneCore(keyring, zone, audit, consents, checks, name)
+    try:
+        policies = PolicyStore.open(
+            settings.zone.dir / POLICY_DB,
+            AuditLogTrail(audit),
+            synchronous=settings.audit.sqlite_synchronous,
+        )
+    except BaseException:  # e.g. a stored policy that no longer loads: release the log's lock
+        consents.close()
+        audit.close()
+        raise
+    try:
+        query_store = SqliteQueryStore.open(
+            settings.zone.dir / QUERY_DB, keyring, synchronous=settings.audit.sqlite_synchronous
+        )
+    except BaseException:
+        policies.close()
+        consents.close()
+        audit.close()
+        raise
+    queries = AggregateQueries(
+        policies,
+        DuckDBEngine(),
+        zone.table_files,
+        AuditLogTrail(audit),
+        query_limits(settings.query),
+        store=query_store,
+        max_concurrent=settings.query.max_concurrent,
+    )
+    return ZoneCore(keyring, zone, audit, consents, checks, name, policies, queries, query_store)
+
+
+def query_limits(query: QuerySettings) -> ExecutionLimits:
+    """The engine's limits for one partner query, from the ``[query]`` settings."""
+    return ExecutionLimits(
+        timeout_seconds=query.timeout_seconds,
+        memory_bytes=query.memory_mb * 1024 * 1024,
+        threads=query.threads,
+    )
 
 
 def _check_tls(grpc: GrpcSettings) -> None:
@@ -224,6 +270,8 @@ def start_serving(
                 audit_key_name=core.key_name,
                 audit_public_key=raw_public_key(core.keyring.public_key),
                 attest=partial(sign_attestation, core.keyring.signing_key, core.key_name),
+                policies=core.policies,
+                queries=core.queries,
             )
         except BaseException:
             feed.stop()

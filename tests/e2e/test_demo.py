@@ -30,6 +30,13 @@ def test_demo_walks_through_every_capability(tmp_path: Path) -> None:
     assert "INVALID_ARGUMENT ID_NUMBER_INVALID" in out
     assert "name matches=True" in out and "name matches=False" in out
     assert "PERMISSION_DENIED SCOPE_NOT_GRANTED" in out
+    # Aggregates: explained, released with small cells suppressed and a verified receipt,
+    # and a per-person query refused with its rule.
+    assert "explain: allowed, view claims_analysis, aggregation rule, exact release" in out
+    released = next(line for line in lines if "exact release under policy" in line)
+    assert "suppressed" in released and released.endswith("verified")
+    assert int(released.split(" suppressed")[0].split(", ")[-1]) > 0
+    assert "refused: INVALID_ARGUMENT QUERY_REJECTED COLUMN_HIDDEN(person_key)" in out
     assert out.count("is in the signed tree of size") == 5
     assert "zone log ok:" in out and "portal log ok:" in out
     assert "Traceback" not in result.stderr
