@@ -53,13 +53,9 @@ Prints:
    interleaved rounds (which include the bare DuckDB runs, in this process too), and over
    separate runs of the last variant alone, the peak reset first (``/proc/self/clear_refs``).
 
-While ``start_serving`` does not pass the zone's ``AggregateQueries`` to ``build_server``
-(QueryService answers UNIMPLEMENTED on ``serving.api``), the gRPC line is measured on a second
-server of the same serving zone that the bench builds exactly as ``start_serving`` builds its
-own (``build_server`` with the zone's checks, audit log, refusal log and keys; tokens verified
-against the same portal's JWKS and the same revocation feed) plus ``queries=``; the line is then
-labelled ``gRPC Run (bench-built server)``. Once ``start_serving`` serves QueryService, the
-bench uses ``serving.api`` itself and that helper (:func:`_query_server`) can go.
+The policy in force is the default one, applied as a steward applies it
+(``PolicyStore.apply``, what ``dataward policy apply`` does); the in-process line calls the
+very ``AggregateQueries`` the server answers with (``serving.core.queries``).
 """
 
 from __future__ import annotations
@@ -73,7 +69,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -83,27 +78,15 @@ import sqlglot
 
 import query_engine
 from bench._stats import percentile
-from dataward.attestation import sign_attestation
-from dataward.client import Client, ClientCredentialsTokenSource, Unimplemented
+from dataward.client import Client, ClientCredentialsTokenSource
 from dataward.transparency import load_public_key
-from enclave.analytics import AggregateQueries, FixedPolicy
-from enclave.audit import AuditLogRefusals, AuditLogTrail
+from enclave.analytics import AggregateQueries
 from enclave.dataset import ingest
 from enclave.keys import PUBLIC_KEY_FILE, init_zone, open_keyring
 from enclave.release import Caller
-from grpc_api import (
-    ApiServer,
-    JwksCache,
-    OperatorKey,
-    ServerOptions,
-    TokenVerifier,
-    build_server,
-    operator_issuer,
-    raw_public_key,
-)
 from launcher import Serving, start_serving
 from launcher.settings import Secret, Settings, load_settings
-from policies import Deny, Policy, default_policy
+from policies import Deny, Policy, default_policy, default_policy_text
 from synthetic import generate
 
 MASTER_KEY = b"bench master key, not a secret"
@@ -370,37 +353,6 @@ def _partner(serving: Serving) -> ClientCredentialsTokenSource:
     )
 
 
-def _query_server(serving: Serving, settings: Settings, queries: AggregateQueries) -> ApiServer:
-    """A second gRPC server of the serving zone that also serves ``QueryService``, built as
-    ``start_serving`` builds its own (``build_server`` with the same checks, audit log,
-    refusal log and keys; tokens verified against the same portal's JWKS and the same
-    revocation feed), plus ``queries``: for as long as ``start_serving`` does not pass them."""
-    core = serving.core
-    verifier = TokenVerifier(
-        issuer=settings.portal.issuer.rstrip("/") if settings.portal.issuer else serving.portal_url,
-        audience=settings.portal.audience,
-        jwks=JwksCache(
-            f"{serving.portal_url}/.well-known/jwks.json",
-            min_refetch_seconds=settings.grpc.jwks_refresh_seconds,
-        ),
-        revocations=serving.feed,
-        operator=OperatorKey(operator_issuer(core.key_name), core.keyring.signing_key.public_key()),
-        leeway_seconds=settings.grpc.token_leeway_seconds,
-    )
-    options = dataclasses.replace(ServerOptions.from_options(settings.grpc), bind="127.0.0.1:0")
-    return build_server(
-        options,
-        checks=core.checks,
-        verifier=verifier,
-        receipts=core.audit,
-        refusals=AuditLogRefusals(core.audit),
-        audit_key_name=core.key_name,
-        audit_public_key=raw_public_key(core.keyring.public_key),
-        attest=partial(sign_attestation, core.keyring.signing_key, core.key_name),
-        queries=queries,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.query")
     parser.add_argument("--source", type=Path, help="an existing export directory")
@@ -434,41 +386,19 @@ def main() -> None:
             files = serving.core.zone.table_files()
             _print_size(source, files)
             _print_compile(policy, args.seconds)
-            # The zone's pipeline as the server builds it, beside it in this process: the
-            # same zone, the same audit log (one writer), the same policy and limits.
-            queries = AggregateQueries(
-                FixedPolicy(policy),
-                query_engine.DuckDBEngine(),
-                serving.core.zone.table_files,
-                AuditLogTrail(serving.core.audit),
-                limits,
+            serving.core.policies.apply(
+                default_policy_text(), Caller("bench", "zone-stewards"), "policies/default.yaml"
             )
+            # The zone's pipeline the server answers with, called in this process too.
+            queries = serving.core.queries
             tokens = _partner(serving)
             timeout = settings.query.timeout_seconds + 30
             # The zone's published key, pinned as a partner pins it, to verify a receipt.
             pinned = (serving.core.key_name, load_public_key((zone / PUBLIC_KEY_FILE).read_bytes()))
-            extra: ApiServer | None = None
-            with Client(f"127.0.0.1:{serving.api.port}", tokens, timeout=timeout) as client:
-                try:
-                    client.run_query(AGGREGATE, purpose=PURPOSE)
-                    label = "gRPC QueryService.Run end to end"
-                except Unimplemented:
-                    extra = _query_server(serving, settings, queries)
-                    label = "gRPC Run (bench-built server)"
-                    print(
-                        "start_serving does not serve QueryService yet: gRPC Run goes to a "
-                        "second server of the serving zone that the bench builds as "
-                        "start_serving does (build_server, same portal tokens, audit log, "
-                        "revocation feed) with queries= added"
-                    )
-            try:
-                port = serving.api.port if extra is None else extra.port
-                target = f"127.0.0.1:{port}"
-                with Client(target, tokens, timeout=timeout, audit_key=pinned) as client:
-                    _run_queries(args, policy, files, limits, queries, client, label)
-            finally:
-                if extra is not None:
-                    extra.stop(1.0)
+            label = "gRPC QueryService.Run end to end"
+            target = f"127.0.0.1:{serving.api.port}"
+            with Client(target, tokens, timeout=timeout, audit_key=pinned) as client:
+                _run_queries(args, policy, files, limits, queries, client, label)
         finally:
             serving.stop()
 
