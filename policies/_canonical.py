@@ -66,7 +66,11 @@ def _rule(rule: AggregationRule | TemplateRule) -> dict[str, object]:
                     "parameters": {p: _parameter(v) for p, v in t.parameters.items()},
                 }
                 for name, t in rule.templates.items()
-            }
+            },
+            "contribution_limit": rule.contribution_limit,
+            "row_cap": rule.row_cap,
+            "min_persons": rule.min_persons,
+            "rounding_base": rule.rounding_base,
         }
     return {
         "aggregation": {

@@ -9,7 +9,7 @@ The format (every key shown; ``[]`` lists, ``{}`` mappings)::
           <column>: {role: dimension, domain: [<public values>]}
           <column>: {role: measure, lower: 0, upper: 5000000, unit: cents}   # or count
           <column>: {role: person_key}                  # exactly one per view
-        rule:                       # exactly one of:
+        rule:                       # exactly one of aggregation, templates:
           aggregation:
             release: exact          # or dp (the default)
             aggregates: {<measure>: [SUM, AVG]}
@@ -23,14 +23,27 @@ The format (every key shown; ``[]`` lists, ``{}`` mappings)::
             contribution_limit: 10
             row_cap: 10000
           templates:
-            <template>:
+            <template>:             # a name unique in the whole policy (Run looks it up)
               sql: SELECT ... FROM <view> WHERE visit_month >= :start
               parameters: {start: {type: str, choices: ["2025-01", ...]}}   # int|str|date
+          contribution_limit: 10    # with templates: the limits of every run of them
+          row_cap: 10000
+          min_persons: 11           # default 11
+          rounding_base: 5          # default 5
     grants:
       - {organization: "2", purpose: INSURANCE_PRICING, views: [<view>, ...]}
 
 Every failure names the file, the path (``views.claims_analysis.columns.age_band.role``) and
 the problem; nothing but a `PolicyError` leaves on bad input.
+
+A template is checked here as far as `policies` can without the query engine (it imports
+nothing of ours): one SELECT that reads only its own view; every column it names is a column
+of the view (or one of its own output names); the person key appears only as
+`COUNT(DISTINCT <key>)`; every `:name` placeholder is a declared parameter and every declared
+parameter is used; parameters are typed, `minimum <= maximum`, choices of the parameter's type
+and within its bounds. Whether the SQL fits the restricted grammar is the query engine's
+check, when the template is rewritten (`query_engine.rewrite_template`), which also refuses
+the person key anywhere else with `COLUMN_HIDDEN`.
 """
 
 from __future__ import annotations
@@ -80,6 +93,7 @@ _UNITS: Mapping[str, Unit] = {"cents": "cents", "count": "count"}
 _RELEASES: Mapping[str, ReleaseMode] = {"dp": "dp", "exact": "exact"}
 _TYPES: Mapping[str, ParameterType] = {"int": "int", "str": "str", "date": "date"}
 _DIALECT = "duckdb"
+_TEMPLATE_LIMITS = ("contribution_limit", "row_cap", "min_persons", "rounding_base")
 
 
 def load_policy_file(path: Path, tables: frozenset[str] | None = None) -> Policy:
@@ -111,8 +125,23 @@ def load_policy(text: str, file: str = "<policy>", tables: frozenset[str] | None
         name: _view(name, value, views_at.key(name), tables)
         for name, value in views_at.names(doc["views"]).items()
     }
+    _unique_templates(views, views_at)
     grants = _grants(doc["grants"], top.key("grants"), views)
     return Policy(views=views, grants=grants, version=version_of(views, grants))
+
+
+def _unique_templates(views: Mapping[str, View], at: At) -> None:
+    """A template's name is unique in the policy: a run names a template, not its view."""
+    seen: dict[str, str] = {}
+    for view in views.values():
+        if not isinstance(view.rule, TemplateRule):
+            continue
+        for name in view.rule.templates:
+            if name in seen:
+                at.key(view.name).key("rule").key("templates").key(name).fail(
+                    DuplicateNameError, f"view {seen[name]!r} already has a template of this name"
+                )
+            seen[name] = view.name
 
 
 def _select(sql: str, at: At) -> exp.Select:
@@ -216,12 +245,29 @@ def _column(name: str, value: object, at: At) -> Column:
 
 
 def _rule(value: object, at: At, view: str, columns: Mapping[str, Column], columns_at: At) -> Rule:
-    doc = at.mapping(value, optional=("aggregation", "templates"))
-    if len(doc) != 1:
+    doc = at.mapping(value, optional=("aggregation", "templates", *_TEMPLATE_LIMITS))
+    if ("aggregation" in doc) == ("templates" in doc):
         at.fail(InvalidValueError, "give exactly one of aggregation, templates")
     if "aggregation" in doc:
+        for key in _TEMPLATE_LIMITS:
+            if key in doc:
+                at.key(key).fail(
+                    InvalidValueError, "an aggregation rule gives its limits inside aggregation"
+                )
         return _aggregation(doc["aggregation"], at.key("aggregation"), columns, columns_at)
-    return _templates(doc["templates"], at.key("templates"), view)
+    for key in ("contribution_limit", "row_cap"):
+        if key not in doc:
+            at.key(key).fail(MissingKeyError, "a template rule needs its limits (required key)")
+    templates = _templates(doc["templates"], at.key("templates"), view, columns)
+    return TemplateRule(
+        templates=templates,
+        contribution_limit=at.key("contribution_limit").integer(
+            doc["contribution_limit"], minimum=1
+        ),
+        row_cap=at.key("row_cap").integer(doc["row_cap"], minimum=1),
+        min_persons=at.key("min_persons").integer(doc.get("min_persons", 11), minimum=1),
+        rounding_base=at.key("rounding_base").integer(doc.get("rounding_base", 5), minimum=1),
+    )
 
 
 def _referenced(
@@ -322,7 +368,9 @@ def _in_order(value: object) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
 
-def _templates(value: object, at: At, view: str) -> TemplateRule:
+def _templates(
+    value: object, at: At, view: str, columns: Mapping[str, Column]
+) -> dict[str, Template]:
     templates: dict[str, Template] = {}
     for name, spec in at.names(value).items():
         template_at = at.key(name)
@@ -331,6 +379,7 @@ def _templates(value: object, at: At, view: str) -> TemplateRule:
         sql = sql_at.string(doc["sql"])
         select = _select(sql, sql_at)
         _sources(select, sql_at, frozenset({view}), f"view {view!r} (its own view)")
+        _template_columns(select, sql_at, columns)
         used = {p.name for p in select.find_all(exp.Placeholder)}
         parameters_at = template_at.key("parameters")
         parameters = {
@@ -344,7 +393,31 @@ def _templates(value: object, at: At, view: str) -> TemplateRule:
         templates[name] = Template(name=name, sql=sql, parameters=parameters)
     if not templates:
         at.fail(InvalidValueError, "a template rule lists at least one template")
-    return TemplateRule(templates=templates)
+    return templates
+
+
+def _template_columns(select: exp.Select, at: At, columns: Mapping[str, Column]) -> None:
+    """Every column a template names is the view's (or its own output's); the person key only
+    as `COUNT(DISTINCT <key>)`. Names compare in lower case, as the query engine reads them."""
+    roles = {name.lower(): column.role for name, column in columns.items()}
+    outputs = {name.lower() for name in select.named_selects}
+    for column in select.find_all(exp.Column):
+        name = column.name.lower()
+        if name not in roles and name not in outputs:
+            at.fail(UnknownReferenceError, f"the template names {column.name!r}, not a column")
+        if roles.get(name) is not ColumnRole.PERSON_KEY:
+            continue
+        distinct = column.parent
+        counted = (
+            isinstance(distinct, exp.Distinct)
+            and len(distinct.expressions) == 1
+            and isinstance(distinct.parent, exp.Count)
+        )
+        if not counted:
+            at.fail(
+                PersonKeyExposedError,
+                f"{column.name!r} is the person key: only COUNT(DISTINCT {column.name})",
+            )
 
 
 def _parameter(name: str, value: object, at: At) -> Parameter:
@@ -368,11 +441,8 @@ def _parameter(name: str, value: object, at: At) -> Parameter:
                 at.key(key).fail(InvalidValueError, "a str parameter has choices, not bounds")
             bounds[key] = one(doc[key], at.key(key))
     low, high = bounds.get("minimum"), bounds.get("maximum")
-    if low is not None and high is not None:
-        # both of the parameter's type: ints compare as numbers, ISO dates as text
-        inverted = int(low) > int(high) if kind == "int" else str(low) > str(high)
-        if inverted:
-            at.key("maximum").fail(InvalidValueError, "must be at least minimum")
+    if low is not None and high is not None and _below(high, low, kind):
+        at.key("maximum").fail(InvalidValueError, "must be at least minimum")
     choices: tuple[int | str, ...] | None = None
     if "choices" in doc:
         choices_at = at.key("choices")
@@ -383,10 +453,21 @@ def _parameter(name: str, value: object, at: At) -> Parameter:
         for i, item in enumerate(built):
             if item in built[:i]:
                 choices_at.index(i).fail(DuplicateNameError, f"{item!r} is listed twice")
+        for i, item in enumerate(built):
+            outside = (low is not None and _below(item, low, kind)) or (
+                high is not None and _below(high, item, kind)
+            )
+            if outside:
+                choices_at.index(i).fail(InvalidValueError, "outside the minimum and maximum")
         choices = tuple(sorted(built, key=lambda v: (v if isinstance(v, int) else 0, str(v))))
     if kind == "str" and choices is None:
         at.key("choices").fail(MissingKeyError, "a str parameter needs its choices")
     return Parameter(name=name, type=_TYPES[kind], minimum=low, maximum=high, choices=choices)
+
+
+def _below(a: int | str, b: int | str, kind: str) -> bool:
+    """`a < b` for two values of a parameter's type: ints as numbers, ISO dates as text."""
+    return int(a) < int(b) if kind == "int" else str(a) < str(b)
 
 
 def _grants(value: object, at: At, views: Mapping[str, View]) -> tuple[Grant, ...]:

@@ -9,7 +9,7 @@ builds these from a document and checks every cross-reference before one exists.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
 from typing import Literal
 
@@ -112,9 +112,20 @@ class Template:
 
 @dataclass(frozen=True, slots=True)
 class TemplateRule:
-    """Only the named templates may run over the view; they release in exact mode."""
+    """Only the named templates may run over the view; they release in exact mode.
+
+    The limits hold for every template of the view, as an aggregation rule's hold for every
+    ad-hoc query: `contribution_limit` rows per person per cell, cells of at least
+    `min_persons` distinct persons, sums rounded to `rounding_base` (counts to 5, as ever),
+    at most `row_cap` rows. A steward chose the queries; the limits still apply to them.
+    """
 
     templates: Mapping[str, Template]
+    _: KW_ONLY
+    contribution_limit: int
+    row_cap: int
+    min_persons: int = 11
+    rounding_base: int = 5
 
 
 Rule = AggregationRule | TemplateRule

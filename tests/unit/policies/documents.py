@@ -47,7 +47,9 @@ _BASE: dict[str, Any] = {
                         "sql": "SELECT COUNT(*) AS n FROM by_type WHERE visit_type = :kind",
                         "parameters": {"kind": {"type": "str", "choices": ["INPATIENT"]}},
                     }
-                }
+                },
+                "contribution_limit": 3,
+                "row_cap": 50,
             },
         },
     },

@@ -46,4 +46,5 @@ def template_view() -> View:
     """A view that answers only one approved template."""
     template = Template("by_province", "SELECT province, COUNT(*) FROM t GROUP BY province", {})
     view = claims_view()
-    return View("claims_templates", view.sql, view.columns, TemplateRule({"by_province": template}))
+    rule = TemplateRule({"by_province": template}, contribution_limit=10, row_cap=1000)
+    return View("claims_templates", view.sql, view.columns, rule)
