@@ -28,6 +28,8 @@ from enclave import (
     LookupRefused,
     MissingTable,
     NoDataset,
+    PolicyInvalid,
+    PolicyStoreCorrupt,
     RejectLimitExceeded,
     SchemaMismatch,
     SourceError,
@@ -40,7 +42,7 @@ from enclave import (
 from enclave.audit import AuditError, AuditIntegrityError, AuditLogBusy, AuditStorageError
 from enclave.consent import ConsentNotFound
 from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
-from launcher._operator_calls import OperatorCallError
+from launcher._operator_calls import OperatorCallError, ServerRefusedError
 from launcher._portal_process import PortalProcessError
 from launcher.settings import SettingsError
 from policies import PolicyError, PolicyUnreadableError
@@ -95,6 +97,9 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (CorruptDataset, EX_IOERR),
     (LookupRefused, EX_NOPERM),
     (InvalidIdNumber, EX_DATAERR),
+    # the policy in force (`policy apply`): a document with an error changes nothing
+    (PolicyInvalid, EX_DATAERR),
+    (PolicyStoreCorrupt, EX_IOERR),  # the stored policy does not load: the zone does not open
     # person-level checks and consents (dataward consent)
     (PersonNotFound, EX_NOINPUT),
     (ConsentNotFound, EX_NOINPUT),
@@ -124,6 +129,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (PortalError, EX_SOFTWARE),
     # operator calls through the running server (`consent grant` while `serve` runs)
     (OperatorCallError, EX_UNAVAILABLE),
+    (ServerRefusedError, EX_UNAVAILABLE),  # `policy apply`: any refusal but POLICY_INVALID
     (InvalidArgument, EX_DATAERR),
     (NotFound, EX_NOINPUT),
     (RemoteConsentRequired, EX_NOPERM),
