@@ -10,6 +10,9 @@ them. The person appears only as the hex of their keyed token. The receipt is th
 ``Release`` leaf and carries that leaf's bytes (ids and hashes only, never a data value), so
 the partner can check it is the release of its answer.
 
+:meth:`AuditLogTrail.policy_changed` logs the ``policy_changed`` leaf of
+:class:`enclave.policy.PolicyStore` (one commit, durable before the new version is stored).
+
 :class:`AuditLogRefusals` logs the refusals the API front end makes before the zone sees a
 request (see below).
 """

@@ -21,7 +21,7 @@ from dataward.v1 import query_pb2, steward_pb2, steward_pb2_grpc
 from enclave.audit import AuditLog, AuditLogTrail
 from enclave.policy import APPLY_POLICY, POLICY_DB, PolicyStore, apply_fields, empty_policy
 from policies import default_policy_text
-from tests.support.grpc_stack import Stack, grpc_stack
+from tests.support.grpc_stack import Stack, grpc_stack, refusal_commits
 from tests.support.person_fakes import KEY_NAME
 
 STEWARD_SCOPES = ("steward:admin",)
@@ -146,6 +146,10 @@ def test_bad_fields_are_field_invalid_never_internal(
     code, info = _refusal(caught.value)
     assert code is grpc.StatusCode.INVALID_ARGUMENT and info.reason == "FIELD_INVALID"
     assert info.metadata["field"] == field
+    # refused before the zone saw it, and logged all the same (request + denial, one commit)
+    [(request, decision)] = refusal_commits(stack)
+    assert (request.method, request.client_id) == ("StewardService/ApplyPolicy", "steward-app")
+    assert decision.reasons == ("FIELD_INVALID",)
     assert _get(stack).version == empty_policy().version
 
 

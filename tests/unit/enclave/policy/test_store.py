@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -25,7 +26,7 @@ from enclave.audit import (
 from enclave.policy import APPLY_POLICY, POLICY_DB, PolicyStore, apply_fields, empty_policy
 from enclave.release import Caller
 from launcher.settings import AuditSettings
-from policies import Deny, default_policy_text
+from policies import Deny, default_policy, default_policy_text
 
 KEY_NAME = "dataward-test-zone"
 STEWARD = Caller("steward-app", "zone-stewards")
@@ -230,3 +231,33 @@ def test_the_table_is_append_only_and_an_altered_store_does_not_open(
         db.close()
     with pytest.raises(PolicyStoreCorrupt, match="does not hash"):
         PolicyStore.open(tmp_path / POLICY_DB, trail)
+
+
+def test_readers_during_applies_see_whole_versions_only(store: PolicyStore) -> None:
+    other = default_policy_text().replace("min_persons: 11", "min_persons: 20", 1)
+    documents = [default_policy_text(), other]
+    expected = {empty_policy().version}
+    seen: list[tuple[str, int]] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            policy = store.current()
+            seen.append((policy.version, len(policy.views)))
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for i in range(6):
+            expected.add(store.apply(documents[i % 2], STEWARD).version)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert len(expected) == 3 and {version for version, _ in seen} <= expected
+    views = {version: n for version, n in seen}
+    assert views.get(empty_policy().version, 0) == 0
+    want = len(default_policy().views)  # both documents have the same views
+    assert all(n == want for version, n in views.items() if version != empty_policy().version)
+    assert len(store.history()) == 6
