@@ -122,7 +122,13 @@ def normalise_identifier(raw: str) -> str:
 
 def parse(sql: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Query:
     """Parse one restricted `SELECT`; raise `QueryRejected` for anything else."""
-    if len(sql.encode("utf-8", errors="surrogatepass")) > max_bytes:
+    try:
+        # Strict: a lone surrogate (text decoded with `surrogateescape` from bytes that were
+        # not UTF-8) is no character, and DuckDB would fail on it only once the query runs.
+        size = len(sql.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise QueryRejected(Reason.PARSE_ERROR, "text not UTF-8") from None
+    if size > max_bytes:
         raise QueryRejected(Reason.QUERY_TOO_LARGE, f"over {max_bytes} bytes")
     _statement_count(sql)
     try:

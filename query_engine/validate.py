@@ -21,7 +21,20 @@ from query_engine.query import (
     predicate_columns,
 )
 
-__all__ = ["Accepted", "Rejected", "Rejection", "Validation", "check", "validate"]
+__all__ = [
+    "RESERVED_OUTPUT_NAMES",
+    "Accepted",
+    "Rejected",
+    "Rejection",
+    "Validation",
+    "check",
+    "validate",
+]
+
+RESERVED_OUTPUT_NAMES = frozenset({"suppressed"})
+"""Output names the answer uses for itself: the output gate's per-row marker column
+(`enclave.gate.MARKER_COLUMN`). Names starting with `__` are the rewriting's own."""
+_RESERVED_PREFIX = "__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +157,13 @@ class _Checks:
         for name in sorted({name for name in names if names.count(name) > 1}):
             yield Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, name)
         for item in query.select:
-            # An output must not pass one column off as another (`SUM(m) AS province`).
+            # An output must not pass one column off as another (`SUM(m) AS province`), nor
+            # take a name the answer needs for itself (`gender AS suppressed` would collide
+            # with the gate's marker column and stop the answer only after it ran).
             name = item.output_name
             itself = isinstance(item, Dimension) and item.column == name
-            if name in self._columns and not itself:
+            reserved = name in RESERVED_OUTPUT_NAMES or name.startswith(_RESERVED_PREFIX)
+            if (name in self._columns and not itself) or reserved:
                 yield Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, name)
 
     def _aggregate(self, item: Aggregate) -> Iterator[Rejection]:
@@ -175,8 +191,14 @@ class _Checks:
             yield Rejection(Reason.AGGREGATE_NOT_ALLOWED, f"{item.function}({item.column})")
 
     def _group_by(self, query: Query) -> Iterator[Rejection]:
+        selected = {item.column for item in query.select if isinstance(item, Dimension)}
         for name in query.group_by:
             yield from self._dimension(name)
+            # A key left out of the output splits cells that then look alike (two rows of
+            # `gender` for `GROUP BY gender, province`): unlabelled cells, which the gate
+            # refuses only after the query ran.
+            if name not in selected:
+                yield Rejection(Reason.GROUPED_NOT_SELECTED, name)
         keys = len(set(query.group_by))
         if keys > self._rule.max_group_keys:
             yield Rejection(Reason.TOO_MANY_GROUP_KEYS, f"{keys} > {self._rule.max_group_keys}")

@@ -269,3 +269,17 @@ def test_numerals_are_plain_and_at_most_38_digits(number: str) -> None:
     assert parse("SELECT a FROM v WHERE a = -.5").where == Comparison(
         "a", ComparisonOp.EQ, Literal(Decimal("-0.5"))
     )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT COUNT(*) FROM claims_analysis WHERE gender = '\udcff'",  # surrogateescape'd byte
+        "SELECT COUNT(*) FROM claims_analysis WHERE gender = '\ud800'",
+        "SELECT gender\udcff, COUNT(*) FROM claims_analysis GROUP BY gender",
+    ],
+)
+def test_text_that_is_not_utf8_is_a_parse_error(sql: str) -> None:
+    # It used to pass parsing and fail only in the engine, once the query ran.
+    rejected = _rejected(sql)
+    assert (rejected.reason, rejected.construct) == (Reason.PARSE_ERROR, "text not UTF-8")

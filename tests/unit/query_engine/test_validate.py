@@ -32,7 +32,8 @@ def _rejections(sql: str) -> tuple[Rejection, ...]:
         "SELECT Province AS p, COUNT(*) AS n FROM Claims_Analysis WHERE gender = 'F' AND "
         "(age_band IN ('0-17', '65+') OR NOT total_cents BETWEEN 0 AND :hi) "
         "GROUP BY province ORDER BY n DESC, p",
-        "SELECT COUNT(*) FROM claims_analysis GROUP BY province, gender, age_band",
+        "SELECT province, gender, age_band, COUNT(*) FROM claims_analysis"
+        " GROUP BY province, gender, age_band",
         'SELECT COUNT(DISTINCT "PERSON_ID") FROM claims_analysis',
     ],
 )
@@ -130,6 +131,29 @@ def test_a_template_only_view_takes_no_ad_hoc_query() -> None:
         (
             "SELECT COUNT(*) AS n, SUM(total_cents) AS n FROM claims_analysis",
             Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, "n"),
+        ),
+        # A key left out of the output gives cells that look alike (the gate would refuse
+        # them only after the query ran, unlogged): issue 10's attack tests found it.
+        (
+            "SELECT COUNT(*) FROM claims_analysis GROUP BY gender",
+            Rejection(Reason.GROUPED_NOT_SELECTED, "gender"),
+        ),
+        (
+            "SELECT gender, COUNT(*) FROM claims_analysis GROUP BY gender, province",
+            Rejection(Reason.GROUPED_NOT_SELECTED, "province"),
+        ),
+        # Names the answer needs for itself: the gate's marker column, the rewriting's `__`.
+        (
+            "SELECT gender AS suppressed, COUNT(*) FROM claims_analysis GROUP BY gender",
+            Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, "suppressed"),
+        ),
+        (
+            'SELECT gender, COUNT(*) AS "Suppressed" FROM claims_analysis GROUP BY gender',
+            Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, "suppressed"),
+        ),
+        (
+            "SELECT gender, COUNT(*) AS __persons FROM claims_analysis GROUP BY gender",
+            Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, "__persons"),
         ),
         (
             "SELECT province, SUM(total_cents) AS gender FROM claims_analysis GROUP BY province",
