@@ -7,8 +7,12 @@ the restricted SQL into one, refusing every construct outside the grammar; later
 `Rejected(rejections)` (a decision value; `check` raises the first instead). `rewrite` turns
 an accepted query and its view into a `Rewritten` (SQL with the view inlined, contribution
 bounding, clipping and the `__persons` column; values bound as parameters), whose `request`
-an `Engine` (`DuckDBEngine`) executes within `ExecutionLimits`. No reason or message carries
-a data value of the query.
+an `Engine` (`DuckDBEngine`) executes within `ExecutionLimits`. A view with a template rule
+answers only its templates: `find_template` finds a granted one by name and
+`rewrite_template` checks the caller's parameters and takes the template's SQL through the
+same parse, validate and rewrite stages under a rule derived from the template
+(`TemplateRewrite.rule`, release exact). No reason or message carries a data value of the
+query.
 """
 
 from query_engine.duckdb import DuckDBEngine
@@ -53,6 +57,14 @@ from query_engine.query import (
     Value,
 )
 from query_engine.rewrite import rewrite
+from query_engine.template import (
+    TemplateProblem,
+    TemplateRewrite,
+    find_template,
+    rewrite_template,
+    template_problems,
+    template_rule,
+)
 from query_engine.validate import Accepted, Rejected, Rejection, Validation, check, validate
 
 __all__ = [
@@ -93,11 +105,17 @@ __all__ = [
     "Rejection",
     "Rewritten",
     "SelectItem",
+    "TemplateProblem",
+    "TemplateRewrite",
     "Validation",
     "Value",
     "check",
+    "find_template",
     "normalise_identifier",
     "parse",
     "rewrite",
+    "rewrite_template",
+    "template_problems",
+    "template_rule",
     "validate",
 ]
