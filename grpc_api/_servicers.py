@@ -226,8 +226,8 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
     def GetPolicy(
         self, request: steward_pb2.GetPolicyRequest, context: grpc.ServicerContext
     ) -> steward_pb2.GetPolicyResponse:
-        store = self._policy_store()
-        in_force = store.in_force()
+        answer = self._policy_store().read(_steward(principal_of(context)))
+        in_force = answer.in_force
         response = steward_pb2.GetPolicyResponse(
             version=in_force.version,
             document=in_force.document,
@@ -246,7 +246,8 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
                 )
                 for g in in_force.grants
             ],
-            history=[_applied_to_proto(a) for a in store.history()],
+            history=[_applied_to_proto(a) for a in answer.history],
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
         )
         if in_force.applied is not None:
             response.in_force.CopyFrom(_applied_to_proto(in_force.applied))

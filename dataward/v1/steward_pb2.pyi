@@ -336,6 +336,7 @@ class GetPolicyResponse(_message.Message):
     VIEWS_FIELD_NUMBER: _builtins.int
     GRANTS_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     """The version in force (the EMPTY policy's when none was applied: `in_force` unset)."""
     document: _builtins.str
@@ -354,6 +355,12 @@ class GetPolicyResponse(_message.Message):
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedPolicyVersion]:
         """Every applied version, oldest first."""
 
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt:
+        """The read is logged like every request: the receipt of its release leaf, whose result
+        hash covers {"version": version, "applied_versions": len(history)}.
+        """
+
     def __init__(
         self,
         *,
@@ -363,10 +370,11 @@ class GetPolicyResponse(_message.Message):
         views: _abc.Iterable[Global___PolicyView] | None = ...,
         grants: _abc.Iterable[Global___PolicyGrant] | None = ...,
         history: _abc.Iterable[Global___AppliedPolicyVersion] | None = ...,
+        receipt: _common_pb2.Receipt | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["in_force", b"in_force"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["in_force", b"in_force", "receipt", b"receipt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "grants", b"grants", "history", b"history", "in_force", b"in_force", "version", b"version", "views", b"views"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "grants", b"grants", "history", b"history", "in_force", b"in_force", "receipt", b"receipt", "version", b"version", "views", b"views"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

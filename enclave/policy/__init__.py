@@ -11,32 +11,39 @@ EMPTY** -- no views, no grants -- so every query is refused (fail closed).
 skeleton: request leaf ``StewardService/ApplyPolicy``, a ``policy_changed`` leaf durable
 before the new version is stored and swapped in, the release with its receipt. The version
 already in force changes nothing (``changed=False``) and is logged all the same.
+:meth:`PolicyStore.read` (``StewardService/GetPolicy``) is logged too, with a receipt.
 """
 
 from enclave.policy._store import POLICY_DB, PolicyStore, empty_policy
 from enclave.policy._values import (
     APPLY_POLICY,
+    GET_POLICY,
     AppliedVersion,
     GrantSummary,
     InForce,
     PolicyApplied,
+    PolicyRead,
     PolicyTrail,
     ViewSummary,
     apply_fields,
+    read_fields,
     summarize,
 )
 
 __all__ = [
     "APPLY_POLICY",
+    "GET_POLICY",
     "POLICY_DB",
     "AppliedVersion",
     "GrantSummary",
     "InForce",
     "PolicyApplied",
+    "PolicyRead",
     "PolicyStore",
     "PolicyTrail",
     "ViewSummary",
     "apply_fields",
     "empty_policy",
+    "read_fields",
     "summarize",
 ]

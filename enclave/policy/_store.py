@@ -20,11 +20,14 @@ from enclave.dataset import TABLES
 from enclave.errors import PolicyInvalid, PolicyStoreCorrupt
 from enclave.policy._values import (
     APPLY_POLICY,
+    GET_POLICY,
     AppliedVersion,
     InForce,
     PolicyApplied,
+    PolicyRead,
     PolicyTrail,
     apply_fields,
+    read_fields,
 )
 from enclave.release import Caller, Releaser
 from policies import Policy, PolicyError, load_policy
@@ -155,10 +158,28 @@ class PolicyStore:
     def history(self) -> list[AppliedVersion]:
         """Every applied version, oldest first."""
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM applied_policies ORDER BY seq"  # noqa: S608
-            ).fetchall()
+            return self._history()
+
+    def _history(self) -> list[AppliedVersion]:
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM applied_policies ORDER BY seq"  # noqa: S608
+        ).fetchall()
         return [_applied(row) for row in rows]
+
+    def read(self, caller: Caller) -> PolicyRead:
+        """The policy in force and its history for ``caller``, through the release skeleton
+        (request leaf ``StewardService/GetPolicy``, release with a receipt): every request is
+        a leaf. Policy documents carry no personal data; the read changes nothing."""
+        if self._trail is None:
+            raise ValueError("this policy store was opened read-only")
+        with self._lock:
+            in_force = self._in_force
+            releaser = Releaser(self._trail, in_force.version)
+            request = releaser.begin(caller, GET_POLICY)
+            history = tuple(self._history())
+            fields = read_fields(version=in_force.version, applied=len(history))
+            receipt = releaser.release(request, fields)
+        return PolicyRead(in_force, history, receipt, request.request_id)
 
     def apply(
         self, text: str, caller: Caller, source_name: str = "<policy>", *, client_nonce: str = ""

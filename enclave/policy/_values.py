@@ -12,18 +12,23 @@ from policies import AggregationRule, Policy
 
 __all__ = [
     "APPLY_POLICY",
+    "GET_POLICY",
     "AppliedVersion",
     "GrantSummary",
     "InForce",
     "PolicyApplied",
+    "PolicyRead",
     "PolicyTrail",
     "ViewSummary",
     "apply_fields",
+    "read_fields",
     "summarize",
 ]
 
 #: The method the zone logs (and hashes into the release) for applying a policy.
 APPLY_POLICY = "StewardService/ApplyPolicy"
+#: The method the zone logs for reading the policy in force and its history.
+GET_POLICY = "StewardService/GetPolicy"
 RuleKind = Literal["aggregation", "templates"]
 
 
@@ -103,6 +108,22 @@ class PolicyApplied:
     applied_at: dt.datetime
     receipt: Receipt
     request_id: str
+
+
+@dataclass(frozen=True)
+class PolicyRead:
+    """The answer to a read: the policy in force, every applied version (oldest first), and
+    the receipt of the read's release leaf (request ``request_id``)."""
+
+    in_force: InForce
+    history: tuple[AppliedVersion, ...]
+    receipt: Receipt
+    request_id: str
+
+
+def read_fields(*, version: str, applied: int) -> dict[str, str | bool | int]:
+    """The release fields of a read: the version in force and how many versions were applied."""
+    return {"version": str(version), "applied_versions": int(applied)}
 
 
 def summarize(policy: Policy) -> tuple[tuple[ViewSummary, ...], tuple[GrantSummary, ...]]:

@@ -17,9 +17,16 @@ from grpc_status import rpc_status
 
 from dataward import receipts
 from dataward.transparency import Receipt
-from dataward.v1 import query_pb2, steward_pb2, steward_pb2_grpc
-from enclave.audit import AuditLog, AuditLogTrail
-from enclave.policy import APPLY_POLICY, POLICY_DB, PolicyStore, apply_fields, empty_policy
+from dataward.v1 import common_pb2, query_pb2, steward_pb2, steward_pb2_grpc
+from enclave.audit import AuditLog, AuditLogTrail, Decision, Release, RequestReceived
+from enclave.policy import (
+    APPLY_POLICY,
+    POLICY_DB,
+    PolicyStore,
+    apply_fields,
+    empty_policy,
+    read_fields,
+)
 from policies import default_policy_text
 from tests.support.grpc_stack import Stack, grpc_stack, refusal_commits
 from tests.support.person_fakes import KEY_NAME
@@ -60,6 +67,16 @@ def _refusal(exc: grpc.RpcError) -> tuple[grpc.StatusCode, error_details_pb2.Err
     return exc.code(), info
 
 
+def _receipt(wire: common_pb2.Receipt) -> Receipt:
+    return Receipt(
+        wire.leaf_index,
+        bytes(wire.leaf_hash),
+        wire.checkpoint_note,
+        tuple(bytes(p) for p in wire.inclusion_proof),
+        bytes(wire.leaf) or None,
+    )
+
+
 def _apply(stack: Stack, document: str, **kw: object) -> steward_pb2.ApplyPolicyResponse:
     request = steward_pb2.ApplyPolicyRequest(document=document, **kw)  # type: ignore[arg-type]
     response = _call(stack, "ApplyPolicy", request)
@@ -78,6 +95,20 @@ def test_without_an_applied_policy_the_zone_reports_the_empty_policy(stack: Stac
     assert got.version == empty_policy().version
     assert not got.HasField("in_force") and not got.views and not got.grants
     assert not got.history and got.document == ""
+    # the read is a request like any other: its leaves are durable before the answer
+    request, decision, release = (e.event for e in stack.log.tail(3))
+    assert isinstance(request, RequestReceived) and request.method == "StewardService/GetPolicy"
+    assert isinstance(decision, Decision) and decision.allow
+    assert isinstance(release, Release) and release.request_id == request.request_id
+    assert got.receipt.leaf_index == stack.log.size - 1
+    receipts.verify_release(
+        _receipt(got.receipt),
+        method="StewardService/GetPolicy",
+        request_id=got.receipt.request_id,
+        fields=read_fields(version=got.version, applied=0),
+        key_name=KEY_NAME,
+        public_key=stack.audit.key.public_key(),
+    )
 
 
 def test_apply_then_get_shows_the_version_views_grants_and_history(stack: Stack) -> None:
@@ -86,13 +117,7 @@ def test_apply_then_get_shows_the_version_views_grants_and_history(stack: Stack)
     assert applied.changed and len(applied.version) == 64 and applied.applied_at > 0
     wire = applied.receipt
     receipts.verify_release(
-        Receipt(
-            wire.leaf_index,
-            bytes(wire.leaf_hash),
-            wire.checkpoint_note,
-            tuple(bytes(p) for p in wire.inclusion_proof),
-            bytes(wire.leaf) or None,
-        ),
+        _receipt(wire),
         method=APPLY_POLICY,
         request_id=wire.request_id,
         fields=apply_fields(version=applied.version, changed=True, applied_at=applied.applied_at),
