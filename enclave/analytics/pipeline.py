@@ -89,11 +89,6 @@ QUERY_LIST = receipts.QUERY_LIST
 
 _T = TypeVar("_T")
 
-_KINDS = {
-    query_engine.OutputKind.COUNT: gate.AggregateKind.COUNT,
-    query_engine.OutputKind.SUM: gate.AggregateKind.SUM,
-}
-
 
 @dataclass(frozen=True)
 class QueryAnswer:
@@ -110,31 +105,17 @@ class QueryAnswer:
 
 
 def gate_rules(rewritten: query_engine.Rewritten, rule: AggregationRule) -> gate.GateRules:
-    """What the gate enforces for ``rewritten`` under ``rule``.
+    """What the gate enforces for ``rewritten`` under ``rule``: :func:`enclave.gate.rules_for`
+    with the rule's limits (an ``AVG`` leaves as one average column, its parts do not).
 
-    Raises ``AssertionError`` if the rewritten columns do not fit the gate's input (the
-    persons column named otherwise, a kind the gate does not know): a bug, never released.
+    Raises :class:`enclave.gate.GateRulesInvalid` if the rewritten columns do not fit the
+    gate's input: a bug, never released.
     """
-    dimensions: list[str] = []
-    aggregates: list[gate.AggregateSpec] = []
-    persons = 0
-    for column in rewritten.columns:
-        if column.kind is query_engine.OutputKind.DIMENSION:
-            dimensions.append(column.name)
-        elif column.kind is query_engine.OutputKind.PERSONS:
-            if column.name != gate.PERSONS_COLUMN:
-                raise AssertionError("the persons column is not the one the gate reads")
-            persons += 1
-        else:
-            aggregates.append(gate.AggregateSpec(column.name, _KINDS[column.kind]))
-    if persons != 1:
-        raise AssertionError("a rewritten query has exactly one persons column")
-    return gate.GateRules(
+    return gate.rules_for(
+        rewritten,
         min_persons=rule.min_persons,
-        sum_base=rule.rounding_base,
+        rounding_base=rule.rounding_base,
         row_cap=rule.row_cap,
-        dimensions=tuple(dimensions),
-        aggregates=tuple(aggregates),
     )
 
 
@@ -254,6 +235,10 @@ EXACT_NOTICE = (
 DP_NOTICE = (
     "this view releases only with differential privacy, which this zone does not run yet: "
     "Run answers FAILED_PRECONDITION DP_MODE_REQUIRED"
+)
+TEMPLATE_NOTICE = (
+    "an approved template: exact release (a steward approved this query by putting it in the "
+    "policy); the gate still suppresses small cells"
 )
 TEMPLATE_ONLY_NOTICE = (
     "this view answers only the templates a steward approved (Run with template=NAME); "
@@ -390,7 +375,10 @@ class AggregateQueries:
     def _plan(self, call: _Call, asked: QueryRequest, sql: str) -> _Plan:
         """The allowed, rewritten query, or a logged refusal."""
         if asked.template:
-            call.refuse(QueryRejected("TEMPLATE_UNKNOWN", "template"))
+            try:
+                return self._template(call, asked)
+            except query_engine.QueryRejected as rejected:
+                call.refuse(_rejected(rejected))
         query = call.parse(sql)
         view = call.granted_view(asked.purpose, query.view)
         try:
@@ -401,6 +389,21 @@ class AggregateQueries:
         except query_engine.QueryRejected as rejected:
             call.refuse(_rejected(rejected))
         return _Plan(view, rule, rewritten, _measures(query, view))
+
+    def _template(self, call: _Call, asked: QueryRequest) -> _Plan:
+        """An approved template the caller may use, rewritten with its parameters; raises
+        ``query_engine.QueryRejected`` (``TEMPLATE_UNKNOWN``, ``PARAMETER_*``, ...)."""
+        view = query_engine.find_template(
+            call.policy,
+            asked.template,
+            organization=call.caller.organization,
+            purpose=asked.purpose,
+        )
+        found = query_engine.rewrite_template(
+            view, asked.template, asked.parameters, dialect=self._engine.dialect
+        )
+        measures = _measures(query_engine.parse(found.template.sql), view)
+        return _Plan(view, found.rule, found.rewritten, measures)
 
     # -- Explain ----------------------------------------------------------------------------
     def explain(self, caller: Caller, asked: QueryRequest) -> Answer[Explanation]:
@@ -426,9 +429,24 @@ class AggregateQueries:
         return call.released(explanation, fields, asked.client_nonce)
 
     def _explain(self, call: _Call, asked: QueryRequest) -> Explanation:
-        if asked.template:
-            call.refuse(QueryRejected("TEMPLATE_UNKNOWN", "template"))
         denied = partial(_not_allowed, call.policy.version)
+        if asked.template:
+            rule_name = f"template:{asked.template}"
+            try:
+                plan = self._template(call, asked)
+            except query_engine.QueryRejected as rejected:
+                return denied("", rule_name, "exact", (_rejection(rejected),))
+            return Explanation(
+                allowed=True,
+                view=plan.view.name,
+                rule=rule_name,
+                release_mode="exact",
+                rewritten_sql=plan.rewritten.sql,
+                checks=describe_checks(plan.rule, plan.view, plan.measures, self._limits),
+                rejections=(),
+                notices=(TEMPLATE_NOTICE,),
+                policy_version=call.policy.version,
+            )
         try:
             query = query_engine.parse(asked.sql)
         except query_engine.QueryRejected as rejected:

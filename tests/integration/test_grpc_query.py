@@ -211,3 +211,26 @@ def test_list_refuses_a_page_size_past_the_limit(stack: Stack) -> None:
     with _client(stack) as client, pytest.raises(InvalidArgument) as refused:
         client.list_queries(page_size=101)
     assert refused.value.metadata["field"] == "page_size"
+
+
+def test_an_approved_template_runs_over_grpc_with_typed_parameters(stack: Stack) -> None:
+    parameters = {"first_month": "2025-01", "last_month": "2025-06", "province": "110000"}
+    with _client(stack) as client:
+        explained = client.explain(
+            template="monthly_visits_by_type", parameters=parameters, purpose=UNDERWRITING
+        )
+        client.verify_answer(explained)
+        assert explained.allowed and explained.rule == "template:monthly_visits_by_type"
+        result = client.run_query(
+            template="monthly_visits_by_type", parameters=parameters, purpose=UNDERWRITING
+        )
+        client.verify_answer(result)
+        assert result.release_mode == "exact" and "visit_type" in result.table.column_names
+        with pytest.raises(QueryRejected) as refused:
+            client.run_query(
+                template="monthly_visits_by_type",
+                parameters={**parameters, "province": "999999"},
+                purpose=UNDERWRITING,
+            )
+    assert refused.value.rule == "PARAMETER_OUT_OF_RANGE"
+    assert refused.value.construct == "province"

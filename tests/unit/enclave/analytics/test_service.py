@@ -248,9 +248,45 @@ def test_an_unknown_or_malformed_query_id_is_not_found(service: Service) -> None
     assert service.kinds().count("Decision") == 2
 
 
-def test_a_template_name_is_refused_until_templates_run(service: Service) -> None:
+MONTHLY = {"first_month": "2025-01", "last_month": "2025-06", "province": "110000"}
+
+
+def test_an_approved_template_runs_in_exact_mode_with_its_parameters(service: Service) -> None:
+    asked = QueryRequest(UNDERWRITING, template="monthly_visits_by_type", parameters=MONTHLY)
+    answer = service.queries.answer(INSURER, asked)
+    assert answer.value.release_mode == "exact"
+    assert answer.value.table.column_names[0] == "visit_type"
+    explained = service.dry.explain(INSURER, asked).value
+    assert explained.allowed and explained.rule == "template:monthly_visits_by_type"
+    assert explained.view == "visits_by_type" and "__persons" in explained.rewritten_sql
+    assert any("approved template" in notice for notice in explained.notices)
+
+
+@pytest.mark.parametrize(
+    ("template", "parameters", "rule"),
+    [
+        ("no_such_template", MONTHLY, "TEMPLATE_UNKNOWN"),
+        ("monthly_visits_by_type", {**MONTHLY, "province": "999999"}, "PARAMETER_OUT_OF_RANGE"),
+        ("monthly_visits_by_type", {"first_month": "2025-01"}, "PARAMETER_MISSING"),
+        ("monthly_visits_by_type", {**MONTHLY, "extra": 1}, "PARAMETER_UNKNOWN"),
+    ],
+)
+def test_a_template_refusal_names_the_rule_not_the_value(
+    service: Service, template: str, parameters: dict[str, str | int], rule: str
+) -> None:
+    asked = QueryRequest(UNDERWRITING, template=template, parameters=parameters)
     with pytest.raises(QueryRejected) as refused:
-        service.queries.answer(INSURER, QueryRequest(UNDERWRITING, template="anything"))
+        service.queries.answer(INSURER, asked)
+    assert refused.value.rule == rule
+    assert "999999" not in refused.value.public_message
+    explained = service.dry.explain(INSURER, asked).value
+    assert not explained.allowed and explained.rejections[0].rule == rule
+
+
+def test_a_template_of_a_view_not_granted_is_unknown(service: Service) -> None:
+    asked = QueryRequest(RESEARCH, template="monthly_visits_by_type", parameters=MONTHLY)
+    with pytest.raises(QueryRejected) as refused:  # visits_by_type is granted for UNDERWRITING
+        service.queries.answer(INSURER, asked)
     assert refused.value.rule == "TEMPLATE_UNKNOWN"
 
 
