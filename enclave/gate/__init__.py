@@ -11,14 +11,21 @@ aggregate columns and the :data:`MARKER_COLUMN`:
   ``CUBE`` give) over one dimension, two dimensions (one or both margins, grand total) or a
   hierarchy; other shapes are refused (:class:`UnsupportedShape`);
 - counts are rounded to ``count_base``, sums to ``sum_base``;
+- an average (:class:`AverageSpec`) leaves as the rounded sum over the rounded count of its
+  two parts (``float64``), null where they are withheld or the count is 0; the parts do not
+  leave;
 - at most ``row_cap`` rows leave, the first in dimension order;
 - any column not declared (an identifier, a join key) is refused, and the persons column never
   leaves.
+
+:func:`rules_for` maps a ``query_engine.Rewritten``'s result columns (an ``AVG`` is its
+``__sum`` and ``__count`` parts) onto :class:`GateRules`, with the rule's limits.
 
 Pure functions: no DuckDB, no I/O. Differential privacy (the next issue) comes beside it.
 """
 
 from enclave.gate._gate import release
+from enclave.gate._rules import rules_for
 from enclave.gate.errors import (
     ColumnMissing,
     ColumnNotAllowed,
@@ -33,6 +40,7 @@ from enclave.gate.interface import (
     PERSONS_COLUMN,
     AggregateKind,
     AggregateSpec,
+    AverageSpec,
     GateResult,
     GateRules,
 )
@@ -42,6 +50,7 @@ __all__ = [
     "PERSONS_COLUMN",
     "AggregateKind",
     "AggregateSpec",
+    "AverageSpec",
     "ColumnMissing",
     "ColumnNotAllowed",
     "ColumnTypeInvalid",
@@ -52,4 +61,5 @@ __all__ = [
     "GateRulesInvalid",
     "UnsupportedShape",
     "release",
+    "rules_for",
 ]

@@ -1,7 +1,8 @@
 """The gate itself: :func:`release` turns a computed aggregate into what may leave the zone.
 
 Order of work: check the rules and the columns (refuse anything not declared), sort by the
-dimensions, suppress (primary and secondary, over the whole answer), round, then cap rows.
+dimensions, suppress (primary and secondary, over the whole answer), round, cap rows, then
+replace the parts of each average by their quotient (of the rounded, released parts).
 Suppression runs before the cap so that it sees every margin; the cap only withholds more.
 The cap keeps the first rows in dimension order (margins, nulls, after their cells): which
 rows leave never depends on cell values, so ``ORDER BY ... LIMIT 1`` cannot single out an
@@ -29,6 +30,7 @@ from enclave.gate.interface import (
     MARKER_COLUMN,
     PERSONS_COLUMN,
     AggregateKind,
+    AverageSpec,
     GateResult,
     GateRules,
 )
@@ -61,19 +63,39 @@ def release(table: pa.Table, rules: GateRules) -> GateResult:
     columns: dict[str, pa.Array[Any]] = {}
     for d in rules.dimensions:
         columns[d] = table.column(d).slice(0, kept).combine_chunks()
+    released: dict[str, list[int | None]] = {}
     for spec in rules.aggregates:
         base = rules.count_base if spec.kind is AggregateKind.COUNT else rules.sum_base
         values: list[int | None] = table.column(spec.name).slice(0, kept).to_pylist()
-        columns[spec.name] = pa.array(
-            [None if i in hidden else _rounded(v, base) for i, v in enumerate(values)],
-            type=pa.int64(),
-        )
+        released[spec.name] = [
+            None if i in hidden else _rounded(v, base) for i, v in enumerate(values)
+        ]
+    averages = {average.sum: average for average in rules.averages}
+    parts = {average.count for average in rules.averages}
+    for spec in rules.aggregates:
+        if spec.name in averages:
+            average = averages[spec.name]
+            columns[average.name] = _quotients(released[average.sum], released[average.count])
+        elif spec.name not in parts:
+            columns[spec.name] = pa.array(released[spec.name], type=pa.int64())
     marker = [i in hidden for i in range(kept)]
     columns[MARKER_COLUMN] = pa.array(marker, type=pa.bool_())
     return GateResult(
         table=pa.table(columns),
         suppressed_cells=sum(marker),
         rows_capped=kept < table.num_rows,
+    )
+
+
+def _quotients(sums: list[int | None], counts: list[int | None]) -> pa.Array[Any]:
+    """Each released sum over its released count; null where either is withheld or the
+    count is 0 (the parts were rounded, so this is never more than they would tell)."""
+    return pa.array(
+        [
+            None if s is None or c is None or c == 0 else s / c
+            for s, c in zip(sums, counts, strict=True)
+        ],
+        type=pa.float64(),
     )
 
 
@@ -93,12 +115,38 @@ def _check_rules(rules: GateRules) -> None:
     ):
         if value < 1:
             raise GateRulesInvalid(f"gate rule {name} must be at least 1")
-    names = [*rules.dimensions, *(spec.name for spec in rules.aggregates)]
+    names = [
+        *rules.dimensions,
+        *(spec.name for spec in rules.aggregates),
+        *(average.name for average in rules.averages),
+    ]
     if len(set(names)) != len(names):
         raise GateRulesInvalid("a column is named twice in the gate rules")
     for reserved in (PERSONS_COLUMN, MARKER_COLUMN):
         if reserved in names:
             raise GateRulesInvalid(f"column name {reserved!r} is reserved by the gate")
+    _check_averages(rules)
+
+
+def _check_averages(rules: GateRules) -> None:
+    """Each average's parts: a declared SUM and a declared COUNT, each part of one average."""
+    kinds = {spec.name: spec.kind for spec in rules.aggregates}
+    parts: list[str] = []
+    for average in rules.averages:
+        _part(kinds, average, average.sum, AggregateKind.SUM)
+        _part(kinds, average, average.count, AggregateKind.COUNT)
+        parts += [average.sum, average.count]
+    if len(set(parts)) != len(parts):
+        raise GateRulesInvalid("an aggregate is a part of two averages")
+
+
+def _part(
+    kinds: dict[str, AggregateKind], average: AverageSpec, name: str, kind: AggregateKind
+) -> None:
+    if kinds.get(name) is not kind:
+        raise GateRulesInvalid(
+            f"average {average.name!r} needs a declared {kind.name} aggregate {name!r}"
+        )
 
 
 def _check_columns(table: pa.Table, rules: GateRules) -> None:

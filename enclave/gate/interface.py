@@ -2,8 +2,10 @@
 
 The caller (the query path) runs the aggregate, then hands the gate a ``pyarrow.Table`` with
 exactly these columns: the query's dimension columns, its aggregate columns (``int64``) and one
-``int64`` column :data:`PERSONS_COLUMN` holding the distinct persons behind each cell. It maps
-its policy's aggregation rule onto :class:`GateRules` itself: the gate depends on no policy type.
+``int64`` column :data:`PERSONS_COLUMN` holding the distinct persons behind each cell.
+:func:`enclave.gate.rules_for` maps a ``query_engine.Rewritten``'s columns onto
+:class:`GateRules`; the limits (persons, rounding, rows) come from the caller's rule as plain
+numbers: the gate depends on no policy type.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = [
     "PERSONS_COLUMN",
     "AggregateKind",
     "AggregateSpec",
+    "AverageSpec",
     "GateResult",
     "GateRules",
 ]
@@ -44,6 +47,23 @@ class AggregateSpec:
     kind: AggregateKind
 
 
+@dataclass(frozen=True)
+class AverageSpec:
+    """An average, released in place of two aggregate columns of the input.
+
+    ``sum`` (a SUM) and ``count`` (a COUNT of the same values) are declared in
+    :attr:`GateRules.aggregates`, so suppression and rounding treat them like any aggregate;
+    they do not leave. ``name`` leaves instead, where ``sum`` stands in the aggregates, as
+    ``float64``: the gate's *rounded* sum over its *rounded* count, null where the row is
+    suppressed or the rounded count is 0. Computed only from values the gate would release,
+    it says no more than they would.
+    """
+
+    name: str
+    sum: str
+    count: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class GateRules:
     """What the gate enforces for one answer.
@@ -51,7 +71,8 @@ class GateRules:
     ``min_persons``: a cell with fewer distinct persons is suppressed. ``count_base`` and
     ``sum_base``: released counts and sums are rounded to the nearest multiple (ties upward).
     ``row_cap``: at most this many rows leave, the first ones in dimension order.
-    ``dimensions`` and ``aggregates``: the only columns that may leave, in this order.
+    ``dimensions`` and ``aggregates``: the only columns that may leave, in this order, except
+    that the parts of each of ``averages`` leave as the average (:class:`AverageSpec`).
     A null in a dimension column means "all values" (a margin, as ``GROUP BY ROLLUP``/``CUBE``
     gives, or a total the caller added).
     """
@@ -62,11 +83,12 @@ class GateRules:
     row_cap: int
     dimensions: tuple[str, ...]
     aggregates: tuple[AggregateSpec, ...]
+    averages: tuple[AverageSpec, ...] = ()
 
 
 @dataclass(frozen=True)
 class GateResult:
-    """What may leave the zone: ``table`` has the dimension and aggregate columns and
+    """What may leave the zone: ``table`` has the dimension, aggregate and average columns and
     :data:`MARKER_COLUMN`, nothing else. ``suppressed_cells`` counts the marked rows of
     ``table``; ``rows_capped`` says the row cap dropped rows."""
 

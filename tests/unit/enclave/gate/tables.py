@@ -26,11 +26,15 @@ def aggregate(cells: Sequence[Cell], dimensions: Sequence[str]) -> pa.Table:
 
 
 def rules(dimensions: Sequence[str], **overrides: int) -> GateRules:
-    fields: dict[str, int] = {"sum_base": 100, "row_cap": 1000} | overrides
+    fields: dict[str, int] = {"min_persons": 11, "count_base": 5, "sum_base": 100, "row_cap": 1000}
+    fields |= overrides
     return GateRules(
+        min_persons=fields["min_persons"],
+        count_base=fields["count_base"],
+        sum_base=fields["sum_base"],
+        row_cap=fields["row_cap"],
         dimensions=tuple(dimensions),
         aggregates=(AggregateSpec("n", AggregateKind.COUNT), AggregateSpec("s", AggregateKind.SUM)),
-        **fields,
     )
 
 

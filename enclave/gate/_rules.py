@@ -1,0 +1,76 @@
+""":func:`rules_for`: what the gate enforces for a rewritten query's result.
+
+The query engine describes each column of its result (``query_engine.OutputColumn``): a
+dimension, a count, a sum, the persons column, and for an ``AVG`` item two columns, a SUM
+``<item>__sum`` and a COUNT ``<item>__count``, which the gate releases as one average named
+``<item>``. Anything else is a bug of the caller's, refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import query_engine
+from enclave.gate.errors import GateRulesInvalid
+from enclave.gate.interface import (
+    PERSONS_COLUMN,
+    AggregateKind,
+    AggregateSpec,
+    AverageSpec,
+    GateRules,
+)
+
+__all__ = ["rules_for"]
+
+_KINDS = {
+    query_engine.OutputKind.COUNT: AggregateKind.COUNT,
+    query_engine.OutputKind.SUM: AggregateKind.SUM,
+}
+
+
+def rules_for(
+    rewritten: query_engine.Rewritten, *, min_persons: int, rounding_base: int, row_cap: int
+) -> GateRules:
+    """The gate rules for ``rewritten``'s result under the limits of its rule.
+
+    ``rounding_base`` is the sums' base (counts keep the gate's base 5). Raises
+    :class:`GateRulesInvalid` when the columns do not fit the gate (no persons column or one
+    named otherwise, an average without exactly its SUM and its COUNT, a kind it does not
+    know): a bug, never released.
+    """
+    dimensions: list[str] = []
+    aggregates: list[AggregateSpec] = []
+    parts: dict[str, dict[AggregateKind, str]] = {}
+    persons = 0
+    for column in rewritten.columns:
+        if column.kind is query_engine.OutputKind.DIMENSION:
+            dimensions.append(column.name)
+            continue
+        if column.kind is query_engine.OutputKind.PERSONS:
+            if column.name != PERSONS_COLUMN:
+                raise GateRulesInvalid("the persons column is not the one the gate reads")
+            persons += 1
+            continue
+        kind = _KINDS.get(column.kind)
+        if kind is None:
+            raise GateRulesInvalid(f"column {column.name!r} is of a kind the gate does not know")
+        aggregates.append(AggregateSpec(column.name, kind))
+        if column.name != column.item:  # a part of an AVG
+            expected = f"{column.item}__{kind.value}"
+            named = parts.setdefault(column.item, {})
+            if column.name != expected or kind in named:
+                raise GateRulesInvalid(f"average {column.item!r} has an unexpected part")
+            named[kind] = column.name
+    if persons != 1:
+        raise GateRulesInvalid("a rewritten query has exactly one persons column")
+    averages: list[AverageSpec] = []
+    for item, named in parts.items():
+        if set(named) != {AggregateKind.SUM, AggregateKind.COUNT}:
+            raise GateRulesInvalid(f"average {item!r} needs its sum and its count")
+        averages.append(AverageSpec(item, named[AggregateKind.SUM], named[AggregateKind.COUNT]))
+    return GateRules(
+        min_persons=min_persons,
+        sum_base=rounding_base,
+        row_cap=row_cap,
+        dimensions=tuple(dimensions),
+        aggregates=tuple(aggregates),
+        averages=tuple(averages),
+    )
