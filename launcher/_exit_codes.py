@@ -60,6 +60,7 @@ from portal.errors import (
     SigningKeyError,
     UnsealedKeysError,
     WrongPortalKeyError,
+    ZoneUnavailableError,
 )
 from synthetic import (
     DatagenError,
@@ -126,6 +127,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (UnsealedKeysError, EX_CONFIG),  # key files in clear from an earlier release: seal-keys
     (SigningKeyError, EX_IOERR),
     (LogUnavailableError, EX_NOINPUT),
+    (ZoneUnavailableError, EX_UNAVAILABLE),  # a steward page could not reach the zone
     (PortalError, EX_SOFTWARE),
     # operator calls through the running server (`consent grant` while `serve` runs)
     (OperatorCallError, EX_UNAVAILABLE),

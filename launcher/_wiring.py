@@ -44,7 +44,7 @@ from grpc_api import (
 from launcher._cmd_portal import portal_config
 from launcher._portal_process import PortalProcess
 from launcher.settings import GrpcSettings, QuerySettings, Settings, SettingsError
-from portal import Portal, PortalAdmin
+from portal import Portal, PortalAdmin, write_zone_target
 from query_engine import DuckDBEngine
 
 __all__ = ["AUDIT_DB", "CONSENT_DB", "ZoneCore", "open_core", "server_options", "start_serving"]
@@ -287,6 +287,13 @@ def start_serving(
             tls=settings.grpc.tls_cert_file is not None,
             portal=child.url,
             dataset_version=core.zone.version,  # an ingest meanwhile never prunes it
+        )
+        # ... and where the portal's steward pages reach it (they call it with the steward's
+        # own token; the portal holds no zone data).
+        write_zone_target(
+            portal_config(settings).state_dir,
+            operator_target(grpc_bind or settings.grpc.bind, api.port),
+            settings.grpc.tls_cert_file,
         )
     except BaseException:
         try:

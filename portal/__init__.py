@@ -27,6 +27,8 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
   ``client_auth_max_failures`` in the window the answer is ``429`` with ``Retry-After`` and
   ``{"error": "slow_down", "error_description": "..."}`` (RFC 6749 error format, RFC 8628's
   ``slow_down`` code), even for the right secret, until the window passes,
+- :func:`write_zone_target` (``dataward serve`` tells the portal where the zone's gRPC API
+  listens: the steward pages read the policy in force from it with the steward's own token),
 - the values :class:`ClientCredentials`, :class:`AppView`, :class:`UserView`,
   :class:`OrganizationView`, and the errors in :mod:`portal.errors`.
 """
@@ -38,6 +40,7 @@ from portal._portal import Portal, rotate_signing_key, seal_unsealed_keys
 from portal._readonly import read_portal_log
 from portal._serve import PortalServer, serve
 from portal._views import AppView, ClientCredentials, OrganizationView, UserView
+from portal._zone_calls import write_zone_target
 from portal.config import InvalidOptionError, PortalConfig, PortalKey, PortalOptions
 from portal.errors import PortalError
 
@@ -60,4 +63,5 @@ __all__ = [
     "rotate_signing_key",
     "seal_unsealed_keys",
     "serve",
+    "write_zone_target",
 ]

@@ -16,6 +16,7 @@ from portal.errors import (
     SigningKeyError,
     UnsealedKeysError,
     WrongPortalKeyError,
+    ZoneUnavailableError,
 )
 
 __all__ = ["HTTP_STATUS", "status_for"]
@@ -34,6 +35,7 @@ HTTP_STATUS: list[tuple[type[PortalError], int]] = [
     (UnsealedKeysError, 500),
     (SigningKeyError, 500),
     (LogUnavailableError, 500),
+    (ZoneUnavailableError, 503),
     (PortalError, 500),
 ]
 

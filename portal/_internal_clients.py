@@ -23,7 +23,10 @@ from portal._service import Service
 from portal._views import ClientCredentials
 from portal.errors import InvalidInputError
 
-__all__ = ["InternalClients"]
+__all__ = ["STEWARD_PAGES", "InternalClients"]
+
+#: The name of the internal client of the steward pages' calls to the zone.
+STEWARD_PAGES = "portal steward pages"
 
 
 class InternalClients(Service):
@@ -77,6 +80,25 @@ class InternalClients(Service):
         with self._store.transaction() as s:
             app = self._add_internal(s, AppKind.SIGN_IN, name, scopes, list(redirect_uris))
             return app.client_id
+
+    def steward_pages_client(self) -> str:
+        """The internal client the steward pages call the zone through (scope
+        ``steward:admin``), created on first use. It has no secret and no redirect URI: no
+        OAuth flow can use it; only the portal mints its tokens, each for the signed-in
+        steward (see :mod:`portal._zone_calls`)."""
+        with self._store.transaction() as s:
+            row = s.scalar(
+                select(Client).where(
+                    Client.kind == AppKind.SIGN_IN,
+                    Client.name == STEWARD_PAGES,
+                    Client.status == AppStatus.APPROVED,
+                )
+            )
+            if row is None:
+                row = self._add_internal(
+                    s, AppKind.SIGN_IN, STEWARD_PAGES, [Scope.STEWARD_ADMIN.value], []
+                )
+            return row.client_id
 
     def _add_internal(
         self, s: Session, kind: str, name: str, scopes: list[str], redirect_uris: list[str]

@@ -14,6 +14,7 @@ from portal._models import AppStatus, Role
 from portal._portal import Portal
 from portal._security import allow_form_target, csrf_token
 from portal._views import UserView
+from portal._zone_calls import read_policy
 from portal.errors import AuthenticationError, LoginThrottledError, PermissionDeniedError
 
 __all__ = ["pages"]
@@ -135,6 +136,14 @@ def steward() -> str:
         pending=admin.list_apps(status=AppStatus.PENDING),
         apps=[a for a in admin.list_apps() if a.status != AppStatus.PENDING],
     )
+
+
+@pages.get("/steward/policy")
+def steward_policy() -> str:
+    """The policy in force and its history, read from the zone with the steward's own token
+    (read-only: policies are put in force with `dataward policy apply`)."""
+    user = _require(Role.STEWARD)
+    return render_template("steward_policy.html", user=user, page=read_policy(_portal(), user))
 
 
 @pages.post("/steward/apps/<client_id>/<action>")

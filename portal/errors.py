@@ -14,8 +14,10 @@
     ├── SigningKeyError              the portal's key files are missing, unreadable or altered
     │   ├── WrongPortalKeyError      the portal key does not open them (or none was given)
     │   └── UnsealedKeysError        key files in clear from an earlier release: seal them first
-    └── LogUnavailableError          the portal log cannot be read for verification (no
-                                     database, no log tables, no published public key)
+    ├── LogUnavailableError          the portal log cannot be read for verification (no
+    │                                database, no log tables, no published public key)
+    └── ZoneUnavailableError         the zone's gRPC API is not reachable from the portal, or
+                                     refused the call (a steward page that reads the zone)
 
 OAuth 2.0 protocol errors (``invalid_client``, ``invalid_grant`` ...) are not in this tree:
 they are Authlib's, answered in the RFC 6749 JSON format by the OAuth endpoints. Nor is
@@ -39,6 +41,7 @@ __all__ = [
     "SigningKeyError",
     "UnsealedKeysError",
     "WrongPortalKeyError",
+    "ZoneUnavailableError",
 ]
 
 
@@ -98,3 +101,7 @@ class UnsealedKeysError(SigningKeyError):
 
 class LogUnavailableError(PortalError):
     pass
+
+
+class ZoneUnavailableError(PortalError):
+    """The zone's API is not reachable from the portal, or refused the portal's call."""
