@@ -43,7 +43,8 @@ of the view (or one of its own output names); the person key appears only as
 parameter is used; parameters are typed, `minimum <= maximum`, choices of the parameter's type
 and within its bounds. Whether the SQL fits the restricted grammar is the query engine's
 check, when the template is rewritten (`query_engine.rewrite_template`), which also refuses
-the person key anywhere else with `COLUMN_HIDDEN`.
+the person key anywhere else with `COLUMN_HIDDEN`; `query_engine.template_problems(policy)`
+runs that check for every template of a loaded policy, for a caller that may import both.
 """
 
 from __future__ import annotations

@@ -50,7 +50,9 @@ class OutputColumn:
     """One result column: its `name`, `kind`, and the query's select item (`item`) behind it.
 
     An `AVG` item is two columns, `<item>__sum` (SUM) and `<item>__count` (COUNT): the average
-    is their quotient, computed after the gate, so nothing before it is a float.
+    is their quotient, computed after the gate, so nothing before it is a float. The gate
+    (`enclave.gate.rules_for`) releases it as one `float64` column named `<item>`, its rounded
+    sum over its rounded count; the two parts never leave.
     """
 
     name: str
