@@ -5,11 +5,14 @@ derived from it, run on DuckDB over a real export; the person key stays hidden."
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policies import (
     AggregationRule,
@@ -306,3 +309,46 @@ def test_the_avg_template_runs_as_a_sum_and_a_count(export_files: Files) -> None
     assert table.num_rows > 0
     for row in table.to_pylist():
         assert row["mean_total_cents__count"] >= row["persons"] > 0
+
+
+# -- property: any value is bound only if it is of its type and in range ---------------------
+_VALUES = st.one_of(
+    st.integers(-5, 1005),
+    st.booleans(),
+    st.decimals(allow_nan=False, allow_infinity=False, places=0),
+    st.dates(dt.date(2024, 1, 1), dt.date(2027, 1, 1)).map(dt.date.isoformat),
+    st.sampled_from(["110000", "440000", "120000", "2025-1-1", "", "' OR 1=1 --"]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(floor=_VALUES, since=_VALUES, province=_VALUES)
+def test_a_value_is_bound_only_if_of_its_type_and_in_range(
+    floor: ParameterValue, since: ParameterValue, province: ParameterValue
+) -> None:
+    given_values = {"floor": floor, "since": since, "province": province}
+    ok = {
+        "floor": type(floor) is int and 0 <= floor <= 1000,
+        "since": isinstance(since, str)
+        and len(since) == 10
+        and "2024-07-01" <= since <= "2026-06-30"
+        and _is_date(since),
+        "province": province in ("110000", "440000") and isinstance(province, str),
+    }
+    try:
+        done = rewrite_template(_TYPED, "t", given_values)
+    except QueryRejected as refused:
+        assert refused.reason in (Reason.PARAMETER_INVALID, Reason.PARAMETER_OUT_OF_RANGE)
+        assert not ok[refused.construct]
+        assert str(refused) == f"{refused.reason}({refused.construct})"
+    else:
+        assert all(ok.values())
+        assert dict(done.rewritten.parameters) == {f"p_{k}": v for k, v in given_values.items()}
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
