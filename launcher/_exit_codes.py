@@ -42,7 +42,12 @@ from enclave import (
 from enclave.audit import AuditError, AuditIntegrityError, AuditLogBusy, AuditStorageError
 from enclave.consent import ConsentNotFound
 from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
-from launcher._operator_calls import OperatorCallError, ServerRefusedError
+from launcher._operator_calls import (
+    OperatorCallError,
+    ServerDeniedError,
+    ServerRefusedError,
+    ServerRejectedInputError,
+)
 from launcher._portal_process import PortalProcessError
 from launcher.settings import SettingsError
 from policies import PolicyError, PolicyUnreadableError
@@ -132,6 +137,8 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     # operator calls through the running server (`consent grant` while `serve` runs)
     (OperatorCallError, EX_UNAVAILABLE),
     (ServerRefusedError, EX_UNAVAILABLE),  # `policy apply`: any refusal but POLICY_INVALID
+    (ServerRejectedInputError, EX_DATAERR),  # e.g. a document over 1 MB
+    (ServerDeniedError, EX_NOPERM),
     (InvalidArgument, EX_DATAERR),
     (NotFound, EX_NOINPUT),
     (RemoteConsentRequired, EX_NOPERM),

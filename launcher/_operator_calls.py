@@ -42,7 +42,9 @@ from launcher.settings import Settings, SettingsError
 __all__ = [
     "OperatorCallError",
     "RemoteApplied",
+    "ServerDeniedError",
     "ServerRefusedError",
+    "ServerRejectedInputError",
     "apply_policy_through_server",
     "server_client",
 ]
@@ -58,6 +60,14 @@ class ServerRefusedError(OperatorCallError):
     def __init__(self, code: str, reason: str, message: str) -> None:
         self.code, self.reason = code, reason
         super().__init__(f"the server refused the call ({code}, {reason}): {message}")
+
+
+class ServerRejectedInputError(ServerRefusedError):
+    """The server found the call's input wrong (INVALID_ARGUMENT, e.g. a document over 1 MB)."""
+
+
+class ServerDeniedError(ServerRefusedError):
+    """The server did not let the operator make the call (UNAUTHENTICATED, PERMISSION_DENIED)."""
 
 
 @dataclass(frozen=True)
@@ -226,4 +236,10 @@ def _refused(exc: grpc.RpcError, source_name: str) -> Exception:
             reason, metadata = info.reason, dict(info.metadata)
     if reason == "POLICY_INVALID":
         return PolicyInvalid(source_name, metadata.get("path", ""), metadata.get("problem", ""))
-    return ServerRefusedError(code.name if code is not None else "UNKNOWN", reason or "-", message)
+    name = code.name if code is not None else "UNKNOWN"
+    kind = {
+        "INVALID_ARGUMENT": ServerRejectedInputError,
+        "UNAUTHENTICATED": ServerDeniedError,
+        "PERMISSION_DENIED": ServerDeniedError,
+    }.get(name, ServerRefusedError)
+    return kind(name, reason or "-", message)

@@ -194,5 +194,11 @@ def test_apply_while_serving_goes_through_the_server_without_a_restart(
     typo = _cli("policy", "apply", "--zone", str(zone), str(_file(tmp_path, "t.yaml", TYPO)))
     assert typo.returncode == 65 and "min_person" in typo.stderr
     assert _get_policy(served).version == got.version
+    # over the 1 MB document limit: a precise refusal (65) before anything is sent
+    big = _file(tmp_path, "big.yaml", default_policy_text() + ("#" * 99 + "\n") * 11_000)
+    too_big = _cli("policy", "apply", "--zone", str(zone), str(big))
+    assert too_big.returncode == 65, too_big.stdout + too_big.stderr
+    assert "over 1048576 bytes" in too_big.stderr and str(big) in too_big.stderr
+    assert _get_policy(served).version == got.version
     verify = _cli("audit", "verify", "--zone", str(zone))
     assert verify.returncode == 0, verify.stdout + verify.stderr
