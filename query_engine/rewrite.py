@@ -10,20 +10,25 @@ named placeholder whose value is bound at execution. The shape::
       SELECT <group keys>, <person key>, CAST(CASE WHEN m < lo THEN lo WHEN m > hi THEN hi
              ELSE m END AS BIGINT) AS m, ...
       FROM "__view" WHERE <predicate over $placeholders>),
-    "__bounded" AS (                       -- each person's rows in each cell, numbered
-      SELECT *, ROW_NUMBER() OVER (PARTITION BY <person key>, <group keys>
-                                   ORDER BY HASH(<measures>), <measures>) AS "__row"
-      FROM "__clipped")
-    SELECT <dimensions>, COUNT(*), CAST(SUM(m) AS BIGINT), COUNT(m) (AVG's count), ...,
-           COUNT(DISTINCT <person key>) AS "__persons"
-    FROM "__bounded" WHERE "__row" <= <contribution limit>
-    GROUP BY <group keys> ORDER BY <the query's order>, <group keys>
+    "__bounded" AS (                       -- one row per person and cell
+      SELECT <group keys>, <person key>, COUNT(*) AS "__rows", SUM(m) AS m,
+             COUNT(m) AS "__n_m", ...
+      FROM "__clipped" GROUP BY <group keys>, <person key>)
+    SELECT <dimensions>,
+           SUM(LEAST("__rows", L)) (COUNT(*)), COUNT(*) (COUNT(DISTINCT person)),
+           SUM(LEAST(GREATEST(m, n*lo), n*hi)) (SUM(m); n = LEAST("__n_m", L)),
+           SUM(n) (AVG's count), ..., COUNT(*) AS "__persons"
+    FROM "__bounded" GROUP BY <group keys> ORDER BY <the query's order>, <group keys>
 
-A person contributes at most the rule's `contribution_limit` rows to each cell. Which rows is
-deterministic (a hash of the measures the query aggregates, then the measures themselves):
-rows equal in those are interchangeable, so the same data always gives the same answer, and
-the kept rows are not the largest or smallest ones. `AVG` becomes a SUM and a COUNT of the
-clipped values (integers only; the quotient is taken after the gate). Pure: no I/O.
+Contribution bounding (L = the rule's `contribution_limit`): in each cell a person adds at
+most L to every count, and to every sum at most what L of its rows could add (each row
+clipped to [lo, hi] first, then the person's sum kept within [n*lo, n*hi], n = min(rows, L)).
+That is exactly the bound L rows per person would give -- the sensitivity differential
+privacy will take -- without choosing which rows to drop: a person with no more than L rows
+in a cell counts in full, the answer does not depend on row order, and the engine needs two
+hash aggregations instead of a window sorted by person (3.5x the bare aggregate at 10M
+claims, against about 1x). `AVG` becomes a SUM and a COUNT of the bounded values (integers
+only; the quotient is taken after the gate). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -70,7 +75,7 @@ __all__ = ["rewrite"]
 _VIEW = "__view"
 _CLIPPED = "__clipped"
 _BOUNDED = "__bounded"
-_ROW = "__row"
+_ROWS = "__rows"
 _RESERVED_PREFIX = "__"
 
 _COMPARISONS: dict[ComparisonOp, type[exp.Expression]] = {
@@ -117,6 +122,8 @@ def _bind(query: Query, parameters: Mapping[str, ParameterValue]) -> dict[str, P
         valid = isinstance(value, str | Decimal) or type(value) is int
         if not valid or (isinstance(value, Decimal) and not value.is_finite()):
             raise QueryRejected(Reason.PARAMETER_INVALID, name)
+        if isinstance(value, str) and not _is_utf8(value):  # e.g. a lone surrogate
+            raise QueryRejected(Reason.PARAMETER_INVALID, name)
         values[name] = value
     for name in query.parameters:
         if name not in values:
@@ -152,6 +159,33 @@ def _col(name: str) -> exp.Column:
 
 def _alias(expression: exp.Expression, name: str) -> exp.Alias:
     return exp.Alias(this=expression, alias=_ident(name))
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _bigint(expression: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=expression, to=exp.DataType(this=exp.DataType.Type.BIGINT))
+
+
+def _least(first: exp.Expression, second: exp.Expression) -> exp.Expression:
+    # Neither side is ever NULL here (counts; sums of the non-empty groups of a GROUP BY):
+    # plain LEAST, without the NULL-propagating CASE sqlglot would otherwise write.
+    return exp.Least(this=first, expressions=[second], ignore_nulls=True)
+
+
+def _greatest(first: exp.Expression, second: exp.Expression) -> exp.Expression:
+    return exp.Greatest(this=first, expressions=[second], ignore_nulls=True)
+
+
+def _rows_of(measure: str) -> str:
+    """The column of a person's counted rows of ``measure`` in the bounded CTE."""
+    return f"__n_{measure}"
 
 
 def _number(value: int) -> exp.Expression:
@@ -263,36 +297,15 @@ class _Rewriter:
         if query.where is not None:
             clipped = clipped.where(self._predicate(query.where), copy=False)
 
-        order = (
-            exp.Order(
-                expressions=[
-                    exp.Ordered(
-                        this=exp.Anonymous(this="hash", expressions=[_col(m) for m in measures])
-                    ),
-                    *(exp.Ordered(this=_col(m)) for m in measures),
-                ]
-            )
-            if measures
-            else None
-        )
-        row_number = exp.Window(
-            this=exp.RowNumber(),
-            partition_by=[_col(self._person), *(_col(key) for key in keys)],
-            order=order,
-        )
-        bounded = exp.select(exp.Star(), _alias(row_number, _ROW)).from_(
-            exp.to_table(_CLIPPED, quoted=True), copy=False
-        )
+        bounded = exp.select(
+            *(_col(key) for key in keys),
+            _col(self._person),
+            *self._bounded(measures),
+        ).from_(exp.to_table(_CLIPPED, quoted=True), copy=False)
+        bounded = bounded.group_by(*(_col(key) for key in keys), _col(self._person), copy=False)
 
         projections, columns = self._projections()
-        final = (
-            exp.select(*projections)
-            .from_(exp.to_table(_BOUNDED, quoted=True), copy=False)
-            .where(
-                exp.LTE(this=_col(_ROW), expression=_number(self._rule.contribution_limit)),
-                copy=False,
-            )
-        )
+        final = exp.select(*projections).from_(exp.to_table(_BOUNDED, quoted=True), copy=False)
         if keys:
             final = final.group_by(*(_col(key) for key in keys), copy=False)
         ordering = [*self._order(columns), *(exp.Ordered(this=_col(key)) for key in keys)]
@@ -328,19 +341,19 @@ class _Rewriter:
                 continue
             match item.function:
                 case AggregateFunction.COUNT_STAR:
+                    rows = _least(_col(_ROWS), _number(self._rule.contribution_limit))
+                    add(_bigint(exp.Sum(this=rows)), out, OutputKind.COUNT, out)
+                case AggregateFunction.COUNT_DISTINCT_PERSON:  # one bounded row per person
                     add(exp.Count(this=exp.Star()), out, OutputKind.COUNT, out)
-                case AggregateFunction.COUNT_DISTINCT_PERSON:
-                    distinct = exp.Distinct(expressions=[_col(self._person)])
-                    add(exp.Count(this=distinct), out, OutputKind.COUNT, out)
                 case AggregateFunction.SUM:
                     assert item.column is not None
                     add(self._sum(item.column), out, OutputKind.SUM, out)
                 case AggregateFunction.AVG:
                     assert item.column is not None
                     add(self._sum(item.column), f"{out}__sum", OutputKind.SUM, out)
-                    count = exp.Count(this=_col(self._name(item.column)))
-                    add(count, f"{out}__count", OutputKind.COUNT, out)
-        persons = exp.Count(this=exp.Distinct(expressions=[_col(self._person)]))
+                    counted = exp.Sum(this=self._capped(item.column))
+                    add(_bigint(counted), f"{out}__count", OutputKind.COUNT, out)
+        persons = exp.Count(this=exp.Star())  # the bounded rows are one per person and cell
         add(persons, PERSONS_COLUMN, OutputKind.PERSONS, PERSONS_COLUMN)
         names = [column.name for column in columns]
         for name in names:
@@ -348,9 +361,27 @@ class _Rewriter:
                 raise QueryRejected(Reason.OUTPUT_NAME_AMBIGUOUS, name)
         return projections, tuple(columns)
 
+    def _bounded(self, measures: list[str]) -> list[exp.Expression]:
+        """A person's rows in a cell: how many, and each measure's clipped sum and count."""
+        out: list[exp.Expression] = [_alias(exp.Count(this=exp.Star()), _ROWS)]
+        for name in measures:
+            out.append(_alias(exp.Sum(this=_col(name)), name))
+            out.append(_alias(exp.Count(this=_col(name)), _rows_of(name)))
+        return out
+
+    def _capped(self, column: str) -> exp.Expression:
+        """n = min(the person's rows of ``column``, L): what the person may count."""
+        limit = _number(self._rule.contribution_limit)
+        return _least(_col(_rows_of(self._name(column))), limit)
+
     def _sum(self, column: str) -> exp.Expression:
-        total = exp.Sum(this=_col(self._name(column)))
-        return exp.Cast(this=total, to=exp.DataType(this=exp.DataType.Type.BIGINT))
+        """The cell's sum of each person's sum kept within [n*lo, n*hi] (n: :meth:`_capped`)."""
+        spec = self._columns[column]
+        assert spec.lower is not None and spec.upper is not None  # checked by _clip
+        low = exp.Mul(this=self._capped(column), expression=_number(spec.lower))
+        high = exp.Mul(this=self._capped(column), expression=_number(spec.upper))
+        kept = _least(_greatest(_col(self._name(column)), low), high)
+        return _bigint(exp.Sum(this=kept))
 
     def _order(self, columns: tuple[OutputColumn, ...]) -> list[exp.Ordered]:
         ordered: list[exp.Ordered] = []

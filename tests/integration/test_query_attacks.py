@@ -22,7 +22,7 @@ import pytest
 
 import query_engine
 from enclave import gate
-from enclave.analytics import QueryNotRun, QueryRejected, QueryRequest, ViewNotGranted
+from enclave.analytics import QueryRejected, QueryRequest, ViewNotGranted
 from policies import AggregationRule
 from query_engine.validate import RESERVED_OUTPUT_NAMES
 from tests.support.query_export import Export, synthetic_export
@@ -2015,11 +2015,11 @@ def test_a_parameter_named_like_sql_or_by_position_is_rejected(zone: Pipeline, s
 
 
 def test_a_parameter_that_is_not_utf8_is_refused_and_logged(zone: Pipeline) -> None:
-    # A lone surrogate cannot be bound; today the engine refuses it (a logged QueryNotRun)
-    # rather than validation (PARAMETER_INVALID, rewrite's _bind): either way nothing leaves.
+    # A lone surrogate cannot be bound: the rewrite refuses it (the engine never sees it).
     sql = _q("gender, COUNT(*) AS n", "WHERE gender = :g GROUP BY gender")
-    with zone.appended() as leaves, pytest.raises((QueryRejected, QueryNotRun)):
+    with zone.appended() as leaves, pytest.raises(QueryRejected) as refused:
         zone.queries.run(INSURER, sql, {"g": "\udcff"}, UNDERWRITING)
+    assert (refused.value.rule, refused.value.construct) == ("PARAMETER_INVALID", "g")
     assert leaves[0].kinds == ("RequestReceived", "Decision")
 
 

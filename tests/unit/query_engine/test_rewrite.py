@@ -89,28 +89,30 @@ def test_counts_and_sums_match_a_hand_written_query(export_files: Files) -> None
 
 
 def test_each_person_contributes_at_most_the_limit_to_each_cell(export_files: Files) -> None:
-    limit = 3
+    limit, upper = 3, 20_000
     table = _run(
         export_files,
-        "SELECT visit_type, COUNT(*) AS n, SUM(total_cents) AS total FROM claims_analysis "
-        "GROUP BY visit_type",
-        _view(limit=limit),
+        "SELECT visit_type, COUNT(*) AS n, SUM(total_cents) AS total, AVG(total_cents) AS mean"
+        " FROM claims_analysis GROUP BY visit_type",
+        _view(limit=limit, upper=upper),
     )
-    # COUNT(*) does not depend on which rows are kept: least(rows, limit) per person and cell.
+    # Per person and cell: at most `limit` rows counted, and the clipped sum kept within what
+    # min(rows, limit) rows could add: [k * 0, k * upper], k = least(rows, limit).
     expected = _hand(
         export_files,
-        f"SELECT visit_type, sum(least(n, {limit})), sum(total) FROM ("
+        f"SELECT visit_type, sum(least(n, {limit})),"
+        f" sum(least(total, least(n, {limit}) * {upper})), sum(total) FROM ("
         f"SELECT person_id, visit_type, count(*) AS n, sum(clipped) AS total "
-        f"FROM ({_PER_CLAIM.format(upper=20_000_000)}) GROUP BY ALL) GROUP BY visit_type",
+        f"FROM ({_PER_CLAIM.format(upper=upper)}) GROUP BY ALL) GROUP BY visit_type",
     )
     got = _by_key(table, "visit_type")
     capped = 0
-    for visit_type, count, unbounded_total in expected:
+    for visit_type, count, bounded, unbounded in expected:
         assert got[visit_type]["n"] == count
-        assert isinstance(unbounded_total, int)
-        total = got[visit_type]["total"]
-        assert isinstance(total, int) and total <= unbounded_total
-        capped += total < unbounded_total
+        assert got[visit_type]["total"] == bounded
+        assert (got[visit_type]["mean__sum"], got[visit_type]["mean__count"]) == (bounded, count)
+        assert isinstance(bounded, int) and isinstance(unbounded, int)
+        capped += bounded < unbounded
     assert capped  # the synthetic registry has persons with more than 3 claims of a type
 
 
@@ -130,7 +132,8 @@ def test_a_heavy_person_is_capped(export_files: Files) -> None:
     [row] = table.to_pylist()
     assert row["n"] == 20  # the default policy's contribution_limit, not all of its claims
     assert row[PERSONS_COLUMN] == 1
-    # The same cap twice gives the same rows (deterministic choice).
+    assert row["total"] <= 20 * 20_000_000  # at most what 20 clipped rows could add
+    # The same data twice gives the same answer (nothing depends on row order).
     again = _run(
         export_files,
         "SELECT COUNT(*) AS n, SUM(total_cents) AS total FROM claims_analysis",
@@ -275,7 +278,8 @@ def test_spark_dialect_renders_the_same_shape() -> None:
     )
     rewritten = rewrite(parse(sql), _view(), {"g": "F"}, dialect="spark")
     assert rewritten.dialect == "spark"
-    assert "ROW_NUMBER() OVER" in rewritten.sql and ":p_g" in rewritten.sql
+    assert "LEAST(" in rewritten.sql and "GROUP BY `gender`, `person_key`" in rewritten.sql
+    assert ":p_g" in rewritten.sql
 
 
 @pytest.mark.parametrize(
