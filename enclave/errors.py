@@ -32,8 +32,7 @@ tree in their own ``errors`` modules: :mod:`enclave.audit.errors` (``AuditError`
     ├── LookupRefused                 a lookup the zone will not run (e.g. keyring of another zone)
     ├── PolicyInvalid                 a policy document to apply has an error (path, problem):
     │                                 nothing changed, the policy in force stays
-    └── PolicyStoreCorrupt            the stored policy in force does not load or hash to its
-                                      version: the zone does not open on it
+    └── PolicyStoreCorrupt            the store of applied policies cannot record a version
 
 Malformed ID numbers raise :class:`enclave.persons.InvalidIdNumber` from the validator.
 """
@@ -220,8 +219,9 @@ class PolicyInvalid(ZoneError):  # noqa: N818 (names of the zone API)
 
 
 class PolicyStoreCorrupt(ZoneError):  # noqa: N818 (names of the zone API)
-    """The store of applied policies is inconsistent (a stored version that no longer loads or
-    does not hash to its recorded version): the zone refuses to open on it."""
+    """The store of applied policies cannot record a version (a storage fault, never the
+    steward's input). A stored version that no longer loads is not this: it is simply not put
+    in force (``enclave.policy.InForce.unusable``), fail closed."""
 
     reason: ClassVar[str] = "UNAVAILABLE"
     default_message = "the store of applied policies is inconsistent"

@@ -112,6 +112,12 @@ def show(zone_dir: Path | None) -> None:
         in_force = store.in_force()
     finally:
         store.close()
+    if in_force.unusable is not None:
+        bad = in_force.unusable
+        click.echo(
+            f"applied version #{bad.sequence} ({bad.version}) cannot be put in force: "
+            f"{in_force.problem}"
+        )
     if in_force.applied is None:
         click.echo(NO_POLICY)
         return

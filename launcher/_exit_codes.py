@@ -105,7 +105,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (InvalidIdNumber, EX_DATAERR),
     # the policy in force (`policy apply`): a document with an error changes nothing
     (PolicyInvalid, EX_DATAERR),
-    (PolicyStoreCorrupt, EX_IOERR),  # the stored policy does not load: the zone does not open
+    (PolicyStoreCorrupt, EX_IOERR),  # the policy store could not record a version
     # person-level checks and consents (dataward consent)
     (PersonNotFound, EX_NOINPUT),
     (ConsentNotFound, EX_NOINPUT),

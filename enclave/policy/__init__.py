@@ -4,7 +4,10 @@
 append-only: version = the policy's content hash, the document's text, when, by whom, a
 sequence number) and serves the latest as the policy in force (:meth:`PolicyStore.current`,
 a :class:`enclave.analytics.PolicySource`). **With no applied version the policy in force is
-EMPTY** -- no views, no grants -- so every query is refused (fail closed).
+EMPTY** -- no views, no grants -- so every query is refused (fail closed). So it is when the
+last applied version can no longer be put in force (it no longer loads, or no longer hashes to
+its recorded version): :attr:`InForce.unusable` says which and why, and applying a valid
+document recovers.
 
 :meth:`PolicyStore.apply` validates the document first (any error is a logged denial,
 :class:`enclave.errors.PolicyInvalid`, and changes nothing), then follows the release

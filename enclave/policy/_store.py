@@ -243,16 +243,15 @@ class PolicyStore:
         if row is None:
             return InForce(empty_policy(), "", None)
         applied, document = _applied(row[:5]), str(row[5])
+        # Fail closed but stay recoverable: a stored version that no longer loads (a newer
+        # zone validates more strictly) or no longer hashes to its recorded version (a changed
+        # canonical form, or an altered store) is not put in force; the EMPTY policy is, every
+        # query is refused, and applying a valid document recovers (the zone still opens).
         try:
             policy = load_policy(document, f"applied version {applied.sequence}", _tables())
         except PolicyError as exc:
-            raise PolicyStoreCorrupt(
-                f"the policy in force (applied version {applied.sequence}) no longer loads: "
-                f"{exc}; the zone does not open on it (fail closed)"
-            ) from exc
+            return InForce(empty_policy(), "", None, unusable=applied, problem=str(exc))
         if policy.version != applied.version:
-            raise PolicyStoreCorrupt(
-                f"the policy in force (applied version {applied.sequence}) does not hash to "
-                "its recorded version: the store was altered; the zone does not open on it"
-            )
+            problem = "it does not hash to its recorded version (the store was altered)"
+            return InForce(empty_policy(), "", None, unusable=applied, problem=problem)
         return InForce(policy, document, applied)

@@ -78,12 +78,17 @@ class GrantSummary:
 
 @dataclass(frozen=True)
 class InForce:
-    """The policy in force. ``applied`` is None when no version was ever applied: then the
-    policy is the EMPTY one (no views, no grants), under which every query is refused."""
+    """The policy in force. ``applied`` is None when no version was ever applied -- or the last
+    applied one is ``unusable`` (it no longer loads or hashes to its version): then the policy
+    is the EMPTY one (no views, no grants), under which every query is refused."""
 
     policy: Policy
     document: str
     applied: AppliedVersion | None
+    #: the last applied version when it could not be put in force (then the policy in force
+    #: is the EMPTY one, every query refused, until a valid document is applied), and why
+    unusable: AppliedVersion | None = None
+    problem: str = ""
 
     @property
     def version(self) -> str:

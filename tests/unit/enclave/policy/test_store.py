@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataward import receipts
-from enclave import PolicyInvalid, PolicyStoreCorrupt
+from enclave import PolicyInvalid
 from enclave.audit import (
     AuditLog,
     AuditLogTrail,
@@ -229,8 +229,34 @@ def test_the_table_is_append_only_and_an_altered_store_does_not_open(
         db.commit()
     finally:
         db.close()
-    with pytest.raises(PolicyStoreCorrupt, match="does not hash"):
-        PolicyStore.open(tmp_path / POLICY_DB, trail)
+    # fail closed, but the zone opens and a valid document recovers
+    reopened = PolicyStore.open(tmp_path / POLICY_DB, trail)
+    try:
+        in_force = reopened.in_force()
+        assert reopened.current() == empty_policy() and in_force.applied is None
+        assert in_force.unusable is not None and in_force.unusable.sequence == 1
+        assert "does not hash" in in_force.problem
+        assert reopened.apply(default_policy_text(), STEWARD).changed
+        assert reopened.current().version == default_policy().version
+    finally:
+        reopened.close()
+
+
+def test_a_stored_version_that_no_longer_loads_is_not_in_force(
+    store: PolicyStore, tmp_path: Path, trail: ProbeTrail
+) -> None:
+    store.apply(default_policy_text(), STEWARD)
+    store.close()
+    with closing(sqlite3.connect(tmp_path / POLICY_DB)) as db:
+        db.execute("DROP TRIGGER applied_policies_no_update")
+        db.execute("UPDATE applied_policies SET document = 'views: ['")
+        db.commit()
+    reopened = PolicyStore.open(tmp_path / POLICY_DB, trail)
+    try:
+        assert reopened.current() == empty_policy()
+        assert "applied version 1" in reopened.in_force().problem
+    finally:
+        reopened.close()
 
 
 def test_readers_during_applies_see_whole_versions_only(store: PolicyStore) -> None:
