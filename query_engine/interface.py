@@ -58,6 +58,9 @@ class OutputColumn:
     name: str
     kind: OutputKind
     item: str
+    domain: tuple[str, ...] | None = None
+    """For a dimension, its public domain (the view column's): the gate releases exactly the
+    grid of the grouped dimensions' domains, so which cells exist in the data never shows."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

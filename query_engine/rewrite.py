@@ -328,16 +328,23 @@ class _Rewriter:
         projections: list[exp.Expression] = []
         columns: list[OutputColumn] = []
 
-        def add(expression: exp.Expression, name: str, kind: OutputKind, item: str) -> None:
+        def add(
+            expression: exp.Expression,
+            name: str,
+            kind: OutputKind,
+            item: str,
+            domain: tuple[str, ...] | None = None,
+        ) -> None:
             projections.append(_alias(expression, name))
-            columns.append(OutputColumn(name=name, kind=kind, item=item))
+            columns.append(OutputColumn(name=name, kind=kind, item=item, domain=domain))
 
         for item in self._query.select:
             out = item.output_name
             if out.startswith(_RESERVED_PREFIX):
                 raise QueryRejected(Reason.OUTPUT_NAME_AMBIGUOUS, out)
             if isinstance(item, Dimension):
-                add(_col(self._name(item.column)), out, OutputKind.DIMENSION, out)
+                column = self._columns[item.column]
+                add(_col(column.name), out, OutputKind.DIMENSION, out, column.domain)
                 continue
             match item.function:
                 case AggregateFunction.COUNT_STAR:

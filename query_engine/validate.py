@@ -202,6 +202,15 @@ class _Checks:
         keys = len(set(query.group_by))
         if keys > self._rule.max_group_keys:
             yield Rejection(Reason.TOO_MANY_GROUP_KEYS, f"{keys} > {self._rule.max_group_keys}")
+        # The answer is the whole grid of the keys' public domains (the gate fills the cells
+        # the data lacks, suppressed), so its size is known before the query runs.
+        cells = 1
+        for name in dict.fromkeys(query.group_by):
+            column = self._columns.get(name)
+            if column is not None and column.domain is not None:
+                cells *= len(column.domain)
+        if cells > self._rule.row_cap:
+            yield Rejection(Reason.TOO_MANY_CELLS, f"{cells} > {self._rule.row_cap}")
 
     def _where(self, query: Query) -> Iterator[Rejection]:
         if query.where is None:

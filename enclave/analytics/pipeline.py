@@ -586,9 +586,12 @@ def describe_checks(
         unit = f" {column.unit}" if column.unit else ""
         checks.append(f"{name} clipped to [{column.lower}, {column.upper}]{unit} per row")
     checks += [
+        "every combination of the grouped dimensions' public values is a row, whatever the "
+        "data holds (values outside the public domains are not released)",
         f"a cell of fewer than {rule.min_persons} distinct persons is suppressed (null, row "
         "marked), and so is any cell that could be recomputed from the answer's other cells",
-        f"counts rounded to multiples of 5, sums to multiples of {rule.rounding_base}",
+        f"counts rounded to multiples of 5, sums to multiples of {rule.rounding_base}; an "
+        "average is the rounded sum over the rounded count",
         f"at most {rule.row_cap} rows released",
         f"the query is stopped after {limits.timeout_seconds:g} s or "
         f"{limits.memory_bytes // (1024 * 1024)} MiB",

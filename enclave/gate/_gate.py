@@ -1,6 +1,8 @@
 """The gate itself: :func:`release` turns a computed aggregate into what may leave the zone.
 
-Order of work: check the rules and the columns (refuse anything not declared), sort by the
+Order of work: check the rules and the columns (refuse anything not declared), lay the rows
+on the grid of the dimensions' public domains when the rules give them (every combination
+once, zeros where the data has none; rows outside the domains dropped), sort by the
 dimensions, suppress (primary and secondary, over the whole answer), round, cap rows, then
 replace the parts of each average by their quotient (of the rounded, released parts).
 Suppression runs before the cap so that it sees every margin; the cap only withholds more.
@@ -11,6 +13,7 @@ extreme cell, and the output's order is the dimension order whatever the query a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -45,6 +48,8 @@ def release(table: pa.Table, rules: GateRules) -> GateResult:
     are not what the gate expects, or the margins have a shape it cannot protect."""
     _check_rules(rules)
     _check_columns(table, rules)
+    if rules.domains is not None:
+        table = _on_grid(table, rules, rules.domains)
     if rules.dimensions:
         # Per-key null placement (pyarrow >= 25); the stubs still know only (name, order).
         by = [(d, "ascending", "at_end") for d in rules.dimensions]
@@ -87,6 +92,30 @@ def release(table: pa.Table, rules: GateRules) -> GateResult:
     )
 
 
+def _on_grid(table: pa.Table, rules: GateRules, domains: Sequence[Sequence[str]]) -> pa.Table:
+    """``table`` as the full grid of ``domains``: one row per combination, in domain order,
+    the data's row where it has one and zeros (no persons: suppressed) where it has none;
+    a row whose dimension values are not all in their domains is left out."""
+    dimensions = rules.dimensions
+    found: dict[tuple[Hashable, ...], int] = {}
+    keys = zip(*(table.column(d).to_pylist() for d in dimensions), strict=True)
+    for row, key in enumerate(keys if dimensions else [()] * table.num_rows):
+        if key in found:
+            raise DuplicateCell()
+        found[key] = row
+    grid = list(itertools.product(*domains))
+    rows = [found.get(key) for key in grid]
+    columns: dict[str, pa.Array[Any]] = {
+        d: pa.array([key[i] for key in grid], type=pa.string()) for i, d in enumerate(dimensions)
+    }
+    for name in (*(spec.name for spec in rules.aggregates), PERSONS_COLUMN):
+        values = table.column(name).to_pylist()
+        columns[name] = pa.array(
+            [0 if row is None else values[row] for row in rows], type=pa.int64()
+        )
+    return pa.table(columns)
+
+
 def _quotients(sums: list[int | None], counts: list[int | None]) -> pa.Array[Any]:
     """Each released sum over its released count; null where either is withheld or the
     count is 0 (the parts were rounded, so this is never more than they would tell)."""
@@ -126,6 +155,22 @@ def _check_rules(rules: GateRules) -> None:
         if reserved in names:
             raise GateRulesInvalid(f"column name {reserved!r} is reserved by the gate")
     _check_averages(rules)
+    _check_domains(rules)
+
+
+def _check_domains(rules: GateRules) -> None:
+    """One non-empty domain of distinct values per dimension; a grid within the row cap."""
+    if rules.domains is None:
+        return
+    if len(rules.domains) != len(rules.dimensions):
+        raise GateRulesInvalid("the gate rules need one domain per dimension")
+    cells = 1
+    for domain in rules.domains:
+        if not domain or len(set(domain)) != len(domain):
+            raise GateRulesInvalid("a dimension's domain is empty or repeats a value")
+        cells *= len(domain)
+    if cells > rules.row_cap:
+        raise GateRulesInvalid("the grid of the domains has more cells than the row cap")
 
 
 def _check_averages(rules: GateRules) -> None:

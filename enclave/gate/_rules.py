@@ -31,18 +31,23 @@ def rules_for(
 ) -> GateRules:
     """The gate rules for ``rewritten``'s result under the limits of its rule.
 
-    ``rounding_base`` is the sums' base (counts keep the gate's base 5). Raises
+    ``rounding_base`` is the sums' base (counts keep the gate's base 5); every dimension's
+    public domain becomes the grid the gate releases (:attr:`GateRules.domains`). Raises
     :class:`GateRulesInvalid` when the columns do not fit the gate (no persons column or one
     named otherwise, an average without exactly its SUM and its COUNT, a kind it does not
-    know): a bug, never released.
+    know, a dimension without its domain): a bug, never released.
     """
     dimensions: list[str] = []
+    domains: list[tuple[str, ...]] = []
     aggregates: list[AggregateSpec] = []
     parts: dict[str, dict[AggregateKind, str]] = {}
     persons = 0
     for column in rewritten.columns:
         if column.kind is query_engine.OutputKind.DIMENSION:
+            if column.domain is None:  # the grid needs it: fail closed, never release as is
+                raise GateRulesInvalid(f"dimension {column.name!r} has no public domain")
             dimensions.append(column.name)
+            domains.append(column.domain)
             continue
         if column.kind is query_engine.OutputKind.PERSONS:
             if column.name != PERSONS_COLUMN:
@@ -73,4 +78,5 @@ def rules_for(
         dimensions=tuple(dimensions),
         aggregates=tuple(aggregates),
         averages=tuple(averages),
+        domains=tuple(domains),
     )

@@ -75,6 +75,11 @@ class GateRules:
     that the parts of each of ``averages`` leave as the average (:class:`AverageSpec`).
     A null in a dimension column means "all values" (a margin, as ``GROUP BY ROLLUP``/``CUBE``
     gives, or a total the caller added).
+    ``domains``: each dimension's public domain, in the order of ``dimensions`` (None: the
+    rows as given). With them the gate releases exactly the grid of the domains, in domain
+    order: a combination the data lacks is a cell of zero persons (suppressed), and a row
+    whose value is outside a domain (or null) is not released, so which cells exist in the
+    data -- who has which diagnosis in a small group -- never shows in the answer's shape.
     """
 
     min_persons: int = 11
@@ -84,6 +89,7 @@ class GateRules:
     dimensions: tuple[str, ...]
     aggregates: tuple[AggregateSpec, ...]
     averages: tuple[AverageSpec, ...] = ()
+    domains: tuple[tuple[str, ...], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import pytest
 import query_engine
 from enclave import gate
 from enclave.analytics import QueryRejected, QueryRequest, ViewNotGranted
-from policies import AggregationRule
+from policies import AggregationRule, default_policy
 from query_engine.validate import RESERVED_OUTPUT_NAMES
 from tests.support.query_export import Export, synthetic_export
 from tests.support.query_pipeline import INSURER, UNDERWRITING, Pipeline, persons_per_cell
@@ -52,6 +52,11 @@ def _rejected(zone: Pipeline, case: Case, parameters: dict[str, Any] | None = No
     refusal = zone.refused(QueryRejected, sql, parameters)
     assert isinstance(refusal, QueryRejected)
     assert (refusal.rule, refusal.construct) == (rule, construct)
+
+
+def _released_labels(table: Any, dimension: str) -> list[object]:
+    """The dimension's values of the cells the gate did not suppress."""
+    return [row[dimension] for row in table.to_pylist() if not row[gate.MARKER_COLUMN]]
 
 
 def _cases(cases: list[Case]) -> list[Any]:
@@ -1874,7 +1879,7 @@ def _assert_small_cells_suppressed(
 def test_group_by_combinations_so_fine_that_every_cell_is_small_release_nothing(
     zone: Pipeline,
 ) -> None:
-    dims = ["prefecture", "visit_month", "icd10_chapter"]
+    dims = ["prefecture", "visit_month"]
     sql = _q(
         f"{', '.join(dims)}, COUNT(*) AS n, SUM(total_cents) AS s", f"GROUP BY {', '.join(dims)}"
     )
@@ -1884,6 +1889,32 @@ def test_group_by_combinations_so_fine_that_every_cell_is_small_release_nothing(
     assert answer.suppressed_cells == answer.table.num_rows > 0
     assert answer.table.column("n").null_count == answer.table.num_rows
     assert answer.table.column("s").null_count == answer.table.num_rows
+    # Finer still: a grid of more cells than the row cap is refused before the engine runs.
+    three = ["prefecture", "visit_month", "icd10_chapter"]
+    _rejected(
+        zone,
+        (
+            _q(f"{', '.join(three)}, COUNT(*) AS n", f"GROUP BY {', '.join(three)}"),
+            "TOO_MANY_CELLS",
+            "46920 > 10000",
+        ),
+    )
+
+
+def test_the_labels_of_suppressed_cells_do_not_tell_which_cells_exist(zone: Pipeline) -> None:
+    """The attack run's leak: one man in a small group, and the answer listed exactly his
+    diagnosis chapters (suppressed, but present). The answer is the whole public grid now."""
+    where = "prefecture = '420100' AND age_band = '45-59' AND gender = 'M'"
+    sql = _q("icd10_chapter, COUNT(*) AS n", f"WHERE {where} GROUP BY icd10_chapter")
+    answer = zone.released(sql).value
+    view = default_policy().views["claims_analysis"]
+    domain = view.columns["icd10_chapter"].domain
+    assert domain is not None
+    labels = [str(label) for label in answer.table.column("icd10_chapter").to_pylist()]
+    assert sorted(labels) == sorted(domain)  # every chapter, whatever the data holds
+    truth = _assert_small_cells_suppressed(zone, answer.table, ["icd10_chapter"], where)
+    assert 0 < len(truth) < len(domain)  # the data has only a few of them ...
+    assert answer.suppressed_cells == len(domain)  # ... and the answer does not say which
 
 
 def test_a_filter_down_to_a_few_people_releases_their_cell_suppressed(zone: Pipeline) -> None:
@@ -1970,7 +2001,8 @@ def test_a_released_total_and_its_cells_never_give_a_suppressed_cell_away(
 def test_a_text_parameter_carrying_sql_is_bound_as_a_value(zone: Pipeline) -> None:
     attack = "x' OR 1=1 --"
     by_gender = _q("gender, COUNT(*) AS n", "WHERE gender = :g GROUP BY gender")
-    assert zone.released(by_gender, {"g": attack}).value.table.num_rows == 0
+    matched = zone.released(by_gender, {"g": attack}).value.table  # no row matches the text
+    assert matched.column("n").null_count == matched.num_rows  # the grid, every cell empty
     total = zone.released(_q("COUNT(*) AS n", "WHERE gender = :g"), {"g": attack}).value
     assert total.table.to_pylist() == [{"n": None, gate.MARKER_COLUMN: True}]
 
@@ -2067,7 +2099,7 @@ def test_long_but_flat_predicates_run_and_stay_gated(zone: Pipeline) -> None:
     where = " OR ".join(["gender = 'F'"] * 3000)
     sql = _q("gender, COUNT(*) AS n", f"WHERE {where} GROUP BY gender")
     answer = zone.released(sql).value
-    assert answer.table.column("gender").to_pylist() == ["F"]
+    assert _released_labels(answer.table, "gender") == ["F"]  # M: an empty, suppressed cell
     _assert_small_cells_suppressed(zone, answer.table, ["gender"], "gender = 'F'")
 
 
@@ -2104,7 +2136,7 @@ def test_a_literal_is_never_spliced_into_the_engine_sql(zone: Pipeline) -> None:
     assert "OR 1=1" not in rewritten.sql and "'F'" not in rewritten.sql
     assert set(rewritten.parameters.values()) == {"F", "x' OR 1=1 --"}
     answer = zone.released(sql).value
-    assert answer.table.column("gender").to_pylist() == ["F"]
+    assert _released_labels(answer.table, "gender") == ["F"]  # M: an empty, suppressed cell
 
 
 def test_the_reserved_output_name_is_the_gates_marker_column() -> None:

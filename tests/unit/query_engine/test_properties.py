@@ -72,6 +72,14 @@ def _predicates(draw: st.DrawFn, view: View, depth: int = 0) -> str:
     )
 
 
+def _cells(view: View, keys: list[str]) -> int:
+    """The size of the grid the answer is: the product of the keys' domain sizes."""
+    cells = 1
+    for key in keys:
+        cells *= len(view.columns[key].domain or ())
+    return cells
+
+
 @st.composite
 def allowed_queries(draw: st.DrawFn, view: View) -> str:
     """A random query within `view`'s aggregation rule, in random surface spelling."""
@@ -79,7 +87,7 @@ def allowed_queries(draw: st.DrawFn, view: View) -> str:
     keys = draw(
         st.lists(
             st.sampled_from(sorted(rule.dimensions)), unique=True, max_size=rule.max_group_keys
-        )
+        ).filter(lambda chosen: _cells(view, chosen) <= rule.row_cap)  # else TOO_MANY_CELLS
     )
     choices: list[st.SearchStrategy[str]] = []
     if rule.count_star:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from policies import AggregationRule, Allow, Deny, all_of
@@ -221,3 +223,26 @@ def test_a_validation_combines_with_the_policys_decisions() -> None:
     rejected = validate(parse("SELECT SUM(person_id) FROM claims_analysis"), view)
     assert all_of([Allow(), accepted.decision()]) == Allow()
     assert all_of([Allow(), rejected.decision()]) == Deny(("COLUMN_HIDDEN(person_id)",))
+
+
+def test_a_grid_of_more_cells_than_the_row_cap_is_refused_before_the_engine() -> None:
+    # The answer is the whole grid of the keys' public domains: its size is known up front.
+    view = claims_view()
+    rule = view.rule
+    assert isinstance(rule, AggregationRule)
+    keys = ["province", "gender"]
+    cells = 1
+    for key in keys:
+        cells *= len(view.columns[key].domain or ())
+    sql = f"SELECT {', '.join(keys)}, COUNT(*) AS n FROM claims_analysis GROUP BY {', '.join(keys)}"
+    assert isinstance(validate(parse(sql), view), Accepted)
+    small = type(view)(view.name, view.sql, view.columns, replace(rule, row_cap=cells - 1))
+    assert _rejections_of(sql, small) == (
+        Rejection(Reason.TOO_MANY_CELLS, f"{cells} > {cells - 1}"),
+    )
+
+
+def _rejections_of(sql: str, view: object) -> tuple[Rejection, ...]:
+    decision = validate(parse(sql), view)  # type: ignore[arg-type]
+    assert isinstance(decision, Rejected)
+    return decision.rejections
