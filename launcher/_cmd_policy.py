@@ -24,7 +24,7 @@ from enclave import PolicyInvalid, ZoneNotInitialized
 from enclave.audit import AuditLogBusy
 from enclave.dataset import TABLES
 from enclave.keys import KEYRING_FILE
-from enclave.policy import POLICY_DB, AppliedVersion, PolicyStore
+from enclave.policy import POLICY_DB, AppliedVersion, PolicyStore, template_problem
 from enclave.release import Caller
 from launcher._operator_calls import apply_policy_through_server
 from launcher._options import zone_option
@@ -57,6 +57,9 @@ def policy() -> None:
 def check(file: Path) -> None:
     """Validate the policy document FILE; print its version and views."""
     loaded = load_policy_file(file, tables=frozenset(TABLES))
+    problem = template_problem(loaded, str(file))
+    if problem is not None:
+        raise problem
     for line in describe(loaded):
         click.echo(line)
 
@@ -72,11 +75,14 @@ def apply(zone_dir: Path | None, file: Path) -> None:
     version in force, whether it changed and since when. Needs DATAWARD_MASTER_KEY.
     """
     try:
-        load_policy_file(file, tables=frozenset(TABLES))
+        loaded = load_policy_file(file, tables=frozenset(TABLES))
     except PolicyUnreadableError:
         raise
     except PolicyError as exc:  # say that nothing changed, not just what is wrong
         raise PolicyInvalid(exc.file, exc.path, exc.problem) from exc
+    problem = template_problem(loaded, str(file))
+    if problem is not None:
+        raise problem
     document = file.read_text(encoding="utf-8")
     settings = load_settings(overrides={"zone": {"dir": zone_dir}})
     try:

@@ -17,7 +17,7 @@ already in force changes nothing (``changed=False``) and is logged all the same.
 :meth:`PolicyStore.read` (``StewardService/GetPolicy``) is logged too, with a receipt.
 """
 
-from enclave.policy._store import POLICY_DB, PolicyStore, empty_policy
+from enclave.policy._store import POLICY_DB, PolicyStore, empty_policy, template_problem
 from enclave.policy._values import (
     APPLY_POLICY,
     GET_POLICY,
@@ -49,4 +49,5 @@ __all__ = [
     "empty_policy",
     "read_fields",
     "summarize",
+    "template_problem",
 ]

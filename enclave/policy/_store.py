@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import query_engine
 from enclave.dataset import TABLES
 from enclave.errors import PolicyInvalid, PolicyStoreCorrupt
 from enclave.policy._values import (
@@ -32,7 +33,7 @@ from enclave.policy._values import (
 from enclave.release import Caller, Releaser
 from policies import Policy, PolicyError, load_policy
 
-__all__ = ["POLICY_DB", "PolicyStore", "empty_policy"]
+__all__ = ["POLICY_DB", "PolicyStore", "empty_policy", "template_problem"]
 
 #: Where a zone keeps its applied policies, under the zone directory.
 POLICY_DB = Path("state") / "policy.db"
@@ -60,6 +61,17 @@ _NEVER = dt.datetime.fromtimestamp(0, dt.UTC)
 @functools.cache
 def _tables() -> frozenset[str]:
     return frozenset(TABLES)
+
+
+def template_problem(policy: Policy, source_name: str) -> PolicyInvalid | None:
+    """The first template of ``policy`` the query engine would refuse whatever its
+    parameters (its SQL outside the grammar, the person key exposed, ...), as the error
+    ``apply`` and ``dataward policy check`` report; None when every template can run.
+    The loader cannot see this: ``policies`` imports nothing of the query engine."""
+    for problem in query_engine.template_problems(policy):
+        path = f"views.{problem.view}.rule.templates.{problem.template}.sql"
+        return PolicyInvalid(source_name, path, f"the query engine refuses it: {problem.rejection}")
+    return None
 
 
 @functools.cache
@@ -204,6 +216,9 @@ class PolicyStore:
                 policy = load_policy(text, source_name, tables=_tables())
             except PolicyError as exc:
                 releaser.refuse(request, PolicyInvalid(exc.file, exc.path, exc.problem))
+            problem = template_problem(policy, source_name)
+            if problem is not None:  # a template the query engine would refuse whatever it got
+                releaser.refuse(request, problem)
             changed = policy.version != previous.version
             if changed:
                 self._trail.policy_changed(

@@ -79,3 +79,21 @@ def test_every_policy_error_has_an_exit_code(cls: type[PolicyError]) -> None:
     code, message = exit_code_for(cls("p.yaml", "views.v", "what is wrong"))
     assert code != EX_SOFTWARE
     assert message == "p.yaml: views.v: what is wrong"
+
+
+def test_a_template_the_query_engine_refuses_is_an_error_before_it_is_in_force(
+    tmp_path: Path,
+) -> None:
+    # The loader cannot see the grammar (policies imports nothing of the engine): check and
+    # apply ask the engine, so a template that could never run is refused up front.
+    file = tmp_path / "policy.yaml"
+    text = default_policy_text()
+    assert "COUNT(*) AS claims" in text
+    file.write_text(text.replace("COUNT(*) AS claims", "MAX(total_cents) AS claims", 1), "utf-8")
+    done = _check(file)
+    assert done.returncode == 65, done.stderr
+    assert (
+        f"{file}: views.visits_by_type.rule.templates.monthly_visits_by_type.sql: "
+        "the query engine refuses it: " in done.stderr
+    )
+    assert "nothing changed" in done.stderr and "Traceback" not in done.stderr

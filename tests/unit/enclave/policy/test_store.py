@@ -169,6 +169,19 @@ def test_an_invalid_document_changes_nothing_and_is_a_logged_denial(
     assert decision.policy_version == first.version
 
 
+def test_a_template_the_query_engine_would_refuse_is_never_put_in_force(
+    store: PolicyStore, log: AuditLog
+) -> None:
+    first = store.apply(default_policy_text(), STEWARD)
+    broken = default_policy_text().replace("COUNT(*) AS claims", "MAX(total_cents) AS claims", 1)
+    size = log.size
+    with pytest.raises(PolicyInvalid) as caught:
+        store.apply(broken, STEWARD, "broken.yaml")
+    assert caught.value.path == "views.visits_by_type.rule.templates.monthly_visits_by_type.sql"
+    assert store.current().version == first.version and len(store.history()) == 1
+    assert [type(e).__name__ for e in _events(log)[size:]] == ["RequestReceived", "Decision"]
+
+
 def test_not_yaml_and_an_empty_document_are_precise_errors_too(store: PolicyStore) -> None:
     for text in ("views: [", "", "views: {}\n"):
         with pytest.raises(PolicyInvalid) as caught:
