@@ -137,16 +137,22 @@ def consent_revoke_fields(*, consent_ref: str) -> dict[str, ResultValue]:
 
 
 def query_run_fields(
-    *, arrow_ipc: bytes, suppressed_cells: int, policy_version: str, release_mode: str
+    *,
+    arrow_ipc: bytes,
+    suppressed_cells: int,
+    policy_version: str,
+    release_mode: str,
+    columns: Sequence[tuple[str, str]],
 ) -> dict[str, ResultValue]:
     """The fields of a query's answer: the SHA-256 of its Arrow IPC stream bytes (exactly the
-    bytes the answer carries), the cells the gate suppressed, the policy version and the
-    release mode (``exact``)."""
+    bytes the answer carries), the cells the gate suppressed, the policy version, the release
+    mode (``exact``) and each column with its kind (``name:kind``)."""
     return {
         "ipc_sha256": hashlib.sha256(arrow_ipc).hexdigest(),
         "suppressed_cells": int(suppressed_cells),
         "policy_version": str(policy_version),
         "release_mode": str(release_mode),
+        "columns": [f"{name}:{kind}" for name, kind in columns],
     }
 
 

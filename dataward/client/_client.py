@@ -42,6 +42,7 @@ from dataward.client._query import (
     query_result,
     stored_query,
     submission,
+    table_matches,
 )
 from dataward.client._release import Answer, release_of
 from dataward.client._tokens import TokenSource
@@ -368,6 +369,8 @@ class Client:
         (both ``ReceiptInvalid``) for a checkpoint that contradicts one seen before.
         """
         method, fields = release_of(result)
+        if isinstance(result, QueryResult) and not table_matches(result):
+            raise ReceiptInvalid("the answer's table is not the one its Arrow IPC bytes hold")
         key_name, public_key = self.audit_public_key()
         try:
             checkpoint = receipts.verify_release(

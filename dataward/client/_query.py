@@ -34,6 +34,7 @@ __all__ = [
     "release_of_query",
     "stored_query",
     "submission",
+    "table_matches",
 ]
 
 ParameterValue = str | int | Decimal
@@ -204,6 +205,15 @@ def query_page(response: query_pb2.QueryServiceListResponse) -> QueryPage:
     return QueryPage(tuple(stored_query(q) for q in response.queries), response.next_page_token)
 
 
+def table_matches(result: QueryResult) -> bool:
+    """``result.table`` is exactly the table its Arrow IPC bytes hold (the bytes the result
+    hash covers): an edited table does not verify even with the original bytes beside it."""
+    try:
+        return bool(pa.ipc.open_stream(result.arrow_ipc).read_all().equals(result.table))
+    except (pa.ArrowInvalid, OSError):
+        return False
+
+
 def release_of_query(
     result: Explanation | QuerySubmission | QueryResult,
 ) -> tuple[str, receipts.ResultFields]:
@@ -214,6 +224,7 @@ def release_of_query(
             suppressed_cells=result.suppressed_cells,
             policy_version=result.policy_version,
             release_mode=result.release_mode,
+            columns=result.columns,
         )
     if isinstance(result, QuerySubmission):
         return receipts.QUERY_SUBMIT, receipts.query_submit_fields(

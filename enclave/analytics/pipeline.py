@@ -346,6 +346,7 @@ class AggregateQueries:
             suppressed_cells=gated.suppressed_cells,
             policy_version=version,
             release_mode=rule.release,
+            columns=value.columns,
         )
         return call.released(value, fields, asked.client_nonce)
 

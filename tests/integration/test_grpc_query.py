@@ -5,10 +5,12 @@ INVALID_ARGUMENT errors; scopes are enforced."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import pyarrow as pa
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -97,12 +99,23 @@ def test_run_releases_a_gated_arrow_table_whose_receipt_verifies(stack: Stack) -
         assert (row["claims"] is None) == row[gate.MARKER_COLUMN]
 
 
-def test_an_edited_table_does_not_verify(stack: Stack) -> None:
+def test_an_edited_answer_does_not_verify(stack: Stack) -> None:
     with _client(stack) as client:
         result = client.run_query(BY_PROVINCE, purpose=UNDERWRITING)
-        forged = type(result)(**{**result.__dict__, "suppressed_cells": 0})
-        with pytest.raises(ReceiptInvalid):
-            client.verify_answer(forged)
+        client.verify_answer(result)
+        table = result.table
+        edited_table = table.set_column(
+            1, "claims", pa.array([0] * table.num_rows, type=table.schema.field(1).type)
+        )
+        kinds = tuple((name, "dimension") for name, _ in result.columns)
+        for forged in (
+            dataclasses.replace(result, suppressed_cells=0),
+            dataclasses.replace(result, table=edited_table),  # the original IPC bytes kept
+            dataclasses.replace(result, columns=kinds),
+            dataclasses.replace(result, release_mode="dp"),
+        ):
+            with pytest.raises(ReceiptInvalid):
+                client.verify_answer(forged)
 
 
 def test_explain_submit_get_list_and_run_by_id(stack: Stack) -> None:

@@ -126,7 +126,15 @@ def test_an_exact_aggregate_leaves_through_the_gate_with_a_receipt_that_verifies
         suppressed_cells=value.suppressed_cells,
         policy_version=stack.policy.version,
         release_mode="exact",
+        columns=value.columns,
     )
+    assert dict(value.columns) == {
+        "province": "dimension",
+        "claims": "count",
+        "people": "count",
+        "total": "sum",
+        gate.MARKER_COLUMN: "suppressed",
+    }
     receipts.verify_release(
         answer.receipt,
         method=QUERY_RUN,
