@@ -35,7 +35,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import NoReturn, TypeVar
@@ -273,6 +274,9 @@ class AggregateQueries:
         # max_concurrent x the memory limit however many calls arrive; a call that finds no
         # slot within the time limit is refused as QueryNotRun (UNAVAILABLE, retry).
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._max_concurrent = max_concurrent
+        self._lock = threading.Lock()
+        self._in_flight_by_organization: dict[str, int] = {}
         self._policies = policies
         self._engine = engine
         self._files = files
@@ -280,6 +284,28 @@ class AggregateQueries:
         self._audit = audit
         self._store = store
         self._clock = clock
+
+    @contextmanager
+    def _in_flight(self, call: _Call) -> Iterator[None]:
+        """At most ``max_concurrent`` parsing or running calls per organization: a partner's
+        flood of 100 KB queries (parsed outside the engine's slots) cannot stall the others.
+        One over it is a logged QueryNotRun (UNAVAILABLE, retry)."""
+        organization = call.caller.organization
+        with self._lock:
+            busy = self._in_flight_by_organization.get(organization, 0)
+            if busy < self._max_concurrent:
+                self._in_flight_by_organization[organization] = busy + 1
+        if busy >= self._max_concurrent:
+            call.refuse(QueryNotRun("this organization has its maximum of queries in flight"))
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._in_flight_by_organization[organization] - 1
+                if left:
+                    self._in_flight_by_organization[organization] = left
+                else:
+                    del self._in_flight_by_organization[organization]
 
     def _begin(self, caller: Caller, method: str, purpose: str | None) -> _Call:
         """Snapshot the policy, log the request, refuse a purpose the app does not hold."""
@@ -313,6 +339,10 @@ class AggregateQueries:
         ``UnsupportedShape``.
         """
         call = self._begin(caller, QUERY_RUN, asked.purpose)
+        with self._in_flight(call):
+            return self._answer(call, asked)
+
+    def _answer(self, call: _Call, asked: QueryRequest) -> Answer[QueryAnswer]:
         sql = self._runnable(call, asked).sql if asked.query_id else asked.sql
         plan = self._plan(call, asked, sql)
         if plan.rule.release != "exact":
@@ -415,7 +445,8 @@ class AggregateQueries:
         refusals, as for Run.
         """
         call = self._begin(caller, QUERY_EXPLAIN, asked.purpose)
-        explanation = self._explain(call, asked)
+        with self._in_flight(call):
+            explanation = self._explain(call, asked)
         fields = receipts.query_explain_fields(
             allowed=explanation.allowed,
             view=explanation.view,
@@ -488,7 +519,8 @@ class AggregateQueries:
         it) or REJECTED with every reason (not stored). A view not granted is a refusal."""
         call = self._begin(caller, QUERY_SUBMIT, asked.purpose)
         store = self._require_store(call)
-        status, rejections, view = self._judge(call, asked)
+        with self._in_flight(call):
+            status, rejections, view = self._judge(call, asked)
         query_id = ""
         if status is not QueryStatus.REJECTED:
             query_id = store.add(
@@ -613,10 +645,6 @@ def _measures(query: query_engine.Query, view: View) -> tuple[str, ...]:
     return tuple(dict.fromkeys(used))
 
 
-def _rejections(validation: query_engine.Rejected) -> tuple[QueryRejection, ...]:
-    return tuple(QueryRejection(str(r.reason), r.construct) for r in validation.rejections)
-
-
 def _not_allowed(
     version: str,
     view: str,
@@ -628,10 +656,30 @@ def _not_allowed(
     return Explanation(False, view, rule, mode, "", (), rejections, notices, version)
 
 
+def public_construct(construct: str) -> str:
+    """``construct`` as an answer may carry it: a construct is a grammar element, a policy
+    name or a name the query itself chose (an unknown column, an alias, a parameter), and the
+    last may be anything -- an ID number or a name typed as an identifier. One with a run of
+    seven digits or any non-ASCII character is replaced by a fixed word, so a rejection never
+    echoes what could be a person's identifier."""
+    if _DIGITS.search(construct) or not construct.isascii():
+        return "a name of the query"
+    return construct
+
+
+_DIGITS = re.compile(r"[0-9]{7}")
+
+
 def _rejection(rejected: query_engine.QueryRejected) -> QueryRejection:
-    return QueryRejection(str(rejected.reason), rejected.construct)
+    return QueryRejection(str(rejected.reason), public_construct(rejected.construct))
+
+
+def _rejections(validation: query_engine.Rejected) -> tuple[QueryRejection, ...]:
+    return tuple(
+        QueryRejection(str(r.reason), public_construct(r.construct)) for r in validation.rejections
+    )
 
 
 def _rejected(rejected: query_engine.QueryRejected) -> QueryRejected:
     """The zone's refusal for the engine's rejection: its code and construct, nothing else."""
-    return QueryRejected(str(rejected.reason), rejected.construct)
+    return QueryRejected(str(rejected.reason), public_construct(rejected.construct))

@@ -128,6 +128,13 @@ class _Query:
     where: str
 
 
+def _grid(dimensions: list[str]) -> int:
+    cells = 1
+    for d in dimensions:
+        cells *= len(_VIEW.columns[d].domain or ())
+    return cells
+
+
 @st.composite
 def _queries(draw: st.DrawFn) -> _Query:
     dims = draw(
@@ -135,7 +142,7 @@ def _queries(draw: st.DrawFn) -> _Query:
             st.sampled_from(sorted(_RULE.dimensions)),
             unique=True,
             max_size=_RULE.max_group_keys,
-        )
+        ).filter(lambda chosen: _grid(chosen) <= _RULE.row_cap)  # else TOO_MANY_CELLS
     )
     choices = ["COUNT(*)"] if _RULE.count_star else []
     if _RULE.count_distinct_person:

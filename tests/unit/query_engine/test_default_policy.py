@@ -145,7 +145,7 @@ def test_a_parameter_carries_a_value_never_sql() -> None:
 
 def test_enrolment_operators_are_the_rules_own() -> None:
     view = default_policy().views["enrolment_analysis"]
-    sql = "SELECT COUNT(*) FROM enrolment_analysis WHERE status BETWEEN 'A' AND 'B'"
+    sql = "SELECT COUNT(*) FROM enrolment_analysis WHERE status BETWEEN 'ACTIVE' AND 'SUSPENDED'"
     assert _reason(sql, view) == {Reason.OPERATOR_NOT_ALLOWED}
     assert _reason("SELECT SUM(person_key) FROM enrolment_analysis", view) == {Reason.COLUMN_HIDDEN}
 

@@ -246,3 +246,12 @@ def _rejections_of(sql: str, view: object) -> tuple[Rejection, ...]:
     decision = validate(parse(sql), view)  # type: ignore[arg-type]
     assert isinstance(decision, Rejected)
     return decision.rejections
+
+
+def test_an_in_list_longer_than_the_domain_is_refused() -> None:
+    # A partner's 100 KB IN lists slowed every other partner; they select nothing more.
+    values = ", ".join(f"'v{i}'" for i in range(101))
+    sql = f"SELECT COUNT(*) AS n FROM claims_analysis WHERE gender IN ({values})"
+    assert _rejections_of(sql, claims_view()) == (Rejection(Reason.TOO_MANY_VALUES, "gender"),)
+    two = "SELECT COUNT(*) AS n FROM claims_analysis WHERE gender IN ('F', 'M')"
+    assert isinstance(validate(parse(two), claims_view()), Accepted)

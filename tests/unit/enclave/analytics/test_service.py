@@ -16,6 +16,7 @@ import query_engine
 from dataward import receipts
 from enclave.analytics import (
     AggregateQueries,
+    FixedPolicy,
     InvalidPageToken,
     QueryNotFound,
     QueryNotRun,
@@ -314,8 +315,11 @@ def test_queries_beyond_the_concurrency_limit_are_refused_not_queued_forever(
 ) -> None:
     engine = _Blocking()
     limits = query_engine.ExecutionLimits(timeout_seconds=0.3, memory_bytes=64 * 2**20)
+    two_insurers = default_policy_text() + (
+        '  - organization: "3"\n    purpose: INSURANCE_UNDERWRITING\n    views: [claims_analysis]\n'
+    )
     queries = AggregateQueries(
-        service.source,
+        FixedPolicy(load_policy(two_insurers)),
         engine,
         lambda: service.export.files,
         AuditLogTrail(service.log),
@@ -325,10 +329,35 @@ def test_queries_beyond_the_concurrency_limit_are_refused_not_queued_forever(
     with futures.ThreadPoolExecutor(1) as pool:
         first = pool.submit(queries.run, INSURER, BY_PROVINCE, {}, UNDERWRITING)
         assert engine.started.wait(10)
-        with pytest.raises(QueryNotRun) as refused:
+        # The same organization: refused at once (its calls in flight, parsing included).
+        with pytest.raises(QueryNotRun) as busy:
             queries.run(INSURER, BY_PROVINCE, {}, UNDERWRITING)
-        assert "maximum of queries" in refused.value.public_message
+        assert "organization has its maximum of queries in flight" in busy.value.public_message
+        # Another organization: waits for an engine slot, then is refused at the time limit.
+        other = Caller("app-3", "3", frozenset({UNDERWRITING}))
+        with pytest.raises(QueryNotRun) as refused:
+            queries.run(other, BY_PROVINCE, {}, UNDERWRITING)
+        assert "zone is running its maximum of queries" in refused.value.public_message
         engine.release.set()
         with pytest.raises(QueryNotRun):
             first.result(10)
-    assert service.kinds().count("Decision") == 2  # both refusals logged
+    assert service.kinds().count("Decision") >= 3  # every refusal logged
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id_640105195209101072, COUNT(*) AS n FROM claims_analysis GROUP BY 1",
+        'SELECT "张三丰", COUNT(*) AS n FROM claims_analysis GROUP BY "张三丰"',
+        "SELECT province, COUNT(*) AS n FROM claims_analysis GROUP BY province"
+        " ORDER BY p13419553974",
+    ],
+)
+def test_a_rejection_never_echoes_what_could_be_an_identifier(service: Service, sql: str) -> None:
+    with pytest.raises(QueryRejected) as refused:
+        service.queries.run(INSURER, sql, {}, UNDERWRITING)
+    for text in (refused.value.public_message, refused.value.construct):
+        assert "640105195209101072" not in text and "张三丰" not in text
+        assert "13419553974" not in text
+    explained = service.dry.explain(INSURER, QueryRequest(UNDERWRITING, sql=sql)).value
+    assert not any("6401051952" in str(r) or "1341955" in str(r) for r in explained.rejections)
