@@ -277,14 +277,19 @@ def describe_explanation(answer: Explanation) -> list[str]:
 def render_table(table: pa.Table) -> list[str]:
     """``table`` as aligned text; a suppressed (null) cell shows as ``—``."""
     names = table.column_names
-    rows = [
-        [SUPPRESSED if value is None else str(value) for value in row.values()]
-        for row in table.to_pylist()
-    ]
+    rows = [[_cell(value) for value in row.values()] for row in table.to_pylist()]
     widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
     lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return lines
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return SUPPRESSED
+    if isinstance(value, float):  # an average (of cents): two decimals are plenty
+        return f"{value:.2f}"
+    return str(value)
 
 
 def summary(result: QueryResult, log_size: int) -> str:
