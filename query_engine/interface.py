@@ -43,6 +43,9 @@ class OutputKind(StrEnum):
     COUNT = "count"
     SUM = "sum"
     PERSONS = "persons"
+    TOP = "top"
+    """The largest one person's bounded sum of a measure in the cell (never leaves the gate:
+    it checks that no one person dominates a released sum)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +61,8 @@ class OutputColumn:
     name: str
     kind: OutputKind
     item: str
+    measure: str | None = None
+    """For a SUM (an AVG's sum part too) and a TOP column, the view measure it sums."""
     domain: tuple[str, ...] | None = None
     """For a dimension, its public domain (the view column's): the gate releases exactly the
     grid of the grouped dimensions' domains, so which cells exist in the data never shows."""

@@ -76,6 +76,7 @@ _VIEW = "__view"
 _CLIPPED = "__clipped"
 _BOUNDED = "__bounded"
 _ROWS = "__rows"
+_TOP_PREFIX = "__top_"
 _RESERVED_PREFIX = "__"
 
 _COMPARISONS: dict[ComparisonOp, type[exp.Expression]] = {
@@ -333,10 +334,14 @@ class _Rewriter:
             name: str,
             kind: OutputKind,
             item: str,
+            *,
             domain: tuple[str, ...] | None = None,
+            measure: str | None = None,
         ) -> None:
             projections.append(_alias(expression, name))
-            columns.append(OutputColumn(name=name, kind=kind, item=item, domain=domain))
+            columns.append(
+                OutputColumn(name=name, kind=kind, item=item, domain=domain, measure=measure)
+            )
 
         for item in self._query.select:
             out = item.output_name
@@ -344,7 +349,7 @@ class _Rewriter:
                 raise QueryRejected(Reason.OUTPUT_NAME_AMBIGUOUS, out)
             if isinstance(item, Dimension):
                 column = self._columns[item.column]
-                add(_col(column.name), out, OutputKind.DIMENSION, out, column.domain)
+                add(_col(column.name), out, OutputKind.DIMENSION, out, domain=column.domain)
                 continue
             match item.function:
                 case AggregateFunction.COUNT_STAR:
@@ -354,14 +359,21 @@ class _Rewriter:
                     add(exp.Count(this=exp.Star()), out, OutputKind.COUNT, out)
                 case AggregateFunction.SUM:
                     assert item.column is not None
-                    add(self._sum(item.column), out, OutputKind.SUM, out)
+                    measure = self._name(item.column)
+                    add(self._sum(item.column), out, OutputKind.SUM, out, measure=measure)
                 case AggregateFunction.AVG:
                     assert item.column is not None
-                    add(self._sum(item.column), f"{out}__sum", OutputKind.SUM, out)
+                    measure = self._name(item.column)
+                    parts = f"{out}__sum"
+                    add(self._sum(item.column), parts, OutputKind.SUM, out, measure=measure)
                     counted = exp.Sum(this=self._capped(item.column))
                     add(_bigint(counted), f"{out}__count", OutputKind.COUNT, out)
         persons = exp.Count(this=exp.Star())  # the bounded rows are one per person and cell
         add(persons, PERSONS_COLUMN, OutputKind.PERSONS, PERSONS_COLUMN)
+        summed = [c.measure for c in columns if c.kind is OutputKind.SUM and c.measure]
+        for measure in dict.fromkeys(summed):  # the largest one person's part of each sum
+            top = _bigint(exp.Max(this=self._kept(measure.lower())))
+            add(top, f"{_TOP_PREFIX}{measure}", OutputKind.TOP, measure, measure=measure)
         names = [column.name for column in columns]
         for name in names:
             if names.count(name) > 1:
@@ -381,14 +393,17 @@ class _Rewriter:
         limit = _number(self._rule.contribution_limit)
         return _least(_col(_rows_of(self._name(column))), limit)
 
-    def _sum(self, column: str) -> exp.Expression:
-        """The cell's sum of each person's sum kept within [n*lo, n*hi] (n: :meth:`_capped`)."""
+    def _kept(self, column: str) -> exp.Expression:
+        """A person's sum of ``column`` kept within [n*lo, n*hi] (n: :meth:`_capped`)."""
         spec = self._columns[column]
         assert spec.lower is not None and spec.upper is not None  # checked by _clip
         low = exp.Mul(this=self._capped(column), expression=_number(spec.lower))
         high = exp.Mul(this=self._capped(column), expression=_number(spec.upper))
-        kept = _least(_greatest(_col(self._name(column)), low), high)
-        return _bigint(exp.Sum(this=kept))
+        return _least(_greatest(_col(self._name(column)), low), high)
+
+    def _sum(self, column: str) -> exp.Expression:
+        """The cell's sum of each person's kept sum (:meth:`_kept`)."""
+        return _bigint(exp.Sum(this=self._kept(column)))
 
     def _order(self, columns: tuple[OutputColumn, ...]) -> list[exp.Ordered]:
         ordered: list[exp.Ordered] = []

@@ -39,6 +39,11 @@ __all__ = [
     "validate",
 ]
 
+MAX_PREDICATES = 64
+"""The most comparisons one WHERE may hold (an OR of 4,000 `=` cost a second to plan)."""
+MAX_VALUES = 1000
+"""The most values one WHERE may compare with, all its IN lists together."""
+
 MIN_VALUES_CAP = 100
 """The most values an IN list may hold over a dimension whose domain is smaller."""
 
@@ -118,6 +123,24 @@ def check(query: Query, view: View) -> AggregationRule:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _value_count(where: Predicate) -> int:
+    count = 0
+    stack: list[Predicate] = [where]
+    while stack:
+        match stack.pop():
+            case Comparison():
+                count += 1
+            case InList(values=values):
+                count += len(values)
+            case Between():
+                count += 2
+            case And(operands=operands) | Or(operands=operands):
+                stack.extend(operands)
+            case Not(operand=operand):
+                stack.append(operand)
+    return count
+
+
 class _Checks:
     """The checks of one query against one view; each yields its rejections."""
 
@@ -167,6 +190,11 @@ class _Checks:
                 yield from self._aggregate(item)
         for name in sorted({name for name in names if names.count(name) > 1}):
             yield Rejection(Reason.OUTPUT_NAME_AMBIGUOUS, name)
+        # One dimension under two names would square the answer's grid (31 provinces thrice:
+        # 29,791 cells) past what the cell count below allowed.
+        dimensions = [item.column for item in query.select if isinstance(item, Dimension)]
+        for column in sorted({c for c in dimensions if dimensions.count(c) > 1}):
+            yield Rejection(Reason.DIMENSION_REPEATED, column)
         for item in query.select:
             # An output must not pass one column off as another (`SUM(m) AS province`), nor
             # take a name the answer needs for itself (`gender AS suppressed` would collide
@@ -240,6 +268,10 @@ class _Checks:
             elif name not in self._where_columns:
                 yield Rejection(Reason.WHERE_COLUMN_NOT_ALLOWED, name)
         yield from dict.fromkeys(self._public_values(query.where))
+        leaves = sum(1 for name, _ in predicate_columns(query.where) if name is not None)
+        values = _value_count(query.where)
+        if leaves > MAX_PREDICATES or values > MAX_VALUES:
+            yield Rejection(Reason.TOO_MANY_VALUES, "where")
 
     def _public_values(self, where: Predicate) -> Iterator[Rejection]:
         """An IN list is no longer than its dimension's public domain (or

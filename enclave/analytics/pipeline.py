@@ -217,6 +217,15 @@ class _Call:
             self.refuse(ViewNotGranted())
         return view
 
+    def require_a_grant(self, purpose: str) -> None:
+        """Refuse, before any parsing, a caller no grant of the policy names for ``purpose``:
+        its query could only be refused, and parsing 100 KB of it costs every partner."""
+        organization = self.caller.organization
+        if not any(
+            g.organization == organization and g.purpose == purpose for g in self.policy.grants
+        ):
+            self.refuse(ViewNotGranted())
+
     def parse(self, sql: str) -> query_engine.Query:
         try:
             return query_engine.parse(sql)
@@ -315,6 +324,8 @@ class AggregateQueries:
         call = _Call(policy, release, request, caller)
         if purpose is not None and caller.purposes is not None and purpose not in caller.purposes:
             call.refuse(PurposeNotGranted())
+        if purpose is not None:
+            call.require_a_grant(purpose)
         return call
 
     # -- Run ------------------------------------------------------------------------------
@@ -348,7 +359,10 @@ class AggregateQueries:
         if plan.rule.release != "exact":
             call.refuse(DpModeRequired())
         rewritten, rule = plan.rewritten, plan.rule
-        rules = gate_rules(rewritten, rule)
+        try:  # the rules are checked whole before the engine runs (a bad fit is a bug, logged)
+            rules = gate.checked(gate_rules(rewritten, rule))
+        except gate.GateError as error:
+            call.refuse(error)
         if not self._slots.acquire(timeout=self._limits.timeout_seconds):
             call.refuse(QueryNotRun("the zone is running its maximum of queries; retry"))
         try:
@@ -359,8 +373,8 @@ class AggregateQueries:
             self._slots.release()
         try:
             gated = gate.release(result.table, rules)
-        except gate.UnsupportedShape as shape:
-            call.refuse(shape)
+        except gate.GateError as error:  # UnsupportedShape, or a bug: either way logged
+            call.refuse(error)
         ipc = ipc_stream(gated.table)
         version = call.policy.version
         value = QueryAnswer(
@@ -557,6 +571,11 @@ class AggregateQueries:
         validation = query_engine.validate(query, view)
         if isinstance(validation, query_engine.Rejected):
             return QueryStatus.REJECTED, _rejections(validation), view.name
+        if not query.parameters:  # what Run would refuse anyway (e.g. a value of the wrong type)
+            try:
+                query_engine.rewrite(query, view, {}, dialect=self._engine.dialect)
+            except query_engine.QueryRejected as rejected:
+                return QueryStatus.REJECTED, (_rejection(rejected),), view.name
         return QueryStatus.ACCEPTED, (), view.name
 
     def get(self, caller: Caller, query_id: str, client_nonce: str = "") -> Answer[StoredQuery]:
@@ -623,6 +642,7 @@ def describe_checks(
         "data holds (values outside the public domains are not released)",
         f"a cell of fewer than {rule.min_persons} distinct persons is suppressed (null, row "
         "marked), and so is any cell that could be recomputed from the answer's other cells",
+        "a cell where one person holds more than half of a sum is suppressed too",
         f"counts rounded to multiples of 5, sums to multiples of {rule.rounding_base}; an "
         "average is the rounded sum over the rounded count",
         f"at most {rule.row_cap} rows released",
@@ -656,30 +676,52 @@ def _not_allowed(
     return Explanation(False, view, rule, mode, "", (), rejections, notices, version)
 
 
-def public_construct(construct: str) -> str:
-    """``construct`` as an answer may carry it: a construct is a grammar element, a policy
-    name or a name the query itself chose (an unknown column, an alias, a parameter), and the
-    last may be anything -- an ID number or a name typed as an identifier. One with a run of
-    seven digits or any non-ASCII character is replaced by a fixed word, so a rejection never
-    echoes what could be a person's identifier."""
-    if _DIGITS.search(construct) or not construct.isascii():
+def public_construct(reason: str, construct: str) -> str:
+    """``construct`` as an answer may carry it. For the reasons whose construct is a name the
+    query itself chose (an unknown column, an alias, a parameter), which may be anything -- an
+    ID number or a name typed as an identifier -- one with seven digits in all or any
+    non-ASCII character is replaced by a fixed word, so a rejection never echoes what could
+    be a person's identifier. Other constructs are grammar words, policy names or counts."""
+    if reason in _NAMED_BY_THE_QUERY and (
+        sum(c.isdigit() for c in construct) >= 7 or not construct.isascii()
+    ):
         return "a name of the query"
     return construct
 
 
-_DIGITS = re.compile(r"[0-9]{7}")
+_NAMED_BY_THE_QUERY = frozenset(
+    {
+        "COLUMN_UNKNOWN",
+        "ORDER_BY_NOT_OUTPUT",
+        "OUTPUT_NAME_AMBIGUOUS",
+        "SELECTED_NOT_GROUPED",
+        "GROUPED_NOT_SELECTED",
+        "PARAMETER_UNKNOWN",
+        "PARAMETER_MISSING",
+        "PARAMETER_INVALID",
+        "IDENTIFIER_NOT_ALLOWED",
+        "NOT_A_DIMENSION",
+        "DIMENSION_NOT_ALLOWED",
+        "WHERE_COLUMN_NOT_ALLOWED",
+        "DIMENSION_REPEATED",
+        "VIEW_UNKNOWN",
+    }
+)
 
 
 def _rejection(rejected: query_engine.QueryRejected) -> QueryRejection:
-    return QueryRejection(str(rejected.reason), public_construct(rejected.construct))
+    reason = str(rejected.reason)
+    return QueryRejection(reason, public_construct(reason, rejected.construct))
 
 
 def _rejections(validation: query_engine.Rejected) -> tuple[QueryRejection, ...]:
     return tuple(
-        QueryRejection(str(r.reason), public_construct(r.construct)) for r in validation.rejections
+        QueryRejection(str(r.reason), public_construct(str(r.reason), r.construct))
+        for r in validation.rejections
     )
 
 
 def _rejected(rejected: query_engine.QueryRejected) -> QueryRejected:
     """The zone's refusal for the engine's rejection: its code and construct, nothing else."""
-    return QueryRejected(str(rejected.reason), public_construct(rejected.construct))
+    reason = str(rejected.reason)
+    return QueryRejected(reason, public_construct(reason, rejected.construct))

@@ -24,7 +24,7 @@ aggregate columns and the :data:`MARKER_COLUMN`:
 Pure functions: no DuckDB, no I/O. Differential privacy (the next issue) comes beside it.
 """
 
-from enclave.gate._gate import release
+from enclave.gate._gate import checked, release
 from enclave.gate._rules import rules_for
 from enclave.gate.errors import (
     ColumnMissing,
@@ -41,6 +41,7 @@ from enclave.gate.interface import (
     AggregateKind,
     AggregateSpec,
     AverageSpec,
+    DominanceSpec,
     GateResult,
     GateRules,
 )
@@ -54,12 +55,14 @@ __all__ = [
     "ColumnMissing",
     "ColumnNotAllowed",
     "ColumnTypeInvalid",
+    "DominanceSpec",
     "DuplicateCell",
     "GateError",
     "GateResult",
     "GateRules",
     "GateRulesInvalid",
     "UnsupportedShape",
+    "checked",
     "release",
     "rules_for",
 ]

@@ -38,7 +38,18 @@ from enclave.gate.interface import (
     GateRules,
 )
 
-__all__ = ["release"]
+__all__ = ["checked", "release"]
+
+RESERVED = (PERSONS_COLUMN, MARKER_COLUMN)
+
+
+def checked(rules: GateRules) -> GateRules:
+    """``rules`` once they are consistent (each column once, the averages' and dominance
+    checks' parts declared, one domain per dimension, a grid within the row cap): the query
+    path checks them before the engine runs; :func:`release` checks them again. Raises
+    :class:`GateRulesInvalid`."""
+    _check_rules(rules)
+    return rules
 
 
 def release(table: pa.Table, rules: GateRules) -> GateResult:
@@ -63,7 +74,8 @@ def release(table: pa.Table, rules: GateRules) -> GateResult:
     if len(set(keys)) != len(keys):
         raise DuplicateCell()
     persons: list[int | None] = table.column(PERSONS_COLUMN).to_pylist()
-    hidden = suppressed_rows(persons, rules.min_persons, margins_of(keys))
+    dominated = _dominated(table, rules)
+    hidden = suppressed_rows(persons, rules.min_persons, margins_of(keys), dominated)
     kept = min(table.num_rows, rules.row_cap)
     columns: dict[str, pa.Array[Any]] = {}
     for d in rules.dimensions:
@@ -108,12 +120,27 @@ def _on_grid(table: pa.Table, rules: GateRules, domains: Sequence[Sequence[str]]
     columns: dict[str, pa.Array[Any]] = {
         d: pa.array([key[i] for key in grid], type=pa.string()) for i, d in enumerate(dimensions)
     }
-    for name in (*(spec.name for spec in rules.aggregates), PERSONS_COLUMN):
+    tops = (spec.top for spec in rules.dominance)
+    for name in (*(spec.name for spec in rules.aggregates), *tops, PERSONS_COLUMN):
         values = table.column(name).to_pylist()
         columns[name] = pa.array(
             [0 if row is None else values[row] for row in rows], type=pa.int64()
         )
     return pa.table(columns)
+
+
+def _dominated(table: pa.Table, rules: GateRules) -> set[int]:
+    """The rows where one person holds more than ``max_share`` of a declared sum (or whose
+    parts are unknown): withheld like small cells, before secondary suppression."""
+    numerator, denominator = rules.max_share
+    rows: set[int] = set()
+    for spec in rules.dominance:
+        totals = table.column(spec.total).to_pylist()
+        tops = table.column(spec.top).to_pylist()
+        for i, (total, top) in enumerate(zip(totals, tops, strict=True)):
+            if total is None or top is None or top * denominator > total * numerator:
+                rows.add(i)
+    return rows
 
 
 def _quotients(sums: list[int | None], counts: list[int | None]) -> pa.Array[Any]:
@@ -151,11 +178,30 @@ def _check_rules(rules: GateRules) -> None:
     ]
     if len(set(names)) != len(names):
         raise GateRulesInvalid("a column is named twice in the gate rules")
-    for reserved in (PERSONS_COLUMN, MARKER_COLUMN):
+    for reserved in RESERVED:
         if reserved in names:
             raise GateRulesInvalid(f"column name {reserved!r} is reserved by the gate")
     _check_averages(rules)
     _check_domains(rules)
+    _check_dominance(rules)
+
+
+def _check_dominance(rules: GateRules) -> None:
+    """Each dominance check names a declared SUM and a top column of its own; a share in (0, 1]."""
+    numerator, denominator = rules.max_share
+    if not 0 < numerator <= denominator:
+        raise GateRulesInvalid("the dominance share must be in (0, 1]")
+    kinds = {spec.name: spec.kind for spec in rules.aggregates}
+    tops = [spec.top for spec in rules.dominance]
+    if len(set(tops)) != len(tops) and len({(s.total, s.top) for s in rules.dominance}) != len(
+        tops
+    ):
+        raise GateRulesInvalid("a sum is checked for dominance twice")
+    for spec in rules.dominance:
+        if kinds.get(spec.total) is not AggregateKind.SUM:
+            raise GateRulesInvalid(f"dominance of {spec.total!r}, which is not a declared sum")
+        if spec.top in kinds or spec.top in rules.dimensions or spec.top in RESERVED:
+            raise GateRulesInvalid(f"the top column {spec.top!r} is named like another")
 
 
 def _check_domains(rules: GateRules) -> None:
@@ -195,7 +241,8 @@ def _part(
 
 
 def _check_columns(table: pa.Table, rules: GateRules) -> None:
-    allowed = {*rules.dimensions, *(spec.name for spec in rules.aggregates), PERSONS_COLUMN}
+    tops = {spec.top for spec in rules.dominance}
+    allowed = {*rules.dimensions, *(spec.name for spec in rules.aggregates), *tops, PERSONS_COLUMN}
     present: Sequence[str] = table.column_names
     if len(set(present)) != len(present):
         raise GateRulesInvalid("the aggregate has two columns of the same name")
@@ -205,7 +252,7 @@ def _check_columns(table: pa.Table, rules: GateRules) -> None:
     for name in allowed:
         if name not in present:
             raise ColumnMissing(name)
-    for name in (PERSONS_COLUMN, *(spec.name for spec in rules.aggregates)):
+    for name in (PERSONS_COLUMN, *(spec.name for spec in rules.aggregates), *tops):
         if table.schema.field(name).type != pa.int64():
             raise ColumnTypeInvalid(name)
     for name in rules.dimensions:

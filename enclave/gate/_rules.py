@@ -15,6 +15,7 @@ from enclave.gate.interface import (
     AggregateKind,
     AggregateSpec,
     AverageSpec,
+    DominanceSpec,
     GateRules,
 )
 
@@ -41,8 +42,14 @@ def rules_for(
     domains: list[tuple[str, ...]] = []
     aggregates: list[AggregateSpec] = []
     parts: dict[str, dict[AggregateKind, str]] = {}
+    tops: dict[str, str] = {}
     persons = 0
     for column in rewritten.columns:
+        if column.kind is query_engine.OutputKind.TOP:
+            if column.measure is None or column.measure in tops:
+                raise GateRulesInvalid(f"column {column.name!r} is not one measure's top part")
+            tops[column.measure] = column.name
+            continue
         if column.kind is query_engine.OutputKind.DIMENSION:
             if column.domain is None:  # the grid needs it: fail closed, never release as is
                 raise GateRulesInvalid(f"dimension {column.name!r} has no public domain")
@@ -71,6 +78,13 @@ def rules_for(
         if set(named) != {AggregateKind.SUM, AggregateKind.COUNT}:
             raise GateRulesInvalid(f"average {item!r} needs its sum and its count")
         averages.append(AverageSpec(item, named[AggregateKind.SUM], named[AggregateKind.COUNT]))
+    dominance: list[DominanceSpec] = []
+    for column in rewritten.columns:
+        if column.kind is query_engine.OutputKind.SUM:
+            top = tops.get(column.measure or "")
+            if top is None:  # every sum is checked for a dominant person: fail closed
+                raise GateRulesInvalid(f"sum {column.name!r} has no top part to check")
+            dominance.append(DominanceSpec(column.name, top))
     return GateRules(
         min_persons=min_persons,
         sum_base=rounding_base,
@@ -79,4 +93,5 @@ def rules_for(
         aggregates=tuple(aggregates),
         averages=tuple(averages),
         domains=tuple(domains),
+        dominance=tuple(dominance),
     )

@@ -1,6 +1,7 @@
 """Primary and secondary suppression over an answer's margins.
 
-Primary: a row whose distinct persons are under the threshold (or unknown) is suppressed.
+Primary: a row whose distinct persons are under the threshold (or unknown) is suppressed, and
+so is one the caller names (a sum one person dominates).
 
 Secondary, in two stages, each repeated until nothing changes:
 
@@ -33,9 +34,16 @@ __all__ = ["suppressed_rows"]
 _Size = Callable[[int], tuple[int, int]]
 
 
-def suppressed_rows(persons: Sequence[int | None], min_persons: int, margins: Margins) -> set[int]:
-    """The rows (by index) whose aggregates must be withheld."""
+def suppressed_rows(
+    persons: Sequence[int | None],
+    min_persons: int,
+    margins: Margins,
+    also: set[int] | None = None,
+) -> set[int]:
+    """The rows (by index) whose aggregates must be withheld; ``also`` are rows suppressed
+    for another primary reason (one person dominating a sum)."""
     suppressed = {i for i, p in enumerate(persons) if p is None or p < min_persons}
+    suppressed |= also or set()
 
     def size(i: int) -> tuple[int, int]:
         p = persons[i]

@@ -21,6 +21,7 @@ __all__ = [
     "AggregateKind",
     "AggregateSpec",
     "AverageSpec",
+    "DominanceSpec",
     "GateResult",
     "GateRules",
 ]
@@ -64,6 +65,15 @@ class AverageSpec:
     count: str
 
 
+@dataclass(frozen=True)
+class DominanceSpec:
+    """A released sum (``total``, a SUM in :attr:`GateRules.aggregates`) and the input column
+    ``top`` holding the largest one person's part of it in the cell; ``top`` never leaves."""
+
+    total: str
+    top: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class GateRules:
     """What the gate enforces for one answer.
@@ -75,6 +85,9 @@ class GateRules:
     that the parts of each of ``averages`` leave as the average (:class:`AverageSpec`).
     A null in a dimension column means "all values" (a margin, as ``GROUP BY ROLLUP``/``CUBE``
     gives, or a total the caller added).
+    ``dominance``: sums whose cells are suppressed when one person holds more than
+    ``max_share`` (numerator, denominator) of the sum -- a cell of many persons still tells a
+    dominant one's amount within rounding (the p% idea of statistical disclosure control).
     ``domains``: each dimension's public domain, in the order of ``dimensions`` (None: the
     rows as given). With them the gate releases exactly the grid of the domains, in domain
     order: a combination the data lacks is a cell of zero persons (suppressed), and a row
@@ -90,6 +103,8 @@ class GateRules:
     aggregates: tuple[AggregateSpec, ...]
     averages: tuple[AverageSpec, ...] = ()
     domains: tuple[tuple[str, ...], ...] | None = None
+    dominance: tuple[DominanceSpec, ...] = ()
+    max_share: tuple[int, int] = (1, 2)
 
 
 @dataclass(frozen=True)

@@ -2096,11 +2096,28 @@ def test_very_deep_nesting_is_a_rejection_not_a_crash(zone: Pipeline, sql: str) 
 
 
 def test_long_but_flat_predicates_run_and_stay_gated(zone: Pipeline) -> None:
-    where = " OR ".join(["gender = 'F'"] * 3000)
+    where = " OR ".join(["gender = 'F'"] * 64)
     sql = _q("gender, COUNT(*) AS n", f"WHERE {where} GROUP BY gender")
     answer = zone.released(sql).value
     assert _released_labels(answer.table, "gender") == ["F"]  # M: an empty, suppressed cell
     _assert_small_cells_suppressed(zone, answer.table, ["gender"], "gender = 'F'")
+
+
+def test_a_where_of_too_many_comparisons_or_values_is_refused_before_the_engine(
+    zone: Pipeline,
+) -> None:
+    # The review's flood: 4,000 ORed comparisons (100 KB) cost a second each to plan.
+    many = " OR ".join(f"prefecture = '{i:06d}'" for i in range(65))
+    _rejected(zone, (_q("COUNT(*) AS n", f"WHERE {many}"), "TOO_MANY_VALUES", "where"))
+    prefectures = ", ".join(f"'{i:06d}'" for i in range(85))
+    lists = " OR ".join(f"prefecture IN ({prefectures})" for _ in range(12))
+    _rejected(zone, (_q("COUNT(*) AS n", f"WHERE {lists}"), "TOO_MANY_VALUES", "where"))
+
+
+def test_one_dimension_under_two_names_is_refused(zone: Pipeline) -> None:
+    # It would square the answer's grid past the row cap after the engine ran (review).
+    sql = _q("province, province AS p2, province AS p3, COUNT(*) AS n", "GROUP BY province")
+    _rejected(zone, (sql, "DIMENSION_REPEATED", "province"))
 
 
 @pytest.mark.parametrize(

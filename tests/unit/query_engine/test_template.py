@@ -272,6 +272,7 @@ def test_a_template_runs_with_contribution_bounding_and_the_persons_column(
         ("persons", OutputKind.COUNT),
         ("sum_total_cents", OutputKind.SUM),
         (PERSONS_COLUMN, OutputKind.PERSONS),
+        ("__top_total_cents", OutputKind.TOP),
     ]
     table = DuckDBEngine().execute(done.rewritten.request(export_files, LIMITS)).table
     got = {row["visit_type"]: row for row in table.to_pylist()}
@@ -305,6 +306,7 @@ def test_the_avg_template_runs_as_a_sum_and_a_count(export_files: Files) -> None
         "mean_total_cents__sum",
         "mean_total_cents__count",
         PERSONS_COLUMN,
+        "__top_total_cents",
     ]
     assert table.num_rows > 0
     for row in table.to_pylist():

@@ -351,6 +351,9 @@ def test_queries_beyond_the_concurrency_limit_are_refused_not_queued_forever(
         'SELECT "张三丰", COUNT(*) AS n FROM claims_analysis GROUP BY "张三丰"',
         "SELECT province, COUNT(*) AS n FROM claims_analysis GROUP BY province"
         " ORDER BY p13419553974",
+        # digits split by other characters: seven in all are enough to be masked
+        "SELECT province, COUNT(*) AS n FROM claims_analysis"
+        " WHERE p640105_195209_101072 = 'F' GROUP BY province",
     ],
 )
 def test_a_rejection_never_echoes_what_could_be_an_identifier(service: Service, sql: str) -> None:
@@ -358,6 +361,24 @@ def test_a_rejection_never_echoes_what_could_be_an_identifier(service: Service, 
         service.queries.run(INSURER, sql, {}, UNDERWRITING)
     for text in (refused.value.public_message, refused.value.construct):
         assert "640105195209101072" not in text and "张三丰" not in text
-        assert "13419553974" not in text
+        assert "13419553974" not in text and "640105_195209" not in text
     explained = service.dry.explain(INSURER, QueryRequest(UNDERWRITING, sql=sql)).value
     assert not any("6401051952" in str(r) or "1341955" in str(r) for r in explained.rejections)
+
+
+def test_a_caller_without_any_grant_is_refused_before_its_query_is_parsed(
+    service: Service,
+) -> None:
+    not_sql = "this is not SQL at all " * 100
+    for method in (service.queries.answer, service.queries.submit, service.dry.explain):
+        with pytest.raises(ViewNotGranted):  # not PARSE_ERROR: nothing was parsed
+            method(OTHER_INSURER, QueryRequest(UNDERWRITING, sql=not_sql))
+
+
+def test_submit_refuses_what_run_would_refuse_for_a_query_without_parameters(
+    service: Service,
+) -> None:
+    sql = "SELECT gender, COUNT(*) AS n FROM claims_analysis WHERE gender = 1 GROUP BY gender"
+    value = service.queries.submit(INSURER, QueryRequest(UNDERWRITING, sql=sql)).value
+    assert value.status is QueryStatus.REJECTED and value.query_id == ""
+    assert [r.rule for r in value.rejections] == ["VALUE_TYPE_MISMATCH"]
