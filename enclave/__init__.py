@@ -17,6 +17,8 @@ aggregates leave only through the output gate (``gate/``), behind the same leave
     analytics/  aggregate queries end to end: explain, submit (stored, sealed), run: parse,
                 grant, validate, rewrite, engine, gate, release
     policy/     the policy in force: applied versions, their history, the ``policy_changed`` leaf
+    budget/     the durable privacy-budget ledger: integer micro-epsilon, hash-chained charges,
+                limits, the noisy result stored with its charge
 
 Other packages import only these faces (``enclave.<sub>``) and this one, which holds the
 root of the zone's one error tree (:mod:`enclave.errors`): every zone error is a

@@ -52,6 +52,13 @@ from enclave.audit import (
     AuditTrustedCheckpointError,
     AuditUnknownEntryError,
 )
+from enclave.budget import (
+    BudgetError,
+    BudgetExhausted,
+    BudgetLedgerCorrupt,
+    ChargeNotFound,
+    ResultAlreadyStored,
+)
 from enclave.consent import ConsentError, ConsentNotFound
 from enclave.gate import (
     ColumnMissing,
@@ -136,6 +143,12 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     analytics.QueryNotRunnable: C.FAILED_PRECONDITION,
     analytics.InvalidPageToken: C.INVALID_ARGUMENT,
     analytics.AnalyticsError: C.INTERNAL,
+    # the privacy budget: spent is the partner's; a ledger that does not verify, or a charge
+    # or result the query path got wrong, is a bug
+    BudgetExhausted: C.RESOURCE_EXHAUSTED,
+    BudgetLedgerCorrupt: C.INTERNAL,
+    ChargeNotFound: C.INTERNAL,
+    ResultAlreadyStored: C.INTERNAL,
     # keys and datasets: the zone cannot serve (operator errors, never a partner's)
     KeyringError: C.UNAVAILABLE,
     DatasetError: C.UNAVAILABLE,
@@ -153,9 +166,10 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     PersonCheckError: C.INTERNAL,
     ConsentError: C.INTERNAL,
     GateError: C.INTERNAL,
+    BudgetError: C.INTERNAL,
 }
 CATCH_ALL: frozenset[type[BaseException]] = frozenset(
-    {ApiError, ZoneError, AuditError, PersonCheckError, ConsentError, GateError}
+    {ApiError, ZoneError, AuditError, PersonCheckError, ConsentError, GateError, BudgetError}
 )
 
 # Exceptions whose own message names a value the caller sent: a fixed public message instead.

@@ -40,6 +40,7 @@ from enclave import (
     ZoneNotInitialized,
 )
 from enclave.audit import AuditError, AuditIntegrityError, AuditLogBusy, AuditStorageError
+from enclave.budget import BudgetExhausted, BudgetLedgerCorrupt
 from enclave.consent import ConsentNotFound
 from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
 from launcher._operator_calls import (
@@ -106,6 +107,9 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     # the policy in force (`policy apply`): a document with an error changes nothing
     (PolicyInvalid, EX_DATAERR),
     (PolicyStoreCorrupt, EX_IOERR),  # the policy store could not record a version
+    # the privacy budget: spent (try again another day), or a ledger that does not verify
+    (BudgetExhausted, EX_TEMPFAIL),
+    (BudgetLedgerCorrupt, EX_DATAERR),
     # person-level checks and consents (dataward consent)
     (PersonNotFound, EX_NOINPUT),
     (ConsentNotFound, EX_NOINPUT),

@@ -134,6 +134,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """INVALID_ARGUMENT: (StewardService.ApplyPolicy) the policy document has an error;
     metadata["path"] names where and metadata["problem"] what. The policy in force stays.
     """
+    ERROR_REASON_BUDGET_EXHAUSTED: _ErrorReason.ValueType  # 30
+    """RESOURCE_EXHAUSTED: (QueryService.Run) the charge would pass a privacy-budget limit (per
+    query, per partner per day, per partner per dataset version, or the zone's total per
+    dataset version); nothing was charged.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The machine-readable reasons carried in google.rpc.ErrorInfo.reason (the name without the
@@ -220,6 +225,11 @@ under a policy that is no longer in force: submit it again.
 ERROR_REASON_POLICY_INVALID: ErrorReason.ValueType  # 29
 """INVALID_ARGUMENT: (StewardService.ApplyPolicy) the policy document has an error;
 metadata["path"] names where and metadata["problem"] what. The policy in force stays.
+"""
+ERROR_REASON_BUDGET_EXHAUSTED: ErrorReason.ValueType  # 30
+"""RESOURCE_EXHAUSTED: (QueryService.Run) the charge would pass a privacy-budget limit (per
+query, per partner per day, per partner per dataset version, or the zone's total per
+dataset version); nothing was charged.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
