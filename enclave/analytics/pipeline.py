@@ -619,6 +619,8 @@ def column_kinds(table: pa.Table, rewritten: query_engine.Rewritten) -> tuple[tu
     """Each released column and its kind: dimension, count, sum, avg or suppressed."""
     kinds: dict[str, str] = {gate.MARKER_COLUMN: "suppressed"}
     for column in rewritten.columns:
+        if column.kind is query_engine.OutputKind.TOP:  # the gate's own input, never released
+            continue
         kinds[column.name] = column.kind.value
         if column.name != column.item:  # the parts of an AVG
             kinds[column.item] = "avg"

@@ -382,3 +382,18 @@ def test_submit_refuses_what_run_would_refuse_for_a_query_without_parameters(
     value = service.queries.submit(INSURER, QueryRequest(UNDERWRITING, sql=sql)).value
     assert value.status is QueryStatus.REJECTED and value.query_id == ""
     assert [r.rule for r in value.rejections] == ["VALUE_TYPE_MISMATCH"]
+
+
+def test_the_column_kinds_name_only_released_columns(service: Service) -> None:
+    sql = (
+        "SELECT visit_type, SUM(total_cents) AS total, AVG(total_cents) AS mean"
+        " FROM claims_analysis GROUP BY visit_type"
+    )
+    value = service.queries.run(INSURER, sql, {}, UNDERWRITING).value
+    assert value.columns == (
+        ("visit_type", "dimension"),
+        ("total", "sum"),
+        ("mean", "avg"),
+        ("suppressed", "suppressed"),
+    )
+    assert tuple(name for name, _ in value.columns) == tuple(value.table.column_names)
