@@ -7,9 +7,30 @@ directory fsynced after it (otherwise the rename itself may be lost on power fai
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
-__all__ = ["fsync_dir", "fsync_tree", "write_atomic"]
+__all__ = ["fsync_dir", "fsync_tree", "open_wal_database", "write_atomic"]
+
+SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
+
+
+def open_wal_database(
+    path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int | None = None
+) -> sqlite3.Connection:
+    """A zone state database at ``path`` (created with its directory): WAL journal, the given
+    ``PRAGMA synchronous``, autocommit (callers open their own transactions), usable from any
+    thread (callers serialise with their own lock). Raises ``ValueError`` for an unknown
+    ``synchronous``."""
+    if synchronous.upper() not in SYNCHRONOUS:
+        raise ValueError("synchronous must be OFF, NORMAL, FULL or EXTRA")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    if busy_timeout_ms is not None:
+        db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+    return db
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:

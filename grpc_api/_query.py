@@ -25,10 +25,9 @@ from enclave.analytics import (
     QueryStatus,
     StoredQuery,
 )
-from enclave.release import Caller
 from grpc_api import _convert as convert
 from grpc_api._guard import principal_of
-from grpc_api._tokens import Principal
+from grpc_api._servicers import partner_caller
 from grpc_api.errors import InvalidRequest
 
 __all__ = ["QueryServicer"]
@@ -145,10 +144,6 @@ def _split(reason: str) -> tuple[str, str, str]:
     """``RULE(construct)`` -> (rule, "(", construct)."""
     rule, bracket, rest = reason.partition("(")
     return rule, bracket, rest.removesuffix(")")
-
-
-def partner_caller(principal: Principal) -> Caller:
-    return Caller(principal.client_id, principal.organization, principal.purposes)
 
 
 class QueryServicer(query_pb2_grpc.QueryServiceServicer):

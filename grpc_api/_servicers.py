@@ -61,7 +61,7 @@ _BATCH = "/dataward.v1.EligibilityService/CheckBatch"
 _FAULTS = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
 
 
-def _partner(principal: Principal) -> Caller:
+def partner_caller(principal: Principal) -> Caller:
     """A partner as the zone sees it: its client, organization and granted purposes."""
     return Caller(principal.client_id, principal.organization, principal.purposes)
 
@@ -80,7 +80,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         self, request: eligibility_pb2.CheckRequest, principal: Principal
     ) -> eligibility_pb2.CheckResponse:
         query = convert.eligibility_query(request)
-        answer = self._checks.check_eligibility(_partner(principal), query)
+        answer = self._checks.check_eligibility(partner_caller(principal), query)
         return convert.decision_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
     def Check(
@@ -123,7 +123,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self, request: identity_pb2.VerifyRequest, context: grpc.ServicerContext
     ) -> identity_pb2.VerifyResponse:
         query = convert.identity_query(request)
-        answer = self._checks.verify_identity(_partner(principal_of(context)), query)
+        answer = self._checks.verify_identity(partner_caller(principal_of(context)), query)
         return convert.verdict_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
 

@@ -21,6 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from enclave._fsio import open_wal_database
+
 __all__ = ["QUERY_ID", "QueryStatus", "Sealer", "SqliteQueryStore", "StoredQuery"]
 
 QUERY_ID = re.compile(r"qry_[A-Za-z0-9_-]{24}")
@@ -87,12 +89,7 @@ class SqliteQueryStore:
 
     @classmethod
     def open(cls, path: Path, sealer: Sealer, *, synchronous: str = "FULL") -> SqliteQueryStore:
-        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-            raise ValueError("synchronous must be OFF, NORMAL, FULL or EXTRA")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        db = open_wal_database(path, synchronous=synchronous)
         db.executescript(_SCHEMA)
         return cls(db, sealer)
 

@@ -433,7 +433,7 @@ class AggregateQueries:
             )
         except query_engine.QueryRejected as rejected:
             call.refuse(_rejected(rejected))
-        return _Plan(view, rule, rewritten, _measures(query, view))
+        return _Plan(view, rule, rewritten, _measures(rewritten))
 
     def _template(self, call: _Call, asked: QueryRequest) -> _Plan:
         """An approved template the caller may use, rewritten with its parameters; raises
@@ -447,8 +447,7 @@ class AggregateQueries:
         found = query_engine.rewrite_template(
             view, asked.template, asked.parameters, dialect=self._engine.dialect
         )
-        measures = _measures(query_engine.parse(found.template.sql), view)
-        return _Plan(view, found.rule, found.rewritten, measures)
+        return _Plan(view, found.rule, found.rewritten, _measures(found.rewritten))
 
     # -- Explain ----------------------------------------------------------------------------
     def explain(self, caller: Caller, asked: QueryRequest) -> Answer[Explanation]:
@@ -520,7 +519,7 @@ class AggregateQueries:
             rule="aggregation",
             release_mode=rule.release,
             rewritten_sql=rewritten.sql,
-            checks=describe_checks(rule, view, _measures(query, view), self._limits),
+            checks=describe_checks(rule, view, _measures(rewritten), self._limits),
             rejections=(),
             notices=(notice,),
             policy_version=call.policy.version,
@@ -654,17 +653,10 @@ def describe_checks(
     return tuple(checks)
 
 
-def _measures(query: query_engine.Query, view: View) -> tuple[str, ...]:
-    names = {name.lower(): name for name in view.columns}
-    used = (
-        names.get(item.column, item.column)
-        for item in query.select
-        if isinstance(item, query_engine.Aggregate)
-        and item.column is not None
-        and item.function
-        in (query_engine.AggregateFunction.SUM, query_engine.AggregateFunction.AVG)
-    )
-    return tuple(dict.fromkeys(used))
+def _measures(rewritten: query_engine.Rewritten) -> tuple[str, ...]:
+    """The view measures the rewritten query sums (each once, in order)."""
+    summed = (c.measure for c in rewritten.columns if c.kind is query_engine.OutputKind.SUM)
+    return tuple(dict.fromkeys(m for m in summed if m is not None))
 
 
 def _not_allowed(

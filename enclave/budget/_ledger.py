@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from enclave._fsio import open_wal_database
 from enclave.budget._chain import GENESIS, Entry, entry_hash
 from enclave.budget._values import (
     PER_PARTNER_PER_DATASET_VERSION,
@@ -77,7 +78,6 @@ _COLUMNS = (
     "seq, charge_id, partner, dataset_version, query_key, micro_epsilon, day, charged_at, "
     "prev_hash, entry_hash"
 )
-_SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 
 
 def _micros(at: dt.datetime) -> int:
@@ -132,13 +132,7 @@ class BudgetLedger:
         busy_timeout_ms: int = 10_000,
     ) -> BudgetLedger:
         """Open (or create) the ledger at ``path`` (a zone's is ``ZONE / BUDGET_DB``)."""
-        if synchronous.upper() not in _SYNCHRONOUS:
-            raise ValueError("synchronous must be OFF, NORMAL, FULL or EXTRA")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        db = open_wal_database(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(_SCHEMA)
         return cls(db, limits or BudgetLimits())

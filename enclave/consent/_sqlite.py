@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from enclave._fsio import open_wal_database
 from enclave.consent.errors import ConsentNotFound
 from enclave.consent.interface import Consent
 
@@ -78,12 +79,7 @@ class SqliteConsentStore:
 
     @classmethod
     def open(cls, path: Path, *, synchronous: str = "FULL") -> SqliteConsentStore:
-        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-            raise ValueError("synchronous must be OFF, NORMAL, FULL or EXTRA")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        db = open_wal_database(path, synchronous=synchronous)
         db.executescript(_SCHEMA)
         return cls(db)
 

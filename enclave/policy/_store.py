@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import query_engine
+from enclave._fsio import open_wal_database
 from enclave.dataset import TABLES
 from enclave.errors import PolicyInvalid, PolicyStoreCorrupt
 from enclave.policy._values import (
@@ -130,12 +131,7 @@ class PolicyStore:
         clock: Clock = _utc_now,
     ) -> PolicyStore:
         """Open (or create) the store at ``path`` as the writer, logging to ``trail``."""
-        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-            raise ValueError("synchronous must be OFF, NORMAL, FULL or EXTRA")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        db = open_wal_database(path, synchronous=synchronous)
         db.executescript(_SCHEMA)
         return cls(db, trail, clock)
 
