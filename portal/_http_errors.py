@@ -16,6 +16,11 @@ from portal.errors import (
     SigningKeyError,
     UnsealedKeysError,
     WrongPortalKeyError,
+    ZoneConflictError,
+    ZoneInvalidArgumentError,
+    ZoneNotFoundError,
+    ZonePermissionError,
+    ZoneRefusedError,
     ZoneUnavailableError,
 )
 
@@ -35,6 +40,11 @@ HTTP_STATUS: list[tuple[type[PortalError], int]] = [
     (UnsealedKeysError, 500),
     (SigningKeyError, 500),
     (LogUnavailableError, 500),
+    (ZoneConflictError, 409),
+    (ZoneNotFoundError, 404),
+    (ZoneInvalidArgumentError, 400),
+    (ZonePermissionError, 403),
+    (ZoneRefusedError, 502),  # a refusal of another kind: the zone's answer, not the user's
     (ZoneUnavailableError, 503),
     (PortalError, 500),
 ]

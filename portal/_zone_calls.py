@@ -10,8 +10,12 @@ under it -- never under a portal-wide credential.
 
 Where the zone listens: ``dataward serve`` writes ``STATE_DIR/zone-grpc.json`` once its gRPC
 API is bound (:func:`write_zone_target`); a portal without it (serving alone) says the zone is
-not reachable. Any failure of the call is :class:`~portal.errors.ZoneUnavailableError` (503)
-with the zone's public message, never a traceback.
+not reachable. Every call goes through :func:`call_steward_service`, the one place where a
+gRPC failure becomes a portal error (:func:`zone_error`): the zone's refusals keep their meaning
+(FAILED_PRECONDITION 409, NOT_FOUND 404, INVALID_ARGUMENT 400 with the field,
+UNAUTHENTICATED/PERMISSION_DENIED 403) with the zone's public message and reason code; anything
+else -- no target, no answer in time, UNAVAILABLE, INTERNAL -- is
+:class:`~portal.errors.ZoneUnavailableError` (503). Never a traceback.
 """
 
 from __future__ import annotations
@@ -19,10 +23,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
 from sqlalchemy import select
 
 from dataward.access import Scope
@@ -32,7 +40,14 @@ from portal._models import Client, Token
 from portal._portal import Portal
 from portal._tokens import ClientAdapter, JwtTokenGenerator, read_claims
 from portal._views import UserView
-from portal.errors import ZoneUnavailableError
+from portal.errors import (
+    PortalError,
+    ZoneConflictError,
+    ZoneInvalidArgumentError,
+    ZoneNotFoundError,
+    ZonePermissionError,
+    ZoneUnavailableError,
+)
 
 __all__ = [
     "ZONE_TARGET_FILE",
@@ -40,8 +55,10 @@ __all__ = [
     "GrantRow",
     "PolicyPage",
     "ViewRow",
+    "call_steward_service",
     "read_policy",
     "write_zone_target",
+    "zone_error",
 ]
 
 ZONE_TARGET_FILE = "zone-grpc.json"
@@ -52,6 +69,8 @@ _RULES = {
     steward_pb2.POLICY_RULE_KIND_TEMPLATES: "templates",
 }
 _MODES = {query_pb2.RELEASE_MODE_EXACT: "exact", query_pb2.RELEASE_MODE_DP: "dp"}
+_DOMAIN = "dataward.v1"
+_Answer = TypeVar("_Answer")
 
 
 @dataclass(frozen=True)
@@ -178,20 +197,70 @@ def _applied(row: steward_pb2.AppliedPolicyVersion) -> AppliedRow:
     )
 
 
-def read_policy(portal: Portal, user: UserView) -> PolicyPage:
-    """``StewardService.GetPolicy`` as ``user``: the policy in force and its history."""
+def _error_info(exc: grpc.Call) -> tuple[str, dict[str, str]]:
+    """The zone's ErrorInfo (reason, metadata) from the ``grpc-status-details-bin`` trailer."""
+    for key, value in exc.trailing_metadata() or ():
+        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
+            continue
+        try:
+            status = status_pb2.Status.FromString(value)
+        except DecodeError:
+            return "", {}
+        for detail in status.details:
+            info = error_details_pb2.ErrorInfo()
+            if detail.Unpack(info) and info.domain == _DOMAIN:
+                return info.reason, dict(info.metadata)
+    return "", {}
+
+
+def zone_error(exc: grpc.RpcError) -> PortalError:
+    """The portal error for a failed call to the zone (the one mapping table of this seam)."""
+    if not isinstance(exc, grpc.Call):
+        return ZoneUnavailableError("the zone did not answer the portal's call")
+    code = exc.code()
+    message = str(exc.details() or "")
+    reason, metadata = _error_info(exc)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return ZoneConflictError(message or "the zone refused: not possible now", reason)
+    if code == grpc.StatusCode.NOT_FOUND:
+        return ZoneNotFoundError(message or "the zone has no such item", reason)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        field = metadata.get("field", "")
+        words = f"the zone refused {field}: {message}" if field else f"the zone refused: {message}"
+        return ZoneInvalidArgumentError(words, reason, field)
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        return ZonePermissionError(f"the zone refused your steward token: {message}", reason)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return ZoneUnavailableError(f"the zone is not reachable now ({code.name}); retry later")
+    return ZoneUnavailableError(f"the zone could not answer ({code.name}): {message}")
+
+
+def call_steward_service(
+    portal: Portal,
+    user: UserView,
+    method: Callable[[steward_pb2_grpc.StewardServiceStub], Callable[..., _Answer]],
+    request: object,
+) -> _Answer:
+    """One ``StewardService`` call as ``user`` (a fresh token of theirs), e.g.
+    ``call_steward_service(portal, user, lambda s: s.GetPolicy, GetPolicyRequest())``.
+    Raises the portal error :func:`zone_error` gives for any failure."""
     token = _steward_token(portal, user)
     with _zone_channel(portal.config.state_dir) as channel:
         try:
-            got = steward_pb2_grpc.StewardServiceStub(channel).GetPolicy(
-                steward_pb2.GetPolicyRequest(),
+            return method(steward_pb2_grpc.StewardServiceStub(channel))(
+                request,
                 metadata=(("authorization", f"Bearer {token}"),),
                 timeout=_CALL_SECONDS,
             )
         except grpc.RpcError as exc:
-            code = exc.code().name if isinstance(exc, grpc.Call) else "UNAVAILABLE"
-            message = str(exc.details()) if isinstance(exc, grpc.Call) else "no answer"
-            raise ZoneUnavailableError(f"the zone refused the call ({code}): {message}") from None
+            raise zone_error(exc) from None
+
+
+def read_policy(portal: Portal, user: UserView) -> PolicyPage:
+    """``StewardService.GetPolicy`` as ``user``: the policy in force and its history."""
+    got: steward_pb2.GetPolicyResponse = call_steward_service(
+        portal, user, lambda stub: stub.GetPolicy, steward_pb2.GetPolicyRequest()
+    )
     return PolicyPage(
         version=got.version,
         in_force=_applied(got.in_force) if got.HasField("in_force") else None,

@@ -16,8 +16,15 @@
     │   └── UnsealedKeysError        key files in clear from an earlier release: seal them first
     ├── LogUnavailableError          the portal log cannot be read for verification (no
     │                                database, no log tables, no published public key)
-    └── ZoneUnavailableError         the zone's gRPC API is not reachable from the portal, or
-                                     refused the call (a steward page that reads the zone)
+    ├── ZoneRefusedError             the zone answered a steward page's call with a refusal:
+    │   │                            ``reason`` is its ErrorInfo reason, the message its words
+    │   ├── ZoneConflictError        FAILED_PRECONDITION (your own submission, an approval you
+    │   │                            already gave, a query no longer pending)
+    │   ├── ZoneNotFoundError        NOT_FOUND (no such query)
+    │   ├── ZoneInvalidArgumentError INVALID_ARGUMENT (``field`` names the form field)
+    │   └── ZonePermissionError      UNAUTHENTICATED or PERMISSION_DENIED (the steward's token)
+    └── ZoneUnavailableError         the zone's gRPC API is not reachable from the portal, did
+                                     not answer in time, or failed (a steward page's call)
 
 OAuth 2.0 protocol errors (``invalid_client``, ``invalid_grant`` ...) are not in this tree:
 they are Authlib's, answered in the RFC 6749 JSON format by the OAuth endpoints. Nor is
@@ -41,6 +48,11 @@ __all__ = [
     "SigningKeyError",
     "UnsealedKeysError",
     "WrongPortalKeyError",
+    "ZoneConflictError",
+    "ZoneInvalidArgumentError",
+    "ZoneNotFoundError",
+    "ZonePermissionError",
+    "ZoneRefusedError",
     "ZoneUnavailableError",
 ]
 
@@ -105,3 +117,30 @@ class LogUnavailableError(PortalError):
 
 class ZoneUnavailableError(PortalError):
     """The zone's API is not reachable from the portal, or refused the portal's call."""
+
+
+class ZoneRefusedError(PortalError):
+    """The zone refused a steward page's call: ``reason`` is the zone's reason code (e.g.
+    ``SELF_APPROVAL``), the public message the zone's own words."""
+
+    def __init__(self, public_message: str, reason: str = "") -> None:
+        super().__init__(public_message)
+        self.reason = reason
+
+
+class ZoneConflictError(ZoneRefusedError):
+    pass
+
+
+class ZoneNotFoundError(ZoneRefusedError):
+    pass
+
+
+class ZoneInvalidArgumentError(ZoneRefusedError):
+    def __init__(self, public_message: str, reason: str = "", field: str = "") -> None:
+        super().__init__(public_message, reason)
+        self.field = field
+
+
+class ZonePermissionError(ZoneRefusedError):
+    pass
