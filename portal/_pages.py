@@ -5,41 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from dataward.access import PARTNER_SCOPES, Purpose
 from portal._http_errors import status_for
 from portal._models import AppStatus, Role
-from portal._portal import Portal
 from portal._security import allow_form_target, csrf_token
+from portal._signed_in import current_portal, current_user, require_role
 from portal._views import UserView
 from portal._zone_calls import read_policy
-from portal.errors import AuthenticationError, LoginThrottledError, PermissionDeniedError
+from portal.errors import AuthenticationError, LoginThrottledError
 
 __all__ = ["pages"]
 
 pages = Blueprint("pages", __name__)
-
-
-def _portal() -> Portal:
-    portal: Portal = current_app.extensions["dataward_portal"]
-    return portal
-
-
-def _user() -> UserView | None:
-    if "user" not in g:
-        uid = session.get("uid")
-        g.user = _portal().admin.get_user(uid) if isinstance(uid, int) else None
-    user: UserView | None = g.user
-    return user
-
-
-def _require(role: str) -> UserView:
-    user = _user()
-    if user is None or user.role != role:
-        raise PermissionDeniedError("sign in with an account that may see this page")
-    return user
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -55,7 +35,7 @@ def _home_for(user: UserView) -> str:
 
 @pages.get("/")
 def index() -> Response:
-    user = _user()
+    user = current_user()
     return redirect(_home_for(user) if user else url_for("pages.login"))
 
 
@@ -65,7 +45,7 @@ def login() -> Any:
     if request.method == "GET":
         return render_template("login.html", next=next_url, error=None)
     try:
-        user = _portal().admin.authenticate(
+        user = current_portal().admin.authenticate(
             request.form.get("username", ""),
             request.form.get("password", ""),
             address=request.remote_addr or "unknown",
@@ -88,7 +68,7 @@ def logout() -> Response:
 
 # -- partner ---------------------------------------------------------------------------
 def _partner_page(user: UserView, **extra: Any) -> str:
-    apps = _portal().admin.list_apps(organization_id=user.organization_id)
+    apps = current_portal().admin.list_apps(organization_id=user.organization_id)
     return render_template(
         "partner.html",
         user=user,
@@ -101,13 +81,13 @@ def _partner_page(user: UserView, **extra: Any) -> str:
 
 @pages.get("/partner")
 def partner() -> str:
-    return _partner_page(_require(Role.PARTNER))
+    return _partner_page(require_role(Role.PARTNER))
 
 
 @pages.post("/partner/apps")
 def register_app() -> Response:
-    user = _require(Role.PARTNER)
-    _portal().admin.register_app(
+    user = require_role(Role.PARTNER)
+    current_portal().admin.register_app(
         user,
         request.form.get("name", ""),
         request.form.getlist("scopes"),
@@ -120,16 +100,16 @@ def register_app() -> Response:
 @pages.post("/partner/apps/<client_id>/secret")
 def issue_secret(client_id: str) -> str:
     """Shown in this response only (no redirect: the secret must never sit in a cookie)."""
-    user = _require(Role.PARTNER)
-    credentials = _portal().admin.issue_secret(user, client_id)
+    user = require_role(Role.PARTNER)
+    credentials = current_portal().admin.issue_secret(user, client_id)
     return _partner_page(user, credentials=credentials)
 
 
 # -- steward ---------------------------------------------------------------------------
 @pages.get("/steward")
 def steward() -> str:
-    user = _require(Role.STEWARD)
-    admin = _portal().admin
+    user = require_role(Role.STEWARD)
+    admin = current_portal().admin
     return render_template(
         "steward.html",
         user=user,
@@ -142,14 +122,16 @@ def steward() -> str:
 def steward_policy() -> str:
     """The policy in force and its history, read from the zone with the steward's own token
     (read-only: policies are put in force with `dataward policy apply`)."""
-    user = _require(Role.STEWARD)
-    return render_template("steward_policy.html", user=user, page=read_policy(_portal(), user))
+    user = require_role(Role.STEWARD)
+    return render_template(
+        "steward_policy.html", user=user, page=read_policy(current_portal(), user)
+    )
 
 
 @pages.post("/steward/apps/<client_id>/<action>")
 def decide(client_id: str, action: str) -> Response:
-    user = _require(Role.STEWARD)
-    admin = _portal().admin
+    user = require_role(Role.STEWARD)
+    admin = current_portal().admin
     if action == "approve":
         admin.approve(
             user, client_id, request.form.getlist("scopes"), request.form.getlist("purposes")
@@ -171,7 +153,7 @@ def decide(client_id: str, action: str) -> Response:
 @pages.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     server = current_app.extensions["dataward_oauth"]
-    user = _user()
+    user = current_user()
     if user is None:
         return redirect(url_for("pages.login", next=request.full_path))
     try:
