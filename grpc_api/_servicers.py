@@ -37,7 +37,7 @@ from grpc_api import _convert as convert
 from grpc_api._guard import Guard, principal_of
 from grpc_api._status import refusal_for
 from grpc_api._tokens import Principal
-from grpc_api.errors import InvalidRequest, TooManyItems, Unavailable
+from grpc_api.errors import InvalidRequest, NotServed, TooManyItems, Unavailable
 
 __all__ = [
     "AuditServicer",
@@ -283,6 +283,27 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
         return steward_pb2.RevokeConsentResponse(
             receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id)
         )
+
+    # Steward review (issue 11): the contract is in steward.proto; the zone side lands next.
+    def ListPendingQueries(
+        self, request: steward_pb2.ListPendingQueriesRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.ListPendingQueriesResponse:
+        raise NotServed("steward review is not served yet")
+
+    def GetQueryReview(
+        self, request: steward_pb2.GetQueryReviewRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.GetQueryReviewResponse:
+        raise NotServed("steward review is not served yet")
+
+    def ApproveQuery(
+        self, request: steward_pb2.ApproveQueryRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.ApproveQueryResponse:
+        raise NotServed("steward review is not served yet")
+
+    def RejectQuery(
+        self, request: steward_pb2.RejectQueryRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.RejectQueryResponse:
+        raise NotServed("steward review is not served yet")
 
 
 def raw_public_key(key: object) -> bytes:

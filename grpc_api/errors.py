@@ -13,6 +13,7 @@ Each carries a ``reason`` (the ``google.rpc.ErrorInfo`` reason, see ``ErrorReaso
     ├── DeadlineTooShort     DEADLINE_EXCEEDED
     ├── InvalidRequest       FIELD_INVALID (``field``)
     ├── MalformedRequest     MALFORMED_REQUEST (the body is not the method's message)
+    ├── NotServed            NOT_IMPLEMENTED (a method this server does not answer yet)
     └── Unavailable          UNAVAILABLE (token keys or the revocation feed unreachable)
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "DeadlineTooShort",
     "InvalidRequest",
     "MalformedRequest",
+    "NotServed",
     "PermissionRefused",
     "RateLimited",
     "TooManyItems",
@@ -103,6 +105,11 @@ class InvalidRequest(ApiError):  # noqa: N818
 class MalformedRequest(ApiError):  # noqa: N818
     reason = "MALFORMED_REQUEST"
     default_message = "the request is not a valid protobuf message of this method's type"
+
+
+class NotServed(ApiError):  # noqa: N818
+    reason = "NOT_IMPLEMENTED"
+    default_message = "this method is not served yet"
 
 
 class Unavailable(ApiError):  # noqa: N818

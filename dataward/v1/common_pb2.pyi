@@ -139,6 +139,26 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     query, per partner per day, per partner per dataset version, or the zone's total per
     dataset version); nothing was charged.
     """
+    ERROR_REASON_REVIEW_SAME_STEWARD: _ErrorReason.ValueType  # 31
+    """FAILED_PRECONDITION: (StewardService.ApproveQuery) this steward already approved the
+    query; a sensitive view needs a second approval by a DIFFERENT steward.
+    """
+    ERROR_REASON_REVIEW_OWN_SUBMISSION: _ErrorReason.ValueType  # 32
+    """FAILED_PRECONDITION: (StewardService.ApproveQuery, RejectQuery) the steward, or the
+    steward's organization, submitted the query: nobody reviews their own submission.
+    """
+    ERROR_REASON_QUERY_NOT_PENDING: _ErrorReason.ValueType  # 33
+    """FAILED_PRECONDITION: (StewardService.ApproveQuery, RejectQuery) the query is not
+    PENDING_REVIEW, or was judged under a policy no longer in force.
+    """
+    ERROR_REASON_QUERY_APPROVAL_EXPIRED: _ErrorReason.ValueType  # 34
+    """FAILED_PRECONDITION: (QueryService.Run) the steward's approval of the stored query has
+    expired (ReviewConditions.expires_at): submit it again.
+    """
+    ERROR_REASON_QUERY_RUNS_EXHAUSTED: _ErrorReason.ValueType  # 35
+    """FAILED_PRECONDITION: (QueryService.Run) the stored query has used every run its
+    approval allows (ReviewConditions.max_runs): submit it again.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The machine-readable reasons carried in google.rpc.ErrorInfo.reason (the name without the
@@ -230,6 +250,26 @@ ERROR_REASON_BUDGET_EXHAUSTED: ErrorReason.ValueType  # 30
 """RESOURCE_EXHAUSTED: (QueryService.Run) the charge would pass a privacy-budget limit (per
 query, per partner per day, per partner per dataset version, or the zone's total per
 dataset version); nothing was charged.
+"""
+ERROR_REASON_REVIEW_SAME_STEWARD: ErrorReason.ValueType  # 31
+"""FAILED_PRECONDITION: (StewardService.ApproveQuery) this steward already approved the
+query; a sensitive view needs a second approval by a DIFFERENT steward.
+"""
+ERROR_REASON_REVIEW_OWN_SUBMISSION: ErrorReason.ValueType  # 32
+"""FAILED_PRECONDITION: (StewardService.ApproveQuery, RejectQuery) the steward, or the
+steward's organization, submitted the query: nobody reviews their own submission.
+"""
+ERROR_REASON_QUERY_NOT_PENDING: ErrorReason.ValueType  # 33
+"""FAILED_PRECONDITION: (StewardService.ApproveQuery, RejectQuery) the query is not
+PENDING_REVIEW, or was judged under a policy no longer in force.
+"""
+ERROR_REASON_QUERY_APPROVAL_EXPIRED: ErrorReason.ValueType  # 34
+"""FAILED_PRECONDITION: (QueryService.Run) the steward's approval of the stored query has
+expired (ReviewConditions.expires_at): submit it again.
+"""
+ERROR_REASON_QUERY_RUNS_EXHAUSTED: ErrorReason.ValueType  # 35
+"""FAILED_PRECONDITION: (QueryService.Run) the stored query has used every run its
+approval allows (ReviewConditions.max_runs): submit it again.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 

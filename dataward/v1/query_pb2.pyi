@@ -416,6 +416,12 @@ class StoredQuery(_message.Message):
     REJECTIONS_FIELD_NUMBER: _builtins.int
     POLICY_VERSION_FIELD_NUMBER: _builtins.int
     SUBMITTED_AT_FIELD_NUMBER: _builtins.int
+    REVIEWED_FIELD_NUMBER: _builtins.int
+    REJECTION_REASON_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
+    RUNS_LEFT_FIELD_NUMBER: _builtins.int
+    APPROVALS_FIELD_NUMBER: _builtins.int
+    APPROVALS_NEEDED_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     status: Global___QueryStatus.ValueType
     view: _builtins.str
@@ -426,8 +432,21 @@ class StoredQuery(_message.Message):
     """The policy version it was judged under; it runs only under that version."""
     submitted_at: _builtins.int
     """When it was stored, as seconds since the Unix epoch."""
+    reviewed: _builtins.bool
+    """Set once a steward decided on a query sent to review: REJECTED with the steward's
+    reason, or ACCEPTED under the approval's conditions (a sensitive view's two approvals
+    combined: the stricter mode, the smaller epsilon, the earlier expiry, the fewer runs).
+    """
+    rejection_reason: _builtins.str
+    runs_left: _builtins.int
+    """Runs left under the conditions (Run by query_id counts each run before it is released)."""
+    approvals: _builtins.int
+    """Approvals given so far and how many accepting it takes (while PENDING_REVIEW)."""
+    approvals_needed: _builtins.int
     @_builtins.property
     def rejections(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueryRejection]: ...
+    @_builtins.property
+    def conditions(self) -> Global___ReviewConditions: ...
     def __init__(
         self,
         *,
@@ -439,14 +458,64 @@ class StoredQuery(_message.Message):
         rejections: _abc.Iterable[Global___QueryRejection] | None = ...,
         policy_version: _builtins.str = ...,
         submitted_at: _builtins.int = ...,
+        reviewed: _builtins.bool = ...,
+        rejection_reason: _builtins.str = ...,
+        conditions: Global___ReviewConditions | None = ...,
+        runs_left: _builtins.int = ...,
+        approvals: _builtins.int = ...,
+        approvals_needed: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy_version", b"policy_version", "purpose", b"purpose", "query_id", b"query_id", "rejections", b"rejections", "sql", b"sql", "status", b"status", "submitted_at", b"submitted_at", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "approvals_needed", b"approvals_needed", "conditions", b"conditions", "policy_version", b"policy_version", "purpose", b"purpose", "query_id", b"query_id", "rejection_reason", b"rejection_reason", "rejections", b"rejections", "reviewed", b"reviewed", "runs_left", b"runs_left", "sql", b"sql", "status", b"status", "submitted_at", b"submitted_at", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StoredQuery: _TypeAlias = StoredQuery  # noqa: Y015
+
+@_typing.final
+class ReviewConditions(_message.Message):
+    """The conditions of a steward's approval of a reviewed query (StewardService.ApproveQuery):
+    how it releases and for how long.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODE_FIELD_NUMBER: _builtins.int
+    EPSILON_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    MAX_RUNS_FIELD_NUMBER: _builtins.int
+    mode: Global___ReleaseMode.ValueType
+    """RELEASE_MODE_UNSPECIFIED: the view's release mode. A steward may require DP on an exact
+    view; EXACT on a DP view is an explicit steward decision, recorded with the approval.
+    """
+    epsilon: _builtins.float
+    """DP only: the epsilon each run spends, in (0, the per-query limit]; 0 means the policy's
+    default. Must be 0 for exact release.
+    """
+    expires_at: _builtins.int
+    """Required: seconds since the Unix epoch, in the future (at most a year ahead). Runs after
+    it are refused (QUERY_APPROVAL_EXPIRED).
+    """
+    max_runs: _builtins.int
+    """Required: how many times it may run, 1..10,000. Each Run is counted durably before its
+    answer is released; past it runs are refused (QUERY_RUNS_EXHAUSTED).
+    """
+    def __init__(
+        self,
+        *,
+        mode: Global___ReleaseMode.ValueType = ...,
+        epsilon: _builtins.float = ...,
+        expires_at: _builtins.int = ...,
+        max_runs: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epsilon", b"epsilon", "expires_at", b"expires_at", "max_runs", b"max_runs", "mode", b"mode"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewConditions: _TypeAlias = ReviewConditions  # noqa: Y015
 
 @_typing.final
 class QueryServiceGetResponse(_message.Message):

@@ -379,3 +379,366 @@ class GetPolicyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetPolicyResponse: _TypeAlias = GetPolicyResponse  # noqa: Y015
+
+@_typing.final
+class ReviewApproval(_message.Message):
+    """A steward's approval of a query under review."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEWARD_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    APPROVED_AT_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
+    steward: _builtins.str
+    """The steward: the `sub` of the token the approval came with (e.g. "user:3"), and the
+    steward's organization.
+    """
+    organization: _builtins.str
+    approved_at: _builtins.int
+    """Seconds since the Unix epoch."""
+    @_builtins.property
+    def conditions(self) -> _query_pb2.ReviewConditions: ...
+    def __init__(
+        self,
+        *,
+        steward: _builtins.str = ...,
+        organization: _builtins.str = ...,
+        approved_at: _builtins.int = ...,
+        conditions: _query_pb2.ReviewConditions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved_at", b"approved_at", "conditions", b"conditions", "organization", b"organization", "steward", b"steward"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewApproval: _TypeAlias = ReviewApproval  # noqa: Y015
+
+@_typing.final
+class QueryReview(_message.Message):
+    """What a steward reads before deciding on a submitted query."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    SQL_FIELD_NUMBER: _builtins.int
+    SUBMITTED_AT_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    REJECTIONS_FIELD_NUMBER: _builtins.int
+    COLUMNS_FIELD_NUMBER: _builtins.int
+    CELLS_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
+    DEFAULT_MODE_FIELD_NUMBER: _builtins.int
+    DEFAULT_EPSILON_FIELD_NUMBER: _builtins.int
+    TWO_PERSON_FIELD_NUMBER: _builtins.int
+    APPROVALS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REJECTION_REASON_FIELD_NUMBER: _builtins.int
+    REJECTED_BY_FIELD_NUMBER: _builtins.int
+    REJECTED_AT_FIELD_NUMBER: _builtins.int
+    APPROVALS_NEEDED_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    organization: _builtins.str
+    """Who submitted it: the partner organization and its app."""
+    client_id: _builtins.str
+    purpose: _common_pb2.Purpose.ValueType
+    view: _builtins.str
+    sql: _builtins.str
+    """The SQL as submitted."""
+    submitted_at: _builtins.int
+    """Seconds since the Unix epoch."""
+    policy_version: _builtins.str
+    """The policy version it was judged under (it runs only under that version)."""
+    cells: _builtins.int
+    """The grid of cells it would release: the product of the sizes of the grouped dimensions'
+    public domains (0 when a grouped dimension has none, or the query does not parse under
+    the policy in force).
+    """
+    default_mode: _query_pb2.ReleaseMode.ValueType
+    """What an approval without an explicit mode or epsilon gives: the view's release mode, and
+    for DP the policy's epsilon per query (0 for exact).
+    """
+    default_epsilon: _builtins.float
+    two_person: _builtins.bool
+    """The view is sensitive: two different stewards must approve."""
+    status: _query_pb2.QueryStatus.ValueType
+    rejection_reason: _builtins.str
+    """For a query a steward rejected: the reason (as the partner sees it), who and when."""
+    rejected_by: _builtins.str
+    rejected_at: _builtins.int
+    approvals_needed: _builtins.int
+    """How many approvals accepting it takes (1, or 2 on a sensitive view)."""
+    @_builtins.property
+    def rejections(self) -> _containers.RepeatedCompositeFieldContainer[_query_pb2.QueryRejection]:
+        """Which automatic rule refuses it and why (RULE_NOT_AD_HOC: a template the partner
+        proposes over a template-only view).
+        """
+
+    @_builtins.property
+    def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The view columns it touches (selected, grouped, aggregated or filtered), in view order."""
+
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the output gate would enforce on it, in words (as ExplainResponse.checks)."""
+
+    @_builtins.property
+    def approvals(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReviewApproval]:
+        """The approvals given so far, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+        organization: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        purpose: _common_pb2.Purpose.ValueType = ...,
+        view: _builtins.str = ...,
+        sql: _builtins.str = ...,
+        submitted_at: _builtins.int = ...,
+        policy_version: _builtins.str = ...,
+        rejections: _abc.Iterable[_query_pb2.QueryRejection] | None = ...,
+        columns: _abc.Iterable[_builtins.str] | None = ...,
+        cells: _builtins.int = ...,
+        checks: _abc.Iterable[_builtins.str] | None = ...,
+        default_mode: _query_pb2.ReleaseMode.ValueType = ...,
+        default_epsilon: _builtins.float = ...,
+        two_person: _builtins.bool = ...,
+        approvals: _abc.Iterable[Global___ReviewApproval] | None = ...,
+        status: _query_pb2.QueryStatus.ValueType = ...,
+        rejection_reason: _builtins.str = ...,
+        rejected_by: _builtins.str = ...,
+        rejected_at: _builtins.int = ...,
+        approvals_needed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "approvals_needed", b"approvals_needed", "cells", b"cells", "checks", b"checks", "client_id", b"client_id", "columns", b"columns", "default_epsilon", b"default_epsilon", "default_mode", b"default_mode", "organization", b"organization", "policy_version", b"policy_version", "purpose", b"purpose", "query_id", b"query_id", "rejected_at", b"rejected_at", "rejected_by", b"rejected_by", "rejection_reason", b"rejection_reason", "rejections", b"rejections", "sql", b"sql", "status", b"status", "submitted_at", b"submitted_at", "two_person", b"two_person", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryReview: _TypeAlias = QueryReview  # noqa: Y015
+
+@_typing.final
+class ListPendingQueriesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """1..100; 0 means 50."""
+    page_token: _builtins.str
+    """From a previous ListPendingQueriesResponse; empty for the first page."""
+    client_nonce: _builtins.str
+    """Optional, recommended: as in GrantConsentRequest."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPendingQueriesRequest: _TypeAlias = ListPendingQueriesRequest  # noqa: Y015
+
+@_typing.final
+class ListPendingQueriesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def queries(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueryReview]: ...
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt:
+        """The release leaf's result hash covers the listed query ids (dataward.receipts)."""
+
+    def __init__(
+        self,
+        *,
+        queries: _abc.Iterable[Global___QueryReview] | None = ...,
+        next_page_token: _builtins.str = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "queries", b"queries", "receipt", b"receipt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPendingQueriesResponse: _TypeAlias = ListPendingQueriesResponse  # noqa: Y015
+
+@_typing.final
+class GetQueryReviewRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    """`qry_` and 24 characters."""
+    client_nonce: _builtins.str
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "query_id", b"query_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQueryReviewRequest: _TypeAlias = GetQueryReviewRequest  # noqa: Y015
+
+@_typing.final
+class GetQueryReviewResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVIEW_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def review(self) -> Global___QueryReview: ...
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt:
+        """The release leaf's result hash covers the query id, its status and approvals."""
+
+    def __init__(
+        self,
+        *,
+        review: Global___QueryReview | None = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt", "review", b"review"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt", "review", b"review"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQueryReviewResponse: _TypeAlias = GetQueryReviewResponse  # noqa: Y015
+
+@_typing.final
+class ApproveQueryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    client_nonce: _builtins.str
+    @_builtins.property
+    def conditions(self) -> _query_pb2.ReviewConditions:
+        """Required: the expiry and the number of runs; mode and epsilon default as
+        QueryReview.default_mode and default_epsilon say.
+        """
+
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+        conditions: _query_pb2.ReviewConditions | None = ...,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "conditions", b"conditions", "query_id", b"query_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApproveQueryRequest: _TypeAlias = ApproveQueryRequest  # noqa: Y015
+
+@_typing.final
+class ApproveQueryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    APPROVALS_FIELD_NUMBER: _builtins.int
+    APPROVALS_NEEDED_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    status: _query_pb2.QueryStatus.ValueType
+    """ACCEPTED, or PENDING_REVIEW while a sensitive view waits for its second steward."""
+    approvals: _builtins.int
+    """Approvals given so far (this one included), and how many accepting it takes."""
+    approvals_needed: _builtins.int
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        status: _query_pb2.QueryStatus.ValueType = ...,
+        approvals: _builtins.int = ...,
+        approvals_needed: _builtins.int = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "approvals_needed", b"approvals_needed", "receipt", b"receipt", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApproveQueryResponse: _TypeAlias = ApproveQueryResponse  # noqa: Y015
+
+@_typing.final
+class RejectQueryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    reason: _builtins.str
+    """Required, 1..1000 printable characters: the partner sees it (QueryService.Get). Sealed
+    at rest and never logged.
+    """
+    client_nonce: _builtins.str
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "query_id", b"query_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectQueryRequest: _TypeAlias = RejectQueryRequest  # noqa: Y015
+
+@_typing.final
+class RejectQueryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    status: _query_pb2.QueryStatus.ValueType
+    """REJECTED."""
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        status: _query_pb2.QueryStatus.ValueType = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectQueryResponse: _TypeAlias = RejectQueryResponse  # noqa: Y015

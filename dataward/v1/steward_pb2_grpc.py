@@ -56,6 +56,26 @@ class StewardServiceStub:
                 request_serializer=dataward_dot_v1_dot_steward__pb2.GetPolicyRequest.SerializeToString,
                 response_deserializer=dataward_dot_v1_dot_steward__pb2.GetPolicyResponse.FromString,
                 _registered_method=True)
+        self.ListPendingQueries = channel.unary_unary(
+                '/dataward.v1.StewardService/ListPendingQueries',
+                request_serializer=dataward_dot_v1_dot_steward__pb2.ListPendingQueriesRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_steward__pb2.ListPendingQueriesResponse.FromString,
+                _registered_method=True)
+        self.GetQueryReview = channel.unary_unary(
+                '/dataward.v1.StewardService/GetQueryReview',
+                request_serializer=dataward_dot_v1_dot_steward__pb2.GetQueryReviewRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_steward__pb2.GetQueryReviewResponse.FromString,
+                _registered_method=True)
+        self.ApproveQuery = channel.unary_unary(
+                '/dataward.v1.StewardService/ApproveQuery',
+                request_serializer=dataward_dot_v1_dot_steward__pb2.ApproveQueryRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_steward__pb2.ApproveQueryResponse.FromString,
+                _registered_method=True)
+        self.RejectQuery = channel.unary_unary(
+                '/dataward.v1.StewardService/RejectQuery',
+                request_serializer=dataward_dot_v1_dot_steward__pb2.RejectQueryRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_steward__pb2.RejectQueryResponse.FromString,
+                _registered_method=True)
 
 
 class StewardServiceServicer:
@@ -96,6 +116,53 @@ class StewardServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPendingQueries(self, request, context):
+        """Steward review of submitted queries (issue 11). A query a partner submits goes to review
+        (PENDING_REVIEW) when it is over a template-only view (a template the partner proposes,
+        rejection RULE_NOT_AD_HOC) or when the view's aggregation rule refuses it only for reasons
+        a steward may lift (more group keys than the rule allows, a dimension, aggregate or WHERE
+        column the rule does not list, ...: the README lists them). Everything else stays
+        REJECTED and never reaches a steward. Every call is logged under the steward's own
+        identity (the token's `sub`), never the portal's client.
+
+        The queries awaiting review under the policy in force, oldest first, each with its
+        analysis. A query pending under an earlier policy can no longer be approved (it would
+        never run): the partner must submit it again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQueryReview(self, request, context):
+        """One stored query (of any organization, any status) with its analysis and the decisions
+        taken on it. NOT_FOUND (QUERY_NOT_FOUND) for an unknown id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveQuery(self, request, context):
+        """Approve a pending query under conditions. On a view the policy flags `sensitive: true`
+        two DIFFERENT stewards must approve: the first approval keeps it PENDING_REVIEW, the
+        second accepts it. Refusals: FAILED_PRECONDITION REVIEW_OWN_SUBMISSION (the steward, or
+        the steward's organization, submitted it), REVIEW_SAME_STEWARD (this steward already
+        approved it), QUERY_NOT_PENDING (not PENDING_REVIEW, or judged under a policy no longer
+        in force); NOT_FOUND QUERY_NOT_FOUND; INVALID_ARGUMENT FIELD_INVALID (metadata["field"]
+        names the condition) for conditions out of range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectQuery(self, request, context):
+        """Reject a pending query with a reason the partner sees (QueryService.Get). One steward's
+        rejection suffices, also after a first approval of a two-person view. Refusals as for
+        ApproveQuery (but REVIEW_SAME_STEWARD).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StewardServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -118,6 +185,26 @@ def add_StewardServiceServicer_to_server(servicer, server):
                     servicer.GetPolicy,
                     request_deserializer=dataward_dot_v1_dot_steward__pb2.GetPolicyRequest.FromString,
                     response_serializer=dataward_dot_v1_dot_steward__pb2.GetPolicyResponse.SerializeToString,
+            ),
+            'ListPendingQueries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPendingQueries,
+                    request_deserializer=dataward_dot_v1_dot_steward__pb2.ListPendingQueriesRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_steward__pb2.ListPendingQueriesResponse.SerializeToString,
+            ),
+            'GetQueryReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQueryReview,
+                    request_deserializer=dataward_dot_v1_dot_steward__pb2.GetQueryReviewRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_steward__pb2.GetQueryReviewResponse.SerializeToString,
+            ),
+            'ApproveQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveQuery,
+                    request_deserializer=dataward_dot_v1_dot_steward__pb2.ApproveQueryRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_steward__pb2.ApproveQueryResponse.SerializeToString,
+            ),
+            'RejectQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectQuery,
+                    request_deserializer=dataward_dot_v1_dot_steward__pb2.RejectQueryRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_steward__pb2.RejectQueryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -230,6 +317,114 @@ class StewardService:
             '/dataward.v1.StewardService/GetPolicy',
             dataward_dot_v1_dot_steward__pb2.GetPolicyRequest.SerializeToString,
             dataward_dot_v1_dot_steward__pb2.GetPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPendingQueries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.StewardService/ListPendingQueries',
+            dataward_dot_v1_dot_steward__pb2.ListPendingQueriesRequest.SerializeToString,
+            dataward_dot_v1_dot_steward__pb2.ListPendingQueriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQueryReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.StewardService/GetQueryReview',
+            dataward_dot_v1_dot_steward__pb2.GetQueryReviewRequest.SerializeToString,
+            dataward_dot_v1_dot_steward__pb2.GetQueryReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.StewardService/ApproveQuery',
+            dataward_dot_v1_dot_steward__pb2.ApproveQueryRequest.SerializeToString,
+            dataward_dot_v1_dot_steward__pb2.ApproveQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.StewardService/RejectQuery',
+            dataward_dot_v1_dot_steward__pb2.RejectQueryRequest.SerializeToString,
+            dataward_dot_v1_dot_steward__pb2.RejectQueryResponse.FromString,
             options,
             channel_credentials,
             insecure,

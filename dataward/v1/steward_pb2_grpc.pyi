@@ -50,6 +50,37 @@ class StewardServiceStub:
     """
     GetPolicy: _grpc.UnaryUnaryMultiCallable[_steward_pb2.GetPolicyRequest, _steward_pb2.GetPolicyResponse]
     """The policy in force (its document, views and grants) and every applied version."""
+    ListPendingQueries: _grpc.UnaryUnaryMultiCallable[_steward_pb2.ListPendingQueriesRequest, _steward_pb2.ListPendingQueriesResponse]
+    """Steward review of submitted queries (issue 11). A query a partner submits goes to review
+    (PENDING_REVIEW) when it is over a template-only view (a template the partner proposes,
+    rejection RULE_NOT_AD_HOC) or when the view's aggregation rule refuses it only for reasons
+    a steward may lift (more group keys than the rule allows, a dimension, aggregate or WHERE
+    column the rule does not list, ...: the README lists them). Everything else stays
+    REJECTED and never reaches a steward. Every call is logged under the steward's own
+    identity (the token's `sub`), never the portal's client.
+
+    The queries awaiting review under the policy in force, oldest first, each with its
+    analysis. A query pending under an earlier policy can no longer be approved (it would
+    never run): the partner must submit it again.
+    """
+    GetQueryReview: _grpc.UnaryUnaryMultiCallable[_steward_pb2.GetQueryReviewRequest, _steward_pb2.GetQueryReviewResponse]
+    """One stored query (of any organization, any status) with its analysis and the decisions
+    taken on it. NOT_FOUND (QUERY_NOT_FOUND) for an unknown id.
+    """
+    ApproveQuery: _grpc.UnaryUnaryMultiCallable[_steward_pb2.ApproveQueryRequest, _steward_pb2.ApproveQueryResponse]
+    """Approve a pending query under conditions. On a view the policy flags `sensitive: true`
+    two DIFFERENT stewards must approve: the first approval keeps it PENDING_REVIEW, the
+    second accepts it. Refusals: FAILED_PRECONDITION REVIEW_OWN_SUBMISSION (the steward, or
+    the steward's organization, submitted it), REVIEW_SAME_STEWARD (this steward already
+    approved it), QUERY_NOT_PENDING (not PENDING_REVIEW, or judged under a policy no longer
+    in force); NOT_FOUND QUERY_NOT_FOUND; INVALID_ARGUMENT FIELD_INVALID (metadata["field"]
+    names the condition) for conditions out of range.
+    """
+    RejectQuery: _grpc.UnaryUnaryMultiCallable[_steward_pb2.RejectQueryRequest, _steward_pb2.RejectQueryResponse]
+    """Reject a pending query with a reason the partner sees (QueryService.Get). One steward's
+    rejection suffices, also after a first approval of a two-person view. Refusals as for
+    ApproveQuery (but REVIEW_SAME_STEWARD).
+    """
 
 @_typing.type_check_only
 class StewardServiceAsyncStub(StewardServiceStub):
@@ -73,6 +104,37 @@ class StewardServiceAsyncStub(StewardServiceStub):
     """
     GetPolicy: _aio.UnaryUnaryMultiCallable[_steward_pb2.GetPolicyRequest, _steward_pb2.GetPolicyResponse]  # type: ignore[assignment]
     """The policy in force (its document, views and grants) and every applied version."""
+    ListPendingQueries: _aio.UnaryUnaryMultiCallable[_steward_pb2.ListPendingQueriesRequest, _steward_pb2.ListPendingQueriesResponse]  # type: ignore[assignment]
+    """Steward review of submitted queries (issue 11). A query a partner submits goes to review
+    (PENDING_REVIEW) when it is over a template-only view (a template the partner proposes,
+    rejection RULE_NOT_AD_HOC) or when the view's aggregation rule refuses it only for reasons
+    a steward may lift (more group keys than the rule allows, a dimension, aggregate or WHERE
+    column the rule does not list, ...: the README lists them). Everything else stays
+    REJECTED and never reaches a steward. Every call is logged under the steward's own
+    identity (the token's `sub`), never the portal's client.
+
+    The queries awaiting review under the policy in force, oldest first, each with its
+    analysis. A query pending under an earlier policy can no longer be approved (it would
+    never run): the partner must submit it again.
+    """
+    GetQueryReview: _aio.UnaryUnaryMultiCallable[_steward_pb2.GetQueryReviewRequest, _steward_pb2.GetQueryReviewResponse]  # type: ignore[assignment]
+    """One stored query (of any organization, any status) with its analysis and the decisions
+    taken on it. NOT_FOUND (QUERY_NOT_FOUND) for an unknown id.
+    """
+    ApproveQuery: _aio.UnaryUnaryMultiCallable[_steward_pb2.ApproveQueryRequest, _steward_pb2.ApproveQueryResponse]  # type: ignore[assignment]
+    """Approve a pending query under conditions. On a view the policy flags `sensitive: true`
+    two DIFFERENT stewards must approve: the first approval keeps it PENDING_REVIEW, the
+    second accepts it. Refusals: FAILED_PRECONDITION REVIEW_OWN_SUBMISSION (the steward, or
+    the steward's organization, submitted it), REVIEW_SAME_STEWARD (this steward already
+    approved it), QUERY_NOT_PENDING (not PENDING_REVIEW, or judged under a policy no longer
+    in force); NOT_FOUND QUERY_NOT_FOUND; INVALID_ARGUMENT FIELD_INVALID (metadata["field"]
+    names the condition) for conditions out of range.
+    """
+    RejectQuery: _aio.UnaryUnaryMultiCallable[_steward_pb2.RejectQueryRequest, _steward_pb2.RejectQueryResponse]  # type: ignore[assignment]
+    """Reject a pending query with a reason the partner sees (QueryService.Get). One steward's
+    rejection suffices, also after a first approval of a two-person view. Refusals as for
+    ApproveQuery (but REVIEW_SAME_STEWARD).
+    """
 
 class StewardServiceServicer(metaclass=_abc_1.ABCMeta):
     """Administrative calls of data stewards (the portal calls them with the steward's own token).
@@ -117,5 +179,60 @@ class StewardServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_steward_pb2.GetPolicyResponse, _abc.Awaitable[_steward_pb2.GetPolicyResponse]]:
         """The policy in force (its document, views and grants) and every applied version."""
+
+    @_abc_1.abstractmethod
+    def ListPendingQueries(
+        self,
+        request: _steward_pb2.ListPendingQueriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_steward_pb2.ListPendingQueriesResponse, _abc.Awaitable[_steward_pb2.ListPendingQueriesResponse]]:
+        """Steward review of submitted queries (issue 11). A query a partner submits goes to review
+        (PENDING_REVIEW) when it is over a template-only view (a template the partner proposes,
+        rejection RULE_NOT_AD_HOC) or when the view's aggregation rule refuses it only for reasons
+        a steward may lift (more group keys than the rule allows, a dimension, aggregate or WHERE
+        column the rule does not list, ...: the README lists them). Everything else stays
+        REJECTED and never reaches a steward. Every call is logged under the steward's own
+        identity (the token's `sub`), never the portal's client.
+
+        The queries awaiting review under the policy in force, oldest first, each with its
+        analysis. A query pending under an earlier policy can no longer be approved (it would
+        never run): the partner must submit it again.
+        """
+
+    @_abc_1.abstractmethod
+    def GetQueryReview(
+        self,
+        request: _steward_pb2.GetQueryReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_steward_pb2.GetQueryReviewResponse, _abc.Awaitable[_steward_pb2.GetQueryReviewResponse]]:
+        """One stored query (of any organization, any status) with its analysis and the decisions
+        taken on it. NOT_FOUND (QUERY_NOT_FOUND) for an unknown id.
+        """
+
+    @_abc_1.abstractmethod
+    def ApproveQuery(
+        self,
+        request: _steward_pb2.ApproveQueryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_steward_pb2.ApproveQueryResponse, _abc.Awaitable[_steward_pb2.ApproveQueryResponse]]:
+        """Approve a pending query under conditions. On a view the policy flags `sensitive: true`
+        two DIFFERENT stewards must approve: the first approval keeps it PENDING_REVIEW, the
+        second accepts it. Refusals: FAILED_PRECONDITION REVIEW_OWN_SUBMISSION (the steward, or
+        the steward's organization, submitted it), REVIEW_SAME_STEWARD (this steward already
+        approved it), QUERY_NOT_PENDING (not PENDING_REVIEW, or judged under a policy no longer
+        in force); NOT_FOUND QUERY_NOT_FOUND; INVALID_ARGUMENT FIELD_INVALID (metadata["field"]
+        names the condition) for conditions out of range.
+        """
+
+    @_abc_1.abstractmethod
+    def RejectQuery(
+        self,
+        request: _steward_pb2.RejectQueryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_steward_pb2.RejectQueryResponse, _abc.Awaitable[_steward_pb2.RejectQueryResponse]]:
+        """Reject a pending query with a reason the partner sees (QueryService.Get). One steward's
+        rejection suffices, also after a first approval of a two-person view. Refusals as for
+        ApproveQuery (but REVIEW_SAME_STEWARD).
+        """
 
 def add_StewardServiceServicer_to_server(servicer: StewardServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
