@@ -40,11 +40,15 @@ def version_of(views: Mapping[str, View], grants: Sequence[Grant]) -> str:
 
 
 def _view(view: View) -> dict[str, object]:
-    return {
+    form: dict[str, object] = {
         "sql": view.sql,
         "columns": {name: _column(column) for name, column in view.columns.items()},
         "rule": _rule(view.rule),
     }
+    # Only when set: the flag came after the first policies, whose versions stay as they were.
+    if view.sensitive:
+        form["sensitive"] = True
+    return form
 
 
 def _column(column: Column) -> dict[str, object]:

@@ -5,6 +5,7 @@ The format (every key shown; ``[]`` lists, ``{}`` mappings)::
     views:
       <view>:                       # lower-case identifier
         sql: SELECT ... FROM claims JOIN persons ...   # over zone tables; outputs = columns
+        sensitive: true             # default false: a query sent to review needs two stewards
         columns:
           <column>: {role: dimension, domain: [<public values>]}
           <column>: {role: measure, lower: 0, upper: 5000000, unit: cents}   # or count
@@ -170,7 +171,8 @@ def _sources(select: exp.Select, at: At, allowed: frozenset[str] | None, what: s
 
 
 def _view(name: str, value: object, at: At, tables: frozenset[str] | None) -> View:
-    doc = at.mapping(value, required=("sql", "columns", "rule"))
+    doc = at.mapping(value, required=("sql", "columns", "rule"), optional=("sensitive",))
+    sensitive = at.key("sensitive").boolean(doc.get("sensitive", False))
     sql_at = at.key("sql")
     sql = sql_at.string(doc["sql"])
     select = _select(sql, sql_at)
@@ -202,7 +204,7 @@ def _view(name: str, value: object, at: At, tables: frozenset[str] | None) -> Vi
                 f"the SQL outputs {output!r}, which is not in columns (give every output a role)",
             )
     rule = _rule(doc["rule"], at.key("rule"), name, columns, columns_at)
-    return View(name=name, sql=sql, columns=columns, rule=rule)
+    return View(name=name, sql=sql, columns=columns, rule=rule, sensitive=sensitive)
 
 
 def _column(name: str, value: object, at: At) -> Column:

@@ -133,12 +133,17 @@ Rule = AggregationRule | TemplateRule
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """An analysis view: `sql` over zone tables (joins live here, never in partner queries)."""
+    """An analysis view: `sql` over zone tables (joins live here, never in partner queries).
+
+    `sensitive` (default False): a query over the view that goes to steward review needs the
+    approvals of two different stewards (the two-person rule, `enclave.analytics`).
+    """
 
     name: str
     sql: str
     columns: Mapping[str, Column]
     rule: Rule
+    sensitive: bool = False
 
     @property
     def person_key(self) -> str | None:

@@ -371,6 +371,12 @@ CASES: list[tuple[str, Callable[[Doc], None], type[PolicyError], str]] = [
         InvalidValueError,
         "views.by_type.rule.templates.count_type.parameters.kind.minimum",
     ),
+    (
+        "sensitive not a boolean",
+        _set("views.claims_analysis.sensitive", "yes"),
+        WrongTypeError,
+        "views.claims_analysis.sensitive",
+    ),
     ("grants not a list", _set("grants", {}), WrongTypeError, "grants"),
     (
         "grant of an unknown view",

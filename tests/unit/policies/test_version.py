@@ -51,6 +51,23 @@ def test_any_change_of_meaning_changes_the_version() -> None:
     doc = document()
     doc["views"]["claims_analysis"]["sql"] += " WHERE 1 = 1"
     changes.append(doc)
+    doc = document()
+    doc["views"]["claims_analysis"]["sensitive"] = True
+    changes.append(doc)
     versions = {load_policy(text(d)).version for d in changes}
     assert base not in versions
     assert len(versions) == len(changes)
+
+
+def test_sensitive_false_written_out_keeps_the_version() -> None:
+    """The flag is in the canonical form only when set: versions of policies written before
+    it existed (the default policy's among them) stay what they were."""
+    base = load_policy(text(document()))
+    doc = document()
+    doc["views"]["claims_analysis"]["sensitive"] = False
+    assert load_policy(text(doc)).version == base.version
+    assert not base.views["claims_analysis"].sensitive
+    doc["views"]["claims_analysis"]["sensitive"] = True
+    flagged = load_policy(text(doc))
+    assert flagged.views["claims_analysis"].sensitive
+    assert not flagged.views["by_type"].sensitive
