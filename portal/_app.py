@@ -15,6 +15,7 @@ from portal._models import Revocation
 from portal._oauth import OAuthContext, build_authorization_server
 from portal._pages import pages
 from portal._portal import Portal
+from portal._review_pages import review_pages
 from portal._security import install_security
 from portal.config import PortalConfig
 from portal.errors import PortalError
@@ -48,6 +49,7 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
     app.extensions["dataward_portal"] = portal
     app.extensions["dataward_oauth"] = server
     app.register_blueprint(pages)
+    app.register_blueprint(review_pages)
     if config.trusted_proxies:
         # X-Forwarded-For only, and only the last `trusted_proxies` entries (those our own
         # proxies appended): anything further left is what the client chose to send, so it must
