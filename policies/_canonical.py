@@ -29,10 +29,11 @@ def version_of(views: Mapping[str, View], grants: Sequence[Grant]) -> str:
                     "organization": g.organization,
                     "purpose": g.purpose,
                     "views": sorted(g.views),
+                    **({"release": g.release} if g.release is not None else {}),
                 }
                 for g in grants
             ),
-            key=lambda g: (g["organization"], g["purpose"]),
+            key=lambda g: (str(g["organization"]), str(g["purpose"])),
         ),
     }
     text = json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -90,6 +91,9 @@ def _rule(rule: AggregationRule | TemplateRule) -> dict[str, object]:
             "contribution_limit": rule.contribution_limit,
             "release": rule.release,
             "row_cap": rule.row_cap,
+            # Only where not the default, so a policy without DP settings keeps its version.
+            **({"epsilon_micro": rule.epsilon_micro} if rule.epsilon_micro != 1_000_000 else {}),
+            **({"cells_per_person": rule.cells_per_person} if rule.cells_per_person != 1 else {}),
         }
     }
 

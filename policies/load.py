@@ -13,6 +13,8 @@ The format (every key shown; ``[]`` lists, ``{}`` mappings)::
         rule:                       # exactly one of aggregation, templates:
           aggregation:
             release: exact          # or dp (the default)
+            epsilon: 1.0            # dp: what one query costs (default 1.0), in (0, 10]
+            cells_per_person: 1     # dp: cells of one answer a person counts in (default 1)
             aggregates: {<measure>: [SUM, AVG]}
             count_star: true
             count_distinct_person: true
@@ -33,6 +35,7 @@ The format (every key shown; ``[]`` lists, ``{}`` mappings)::
           rounding_base: 5          # default 5
     grants:
       - {organization: "2", purpose: INSURANCE_PRICING, views: [<view>, ...]}
+      - {organization: "2", purpose: RESEARCH, views: [<view>], release: dp}   # dp on all
 
 Every failure names the file, the path (``views.claims_analysis.columns.age_band.role``) and
 the problem; nothing but a `PolicyError` leaves on bad input.
@@ -51,6 +54,7 @@ runs that check for every template of a loaded policy, for a caller that may imp
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 
 import sqlglot
@@ -69,6 +73,7 @@ from policies.errors import (
     PolicySyntaxError,
     PolicyUnreadableError,
     UnknownReferenceError,
+    WrongTypeError,
 )
 from policies.model import (
     AggregationRule,
@@ -308,7 +313,15 @@ def _aggregation(
             "contribution_limit",
             "row_cap",
         ),
-        optional=("release", "count_star", "count_distinct_person", "min_persons", "rounding_base"),
+        optional=(
+            "release",
+            "count_star",
+            "count_distinct_person",
+            "min_persons",
+            "rounding_base",
+            "epsilon",
+            "cells_per_person",
+        ),
     )
     aggregates_at = at.key("aggregates")
     aggregates: dict[str, frozenset[str]] = {}
@@ -363,7 +376,25 @@ def _aggregation(
         ),
         release=_RELEASES[release],
         row_cap=at.key("row_cap").integer(doc["row_cap"], minimum=1),
+        epsilon_micro=_epsilon(doc.get("epsilon", 1), at.key("epsilon")),
+        cells_per_person=at.key("cells_per_person").integer(
+            doc.get("cells_per_person", 1), minimum=1
+        ),
     )
+
+
+#: The most one query may cost, whatever a policy says (the ledger's limits apply too).
+_MAX_EPSILON_MICRO = 10_000_000
+
+
+def _epsilon(value: object, at: At) -> int:
+    """An epsilon (a number in (0, 10], at most six decimals) as integer micro-epsilon."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        at.fail(WrongTypeError, "must be a number")
+    micro = Decimal(str(value)) * 1_000_000
+    if micro != micro.to_integral_value() or not 0 < micro <= _MAX_EPSILON_MICRO:
+        at.fail(InvalidValueError, "must be in (0, 10] with at most six decimals")
+    return int(micro)
 
 
 def _in_order(value: object) -> list[str]:
@@ -477,7 +508,9 @@ def _grants(value: object, at: At, views: Mapping[str, View]) -> tuple[Grant, ..
     grants: dict[tuple[str, str], Grant] = {}
     for i, spec in enumerate(at.sequence(value)):
         grant_at = at.index(i)
-        doc = grant_at.mapping(spec, required=("organization", "purpose", "views"))
+        doc = grant_at.mapping(
+            spec, required=("organization", "purpose", "views"), optional=("release",)
+        )
         organization = grant_at.key("organization").string(doc["organization"])
         purpose = grant_at.key("purpose").string(doc["purpose"])
         views_at = grant_at.key("views")
@@ -492,5 +525,11 @@ def _grants(value: object, at: At, views: Mapping[str, View]) -> tuple[Grant, ..
                 DuplicateNameError,
                 "this organization and purpose already have a grant; list all views in one",
             )
-        grants[(organization, purpose)] = Grant(organization, purpose, granted)
+        release: ReleaseMode | None = None
+        if "release" in doc:
+            release_at = grant_at.key("release")
+            if release_at.string(doc["release"]) != "dp":
+                release_at.fail(InvalidValueError, "a grant can only demand dp")
+            release = "dp"
+        grants[(organization, purpose)] = Grant(organization, purpose, granted, release)
     return tuple(grants[key] for key in sorted(grants))

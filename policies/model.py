@@ -74,6 +74,12 @@ class AggregationRule:
     `count_star` and `count_distinct_person` allow `COUNT(*)` and `COUNT(DISTINCT <person>)`.
     `contribution_limit` is the most rows one person contributes to one cell; `row_cap` the most
     rows an answer releases. `release` is `dp` unless a steward chose `exact`.
+
+    In `dp` release, `epsilon_micro` is what one query costs (micro-epsilon: 1_000_000 is an
+    epsilon of 1.0), split equally across the query's noisy aggregates, and
+    `cells_per_person` the most cells of one answer a person's rows count in (the others are
+    dropped before aggregation): with `contribution_limit` and the clip bounds it fixes each
+    aggregate's sensitivity, hence its noise.
     """
 
     allowed_aggregates: Mapping[str, frozenset[str]]
@@ -88,6 +94,8 @@ class AggregationRule:
     contribution_limit: int
     release: ReleaseMode = "dp"
     row_cap: int
+    epsilon_micro: int = 1_000_000
+    cells_per_person: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +164,17 @@ class View:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """The right of `organization`, for `purpose`, to use `views`."""
+    """The right of `organization`, for `purpose`, to use `views`.
+
+    `release` is `dp` where the steward demands differential privacy for this grant's
+    queries even on views whose rule releases exactly (None: each view's rule decides; a
+    grant can only make release stricter, never exact where the rule says dp).
+    """
 
     organization: str
     purpose: str
     views: frozenset[str]
+    release: ReleaseMode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +203,17 @@ class Policy:
             ):
                 return Allow()
         return Deny((VIEW_NOT_GRANTED,))
+
+    def release_for(self, organization: str, purpose: str, view: str) -> ReleaseMode:
+        """How an ad-hoc answer of `view` to `organization` for `purpose` is released: `dp`
+        if the view's rule or the grant says so, `exact` only when both allow it (and for
+        template views, whose templates a steward approved). Fails closed: a view or grant
+        that is not there is `dp`."""
+        found = self.views.get(view)
+        if found is None or not isinstance(found.rule, AggregationRule):
+            return "exact" if found is not None else "dp"
+        strict = any(
+            g.organization == organization and g.purpose == purpose and g.release == "dp"
+            for g in self.grants
+        )
+        return "dp" if strict else found.rule.release
