@@ -66,6 +66,11 @@ class OutputColumn:
     domain: tuple[str, ...] | None = None
     """For a dimension, its public domain (the view column's): the gate releases exactly the
     grid of the grouped dimensions' domains, so which cells exist in the data never shows."""
+    per_person: int | None = None
+    """For a count, a sum and the persons column: the most one person changes this column
+    in one cell (counts of rows: the contribution limit L; distinct persons: 1; sums: L
+    times the larger magnitude of the clip bounds). Times the cells one person counts in,
+    it is the column's L1 sensitivity, which differential privacy's noise is scaled to."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +88,9 @@ class Rewritten:
     parameters: Mapping[str, ParameterValue]
     tables: tuple[str, ...]
     columns: tuple[OutputColumn, ...]
+    cells_per_person: int | None = None
+    """The most cells of the answer one person's rows count in (None: unbounded, as in exact
+    release): the rewrite keeps each person's first cells by a hash of the cell's keys."""
 
     def request(
         self, files: Mapping[str, tuple[str, ...]], limits: ExecutionLimits

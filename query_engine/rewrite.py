@@ -76,6 +76,8 @@ _VIEW = "__view"
 _CLIPPED = "__clipped"
 _BOUNDED = "__bounded"
 _ROWS = "__rows"
+_KEPT = "__kept"
+_CELL = "__cell"
 _TOP_PREFIX = "__top_"
 _RESERVED_PREFIX = "__"
 
@@ -95,8 +97,13 @@ def rewrite(
     parameters: Mapping[str, ParameterValue],
     *,
     dialect: str = "duckdb",
+    cells_per_person: int | None = None,
 ) -> Rewritten:
     """Rewrite `query` over `view`, with `parameters` bound by name, for `dialect`.
+
+    `cells_per_person` (differential privacy) keeps, of each person's cells, at most that
+    many: those whose keys hash lowest (md5 of the keys, so a person's choice depends on
+    their own rows alone and every engine makes the same one); None keeps all.
 
     The query is validated again first (`check`), so nothing unvalidated is ever rewritten:
     a rejection raises `QueryRejected`, as does a missing, unknown or ill-typed parameter
@@ -105,8 +112,10 @@ def rewrite(
     """
     rule = check(query, view)
     bound = _bind(query, parameters)
+    if cells_per_person is not None and cells_per_person < 1:
+        raise ValueError("cells_per_person must be at least 1")
     try:
-        return _Rewriter(query, view, rule, bound).build(dialect)
+        return _Rewriter(query, view, rule, bound, cells_per_person).build(dialect)
     except RecursionError:
         raise QueryRejected(Reason.QUERY_TOO_COMPLEX) from None
 
@@ -196,8 +205,14 @@ def _number(value: int) -> exp.Expression:
 
 class _Rewriter:
     def __init__(
-        self, query: Query, view: View, rule: AggregationRule, bound: dict[str, ParameterValue]
+        self,
+        query: Query,
+        view: View,
+        rule: AggregationRule,
+        bound: dict[str, ParameterValue],
+        cells_per_person: int | None = None,
     ) -> None:
+        self._cells = cells_per_person
         self._query = query
         self._view = view
         self._rule = rule
@@ -306,7 +321,10 @@ class _Rewriter:
         bounded = bounded.group_by(*(_col(key) for key in keys), _col(self._person), copy=False)
 
         projections, columns = self._projections()
-        final = exp.select(*projections).from_(exp.to_table(_BOUNDED, quoted=True), copy=False)
+        source = _BOUNDED
+        if self._cells is not None and keys:
+            source = _KEPT  # at most `cells_per_person` cells of each person
+        final = exp.select(*projections).from_(exp.to_table(source, quoted=True), copy=False)
         if keys:
             final = final.group_by(*(_col(key) for key in keys), copy=False)
         ordering = [*self._order(columns), *(exp.Ordered(this=_col(key)) for key in keys)]
@@ -317,12 +335,46 @@ class _Rewriter:
         final = final.with_(_ident(_VIEW), as_=exp.Var(this=view_sql), copy=False)
         final = final.with_(_ident(_CLIPPED), as_=clipped, copy=False)
         final = final.with_(_ident(_BOUNDED), as_=bounded, copy=False)
+        if source == _KEPT:
+            final = final.with_(_ident(_KEPT), as_=self._kept_cells(keys), copy=False)
         return Rewritten(
             sql=final.sql(dialect=dialect, copy=False),  # a tree built for this call alone
             dialect=dialect,
             parameters=MappingProxyType(dict(self._values)),
             tables=tables,
             columns=columns,
+            cells_per_person=self._cells,
+        )
+
+    def _kept_cells(self, keys: list[str]) -> exp.Select:
+        """Each person's bounded rows in at most ``cells_per_person`` cells: numbered per
+        person by the md5 of the cell's keys (then the keys), the first ones kept."""
+        assert self._cells is not None
+        text = exp.DataType(this=exp.DataType.Type.VARCHAR)
+        parts: list[exp.Expression] = [
+            exp.Coalesce(
+                this=exp.Cast(this=_col(k), to=text.copy()), expressions=[exp.Literal.string("")]
+            )
+            for k in keys
+        ]
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = exp.DPipe(
+                this=exp.DPipe(this=joined, expression=exp.Literal.string("|")), expression=part
+            )
+        order = [exp.Ordered(this=exp.MD5(this=joined)), *(exp.Ordered(this=_col(k)) for k in keys)]
+        window = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[_col(self._person)],
+            order=exp.Order(expressions=order),
+        )
+        ranked = exp.select(exp.Star(), _alias(window, _CELL)).from_(
+            exp.to_table(_BOUNDED, quoted=True), copy=False
+        )
+        return (
+            exp.select(exp.Star())
+            .from_(exp.Subquery(this=ranked, alias=exp.TableAlias(this=_ident("__r"))), copy=False)
+            .where(exp.LTE(this=_col(_CELL), expression=_number(self._cells)), copy=False)
         )
 
     def _projections(self) -> tuple[list[exp.Expression], tuple[OutputColumn, ...]]:
@@ -337,11 +389,21 @@ class _Rewriter:
             *,
             domain: tuple[str, ...] | None = None,
             measure: str | None = None,
+            per_person: int | None = None,
         ) -> None:
             projections.append(_alias(expression, name))
             columns.append(
-                OutputColumn(name=name, kind=kind, item=item, domain=domain, measure=measure)
+                OutputColumn(
+                    name=name,
+                    kind=kind,
+                    item=item,
+                    domain=domain,
+                    measure=measure,
+                    per_person=per_person,
+                )
             )
+
+        limit = self._rule.contribution_limit
 
         for item in self._query.select:
             out = item.output_name
@@ -354,22 +416,38 @@ class _Rewriter:
             match item.function:
                 case AggregateFunction.COUNT_STAR:
                     rows = _least(_col(_ROWS), _number(self._rule.contribution_limit))
-                    add(_bigint(exp.Sum(this=rows)), out, OutputKind.COUNT, out)
+                    add(_bigint(exp.Sum(this=rows)), out, OutputKind.COUNT, out, per_person=limit)
                 case AggregateFunction.COUNT_DISTINCT_PERSON:  # one bounded row per person
-                    add(exp.Count(this=exp.Star()), out, OutputKind.COUNT, out)
+                    add(exp.Count(this=exp.Star()), out, OutputKind.COUNT, out, per_person=1)
                 case AggregateFunction.SUM:
                     assert item.column is not None
                     measure = self._name(item.column)
-                    add(self._sum(item.column), out, OutputKind.SUM, out, measure=measure)
+                    bound = limit * self._magnitude(item.column)
+                    add(
+                        self._sum(item.column),
+                        out,
+                        OutputKind.SUM,
+                        out,
+                        measure=measure,
+                        per_person=bound,
+                    )
                 case AggregateFunction.AVG:
                     assert item.column is not None
                     measure = self._name(item.column)
                     parts = f"{out}__sum"
-                    add(self._sum(item.column), parts, OutputKind.SUM, out, measure=measure)
-                    counted = exp.Sum(this=self._capped(item.column))
-                    add(_bigint(counted), f"{out}__count", OutputKind.COUNT, out)
+                    bound = limit * self._magnitude(item.column)
+                    add(
+                        self._sum(item.column),
+                        parts,
+                        OutputKind.SUM,
+                        out,
+                        measure=measure,
+                        per_person=bound,
+                    )
+                    counted = _bigint(exp.Sum(this=self._capped(item.column)))
+                    add(counted, f"{out}__count", OutputKind.COUNT, out, per_person=limit)
         persons = exp.Count(this=exp.Star())  # the bounded rows are one per person and cell
-        add(persons, PERSONS_COLUMN, OutputKind.PERSONS, PERSONS_COLUMN)
+        add(persons, PERSONS_COLUMN, OutputKind.PERSONS, PERSONS_COLUMN, per_person=1)
         summed = [c.measure for c in columns if c.kind is OutputKind.SUM and c.measure]
         for measure in dict.fromkeys(summed):  # the largest one person's part of each sum
             top = _bigint(exp.Max(this=self._kept(measure.lower())))
@@ -379,6 +457,13 @@ class _Rewriter:
             if names.count(name) > 1:
                 raise QueryRejected(Reason.OUTPUT_NAME_AMBIGUOUS, name)
         return projections, tuple(columns)
+
+    def _magnitude(self, column: str) -> int:
+        """The most one clipped row of ``column`` adds to or takes from a sum."""
+        spec = self._columns[column]
+        if spec.lower is None or spec.upper is None:
+            raise EngineFailed("measure without clip bounds")
+        return max(abs(spec.lower), abs(spec.upper), 1)
 
     def _bounded(self, measures: list[str]) -> list[exp.Expression]:
         """A person's rows in a cell: how many, and each measure's clipped sum and count."""
