@@ -21,11 +21,17 @@ aggregate columns and the :data:`MARKER_COLUMN`:
 :func:`rules_for` maps a ``query_engine.Rewritten``'s result columns (an ``AVG`` is its
 ``__sum`` and ``__count`` parts) onto :class:`GateRules`, with the rule's limits.
 
-Pure functions: no DuckDB, no I/O. Differential privacy (the next issue) comes beside it.
+:func:`release_dp` is the differentially private release beside it (``release: dp`` views):
+OpenDP's discrete-Laplace noise on every aggregate over the full public grid, scaled to
+each column's sensitivity (:func:`dp_rules_for`), then the threshold on the *noisy* persons
+count and the rounding, as post-processing (see :mod:`enclave.gate._dp`).
+
+Pure functions: no DuckDB, no I/O.
 """
 
+from enclave.gate._dp import noise_plan, release_dp
 from enclave.gate._gate import checked, release
-from enclave.gate._rules import rules_for
+from enclave.gate._rules import dp_rules_for, rules_for
 from enclave.gate.errors import (
     ColumnMissing,
     ColumnNotAllowed,
@@ -42,8 +48,12 @@ from enclave.gate.interface import (
     AggregateSpec,
     AverageSpec,
     DominanceSpec,
+    DpResult,
+    DpRules,
     GateResult,
     GateRules,
+    NoiseInfo,
+    NoiseSpec,
 )
 
 __all__ = [
@@ -56,13 +66,20 @@ __all__ = [
     "ColumnNotAllowed",
     "ColumnTypeInvalid",
     "DominanceSpec",
+    "DpResult",
+    "DpRules",
     "DuplicateCell",
     "GateError",
     "GateResult",
     "GateRules",
     "GateRulesInvalid",
+    "NoiseInfo",
+    "NoiseSpec",
     "UnsupportedShape",
     "checked",
+    "dp_rules_for",
+    "noise_plan",
     "release",
+    "release_dp",
     "rules_for",
 ]

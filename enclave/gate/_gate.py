@@ -48,7 +48,7 @@ def checked(rules: GateRules) -> GateRules:
     checks' parts declared, one domain per dimension, a grid within the row cap): the query
     path checks them before the engine runs; :func:`release` checks them again. Raises
     :class:`GateRulesInvalid`."""
-    _check_rules(rules)
+    check_rules(rules)
     return rules
 
 
@@ -57,10 +57,10 @@ def release(table: pa.Table, rules: GateRules) -> GateResult:
 
     Raises a :class:`enclave.gate.GateError` and releases nothing when the rules or the input
     are not what the gate expects, or the margins have a shape it cannot protect."""
-    _check_rules(rules)
-    _check_columns(table, rules)
+    check_rules(rules)
+    check_columns(table, rules)
     if rules.domains is not None:
-        table = _on_grid(table, rules, rules.domains)
+        table = on_grid(table, rules, rules.domains)
     if rules.dimensions:
         # Per-key null placement (pyarrow >= 25); the stubs still know only (name, order).
         by = [(d, "ascending", "at_end") for d in rules.dimensions]
@@ -85,14 +85,14 @@ def release(table: pa.Table, rules: GateRules) -> GateResult:
         base = rules.count_base if spec.kind is AggregateKind.COUNT else rules.sum_base
         values: list[int | None] = table.column(spec.name).slice(0, kept).to_pylist()
         released[spec.name] = [
-            None if i in hidden else _rounded(v, base) for i, v in enumerate(values)
+            None if i in hidden else rounded(v, base) for i, v in enumerate(values)
         ]
     averages = {average.sum: average for average in rules.averages}
     parts = {average.count for average in rules.averages}
     for spec in rules.aggregates:
         if spec.name in averages:
             average = averages[spec.name]
-            columns[average.name] = _quotients(released[average.sum], released[average.count])
+            columns[average.name] = quotients(released[average.sum], released[average.count])
         elif spec.name not in parts:
             columns[spec.name] = pa.array(released[spec.name], type=pa.int64())
     marker = [i in hidden for i in range(kept)]
@@ -104,7 +104,7 @@ def release(table: pa.Table, rules: GateRules) -> GateResult:
     )
 
 
-def _on_grid(table: pa.Table, rules: GateRules, domains: Sequence[Sequence[str]]) -> pa.Table:
+def on_grid(table: pa.Table, rules: GateRules, domains: Sequence[Sequence[str]]) -> pa.Table:
     """``table`` as the full grid of ``domains``: one row per combination, in domain order,
     the data's row where it has one and zeros (no persons: suppressed) where it has none;
     a row whose dimension values are not all in their domains is left out."""
@@ -143,7 +143,7 @@ def _dominated(table: pa.Table, rules: GateRules) -> set[int]:
     return rows
 
 
-def _quotients(sums: list[int | None], counts: list[int | None]) -> pa.Array[Any]:
+def quotients(sums: list[int | None], counts: list[int | None]) -> pa.Array[Any]:
     """Each released sum over its released count; null where either is withheld or the
     count is 0 (the parts were rounded, so this is never more than they would tell)."""
     return pa.array(
@@ -155,14 +155,14 @@ def _quotients(sums: list[int | None], counts: list[int | None]) -> pa.Array[Any
     )
 
 
-def _rounded(value: int | None, base: int) -> int | None:
+def rounded(value: int | None, base: int) -> int | None:
     """``value`` to the nearest multiple of ``base``, ties upward (exact, in integers)."""
     if value is None:
         return None
     return base * ((value + base // 2) // base)
 
 
-def _check_rules(rules: GateRules) -> None:
+def check_rules(rules: GateRules) -> None:
     for name, value in (
         ("min_persons", rules.min_persons),
         ("count_base", rules.count_base),
@@ -240,7 +240,7 @@ def _part(
         )
 
 
-def _check_columns(table: pa.Table, rules: GateRules) -> None:
+def check_columns(table: pa.Table, rules: GateRules) -> None:
     tops = {spec.top for spec in rules.dominance}
     allowed = {*rules.dimensions, *(spec.name for spec in rules.aggregates), *tops, PERSONS_COLUMN}
     present: Sequence[str] = table.column_names

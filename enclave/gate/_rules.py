@@ -8,6 +8,8 @@ dimension, a count, a sum, the persons column, and for an ``AVG`` item two colum
 
 from __future__ import annotations
 
+import math
+
 import query_engine
 from enclave.gate.errors import GateRulesInvalid
 from enclave.gate.interface import (
@@ -16,10 +18,12 @@ from enclave.gate.interface import (
     AggregateSpec,
     AverageSpec,
     DominanceSpec,
+    DpRules,
     GateRules,
+    NoiseSpec,
 )
 
-__all__ = ["rules_for"]
+__all__ = ["dp_rules_for", "rules_for"]
 
 _KINDS = {
     query_engine.OutputKind.COUNT: AggregateKind.COUNT,
@@ -95,3 +99,40 @@ def rules_for(
         domains=tuple(domains),
         dominance=tuple(dominance),
     )
+
+
+def dp_rules_for(
+    rewritten: query_engine.Rewritten,
+    *,
+    min_persons: int,
+    rounding_base: int,
+    row_cap: int,
+    epsilon_micro: int,
+    signed_measures: frozenset[str] = frozenset(),
+) -> DpRules:
+    """The DP rules for ``rewritten``'s result: :func:`rules_for`'s, and for every aggregate
+    and the persons column its L1 sensitivity -- its per-cell bound
+    (``OutputColumn.per_person``) times the cells one person counts in (the rewrite's
+    ``cells_per_person``, at most the grid's size; 1 without dimensions). Sums of the
+    ``signed_measures`` (a negative lower clip bound) are not clamped at zero.
+
+    Raises :class:`GateRulesInvalid` (nothing runs) when a column has no per-person bound or
+    the query groups without bounding the cells per person: its sensitivity is unknown.
+    """
+    rules = rules_for(
+        rewritten, min_persons=min_persons, rounding_base=rounding_base, row_cap=row_cap
+    )
+    cells = math.prod(len(domain) for domain in rules.domains or ())
+    if rules.dimensions:
+        if rewritten.cells_per_person is None:
+            raise GateRulesInvalid("a DP answer bounds the cells each person counts in")
+        cells = min(cells, rewritten.cells_per_person)
+    noise: list[NoiseSpec] = []
+    for column in rewritten.columns:
+        if column.kind in (query_engine.OutputKind.DIMENSION, query_engine.OutputKind.TOP):
+            continue
+        if column.per_person is None or column.per_person < 1:
+            raise GateRulesInvalid(f"column {column.name!r} has no per-person bound")
+        signed = column.kind is query_engine.OutputKind.SUM and column.measure in signed_measures
+        noise.append(NoiseSpec(column.name, column.per_person * cells, nonnegative=not signed))
+    return DpRules(rules=rules, epsilon_micro=epsilon_micro, noise=tuple(noise))

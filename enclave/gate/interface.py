@@ -116,3 +116,56 @@ class GateResult:
     table: pa.Table
     suppressed_cells: int
     rows_capped: bool
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """One noisy input column of a DP answer (an aggregate or :data:`PERSONS_COLUMN`) and
+    its L1 sensitivity: the most adding or removing one person changes the column summed
+    over the whole answer (its per-cell bound times the cells one person counts in).
+    ``nonnegative``: the true values cannot be negative, so noisy ones are clamped at 0."""
+
+    column: str
+    sensitivity: int
+    nonnegative: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class DpRules:
+    """What the gate enforces for one differentially private answer.
+
+    ``rules`` as for exact release (dimensions with their domains -- required: every cell
+    of the public grid is released, noisy, so which cells exist reveals nothing --,
+    aggregates, averages, ``min_persons``, rounding bases, ``row_cap``); its dominance checks
+    are not applied (the noise is scaled to any one person's whole contribution). ``noise``
+    lists every aggregate and the persons column once; ``epsilon_micro`` (integer
+    micro-epsilon, the query's charge) is split equally across them."""
+
+    rules: GateRules
+    epsilon_micro: int
+    noise: tuple[NoiseSpec, ...]
+
+
+@dataclass(frozen=True)
+class NoiseInfo:
+    """How one column was noised: its share of epsilon (micro), the noise distribution's
+    scale, and ``error_bound_95``: the distance from the true value that the released value
+    (noise and rounding together) stays within with 95% probability."""
+
+    column: str
+    epsilon_micro: int
+    scale: float
+    error_bound_95: float
+    mechanism: str = "discrete_laplace"
+
+
+@dataclass(frozen=True)
+class DpResult:
+    """A DP answer: ``table`` as :class:`GateResult`'s (dimensions, aggregates, averages,
+    :data:`MARKER_COLUMN`: ``True`` where the noisy persons count fell under
+    ``min_persons``), the noise of each column and the epsilon spent in all."""
+
+    table: pa.Table
+    suppressed_cells: int
+    noise: tuple[NoiseInfo, ...]
+    epsilon_micro: int
