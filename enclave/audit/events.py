@@ -215,6 +215,33 @@ class PolicyChanged:
         _text(self, "organization")
 
 
+@dataclass(frozen=True)
+class BudgetCharged:
+    """A query's privacy-budget charge (:mod:`enclave.budget`), logged durable before it runs.
+
+    ``charge_id`` and ``entry_hash`` (the ledger entry's chain hash, lowercase hex) tie the
+    leaf to the ledger entry, so a ledger rewritten behind the log shows; ``micro_epsilon``
+    is the charge's amount and ``new`` says whether this request made it (False: the same
+    query's earlier charge answers again, at no cost)."""
+
+    kind: ClassVar[str] = "budget_charged"
+    request_id: str
+    charge_id: str
+    micro_epsilon: int
+    entry_hash: str
+    new: bool
+
+    def __post_init__(self) -> None:
+        _text(self, "request_id", pattern=REQUEST_ID)
+        _text(self, "charge_id")
+        _text(self, "entry_hash", pattern=_TOKEN)
+        micro = self.micro_epsilon
+        if not isinstance(micro, int) or isinstance(micro, bool) or micro < 1:
+            raise AuditEventError("BudgetCharged.micro_epsilon must be a positive integer")
+        if not isinstance(self.new, bool):
+            raise AuditEventError("BudgetCharged.new must be a boolean")
+
+
 AuditEvent = (
     RequestReceived
     | Decision
@@ -223,6 +250,7 @@ AuditEvent = (
     | PortalEvent
     | RefusalSummary
     | PolicyChanged
+    | BudgetCharged
 )
 _KINDS: dict[str, type[AuditEvent]] = {
     cls.kind: cls
@@ -234,6 +262,7 @@ _KINDS: dict[str, type[AuditEvent]] = {
         PortalEvent,
         RefusalSummary,
         PolicyChanged,
+        BudgetCharged,
     )
 }
 # Per kind, its field names (``dataclasses.fields`` walks the class on every call).

@@ -26,7 +26,14 @@ from typing import Protocol
 from dataward.transparency import Receipt
 from enclave.audit._log import AuditLog
 from enclave.audit.errors import AuditStorageError
-from enclave.audit.events import Decision, PolicyChanged, RefusalSummary, Release, RequestReceived
+from enclave.audit.events import (
+    BudgetCharged,
+    Decision,
+    PolicyChanged,
+    RefusalSummary,
+    Release,
+    RequestReceived,
+)
 
 __all__ = ["ACCESS_POLICY_VERSION", "AuditLogRefusals", "AuditLogTrail", "RefusalTrail"]
 
@@ -76,7 +83,12 @@ class AuditLogTrail:
         )
 
     def allow_and_release(
-        self, *, request_id: str, policy_version: str, result_hash: bytes
+        self,
+        *,
+        request_id: str,
+        policy_version: str,
+        result_hash: bytes,
+        epsilon_spent_micro: int = 0,
     ) -> Receipt:
         appended = self._log.append_many(
             (
@@ -84,7 +96,9 @@ class AuditLogTrail:
                     request_id=request_id, allow=True, reasons=(), policy_version=policy_version
                 ),
                 Release(
-                    request_id=request_id, result_hash=result_hash.hex(), epsilon_spent_micro=0
+                    request_id=request_id,
+                    result_hash=result_hash.hex(),
+                    epsilon_spent_micro=epsilon_spent_micro,
                 ),
             ),
             receipt=True,
@@ -93,6 +107,20 @@ class AuditLogTrail:
             # fail closed: no answer leaves without its receipt and the release leaf it proves
             raise AuditStorageError("the audit log returned no receipt")
         return appended.receipt
+
+    def budget_charged(
+        self, *, request_id: str, charge_id: str, micro_epsilon: int, entry_hash: str, new: bool
+    ) -> None:
+        """Log a query's budget charge (durable on return), before the query runs."""
+        self._log.append(
+            BudgetCharged(
+                request_id=request_id,
+                charge_id=charge_id,
+                micro_epsilon=micro_epsilon,
+                entry_hash=entry_hash,
+                new=new,
+            )
+        )
 
     def policy_changed(
         self,

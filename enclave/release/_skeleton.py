@@ -49,9 +49,15 @@ class AuditTrail(Protocol):
         self, *, request_id: str, allow: bool, reasons: Sequence[str], policy_version: str
     ) -> None: ...
     def allow_and_release(
-        self, *, request_id: str, policy_version: str, result_hash: bytes
+        self,
+        *,
+        request_id: str,
+        policy_version: str,
+        result_hash: bytes,
+        epsilon_spent_micro: int = 0,
     ) -> Receipt:
-        """Log the allowing decision and the release as consecutive leaves of one commit.
+        """Log the allowing decision and the release as consecutive leaves of one commit
+        (the release with the privacy budget this answer spent, micro-epsilon).
 
         Returns the receipt of the release leaf.
         """
@@ -115,12 +121,21 @@ class Releaser:
         raise refusal
 
     def release(
-        self, request: Request, fields: receipts.ResultFields, *, client_nonce: str = ""
+        self,
+        request: Request,
+        fields: receipts.ResultFields,
+        *,
+        client_nonce: str = "",
+        epsilon_spent_micro: int = 0,
     ) -> Receipt:
-        """Log the allowing decision and the release of ``fields``; the release's receipt."""
+        """Log the allowing decision and the release of ``fields`` (with the epsilon it
+        spent); the release's receipt."""
         digest = receipts.result_hash(
             request.method, request.request_id, fields, client_nonce=client_nonce
         )
         return self._trail.allow_and_release(
-            request_id=request.request_id, policy_version=self._policy_version, result_hash=digest
+            request_id=request.request_id,
+            policy_version=self._policy_version,
+            result_hash=digest,
+            epsilon_spent_micro=epsilon_spent_micro,
         )

@@ -222,13 +222,20 @@ class MemoryAuditTrail:
         self._append({"kind": "decision", **fields})
 
     def allow_and_release(
-        self, *, request_id: str, policy_version: str, result_hash: bytes
+        self,
+        *,
+        request_id: str,
+        policy_version: str,
+        result_hash: bytes,
+        epsilon_spent_micro: int = 0,
     ) -> Receipt:
         self.decision(request_id=request_id, allow=True, reasons=(), policy_version=policy_version)
         # The real zone's release leaf (enclave.audit's canonical encoding), so receipts tie
         # to answers exactly as the zone's do.
         release = Release(
-            request_id=request_id, result_hash=result_hash.hex(), epsilon_spent_micro=0
+            request_id=request_id,
+            result_hash=result_hash.hex(),
+            epsilon_spent_micro=epsilon_spent_micro,
         )
         with self._lock:
             index = self._tree.size
