@@ -143,16 +143,43 @@ def query_run_fields(
     policy_version: str,
     release_mode: str,
     columns: Sequence[tuple[str, str]],
+    dp: Mapping[str, ResultValue] | None = None,
 ) -> dict[str, ResultValue]:
     """The fields of a query's answer: the SHA-256 of its Arrow IPC stream bytes (exactly the
     bytes the answer carries), the cells the gate suppressed, the policy version, the release
-    mode (``exact``) and each column with its kind (``name:kind``)."""
-    return {
+    mode (``exact`` or ``dp``), each column with its kind (``name:kind``) and, in ``dp``
+    mode, the :func:`dp_run_fields`."""
+    fields: dict[str, ResultValue] = {
         "ipc_sha256": hashlib.sha256(arrow_ipc).hexdigest(),
         "suppressed_cells": int(suppressed_cells),
         "policy_version": str(policy_version),
         "release_mode": str(release_mode),
         "columns": [f"{name}:{kind}" for name, kind in columns],
+    }
+    if dp is not None:
+        fields |= dict(dp)
+    return fields
+
+
+def dp_run_fields(
+    *,
+    charge_id: str,
+    epsilon_micro: int,
+    epsilon_spent_micro: int,
+    replayed: bool,
+    noise: Sequence[str],
+    budget_left_micro: int,
+) -> dict[str, ResultValue]:
+    """The DP part of a query's answer: the budget charge, its price and what this call
+    spent (0 for a stored answer returned again), each noisy column's noise
+    (``column:mechanism:scale=..:bound95=..:epsilon_micro=..``) and the budget left."""
+    return {
+        "charge_id": str(charge_id),
+        "epsilon_micro": int(epsilon_micro),
+        "epsilon_spent_micro": int(epsilon_spent_micro),
+        "replayed": bool(replayed),
+        "noise": [str(n) for n in noise],
+        "budget_left_micro": int(budget_left_micro),
     }
 
 

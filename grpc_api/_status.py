@@ -216,6 +216,10 @@ def refusal_for(exc: BaseException) -> Refusal:
     elif isinstance(exc, analytics.QueryRejected):
         metadata["rule"] = exc.rule
         metadata["construct"] = exc.construct
+    elif isinstance(exc, BudgetExhausted):  # the budget state: integers, never data
+        metadata["limit"] = exc.limit
+        metadata["requested_micro"] = str(exc.requested)
+        metadata |= {key: str(value) for key, value in exc.state.details().items()}
     elif isinstance(
         exc, InvalidField | InvalidRequest | AuditRangeError | analytics.InvalidPageToken
     ):

@@ -6,7 +6,9 @@ aggregates) and :mod:`enclave.release` (request leaf, decision, release leaf, re
 one function-level pipeline; :meth:`AggregateQueries.run` returns an
 ``Answer[QueryAnswer]`` (the gated Arrow table, its IPC stream bytes, the suppressed-cell
 count, the policy version) or raises a refusal of :mod:`enclave.analytics.errors`, logged
-first. Exact mode only: a ``release: dp`` view is refused with :class:`DpModeRequired`.
+first. ``dp`` answers (a ``release: dp`` view, or a grant that demands dp) are charged to the
+privacy-budget ledger (:class:`Budget`) before they run and noised by the gate with OpenDP;
+a zone without a ledger refuses them with :class:`DpModeRequired`.
 """
 
 from enclave.analytics._store import QUERY_ID, QueryStatus, Sealer, SqliteQueryStore, StoredQuery
@@ -20,7 +22,7 @@ from enclave.analytics.errors import (
     QueryRejected,
     ViewNotGranted,
 )
-from enclave.analytics.interface import FixedPolicy, PolicySource
+from enclave.analytics.interface import Budget, ChargeTrail, FixedPolicy, PolicySource
 from enclave.analytics.pipeline import (
     QUERY_EXPLAIN,
     QUERY_GET,
@@ -28,6 +30,7 @@ from enclave.analytics.pipeline import (
     QUERY_RUN,
     QUERY_SUBMIT,
     AggregateQueries,
+    DpRelease,
     Explanation,
     QueryAnswer,
     QueryPage,
@@ -36,8 +39,10 @@ from enclave.analytics.pipeline import (
     Submission,
     column_kinds,
     describe_checks,
+    dp_rules,
     gate_rules,
     ipc_stream,
+    query_key,
 )
 from query_engine import DEFAULT_MAX_BYTES as MAX_QUERY_BYTES
 from query_engine import ExecutionLimits, ParameterValue
@@ -52,7 +57,10 @@ __all__ = [
     "QUERY_SUBMIT",
     "AggregateQueries",
     "AnalyticsError",
+    "Budget",
+    "ChargeTrail",
     "DpModeRequired",
+    "DpRelease",
     "ExecutionLimits",
     "Explanation",
     "FixedPolicy",
@@ -75,6 +83,8 @@ __all__ = [
     "ViewNotGranted",
     "column_kinds",
     "describe_checks",
+    "dp_rules",
     "gate_rules",
     "ipc_stream",
+    "query_key",
 ]

@@ -70,8 +70,8 @@ class QueryNotRun(AnalyticsError):  # noqa: N818 (API names)
 class DpModeRequired(AnalyticsError):  # noqa: N818 (API names)
     reason: ClassVar[str] = "DP_MODE_REQUIRED"
     default_message = (
-        "the view releases only with differential privacy, which is not available yet; "
-        "Explain still works"
+        "this answer releases only with differential privacy, and this zone keeps no "
+        "privacy-budget ledger; Explain still works"
     )
 
 

@@ -9,12 +9,14 @@ The zone's store of applied policies implements it; :class:`FixedPolicy` serves 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from enclave.budget import BudgetLedger
 from policies import Policy
 
-__all__ = ["FixedPolicy", "PolicySource"]
+__all__ = ["Budget", "ChargeTrail", "FixedPolicy", "PolicySource"]
 
 
 class PolicySource(Protocol):
@@ -30,3 +32,23 @@ class FixedPolicy:
 
     def current(self) -> Policy:
         return self.policy
+
+
+class ChargeTrail(Protocol):
+    """Logs each budget charge (:class:`enclave.audit.AuditLogTrail` implements it)."""
+
+    def budget_charged(
+        self, *, request_id: str, charge_id: str, micro_epsilon: int, entry_hash: str, new: bool
+    ) -> None:
+        """Log the charge; returns once its leaf is durable."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What differentially private answers need: the durable ledger they are charged to,
+    the trail their charges are logged on, and the live dataset version (budgets are per
+    dataset version: a new version is new data)."""
+
+    ledger: BudgetLedger
+    trail: ChargeTrail
+    dataset_version: Callable[[], str]

@@ -32,7 +32,10 @@ as a denial.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -45,7 +48,7 @@ import pyarrow as pa
 
 import query_engine
 from dataward import receipts
-from enclave import gate
+from enclave import budget, gate
 from enclave.analytics._store import QUERY_ID, QueryStatus, SqliteQueryStore, StoredQuery
 from enclave.analytics.errors import (
     DpModeRequired,
@@ -56,7 +59,7 @@ from enclave.analytics.errors import (
     QueryRejected,
     ViewNotGranted,
 )
-from enclave.analytics.interface import PolicySource
+from enclave.analytics.interface import Budget, PolicySource
 from enclave.errors import ZoneError
 from enclave.persons import Answer, PurposeNotGranted
 from enclave.release import AuditTrail, Caller, Releaser, Request
@@ -69,6 +72,7 @@ __all__ = [
     "QUERY_RUN",
     "QUERY_SUBMIT",
     "AggregateQueries",
+    "DpRelease",
     "Explanation",
     "QueryAnswer",
     "QueryPage",
@@ -77,8 +81,10 @@ __all__ = [
     "Submission",
     "column_kinds",
     "describe_checks",
+    "dp_rules",
     "gate_rules",
     "ipc_stream",
+    "query_key",
 ]
 
 # The methods the zone logs (and hashes) for each answer, as dataward.receipts names them.
@@ -92,10 +98,29 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
+class DpRelease:
+    """What a differentially private answer tells about its noise and its cost.
+
+    ``epsilon_micro`` is the query's price (micro-epsilon), ``epsilon_spent_micro`` what
+    THIS call spent: the price on the call that made the charge, 0 when the same query's
+    stored answer comes back (``replayed``). ``noise`` per noisy column (the released
+    aggregates, an average's two parts, the persons count behind the threshold); ``budget``
+    what the partner has left after this call."""
+
+    charge_id: str
+    epsilon_micro: int
+    epsilon_spent_micro: int
+    replayed: bool
+    noise: tuple[gate.NoiseInfo, ...]
+    budget: budget.BudgetState
+
+
+@dataclass(frozen=True)
 class QueryAnswer:
     """A released aggregate: the gated ``table``, its Arrow IPC stream bytes (what the result
     hash covers), the cells the gate suppressed, the policy version it ran under, the release
-    mode and each column's kind (``dimension``, ``count``, ``sum``, ``avg``, ``suppressed``)."""
+    mode, each column's kind (``dimension``, ``count``, ``sum``, ``avg``, ``suppressed``) and,
+    in ``dp`` mode, its noise and cost (:class:`DpRelease`)."""
 
     table: pa.Table
     ipc: bytes
@@ -103,6 +128,7 @@ class QueryAnswer:
     policy_version: str
     release_mode: str = "exact"
     columns: tuple[tuple[str, str], ...] = ()
+    dp: DpRelease | None = None
 
 
 def gate_rules(rewritten: query_engine.Rewritten, rule: AggregationRule) -> gate.GateRules:
@@ -194,6 +220,9 @@ class _Plan:
     rule: AggregationRule
     rewritten: query_engine.Rewritten
     measures: tuple[str, ...]
+    #: how the answer is released (``exact`` or ``dp``) and, in ``dp``, what it costs
+    release_mode: str = "exact"
+    epsilon_micro: int = 0
 
 
 @dataclass(frozen=True)
@@ -232,8 +261,17 @@ class _Call:
         except query_engine.QueryRejected as rejected:
             self.refuse(_rejected(rejected))
 
-    def released(self, value: _T, fields: receipts.ResultFields, client_nonce: str) -> Answer[_T]:
-        receipt = self.release.release(self.request, fields, client_nonce=client_nonce)
+    def released(
+        self,
+        value: _T,
+        fields: receipts.ResultFields,
+        client_nonce: str,
+        *,
+        epsilon_spent_micro: int = 0,
+    ) -> Answer[_T]:
+        receipt = self.release.release(
+            self.request, fields, client_nonce=client_nonce, epsilon_spent_micro=epsilon_spent_micro
+        )
         return Answer(value, receipt, self.request.request_id)
 
 
@@ -243,8 +281,13 @@ EXACT_NOTICE = (
     "the steward chose exact release for this view"
 )
 DP_NOTICE = (
-    "this view releases only with differential privacy, which this zone does not run yet: "
-    "Run answers FAILED_PRECONDITION DP_MODE_REQUIRED"
+    "differential privacy: every cell of the public grid is released with OpenDP noise "
+    "scaled to what one person can change; the run is charged to the organization's privacy "
+    "budget before it runs, and the same query again returns the same numbers at no cost"
+)
+DP_UNAVAILABLE_NOTICE = (
+    "this answer releases only with differential privacy, and this zone keeps no budget "
+    "ledger: Run answers FAILED_PRECONDITION DP_MODE_REQUIRED"
 )
 TEMPLATE_NOTICE = (
     "an approved template: exact release (a steward approved this query by putting it in the "
@@ -276,6 +319,7 @@ class AggregateQueries:
         store: SqliteQueryStore | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_concurrent: int = 2,
+        budget: Budget | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -293,6 +337,10 @@ class AggregateQueries:
         self._audit = audit
         self._store = store
         self._clock = clock
+        self._budget = budget
+        # One computation per query key at a time in this process: identical DP queries
+        # arriving together are charged once and answered with the one stored result.
+        self._keyed: dict[str, tuple[threading.Lock, int]] = {}
 
     @contextmanager
     def _in_flight(self, call: _Call) -> Iterator[None]:
@@ -356,21 +404,14 @@ class AggregateQueries:
     def _answer(self, call: _Call, asked: QueryRequest) -> Answer[QueryAnswer]:
         sql = self._runnable(call, asked).sql if asked.query_id else asked.sql
         plan = self._plan(call, asked, sql)
-        if plan.rule.release != "exact":
-            call.refuse(DpModeRequired())
+        if plan.release_mode == "dp":
+            return self._answer_dp(call, asked, plan)
         rewritten, rule = plan.rewritten, plan.rule
         try:  # the rules are checked whole before the engine runs (a bad fit is a bug, logged)
             rules = gate.checked(gate_rules(rewritten, rule))
         except gate.GateError as error:
             call.refuse(error)
-        if not self._slots.acquire(timeout=self._limits.timeout_seconds):
-            call.refuse(QueryNotRun("the zone is running its maximum of queries; retry"))
-        try:
-            result = self._engine.execute(rewritten.request(self._files(), self._limits))
-        except query_engine.EngineError:  # a timeout, the memory limit: logged, not a fault
-            call.refuse(QueryNotRun())
-        finally:
-            self._slots.release()
+        result = self._execute(call, rewritten)
         try:
             gated = gate.release(result.table, rules)
         except gate.GateError as error:  # UnsupportedShape, or a bug: either way logged
@@ -382,17 +423,127 @@ class AggregateQueries:
             ipc,
             gated.suppressed_cells,
             version,
-            release_mode=rule.release,
+            release_mode="exact",
             columns=column_kinds(gated.table, rewritten),
         )
         fields = receipts.query_run_fields(
             arrow_ipc=ipc,
             suppressed_cells=gated.suppressed_cells,
             policy_version=version,
-            release_mode=rule.release,
+            release_mode="exact",
             columns=value.columns,
         )
         return call.released(value, fields, asked.client_nonce)
+
+    def _execute(
+        self, call: _Call, rewritten: query_engine.Rewritten
+    ) -> query_engine.ExecutionResult:
+        """Run ``rewritten`` in one of the engine's slots; a limit or failure is a logged
+        :class:`QueryNotRun`."""
+        if not self._slots.acquire(timeout=self._limits.timeout_seconds):
+            call.refuse(QueryNotRun("the zone is running its maximum of queries; retry"))
+        try:
+            return self._engine.execute(rewritten.request(self._files(), self._limits))
+        except query_engine.EngineError:  # a timeout, the memory limit: logged, not a fault
+            call.refuse(QueryNotRun())
+        finally:
+            self._slots.release()
+
+    # -- differential privacy -------------------------------------------------------------
+    def _answer_dp(self, call: _Call, asked: QueryRequest, plan: _Plan) -> Answer[QueryAnswer]:
+        """A ``dp`` answer. Order: the DP rules and their noise are checked (nothing spent on
+        a query that cannot be released); the ledger is charged BEFORE the query runs (one
+        durable transaction, refused past any limit) and the charge is logged; if this
+        query key's noisy result is stored, it is released again at no cost; otherwise the
+        engine runs, OpenDP's noise is drawn once, the result stored with the charge
+        (durable) and only then released. A crash anywhere leaves the charge spent and no
+        noisy result released that is not stored: running the query again reuses the
+        charge (never a double charge) and its stored result if there is one (never a
+        second draw that could be released beside the first)."""
+        funds = self._budget
+        if funds is None:
+            call.refuse(DpModeRequired("this zone keeps no privacy-budget ledger"))
+        try:
+            rules = dp_rules(plan)
+            gate.noise_plan(rules)
+        except gate.GateError as error:
+            call.refuse(error)
+        dataset_version = funds.dataset_version()
+        key = query_key(plan, call.policy.version, dataset_version)
+        organization = call.caller.organization
+        with self._one_at_a_time(key):
+            try:
+                charge = funds.ledger.charge(
+                    organization, dataset_version, key, plan.epsilon_micro, self._clock()
+                )
+            except budget.BudgetExhausted as exhausted:
+                call.refuse(exhausted)
+            funds.trail.budget_charged(
+                request_id=call.request.request_id,
+                charge_id=charge.charge_id,
+                micro_epsilon=charge.micro_epsilon,
+                entry_hash=charge.entry_hash,
+                new=charge.new,
+            )
+            stored = funds.ledger.result(charge.charge_id)
+            replayed = stored is not None
+            if stored is None:
+                stored = self._noisy_result(call, plan, rules, charge.charge_id)
+        spent = charge.micro_epsilon if charge.new else 0
+        left = funds.ledger.state(organization, dataset_version, self._clock())
+        value = _decoded(stored, call.policy.version, charge, spent, replayed, left)
+        assert value.dp is not None
+        fields = receipts.query_run_fields(
+            arrow_ipc=value.ipc,
+            suppressed_cells=value.suppressed_cells,
+            policy_version=value.policy_version,
+            release_mode="dp",
+            columns=value.columns,
+            dp=receipts.dp_run_fields(
+                charge_id=charge.charge_id,
+                epsilon_micro=charge.micro_epsilon,
+                epsilon_spent_micro=spent,
+                replayed=replayed,
+                noise=[_noise_text(info) for info in value.dp.noise],
+                budget_left_micro=left.available,
+            ),
+        )
+        return call.released(value, fields, asked.client_nonce, epsilon_spent_micro=spent)
+
+    def _noisy_result(self, call: _Call, plan: _Plan, rules: gate.DpRules, charge_id: str) -> bytes:
+        """Run the charged query, noise it once and store it with its charge (durable); the
+        stored bytes. Another process that stored first wins: its result is the answer."""
+        assert self._budget is not None
+        result = self._execute(call, plan.rewritten)
+        try:
+            noised = gate.release_dp(result.table, rules)
+        except gate.GateError as error:  # a bug of the mapping: logged, nothing released
+            call.refuse(error)
+        blob = _encoded(noised, plan)
+        ledger = self._budget.ledger
+        try:
+            ledger.store_result(charge_id, blob)
+        except budget.ResultAlreadyStored:
+            stored = ledger.result(charge_id)
+            assert stored is not None
+            return stored
+        return blob
+
+    @contextmanager
+    def _one_at_a_time(self, key: str) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._keyed.get(key, (threading.Lock(), 0))
+            self._keyed[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._keyed[key]
+                if users > 1:
+                    self._keyed[key] = (lock, users - 1)
+                else:
+                    del self._keyed[key]
 
     def _runnable(self, call: _Call, asked: QueryRequest) -> StoredQuery:
         stored = self._stored(call, asked.query_id)
@@ -426,14 +577,20 @@ class AggregateQueries:
                 call.refuse(_rejected(rejected))
         query = call.parse(sql)
         view = call.granted_view(asked.purpose, query.view)
+        mode = call.policy.release_for(call.caller.organization, asked.purpose, view.name)
         try:
             rule = query_engine.check(query, view)
             rewritten = query_engine.rewrite(
-                query, view, asked.parameters, dialect=self._engine.dialect
+                query,
+                view,
+                asked.parameters,
+                dialect=self._engine.dialect,
+                cells_per_person=rule.cells_per_person if mode == "dp" else None,
             )
         except query_engine.QueryRejected as rejected:
             call.refuse(_rejected(rejected))
-        return _Plan(view, rule, rewritten, _measures(rewritten))
+        epsilon = rule.epsilon_micro if mode == "dp" else 0
+        return _Plan(view, rule, rewritten, _measures(rewritten), mode, epsilon)
 
     def _template(self, call: _Call, asked: QueryRequest) -> _Plan:
         """An approved template the caller may use, rewritten with its parameters; raises
@@ -501,29 +658,89 @@ class AggregateQueries:
         if not isinstance(rule, AggregationRule):
             refused = (QueryRejection("RULE_NOT_AD_HOC", view.name),)
             return denied(view.name, "template", "exact", refused, TEMPLATE_ONLY_NOTICE)
-        notice = EXACT_NOTICE if rule.release == "exact" else DP_NOTICE
+        mode = call.policy.release_for(call.caller.organization, asked.purpose, view.name)
+        notice = EXACT_NOTICE
+        if mode == "dp":
+            notice = DP_NOTICE if self._budget is not None else DP_UNAVAILABLE_NOTICE
         validation = query_engine.validate(query, view)
         if isinstance(validation, query_engine.Rejected):
             found = _rejections(validation)
-            return denied(view.name, "aggregation", rule.release, found, notice)
+            return denied(view.name, "aggregation", mode, found, notice)
         try:
             rewritten = query_engine.rewrite(
-                query, view, asked.parameters, dialect=self._engine.dialect
+                query,
+                view,
+                asked.parameters,
+                dialect=self._engine.dialect,
+                cells_per_person=rule.cells_per_person if mode == "dp" else None,
             )
         except query_engine.QueryRejected as rejected:
             found = (_rejection(rejected),)
-            return denied(view.name, "aggregation", rule.release, found, notice)
+            return denied(view.name, "aggregation", mode, found, notice)
+        checks = describe_checks(rule, view, _measures(rewritten), self._limits)
+        if mode == "dp":
+            epsilon = rule.epsilon_micro
+            plan = _Plan(view, rule, rewritten, _measures(rewritten), mode, epsilon)
+            checks = self._dp_checks(call, plan)
         return Explanation(
-            allowed=rule.release == "exact",
+            allowed=mode == "exact" or self._budget is not None,
             view=view.name,
             rule="aggregation",
-            release_mode=rule.release,
+            release_mode=mode,
             rewritten_sql=rewritten.sql,
-            checks=describe_checks(rule, view, _measures(rewritten), self._limits),
+            checks=checks,
             rejections=(),
             notices=(notice,),
             policy_version=call.policy.version,
         )
+
+    def _dp_checks(self, call: _Call, plan: _Plan) -> tuple[str, ...]:
+        """What a DP answer of ``plan`` does, in words: the bounds, each column's noise and
+        error bound, the price and the budget left (nothing is charged by explaining)."""
+        rule, view = plan.rule, plan.view
+        try:
+            rules = dp_rules(plan)
+            noise = gate.noise_plan(rules)
+        except gate.GateError as error:
+            call.refuse(error)
+        checks = [
+            f"each person contributes at most {rule.contribution_limit} rows to a cell and "
+            f"counts in at most {rule.cells_per_person} cell(s) of the answer"
+        ]
+        for name in plan.measures:
+            column = view.columns[name]
+            unit = f" {column.unit}" if column.unit else ""
+            checks.append(f"{name} clipped to [{column.lower}, {column.upper}]{unit} per row")
+        checks.append(
+            "every combination of the grouped dimensions' public values is a row, whatever the "
+            "data holds; each is released with noise"
+        )
+        for info in noise:
+            what = "the persons count behind the threshold (not released)"
+            if info.column != gate.PERSONS_COLUMN:
+                what = info.column
+            checks.append(
+                f"{what}: OpenDP {info.mechanism.replace('_', ' ')} noise of scale "
+                f"{info.scale:.6g}; 95% of released values within {info.error_bound_95:.6g} "
+                f"of the truth (rounding included); epsilon {info.epsilon_micro / 1e6:g}"
+            )
+        checks += [
+            f"a cell whose noisy persons count is under {rule.min_persons} is withheld (null, "
+            "row marked)",
+            f"counts rounded to multiples of 5, sums to multiples of {rule.rounding_base}; an "
+            "average is the noisy sum over the noisy count",
+            f"costs epsilon {plan.epsilon_micro / 1e6:g} of the organization's budget on the "
+            "first run; the same query again returns the stored answer at no cost",
+        ]
+        if self._budget is not None:
+            funds = self._budget
+            state = funds.ledger.state(
+                call.caller.organization, funds.dataset_version(), self._clock()
+            )
+            checks.append(
+                f"budget available for the next new query: epsilon {state.available / 1e6:g}"
+            )
+        return tuple(checks)
 
     # -- Submit, Get, List --------------------------------------------------------------------
     def submit(self, caller: Caller, asked: QueryRequest) -> Answer[Submission]:
@@ -651,6 +868,128 @@ def describe_checks(
         f"{limits.memory_bytes // (1024 * 1024)} MiB",
     ]
     return tuple(checks)
+
+
+def dp_rules(plan: _Plan) -> gate.DpRules:
+    """What the gate enforces for ``plan``'s DP answer: the rule's limits, the sensitivities
+    the rewrite's bounds give, the plan's epsilon. Raises ``enclave.gate.GateError``."""
+    view, rule = plan.view, plan.rule
+    signed = frozenset(name for name in plan.measures if (view.columns[name].lower or 0) < 0)
+    return gate.dp_rules_for(
+        plan.rewritten,
+        min_persons=rule.min_persons,
+        rounding_base=rule.rounding_base,
+        row_cap=rule.row_cap,
+        epsilon_micro=plan.epsilon_micro,
+        signed_measures=signed,
+    )
+
+
+def query_key(plan: _Plan, policy_version: str, dataset_version: str) -> str:
+    """The budget ledger's key of ``plan``: the SHA-256 of the rewritten SQL, its bound
+    values (with their types), the view, the policy and dataset versions and the price.
+    Two requests with the same key are the same question on the same data: the second gets
+    the first's stored answer. A query phrased differently rewrites differently and is a
+    new question, charged again."""
+    rewritten = plan.rewritten
+    form = {
+        "view": plan.view.name,
+        "sql": rewritten.sql,
+        "dialect": rewritten.dialect,
+        "parameters": sorted(
+            (name, type(value).__name__, str(value)) for name, value in rewritten.parameters.items()
+        ),
+        "policy_version": policy_version,
+        "dataset_version": dataset_version,
+        "epsilon_micro": plan.epsilon_micro,
+        "cells_per_person": rewritten.cells_per_person,
+    }
+    text = json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _with_noise_metadata(table: pa.Table, noised: gate.DpResult) -> pa.Table:
+    """``table`` with each noisy column's noise in its Arrow field metadata (an average:
+    its parts') and the release in the schema's, so the IPC bytes the result hash covers
+    carry them."""
+    infos = {info.column: info for info in noised.noise}
+    fields = []
+    for field_ in table.schema:
+        meta: dict[bytes | str, bytes | str] = {}
+        for name in (field_.name, f"{field_.name}__sum", f"{field_.name}__count"):
+            info = infos.get(name)
+            if info is None:
+                continue
+            prefix = (
+                "dataward." if name == field_.name else f"dataward.{name[len(field_.name) + 2 :]}."
+            )
+            meta |= {
+                f"{prefix}noise_scale": repr(info.scale),
+                f"{prefix}error_bound_95": repr(info.error_bound_95),
+                f"{prefix}epsilon_micro": str(info.epsilon_micro),
+                f"{prefix}mechanism": info.mechanism,
+            }
+        fields.append(field_.with_metadata(meta) if meta else field_)
+    schema = pa.schema(
+        fields,
+        metadata={
+            "dataward.release_mode": "dp",
+            "dataward.epsilon_micro": str(noised.epsilon_micro),
+        },
+    )
+    return table.cast(schema)
+
+
+def _encoded(noised: gate.DpResult, plan: _Plan) -> bytes:
+    """The stored form of a noisy answer (what the ledger keeps with its charge)."""
+    table = _with_noise_metadata(noised.table, noised)
+    form = {
+        "format": 1,
+        "ipc": base64.b64encode(ipc_stream(table)).decode("ascii"),
+        "suppressed_cells": noised.suppressed_cells,
+        "columns": [list(pair) for pair in column_kinds(table, plan.rewritten)],
+        "noise": [
+            [i.column, i.epsilon_micro, i.scale, i.error_bound_95, i.mechanism]
+            for i in noised.noise
+        ],
+        "epsilon_micro": noised.epsilon_micro,
+    }
+    return json.dumps(form, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+def _decoded(  # noqa: PLR0917 (the parts of one answer)
+    stored: bytes,
+    policy_version: str,
+    charge: budget.Charge,
+    spent: int,
+    replayed: bool,
+    left: budget.BudgetState,
+) -> QueryAnswer:
+    """The answer of a stored noisy result, exactly as first released."""
+    form = json.loads(stored)
+    ipc = base64.b64decode(form["ipc"])
+    table = pa.ipc.open_stream(ipc).read_all()
+    noise = tuple(
+        gate.NoiseInfo(str(c), int(e), float(s), float(b), str(m))
+        for c, e, s, b, m in form["noise"]
+    )
+    return QueryAnswer(
+        table,
+        ipc,
+        int(form["suppressed_cells"]),
+        policy_version,
+        release_mode="dp",
+        columns=tuple((str(n), str(k)) for n, k in form["columns"]),
+        dp=DpRelease(charge.charge_id, charge.micro_epsilon, spent, replayed, noise, left),
+    )
+
+
+def _noise_text(info: gate.NoiseInfo) -> str:
+    """One column's noise as the receipt's fields carry it."""
+    return (
+        f"{info.column}:{info.mechanism}:scale={info.scale!r}:"
+        f"bound95={info.error_bound_95!r}:epsilon_micro={info.epsilon_micro}"
+    )
 
 
 def _measures(rewritten: query_engine.Rewritten) -> tuple[str, ...]:

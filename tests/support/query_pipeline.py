@@ -15,15 +15,24 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import query_engine
 from enclave import ZoneError
-from enclave.analytics import AggregateQueries, FixedPolicy, QueryAnswer
+from enclave.analytics import AggregateQueries, Budget, FixedPolicy, QueryAnswer
 from enclave.audit import AuditLog, AuditLogTrail, SqliteAuditStore, decode_leaf
+from enclave.budget import BudgetLedger, BudgetLimits
 from enclave.persons import Answer
 from enclave.release import Caller
 from launcher.settings import AuditSettings
 from policies import Policy, View, default_policy
 from tests.support.query_export import Export
 
-__all__ = ["INSURER", "LIMITS", "UNDERWRITING", "Pipeline", "persons_per_cell"]
+__all__ = [
+    "DATASET_VERSION",
+    "INSURER",
+    "LIMITS",
+    "RESEARCH",
+    "UNDERWRITING",
+    "Pipeline",
+    "persons_per_cell",
+]
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 NAME = "dataward.zone/test"
@@ -32,6 +41,7 @@ RESEARCH = "RESEARCH"
 # The default policy grants organization "2" (the demo's insurer).
 INSURER = Caller("app-1", "2", frozenset({UNDERWRITING, RESEARCH}))
 LIMITS = query_engine.ExecutionLimits(timeout_seconds=30, memory_bytes=512 * 2**20)
+DATASET_VERSION = "v-test"
 
 
 @dataclass(frozen=True)
@@ -46,21 +56,39 @@ class Pipeline:
     """`AggregateQueries.run` on the default policy over ``export``, logging to a real audit
     log under ``directory``; each call's leaves can be read back on their own."""
 
-    def __init__(self, directory: Path, export: Export, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        export: Export,
+        policy: Policy | None = None,
+        *,
+        budget: BudgetLimits | None = None,
+        max_concurrent: int = 2,
+    ) -> None:
+        """``budget``: keep a real budget ledger (``directory/budget.db``) with these limits,
+        so ``dp`` answers run; None: none, and they are refused (DP_MODE_REQUIRED)."""
         self.store = SqliteAuditStore.open(directory / "audit.db")
         settings = AuditSettings(checkpoint_every_entries=1000, checkpoint_interval_seconds=3600)
         self.log = AuditLog(self.store, settings, KEY, NAME, NAME)
         self.policy = policy or default_policy()
         self.export = export
+        self.ledger = None if budget is None else BudgetLedger.open(directory / "budget.db", budget)
+        funds = None
+        if self.ledger is not None:
+            funds = Budget(self.ledger, AuditLogTrail(self.log), lambda: DATASET_VERSION)
         self.queries = AggregateQueries(
             FixedPolicy(self.policy),
             query_engine.DuckDBEngine(),
             lambda: export.files,
             AuditLogTrail(self.log),
             LIMITS,
+            budget=funds,
+            max_concurrent=max_concurrent,
         )
 
     def close(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
         self.log.close()
 
     def _count(self) -> int:
@@ -110,6 +138,26 @@ class Pipeline:
             answer = self.queries.run(INSURER, sql, parameters or {}, purpose)
         assert leaves[0].kinds == ("RequestReceived", "Decision", "Release")
         assert getattr(leaves[0].events[1], "allow", None) is True
+        return answer
+
+    def released_dp(
+        self,
+        sql: str,
+        parameters: Mapping[str, query_engine.ParameterValue] | None = None,
+        purpose: str = RESEARCH,
+    ) -> Answer[QueryAnswer]:
+        """Run ``sql`` in dp mode; assert its leaves: the request, the budget charge (durable
+        before the query ran), the allowing decision and the release, which records the
+        epsilon this call spent."""
+        with self.appended() as leaves:
+            answer = self.queries.run(INSURER, sql, parameters or {}, purpose)
+        assert leaves[0].kinds == ("RequestReceived", "BudgetCharged", "Decision", "Release")
+        _, charged, decision, release = leaves[0].events
+        assert getattr(decision, "allow", None) is True
+        dp = answer.value.dp
+        assert dp is not None
+        assert getattr(charged, "charge_id", None) == dp.charge_id
+        assert getattr(release, "epsilon_spent_micro", None) == dp.epsilon_spent_micro
         return answer
 
 
