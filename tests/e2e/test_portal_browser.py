@@ -9,18 +9,8 @@ from pathlib import Path
 import pytest
 
 from portal import PortalConfig, PortalServer, serve
+from tests.support.chromium import ARGS, CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery"
 
 pytestmark = pytest.mark.browser
