@@ -67,6 +67,7 @@ QUERY_SUBMIT = "QueryService/Submit"
 QUERY_RUN = "QueryService/Run"
 QUERY_GET = "QueryService/Get"
 QUERY_LIST = "QueryService/List"
+QUERY_BUDGET = "QueryService/GetBudget"
 
 ResultValue = str | bool | int | Sequence[str]
 ResultFields = Mapping[str, ResultValue]
@@ -229,6 +230,25 @@ def query_get_fields(*, query_id: str, status: str) -> dict[str, ResultValue]:
 def query_list_fields(*, query_ids: Sequence[str]) -> dict[str, ResultValue]:
     """The fields of a page of stored queries: their ids, in the page's order."""
     return {"query_ids": [str(q) for q in query_ids]}
+
+
+def query_budget_fields(
+    *,
+    dataset_version: str,
+    day: str,
+    per_query_micro: int,
+    limits: Sequence[tuple[str, int, int, int]],
+    available_micro: int,
+) -> dict[str, ResultValue]:
+    """The fields of a budget read: the dataset version, the UTC day, the per-query limit,
+    each limit as ``name:limit:spent:left`` (micro-epsilon) and what the next query may cost."""
+    return {
+        "dataset_version": str(dataset_version),
+        "day": str(day),
+        "per_query_micro": int(per_query_micro),
+        "limits": [f"{n}:{int(lim)}:{int(sp)}:{int(le)}" for n, lim, sp, le in limits],
+        "available_micro": int(available_micro),
+    }
 
 
 @dataclass(frozen=True)

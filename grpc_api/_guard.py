@@ -75,6 +75,7 @@ METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.QueryService/Submit": Scope.QUERY_SUBMIT,
     "/dataward.v1.QueryService/Get": Scope.QUERY_SUBMIT,
     "/dataward.v1.QueryService/List": Scope.QUERY_SUBMIT,
+    "/dataward.v1.QueryService/GetBudget": Scope.QUERY_SUBMIT,
     "/dataward.v1.QueryService/Run": Scope.QUERY_RUN,
 }
 # Standard, unauthenticated: health checks and server reflection (they reveal no data), and

@@ -18,6 +18,7 @@ from dataward.v1 import query_pb2, query_pb2_grpc
 from enclave.analytics import (
     MAX_QUERY_BYTES,
     AggregateQueries,
+    DpRelease,
     Explanation,
     ParameterValue,
     QueryRejection,
@@ -25,6 +26,7 @@ from enclave.analytics import (
     QueryStatus,
     StoredQuery,
 )
+from enclave.budget import BudgetState
 from grpc_api import _convert as convert
 from grpc_api._guard import principal_of
 from grpc_api._servicers import partner_caller
@@ -140,6 +142,41 @@ def _stored(stored: StoredQuery) -> query_pb2.StoredQuery:
     )
 
 
+def _budget_state(state: BudgetState) -> query_pb2.BudgetState:
+    return query_pb2.BudgetState(
+        dataset_version=state.dataset_version,
+        day=state.day.isoformat(),
+        per_query_micro=state.per_query,
+        limits=[
+            query_pb2.BudgetLimit(
+                name=lim.name, limit_micro=lim.limit, spent_micro=lim.spent, left_micro=lim.left
+            )
+            for lim in state.limits
+        ],
+        available_micro=state.available,
+    )
+
+
+def _dp_release(dp: DpRelease) -> query_pb2.DpRelease:
+    return query_pb2.DpRelease(
+        charge_id=dp.charge_id,
+        epsilon_micro=dp.epsilon_micro,
+        epsilon_spent_micro=dp.epsilon_spent_micro,
+        replayed=dp.replayed,
+        noise=[
+            query_pb2.NoiseInfo(
+                column=info.column,
+                mechanism=info.mechanism,
+                scale=info.scale,
+                error_bound_95=info.error_bound_95,
+                epsilon_micro=info.epsilon_micro,
+            )
+            for info in dp.noise
+        ],
+        budget=_budget_state(dp.budget),
+    )
+
+
 def _split(reason: str) -> tuple[str, str, str]:
     """``RULE(construct)`` -> (rule, "(", construct)."""
     rule, bracket, rest = reason.partition("(")
@@ -212,6 +249,19 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             policy_version=value.policy_version,
             release_mode=_MODES.get(value.release_mode, query_pb2.RELEASE_MODE_UNSPECIFIED),
             rows=value.table.num_rows,
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+            dp=_dp_release(value.dp) if value.dp is not None else None,
+        )
+
+    def GetBudget(
+        self, request: query_pb2.GetBudgetRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetBudgetResponse:
+        convert.check_fields(client_nonce=request.client_nonce)
+        answer = self._queries.budget(
+            partner_caller(principal_of(context)), client_nonce=request.client_nonce
+        )
+        return query_pb2.GetBudgetResponse(
+            budget=_budget_state(answer.value),
             receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
         )
 

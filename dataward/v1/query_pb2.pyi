@@ -51,7 +51,10 @@ class _ReleaseModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReleaseMo
     the view, or an approved template. Open to differencing between queries.
     """
     RELEASE_MODE_DP: _ReleaseMode.ValueType  # 2
-    """Differential privacy (not run by this zone yet: DP_MODE_REQUIRED)."""
+    """Differential privacy: OpenDP noise on every aggregate of the public grid, charged to the
+    organization's privacy budget before the query runs (RunResponse.dp says how much and how
+    noisy). A zone without a budget ledger refuses it (DP_MODE_REQUIRED).
+    """
 
 class ReleaseMode(_ReleaseMode, metaclass=_ReleaseModeEnumTypeWrapper): ...
 
@@ -61,7 +64,10 @@ RELEASE_MODE_EXACT: ReleaseMode.ValueType  # 1
 the view, or an approved template. Open to differencing between queries.
 """
 RELEASE_MODE_DP: ReleaseMode.ValueType  # 2
-"""Differential privacy (not run by this zone yet: DP_MODE_REQUIRED)."""
+"""Differential privacy: OpenDP noise on every aggregate of the public grid, charged to the
+organization's privacy budget before the query runs (RunResponse.dp says how much and how
+noisy). A zone without a budget ledger refuses it (DP_MODE_REQUIRED).
+"""
 Global___ReleaseMode: _TypeAlias = ReleaseMode  # noqa: Y015
 
 @_typing.final
@@ -354,6 +360,7 @@ class RunResponse(_message.Message):
     RELEASE_MODE_FIELD_NUMBER: _builtins.int
     ROWS_FIELD_NUMBER: _builtins.int
     RECEIPT_FIELD_NUMBER: _builtins.int
+    DP_FIELD_NUMBER: _builtins.int
     arrow_ipc: _builtins.bytes
     """An Arrow IPC stream (schema and record batches): the gated table. The release leaf's
     result hash covers its SHA-256.
@@ -366,6 +373,13 @@ class RunResponse(_message.Message):
     def columns(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResultColumn]: ...
     @_builtins.property
     def receipt(self) -> _common_pb2.Receipt: ...
+    @_builtins.property
+    def dp(self) -> Global___DpRelease:
+        """Set in RELEASE_MODE_DP: the charge, its noise and the budget left. The same facts are in
+        the Arrow schema's metadata (dataward.noise_scale, dataward.error_bound_95, ... per
+        column), which the result hash covers.
+        """
+
     def __init__(
         self,
         *,
@@ -376,14 +390,210 @@ class RunResponse(_message.Message):
         release_mode: Global___ReleaseMode.ValueType = ...,
         rows: _builtins.int = ...,
         receipt: _common_pb2.Receipt | None = ...,
+        dp: Global___DpRelease | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dp", b"dp", "receipt", b"receipt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrow_ipc", b"arrow_ipc", "columns", b"columns", "policy_version", b"policy_version", "receipt", b"receipt", "release_mode", b"release_mode", "rows", b"rows", "suppressed_cells", b"suppressed_cells"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arrow_ipc", b"arrow_ipc", "columns", b"columns", "dp", b"dp", "policy_version", b"policy_version", "receipt", b"receipt", "release_mode", b"release_mode", "rows", b"rows", "suppressed_cells", b"suppressed_cells"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunResponse: _TypeAlias = RunResponse  # noqa: Y015
+
+@_typing.final
+class NoiseInfo(_message.Message):
+    """How one column of a DP answer was noised."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMN_FIELD_NUMBER: _builtins.int
+    MECHANISM_FIELD_NUMBER: _builtins.int
+    SCALE_FIELD_NUMBER: _builtins.int
+    ERROR_BOUND_95_FIELD_NUMBER: _builtins.int
+    EPSILON_MICRO_FIELD_NUMBER: _builtins.int
+    column: _builtins.str
+    """The released column, or one part of an average ("<avg>__sum", "<avg>__count"), or
+    "__persons": the persons count behind the threshold (never released).
+    """
+    mechanism: _builtins.str
+    """"discrete_laplace" (OpenDP)."""
+    scale: _builtins.float
+    """The noise distribution's scale."""
+    error_bound_95: _builtins.float
+    """With 95% probability the released value (noise and rounding) is within this of the true
+    one.
+    """
+    epsilon_micro: _builtins.int
+    """This column's share of the query's epsilon, in micro-epsilon."""
+    def __init__(
+        self,
+        *,
+        column: _builtins.str = ...,
+        mechanism: _builtins.str = ...,
+        scale: _builtins.float = ...,
+        error_bound_95: _builtins.float = ...,
+        epsilon_micro: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column", b"column", "epsilon_micro", b"epsilon_micro", "error_bound_95", b"error_bound_95", "mechanism", b"mechanism", "scale", b"scale"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NoiseInfo: _TypeAlias = NoiseInfo  # noqa: Y015
+
+@_typing.final
+class BudgetLimit(_message.Message):
+    """One limit of the privacy budget, in micro-epsilon (1,000,000 = an epsilon of 1.0)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    LIMIT_MICRO_FIELD_NUMBER: _builtins.int
+    SPENT_MICRO_FIELD_NUMBER: _builtins.int
+    LEFT_MICRO_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"per_partner_per_day", "per_partner_per_dataset_version" or "total_per_dataset_version"
+    (all partners together).
+    """
+    limit_micro: _builtins.int
+    spent_micro: _builtins.int
+    left_micro: _builtins.int
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        limit_micro: _builtins.int = ...,
+        spent_micro: _builtins.int = ...,
+        left_micro: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["left_micro", b"left_micro", "limit_micro", b"limit_micro", "name", b"name", "spent_micro", b"spent_micro"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BudgetLimit: _TypeAlias = BudgetLimit  # noqa: Y015
+
+@_typing.final
+class BudgetState(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_VERSION_FIELD_NUMBER: _builtins.int
+    DAY_FIELD_NUMBER: _builtins.int
+    PER_QUERY_MICRO_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
+    AVAILABLE_MICRO_FIELD_NUMBER: _builtins.int
+    dataset_version: _builtins.str
+    day: _builtins.str
+    """The UTC day "per day" counts ("2026-12-02")."""
+    per_query_micro: _builtins.int
+    """The most one query may cost."""
+    available_micro: _builtins.int
+    """The most the next new query may cost (the smallest of what is left)."""
+    @_builtins.property
+    def limits(self) -> _containers.RepeatedCompositeFieldContainer[Global___BudgetLimit]: ...
+    def __init__(
+        self,
+        *,
+        dataset_version: _builtins.str = ...,
+        day: _builtins.str = ...,
+        per_query_micro: _builtins.int = ...,
+        limits: _abc.Iterable[Global___BudgetLimit] | None = ...,
+        available_micro: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_micro", b"available_micro", "dataset_version", b"dataset_version", "day", b"day", "limits", b"limits", "per_query_micro", b"per_query_micro"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BudgetState: _TypeAlias = BudgetState  # noqa: Y015
+
+@_typing.final
+class DpRelease(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHARGE_ID_FIELD_NUMBER: _builtins.int
+    EPSILON_MICRO_FIELD_NUMBER: _builtins.int
+    EPSILON_SPENT_MICRO_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    NOISE_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    charge_id: _builtins.str
+    epsilon_micro: _builtins.int
+    """The query's price, charged once per distinct query on a dataset version."""
+    epsilon_spent_micro: _builtins.int
+    """What this call spent: the price on the call that was charged, 0 when the same query's
+    stored answer came back (replayed).
+    """
+    replayed: _builtins.bool
+    @_builtins.property
+    def noise(self) -> _containers.RepeatedCompositeFieldContainer[Global___NoiseInfo]: ...
+    @_builtins.property
+    def budget(self) -> Global___BudgetState:
+        """After this call."""
+
+    def __init__(
+        self,
+        *,
+        charge_id: _builtins.str = ...,
+        epsilon_micro: _builtins.int = ...,
+        epsilon_spent_micro: _builtins.int = ...,
+        replayed: _builtins.bool = ...,
+        noise: _abc.Iterable[Global___NoiseInfo] | None = ...,
+        budget: Global___BudgetState | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "charge_id", b"charge_id", "epsilon_micro", b"epsilon_micro", "epsilon_spent_micro", b"epsilon_spent_micro", "noise", b"noise", "replayed", b"replayed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DpRelease: _TypeAlias = DpRelease  # noqa: Y015
+
+@_typing.final
+class GetBudgetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    client_nonce: _builtins.str
+    def __init__(
+        self,
+        *,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBudgetRequest: _TypeAlias = GetBudgetRequest  # noqa: Y015
+
+@_typing.final
+class GetBudgetResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def budget(self) -> Global___BudgetState: ...
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        budget: Global___BudgetState | None = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "receipt", b"receipt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBudgetResponse: _TypeAlias = GetBudgetResponse  # noqa: Y015
 
 @_typing.final
 class QueryServiceGetRequest(_message.Message):

@@ -76,6 +76,11 @@ class QueryServiceStub:
                 request_serializer=dataward_dot_v1_dot_query__pb2.QueryServiceListRequest.SerializeToString,
                 response_deserializer=dataward_dot_v1_dot_query__pb2.QueryServiceListResponse.FromString,
                 _registered_method=True)
+        self.GetBudget = channel.unary_unary(
+                '/dataward.v1.QueryService/GetBudget',
+                request_serializer=dataward_dot_v1_dot_query__pb2.GetBudgetRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_query__pb2.GetBudgetResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -138,6 +143,14 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBudget(self, request, context):
+        """What the caller's organization has spent and has left of its privacy budget on the live
+        dataset version (every limit; "per day" is the UTC day). Charges nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +178,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.List,
                     request_deserializer=dataward_dot_v1_dot_query__pb2.QueryServiceListRequest.FromString,
                     response_serializer=dataward_dot_v1_dot_query__pb2.QueryServiceListResponse.SerializeToString,
+            ),
+            'GetBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBudget,
+                    request_deserializer=dataward_dot_v1_dot_query__pb2.GetBudgetRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_query__pb2.GetBudgetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -319,6 +337,33 @@ class QueryService:
             '/dataward.v1.QueryService/List',
             dataward_dot_v1_dot_query__pb2.QueryServiceListRequest.SerializeToString,
             dataward_dot_v1_dot_query__pb2.QueryServiceListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.QueryService/GetBudget',
+            dataward_dot_v1_dot_query__pb2.GetBudgetRequest.SerializeToString,
+            dataward_dot_v1_dot_query__pb2.GetBudgetResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,10 @@ class QueryServiceStub:
     """One stored query of the caller's organization."""
     List: _grpc.UnaryUnaryMultiCallable[_query_pb2.QueryServiceListRequest, _query_pb2.QueryServiceListResponse]
     """The stored queries of the caller's organization, newest first."""
+    GetBudget: _grpc.UnaryUnaryMultiCallable[_query_pb2.GetBudgetRequest, _query_pb2.GetBudgetResponse]
+    """What the caller's organization has spent and has left of its privacy budget on the live
+    dataset version (every limit; "per day" is the UTC day). Charges nothing.
+    """
 
 @_typing.type_check_only
 class QueryServiceAsyncStub(QueryServiceStub):
@@ -109,6 +113,10 @@ class QueryServiceAsyncStub(QueryServiceStub):
     """One stored query of the caller's organization."""
     List: _aio.UnaryUnaryMultiCallable[_query_pb2.QueryServiceListRequest, _query_pb2.QueryServiceListResponse]  # type: ignore[assignment]
     """The stored queries of the caller's organization, newest first."""
+    GetBudget: _aio.UnaryUnaryMultiCallable[_query_pb2.GetBudgetRequest, _query_pb2.GetBudgetResponse]  # type: ignore[assignment]
+    """What the caller's organization has spent and has left of its privacy budget on the live
+    dataset version (every limit; "per day" is the UTC day). Charges nothing.
+    """
 
 class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
     """Aggregate queries over the analysis views a steward published (DESIGN.md "Queries"): the
@@ -177,5 +185,15 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_query_pb2.QueryServiceListResponse, _abc.Awaitable[_query_pb2.QueryServiceListResponse]]:
         """The stored queries of the caller's organization, newest first."""
+
+    @_abc_1.abstractmethod
+    def GetBudget(
+        self,
+        request: _query_pb2.GetBudgetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_pb2.GetBudgetResponse, _abc.Awaitable[_query_pb2.GetBudgetResponse]]:
+        """What the caller's organization has spent and has left of its privacy budget on the live
+        dataset version (every limit; "per day" is the UTC day). Charges nothing.
+        """
 
 def add_QueryServiceServicer_to_server(servicer: QueryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -24,6 +24,7 @@ from enclave.analytics.errors import (
 )
 from enclave.analytics.interface import Budget, ChargeTrail, FixedPolicy, PolicySource
 from enclave.analytics.pipeline import (
+    QUERY_BUDGET,
     QUERY_EXPLAIN,
     QUERY_GET,
     QUERY_LIST,
@@ -49,6 +50,7 @@ from query_engine import ExecutionLimits, ParameterValue
 
 __all__ = [
     "MAX_QUERY_BYTES",
+    "QUERY_BUDGET",
     "QUERY_EXPLAIN",
     "QUERY_GET",
     "QUERY_ID",

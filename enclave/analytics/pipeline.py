@@ -66,6 +66,7 @@ from enclave.release import AuditTrail, Caller, Releaser, Request
 from policies import AggregationRule, Deny, Policy, View
 
 __all__ = [
+    "QUERY_BUDGET",
     "QUERY_EXPLAIN",
     "QUERY_GET",
     "QUERY_LIST",
@@ -93,6 +94,7 @@ QUERY_EXPLAIN = receipts.QUERY_EXPLAIN
 QUERY_SUBMIT = receipts.QUERY_SUBMIT
 QUERY_GET = receipts.QUERY_GET
 QUERY_LIST = receipts.QUERY_LIST
+QUERY_BUDGET = receipts.QUERY_BUDGET
 
 _T = TypeVar("_T")
 
@@ -821,6 +823,23 @@ class AggregateQueries:
         token = f"p{page[-1].seq}" if len(rows) > page_size and page else ""
         fields = receipts.query_list_fields(query_ids=[q.query_id for q in page])
         return call.released(QueryPage(page, token), fields, client_nonce)
+
+    def budget(self, caller: Caller, client_nonce: str = "") -> Answer[budget.BudgetState]:
+        """What the caller's organization has spent and has left on the live dataset
+        version (a zone without a ledger refuses: :class:`DpModeRequired`)."""
+        call = self._begin(caller, QUERY_BUDGET, None)
+        funds = self._budget
+        if funds is None:
+            call.refuse(DpModeRequired("this zone keeps no privacy-budget ledger"))
+        state = funds.ledger.state(caller.organization, funds.dataset_version(), self._clock())
+        fields = receipts.query_budget_fields(
+            dataset_version=state.dataset_version,
+            day=state.day.isoformat(),
+            per_query_micro=state.per_query,
+            limits=[(lim.name, lim.limit, lim.spent, lim.left) for lim in state.limits],
+            available_micro=state.available,
+        )
+        return call.released(state, fields, client_nonce)
 
     def _require_store(self, call: _Call) -> SqliteQueryStore:
         if self._store is None:
