@@ -27,6 +27,10 @@ it to the next client as ``trusted_checkpoint``.
 from dataward.client._client import Client
 from dataward.client._enums import Benefit
 from dataward.client._query import (
+    BudgetLimit,
+    BudgetState,
+    ColumnNoise,
+    DpInfo,
     Explanation,
     QueryPage,
     QueryRejection,
@@ -43,6 +47,7 @@ from dataward.client._types import (
     IdentityResult,
 )
 from dataward.client.errors import (
+    BudgetExhausted,
     ConsentRequired,
     DatawardError,
     DeadlineExceeded,
@@ -69,12 +74,17 @@ from dataward.client.errors import (
 __all__ = [
     "BatchItem",
     "Benefit",
+    "BudgetExhausted",
+    "BudgetLimit",
+    "BudgetState",
     "Client",
     "ClientCredentialsTokenSource",
+    "ColumnNoise",
     "ConsentGrant",
     "ConsentRequired",
     "DatawardError",
     "DeadlineExceeded",
+    "DpInfo",
     "EligibilityQuery",
     "EligibilityResult",
     "Explanation",

@@ -30,12 +30,14 @@ from dataward.client._convert import (
 )
 from dataward.client._enums import Benefit
 from dataward.client._query import (
+    BudgetState,
     Explanation,
     ParameterValue,
     QueryPage,
     QueryResult,
     QuerySubmission,
     StoredQuery,
+    budget_state,
     explanation,
     parameters_to_proto,
     query_page,
@@ -286,6 +288,13 @@ class Client:
         )
         return query_result(self._call(self._query.Run, request, timeout), nonce)
 
+    def budget(self, *, timeout: float | None = None) -> BudgetState:
+        """What this organization has spent and has left of its privacy budget on the live
+        dataset version, with a receipt (scope ``query:submit``); charges nothing."""
+        request = query_pb2.GetBudgetRequest(client_nonce=(nonce := new_nonce()))
+        response = self._call(self._query.GetBudget, request, timeout)
+        return budget_state(response.budget, response.receipt, nonce)
+
     def get_query(self, query_id: str, *, timeout: float | None = None) -> StoredQuery:
         """One stored query of this organization (scope ``query:submit``)."""
         request = query_pb2.QueryServiceGetRequest(query_id=query_id)
@@ -369,12 +378,15 @@ class Client:
         (both ``ReceiptInvalid``) for a checkpoint that contradicts one seen before.
         """
         method, fields = release_of(result)
+        receipt = result.receipt
+        if receipt is None:  # a budget state inside a DP answer: its answer's receipt
+            raise ReceiptInvalid("this value carries no receipt of its own")
         if isinstance(result, QueryResult) and not table_matches(result):
             raise ReceiptInvalid("the answer's table is not the one its Arrow IPC bytes hold")
         key_name, public_key = self.audit_public_key()
         try:
             checkpoint = receipts.verify_release(
-                result.receipt,
+                receipt,
                 method=method,
                 request_id=result.request_id,
                 fields=fields,
@@ -386,7 +398,7 @@ class Client:
             raise ReceiptInvalid(str(exc)) from exc
         if checkpoint.origin != key_name:  # a zone's log is named as its key
             raise ReceiptInvalid("the receipt's checkpoint is of another log than the zone's")
-        note = result.receipt.checkpoint_note
+        note = receipt.checkpoint_note
         self._checkpoints.observe(key_name, checkpoint, note, self.consistency_proof)
         return checkpoint
 

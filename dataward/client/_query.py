@@ -20,6 +20,10 @@ from dataward.transparency import Receipt
 from dataward.v1 import common_pb2, query_pb2
 
 __all__ = [
+    "BudgetLimit",
+    "BudgetState",
+    "ColumnNoise",
+    "DpInfo",
     "Explanation",
     "ParameterValue",
     "QueryPage",
@@ -27,6 +31,7 @@ __all__ = [
     "QueryResult",
     "QuerySubmission",
     "StoredQuery",
+    "budget_state",
     "explanation",
     "parameters_to_proto",
     "query_page",
@@ -81,9 +86,74 @@ class QuerySubmission:
 
 
 @dataclass(frozen=True)
+class ColumnNoise:
+    """How one column of a DP answer was noised: with 95% probability the released value is
+    within ``error_bound_95`` of the true one (noise and rounding together)."""
+
+    column: str  # a released column, "<avg>__sum"/"<avg>__count", or "__persons" (threshold)
+    mechanism: str  # "discrete_laplace" (OpenDP)
+    scale: float
+    error_bound_95: float
+    epsilon_micro: int
+
+
+@dataclass(frozen=True)
+class BudgetLimit:
+    """One limit of the organization's privacy budget, in micro-epsilon (1,000,000 = 1.0)."""
+
+    name: str
+    limit_micro: int
+    spent_micro: int
+    left_micro: int
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """The organization's privacy budget on the live dataset version (per day: UTC).
+    From :meth:`Client.budget` it carries its receipt (:meth:`Client.verify_answer`)."""
+
+    dataset_version: str
+    day: str
+    per_query_micro: int
+    limits: tuple[BudgetLimit, ...]
+    available_micro: int
+    receipt: Receipt | None = None
+    request_id: str = ""
+    client_nonce: str = ""
+
+    @property
+    def available(self) -> float:
+        """The most the next new query may cost, in epsilon."""
+        return self.available_micro / 1_000_000
+
+
+@dataclass(frozen=True)
+class DpInfo:
+    """The noise and cost of a DP answer. ``epsilon_spent_micro`` is what this call spent: the
+    query's price when it was charged, 0 when the same query's stored answer came back
+    (``replayed``: asking again never averages the noise away)."""
+
+    charge_id: str
+    epsilon_micro: int
+    epsilon_spent_micro: int
+    replayed: bool
+    noise: tuple[ColumnNoise, ...]
+    budget: BudgetState
+
+    def noise_of(self, column: str) -> ColumnNoise:
+        """The noise of ``column`` (``KeyError`` for one without)."""
+        for info in self.noise:
+            if info.column == column:
+                return info
+        raise KeyError(column)
+
+
+@dataclass(frozen=True)
 class QueryResult:
     """A released aggregate: ``table`` (suppressed cells null, the row's ``suppressed`` marker
-    set), the exact ``arrow_ipc`` bytes it was read from, each column's kind."""
+    set), the exact ``arrow_ipc`` bytes it was read from, each column's kind and, for a DP
+    answer, ``dp``: its noise and cost (also in ``table``'s Arrow field metadata,
+    ``dataward.noise_scale`` and ``dataward.error_bound_95``)."""
 
     table: pa.Table
     arrow_ipc: bytes
@@ -94,6 +164,7 @@ class QueryResult:
     receipt: Receipt
     request_id: str = ""
     client_nonce: str = ""
+    dp: DpInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +255,39 @@ def query_result(response: query_pb2.RunResponse, nonce: str) -> QueryResult:
         receipt=receipt_from_proto(response.receipt),
         request_id=response.receipt.request_id,
         client_nonce=nonce,
+        dp=_dp_info(response.dp) if response.HasField("dp") else None,
+    )
+
+
+def budget_state(
+    message: query_pb2.BudgetState, receipt: common_pb2.Receipt | None = None, nonce: str = ""
+) -> BudgetState:
+    return BudgetState(
+        dataset_version=message.dataset_version,
+        day=message.day,
+        per_query_micro=message.per_query_micro,
+        limits=tuple(
+            BudgetLimit(lim.name, lim.limit_micro, lim.spent_micro, lim.left_micro)
+            for lim in message.limits
+        ),
+        available_micro=message.available_micro,
+        receipt=receipt_from_proto(receipt) if receipt is not None else None,
+        request_id=receipt.request_id if receipt is not None else "",
+        client_nonce=nonce,
+    )
+
+
+def _dp_info(message: query_pb2.DpRelease) -> DpInfo:
+    return DpInfo(
+        charge_id=message.charge_id,
+        epsilon_micro=message.epsilon_micro,
+        epsilon_spent_micro=message.epsilon_spent_micro,
+        replayed=message.replayed,
+        noise=tuple(
+            ColumnNoise(n.column, n.mechanism, n.scale, n.error_bound_95, n.epsilon_micro)
+            for n in message.noise
+        ),
+        budget=budget_state(message.budget),
     )
 
 
@@ -215,16 +319,42 @@ def table_matches(result: QueryResult) -> bool:
 
 
 def release_of_query(
-    result: Explanation | QuerySubmission | QueryResult,
+    result: Explanation | QuerySubmission | QueryResult | BudgetState,
 ) -> tuple[str, receipts.ResultFields]:
     """The method and result fields the zone hashed into the release of ``result``."""
     if isinstance(result, QueryResult):
+        dp = result.dp
         return receipts.QUERY_RUN, receipts.query_run_fields(
             arrow_ipc=result.arrow_ipc,
             suppressed_cells=result.suppressed_cells,
             policy_version=result.policy_version,
             release_mode=result.release_mode,
             columns=result.columns,
+            dp=None
+            if dp is None
+            else receipts.dp_run_fields(
+                charge_id=dp.charge_id,
+                epsilon_micro=dp.epsilon_micro,
+                epsilon_spent_micro=dp.epsilon_spent_micro,
+                replayed=dp.replayed,
+                noise=[
+                    f"{n.column}:{n.mechanism}:scale={n.scale!r}:"
+                    f"bound95={n.error_bound_95!r}:epsilon_micro={n.epsilon_micro}"
+                    for n in dp.noise
+                ],
+                budget_left_micro=dp.budget.available_micro,
+            ),
+        )
+    if isinstance(result, BudgetState):
+        return receipts.QUERY_BUDGET, receipts.query_budget_fields(
+            dataset_version=result.dataset_version,
+            day=result.day,
+            per_query_micro=result.per_query_micro,
+            limits=[
+                (lim.name, lim.limit_micro, lim.spent_micro, lim.left_micro)
+                for lim in result.limits
+            ],
+            available_micro=result.available_micro,
         )
     if isinstance(result, QuerySubmission):
         return receipts.QUERY_SUBMIT, receipts.query_submit_fields(

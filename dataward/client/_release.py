@@ -7,13 +7,25 @@ and its result fields, in the form :mod:`dataward.receipts` hashes them.
 from __future__ import annotations
 
 from dataward import receipts
-from dataward.client._query import Explanation, QueryResult, QuerySubmission, release_of_query
+from dataward.client._query import (
+    BudgetState,
+    Explanation,
+    QueryResult,
+    QuerySubmission,
+    release_of_query,
+)
 from dataward.client._types import ConsentGrant, EligibilityResult, IdentityResult
 
 __all__ = ["Answer", "release_of"]
 
 Answer = (
-    EligibilityResult | IdentityResult | ConsentGrant | Explanation | QuerySubmission | QueryResult
+    EligibilityResult
+    | IdentityResult
+    | ConsentGrant
+    | Explanation
+    | QuerySubmission
+    | QueryResult
+    | BudgetState
 )
 """An answer the zone released with a receipt."""
 
@@ -37,6 +49,6 @@ def release_of(result: Answer) -> tuple[str, receipts.ResultFields]:
             consent_ref=result.consent_ref, valid_until=result.valid_until
         )
         return receipts.GRANT_CONSENT, fields
-    if isinstance(result, Explanation | QuerySubmission | QueryResult):
+    if isinstance(result, Explanation | QuerySubmission | QueryResult | BudgetState):
         return release_of_query(result)
     raise TypeError(f"not an answer with a receipt: {type(result).__name__}")

@@ -9,6 +9,8 @@ DatawardError                  (.code, .reason, .message)
 ├── NotYetSigned               NOT_YET_SIGNED (.retry_after seconds): no checkpoint covers it yet
 ├── NotFound
 ├── RateLimited                RATE_LIMITED (.retry_after seconds)
+├── BudgetExhausted            BUDGET_EXHAUSTED: the organization's privacy budget (.limit,
+│                              .left_micro(name), .requested_micro)
 ├── MessageTooLarge            RESOURCE_EXHAUSTED without a rate-limit reason
 ├── DeadlineExceeded
 ├── Unimplemented              NOT_IMPLEMENTED (e.g. a selfie)
@@ -30,6 +32,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
+    "BudgetExhausted",
     "ConsentRequired",
     "DatawardError",
     "DeadlineExceeded",
@@ -122,6 +125,25 @@ class RateLimited(DatawardError):  # noqa: N818
     retry_after: float = 1.0
 
 
+class BudgetExhausted(DatawardError):  # noqa: N818
+    """A DP query would pass a limit of the organization's privacy budget; nothing was
+    charged or run. ``metadata`` holds every limit's ``<name>.limit``, ``.spent`` and
+    ``.left`` (micro-epsilon)."""
+
+    @property
+    def limit(self) -> str:
+        """The limit it would pass (e.g. ``per_partner_per_day``)."""
+        return self.metadata.get("limit", "")
+
+    @property
+    def requested_micro(self) -> int:
+        return int(self.metadata.get("requested_micro", "0") or 0)
+
+    def left_micro(self, name: str) -> int:
+        """What is left of the limit ``name``, in micro-epsilon."""
+        return int(self.metadata.get(f"{name}.left", "0") or 0)
+
+
 class MessageTooLarge(DatawardError): ...  # noqa: N818
 
 
@@ -172,6 +194,7 @@ _BY_REASON: dict[str, type[DatawardError]] = {
     "CONSENT_REQUIRED": ConsentRequired,
     "QUERY_REJECTED": QueryRejected,
     "RATE_LIMITED": RateLimited,
+    "BUDGET_EXHAUSTED": BudgetExhausted,
     "NOT_YET_SIGNED": NotYetSigned,
 }
 _BY_CODE: dict[grpc.StatusCode, type[DatawardError]] = {
