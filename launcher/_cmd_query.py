@@ -1,4 +1,4 @@
-"""``dataward query explain|run``: a partner's aggregate query, from the command line.
+"""``dataward query explain|run|budget``: a partner's aggregate query, from the command line.
 
 The command is a partner of the zone like any other: it gets an access token from the
 portal with the app's client credentials (client id on the command line, the secret from a
@@ -6,6 +6,7 @@ file or a hidden prompt, never argv) and calls ``QueryService`` over gRPC with t
 ``--zone DIR`` it finds the server and portal serving that zone (from the writer record in
 the zone's state) and pins the zone's published key to verify every answer's receipt; with
 ``--target`` and ``--token-url`` it calls any zone, with ``--audit-key`` the key to pin.
+``budget`` prints what the app's organization has spent and has left of its privacy budget.
 
 The SQL comes from ``--sql-file`` (``-``: stdin), never from argv: a literal in it would land
 in shell history and process listings. ``explain`` prints the rule, the checks and the
@@ -28,7 +29,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dataward.access import Purpose
-from dataward.client import Client, ClientCredentialsTokenSource, Explanation, QueryResult
+from dataward.client import (
+    BudgetState,
+    Client,
+    ClientCredentialsTokenSource,
+    Explanation,
+    QueryResult,
+)
 from dataward.transparency import load_public_key
 from enclave.audit import read_holder, zone_log_name
 from enclave.dataset import inspect_zone
@@ -57,7 +64,8 @@ def query() -> None:
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _connection_options(command: _F) -> _F:
+def _zone_options(command: _F) -> _F:
+    """Where the zone is, how its receipts are checked, which app asks."""
     options = [
         zone_option,
         click.option("--target", help="host:port of the zone's gRPC API (default: --zone's)."),
@@ -78,6 +86,15 @@ def _connection_options(command: _F) -> _F:
             type=click.Path(dir_okay=False, exists=True, path_type=Path),
             help="A file holding the app's client secret (default: a hidden prompt).",
         ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _connection_options(command: _F) -> _F:
+    """:func:`_zone_options` and the query: purpose, SQL or template, parameters."""
+    options = [
         click.option("--purpose", required=True, type=click.Choice([p.value for p in Purpose])),
         click.option(
             "--sql-file",
@@ -98,7 +115,7 @@ def _connection_options(command: _F) -> _F:
     ]
     for option in reversed(options):
         command = option(command)
-    return command
+    return _zone_options(command)
 
 
 @dataclass(frozen=True)
@@ -260,6 +277,50 @@ def run(  # noqa: PLR0917 (one parameter per click option)
     click.echo(summary(result, checkpoint.size))
 
 
+@query.command("budget")
+@_zone_options
+def budget(  # noqa: PLR0917 (one parameter per click option)
+    zone_dir: Path | None,
+    target: str | None,
+    token_url: str | None,
+    audit_key: Path | None,
+    audit_key_name: str | None,
+    client_id: str,
+    client_secret_file: Path | None,
+) -> None:
+    """Show what the app's organization has spent and has left of its privacy budget."""
+    connection = _Connection(
+        zone_dir, target, token_url, audit_key, audit_key_name, client_id, client_secret_file
+    )
+    with connection.client("query:submit") as client:
+        state = client.budget()
+        checkpoint = client.verify_answer(state)
+    for line in describe_budget(state):
+        click.echo(line)
+    assert state.receipt is not None
+    click.echo(f"receipt: audit leaf {state.receipt.leaf_index} of {checkpoint.size}, verified")
+
+
+def describe_budget(state: BudgetState) -> list[str]:
+    """The lines ``budget`` prints: each limit's size, spent and left, in epsilon."""
+    lines = [
+        f"privacy budget on dataset version {state.dataset_version} (UTC day {state.day}):",
+        f"  {'limit':<34}{'size':>10}{'spent':>10}{'left':>10}",
+        f"  {'per query':<34}{_epsilon(state.per_query_micro):>10}{'':>10}{'':>10}",
+    ]
+    for limit in state.limits:
+        lines.append(
+            f"  {limit.name.replace('_', ' '):<34}{_epsilon(limit.limit_micro):>10}"
+            f"{_epsilon(limit.spent_micro):>10}{_epsilon(limit.left_micro):>10}"
+        )
+    lines.append(f"the next new query may cost up to epsilon {_epsilon(state.available_micro)}")
+    return lines
+
+
+def _epsilon(micro: int) -> str:
+    return f"{micro / 1_000_000:g}"
+
+
 def describe_explanation(answer: Explanation) -> list[str]:
     """The lines ``explain`` prints."""
     verdict = "allowed" if answer.allowed else "not allowed"
@@ -293,9 +354,28 @@ def _cell(value: object) -> str:
 
 
 def summary(result: QueryResult, log_size: int) -> str:
-    return (
+    lines = [
         f"{result.table.num_rows} rows, {result.suppressed_cells} suppressed "
         f"({SUPPRESSED}), {result.release_mode} release under policy "
         f"{result.policy_version[:12]}; receipt: audit leaf {result.receipt.leaf_index} of "
         f"{log_size}, verified"
-    )
+    ]
+    dp = result.dp
+    if dp is not None:
+        spent = (
+            "the stored answer of the same query, no charge"
+            if dp.replayed
+            else f"epsilon {_epsilon(dp.epsilon_spent_micro)} spent"
+        )
+        lines.append(
+            f"differential privacy: {spent}; epsilon {_epsilon(dp.budget.available_micro)} "
+            "available for the next new query"
+        )
+        for info in dp.noise:
+            label = info.column
+            if info.column == "__persons":
+                label += " (behind the threshold, not released)"
+            lines.append(
+                f"  noise of {label}: scale {info.scale:.6g}, 95% within ±{info.error_bound_95:.6g}"
+            )
+    return "\n".join(lines)

@@ -7,6 +7,9 @@ message (the traceback is not printed, it could carry data values).
 from __future__ import annotations
 
 from dataward.client import (
+    BudgetExhausted as RemoteBudgetExhausted,
+)
+from dataward.client import (
     ConsentRequired as RemoteConsentRequired,
 )
 from dataward.client import (
@@ -150,6 +153,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (Unauthenticated, EX_NOPERM),
     (PermissionDenied, EX_NOPERM),
     (RateLimited, EX_TEMPFAIL),
+    (RemoteBudgetExhausted, EX_TEMPFAIL),  # the privacy budget: tomorrow, or a new version
     (ReceiptInvalid, EX_DATAERR),
     (Unavailable, EX_UNAVAILABLE),
     (DatawardError, EX_UNAVAILABLE),

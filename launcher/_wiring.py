@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from dataward.attestation import sign_attestation
-from enclave.analytics import AggregateQueries, ExecutionLimits, SqliteQueryStore
+from enclave.analytics import AggregateQueries, Budget, ExecutionLimits, SqliteQueryStore
 from enclave.audit import (
     ZONE_LOG_FILE,
     AuditLog,
@@ -25,6 +25,7 @@ from enclave.audit import (
     AuditStorageError,
     zone_log_name,
 )
+from enclave.budget import BUDGET_DB, BudgetLedger, BudgetLimits
 from enclave.consent import ConsentStore, SqliteConsentStore
 from enclave.dataset import Zone
 from enclave.keys import Keyring, open_keyring
@@ -43,7 +44,13 @@ from grpc_api import (
 )
 from launcher._cmd_portal import portal_config
 from launcher._portal_process import PortalProcess
-from launcher.settings import GrpcSettings, QuerySettings, Settings, SettingsError
+from launcher.settings import (
+    BudgetSettings,
+    GrpcSettings,
+    QuerySettings,
+    Settings,
+    SettingsError,
+)
 from portal import Portal, PortalAdmin, write_zone_target
 from query_engine import DuckDBEngine
 
@@ -67,8 +74,10 @@ class ZoneCore:
     policies: PolicyStore
     queries: AggregateQueries
     query_store: SqliteQueryStore
+    ledger: BudgetLedger
 
     def close(self) -> None:
+        self.ledger.close()
         self.query_store.close()
         self.policies.close()
         self.consents.close()
@@ -119,16 +128,49 @@ def open_core(settings: Settings) -> ZoneCore:
         consents.close()
         audit.close()
         raise
+    try:
+        # verified whole before anything is served: a ledger edited behind the zone's back
+        # (an entry changed, removed or reordered) stops the zone (BudgetLedgerCorrupt, 65)
+        ledger = BudgetLedger.open(
+            settings.zone.dir / BUDGET_DB,
+            budget_limits(settings.budget),
+            synchronous=settings.audit.sqlite_synchronous,
+        )
+        try:
+            ledger.verify()
+        except BaseException:
+            ledger.close()
+            raise
+    except BaseException:
+        query_store.close()
+        policies.close()
+        consents.close()
+        audit.close()
+        raise
+    trail = AuditLogTrail(audit)
     queries = AggregateQueries(
         policies,
         DuckDBEngine(),
         zone.table_files,
-        AuditLogTrail(audit),
+        trail,
         query_limits(settings.query),
         store=query_store,
         max_concurrent=settings.query.max_concurrent,
+        budget=Budget(ledger, trail, lambda: zone.version),
     )
-    return ZoneCore(keyring, zone, audit, consents, checks, name, policies, queries, query_store)
+    return ZoneCore(
+        keyring, zone, audit, consents, checks, name, policies, queries, query_store, ledger
+    )
+
+
+def budget_limits(budget: BudgetSettings) -> BudgetLimits:
+    """The ledger's limits (micro-epsilon) from the ``[budget]`` settings."""
+    return BudgetLimits(
+        per_query=budget.micro("per_query"),
+        per_partner_per_day=budget.micro("per_partner_per_day"),
+        per_partner_per_dataset_version=budget.micro("per_partner_per_dataset_version"),
+        total_per_dataset_version=budget.micro("total_per_dataset_version"),
+    )
 
 
 def query_limits(query: QuerySettings) -> ExecutionLimits:

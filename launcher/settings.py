@@ -5,7 +5,7 @@ Everything else receives the part it needs as an argument. Sources, later ones w
 1. the defaults written below (the portal's in :class:`portal.PortalOptions`, the gRPC API's in
    :class:`grpc_api.ServerOptions` and :class:`grpc_api.VerifierOptions`, with their help),
 2. a TOML file named by ``DATAWARD_CONFIG`` (sections ``[zone]``, ``[audit]``, ``[portal]``,
-   ``[grpc]``, ``[query]``, keys as the field names below),
+   ``[grpc]``, ``[query]``, ``[budget]``, keys as the field names below),
 3. ``DATAWARD_*`` environment variables (listed in ``ENVIRONMENT``),
 4. explicit command-line overrides passed to :func:`load_settings`.
 
@@ -21,6 +21,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ __all__ = [
     "PORTAL_KEY_FILE_VARIABLE",
     "PORTAL_KEY_VARIABLE",
     "AuditSettings",
+    "BudgetSettings",
     "GrpcSettings",
     "PortalSettings",
     "QuerySettings",
@@ -189,12 +191,65 @@ class QuerySettings:
 
 
 @dataclass(frozen=True)
+class BudgetSettings:
+    """The ``[budget]`` section: the privacy-budget ledger's limits, in epsilon (DESIGN.md,
+    "Budget ledger"); the ledger keeps them as integer micro-epsilon."""
+
+    per_query: float = field(
+        default=1.0,
+        metadata=setting_metadata(
+            help="the most one query may cost (a policy's epsilon above it is refused)",
+            env=("DATAWARD_BUDGET_PER_QUERY",),
+        ),
+    )
+    per_partner_per_day: float = field(
+        default=2.0,
+        metadata=setting_metadata(
+            help="what one organization may spend per UTC day",
+            env=("DATAWARD_BUDGET_PER_PARTNER_PER_DAY",),
+        ),
+    )
+    per_partner_per_dataset_version: float = field(
+        default=10.0,
+        metadata=setting_metadata(
+            help="what one organization may spend on one dataset version, in all",
+            env=("DATAWARD_BUDGET_PER_PARTNER_PER_DATASET_VERSION",),
+        ),
+    )
+    total_per_dataset_version: float = field(
+        default=100.0,
+        metadata=setting_metadata(
+            help="what all organizations together may spend on one dataset version",
+            env=("DATAWARD_BUDGET_TOTAL_PER_DATASET_VERSION",),
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        for name in (
+            "per_query",
+            "per_partner_per_day",
+            "per_partner_per_dataset_version",
+            "total_per_dataset_version",
+        ):
+            micro = Decimal(str(getattr(self, name))) * 1_000_000
+            if not micro > 0 or micro != micro.to_integral_value():
+                raise SettingsError(
+                    f"setting budget.{name} must be a positive epsilon with at most six decimals"
+                )
+
+    def micro(self, name: str) -> int:
+        """The limit ``name`` in integer micro-epsilon."""
+        return int(Decimal(str(getattr(self, name))) * 1_000_000)
+
+
+@dataclass(frozen=True)
 class Settings:
     zone: ZoneSettings = ZoneSettings()
     audit: AuditSettings = AuditSettings()
     portal: PortalSettings = PortalSettings()
     grpc: GrpcSettings = GrpcSettings()
     query: QuerySettings = QuerySettings()
+    budget: BudgetSettings = BudgetSettings()
 
 
 # Environment variable -> (section, field). The master key has its own two variables.
@@ -206,9 +261,10 @@ ENVIRONMENT: Mapping[str, tuple[str, str]] = {
     **environment_of("portal", PortalSettings),
     **environment_of("grpc", GrpcSettings),
     **environment_of("query", QuerySettings),
+    **environment_of("budget", BudgetSettings),
 }
 _T = TypeVar("_T")
-_SECTIONS = ("zone", "audit", "portal", "grpc", "query")
+_SECTIONS = ("zone", "audit", "portal", "grpc", "query", "budget")
 MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
 MASTER_KEY_FILE_VARIABLE = "DATAWARD_MASTER_KEY_FILE"
 # At most a pipe's atomic write: `serve` hands the key to the portal process through a pipe.
@@ -251,6 +307,7 @@ def load_settings(
         portal=_build(defaults.portal, sections["portal"], "portal"),
         grpc=_build(defaults.grpc, sections["grpc"], "grpc"),
         query=_build(defaults.query, sections["query"], "query"),
+        budget=_build(defaults.budget, sections["budget"], "budget"),
     )
 
 

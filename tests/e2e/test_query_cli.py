@@ -26,6 +26,8 @@ from synthetic import generate
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = b"query-cli-master-key-0123456789"
 UW = "INSURANCE_UNDERWRITING"
+RESEARCH = "RESEARCH"
+BY_SCHEME = "SELECT scheme, status, COUNT(*) AS n FROM enrolment_analysis GROUP BY scheme, status"
 BY_AGE = (
     "SELECT age_band, COUNT(DISTINCT person_key) AS persons, SUM(total_cents) AS total"
     " FROM claims_analysis GROUP BY age_band ORDER BY age_band"
@@ -66,7 +68,7 @@ def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner]:
         steward = admin.create_steward("steward", "correct horse battery staple 1")
         user = admin.create_partner_user(org, "acme", "correct horse battery staple 2")
         scopes = ["query:submit", "query:run"]
-        app = admin.register_app(user, "pricing", scopes, [UW], "price from aggregates")
+        app = admin.register_app(user, "pricing", scopes, [UW, RESEARCH], "price and study")
         creds = admin.approve_app(steward, app.client_id)
         policy = default_policy_text().replace('organization: "2"', f'organization: "{org.id}"')
         serving.core.policies.apply(policy, Caller("test", "zone-stewards"), "test-policy.yaml")
@@ -77,7 +79,9 @@ def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner]:
         serving.stop()
 
 
-def _query(partner: Partner, *args: str, sql: str = "") -> subprocess.CompletedProcess[str]:
+def _query(
+    partner: Partner, *args: str, sql: str = "", purpose: str | None = UW
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -91,8 +95,7 @@ def _query(partner: Partner, *args: str, sql: str = "") -> subprocess.CompletedP
             partner.client_id,
             "--client-secret-file",
             str(partner.secret_file),
-            "--purpose",
-            UW,
+            *(("--purpose", purpose) if purpose else ()),
         ],
         cwd=ROOT,
         env={"PATH": os.defpath},
@@ -156,3 +159,37 @@ def test_refusals_are_exit_codes_with_precise_messages(
     assert done.returncode == code, done.stdout + done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_dp_run_prints_its_noise_and_cost_and_the_same_query_again_is_free(
+    partner: Partner,
+) -> None:
+    first = _query(partner, "run", sql=BY_SCHEME, purpose=RESEARCH)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "dp release under policy" in first.stdout
+    assert "differential privacy: epsilon 1 spent" in first.stdout
+    # COUNT(*): sensitivity 3 (contribution limit) over half of epsilon 1 (n and the persons)
+    assert "noise of n: scale 6, 95% within" in first.stdout
+    assert "noise of __persons (behind the threshold, not released)" in first.stdout
+    again = _query(partner, "run", sql=BY_SCHEME, purpose=RESEARCH)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "the stored answer of the same query, no charge" in again.stdout
+    # the very same numbers: the table lines are identical
+    table = [
+        line for line in first.stdout.splitlines() if line.startswith(("EMPLOYEE", "RESIDENT"))
+    ]
+    assert len(table) == 6
+    assert table == [
+        line for line in again.stdout.splitlines() if line.startswith(("EMPLOYEE", "RESIDENT"))
+    ]
+    budget = _query(partner, "budget", purpose=None)
+    assert budget.returncode == 0, budget.stdout + budget.stderr
+    assert "per partner per day" in budget.stdout
+    assert "receipt: audit leaf" in budget.stdout and "verified" in budget.stdout
+    # spend the rest of the day's 2.0 with a rephrased query, then the budget refuses: exit 75
+    rephrased = BY_SCHEME.replace("COUNT(*) AS n", "COUNT(*) AS rows")
+    assert _query(partner, "run", sql=rephrased, purpose=RESEARCH).returncode == 0
+    refused = _query(partner, "run", sql=BY_SCHEME + " ORDER BY n", purpose=RESEARCH)
+    assert refused.returncode == 75, refused.stdout + refused.stderr
+    assert "privacy budget exhausted" in refused.stderr
+    assert "Traceback" not in refused.stderr
