@@ -71,6 +71,9 @@ class OutputColumn:
     in one cell (counts of rows: the contribution limit L; distinct persons: 1; sums: L
     times the larger magnitude of the clip bounds). Times the cells one person counts in,
     it is the column's L1 sensitivity, which differential privacy's noise is scaled to."""
+    distinct_persons: bool = False
+    """A `COUNT(DISTINCT <person key>)`: the same value as the persons column, so a DP answer
+    thresholds on its noisy value instead of spending epsilon on a second count."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

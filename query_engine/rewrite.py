@@ -390,6 +390,7 @@ class _Rewriter:
             domain: tuple[str, ...] | None = None,
             measure: str | None = None,
             per_person: int | None = None,
+            distinct_persons: bool = False,
         ) -> None:
             projections.append(_alias(expression, name))
             columns.append(
@@ -400,6 +401,7 @@ class _Rewriter:
                     domain=domain,
                     measure=measure,
                     per_person=per_person,
+                    distinct_persons=distinct_persons,
                 )
             )
 
@@ -418,7 +420,8 @@ class _Rewriter:
                     rows = _least(_col(_ROWS), _number(self._rule.contribution_limit))
                     add(_bigint(exp.Sum(this=rows)), out, OutputKind.COUNT, out, per_person=limit)
                 case AggregateFunction.COUNT_DISTINCT_PERSON:  # one bounded row per person
-                    add(exp.Count(this=exp.Star()), out, OutputKind.COUNT, out, per_person=1)
+                    count = exp.Count(this=exp.Star())
+                    add(count, out, OutputKind.COUNT, out, per_person=1, distinct_persons=True)
                 case AggregateFunction.SUM:
                     assert item.column is not None
                     measure = self._name(item.column)

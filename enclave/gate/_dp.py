@@ -6,10 +6,12 @@ and the persons column, one OpenDP discrete-Laplace measurement over the whole c
 (``make_laplace`` on a vector of ``i64`` under the L1 distance; its scale is the column's
 sensitivity over its share of epsilon, and OpenDP's privacy map checks that the shares add
 up to no more than the charge). Everything after the noise is post-processing, which
-differential privacy allows: a cell whose *noisy* persons count is under ``min_persons`` is
-withheld, counts are clamped at zero, counts and sums rounded, an average is the released
-noisy sum over the released noisy count. The true persons count and the top contributor
-(the exact gate's dominance check) are never used: both would leak past the noise.
+differential privacy allows: a cell whose *noisy* persons count (the query's own
+``COUNT(DISTINCT person)`` when it has one, so no epsilon goes to a second count) is under
+``min_persons`` is withheld, counts are clamped at zero, counts and sums rounded, an
+average is the released noisy sum over the released noisy count. The true persons count
+and the top contributor (the exact gate's dominance check) are never used: both would leak
+past the noise.
 
 Only OpenDP draws noise: never numpy, ``random`` or float arithmetic on the values.
 """
@@ -62,7 +64,7 @@ def release_dp(table: pa.Table, rules: DpRules) -> DpResult:
         values = [int(v or 0) for v in grid.column(spec.column).to_pylist()]
         drawn = [int(v) for v in measurement(values)] if values else []
         noisy[spec.column] = [max(v, 0) for v in drawn] if spec.nonnegative else drawn
-    persons = noisy[PERSONS_COLUMN]
+    persons = noisy[rules.threshold]
     hidden = {i for i, n in enumerate(persons) if n < gate.min_persons}
     columns: dict[str, pa.Array[Any]] = {
         d: grid.column(d).combine_chunks() for d in gate.dimensions
@@ -147,9 +149,13 @@ def _check_noise(rules: DpRules) -> None:
     if gate.domains is None:
         raise GateRulesInvalid("a DP answer needs every dimension's public domain")
     noised: Sequence[str] = [spec.column for spec in rules.noise]
-    expected = {spec.name for spec in gate.aggregates} | {PERSONS_COLUMN}
+    expected = {spec.name for spec in gate.aggregates}
+    if rules.threshold == PERSONS_COLUMN:
+        expected.add(PERSONS_COLUMN)
+    elif rules.threshold not in expected:
+        raise GateRulesInvalid("the threshold reads a column that is not an aggregate")
     if len(set(noised)) != len(noised) or set(noised) != expected:
-        raise GateRulesInvalid("every aggregate and the persons column are noised exactly once")
+        raise GateRulesInvalid("every aggregate (and the persons column) is noised exactly once")
     if any(spec.sensitivity < 1 for spec in rules.noise):
         raise GateRulesInvalid("a sensitivity is at least 1")
     if rules.epsilon_micro < len(rules.noise):

@@ -128,11 +128,17 @@ def dp_rules_for(
             raise GateRulesInvalid("a DP answer bounds the cells each person counts in")
         cells = min(cells, rewritten.cells_per_person)
     noise: list[NoiseSpec] = []
+    distinct = [c.name for c in rewritten.columns if c.distinct_persons]
+    threshold = distinct[0] if distinct else PERSONS_COLUMN
     for column in rewritten.columns:
         if column.kind in (query_engine.OutputKind.DIMENSION, query_engine.OutputKind.TOP):
             continue
+        if column.kind is query_engine.OutputKind.PERSONS and threshold != PERSONS_COLUMN:
+            continue  # the query's own distinct-persons count is the threshold's
         if column.per_person is None or column.per_person < 1:
             raise GateRulesInvalid(f"column {column.name!r} has no per-person bound")
         signed = column.kind is query_engine.OutputKind.SUM and column.measure in signed_measures
         noise.append(NoiseSpec(column.name, column.per_person * cells, nonnegative=not signed))
-    return DpRules(rules=rules, epsilon_micro=epsilon_micro, noise=tuple(noise))
+    return DpRules(
+        rules=rules, epsilon_micro=epsilon_micro, noise=tuple(noise), threshold=threshold
+    )

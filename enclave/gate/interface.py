@@ -144,6 +144,10 @@ class DpRules:
     rules: GateRules
     epsilon_micro: int
     noise: tuple[NoiseSpec, ...]
+    #: the noised column whose value is the distinct persons of each cell: the threshold
+    #: reads it (a ``COUNT(DISTINCT person)`` of the query, or the persons column, noised
+    #: only when the query has no such count)
+    threshold: str = PERSONS_COLUMN
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def test_a_dp_answer_carries_its_noise_and_cost_and_its_receipt_covers_them(stac
     assert result.release_mode == "dp"
     dp = result.dp
     assert dp.epsilon_spent_micro == MICRO_EPSILON and not dp.replayed
-    assert {n.column for n in dp.noise} == {"n", "persons", "__persons"}
+    assert {n.column for n in dp.noise} == {"n", "persons"}
     assert dp.noise_of("n").mechanism == "discrete_laplace"
     field = result.table.schema.field("n").metadata or {}
     assert float(field[b"dataward.noise_scale"]) == pytest.approx(dp.noise_of("n").scale)

@@ -58,16 +58,17 @@ def test_a_dp_answer_is_the_whole_noisy_grid_with_its_noise_and_cost(pipeline: P
     assert dp is not None and dp.epsilon_micro == EPSILON and dp.epsilon_spent_micro == EPSILON
     assert not dp.replayed
     noised = {info.column: info for info in dp.noise}
-    assert set(noised) == {"n", "persons", "__persons"}
+    # the query's own COUNT(DISTINCT person) is the threshold's count: no third noisy column
+    assert set(noised) == {"n", "persons"}
     assert sum(info.epsilon_micro for info in dp.noise) <= EPSILON
-    # COUNT(*) has sensitivity contribution_limit (3) x cells_per_person (1): scale 3 / (1/3)
-    assert noised["n"].scale == pytest.approx(9.0)
-    assert noised["persons"].scale == pytest.approx(3.0)
+    # COUNT(*) has sensitivity contribution_limit (3) x cells_per_person (1): scale 3 / (1/2)
+    assert noised["n"].scale == pytest.approx(6.0)
+    assert noised["persons"].scale == pytest.approx(2.0)
     assert noised["n"].error_bound_95 > noised["persons"].error_bound_95 > 0
     # the noise travels inside the Arrow stream the result hash covers
     streamed = pa.ipc.open_stream(answer.ipc).read_all()
     metadata = streamed.schema.field("n").metadata or {}
-    assert float(metadata[b"dataward.noise_scale"]) == pytest.approx(9)
+    assert float(metadata[b"dataward.noise_scale"]) == pytest.approx(6)
     assert streamed.schema.metadata[b"dataward.release_mode"] == b"dp"
     # the ledger holds one charge, and the budget left says so
     assert dp.budget.left_of("per_partner_per_day") == 2 * EPSILON
@@ -111,12 +112,7 @@ def test_an_exact_view_under_a_dp_grant_is_noised(pipeline: Pipeline) -> None:
     ]
     assert answer.table.num_rows == 2 * 6
     assert answer.dp is not None
-    assert {i.column for i in answer.dp.noise} == {
-        "persons",
-        "mean_self__sum",
-        "mean_self__count",
-        "__persons",
-    }
+    assert {i.column for i in answer.dp.noise} == {"persons", "mean_self__sum", "mean_self__count"}
     # the same query for underwriting (an exact grant) is exact, and charges nothing
     exact = pipeline.released(CLAIMS).value
     assert exact.release_mode == "exact" and exact.dp is None
@@ -126,7 +122,7 @@ def test_explain_tells_the_noise_and_the_price_and_charges_nothing(pipeline: Pip
     explained = pipeline.queries.explain(INSURER, QueryRequest(RESEARCH, sql=BY_SCHEME)).value
     assert explained.allowed and explained.release_mode == "dp"
     text = " ".join(explained.checks)
-    assert "noise of scale 9" in text and "costs epsilon 1" in text
+    assert "noise of scale 6" in text and "costs epsilon 1" in text
     assert "budget available for the next new query: epsilon 1" in text
     assert pipeline.ledger is not None and pipeline.ledger.verify() == 0
 
