@@ -47,6 +47,7 @@ from synthetic import REFERENCE_DATE, generate
 __all__ = ["DemoOptions", "run_demo"]
 
 INSURER_PURPOSE = "INSURANCE_UNDERWRITING"
+RESEARCH_PURPOSE = "RESEARCH"
 BANK_PURPOSE = "LOAN_ORIGINATION"
 
 
@@ -188,13 +189,13 @@ def _serve_and_check(
             insurer_user,
             "eligibility at underwriting",
             ["eligibility:check", "identity:verify", "query:submit", "query:run", "audit:read"],
-            [INSURER_PURPOSE],
-            "check cover and price a supplementary policy from claims aggregates",
+            [INSURER_PURPOSE, RESEARCH_PURPOSE],
+            "check cover, price a supplementary policy and study claims from aggregates",
         )
         bank_app = admin.register_app(
             bank_user,
             "loan applicant check",
-            ["identity:verify", "audit:read"],  # audit:read: consistency proofs (step 10)
+            ["identity:verify", "audit:read"],  # audit:read: consistency proofs (step 11)
             [BANK_PURPOSE],
             "KYC",
         )
@@ -270,7 +271,10 @@ def _serve_and_check(
         with Client(target, query_tokens, audit_key=key) as client:
             _aggregates(client, say)
 
-        _step(say, 10, "The bank verifies a loan applicant's ID number and name")
+            _step(say, 10, "Its research arm asks ad hoc, with differential privacy")
+            _research(client, say)
+
+        _step(say, 11, "The bank verifies a loan applicant's ID number and name")
         bank_tokens = ClientCredentialsTokenSource(
             token_url, bank_creds.client_id, bank_creds.client_secret, "identity:verify audit:read"
         )
@@ -287,7 +291,7 @@ def _serve_and_check(
             except DatawardError as exc:
                 say(f"  the bank asks for eligibility: {_status(exc)}")
 
-            _step(say, 11, "Every answer checked against its receipt with the pinned zone key")
+            _step(say, 12, "Every answer checked against its receipt with the pinned zone key")
             for answer in answers:
                 checkpoint = client.verify_answer(answer)
                 say(
@@ -300,7 +304,7 @@ def _serve_and_check(
             bank_checkpoint = client.largest_checkpoint()
             say("  every checkpoint proved consistent with the largest the bank has seen")
 
-        _step(say, 12, f"Who checked me? ({mask(people.active)})")
+        _step(say, 13, f"Who checked me? ({mask(people.active)})")
         token = serving.core.keyring.token("id_number", people.active)
         for entry in who_checked(serving.core.audit, token):
             say(
@@ -310,7 +314,7 @@ def _serve_and_check(
     finally:
         serving.stop()
 
-    _step(say, 13, "The auditor verifies both logs end to end")
+    _step(say, 14, "The auditor verifies both logs end to end")
     from launcher._verify import verify_all_logs
 
     for line in verify_all_logs(zone_dir, trusted=[bank_checkpoint] if bank_checkpoint else []):
@@ -355,6 +359,45 @@ def _aggregates(client: Client, say: Say) -> None:
     except QueryRejected as exc:
         refused = f"{exc.rule}({exc.construct})" if exc.construct else exc.rule
         say(f"  per-person spending: refused: {_status(exc)} {refused}")
+
+
+RESEARCH_QUERY = (
+    "SELECT age_band, gender, COUNT(DISTINCT person_key) AS persons"
+    " FROM claims_analysis GROUP BY age_band, gender"
+)
+
+
+def _research(client: Client, say: Say) -> None:
+    """Step 10: the RESEARCH grant is dp-only: an ad-hoc query on claims_analysis is charged
+    to the organization's privacy budget and released noisy, with each cell's error bound;
+    the same query again returns the very same numbers at no cost."""
+    plan = client.explain(RESEARCH_QUERY, purpose=RESEARCH_PURPOSE)
+    client.verify_answer(plan)
+    say(f"  explain: {'allowed' if plan.allowed else 'not allowed'}, {plan.release_mode} release")
+    for check in plan.checks:
+        if "noise of scale" in check or check.startswith("costs epsilon"):
+            say(f"    - {check}")
+    first = client.run_query(RESEARCH_QUERY, purpose=RESEARCH_PURPOSE)
+    checkpoint = client.verify_answer(first)
+    for line in render_table(first.table)[:7]:
+        say(f"    {line}")
+    for line in summary(first, checkpoint.size).splitlines():
+        say(f"  {line}")
+    again = client.run_query(RESEARCH_QUERY, purpose=RESEARCH_PURPOSE)
+    client.verify_answer(again)
+    same = "the very same numbers" if again.arrow_ipc == first.arrow_ipc else "DIFFERENT numbers"
+    assert again.dp is not None
+    say(
+        f"  asked again: {same}, epsilon {again.dp.epsilon_spent_micro / 1e6:g} spent "
+        "(repeating a query cannot average its noise away)"
+    )
+    budget = client.budget()
+    client.verify_answer(budget)
+    for limit in budget.limits:
+        say(
+            f"  budget {limit.name.replace('_', ' ')}: {limit.spent_micro / 1e6:g} spent of "
+            f"{limit.limit_micro / 1e6:g}"
+        )
 
 
 def _eligibility_line(result: EligibilityResult) -> str:
