@@ -42,7 +42,9 @@ class QueryServiceStub:
     PURPOSE_NOT_GRANTED), FAILED_PRECONDITION (DP_MODE_REQUIRED; QUERY_NOT_RUNNABLE for a
     stored query that is not ACCEPTED or was accepted under an earlier policy), NOT_FOUND
     (QUERY_NOT_FOUND: no stored query of this organization with that id), UNAVAILABLE with a
-    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit.
+    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit,
+    RESOURCE_EXHAUSTED (BUDGET_EXHAUSTED: a DP query past a limit of the organization's privacy
+    budget, every limit's size, spent and left in the ErrorInfo metadata; nothing charged).
     """
 
     def __init__(self, channel):
@@ -100,7 +102,9 @@ class QueryServiceServicer:
     PURPOSE_NOT_GRANTED), FAILED_PRECONDITION (DP_MODE_REQUIRED; QUERY_NOT_RUNNABLE for a
     stored query that is not ACCEPTED or was accepted under an earlier policy), NOT_FOUND
     (QUERY_NOT_FOUND: no stored query of this organization with that id), UNAVAILABLE with a
-    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit.
+    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit,
+    RESOURCE_EXHAUSTED (BUDGET_EXHAUSTED: a DP query past a limit of the organization's privacy
+    budget, every limit's size, spent and left in the ErrorInfo metadata; nothing charged).
     """
 
     def Explain(self, request, context):
@@ -209,7 +213,9 @@ class QueryService:
     PURPOSE_NOT_GRANTED), FAILED_PRECONDITION (DP_MODE_REQUIRED; QUERY_NOT_RUNNABLE for a
     stored query that is not ACCEPTED or was accepted under an earlier policy), NOT_FOUND
     (QUERY_NOT_FOUND: no stored query of this organization with that id), UNAVAILABLE with a
-    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit.
+    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit,
+    RESOURCE_EXHAUSTED (BUDGET_EXHAUSTED: a DP query past a limit of the organization's privacy
+    budget, every limit's size, spent and left in the ErrorInfo metadata; nothing charged).
     """
 
     @staticmethod

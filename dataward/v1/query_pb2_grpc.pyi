@@ -43,7 +43,9 @@ class QueryServiceStub:
     PURPOSE_NOT_GRANTED), FAILED_PRECONDITION (DP_MODE_REQUIRED; QUERY_NOT_RUNNABLE for a
     stored query that is not ACCEPTED or was accepted under an earlier policy), NOT_FOUND
     (QUERY_NOT_FOUND: no stored query of this organization with that id), UNAVAILABLE with a
-    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit.
+    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit,
+    RESOURCE_EXHAUSTED (BUDGET_EXHAUSTED: a DP query past a limit of the organization's privacy
+    budget, every limit's size, spent and left in the ErrorInfo metadata; nothing charged).
     """
 
     @_typing.overload
@@ -91,7 +93,9 @@ class QueryServiceAsyncStub(QueryServiceStub):
     PURPOSE_NOT_GRANTED), FAILED_PRECONDITION (DP_MODE_REQUIRED; QUERY_NOT_RUNNABLE for a
     stored query that is not ACCEPTED or was accepted under an earlier policy), NOT_FOUND
     (QUERY_NOT_FOUND: no stored query of this organization with that id), UNAVAILABLE with a
-    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit.
+    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit,
+    RESOURCE_EXHAUSTED (BUDGET_EXHAUSTED: a DP query past a limit of the organization's privacy
+    budget, every limit's size, spent and left in the ErrorInfo metadata; nothing charged).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -135,7 +139,9 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
     PURPOSE_NOT_GRANTED), FAILED_PRECONDITION (DP_MODE_REQUIRED; QUERY_NOT_RUNNABLE for a
     stored query that is not ACCEPTED or was accepted under an earlier policy), NOT_FOUND
     (QUERY_NOT_FOUND: no stored query of this organization with that id), UNAVAILABLE with a
-    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit.
+    google.rpc.RetryInfo when the engine stopped the query at the zone's time or memory limit,
+    RESOURCE_EXHAUSTED (BUDGET_EXHAUSTED: a DP query past a limit of the organization's privacy
+    budget, every limit's size, spent and left in the ErrorInfo metadata; nothing charged).
     """
 
     @_abc_1.abstractmethod
