@@ -28,7 +28,7 @@ from portal._review_forms import (
 )
 from portal._signed_in import current_portal, require_role
 from portal._views import AppView, UserView
-from portal.errors import NotFoundError, PortalError
+from portal.errors import NotFoundError, PortalError, ZoneInvalidArgumentError
 
 __all__ = ["review_pages"]
 
@@ -38,6 +38,14 @@ review_pages = Blueprint("review", __name__)
 # (and never reaches the zone or a log).
 _QUERY_ID = re.compile(r"qry_[A-Za-z0-9_-]{24}")
 _PENDING = "PENDING_REVIEW"
+# The zone's names of the fields (ErrorInfo metadata "field") as the forms name them.
+_FORM_FIELDS = {
+    "conditions.mode": "mode",
+    "conditions.epsilon": "epsilon",
+    "conditions.expires_at": "expires_on",
+    "conditions.max_runs": "max_runs",
+    "reason": "reason",
+}
 
 
 def _today() -> dt.date:
@@ -58,10 +66,13 @@ def _apps_by_id(portal: Portal) -> dict[str, AppView]:
 
 def _refused(error: PortalError, user: UserView, query_id: str) -> tuple[str, int]:
     status = status_for(error)
+    message = error.public_message
+    if isinstance(error, ZoneInvalidArgumentError) and error.field in _FORM_FIELDS:
+        message = f"{_FORM_FIELDS[error.field]}: {message}"  # the field as the form names it
     page = render_template(
         "error.html",
         user=user,
-        message=error.public_message,
+        message=message,
         status=status,
         back=url_for("review.query", query_id=query_id),
     )

@@ -226,7 +226,8 @@ def zone_error(exc: grpc.RpcError) -> PortalError:
         return ZoneNotFoundError(message or "the zone has no such item", reason)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         field = metadata.get("field", "")
-        words = f"the zone refused {field}: {message}" if field else f"the zone refused: {message}"
+        named = not field or field in message  # the zone's message names it already
+        words = f"the zone refused: {message}" if named else f"the zone refused {field}: {message}"
         return ZoneInvalidArgumentError(words, reason, field)
     if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
         return ZonePermissionError(f"the zone refused your steward token: {message}", reason)
