@@ -69,6 +69,11 @@ from portal.errors import (
     SigningKeyError,
     UnsealedKeysError,
     WrongPortalKeyError,
+    ZoneConflictError,
+    ZoneInvalidArgumentError,
+    ZoneNotFoundError,
+    ZonePermissionError,
+    ZoneRefusedError,
     ZoneUnavailableError,
 )
 from synthetic import (
@@ -140,6 +145,12 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SigningKeyError, EX_IOERR),
     (LogUnavailableError, EX_NOINPUT),
     (ZoneUnavailableError, EX_UNAVAILABLE),  # a steward page could not reach the zone
+    # the zone refused a steward page's call: as the zone's own refusals map
+    (ZoneInvalidArgumentError, EX_DATAERR),
+    (ZoneNotFoundError, EX_NOINPUT),
+    (ZoneConflictError, EX_NOPERM),
+    (ZonePermissionError, EX_NOPERM),
+    (ZoneRefusedError, EX_UNAVAILABLE),
     (PortalError, EX_SOFTWARE),
     # operator calls through the running server (`consent grant` while `serve` runs)
     (OperatorCallError, EX_UNAVAILABLE),

@@ -3,6 +3,7 @@ every RPC of the contract and nothing else is open."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import grpc
@@ -11,6 +12,8 @@ import pytest
 import enclave
 import enclave.analytics.errors
 import enclave.audit.errors
+import enclave.budget
+import enclave.budget.errors
 import enclave.consent.errors
 import enclave.errors
 import enclave.gate.errors
@@ -44,6 +47,7 @@ EXPORTED = [
         enclave.audit.errors,
         enclave.gate.errors,
         enclave.analytics.errors,
+        enclave.budget.errors,
         grpc_api.errors,
     )
     for name in module.__all__
@@ -62,6 +66,11 @@ def _instance(kind: type[BaseException]) -> BaseException:
         return kind({"persons": (3, 10)}, 0.01, Path("refused"), {})
     if kind is enclave.PolicyInvalid:
         return kind("policy.yaml", "views.v.rule", "unknown key")
+    if kind is enclave.budget.BudgetExhausted:
+        state = enclave.budget.BudgetState("2", "v1", dt.date(2026, 12, 2), 10**6, ())
+        return kind("per_query", 2 * 10**6, state)
+    if kind is enclave.budget.BudgetLedgerCorrupt:
+        return kind(3, "its hash does not match its contents")
     for args in ((), (1.5,), ("field", "rule"), ("t", "c", "e", "a"), ("t",)):
         try:
             return kind(*args)
