@@ -11,7 +11,9 @@ an `Engine` (`DuckDBEngine`) executes within `ExecutionLimits`. A view with a te
 answers only its templates: `find_template` finds a granted one by name and
 `rewrite_template` checks the caller's parameters and takes the template's SQL through the
 same parse, validate and rewrite stages under a rule derived from the template
-(`TemplateRewrite.rule`, release exact). No reason or message carries a data value of the
+(`TemplateRewrite.rule`, release exact). A query a steward approved after review runs the same
+way under `approved_view` (the rule derived from the query, the view rule's limits, the
+approval's release mode). No reason or message carries a data value of the
 query.
 """
 
@@ -55,11 +57,14 @@ from query_engine.query import (
     Query,
     SelectItem,
     Value,
+    predicate_columns,
 )
 from query_engine.rewrite import rewrite
 from query_engine.template import (
     TemplateProblem,
     TemplateRewrite,
+    approved_rule,
+    approved_view,
     find_template,
     rewrite_template,
     template_problems,
@@ -109,10 +114,13 @@ __all__ = [
     "TemplateRewrite",
     "Validation",
     "Value",
+    "approved_rule",
+    "approved_view",
     "check",
     "find_template",
     "normalise_identifier",
     "parse",
+    "predicate_columns",
     "rewrite",
     "rewrite_template",
     "template_problems",

@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from policies import (
     AggregationRule,
     Allow,
+    ColumnRole,
     Parameter,
     Policy,
+    ReleaseMode,
+    Rule,
     Template,
     TemplateRule,
     View,
@@ -51,6 +54,8 @@ from query_engine.validate import Rejection
 __all__ = [
     "TemplateProblem",
     "TemplateRewrite",
+    "approved_rule",
+    "approved_view",
     "find_template",
     "rewrite_template",
     "template_problems",
@@ -120,7 +125,7 @@ def rewrite_template(
     values = _checked(template, parameters)
     query = parse(template.sql)
     derived = template_rule(query, rule)
-    inner = View(view.name, view.sql, view.columns, derived)
+    inner = replace(view, rule=derived)
     rewritten = rewrite(query, inner, values, dialect=dialect)
     return TemplateRewrite(view=view, template=template, rewritten=rewritten, rule=derived)
 
@@ -131,6 +136,43 @@ def template_rule(query: Query, rule: TemplateRule) -> AggregationRule:
     The person key is not exempt: naming it as a dimension or WHERE column here only makes
     validation refuse it (`COLUMN_HIDDEN`), since validation hides it whatever a rule lists.
     """
+    return _derived(query, rule, release="exact", measures=None)
+
+
+def approved_rule(
+    query: Query, view: View, *, release: ReleaseMode, epsilon_micro: int | None = None
+) -> AggregationRule:
+    """The rule a steward's approval of `query` gives it over `view` (issue 11): exactly what
+    the query uses -- dimensions, aggregates, WHERE columns and operators, group keys --
+    under the limits of the view's rule, aggregation or template alike (`min_persons`,
+    `rounding_base`, `contribution_limit`, `row_cap`; an aggregation rule's
+    `cells_per_person` too), released with `release` at `epsilon_micro` per query (the
+    approval's mode and epsilon; None: the view rule's, or 1.0 for a template view). A
+    steward lifts what the view's rule does not list, never its limits.
+
+    As for templates, the person key stays hidden, and a `SUM`/`AVG` is allowed only of a
+    measure of the view (of anything else validation refuses it, `AGGREGATE_NOT_ALLOWED`:
+    only a measure has the clip bounds the rewrite bounds a sum with).
+    """
+    measures = {
+        name.lower() for name, column in view.columns.items() if column.role is ColumnRole.MEASURE
+    }
+    derived = _derived(query, view.rule, release=release, measures=measures)
+    return derived if epsilon_micro is None else replace(derived, epsilon_micro=epsilon_micro)
+
+
+def approved_view(
+    query: Query, view: View, *, release: ReleaseMode, epsilon_micro: int | None = None
+) -> View:
+    """`view` under :func:`approved_rule` -- what `validate` and `rewrite` take for an
+    approved query."""
+    rule = approved_rule(query, view, release=release, epsilon_micro=epsilon_micro)
+    return replace(view, rule=rule)
+
+
+def _derived(
+    query: Query, limits: Rule, *, release: ReleaseMode, measures: set[str] | None
+) -> AggregationRule:
     aggregates: dict[str, set[str]] = {}
     count_star = count_distinct = False
     for item in query.select:
@@ -140,24 +182,29 @@ def template_rule(query: Query, rule: TemplateRule) -> AggregationRule:
             count_star = True
         elif item.function is AggregateFunction.COUNT_DISTINCT_PERSON:
             count_distinct = True
-        elif item.column is not None:
+        elif item.column is not None and (measures is None or item.column in measures):
             aggregates.setdefault(item.column, set()).add(item.function.value)
     dimensions = {item.column for item in query.select if isinstance(item, Dimension)}
     used = predicate_columns(query.where) if query.where is not None else []
-    return AggregationRule(
+    derived = AggregationRule(
         allowed_aggregates=MappingProxyType({m: frozenset(f) for m, f in aggregates.items()}),
         count_star=count_star,
         count_distinct_person=count_distinct,
         dimensions=frozenset(dimensions | set(query.group_by)),
         max_group_keys=max(1, len(set(query.group_by))),
-        min_persons=rule.min_persons,
-        rounding_base=rule.rounding_base,
+        min_persons=limits.min_persons,
+        rounding_base=limits.rounding_base,
         where_columns=frozenset(column for column, _ in used if column is not None),
         where_operators=frozenset(operator for _, operator in used),
-        contribution_limit=rule.contribution_limit,
-        release="exact",
-        row_cap=rule.row_cap,
+        contribution_limit=limits.contribution_limit,
+        release=release,
+        row_cap=limits.row_cap,
     )
+    if isinstance(limits, AggregationRule):  # its DP limits too (a template rule has none)
+        derived = replace(
+            derived, epsilon_micro=limits.epsilon_micro, cells_per_person=limits.cells_per_person
+        )
+    return derived
 
 
 def template_problems(policy: Policy, *, dialect: str = "duckdb") -> tuple[TemplateProblem, ...]:
