@@ -40,6 +40,10 @@ __all__ = [
     "QUERY_LIST",
     "QUERY_RUN",
     "QUERY_SUBMIT",
+    "REVIEW_APPROVE",
+    "REVIEW_GET",
+    "REVIEW_LIST",
+    "REVIEW_REJECT",
     "REVOKE_CONSENT",
     "ReleaseLeaf",
     "ResultFields",
@@ -54,6 +58,11 @@ __all__ = [
     "query_run_fields",
     "query_submit_fields",
     "result_hash",
+    "review_approve_fields",
+    "review_conditions",
+    "review_get_fields",
+    "review_list_fields",
+    "review_reject_fields",
     "verify_release",
 ]
 
@@ -68,6 +77,10 @@ QUERY_RUN = "QueryService/Run"
 QUERY_GET = "QueryService/Get"
 QUERY_LIST = "QueryService/List"
 QUERY_BUDGET = "QueryService/GetBudget"
+REVIEW_LIST = "StewardService/ListPendingQueries"
+REVIEW_GET = "StewardService/GetQueryReview"
+REVIEW_APPROVE = "StewardService/ApproveQuery"
+REVIEW_REJECT = "StewardService/RejectQuery"
 
 ResultValue = str | bool | int | Sequence[str]
 ResultFields = Mapping[str, ResultValue]
@@ -222,8 +235,77 @@ def query_submit_fields(
     }
 
 
-def query_get_fields(*, query_id: str, status: str) -> dict[str, ResultValue]:
-    """The fields of a stored query's answer."""
+def query_get_fields(
+    *,
+    query_id: str,
+    status: str,
+    rejection_reason: str | None = None,
+    conditions: Sequence[str] | None = None,
+    runs_left: int | None = None,
+) -> dict[str, ResultValue]:
+    """The fields of a stored query's answer. For a query a steward decided, also the
+    rejection reason or the approval's conditions (``mode``, ``epsilon_micro``, ``expires_at``,
+    ``max_runs``, each ``name=value``: :func:`review_conditions`) and the runs left; a query
+    no steward decided has exactly ``query_id`` and ``status``."""
+    fields: dict[str, ResultValue] = {"query_id": str(query_id), "status": str(status)}
+    if rejection_reason is not None:
+        fields["rejection_reason"] = str(rejection_reason)
+    if conditions is not None:
+        fields["conditions"] = [str(c) for c in conditions]
+    if runs_left is not None:
+        fields["runs_left"] = int(runs_left)
+    return fields
+
+
+def review_conditions(
+    *, mode: str, epsilon_micro: int, expires_at: int, max_runs: int
+) -> list[str]:
+    """An approval's conditions as result-field text: ``["mode=dp", "epsilon_micro=500000",
+    "expires_at=<unix seconds>", "max_runs=10"]`` (epsilon as an integer of micro-epsilon,
+    never a float: every language encodes integers alike)."""
+    return [
+        f"mode={mode}",
+        f"epsilon_micro={int(epsilon_micro)}",
+        f"expires_at={int(expires_at)}",
+        f"max_runs={int(max_runs)}",
+    ]
+
+
+def review_list_fields(*, query_ids: Sequence[str]) -> dict[str, ResultValue]:
+    """The fields of a page of pending queries (``ListPendingQueries``): their ids in order."""
+    return {"query_ids": [str(q) for q in query_ids]}
+
+
+def review_get_fields(
+    *, query_id: str, status: str, approvals: Sequence[str], policy_version: str
+) -> dict[str, ResultValue]:
+    """The fields of one query's review (``GetQueryReview``): its id, status, the stewards
+    who approved it so far (their subjects, oldest first) and the policy it was judged under."""
+    return {
+        "query_id": str(query_id),
+        "status": str(status),
+        "approvals": [str(a) for a in approvals],
+        "policy_version": str(policy_version),
+    }
+
+
+def review_approve_fields(
+    *, query_id: str, status: str, approvals: int, approvals_needed: int, conditions: Sequence[str]
+) -> dict[str, ResultValue]:
+    """The fields of an approval (``ApproveQuery``): the status after it, the approvals so
+    far and needed, and the conditions this approval recorded (:func:`review_conditions`)."""
+    return {
+        "query_id": str(query_id),
+        "status": str(status),
+        "approvals": int(approvals),
+        "approvals_needed": int(approvals_needed),
+        "conditions": [str(c) for c in conditions],
+    }
+
+
+def review_reject_fields(*, query_id: str, status: str) -> dict[str, ResultValue]:
+    """The fields of a rejection (``RejectQuery``): the id and the status after it (the
+    reason is not part of the answer)."""
     return {"query_id": str(query_id), "status": str(status)}
 
 

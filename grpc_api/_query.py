@@ -29,6 +29,7 @@ from enclave.analytics import (
 from enclave.budget import BudgetState
 from grpc_api import _convert as convert
 from grpc_api._guard import principal_of
+from grpc_api._review import conditions_to_proto
 from grpc_api._servicers import partner_caller
 from grpc_api.errors import InvalidRequest
 
@@ -127,7 +128,7 @@ def _explanation(value: Explanation) -> query_pb2.ExplainResponse:
 
 
 def _stored(stored: StoredQuery) -> query_pb2.StoredQuery:
-    return query_pb2.StoredQuery(
+    message = query_pb2.StoredQuery(
         query_id=stored.query_id,
         status=_STATUS[stored.status],
         view=stored.view,
@@ -139,7 +140,18 @@ def _stored(stored: StoredQuery) -> query_pb2.StoredQuery:
         ],
         policy_version=stored.policy_version,
         submitted_at=int(stored.submitted_at.timestamp()),
+        reviewed=stored.reviewed,
+        rejection_reason=stored.rejection.reason if stored.rejection is not None else "",
+        runs_left=stored.runs_left,
+        approvals=len(stored.approvals),
+        approvals_needed=stored.approvals_needed
+        if stored.status is QueryStatus.PENDING_REVIEW or stored.approvals
+        else 0,
     )
+    conditions = stored.conditions
+    if conditions is not None:
+        message.conditions.CopyFrom(conditions_to_proto(conditions))
+    return message
 
 
 def _budget_state(state: BudgetState) -> query_pb2.BudgetState:

@@ -22,7 +22,7 @@ from dataward.v1 import (
     steward_pb2,
     steward_pb2_grpc,
 )
-from enclave.analytics import AggregateQueries
+from enclave.analytics import AggregateQueries, QueryReviews
 from enclave.audit import RefusalTrail
 from enclave.persons import PersonChecks
 from enclave.policy import PolicyStore
@@ -97,15 +97,18 @@ def build_server(
     attest: Callable[[bytes], bytes] | None = None,
     queries: AggregateQueries | None = None,
     policies: PolicyStore | None = None,
+    reviews: QueryReviews | None = None,
 ) -> ApiServer:
     """Build and start the server on ``options.bind`` (port 0 picks a free port).
 
-    ``refusals`` logs the calls the API refuses before the zone sees them (tokens, scopes,
-    purposes, limits, deadlines), durable before the refusal is answered. ``attest`` signs an
-    attestation challenge with the zone's key (``AuditService.Attest``; None: not offered).
-    ``queries`` answers ``QueryService`` (None: every call UNIMPLEMENTED, as for a server
-    without it). ``policies`` is the zone's policy store (``StewardService.ApplyPolicy`` and
-    ``GetPolicy``; None: both UNAVAILABLE).
+        ``refusals`` logs the calls the API refuses before the zone sees them (tokens, scopes,
+        purposes, limits, deadlines), durable before the refusal is answered. ``attest`` signs an
+        attestation challenge with the zone's key (``AuditService.Attest``; None: not offered).
+        ``queries`` answers ``QueryService`` (None: every call UNIMPLEMENTED, as for a server
+        without it). ``policies`` is the zone's policy store (``StewardService.ApplyPolicy`` and
+        ``GetPolicy``; None: both UNAVAILABLE); ``reviews`` answers the steward review calls
+    (``ListPendingQueries``, ``GetQueryReview``, ``ApproveQuery``, ``RejectQuery``; None: all
+    UNAVAILABLE).
     """
     front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
@@ -137,7 +140,9 @@ def build_server(
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(audit_key_name, audit_public_key, receipts, attest), server
     )
-    steward_pb2_grpc.add_StewardServiceServicer_to_server(StewardServicer(checks, policies), server)
+    steward_pb2_grpc.add_StewardServiceServicer_to_server(
+        StewardServicer(checks, policies, reviews), server
+    )
     if queries is not None:
         query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(queries), server)
     health_servicer = health.HealthServicer()

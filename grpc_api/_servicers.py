@@ -30,14 +30,16 @@ from dataward.v1 import (
     steward_pb2,
     steward_pb2_grpc,
 )
+from enclave.analytics import QueryReviews
 from enclave.persons import PersonChecks
 from enclave.policy import AppliedVersion, PolicyStore
 from enclave.release import Caller
 from grpc_api import _convert as convert
+from grpc_api import _review as review
 from grpc_api._guard import Guard, principal_of
 from grpc_api._status import refusal_for
 from grpc_api._tokens import Principal
-from grpc_api.errors import InvalidRequest, NotServed, TooManyItems, Unavailable
+from grpc_api.errors import InvalidRequest, TooManyItems, Unavailable
 
 __all__ = [
     "AuditServicer",
@@ -193,9 +195,15 @@ def _applied_to_proto(applied: AppliedVersion) -> steward_pb2.AppliedPolicyVersi
 
 
 class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
-    def __init__(self, checks: PersonChecks, policies: PolicyStore | None = None) -> None:
+    def __init__(
+        self,
+        checks: PersonChecks,
+        policies: PolicyStore | None = None,
+        reviews: QueryReviews | None = None,
+    ) -> None:
         self._checks = checks
         self._policies = policies
+        self._reviews = reviews
 
     def _policy_store(self) -> PolicyStore:
         if self._policies is None:
@@ -284,26 +292,81 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
             receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id)
         )
 
-    # Steward review (issue 11): the contract is in steward.proto; the zone side lands next.
+    # -- steward review (issue 11) -------------------------------------------------------------
+    def _query_reviews(self) -> QueryReviews:
+        if self._reviews is None:
+            raise Unavailable("this server does not hold the zone's query store")
+        return self._reviews
+
     def ListPendingQueries(
         self, request: steward_pb2.ListPendingQueriesRequest, context: grpc.ServicerContext
     ) -> steward_pb2.ListPendingQueriesResponse:
-        raise NotServed("steward review is not served yet")
+        convert.check_fields(client_nonce=request.client_nonce)
+        size = review.page_size(request.page_size, request.page_token)
+        answer = self._query_reviews().pending(
+            review.reviewer_caller(principal_of(context)),
+            page_size=size,
+            page_token=request.page_token,
+            client_nonce=request.client_nonce,
+        )
+        return steward_pb2.ListPendingQueriesResponse(
+            queries=[review.review_to_proto(r) for r in answer.value.reviews],
+            next_page_token=answer.value.next_token,
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
 
     def GetQueryReview(
         self, request: steward_pb2.GetQueryReviewRequest, context: grpc.ServicerContext
     ) -> steward_pb2.GetQueryReviewResponse:
-        raise NotServed("steward review is not served yet")
+        convert.check_fields(client_nonce=request.client_nonce)
+        answer = self._query_reviews().review(
+            review.reviewer_caller(principal_of(context)),
+            review.checked_query_id(request.query_id),
+            client_nonce=request.client_nonce,
+        )
+        return steward_pb2.GetQueryReviewResponse(
+            review=review.review_to_proto(answer.value),
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
 
     def ApproveQuery(
         self, request: steward_pb2.ApproveQueryRequest, context: grpc.ServicerContext
     ) -> steward_pb2.ApproveQueryResponse:
-        raise NotServed("steward review is not served yet")
+        convert.check_fields(client_nonce=request.client_nonce)
+        query_id = review.checked_query_id(request.query_id)
+        asked = review.asked_conditions(request.conditions)
+        answer = self._query_reviews().approve(
+            review.reviewer_caller(principal_of(context)),
+            query_id,
+            asked,
+            client_nonce=request.client_nonce,
+        )
+        decision = answer.value
+        response = steward_pb2.ApproveQueryResponse(
+            status=review.STATUS[decision.status],
+            approvals=decision.approvals,
+            approvals_needed=decision.approvals_needed,
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
+        if decision.conditions is not None:
+            response.conditions.CopyFrom(review.conditions_to_proto(decision.conditions))
+        return response
 
     def RejectQuery(
         self, request: steward_pb2.RejectQueryRequest, context: grpc.ServicerContext
     ) -> steward_pb2.RejectQueryResponse:
-        raise NotServed("steward review is not served yet")
+        convert.check_fields(client_nonce=request.client_nonce)
+        query_id = review.checked_query_id(request.query_id)
+        answer = self._query_reviews().reject(
+            review.reviewer_caller(principal_of(context)),
+            query_id,
+            review.checked_reason(request.reason),
+            client_nonce=request.client_nonce,
+        )
+        return steward_pb2.RejectQueryResponse(
+            status=review.STATUS[answer.value.status],
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
 
 
 def raw_public_key(key: object) -> bytes:

@@ -83,7 +83,6 @@ from grpc_api.errors import (
     DeadlineTooShort,
     InvalidRequest,
     MalformedRequest,
-    NotServed,
     PermissionRefused,
     RateLimited,
     TooManyItems,
@@ -107,7 +106,6 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     DeadlineTooShort: C.DEADLINE_EXCEEDED,
     InvalidRequest: C.INVALID_ARGUMENT,
     MalformedRequest: C.INVALID_ARGUMENT,
-    NotServed: C.UNIMPLEMENTED,
     Unavailable: C.UNAVAILABLE,
     # person-level checks and consent
     InvalidIdNumber: C.INVALID_ARGUMENT,
@@ -144,6 +142,14 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     analytics.QueryNotFound: C.NOT_FOUND,
     analytics.QueryNotRunnable: C.FAILED_PRECONDITION,
     analytics.InvalidPageToken: C.INVALID_ARGUMENT,
+    analytics.ApprovalExpired: C.FAILED_PRECONDITION,
+    analytics.RunsExhausted: C.FAILED_PRECONDITION,
+    # steward review: a condition out of range is the steward's; the rest are the query's state
+    analytics.ReviewFieldInvalid: C.INVALID_ARGUMENT,
+    analytics.ReviewRefused: C.FAILED_PRECONDITION,
+    analytics.QueryNotPending: C.FAILED_PRECONDITION,
+    analytics.ReviewSameSteward: C.FAILED_PRECONDITION,
+    analytics.ReviewOwnSubmission: C.FAILED_PRECONDITION,
     analytics.AnalyticsError: C.INTERNAL,
     # the privacy budget: spent is the partner's; a ledger that does not verify, or a charge
     # or result the query path got wrong, is a bug
@@ -221,7 +227,12 @@ def refusal_for(exc: BaseException) -> Refusal:
         metadata["requested_micro"] = str(exc.requested)
         metadata |= {key: str(value) for key, value in exc.state.details().items()}
     elif isinstance(
-        exc, InvalidField | InvalidRequest | AuditRangeError | analytics.InvalidPageToken
+        exc,
+        InvalidField
+        | InvalidRequest
+        | AuditRangeError
+        | analytics.InvalidPageToken
+        | analytics.ReviewFieldInvalid,
     ):
         metadata["field"] = exc.field
     retry = getattr(exc, "retry_after", None)

@@ -13,7 +13,6 @@ Each carries a ``reason`` (the ``google.rpc.ErrorInfo`` reason, see ``ErrorReaso
     ├── DeadlineTooShort     DEADLINE_EXCEEDED
     ├── InvalidRequest       FIELD_INVALID (``field``)
     ├── MalformedRequest     MALFORMED_REQUEST (the body is not the method's message)
-    ├── NotServed            NOT_IMPLEMENTED (a method this server does not answer yet)
     └── Unavailable          UNAVAILABLE (token keys or the revocation feed unreachable)
 """
 
@@ -24,7 +23,6 @@ __all__ = [
     "DeadlineTooShort",
     "InvalidRequest",
     "MalformedRequest",
-    "NotServed",
     "PermissionRefused",
     "RateLimited",
     "TooManyItems",
@@ -105,11 +103,6 @@ class InvalidRequest(ApiError):  # noqa: N818
 class MalformedRequest(ApiError):  # noqa: N818
     reason = "MALFORMED_REQUEST"
     default_message = "the request is not a valid protobuf message of this method's type"
-
-
-class NotServed(ApiError):  # noqa: N818
-    reason = "NOT_IMPLEMENTED"
-    default_message = "this method is not served yet"
 
 
 class Unavailable(ApiError):  # noqa: N818

@@ -16,7 +16,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from dataward.attestation import sign_attestation
-from enclave.analytics import AggregateQueries, Budget, ExecutionLimits, SqliteQueryStore
+from enclave.analytics import (
+    AggregateQueries,
+    Budget,
+    ExecutionLimits,
+    QueryReviews,
+    SqliteQueryStore,
+)
 from enclave.audit import (
     ZONE_LOG_FILE,
     AuditLog,
@@ -75,6 +81,7 @@ class ZoneCore:
     queries: AggregateQueries
     query_store: SqliteQueryStore
     ledger: BudgetLedger
+    reviews: QueryReviews
 
     def close(self) -> None:
         self.ledger.close()
@@ -158,8 +165,25 @@ def open_core(settings: Settings) -> ZoneCore:
         max_concurrent=settings.query.max_concurrent,
         budget=Budget(ledger, trail, lambda: zone.version),
     )
+    reviews = QueryReviews(
+        policies,
+        query_store,
+        trail,
+        query_limits(settings.query),
+        max_epsilon_micro=budget_limits(settings.budget).per_query,
+    )
     return ZoneCore(
-        keyring, zone, audit, consents, checks, name, policies, queries, query_store, ledger
+        keyring,
+        zone,
+        audit,
+        consents,
+        checks,
+        name,
+        policies,
+        queries,
+        query_store,
+        ledger,
+        reviews,
     )
 
 
@@ -314,6 +338,7 @@ def start_serving(
                 attest=partial(sign_attestation, core.keyring.signing_key, core.key_name),
                 policies=core.policies,
                 queries=core.queries,
+                reviews=core.reviews,
             )
         except BaseException:
             feed.stop()

@@ -696,12 +696,13 @@ class ReviewConditions(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
     MAX_RUNS_FIELD_NUMBER: _builtins.int
     mode: Global___ReleaseMode.ValueType
-    """RELEASE_MODE_UNSPECIFIED: the view's release mode. A steward may require DP on an exact
-    view; EXACT on a DP view is an explicit steward decision, recorded with the approval.
+    """RELEASE_MODE_UNSPECIFIED: the policy's release mode for the submitter (the view's; DP
+    where their grant demands it). A steward may require DP on an exact view; EXACT on a DP
+    view is an explicit steward decision, recorded with the approval.
     """
     epsilon: _builtins.float
-    """DP only: the epsilon each run spends, in (0, the per-query limit]; 0 means the policy's
-    default. Must be 0 for exact release.
+    """DP only: the epsilon each run spends, in (0, the per-query budget limit]; 0 means the
+    view rule's epsilon. Must be 0 for exact release.
     """
     expires_at: _builtins.int
     """Required: seconds since the Unix epoch, in the future (at most a year ahead). Runs after

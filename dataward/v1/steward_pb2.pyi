@@ -460,8 +460,9 @@ class QueryReview(_message.Message):
     the policy in force).
     """
     default_mode: _query_pb2.ReleaseMode.ValueType
-    """What an approval without an explicit mode or epsilon gives: the view's release mode, and
-    for DP the policy's epsilon per query (0 for exact).
+    """What an approval without an explicit mode or epsilon gives: the policy's release mode for
+    the submitter (the view's; DP where their grant demands it; exact for a template view),
+    and for DP the view rule's epsilon per query (0 for exact).
     """
     default_epsilon: _builtins.float
     two_person: _builtins.bool
@@ -668,6 +669,7 @@ class ApproveQueryResponse(_message.Message):
     APPROVALS_FIELD_NUMBER: _builtins.int
     APPROVALS_NEEDED_FIELD_NUMBER: _builtins.int
     RECEIPT_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
     status: _query_pb2.QueryStatus.ValueType
     """ACCEPTED, or PENDING_REVIEW while a sensitive view waits for its second steward."""
     approvals: _builtins.int
@@ -675,6 +677,10 @@ class ApproveQueryResponse(_message.Message):
     approvals_needed: _builtins.int
     @_builtins.property
     def receipt(self) -> _common_pb2.Receipt: ...
+    @_builtins.property
+    def conditions(self) -> _query_pb2.ReviewConditions:
+        """The conditions this approval recorded, defaults resolved (the receipt covers them)."""
+
     def __init__(
         self,
         *,
@@ -682,10 +688,11 @@ class ApproveQueryResponse(_message.Message):
         approvals: _builtins.int = ...,
         approvals_needed: _builtins.int = ...,
         receipt: _common_pb2.Receipt | None = ...,
+        conditions: _query_pb2.ReviewConditions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "receipt", b"receipt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "approvals_needed", b"approvals_needed", "receipt", b"receipt", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "approvals_needed", b"approvals_needed", "conditions", b"conditions", "receipt", b"receipt", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,17 +9,40 @@ count, the policy version) or raises a refusal of :mod:`enclave.analytics.errors
 first. ``dp`` answers (a ``release: dp`` view, or a grant that demands dp) are charged to the
 privacy-budget ledger (:class:`Budget`) before they run and noised by the gate with OpenDP;
 a zone without a ledger refuses them with :class:`DpModeRequired`.
+
+:class:`QueryReviews` is the stewards' side (issue 11): the submissions no automatic rule
+allows but a steward may (:data:`REVIEWABLE`), listed, read with their analysis, approved
+under conditions (two different stewards on a ``sensitive`` view) or rejected with a reason
+the partner reads; the decisions are append-only in the query store.
 """
 
-from enclave.analytics._store import QUERY_ID, QueryStatus, Sealer, SqliteQueryStore, StoredQuery
+from enclave.analytics._reviewable import REVIEWABLE
+from enclave.analytics._store import (
+    QUERY_ID,
+    Approval,
+    Conditions,
+    QueryStatus,
+    Reviewer,
+    Sealer,
+    SqliteQueryStore,
+    StewardRejection,
+    StoredQuery,
+)
 from enclave.analytics.errors import (
     AnalyticsError,
+    ApprovalExpired,
     DpModeRequired,
     InvalidPageToken,
     QueryNotFound,
+    QueryNotPending,
     QueryNotRun,
     QueryNotRunnable,
     QueryRejected,
+    ReviewFieldInvalid,
+    ReviewOwnSubmission,
+    ReviewRefused,
+    ReviewSameSteward,
+    RunsExhausted,
     ViewNotGranted,
 )
 from enclave.analytics.interface import Budget, ChargeTrail, FixedPolicy, PolicySource
@@ -45,11 +68,29 @@ from enclave.analytics.pipeline import (
     ipc_stream,
     query_key,
 )
+from enclave.analytics.review import (
+    MAX_LIFETIME,
+    MAX_REASON_CHARACTERS,
+    MAX_RUNS,
+    REVIEW_APPROVE,
+    REVIEW_GET,
+    REVIEW_LIST,
+    REVIEW_REJECT,
+    ConditionsAsked,
+    QueryReview,
+    QueryReviews,
+    ReviewDecision,
+    ReviewPage,
+    ReviewTrail,
+)
 from query_engine import DEFAULT_MAX_BYTES as MAX_QUERY_BYTES
 from query_engine import ExecutionLimits, ParameterValue
 
 __all__ = [
+    "MAX_LIFETIME",
     "MAX_QUERY_BYTES",
+    "MAX_REASON_CHARACTERS",
+    "MAX_RUNS",
     "QUERY_BUDGET",
     "QUERY_EXPLAIN",
     "QUERY_GET",
@@ -57,10 +98,19 @@ __all__ = [
     "QUERY_LIST",
     "QUERY_RUN",
     "QUERY_SUBMIT",
+    "REVIEWABLE",
+    "REVIEW_APPROVE",
+    "REVIEW_GET",
+    "REVIEW_LIST",
+    "REVIEW_REJECT",
     "AggregateQueries",
     "AnalyticsError",
+    "Approval",
+    "ApprovalExpired",
     "Budget",
     "ChargeTrail",
+    "Conditions",
+    "ConditionsAsked",
     "DpModeRequired",
     "DpRelease",
     "ExecutionLimits",
@@ -71,15 +121,28 @@ __all__ = [
     "PolicySource",
     "QueryAnswer",
     "QueryNotFound",
+    "QueryNotPending",
     "QueryNotRun",
     "QueryNotRunnable",
     "QueryPage",
     "QueryRejected",
     "QueryRejection",
     "QueryRequest",
+    "QueryReview",
+    "QueryReviews",
     "QueryStatus",
+    "ReviewDecision",
+    "ReviewFieldInvalid",
+    "ReviewOwnSubmission",
+    "ReviewPage",
+    "ReviewRefused",
+    "ReviewSameSteward",
+    "ReviewTrail",
+    "Reviewer",
+    "RunsExhausted",
     "Sealer",
     "SqliteQueryStore",
+    "StewardRejection",
     "StoredQuery",
     "Submission",
     "ViewNotGranted",

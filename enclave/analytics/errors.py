@@ -11,7 +11,14 @@
         ├── QueryNotRun             the engine stopped it (time or memory limit, or a failure)
         ├── QueryNotFound           no stored query of the caller's organization has the id
         ├── QueryNotRunnable        the stored query is not ACCEPTED under the policy in force
-        └── InvalidPageToken        a List page token this zone did not give
+        │   ├── ApprovalExpired     a reviewed query's approval has expired
+        │   └── RunsExhausted       a reviewed query used every run its approval allows
+        ├── InvalidPageToken        a List page token this zone did not give
+        ├── ReviewFieldInvalid      a condition or the rejection reason out of range (``field``)
+        └── ReviewRefused           a steward's review decision the zone does not take
+            ├── QueryNotPending     not PENDING_REVIEW, or judged under an earlier policy
+            ├── ReviewSameSteward   this steward already approved it (two-person rule)
+            └── ReviewOwnSubmission the steward or their organization submitted it
 
 Each is a refusal: :class:`enclave.release.Releaser` logs its ``reason`` in a denying
 decision leaf before it is raised. Public messages name rules, constructs and columns (which
@@ -26,12 +33,19 @@ from enclave.errors import ZoneError
 
 __all__ = [
     "AnalyticsError",
+    "ApprovalExpired",
     "DpModeRequired",
     "InvalidPageToken",
     "QueryNotFound",
+    "QueryNotPending",
     "QueryNotRun",
     "QueryNotRunnable",
     "QueryRejected",
+    "ReviewFieldInvalid",
+    "ReviewOwnSubmission",
+    "ReviewRefused",
+    "ReviewSameSteward",
+    "RunsExhausted",
     "ViewNotGranted",
 ]
 
@@ -95,3 +109,49 @@ class InvalidPageToken(AnalyticsError):  # noqa: N818 (API names)
     reason: ClassVar[str] = "FIELD_INVALID"
     field = "page_token"
     default_message = "page_token: not a token a previous List answer gave"
+
+
+class ApprovalExpired(QueryNotRunnable):
+    reason: ClassVar[str] = "QUERY_APPROVAL_EXPIRED"
+    default_message = "the steward's approval of the stored query has expired: submit it again"
+
+
+class RunsExhausted(QueryNotRunnable):
+    reason: ClassVar[str] = "QUERY_RUNS_EXHAUSTED"
+    default_message = "the stored query has used every run its approval allows: submit it again"
+
+
+class ReviewFieldInvalid(AnalyticsError):  # noqa: N818 (API names)
+    """An approval's condition or a rejection's reason out of range: ``field`` names it
+    (``conditions.epsilon``, ``reason``); the message says the range, never the value."""
+
+    reason: ClassVar[str] = "FIELD_INVALID"
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        super().__init__(f"field {field!r}: {rule}")
+
+
+class ReviewRefused(AnalyticsError):  # noqa: N818 (API names)
+    """A steward's decision on a submitted query that the zone does not take."""
+
+
+class QueryNotPending(ReviewRefused):
+    reason: ClassVar[str] = "QUERY_NOT_PENDING"
+    default_message = "the query is not pending review"
+
+
+class ReviewSameSteward(ReviewRefused):
+    reason: ClassVar[str] = "REVIEW_SAME_STEWARD"
+    default_message = (
+        "this steward already approved the query: its view is sensitive, so a second approval "
+        "must come from a different steward"
+    )
+
+
+class ReviewOwnSubmission(ReviewRefused):
+    reason: ClassVar[str] = "REVIEW_OWN_SUBMISSION"
+    default_message = (
+        "the query was submitted by this steward or the steward's organization: nobody reviews "
+        "their own submission"
+    )

@@ -8,20 +8,25 @@
    (``QueryService/Run``, who, organization, purpose; never the query text);
 2. refuse a purpose the caller's app does not hold;
 3. for a stored query, find it (the caller's organization's only) and check it is ACCEPTED
-   under this policy version and purpose;
+   under this policy version and purpose -- and, when a steward accepted it after review,
+   that its approval has not expired and has runs left (:class:`ApprovalExpired`,
+   :class:`RunsExhausted`);
 4. parse the restricted SQL (:class:`QueryRejected` with the rejection's code as ``rule``);
 5. look the view up and check the grant (:meth:`policies.Policy.grant_for`): a view the policy
    does not have is refused exactly like one not granted (:class:`ViewNotGranted`), so the
    answer does not tell a partner which views exist;
 6. validate against the view's rule and rewrite (contribution bounding, clipping, the persons
-   column, bound parameters); a ``release: dp`` view is refused with :class:`DpModeRequired`
-   (differential privacy is the next issue);
+   column, bound parameters); a query accepted after review is validated instead against the
+   rule its approval gives it (:func:`query_engine.approved_view`) and released in the
+   approval's mode at its epsilon;
 7. run it on the engine within the limits (at most ``max_concurrent`` at once), over the
    live dataset version's Parquet files;
 8. map the result's columns onto :class:`enclave.gate.GateRules` and pass the output gate;
 9. serialise the gated table as an Arrow IPC stream and release it: the release leaf's result
    hash covers the IPC bytes' SHA-256, the suppressed-cell count, the policy version and the
-   release mode (:func:`dataward.receipts.query_run_fields`).
+   release mode (:func:`dataward.receipts.query_run_fields`). A run of a query accepted after
+   review is counted durably just before (:meth:`SqliteQueryStore.count_run`): past its
+   ``max_runs`` or its expiry it is a logged refusal, and nothing is released.
 
 ``Explain`` stops before the engine (a rejection is an answer there), ``Submit`` stores what
 it accepted (the SQL sealed), ``Get`` and ``List`` read the store. Every refusal is a denying
@@ -40,7 +45,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import NoReturn, TypeVar
 
@@ -49,14 +54,18 @@ import pyarrow as pa
 import query_engine
 from dataward import receipts
 from enclave import budget, gate
+from enclave.analytics import _reviewable as reviewable
 from enclave.analytics._store import QUERY_ID, QueryStatus, SqliteQueryStore, StoredQuery
 from enclave.analytics.errors import (
+    AnalyticsError,
+    ApprovalExpired,
     DpModeRequired,
     InvalidPageToken,
     QueryNotFound,
     QueryNotRun,
     QueryNotRunnable,
     QueryRejected,
+    RunsExhausted,
     ViewNotGranted,
 )
 from enclave.analytics.interface import Budget, PolicySource
@@ -225,6 +234,8 @@ class _Plan:
     #: how the answer is released (``exact`` or ``dp``) and, in ``dp``, what it costs
     release_mode: str = "exact"
     epsilon_micro: int = 0
+    #: a stored query accepted after a steward's review: its runs are counted before release
+    reviewed_query_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -404,8 +415,8 @@ class AggregateQueries:
             return self._answer(call, asked)
 
     def _answer(self, call: _Call, asked: QueryRequest) -> Answer[QueryAnswer]:
-        sql = self._runnable(call, asked).sql if asked.query_id else asked.sql
-        plan = self._plan(call, asked, sql)
+        stored = self._runnable(call, asked) if asked.query_id else None
+        plan = self._plan(call, asked, stored.sql if stored else asked.sql, stored)
         if plan.release_mode == "dp":
             return self._answer_dp(call, asked, plan)
         rewritten, rule = plan.rewritten, plan.rule
@@ -435,7 +446,21 @@ class AggregateQueries:
             release_mode="exact",
             columns=value.columns,
         )
+        self._count_run(call, plan)
         return call.released(value, fields, asked.client_nonce)
+
+    def _count_run(self, call: _Call, plan: _Plan) -> None:
+        """Count a run of a query accepted after review, durably, before its answer leaves
+        (a logged refusal once its runs are used up or its approval expired)."""
+        if not plan.reviewed_query_id:
+            return
+        assert self._store is not None  # the query was read from it
+        try:
+            self._store.count_run(
+                plan.reviewed_query_id, request_id=call.request.request_id, now=self._clock()
+            )
+        except AnalyticsError as refused:
+            call.refuse(refused)
 
     def _execute(
         self, call: _Call, rewritten: query_engine.Rewritten
@@ -510,6 +535,7 @@ class AggregateQueries:
                 budget_left_micro=left.available,
             ),
         )
+        self._count_run(call, plan)
         return call.released(value, fields, asked.client_nonce, epsilon_spent_micro=spent)
 
     def _noisy_result(self, call: _Call, plan: _Plan, rules: gate.DpRules, charge_id: str) -> bytes:
@@ -560,6 +586,12 @@ class AggregateQueries:
             )
         if stored.purpose != asked.purpose:
             call.refuse(QueryNotRunnable("the stored query was accepted for another purpose"))
+        conditions = stored.conditions
+        if conditions is not None:  # accepted after review: within its approval, or refused
+            if self._clock() >= conditions.expires_at:
+                call.refuse(ApprovalExpired())
+            if stored.runs_left < 1:
+                call.refuse(RunsExhausted())
         return stored
 
     def _stored(self, call: _Call, query_id: str) -> StoredQuery:
@@ -570,8 +602,11 @@ class AggregateQueries:
             call.refuse(QueryNotFound())
         return found
 
-    def _plan(self, call: _Call, asked: QueryRequest, sql: str) -> _Plan:
-        """The allowed, rewritten query, or a logged refusal."""
+    def _plan(
+        self, call: _Call, asked: QueryRequest, sql: str, stored: StoredQuery | None = None
+    ) -> _Plan:
+        """The allowed, rewritten query, or a logged refusal. A stored query accepted after
+        review runs under its approval (:meth:`_approved`)."""
         if asked.template:
             try:
                 return self._template(call, asked)
@@ -579,6 +614,8 @@ class AggregateQueries:
                 call.refuse(_rejected(rejected))
         query = call.parse(sql)
         view = call.granted_view(asked.purpose, query.view)
+        if stored is not None and stored.conditions is not None:
+            return self._approved(call, asked, query, view, stored)
         mode = call.policy.release_for(call.caller.organization, asked.purpose, view.name)
         try:
             rule = query_engine.check(query, view)
@@ -593,6 +630,37 @@ class AggregateQueries:
             call.refuse(_rejected(rejected))
         epsilon = rule.epsilon_micro if mode == "dp" else 0
         return _Plan(view, rule, rewritten, _measures(rewritten), mode, epsilon)
+
+    def _approved(
+        self,
+        call: _Call,
+        asked: QueryRequest,
+        query: query_engine.Query,
+        view: View,
+        stored: StoredQuery,
+    ) -> _Plan:
+        """A query a steward approved: under the rule derived from the query itself with the
+        view rule's limits (:func:`query_engine.approved_view`), released in the approval's
+        mode at its epsilon -- whatever the view's rule lists, the steward lifted it."""
+        conditions = stored.conditions
+        assert conditions is not None
+        mode = conditions.mode
+        approved = query_engine.approved_view(
+            query, view, release=mode, epsilon_micro=conditions.epsilon_micro or None
+        )
+        try:
+            rule = query_engine.check(query, approved)
+            rewritten = query_engine.rewrite(
+                query,
+                approved,
+                asked.parameters,
+                dialect=self._engine.dialect,
+                cells_per_person=rule.cells_per_person if mode == "dp" else None,
+            )
+        except query_engine.QueryRejected as rejected:
+            call.refuse(_rejected(rejected))
+        epsilon = conditions.epsilon_micro if mode == "dp" else 0
+        return _Plan(view, rule, rewritten, _measures(rewritten), mode, epsilon, stored.query_id)
 
     def _template(self, call: _Call, asked: QueryRequest) -> _Plan:
         """An approved template the caller may use, rewritten with its parameters; raises
@@ -747,8 +815,10 @@ class AggregateQueries:
     # -- Submit, Get, List --------------------------------------------------------------------
     def submit(self, caller: Caller, asked: QueryRequest) -> Answer[Submission]:
         """Validate and store ``asked.sql``: ACCEPTED (runnable by id under this policy
-        version), PENDING_REVIEW (a query over a template-only view: a steward must approve
-        it) or REJECTED with every reason (not stored). A view not granted is a refusal."""
+        version), PENDING_REVIEW (a steward must approve it: a query over a template-only
+        view, or one its view's rule refuses only for reasons a steward may lift,
+        :mod:`enclave.analytics._reviewable`) or REJECTED with every reason (not stored). A
+        view not granted is a refusal."""
         call = self._begin(caller, QUERY_SUBMIT, asked.purpose)
         store = self._require_store(call)
         with self._in_flight(call):
@@ -783,26 +853,19 @@ class AggregateQueries:
         except query_engine.QueryRejected as rejected:
             return QueryStatus.REJECTED, (_rejection(rejected),), ""
         view = call.granted_view(asked.purpose, query.view)
-        if not isinstance(view.rule, AggregationRule):
-            pending = (QueryRejection("RULE_NOT_AD_HOC", view.name),)
-            return QueryStatus.PENDING_REVIEW, pending, view.name
-        validation = query_engine.validate(query, view)
-        if isinstance(validation, query_engine.Rejected):
-            return QueryStatus.REJECTED, _rejections(validation), view.name
-        if not query.parameters:  # what Run would refuse anyway (e.g. a value of the wrong type)
-            try:
-                query_engine.rewrite(query, view, {}, dialect=self._engine.dialect)
-            except query_engine.QueryRejected as rejected:
-                return QueryStatus.REJECTED, (_rejection(rejected),), view.name
-        return QueryStatus.ACCEPTED, (), view.name
+        status, found = reviewable.judge(query, view, dialect=self._engine.dialect)
+        rejections = tuple(
+            QueryRejection(str(r.reason), public_construct(str(r.reason), r.construct))
+            for r in found
+        )
+        return status, rejections, view.name
 
     def get(self, caller: Caller, query_id: str, client_nonce: str = "") -> Answer[StoredQuery]:
         """The caller's organization's stored query ``query_id`` (:class:`QueryNotFound` for
         any other id: another organization's queries do not exist for it)."""
         call = self._begin(caller, QUERY_GET, None)
-        stored = self._stored(call, query_id)
-        fields = receipts.query_get_fields(query_id=stored.query_id, status=stored.status.value)
-        return call.released(stored, fields, client_nonce)
+        stored = _with_needed(call.policy, self._stored(call, query_id))
+        return call.released(stored, get_fields(stored), client_nonce)
 
     def list(
         self, caller: Caller, *, page_size: int, page_token: str, client_nonce: str = ""
@@ -819,7 +882,7 @@ class AggregateQueries:
             before = int(page_token[1:])
         store = self._require_store(call)
         rows = store.page(caller.organization, limit=page_size + 1, before=before)
-        page = tuple(rows[:page_size])
+        page = tuple(_with_needed(call.policy, q) for q in rows[:page_size])
         token = f"p{page[-1].seq}" if len(rows) > page_size and page else ""
         fields = receipts.query_list_fields(query_ids=[q.query_id for q in page])
         return call.released(QueryPage(page, token), fields, client_nonce)
@@ -1008,6 +1071,32 @@ def _noise_text(info: gate.NoiseInfo) -> str:
     return (
         f"{info.column}:{info.mechanism}:scale={info.scale!r}:"
         f"bound95={info.error_bound_95!r}:epsilon_micro={info.epsilon_micro}"
+    )
+
+
+def _with_needed(policy: Policy, stored: StoredQuery) -> StoredQuery:
+    """``stored`` with the approvals its view needs under ``policy`` (2 if sensitive)."""
+    view = policy.views.get(stored.view)
+    return replace(stored, approvals_needed=2 if view is not None and view.sensitive else 1)
+
+
+def get_fields(stored: StoredQuery) -> receipts.ResultFields:
+    """What ``QueryService.Get``'s result hash covers (:func:`dataward.receipts.query_get_fields`),
+    with a steward's decision on ``stored`` when there is one."""
+    conditions = stored.conditions
+    return receipts.query_get_fields(
+        query_id=stored.query_id,
+        status=stored.status.value,
+        rejection_reason=stored.rejection.reason if stored.rejection is not None else None,
+        conditions=None
+        if conditions is None
+        else receipts.review_conditions(
+            mode=conditions.mode,
+            epsilon_micro=conditions.epsilon_micro,
+            expires_at=int(conditions.expires_at.timestamp()),
+            max_runs=conditions.max_runs,
+        ),
+        runs_left=stored.runs_left if conditions is not None else None,
     )
 
 

@@ -11,7 +11,9 @@ them. The person appears only as the hex of their keyed token. The receipt is th
 the partner can check it is the release of its answer.
 
 :meth:`AuditLogTrail.policy_changed` logs the ``policy_changed`` leaf of
-:class:`enclave.policy.PolicyStore` (one commit, durable before the new version is stored).
+:class:`enclave.policy.PolicyStore` (one commit, durable before the new version is stored);
+:meth:`AuditLogTrail.steward_action` the ``steward_action`` leaf of a steward's review
+decision (:class:`enclave.analytics.QueryReviews`, durable before the decision commits).
 
 :class:`AuditLogRefusals` logs the refusals the API front end makes before the zone sees a
 request (see below).
@@ -33,6 +35,7 @@ from enclave.audit.events import (
     RefusalSummary,
     Release,
     RequestReceived,
+    StewardAction,
 )
 
 __all__ = ["ACCESS_POLICY_VERSION", "AuditLogRefusals", "AuditLogTrail", "RefusalTrail"]
@@ -140,6 +143,13 @@ class AuditLogTrail:
                 client_id=client_id,
                 organization=organization,
             )
+        )
+
+    def steward_action(self, *, steward: str, action: str, target: str, detail: str) -> None:
+        """Log that ``steward`` (the human: a token's ``sub``) did ``action`` on ``target``;
+        ``detail`` in a fixed format (durable on return)."""
+        self._log.append(
+            StewardAction(steward=steward, action=action, target=target, detail=detail)
         )
 
 

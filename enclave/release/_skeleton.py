@@ -66,11 +66,26 @@ class AuditTrail(Protocol):
 @dataclass(frozen=True)
 class Caller:
     """Who asks, as authenticated: the OAuth client, its organization (the partner) and the
-    purposes a steward granted its app (``None``: not a partner call, e.g. the operator)."""
+    purposes a steward granted its app (``None``: not a partner call, e.g. the operator).
+
+    ``subject`` is the person acting through the client when that is not the client itself:
+    the steward a steward-review call comes from (the token's ``sub``, e.g. ``user:3``),
+    whom the zone authorizes and audits -- never the portal's client alone. Empty: the client
+    acts for itself.
+    """
 
     client_id: str
     organization: str
     purposes: frozenset[str] | None = None
+    subject: str = ""
+
+    @property
+    def audited_as(self) -> str:
+        """Who the request leaf names: ``<client>/<subject>`` when a subject acts through
+        the client, else the client."""
+        if self.subject and self.subject != self.client_id:
+            return f"{self.client_id}/{self.subject}"
+        return self.client_id
 
 
 @dataclass(frozen=True)
@@ -101,7 +116,7 @@ class Releaser:
         request = Request(uuid.uuid4().hex, method)
         self._trail.request(
             request_id=request.request_id,
-            client_id=caller.client_id,
+            client_id=caller.audited_as,
             organization=caller.organization,
             method=method,
             purpose=purpose,

@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataward.attestation import sign_attestation
-from enclave.analytics import AggregateQueries
+from enclave.analytics import AggregateQueries, QueryReviews
 from enclave.audit import (
     ACCESS_POLICY_VERSION,
     AuditLog,
@@ -112,13 +112,15 @@ def zone_stack(
     log_checks: bool = True,
     queries: Callable[[AuditLog], AggregateQueries] | None = None,
     policies: Callable[[AuditLog], PolicyStore] | None = None,
+    reviews: Callable[[AuditLog], QueryReviews] | None = None,
     **options: object,
 ) -> Iterator[Stack]:
     """The server trusting ``issuer``, whose lifetime the caller owns (it may take the portal
     away mid-test); ``jwks`` replaces the default key cache, ``options`` go to ServerOptions.
     With ``log_checks`` the person checks log to the real audit log too (``audit`` stays empty).
     ``queries`` builds the QueryService's zone side over the stack's audit log (None: not served);
-    ``policies`` the zone's policy store (None: ApplyPolicy and GetPolicy are UNAVAILABLE).
+    ``policies`` the zone's policy store (None: ApplyPolicy and GetPolicy are UNAVAILABLE);
+    ``reviews`` the steward review's zone side (None: its calls are UNAVAILABLE).
     """
     audit = MemoryAuditTrail()  # the same key signs both trails' checkpoints
     with audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
@@ -150,6 +152,7 @@ def zone_stack(
             attest=partial(sign_attestation, audit.key, KEY_NAME),
             queries=queries(log) if queries is not None else None,
             policies=policies(log) if policies is not None else None,
+            reviews=reviews(log) if reviews is not None else None,
         )
         try:
             yield Stack(issuer, server, checks, directory, audit, feed, jwks, log, store)
