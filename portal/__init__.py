@@ -28,7 +28,8 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
   ``{"error": "slow_down", "error_description": "..."}`` (RFC 6749 error format, RFC 8628's
   ``slow_down`` code), even for the right secret, until the window passes,
 - :func:`write_zone_target` (``dataward serve`` tells the portal where the zone's gRPC API
-  listens: the steward pages read the policy in force from it with the steward's own token),
+  listens: the steward pages read the policy in force and review submitted queries --
+  ``/steward/queries`` -- through it, with the steward's own token),
 - the values :class:`ClientCredentials`, :class:`AppView`, :class:`UserView`,
   :class:`OrganizationView`, and the errors in :mod:`portal.errors`.
 """
