@@ -43,6 +43,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from policies import AggregationRule, Column, ColumnRole, View
+from query_engine._transpile import render
 from query_engine.errors import EngineFailed, QueryRejected, Reason
 from query_engine.interface import (
     PERSONS_COLUMN,
@@ -143,7 +144,8 @@ def _bind(query: Query, parameters: Mapping[str, ParameterValue]) -> dict[str, P
 
 @functools.lru_cache(maxsize=128)
 def _transpiled_view(sql: str, dialect: str) -> tuple[str, tuple[str, ...]]:
-    """A view's SQL (DuckDB's dialect) rendered in `dialect`, and the zone tables it reads.
+    """A view's SQL (DuckDB's dialect) rendered in `dialect` with the same values (the
+    transpile stage, `query_engine._transpile`), and the zone tables it reads.
 
     Cached by text: parsing and rendering a view costs milliseconds, and a view's text is
     the same for every query of a policy version.
@@ -156,7 +158,7 @@ def _transpiled_view(sql: str, dialect: str) -> tuple[str, tuple[str, ...]]:
         raise EngineFailed("view SQL is not a SELECT")
     local = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
     tables = dict.fromkeys(t.name for t in statement.find_all(exp.Table) if t.name not in local)
-    return statement.sql(dialect=dialect), tuple(tables)
+    return render(statement, dialect), tuple(tables)
 
 
 def _ident(name: str) -> exp.Identifier:
@@ -500,6 +502,10 @@ class _Rewriter:
             if len(parts) == 1:
                 key: exp.Expression = _col(parts[0])
             else:  # an AVG: its SUM over its COUNT, for ordering only (never an output)
-                key = exp.Div(this=_col(parts[0]), expression=_col(parts[1]))
+                # NULLIF: a cell with no value of the measure has no average (null, ordered
+                # as nulls are), the same on every engine -- DuckDB's 0/0 is NaN, Spark's
+                # (ANSI mode) an error.
+                count = exp.Nullif(this=_col(parts[1]), expression=_number(0))
+                key = exp.Div(this=_col(parts[0]), expression=count)
             ordered.append(exp.Ordered(this=key, desc=item.descending))
         return ordered
