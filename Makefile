@@ -10,7 +10,7 @@ export UV_PYTHON := $(shell $(PYTHON) -c "import sys; print(sys.executable)")
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: demo test lint unit protos bench mutation sync sync-runtime chromium clean
+.PHONY: demo test lint unit protos bench mutation sync sync-runtime chromium java clean
 
 # uv itself is pinned and lives in its own small venv so `uv sync` never removes it.
 $(UV):
@@ -20,8 +20,9 @@ $(UV):
 sync-runtime: $(UV)
 	$(UV) sync --frozen --inexact --no-default-groups
 
+# The dev environment has the optional Spark engine too (`make test` runs it on both engines).
 sync: $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --extra spark
 
 demo: sync-runtime
 	$(BIN)/dataward demo
@@ -43,7 +44,11 @@ protos: sync
 chromium:
 	@command -v /usr/bin/chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-unit: sync chromium
+# Debian's Java runtime for the Spark engine's tests (pyspark 4 needs Java 17 or newer).
+java:
+	@command -v java >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
+unit: sync chromium java
 	$(BIN)/pytest
 
 test: lint unit

@@ -7,20 +7,22 @@ the restricted SQL into one, refusing every construct outside the grammar; later
 `Rejected(rejections)` (a decision value; `check` raises the first instead). `rewrite` turns
 an accepted query and its view into a `Rewritten` (SQL with the view inlined, contribution
 bounding, clipping and the `__persons` column; values bound as parameters), whose `request`
-an `Engine` (`DuckDBEngine`) executes within `ExecutionLimits`. A view with a template rule
-answers only its templates: `find_template` finds a granted one by name and
-`rewrite_template` checks the caller's parameters and takes the template's SQL through the
-same parse, validate and rewrite stages under a rule derived from the template
-(`TemplateRewrite.rule`, release exact). A query a steward approved after review runs the same
-way under `approved_view` (the rule derived from the query, the view rule's limits, the
-approval's release mode). No reason or message carries a data value of the
-query.
+an `Engine` (`DuckDBEngine`, or `SparkEngine` with the ``spark`` extra installed) executes
+within `ExecutionLimits`, the view's SQL transpiled from DuckDB's dialect to the engine's
+with the same values. A view with a template rule answers only its templates:
+`find_template` finds a granted one by name and `rewrite_template` checks the caller's
+parameters and takes the template's SQL through the same parse, validate and rewrite stages
+under a rule derived from the template (`TemplateRewrite.rule`, release exact). A query a
+steward approved after review runs the same way under `approved_view` (the rule derived from
+the query, the view rule's limits, the approval's release mode). No reason or message
+carries a data value of the query.
 """
 
 from query_engine.duckdb import DuckDBEngine
 from query_engine.errors import (
     EngineError,
     EngineFailed,
+    EngineUnavailable,
     QueryEngineError,
     QueryMemoryExceeded,
     QueryRejected,
@@ -60,6 +62,7 @@ from query_engine.query import (
     predicate_columns,
 )
 from query_engine.rewrite import rewrite
+from query_engine.spark import SparkEngine, SparkOptions
 from query_engine.template import (
     TemplateProblem,
     TemplateRewrite,
@@ -87,6 +90,7 @@ __all__ = [
     "Engine",
     "EngineError",
     "EngineFailed",
+    "EngineUnavailable",
     "ExecutionLimits",
     "ExecutionRequest",
     "ExecutionResult",
@@ -110,6 +114,8 @@ __all__ = [
     "Rejection",
     "Rewritten",
     "SelectItem",
+    "SparkEngine",
+    "SparkOptions",
     "TemplateProblem",
     "TemplateRewrite",
     "Validation",

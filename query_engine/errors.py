@@ -7,6 +7,8 @@ The tree::
     └── EngineError             the engine failed to run an accepted query
         ├── QueryTimeout        the time limit interrupted it
         ├── QueryMemoryExceeded it needed more memory than its limit
+        ├── EngineUnavailable   the engine cannot start (Spark without pyspark or Java, a
+        │                       master it cannot reach): the operator's to fix
         └── EngineFailed        any other failure of the engine (a bug or a bad dataset)
 
 `QueryRejected` is "your request is wrong"; `EngineError` is "we could not answer". Neither
@@ -21,6 +23,7 @@ from enum import StrEnum
 __all__ = [
     "EngineError",
     "EngineFailed",
+    "EngineUnavailable",
     "QueryEngineError",
     "QueryMemoryExceeded",
     "QueryRejected",
@@ -99,6 +102,11 @@ class QueryMemoryExceeded(EngineError):  # noqa: N818
     def __init__(self, limit_bytes: int) -> None:
         self.limit_bytes = limit_bytes
         super().__init__(f"the query needed more than its memory limit of {limit_bytes} bytes")
+
+
+class EngineUnavailable(EngineError):  # noqa: N818
+    """The engine cannot start here: what is missing and how to fix it, for the operator (the
+    message names software and settings only, never a query or a value)."""
 
 
 class EngineFailed(EngineError):  # noqa: N818

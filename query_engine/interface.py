@@ -1,9 +1,10 @@
-"""The engine seam: how a validated, rewritten query is run (DuckDB now, Spark next issue).
+"""The engine seam: how a validated, rewritten query is run (DuckDB or Spark).
 
 Only the seam lives here (STYLE.md item 2): the `Engine` Protocol and the frozen values that
-cross it. Implementations are siblings (`duckdb.py` next; `spark.py` in the next issue). The
-stages before it are engine-neutral: rewriting yields SQL that the transpile stage renders
-in `Engine.dialect` (a sqlglot dialect name), with every parameter still a named placeholder;
+cross it. Implementations are siblings (`duckdb.py`, `spark.py`), and give the same query
+the same result table, schema and row order included. The stages before it are
+engine-neutral: rewriting yields SQL that the transpile stage (`_transpile.py`) renders in
+`Engine.dialect` (a sqlglot dialect name), with every parameter still a named placeholder;
 the engine binds `parameters` as values (never spliced into the text) and reads the zone's
 tables, read-only, from the Parquet files of one dataset version. Failures are `EngineError`.
 """
