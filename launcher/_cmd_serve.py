@@ -1,4 +1,5 @@
-"""``dataward serve --zone DIR [--grpc-bind HOST:PORT] [--portal-bind HOST:PORT]``.
+"""``dataward serve --zone DIR [--grpc-bind HOST:PORT] [--portal-bind HOST:PORT]
+[--engine duckdb|spark]``.
 
 Starts the gRPC API in this process and the portal as a separate process (it never holds the
 zone's keys); prints both addresses; runs until interrupted (SIGINT or SIGTERM: both stop
@@ -19,22 +20,32 @@ from launcher._options import zone_option
 from launcher._portal_process import PortalProcessError
 from launcher._setting_fields import setting_doc
 from launcher._wiring import start_serving
-from launcher.settings import GrpcSettings, PortalSettings, load_settings
+from launcher.settings import (
+    QUERY_ENGINES,
+    GrpcSettings,
+    PortalSettings,
+    QuerySettings,
+    load_settings,
+)
 
 __all__ = ["serve"]
 
 # --help from the settings' own text (launcher._setting_fields)
 _GRPC_BIND = setting_doc("grpc", GrpcSettings, "bind")
 _PORTAL_BIND = setting_doc("portal", PortalSettings, "bind")
+_ENGINE = setting_doc("query", QuerySettings, "engine")
 
 
 @click.command(name="serve")
 @zone_option
 @click.option("--grpc-bind", default=None, metavar="HOST:PORT", help=_GRPC_BIND.cli_help)
 @click.option("--portal-bind", default=None, metavar="HOST:PORT", help=_PORTAL_BIND.cli_help)
-def serve(zone_dir: Path | None, grpc_bind: str | None, portal_bind: str | None) -> None:
+@click.option("--engine", type=click.Choice(QUERY_ENGINES), default=None, help=_ENGINE.cli_help)
+def serve(
+    zone_dir: Path | None, grpc_bind: str | None, portal_bind: str | None, engine: str | None
+) -> None:
     """Serve the zone: the gRPC API, and the portal in its own process."""
-    settings = load_settings(overrides={"zone": {"dir": zone_dir}})
+    settings = load_settings(overrides={"zone": {"dir": zone_dir}, "query": {"engine": engine}})
     serving = start_serving(settings, grpc_bind=grpc_bind, portal_bind=portal_bind)
     previous = signal.signal(signal.SIGTERM, _stop)
     try:

@@ -76,6 +76,7 @@ from portal.errors import (
     ZoneRefusedError,
     ZoneUnavailableError,
 )
+from query_engine import EngineUnavailable
 from synthetic import (
     DatagenError,
     InvalidParametersError,
@@ -97,6 +98,7 @@ EX_CONFIG = 78  # settings missing or malformed
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SettingsError, EX_CONFIG),
     (PortalProcessError, EX_UNAVAILABLE),  # `serve`: the portal process failed or died
+    (EngineUnavailable, EX_UNAVAILABLE),  # `serve --engine spark` without pyspark or Java
     # zone (enclave): keys, ingest, lookups
     (WrongMasterKey, EX_NOPERM),
     (CorruptKeyring, EX_NOPERM),

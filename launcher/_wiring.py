@@ -58,13 +58,25 @@ from launcher.settings import (
     SettingsError,
 )
 from portal import Portal, PortalAdmin, write_zone_target
-from query_engine import DuckDBEngine
+from query_engine import DuckDBEngine, SparkEngine, SparkOptions
 
-__all__ = ["AUDIT_DB", "CONSENT_DB", "ZoneCore", "open_core", "server_options", "start_serving"]
+__all__ = [
+    "AUDIT_DB",
+    "CONSENT_DB",
+    "ZoneCore",
+    "open_core",
+    "query_engine_for",
+    "server_options",
+    "start_serving",
+]
 
 AUDIT_DB = ZONE_LOG_FILE
 CONSENT_DB = Path("state") / "consent.db"
 QUERY_DB = Path("state") / "queries.db"
+# Spark's shuffle and spill files (encrypted by Spark) while its engine runs; DuckDB's never
+# spills, Spark's cannot be stopped from it.
+SPARK_LOCAL_DIR = Path("tmp") / "spark"
+_MIB = 1024 * 1024
 
 
 @dataclass
@@ -82,8 +94,11 @@ class ZoneCore:
     query_store: SqliteQueryStore
     ledger: BudgetLedger
     reviews: QueryReviews
+    engine: DuckDBEngine | SparkEngine
 
     def close(self) -> None:
+        if isinstance(self.engine, SparkEngine):
+            self.engine.close()
         self.ledger.close()
         self.query_store.close()
         self.policies.close()
@@ -98,6 +113,7 @@ def audit_key_name(keyring: Keyring) -> str:
 def open_core(settings: Settings) -> ZoneCore:
     if settings.zone.master_key is None:
         raise SettingsError("the master key is missing: set DATAWARD_MASTER_KEY")
+    engine = query_engine_for(settings)  # its settings checked before anything is opened
     keyring = open_keyring(settings.zone.dir, settings.zone.master_key.value)
     zone = Zone.open(settings.zone.dir, keyring)
     name = audit_key_name(keyring)
@@ -157,7 +173,7 @@ def open_core(settings: Settings) -> ZoneCore:
     trail = AuditLogTrail(audit)
     queries = AggregateQueries(
         policies,
-        DuckDBEngine(),
+        engine,
         zone.table_files,
         trail,
         query_limits(settings.query),
@@ -184,6 +200,7 @@ def open_core(settings: Settings) -> ZoneCore:
         query_store,
         ledger,
         reviews,
+        engine,
     )
 
 
@@ -195,6 +212,29 @@ def budget_limits(budget: BudgetSettings) -> BudgetLimits:
         per_partner_per_dataset_version=budget.micro("per_partner_per_dataset_version"),
         total_per_dataset_version=budget.micro("total_per_dataset_version"),
     )
+
+
+def query_engine_for(settings: Settings) -> DuckDBEngine | SparkEngine:
+    """The engine of ``query.engine``; Spark's session starts at its first query (or
+    `SparkEngine.start`). Spark's memory and cores are the application's, fixed at its start:
+    in local mode every task runs in the driver JVM, so its heap is ``query.memory_mb`` times
+    ``query.max_concurrent`` (the DuckDB bound on all queries at once); on a cluster each
+    executor has ``query.memory_mb`` and the application ``query.threads`` times
+    ``query.max_concurrent`` cores."""
+    query = settings.query
+    if query.engine != "spark":
+        return DuckDBEngine()
+    try:
+        options = SparkOptions(
+            master=query.spark_master,
+            driver_memory_bytes=query.memory_mb * query.max_concurrent * _MIB,
+            executor_memory_bytes=query.memory_mb * _MIB,
+            max_cores=query.threads * query.max_concurrent,
+            local_dir=settings.zone.dir / SPARK_LOCAL_DIR,
+        )
+    except ValueError as exc:  # e.g. memory below what Spark starts with
+        raise SettingsError(f"settings for query.engine spark: {exc}") from None
+    return SparkEngine(options)
 
 
 def query_limits(query: QuerySettings) -> ExecutionLimits:
@@ -295,6 +335,10 @@ def start_serving(
     child: PortalProcess | None = None
     stopping: list[ApiServer] = []
     try:
+        if isinstance(core.engine, SparkEngine):
+            # Now, not at the first query: no pyspark, no Java or a master out of reach stops
+            # `serve` with the reason (EngineUnavailable, exit 69) before anything listens.
+            core.engine.start()
         operator = Portal.open(portal_config(settings))
         # The zone's own client for the revocation feed (scope zone:revocations): a new secret
         # at each start, held only in memory; the previous ones stop working now.

@@ -34,6 +34,7 @@ __all__ = [
     "ENVIRONMENT",
     "PORTAL_KEY_FILE_VARIABLE",
     "PORTAL_KEY_VARIABLE",
+    "QUERY_ENGINES",
     "AuditSettings",
     "BudgetSettings",
     "GrpcSettings",
@@ -142,6 +143,9 @@ class GrpcSettings(VerifierOptions, ServerOptions):
             raise SettingsError(f"setting grpc.{exc.option} {exc.rule}") from exc
 
 
+QUERY_ENGINES = ("duckdb", "spark")
+
+
 @dataclass(frozen=True)
 class QuerySettings:
     """The ``[query]`` section: the limits the query engine runs each partner query within."""
@@ -157,14 +161,15 @@ class QuerySettings:
     memory_mb: int = field(
         default=2048,
         metadata=setting_metadata(
-            help="memory limit of one query on the engine, in MiB (DuckDB `memory_limit`)",
+            help="memory limit of one query on the engine, in MiB (DuckDB `memory_limit`; "
+            'Spark: see "The Spark engine")',
             env=("DATAWARD_QUERY_MEMORY_MB",),
         ),
     )
     threads: int = field(
         default=2,
         metadata=setting_metadata(
-            help="engine threads per query (DuckDB `threads`)",
+            help="engine threads per query (DuckDB `threads`; Spark: shuffle partitions)",
             env=("DATAWARD_QUERY_THREADS",),
         ),
     )
@@ -179,7 +184,30 @@ class QuerySettings:
         ),
     )
 
+    engine: str = field(
+        default="duckdb",
+        metadata=setting_metadata(
+            help="the engine queries run on: `duckdb` (embedded) or `spark` (needs the "
+            "`spark` extra and Java 17+; `dataward serve --engine`)",
+            env=("DATAWARD_QUERY_ENGINE",),
+        ),
+    )
+    spark_master: str = field(
+        default="local[2]",
+        metadata=setting_metadata(
+            help="Spark's master URL when `query.engine` is `spark`: `local[N]` (in the "
+            "serving process, N task slots) or `spark://host:port` (a standalone cluster)",
+            env=("DATAWARD_QUERY_SPARK_MASTER",),
+        ),
+    )
+
     def __post_init__(self) -> None:
+        if self.engine not in QUERY_ENGINES:
+            raise SettingsError(f"setting query.engine must be one of {', '.join(QUERY_ENGINES)}")
+        if not self.spark_master.startswith(("local", "spark://")):
+            raise SettingsError(
+                "setting query.spark_master must be local, local[N], local[*] or spark://host:port"
+            )
         if self.max_concurrent < 1:
             raise SettingsError("setting query.max_concurrent must be at least 1")
         if not self.timeout_seconds > 0:
