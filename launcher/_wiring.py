@@ -336,8 +336,8 @@ def start_serving(
     stopping: list[ApiServer] = []
     try:
         if isinstance(core.engine, SparkEngine):
-            # Now, not at the first query: no pyspark, no Java or a master out of reach stops
-            # `serve` with the reason (EngineUnavailable, exit 69) before anything listens.
+            # Now, not at the first query: without pyspark or Java `serve` stops with the
+            # reason (EngineUnavailable, exit 69) before anything listens.
             core.engine.start()
         operator = Portal.open(portal_config(settings))
         # The zone's own client for the revocation feed (scope zone:revocations): a new secret

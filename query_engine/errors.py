@@ -7,8 +7,8 @@ The tree::
     └── EngineError             the engine failed to run an accepted query
         ├── QueryTimeout        the time limit interrupted it
         ├── QueryMemoryExceeded it needed more memory than its limit
-        ├── EngineUnavailable   the engine cannot start (Spark without pyspark or Java, a
-        │                       master it cannot reach): the operator's to fix
+        ├── EngineUnavailable   the engine cannot start (Spark without pyspark or Java):
+        │                       the operator's to fix
         └── EngineFailed        any other failure of the engine (a bug or a bad dataset)
 
 `QueryRejected` is "your request is wrong"; `EngineError` is "we could not answer". Neither

@@ -1,26 +1,25 @@
 """`SparkEngine`: Apache Spark as the distributed engine, over the same Parquet as DuckDB.
 
 One SparkSession per engine, created at the first query (or by `start`, which `dataward
-serve` calls so that a missing pyspark or Java, or a master it cannot reach, stops it at
-once) and reused until `close`. Each execution runs in a fresh session of it
-(`SparkSession.newSession`: its own temporary views and SQL settings, the one SparkContext
-shared), so no table or setting of one query is seen by the next: the zone tables of the
-request are registered there as temporary views over exactly their Parquet files, read-only.
-The SQL (rendered for the ``spark`` dialect by the transpile stage, named ``:name``
-placeholders) must parse with Spark's own parser as one query (`parseQuery`: a `SET`, `ADD
-JAR`, DDL, `INSERT` or a second statement is refused before anything runs, a second check
-behind the restricted grammar); the parameters are bound by name as values
-(``spark.sql(sql, args=...)``), never spliced into the text.
+serve` calls so that a missing pyspark or Java stops it at once) and reused until `close`.
+Each execution runs in a fresh session of it (`SparkSession.newSession`: its own temporary
+views and SQL settings, the one SparkContext shared), so no table or setting of one query is
+seen by the next: the zone tables of the request are registered there as temporary views
+over exactly their Parquet files, read-only. The SQL (rendered for the ``spark`` dialect by
+the transpile stage, named ``:name`` placeholders) must parse with Spark's own parser as one
+query (`parseQuery`: a `SET`, `ADD JAR`, DDL, `INSERT` or a second statement is refused
+before anything runs, a second check behind the restricted grammar); the parameters are
+bound by name as values (``spark.sql(sql, args=...)``), never spliced into the text.
 
 What is shut, as far as Spark allows: no Hive (the in-memory catalog, nothing persisted), no
 SQL directly on files (``spark.sql.runSQLOnFiles`` off: ``parquet.`/path``` finds no table),
 ANSI mode (an overflow or a bad cast fails instead of wrapping or yielding null), no
 `reflect`/`java_method` (each execution's session drops them: they call any static Java
-method, the server's environment one call away), no web UI,
-no console progress, the driver bound to the loopback address in local mode; Spark's shuffle
-blocks and spills -- it writes them, DuckDB's engine never spills -- go, encrypted with a
-key of the application's (``spark.io.encryption.enabled``), under the engine's `local_dir`
-(in the zone), and Spark's logs are off, since its error messages quote data values.
+method, the server's environment one call away), no web UI, no console progress, the driver
+bound to the loopback address in local mode; Spark's shuffle blocks and spills -- it writes
+them, DuckDB's engine never spills -- go, encrypted with a key of the application's
+(``spark.io.encryption.enabled``), under the engine's `local_dir` (in the zone), and Spark's
+logs are off, since its error messages quote data values.
 
 Limits. The time limit is enforced: the query's jobs carry a job group that a timer cancels
 (interrupting their tasks) at the limit, repeatedly until the call returns, so a cancel that
@@ -156,7 +155,8 @@ class SparkEngine:
 
     def start(self) -> None:
         """Create the session now (else the first query does); `EngineUnavailable` if Spark
-        cannot start (no pyspark, no Java, a master it cannot reach)."""
+        cannot start (no pyspark, no Java). A ``spark://`` master is registered with in the
+        background: one out of reach shows as the first queries' failures or timeouts."""
         self._spark()
 
     def close(self) -> None:
@@ -225,7 +225,7 @@ def _start(options: SparkOptions) -> SparkSession:
     except (PySparkException, OSError) as exc:
         raise EngineUnavailable(
             f"Spark could not start ({_kind(exc)}): it needs Java 17 or newer (`java` on PATH "
-            "or JAVA_HOME) and, for a spark:// master, that master reachable"
+            "or JAVA_HOME)"
         ) from None
     master = session.sparkContext.master
     if master != options.master:  # pyspark keeps one SparkContext per process

@@ -14,6 +14,7 @@ One SparkSession for the module (its JVM takes seconds to start) over one small 
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -171,6 +172,35 @@ def test_the_time_limit_cancels_a_slow_query(
     # The engine still answers the next query, the cancelled group no longer on the thread.
     after = spark.execute(_request(export.files, "SELECT count(*) AS n FROM claims"))
     assert after.table.column("n")[0].as_py() > 0
+
+
+def test_a_timeout_cancels_its_own_query_only(export: Export, spark: SparkEngine) -> None:
+    """Two queries at once, as `query.max_concurrent` allows: the one past its limit is
+    cancelled (its job group), the other still answers in full."""
+    rows = 200_000_000
+    outcome: dict[str, object] = {}
+
+    def run(name: str, sql: str, seconds: float) -> None:
+        limits = ExecutionLimits(timeout_seconds=seconds, memory_bytes=2**29, threads=2)
+        try:
+            request = _request(export.files, sql, tables=(), limits=limits)
+            outcome[name] = spark.execute(request).table.to_pylist()
+        except EngineError as exc:
+            outcome[name] = exc
+
+    slow = "SELECT sum(hash(id)) AS s FROM range(100000000000)"
+    counted = f"SELECT sum(id % 7) AS s FROM range({rows})"
+    threads = [
+        threading.Thread(target=run, args=("slow", slow, 1.0)),
+        threading.Thread(target=run, args=("counted", counted, 120.0)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=150)
+    assert isinstance(outcome["slow"], QueryTimeout)
+    expected = rows // 7 * 21 + sum(range(rows % 7))
+    assert outcome["counted"] == [{"s": expected}]
 
 
 def test_a_missing_table_file_is_an_engine_error(

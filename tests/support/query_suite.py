@@ -3,10 +3,12 @@
 A representative list of ad-hoc queries on ``claims_analysis`` and ``enrolment_analysis``
 (counts, distinct persons, SUM, AVG's parts, WHERE with IN, BETWEEN, NOT, OR, comparisons and
 bound parameters, GROUP BY up to the rule's three keys, ORDER BY an aggregate and an
-average, one that matches no row) and every template of ``visits_by_type`` with sample
-parameters. `compiled` takes each through parse, check and rewrite (or the template
-stages) for one engine's dialect, as ``AggregateQueries`` does before the engine runs it.
-``tests/integration/test_spark_engine.py`` and ``bench.spark`` run it.
+average, one that matches no row; rewritten for exact release and, as the pipeline does for
+dp release, with each person kept in at most the rule's cells) and every template of
+``visits_by_type`` with sample parameters. `compiled` takes each through parse, check and
+rewrite (or the template stages) for one engine's dialect, as ``AggregateQueries`` does
+before the engine runs it. ``tests/integration/test_spark_engine.py`` and ``bench.spark``
+run it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ class Case:
     template: str = ""
     view: str = ""
     parameters: Mapping[str, query_engine.ParameterValue] = field(default_factory=dict)
+    dp: bool = False
+    """Rewritten as for differential privacy (each person in at most the rule's
+    `cells_per_person` cells) even on a view that releases exactly, as a dp-only grant asks;
+    a view whose rule is dp always is."""
 
 
 SUITE: tuple[Case, ...] = (
@@ -108,6 +114,19 @@ SUITE: tuple[Case, ...] = (
         " GROUP BY province, gender, age_band ORDER BY persons DESC",
     ),
     Case(
+        "dp: one cell per person, two keys",  # ROW_NUMBER over md5 of the cell's keys
+        "SELECT province, visit_type, COUNT(*) AS claims, COUNT(DISTINCT person_key) AS persons,"
+        " SUM(total_cents) AS total FROM claims_analysis GROUP BY province, visit_type",
+        dp=True,
+    ),
+    Case(
+        "dp: averages by age band",
+        "SELECT age_band, AVG(self_cents) AS mean_self FROM claims_analysis"
+        " WHERE visit_month BETWEEN :first AND :last GROUP BY age_band ORDER BY mean_self",
+        parameters={"first": "2025-01", "last": "2025-06"},
+        dp=True,
+    ),
+    Case(
         "template: monthly visits",
         template="monthly_visits_by_type",
         view="visits_by_type",
@@ -137,5 +156,12 @@ def compiled(policy: Policy, case: Case, dialect: str) -> query_engine.Rewritten
         ).rewritten
     query = query_engine.parse(case.sql)
     view = policy.views[query.view]
-    query_engine.check(query, view)
-    return query_engine.rewrite(query, view, case.parameters, dialect=dialect)
+    rule = query_engine.check(query, view)
+    dp = case.dp or rule.release == "dp"
+    return query_engine.rewrite(
+        query,
+        view,
+        case.parameters,
+        dialect=dialect,
+        cells_per_person=rule.cells_per_person if dp else None,
+    )

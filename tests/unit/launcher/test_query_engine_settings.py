@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from launcher._exit_codes import exit_code_for
 from launcher._wiring import SPARK_LOCAL_DIR, query_engine_for
 from launcher.settings import SettingsError, load_settings
-from query_engine import DuckDBEngine, SparkEngine
+from query_engine import DuckDBEngine, EngineUnavailable, SparkEngine
 
 
 def test_duckdb_by_default() -> None:
@@ -67,3 +68,8 @@ def test_too_little_memory_for_spark_is_a_settings_error() -> None:
     with pytest.raises(SettingsError) as raised:
         query_engine_for(load_settings(environ=env))
     assert "query.engine spark" in str(raised.value) and "512 MiB" in str(raised.value)
+
+
+def test_an_engine_that_cannot_start_is_exit_69_with_its_reason() -> None:
+    reason = "the Spark engine needs pyspark: install dataward's `spark` extra"
+    assert exit_code_for(EngineUnavailable(reason)) == (69, reason)
