@@ -13,6 +13,7 @@ BENCHES = [
     "bench.grpc",
     "bench.existence",
     "bench.query",
+    "bench.spark",
 ]
 
 for name in BENCHES:
