@@ -1,4 +1,5 @@
-"""Aggregate queries at 10M claims: the query path against bare DuckDB on the same Parquet.
+"""Aggregate queries at 10M claims: the query path, exact and DP, against bare DuckDB on the
+same Parquet.
 
     .venv/bin/python -m bench.query                        # 580k persons: ~10.2M claims
     .venv/bin/python -m bench.query --persons 20000 --repeats 3 --seconds 2   # a quick look
@@ -13,10 +14,12 @@ their memory does not count in this process's peak (this process is the serving 
 The serving stack is the one ``dataward serve`` runs (:func:`launcher.start_serving`: the
 gRPC API in this process, the real portal in a child process issuing ES256 tokens), with the
 ``[query]`` settings' limits (``--threads``, ``--memory-mib``, ``--timeout`` override them for
-every side alike). The partner is an approved app of organization 2 (the one the default
-policy grants), scope ``query:run``, purpose INSURANCE_UNDERWRITING, calling through the SDK
-(``Client.run_query``) from this process: a query takes seconds, its client side
-microseconds.
+every side alike) and the ``[budget]`` limits raised (:data:`BUDGET`) so that every DP
+repetition can be charged. The partner is an approved app of organization 2 (the one the
+default policy grants), scopes ``query:run`` and ``audit:read`` (a second receipt's check
+asks for a consistency proof), purposes INSURANCE_UNDERWRITING (exact) and RESEARCH (the
+grant says ``release: dp``), calling through the SDK (``Client.run_query``) from this
+process: a query takes seconds, its client side microseconds.
 
 Prints:
 
@@ -41,6 +44,19 @@ Prints:
      against the portal's JWKS and revocation feed, scope and purpose, the servicer, the zone
      pipeline, the Arrow IPC bytes over loopback and read back into a table by the SDK (its
      first answer is checked equal to the in-process one and its receipt verified, untimed);
+   * ``DuckDBEngine, dp rewritten SQL``: the rewrite a DP answer runs (the same aggregate for
+     RESEARCH: each person's rows also bounded to ``cells_per_person`` cells, numbered by the
+     md5 of the cell's keys), ``DuckDBEngine.execute`` only -- the engine's share of the DP
+     cost;
+   * ``gRPC QueryService.Run, dp (charged)``: the same aggregate for RESEARCH through the
+     server, each repetition a NEW question (its SUM's output name numbered per call, so the
+     rewritten SQL and the ledger's query key differ): checked whole, charged to the budget
+     ledger in one durable transaction (synchronous=FULL) and logged (budget_charged leaf)
+     before it runs, DuckDB, OpenDP's noise in the gate, the noisy result stored with its
+     charge, released (every answer checked ``replayed`` False, epsilon spent 1);
+   * ``gRPC QueryService.Run, dp (stored answer)``: one DP question asked again (charged once,
+     untimed): the ledger finds its charge and returns the stored noisy result, no engine run
+     (every answer checked ``replayed`` True, nothing spent, the same table each time);
 
    each with its ratio to bare DuckDB (the issue's goal: gRPC end to end <= 1.5x) and the
    load average (1, 5, 15 min) before and after;
@@ -62,6 +78,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import multiprocessing
 import os
 import re
@@ -90,14 +107,32 @@ from policies import Deny, Policy, default_policy, default_policy_text
 from synthetic import generate
 
 MASTER_KEY = b"bench master key, not a secret"
-# The default policy grants organization "2" claims_analysis for underwriting.
+# The default policy grants organization "2" claims_analysis for underwriting (exact) and
+# for research (its grant says `release: dp`).
 ORGANIZATION = "2"
 PURPOSE = "INSURANCE_UNDERWRITING"
+DP_PURPOSE = "RESEARCH"
 VIEW = "claims_analysis"
-AGGREGATE = (
+_AGGREGATE = (
     "SELECT province, visit_type, COUNT(DISTINCT person_key) AS persons,"
-    " SUM(total_cents) AS total FROM claims_analysis GROUP BY province, visit_type"
+    " SUM(total_cents) AS {total} FROM claims_analysis GROUP BY province, visit_type"
 )
+AGGREGATE = _AGGREGATE.format(total="total")
+# The [budget] limits of this bench's zone, in epsilon: each charged DP repetition costs the
+# policy's 1.0, far past the defaults (2 per partner per day). per_query stays the default.
+BUDGET = {
+    "per_partner_per_day": 1e6,
+    "per_partner_per_dataset_version": 1e6,
+    "total_per_dataset_version": 1e6,
+}
+
+
+def dp_aggregate(n: int) -> str:
+    """:data:`AGGREGATE` with its SUM named ``total_<n>``: the same computation, a different
+    rewritten SQL, so a new question for the budget ledger (charged, noised afresh)."""
+    return _AGGREGATE.format(total=f"total_{n}")
+
+
 DEFAULT_PERSONS = 580_000  # ~17.6 claims per person: 10,187,472 claims at seed 0
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "dataward-bench" / "query"
 
@@ -207,15 +242,26 @@ def _bare(
 
 
 def _compile(
-    policy: Policy, sql: str, parameters: Mapping[str, query_engine.ParameterValue]
+    policy: Policy,
+    sql: str,
+    parameters: Mapping[str, query_engine.ParameterValue],
+    purpose: str = PURPOSE,
 ) -> query_engine.Rewritten:
-    """What ``AggregateQueries`` does before execution: parse, grant, validate, rewrite."""
+    """What ``AggregateQueries`` does before execution: parse, grant, validate, rewrite (in
+    ``dp`` release, with the rule's ``cells_per_person`` bound)."""
     query = query_engine.parse(sql)
     view = policy.views[query.view]
-    if isinstance(policy.grant_for(ORGANIZATION, PURPOSE, query.view), Deny):
-        raise RuntimeError(f"the default policy does not grant {query.view}")
-    query_engine.check(query, view)
-    return query_engine.rewrite(query, view, parameters, dialect="duckdb")
+    if isinstance(policy.grant_for(ORGANIZATION, purpose, query.view), Deny):
+        raise RuntimeError(f"the default policy does not grant {query.view} for {purpose}")
+    rule = query_engine.check(query, view)
+    dp = policy.release_for(ORGANIZATION, purpose, query.view) == "dp"
+    return query_engine.rewrite(
+        query,
+        view,
+        parameters,
+        dialect="duckdb",
+        cells_per_person=rule.cells_per_person if dp else None,
+    )
 
 
 @dataclasses.dataclass
@@ -325,6 +371,7 @@ def _settings(zone: Path, args: argparse.Namespace) -> Settings:
                 "rate_limit_burst": 10**9,
             },
             "query": query,
+            "budget": BUDGET,
         },
         environ={},
     )
@@ -334,8 +381,9 @@ def _settings(zone: Path, args: argparse.Namespace) -> Settings:
 
 
 def _partner(serving: Serving) -> ClientCredentialsTokenSource:
-    """An approved app of the organization the default policy grants, scope query:run, for
-    underwriting, with its token from the real portal (client credentials)."""
+    """An approved app of the organization the default policy grants, scopes query:run and
+    audit:read, for underwriting and research, with its token from the real portal (client
+    credentials)."""
     admin = serving.admin
     # A fresh portal numbers organizations from 1; the policy grants organization 2.
     admin.create_organization("Bench Research", "RESEARCH")
@@ -346,10 +394,15 @@ def _partner(serving: Serving) -> ClientCredentialsTokenSource:
         )
     steward = admin.create_steward("bench-steward", "bench steward password 1")
     user = admin.create_partner_user(org, "bench-partner", "bench partner password 1")
-    app = admin.register_app(user, "bench", ["query:run"], [PURPOSE], "bench")
+    app = admin.register_app(
+        user, "bench", ["query:run", "audit:read"], [PURPOSE, DP_PURPOSE], "bench"
+    )
     creds = admin.approve_app(steward, app.client_id)
     return ClientCredentialsTokenSource(
-        f"{serving.portal_url}/oauth/token", creds.client_id, creds.client_secret, "query:run"
+        f"{serving.portal_url}/oauth/token",
+        creds.client_id,
+        creds.client_secret,
+        "query:run audit:read",
     )
 
 
@@ -415,7 +468,9 @@ def _run_queries(
     caller = Caller("bench-app", ORGANIZATION, frozenset({PURPOSE}))
     engine = query_engine.DuckDBEngine()
     rewritten = _compile(policy, AGGREGATE, {})
+    dp_rewritten = _compile(policy, AGGREGATE, {}, DP_PURPOSE)
     bare = _bare(files, policy.views[VIEW].sql, limits)
+    asked = itertools.count(1)
 
     def pipeline() -> object:
         return queries.run(caller, AGGREGATE, {}, PURPOSE)
@@ -425,6 +480,15 @@ def _run_queries(
 
     def engine_only() -> object:
         return engine.execute(rewritten.request(files, limits))
+
+    def dp_engine_only() -> object:
+        return engine.execute(dp_rewritten.request(files, limits))
+
+    def dp_charged() -> object:
+        result = client.run_query(dp_aggregate(next(asked)), purpose=DP_PURPOSE)
+        if result.dp is None or result.dp.replayed or result.dp.epsilon_spent_micro == 0:
+            raise RuntimeError("a new DP question was not charged")
+        return result
 
     variants = [
         _Variant("bare DuckDB (view inlined)", bare),
@@ -446,7 +510,35 @@ def _run_queries(
     if not result.table.equals(answer.table):
         raise RuntimeError("the gRPC and the in-process answers differ")
     client.verify_answer(result)
-    variants.append(_Variant(label, remote))
+    served = _Variant(label, remote)
+    # The stored answer: charged once here (untimed), then every call replays it.
+    first = client.run_query(AGGREGATE, purpose=DP_PURPOSE)
+    client.verify_answer(first)
+    if first.dp is None or first.dp.replayed:
+        raise RuntimeError("the first DP answer was not charged")
+
+    def dp_stored() -> object:
+        again = client.run_query(AGGREGATE, purpose=DP_PURPOSE)
+        if again.dp is None or not again.dp.replayed or again.dp.epsilon_spent_micro != 0:
+            raise RuntimeError("the same DP question was not answered from its stored result")
+        if not again.table.equals(first.table):
+            raise RuntimeError("the stored DP answer changed")
+        return again
+
+    noise = ", ".join(
+        f"{n.column} scale {n.scale:g} (95% +-{n.error_bound_95:.4g})" for n in first.dp.noise
+    )
+    print(
+        f"dp aggregate ({DP_PURPOSE}, release: dp): {first.table.num_rows} cells released of "
+        f"which {first.suppressed_cells} withheld; epsilon {first.dp.epsilon_micro / 1e6:g} per "
+        f"new question; noise: {noise}"
+    )
+    variants += [
+        served,
+        _Variant("DuckDBEngine, dp rewritten SQL", dp_engine_only),
+        _Variant("gRPC QueryService.Run, dp (charged)", dp_charged),
+        _Variant("gRPC QueryService.Run, dp (stored answer)", dp_stored),
+    ]
     load_before = _load()
     _interleave(variants, args.repeats)
     load_after = _load()
@@ -455,23 +547,24 @@ def _run_queries(
         f"{args.repeats} interleaved rounds after a warm-up round, median each; "
         f"load average before {load_before}, after {load_after} (2 cores, shared)"
     )
-    last = variants[-1]
     for variant in variants:
         median = statistics.median(variant.times)
-        goal = " (goal <= 1.5x)" if variant is last else ""
+        goal = " (goal <= 1.5x)" if variant is served else ""
         print(
-            f"  {variant.name:<34} median {median:7.3f} s  min {min(variant.times):7.3f} s  "
+            f"  {variant.name:<41} median {median:7.3f} s  min {min(variant.times):7.3f} s  "
             f"ratio to bare {median / baseline:5.2f}x{goal}"
         )
+    exact = statistics.median(served.times)
+    for variant in variants[-2:]:
+        print(f"  {variant.name}: {statistics.median(variant.times) / exact:.2f}x the exact Run")
     print(f"peak RSS over the rounds (bare DuckDB included): {_mib(_status_kib('VmHWM'))}")
-    serve = last.call
     runs = max(2, args.repeats // 2)
     resident = _status_kib("VmRSS")
     if _reset_peak():
         for _ in range(runs):
-            serve()
+            served.call()
         print(
-            f"peak RSS over {runs} runs of {last.name} alone (peak reset first, at "
+            f"peak RSS over {runs} runs of {served.name} alone (peak reset first, at "
             f"{_mib(resident)} resident): {_mib(_status_kib('VmHWM'))}"
         )
 
