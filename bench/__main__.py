@@ -8,6 +8,7 @@ import sys
 BENCHES = [
     "bench.datagen",
     "bench.audit",
+    "bench.budget",
     "bench.zone",
     "bench.portal",
     "bench.grpc",
