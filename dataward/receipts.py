@@ -175,6 +175,24 @@ def query_run_fields(
     return fields
 
 
+def noise_text(
+    *,
+    column: str,
+    mechanism: str,
+    scale: float,
+    error_bound_95: float,
+    epsilon_micro: int,
+    threshold: int | None = None,
+) -> str:
+    """One noisy column as a DP answer's fields carry it:
+    ``column:mechanism:scale=..:bound95=..:epsilon_micro=..[:threshold=..]``."""
+    text = (
+        f"{column}:{mechanism}:scale={float(scale)!r}:bound95={float(error_bound_95)!r}:"
+        f"epsilon_micro={int(epsilon_micro)}"
+    )
+    return text if threshold is None else f"{text}:threshold={int(threshold)}"
+
+
 def dp_run_fields(
     *,
     charge_id: str,
@@ -183,6 +201,7 @@ def dp_run_fields(
     replayed: bool,
     noise: Sequence[str],
     budget_left_micro: int,
+    delta: float = 0.0,
 ) -> dict[str, ResultValue]:
     """The DP part of a query's answer: the budget charge, its price and what this call
     spent (0 for a stored answer returned again), each noisy column's noise
@@ -194,6 +213,8 @@ def dp_run_fields(
         "replayed": bool(replayed),
         "noise": [str(n) for n in noise],
         "budget_left_micro": int(budget_left_micro),
+        # partition selection's delta (0: none), as text so that it hashes exactly
+        **({"delta": repr(float(delta))} if delta else {}),
     }
 
 

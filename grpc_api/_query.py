@@ -182,10 +182,12 @@ def _dp_release(dp: DpRelease) -> query_pb2.DpRelease:
                 scale=info.scale,
                 error_bound_95=info.error_bound_95,
                 epsilon_micro=info.epsilon_micro,
+                threshold=info.threshold or 0,
             )
             for info in dp.noise
         ],
         budget=_budget_state(dp.budget),
+        delta=dp.delta,
     )
 
 

@@ -11,7 +11,15 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
-from policies.model import AggregationRule, Column, Grant, Parameter, TemplateRule, View
+from policies.model import (
+    DEFAULT_DELTA,
+    AggregationRule,
+    Column,
+    Grant,
+    Parameter,
+    TemplateRule,
+    View,
+)
 
 __all__ = ["version_of"]
 
@@ -94,6 +102,7 @@ def _rule(rule: AggregationRule | TemplateRule) -> dict[str, object]:
             # Only where not the default, so a policy without DP settings keeps its version.
             **({"epsilon_micro": rule.epsilon_micro} if rule.epsilon_micro != 1_000_000 else {}),
             **({"cells_per_person": rule.cells_per_person} if rule.cells_per_person != 1 else {}),
+            **({"delta": repr(rule.delta)} if rule.delta != DEFAULT_DELTA else {}),
         }
     }
 

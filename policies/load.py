@@ -15,6 +15,8 @@ The format (every key shown; ``[]`` lists, ``{}`` mappings)::
             release: exact          # or dp (the default)
             epsilon: 1.0            # dp: what one query costs (default 1.0), in (0, 10]
             cells_per_person: 1     # dp: cells of one answer a person counts in (default 1)
+            delta: 1.0e-10          # dp: of selecting cells by noise, for a dimension
+                                    # without a domain (default 1e-10, at most 1e-5)
             aggregates: {<measure>: [SUM, AVG]}
             count_star: true
             count_distinct_person: true
@@ -76,6 +78,7 @@ from policies.errors import (
     WrongTypeError,
 )
 from policies.model import (
+    DEFAULT_DELTA,
     AggregationRule,
     Column,
     ColumnRole,
@@ -321,8 +324,13 @@ def _aggregation(
             "rounding_base",
             "epsilon",
             "cells_per_person",
+            "delta",
         ),
     )
+    release_at = at.key("release")
+    release = release_at.string(doc.get("release", "dp"))
+    if release not in _RELEASES:
+        release_at.fail(InvalidValueError, "must be dp or exact")
     aggregates_at = at.key("aggregates")
     aggregates: dict[str, frozenset[str]] = {}
     for measure, allowed in aggregates_at.mapping(doc["aggregates"]).items():
@@ -342,7 +350,8 @@ def _aggregation(
         column = _referenced(
             name, dimensions_at.index(i), columns, frozenset({ColumnRole.DIMENSION}), "grouped by"
         )
-        _needs_domain(column, columns_at, "groups by")
+        if release == "exact":  # dp selects the cells of a dimension without one by noise
+            _needs_domain(column, columns_at, "releases exactly and groups by")
     where_at = at.key("where")
     where = where_at.mapping(doc["where"], required=("columns", "operators"))
     where_columns_at = where_at.key("columns")
@@ -357,10 +366,6 @@ def _aggregation(
         )
         _needs_domain(column, columns_at, "filters on")
     operators = where_at.key("operators").string_set(where["operators"], WHERE_OPERATORS)
-    release_at = at.key("release")
-    release = release_at.string(doc.get("release", "dp"))
-    if release not in _RELEASES:
-        release_at.fail(InvalidValueError, "must be dp or exact")
     return AggregationRule(
         allowed_aggregates=aggregates,
         count_star=count_star,
@@ -380,8 +385,22 @@ def _aggregation(
         cells_per_person=at.key("cells_per_person").integer(
             doc.get("cells_per_person", 1), minimum=1
         ),
+        delta=_delta(doc.get("delta", DEFAULT_DELTA), at.key("delta")),
     )
 
+
+def _delta(value: object, at: At) -> float:
+    """The delta of a dp rule's partition selection: a number in (0, 1e-5]."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        at.fail(WrongTypeError, "must be a number")
+    if not 0 < float(value) <= _MAX_DELTA:
+        at.fail(InvalidValueError, "must be in (0, 1e-05]")
+    return float(value)
+
+
+#: The largest delta a rule may give its partition selection (far above it, a selection
+#: reveals rare keys with a real chance; the default is far below).
+_MAX_DELTA = 1e-5
 
 #: The most one query may cost, whatever a policy says (the ledger's limits apply too).
 _MAX_EPSILON_MICRO = 10_000_000

@@ -16,6 +16,7 @@ from typing import Literal
 from policies.decisions import Allow, Decision, Deny
 
 __all__ = [
+    "DEFAULT_DELTA",
     "VIEW_NOT_GRANTED",
     "AggregationRule",
     "Column",
@@ -34,6 +35,9 @@ __all__ = [
 
 Unit = Literal["cents", "count"]
 ReleaseMode = Literal["dp", "exact"]
+
+#: The delta of a dp rule's partition selection unless the policy says otherwise.
+DEFAULT_DELTA = 1e-10
 
 VIEW_NOT_GRANTED = "VIEW_NOT_GRANTED"
 ParameterType = Literal["int", "str", "date"]
@@ -79,7 +83,9 @@ class AggregationRule:
     epsilon of 1.0), split equally across the query's noisy aggregates, and
     `cells_per_person` the most cells of one answer a person's rows count in (the others are
     dropped before aggregation): with `contribution_limit` and the clip bounds it fixes each
-    aggregate's sensitivity, hence its noise.
+    aggregate's sensitivity, hence its noise. A `dp` rule may group by a dimension without a
+    public domain: then OpenDP's noisy threshold selects which cells are released, with
+    probability at most `delta` of releasing a cell that one person alone makes.
     """
 
     allowed_aggregates: Mapping[str, frozenset[str]]
@@ -96,6 +102,7 @@ class AggregationRule:
     row_cap: int
     epsilon_micro: int = 1_000_000
     cells_per_person: int = 1
+    delta: float = DEFAULT_DELTA
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,7 @@ class ColumnNoise:
     scale: float
     error_bound_95: float
     epsilon_micro: int
+    threshold: int | None = None  # partition selection: the noisy value a cell must reach
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class DpInfo:
     replayed: bool
     noise: tuple[ColumnNoise, ...]
     budget: BudgetState
+    delta: float = 0.0  # partition selection (a dimension without a public domain), else 0
 
     def noise_of(self, column: str) -> ColumnNoise:
         """The noise of ``column`` (``KeyError`` for one without)."""
@@ -284,10 +286,18 @@ def _dp_info(message: query_pb2.DpRelease) -> DpInfo:
         epsilon_spent_micro=message.epsilon_spent_micro,
         replayed=message.replayed,
         noise=tuple(
-            ColumnNoise(n.column, n.mechanism, n.scale, n.error_bound_95, n.epsilon_micro)
+            ColumnNoise(
+                n.column,
+                n.mechanism,
+                n.scale,
+                n.error_bound_95,
+                n.epsilon_micro,
+                n.threshold or None,
+            )
             for n in message.noise
         ),
         budget=budget_state(message.budget),
+        delta=message.delta,
     )
 
 
@@ -338,11 +348,18 @@ def release_of_query(
                 epsilon_spent_micro=dp.epsilon_spent_micro,
                 replayed=dp.replayed,
                 noise=[
-                    f"{n.column}:{n.mechanism}:scale={n.scale!r}:"
-                    f"bound95={n.error_bound_95!r}:epsilon_micro={n.epsilon_micro}"
+                    receipts.noise_text(
+                        column=n.column,
+                        mechanism=n.mechanism,
+                        scale=n.scale,
+                        error_bound_95=n.error_bound_95,
+                        epsilon_micro=n.epsilon_micro,
+                        threshold=n.threshold,
+                    )
                     for n in dp.noise
                 ],
                 budget_left_micro=dp.budget.available_micro,
+                delta=dp.delta,
             ),
         )
     if isinstance(result, BudgetState):

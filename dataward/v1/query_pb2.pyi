@@ -411,6 +411,7 @@ class NoiseInfo(_message.Message):
     SCALE_FIELD_NUMBER: _builtins.int
     ERROR_BOUND_95_FIELD_NUMBER: _builtins.int
     EPSILON_MICRO_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
     column: _builtins.str
     """The released column, or one part of an average ("<avg>__sum", "<avg>__count"), or
     "__persons": the persons count behind the threshold (never released).
@@ -425,6 +426,10 @@ class NoiseInfo(_message.Message):
     """
     epsilon_micro: _builtins.int
     """This column's share of the query's epsilon, in micro-epsilon."""
+    threshold: _builtins.int
+    """Partition selection ("laplace_threshold", where a grouped dimension has no public
+    domain): only cells whose noisy value reaches this are released; 0 otherwise.
+    """
     def __init__(
         self,
         *,
@@ -433,10 +438,11 @@ class NoiseInfo(_message.Message):
         scale: _builtins.float = ...,
         error_bound_95: _builtins.float = ...,
         epsilon_micro: _builtins.int = ...,
+        threshold: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["column", b"column", "epsilon_micro", b"epsilon_micro", "error_bound_95", b"error_bound_95", "mechanism", b"mechanism", "scale", b"scale"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column", b"column", "epsilon_micro", b"epsilon_micro", "error_bound_95", b"error_bound_95", "mechanism", b"mechanism", "scale", b"scale", "threshold", b"threshold"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -520,6 +526,7 @@ class DpRelease(_message.Message):
     REPLAYED_FIELD_NUMBER: _builtins.int
     NOISE_FIELD_NUMBER: _builtins.int
     BUDGET_FIELD_NUMBER: _builtins.int
+    DELTA_FIELD_NUMBER: _builtins.int
     charge_id: _builtins.str
     epsilon_micro: _builtins.int
     """The query's price, charged once per distinct query on a dataset version."""
@@ -528,6 +535,10 @@ class DpRelease(_message.Message):
     stored answer came back (replayed).
     """
     replayed: _builtins.bool
+    delta: _builtins.float
+    """Partition selection's delta: the most probability that a cell one person alone makes is
+    released (0: every cell of the public grid is released, no selection).
+    """
     @_builtins.property
     def noise(self) -> _containers.RepeatedCompositeFieldContainer[Global___NoiseInfo]: ...
     @_builtins.property
@@ -543,10 +554,11 @@ class DpRelease(_message.Message):
         replayed: _builtins.bool = ...,
         noise: _abc.Iterable[Global___NoiseInfo] | None = ...,
         budget: Global___BudgetState | None = ...,
+        delta: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "charge_id", b"charge_id", "epsilon_micro", b"epsilon_micro", "epsilon_spent_micro", b"epsilon_spent_micro", "noise", b"noise", "replayed", b"replayed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "charge_id", b"charge_id", "delta", b"delta", "epsilon_micro", b"epsilon_micro", "epsilon_spent_micro", b"epsilon_spent_micro", "noise", b"noise", "replayed", b"replayed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -124,6 +124,8 @@ class DpRelease:
     replayed: bool
     noise: tuple[gate.NoiseInfo, ...]
     budget: budget.BudgetState
+    #: partition selection's delta (a dimension without a public domain), else 0
+    delta: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -533,6 +535,7 @@ class AggregateQueries:
                 replayed=replayed,
                 noise=[_noise_text(info) for info in value.dp.noise],
                 budget_left_micro=left.available,
+                delta=value.dp.delta,
             ),
         )
         self._count_run(call, plan)
@@ -547,7 +550,7 @@ class AggregateQueries:
             noised = gate.release_dp(result.table, rules)
         except gate.GateError as error:  # a bug of the mapping: logged, nothing released
             call.refuse(error)
-        blob = _encoded(noised, plan)
+        blob = _encoded(noised, plan, rules.delta)
         ledger = self._budget.ledger
         try:
             ledger.store_result(charge_id, blob)
@@ -794,6 +797,13 @@ class AggregateQueries:
                 f"{info.scale:.6g}; 95% of released values within {info.error_bound_95:.6g} "
                 f"of the truth (rounding included); epsilon {info.epsilon_micro / 1e6:g}"
             )
+            if info.threshold is not None:
+                checks.append(
+                    "a grouped dimension has no public domain: only the cells whose noisy "
+                    f"{what} reaches {info.threshold} are released (OpenDP's noisy threshold; "
+                    f"a cell one person alone makes shows with probability at most "
+                    f"{rule.delta:g})"
+                )
         checks += [
             f"a cell whose noisy persons count is under {rule.min_persons} is withheld (null, "
             "row marked)",
@@ -964,6 +974,7 @@ def dp_rules(plan: _Plan) -> gate.DpRules:
         row_cap=rule.row_cap,
         epsilon_micro=plan.epsilon_micro,
         signed_measures=signed,
+        delta=rule.delta,
     )
 
 
@@ -1022,7 +1033,7 @@ def _with_noise_metadata(table: pa.Table, noised: gate.DpResult) -> pa.Table:
     return table.cast(schema)
 
 
-def _encoded(noised: gate.DpResult, plan: _Plan) -> bytes:
+def _encoded(noised: gate.DpResult, plan: _Plan, delta: float) -> bytes:
     """The stored form of a noisy answer (what the ledger keeps with its charge)."""
     table = _with_noise_metadata(noised.table, noised)
     form = {
@@ -1031,10 +1042,11 @@ def _encoded(noised: gate.DpResult, plan: _Plan) -> bytes:
         "suppressed_cells": noised.suppressed_cells,
         "columns": [list(pair) for pair in column_kinds(table, plan.rewritten)],
         "noise": [
-            [i.column, i.epsilon_micro, i.scale, i.error_bound_95, i.mechanism]
+            [i.column, i.epsilon_micro, i.scale, i.error_bound_95, i.mechanism, i.threshold]
             for i in noised.noise
         ],
         "epsilon_micro": noised.epsilon_micro,
+        "delta": delta,
     }
     return json.dumps(form, sort_keys=True, separators=(",", ":")).encode("ascii")
 
@@ -1052,8 +1064,8 @@ def _decoded(  # noqa: PLR0917 (the parts of one answer)
     ipc = base64.b64decode(form["ipc"])
     table = pa.ipc.open_stream(ipc).read_all()
     noise = tuple(
-        gate.NoiseInfo(str(c), int(e), float(s), float(b), str(m))
-        for c, e, s, b, m in form["noise"]
+        gate.NoiseInfo(str(c), int(e), float(s), float(b), str(m), None if t is None else int(t))
+        for c, e, s, b, m, t in form["noise"]
     )
     return QueryAnswer(
         table,
@@ -1062,15 +1074,27 @@ def _decoded(  # noqa: PLR0917 (the parts of one answer)
         policy_version,
         release_mode="dp",
         columns=tuple((str(n), str(k)) for n, k in form["columns"]),
-        dp=DpRelease(charge.charge_id, charge.micro_epsilon, spent, replayed, noise, left),
+        dp=DpRelease(
+            charge.charge_id,
+            charge.micro_epsilon,
+            spent,
+            replayed,
+            noise,
+            left,
+            float(form.get("delta", 0.0)),
+        ),
     )
 
 
 def _noise_text(info: gate.NoiseInfo) -> str:
     """One column's noise as the receipt's fields carry it."""
-    return (
-        f"{info.column}:{info.mechanism}:scale={info.scale!r}:"
-        f"bound95={info.error_bound_95!r}:epsilon_micro={info.epsilon_micro}"
+    return receipts.noise_text(
+        column=info.column,
+        mechanism=info.mechanism,
+        scale=info.scale,
+        error_bound_95=info.error_bound_95,
+        epsilon_micro=info.epsilon_micro,
+        threshold=info.threshold,
     )
 
 

@@ -32,7 +32,12 @@ _KINDS = {
 
 
 def rules_for(
-    rewritten: query_engine.Rewritten, *, min_persons: int, rounding_base: int, row_cap: int
+    rewritten: query_engine.Rewritten,
+    *,
+    min_persons: int,
+    rounding_base: int,
+    row_cap: int,
+    require_domains: bool = True,
 ) -> GateRules:
     """The gate rules for ``rewritten``'s result under the limits of its rule.
 
@@ -40,7 +45,9 @@ def rules_for(
     public domain becomes the grid the gate releases (:attr:`GateRules.domains`). Raises
     :class:`GateRulesInvalid` when the columns do not fit the gate (no persons column or one
     named otherwise, an average without exactly its SUM and its COUNT, a kind it does not
-    know, a dimension without its domain): a bug, never released.
+    know, a dimension without its domain): a bug, never released. With
+    ``require_domains=False`` (DP partition selection) a dimension may lack its domain: then
+    the rules have no grid (``domains`` None).
     """
     dimensions: list[str] = []
     domains: list[tuple[str, ...]] = []
@@ -55,10 +62,10 @@ def rules_for(
             tops[column.measure] = column.name
             continue
         if column.kind is query_engine.OutputKind.DIMENSION:
-            if column.domain is None:  # the grid needs it: fail closed, never release as is
+            if column.domain is None and require_domains:  # fail closed, never release as is
                 raise GateRulesInvalid(f"dimension {column.name!r} has no public domain")
             dimensions.append(column.name)
-            domains.append(column.domain)
+            domains.append(column.domain or ())
             continue
         if column.kind is query_engine.OutputKind.PERSONS:
             if column.name != PERSONS_COLUMN:
@@ -96,7 +103,7 @@ def rules_for(
         dimensions=tuple(dimensions),
         aggregates=tuple(aggregates),
         averages=tuple(averages),
-        domains=tuple(domains),
+        domains=tuple(domains) if all(domains) else None,
         dominance=tuple(dominance),
     )
 
@@ -109,6 +116,7 @@ def dp_rules_for(
     row_cap: int,
     epsilon_micro: int,
     signed_measures: frozenset[str] = frozenset(),
+    delta: float = 1e-10,
 ) -> DpRules:
     """The DP rules for ``rewritten``'s result: :func:`rules_for`'s, and for every aggregate
     and the persons column its L1 sensitivity -- its per-cell bound
@@ -116,13 +124,24 @@ def dp_rules_for(
     ``cells_per_person``, at most the grid's size; 1 without dimensions). Sums of the
     ``signed_measures`` (a negative lower clip bound) are not clamped at zero.
 
+    Where a grouped dimension has no public domain, the cells are chosen by OpenDP's noisy
+    threshold with ``delta`` (:attr:`DpRules.selection_domains`).
+
     Raises :class:`GateRulesInvalid` (nothing runs) when a column has no per-person bound or
     the query groups without bounding the cells per person: its sensitivity is unknown.
     """
     rules = rules_for(
-        rewritten, min_persons=min_persons, rounding_base=rounding_base, row_cap=row_cap
+        rewritten,
+        min_persons=min_persons,
+        rounding_base=rounding_base,
+        row_cap=row_cap,
+        require_domains=False,
     )
+    dimensions = [c for c in rewritten.columns if c.kind is query_engine.OutputKind.DIMENSION]
+    selecting = rules.domains is None and bool(rules.dimensions)
     cells = math.prod(len(domain) for domain in rules.domains or ())
+    if selecting:
+        cells = rewritten.cells_per_person or 0
     if rules.dimensions:
         if rewritten.cells_per_person is None:
             raise GateRulesInvalid("a DP answer bounds the cells each person counts in")
@@ -138,7 +157,14 @@ def dp_rules_for(
         if column.per_person is None or column.per_person < 1:
             raise GateRulesInvalid(f"column {column.name!r} has no per-person bound")
         signed = column.kind is query_engine.OutputKind.SUM and column.measure in signed_measures
-        noise.append(NoiseSpec(column.name, column.per_person * cells, nonnegative=not signed))
+        noise.append(
+            NoiseSpec(column.name, column.per_person * cells, nonnegative=not signed, cells=cells)
+        )
     return DpRules(
-        rules=rules, epsilon_micro=epsilon_micro, noise=tuple(noise), threshold=threshold
+        rules=rules,
+        epsilon_micro=epsilon_micro,
+        noise=tuple(noise),
+        threshold=threshold,
+        selection_domains=tuple(c.domain for c in dimensions) if selecting else None,
+        delta=delta if selecting else 0.0,
     )

@@ -128,6 +128,9 @@ class NoiseSpec:
     column: str
     sensitivity: int
     nonnegative: bool = True
+    #: the most cells one person changes (the L0 part of the sensitivity, which partition
+    #: selection's threshold needs; ``sensitivity / cells`` is the most in one cell)
+    cells: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +151,14 @@ class DpRules:
     #: reads it (a ``COUNT(DISTINCT person)`` of the query, or the persons column, noised
     #: only when the query has no such count)
     threshold: str = PERSONS_COLUMN
+    #: Partition selection, where a dimension has no public domain (``rules.domains`` is
+    #: then None): each dimension's domain or None, in the order of ``rules.dimensions``.
+    #: The cells released are those OpenDP's noisy threshold (``make_laplace_threshold``
+    #: on the threshold column) keeps, with probability at most ``delta`` of keeping one
+    #: that a single person makes; rows whose value lies outside a dimension's domain are
+    #: dropped first.
+    selection_domains: tuple[tuple[str, ...] | None, ...] | None = None
+    delta: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,8 @@ class NoiseInfo:
     scale: float
     error_bound_95: float
     mechanism: str = "discrete_laplace"
+    #: partition selection: the noisy value a cell needs to be released at all
+    threshold: int | None = None
 
 
 @dataclass(frozen=True)
