@@ -28,7 +28,12 @@ from portal._review_forms import (
 )
 from portal._signed_in import current_portal, require_role
 from portal._views import AppView, UserView
-from portal.errors import NotFoundError, PortalError, ZoneInvalidArgumentError
+from portal.errors import (
+    NotFoundError,
+    PortalError,
+    ZoneInvalidArgumentError,
+    ZoneRefusedError,
+)
 
 __all__ = ["review_pages"]
 
@@ -74,6 +79,7 @@ def _refused(error: PortalError, user: UserView, query_id: str) -> tuple[str, in
         user=user,
         message=message,
         status=status,
+        reason=error.reason if isinstance(error, ZoneRefusedError) else "",
         back=url_for("review.query", query_id=query_id),
     )
     return page, status

@@ -152,7 +152,9 @@ def test_a_rejection_carries_the_reason_the_partner_reads(stack: ReviewStack) ->
 
     again = _post(steward, stack.url, f"/steward/queries/{query_id}/approve", _conditions())
     assert again.status_code == 409  # FAILED_PRECONDITION QUERY_NOT_PENDING, in the zone's words
-    assert "pending" in again.text.lower() and "Traceback" not in again.text
+    assert "the query is REJECTED, not pending review" in again.text
+    assert "Traceback" not in again.text
+    assert '<code class="reason-code">QUERY_NOT_PENDING</code>' in again.text
     assert f'href="/steward/queries/{query_id}"' in again.text  # a way back
 
 
@@ -260,7 +262,8 @@ def test_a_sensitive_view_needs_two_different_stewards(tmp_path: Path) -> None:
 
         twice = _post(first, running.url, path, _conditions())
         assert twice.status_code == 409, twice.text  # FAILED_PRECONDITION REVIEW_SAME_STEWARD
-        assert "steward" in twice.text.lower() and "Traceback" not in twice.text
+        assert "a second approval must come from a different steward" in twice.text
+        assert '<code class="reason-code">REVIEW_SAME_STEWARD</code>' in twice.text
         assert _status_of(running, query_id) == "PENDING_REVIEW"
 
         accepted = _post(second, running.url, path, _conditions())
