@@ -36,6 +36,7 @@ from dataward.client._query import (
     QueryRejection,
     QueryResult,
     QuerySubmission,
+    ReviewConditions,
     StoredQuery,
 )
 from dataward.client._tokens import ClientCredentialsTokenSource, StaticTokenSource, TokenSource
@@ -106,6 +107,7 @@ __all__ = [
     "QuerySubmission",
     "RateLimited",
     "ReceiptInvalid",
+    "ReviewConditions",
     "ServerError",
     "StaticTokenSource",
     "StoredQuery",

@@ -171,6 +171,11 @@ class QueryResult:
 
 @dataclass(frozen=True)
 class StoredQuery:
+    """A stored query of the organization, with a steward's decision once there is one:
+    ``reviewed``, the ``rejection_reason`` (REJECTED) or the ``conditions`` it runs under
+    and the ``runs_left`` (ACCEPTED after review); ``approvals`` given so far of the
+    ``approvals_needed`` (2 on a sensitive view) while it is PENDING_REVIEW."""
+
     query_id: str
     status: str
     view: str
@@ -179,6 +184,23 @@ class StoredQuery:
     rejections: tuple[QueryRejection, ...]
     policy_version: str
     submitted_at: dt.datetime
+    reviewed: bool = False
+    rejection_reason: str = ""
+    conditions: ReviewConditions | None = None
+    runs_left: int = 0
+    approvals: int = 0
+    approvals_needed: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewConditions:
+    """A steward's approval: the release mode (``exact`` or ``dp``), the epsilon each run
+    spends (0 for exact), until when it may run (UTC) and how many times."""
+
+    mode: str
+    epsilon: float
+    expires_at: dt.datetime
+    max_runs: int
 
 
 @dataclass(frozen=True)
@@ -312,6 +334,22 @@ def stored_query(message: query_pb2.StoredQuery) -> StoredQuery:
         rejections=_rejections(message.rejections),
         policy_version=message.policy_version,
         submitted_at=dt.datetime.fromtimestamp(message.submitted_at, tz=dt.UTC),
+        reviewed=message.reviewed,
+        rejection_reason=message.rejection_reason,
+        conditions=_conditions(message.conditions) if message.HasField("conditions") else None,
+        runs_left=message.runs_left,
+        approvals=message.approvals,
+        approvals_needed=message.approvals_needed,
+    )
+
+
+def _conditions(message: query_pb2.ReviewConditions) -> ReviewConditions:
+    modes = {query_pb2.RELEASE_MODE_EXACT: "exact", query_pb2.RELEASE_MODE_DP: "dp"}
+    return ReviewConditions(
+        mode=modes.get(message.mode, ""),
+        epsilon=message.epsilon,
+        expires_at=dt.datetime.fromtimestamp(message.expires_at, tz=dt.UTC),
+        max_runs=message.max_runs,
     )
 
 

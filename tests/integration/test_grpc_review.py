@@ -25,6 +25,7 @@ from grpc_status import rpc_status
 
 import query_engine
 from dataward import receipts
+from dataward.client import Client, StaticTokenSource
 from dataward.transparency import Receipt
 from dataward.v1 import common_pb2, query_pb2, query_pb2_grpc, steward_pb2, steward_pb2_grpc
 from enclave.analytics import AggregateQueries, Budget, FixedPolicy, QueryReviews, SqliteQueryStore
@@ -588,3 +589,33 @@ def test_pending_queries_page_oldest_first(review: Review) -> None:
     started = time.monotonic()
     assert review.pending(page_size=100).queries  # the analysis of each costs little
     assert time.monotonic() - started < 5
+
+
+def test_the_sdk_shows_the_partner_the_decision(review: Review) -> None:
+    token = review.stack.issuer.token(
+        client_id="insurer-app",
+        org="2",
+        scopes=PARTNER_SCOPES,
+        purposes=("INSURANCE_UNDERWRITING",),
+    )
+    with Client(review.stack.target, StaticTokenSource(token)) as client:
+        accepted = client.submit(FOUR_KEYS, purpose="INSURANCE_UNDERWRITING").query_id
+        rejected = client.submit(FOUR_KEYS, purpose="INSURANCE_UNDERWRITING").query_id
+        waiting = client.get_query(accepted)
+        assert (waiting.status, waiting.reviewed, waiting.approvals_needed) == (
+            "PENDING_REVIEW",
+            False,
+            1,
+        )
+        review.approve(accepted, runs=4, hours=48)
+        review.reject(rejected, "the county is too small")
+        got = client.get_query(accepted)
+        assert got.reviewed and got.status == "ACCEPTED" and got.runs_left == 4
+        assert got.conditions is not None and got.conditions.mode == "exact"
+        assert got.conditions.max_runs == 4 and got.conditions.epsilon == 0
+        assert got.conditions.expires_at > dt.datetime.now(dt.UTC) + dt.timedelta(hours=47)
+        refused = client.get_query(rejected)
+        assert refused.status == "REJECTED" and refused.conditions is None
+        assert refused.rejection_reason == "the county is too small"
+        client.run_query(query_id=accepted, purpose="INSURANCE_UNDERWRITING")
+        assert client.get_query(accepted).runs_left == 3
