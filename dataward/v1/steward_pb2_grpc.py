@@ -122,8 +122,9 @@ class StewardServiceServicer:
         rejection RULE_NOT_AD_HOC) or when the view's aggregation rule refuses it only for reasons
         a steward may lift (more group keys than the rule allows, a dimension, aggregate or WHERE
         column the rule does not list, ...: the README lists them). Everything else stays
-        REJECTED and never reaches a steward. Every call is logged under the steward's own
-        identity (the token's `sub`), never the portal's client.
+        REJECTED and never reaches a steward. Every call's request leaf names the steward (the
+        token's `sub`) beside the client they call through ("<client>/<sub>"), and each decision
+        is also a `steward_action` leaf naming the steward: never the portal's client alone.
 
         The queries awaiting review under the policy in force, oldest first, each with its
         analysis. A query pending under an earlier policy can no longer be approved (it would
