@@ -14,7 +14,12 @@ export (outside the zone), never from the zone.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import http.cookiejar
+import re
 import secrets
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +185,8 @@ def _serve_and_check(
         admin = serving.admin
 
         _step(say, 6, "A steward approves an insurer's and a bank's apps in the portal")
-        steward = admin.create_steward("steward", secrets.token_urlsafe(18))
+        steward_password = secrets.token_urlsafe(18)
+        steward = admin.create_steward("steward", steward_password)
         insurer = admin.create_organization("Demo Insurance Co.", "INSURER")
         bank = admin.create_organization("Demo Bank", "BANK")
         insurer_user = admin.create_partner_user(insurer, "insurer", secrets.token_urlsafe(18))
@@ -195,7 +201,7 @@ def _serve_and_check(
         bank_app = admin.register_app(
             bank_user,
             "loan applicant check",
-            ["identity:verify", "audit:read"],  # audit:read: consistency proofs (step 11)
+            ["identity:verify", "audit:read"],  # audit:read: consistency proofs (step 12)
             [BANK_PURPOSE],
             "KYC",
         )
@@ -274,7 +280,10 @@ def _serve_and_check(
             _step(say, 10, "Its research arm asks ad hoc, with differential privacy")
             _research(client, say)
 
-        _step(say, 11, "The bank verifies a loan applicant's ID number and name")
+            _step(say, 11, "A query no rule allows goes to review; a steward approves it")
+            _reviewed(client, serving.portal_url, steward_password, say)
+
+        _step(say, 12, "The bank verifies a loan applicant's ID number and name")
         bank_tokens = ClientCredentialsTokenSource(
             token_url, bank_creds.client_id, bank_creds.client_secret, "identity:verify audit:read"
         )
@@ -291,7 +300,7 @@ def _serve_and_check(
             except DatawardError as exc:
                 say(f"  the bank asks for eligibility: {_status(exc)}")
 
-            _step(say, 12, "Every answer checked against its receipt with the pinned zone key")
+            _step(say, 13, "Every answer checked against its receipt with the pinned zone key")
             for answer in answers:
                 checkpoint = client.verify_answer(answer)
                 say(
@@ -304,7 +313,7 @@ def _serve_and_check(
             bank_checkpoint = client.largest_checkpoint()
             say("  every checkpoint proved consistent with the largest the bank has seen")
 
-        _step(say, 13, f"Who checked me? ({mask(people.active)})")
+        _step(say, 14, f"Who checked me? ({mask(people.active)})")
         token = serving.core.keyring.token("id_number", people.active)
         for entry in who_checked(serving.core.audit, token):
             say(
@@ -314,7 +323,7 @@ def _serve_and_check(
     finally:
         serving.stop()
 
-    _step(say, 14, "The auditor verifies both logs end to end")
+    _step(say, 15, "The auditor verifies both logs end to end")
     from launcher._verify import verify_all_logs
 
     for line in verify_all_logs(zone_dir, trusted=[bank_checkpoint] if bank_checkpoint else []):
@@ -398,6 +407,83 @@ def _research(client: Client, say: Say) -> None:
             f"  budget {limit.name.replace('_', ' ')}: {limit.spent_micro / 1e6:g} spent of "
             f"{limit.limit_micro / 1e6:g}"
         )
+
+
+PROPOSED_QUERY = (
+    "SELECT visit_type, COUNT(DISTINCT person_key) AS persons, SUM(total_cents) AS total"
+    " FROM visits_by_type GROUP BY visit_type"
+)
+
+
+def _reviewed(client: Client, portal_url: str, password: str, say: Say) -> None:
+    """Step 11: the insurer submits a query over a template-only view (a template it
+    proposes): PENDING_REVIEW; the steward signs in to the portal, reads the analysis and
+    approves it with conditions (the portal calls the zone with the steward's own token);
+    the insurer runs it by id."""
+    submitted = client.submit(PROPOSED_QUERY, purpose=INSURER_PURPOSE)
+    client.verify_answer(submitted)
+    why = ", ".join(str(r) for r in submitted.rejections)
+    say(f"  submitted {submitted.query_id}: {submitted.status} ({why})")
+    steward = _PortalSession(portal_url)
+    steward.sign_in("steward", password)
+    listed = steward.get("/steward/queries")
+    say(f"  the steward's review list shows it: {submitted.query_id in listed}")
+    page = steward.get(f"/steward/queries/{submitted.query_id}")
+    if "visits_by_type" not in page:
+        raise RuntimeError("the review page does not show the query's view")
+    last_day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=7)
+    steward.post(
+        f"/steward/queries/{submitted.query_id}/approve",
+        {"mode": "exact", "epsilon": "0", "expires_on": last_day.isoformat(), "max_runs": "3"},
+    )
+    stored = client.get_query(submitted.query_id)
+    conditions = stored.conditions
+    if stored.status != "ACCEPTED" or conditions is None:
+        raise RuntimeError(f"the approval did not take: {stored.status}")
+    say(
+        f"  approved in the portal: {conditions.mode} release through "
+        f"{conditions.expires_at - dt.timedelta(seconds=1):%Y-%m-%d}, at most "
+        f"{conditions.max_runs} runs"
+    )
+    result = client.run_query(query_id=submitted.query_id, purpose=INSURER_PURPOSE)
+    checkpoint = client.verify_answer(result)
+    for line in render_table(result.table):
+        say(f"    {line}")
+    say(f"  {summary(result, checkpoint.size).splitlines()[0]}")
+    left = client.get_query(submitted.query_id).runs_left
+    say(f"  runs left under the approval: {left}")
+
+
+class _PortalSession:
+    """A steward's browser session on the portal, over plain HTTP on loopback (cookies and
+    the forms' CSRF token, as a browser keeps them)."""
+
+    def __init__(self, url: str) -> None:
+        if not url.startswith("http://127.0.0.1:"):  # the demo's own portal, nothing else
+            raise RuntimeError(f"not the demo's loopback portal: {url}")
+        self._url = url
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> str:
+        with self._opener.open(f"{self._url}{path}", timeout=30) as response:
+            return str(response.read().decode("utf-8"))
+
+    def post(self, path: str, form: dict[str, str], *, csrf_from: str = "/steward") -> str:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', self.get(csrf_from))
+        if token is None:
+            raise RuntimeError("the portal's form has no CSRF token")
+        body = urllib.parse.urlencode({**form, "csrf_token": token.group(1)}).encode("ascii")
+        # the URL is the demo's loopback portal (checked in __init__), never user input
+        request = urllib.request.Request(f"{self._url}{path}", data=body, method="POST")  # noqa: S310
+        with self._opener.open(request, timeout=30) as response:
+            return str(response.read().decode("utf-8"))
+
+    def sign_in(self, username: str, password: str) -> None:
+        page = self.post("/login", {"username": username, "password": password}, csrf_from="/login")
+        if "Sign in" in page and "Sign out" not in page:
+            raise RuntimeError("the steward could not sign in to the portal")
 
 
 def _eligibility_line(result: EligibilityResult) -> str:

@@ -37,6 +37,15 @@ def test_demo_walks_through_every_capability(tmp_path: Path) -> None:
     assert "suppressed" in released and released.endswith("verified")
     assert int(released.split(" suppressed")[0].split(", ")[-1]) > 0
     assert "refused: INVALID_ARGUMENT QUERY_REJECTED COLUMN_HIDDEN(person_key)" in out
+    # DP: the research arm's noisy answer, its cost, the same answer again at no cost
+    assert "explain: allowed, dp release" in out
+    assert "differential privacy: epsilon 1 spent" in out
+    assert "asked again: the very same numbers, epsilon 0 spent" in out
+    # review: a proposed query approved by the steward in the portal, then run by id
+    assert "PENDING_REVIEW (RULE_NOT_AD_HOC(visits_by_type))" in out
+    assert "the steward's review list shows it: True" in out
+    assert "approved in the portal: exact release through" in out
+    assert "runs left under the approval: 2" in out
     assert out.count("is in the signed tree of size") == 5
     assert "zone log ok:" in out and "portal log ok:" in out
     assert "Traceback" not in result.stderr
