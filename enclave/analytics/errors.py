@@ -7,7 +7,7 @@
         │                           the grammar element or column behind it
         ├── ViewNotGranted          no grant of the view to the organization and purpose --
         │                           or no such view: the two answers are the same
-        ├── DpModeRequired          the view releases with differential privacy (next issue)
+        ├── DpModeRequired          a dp answer in a zone that keeps no privacy-budget ledger
         ├── QueryNotRun             the engine stopped it (time or memory limit, or a failure)
         ├── QueryNotFound           no stored query of the caller's organization has the id
         ├── QueryNotRunnable        the stored query is not ACCEPTED under the policy in force

@@ -20,7 +20,7 @@ Secondary, in two stages, each repeated until nothing changes:
 
 The result: no suppressed value is a linear function of the released values of the answer.
 (Released values are rounded, so a bound on a suppressed cell can still be had by
-subtraction, within the rounding; DP mode, the next issue, closes that.)
+subtraction, within the rounding; `dp` release (enclave.gate._dp) closes that.)
 """
 
 from __future__ import annotations
