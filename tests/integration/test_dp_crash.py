@@ -106,8 +106,15 @@ def _release_hashes(
     (replayed or not): the fields :func:`dataward.receipts.query_run_fields` defines."""
     form = json.loads(stored)
     noise = [
-        _noise_text(str(column), str(mechanism), float(scale), float(bound), int(micro))
-        for column, micro, scale, bound, mechanism in form["noise"]
+        receipts.noise_text(
+            column=str(column),
+            mechanism=str(mechanism),
+            scale=float(scale),
+            error_bound_95=float(bound),
+            epsilon_micro=int(micro),
+            threshold=None if threshold is None else int(threshold),
+        )
+        for column, micro, scale, bound, mechanism, threshold in form["noise"]
     ]
     hashes = set()
     for replayed in (False, True):
@@ -124,15 +131,11 @@ def _release_hashes(
                 replayed=replayed,
                 noise=noise,
                 budget_left_micro=left,
+                delta=float(form.get("delta", 0.0)),
             ),
         )
         hashes.add(receipts.result_hash(receipts.QUERY_RUN, request_id, fields).hex())
     return hashes
-
-
-def _noise_text(column: str, mechanism: str, scale: float, bound: float, micro: int) -> str:
-    """One column's noise as the receipts document it."""
-    return f"{column}:{mechanism}:scale={scale!r}:bound95={bound!r}:epsilon_micro={micro}"
 
 
 def _events(audit_db: Path) -> list[object]:
@@ -232,10 +235,18 @@ def test_a_kill_9_never_double_charges_never_releases_unnoised_never_draws_twice
                 epsilon_spent_micro=given.value.dp.epsilon_spent_micro,
                 replayed=given.value.dp.replayed,
                 noise=[
-                    _noise_text(i.column, i.mechanism, i.scale, i.error_bound_95, i.epsilon_micro)
+                    receipts.noise_text(
+                        column=i.column,
+                        mechanism=i.mechanism,
+                        scale=i.scale,
+                        error_bound_95=i.error_bound_95,
+                        epsilon_micro=i.epsilon_micro,
+                        threshold=i.threshold,
+                    )
                     for i in given.value.dp.noise
                 ],
                 budget_left_micro=given.value.dp.budget.available,
+                delta=given.value.dp.delta,
             ),
         )
         receipts.verify_release(

@@ -263,6 +263,90 @@ def test_the_threshold_reads_the_noisy_persons_count_never_the_true_one() -> Non
     assert result.suppressed_cells == sum(marker)
 
 
+def test_the_threshold_may_read_the_querys_own_distinct_count_never_the_true_persons() -> None:
+    # With a COUNT(DISTINCT person) in the query, its noisy value is the threshold's: the
+    # persons column is not noised, not read, and never leaves.
+    m = 6_000
+    data = _table(
+        {
+            "cell": list(_cells(2 * m)),
+            "p": [0] * m + [MICRO] * m,
+            PERSONS_COLUMN: [MICRO] * m + [0] * m,  # the opposite: never consulted
+        },
+        ["cell"],
+    )
+    rules = _rules(["cell"], [_cells(2 * m)], [("p", COUNT)])
+    spec = dataclasses.replace(_dp(rules, {"p": 10}, MICRO // 2), threshold="p")  # scale 20
+    result = release_dp(data, spec)
+    assert [i.column for i in result.noise] == ["p"]
+    assert result.table.column_names == ["cell", "p", MARKER_COLUMN]
+    marker = result.table.column(MARKER_COLUMN).to_pylist()
+    passes = _at_least(20.0, 11)
+    assert abs(sum(not h for h in marker[:m]) - m * passes) <= _binomial_slack(m, passes)
+    assert not any(marker[m:])
+
+
+# -- partition selection (a dimension without a public domain) --------------------------------
+def _selection(
+    counts: Sequence[int],
+    *,
+    keys: Sequence[str | None] | None = None,
+    domain: tuple[str, ...] | None = None,
+    cells: int = 1,
+    delta: float = 1e-10,
+    row_cap: int = 1_000_000,
+) -> tuple[DpResult, DpRules]:
+    """One dimension ``k`` without a domain (or with ``domain``), its cells selected by the
+    noisy threshold on ``p`` (the query's distinct persons), ``cells`` per person."""
+    names = list(keys) if keys is not None else [f"k{i:06d}" for i in range(len(counts))]
+    rules = dataclasses.replace(
+        _rules(["k"], None, [("p", COUNT)], count_base=5, row_cap=row_cap), domains=None
+    )
+    spec = DpRules(
+        rules=rules,
+        epsilon_micro=MICRO,
+        noise=(NoiseSpec("p", cells, cells=cells),),
+        threshold="p",
+        selection_domains=(domain,),
+        delta=delta,
+    )
+    data = _table({"k": names, "p": list(counts), PERSONS_COLUMN: list(counts)}, ["k"])
+    return release_dp(data, spec), spec
+
+
+def test_selection_releases_large_cells_and_nothing_the_data_lacks() -> None:
+    big = [MICRO] * 500
+    result, _spec = _selection(big)
+    assert result.table.num_rows == 500
+    assert result.table.column("k").to_pylist() == [f"k{i:06d}" for i in range(500)]
+    assert not any(result.table.column(MARKER_COLUMN).to_pylist())  # nothing marked withheld
+    released = _ints(result.table, "p")
+    assert all(v % 5 == 0 and abs(v - MICRO) < 1_000 for v in released)
+
+
+def test_selection_keeps_a_cell_at_the_threshold_at_the_rate_its_noise_gives() -> None:
+    (info,) = noise_plan(_selection([1])[1])
+    assert info.threshold is not None
+    m = 6_000
+    result, _spec = _selection([info.threshold] * m)
+    kept = result.table.num_rows
+    rate = _at_least(info.scale, 0)  # kept when the noise is at least 0
+    assert abs(kept - m * rate) <= _binomial_slack(m, rate)
+
+
+def test_selection_never_releases_a_null_or_a_value_outside_a_domain() -> None:
+    keys = ["a", "b", None, "zz"]
+    result, _spec = _selection([MICRO] * 4, keys=keys, domain=("a", "b", "c"))
+    assert result.table.column("k").to_pylist() == ["a", "b"]
+    unbounded, _spec = _selection([MICRO] * 4, keys=keys)
+    assert unbounded.table.column("k").to_pylist() == ["a", "b", "zz"]
+
+
+def test_selection_caps_the_rows_in_key_order() -> None:
+    result, _spec = _selection([MICRO] * 50, row_cap=7)
+    assert result.table.column("k").to_pylist() == [f"k{i:06d}" for i in range(7)]
+
+
 # -- clamping, rounding, averages --------------------------------------------------------------
 def test_counts_are_clamped_at_zero_and_signed_sums_are_not() -> None:
     n = 20_000
@@ -455,6 +539,25 @@ def _invalid_cases() -> dict[str, DpRules]:
         "inconsistent gate rules": dataclasses.replace(
             valid, rules=dataclasses.replace(valid.rules, min_persons=0)
         ),
+        "a threshold on a column that is not an aggregate": dataclasses.replace(
+            valid, threshold="gender", noise=(n, s)
+        ),
+        "a threshold on an aggregate, the persons column noised too": dataclasses.replace(
+            valid, threshold="n"
+        ),
+        "selection with a domain entry short": dataclasses.replace(
+            valid, selection_domains=(), delta=1e-10
+        ),
+        "selection with delta 0": dataclasses.replace(valid, selection_domains=(None,), delta=0.0),
+        "selection with delta over 1e-5": dataclasses.replace(
+            valid, selection_domains=(None,), delta=1e-4
+        ),
+        "selection with no cell per person": dataclasses.replace(
+            valid,
+            selection_domains=(None,),
+            delta=1e-10,
+            noise=(n, s, dataclasses.replace(persons, cells=0)),
+        ),
     }
 
 
@@ -591,8 +694,29 @@ def test_the_sensitivity_is_the_per_cell_bound_times_the_cells_one_person_counts
         "s": limit * cents * cells,  # SUM: L rows at the larger clip magnitude
         "m__sum": limit * cents * cells,
         "m__count": limit * cells,
-        PERSONS_COLUMN: 1 * cells,
+        # no PERSONS_COLUMN: the threshold reads the query's own COUNT(DISTINCT person)
     }
+
+
+def test_the_threshold_reads_the_querys_distinct_persons_or_else_the_persons_column() -> None:
+    def spec(sql: str) -> DpRules:
+        return dp_rules_for(
+            _rewritten(sql, 2),
+            min_persons=11,
+            rounding_base=5,
+            row_cap=10_000,
+            epsilon_micro=MICRO,
+        )
+
+    counted = spec(
+        "SELECT gender, COUNT(*) AS n, COUNT(DISTINCT person_key) AS p"
+        " FROM claims_analysis GROUP BY gender"
+    )
+    assert counted.threshold == "p"
+    assert [n.column for n in counted.noise] == ["n", "p"]  # no second count of persons
+    uncounted = spec("SELECT gender, COUNT(*) AS n FROM claims_analysis GROUP BY gender")
+    assert uncounted.threshold == PERSONS_COLUMN
+    assert {n.column: n.sensitivity for n in uncounted.noise} == {"n": 40, PERSONS_COLUMN: 2}
 
 
 def test_grouping_without_bounding_the_cells_per_person_is_refused() -> None:
