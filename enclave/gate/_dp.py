@@ -219,7 +219,13 @@ def _selector(spec: NoiseSpec, epsilon: float, rules: DpRules) -> tuple[dp.Measu
     """OpenDP's noisy threshold (``make_laplace_threshold``) on the threshold column's
     counts per cell: its scale spends ``epsilon``; its threshold is the smallest at least
     ``min_persons`` with which a cell one person alone makes is kept with probability at
-    most ``delta``."""
+    most ``delta``.
+
+    That probability is not OpenDP's privacy map's delta: the map (0.16) gives
+    ``P[X > threshold - li]`` while the mechanism keeps a noisy count at or above the
+    threshold, so a cell of ``li`` is kept with ``P[X >= threshold - li]``, a factor
+    ``e^(1/scale)`` more (opendp/opendp#2922). It is the map's delta of the threshold one
+    lower, which is what the search asks."""
     d_in = _l01inf(spec)
 
     def selector(scale: float, threshold: int) -> dp.Measurement:
@@ -230,9 +236,11 @@ def _selector(spec: NoiseSpec, epsilon: float, rules: DpRules) -> tuple[dp.Measu
     while float(selector(scale, floor).map(d_in)[0]) > epsilon:  # type: ignore[no-untyped-call]
         scale = math.nextafter(scale, math.inf)
 
-    def tight(threshold: int) -> bool:
-        return float(selector(scale, threshold).map(d_in)[1]) <= rules.delta  # type: ignore[no-untyped-call]
+    def tight(threshold: int) -> bool:  # P[X >= threshold - li] = P[X > (threshold - 1) - li]
+        lower = selector(scale, threshold - 1)
+        return float(lower.map(d_in)[1]) <= rules.delta  # type: ignore[no-untyped-call]
 
+    floor = max(floor, d_in[2] + 1)  # the map needs a threshold - 1 of at least li
     found = floor if tight(floor) else dp.binary_search(tight, bounds=(floor, 2**31 - 1))  # type: ignore[arg-type]
     threshold = int(found)
     return selector(scale, threshold), scale, threshold

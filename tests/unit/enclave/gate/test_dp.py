@@ -314,6 +314,30 @@ def _selection(
     return release_dp(data, spec), spec
 
 
+def _any_kept(scale: float, threshold: int, cells: int) -> float:
+    """P(any of ``cells`` one-person cells kept): each when 1 + X >= threshold."""
+    one = _at_least(scale, threshold - 1)
+    return -math.expm1(cells * math.log1p(-one))
+
+
+def test_selection_keeps_a_cell_one_person_makes_with_probability_at_most_delta() -> None:
+    # OpenDP 0.16's map reports P[X > threshold - 1] for this, one short of what its
+    # mechanism (keeping a noisy count >= threshold) does (opendp/opendp#2922): the gate's
+    # threshold must be one higher than the map alone would make it
+    for cells, delta in ((1, 1e-10), (3, 1e-10), (1, 1e-6)):
+        (info,) = noise_plan(_selection([1], cells=cells, delta=delta)[1])
+        assert info.mechanism == "laplace_threshold" and info.threshold is not None
+        assert info.threshold >= 11  # never under min_persons
+        assert info.scale == pytest.approx(cells / 1.0)  # sensitivity cells, epsilon 1
+        # one person adds at most 1 to each of ``cells`` cells of their own, each kept when
+        # its noise reaches threshold - 1; and the threshold is the smallest that holds
+        assert _any_kept(info.scale, info.threshold, cells) <= delta
+        assert info.threshold == 11 or _any_kept(info.scale, info.threshold - 1, cells) > delta
+    # 20,000 one-person cells: at delta 1e-10 none is kept (P(any) < 3e-6)
+    result, _spec = _selection([1] * 20_000)
+    assert result.table.num_rows == 0 and result.suppressed_cells == 0
+
+
 def test_selection_releases_large_cells_and_nothing_the_data_lacks() -> None:
     big = [MICRO] * 500
     result, _spec = _selection(big)
