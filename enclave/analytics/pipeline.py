@@ -620,6 +620,20 @@ class AggregateQueries:
         if stored is not None and stored.conditions is not None:
             return self._approved(call, asked, query, view, stored)
         mode = call.policy.release_for(call.caller.organization, asked.purpose, view.name)
+        rule, rewritten = self._rewritten(call, asked, query, view, mode)
+        epsilon = rule.epsilon_micro if mode == "dp" else 0
+        return _Plan(view, rule, rewritten, _measures(rewritten), mode, epsilon)
+
+    def _rewritten(
+        self,
+        call: _Call,
+        asked: QueryRequest,
+        query: query_engine.Query,
+        view: View,
+        mode: str,
+    ) -> tuple[AggregationRule, query_engine.Rewritten]:
+        """``query`` checked against ``view``'s rule and rewritten for the engine (each
+        person's cells bounded in ``dp`` mode), or a logged refusal."""
         try:
             rule = query_engine.check(query, view)
             rewritten = query_engine.rewrite(
@@ -631,8 +645,7 @@ class AggregateQueries:
             )
         except query_engine.QueryRejected as rejected:
             call.refuse(_rejected(rejected))
-        epsilon = rule.epsilon_micro if mode == "dp" else 0
-        return _Plan(view, rule, rewritten, _measures(rewritten), mode, epsilon)
+        return rule, rewritten
 
     def _approved(
         self,
@@ -651,18 +664,10 @@ class AggregateQueries:
         approved = query_engine.approved_view(
             query, view, release=mode, epsilon_micro=conditions.epsilon_micro or None
         )
-        try:
-            rule = query_engine.check(query, approved)
-            rewritten = query_engine.rewrite(
-                query,
-                approved,
-                asked.parameters,
-                dialect=self._engine.dialect,
-                cells_per_person=rule.cells_per_person if mode == "dp" else None,
-            )
-        except query_engine.QueryRejected as rejected:
-            call.refuse(_rejected(rejected))
-        epsilon = conditions.epsilon_micro if mode == "dp" else 0
+        rule, rewritten = self._rewritten(call, asked, query, approved, mode)
+        # the approval's epsilon (0 in a stored approval would mean the rule's: never a
+        # charge of nothing)
+        epsilon = (conditions.epsilon_micro or rule.epsilon_micro) if mode == "dp" else 0
         return _Plan(view, rule, rewritten, _measures(rewritten), mode, epsilon, stored.query_id)
 
     def _template(self, call: _Call, asked: QueryRequest) -> _Plan:

@@ -27,10 +27,9 @@ import opendp.prelude as dp
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from enclave.gate._gate import check_columns, check_rules, on_grid, quotients, rounded
+from enclave.gate._gate import check_columns, check_rules, on_grid, released_table
 from enclave.gate.errors import DuplicateCell, GateRulesInvalid
 from enclave.gate.interface import (
-    MARKER_COLUMN,
     PERSONS_COLUMN,
     AggregateKind,
     DpResult,
@@ -152,26 +151,12 @@ def _released(
     noisy: dict[str, list[int]],
     hidden: set[int],
 ) -> pa.Table:
-    """The released table: the dimension columns, each aggregate rounded (null where
-    ``hidden``), the averages as released sum over released count, the marker."""
-    columns: dict[str, pa.Array[Any]] = dict(dimensions)
-    released: dict[str, list[int | None]] = {}
-    for spec in gate.aggregates:
-        base = _base(gate, spec.name)
-        released[spec.name] = [
-            None if i in hidden else rounded(v, base) for i, v in enumerate(noisy[spec.name])
-        ]
-    averages = {average.sum: average for average in gate.averages}
-    parts = {average.count for average in gate.averages}
-    for spec in gate.aggregates:
-        if spec.name in averages:
-            average = averages[spec.name]
-            columns[average.name] = quotients(released[average.sum], released[average.count])
-        elif spec.name not in parts:
-            columns[spec.name] = pa.array(released[spec.name], type=pa.int64())
+    """The released table of the noisy values (the exact gate's :func:`released_table`)."""
     rows = len(next(iter(noisy.values()))) if noisy else 0
-    columns[MARKER_COLUMN] = pa.array([i in hidden for i in range(rows)], type=pa.bool_())
-    return pa.table(columns)
+    values: dict[str, list[int | None]] = {
+        spec.name: list(noisy[spec.name]) for spec in gate.aggregates
+    }
+    return released_table(gate, dimensions, values, hidden, rows)
 
 
 def noise_plan(rules: DpRules) -> tuple[NoiseInfo, ...]:

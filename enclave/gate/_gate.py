@@ -38,7 +38,7 @@ from enclave.gate.interface import (
     GateRules,
 )
 
-__all__ = ["checked", "release"]
+__all__ = ["checked", "release", "released_table"]
 
 RESERVED = (PERSONS_COLUMN, MARKER_COLUMN)
 
@@ -77,15 +77,34 @@ def release(table: pa.Table, rules: GateRules) -> GateResult:
     dominated = _dominated(table, rules)
     hidden = suppressed_rows(persons, rules.min_persons, margins_of(keys), dominated)
     kept = min(table.num_rows, rules.row_cap)
-    columns: dict[str, pa.Array[Any]] = {}
-    for d in rules.dimensions:
-        columns[d] = table.column(d).slice(0, kept).combine_chunks()
+    dimensions = {d: table.column(d).slice(0, kept).combine_chunks() for d in rules.dimensions}
+    values: dict[str, list[int | None]] = {
+        spec.name: table.column(spec.name).slice(0, kept).to_pylist() for spec in rules.aggregates
+    }
+    released = released_table(rules, dimensions, values, hidden, kept)
+    return GateResult(
+        table=released,
+        suppressed_cells=sum(1 for i in hidden if i < kept),
+        rows_capped=kept < table.num_rows,
+    )
+
+
+def released_table(
+    rules: GateRules,
+    dimensions: dict[str, pa.Array[Any]],
+    values: dict[str, list[int | None]],
+    hidden: set[int],
+    rows: int,
+) -> pa.Table:
+    """What leaves: the dimension columns, each aggregate rounded (counts to ``count_base``,
+    sums to ``sum_base``; null in the ``hidden`` rows), each average as the released sum over
+    the released count (its parts do not leave), and the marker column."""
+    columns: dict[str, pa.Array[Any]] = dict(dimensions)
     released: dict[str, list[int | None]] = {}
     for spec in rules.aggregates:
         base = rules.count_base if spec.kind is AggregateKind.COUNT else rules.sum_base
-        values: list[int | None] = table.column(spec.name).slice(0, kept).to_pylist()
         released[spec.name] = [
-            None if i in hidden else rounded(v, base) for i, v in enumerate(values)
+            None if i in hidden else rounded(v, base) for i, v in enumerate(values[spec.name])
         ]
     averages = {average.sum: average for average in rules.averages}
     parts = {average.count for average in rules.averages}
@@ -95,13 +114,8 @@ def release(table: pa.Table, rules: GateRules) -> GateResult:
             columns[average.name] = quotients(released[average.sum], released[average.count])
         elif spec.name not in parts:
             columns[spec.name] = pa.array(released[spec.name], type=pa.int64())
-    marker = [i in hidden for i in range(kept)]
-    columns[MARKER_COLUMN] = pa.array(marker, type=pa.bool_())
-    return GateResult(
-        table=pa.table(columns),
-        suppressed_cells=sum(marker),
-        rows_capped=kept < table.num_rows,
-    )
+    columns[MARKER_COLUMN] = pa.array([i in hidden for i in range(rows)], type=pa.bool_())
+    return pa.table(columns)
 
 
 def on_grid(table: pa.Table, rules: GateRules, domains: Sequence[Sequence[str]]) -> pa.Table:
