@@ -291,7 +291,7 @@ def test_averaging_by_repetition_at_once_gets_one_answer_for_one_charge(
 ) -> None:
     # 20 identical queries arriving together: serialised per query key, charged once
     pipeline = zone(_limits(), max_concurrent=32)
-    start = threading.Barrier(20)
+    start = threading.Barrier(20, timeout=60)
 
     def ask(_: int) -> Answer[QueryAnswer]:
         start.wait()
@@ -351,7 +351,7 @@ def test_a_budget_race_of_50_threads_charges_exactly_what_the_budget_holds(
     # A budget for exactly three queries (per dataset version: no UTC midnight can fall in
     # the race), 50 distinct queries at once, all let through to the ledger.
     pipeline = zone(_limits(per_partner_per_dataset_version=3 * EPSILON), max_concurrent=64)
-    start = threading.Barrier(50)
+    start = threading.Barrier(50, timeout=60)
 
     def ask(i: int) -> Answer[QueryAnswer] | ZoneError:
         sql = BY_SCHEME.replace("AS n ", f"AS n{i} ")
