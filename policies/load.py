@@ -13,7 +13,7 @@ The format (every key shown; ``[]`` lists, ``{}`` mappings)::
         rule:                       # exactly one of aggregation, templates:
           aggregation:
             release: exact          # or dp (the default)
-            epsilon: 1.0            # dp: what one query costs (default 1.0), in (0, 10]
+            epsilon: 1.0            # dp: what one query costs (default 1.0), in [0.001, 10]
             cells_per_person: 1     # dp: cells of one answer a person counts in (default 1)
             delta: 1.0e-10          # dp: of selecting cells by noise, for a dimension
                                     # without a domain (default 1e-10, at most 1e-5)
@@ -404,6 +404,8 @@ _MAX_DELTA = 1e-5
 
 #: The most one query may cost, whatever a policy says (the ledger's limits apply too).
 _MAX_EPSILON_MICRO = 10_000_000
+#: The least: a query's epsilon is shared across its noisy columns, each at least 1 micro.
+_MIN_EPSILON_MICRO = 1_000
 
 
 def _epsilon(value: object, at: At) -> int:
@@ -411,8 +413,8 @@ def _epsilon(value: object, at: At) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         at.fail(WrongTypeError, "must be a number")
     micro = Decimal(str(value)) * 1_000_000
-    if micro != micro.to_integral_value() or not 0 < micro <= _MAX_EPSILON_MICRO:
-        at.fail(InvalidValueError, "must be in (0, 10] with at most six decimals")
+    if micro != micro.to_integral_value() or not _MIN_EPSILON_MICRO <= micro <= _MAX_EPSILON_MICRO:
+        at.fail(InvalidValueError, "must be in [0.001, 10] with at most six decimals")
     return int(micro)
 
 

@@ -713,7 +713,7 @@ class ReviewConditions(_message.Message):
     view is an explicit steward decision, recorded with the approval.
     """
     epsilon: _builtins.float
-    """DP only: the epsilon each run spends, in (0, the per-query budget limit]; 0 means the
+    """DP only: the epsilon each run spends, in [0.001, the per-query budget limit]; 0 means the
     view rule's epsilon. Must be 0 for exact release.
     """
     expires_at: _builtins.int

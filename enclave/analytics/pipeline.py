@@ -495,7 +495,7 @@ class AggregateQueries:
         try:
             rules = dp_rules(plan)
             gate.noise_plan(rules)
-        except gate.GateError as error:
+        except (gate.GateError, QueryRejected) as error:
             call.refuse(error)
         dataset_version = funds.dataset_version()
         key = query_key(plan, call.policy.version, dataset_version)
@@ -779,7 +779,7 @@ class AggregateQueries:
         try:
             rules = dp_rules(plan)
             noise = gate.noise_plan(rules)
-        except gate.GateError as error:
+        except (gate.GateError, QueryRejected) as error:
             call.refuse(error)
         checks = [
             f"each person contributes at most {rule.contribution_limit} rows to a cell and "
@@ -969,8 +969,17 @@ def describe_checks(
 
 def dp_rules(plan: _Plan) -> gate.DpRules:
     """What the gate enforces for ``plan``'s DP answer: the rule's limits, the sensitivities
-    the rewrite's bounds give, the plan's epsilon. Raises ``enclave.gate.GateError``."""
+    the rewrite's bounds give, the plan's epsilon. Raises ``enclave.gate.GateError``, or
+    :class:`QueryRejected` (``EPSILON_TOO_SMALL``) when the epsilon cannot give every noisy
+    column a share of at least one micro-epsilon."""
     view, rule = plan.view, plan.rule
+    noisy = sum(
+        1
+        for c in plan.rewritten.columns
+        if c.kind not in (query_engine.OutputKind.DIMENSION, query_engine.OutputKind.TOP)
+    )
+    if plan.epsilon_micro < noisy:
+        raise QueryRejected("EPSILON_TOO_SMALL", f"{noisy} noisy columns")
     signed = frozenset(name for name in plan.measures if (view.columns[name].lower or 0) < 0)
     return gate.dp_rules_for(
         plan.rewritten,

@@ -20,7 +20,7 @@ The rules (each refusal a logged denial):
   policy's mode for the submitter, :meth:`policies.Policy.release_for` -- the view's, DP where
   their grant demands it, exact for templates; a steward may require ``dp`` on an exact view,
   and ``exact`` on a DP view is an explicit steward decision, recorded with the approval and
-  its audit leaf), ``epsilon`` in (0, the per-query limit] for DP (0: the view rule's) and 0
+  its audit leaf), ``epsilon`` in [0.001, the per-query limit] for DP (0: the view rule's) and 0
   for exact, an expiry in the future (at most :data:`MAX_LIFETIME` ahead) and
   1..:data:`MAX_RUNS` runs (:class:`ReviewFieldInvalid` naming the field). Two approvals
   combine strictest (:attr:`StoredQuery.conditions`).
@@ -96,6 +96,8 @@ MAX_RUNS = 10_000
 MAX_REASON_CHARACTERS = 1000
 """The longest rejection reason."""
 MICRO = 1_000_000
+#: The least epsilon a DP approval may give a run (as a policy rule: shared across columns).
+MIN_EPSILON_MICRO = 1_000
 _V = TypeVar("_V")
 _PAGE_TOKEN = re.compile(r"p[0-9]{1,18}")
 
@@ -400,8 +402,10 @@ class QueryReviews:
             micro = default_epsilon or self._default_epsilon
         else:
             micro = round(epsilon * MICRO) if math.isfinite(epsilon) else 0
-            if not 1 <= micro <= self._max_epsilon or epsilon <= 0:
-                call.refuse(ReviewFieldInvalid("conditions.epsilon", f"in (0, {limit:g}]"))
+            # at least what a policy's rule may ask (0.001): shared across a query's noisy
+            # columns, each share is at least one micro-epsilon
+            if not MIN_EPSILON_MICRO <= micro <= self._max_epsilon or epsilon <= 0:
+                call.refuse(ReviewFieldInvalid("conditions.epsilon", f"in [0.001, {limit:g}]"))
         now = self._clock()
         latest = now + MAX_LIFETIME
         if not now.timestamp() < asked.expires_at <= latest.timestamp():

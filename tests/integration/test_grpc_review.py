@@ -529,6 +529,11 @@ def test_each_refusal_has_its_status_and_reason(review: Review) -> None:
             (c.INVALID_ARGUMENT, "FIELD_INVALID", {"field": "conditions.epsilon"}),
         ),
         (
+            "an epsilon too small to share across the query's noisy columns",
+            lambda: review.approve(pending, mode=query_pb2.RELEASE_MODE_DP, epsilon=0.0005),
+            (c.INVALID_ARGUMENT, "FIELD_INVALID", {"field": "conditions.epsilon"}),
+        ),
+        (
             "a negative epsilon",
             lambda: review.approve(pending, mode=query_pb2.RELEASE_MODE_DP, epsilon=-0.1),
             (c.INVALID_ARGUMENT, "FIELD_INVALID", {"field": "conditions.epsilon"}),
