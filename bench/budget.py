@@ -1,32 +1,41 @@
 """Budget ledger: charges per second, synchronous=FULL and NORMAL, against a bare SQLite
 transaction with the same pragmas (issue 11).
 
-    .venv/bin/python -m bench.budget [--charges 2000] [--threads 8] [--rounds 3] [--entries 10000]
+    .venv/bin/python -m bench.budget [--charges 1024] [--threads 8] [--rounds 5]
 
 A charge is what the query path does before a DP query runs: :meth:`BudgetLedger.charge` of a
 new query key, one ``BEGIN IMMEDIATE ... COMMIT`` transaction (look the key up, sum the three
-cumulative limits, read the chain's last hash, hash and insert the entry). The baseline,
-measured in the same run, is a bare SQLite transaction on a file opened with the same pragmas
-(WAL, the same ``synchronous``, ``busy_timeout`` 10 s, autocommit): ``BEGIN IMMEDIATE``, an
-INSERT of a row of the same ten columns into a table with no index, trigger or read,
-``COMMIT`` -- the floor of one durable write. Three shapes, each for FULL and NORMAL:
+cumulative limits over the earlier entries, read the chain's last hash, hash and insert the
+entry). The baseline, measured in the same run, is a bare SQLite transaction on a file opened
+with the same pragmas (WAL, the same ``synchronous``, ``busy_timeout`` 10 s, autocommit):
+``BEGIN IMMEDIATE``, an INSERT of a row of the same ten columns into a table with no index,
+trigger or read, ``COMMIT`` -- the floor of one durable write.
 
-* 1 thread;
-* ``--threads`` threads sharing one ledger, as the server's threads share the zone's: the
-  ledger serialises them with its lock (one connection), so this measures that lock, not
-  parallel commits; the baseline shares one connection under a lock alike;
-* 2 processes on the same file, each with its own ledger (its own connection), started
-  together: SQLite's write lock and busy handler serialise them; the baseline alike.
+1. The fixed cost: each charge by its own partner on its own dataset version, so the limits'
+   sums find no earlier entry (a zone's ledger is small: at the default limits a dataset
+   version holds at most 100 charges of epsilon 1, a partner's day 2). Three shapes, each for
+   FULL and NORMAL:
 
-Every (shape, synchronous) pair runs the ledger and the baseline alternately (the first of
-the two swaps each round) for ``--rounds`` rounds, each run on a fresh file of ``--charges``
-transactions in all (so a ledger run grows from 0 to that many entries), every ledger verified
-whole afterwards (untimed); the median rate of each is printed with the ratio of time per
-charge to time per bare transaction, then FULL against NORMAL. Last, the ledger after
-``--entries`` earlier charges of the same partner on the same dataset version: a charge sums
-the limits over the earlier entries (``SUM`` over the partner's day, the partner's version,
-the version), so its cost grows with them; the rate there against the fresh runs'. The
-machine's load average before and after.
+   * 1 thread;
+   * ``--threads`` threads sharing one ledger, as the server's threads share the zone's: the
+     ledger serialises them with its lock (one connection), so this measures that lock, not
+     parallel commits; the baseline shares one connection under a lock alike;
+   * 2 processes on the same file, each with its own ledger (its own connection), started
+     together: SQLite's write lock and busy handler serialise them; the baseline alike.
+
+   Every (shape, synchronous) pair runs the ledger and the baseline alternately (the first of
+   the two swaps each round) for ``--rounds`` rounds, each run on a fresh file of
+   ``--charges`` transactions in all, every ledger verified whole afterwards (untimed); the
+   median rate of each is printed with the ratio of time per charge to time per bare
+   transaction, then FULL against NORMAL.
+2. The cost of earlier entries: a charge sums the limits over the partner's day, the
+   partner's version and the version, so it reads every earlier entry of theirs. Ledgers of
+   ``--entries`` charges of one partner on one version are written once (through the ledger,
+   synchronous=OFF); each round times ``--grown-charges`` more, 1 thread, FULL and NORMAL
+   (the summing is CPU: NORMAL shows it without fsync's noise), each on a fresh copy;
+   median rates, against the ledger with none.
+
+The machine's load average before and after.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import datetime as dt
 import multiprocessing
 import os
 import secrets
+import shutil
 import sqlite3
 import statistics
 import tempfile
@@ -76,13 +86,18 @@ class _Writer(Protocol):
 
 
 class _Ledger:
-    """The real ledger: one charge of epsilon 1 under a new key per write."""
+    """The real ledger: one charge of epsilon 1 under a new key per write, by its own partner
+    on its own dataset version (``spread``) or all by one partner on one version."""
 
-    def __init__(self, path: Path, synchronous: str) -> None:
+    def __init__(self, path: Path, synchronous: str, *, spread: bool = True) -> None:
         self.ledger = BudgetLedger.open(path, LIMITS, synchronous=synchronous)
+        self.spread = spread
 
     def write(self, key: str) -> None:
-        charge = self.ledger.charge(PARTNER, VERSION, key, MICRO_EPSILON, dt.datetime.now(dt.UTC))
+        partner, version = (
+            (f"partner-{key}", f"version-{key}") if self.spread else (PARTNER, VERSION)
+        )
+        charge = self.ledger.charge(partner, version, key, MICRO_EPSILON, dt.datetime.now(dt.UTC))
         if not charge.new:
             raise RuntimeError(f"query key {key} was already charged")
 
@@ -142,7 +157,10 @@ def _writes(writer: _Writer, tag: str, n: int) -> None:
 
 def _threaded(kind: str, path: Path, synchronous: str, total: int, threads: int) -> float:
     """Seconds for ``total`` writes by ``threads`` threads sharing one writer."""
-    writer = _KINDS[kind](path, synchronous)
+    return _timed(_KINDS[kind](path, synchronous), kind, total, threads)
+
+
+def _timed(writer: _Writer, kind: str, total: int, threads: int) -> float:
     errors: list[BaseException] = []
 
     def work(t: int) -> None:
@@ -219,16 +237,26 @@ def _measure(cell: _Cell, kind: str, root: Path, total: int) -> None:
     cell.rates[kind].append(done / elapsed)
 
 
-def _at_entries(root: Path, entries: int, total: int) -> float:
-    """Charges/s at FULL, 1 thread, on a ledger already holding ``entries`` charges of the
-    same partner and dataset version (written through the ledger, synchronous=OFF)."""
-    path = root / f"at-{entries}.db"
-    prefill = _Ledger(path, "OFF")
-    _writes(prefill, "old", entries)
-    prefill.close()
-    elapsed = _threaded("ledger", path, "FULL", total, 1)
-    if _count("ledger", path) != entries + total:
-        raise SystemExit("bench.budget: the prefilled ledger lost charges")
+def _grown_ledgers(root: Path, levels: list[int]) -> dict[int, Path]:
+    """For each level, a closed ledger of that many charges of one partner on one version."""
+    made = {}
+    for entries in levels:
+        path = root / f"grown-{entries}" / "budget.db"
+        writer = _Ledger(path, "OFF", spread=False)
+        _writes(writer, "old", entries)
+        writer.close()  # the last connection: the WAL is checkpointed and removed
+        made[entries] = path
+    return made
+
+
+def _grown_rate(template: Path, root: Path, synchronous: str, total: int) -> float:
+    """Charges/s of ``total`` more, 1 thread, on a fresh copy of ``template``."""
+    path = Path(tempfile.mkdtemp(dir=root)) / "budget.db"
+    shutil.copyfile(template, path)
+    before = _count("ledger", path)
+    elapsed = _timed(_Ledger(path, synchronous, spread=False), "ledger", total, 1)
+    if _count("ledger", path) != before + total:
+        raise SystemExit("bench.budget: the grown ledger lost charges")
     return total / elapsed
 
 
@@ -241,12 +269,19 @@ def _rate(per_second: float) -> str:
     return f"{per_second:7,.0f}/s ({1e3 / per_second:6.3f} ms)"
 
 
+def _levels(text: str) -> list[int]:
+    return sorted({0, *(int(part) for part in text.split(",") if part)})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.budget")
-    parser.add_argument("--charges", type=int, default=2000, help="transactions per run")
+    parser.add_argument("--charges", type=int, default=1024, help="transactions per run")
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each, interleaved")
-    parser.add_argument("--entries", type=int, default=10_000, help="of the grown ledger")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each, interleaved")
+    parser.add_argument(
+        "--entries", type=_levels, default=[0, 100, 1000, 10_000], help="earlier charges, a,b,c"
+    )
+    parser.add_argument("--grown-charges", type=int, default=100, help="timed, per round")
     parser.add_argument("--dir", type=Path, help="where the files go (default: a temp dir)")
     args = parser.parse_args()
     threads = args.threads
@@ -267,24 +302,29 @@ def main() -> None:
             ("2 processes", _two_processes),
         )
     ]
+    grown: dict[tuple[int, str], list[float]] = {
+        (entries, sync): [] for entries in args.entries for sync in SYNCS
+    }
     load_before = _load()
     with tempfile.TemporaryDirectory(prefix="bench-budget-", dir=args.dir) as tmp:
         root = Path(tmp)
+        templates = _grown_ledgers(root, args.entries)
         for round_ in range(args.rounds):
             for cell in cells:
                 kinds = list(_KINDS) if round_ % 2 == 0 else list(reversed(_KINDS))
                 for kind in kinds:
                     _measure(cell, kind, root, total)
-        grown = _at_entries(root, args.entries, max(1, total // 4))
+            for (entries, sync), rates in grown.items():
+                rates.append(_grown_rate(templates[entries], root, sync, args.grown_charges))
         where = root.parent
     load_after = _load()
     print(
         f"budget ledger: BudgetLedger.charge (a new key each: one BEGIN IMMEDIATE transaction) "
         f"vs a bare SQLite BEGIN IMMEDIATE + INSERT + COMMIT with the same pragmas (WAL, "
         f"busy_timeout {BUSY_TIMEOUT_MS} ms); {total:,} per run, median of {args.rounds} "
-        f"interleaved runs, each on a fresh file in {where} (0 to {total:,} entries), every "
-        f"ledger verified"
+        f"interleaved runs, each on a fresh file in {where}, every ledger verified"
     )
+    print("  each charge by its own partner on its own dataset version (no earlier entry summed):")
     for cell in cells:
         ledger, bare = cell.median("ledger"), cell.median("bare")
         print(
@@ -299,11 +339,21 @@ def main() -> None:
             if sync == "FULL"
         )
         print(f"  time per {what}, FULL/NORMAL: {ratios}")
-    empty = by_shape["1 thread", "FULL"].median("ledger")
     print(
-        f"  at {args.entries:,} earlier charges of the same partner and version, FULL, "
-        f"1 thread: charges {_rate(grown)}, {grown / empty:.2f}x the fresh ledger's rate"
+        f"  after earlier charges of one partner on one version (summed by each charge), "
+        f"1 thread, {args.grown_charges} more per round on a fresh copy, median of "
+        f"{args.rounds}:"
     )
+    for entries in args.entries:
+        medians = {sync: statistics.median(grown[entries, sync]) for sync in SYNCS}
+        print(
+            f"    {entries:>7,} earlier: "
+            + "  ".join(
+                f"{sync} charges {_rate(rate)} {rate / statistics.median(grown[0, sync]):5.2f}x"
+                for sync, rate in medians.items()
+            )
+            + " the rate with none"
+        )
     print(f"load average before {load_before}, after {load_after} ({os.cpu_count()} cores)")
 
 
