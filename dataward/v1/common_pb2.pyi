@@ -103,7 +103,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_BATCH_TOO_LARGE: _ErrorReason.ValueType  # 21
     """RESOURCE_EXHAUSTED: a CheckBatch stream carried more items than the server takes in one
-    stream (grpc.max_batch_items); open another stream for the rest.
+    stream (grpc.max_batch_items); open another stream for the rest. (ComputeService) a CKKS
+    batch names more persons than a ciphertext has slots (4096).
     """
     ERROR_REASON_TOKEN_NOT_YET_VALID: _ErrorReason.ValueType  # 22
     """UNAUTHENTICATED: the token's `nbf` or `iat` is in the future (beyond the allowed skew)."""
@@ -158,6 +159,16 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     ERROR_REASON_QUERY_RUNS_EXHAUSTED: _ErrorReason.ValueType  # 35
     """FAILED_PRECONDITION: (QueryService.Run) the stored query has used every run its
     approval allows (ReviewConditions.max_runs): submit it again.
+    """
+    ERROR_REASON_CONTEXT_INVALID: _ErrorReason.ValueType  # 36
+    """INVALID_ARGUMENT: (ComputeService) the uploaded CKKS context is refused: too large,
+    malformed, not CKKS with N=8192 and coefficient moduli [60, 40, 40, 60], holding a secret
+    key or Galois keys, or no public key. metadata["problem"] names the rule.
+    """
+    ERROR_REASON_CIPHERTEXT_INVALID: _ErrorReason.ValueType  # 37
+    """INVALID_ARGUMENT: (ComputeService) an uploaded CKKS ciphertext is refused: too large,
+    malformed, not of the uploaded context, wrong slots, level or scale, or the wrong number of
+    them for the model. metadata["problem"] names the rule.
     """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
@@ -215,7 +226,8 @@ a google.rpc.RetryInfo says when the next one is due.
 """
 ERROR_REASON_BATCH_TOO_LARGE: ErrorReason.ValueType  # 21
 """RESOURCE_EXHAUSTED: a CheckBatch stream carried more items than the server takes in one
-stream (grpc.max_batch_items); open another stream for the rest.
+stream (grpc.max_batch_items); open another stream for the rest. (ComputeService) a CKKS
+batch names more persons than a ciphertext has slots (4096).
 """
 ERROR_REASON_TOKEN_NOT_YET_VALID: ErrorReason.ValueType  # 22
 """UNAUTHENTICATED: the token's `nbf` or `iat` is in the future (beyond the allowed skew)."""
@@ -270,6 +282,16 @@ expired (ReviewConditions.expires_at): submit it again.
 ERROR_REASON_QUERY_RUNS_EXHAUSTED: ErrorReason.ValueType  # 35
 """FAILED_PRECONDITION: (QueryService.Run) the stored query has used every run its
 approval allows (ReviewConditions.max_runs): submit it again.
+"""
+ERROR_REASON_CONTEXT_INVALID: ErrorReason.ValueType  # 36
+"""INVALID_ARGUMENT: (ComputeService) the uploaded CKKS context is refused: too large,
+malformed, not CKKS with N=8192 and coefficient moduli [60, 40, 40, 60], holding a secret
+key or Galois keys, or no public key. metadata["problem"] names the rule.
+"""
+ERROR_REASON_CIPHERTEXT_INVALID: ErrorReason.ValueType  # 37
+"""INVALID_ARGUMENT: (ComputeService) an uploaded CKKS ciphertext is refused: too large,
+malformed, not of the uploaded context, wrong slots, level or scale, or the wrong number of
+them for the model. metadata["problem"] names the rule.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
