@@ -103,8 +103,9 @@ def rewrite(
     """Rewrite `query` over `view`, with `parameters` bound by name, for `dialect`.
 
     `cells_per_person` (differential privacy) keeps, of each person's cells, at most that
-    many: those whose keys hash lowest (md5 of the keys, so a person's choice depends on
-    their own rows alone and every engine makes the same one); None keeps all.
+    many: those whose keys hash lowest (md5 of the person's key and the cell's keys, so a
+    person's choice depends on their own rows alone, differs from person to person, and
+    every engine makes the same one); None keeps all.
 
     The query is validated again first (`check`), so nothing unvalidated is ever rewritten:
     a rejection raises `QueryRejected`, as does a missing, unknown or ill-typed parameter
@@ -350,7 +351,8 @@ class _Rewriter:
 
     def _kept_cells(self, keys: list[str]) -> exp.Select:
         """Each person's bounded rows in at most ``cells_per_person`` cells: numbered per
-        person by the md5 of the cell's keys (then the keys), the first ones kept."""
+        person by the md5 of the person's key and the cell's keys (then the keys), the first
+        ones kept."""
         assert self._cells is not None
         text = exp.DataType(this=exp.DataType.Type.VARCHAR)
         parts: list[exp.Expression] = [
@@ -359,8 +361,12 @@ class _Rewriter:
             )
             for k in keys
         ]
-        joined = parts[0]
-        for part in parts[1:]:
+        # The person's own key first: each person's choice of cells is their own (a hash of
+        # the keys alone would make every person in a group keep the same cell, biasing the
+        # answer towards it), and still depends on their rows alone.
+        person = exp.Cast(this=_col(self._person), to=text.copy())
+        joined: exp.Expression = exp.Coalesce(this=person, expressions=[exp.Literal.string("")])
+        for part in parts:
             joined = exp.DPipe(
                 this=exp.DPipe(this=joined, expression=exp.Literal.string("|")), expression=part
             )

@@ -3,7 +3,8 @@
 DP noise is scaled to the cells one person can change, so a person with rows in many cells
 must count in at most K of them -- in every aggregate alike (rows, distinct persons, sums) --
 while a person with rows in K cells or fewer counts in full. The rewrite keeps each person's
-cells whose keys' md5 (``key1|key2``, a NULL as the empty string) is lowest, then by the keys:
+cells whose md5 of the person and the keys (``person|key1|key2``, a NULL as the empty string)
+is lowest, then by the keys:
 a choice that depends on the person's own rows alone, so it is deterministic and additive over
 persons. Exact release (``cells_per_person=None``) keeps every cell.
 
@@ -85,8 +86,8 @@ def _run(
     return out
 
 
-def _md5_order(cell: Cell) -> tuple[str, tuple[str, ...]]:
-    joined = "|".join("" if key is None else key for key in cell)
+def _md5_order(cell: Cell, person: str) -> tuple[str, tuple[str, ...]]:
+    joined = "|".join([person, *("" if key is None else key for key in cell)])
     # then the keys themselves (NULLs last, as DuckDB orders them ascending)
     return hashlib.md5(joined.encode()).hexdigest(), tuple(
         "\U0010ffff" if key is None else key for key in cell
@@ -105,8 +106,8 @@ def _oracle(
         clipped = min(max(row[3], LOWER), UPPER)
         per_person[row[0]][cell].append(clipped)  # type: ignore[index]
     out: dict[Cell, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for person_cells in per_person.values():
-        kept = sorted(person_cells, key=_md5_order)
+    for person, person_cells in per_person.items():
+        kept = sorted(person_cells, key=lambda cell: _md5_order(cell, person))
         if cells is not None:
             kept = kept[:cells]
         for cell in kept:
@@ -146,12 +147,12 @@ def test_a_person_in_many_cells_counts_in_at_most_k(tmp_path: Path, k: int) -> N
 
 def test_the_cells_kept_are_the_lowest_by_the_md5_of_their_keys(tmp_path: Path) -> None:
     rows = _spread("many", ALL_CELLS)
-    expected = sorted(ALL_CELLS, key=_md5_order)[:2]
+    expected = sorted(ALL_CELLS, key=lambda cell: _md5_order(cell, "many"))[:2]
     assert set(_run(_write(tmp_path, rows), BY_PROVINCE_AND_VISIT, 2)) == set(expected)
     # one key: the md5 of the province alone
     by_province = _run(_write(tmp_path, rows, "again.parquet"), BY_PROVINCE, 1)
     ((province,),) = by_province
-    assert province == min(PROVINCES, key=lambda p: hashlib.md5(p.encode()).hexdigest())
+    assert province == min(PROVINCES, key=lambda p: hashlib.md5(f"many|{p}".encode()).hexdigest())
     assert by_province[(province,)] == (4, 1, 4_000, 1)  # both visit types of that province
 
 
@@ -199,7 +200,7 @@ def test_the_cells_are_chosen_among_the_rows_the_where_keeps(tmp_path: Path) -> 
     rows = _spread("many", ALL_CELLS)
     sql = BY_PROVINCE_AND_VISIT.replace(" GROUP BY", " WHERE visit_type = 'OUT' GROUP BY")
     result = _run(_write(tmp_path, rows), sql, 1)
-    kept = min(((p, "OUT") for p in PROVINCES), key=_md5_order)
+    kept = min(((p, "OUT") for p in PROVINCES), key=lambda cell: _md5_order(cell, "many"))
     assert result == {kept: (2, 1, 2_000, 1)}
 
 
