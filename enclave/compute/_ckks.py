@@ -284,7 +284,7 @@ class CkksBatchScorer:
 
     def _plain_columns(
         self, features: npt.ArrayLike, consented: npt.ArrayLike
-    ) -> list[list[float]]:
+    ) -> list[npt.NDArray[np.float64]]:
         """Feature ``j`` over all slots, zero for the unconsented and past the batch."""
         matrix = np.asarray(features)
         mask = np.asarray(consented)
@@ -307,4 +307,6 @@ class CkksBatchScorer:
             )
         plain = np.zeros((len(self.bounds), CKKS_SLOTS), dtype=np.float64)
         plain[:, :persons] = np.where(mask[:, None], matrix, 0).T
-        return [column.tolist() for column in plain]
+        # Rows of a float64 array: TenSEAL makes its plaintext from them in one copy (a list
+        # would be converted to an array and back).
+        return list(plain)
