@@ -6,6 +6,18 @@ uploaded public context and weight ciphertexts are validated (:func:`load_public
 :func:`load_ciphertext`), and :class:`CkksBatchScorer` scores a batch of up to 4096 persons
 column-packed, one slot per person, only consented persons' slots filled, by slot-wise
 multiply-by-plaintext and add only. Its errors are in :mod:`enclave.compute.ckks_errors`.
+
+Paillier (phe with gmpy2, 3072-bit keys): :class:`PaillierScorer` computes one person's
+score under a partner's key (:class:`PartnerKey`, validated) from the partner's
+:class:`EncryptedWeights` (one exponent for the model) and the person's bounded integer
+features (:class:`FeatureBound`, the same feature set as CKKS), with a fixed exponent, every
+bit above the model's declared width masked, the policy's low-bit noise added and a fresh
+obfuscator from an :class:`ObfuscatorPool`; it answers a :class:`PaillierScore` of plain
+integers, never a phe object. The partner decodes it with
+:func:`dataward.compute.decode_score`. Its errors are in :mod:`enclave.compute.errors`.
+
+Not here yet: model cards and the auditor's signature, consent and the one-score-per-consent
+rule, release leaves, the zone's credit band, ``ComputeService``.
 """
 
 from enclave.compute._ckks import (
@@ -21,6 +33,15 @@ from enclave.compute._ckks import (
     load_ciphertext,
     load_public_context,
 )
+from enclave.compute._key import KEY_BITS, SMALL_FACTOR_BOUND, PartnerKey, require_gmpy2
+from enclave.compute._paillier import (
+    EXPONENT_LIMIT,
+    NOISE_LIMIT,
+    EncryptedWeights,
+    PaillierScore,
+    PaillierScorer,
+)
+from enclave.compute._pool import ObfuscatorPool, PoolStats, fresh_obfuscator
 from enclave.compute.ckks_errors import (
     CiphertextInvalid,
     CkksBatchTooLarge,
@@ -28,12 +49,25 @@ from enclave.compute.ckks_errors import (
     ContextInvalid,
     FeaturesInvalid,
 )
+from enclave.compute.errors import (
+    FeatureOutOfBounds,
+    GmpyMissing,
+    ModelInvalid,
+    ObfuscatorPoolClosed,
+    PaillierError,
+    PartnerKeyRefused,
+    WeightsRefused,
+)
 
 __all__ = [
     "CKKS_COEFF_MODULUS_BITS",
     "CKKS_POLY_MODULUS_DEGREE",
     "CKKS_SCALE",
     "CKKS_SLOTS",
+    "EXPONENT_LIMIT",
+    "KEY_BITS",
+    "NOISE_LIMIT",
+    "SMALL_FACTOR_BOUND",
     "CiphertextInvalid",
     "CkksBatchScorer",
     "CkksBatchTooLarge",
@@ -42,8 +76,23 @@ __all__ = [
     "CkksError",
     "CkksLimits",
     "ContextInvalid",
+    "EncryptedWeights",
     "FeatureBound",
+    "FeatureOutOfBounds",
     "FeaturesInvalid",
+    "GmpyMissing",
+    "ModelInvalid",
+    "ObfuscatorPool",
+    "ObfuscatorPoolClosed",
+    "PaillierError",
+    "PaillierScore",
+    "PaillierScorer",
+    "PartnerKey",
+    "PartnerKeyRefused",
+    "PoolStats",
+    "WeightsRefused",
+    "fresh_obfuscator",
     "load_ciphertext",
     "load_public_context",
+    "require_gmpy2",
 ]
