@@ -19,6 +19,8 @@ aggregates leave only through the output gate (``gate/``), behind the same leave
     policy/     the policy in force: applied versions, their history, the ``policy_changed`` leaf
     budget/     the durable privacy-budget ledger: integer micro-epsilon, hash-chained charges,
                 limits, the noisy result stored with its charge
+    compute/    compute under encryption (issue 12): CKKS uploads validated, batch scores
+                column-packed, only consented persons' slots filled
 
 Other packages import only these faces (``enclave.<sub>``) and this one, which holds the
 root of the zone's one error tree (:mod:`enclave.errors`): every zone error is a

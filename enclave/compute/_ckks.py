@@ -17,7 +17,8 @@ carry partial sums of the zone's values (DESIGN.md, "Homomorphic compute"). A te
 module's source and fails on any such call.
 
 **Contexts.** An uploaded context must be CKKS with N=8192 and the coefficient moduli
-[60, 40, 40, 60] exactly, hold a public key and NO secret key. Galois keys are REFUSED, not
+[60, 40, 40, 60] exactly, hold a public key (a probe encryption of zero must work) and NO
+secret key. Galois keys are REFUSED, not
 dropped: this code never rotates, a context carrying them (35 MB at N=8192) only costs memory,
 and refusing tells a partner at once that its client is misconfigured. Relinearisation keys
 are accepted (TenSEAL makes them by default) and never needed. The zone sets the evaluation
@@ -49,6 +50,7 @@ from google.protobuf.message import DecodeError
 from enclave.compute.ckks_errors import (
     CiphertextInvalid,
     CkksBatchTooLarge,
+    CkksError,
     ContextInvalid,
     FeaturesInvalid,
 )
@@ -193,6 +195,13 @@ def load_public_context(data: bytes, limits: CkksLimits = CkksLimits()) -> CkksC
     context.auto_relin = True
     context.auto_mod_switch = True
     context.global_scale = CKKS_SCALE
+    try:
+        # What every score starts with: an encryption of zero under the partner's public key.
+        ts.ckks_vector(context, [0.0] * CKKS_SLOTS)
+    except _PARSE_ERRORS as exc:
+        raise ContextInvalid(
+            "PUBLIC_KEY", "the context cannot encrypt with its public key"
+        ) from exc
     return CkksContext(context, len(data))
 
 
@@ -276,11 +285,15 @@ class CkksBatchScorer:
             raise CiphertextInvalid("CONTEXT", "every ciphertext must be loaded with the context")
         columns = self._plain_columns(features, consented)
         with context._lock:
-            # Enc_pk(0) first: re-randomises the result (the raw evaluation never leaves).
-            result = ts.ckks_vector(context._ts, [0.0] * CKKS_SLOTS)
-            for weight, column in zip(weight_ciphertexts, columns, strict=True):
-                result.add_(weight._vector.mul(column))
-            return bytes(result.serialize())
+            try:
+                # Enc_pk(0) first: re-randomises the result (the raw evaluation never leaves).
+                result = ts.ckks_vector(context._ts, [0.0] * CKKS_SLOTS)
+                for weight, column in zip(weight_ciphertexts, columns, strict=True):
+                    result.add_(weight._vector.mul(column))
+                return bytes(result.serialize())
+            except _PARSE_ERRORS as exc:
+                # Validated inputs never get here: a bug, and never a raw library error.
+                raise CkksError("the CKKS evaluation failed") from exc
 
     def _plain_columns(
         self, features: npt.ArrayLike, consented: npt.ArrayLike

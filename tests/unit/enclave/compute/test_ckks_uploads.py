@@ -4,9 +4,11 @@ refused with a precise error, never a crash or a raw TenSEAL exception."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 import tenseal as ts
+from google.protobuf import descriptor_pb2, message_factory
 
 from enclave.compute import (
     CKKS_SLOTS,
@@ -72,6 +74,35 @@ def test_a_context_without_a_public_key_is_refused(secret_context: ts.Context) -
     data = secret_context.serialize(save_public_key=False, save_relin_keys=False)
     # TenSEAL drops the secret key unless asked to save it: what is left has no key at all.
     assert _refused(data).problem == "NO_PUBLIC_KEY"
+
+
+def _with_encryption_type(data: bytes, encryption_type: int) -> bytes:
+    """``data`` with TenSEALContextProto.encryption_type (field 4) replaced, as a partner's
+    own client could write it (tenseal/proto/tensealcontext.proto)."""
+    fields = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="t.proto", package="t", syntax="proto3")
+    message = file.message_type.add(name="Context")
+    for number, name in enumerate(("parameters", "public", "private"), start=1):
+        message.field.add(
+            name=name, number=number, type=fields.TYPE_BYTES, label=fields.LABEL_OPTIONAL
+        )
+    message.field.add(
+        name="encryption_type", number=4, type=fields.TYPE_UINT32, label=fields.LABEL_OPTIONAL
+    )
+    proto = message_factory.GetMessages([file], pool=None)["t.Context"]
+    parsed: Any = proto.FromString(data)
+    parsed.encryption_type = encryption_type
+    crafted: bytes = parsed.SerializeToString()
+    return crafted
+
+
+@pytest.mark.parametrize("encryption_type", [1, 2, 7])
+def test_a_context_claiming_another_encryption_type_is_refused(
+    public_bytes: bytes, encryption_type: int
+) -> None:
+    crafted = _with_encryption_type(public_bytes, encryption_type)
+    assert crafted != public_bytes
+    assert _refused(crafted).problem == "MALFORMED"
 
 
 def test_a_context_over_40_mb_is_refused_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
