@@ -225,7 +225,9 @@ def refusal_for(exc: BaseException) -> Refusal:
     elif isinstance(exc, BudgetExhausted):  # the budget state: integers, never data
         metadata["limit"] = exc.limit
         metadata["requested_micro"] = str(exc.requested)
-        metadata |= {key: str(value) for key, value in exc.state.details().items()}
+        # the partner's own limits only: the all-partner cap's spent is the others' activity
+        shown = exc.state.for_partner().details()
+        metadata |= {key: str(value) for key, value in shown.items()}
     elif isinstance(
         exc,
         InvalidField

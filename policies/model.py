@@ -212,15 +212,18 @@ class Policy:
         return Deny((VIEW_NOT_GRANTED,))
 
     def release_for(self, organization: str, purpose: str, view: str) -> ReleaseMode:
-        """How an ad-hoc answer of `view` to `organization` for `purpose` is released: `dp`
-        if the view's rule or the grant says so, `exact` only when both allow it (and for
-        template views, whose templates a steward approved). Fails closed: a view or grant
-        that is not there is `dp`."""
+        """How an answer of `view` to `organization` for `purpose` is released: `dp` if the
+        grant demands it (for every view it lists, template views included) or the view's
+        aggregation rule says so; `exact` only when neither does (a template view's
+        templates release exactly unless the grant demands dp). Fails closed: a view that is
+        not there is `dp`."""
         found = self.views.get(view)
-        if found is None or not isinstance(found.rule, AggregationRule):
-            return "exact" if found is not None else "dp"
+        if found is None:
+            return "dp"
         strict = any(
             g.organization == organization and g.purpose == purpose and g.release == "dp"
             for g in self.grants
         )
+        if not isinstance(found.rule, AggregationRule):
+            return "dp" if strict else "exact"
         return "dp" if strict else found.rule.release

@@ -293,7 +293,10 @@ class _Rewriter:
             ],
             default=value,
         )
-        return exp.Cast(this=clipped, to=exp.DataType(this=exp.DataType.Type.BIGINT))
+        # ROUND first: a measure the view computes as a fraction becomes the same integer on
+        # every engine (a bare CAST rounds on DuckDB and truncates on Spark)
+        rounded = exp.Round(this=clipped)
+        return exp.Cast(this=rounded, to=exp.DataType(this=exp.DataType.Type.BIGINT))
 
     def build(self, dialect: str) -> Rewritten:
         query = self._query

@@ -110,9 +110,12 @@ def rewrite_template(
     parameters: Mapping[str, ParameterValue],
     *,
     dialect: str = "duckdb",
+    release: ReleaseMode = "exact",
 ) -> TemplateRewrite:
     """Check `parameters` against the template `name` of `view`, then parse, validate and
-    rewrite its SQL under the rule derived from it (see the module docstring).
+    rewrite its SQL under the rule derived from it (see the module docstring). With
+    `release="dp"` (a grant that demands differential privacy) the derived rule releases in
+    dp and the rewrite bounds the cells each person counts in (the derived rule's).
 
     Raises `QueryRejected`: `TEMPLATE_UNKNOWN` when the view has no such template (or no
     template rule), a `PARAMETER_*` reason, or any reason of `parse`, `validate` and
@@ -125,8 +128,12 @@ def rewrite_template(
     values = _checked(template, parameters)
     query = parse(template.sql)
     derived = template_rule(query, rule)
+    cells = None
+    if release == "dp":
+        derived = replace(derived, release="dp")
+        cells = derived.cells_per_person
     inner = replace(view, rule=derived)
-    rewritten = rewrite(query, inner, values, dialect=dialect)
+    rewritten = rewrite(query, inner, values, dialect=dialect, cells_per_person=cells)
     return TemplateRewrite(view=view, template=template, rewritten=rewritten, rule=derived)
 
 
@@ -202,7 +209,10 @@ def _derived(
     )
     if isinstance(limits, AggregationRule):  # its DP limits too (a template rule has none)
         derived = replace(
-            derived, epsilon_micro=limits.epsilon_micro, cells_per_person=limits.cells_per_person
+            derived,
+            epsilon_micro=limits.epsilon_micro,
+            cells_per_person=limits.cells_per_person,
+            delta=limits.delta,
         )
     return derived
 

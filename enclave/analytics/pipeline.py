@@ -500,7 +500,7 @@ class AggregateQueries:
         dataset_version = funds.dataset_version()
         key = query_key(plan, call.policy.version, dataset_version)
         organization = call.caller.organization
-        with self._one_at_a_time(key):
+        with self._one_at_a_time(f"{organization}\x00{key}"):  # the ledger is per partner
             try:
                 charge = funds.ledger.charge(
                     organization, dataset_version, key, plan.epsilon_micro, self._clock()
@@ -519,7 +519,7 @@ class AggregateQueries:
             if stored is None:
                 stored = self._noisy_result(call, plan, rules, charge.charge_id)
         spent = charge.micro_epsilon if charge.new else 0
-        left = funds.ledger.state(organization, dataset_version, self._clock())
+        left = funds.ledger.state(organization, dataset_version, self._clock()).for_partner()
         value = _decoded(stored, call.policy.version, charge, spent, replayed, left)
         assert value.dp is not None
         fields = receipts.query_run_fields(
@@ -679,10 +679,17 @@ class AggregateQueries:
             organization=call.caller.organization,
             purpose=asked.purpose,
         )
+        # a grant that demands dp covers the templates of the views it lists too
+        mode = call.policy.release_for(call.caller.organization, asked.purpose, view.name)
         found = query_engine.rewrite_template(
-            view, asked.template, asked.parameters, dialect=self._engine.dialect
+            view,
+            asked.template,
+            asked.parameters,
+            dialect=self._engine.dialect,
+            release="dp" if mode == "dp" else "exact",
         )
-        return _Plan(view, found.rule, found.rewritten, _measures(found.rewritten))
+        epsilon = found.rule.epsilon_micro if mode == "dp" else 0
+        return _Plan(view, found.rule, found.rewritten, _measures(found.rewritten), mode, epsilon)
 
     # -- Explain ----------------------------------------------------------------------------
     def explain(self, caller: Caller, asked: QueryRequest) -> Answer[Explanation]:
@@ -716,15 +723,26 @@ class AggregateQueries:
                 plan = self._template(call, asked)
             except query_engine.QueryRejected as rejected:
                 return denied("", rule_name, "exact", (_rejection(rejected),))
+            dp = plan.release_mode == "dp"
+            checks = (
+                self._dp_checks(call, plan)
+                if dp
+                else describe_checks(plan.rule, plan.view, plan.measures, self._limits)
+            )
+            notice = (
+                (DP_NOTICE if self._budget is not None else DP_UNAVAILABLE_NOTICE)
+                if dp
+                else TEMPLATE_NOTICE
+            )
             return Explanation(
-                allowed=True,
+                allowed=not dp or self._budget is not None,
                 view=plan.view.name,
                 rule=rule_name,
-                release_mode="exact",
+                release_mode=plan.release_mode,
                 rewritten_sql=plan.rewritten.sql,
-                checks=describe_checks(plan.rule, plan.view, plan.measures, self._limits),
+                checks=checks,
                 rejections=(),
-                notices=(TEMPLATE_NOTICE,),
+                notices=(notice,),
                 policy_version=call.policy.version,
             )
         try:
@@ -909,7 +927,9 @@ class AggregateQueries:
         funds = self._budget
         if funds is None:
             call.refuse(DpModeRequired("this zone keeps no privacy-budget ledger"))
-        state = funds.ledger.state(caller.organization, funds.dataset_version(), self._clock())
+        state = funds.ledger.state(
+            caller.organization, funds.dataset_version(), self._clock()
+        ).for_partner()
         fields = receipts.query_budget_fields(
             dataset_version=state.dataset_version,
             day=state.day.isoformat(),
@@ -1015,7 +1035,9 @@ def query_key(plan: _Plan, policy_version: str, dataset_version: str) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def _with_noise_metadata(table: pa.Table, noised: gate.DpResult) -> pa.Table:
+def _with_noise_metadata(
+    table: pa.Table, noised: gate.DpResult, averages: frozenset[str]
+) -> pa.Table:
     """``table`` with each noisy column's noise in its Arrow field metadata (an average:
     its parts') and the release in the schema's, so the IPC bytes the result hash covers
     carry them."""
@@ -1023,7 +1045,8 @@ def _with_noise_metadata(table: pa.Table, noised: gate.DpResult) -> pa.Table:
     fields = []
     for field_ in table.schema:
         meta: dict[bytes | str, bytes | str] = {}
-        for name in (field_.name, f"{field_.name}__sum", f"{field_.name}__count"):
+        parts = (f"{field_.name}__sum", f"{field_.name}__count")
+        for name in (field_.name, *(parts if field_.name in averages else ())):
             info = infos.get(name)
             if info is None:
                 continue
@@ -1049,7 +1072,12 @@ def _with_noise_metadata(table: pa.Table, noised: gate.DpResult) -> pa.Table:
 
 def _encoded(noised: gate.DpResult, plan: _Plan, delta: float) -> bytes:
     """The stored form of a noisy answer (what the ledger keeps with its charge)."""
-    table = _with_noise_metadata(noised.table, noised)
+    averages = frozenset(
+        c.item
+        for c in plan.rewritten.columns
+        if c.name != c.item and c.kind is not query_engine.OutputKind.TOP
+    )
+    table = _with_noise_metadata(noised.table, noised, averages)
     form = {
         "format": 1,
         "ipc": base64.b64encode(ipc_stream(table)).decode("ascii"),

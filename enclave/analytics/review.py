@@ -382,6 +382,39 @@ class QueryReviews:
         epsilon = rule.epsilon_micro if isinstance(rule, AggregationRule) else self._default_epsilon
         return "dp", min(epsilon, self._max_epsilon)
 
+    def _exact_allowed(self, call: _Call, stored: StoredQuery, view: View) -> None:
+        """Refuse an exact approval the policy cannot allow: one for an organization and
+        purpose whose grant demands dp (only the policy relaxes a grant, never one steward),
+        or of a query grouping by a dimension without a public domain (only dp selects the
+        cells of such a dimension; exact release needs the whole grid)."""
+        demands_dp = any(
+            g.organization == stored.organization
+            and g.purpose == stored.purpose
+            and g.release == "dp"
+            for g in call.policy.grants
+        )
+        if demands_dp:
+            call.refuse(
+                ReviewFieldInvalid(
+                    "conditions.mode",
+                    "dp: the policy's grant releases to this organization and purpose only "
+                    "with differential privacy (exact needs a policy change)",
+                )
+            )
+        try:
+            query = query_engine.parse(stored.sql)
+        except query_engine.QueryRejected:
+            return  # a query that does not parse was never pending; the run refuses it
+        columns = {name.lower(): column for name, column in view.columns.items()}
+        if any(columns[key].domain is None for key in query.group_by if key in columns):
+            call.refuse(
+                ReviewFieldInvalid(
+                    "conditions.mode",
+                    "dp: the query groups by a dimension without a public domain, which only "
+                    "differential privacy can release",
+                )
+            )
+
     def _conditions(
         self, call: _Call, asked: ConditionsAsked, stored: StoredQuery, view: View
     ) -> Conditions:
@@ -390,6 +423,8 @@ class QueryReviews:
         mode = asked.mode or default
         if mode not in ("exact", "dp"):
             call.refuse(ReviewFieldInvalid("conditions.mode", "exact or dp"))
+        if mode == "exact":
+            self._exact_allowed(call, stored, view)
         epsilon = asked.epsilon
         limit = self._max_epsilon / MICRO
         if mode == "exact":

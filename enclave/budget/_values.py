@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -69,10 +70,24 @@ class BudgetState:
     day: dt.date
     per_query: int
     limits: tuple[LimitState, ...]
+    #: what is left under limits not listed (:meth:`for_partner` hides the all-partner cap)
+    hidden_left: int | None = None
 
     @property
     def available(self) -> int:
-        return min([self.per_query, *(limit.left for limit in self.limits)])
+        hidden = [] if self.hidden_left is None else [self.hidden_left]
+        return min([self.per_query, *(limit.left for limit in self.limits), *hidden])
+
+    def for_partner(self) -> BudgetState:
+        """This state as its partner may read it: its own limits only. The cap on all
+        partners together is not listed (its spent would show the others' activity); it
+        still bounds :attr:`available`."""
+        shown = tuple(lim for lim in self.limits if lim.name != TOTAL_PER_DATASET_VERSION)
+        total = [lim.left for lim in self.limits if lim.name == TOTAL_PER_DATASET_VERSION]
+        hidden = min(
+            [*total, *([self.hidden_left] if self.hidden_left is not None else [])], default=None
+        )
+        return dataclasses.replace(self, limits=shown, hidden_left=hidden)
 
     def left_of(self, name: str) -> int:
         if name == PER_QUERY:

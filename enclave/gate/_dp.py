@@ -109,14 +109,17 @@ def _release_selected(table: pa.Table, rules: DpRules, planned: list[_Planned]) 
         index[key] = row
     by_name = {spec.column: (spec, measurement) for spec, measurement, _info in planned}
     threshold_values = table.column(rules.threshold).to_pylist()
-    counts = {_cell_name(key): int(threshold_values[row] or 0) for key, row in index.items()}
+    # OpenDP's map is keyed by text: each cell named by its keys' text (a column holds one
+    # type, so its values' text is one-to-one), the key itself kept beside it
+    names = {_cell_name(key): key for key in index}
+    counts = {name: int(threshold_values[index[key]] or 0) for name, key in names.items()}
     _spec, selector = by_name[rules.threshold]
     kept = selector(counts) if counts else {}
     chosen = sorted(
-        ((json.loads(name), int(value)) for name, value in kept.items()),
+        ((names[name], int(value)) for name, value in kept.items()),
         key=lambda item: tuple(str(v) for v in item[0]),
     )[: gate.row_cap]
-    rows = [index[tuple(key)] for key, _value in chosen]
+    rows = [index[key] for key, _value in chosen]
     noisy: dict[str, list[int]] = {rules.threshold: [value for _key, value in chosen]}
     for spec, measurement, _info in planned:
         if spec.column == rules.threshold:
@@ -137,7 +140,7 @@ def _release_selected(table: pa.Table, rules: DpRules, planned: list[_Planned]) 
 
 
 def _cell_name(key: tuple[Any, ...]) -> str:
-    return json.dumps(list(key), ensure_ascii=True, separators=(",", ":"))
+    return json.dumps([str(v) for v in key], ensure_ascii=True, separators=(",", ":"))
 
 
 def _drawn(measurement: dp.Measurement, values: list[int], nonnegative: bool) -> list[int]:

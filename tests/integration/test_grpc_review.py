@@ -624,3 +624,20 @@ def test_the_sdk_shows_the_partner_the_decision(review: Review) -> None:
         assert refused.rejection_reason == "the county is too small"
         client.run_query(query_id=accepted, purpose="INSURANCE_UNDERWRITING")
         assert client.get_query(accepted).runs_left == 3
+
+
+def test_one_steward_cannot_downgrade_a_dp_grant_to_exact(review: Review) -> None:
+    # organization 2's RESEARCH grant demands dp (policies/default.yaml): only the policy may
+    # relax it, never one steward's approval
+    request = query_pb2.SubmitRequest(sql=FOUR_KEYS, purpose=common_pb2.PURPOSE_RESEARCH)
+    submitted = review.partner("Submit", request)
+    assert isinstance(submitted, query_pb2.SubmitResponse)
+    assert submitted.status == query_pb2.QUERY_STATUS_PENDING_REVIEW
+    assert review.review(submitted.query_id).default_mode == query_pb2.RELEASE_MODE_DP
+    with pytest.raises(grpc.RpcError) as refused:
+        review.approve(submitted.query_id, mode=query_pb2.RELEASE_MODE_EXACT)
+    code, reason, metadata = _refusal(refused.value)
+    assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "FIELD_INVALID")
+    assert metadata["field"] == "conditions.mode"
+    approved = review.approve(submitted.query_id)  # the default: dp
+    assert approved.conditions.mode == query_pb2.RELEASE_MODE_DP

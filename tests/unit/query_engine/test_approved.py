@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from policies import AggregationRule
 from query_engine import (
     QueryRejected,
     Reason,
@@ -96,3 +97,18 @@ def test_a_value_of_the_wrong_kind_is_still_refused_by_the_rewrite() -> None:
     with pytest.raises(QueryRejected) as refused:
         rewrite(query, approved_view(query, view, release="exact"), {})
     assert refused.value.reason is Reason.VALUE_TYPE_MISMATCH
+
+
+def test_an_approval_keeps_the_view_rules_dp_limits() -> None:
+    # epsilon, cells per person and the partition selection's delta: an approval lifts what
+    # the query uses, never the privacy of its release
+    base = claims_view(max_group_keys=1)
+    assert isinstance(base.rule, AggregationRule)
+    strict = dataclasses.replace(base.rule, epsilon_micro=250_000, cells_per_person=2, delta=1e-15)
+    view = dataclasses.replace(base, rule=strict)
+    query = parse(
+        "SELECT province, institution_kind, COUNT(*) FROM claims_analysis "
+        "GROUP BY province, institution_kind"
+    )
+    rule = approved_rule(query, view, release="dp")
+    assert (rule.epsilon_micro, rule.cells_per_person, rule.delta) == (250_000, 2, 1e-15)

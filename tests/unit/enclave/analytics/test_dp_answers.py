@@ -13,6 +13,7 @@ import pytest
 
 from enclave.analytics import DpModeRequired, QueryRequest
 from enclave.budget import BudgetExhausted, BudgetLimits
+from policies import default_policy_text, load_policy
 from tests.support.query_export import Export, synthetic_export
 from tests.support.query_pipeline import DATASET_VERSION, INSURER, RESEARCH, Pipeline
 
@@ -137,3 +138,42 @@ def test_a_zone_without_a_ledger_refuses_dp(tmp_path: Path, export: Export) -> N
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def test_a_dp_grant_covers_the_template_views_it_lists(tmp_path: Path, export: Export) -> None:
+    # a grant's release: dp holds for every view it lists: a steward's templates too
+    text = default_policy_text().replace(
+        "    views: [claims_analysis, enrolment_analysis]\n    release: dp",
+        "    views: [claims_analysis, enrolment_analysis, visits_by_type]\n    release: dp",
+        1,
+    )
+    policy = load_policy(text)
+    assert policy.release_for("2", RESEARCH, "visits_by_type") == "dp"
+    assert policy.release_for("2", "INSURANCE_UNDERWRITING", "visits_by_type") == "exact"
+    running = Pipeline(tmp_path, export, policy, budget=BudgetLimits())
+    try:
+        asked = QueryRequest(
+            RESEARCH, template="average_cost_by_type", parameters={"province": "110000"}
+        )
+        explained = running.queries.explain(INSURER, asked).value
+        assert explained.release_mode == "dp" and explained.allowed
+        with running.appended() as leaves:
+            answer = running.queries.answer(INSURER, asked).value
+        assert "BudgetCharged" in leaves[0].kinds
+        assert answer.release_mode == "dp" and answer.dp is not None
+        assert answer.dp.epsilon_spent_micro == EPSILON
+    finally:
+        running.close()
+
+
+def test_noise_metadata_goes_only_to_the_column_it_describes(pipeline: Pipeline) -> None:
+    # a count named n beside a sum named n__sum: n is no average, n__sum's noise is its own
+    sql = (
+        "SELECT scheme, COUNT(*) AS n, COUNT(DISTINCT person_key) AS n__sum"
+        " FROM enrolment_analysis GROUP BY scheme"
+    )
+    answer = pipeline.released_dp(sql).value
+    schema = pa.ipc.open_stream(answer.ipc).read_all().schema
+    n = schema.field("n").metadata or {}
+    assert b"dataward.noise_scale" in n
+    assert not [key for key in n if key.startswith(b"dataward.sum.")]

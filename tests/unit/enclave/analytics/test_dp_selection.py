@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -31,9 +32,10 @@ def _selecting_policy() -> str:
     view = document["views"]["enrolment_analysis"]
     view["sql"] = view["sql"].replace(
         "e.scheme AS scheme,",
-        "e.scheme AS scheme, e.insured_region_code AS region, p.gender AS sex,",
+        "e.scheme AS scheme, e.insured_region_code AS region, p.gender AS sex,"
+        " e.start_date AS start_date,",
     )
-    for name in ("region", "sex"):
+    for name in ("region", "sex", "start_date"):
         view["columns"][name] = {"role": "dimension"}  # no domain
         view["rule"]["aggregation"]["dimensions"].append(name)
     return yaml.safe_dump(document, sort_keys=False)
@@ -115,3 +117,14 @@ def test_large_cells_without_a_domain_are_released_near_the_truth(
     for sex, n in rows.items():
         # within 12 noise scales plus the rounding (a bound that cannot flake)
         assert abs(n - truth[sex]) <= 12 * noise["n"].scale + 5
+
+
+def test_a_dimension_of_dates_without_a_domain_is_selected_like_text(pipeline: Pipeline) -> None:
+    # the selection names each cell by its keys' text; the released keys keep their type
+    sql = (
+        "SELECT start_date, COUNT(DISTINCT person_key) AS persons FROM enrolment_analysis"
+        " GROUP BY start_date"
+    )
+    answer = pipeline.released_dp(sql).value
+    assert answer.table.schema.field("start_date").type == pa.date32()
+    assert answer.dp is not None and answer.dp.noise[0].mechanism == "laplace_threshold"
