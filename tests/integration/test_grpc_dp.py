@@ -97,6 +97,8 @@ def test_a_dp_answer_carries_its_noise_and_cost_and_its_receipt_covers_them(stac
     assert budget.available_micro == MICRO_EPSILON  # 2 a day, 1 spent
     spent = {lim.name: lim.spent_micro for lim in budget.limits}
     assert spent["per_partner_per_day"] == MICRO_EPSILON
+    # the partner's own limits only: the all-partner cap's spent is the others' activity
+    assert set(spent) == {"per_partner_per_day", "per_partner_per_dataset_version"}
 
 
 def test_an_exhausted_budget_is_resource_exhausted_with_the_state(stack: Stack) -> None:
@@ -112,3 +114,4 @@ def test_an_exhausted_budget_is_resource_exhausted_with_the_state(stack: Stack) 
     assert error.left_micro("per_partner_per_day") == 0
     assert error.requested_micro == MICRO_EPSILON
     assert error.metadata["per_partner_per_dataset_version.left"] == str(8 * MICRO_EPSILON)
+    assert not [key for key in error.metadata if key.startswith("total_per_dataset_version")]
