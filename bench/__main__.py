@@ -15,6 +15,7 @@ BENCHES = [
     "bench.existence",
     "bench.query",
     "bench.spark",
+    "bench.paillier",
     "bench.ckks",
 ]
 
