@@ -39,7 +39,7 @@ from fractions import Fraction
 
 import phe
 
-from dataward.compute import decode_score
+from dataward.compute import decode_score, weight_mantissa
 from enclave.compute import (
     EncryptedWeights,
     FeatureBound,
@@ -103,7 +103,7 @@ def main() -> None:
         for i, (name, low, high) in zip(range(args.features), _cycle(BOUNDS), strict=False)
     )
     weights = [Fraction(rng.randint(-(2 * 16**4), 2 * 16**4), 16**4) for _ in bounds]
-    mantissas = [int(w * 16**-EXPONENT) for w in weights]
+    mantissas = [weight_mantissa(w, EXPONENT) for w in weights]
     encrypted = [
         public.encrypt(phe.EncodedNumber(public, m % public.n, EXPONENT)) for m in mantissas
     ]

@@ -21,6 +21,12 @@ honest scores that agree in their low ``width`` bits). For ANY weights (even one
 each value of ``S mod n``, so one score tells the partner at most ``width`` bits (plus less
 than 2**-127) about the features.
 
+**How to encrypt the weights** (so the exponent is the model's, not the weights'): each
+weight's mantissa :func:`weight_mantissa` at the model's one exponent, encrypted as
+``public_key.raw_encrypt(mantissa % n)`` (or ``encrypt(EncodedNumber(public_key, mantissa %
+n, exponent))``), never ``public_key.encrypt(weight)``, which picks an exponent per weight
+from its float precision.
+
 **How to decode.** Decrypt with ``PaillierPrivateKey.raw_decrypt`` (an integer in
 ``[0, n)``), never with phe's ``decrypt``: ``D`` is usually above phe's ``max_int`` (``n/3``),
 which phe would read as an overflow or a negative number. Then :func:`decode_score`: the low
@@ -39,6 +45,7 @@ __all__ = [
     "MAX_WIDTH",
     "decode_score",
     "low_bits_signed",
+    "weight_mantissa",
 ]
 
 ENCODING_BASE = 16
@@ -74,3 +81,14 @@ def decode_score(plaintext: int, width: int, exponent: int) -> Fraction:
     if isinstance(exponent, bool) or not isinstance(exponent, int):
         raise ValueError("the exponent must be an integer")
     return low_bits_signed(plaintext, width) * Fraction(ENCODING_BASE) ** exponent
+
+
+def weight_mantissa(weight: int | float | Fraction, exponent: int) -> int:
+    """The integer ``m`` with ``m * 16**exponent`` nearest to ``weight`` (half to even, as
+    phe's ``EncodedNumber.encode`` rounds): what the partner encrypts for a model whose one
+    exponent is ``exponent``."""
+    if isinstance(exponent, bool) or not isinstance(exponent, int):
+        raise ValueError("the exponent must be an integer")
+    if isinstance(weight, bool) or not isinstance(weight, int | float | Fraction):
+        raise ValueError("a weight must be an int, a float or a Fraction")
+    return round(Fraction(weight) * Fraction(ENCODING_BASE) ** -exponent)

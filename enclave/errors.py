@@ -9,7 +9,8 @@ decision leaf and into the wire's ``ErrorInfo``, so renaming a class changes nei
 This module holds the root and the errors of keys and datasets; the sub-packages extend the
 tree in their own ``errors`` modules: :mod:`enclave.audit.errors` (``AuditError``),
 :mod:`enclave.persons.errors` (``PersonCheckError``, ``InvalidIdNumber``),
-:mod:`enclave.consent.errors` (``ConsentError``).
+:mod:`enclave.consent.errors` (``ConsentError``), :mod:`enclave.compute.errors`
+(``PaillierError``), :mod:`enclave.compute.ckks_errors` (``CkksError``).
 
 ::
 

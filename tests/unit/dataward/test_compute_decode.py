@@ -7,7 +7,13 @@ from fractions import Fraction
 import phe
 import pytest
 
-from dataward.compute import ENCODING_BASE, MAX_WIDTH, decode_score, low_bits_signed
+from dataward.compute import (
+    ENCODING_BASE,
+    MAX_WIDTH,
+    decode_score,
+    low_bits_signed,
+    weight_mantissa,
+)
 
 
 def test_the_base_is_phes() -> None:
@@ -54,3 +60,23 @@ def test_a_bad_plaintext_is_refused(plaintext: object) -> None:
 def test_a_bad_exponent_is_refused() -> None:
     with pytest.raises(ValueError, match="exponent"):
         decode_score(1, 8, 1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("weight", [1.25, -0.1875, Fraction(1, 3), 7, -2, 0.1, 1e-9])
+def test_a_weights_mantissa_is_phes_encoding_at_the_models_exponent(weight: object) -> None:
+    public = phe.PaillierPublicKey(2**64 + 13)  # encoding needs only n; no key is generated
+    expected = phe.EncodedNumber.encode(public, weight, precision=16.0**-4, max_exponent=-4)
+    assert expected.exponent == -4
+    mantissa = weight_mantissa(weight, -4)  # type: ignore[arg-type]
+    assert mantissa % public.n == expected.encoding
+
+
+def test_a_mantissa_is_exact_when_the_weight_is_on_the_grid() -> None:
+    assert weight_mantissa(Fraction(5, 4), -3) == 5 * 16**3 // 4
+    assert decode_score(weight_mantissa(-1.5, -1) % 2**16, 16, -1) == -1.5
+
+
+@pytest.mark.parametrize(("weight", "exponent"), [("1", 0), (True, 0), (1.0, 1.5), (1, False)])
+def test_a_bad_weight_or_exponent_is_refused(weight: object, exponent: object) -> None:
+    with pytest.raises(ValueError):
+        weight_mantissa(weight, exponent)  # type: ignore[arg-type]
