@@ -96,7 +96,8 @@ class PaillierScorer:
     policy's, in units of ``16**exponent``). Everything is checked here, once per model:
     :class:`WeightsRefused`, :class:`ModelInvalid`, and :class:`~enclave.compute.GmpyMissing`
     when phe runs without gmpy2. ``obfuscators`` must be a pool of the same key; without one,
-    each score computes its own (about 30 ms)."""
+    each score computes its own (about 30 ms). A scorer holds no state between scores: threads
+    may share it."""
 
     def __init__(
         self,
