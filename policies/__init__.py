@@ -2,10 +2,13 @@
 
 A steward's policy (YAML) defines analysis views over zone tables, the role of every view
 column, each view's analysis rule and the grants of views to partner organizations and
-purposes. `load_policy_file` turns a document into a frozen `Policy` or raises a precise
-`PolicyError` (file, path, problem); `Policy.grant_for` and the combinators return decisions
-as values (`Allow` / `Deny(reasons)`), failing closed. `default_policy()` is the policy for
-the synthetic registry, shipped as `policies/default.yaml`.
+purposes; optionally feature sets (per-person integer vectors, bounded and coarsened) and
+scorecards (the zone's credit evaluation over one), values of `policies.features` in
+`Policy.feature_sets` and `Policy.scorecards`. `load_policy_file` turns a document into a
+frozen `Policy` or raises a precise `PolicyError` (file, path, problem); `Policy.grant_for`
+and the combinators return decisions as values (`Allow` / `Deny(reasons)`), failing closed.
+`default_policy()` is the policy for the synthetic registry, shipped as
+`policies/default.yaml`.
 """
 
 from policies._default import default_policy, default_policy_text
@@ -24,6 +27,20 @@ from policies.errors import (
     UnknownKeyError,
     UnknownReferenceError,
     WrongTypeError,
+)
+from policies.features import (
+    BANDS,
+    Band,
+    ClaimCount,
+    ClaimSum,
+    Definition,
+    EnrolmentMax,
+    Feature,
+    FeatureSet,
+    FeatureSql,
+    MonthsEnrolled,
+    Points,
+    Scorecard,
 )
 from policies.load import AGGREGATES, WHERE_OPERATORS, load_policy, load_policy_file
 from policies.model import (
@@ -45,24 +62,35 @@ from policies.model import (
 
 __all__ = [
     "AGGREGATES",
+    "BANDS",
     "NO_RULES",
     "VIEW_NOT_GRANTED",
     "WHERE_OPERATORS",
     "AggregationRule",
     "Allow",
+    "Band",
+    "ClaimCount",
+    "ClaimSum",
     "Column",
     "ColumnRole",
     "Decision",
+    "Definition",
     "Deny",
     "DuplicateNameError",
+    "EnrolmentMax",
+    "Feature",
+    "FeatureSet",
+    "FeatureSql",
     "Grant",
     "InvalidValueError",
     "MissingBoundsError",
     "MissingDomainError",
     "MissingKeyError",
+    "MonthsEnrolled",
     "Parameter",
     "ParameterType",
     "PersonKeyExposedError",
+    "Points",
     "Policy",
     "PolicyError",
     "PolicyInvalidError",
@@ -70,6 +98,7 @@ __all__ = [
     "PolicyUnreadableError",
     "ReleaseMode",
     "Rule",
+    "Scorecard",
     "Template",
     "TemplateRule",
     "Unit",

@@ -2,7 +2,8 @@
 
 The canonical form is JSON with sorted keys and sets as sorted lists, built from the validated
 values, so key order, layout, comments and quoting do not change the version; any change of
-meaning does.
+meaning does. Feature sets and scorecards (issue 12) enter the form only when the policy has
+some, so the versions of policies without them stay what they were.
 """
 
 from __future__ import annotations
@@ -11,6 +12,17 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
+from policies.features import (
+    ClaimCount,
+    ClaimSum,
+    Definition,
+    EnrolmentMax,
+    Feature,
+    FeatureSet,
+    FeatureSql,
+    MonthsEnrolled,
+    Scorecard,
+)
 from policies.model import (
     DEFAULT_DELTA,
     AggregationRule,
@@ -26,9 +38,15 @@ __all__ = ["version_of"]
 _FORMAT = "dataward-policy/1"
 
 
-def version_of(views: Mapping[str, View], grants: Sequence[Grant]) -> str:
-    """The hex sha256 of the canonical JSON of `views` and `grants`."""
-    form = {
+def version_of(
+    views: Mapping[str, View],
+    grants: Sequence[Grant],
+    feature_sets: Mapping[str, FeatureSet] | None = None,
+    scorecards: Mapping[str, Scorecard] | None = None,
+) -> str:
+    """The hex sha256 of the canonical JSON of `views`, `grants`, and the feature sets and
+    scorecards where there are any."""
+    form: dict[str, object] = {
         "format": _FORMAT,
         "views": {name: _view(view) for name, view in views.items()},
         "grants": sorted(
@@ -44,6 +62,12 @@ def version_of(views: Mapping[str, View], grants: Sequence[Grant]) -> str:
             key=lambda g: (str(g["organization"]), str(g["purpose"])),
         ),
     }
+    if feature_sets:
+        form["feature_sets"] = {
+            name: [_feature(f) for f in fs.features] for name, fs in feature_sets.items()
+        }
+    if scorecards:
+        form["scorecards"] = {name: _scorecard(card) for name, card in scorecards.items()}
     text = json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
@@ -113,4 +137,50 @@ def _parameter(parameter: Parameter) -> dict[str, object]:
         "minimum": parameter.minimum,
         "maximum": parameter.maximum,
         "choices": sorted(parameter.choices, key=str) if parameter.choices is not None else None,
+    }
+
+
+def _feature(feature: Feature) -> dict[str, object]:
+    # A list item, in the vector's order: the order is part of the meaning.
+    return {
+        "name": feature.name,
+        "definition": _definition(feature.definition),
+        "lower": feature.lower,
+        "upper": feature.upper,
+        "buckets": list(feature.buckets) if feature.buckets is not None else None,
+    }
+
+
+def _definition(definition: Definition) -> dict[str, object]:
+    if isinstance(definition, FeatureSql):
+        return {"sql": definition.sql}
+    if isinstance(definition, MonthsEnrolled):
+        return {"months_enrolled": {"window_months": definition.window_months}}
+    if isinstance(definition, EnrolmentMax):
+        return {"enrolment_max": {"column": definition.column}}
+    types = sorted(definition.visit_types) if definition.visit_types is not None else None
+    if isinstance(definition, ClaimSum):
+        return {
+            "claim_sum": {
+                "column": definition.column,
+                "window_months": definition.window_months,
+                "visit_types": types,
+            }
+        }
+    if isinstance(definition, ClaimCount):
+        return {"claim_count": {"window_months": definition.window_months, "visit_types": types}}
+    raise TypeError(f"no canonical form for {type(definition).__name__}")  # a bug
+
+
+def _scorecard(card: Scorecard) -> dict[str, object]:
+    return {
+        "feature_set": card.feature_set,
+        "intercept": card.intercept,
+        "points": {
+            name: {"per_unit": p.per_unit}
+            if p.per_bucket is None
+            else {"per_bucket": list(p.per_bucket)}
+            for name, p in card.points.items()
+        },
+        "cutoffs": list(card.cutoffs),
     }

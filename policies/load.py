@@ -38,6 +38,9 @@ The format (every key shown; ``[]`` lists, ``{}`` mappings)::
     grants:
       - {organization: "2", purpose: INSURANCE_PRICING, views: [<view>, ...]}
       - {organization: "2", purpose: RESEARCH, views: [<view>], release: dp}   # dp on all
+    feature_sets: {<set>: {features: [...]}}   # optional: per-person integer features
+    scorecards: {<scorecard>: {...}}           # optional: the zone's credit evaluation
+                                               # (both in `policies._features`)
 
 Every failure names the file, the path (``views.claims_analysis.columns.age_band.role``) and
 the problem; nothing but a `PolicyError` leaves on bad input.
@@ -59,12 +62,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
-import sqlglot
-import sqlglot.errors
 from sqlglot import exp
 
 from policies._canonical import version_of
 from policies._document import At, parse
+from policies._features import feature_sets, scorecards
+from policies._sql import select as _select
+from policies._sql import sources as _sources
 from policies.errors import (
     DuplicateNameError,
     InvalidValueError,
@@ -102,7 +106,6 @@ _ROLES: Mapping[str, ColumnRole] = {role.value: role for role in ColumnRole}
 _UNITS: Mapping[str, Unit] = {"cents": "cents", "count": "count"}
 _RELEASES: Mapping[str, ReleaseMode] = {"dp": "dp", "exact": "exact"}
 _TYPES: Mapping[str, ParameterType] = {"int": "int", "str": "str", "date": "date"}
-_DIALECT = "duckdb"
 _TEMPLATE_LIMITS = ("contribution_limit", "row_cap", "min_persons", "rounding_base")
 
 
@@ -129,7 +132,7 @@ def load_policy(text: str, file: str = "<policy>", tables: frozenset[str] | None
     except RecursionError:
         At(file).fail(PolicySyntaxError, "the document is nested too deeply")
     top = At(file)
-    doc = top.mapping(data, required=("views", "grants"))
+    doc = top.mapping(data, required=("views", "grants"), optional=("feature_sets", "scorecards"))
     views_at = top.key("views")
     views = {
         name: _view(name, value, views_at.key(name), tables)
@@ -137,7 +140,15 @@ def load_policy(text: str, file: str = "<policy>", tables: frozenset[str] | None
     }
     _unique_templates(views, views_at)
     grants = _grants(doc["grants"], top.key("grants"), views)
-    return Policy(views=views, grants=grants, version=version_of(views, grants))
+    sets = feature_sets(doc.get("feature_sets", {}), top.key("feature_sets"), tables)
+    cards = scorecards(doc.get("scorecards", {}), top.key("scorecards"), sets)
+    return Policy(
+        views=views,
+        grants=grants,
+        version=version_of(views, grants, sets, cards),
+        feature_sets=sets,
+        scorecards=cards,
+    )
 
 
 def _unique_templates(views: Mapping[str, View], at: At) -> None:
@@ -152,30 +163,6 @@ def _unique_templates(views: Mapping[str, View], at: At) -> None:
                     DuplicateNameError, f"view {seen[name]!r} already has a template of this name"
                 )
             seen[name] = view.name
-
-
-def _select(sql: str, at: At) -> exp.Select:
-    try:
-        statements = sqlglot.parse(sql, read=_DIALECT)
-    except sqlglot.errors.SqlglotError as exc:
-        at.fail(InvalidValueError, f"not valid SQL: {(str(exc).splitlines() or ['error'])[0]}")
-    except (RecursionError, ValueError):
-        at.fail(InvalidValueError, "not valid SQL")
-    if len(statements) != 1 or not isinstance(statements[0], exp.Select):
-        at.fail(InvalidValueError, "must be exactly one SELECT statement")
-    return statements[0]
-
-
-def _sources(select: exp.Select, at: At, allowed: frozenset[str] | None, what: str) -> None:
-    """Every table `select` reads is a plain name: no file path, table function or schema."""
-    local = {cte.alias_or_name for cte in select.find_all(exp.CTE)}
-    for table in select.find_all(exp.Table):
-        name = table.name
-        plain = isinstance(table.this, exp.Identifier) and name.isascii() and name.isidentifier()
-        if not plain or table.args.get("db") or table.args.get("catalog"):
-            at.fail(InvalidValueError, f"reads only plain {what} by name (no files, functions)")
-        if allowed is not None and name not in allowed and name not in local:
-            at.fail(UnknownReferenceError, f"reads {name!r}, which is not one of the {what}")
 
 
 def _view(name: str, value: object, at: At, tables: frozenset[str] | None) -> View:

@@ -9,11 +9,12 @@ builds these from a document and checks every cross-reference before one exists.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import Literal
 
 from policies.decisions import Allow, Decision, Deny
+from policies.features import FeatureSet, Scorecard
 
 __all__ = [
     "DEFAULT_DELTA",
@@ -189,11 +190,14 @@ class Policy:
     """A validated policy; `version` is the sha256 of its canonical form.
 
     Equal content gives an equal version, whatever the document's layout, order or comments.
+    `feature_sets` and `scorecards` (issue 12) are empty unless the document has them.
     """
 
     views: Mapping[str, View]
     grants: tuple[Grant, ...]
     version: str
+    feature_sets: Mapping[str, FeatureSet] = field(default_factory=dict)
+    scorecards: Mapping[str, Scorecard] = field(default_factory=dict)
 
     def grant_for(self, organization: str, purpose: str, view: str) -> Decision:
         """Allow if a grant gives `organization`, for `purpose`, the view; else VIEW_NOT_GRANTED.
