@@ -20,7 +20,9 @@ aggregates leave only through the output gate (``gate/``), behind the same leave
     budget/     the durable privacy-budget ledger: integer micro-epsilon, hash-chained charges,
                 limits, the noisy result stored with its charge
     compute/    compute under encryption (issue 12): CKKS uploads validated, batch scores
-                column-packed, only consented persons' slots filled
+                column-packed, only consented persons' slots filled; feature sets (per-person
+                integer vectors, bounded and coarsened, never released in clear) and the
+                zone's credit band (a scorecard; only the band leaves)
 
 Other packages import only these faces (``enclave.<sub>``) and this one, which holds the
 root of the zone's one error tree (:mod:`enclave.errors`): every zone error is a

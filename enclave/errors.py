@@ -10,7 +10,7 @@ This module holds the root and the errors of keys and datasets; the sub-packages
 tree in their own ``errors`` modules: :mod:`enclave.audit.errors` (``AuditError``),
 :mod:`enclave.persons.errors` (``PersonCheckError``, ``InvalidIdNumber``),
 :mod:`enclave.consent.errors` (``ConsentError``), :mod:`enclave.compute.errors`
-(``PaillierError``), :mod:`enclave.compute.ckks_errors` (``CkksError``).
+(``PaillierError``, ``FeatureError``), :mod:`enclave.compute.ckks_errors` (``CkksError``).
 
 ::
 

@@ -16,8 +16,15 @@ obfuscator from an :class:`ObfuscatorPool`; it answers a :class:`PaillierScore` 
 integers, never a phe object. The partner decodes it with
 :func:`dataward.compute.decode_score`. Its errors are in :mod:`enclave.compute.errors`.
 
+Feature sets: :class:`FeatureComputer` computes a policy's feature set (``Policy.feature_sets``)
+for one person or a batch on the live dataset version, each a :class:`FeatureVector` of ints
+within the declared bounds, coarsened -- values that never leave the zone in clear. The
+zone-owned credit evaluation: :class:`CreditEvaluator` bands persons by a policy's scorecard
+(``Policy.scorecards``); only a :class:`CreditBand` (the band A-E and the policy version)
+leaves. Their errors are :class:`FeatureError`\\ s, in :mod:`enclave.compute.errors` too.
+
 Not here yet: model cards and the auditor's signature, consent and the one-score-per-consent
-rule, release leaves, the zone's credit band, ``ComputeService``.
+rule, release leaves, ``ComputeService``.
 """
 
 from enclave.compute._ckks import (
@@ -32,6 +39,14 @@ from enclave.compute._ckks import (
     FeatureBound,
     load_ciphertext,
     load_public_context,
+)
+from enclave.compute._credit import CreditBand, CreditEvaluator
+from enclave.compute._features import (
+    DEFAULT_FEATURE_LIMITS,
+    MAX_BATCH_PERSONS,
+    DatasetFiles,
+    FeatureComputer,
+    FeatureVector,
 )
 from enclave.compute._key import KEY_BITS, SMALL_FACTOR_BOUND, PartnerKey, require_gmpy2
 from enclave.compute._paillier import (
@@ -50,12 +65,19 @@ from enclave.compute.ckks_errors import (
     FeaturesInvalid,
 )
 from enclave.compute.errors import (
+    FeatureBatchTooLarge,
+    FeatureComputationFailed,
+    FeatureError,
     FeatureOutOfBounds,
+    FeaturePersonUnknown,
+    FeatureRequestInvalid,
+    FeatureSetUnknown,
     GmpyMissing,
     ModelInvalid,
     ObfuscatorPoolClosed,
     PaillierError,
     PartnerKeyRefused,
+    ScorecardUnknown,
     WeightsRefused,
 )
 
@@ -64,8 +86,10 @@ __all__ = [
     "CKKS_POLY_MODULUS_DEGREE",
     "CKKS_SCALE",
     "CKKS_SLOTS",
+    "DEFAULT_FEATURE_LIMITS",
     "EXPONENT_LIMIT",
     "KEY_BITS",
+    "MAX_BATCH_PERSONS",
     "NOISE_LIMIT",
     "SMALL_FACTOR_BOUND",
     "CiphertextInvalid",
@@ -76,9 +100,20 @@ __all__ = [
     "CkksError",
     "CkksLimits",
     "ContextInvalid",
+    "CreditBand",
+    "CreditEvaluator",
+    "DatasetFiles",
     "EncryptedWeights",
+    "FeatureBatchTooLarge",
     "FeatureBound",
+    "FeatureComputationFailed",
+    "FeatureComputer",
+    "FeatureError",
     "FeatureOutOfBounds",
+    "FeaturePersonUnknown",
+    "FeatureRequestInvalid",
+    "FeatureSetUnknown",
+    "FeatureVector",
     "FeaturesInvalid",
     "GmpyMissing",
     "ModelInvalid",
@@ -90,6 +125,7 @@ __all__ = [
     "PartnerKey",
     "PartnerKeyRefused",
     "PoolStats",
+    "ScorecardUnknown",
     "WeightsRefused",
     "fresh_obfuscator",
     "load_ciphertext",

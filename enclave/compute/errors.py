@@ -1,5 +1,6 @@
-"""Errors of the Paillier scoring core (part of the zone's one tree, :mod:`enclave.errors`;
-the CKKS core's are in :mod:`enclave.compute.ckks_errors`)::
+"""Errors of the Paillier scoring core and of feature sets and the credit band (part of the
+zone's one tree, :mod:`enclave.errors`; the CKKS core's are in
+:mod:`enclave.compute.ckks_errors`)::
 
     ZoneError
     └── PaillierError                  a wiring bug (e.g. a pool of another key): INTERNAL
@@ -14,8 +15,19 @@ the CKKS core's are in :mod:`enclave.compute.ckks_errors`)::
         │                             zone's feature pipeline (INTERNAL), never the partner's
         └── ObfuscatorPoolClosed      ``take()`` on a closed pool (INTERNAL)
 
+    ZoneError
+    └── FeatureError
+        ├── FeatureSetUnknown          the policy in force has no feature set of this name
+        ├── ScorecardUnknown           the policy in force has no scorecard of this name
+        ├── FeatureRequestInvalid      no person, or a person id that is not an integer
+        ├── FeatureBatchTooLarge       more persons than one batch may hold
+        ├── FeaturePersonUnknown       the registry has no such person (which one is not said)
+        └── FeatureComputationFailed   the engine failed on a feature set, or a feature's SQL
+                                       yielded more than one row for a person
+
 Public messages name the check, the feature or the index, never a value (no ciphertext, no
-modulus, no feature value).
+modulus, no feature value); the feature errors name feature sets and limits (the steward's
+names), never a person id, a token or a feature value.
 """
 
 from __future__ import annotations
@@ -25,12 +37,19 @@ from typing import ClassVar
 from enclave.errors import ZoneError
 
 __all__ = [
+    "FeatureBatchTooLarge",
+    "FeatureComputationFailed",
+    "FeatureError",
     "FeatureOutOfBounds",
+    "FeaturePersonUnknown",
+    "FeatureRequestInvalid",
+    "FeatureSetUnknown",
     "GmpyMissing",
     "ModelInvalid",
     "ObfuscatorPoolClosed",
     "PaillierError",
     "PartnerKeyRefused",
+    "ScorecardUnknown",
     "WeightsRefused",
 ]
 
@@ -93,3 +112,62 @@ class FeatureOutOfBounds(PaillierError):  # noqa: N818 (API names)
 
 class ObfuscatorPoolClosed(PaillierError):  # noqa: N818 (API names)
     default_message = "the obfuscator pool is closed"
+
+
+class FeatureError(ZoneError):
+    reason: ClassVar[str] = "INTERNAL"
+    default_message = "feature computation error"
+
+
+class FeatureSetUnknown(FeatureError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "NOT_FOUND"
+
+    def __init__(self, feature_set: str) -> None:
+        self.feature_set = feature_set
+        super().__init__("the policy in force has no feature set of this name")
+
+
+class ScorecardUnknown(FeatureError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "NOT_FOUND"
+
+    def __init__(self, scorecard: str) -> None:
+        self.scorecard = scorecard
+        super().__init__("the policy in force has no scorecard of this name")
+
+
+class FeatureRequestInvalid(FeatureError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "FIELD_INVALID"
+    default_message = "give at least one person, each by the registry's integer person id"
+
+
+class FeatureBatchTooLarge(FeatureError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "BATCH_TOO_LARGE"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"a batch holds at most {limit} persons")
+
+
+class FeaturePersonUnknown(FeatureError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "NOT_FOUND"
+
+    def __init__(self, unknown: int = 1) -> None:
+        self.unknown = unknown
+        super().__init__(
+            "the registry has no person for this request"
+            if unknown == 1
+            else f"the registry has no person for {unknown} of the request's persons"
+        )
+
+
+class FeatureComputationFailed(FeatureError):  # noqa: N818 (API names)
+    """The engine failed (``problem`` is its error's class name or the rule broken), never
+    the partner's request: a limit reached or a feature's SQL that does not hold its
+    contract."""
+
+    reason: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, feature_set: str, problem: str) -> None:
+        self.feature_set = feature_set
+        self.problem = problem
+        super().__init__(f"computing feature set {feature_set!r} failed: {problem}")

@@ -1,7 +1,8 @@
 """Real keys, generated here as a partner would (the test holds the secret key): TenSEAL
 contexts, and one 3072-bit phe key pair per session (generation takes seconds) with a
 factory for encrypted Paillier models (mantissas encrypted with phe's ``raw_encrypt``, a
-fresh ``r`` each, one exponent for the model, as the SDK will)."""
+fresh ``r`` each, one exponent for the model, as the SDK will); and a real synthetic
+registry in a zone with its credit features computed by hand (`features_registry`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from enclave.compute import (
     PartnerKey,
     load_public_context,
 )
+from tests.unit.enclave.compute.features_registry import Registry, open_registry
 
 
 def make_context(degree: int = 8192, bits: tuple[int, ...] = (60, 40, 40, 60)) -> ts.Context:
@@ -85,3 +87,10 @@ def bounds() -> BoundsFactory:
         return tuple(FeatureBound(f"f{i}", low, high) for i, (low, high) in enumerate(pairs))
 
     return make
+
+
+# -- feature sets and the credit band ---------------------------------------------------------
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """A real synthetic registry in a zone, and its credit features computed by hand."""
+    return open_registry(tmp_path_factory.mktemp("compute"))
