@@ -30,6 +30,7 @@ from policies.errors import (
 )
 from policies.features import (
     BANDS,
+    MAX_FEATURE_MAGNITUDE,
     Band,
     ClaimCount,
     ClaimSum,
@@ -63,6 +64,7 @@ from policies.model import (
 __all__ = [
     "AGGREGATES",
     "BANDS",
+    "MAX_FEATURE_MAGNITUDE",
     "NO_RULES",
     "VIEW_NOT_GRANTED",
     "WHERE_OPERATORS",

@@ -6,8 +6,8 @@ The format (see `policies.features` for what each definition computes)::
       <set>:                          # lower-case identifier, e.g. credit_v1
         features:                     # a list: the vector's order
           - name: <feature>           # lower-case identifier, unique in the set
-            lower: 0                  # the declared bounds: values are clipped into them
-            upper: 36
+            lower: 0                  # the declared bounds (within +-2^20): values are
+            upper: 36                 # clipped into them
             # exactly one definition:
             months_enrolled: {window_months: 36}
             enrolment_max: {column: arrears_months}
@@ -50,6 +50,7 @@ from policies.features import (
     CLAIM_SUM_COLUMNS,
     ENROLMENT_MAX_COLUMNS,
     FEATURE_SQL_OUTPUTS,
+    MAX_FEATURE_MAGNITUDE,
     VISIT_TYPES,
     ClaimCount,
     ClaimSum,
@@ -105,6 +106,11 @@ def _feature(value: object, at: At, tables: frozenset[str] | None) -> Feature:
     name = at.key("name").identifier(doc["name"])
     lower = at.key("lower").integer(doc["lower"])
     upper = at.key("upper").integer(doc["upper"])
+    for key, bound in (("lower", lower), ("upper", upper)):
+        if abs(bound) > MAX_FEATURE_MAGNITUDE:
+            at.key(key).fail(
+                InvalidValueError, "must be within -2^20..2^20 (what encrypted scoring holds)"
+            )
     if lower > upper:
         at.key("upper").fail(InvalidValueError, "must be at least lower")
     given = [key for key in _DEFINITIONS if key in doc]

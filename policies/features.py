@@ -30,6 +30,7 @@ __all__ = [
     "CLAIM_SUM_COLUMNS",
     "ENROLMENT_MAX_COLUMNS",
     "FEATURE_SQL_OUTPUTS",
+    "MAX_FEATURE_MAGNITUDE",
     "VISIT_TYPES",
     "Band",
     "ClaimCount",
@@ -61,6 +62,9 @@ ENROLMENT_MAX_COLUMNS = frozenset({"arrears_months"})
 FEATURE_SQL_OUTPUTS = ("person_key", "value")
 #: The one parameter a feature's SQL may use, `:as_of` (a DATE: the day the features are of).
 AS_OF_PARAMETER = "as_of"
+#: The largest magnitude of a feature's bounds: what the encrypted schemes score exactly
+#: (CKKS keeps |score| * 2^40 inside its modulus; `enclave.compute`'s own limit is the same).
+MAX_FEATURE_MAGNITUDE = 2**20
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ integers, never a phe object. The partner decodes it with
 
 Feature sets: :class:`FeatureComputer` computes a policy's feature set (``Policy.feature_sets``)
 for one person or a batch on the live dataset version, each a :class:`FeatureVector` of ints
-within the declared bounds, coarsened -- values that never leave the zone in clear. The
+within the declared bounds, coarsened -- values that never leave the zone in clear
+(:func:`feature_bounds` gives the set's bounds as the scorers' :class:`FeatureBound`\\ s). The
 zone-owned credit evaluation: :class:`CreditEvaluator` bands persons by a policy's scorecard
 (``Policy.scorecards``); only a :class:`CreditBand` (the band A-E and the policy version)
 leaves. Their errors are :class:`FeatureError`\\ s, in :mod:`enclave.compute.errors` too.
@@ -47,6 +48,7 @@ from enclave.compute._features import (
     DatasetFiles,
     FeatureComputer,
     FeatureVector,
+    feature_bounds,
 )
 from enclave.compute._key import KEY_BITS, SMALL_FACTOR_BOUND, PartnerKey, require_gmpy2
 from enclave.compute._paillier import (
@@ -127,6 +129,7 @@ __all__ = [
     "PoolStats",
     "ScorecardUnknown",
     "WeightsRefused",
+    "feature_bounds",
     "fresh_obfuscator",
     "load_ciphertext",
     "load_public_context",

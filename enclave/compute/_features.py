@@ -23,6 +23,7 @@ from typing import Protocol
 import sqlglot
 from sqlglot import exp
 
+from enclave.compute._ckks import FeatureBound
 from enclave.compute.errors import (
     FeatureBatchTooLarge,
     FeatureComputationFailed,
@@ -55,6 +56,7 @@ __all__ = [
     "DatasetFiles",
     "FeatureComputer",
     "FeatureVector",
+    "feature_bounds",
 ]
 
 #: The most persons one batch computes (a CKKS ciphertext has 4096 slots).
@@ -93,6 +95,12 @@ class FeatureVector:
 
     def __repr__(self) -> str:
         return f"FeatureVector({self.feature_set!r}, {len(self.values)} values)"
+
+
+def feature_bounds(features: FeatureSet) -> tuple[FeatureBound, ...]:
+    """The set's features as the encrypted scorers take them: name and declared bounds, in
+    the vector's order (the policy keeps every bound within what they hold)."""
+    return tuple(FeatureBound(f.name, f.lower, f.upper) for f in features.features)
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,7 +190,8 @@ def test_the_default_credit_feature_set_and_scorecard() -> None:
         "chronic_condition",
     )
     assert isinstance(credit.features[-1].definition, FeatureSql)
-    assert credit.features[6].buckets == (0, 50000, 200000, 500000, 1000000, 2000000)
+    assert credit.features[6].buckets == (0, 50000, 200000, 500000)
+    assert all(-(2**20) <= b <= 2**20 for f in credit.features for b in (f.lower, f.upper))
     card = policy.scorecards["credit_band_v1"]
     assert card.feature_set == "credit_v1"
     registry = frozenset({"persons", "enrolments", "institutions", "claims", "family_bindings"})
@@ -222,6 +223,10 @@ def _broken(change: str) -> dict[str, Any]:
             f[0]["lower"] = 40
         case "bound_type":
             f[0]["lower"] = "0"
+        case "bound_large":
+            f[3]["upper"] = 2**20 + 1
+        case "bound_small":
+            f[0]["lower"] = -(2**20) - 1
         case "window_zero":
             f[0]["months_enrolled"]["window_months"] = 0
         case "window_long":
@@ -308,6 +313,8 @@ _C = "scorecards.card"
         ("no_upper", f"{_F}[0].upper", "required key is missing"),
         ("upper_below", f"{_F}[0].upper", "at least lower"),
         ("bound_type", f"{_F}[0].lower", "expected an integer"),
+        ("bound_large", f"{_F}[3].upper", "within -2^20..2^20"),
+        ("bound_small", f"{_F}[0].lower", "within -2^20..2^20"),
         ("window_zero", f"{_F}[0].months_enrolled.window_months", "at least 1"),
         ("window_long", f"{_F}[0].months_enrolled.window_months", "at most 120"),
         ("enrolment_column", f"{_F}[1].enrolment_max.column", "must be one of arrears_months"),

@@ -21,7 +21,7 @@ PERSONS = 300
 #: The synthetic export's reference date: its claims end on it.
 AS_OF = dt.date(2026, 6, 30)
 _CHRONIC_CODES = frozenset({"I25", "I69", "J44", "N18"})
-_SELF_PAID_EDGES = (0, 50000, 200000, 500000, 1000000, 2000000)
+_SELF_PAID_EDGES = (0, 50000, 200000, 500000)
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def credit_features(registry: Registry, person: int, as_of: dt.date = AS_OF) -> 
     year_ago, two_years_ago = months_before(as_of, 12), months_before(as_of, 24)
     last_year = [c for c in registry.claims.get(person, []) if year_ago < c[0] <= as_of]
     count = {kind: sum(1 for c in last_year if c[1] == kind) for kind in _KINDS}
-    paid = min(sum(c[3] for c in last_year), 5_000_000)
+    paid = min(sum(c[3] for c in last_year), 1_000_000)
     chronic = any(
         two_years_ago < visit <= as_of
         and (kind == "CHRONIC" or icd10[:3].upper() in _CHRONIC_CODES)

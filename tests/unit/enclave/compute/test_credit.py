@@ -19,7 +19,7 @@ from enclave.compute import (
 from policies import Band, default_policy, default_policy_text, load_policy
 from tests.unit.enclave.compute.features_registry import AS_OF, Registry, credit_features
 
-_SELF_PAID_POINTS = {0: 0, 50000: -10, 200000: -25, 500000: -45, 1000000: -70, 2000000: -100}
+_SELF_PAID_POINTS = {0: 0, 50000: -10, 200000: -25, 500000: -50}
 
 
 def _by_hand(features: tuple[int, ...]) -> Band:

@@ -19,8 +19,11 @@ from enclave.compute import (
     FeatureRequestInvalid,
     FeatureSetUnknown,
     FeatureVector,
+    feature_bounds,
 )
+from enclave.compute._ckks import MAX_FEATURE_MAGNITUDE
 from enclave.dataset import enum_values
+from policies import MAX_FEATURE_MAGNITUDE as POLICY_MAGNITUDE
 from policies import Policy, default_policy, default_policy_text, load_policy
 from policies.features import VISIT_TYPES
 from query_engine import DuckDBEngine, ExecutionRequest, ExecutionResult
@@ -55,6 +58,15 @@ def _some(registry: Registry) -> list[int]:
 
 def test_the_feature_sets_visit_types_are_the_registrys() -> None:
     assert enum_values("claims", "visit_type") == VISIT_TYPES
+
+
+def test_every_feature_set_fits_the_encrypted_scorers() -> None:
+    assert POLICY_MAGNITUDE == MAX_FEATURE_MAGNITUDE
+    credit = default_policy().feature_sets["credit_v1"]
+    bounds = feature_bounds(credit)
+    assert [(b.name, b.low, b.high) for b in bounds] == [
+        (f.name, f.lower, f.upper) for f in credit.features
+    ]
 
 
 def test_one_persons_vector_equals_an_independent_computation(registry: Registry) -> None:
