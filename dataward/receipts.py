@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from dataward.transparency import Checkpoint, Receipt, ReceiptError, verify_receipt
 
 __all__ = [
+    "COMPUTE_CREDIT_BAND",
     "ELIGIBILITY_CHECK",
     "GRANT_CONSENT",
     "IDENTITY_VERIFY",
@@ -49,6 +50,7 @@ __all__ = [
     "ResultFields",
     "consent_grant_fields",
     "consent_revoke_fields",
+    "credit_band_fields",
     "eligibility_fields",
     "identity_fields",
     "parse_release_leaf",
@@ -69,6 +71,7 @@ __all__ = [
 # The method names the zone logs (and hashes) for each kind of answer.
 ELIGIBILITY_CHECK = "EligibilityService/Check"
 IDENTITY_VERIFY = "IdentityService/Verify"
+COMPUTE_CREDIT_BAND = "ComputeService/CreditBand"
 GRANT_CONSENT = "StewardService/GrantConsent"
 REVOKE_CONSENT = "StewardService/RevokeConsent"
 QUERY_EXPLAIN = "QueryService/Explain"
@@ -137,6 +140,16 @@ def identity_fields(
         "id_number_valid": bool(id_number_valid),
         "name_matches": bool(name_matches),
         "registry_status": str(registry_status),
+    }
+
+
+def credit_band_fields(*, band: str, scorecard: str, policy_version: str) -> dict[str, ResultValue]:
+    """The fields of a credit band: the band (A-E), the scorecard and the policy version that
+    gave it -- everything the answer carries (never a feature or the score)."""
+    return {
+        "band": str(band),
+        "scorecard": str(scorecard),
+        "policy_version": str(policy_version),
     }
 
 

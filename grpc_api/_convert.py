@@ -10,13 +10,15 @@ from google.protobuf.descriptor import EnumDescriptor
 
 from dataward.access import Purpose
 from dataward.transparency import Receipt
-from dataward.v1 import common_pb2, eligibility_pb2, identity_pb2
+from dataward.v1 import common_pb2, compute_pb2, eligibility_pb2, identity_pb2
 from enclave.persons import (
     Benefit,
+    CreditBandQuery,
     DocumentVerdict,
     EligibilityDecision,
     EligibilityQuery,
     IdentityQuery,
+    ScoredBand,
     field_problem,
 )
 from grpc_api.errors import InvalidRequest
@@ -24,7 +26,9 @@ from grpc_api.errors import InvalidRequest
 _E = TypeVar("_E")
 
 __all__ = [
+    "band_to_proto",
     "check_fields",
+    "credit_band_query",
     "date_from_proto",
     "date_to_proto",
     "decision_to_proto",
@@ -175,5 +179,26 @@ def verdict_to_proto(
         registry_status=identity_pb2.RegistryStatus.Value(
             f"REGISTRY_STATUS_{verdict.registry_status.value}"
         ),
+        receipt=receipt_to_proto(receipt, request_id=request_id),
+    )
+
+
+def credit_band_query(request: compute_pb2.CreditBandRequest) -> CreditBandQuery:
+    check_fields(id_number=request.id_number, client_nonce=request.client_nonce)
+    return CreditBandQuery(
+        id_number=request.id_number,
+        purpose=purpose_from_proto(request.purpose).value,
+        scorecard=request.scorecard,
+        client_nonce=request.client_nonce,
+    )
+
+
+def band_to_proto(
+    band: ScoredBand, receipt: Receipt, *, request_id: str
+) -> compute_pb2.CreditBandResponse:
+    return compute_pb2.CreditBandResponse(
+        band=band.band,
+        scorecard=band.scorecard,
+        policy_version=band.policy_version,
         receipt=receipt_to_proto(receipt, request_id=request_id),
     )

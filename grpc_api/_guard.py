@@ -60,6 +60,7 @@ METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.EligibilityService/Check": Scope.ELIGIBILITY_CHECK,
     "/dataward.v1.EligibilityService/CheckBatch": Scope.ELIGIBILITY_CHECK,
     "/dataward.v1.IdentityService/Verify": Scope.IDENTITY_VERIFY,
+    "/dataward.v1.ComputeService/CreditBand": Scope.COMPUTE_SCORE,
     "/dataward.v1.AuditService/GetPublicKey": Scope.AUDIT_READ,
     "/dataward.v1.AuditService/GetReceipt": Scope.AUDIT_READ,
     "/dataward.v1.AuditService/GetConsistencyProof": Scope.AUDIT_READ,

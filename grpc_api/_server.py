@@ -13,6 +13,8 @@ from grpc_reflection.v1alpha import reflection
 from dataward.v1 import (
     audit_pb2,
     audit_pb2_grpc,
+    compute_pb2,
+    compute_pb2_grpc,
     eligibility_pb2,
     eligibility_pb2_grpc,
     identity_pb2,
@@ -33,6 +35,7 @@ from grpc_api._ratelimit import TokenBuckets
 from grpc_api._refusals import Refusals
 from grpc_api._servicers import (
     AuditServicer,
+    ComputeServicer,
     EligibilityServicer,
     IdentityServicer,
     ReceiptSource,
@@ -47,6 +50,7 @@ SERVICE_NAMES = tuple(
     for module, name in (
         (eligibility_pb2, "EligibilityService"),
         (identity_pb2, "IdentityService"),
+        (compute_pb2, "ComputeService"),
         (audit_pb2, "AuditService"),
         (steward_pb2, "StewardService"),
         (query_pb2, "QueryService"),
@@ -101,14 +105,15 @@ def build_server(
 ) -> ApiServer:
     """Build and start the server on ``options.bind`` (port 0 picks a free port).
 
-        ``refusals`` logs the calls the API refuses before the zone sees them (tokens, scopes,
-        purposes, limits, deadlines), durable before the refusal is answered. ``attest`` signs an
-        attestation challenge with the zone's key (``AuditService.Attest``; None: not offered).
-        ``queries`` answers ``QueryService`` (None: every call UNIMPLEMENTED, as for a server
-        without it). ``policies`` is the zone's policy store (``StewardService.ApplyPolicy`` and
-        ``GetPolicy``; None: both UNAVAILABLE); ``reviews`` answers the steward review calls
-    (``ListPendingQueries``, ``GetQueryReview``, ``ApproveQuery``, ``RejectQuery``; None: all
-    UNAVAILABLE).
+    ``refusals`` logs the calls the API refuses before the zone sees them (tokens, scopes,
+    purposes, limits, deadlines), durable before the refusal is answered. ``attest`` signs an
+    attestation challenge with the zone's key (``AuditService.Attest``; None: not offered).
+    ``ComputeService`` is served when ``checks`` serves credit bands
+    (:attr:`PersonChecks.serves_credit`; else every call UNIMPLEMENTED). ``queries`` answers
+    ``QueryService`` (None: every call UNIMPLEMENTED, as for a server without it). ``policies``
+    is the zone's policy store (``StewardService.ApplyPolicy`` and ``GetPolicy``; None: both
+    UNAVAILABLE); ``reviews`` answers the steward review calls (``ListPendingQueries``,
+    ``GetQueryReview``, ``ApproveQuery``, ``RejectQuery``; None: all UNAVAILABLE).
     """
     front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
@@ -137,6 +142,8 @@ def build_server(
         EligibilityServicer(checks, guard, options.max_batch_items), server
     )
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
+    if checks.serves_credit:
+        compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(checks), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(audit_key_name, audit_public_key, receipts, attest), server
     )
@@ -147,7 +154,12 @@ def build_server(
         query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(queries), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    served = tuple(n for n in SERVICE_NAMES if queries is not None or "QueryService" not in n)
+    served = tuple(
+        n
+        for n in SERVICE_NAMES
+        if (queries is not None or "QueryService" not in n)
+        and (checks.serves_credit or "ComputeService" not in n)
+    )
     for name in ("", *served):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(

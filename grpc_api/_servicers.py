@@ -22,6 +22,8 @@ from dataward.transparency import Receipt
 from dataward.v1 import (
     audit_pb2,
     audit_pb2_grpc,
+    compute_pb2,
+    compute_pb2_grpc,
     eligibility_pb2,
     eligibility_pb2_grpc,
     identity_pb2,
@@ -43,6 +45,7 @@ from grpc_api.errors import InvalidRequest, TooManyItems, Unavailable
 
 __all__ = [
     "AuditServicer",
+    "ComputeServicer",
     "EligibilityServicer",
     "IdentityServicer",
     "ReceiptSource",
@@ -127,6 +130,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         query = convert.identity_query(request)
         answer = self._checks.verify_identity(partner_caller(principal_of(context)), query)
         return convert.verdict_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
+
+
+class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
+    def __init__(self, checks: PersonChecks) -> None:
+        self._checks = checks
+
+    def CreditBand(
+        self, request: compute_pb2.CreditBandRequest, context: grpc.ServicerContext
+    ) -> compute_pb2.CreditBandResponse:
+        query = convert.credit_band_query(request)
+        answer = self._checks.credit_band(partner_caller(principal_of(context)), query)
+        return convert.band_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):

@@ -59,6 +59,7 @@ from enclave.budget import (
     ChargeNotFound,
     ResultAlreadyStored,
 )
+from enclave.compute import errors as compute
 from enclave.consent import ConsentError, ConsentNotFound
 from enclave.gate import (
     ColumnMissing,
@@ -157,6 +158,24 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     BudgetLedgerCorrupt: C.INTERNAL,
     ChargeNotFound: C.INTERNAL,
     ResultAlreadyStored: C.INTERNAL,
+    # compute on zone data. A credit band's request is checked by the person checks against
+    # the one policy they compute with (an unknown scorecard is their InvalidField naming
+    # `scorecard`, a person the dataset does not hold their ConsentRequired), so on that path
+    # what the feature pipeline raises is the zone's bug; ScorecardUnknown is for a caller
+    # naming a scorecard without that check. The Paillier core's refusals of a partner's key,
+    # weights or model are the partner's; the rest are the zone's.
+    compute.ScorecardUnknown: C.NOT_FOUND,
+    compute.FeatureSetUnknown: C.INTERNAL,
+    compute.FeatureRequestInvalid: C.INTERNAL,
+    compute.FeatureBatchTooLarge: C.INTERNAL,
+    compute.FeaturePersonUnknown: C.INTERNAL,
+    compute.FeatureComputationFailed: C.INTERNAL,
+    compute.PartnerKeyRefused: C.INVALID_ARGUMENT,
+    compute.WeightsRefused: C.INVALID_ARGUMENT,
+    compute.ModelInvalid: C.INVALID_ARGUMENT,
+    compute.GmpyMissing: C.UNAVAILABLE,
+    compute.FeatureOutOfBounds: C.INTERNAL,
+    compute.ObfuscatorPoolClosed: C.INTERNAL,
     # keys and datasets: the zone cannot serve (operator errors, never a partner's)
     KeyringError: C.UNAVAILABLE,
     DatasetError: C.UNAVAILABLE,
@@ -175,9 +194,21 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     ConsentError: C.INTERNAL,
     GateError: C.INTERNAL,
     BudgetError: C.INTERNAL,
+    compute.FeatureError: C.INTERNAL,
+    compute.PaillierError: C.INTERNAL,
 }
 CATCH_ALL: frozenset[type[BaseException]] = frozenset(
-    {ApiError, ZoneError, AuditError, PersonCheckError, ConsentError, GateError, BudgetError}
+    {
+        ApiError,
+        ZoneError,
+        AuditError,
+        PersonCheckError,
+        ConsentError,
+        GateError,
+        BudgetError,
+        compute.FeatureError,
+        compute.PaillierError,
+    }
 )
 
 # Exceptions whose own message names a value the caller sent: a fixed public message instead.

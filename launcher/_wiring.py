@@ -32,10 +32,11 @@ from enclave.audit import (
     zone_log_name,
 )
 from enclave.budget import BUDGET_DB, BudgetLedger, BudgetLimits
+from enclave.compute import CreditEvaluator, FeatureComputer
 from enclave.consent import ConsentStore, SqliteConsentStore
 from enclave.dataset import Zone
 from enclave.keys import Keyring, open_keyring
-from enclave.persons import PersonChecks
+from enclave.persons import CreditScoring, PersonChecks
 from enclave.policy import POLICY_DB, PolicyStore
 from grpc_api import (
     ApiServer,
@@ -129,9 +130,6 @@ def open_core(settings: Settings) -> ZoneCore:
     consents = SqliteConsentStore.open(
         settings.zone.dir / CONSENT_DB, synchronous=settings.audit.sqlite_synchronous
     )
-    checks = PersonChecks(
-        directory=zone, tokenizer=keyring, consents=consents, audit=AuditLogTrail(audit)
-    )
     try:
         policies = PolicyStore.open(
             settings.zone.dir / POLICY_DB,
@@ -142,6 +140,16 @@ def open_core(settings: Settings) -> ZoneCore:
         consents.close()
         audit.close()
         raise
+    # ComputeService.CreditBand: the policy in force's scorecards on the live dataset version,
+    # on DuckDB whatever the query engine (FeatureComputer's own limits)
+    credit = CreditScoring(CreditEvaluator(FeatureComputer(zone)), policies.current)
+    checks = PersonChecks(
+        directory=zone,
+        tokenizer=keyring,
+        consents=consents,
+        audit=AuditLogTrail(audit),
+        credit=credit,
+    )
     try:
         query_store = SqliteQueryStore.open(
             settings.zone.dir / QUERY_DB, keyring, synchronous=settings.audit.sqlite_synchronous

@@ -43,6 +43,7 @@ from dataward.client._tokens import ClientCredentialsTokenSource, StaticTokenSou
 from dataward.client._types import (
     BatchItem,
     ConsentGrant,
+    CreditBand,
     EligibilityQuery,
     EligibilityResult,
     IdentityResult,
@@ -83,6 +84,7 @@ __all__ = [
     "ColumnNoise",
     "ConsentGrant",
     "ConsentRequired",
+    "CreditBand",
     "DatawardError",
     "DeadlineExceeded",
     "DpInfo",

@@ -22,6 +22,7 @@ from dataward.client._checkpoints import CheckpointTracker
 from dataward.client._convert import (
     check_request,
     consent_grant,
+    credit_band,
     eligibility_result,
     identity_result,
     item_error,
@@ -51,6 +52,7 @@ from dataward.client._tokens import TokenSource
 from dataward.client._types import (
     BatchItem,
     ConsentGrant,
+    CreditBand,
     EligibilityQuery,
     EligibilityResult,
     IdentityResult,
@@ -66,6 +68,8 @@ from dataward.transparency import (
 from dataward.v1 import (
     audit_pb2,
     audit_pb2_grpc,
+    compute_pb2,
+    compute_pb2_grpc,
     eligibility_pb2,
     eligibility_pb2_grpc,
     identity_pb2,
@@ -133,6 +137,7 @@ class Client:
         self._timeout = timeout
         self._eligibility = eligibility_pb2_grpc.EligibilityServiceStub(self._channel)
         self._identity = identity_pb2_grpc.IdentityServiceStub(self._channel)
+        self._compute = compute_pb2_grpc.ComputeServiceStub(self._channel)
         self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
         self._steward = steward_pb2_grpc.StewardServiceStub(self._channel)
         self._query = query_pb2_grpc.QueryServiceStub(self._channel)
@@ -230,6 +235,27 @@ class Client:
         )
         response = self._call(self._identity.Verify, request, timeout)
         return identity_result(response, nonce)
+
+    def credit_band(
+        self,
+        id_number: str,
+        purpose: Purpose | str,
+        scorecard: str = "credit_band_v1",
+        *,
+        timeout: float | None = None,
+    ) -> CreditBand:
+        """The person's credit band (A-E) by ``scorecard`` of the zone's policy in force, for a
+        consented ``purpose`` (e.g. LOAN_ORIGINATION); scope ``compute:score``. Only the band
+        leaves the zone, never its features or the score. Verify it with
+        :meth:`verify_answer`."""
+        request = compute_pb2.CreditBandRequest(
+            id_number=id_number,
+            purpose=purpose_to_proto(purpose),
+            scorecard=scorecard,
+            client_nonce=(nonce := new_nonce()),
+        )
+        response = self._call(self._compute.CreditBand, request, timeout)
+        return credit_band(response, nonce)
 
     # -- aggregate queries (QueryService) -----------------------------------------------------
     def explain(

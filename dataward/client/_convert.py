@@ -16,18 +16,20 @@ from dataward.access import Purpose
 from dataward.client._enums import Benefit
 from dataward.client._types import (
     ConsentGrant,
+    CreditBand,
     EligibilityQuery,
     EligibilityResult,
     IdentityResult,
 )
 from dataward.client.errors import DatawardError, error_for
 from dataward.transparency import Receipt
-from dataward.v1 import common_pb2, eligibility_pb2, identity_pb2, steward_pb2
+from dataward.v1 import common_pb2, compute_pb2, eligibility_pb2, identity_pb2, steward_pb2
 
 __all__ = [
     "benefit_to_proto",
     "check_request",
     "consent_grant",
+    "credit_band",
     "eligibility_result",
     "identity_result",
     "item_error",
@@ -98,6 +100,18 @@ def identity_result(response: identity_pb2.VerifyResponse, nonce: str) -> Identi
         response.id_number_valid,
         response.name_matches,
         _enum_name(identity_pb2.RegistryStatus, response.registry_status, "REGISTRY_STATUS_") or "",
+        receipt_from_proto(response.receipt),
+        response.receipt.request_id,
+        nonce,
+    )
+
+
+def credit_band(response: compute_pb2.CreditBandResponse, nonce: str) -> CreditBand:
+    """The band answered to the request sent with ``nonce``."""
+    return CreditBand(
+        response.band,
+        response.scorecard,
+        response.policy_version,
         receipt_from_proto(response.receipt),
         response.receipt.request_id,
         nonce,

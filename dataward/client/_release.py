@@ -14,7 +14,7 @@ from dataward.client._query import (
     QuerySubmission,
     release_of_query,
 )
-from dataward.client._types import ConsentGrant, EligibilityResult, IdentityResult
+from dataward.client._types import ConsentGrant, CreditBand, EligibilityResult, IdentityResult
 
 __all__ = ["Answer", "release_of"]
 
@@ -22,6 +22,7 @@ Answer = (
     EligibilityResult
     | IdentityResult
     | ConsentGrant
+    | CreditBand
     | Explanation
     | QuerySubmission
     | QueryResult
@@ -44,6 +45,11 @@ def release_of(result: Answer) -> tuple[str, receipts.ResultFields]:
             registry_status=result.registry_status,
         )
         return receipts.IDENTITY_VERIFY, fields
+    if isinstance(result, CreditBand):
+        fields = receipts.credit_band_fields(
+            band=result.band, scorecard=result.scorecard, policy_version=result.policy_version
+        )
+        return receipts.COMPUTE_CREDIT_BAND, fields
     if isinstance(result, ConsentGrant):
         fields = receipts.consent_grant_fields(
             consent_ref=result.consent_ref, valid_until=result.valid_until

@@ -19,6 +19,7 @@ from dataward.transparency import Receipt
 __all__ = [
     "BatchItem",
     "ConsentGrant",
+    "CreditBand",
     "EligibilityQuery",
     "EligibilityResult",
     "IdentityResult",
@@ -49,6 +50,18 @@ class IdentityResult:
     id_number_valid: bool
     name_matches: bool
     registry_status: str  # ACTIVE | DECEASED | EMIGRATED | NOT_FOUND
+    receipt: Receipt
+    request_id: str = ""
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class CreditBand:
+    """A person's credit band by a scorecard of the zone's policy (``ComputeService``)."""
+
+    band: str  # A (best) .. E
+    scorecard: str
+    policy_version: str
     receipt: Receipt
     request_id: str = ""
     client_nonce: str = ""

@@ -24,8 +24,10 @@ zone-owned credit evaluation: :class:`CreditEvaluator` bands persons by a policy
 (``Policy.scorecards``); only a :class:`CreditBand` (the band A-E and the policy version)
 leaves. Their errors are :class:`FeatureError`\\ s, in :mod:`enclave.compute.errors` too.
 
-Not here yet: model cards and the auditor's signature, consent and the one-score-per-consent
-rule, release leaves, ``ComputeService``.
+The credit band is served as a person-level answer (consent, release leaf, receipt) by
+:meth:`enclave.persons.PersonChecks.credit_band` (``ComputeService.CreditBand``). Not here yet:
+model cards and the auditor's signature, the one-score-per-consent rule, release leaves for
+the encrypted scores.
 """
 
 from enclave.compute._ckks import (

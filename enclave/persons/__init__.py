@@ -2,6 +2,7 @@
 identity-document rules, the GB 11643 ID-number rules, the documented field limits, and their
 errors (all :class:`enclave.errors.ZoneError`, each with its reason code)."""
 
+from enclave.persons.credit import MAX_SCORECARD_CHARS, CreditScoring, ScoredBand
 from enclave.persons.eligibility import (
     SCHEME_BENEFITS,
     Benefit,
@@ -40,6 +41,7 @@ from enclave.persons.idnumber import (
 )
 from enclave.persons.interface import (
     Answer,
+    CreditBandQuery,
     EligibilityQuery,
     IdentityQuery,
     PersonDirectory,
@@ -54,6 +56,7 @@ __all__ = [
     "MAX_ID_NUMBER_CHARS",
     "MAX_NAME_CHARS",
     "MAX_PARTNER_CHARS",
+    "MAX_SCORECARD_CHARS",
     "POLICY_VERSION",
     "PROVINCE_CODES",
     "SCHEME_BENEFITS",
@@ -61,6 +64,8 @@ __all__ = [
     "Benefit",
     "ConsentRequired",
     "CoverageClass",
+    "CreditBandQuery",
+    "CreditScoring",
     "DocumentVerdict",
     "EligibilityDecision",
     "EligibilityQuery",
@@ -78,6 +83,7 @@ __all__ = [
     "PersonNotFound",
     "PurposeNotGranted",
     "RegistryStatus",
+    "ScoredBand",
     "SelfieNotSupported",
     "Tokenizer",
     "check_character",

@@ -15,6 +15,7 @@ from enclave.persons.identity import PersonLike
 
 __all__ = [
     "Answer",
+    "CreditBandQuery",
     "EligibilityQuery",
     "IdentityQuery",
     "PersonDirectory",
@@ -52,6 +53,17 @@ class EligibilityQuery:
     benefit: Benefit | None
     as_of: dt.date | None
     purpose: str
+    consent_ref: str = ""
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class CreditBandQuery:
+    """One person's credit band by the policy's ``scorecard`` (issue 12)."""
+
+    id_number: str
+    purpose: str
+    scorecard: str
     consent_ref: str = ""
     client_nonce: str = ""
 

@@ -14,7 +14,8 @@ every front end (gRPC, CLI) behaves the same; the audit steps are those of every
    guardians' consents, with the same work for a person the registry does not hold (see
    :meth:`PersonChecks._consent`), and the answer is the same ``ConsentRequired`` either way;
 4. decide with the pure rules (:mod:`enclave.persons.eligibility`,
-   :mod:`enclave.persons.identity`);
+   :mod:`enclave.persons.identity`), or compute the credit band on the live dataset version
+   under the policy in force (:class:`enclave.persons.CreditScoring`; only the band leaves);
 5. consume a single-use consent, log the allowing decision and the release (the result's
    hash with the client's nonce -- the partner recomputes it from the answer) together, and
    return the answer with the receipt of the release leaf (leaf bytes included).
@@ -31,12 +32,16 @@ from typing import TypeVar
 
 from dataward import receipts
 from enclave.audit import CONSENT_REF
+from enclave.compute import FeaturePersonUnknown
 from enclave.consent import Consent, ConsentNotFound, ConsentStore
+from enclave.errors import ZoneError
 from enclave.keys import normalize
+from enclave.persons.credit import MAX_SCORECARD_CHARS, CreditScoring, ScoredBand
 from enclave.persons.eligibility import EligibilityDecision, decide_eligibility
 from enclave.persons.errors import (
     ConsentRequired,
     InvalidField,
+    PersonCheckError,
     PersonNotFound,
     PurposeNotGranted,
     SelfieNotSupported,
@@ -46,6 +51,7 @@ from enclave.persons.identity import DocumentVerdict, verify_document
 from enclave.persons.idnumber import InvalidIdNumber, validate_id_number
 from enclave.persons.interface import (
     Answer,
+    CreditBandQuery,
     EligibilityQuery,
     IdentityQuery,
     PersonDirectory,
@@ -61,6 +67,7 @@ MAX_CONSENT_DAYS = 3650
 # looking them up costs the same as looking up a known one.
 _NOBODY = -1
 _T = TypeVar("_T")
+_Query = EligibilityQuery | IdentityQuery | CreditBandQuery
 
 
 class PersonChecks:
@@ -74,8 +81,11 @@ class PersonChecks:
         consents: ConsentStore,
         audit: AuditTrail,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        credit: CreditScoring | None = None,
     ) -> None:
+        """``credit`` serves :meth:`credit_band` (None: not served)."""
         self._directory = directory
+        self._credit = credit
         self._tokenizer = tokenizer
         self._consents = consents
         self._release = Releaser(audit, POLICY_VERSION)
@@ -107,6 +117,51 @@ class PersonChecks:
             consent=consent,
             now=now,
             value=decision,
+            fields=fields,
+            client_nonce=query.client_nonce,
+        )
+
+    @property
+    def serves_credit(self) -> bool:
+        """Whether :meth:`credit_band` is served (a credit scoring was given)."""
+        return self._credit is not None
+
+    def credit_band(self, caller: Caller, query: CreditBandQuery) -> Answer[ScoredBand]:
+        """The person's band by ``query.scorecard`` of the policy in force, today (the zone's
+        calendar, UTC), on the live dataset version.
+
+        An unknown scorecard is INVALID_ARGUMENT ``FIELD_INVALID`` naming ``scorecard``
+        (refused before consent is looked at: it says nothing of the person). An unknown
+        person and a person without consent are the same ``ConsentRequired``; so is a
+        consented person the live dataset version no longer holds.
+        """
+        if self._credit is None:  # a wiring bug: the server serves no ComputeService then
+            raise PersonCheckError("credit bands are not served by this zone")
+        request, token, now = self._begin(caller, receipts.COMPUTE_CREDIT_BAND, query)
+        policy = self._credit.policy()  # one policy for the check and the computation
+        if not query.scorecard:
+            self._release.refuse(request, InvalidField("scorecard", "required"))
+        if len(query.scorecard) > MAX_SCORECARD_CHARS or query.scorecard not in policy.scorecards:
+            unknown = InvalidField("scorecard", "the policy in force has no scorecard of this name")
+            self._release.refuse(request, unknown)
+        consent = self._consent(caller, request, query, token, now)
+        person_id = self._directory.person_id_by_token(token)  # validated in _begin
+        if person_id is None:  # consented, but not in the live dataset version
+            self._release.refuse(request, ConsentRequired())
+        try:
+            scored = self._credit.band(policy, query.scorecard, person_id, now.date())
+        except FeaturePersonUnknown:
+            self._release.refuse(request, ConsentRequired())
+        except ZoneError as exc:  # a fault of the zone's computation: logged, then raised
+            self._release.refuse(request, exc)
+        fields = receipts.credit_band_fields(
+            band=scored.band, scorecard=scored.scorecard, policy_version=scored.policy_version
+        )
+        return self._answer(
+            request,
+            consent=consent,
+            now=now,
+            value=scored,
             fields=fields,
             client_nonce=query.client_nonce,
         )
@@ -199,7 +254,7 @@ class PersonChecks:
 
     # -- steps ---------------------------------------------------------------------------
     def _begin(
-        self, caller: Caller, method: str, query: EligibilityQuery | IdentityQuery
+        self, caller: Caller, method: str, query: _Query
     ) -> tuple[Request, bytes, dt.datetime]:
         request, token = self._validated_token(
             caller, method, query.id_number, query.purpose, consent_ref=query.consent_ref
@@ -254,7 +309,7 @@ class PersonChecks:
         self,
         caller: Caller,
         request: Request,
-        query: EligibilityQuery | IdentityQuery,
+        query: _Query,
         token: bytes,
         now: dt.datetime,
     ) -> Consent:

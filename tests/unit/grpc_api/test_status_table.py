@@ -14,6 +14,7 @@ import enclave.analytics.errors
 import enclave.audit.errors
 import enclave.budget
 import enclave.budget.errors
+import enclave.compute.errors
 import enclave.consent.errors
 import enclave.errors
 import enclave.gate.errors
@@ -21,7 +22,14 @@ import enclave.persons.errors
 import enclave.persons.idnumber
 import grpc_api
 import grpc_api.errors
-from dataward.v1 import audit_pb2, eligibility_pb2, identity_pb2, query_pb2, steward_pb2
+from dataward.v1 import (
+    audit_pb2,
+    compute_pb2,
+    eligibility_pb2,
+    identity_pb2,
+    query_pb2,
+    steward_pb2,
+)
 from enclave.audit import (
     AuditBeyondLogError,
     AuditClosedError,
@@ -48,6 +56,7 @@ EXPORTED = [
         enclave.gate.errors,
         enclave.analytics.errors,
         enclave.budget.errors,
+        enclave.compute.errors,
         grpc_api.errors,
     )
     for name in module.__all__
@@ -71,6 +80,8 @@ def _instance(kind: type[BaseException]) -> BaseException:
         return kind("per_query", 2 * 10**6, state)
     if kind is enclave.budget.BudgetLedgerCorrupt:
         return kind(3, "its hash does not match its contents")
+    if kind is enclave.compute.errors.FeatureOutOfBounds:
+        return kind("months_enrolled", 0, 0, 36)
     for args in ((), (1.5,), ("field", "rule"), ("t", "c", "e", "a"), ("t",)):
         try:
             return kind(*args)
@@ -134,7 +145,14 @@ def test_id_number_refusal_names_the_rule_only() -> None:
 def test_scope_table_lists_exactly_the_contract_methods() -> None:
     contract = {
         f"/{service.full_name}/{method.name}"
-        for module in (eligibility_pb2, identity_pb2, audit_pb2, steward_pb2, query_pb2)
+        for module in (
+            eligibility_pb2,
+            identity_pb2,
+            compute_pb2,
+            audit_pb2,
+            steward_pb2,
+            query_pb2,
+        )
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }
