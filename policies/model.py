@@ -215,6 +215,13 @@ class Policy:
                 return Allow()
         return Deny((VIEW_NOT_GRANTED,))
 
+    def demands_dp(self, organization: str, purpose: str) -> bool:
+        """The grant of `organization` for `purpose` says `release: dp`."""
+        return any(
+            g.organization == organization and g.purpose == purpose and g.release == "dp"
+            for g in self.grants
+        )
+
     def release_for(self, organization: str, purpose: str, view: str) -> ReleaseMode:
         """How an answer of `view` to `organization` for `purpose` is released: `dp` if the
         grant demands it (for every view it lists, template views included) or the view's
@@ -224,10 +231,7 @@ class Policy:
         found = self.views.get(view)
         if found is None:
             return "dp"
-        strict = any(
-            g.organization == organization and g.purpose == purpose and g.release == "dp"
-            for g in self.grants
-        )
+        strict = self.demands_dp(organization, purpose)
         if not isinstance(found.rule, AggregationRule):
             return "dp" if strict else "exact"
         return "dp" if strict else found.rule.release

@@ -387,13 +387,7 @@ class QueryReviews:
         purpose whose grant demands dp (only the policy relaxes a grant, never one steward),
         or of a query grouping by a dimension without a public domain (only dp selects the
         cells of such a dimension; exact release needs the whole grid)."""
-        demands_dp = any(
-            g.organization == stored.organization
-            and g.purpose == stored.purpose
-            and g.release == "dp"
-            for g in call.policy.grants
-        )
-        if demands_dp:
+        if call.policy.demands_dp(stored.organization, stored.purpose):
             call.refuse(
                 ReviewFieldInvalid(
                     "conditions.mode",
