@@ -1,4 +1,5 @@
-"""The partner's side of a Paillier score: what the plaintext of a zone's answer means.
+"""The partner's side of encrypted scoring: what the plaintext of a zone's Paillier answer means,
+and the model card an auditor attests (:class:`ModelCard`, :func:`attestation_message`).
 
 Pure functions of integers, shared by the zone and the SDK so they cannot drift (issue 12).
 
@@ -37,12 +38,22 @@ outside that range it is the true value modulo ``2**width`` (declare a wider mod
 
 from __future__ import annotations
 
+import hashlib
+import re
+from dataclasses import dataclass
 from fractions import Fraction
 
 __all__ = [
+    "ATTESTATION_DOMAIN",
+    "CARD_DOMAIN",
     "ENCODING_BASE",
     "MASK_MARGIN_BITS",
+    "MAX_MODEL_VERSION",
     "MAX_WIDTH",
+    "MODEL_ID",
+    "SCHEMES",
+    "ModelCard",
+    "attestation_message",
     "decode_score",
     "low_bits_signed",
     "weight_mantissa",
@@ -92,3 +103,123 @@ def weight_mantissa(weight: int | float | Fraction, exponent: int) -> int:
     if isinstance(weight, bool) or not isinstance(weight, int | float | Fraction):
         raise ValueError("a weight must be an int, a float or a Fraction")
     return round(Fraction(weight) * Fraction(ENCODING_BASE) ** -exponent)
+
+
+# -- model cards and their attestation (shared by the zone, the SDK and the auditor's CLI) ----
+
+CARD_DOMAIN = b"dataward-model-card/v1"
+"""The first bytes hashed into a card's digest (so a digest is never mistaken for another)."""
+
+ATTESTATION_DOMAIN = b"dataward-model-attestation/v1"
+"""The first bytes of what an auditor signs."""
+
+MODEL_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+"""A model id: 1..64 characters of a-z 0-9 _ . -, starting with a letter or digit."""
+
+MAX_MODEL_VERSION = 1_000_000
+
+SCHEMES = ("PAILLIER", "CKKS")
+"""The schemes a card may name (the proto's ``ModelScheme`` without its prefix)."""
+
+
+def _framed(*parts: bytes) -> bytes:
+    """Each part prefixed by its length (8 bytes, big-endian): no two part lists encode alike."""
+    return b"".join(len(part).to_bytes(8, "big") + part for part in parts)
+
+
+def _int_bytes(value: int) -> bytes:
+    return str(int(value)).encode("ascii")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A partner's scoring model: what it declares, its public key and its encrypted weights.
+
+    ``purpose`` is a :class:`dataward.access.Purpose` value (e.g. ``"LOAN_ORIGINATION"``),
+    ``scheme`` one of :data:`SCHEMES`. ``public_key``: Paillier, the modulus ``n`` big-endian
+    (384 bytes for 3072 bits); CKKS, the serialized public TenSEAL context.
+    ``weight_ciphertexts``: one per weight, in the feature set's order (Paillier, 768 bytes
+    big-endian each; CKKS, a serialized CKKSVector). Nothing here is checked but the shape of
+    the declared fields (:meth:`problems`); the zone checks the key and ciphertexts itself.
+    """
+
+    model_id: str
+    version: int
+    feature_set: str
+    weight_count: int
+    output_bits: int
+    purpose: str
+    scheme: str
+    exponent: int
+    public_key: bytes
+    weight_ciphertexts: tuple[bytes, ...]
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, problem) for each declared field out of range; empty when the card is
+        well formed."""
+        found: list[tuple[str, str]] = []
+        if not isinstance(self.model_id, str) or not MODEL_ID.fullmatch(self.model_id):
+            found.append(("model_id", "1..64 characters of a-z 0-9 _ . -"))
+        if not _is_count(self.version, MAX_MODEL_VERSION):
+            found.append(("version", f"an integer from 1 to {MAX_MODEL_VERSION}"))
+        if not isinstance(self.feature_set, str) or not MODEL_ID.fullmatch(self.feature_set):
+            found.append(("feature_set", "a feature set's name"))
+        if not _is_count(self.weight_count, 4096):
+            found.append(("weight_count", "an integer from 1 to 4096"))
+        if not _is_count(self.output_bits, MAX_WIDTH):
+            found.append(("output_bits", f"an integer from 1 to {MAX_WIDTH}"))
+        if self.scheme not in SCHEMES:
+            found.append(("scheme", "PAILLIER or CKKS"))
+        if not isinstance(self.purpose, str) or not self.purpose:
+            found.append(("purpose", "required"))
+        bad_exponent = isinstance(self.exponent, bool) or not isinstance(self.exponent, int)
+        if bad_exponent or not -64 <= self.exponent <= 64:
+            found.append(("exponent", "an integer from -64 to 64"))
+        elif self.scheme == "CKKS" and self.exponent != 0:
+            found.append(("exponent", "0 for a CKKS model"))
+        if not isinstance(self.public_key, bytes) or not self.public_key:
+            found.append(("public_key", "required"))
+        ciphertexts = self.weight_ciphertexts
+        if not isinstance(ciphertexts, tuple) or not all(isinstance(c, bytes) for c in ciphertexts):
+            found.append(("weight_ciphertexts", "a tuple of bytes"))
+        elif isinstance(self.weight_count, int) and len(ciphertexts) != self.weight_count:
+            found.append(("weight_ciphertexts", "one per weight (weight_count)"))
+        return found
+
+    def digest(self) -> bytes:
+        """SHA-256 over the card's every field, the public key and each ciphertext (framed,
+        under :data:`CARD_DOMAIN`): what an auditor's attestation covers. Any change to the
+        key, a ciphertext, the id, the version or a declared field changes it."""
+        head = _framed(
+            CARD_DOMAIN,
+            self.model_id.encode("utf-8"),
+            _int_bytes(self.version),
+            self.feature_set.encode("utf-8"),
+            _int_bytes(self.weight_count),
+            _int_bytes(self.output_bits),
+            self.purpose.encode("utf-8"),
+            self.scheme.encode("utf-8"),
+            _int_bytes(self.exponent),
+            hashlib.sha256(self.public_key).digest(),
+            _int_bytes(len(self.weight_ciphertexts)),
+        )
+        hasher = hashlib.sha256(head)
+        for ciphertext in self.weight_ciphertexts:
+            hasher.update(hashlib.sha256(ciphertext).digest())
+        return hasher.digest()
+
+
+def _is_count(value: object, top: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= top
+
+
+def attestation_message(card_digest: bytes, auditor: str, expires_at: int) -> bytes:
+    """What an auditor signs with Ed25519 for a card: the domain, the card's digest, the
+    auditor's name and the expiry (Unix seconds), framed."""
+    if not isinstance(card_digest, bytes) or len(card_digest) != 32:
+        raise ValueError("a card digest is 32 bytes (SHA-256)")
+    if not isinstance(auditor, str) or not MODEL_ID.fullmatch(auditor):
+        raise ValueError("an auditor's name is 1..64 characters of a-z 0-9 _ . -")
+    if isinstance(expires_at, bool) or not isinstance(expires_at, int) or expires_at <= 0:
+        raise ValueError("the expiry is a positive number of Unix seconds")
+    return _framed(ATTESTATION_DOMAIN, card_digest, auditor.encode("utf-8"), _int_bytes(expires_at))

@@ -32,10 +32,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from dataward.transparency import Checkpoint, Receipt, ReceiptError, verify_receipt
 
 __all__ = [
+    "COMPUTE_CKKS_BATCH",
     "COMPUTE_CREDIT_BAND",
+    "COMPUTE_GET_MODEL",
+    "COMPUTE_PAILLIER_SCORE",
+    "COMPUTE_REGISTER_MODEL",
     "ELIGIBILITY_CHECK",
     "GRANT_CONSENT",
     "IDENTITY_VERIFY",
+    "MODELS_ATTEST",
+    "MODELS_LIST_PENDING",
     "QUERY_EXPLAIN",
     "QUERY_GET",
     "QUERY_LIST",
@@ -48,11 +54,15 @@ __all__ = [
     "REVOKE_CONSENT",
     "ReleaseLeaf",
     "ResultFields",
+    "ckks_batch_fields",
     "consent_grant_fields",
     "consent_revoke_fields",
     "credit_band_fields",
     "eligibility_fields",
     "identity_fields",
+    "model_fields",
+    "model_list_fields",
+    "paillier_score_fields",
     "parse_release_leaf",
     "query_explain_fields",
     "query_get_fields",
@@ -72,6 +82,12 @@ __all__ = [
 ELIGIBILITY_CHECK = "EligibilityService/Check"
 IDENTITY_VERIFY = "IdentityService/Verify"
 COMPUTE_CREDIT_BAND = "ComputeService/CreditBand"
+COMPUTE_REGISTER_MODEL = "ComputeService/RegisterModel"
+COMPUTE_GET_MODEL = "ComputeService/GetModel"
+COMPUTE_PAILLIER_SCORE = "ComputeService/PaillierScore"
+COMPUTE_CKKS_BATCH = "ComputeService/CkksBatchScore"
+MODELS_LIST_PENDING = "StewardService/ListPendingModels"
+MODELS_ATTEST = "StewardService/AttestModel"
 GRANT_CONSENT = "StewardService/GrantConsent"
 REVOKE_CONSENT = "StewardService/RevokeConsent"
 QUERY_EXPLAIN = "QueryService/Explain"
@@ -151,6 +167,66 @@ def credit_band_fields(*, band: str, scorecard: str, policy_version: str) -> dic
         "scorecard": str(scorecard),
         "policy_version": str(policy_version),
     }
+
+
+def paillier_score_fields(
+    *,
+    ciphertext: bytes,
+    exponent: int,
+    output_bits: int,
+    model_id: str,
+    model_version: int,
+    policy_version: str,
+) -> dict[str, ResultValue]:
+    """The fields of a Paillier score: the SHA-256 of the returned ciphertext bytes (hex), the
+    exponent and width the partner decodes with, the model and the policy version."""
+    return {
+        "ciphertext_sha256": hashlib.sha256(ciphertext).hexdigest(),
+        "exponent": int(exponent),
+        "output_bits": int(output_bits),
+        "model_id": str(model_id),
+        "model_version": int(model_version),
+        "policy_version": str(policy_version),
+    }
+
+
+def ckks_batch_fields(
+    *,
+    ciphertext: bytes,
+    scored: Sequence[bool],
+    model_id: str,
+    model_version: int,
+    policy_version: str,
+) -> dict[str, ResultValue]:
+    """The fields of a CKKS batch: the SHA-256 of the returned ciphertext bytes (hex), which
+    slots hold a score (a string of 0 and 1, slot 0 first), the model and the policy version."""
+    return {
+        "ciphertext_sha256": hashlib.sha256(ciphertext).hexdigest(),
+        "scored": "".join("1" if s else "0" for s in scored),
+        "model_id": str(model_id),
+        "model_version": int(model_version),
+        "policy_version": str(policy_version),
+    }
+
+
+def model_fields(
+    *, organization: str, model_id: str, version: int, status: str, card_digest: bytes
+) -> dict[str, ResultValue]:
+    """The fields of an answer about one model (RegisterModel, GetModel, AttestModel): whose,
+    which, its status (``PENDING_ATTESTATION``, ``ATTESTED``, ``LAPSED``) and its card digest
+    (hex)."""
+    return {
+        "organization": str(organization),
+        "model_id": str(model_id),
+        "version": int(version),
+        "status": str(status),
+        "card_digest": card_digest.hex(),
+    }
+
+
+def model_list_fields(*, models: Sequence[str]) -> dict[str, ResultValue]:
+    """The fields of a list of models: each as ``<organization>/<model_id>/<version>``."""
+    return {"models": [str(m) for m in models]}
 
 
 def consent_grant_fields(*, consent_ref: str, valid_until: dt.date) -> dict[str, ResultValue]:

@@ -41,7 +41,7 @@ from grpc_api import _review as review
 from grpc_api._guard import Guard, principal_of
 from grpc_api._status import refusal_for
 from grpc_api._tokens import Principal
-from grpc_api.errors import InvalidRequest, TooManyItems, Unavailable
+from grpc_api.errors import InvalidRequest, NotServed, TooManyItems, Unavailable
 
 __all__ = [
     "AuditServicer",
@@ -142,6 +142,29 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
         query = convert.credit_band_query(request)
         answer = self._checks.credit_band(partner_caller(principal_of(context)), query)
         return convert.band_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
+
+    # The encrypted scores (issue 12) land in steps: until then, UNIMPLEMENTED.
+    def RegisterModel(
+        self,
+        request_iterator: Iterator[compute_pb2.RegisterModelRequest],
+        context: grpc.ServicerContext,
+    ) -> compute_pb2.RegisterModelResponse:
+        raise NotServed("model registration is not served yet")
+
+    def GetModel(
+        self, request: compute_pb2.GetModelRequest, context: grpc.ServicerContext
+    ) -> compute_pb2.GetModelResponse:
+        raise NotServed("model registration is not served yet")
+
+    def PaillierScore(
+        self, request: compute_pb2.PaillierScoreRequest, context: grpc.ServicerContext
+    ) -> compute_pb2.PaillierScoreResponse:
+        raise NotServed("Paillier scores are not served yet")
+
+    def CkksBatchScore(
+        self, request: compute_pb2.CkksBatchScoreRequest, context: grpc.ServicerContext
+    ) -> compute_pb2.CkksBatchScoreResponse:
+        raise NotServed("CKKS batch scores are not served yet")
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -382,6 +405,16 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
             status=review.STATUS[answer.value.status],
             receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
         )
+
+    def ListPendingModels(
+        self, request: steward_pb2.ListPendingModelsRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.ListPendingModelsResponse:
+        raise NotServed("model attestation is not served yet")
+
+    def AttestModel(
+        self, request: steward_pb2.AttestModelRequest, context: grpc.ServicerContext
+    ) -> steward_pb2.AttestModelResponse:
+        raise NotServed("model attestation is not served yet")
 
 
 def raw_public_key(key: object) -> bytes:

@@ -84,6 +84,7 @@ from grpc_api.errors import (
     DeadlineTooShort,
     InvalidRequest,
     MalformedRequest,
+    NotServed,
     PermissionRefused,
     RateLimited,
     TooManyItems,
@@ -107,6 +108,7 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     DeadlineTooShort: C.DEADLINE_EXCEEDED,
     InvalidRequest: C.INVALID_ARGUMENT,
     MalformedRequest: C.INVALID_ARGUMENT,
+    NotServed: C.UNIMPLEMENTED,
     Unavailable: C.UNAVAILABLE,
     # person-level checks and consent
     InvalidIdNumber: C.INVALID_ARGUMENT,

@@ -23,6 +23,7 @@ __all__ = [
     "DeadlineTooShort",
     "InvalidRequest",
     "MalformedRequest",
+    "NotServed",
     "PermissionRefused",
     "RateLimited",
     "TooManyItems",
@@ -103,6 +104,13 @@ class InvalidRequest(ApiError):  # noqa: N818
 class MalformedRequest(ApiError):  # noqa: N818
     reason = "MALFORMED_REQUEST"
     default_message = "the request is not a valid protobuf message of this method's type"
+
+
+class NotServed(ApiError):  # noqa: N818
+    """A method this server does not serve (yet): UNIMPLEMENTED, reason NOT_IMPLEMENTED."""
+
+    reason = "NOT_IMPLEMENTED"
+    default_message = "this server does not serve this method"
 
 
 class Unavailable(ApiError):  # noqa: N818

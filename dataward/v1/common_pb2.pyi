@@ -170,6 +170,33 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     malformed, not of the uploaded context, wrong slots, level or scale, or the wrong number of
     them for the model. metadata["problem"] names the rule.
     """
+    ERROR_REASON_MODEL_NOT_ATTESTED: _ErrorReason.ValueType  # 38
+    """FAILED_PRECONDITION: (ComputeService) the model has no attestation that verifies: unsigned,
+    altered since it was signed, expired, or signed by an auditor the policy in force does not
+    list. INVALID_ARGUMENT when an attestation submitted with RegisterModel or AttestModel does
+    not verify. metadata["problem"] names which (UNSIGNED, SIGNATURE, EXPIRED, AUDITOR_UNKNOWN).
+    """
+    ERROR_REASON_MODEL_NOT_FOUND: _ErrorReason.ValueType  # 39
+    """NOT_FOUND: (ComputeService, StewardService) no model of the organization has this id and
+    version.
+    """
+    ERROR_REASON_MODEL_EXISTS: _ErrorReason.ValueType  # 40
+    """ALREADY_EXISTS: (ComputeService.RegisterModel) the organization registered this model id
+    and version before: register a new version.
+    """
+    ERROR_REASON_SCORE_ALREADY_GIVEN: _ErrorReason.ValueType  # 41
+    """FAILED_PRECONDITION: (ComputeService.PaillierScore) this consent was already used for a
+    score under this model version: one score per consent and model version.
+    """
+    ERROR_REASON_WEIGHTS_INVALID: _ErrorReason.ValueType  # 42
+    """INVALID_ARGUMENT: (ComputeService.RegisterModel) the Paillier public key or a weight
+    ciphertext is refused (key size, small factors, range); metadata["problem"] names why.
+    """
+    ERROR_REASON_MODEL_MISMATCH: _ErrorReason.ValueType  # 43
+    """FAILED_PRECONDITION: (ComputeService) the model's feature set or purpose does not fit the
+    request or the policy in force (a feature set the policy no longer has, another number of
+    features, a request purpose other than the card's).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The machine-readable reasons carried in google.rpc.ErrorInfo.reason (the name without the
@@ -292,6 +319,33 @@ ERROR_REASON_CIPHERTEXT_INVALID: ErrorReason.ValueType  # 37
 """INVALID_ARGUMENT: (ComputeService) an uploaded CKKS ciphertext is refused: too large,
 malformed, not of the uploaded context, wrong slots, level or scale, or the wrong number of
 them for the model. metadata["problem"] names the rule.
+"""
+ERROR_REASON_MODEL_NOT_ATTESTED: ErrorReason.ValueType  # 38
+"""FAILED_PRECONDITION: (ComputeService) the model has no attestation that verifies: unsigned,
+altered since it was signed, expired, or signed by an auditor the policy in force does not
+list. INVALID_ARGUMENT when an attestation submitted with RegisterModel or AttestModel does
+not verify. metadata["problem"] names which (UNSIGNED, SIGNATURE, EXPIRED, AUDITOR_UNKNOWN).
+"""
+ERROR_REASON_MODEL_NOT_FOUND: ErrorReason.ValueType  # 39
+"""NOT_FOUND: (ComputeService, StewardService) no model of the organization has this id and
+version.
+"""
+ERROR_REASON_MODEL_EXISTS: ErrorReason.ValueType  # 40
+"""ALREADY_EXISTS: (ComputeService.RegisterModel) the organization registered this model id
+and version before: register a new version.
+"""
+ERROR_REASON_SCORE_ALREADY_GIVEN: ErrorReason.ValueType  # 41
+"""FAILED_PRECONDITION: (ComputeService.PaillierScore) this consent was already used for a
+score under this model version: one score per consent and model version.
+"""
+ERROR_REASON_WEIGHTS_INVALID: ErrorReason.ValueType  # 42
+"""INVALID_ARGUMENT: (ComputeService.RegisterModel) the Paillier public key or a weight
+ciphertext is refused (key size, small factors, range); metadata["problem"] names why.
+"""
+ERROR_REASON_MODEL_MISMATCH: ErrorReason.ValueType  # 43
+"""FAILED_PRECONDITION: (ComputeService) the model's feature set or purpose does not fit the
+request or the policy in force (a feature set the policy no longer has, another number of
+features, a request purpose other than the card's).
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 

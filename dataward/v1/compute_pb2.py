@@ -25,17 +25,45 @@ _sym_db = _symbol_database.Default()
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x61taward/v1/compute.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"v\n\x11\x43reditBandRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12%\n\x07purpose\x18\x02 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x11\n\tscorecard\x18\x03 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x04 \x01(\t\"t\n\x12\x43reditBandResponse\x12\x0c\n\x04\x62\x61nd\x18\x01 \x01(\t\x12\x11\n\tscorecard\x18\x02 \x01(\t\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt2_\n\x0e\x43omputeService\x12M\n\nCreditBand\x12\x1e.dataward.v1.CreditBandRequest\x1a\x1f.dataward.v1.CreditBandResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x61taward/v1/compute.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\xd1\x01\n\tModelCard\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x13\n\x0b\x66\x65\x61ture_set\x18\x03 \x01(\t\x12\x14\n\x0cweight_count\x18\x04 \x01(\r\x12\x13\n\x0boutput_bits\x18\x05 \x01(\r\x12%\n\x07purpose\x18\x06 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12(\n\x06scheme\x18\x07 \x01(\x0e\x32\x18.dataward.v1.ModelScheme\x12\x10\n\x08\x65xponent\x18\x08 \x01(\x11\"J\n\x10ModelAttestation\x12\x0f\n\x07\x61uditor\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x03\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xb5\x01\n\x14RegisterModelRequest\x12&\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x16.dataward.v1.ModelCardH\x00\x12\x1a\n\x10public_key_chunk\x18\x02 \x01(\x0cH\x00\x12\x1b\n\x11weight_ciphertext\x18\x03 \x01(\x0cH\x00\x12\x34\n\x0b\x61ttestation\x18\x04 \x01(\x0b\x32\x1d.dataward.v1.ModelAttestationH\x00\x42\x06\n\x04part\"\xec\x01\n\tModelInfo\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12$\n\x04\x63\x61rd\x18\x02 \x01(\x0b\x32\x16.dataward.v1.ModelCard\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.dataward.v1.ModelStatus\x12\x13\n\x0b\x63\x61rd_digest\x18\x04 \x01(\x0c\x12\x15\n\rregistered_at\x18\x05 \x01(\x03\x12\x32\n\x0b\x61ttestation\x18\x06 \x01(\x0b\x32\x1d.dataward.v1.ModelAttestation\x12\x19\n\x11public_key_sha256\x18\x07 \x01(\x0c\"e\n\x15RegisterModelResponse\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.dataward.v1.ModelInfo\x12%\n\x07receipt\x18\x02 \x01(\x0b\x32\x14.dataward.v1.Receipt\"4\n\x0fGetModelRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\"`\n\x10GetModelResponse\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.dataward.v1.ModelInfo\x12%\n\x07receipt\x18\x02 \x01(\x0b\x32\x14.dataward.v1.Receipt\"\xa4\x01\n\x14PaillierScoreRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12%\n\x07purpose\x18\x02 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\r\x12\x13\n\x0b\x63onsent_ref\x18\x05 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"\xba\x01\n\x15PaillierScoreResponse\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x10\n\x08\x65xponent\x18\x02 \x01(\x11\x12\x13\n\x0boutput_bits\x18\x03 \x01(\r\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\r\x12\x16\n\x0epolicy_version\x18\x06 \x01(\t\x12%\n\x07receipt\x18\x07 \x01(\x0b\x32\x14.dataward.v1.Receipt\"5\n\x0b\x42\x61tchPerson\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x13\n\x0b\x63onsent_ref\x18\x02 \x01(\t\"\xa8\x01\n\x15\x43kksBatchScoreRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\r\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12)\n\x07persons\x18\x04 \x03(\x0b\x32\x18.dataward.v1.BatchPerson\x12\x14\n\x0c\x63lient_nonce\x18\x05 \x01(\t\"\xa4\x01\n\x16\x43kksBatchScoreResponse\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x0e\n\x06scored\x18\x02 \x03(\x08\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\r\x12\x16\n\x0epolicy_version\x18\x05 \x01(\t\x12%\n\x07receipt\x18\x06 \x01(\x0b\x32\x14.dataward.v1.Receipt\"v\n\x11\x43reditBandRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12%\n\x07purpose\x18\x02 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x11\n\tscorecard\x18\x03 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x04 \x01(\t\"t\n\x12\x43reditBandResponse\x12\x0c\n\x04\x62\x61nd\x18\x01 \x01(\t\x12\x11\n\tscorecard\x18\x02 \x01(\t\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt*]\n\x0bModelScheme\x12\x1c\n\x18MODEL_SCHEME_UNSPECIFIED\x10\x00\x12\x19\n\x15MODEL_SCHEME_PAILLIER\x10\x01\x12\x15\n\x11MODEL_SCHEME_CKKS\x10\x02*\x85\x01\n\x0bModelStatus\x12\x1c\n\x18MODEL_STATUS_UNSPECIFIED\x10\x00\x12$\n MODEL_STATUS_PENDING_ATTESTATION\x10\x01\x12\x19\n\x15MODEL_STATUS_ATTESTED\x10\x02\x12\x17\n\x13MODEL_STATUS_LAPSED\x10\x03\x32\xb5\x03\n\x0e\x43omputeService\x12M\n\nCreditBand\x12\x1e.dataward.v1.CreditBandRequest\x1a\x1f.dataward.v1.CreditBandResponse\x12X\n\rRegisterModel\x12!.dataward.v1.RegisterModelRequest\x1a\".dataward.v1.RegisterModelResponse(\x01\x12G\n\x08GetModel\x12\x1c.dataward.v1.GetModelRequest\x1a\x1d.dataward.v1.GetModelResponse\x12V\n\rPaillierScore\x12!.dataward.v1.PaillierScoreRequest\x1a\".dataward.v1.PaillierScoreResponse\x12Y\n\x0e\x43kksBatchScore\x12\".dataward.v1.CkksBatchScoreRequest\x1a#.dataward.v1.CkksBatchScoreResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.compute_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREDITBANDREQUEST']._serialized_start=68
-  _globals['_CREDITBANDREQUEST']._serialized_end=186
-  _globals['_CREDITBANDRESPONSE']._serialized_start=188
-  _globals['_CREDITBANDRESPONSE']._serialized_end=304
-  _globals['_COMPUTESERVICE']._serialized_start=306
-  _globals['_COMPUTESERVICE']._serialized_end=401
+  _globals['_MODELSCHEME']._serialized_start=2021
+  _globals['_MODELSCHEME']._serialized_end=2114
+  _globals['_MODELSTATUS']._serialized_start=2117
+  _globals['_MODELSTATUS']._serialized_end=2250
+  _globals['_MODELCARD']._serialized_start=69
+  _globals['_MODELCARD']._serialized_end=278
+  _globals['_MODELATTESTATION']._serialized_start=280
+  _globals['_MODELATTESTATION']._serialized_end=354
+  _globals['_REGISTERMODELREQUEST']._serialized_start=357
+  _globals['_REGISTERMODELREQUEST']._serialized_end=538
+  _globals['_MODELINFO']._serialized_start=541
+  _globals['_MODELINFO']._serialized_end=777
+  _globals['_REGISTERMODELRESPONSE']._serialized_start=779
+  _globals['_REGISTERMODELRESPONSE']._serialized_end=880
+  _globals['_GETMODELREQUEST']._serialized_start=882
+  _globals['_GETMODELREQUEST']._serialized_end=934
+  _globals['_GETMODELRESPONSE']._serialized_start=936
+  _globals['_GETMODELRESPONSE']._serialized_end=1032
+  _globals['_PAILLIERSCOREREQUEST']._serialized_start=1035
+  _globals['_PAILLIERSCOREREQUEST']._serialized_end=1199
+  _globals['_PAILLIERSCORERESPONSE']._serialized_start=1202
+  _globals['_PAILLIERSCORERESPONSE']._serialized_end=1388
+  _globals['_BATCHPERSON']._serialized_start=1390
+  _globals['_BATCHPERSON']._serialized_end=1443
+  _globals['_CKKSBATCHSCOREREQUEST']._serialized_start=1446
+  _globals['_CKKSBATCHSCOREREQUEST']._serialized_end=1614
+  _globals['_CKKSBATCHSCORERESPONSE']._serialized_start=1617
+  _globals['_CKKSBATCHSCORERESPONSE']._serialized_end=1781
+  _globals['_CREDITBANDREQUEST']._serialized_start=1783
+  _globals['_CREDITBANDREQUEST']._serialized_end=1901
+  _globals['_CREDITBANDRESPONSE']._serialized_start=1903
+  _globals['_CREDITBANDRESPONSE']._serialized_end=2019
+  _globals['_COMPUTESERVICE']._serialized_start=2253
+  _globals['_COMPUTESERVICE']._serialized_end=2690
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from dataward.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -16,6 +19,481 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ModelScheme:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ModelSchemeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ModelScheme.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MODEL_SCHEME_UNSPECIFIED: _ModelScheme.ValueType  # 0
+    MODEL_SCHEME_PAILLIER: _ModelScheme.ValueType  # 1
+    """phe, 3072-bit keys: one person per call, the score masked to the declared width."""
+    MODEL_SCHEME_CKKS: _ModelScheme.ValueType  # 2
+    """TenSEAL CKKS, N=8192, coefficient moduli [60, 40, 40, 60], scale 2^40: 4096 persons per call."""
+
+class ModelScheme(_ModelScheme, metaclass=_ModelSchemeEnumTypeWrapper):
+    """The encryption scheme of a scoring model."""
+
+MODEL_SCHEME_UNSPECIFIED: ModelScheme.ValueType  # 0
+MODEL_SCHEME_PAILLIER: ModelScheme.ValueType  # 1
+"""phe, 3072-bit keys: one person per call, the score masked to the declared width."""
+MODEL_SCHEME_CKKS: ModelScheme.ValueType  # 2
+"""TenSEAL CKKS, N=8192, coefficient moduli [60, 40, 40, 60], scale 2^40: 4096 persons per call."""
+Global___ModelScheme: _TypeAlias = ModelScheme  # noqa: Y015
+
+class _ModelStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ModelStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ModelStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MODEL_STATUS_UNSPECIFIED: _ModelStatus.ValueType  # 0
+    MODEL_STATUS_PENDING_ATTESTATION: _ModelStatus.ValueType  # 1
+    """Registered; no attestation that verifies yet: not scorable."""
+    MODEL_STATUS_ATTESTED: _ModelStatus.ValueType  # 2
+    """An auditor the policy in force lists signed the card, and the signature has not expired."""
+    MODEL_STATUS_LAPSED: _ModelStatus.ValueType  # 3
+    """The attestation has expired, or its auditor is no longer listed: register a new version."""
+
+class ModelStatus(_ModelStatus, metaclass=_ModelStatusEnumTypeWrapper): ...
+
+MODEL_STATUS_UNSPECIFIED: ModelStatus.ValueType  # 0
+MODEL_STATUS_PENDING_ATTESTATION: ModelStatus.ValueType  # 1
+"""Registered; no attestation that verifies yet: not scorable."""
+MODEL_STATUS_ATTESTED: ModelStatus.ValueType  # 2
+"""An auditor the policy in force lists signed the card, and the signature has not expired."""
+MODEL_STATUS_LAPSED: ModelStatus.ValueType  # 3
+"""The attestation has expired, or its auditor is no longer listed: register a new version."""
+Global___ModelStatus: _TypeAlias = ModelStatus  # noqa: Y015
+
+@_typing.final
+class ModelCard(_message.Message):
+    """A partner's scoring model as registered: what the auditor signs is the SHA-256 digest of
+    the card with its public key and weight ciphertexts (dataward.compute.ModelCard.digest).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    FEATURE_SET_FIELD_NUMBER: _builtins.int
+    WEIGHT_COUNT_FIELD_NUMBER: _builtins.int
+    OUTPUT_BITS_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    SCHEME_FIELD_NUMBER: _builtins.int
+    EXPONENT_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    """The partner's name for the model: 1..64 characters of a-z 0-9 _ . - (starting with a
+    letter or digit).
+    """
+    version: _builtins.int
+    """1..1000000; a new set of weights is a new version."""
+    feature_set: _builtins.str
+    """The feature set of the policy in force the model scores (e.g. "credit_v1")."""
+    weight_count: _builtins.int
+    """The number of weights: the feature set's number of features."""
+    output_bits: _builtins.int
+    """Paillier: the declared output width, 1..64 bits; every bit above it is masked. CKKS: the
+    same range, declared for the steward (CKKS scores are approximate, about 20 bits).
+    """
+    purpose: _common_pb2.Purpose.ValueType
+    """The purpose the model scores for; requests must name it."""
+    scheme: Global___ModelScheme.ValueType
+    exponent: _builtins.int
+    """Paillier: the ONE fixed-point exponent of every weight (weight = mantissa * 16^exponent),
+    -64..64. CKKS: 0.
+    """
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        feature_set: _builtins.str = ...,
+        weight_count: _builtins.int = ...,
+        output_bits: _builtins.int = ...,
+        purpose: _common_pb2.Purpose.ValueType = ...,
+        scheme: Global___ModelScheme.ValueType = ...,
+        exponent: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exponent", b"exponent", "feature_set", b"feature_set", "model_id", b"model_id", "output_bits", b"output_bits", "purpose", b"purpose", "scheme", b"scheme", "version", b"version", "weight_count", b"weight_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelCard: _TypeAlias = ModelCard  # noqa: Y015
+
+@_typing.final
+class ModelAttestation(_message.Message):
+    """An auditor's Ed25519 signature over dataward.compute.attestation_message(card digest,
+    auditor, expires_at): made with `dataward compute sign-model`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUDITOR_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    auditor: _builtins.str
+    """The auditor's name in the policy in force (`auditors:`)."""
+    expires_at: _builtins.int
+    """Unix seconds after which the attestation no longer counts."""
+    signature: _builtins.bytes
+    """64 bytes."""
+    def __init__(
+        self,
+        *,
+        auditor: _builtins.str = ...,
+        expires_at: _builtins.int = ...,
+        signature: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auditor", b"auditor", "expires_at", b"expires_at", "signature", b"signature"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelAttestation: _TypeAlias = ModelAttestation  # noqa: Y015
+
+@_typing.final
+class RegisterModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_FIELD_NUMBER: _builtins.int
+    PUBLIC_KEY_CHUNK_FIELD_NUMBER: _builtins.int
+    WEIGHT_CIPHERTEXT_FIELD_NUMBER: _builtins.int
+    ATTESTATION_FIELD_NUMBER: _builtins.int
+    public_key_chunk: _builtins.bytes
+    """Then the public key, in chunks of at most 1 MiB: Paillier, the modulus n big-endian
+    (384 bytes); CKKS, the serialized PUBLIC TenSEAL context (no secret key, no Galois keys;
+    at most 40 MB).
+    """
+    weight_ciphertext: _builtins.bytes
+    """Then one message per weight, in the feature set's order: Paillier, the raw ciphertext
+    big-endian (768 bytes) of the weight's mantissa; CKKS, a serialized CKKSVector holding
+    the weight in all 4096 slots (at most 1 MB).
+    """
+    @_builtins.property
+    def card(self) -> Global___ModelCard:
+        """First, exactly once."""
+
+    @_builtins.property
+    def attestation(self) -> Global___ModelAttestation:
+        """Optionally last: the auditor's attestation, if the partner already has it."""
+
+    def __init__(
+        self,
+        *,
+        card: Global___ModelCard | None = ...,
+        public_key_chunk: _builtins.bytes = ...,
+        weight_ciphertext: _builtins.bytes = ...,
+        attestation: Global___ModelAttestation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attestation", b"attestation", "card", b"card", "part", b"part", "public_key_chunk", b"public_key_chunk", "weight_ciphertext", b"weight_ciphertext"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attestation", b"attestation", "card", b"card", "part", b"part", "public_key_chunk", b"public_key_chunk", "weight_ciphertext", b"weight_ciphertext"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["card", "public_key_chunk", "weight_ciphertext", "attestation"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___RegisterModelRequest: _TypeAlias = RegisterModelRequest  # noqa: Y015
+
+@_typing.final
+class ModelInfo(_message.Message):
+    """A registered model as the zone reports it (never its key or weights)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    CARD_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CARD_DIGEST_FIELD_NUMBER: _builtins.int
+    REGISTERED_AT_FIELD_NUMBER: _builtins.int
+    ATTESTATION_FIELD_NUMBER: _builtins.int
+    PUBLIC_KEY_SHA256_FIELD_NUMBER: _builtins.int
+    organization: _builtins.str
+    status: Global___ModelStatus.ValueType
+    card_digest: _builtins.bytes
+    """The card digest the auditor signs (32 bytes)."""
+    registered_at: _builtins.int
+    """Unix seconds."""
+    public_key_sha256: _builtins.bytes
+    """SHA-256 of the public key bytes as uploaded."""
+    @_builtins.property
+    def card(self) -> Global___ModelCard: ...
+    @_builtins.property
+    def attestation(self) -> Global___ModelAttestation:
+        """The attestation that verified (empty while pending)."""
+
+    def __init__(
+        self,
+        *,
+        organization: _builtins.str = ...,
+        card: Global___ModelCard | None = ...,
+        status: Global___ModelStatus.ValueType = ...,
+        card_digest: _builtins.bytes = ...,
+        registered_at: _builtins.int = ...,
+        attestation: Global___ModelAttestation | None = ...,
+        public_key_sha256: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attestation", b"attestation", "card", b"card"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attestation", b"attestation", "card", b"card", "card_digest", b"card_digest", "organization", b"organization", "public_key_sha256", b"public_key_sha256", "registered_at", b"registered_at", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelInfo: _TypeAlias = ModelInfo  # noqa: Y015
+
+@_typing.final
+class RegisterModelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def model(self) -> Global___ModelInfo: ...
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        model: Global___ModelInfo | None = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "receipt", b"receipt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterModelResponse: _TypeAlias = RegisterModelResponse  # noqa: Y015
+
+@_typing.final
+class GetModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    version: _builtins.int
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_id", b"model_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelRequest: _TypeAlias = GetModelRequest  # noqa: Y015
+
+@_typing.final
+class GetModelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def model(self) -> Global___ModelInfo: ...
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        model: Global___ModelInfo | None = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "receipt", b"receipt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetModelResponse: _TypeAlias = GetModelResponse  # noqa: Y015
+
+@_typing.final
+class PaillierScoreRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_NUMBER_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    CONSENT_REF_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    id_number: _builtins.str
+    """As CreditBandRequest.id_number."""
+    purpose: _common_pb2.Purpose.ValueType
+    """Must be the model card's purpose."""
+    model_id: _builtins.str
+    model_version: _builtins.int
+    consent_ref: _builtins.str
+    """Optional: a consent reference the zone issued, to use that consent."""
+    client_nonce: _builtins.str
+    """As CreditBandRequest.client_nonce."""
+    def __init__(
+        self,
+        *,
+        id_number: _builtins.str = ...,
+        purpose: _common_pb2.Purpose.ValueType = ...,
+        model_id: _builtins.str = ...,
+        model_version: _builtins.int = ...,
+        consent_ref: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "consent_ref", b"consent_ref", "id_number", b"id_number", "model_id", b"model_id", "model_version", b"model_version", "purpose", b"purpose"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaillierScoreRequest: _TypeAlias = PaillierScoreRequest  # noqa: Y015
+
+@_typing.final
+class PaillierScoreResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CIPHERTEXT_FIELD_NUMBER: _builtins.int
+    EXPONENT_FIELD_NUMBER: _builtins.int
+    OUTPUT_BITS_FIELD_NUMBER: _builtins.int
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    ciphertext: _builtins.bytes
+    """The re-randomised ciphertext, big-endian, 768 bytes. Decrypt it with the private key's
+    raw_decrypt and decode with dataward.compute.decode_score(plaintext, output_bits,
+    exponent) (dataward.client.compute does both).
+    """
+    exponent: _builtins.int
+    output_bits: _builtins.int
+    model_id: _builtins.str
+    model_version: _builtins.int
+    policy_version: _builtins.str
+    """The version of the policy in force (its feature set and noise)."""
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        ciphertext: _builtins.bytes = ...,
+        exponent: _builtins.int = ...,
+        output_bits: _builtins.int = ...,
+        model_id: _builtins.str = ...,
+        model_version: _builtins.int = ...,
+        policy_version: _builtins.str = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ciphertext", b"ciphertext", "exponent", b"exponent", "model_id", b"model_id", "model_version", b"model_version", "output_bits", b"output_bits", "policy_version", b"policy_version", "receipt", b"receipt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaillierScoreResponse: _TypeAlias = PaillierScoreResponse  # noqa: Y015
+
+@_typing.final
+class BatchPerson(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_NUMBER_FIELD_NUMBER: _builtins.int
+    CONSENT_REF_FIELD_NUMBER: _builtins.int
+    id_number: _builtins.str
+    """As CreditBandRequest.id_number."""
+    consent_ref: _builtins.str
+    """Optional, as PaillierScoreRequest.consent_ref."""
+    def __init__(
+        self,
+        *,
+        id_number: _builtins.str = ...,
+        consent_ref: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent_ref", b"consent_ref", "id_number", b"id_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchPerson: _TypeAlias = BatchPerson  # noqa: Y015
+
+@_typing.final
+class CkksBatchScoreRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    PERSONS_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    model_id: _builtins.str
+    model_version: _builtins.int
+    purpose: _common_pb2.Purpose.ValueType
+    """Must be the model card's purpose."""
+    client_nonce: _builtins.str
+    @_builtins.property
+    def persons(self) -> _containers.RepeatedCompositeFieldContainer[Global___BatchPerson]:
+        """1..4096 persons; person i is slot i."""
+
+    def __init__(
+        self,
+        *,
+        model_id: _builtins.str = ...,
+        model_version: _builtins.int = ...,
+        purpose: _common_pb2.Purpose.ValueType = ...,
+        persons: _abc.Iterable[Global___BatchPerson] | None = ...,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "model_id", b"model_id", "model_version", b"model_version", "persons", b"persons", "purpose", b"purpose"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CkksBatchScoreRequest: _TypeAlias = CkksBatchScoreRequest  # noqa: Y015
+
+@_typing.final
+class CkksBatchScoreResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CIPHERTEXT_FIELD_NUMBER: _builtins.int
+    SCORED_FIELD_NUMBER: _builtins.int
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    ciphertext: _builtins.bytes
+    """A serialized CKKSVector under the partner's context: slot i is person i's score or 0."""
+    model_id: _builtins.str
+    model_version: _builtins.int
+    policy_version: _builtins.str
+    @_builtins.property
+    def scored(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
+        """One per requested person: whether slot i holds a score."""
+
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        ciphertext: _builtins.bytes = ...,
+        scored: _abc.Iterable[_builtins.bool] | None = ...,
+        model_id: _builtins.str = ...,
+        model_version: _builtins.int = ...,
+        policy_version: _builtins.str = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ciphertext", b"ciphertext", "model_id", b"model_id", "model_version", b"model_version", "policy_version", b"policy_version", "receipt", b"receipt", "scored", b"scored"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CkksBatchScoreResponse: _TypeAlias = CkksBatchScoreResponse  # noqa: Y015
 
 @_typing.final
 class CreditBandRequest(_message.Message):

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class ComputeServiceStub:
-    """Compute on zone data for one consenting person. Scope: compute:score.
+    """Compute on zone data for consenting persons. Scope: compute:score.
 
     CreditBand is the zone-owned credit evaluation: a steward's scorecard (the policy's
     `scorecards:`) over its feature set, computed in clear inside the zone on the live dataset
@@ -46,10 +46,30 @@ class ComputeServiceStub:
                 request_serializer=dataward_dot_v1_dot_compute__pb2.CreditBandRequest.SerializeToString,
                 response_deserializer=dataward_dot_v1_dot_compute__pb2.CreditBandResponse.FromString,
                 _registered_method=True)
+        self.RegisterModel = channel.stream_unary(
+                '/dataward.v1.ComputeService/RegisterModel',
+                request_serializer=dataward_dot_v1_dot_compute__pb2.RegisterModelRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_compute__pb2.RegisterModelResponse.FromString,
+                _registered_method=True)
+        self.GetModel = channel.unary_unary(
+                '/dataward.v1.ComputeService/GetModel',
+                request_serializer=dataward_dot_v1_dot_compute__pb2.GetModelRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_compute__pb2.GetModelResponse.FromString,
+                _registered_method=True)
+        self.PaillierScore = channel.unary_unary(
+                '/dataward.v1.ComputeService/PaillierScore',
+                request_serializer=dataward_dot_v1_dot_compute__pb2.PaillierScoreRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_compute__pb2.PaillierScoreResponse.FromString,
+                _registered_method=True)
+        self.CkksBatchScore = channel.unary_unary(
+                '/dataward.v1.ComputeService/CkksBatchScore',
+                request_serializer=dataward_dot_v1_dot_compute__pb2.CkksBatchScoreRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_compute__pb2.CkksBatchScoreResponse.FromString,
+                _registered_method=True)
 
 
 class ComputeServiceServicer:
-    """Compute on zone data for one consenting person. Scope: compute:score.
+    """Compute on zone data for consenting persons. Scope: compute:score.
 
     CreditBand is the zone-owned credit evaluation: a steward's scorecard (the policy's
     `scorecards:`) over its feature set, computed in clear inside the zone on the live dataset
@@ -68,6 +88,51 @@ class ComputeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterModel(self, request_iterator, context):
+        """Register a scoring model: its card, its public key and its encrypted weights, over one
+        stream (the first message the card, then the public key in chunks, then one message per
+        weight ciphertext in the feature set's order, then optionally the auditor's attestation).
+        The model is PENDING_ATTESTATION until an auditor's attestation verifies
+        (StewardService.AttestModel, or here). A model (organization, model_id, version) is
+        registered once: ALREADY_EXISTS (MODEL_EXISTS) for a second registration. Errors:
+        INVALID_ARGUMENT (FIELD_INVALID naming the card field; CONTEXT_INVALID, CIPHERTEXT_INVALID,
+        WEIGHTS_INVALID for keys and ciphertexts the zone refuses; MODEL_NOT_ATTESTED for an
+        attestation that does not verify), RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE past the size
+        limits), PERMISSION_DENIED (PURPOSE_NOT_GRANTED for the card's purpose).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModel(self, request, context):
+        """One of the caller's organization's models. NOT_FOUND (MODEL_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PaillierScore(self, request, context):
+        """One consenting person's score under the partner's Paillier model: Enc(score), masked above
+        the model's declared width, noised, re-randomised. One score per consent and model version:
+        a second is FAILED_PRECONDITION SCORE_ALREADY_GIVEN. Errors as CreditBand's, and NOT_FOUND
+        (MODEL_NOT_FOUND), FAILED_PRECONDITION (MODEL_NOT_ATTESTED: unsigned, altered, expired, or
+        signed by an auditor the policy in force does not list).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CkksBatchScore(self, request, context):
+        """Many persons' scores under the partner's CKKS model, column-packed: slot i of the returned
+        ciphertext is person i's score if that person consented and was not scored under this
+        model version before, else 0 (scored[i] says which). Per-person refusals (no consent, an
+        unknown person, already scored, a malformed ID number) are not errors: the slot stays 0.
+        Errors: as PaillierScore's for the model, BATCH_TOO_LARGE past 4096 persons.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ComputeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +140,26 @@ def add_ComputeServiceServicer_to_server(servicer, server):
                     servicer.CreditBand,
                     request_deserializer=dataward_dot_v1_dot_compute__pb2.CreditBandRequest.FromString,
                     response_serializer=dataward_dot_v1_dot_compute__pb2.CreditBandResponse.SerializeToString,
+            ),
+            'RegisterModel': grpc.stream_unary_rpc_method_handler(
+                    servicer.RegisterModel,
+                    request_deserializer=dataward_dot_v1_dot_compute__pb2.RegisterModelRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_compute__pb2.RegisterModelResponse.SerializeToString,
+            ),
+            'GetModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModel,
+                    request_deserializer=dataward_dot_v1_dot_compute__pb2.GetModelRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_compute__pb2.GetModelResponse.SerializeToString,
+            ),
+            'PaillierScore': grpc.unary_unary_rpc_method_handler(
+                    servicer.PaillierScore,
+                    request_deserializer=dataward_dot_v1_dot_compute__pb2.PaillierScoreRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_compute__pb2.PaillierScoreResponse.SerializeToString,
+            ),
+            'CkksBatchScore': grpc.unary_unary_rpc_method_handler(
+                    servicer.CkksBatchScore,
+                    request_deserializer=dataward_dot_v1_dot_compute__pb2.CkksBatchScoreRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_compute__pb2.CkksBatchScoreResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -85,7 +170,7 @@ def add_ComputeServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ComputeService:
-    """Compute on zone data for one consenting person. Scope: compute:score.
+    """Compute on zone data for consenting persons. Scope: compute:score.
 
     CreditBand is the zone-owned credit evaluation: a steward's scorecard (the policy's
     `scorecards:`) over its feature set, computed in clear inside the zone on the live dataset
@@ -111,6 +196,114 @@ class ComputeService:
             '/dataward.v1.ComputeService/CreditBand',
             dataward_dot_v1_dot_compute__pb2.CreditBandRequest.SerializeToString,
             dataward_dot_v1_dot_compute__pb2.CreditBandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterModel(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/dataward.v1.ComputeService/RegisterModel',
+            dataward_dot_v1_dot_compute__pb2.RegisterModelRequest.SerializeToString,
+            dataward_dot_v1_dot_compute__pb2.RegisterModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.ComputeService/GetModel',
+            dataward_dot_v1_dot_compute__pb2.GetModelRequest.SerializeToString,
+            dataward_dot_v1_dot_compute__pb2.GetModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PaillierScore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.ComputeService/PaillierScore',
+            dataward_dot_v1_dot_compute__pb2.PaillierScoreRequest.SerializeToString,
+            dataward_dot_v1_dot_compute__pb2.PaillierScoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CkksBatchScore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.ComputeService/CkksBatchScore',
+            dataward_dot_v1_dot_compute__pb2.CkksBatchScoreRequest.SerializeToString,
+            dataward_dot_v1_dot_compute__pb2.CkksBatchScoreResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,7 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ComputeServiceStub:
-    """Compute on zone data for one consenting person. Scope: compute:score.
+    """Compute on zone data for consenting persons. Scope: compute:score.
 
     CreditBand is the zone-owned credit evaluation: a steward's scorecard (the policy's
     `scorecards:`) over its feature set, computed in clear inside the zone on the live dataset
@@ -46,10 +46,38 @@ class ComputeServiceStub:
     (CONSENT_REQUIRED, also for a person the registry does not hold), UNAUTHENTICATED,
     PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, UNAVAILABLE.
     """
+    RegisterModel: _grpc.StreamUnaryMultiCallable[_compute_pb2.RegisterModelRequest, _compute_pb2.RegisterModelResponse]
+    """Register a scoring model: its card, its public key and its encrypted weights, over one
+    stream (the first message the card, then the public key in chunks, then one message per
+    weight ciphertext in the feature set's order, then optionally the auditor's attestation).
+    The model is PENDING_ATTESTATION until an auditor's attestation verifies
+    (StewardService.AttestModel, or here). A model (organization, model_id, version) is
+    registered once: ALREADY_EXISTS (MODEL_EXISTS) for a second registration. Errors:
+    INVALID_ARGUMENT (FIELD_INVALID naming the card field; CONTEXT_INVALID, CIPHERTEXT_INVALID,
+    WEIGHTS_INVALID for keys and ciphertexts the zone refuses; MODEL_NOT_ATTESTED for an
+    attestation that does not verify), RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE past the size
+    limits), PERMISSION_DENIED (PURPOSE_NOT_GRANTED for the card's purpose).
+    """
+    GetModel: _grpc.UnaryUnaryMultiCallable[_compute_pb2.GetModelRequest, _compute_pb2.GetModelResponse]
+    """One of the caller's organization's models. NOT_FOUND (MODEL_NOT_FOUND)."""
+    PaillierScore: _grpc.UnaryUnaryMultiCallable[_compute_pb2.PaillierScoreRequest, _compute_pb2.PaillierScoreResponse]
+    """One consenting person's score under the partner's Paillier model: Enc(score), masked above
+    the model's declared width, noised, re-randomised. One score per consent and model version:
+    a second is FAILED_PRECONDITION SCORE_ALREADY_GIVEN. Errors as CreditBand's, and NOT_FOUND
+    (MODEL_NOT_FOUND), FAILED_PRECONDITION (MODEL_NOT_ATTESTED: unsigned, altered, expired, or
+    signed by an auditor the policy in force does not list).
+    """
+    CkksBatchScore: _grpc.UnaryUnaryMultiCallable[_compute_pb2.CkksBatchScoreRequest, _compute_pb2.CkksBatchScoreResponse]
+    """Many persons' scores under the partner's CKKS model, column-packed: slot i of the returned
+    ciphertext is person i's score if that person consented and was not scored under this
+    model version before, else 0 (scored[i] says which). Per-person refusals (no consent, an
+    unknown person, already scored, a malformed ID number) are not errors: the slot stays 0.
+    Errors: as PaillierScore's for the model, BATCH_TOO_LARGE past 4096 persons.
+    """
 
 @_typing.type_check_only
 class ComputeServiceAsyncStub(ComputeServiceStub):
-    """Compute on zone data for one consenting person. Scope: compute:score.
+    """Compute on zone data for consenting persons. Scope: compute:score.
 
     CreditBand is the zone-owned credit evaluation: a steward's scorecard (the policy's
     `scorecards:`) over its feature set, computed in clear inside the zone on the live dataset
@@ -65,9 +93,37 @@ class ComputeServiceAsyncStub(ComputeServiceStub):
     (CONSENT_REQUIRED, also for a person the registry does not hold), UNAUTHENTICATED,
     PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, UNAVAILABLE.
     """
+    RegisterModel: _aio.StreamUnaryMultiCallable[_compute_pb2.RegisterModelRequest, _compute_pb2.RegisterModelResponse]  # type: ignore[assignment]
+    """Register a scoring model: its card, its public key and its encrypted weights, over one
+    stream (the first message the card, then the public key in chunks, then one message per
+    weight ciphertext in the feature set's order, then optionally the auditor's attestation).
+    The model is PENDING_ATTESTATION until an auditor's attestation verifies
+    (StewardService.AttestModel, or here). A model (organization, model_id, version) is
+    registered once: ALREADY_EXISTS (MODEL_EXISTS) for a second registration. Errors:
+    INVALID_ARGUMENT (FIELD_INVALID naming the card field; CONTEXT_INVALID, CIPHERTEXT_INVALID,
+    WEIGHTS_INVALID for keys and ciphertexts the zone refuses; MODEL_NOT_ATTESTED for an
+    attestation that does not verify), RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE past the size
+    limits), PERMISSION_DENIED (PURPOSE_NOT_GRANTED for the card's purpose).
+    """
+    GetModel: _aio.UnaryUnaryMultiCallable[_compute_pb2.GetModelRequest, _compute_pb2.GetModelResponse]  # type: ignore[assignment]
+    """One of the caller's organization's models. NOT_FOUND (MODEL_NOT_FOUND)."""
+    PaillierScore: _aio.UnaryUnaryMultiCallable[_compute_pb2.PaillierScoreRequest, _compute_pb2.PaillierScoreResponse]  # type: ignore[assignment]
+    """One consenting person's score under the partner's Paillier model: Enc(score), masked above
+    the model's declared width, noised, re-randomised. One score per consent and model version:
+    a second is FAILED_PRECONDITION SCORE_ALREADY_GIVEN. Errors as CreditBand's, and NOT_FOUND
+    (MODEL_NOT_FOUND), FAILED_PRECONDITION (MODEL_NOT_ATTESTED: unsigned, altered, expired, or
+    signed by an auditor the policy in force does not list).
+    """
+    CkksBatchScore: _aio.UnaryUnaryMultiCallable[_compute_pb2.CkksBatchScoreRequest, _compute_pb2.CkksBatchScoreResponse]  # type: ignore[assignment]
+    """Many persons' scores under the partner's CKKS model, column-packed: slot i of the returned
+    ciphertext is person i's score if that person consented and was not scored under this
+    model version before, else 0 (scored[i] says which). Per-person refusals (no consent, an
+    unknown person, already scored, a malformed ID number) are not errors: the slot stays 0.
+    Errors: as PaillierScore's for the model, BATCH_TOO_LARGE past 4096 persons.
+    """
 
 class ComputeServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Compute on zone data for one consenting person. Scope: compute:score.
+    """Compute on zone data for consenting persons. Scope: compute:score.
 
     CreditBand is the zone-owned credit evaluation: a steward's scorecard (the policy's
     `scorecards:`) over its feature set, computed in clear inside the zone on the live dataset
@@ -86,6 +142,58 @@ class ComputeServiceServicer(metaclass=_abc_1.ABCMeta):
         `scorecard` for a scorecard the policy in force does not have), FAILED_PRECONDITION
         (CONSENT_REQUIRED, also for a person the registry does not hold), UNAUTHENTICATED,
         PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, UNAVAILABLE.
+        """
+
+    @_abc_1.abstractmethod
+    def RegisterModel(
+        self,
+        request_iterator: _MaybeAsyncIterator[_compute_pb2.RegisterModelRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_compute_pb2.RegisterModelResponse, _abc.Awaitable[_compute_pb2.RegisterModelResponse]]:
+        """Register a scoring model: its card, its public key and its encrypted weights, over one
+        stream (the first message the card, then the public key in chunks, then one message per
+        weight ciphertext in the feature set's order, then optionally the auditor's attestation).
+        The model is PENDING_ATTESTATION until an auditor's attestation verifies
+        (StewardService.AttestModel, or here). A model (organization, model_id, version) is
+        registered once: ALREADY_EXISTS (MODEL_EXISTS) for a second registration. Errors:
+        INVALID_ARGUMENT (FIELD_INVALID naming the card field; CONTEXT_INVALID, CIPHERTEXT_INVALID,
+        WEIGHTS_INVALID for keys and ciphertexts the zone refuses; MODEL_NOT_ATTESTED for an
+        attestation that does not verify), RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE past the size
+        limits), PERMISSION_DENIED (PURPOSE_NOT_GRANTED for the card's purpose).
+        """
+
+    @_abc_1.abstractmethod
+    def GetModel(
+        self,
+        request: _compute_pb2.GetModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compute_pb2.GetModelResponse, _abc.Awaitable[_compute_pb2.GetModelResponse]]:
+        """One of the caller's organization's models. NOT_FOUND (MODEL_NOT_FOUND)."""
+
+    @_abc_1.abstractmethod
+    def PaillierScore(
+        self,
+        request: _compute_pb2.PaillierScoreRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compute_pb2.PaillierScoreResponse, _abc.Awaitable[_compute_pb2.PaillierScoreResponse]]:
+        """One consenting person's score under the partner's Paillier model: Enc(score), masked above
+        the model's declared width, noised, re-randomised. One score per consent and model version:
+        a second is FAILED_PRECONDITION SCORE_ALREADY_GIVEN. Errors as CreditBand's, and NOT_FOUND
+        (MODEL_NOT_FOUND), FAILED_PRECONDITION (MODEL_NOT_ATTESTED: unsigned, altered, expired, or
+        signed by an auditor the policy in force does not list).
+        """
+
+    @_abc_1.abstractmethod
+    def CkksBatchScore(
+        self,
+        request: _compute_pb2.CkksBatchScoreRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_compute_pb2.CkksBatchScoreResponse, _abc.Awaitable[_compute_pb2.CkksBatchScoreResponse]]:
+        """Many persons' scores under the partner's CKKS model, column-packed: slot i of the returned
+        ciphertext is person i's score if that person consented and was not scored under this
+        model version before, else 0 (scored[i] says which). Per-person refusals (no consent, an
+        unknown person, already scored, a malformed ID number) are not errors: the slot stays 0.
+        Errors: as PaillierScore's for the model, BATCH_TOO_LARGE past 4096 persons.
         """
 
 def add_ComputeServiceServicer_to_server(servicer: ComputeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

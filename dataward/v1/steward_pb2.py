@@ -23,60 +23,69 @@ _sym_db = _symbol_database.Default()
 
 
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
+from dataward.v1 import compute_pb2 as dataward_dot_v1_dot_compute__pb2
 from dataward.v1 import query_pb2 as dataward_dot_v1_dot_query__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x61taward/v1/steward.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\x1a\x17\x64\x61taward/v1/query.proto\"\x9e\x01\n\x13GrantConsentRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x12\n\nvalid_days\x18\x04 \x01(\r\x12\x12\n\nsingle_use\x18\x05 \x01(\x08\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"z\n\x14GrantConsentResponse\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\x12&\n\x0bvalid_until\x18\x02 \x01(\x0b\x32\x11.dataward.v1.Date\x12%\n\x07receipt\x18\x03 \x01(\x0b\x32\x14.dataward.v1.Receipt\"+\n\x14RevokeConsentRequest\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\">\n\x15RevokeConsentResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt\"Q\n\x12\x41pplyPolicyRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\x12\x13\n\x0bsource_name\x18\x02 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x03 \x01(\t\"r\n\x13\x41pplyPolicyResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\x12\x12\n\napplied_at\x18\x03 \x01(\x03\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt\"\x12\n\x10GetPolicyRequest\"\x89\x01\n\x14\x41ppliedPolicyVersion\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\napplied_at\x18\x03 \x01(\x03\x12\x19\n\x11\x61pplied_by_client\x18\x04 \x01(\t\x12\x1f\n\x17\x61pplied_by_organization\x18\x05 \x01(\t\"\x88\x01\n\nPolicyView\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x04rule\x18\x02 \x01(\x0e\x32\x1b.dataward.v1.PolicyRuleKind\x12.\n\x0crelease_mode\x18\x03 \x01(\x0e\x32\x18.dataward.v1.ReleaseMode\x12\x11\n\ttemplates\x18\x04 \x03(\t\"C\n\x0bPolicyGrant\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\r\n\x05views\x18\x03 \x03(\t\"\x98\x02\n\x11GetPolicyResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x33\n\x08in_force\x18\x02 \x01(\x0b\x32!.dataward.v1.AppliedPolicyVersion\x12\x10\n\x08\x64ocument\x18\x03 \x01(\t\x12&\n\x05views\x18\x04 \x03(\x0b\x32\x17.dataward.v1.PolicyView\x12(\n\x06grants\x18\x05 \x03(\x0b\x32\x18.dataward.v1.PolicyGrant\x12\x32\n\x07history\x18\x06 \x03(\x0b\x32!.dataward.v1.AppliedPolicyVersion\x12%\n\x07receipt\x18\x07 \x01(\x0b\x32\x14.dataward.v1.Receipt\"\x7f\n\x0eReviewApproval\x12\x0f\n\x07steward\x18\x01 \x01(\t\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\x13\n\x0b\x61pproved_at\x18\x03 \x01(\x03\x12\x31\n\nconditions\x18\x04 \x01(\x0b\x32\x1d.dataward.v1.ReviewConditions\"\xae\x04\n\x0bQueryReview\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12%\n\x07purpose\x18\x04 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x0c\n\x04view\x18\x05 \x01(\t\x12\x0b\n\x03sql\x18\x06 \x01(\t\x12\x14\n\x0csubmitted_at\x18\x07 \x01(\x03\x12\x16\n\x0epolicy_version\x18\x08 \x01(\t\x12/\n\nrejections\x18\t \x03(\x0b\x32\x1b.dataward.v1.QueryRejection\x12\x0f\n\x07\x63olumns\x18\n \x03(\t\x12\r\n\x05\x63\x65lls\x18\x0b \x01(\x04\x12\x0e\n\x06\x63hecks\x18\x0c \x03(\t\x12.\n\x0c\x64\x65\x66\x61ult_mode\x18\r \x01(\x0e\x32\x18.dataward.v1.ReleaseMode\x12\x17\n\x0f\x64\x65\x66\x61ult_epsilon\x18\x0e \x01(\x01\x12\x12\n\ntwo_person\x18\x0f \x01(\x08\x12.\n\tapprovals\x18\x10 \x03(\x0b\x32\x1b.dataward.v1.ReviewApproval\x12(\n\x06status\x18\x11 \x01(\x0e\x32\x18.dataward.v1.QueryStatus\x12\x18\n\x10rejection_reason\x18\x12 \x01(\t\x12\x13\n\x0brejected_by\x18\x13 \x01(\t\x12\x13\n\x0brejected_at\x18\x14 \x01(\x03\x12\x18\n\x10\x61pprovals_needed\x18\x15 \x01(\r\"X\n\x19ListPendingQueriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x03 \x01(\t\"\x87\x01\n\x1aListPendingQueriesResponse\x12)\n\x07queries\x18\x01 \x03(\x0b\x32\x18.dataward.v1.QueryReview\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12%\n\x07receipt\x18\x03 \x01(\x0b\x32\x14.dataward.v1.Receipt\"?\n\x15GetQueryReviewRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x02 \x01(\t\"i\n\x16GetQueryReviewResponse\x12(\n\x06review\x18\x01 \x01(\x0b\x32\x18.dataward.v1.QueryReview\x12%\n\x07receipt\x18\x02 \x01(\x0b\x32\x14.dataward.v1.Receipt\"p\n\x13\x41pproveQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x31\n\nconditions\x18\x02 \x01(\x0b\x32\x1d.dataward.v1.ReviewConditions\x12\x14\n\x0c\x63lient_nonce\x18\x03 \x01(\t\"\xc7\x01\n\x14\x41pproveQueryResponse\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.dataward.v1.QueryStatus\x12\x11\n\tapprovals\x18\x02 \x01(\r\x12\x18\n\x10\x61pprovals_needed\x18\x03 \x01(\r\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt\x12\x31\n\nconditions\x18\x05 \x01(\x0b\x32\x1d.dataward.v1.ReviewConditions\"L\n\x12RejectQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x03 \x01(\t\"f\n\x13RejectQueryResponse\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.dataward.v1.QueryStatus\x12%\n\x07receipt\x18\x02 \x01(\x0b\x32\x14.dataward.v1.Receipt*t\n\x0ePolicyRuleKind\x12 \n\x1cPOLICY_RULE_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cPOLICY_RULE_KIND_AGGREGATION\x10\x01\x12\x1e\n\x1aPOLICY_RULE_KIND_TEMPLATES\x10\x02\x32\xc4\x05\n\x0eStewardService\x12S\n\x0cGrantConsent\x12 .dataward.v1.GrantConsentRequest\x1a!.dataward.v1.GrantConsentResponse\x12V\n\rRevokeConsent\x12!.dataward.v1.RevokeConsentRequest\x1a\".dataward.v1.RevokeConsentResponse\x12P\n\x0b\x41pplyPolicy\x12\x1f.dataward.v1.ApplyPolicyRequest\x1a .dataward.v1.ApplyPolicyResponse\x12J\n\tGetPolicy\x12\x1d.dataward.v1.GetPolicyRequest\x1a\x1e.dataward.v1.GetPolicyResponse\x12\x65\n\x12ListPendingQueries\x12&.dataward.v1.ListPendingQueriesRequest\x1a\'.dataward.v1.ListPendingQueriesResponse\x12Y\n\x0eGetQueryReview\x12\".dataward.v1.GetQueryReviewRequest\x1a#.dataward.v1.GetQueryReviewResponse\x12S\n\x0c\x41pproveQuery\x12 .dataward.v1.ApproveQueryRequest\x1a!.dataward.v1.ApproveQueryResponse\x12P\n\x0bRejectQuery\x12\x1f.dataward.v1.RejectQueryRequest\x1a .dataward.v1.RejectQueryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x61taward/v1/steward.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\x1a\x19\x64\x61taward/v1/compute.proto\x1a\x17\x64\x61taward/v1/query.proto\"\x9e\x01\n\x13GrantConsentRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x12\n\nvalid_days\x18\x04 \x01(\r\x12\x12\n\nsingle_use\x18\x05 \x01(\x08\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"z\n\x14GrantConsentResponse\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\x12&\n\x0bvalid_until\x18\x02 \x01(\x0b\x32\x11.dataward.v1.Date\x12%\n\x07receipt\x18\x03 \x01(\x0b\x32\x14.dataward.v1.Receipt\"+\n\x14RevokeConsentRequest\x12\x13\n\x0b\x63onsent_ref\x18\x01 \x01(\t\">\n\x15RevokeConsentResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt\"Q\n\x12\x41pplyPolicyRequest\x12\x10\n\x08\x64ocument\x18\x01 \x01(\t\x12\x13\n\x0bsource_name\x18\x02 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x03 \x01(\t\"r\n\x13\x41pplyPolicyResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\x12\x12\n\napplied_at\x18\x03 \x01(\x03\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt\"\x12\n\x10GetPolicyRequest\"\x89\x01\n\x14\x41ppliedPolicyVersion\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\napplied_at\x18\x03 \x01(\x03\x12\x19\n\x11\x61pplied_by_client\x18\x04 \x01(\t\x12\x1f\n\x17\x61pplied_by_organization\x18\x05 \x01(\t\"\x88\x01\n\nPolicyView\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x04rule\x18\x02 \x01(\x0e\x32\x1b.dataward.v1.PolicyRuleKind\x12.\n\x0crelease_mode\x18\x03 \x01(\x0e\x32\x18.dataward.v1.ReleaseMode\x12\x11\n\ttemplates\x18\x04 \x03(\t\"C\n\x0bPolicyGrant\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\r\n\x05views\x18\x03 \x03(\t\"\x98\x02\n\x11GetPolicyResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x33\n\x08in_force\x18\x02 \x01(\x0b\x32!.dataward.v1.AppliedPolicyVersion\x12\x10\n\x08\x64ocument\x18\x03 \x01(\t\x12&\n\x05views\x18\x04 \x03(\x0b\x32\x17.dataward.v1.PolicyView\x12(\n\x06grants\x18\x05 \x03(\x0b\x32\x18.dataward.v1.PolicyGrant\x12\x32\n\x07history\x18\x06 \x03(\x0b\x32!.dataward.v1.AppliedPolicyVersion\x12%\n\x07receipt\x18\x07 \x01(\x0b\x32\x14.dataward.v1.Receipt\"\x7f\n\x0eReviewApproval\x12\x0f\n\x07steward\x18\x01 \x01(\t\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\x13\n\x0b\x61pproved_at\x18\x03 \x01(\x03\x12\x31\n\nconditions\x18\x04 \x01(\x0b\x32\x1d.dataward.v1.ReviewConditions\"\xae\x04\n\x0bQueryReview\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12%\n\x07purpose\x18\x04 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x0c\n\x04view\x18\x05 \x01(\t\x12\x0b\n\x03sql\x18\x06 \x01(\t\x12\x14\n\x0csubmitted_at\x18\x07 \x01(\x03\x12\x16\n\x0epolicy_version\x18\x08 \x01(\t\x12/\n\nrejections\x18\t \x03(\x0b\x32\x1b.dataward.v1.QueryRejection\x12\x0f\n\x07\x63olumns\x18\n \x03(\t\x12\r\n\x05\x63\x65lls\x18\x0b \x01(\x04\x12\x0e\n\x06\x63hecks\x18\x0c \x03(\t\x12.\n\x0c\x64\x65\x66\x61ult_mode\x18\r \x01(\x0e\x32\x18.dataward.v1.ReleaseMode\x12\x17\n\x0f\x64\x65\x66\x61ult_epsilon\x18\x0e \x01(\x01\x12\x12\n\ntwo_person\x18\x0f \x01(\x08\x12.\n\tapprovals\x18\x10 \x03(\x0b\x32\x1b.dataward.v1.ReviewApproval\x12(\n\x06status\x18\x11 \x01(\x0e\x32\x18.dataward.v1.QueryStatus\x12\x18\n\x10rejection_reason\x18\x12 \x01(\t\x12\x13\n\x0brejected_by\x18\x13 \x01(\t\x12\x13\n\x0brejected_at\x18\x14 \x01(\x03\x12\x18\n\x10\x61pprovals_needed\x18\x15 \x01(\r\"X\n\x19ListPendingQueriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x03 \x01(\t\"\x87\x01\n\x1aListPendingQueriesResponse\x12)\n\x07queries\x18\x01 \x03(\x0b\x32\x18.dataward.v1.QueryReview\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12%\n\x07receipt\x18\x03 \x01(\x0b\x32\x14.dataward.v1.Receipt\"?\n\x15GetQueryReviewRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x02 \x01(\t\"i\n\x16GetQueryReviewResponse\x12(\n\x06review\x18\x01 \x01(\x0b\x32\x18.dataward.v1.QueryReview\x12%\n\x07receipt\x18\x02 \x01(\x0b\x32\x14.dataward.v1.Receipt\"p\n\x13\x41pproveQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x31\n\nconditions\x18\x02 \x01(\x0b\x32\x1d.dataward.v1.ReviewConditions\x12\x14\n\x0c\x63lient_nonce\x18\x03 \x01(\t\"\xc7\x01\n\x14\x41pproveQueryResponse\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.dataward.v1.QueryStatus\x12\x11\n\tapprovals\x18\x02 \x01(\r\x12\x18\n\x10\x61pprovals_needed\x18\x03 \x01(\r\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt\x12\x31\n\nconditions\x18\x05 \x01(\x0b\x32\x1d.dataward.v1.ReviewConditions\"L\n\x12RejectQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x03 \x01(\t\"f\n\x13RejectQueryResponse\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.dataward.v1.QueryStatus\x12%\n\x07receipt\x18\x02 \x01(\x0b\x32\x14.dataward.v1.Receipt\"\x1a\n\x18ListPendingModelsRequest\"j\n\x19ListPendingModelsResponse\x12&\n\x06models\x18\x01 \x03(\x0b\x32\x16.dataward.v1.ModelInfo\x12%\n\x07receipt\x18\x02 \x01(\x0b\x32\x14.dataward.v1.Receipt\"\x81\x01\n\x12\x41ttestModelRequest\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12\x32\n\x0b\x61ttestation\x18\x04 \x01(\x0b\x32\x1d.dataward.v1.ModelAttestation\"c\n\x13\x41ttestModelResponse\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.dataward.v1.ModelInfo\x12%\n\x07receipt\x18\x02 \x01(\x0b\x32\x14.dataward.v1.Receipt*t\n\x0ePolicyRuleKind\x12 \n\x1cPOLICY_RULE_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cPOLICY_RULE_KIND_AGGREGATION\x10\x01\x12\x1e\n\x1aPOLICY_RULE_KIND_TEMPLATES\x10\x02\x32\xfa\x06\n\x0eStewardService\x12S\n\x0cGrantConsent\x12 .dataward.v1.GrantConsentRequest\x1a!.dataward.v1.GrantConsentResponse\x12V\n\rRevokeConsent\x12!.dataward.v1.RevokeConsentRequest\x1a\".dataward.v1.RevokeConsentResponse\x12P\n\x0b\x41pplyPolicy\x12\x1f.dataward.v1.ApplyPolicyRequest\x1a .dataward.v1.ApplyPolicyResponse\x12J\n\tGetPolicy\x12\x1d.dataward.v1.GetPolicyRequest\x1a\x1e.dataward.v1.GetPolicyResponse\x12\x65\n\x12ListPendingQueries\x12&.dataward.v1.ListPendingQueriesRequest\x1a\'.dataward.v1.ListPendingQueriesResponse\x12Y\n\x0eGetQueryReview\x12\".dataward.v1.GetQueryReviewRequest\x1a#.dataward.v1.GetQueryReviewResponse\x12S\n\x0c\x41pproveQuery\x12 .dataward.v1.ApproveQueryRequest\x1a!.dataward.v1.ApproveQueryResponse\x12P\n\x0bRejectQuery\x12\x1f.dataward.v1.RejectQueryRequest\x1a .dataward.v1.RejectQueryResponse\x12\x62\n\x11ListPendingModels\x12%.dataward.v1.ListPendingModelsRequest\x1a&.dataward.v1.ListPendingModelsResponse\x12P\n\x0b\x41ttestModel\x12\x1f.dataward.v1.AttestModelRequest\x1a .dataward.v1.AttestModelResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.steward_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_POLICYRULEKIND']._serialized_start=2925
-  _globals['_POLICYRULEKIND']._serialized_end=3041
-  _globals['_GRANTCONSENTREQUEST']._serialized_start=94
-  _globals['_GRANTCONSENTREQUEST']._serialized_end=252
-  _globals['_GRANTCONSENTRESPONSE']._serialized_start=254
-  _globals['_GRANTCONSENTRESPONSE']._serialized_end=376
-  _globals['_REVOKECONSENTREQUEST']._serialized_start=378
-  _globals['_REVOKECONSENTREQUEST']._serialized_end=421
-  _globals['_REVOKECONSENTRESPONSE']._serialized_start=423
-  _globals['_REVOKECONSENTRESPONSE']._serialized_end=485
-  _globals['_APPLYPOLICYREQUEST']._serialized_start=487
-  _globals['_APPLYPOLICYREQUEST']._serialized_end=568
-  _globals['_APPLYPOLICYRESPONSE']._serialized_start=570
-  _globals['_APPLYPOLICYRESPONSE']._serialized_end=684
-  _globals['_GETPOLICYREQUEST']._serialized_start=686
-  _globals['_GETPOLICYREQUEST']._serialized_end=704
-  _globals['_APPLIEDPOLICYVERSION']._serialized_start=707
-  _globals['_APPLIEDPOLICYVERSION']._serialized_end=844
-  _globals['_POLICYVIEW']._serialized_start=847
-  _globals['_POLICYVIEW']._serialized_end=983
-  _globals['_POLICYGRANT']._serialized_start=985
-  _globals['_POLICYGRANT']._serialized_end=1052
-  _globals['_GETPOLICYRESPONSE']._serialized_start=1055
-  _globals['_GETPOLICYRESPONSE']._serialized_end=1335
-  _globals['_REVIEWAPPROVAL']._serialized_start=1337
-  _globals['_REVIEWAPPROVAL']._serialized_end=1464
-  _globals['_QUERYREVIEW']._serialized_start=1467
-  _globals['_QUERYREVIEW']._serialized_end=2025
-  _globals['_LISTPENDINGQUERIESREQUEST']._serialized_start=2027
-  _globals['_LISTPENDINGQUERIESREQUEST']._serialized_end=2115
-  _globals['_LISTPENDINGQUERIESRESPONSE']._serialized_start=2118
-  _globals['_LISTPENDINGQUERIESRESPONSE']._serialized_end=2253
-  _globals['_GETQUERYREVIEWREQUEST']._serialized_start=2255
-  _globals['_GETQUERYREVIEWREQUEST']._serialized_end=2318
-  _globals['_GETQUERYREVIEWRESPONSE']._serialized_start=2320
-  _globals['_GETQUERYREVIEWRESPONSE']._serialized_end=2425
-  _globals['_APPROVEQUERYREQUEST']._serialized_start=2427
-  _globals['_APPROVEQUERYREQUEST']._serialized_end=2539
-  _globals['_APPROVEQUERYRESPONSE']._serialized_start=2542
-  _globals['_APPROVEQUERYRESPONSE']._serialized_end=2741
-  _globals['_REJECTQUERYREQUEST']._serialized_start=2743
-  _globals['_REJECTQUERYREQUEST']._serialized_end=2819
-  _globals['_REJECTQUERYRESPONSE']._serialized_start=2821
-  _globals['_REJECTQUERYRESPONSE']._serialized_end=2923
-  _globals['_STEWARDSERVICE']._serialized_start=3044
-  _globals['_STEWARDSERVICE']._serialized_end=3752
+  _globals['_POLICYRULEKIND']._serialized_start=3321
+  _globals['_POLICYRULEKIND']._serialized_end=3437
+  _globals['_GRANTCONSENTREQUEST']._serialized_start=121
+  _globals['_GRANTCONSENTREQUEST']._serialized_end=279
+  _globals['_GRANTCONSENTRESPONSE']._serialized_start=281
+  _globals['_GRANTCONSENTRESPONSE']._serialized_end=403
+  _globals['_REVOKECONSENTREQUEST']._serialized_start=405
+  _globals['_REVOKECONSENTREQUEST']._serialized_end=448
+  _globals['_REVOKECONSENTRESPONSE']._serialized_start=450
+  _globals['_REVOKECONSENTRESPONSE']._serialized_end=512
+  _globals['_APPLYPOLICYREQUEST']._serialized_start=514
+  _globals['_APPLYPOLICYREQUEST']._serialized_end=595
+  _globals['_APPLYPOLICYRESPONSE']._serialized_start=597
+  _globals['_APPLYPOLICYRESPONSE']._serialized_end=711
+  _globals['_GETPOLICYREQUEST']._serialized_start=713
+  _globals['_GETPOLICYREQUEST']._serialized_end=731
+  _globals['_APPLIEDPOLICYVERSION']._serialized_start=734
+  _globals['_APPLIEDPOLICYVERSION']._serialized_end=871
+  _globals['_POLICYVIEW']._serialized_start=874
+  _globals['_POLICYVIEW']._serialized_end=1010
+  _globals['_POLICYGRANT']._serialized_start=1012
+  _globals['_POLICYGRANT']._serialized_end=1079
+  _globals['_GETPOLICYRESPONSE']._serialized_start=1082
+  _globals['_GETPOLICYRESPONSE']._serialized_end=1362
+  _globals['_REVIEWAPPROVAL']._serialized_start=1364
+  _globals['_REVIEWAPPROVAL']._serialized_end=1491
+  _globals['_QUERYREVIEW']._serialized_start=1494
+  _globals['_QUERYREVIEW']._serialized_end=2052
+  _globals['_LISTPENDINGQUERIESREQUEST']._serialized_start=2054
+  _globals['_LISTPENDINGQUERIESREQUEST']._serialized_end=2142
+  _globals['_LISTPENDINGQUERIESRESPONSE']._serialized_start=2145
+  _globals['_LISTPENDINGQUERIESRESPONSE']._serialized_end=2280
+  _globals['_GETQUERYREVIEWREQUEST']._serialized_start=2282
+  _globals['_GETQUERYREVIEWREQUEST']._serialized_end=2345
+  _globals['_GETQUERYREVIEWRESPONSE']._serialized_start=2347
+  _globals['_GETQUERYREVIEWRESPONSE']._serialized_end=2452
+  _globals['_APPROVEQUERYREQUEST']._serialized_start=2454
+  _globals['_APPROVEQUERYREQUEST']._serialized_end=2566
+  _globals['_APPROVEQUERYRESPONSE']._serialized_start=2569
+  _globals['_APPROVEQUERYRESPONSE']._serialized_end=2768
+  _globals['_REJECTQUERYREQUEST']._serialized_start=2770
+  _globals['_REJECTQUERYREQUEST']._serialized_end=2846
+  _globals['_REJECTQUERYRESPONSE']._serialized_start=2848
+  _globals['_REJECTQUERYRESPONSE']._serialized_end=2950
+  _globals['_LISTPENDINGMODELSREQUEST']._serialized_start=2952
+  _globals['_LISTPENDINGMODELSREQUEST']._serialized_end=2978
+  _globals['_LISTPENDINGMODELSRESPONSE']._serialized_start=2980
+  _globals['_LISTPENDINGMODELSRESPONSE']._serialized_end=3086
+  _globals['_ATTESTMODELREQUEST']._serialized_start=3089
+  _globals['_ATTESTMODELREQUEST']._serialized_end=3218
+  _globals['_ATTESTMODELRESPONSE']._serialized_start=3220
+  _globals['_ATTESTMODELRESPONSE']._serialized_end=3319
+  _globals['_STEWARDSERVICE']._serialized_start=3440
+  _globals['_STEWARDSERVICE']._serialized_end=4330
 # @@protoc_insertion_point(module_scope)

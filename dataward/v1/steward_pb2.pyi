@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from dataward.v1 import common_pb2 as _common_pb2
+from dataward.v1 import compute_pb2 as _compute_pb2
 from dataward.v1 import query_pb2 as _query_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -749,3 +750,96 @@ class RejectQueryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RejectQueryResponse: _TypeAlias = RejectQueryResponse  # noqa: Y015
+
+@_typing.final
+class ListPendingModelsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPendingModelsRequest: _TypeAlias = ListPendingModelsRequest  # noqa: Y015
+
+@_typing.final
+class ListPendingModelsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODELS_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def models(self) -> _containers.RepeatedCompositeFieldContainer[_compute_pb2.ModelInfo]: ...
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        models: _abc.Iterable[_compute_pb2.ModelInfo] | None = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["models", b"models", "receipt", b"receipt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPendingModelsResponse: _TypeAlias = ListPendingModelsResponse  # noqa: Y015
+
+@_typing.final
+class AttestModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ATTESTATION_FIELD_NUMBER: _builtins.int
+    organization: _builtins.str
+    """The partner organization that registered the model."""
+    model_id: _builtins.str
+    version: _builtins.int
+    @_builtins.property
+    def attestation(self) -> _compute_pb2.ModelAttestation: ...
+    def __init__(
+        self,
+        *,
+        organization: _builtins.str = ...,
+        model_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        attestation: _compute_pb2.ModelAttestation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attestation", b"attestation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attestation", b"attestation", "model_id", b"model_id", "organization", b"organization", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttestModelRequest: _TypeAlias = AttestModelRequest  # noqa: Y015
+
+@_typing.final
+class AttestModelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def model(self) -> _compute_pb2.ModelInfo: ...
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        model: _compute_pb2.ModelInfo | None = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "receipt", b"receipt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttestModelResponse: _TypeAlias = AttestModelResponse  # noqa: Y015

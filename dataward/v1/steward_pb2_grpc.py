@@ -76,6 +76,16 @@ class StewardServiceStub:
                 request_serializer=dataward_dot_v1_dot_steward__pb2.RejectQueryRequest.SerializeToString,
                 response_deserializer=dataward_dot_v1_dot_steward__pb2.RejectQueryResponse.FromString,
                 _registered_method=True)
+        self.ListPendingModels = channel.unary_unary(
+                '/dataward.v1.StewardService/ListPendingModels',
+                request_serializer=dataward_dot_v1_dot_steward__pb2.ListPendingModelsRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_steward__pb2.ListPendingModelsResponse.FromString,
+                _registered_method=True)
+        self.AttestModel = channel.unary_unary(
+                '/dataward.v1.StewardService/AttestModel',
+                request_serializer=dataward_dot_v1_dot_steward__pb2.AttestModelRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_steward__pb2.AttestModelResponse.FromString,
+                _registered_method=True)
 
 
 class StewardServiceServicer:
@@ -164,6 +174,26 @@ class StewardServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPendingModels(self, request, context):
+        """Scoring models (issue 12). The partners' model cards waiting for an auditor's
+        attestation (PENDING_ATTESTATION), oldest first: what the auditor signs with
+        `dataward compute sign-model` (the card's digest is listed; the card file comes from the
+        partner, and the CLI recomputes the digest from it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AttestModel(self, request, context):
+        """Attach an auditor's attestation to a registered model. The zone verifies the Ed25519
+        signature over the stored card's digest with the auditor's key in the policy in force:
+        INVALID_ARGUMENT MODEL_NOT_ATTESTED (metadata["problem"]: SIGNATURE, EXPIRED,
+        AUDITOR_UNKNOWN) when it does not verify, NOT_FOUND MODEL_NOT_FOUND for an unknown model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StewardServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -206,6 +236,16 @@ def add_StewardServiceServicer_to_server(servicer, server):
                     servicer.RejectQuery,
                     request_deserializer=dataward_dot_v1_dot_steward__pb2.RejectQueryRequest.FromString,
                     response_serializer=dataward_dot_v1_dot_steward__pb2.RejectQueryResponse.SerializeToString,
+            ),
+            'ListPendingModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPendingModels,
+                    request_deserializer=dataward_dot_v1_dot_steward__pb2.ListPendingModelsRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_steward__pb2.ListPendingModelsResponse.SerializeToString,
+            ),
+            'AttestModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttestModel,
+                    request_deserializer=dataward_dot_v1_dot_steward__pb2.AttestModelRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_steward__pb2.AttestModelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -426,6 +466,60 @@ class StewardService:
             '/dataward.v1.StewardService/RejectQuery',
             dataward_dot_v1_dot_steward__pb2.RejectQueryRequest.SerializeToString,
             dataward_dot_v1_dot_steward__pb2.RejectQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPendingModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.StewardService/ListPendingModels',
+            dataward_dot_v1_dot_steward__pb2.ListPendingModelsRequest.SerializeToString,
+            dataward_dot_v1_dot_steward__pb2.ListPendingModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttestModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.StewardService/AttestModel',
+            dataward_dot_v1_dot_steward__pb2.AttestModelRequest.SerializeToString,
+            dataward_dot_v1_dot_steward__pb2.AttestModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -82,6 +82,18 @@ class StewardServiceStub:
     rejection suffices, also after a first approval of a two-person view. Refusals as for
     ApproveQuery (but REVIEW_SAME_STEWARD).
     """
+    ListPendingModels: _grpc.UnaryUnaryMultiCallable[_steward_pb2.ListPendingModelsRequest, _steward_pb2.ListPendingModelsResponse]
+    """Scoring models (issue 12). The partners' model cards waiting for an auditor's
+    attestation (PENDING_ATTESTATION), oldest first: what the auditor signs with
+    `dataward compute sign-model` (the card's digest is listed; the card file comes from the
+    partner, and the CLI recomputes the digest from it).
+    """
+    AttestModel: _grpc.UnaryUnaryMultiCallable[_steward_pb2.AttestModelRequest, _steward_pb2.AttestModelResponse]
+    """Attach an auditor's attestation to a registered model. The zone verifies the Ed25519
+    signature over the stored card's digest with the auditor's key in the policy in force:
+    INVALID_ARGUMENT MODEL_NOT_ATTESTED (metadata["problem"]: SIGNATURE, EXPIRED,
+    AUDITOR_UNKNOWN) when it does not verify, NOT_FOUND MODEL_NOT_FOUND for an unknown model.
+    """
 
 @_typing.type_check_only
 class StewardServiceAsyncStub(StewardServiceStub):
@@ -136,6 +148,18 @@ class StewardServiceAsyncStub(StewardServiceStub):
     """Reject a pending query with a reason the partner sees (QueryService.Get). One steward's
     rejection suffices, also after a first approval of a two-person view. Refusals as for
     ApproveQuery (but REVIEW_SAME_STEWARD).
+    """
+    ListPendingModels: _aio.UnaryUnaryMultiCallable[_steward_pb2.ListPendingModelsRequest, _steward_pb2.ListPendingModelsResponse]  # type: ignore[assignment]
+    """Scoring models (issue 12). The partners' model cards waiting for an auditor's
+    attestation (PENDING_ATTESTATION), oldest first: what the auditor signs with
+    `dataward compute sign-model` (the card's digest is listed; the card file comes from the
+    partner, and the CLI recomputes the digest from it).
+    """
+    AttestModel: _aio.UnaryUnaryMultiCallable[_steward_pb2.AttestModelRequest, _steward_pb2.AttestModelResponse]  # type: ignore[assignment]
+    """Attach an auditor's attestation to a registered model. The zone verifies the Ed25519
+    signature over the stored card's digest with the auditor's key in the policy in force:
+    INVALID_ARGUMENT MODEL_NOT_ATTESTED (metadata["problem"]: SIGNATURE, EXPIRED,
+    AUDITOR_UNKNOWN) when it does not verify, NOT_FOUND MODEL_NOT_FOUND for an unknown model.
     """
 
 class StewardServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -236,6 +260,30 @@ class StewardServiceServicer(metaclass=_abc_1.ABCMeta):
         """Reject a pending query with a reason the partner sees (QueryService.Get). One steward's
         rejection suffices, also after a first approval of a two-person view. Refusals as for
         ApproveQuery (but REVIEW_SAME_STEWARD).
+        """
+
+    @_abc_1.abstractmethod
+    def ListPendingModels(
+        self,
+        request: _steward_pb2.ListPendingModelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_steward_pb2.ListPendingModelsResponse, _abc.Awaitable[_steward_pb2.ListPendingModelsResponse]]:
+        """Scoring models (issue 12). The partners' model cards waiting for an auditor's
+        attestation (PENDING_ATTESTATION), oldest first: what the auditor signs with
+        `dataward compute sign-model` (the card's digest is listed; the card file comes from the
+        partner, and the CLI recomputes the digest from it).
+        """
+
+    @_abc_1.abstractmethod
+    def AttestModel(
+        self,
+        request: _steward_pb2.AttestModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_steward_pb2.AttestModelResponse, _abc.Awaitable[_steward_pb2.AttestModelResponse]]:
+        """Attach an auditor's attestation to a registered model. The zone verifies the Ed25519
+        signature over the stored card's digest with the auditor's key in the policy in force:
+        INVALID_ARGUMENT MODEL_NOT_ATTESTED (metadata["problem"]: SIGNATURE, EXPIRED,
+        AUDITOR_UNKNOWN) when it does not verify, NOT_FOUND MODEL_NOT_FOUND for an unknown model.
         """
 
 def add_StewardServiceServicer_to_server(servicer: StewardServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
