@@ -37,6 +37,7 @@ from enclave.audit.events import (
     RequestReceived,
     StewardAction,
 )
+from enclave.release import LoggedDecision, LoggedRequest
 
 __all__ = ["ACCESS_POLICY_VERSION", "AuditLogRefusals", "AuditLogTrail", "RefusalTrail"]
 
@@ -84,6 +85,37 @@ class AuditLogTrail:
                 policy_version=policy_version,
             )
         )
+
+    def request_batch(self, entries: Sequence[LoggedRequest]) -> None:
+        if entries:
+            self._log.append_many(
+                [
+                    RequestReceived(
+                        client_id=e.client_id,
+                        organization=e.organization,
+                        method=e.method,
+                        purpose=e.purpose,
+                        consent_ref=e.consent_ref or None,
+                        person_token=e.person_token.hex() if e.person_token is not None else None,
+                        request_id=e.request_id,
+                    )
+                    for e in entries
+                ]
+            )
+
+    def decision_batch(self, entries: Sequence[LoggedDecision]) -> None:
+        if entries:
+            self._log.append_many(
+                [
+                    Decision(
+                        request_id=e.request_id,
+                        allow=e.allow,
+                        reasons=e.reasons,
+                        policy_version=e.policy_version,
+                    )
+                    for e in entries
+                ]
+            )
 
     def allow_and_release(
         self,

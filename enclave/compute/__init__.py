@@ -53,6 +53,7 @@ from enclave.compute._features import (
     feature_bounds,
 )
 from enclave.compute._key import KEY_BITS, SMALL_FACTOR_BOUND, PartnerKey, require_gmpy2
+from enclave.compute._local import LocalCkks
 from enclave.compute._paillier import (
     EXPONENT_LIMIT,
     NOISE_LIMIT,
@@ -120,6 +121,7 @@ __all__ = [
     "FeatureVector",
     "FeaturesInvalid",
     "GmpyMissing",
+    "LocalCkks",
     "ModelInvalid",
     "ObfuscatorPool",
     "ObfuscatorPoolClosed",

@@ -5,6 +5,13 @@ it, :class:`enclave.audit.AuditLogTrail`); :class:`Caller` is who asks. Person-l
 (:mod:`enclave.persons`) use it; queries and compute will.
 """
 
-from enclave.release._skeleton import AuditTrail, Caller, Releaser, Request
+from enclave.release._skeleton import (
+    AuditTrail,
+    Caller,
+    LoggedDecision,
+    LoggedRequest,
+    Releaser,
+    Request,
+)
 
-__all__ = ["AuditTrail", "Caller", "Releaser", "Request"]
+__all__ = ["AuditTrail", "Caller", "LoggedDecision", "LoggedRequest", "Releaser", "Request"]

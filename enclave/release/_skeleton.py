@@ -28,7 +28,31 @@ from dataward import receipts
 from dataward.transparency import Receipt
 from enclave.errors import ZoneError
 
-__all__ = ["AuditTrail", "Caller", "Releaser", "Request"]
+__all__ = ["AuditTrail", "Caller", "LoggedDecision", "LoggedRequest", "Releaser", "Request"]
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request leaf of a batch (:meth:`AuditTrail.request_batch`): the fields of
+    :meth:`AuditTrail.request`."""
+
+    request_id: str
+    client_id: str
+    organization: str
+    method: str
+    purpose: str
+    consent_ref: str
+    person_token: bytes | None
+
+
+@dataclass(frozen=True)
+class LoggedDecision:
+    """One decision leaf of a batch (:meth:`AuditTrail.decision_batch`)."""
+
+    request_id: str
+    allow: bool
+    reasons: tuple[str, ...]
+    policy_version: str
 
 
 class AuditTrail(Protocol):
@@ -48,6 +72,12 @@ class AuditTrail(Protocol):
     def decision(
         self, *, request_id: str, allow: bool, reasons: Sequence[str], policy_version: str
     ) -> None: ...
+    def request_batch(self, entries: Sequence[LoggedRequest]) -> None:
+        """Log many request leaves in ONE commit (a batch's persons), durable on return."""
+
+    def decision_batch(self, entries: Sequence[LoggedDecision]) -> None:
+        """Log many decision leaves in ONE commit, durable on return."""
+
     def allow_and_release(
         self,
         *,
@@ -124,6 +154,49 @@ class Releaser:
             person_token=person_token,
         )
         return request
+
+    def begin_members(
+        self,
+        caller: Caller,
+        method: str,
+        *,
+        purpose: str,
+        members: Sequence[tuple[str, bytes | None]],
+    ) -> list[Request]:
+        """Log one request leaf per member of a batch -- ``(consent_ref, person_token)``, the
+        reference only in its fixed format -- in one commit (durable on return), so that each
+        person's "who checked me" shows the call; the members' requests, in order."""
+        requests = [Request(uuid.uuid4().hex, method) for _ in members]
+        self._trail.request_batch(
+            [
+                LoggedRequest(
+                    request_id=request.request_id,
+                    client_id=caller.audited_as,
+                    organization=caller.organization,
+                    method=method,
+                    purpose=purpose,
+                    consent_ref=consent_ref,
+                    person_token=token,
+                )
+                for request, (consent_ref, token) in zip(requests, members, strict=True)
+            ]
+        )
+        return requests
+
+    def decide_members(self, outcomes: Sequence[tuple[Request, ZoneError | None]]) -> None:
+        """Log each member's decision in one commit: allowing (None) or denying with the
+        refusal's reason code. Nothing is raised: a member's refusal is not the batch's."""
+        self._trail.decision_batch(
+            [
+                LoggedDecision(
+                    request_id=request.request_id,
+                    allow=refusal is None,
+                    reasons=() if refusal is None else (refusal.reason,),
+                    policy_version=self._policy_version,
+                )
+                for request, refusal in outcomes
+            ]
+        )
 
     def refuse(self, request: Request, refusal: ZoneError) -> NoReturn:
         """Log a denying decision with the refusal's reason code, then raise it."""

@@ -51,6 +51,12 @@ class _NullTrail:
     def decision(self, **fields: object) -> None:
         return None
 
+    def request_batch(self, entries: object) -> None:  # pragma: no cover (no batch here)
+        return None
+
+    def decision_batch(self, entries: object) -> None:  # pragma: no cover (no batch here)
+        return None
+
     def allow_and_release(self, **fields: object) -> Receipt:  # pragma: no cover (refusals only)
         raise AssertionError("no answer is released in this test")
 

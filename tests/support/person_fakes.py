@@ -9,6 +9,7 @@ checkpoints, so receipts it hands out verify with ``dataward.transparency.verify
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dataward.transparency import Checkpoint, MerkleTree, Receipt, leaf_hash, sign_checkpoint
 from enclave.audit import Release, encode_leaf
 from enclave.consent import Consent, SqliteConsentStore, guardians_of
+from enclave.release import LoggedDecision, LoggedRequest
 
 KEY_NAME = "dataward-test-zone"
 
@@ -220,6 +222,15 @@ class MemoryAuditTrail:
 
     def decision(self, **fields: object) -> None:
         self._append({"kind": "decision", **fields})
+
+    def request_batch(self, entries: Sequence[LoggedRequest]) -> None:
+        for e in entries:
+            fields = dataclasses.asdict(e)
+            self.request(**fields)
+
+    def decision_batch(self, entries: Sequence[LoggedDecision]) -> None:
+        for e in entries:
+            self.decision(**dataclasses.asdict(e))
 
     def allow_and_release(
         self,
