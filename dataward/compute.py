@@ -113,8 +113,10 @@ CARD_DOMAIN = b"dataward-model-card/v1"
 ATTESTATION_DOMAIN = b"dataward-model-attestation/v1"
 """The first bytes of what an auditor signs."""
 
-MODEL_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-"""A model id: 1..64 characters of a-z 0-9 _ . -, starting with a letter or digit."""
+MODEL_ID = re.compile(r"(?!(?:[^0-9]*[0-9]){7})[a-z0-9][a-z0-9_.-]{0,63}")
+"""A model id (and a feature set's or an auditor's name): 1..64 characters of a-z 0-9 _ . -,
+starting with a letter or digit, with at most 6 digits in all -- a partner's free text the
+zone stores and shows, so never an ID or phone number, with or without separators."""
 
 MAX_MODEL_VERSION = 1_000_000
 
@@ -159,7 +161,7 @@ class ModelCard:
         well formed."""
         found: list[tuple[str, str]] = []
         if not isinstance(self.model_id, str) or not MODEL_ID.fullmatch(self.model_id):
-            found.append(("model_id", "1..64 characters of a-z 0-9 _ . -"))
+            found.append(("model_id", "1..64 characters of a-z 0-9 _ . -, at most 6 digits"))
         if not _is_count(self.version, MAX_MODEL_VERSION):
             found.append(("version", f"an integer from 1 to {MAX_MODEL_VERSION}"))
         if not isinstance(self.feature_set, str) or not MODEL_ID.fullmatch(self.feature_set):

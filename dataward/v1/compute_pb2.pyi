@@ -85,7 +85,7 @@ class ModelCard(_message.Message):
     EXPONENT_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     """The partner's name for the model: 1..64 characters of a-z 0-9 _ . - (starting with a
-    letter or digit).
+    letter or digit), at most 6 digits in all (never an ID or phone number).
     """
     version: _builtins.int
     """1..1000000; a new set of weights is a new version."""

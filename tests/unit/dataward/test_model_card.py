@@ -59,6 +59,8 @@ def test_ciphertext_boundaries_are_framed() -> None:
     [
         ({"model_id": "Loan"}, "model_id"),
         ({"model_id": ""}, "model_id"),
+        ({"model_id": "110101199003070012"}, "model_id"),
+        ({"model_id": "m-1381234-5678"}, "model_id"),
         ({"version": 0}, "version"),
         ({"version": True}, "version"),
         ({"output_bits": 65}, "output_bits"),
