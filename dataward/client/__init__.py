@@ -22,6 +22,10 @@ googleapis-common-protos for error details), the generated stubs, ``cryptography
 with the zone's consistency proofs (scope ``audit:read``): ``LogForked`` / ``LogRolledBack``
 when the zone's log is not one append-only history. Keep ``c.largest_checkpoint()`` and pass
 it to the next client as ``trusted_checkpoint``.
+
+Encrypted scoring (issue 12) has its own public module, :mod:`dataward.client.compute` (it
+also needs phe with gmpy2 and TenSEAL, so it is imported only when asked for): the partner's
+Paillier and CKKS keys, model cards for the auditor, and decrypting the zone's scores.
 """
 
 from dataward.client._client import Client
