@@ -48,6 +48,19 @@ from dataward.client._query import (
     table_matches,
 )
 from dataward.client._release import Answer, release_of
+from dataward.client._scoring import (
+    CkksBatchAnswer,
+    ModelAttestation,
+    ModelInfo,
+    PaillierScoreAnswer,
+    PendingModels,
+    attestation_to_proto,
+    ckks_batch_answer,
+    model_info,
+    paillier_score_answer,
+    pending_models,
+    register_requests,
+)
 from dataward.client._tokens import TokenSource
 from dataward.client._types import (
     BatchItem,
@@ -58,6 +71,7 @@ from dataward.client._types import (
     IdentityResult,
 )
 from dataward.client.errors import ReceiptInvalid, error_from_rpc
+from dataward.compute import ModelCard
 from dataward.transparency import (
     Checkpoint,
     Receipt,
@@ -256,6 +270,96 @@ class Client:
         )
         response = self._call(self._compute.CreditBand, request, timeout)
         return credit_band(response, nonce)
+
+    # -- encrypted scoring (ComputeService, issue 12; keys and decryption: .compute) ---------
+    def register_model(
+        self,
+        card: ModelCard,
+        attestation: ModelAttestation | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> ModelInfo:
+        """Register ``card`` (built by :mod:`dataward.client.compute`) with its public key and
+        encrypted weights, and the auditor's ``attestation`` if you have it (else a steward
+        attaches it later: :meth:`attest_model`). Scope ``compute:score``; the card's purpose
+        must be granted. Raises :class:`ModelExists` for a version registered before,
+        :class:`InvalidArgument` subclasses for what the zone refuses (``FIELD_INVALID``
+        naming the field, :class:`WeightsInvalid`, :class:`ContextInvalid`,
+        :class:`CiphertextInvalid`, :class:`ModelMismatch`, :class:`AttestationInvalid`), and
+        ``ValueError`` before sending for a card whose fields are out of range. A CKKS card
+        is megabytes: give it a ``timeout`` to match."""
+        requests = register_requests(card, attestation)
+        try:
+            response = self._compute.RegisterModel(
+                requests, metadata=self._metadata(), timeout=timeout or self._timeout
+            )
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        return model_info(response.model, response.receipt, receipts.COMPUTE_REGISTER_MODEL)
+
+    def get_model(self, model_id: str, version: int, *, timeout: float | None = None) -> ModelInfo:
+        """One of this organization's models (its status, digest, attestation); scope
+        ``compute:score``. :class:`ModelNotFound` for an unknown id or version."""
+        request = compute_pb2.GetModelRequest(model_id=model_id, version=version)
+        response = self._call(self._compute.GetModel, request, timeout)
+        return model_info(response.model, response.receipt, receipts.COMPUTE_GET_MODEL)
+
+    def paillier_score(
+        self,
+        id_number: str,
+        purpose: Purpose | str,
+        model_id: str,
+        model_version: int,
+        *,
+        consent_ref: str = "",
+        timeout: float | None = None,
+    ) -> PaillierScoreAnswer:
+        """One consenting person's score under this organization's attested Paillier model:
+        an encrypted answer for :func:`dataward.client.compute.decrypt_paillier_score`. Scope
+        ``compute:score``. One score per consent and model version
+        (:class:`ScoreAlreadyGiven`); :class:`ModelNotAttested`, :class:`ModelNotFound`,
+        :class:`ConsentRequired` as their names say. Verify it with :meth:`verify_answer`."""
+        request = compute_pb2.PaillierScoreRequest(
+            id_number=id_number,
+            purpose=purpose_to_proto(purpose),
+            model_id=model_id,
+            model_version=model_version,
+            consent_ref=consent_ref,
+            client_nonce=(nonce := new_nonce()),
+        )
+        response = self._call(self._compute.PaillierScore, request, timeout)
+        return paillier_score_answer(response, nonce)
+
+    def ckks_batch_score(
+        self,
+        model_id: str,
+        model_version: int,
+        purpose: Purpose | str,
+        persons: Iterable[str | tuple[str, str]],
+        *,
+        timeout: float | None = None,
+    ) -> CkksBatchAnswer:
+        """Up to 4096 persons' scores under this organization's attested CKKS model, one slot
+        each in order: ``persons`` are ID numbers, or ``(id_number, consent_ref)`` pairs.
+        A person without consent (or unknown, or scored before under this version) is no
+        error: the slot is 0 and ``scored[i]`` False.
+        :func:`dataward.client.compute.decrypt_ckks_scores` decrypts it. Scope
+        ``compute:score``. Verify it with :meth:`verify_answer`."""
+        batch = [
+            compute_pb2.BatchPerson(id_number=p)
+            if isinstance(p, str)
+            else compute_pb2.BatchPerson(id_number=p[0], consent_ref=p[1])
+            for p in persons
+        ]
+        request = compute_pb2.CkksBatchScoreRequest(
+            model_id=model_id,
+            model_version=model_version,
+            purpose=purpose_to_proto(purpose),
+            persons=batch,
+            client_nonce=(nonce := new_nonce()),
+        )
+        response = self._call(self._compute.CkksBatchScore, request, timeout)
+        return ckks_batch_answer(response, nonce)
 
     # -- aggregate queries (QueryService) -----------------------------------------------------
     def explain(
@@ -466,6 +570,34 @@ class Client:
         )
         response = self._call(self._steward.GrantConsent, request, None)
         return consent_grant(response, request.client_nonce)
+
+    def pending_models(self, *, timeout: float | None = None) -> PendingModels:
+        """The partners' models waiting for an auditor's attestation, oldest first (scope
+        ``steward:admin``): compare each ``card_digest`` with the card file the partner
+        handed the auditor (``dataward compute sign-model`` prints it)."""
+        request = steward_pb2.ListPendingModelsRequest()
+        return pending_models(self._call(self._steward.ListPendingModels, request, timeout))
+
+    def attest_model(
+        self,
+        organization: str,
+        model_id: str,
+        version: int,
+        attestation: ModelAttestation,
+        *,
+        timeout: float | None = None,
+    ) -> ModelInfo:
+        """Attach an auditor's attestation to a registered model (scope ``steward:admin``).
+        :class:`AttestationInvalid` (``problem``: SIGNATURE, EXPIRED, AUDITOR_UNKNOWN) when it
+        does not verify over the stored card; :class:`ModelNotFound` for an unknown model."""
+        request = steward_pb2.AttestModelRequest(
+            organization=organization,
+            model_id=model_id,
+            version=version,
+            attestation=attestation_to_proto(attestation),
+        )
+        response = self._call(self._steward.AttestModel, request, timeout)
+        return model_info(response.model, response.receipt, receipts.MODELS_ATTEST)
 
     def revoke_consent(self, consent_ref: str) -> Receipt:
         request = steward_pb2.RevokeConsentRequest(consent_ref=consent_ref)

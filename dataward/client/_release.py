@@ -14,6 +14,13 @@ from dataward.client._query import (
     QuerySubmission,
     release_of_query,
 )
+from dataward.client._scoring import (
+    CkksBatchAnswer,
+    ModelInfo,
+    PaillierScoreAnswer,
+    PendingModels,
+    release_of_scoring,
+)
 from dataward.client._types import ConsentGrant, CreditBand, EligibilityResult, IdentityResult
 
 __all__ = ["Answer", "release_of"]
@@ -27,6 +34,10 @@ Answer = (
     | QuerySubmission
     | QueryResult
     | BudgetState
+    | ModelInfo
+    | PendingModels
+    | PaillierScoreAnswer
+    | CkksBatchAnswer
 )
 """An answer the zone released with a receipt."""
 
@@ -57,4 +68,6 @@ def release_of(result: Answer) -> tuple[str, receipts.ResultFields]:
         return receipts.GRANT_CONSENT, fields
     if isinstance(result, Explanation | QuerySubmission | QueryResult | BudgetState):
         return release_of_query(result)
+    if isinstance(result, ModelInfo | PendingModels | PaillierScoreAnswer | CkksBatchAnswer):
+        return release_of_scoring(result)
     raise TypeError(f"not an answer with a receipt: {type(result).__name__}")

@@ -71,6 +71,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from dataward.access import Purpose
+from dataward.client._scoring import ModelAttestation
 from dataward.compute import (
     MODEL_ID,
     ModelCard,
@@ -450,16 +451,6 @@ def load_card(path: str | os.PathLike[str]) -> ModelCard:
 
 
 # -- the auditor's attestation ----------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelAttestation:
-    """An auditor's Ed25519 signature over :func:`dataward.compute.attestation_message` of a
-    card's digest, the auditor's name and the expiry (Unix seconds)."""
-
-    auditor: str
-    expires_at: int
-    signature: bytes
-
-
 def _expiry(expires_at: int | dt.datetime) -> int:
     if isinstance(expires_at, dt.datetime):
         if expires_at.tzinfo is None:

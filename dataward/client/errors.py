@@ -4,10 +4,22 @@ DatawardError                  (.code, .reason, .message)
 ├── Unauthenticated            TOKEN_* reasons: missing, invalid, expired, revoked, ...
 ├── PermissionDenied           SCOPE_NOT_GRANTED, PURPOSE_NOT_GRANTED, METHOD_NOT_ALLOWED
 ├── InvalidArgument            FIELD_INVALID
-│   └── IdNumberInvalid        ID_NUMBER_INVALID (.rule)
-├── ConsentRequired            CONSENT_REQUIRED (also: the registry does not hold the person)
+│   ├── IdNumberInvalid        ID_NUMBER_INVALID (.rule)
+│   ├── WeightsInvalid         WEIGHTS_INVALID: a Paillier key or ciphertext the zone refuses
+│   ├── ContextInvalid         CONTEXT_INVALID: a CKKS context the zone refuses (.problem)
+│   ├── CiphertextInvalid      CIPHERTEXT_INVALID: a CKKS ciphertext the zone refuses (.problem)
+│   ├── ModelMismatch          MODEL_MISMATCH: the card does not fit its feature set
+│   └── AttestationInvalid     MODEL_NOT_ATTESTED on a submitted attestation (.problem)
+├── FailedPrecondition         (.reason says which)
+│   ├── ConsentRequired        CONSENT_REQUIRED (also: the registry does not hold the person)
+│   ├── ModelNotAttested       MODEL_NOT_ATTESTED when scoring (.problem: UNSIGNED, SIGNATURE,
+│   │                          EXPIRED, AUDITOR_UNKNOWN)
+│   └── ScoreAlreadyGiven      SCORE_ALREADY_GIVEN: one score per consent and model version
+├── AlreadyExists
+│   └── ModelExists            MODEL_EXISTS: that model version is registered already
 ├── NotYetSigned               NOT_YET_SIGNED (.retry_after seconds): no checkpoint covers it yet
 ├── NotFound
+│   └── ModelNotFound          MODEL_NOT_FOUND
 ├── RateLimited                RATE_LIMITED (.retry_after seconds)
 ├── BudgetExhausted            BUDGET_EXHAUSTED: the organization's privacy budget (.limit,
 │                              .left_micro(name), .requested_micro)
@@ -32,8 +44,12 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
+    "AlreadyExists",
+    "AttestationInvalid",
     "BudgetExhausted",
+    "CiphertextInvalid",
     "ConsentRequired",
+    "ContextInvalid",
     "DatawardError",
     "DeadlineExceeded",
     "FailedPrecondition",
@@ -43,17 +59,23 @@ __all__ = [
     "LogInconsistent",
     "LogRolledBack",
     "MessageTooLarge",
+    "ModelExists",
+    "ModelMismatch",
+    "ModelNotAttested",
+    "ModelNotFound",
     "NotFound",
     "NotYetSigned",
     "PermissionDenied",
     "QueryRejected",
     "RateLimited",
     "ReceiptInvalid",
+    "ScoreAlreadyGiven",
     "ServerError",
     "TokenError",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "WeightsInvalid",
     "error_for",
     "error_from_rpc",
 ]
@@ -115,6 +137,54 @@ class QueryRejected(InvalidArgument):
 
 
 class NotFound(DatawardError): ...  # noqa: N818
+
+
+class AlreadyExists(DatawardError): ...  # noqa: N818
+
+
+# -- encrypted scoring (issue 12) --------------------------------------------------------------
+class _HasProblem(DatawardError):  # noqa: N818 (a mixin: .problem)
+    @property
+    def problem(self) -> str:
+        """The zone's problem code (e.g. SIGNATURE, EXPIRED; SECRET_KEY for a context)."""
+        return self.metadata.get("problem", "")
+
+
+class WeightsInvalid(InvalidArgument):
+    """The zone refuses the model's Paillier key or a weight ciphertext."""
+
+
+class ContextInvalid(InvalidArgument, _HasProblem):
+    """The zone refuses the model's CKKS context (e.g. a secret key, Galois keys, N)."""
+
+
+class CiphertextInvalid(InvalidArgument, _HasProblem):
+    """The zone refuses a CKKS weight ciphertext (size, slots, level, scale)."""
+
+
+class ModelMismatch(InvalidArgument):
+    """The card does not fit the policy's feature set (unknown set, another weight count)."""
+
+
+class AttestationInvalid(InvalidArgument, _HasProblem):
+    """A submitted attestation does not verify for the card (reason MODEL_NOT_ATTESTED)."""
+
+
+class ModelNotAttested(FailedPrecondition, _HasProblem):
+    """The model is not scorable: unsigned, its card altered, the attestation expired or its
+    auditor no longer listed (``problem``)."""
+
+
+class ScoreAlreadyGiven(FailedPrecondition):
+    """This consent was used for a score under this model version already."""
+
+
+class ModelNotFound(NotFound):
+    """No model of the caller's organization by that id and version."""
+
+
+class ModelExists(AlreadyExists):
+    """That model version is registered already: register a new version."""
 
 
 class NotYetSigned(DatawardError):  # noqa: N818 (a state, not a failure)
@@ -196,6 +266,19 @@ _BY_REASON: dict[str, type[DatawardError]] = {
     "RATE_LIMITED": RateLimited,
     "BUDGET_EXHAUSTED": BudgetExhausted,
     "NOT_YET_SIGNED": NotYetSigned,
+    "WEIGHTS_INVALID": WeightsInvalid,
+    "CONTEXT_INVALID": ContextInvalid,
+    "CIPHERTEXT_INVALID": CiphertextInvalid,
+    "MODEL_MISMATCH": ModelMismatch,
+    "MODEL_NOT_FOUND": ModelNotFound,
+    "MODEL_EXISTS": ModelExists,
+    "SCORE_ALREADY_GIVEN": ScoreAlreadyGiven,
+}
+# One reason, two meanings by status: a submitted attestation that fails (INVALID_ARGUMENT)
+# is the caller's input; a model not attested at scoring (FAILED_PRECONDITION) is state.
+_BY_REASON_AND_CODE: dict[tuple[str, grpc.StatusCode], type[DatawardError]] = {
+    ("MODEL_NOT_ATTESTED", grpc.StatusCode.INVALID_ARGUMENT): AttestationInvalid,
+    ("MODEL_NOT_ATTESTED", grpc.StatusCode.FAILED_PRECONDITION): ModelNotAttested,
 }
 _BY_CODE: dict[grpc.StatusCode, type[DatawardError]] = {
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
@@ -203,6 +286,7 @@ _BY_CODE: dict[grpc.StatusCode, type[DatawardError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
     grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
     grpc.StatusCode.RESOURCE_EXHAUSTED: MessageTooLarge,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     grpc.StatusCode.UNIMPLEMENTED: Unimplemented,
@@ -240,5 +324,9 @@ def error_for(
     metadata: dict[str, str] | None = None,
 ) -> DatawardError:
     """The typed error for a status code and ErrorInfo reason (reason wins when known)."""
-    kind = _BY_REASON.get(reason) or (_BY_CODE.get(code, ServerError) if code else ServerError)
+    kind = (
+        (_BY_REASON_AND_CODE.get((reason, code)) if code else None)
+        or _BY_REASON.get(reason)
+        or (_BY_CODE.get(code, ServerError) if code else ServerError)
+    )
     return kind(message, code=code, reason=reason, metadata=metadata)
