@@ -126,7 +126,7 @@ def _info_message(**changes: object) -> compute_pb2.ModelInfo:
     )
     for name, value in changes.items():
         if value is None:
-            message.ClearField(name)
+            message.ClearField(name)  # type: ignore[arg-type]
         else:
             setattr(message, name, value)
     return message
