@@ -4,7 +4,9 @@ A steward's policy (YAML) defines analysis views over zone tables, the role of e
 column, each view's analysis rule and the grants of views to partner organizations and
 purposes; optionally feature sets (per-person integer vectors, bounded and coarsened) and
 scorecards (the zone's credit evaluation over one), values of `policies.features` in
-`Policy.feature_sets` and `Policy.scorecards`. `load_policy_file` turns a document into a
+`Policy.feature_sets` and `Policy.scorecards`; and a `compute:` section (the Paillier
+score's noise, `Policy.paillier_noise`, and the auditors who may attest model cards,
+`Policy.auditors`: name -> raw Ed25519 public key). `load_policy_file` turns a document into a
 frozen `Policy` or raises a precise `PolicyError` (file, path, problem); `Policy.grant_for`
 and the combinators return decisions as values (`Allow` / `Deny(reasons)`), failing closed.
 `default_policy()` is the policy for the synthetic registry, shipped as

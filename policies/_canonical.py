@@ -3,15 +3,18 @@
 The canonical form is JSON with sorted keys and sets as sorted lists, built from the validated
 values, so key order, layout, comments and quoting do not change the version; any change of
 meaning does. Feature sets and scorecards (issue 12) enter the form only when the policy has
-some, so the versions of policies without them stay what they were.
+some, and the `compute:` section only when the document has one, so the versions of policies
+without them stay what they were.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
+from policies._compute import ComputeSection
 from policies.features import (
     ClaimCount,
     ClaimSum,
@@ -43,9 +46,10 @@ def version_of(
     grants: Sequence[Grant],
     feature_sets: Mapping[str, FeatureSet] | None = None,
     scorecards: Mapping[str, Scorecard] | None = None,
+    compute: ComputeSection | None = None,
 ) -> str:
-    """The hex sha256 of the canonical JSON of `views`, `grants`, and the feature sets and
-    scorecards where there are any."""
+    """The hex sha256 of the canonical JSON of `views`, `grants`, the feature sets and
+    scorecards where there are any, and the compute section where the document has one."""
     form: dict[str, object] = {
         "format": _FORMAT,
         "views": {name: _view(view) for name, view in views.items()},
@@ -68,6 +72,14 @@ def version_of(
         }
     if scorecards:
         form["scorecards"] = {name: _scorecard(card) for name, card in scorecards.items()}
+    if compute is not None:
+        form["compute"] = {
+            "paillier_noise": compute.paillier_noise,
+            "auditors": {
+                name: base64.b64encode(key).decode("ascii")
+                for name, key in compute.auditors.items()
+            },
+        }
     text = json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 

@@ -41,6 +41,8 @@ The format (every key shown; ``[]`` lists, ``{}`` mappings)::
     feature_sets: {<set>: {features: [...]}}   # optional: per-person integer features
     scorecards: {<scorecard>: {...}}           # optional: the zone's credit evaluation
                                                # (both in `policies._features`)
+    compute: {paillier_noise: 16, auditors: [...]}  # optional: encrypted scoring
+                                               # (`policies._compute`)
 
 Every failure names the file, the path (``views.claims_analysis.columns.age_band.role``) and
 the problem; nothing but a `PolicyError` leaves on bad input.
@@ -65,6 +67,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from policies._canonical import version_of
+from policies._compute import compute
 from policies._document import At, parse
 from policies._features import feature_sets, scorecards
 from policies._sql import select as _select
@@ -132,7 +135,9 @@ def load_policy(text: str, file: str = "<policy>", tables: frozenset[str] | None
     except RecursionError:
         At(file).fail(PolicySyntaxError, "the document is nested too deeply")
     top = At(file)
-    doc = top.mapping(data, required=("views", "grants"), optional=("feature_sets", "scorecards"))
+    doc = top.mapping(
+        data, required=("views", "grants"), optional=("feature_sets", "scorecards", "compute")
+    )
     views_at = top.key("views")
     views = {
         name: _view(name, value, views_at.key(name), tables)
@@ -142,12 +147,15 @@ def load_policy(text: str, file: str = "<policy>", tables: frozenset[str] | None
     grants = _grants(doc["grants"], top.key("grants"), views)
     sets = feature_sets(doc.get("feature_sets", {}), top.key("feature_sets"), tables)
     cards = scorecards(doc.get("scorecards", {}), top.key("scorecards"), sets)
+    section = compute(doc["compute"], top.key("compute")) if "compute" in doc else None
     return Policy(
         views=views,
         grants=grants,
-        version=version_of(views, grants, sets, cards),
+        version=version_of(views, grants, sets, cards, section),
         feature_sets=sets,
         scorecards=cards,
+        paillier_noise=section.paillier_noise if section else 0,
+        auditors=section.auditors if section else {},
     )
 
 

@@ -191,6 +191,9 @@ class Policy:
 
     Equal content gives an equal version, whatever the document's layout, order or comments.
     `feature_sets` and `scorecards` (issue 12) are empty unless the document has them.
+    `paillier_noise` (the Paillier score's low-bit noise bound, in units of the score's last
+    fixed-point place) is 0 and `auditors` (name -> the 32 raw bytes of an Ed25519 public key:
+    who may attest model cards) empty unless the document's `compute:` section says otherwise.
     """
 
     views: Mapping[str, View]
@@ -198,6 +201,8 @@ class Policy:
     version: str
     feature_sets: Mapping[str, FeatureSet] = field(default_factory=dict)
     scorecards: Mapping[str, Scorecard] = field(default_factory=dict)
+    paillier_noise: int = 0
+    auditors: Mapping[str, bytes] = field(default_factory=dict)
 
     def grant_for(self, organization: str, purpose: str, view: str) -> Decision:
         """Allow if a grant gives `organization`, for `purpose`, the view; else VIEW_NOT_GRANTED.
