@@ -59,6 +59,7 @@ from enclave.budget import (
     ChargeNotFound,
     ResultAlreadyStored,
 )
+from enclave.compute import ckks_errors as ckks
 from enclave.compute import errors as compute
 from enclave.consent import ConsentError, ConsentNotFound
 from enclave.gate import (
@@ -178,6 +179,19 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     compute.GmpyMissing: C.UNAVAILABLE,
     compute.FeatureOutOfBounds: C.INTERNAL,
     compute.ObfuscatorPoolClosed: C.INTERNAL,
+    # model cards (issue 12): a card, key, ciphertext or submitted attestation is the
+    # partner's (or the steward's) input; a model that is not scorable now is the model's state
+    compute.ModelCardInvalid: C.INVALID_ARGUMENT,
+    compute.ModelNotAttested: C.FAILED_PRECONDITION,
+    compute.AttestationInvalid: C.INVALID_ARGUMENT,
+    compute.ModelNotFound: C.NOT_FOUND,
+    compute.ModelExists: C.ALREADY_EXISTS,
+    compute.ModelMismatch: C.FAILED_PRECONDITION,
+    compute.ScoreAlreadyGiven: C.FAILED_PRECONDITION,
+    ckks.ContextInvalid: C.INVALID_ARGUMENT,
+    ckks.CiphertextInvalid: C.INVALID_ARGUMENT,
+    ckks.CkksBatchTooLarge: C.INTERNAL,
+    ckks.FeaturesInvalid: C.INTERNAL,
     # keys and datasets: the zone cannot serve (operator errors, never a partner's)
     KeyringError: C.UNAVAILABLE,
     DatasetError: C.UNAVAILABLE,
@@ -198,6 +212,8 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     BudgetError: C.INTERNAL,
     compute.FeatureError: C.INTERNAL,
     compute.PaillierError: C.INTERNAL,
+    compute.ModelError: C.INTERNAL,
+    ckks.CkksError: C.INTERNAL,
 }
 CATCH_ALL: frozenset[type[BaseException]] = frozenset(
     {
@@ -210,6 +226,8 @@ CATCH_ALL: frozenset[type[BaseException]] = frozenset(
         BudgetError,
         compute.FeatureError,
         compute.PaillierError,
+        compute.ModelError,
+        ckks.CkksError,
     }
 )
 
@@ -255,6 +273,14 @@ def refusal_for(exc: BaseException) -> Refusal:
     elif isinstance(exc, analytics.QueryRejected):
         metadata["rule"] = exc.rule
         metadata["construct"] = exc.construct
+    elif isinstance(exc, compute.ModelCardInvalid):
+        metadata["field"] = exc.field
+    elif isinstance(exc, compute.ModelNotAttested | ckks.ContextInvalid | ckks.CiphertextInvalid):
+        metadata["problem"] = exc.problem
+    elif isinstance(exc, compute.PartnerKeyRefused):
+        metadata["problem"] = exc.check
+    elif isinstance(exc, compute.WeightsRefused) and exc.index is not None:
+        metadata["index"] = str(exc.index)
     elif isinstance(exc, BudgetExhausted):  # the budget state: integers, never data
         metadata["limit"] = exc.limit
         metadata["requested_micro"] = str(exc.requested)

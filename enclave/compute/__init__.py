@@ -30,6 +30,7 @@ model cards and the auditor's signature, the one-score-per-consent rule, release
 the encrypted scores.
 """
 
+from enclave.compute._attest import Attestation, attestation_problem
 from enclave.compute._ckks import (
     CKKS_COEFF_MODULUS_BITS,
     CKKS_POLY_MODULUS_DEGREE,
@@ -54,6 +55,7 @@ from enclave.compute._features import (
 )
 from enclave.compute._key import KEY_BITS, SMALL_FACTOR_BOUND, PartnerKey, require_gmpy2
 from enclave.compute._local import LocalCkks
+from enclave.compute._models import ModelRegistry, ModelStatus, RegisteredModel
 from enclave.compute._paillier import (
     EXPONENT_LIMIT,
     NOISE_LIMIT,
@@ -70,6 +72,8 @@ from enclave.compute.ckks_errors import (
     FeaturesInvalid,
 )
 from enclave.compute.errors import (
+    ATTESTATION_PROBLEMS,
+    AttestationInvalid,
     FeatureBatchTooLarge,
     FeatureComputationFailed,
     FeatureError,
@@ -78,15 +82,23 @@ from enclave.compute.errors import (
     FeatureRequestInvalid,
     FeatureSetUnknown,
     GmpyMissing,
+    ModelCardInvalid,
+    ModelError,
+    ModelExists,
     ModelInvalid,
+    ModelMismatch,
+    ModelNotAttested,
+    ModelNotFound,
     ObfuscatorPoolClosed,
     PaillierError,
     PartnerKeyRefused,
+    ScoreAlreadyGiven,
     ScorecardUnknown,
     WeightsRefused,
 )
 
 __all__ = [
+    "ATTESTATION_PROBLEMS",
     "CKKS_COEFF_MODULUS_BITS",
     "CKKS_POLY_MODULUS_DEGREE",
     "CKKS_SCALE",
@@ -97,6 +109,8 @@ __all__ = [
     "MAX_BATCH_PERSONS",
     "NOISE_LIMIT",
     "SMALL_FACTOR_BOUND",
+    "Attestation",
+    "AttestationInvalid",
     "CiphertextInvalid",
     "CkksBatchScorer",
     "CkksBatchTooLarge",
@@ -122,7 +136,15 @@ __all__ = [
     "FeaturesInvalid",
     "GmpyMissing",
     "LocalCkks",
+    "ModelCardInvalid",
+    "ModelError",
+    "ModelExists",
     "ModelInvalid",
+    "ModelMismatch",
+    "ModelNotAttested",
+    "ModelNotFound",
+    "ModelRegistry",
+    "ModelStatus",
     "ObfuscatorPool",
     "ObfuscatorPoolClosed",
     "PaillierError",
@@ -131,8 +153,11 @@ __all__ = [
     "PartnerKey",
     "PartnerKeyRefused",
     "PoolStats",
+    "RegisteredModel",
+    "ScoreAlreadyGiven",
     "ScorecardUnknown",
     "WeightsRefused",
+    "attestation_problem",
     "feature_bounds",
     "fresh_obfuscator",
     "load_ciphertext",

@@ -121,7 +121,7 @@ class PaillierScorer:
                 raise ModelInvalid(f"feature {bound.name!r} needs integer bounds")
         if obfuscators is not None and obfuscators.key != key:
             raise PaillierError("the obfuscator pool belongs to another partner key")
-        _check_weights(key, weights, len(bounds))
+        check_weights(key, weights, len(bounds))
 
         self.key, self.width, self.noise, self.exponent = key, width, noise, weights.exponent
         self.bounds = tuple(bounds)
@@ -170,7 +170,7 @@ class PaillierScorer:
         return PaillierScore(int(total), self.exponent, self.width, self.key.ciphertext_bytes)
 
 
-def _check_weights(key: PartnerKey, weights: EncryptedWeights, features: int) -> None:
+def check_weights(key: PartnerKey, weights: EncryptedWeights, features: int) -> None:
     if not _is_int(weights.exponent) or not -EXPONENT_LIMIT <= weights.exponent <= EXPONENT_LIMIT:
         raise WeightsRefused(
             f"the exponent must be an integer in [-{EXPONENT_LIMIT}, {EXPONENT_LIMIT}]"

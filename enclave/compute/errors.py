@@ -7,9 +7,10 @@ zone's one tree, :mod:`enclave.errors`; the CKKS core's are in
         ├── GmpyMissing               phe runs without gmpy2 (about 50x slower): refuse to start
         ├── PartnerKeyRefused         the partner's public key is not a 3072-bit Paillier
         │                             modulus; ``check`` names the check it failed
+        │                             (WEIGHTS_INVALID)
         ├── WeightsRefused            the encrypted weights are malformed: a ciphertext outside
         │                             [1, n^2) or not coprime with n (``index``), the wrong
-        │                             count, a bad exponent
+        │                             count, a bad exponent (WEIGHTS_INVALID)
         ├── ModelInvalid              the model's declared shape is wrong: width, noise, bounds
         ├── FeatureOutOfBounds        a feature value outside its declared bounds: a bug of the
         │                             zone's feature pipeline (INTERNAL), never the partner's
@@ -25,9 +26,26 @@ zone's one tree, :mod:`enclave.errors`; the CKKS core's are in
         └── FeatureComputationFailed   the engine failed on a feature set, or a feature's SQL
                                        yielded more than one row for a person
 
+    ZoneError
+    └── ModelError                     a registry fault (INTERNAL)
+        ├── ModelCardInvalid           a card's declared field is out of range (FIELD_INVALID,
+        │                              ``field``)
+        ├── ModelNotAttested           the model has no attestation that verifies now
+        │   │                          (MODEL_NOT_ATTESTED, ``problem``: UNSIGNED, SIGNATURE,
+        │   │                          EXPIRED, AUDITOR_UNKNOWN)
+        │   └── AttestationInvalid     an attestation SUBMITTED (RegisterModel, AttestModel)
+        │                              does not verify: the same reason, the caller's input
+        ├── ModelNotFound              the organization has no model of this id and version
+        ├── ModelExists                the organization registered this id and version before
+        ├── ModelMismatch              the card does not fit the policy in force: no such
+        │                              feature set, another number of features (or, for a
+        │                              caller, another purpose)
+        └── ScoreAlreadyGiven          this consent was used for a score of this model version
+
 Public messages name the check, the feature or the index, never a value (no ciphertext, no
 modulus, no feature value); the feature errors name feature sets and limits (the steward's
-names), never a person id, a token or a feature value.
+names), never a person id, a token or a feature value; the model errors name fields and
+problem codes, never a key, a ciphertext or a consent reference.
 """
 
 from __future__ import annotations
@@ -37,6 +55,8 @@ from typing import ClassVar
 from enclave.errors import ZoneError
 
 __all__ = [
+    "ATTESTATION_PROBLEMS",
+    "AttestationInvalid",
     "FeatureBatchTooLarge",
     "FeatureComputationFailed",
     "FeatureError",
@@ -45,10 +65,17 @@ __all__ = [
     "FeatureRequestInvalid",
     "FeatureSetUnknown",
     "GmpyMissing",
+    "ModelCardInvalid",
+    "ModelError",
+    "ModelExists",
     "ModelInvalid",
+    "ModelMismatch",
+    "ModelNotAttested",
+    "ModelNotFound",
     "ObfuscatorPoolClosed",
     "PaillierError",
     "PartnerKeyRefused",
+    "ScoreAlreadyGiven",
     "ScorecardUnknown",
     "WeightsRefused",
 ]
@@ -71,7 +98,7 @@ class PartnerKeyRefused(PaillierError):  # noqa: N818 (API names)
     """The modulus failed ``check`` (``size``, ``odd``, ``small_factor``, ``perfect_power``,
     ``prime``, ``type``)."""
 
-    reason: ClassVar[str] = "FIELD_INVALID"
+    reason: ClassVar[str] = "WEIGHTS_INVALID"
 
     def __init__(self, check: str, problem: str) -> None:
         self.check = check
@@ -81,7 +108,7 @@ class PartnerKeyRefused(PaillierError):  # noqa: N818 (API names)
 class WeightsRefused(PaillierError):  # noqa: N818 (API names)
     """``index`` is the weight's position (None when the problem is the whole set)."""
 
-    reason: ClassVar[str] = "FIELD_INVALID"
+    reason: ClassVar[str] = "WEIGHTS_INVALID"
 
     def __init__(self, problem: str, index: int | None = None) -> None:
         self.index = index
@@ -171,3 +198,74 @@ class FeatureComputationFailed(FeatureError):  # noqa: N818 (API names)
         self.feature_set = feature_set
         self.problem = problem
         super().__init__(f"computing feature set {feature_set!r} failed: {problem}")
+
+
+class ModelError(ZoneError):
+    reason: ClassVar[str] = "INTERNAL"
+    default_message = "model registry error"
+
+
+class ModelCardInvalid(ModelError):  # noqa: N818 (API names)
+    """The card's ``field`` is out of range (:meth:`dataward.compute.ModelCard.problems`)."""
+
+    reason: ClassVar[str] = "FIELD_INVALID"
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field, self.problem = field, problem
+        super().__init__(f"the model card's {field} is invalid: {problem}")
+
+
+#: The problems of an attestation, in the order they are checked.
+ATTESTATION_PROBLEMS = ("UNSIGNED", "AUDITOR_UNKNOWN", "SIGNATURE", "EXPIRED")
+_NOT_ATTESTED = {
+    "UNSIGNED": "the model card has no auditor's attestation",
+    "AUDITOR_UNKNOWN": "the attestation's auditor is not one the policy in force lists",
+    "SIGNATURE": "the attestation's signature does not verify for this model card",
+    "EXPIRED": "the attestation has expired",
+}
+
+
+class ModelNotAttested(ModelError):  # noqa: N818 (API names)
+    """No attestation of the model verifies now; ``problem`` is one of
+    :data:`ATTESTATION_PROBLEMS`."""
+
+    reason: ClassVar[str] = "MODEL_NOT_ATTESTED"
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"{_NOT_ATTESTED.get(problem, 'the model is not attested')} ({problem})")
+
+
+class AttestationInvalid(ModelNotAttested):
+    """An attestation the caller submitted does not verify (its input, not the model's
+    state: INVALID_ARGUMENT at the boundary, the same reason and ``problem``)."""
+
+
+class ModelNotFound(ModelError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "MODEL_NOT_FOUND"
+    default_message = "no model of this organization has this id and version"
+
+
+class ModelExists(ModelError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "MODEL_EXISTS"
+    default_message = (
+        "this organization registered a model of this id and version before: register a new version"
+    )
+
+
+class ModelMismatch(ModelError):  # noqa: N818 (API names)
+    """The card does not fit: ``problem`` says what (a message of names and counts)."""
+
+    reason: ClassVar[str] = "MODEL_MISMATCH"
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"the model does not fit: {problem}")
+
+
+class ScoreAlreadyGiven(ModelError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "SCORE_ALREADY_GIVEN"
+    default_message = (
+        "this consent was already used for a score under this model version: one score per "
+        "consent and model version"
+    )

@@ -14,6 +14,7 @@ import enclave.analytics.errors
 import enclave.audit.errors
 import enclave.budget
 import enclave.budget.errors
+import enclave.compute.ckks_errors
 import enclave.compute.errors
 import enclave.consent.errors
 import enclave.errors
@@ -57,6 +58,7 @@ EXPORTED = [
         enclave.analytics.errors,
         enclave.budget.errors,
         enclave.compute.errors,
+        enclave.compute.ckks_errors,
         grpc_api.errors,
     )
     for name in module.__all__

@@ -195,7 +195,7 @@ def test_a_key_that_is_not_a_3072_bit_paillier_modulus_is_refused(
     with pytest.raises(PartnerKeyRefused) as refused:
         PartnerKey(n)
     assert refused.value.check == check
-    assert refused.value.reason == "FIELD_INVALID"
+    assert refused.value.reason == "WEIGHTS_INVALID"
     assert isinstance(refused.value, ZoneError)
     assert str(partner.public.n)[:12] not in str(refused.value)
 
