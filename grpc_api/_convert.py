@@ -12,12 +12,17 @@ from dataward.access import Purpose
 from dataward.transparency import Receipt
 from dataward.v1 import common_pb2, compute_pb2, eligibility_pb2, identity_pb2
 from enclave.persons import (
+    BatchMember,
+    BatchScores,
     Benefit,
+    CkksBatchQuery,
     CreditBandQuery,
     DocumentVerdict,
     EligibilityDecision,
     EligibilityQuery,
+    EncryptedScore,
     IdentityQuery,
+    PaillierScoreQuery,
     ScoredBand,
     field_problem,
 )
@@ -27,13 +32,17 @@ _E = TypeVar("_E")
 
 __all__ = [
     "band_to_proto",
+    "batch_scores_to_proto",
     "check_fields",
+    "ckks_batch_query",
     "credit_band_query",
     "date_from_proto",
     "date_to_proto",
     "decision_to_proto",
     "eligibility_query",
+    "encrypted_score_to_proto",
     "identity_query",
+    "paillier_score_query",
     "purpose_from_proto",
     "purpose_to_proto",
     "receipt_to_proto",
@@ -200,5 +209,61 @@ def band_to_proto(
         band=band.band,
         scorecard=band.scorecard,
         policy_version=band.policy_version,
+        receipt=receipt_to_proto(receipt, request_id=request_id),
+    )
+
+
+def paillier_score_query(request: compute_pb2.PaillierScoreRequest) -> PaillierScoreQuery:
+    check_fields(
+        id_number=request.id_number,
+        consent_ref=request.consent_ref,
+        client_nonce=request.client_nonce,
+    )
+    return PaillierScoreQuery(
+        id_number=request.id_number,
+        purpose=purpose_from_proto(request.purpose).value,
+        model_id=request.model_id,
+        model_version=request.model_version,
+        consent_ref=request.consent_ref,
+        client_nonce=request.client_nonce,
+    )
+
+
+def encrypted_score_to_proto(
+    score: EncryptedScore, receipt: Receipt, *, request_id: str
+) -> compute_pb2.PaillierScoreResponse:
+    return compute_pb2.PaillierScoreResponse(
+        ciphertext=score.ciphertext,
+        exponent=score.exponent,
+        output_bits=score.output_bits,
+        model_id=score.model_id,
+        model_version=score.model_version,
+        policy_version=score.policy_version,
+        receipt=receipt_to_proto(receipt, request_id=request_id),
+    )
+
+
+def ckks_batch_query(request: compute_pb2.CkksBatchScoreRequest) -> CkksBatchQuery:
+    """The batch as asked; each person's fields are checked by the zone, slot by slot (a
+    malformed one is that slot's refusal, logged without its text)."""
+    check_fields(client_nonce=request.client_nonce)
+    return CkksBatchQuery(
+        model_id=request.model_id,
+        model_version=request.model_version,
+        purpose=purpose_from_proto(request.purpose).value,
+        persons=tuple(BatchMember(p.id_number, p.consent_ref) for p in request.persons),
+        client_nonce=request.client_nonce,
+    )
+
+
+def batch_scores_to_proto(
+    scores: BatchScores, receipt: Receipt, *, request_id: str
+) -> compute_pb2.CkksBatchScoreResponse:
+    return compute_pb2.CkksBatchScoreResponse(
+        ciphertext=scores.ciphertext,
+        scored=scores.scored,
+        model_id=scores.model_id,
+        model_version=scores.model_version,
+        policy_version=scores.policy_version,
         receipt=receipt_to_proto(receipt, request_id=request_id),
     )

@@ -108,8 +108,9 @@ def build_server(
     ``refusals`` logs the calls the API refuses before the zone sees them (tokens, scopes,
     purposes, limits, deadlines), durable before the refusal is answered. ``attest`` signs an
     attestation challenge with the zone's key (``AuditService.Attest``; None: not offered).
-    ``ComputeService`` is served when ``checks`` serves credit bands
-    (:attr:`PersonChecks.serves_credit`; else every call UNIMPLEMENTED). ``queries`` answers
+    ``ComputeService`` is served when ``checks`` serves credit bands or encrypted scores
+    (:attr:`PersonChecks.serves_credit`, :attr:`~PersonChecks.serves_scores`; else every call
+    UNIMPLEMENTED; a method of the two it does not serve is UNIMPLEMENTED too). ``queries`` answers
     ``QueryService`` (None: every call UNIMPLEMENTED, as for a server without it). ``policies``
     is the zone's policy store (``StewardService.ApplyPolicy`` and ``GetPolicy``; None: both
     UNAVAILABLE); ``reviews`` answers the steward review calls (``ListPendingQueries``,
@@ -142,7 +143,7 @@ def build_server(
         EligibilityServicer(checks, guard, options.max_batch_items), server
     )
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
-    if checks.serves_credit:
+    if checks.serves_credit or checks.serves_scores:
         compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(checks), server)
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(audit_key_name, audit_public_key, receipts, attest), server
@@ -158,7 +159,7 @@ def build_server(
         n
         for n in SERVICE_NAMES
         if (queries is not None or "QueryService" not in n)
-        and (checks.serves_credit or "ComputeService" not in n)
+        and (checks.serves_credit or checks.serves_scores or "ComputeService" not in n)
     )
     for name in ("", *served):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

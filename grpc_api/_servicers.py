@@ -139,6 +139,8 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
     def CreditBand(
         self, request: compute_pb2.CreditBandRequest, context: grpc.ServicerContext
     ) -> compute_pb2.CreditBandResponse:
+        if not self._checks.serves_credit:
+            raise NotServed("this zone does not serve credit bands")
         query = convert.credit_band_query(request)
         answer = self._checks.credit_band(partner_caller(principal_of(context)), query)
         return convert.band_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
@@ -159,12 +161,24 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
     def PaillierScore(
         self, request: compute_pb2.PaillierScoreRequest, context: grpc.ServicerContext
     ) -> compute_pb2.PaillierScoreResponse:
-        raise NotServed("Paillier scores are not served yet")
+        if not self._checks.serves_scores:
+            raise NotServed("this zone does not serve encrypted scores")
+        query = convert.paillier_score_query(request)
+        answer = self._checks.paillier_score(partner_caller(principal_of(context)), query)
+        return convert.encrypted_score_to_proto(
+            answer.value, answer.receipt, request_id=answer.request_id
+        )
 
     def CkksBatchScore(
         self, request: compute_pb2.CkksBatchScoreRequest, context: grpc.ServicerContext
     ) -> compute_pb2.CkksBatchScoreResponse:
-        raise NotServed("CKKS batch scores are not served yet")
+        if not self._checks.serves_scores:
+            raise NotServed("this zone does not serve encrypted scores")
+        query = convert.ckks_batch_query(request)
+        answer = self._checks.ckks_batch_score(partner_caller(principal_of(context)), query)
+        return convert.batch_scores_to_proto(
+            answer.value, answer.receipt, request_id=answer.request_id
+        )
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):

@@ -162,8 +162,10 @@ class CiphertextInvalid(InvalidArgument, _HasProblem):
     """The zone refuses a CKKS weight ciphertext (size, slots, level, scale)."""
 
 
-class ModelMismatch(InvalidArgument):
-    """The card does not fit the policy's feature set (unknown set, another weight count)."""
+class ModelMismatch(FailedPrecondition):
+    """The model does not fit the request or the policy in force (reason MODEL_MISMATCH,
+    FAILED_PRECONDITION): an unknown feature set or another weight count, another scheme than
+    the method's, a request purpose other than the card's."""
 
 
 class AttestationInvalid(InvalidArgument, _HasProblem):

@@ -41,13 +41,23 @@ from enclave.persons.idnumber import (
 )
 from enclave.persons.interface import (
     Answer,
+    BatchMember,
+    CkksBatchQuery,
     CreditBandQuery,
     EligibilityQuery,
     IdentityQuery,
+    PaillierScoreQuery,
     PersonDirectory,
     Tokenizer,
 )
 from enclave.persons.pipeline import MAX_CONSENT_DAYS, POLICY_VERSION, PersonChecks
+from enclave.persons.scores import (
+    BatchScores,
+    CkksBackend,
+    EncryptedScore,
+    EncryptedScoring,
+    PaillierScorers,
+)
 
 __all__ = [
     "BIRTH_DATE_SPAN",
@@ -61,7 +71,11 @@ __all__ = [
     "PROVINCE_CODES",
     "SCHEME_BENEFITS",
     "Answer",
+    "BatchMember",
+    "BatchScores",
     "Benefit",
+    "CkksBackend",
+    "CkksBatchQuery",
     "ConsentRequired",
     "CoverageClass",
     "CreditBandQuery",
@@ -70,12 +84,16 @@ __all__ = [
     "EligibilityDecision",
     "EligibilityQuery",
     "EligibilityReason",
+    "EncryptedScore",
+    "EncryptedScoring",
     "EnrolmentLike",
     "IdNumberInfo",
     "IdentityQuery",
     "InvalidField",
     "InvalidIdNumber",
     "InvalidReason",
+    "PaillierScoreQuery",
+    "PaillierScorers",
     "PersonCheckError",
     "PersonChecks",
     "PersonDirectory",

@@ -15,9 +15,12 @@ from enclave.persons.identity import PersonLike
 
 __all__ = [
     "Answer",
+    "BatchMember",
+    "CkksBatchQuery",
     "CreditBandQuery",
     "EligibilityQuery",
     "IdentityQuery",
+    "PaillierScoreQuery",
     "PersonDirectory",
     "Tokenizer",
 ]
@@ -65,6 +68,37 @@ class CreditBandQuery:
     purpose: str
     scorecard: str
     consent_ref: str = ""
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class PaillierScoreQuery:
+    """One person's score under the partner's attested Paillier model (issue 12)."""
+
+    id_number: str
+    purpose: str
+    model_id: str
+    model_version: int
+    consent_ref: str = ""
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class BatchMember:
+    """One person of a CKKS batch: slot i is ``persons[i]``."""
+
+    id_number: str
+    consent_ref: str = ""
+
+
+@dataclass(frozen=True)
+class CkksBatchQuery:
+    """Many persons' scores under the partner's attested CKKS model (issue 12)."""
+
+    model_id: str
+    model_version: int
+    purpose: str
+    persons: Sequence[BatchMember]
     client_nonce: str = ""
 
 

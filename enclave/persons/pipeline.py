@@ -30,9 +30,16 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TypeVar
 
+import numpy as np
+
 from dataward import receipts
 from enclave.audit import CONSENT_REF
-from enclave.compute import FeaturePersonUnknown
+from enclave.compute import (
+    CKKS_SLOTS,
+    CkksBatchTooLarge,
+    FeaturePersonUnknown,
+    ScoreAlreadyGiven,
+)
 from enclave.consent import Consent, ConsentNotFound, ConsentStore
 from enclave.errors import ZoneError
 from enclave.keys import normalize
@@ -51,12 +58,15 @@ from enclave.persons.identity import DocumentVerdict, verify_document
 from enclave.persons.idnumber import InvalidIdNumber, validate_id_number
 from enclave.persons.interface import (
     Answer,
+    CkksBatchQuery,
     CreditBandQuery,
     EligibilityQuery,
     IdentityQuery,
+    PaillierScoreQuery,
     PersonDirectory,
     Tokenizer,
 )
+from enclave.persons.scores import BatchScores, EncryptedScore, EncryptedScoring, model_problem
 from enclave.release import AuditTrail, Caller, Releaser, Request
 
 __all__ = ["MAX_CONSENT_DAYS", "POLICY_VERSION", "PersonChecks"]
@@ -67,7 +77,7 @@ MAX_CONSENT_DAYS = 3650
 # looking them up costs the same as looking up a known one.
 _NOBODY = -1
 _T = TypeVar("_T")
-_Query = EligibilityQuery | IdentityQuery | CreditBandQuery
+_Query = EligibilityQuery | IdentityQuery | CreditBandQuery | PaillierScoreQuery
 
 
 class PersonChecks:
@@ -82,10 +92,13 @@ class PersonChecks:
         audit: AuditTrail,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         credit: CreditScoring | None = None,
+        scoring: EncryptedScoring | None = None,
     ) -> None:
-        """``credit`` serves :meth:`credit_band` (None: not served)."""
+        """``credit`` serves :meth:`credit_band`, ``scoring`` :meth:`paillier_score` and
+        :meth:`ckks_batch_score` (None: not served)."""
         self._directory = directory
         self._credit = credit
+        self._scoring = scoring
         self._tokenizer = tokenizer
         self._consents = consents
         self._release = Releaser(audit, POLICY_VERSION)
@@ -165,6 +178,237 @@ class PersonChecks:
             fields=fields,
             client_nonce=query.client_nonce,
         )
+
+    @property
+    def serves_scores(self) -> bool:
+        """Whether the encrypted scores are served (an encrypted scoring was given)."""
+        return self._scoring is not None
+
+    def _encrypted(self) -> EncryptedScoring:
+        if self._scoring is None:  # a wiring bug: the servicer answers UNIMPLEMENTED then
+            raise PersonCheckError("encrypted scores are not served by this zone")
+        return self._scoring
+
+    def paillier_score(self, caller: Caller, query: PaillierScoreQuery) -> Answer[EncryptedScore]:
+        """One consenting person's score under the caller's attested Paillier model, on the
+        live dataset version today (UTC), under the policy in force (its feature set and
+        low-bit noise). The model is checked before consent (it says nothing of the person);
+        an unknown person and a person without consent are the same ``ConsentRequired``. One
+        score per consent and model version: a second is ``ScoreAlreadyGiven``."""
+        scoring = self._encrypted()
+        request, token, now = self._begin(caller, receipts.COMPUTE_PAILLIER_SCORE, query)
+        if (problem := model_problem(query.model_id, query.model_version)) is not None:
+            self._release.refuse(request, problem)
+        policy = scoring.policy()  # one policy for the model check and the computation
+        try:
+            model, bounds = scoring.model(
+                policy,
+                caller.organization,
+                query.model_id,
+                query.model_version,
+                scheme="PAILLIER",
+                purpose=query.purpose,
+                now=now,
+            )
+        except ZoneError as exc:
+            self._release.refuse(request, exc)
+        consent = self._consent(caller, request, query, token, now)
+        person_id = self._directory.person_id_by_token(token)  # validated in _begin
+        if person_id is None:  # consented, but not in the live dataset version
+            self._release.refuse(request, ConsentRequired())
+        try:
+            vector = scoring.features.vector(policy, model.card.feature_set, person_id, now.date())
+            score = scoring.paillier.scorer(model, bounds, policy.paillier_noise).score(
+                vector.values
+            )
+        except FeaturePersonUnknown:
+            self._release.refuse(request, ConsentRequired())
+        except ZoneError as exc:  # a fault of the zone's computation: logged, then raised
+            self._release.refuse(request, exc)
+        claimed = scoring.models.claim_score(
+            consent_ref=consent.consent_ref,
+            organization=caller.organization,
+            model_id=query.model_id,
+            version=query.model_version,
+            now=now,
+        )
+        if not claimed:
+            self._release.refuse(request, ScoreAlreadyGiven())
+        value = EncryptedScore(
+            ciphertext=score.to_bytes(),
+            exponent=score.exponent,
+            output_bits=score.width,
+            model_id=query.model_id,
+            model_version=query.model_version,
+            policy_version=policy.version,
+        )
+        fields = receipts.paillier_score_fields(
+            ciphertext=value.ciphertext,
+            exponent=value.exponent,
+            output_bits=value.output_bits,
+            model_id=value.model_id,
+            model_version=value.model_version,
+            policy_version=value.policy_version,
+        )
+        return self._answer(
+            request,
+            consent=consent,
+            now=now,
+            value=value,
+            fields=fields,
+            client_nonce=query.client_nonce,
+        )
+
+    def ckks_batch_score(self, caller: Caller, query: CkksBatchQuery) -> Answer[BatchScores]:
+        """Many persons' scores under the caller's attested CKKS model: slot i holds person
+        i's score when they consented (by token first, then guardians, as for one person) and
+        were not scored under this model version before; else 0. Each person is a request leaf
+        of their own (their "who checked me" shows the call) and a decision leaf, in one
+        commit each for the batch; a person's refusal is their slot's, not the batch's."""
+        scoring = self._encrypted()
+        method = receipts.COMPUTE_CKKS_BATCH
+        request = self._release.begin(caller, method, purpose=query.purpose)
+        if caller.purposes is not None and query.purpose not in caller.purposes:
+            self._release.refuse(request, PurposeNotGranted())
+        if not query.purpose:
+            self._release.refuse(request, InvalidField("purpose", "required"))
+        if (problem := field_problem(client_nonce=query.client_nonce)) is not None:
+            self._release.refuse(request, problem)
+        if (problem := model_problem(query.model_id, query.model_version)) is not None:
+            self._release.refuse(request, problem)
+        if not query.persons:
+            self._release.refuse(request, InvalidField("persons", f"1..{CKKS_SLOTS} persons"))
+        if len(query.persons) > CKKS_SLOTS:
+            self._release.refuse(request, CkksBatchTooLarge(len(query.persons), CKKS_SLOTS))
+        now = self._clock()
+        policy = scoring.policy()
+        try:
+            model, bounds = scoring.model(
+                policy,
+                caller.organization,
+                query.model_id,
+                query.model_version,
+                scheme="CKKS",
+                purpose=query.purpose,
+                now=now,
+            )
+        except ZoneError as exc:
+            self._release.refuse(request, exc)
+
+        checked: list[tuple[ZoneError | None, bytes | None]] = []
+        for member in query.persons:
+            member_problem: ZoneError | None = field_problem(
+                id_number=member.id_number, consent_ref=member.consent_ref
+            )
+            token: bytes | None = None
+            if member_problem is None:
+                try:
+                    validate_id_number(normalize("id_number", member.id_number))
+                    token = self._tokenizer.token("id_number", member.id_number)
+                except InvalidIdNumber as exc:
+                    member_problem = exc
+            checked.append((member_problem, token))
+        members = self._release.begin_members(
+            caller,
+            method,
+            purpose=query.purpose,
+            members=[
+                (self._loggable_ref(m.consent_ref) if t is not None else "", t)
+                for m, (_, t) in zip(query.persons, checked, strict=True)
+            ],
+        )
+
+        outcomes: list[ZoneError | None] = []
+        person_ids: list[int] = []
+        rows: list[int] = []
+        for slot, (member, (member_problem, token)) in enumerate(
+            zip(query.persons, checked, strict=True)
+        ):
+            outcome = member_problem
+            if outcome is None and token is not None:
+                outcome = self._score_member(
+                    scoring=scoring,
+                    caller=caller,
+                    query=query,
+                    consent_ref=member.consent_ref,
+                    token=token,
+                    now=now,
+                    person_ids=person_ids,
+                )
+                if outcome is None:
+                    rows.append(slot)
+            outcomes.append(outcome)
+
+        features = np.zeros((len(query.persons), len(bounds)), dtype=np.int64)
+        consented = np.zeros(len(query.persons), dtype=np.bool_)
+        try:
+            if person_ids:
+                vectors = scoring.features.vectors(
+                    policy, model.card.feature_set, person_ids, now.date()
+                )
+                for slot, vector in zip(rows, vectors, strict=True):
+                    features[slot] = vector.values
+                    consented[slot] = True
+            ciphertext = scoring.ckks.score(
+                model.digest,
+                context=model.card.public_key,
+                weights=model.card.weight_ciphertexts,
+                bounds=bounds,
+                features=features,
+                consented=consented,
+                timeout=scoring.ckks_timeout,
+            )
+        except ZoneError as exc:  # the zone's fault: every member and the batch denied
+            self._release.decide_members([(m, exc) for m in members])
+            self._release.refuse(request, exc)
+        self._release.decide_members(list(zip(members, outcomes, strict=True)))
+        value = BatchScores(
+            ciphertext=ciphertext,
+            scored=tuple(bool(c) for c in consented),
+            model_id=query.model_id,
+            model_version=query.model_version,
+            policy_version=policy.version,
+        )
+        fields = receipts.ckks_batch_fields(
+            ciphertext=value.ciphertext,
+            scored=value.scored,
+            model_id=value.model_id,
+            model_version=value.model_version,
+            policy_version=value.policy_version,
+        )
+        receipt = self._release.release(request, fields, client_nonce=query.client_nonce)
+        return Answer(value, receipt, request.request_id)
+
+    def _score_member(
+        self,
+        *,
+        scoring: EncryptedScoring,
+        caller: Caller,
+        query: CkksBatchQuery,
+        consent_ref: str,
+        token: bytes,
+        now: dt.datetime,
+        person_ids: list[int],
+    ) -> ZoneError | None:
+        """One batch member's consent, claim and consumption: None (and the person's id
+        appended to ``person_ids``) when their slot is to be scored, else the refusal."""
+        consent = self._find_consent(caller, query.purpose, consent_ref, token, now)
+        person_id = self._directory.person_id_by_token(token)
+        if consent is None or person_id is None:
+            return ConsentRequired()
+        claimed = scoring.models.claim_score(
+            consent_ref=consent.consent_ref,
+            organization=caller.organization,
+            model_id=query.model_id,
+            version=query.model_version,
+            now=now,
+        )
+        if not claimed:
+            return ScoreAlreadyGiven()
+        if not self._consents.consume(consent, now):
+            return ConsentRequired()
+        person_ids.append(person_id)
+        return None
 
     def verify_identity(self, caller: Caller, query: IdentityQuery) -> Answer[DocumentVerdict]:
         method = receipts.IDENTITY_VERIFY
@@ -313,11 +557,19 @@ class PersonChecks:
         token: bytes,
         now: dt.datetime,
     ) -> Consent:
+        consent = self._find_consent(caller, query.purpose, query.consent_ref, token, now)
+        if consent is None:
+            self._release.refuse(request, ConsentRequired())
+        return consent
+
+    def _find_consent(
+        self, caller: Caller, purpose: str, consent_ref: str, token: bytes, now: dt.datetime
+    ) -> Consent | None:
         common = {
             "partner": caller.organization,
-            "purpose": query.purpose,
+            "purpose": purpose,
             "at": now,
-            "consent_ref": query.consent_ref or None,
+            "consent_ref": consent_ref or None,
         }
         consent = self._consents.find_valid(person_token=token, **common)  # type: ignore[arg-type]
         if consent is not None:
@@ -333,7 +585,7 @@ class PersonChecks:
         consent = self._consents.find_valid(person_ids=holders or (_NOBODY,), **common)  # type: ignore[arg-type]
         if found is not None and holders and consent is not None:
             return consent
-        self._release.refuse(request, ConsentRequired())
+        return None
 
     def _answer(
         self,

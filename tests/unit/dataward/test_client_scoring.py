@@ -220,7 +220,7 @@ C = grpc.StatusCode
         (C.ALREADY_EXISTS, "MODEL_EXISTS", ModelExists, AlreadyExists),
         (C.FAILED_PRECONDITION, "SCORE_ALREADY_GIVEN", ScoreAlreadyGiven, FailedPrecondition),
         (C.INVALID_ARGUMENT, "WEIGHTS_INVALID", WeightsInvalid, InvalidArgument),
-        (C.INVALID_ARGUMENT, "MODEL_MISMATCH", ModelMismatch, InvalidArgument),
+        (C.FAILED_PRECONDITION, "MODEL_MISMATCH", ModelMismatch, FailedPrecondition),
         (C.INVALID_ARGUMENT, "CONTEXT_INVALID", ContextInvalid, InvalidArgument),
         (C.INVALID_ARGUMENT, "CIPHERTEXT_INVALID", CiphertextInvalid, InvalidArgument),
         (C.ALREADY_EXISTS, "", AlreadyExists, AlreadyExists),
