@@ -4,7 +4,8 @@ Every refusal here is logged as an audit leaf (:class:`grpc_api._refusals.Refusa
 the call is aborted; a failing audit log turns it into UNAVAILABLE. A streaming call is
 admitted once when it opens (token, scope, deadline) and again for EACH item it carries
 (:meth:`Guard.admit` with ``charge=True``): token expiry and revocation are rechecked and one
-rate-limit token is taken per item, never per stream.
+rate-limit token is taken per item, never per stream. An upload (``RegisterModel``, a client
+stream of one request's parts) is admitted and charged once, when it opens.
 
 A request body that does not parse as the method's message (truncated, invalid UTF-8 in a
 string field, field number 0, an unmatched end-group) never reaches grpcio's default
@@ -379,7 +380,38 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
                 stream_stream, parse, handler.response_serializer
             )
 
-        # Unary-stream and stream-unary methods are not part of the API: refuse them.
+        if handler.stream_unary is not None:
+            inner_su = handler.stream_unary
+
+            def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+                # An upload (RegisterModel): ONE call, admitted (and charged) once when it
+                # opens -- its messages are parts of one request, not items -- and counted
+                # among the partner's open streams while it is read.
+                authed = admitted(context)
+                principal: Principal = authed.principal  # type: ignore[attr-defined]
+                try:
+                    guard.open_stream(principal)
+                except ApiError as exc:
+                    abort(context, guard.refused(method, principal, "", exc))
+
+                def checked() -> Iterator[Any]:
+                    for item in requests:
+                        if item is MALFORMED:
+                            raise MalformedRequest()
+                        yield item
+
+                try:
+                    return inner_su(checked(), authed)
+                except Exception as exc:
+                    abort(context, guard.logged(method, principal, exc))
+                finally:
+                    guard.close_stream(principal)
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary, parse, handler.response_serializer
+            )
+
+        # Unary-stream methods are not part of the API: refuse them.
         def refused(request: Any, context: grpc.ServicerContext) -> Any:
             closed = PermissionRefused("this method is not open", reason="METHOD_NOT_ALLOWED")
             abort(context, guard.refused(method, None, "", closed))

@@ -26,6 +26,7 @@ from dataward.v1 import (
 )
 from enclave.analytics import AggregateQueries, QueryReviews
 from enclave.audit import RefusalTrail
+from enclave.compute import ModelCards
 from enclave.persons import PersonChecks
 from enclave.policy import PolicyStore
 from grpc_api._guard import ALL_ADDRESSES, ALL_ADDRESSES_FACTOR, AuthInterceptor, Guard
@@ -102,6 +103,7 @@ def build_server(
     queries: AggregateQueries | None = None,
     policies: PolicyStore | None = None,
     reviews: QueryReviews | None = None,
+    cards: ModelCards | None = None,
 ) -> ApiServer:
     """Build and start the server on ``options.bind`` (port 0 picks a free port).
 
@@ -114,7 +116,10 @@ def build_server(
     ``QueryService`` (None: every call UNIMPLEMENTED, as for a server without it). ``policies``
     is the zone's policy store (``StewardService.ApplyPolicy`` and ``GetPolicy``; None: both
     UNAVAILABLE); ``reviews`` answers the steward review calls (``ListPendingQueries``,
-    ``GetQueryReview``, ``ApproveQuery``, ``RejectQuery``; None: all UNAVAILABLE).
+    ``GetQueryReview``, ``ApproveQuery``, ``RejectQuery``; None: all UNAVAILABLE); ``cards``
+    the model-card calls (``ComputeService.RegisterModel``, ``GetModel``: None, UNIMPLEMENTED;
+    ``StewardService.ListPendingModels``, ``AttestModel``: None, UNAVAILABLE), and with it
+    ``ComputeService`` is served even without credit bands.
     """
     front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
@@ -143,13 +148,16 @@ def build_server(
         EligibilityServicer(checks, guard, options.max_batch_items), server
     )
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
-    if checks.serves_credit or checks.serves_scores:
-        compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(checks), server)
+    serves_compute = checks.serves_credit or checks.serves_scores or cards is not None
+    if serves_compute:
+        compute_pb2_grpc.add_ComputeServiceServicer_to_server(
+            ComputeServicer(checks, cards), server
+        )
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(audit_key_name, audit_public_key, receipts, attest), server
     )
     steward_pb2_grpc.add_StewardServiceServicer_to_server(
-        StewardServicer(checks, policies, reviews), server
+        StewardServicer(checks, policies, reviews, cards), server
     )
     if queries is not None:
         query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(queries), server)
@@ -159,7 +167,7 @@ def build_server(
         n
         for n in SERVICE_NAMES
         if (queries is not None or "QueryService" not in n)
-        and (checks.serves_credit or checks.serves_scores or "ComputeService" not in n)
+        and (serves_compute or "ComputeService" not in n)
     )
     for name in ("", *served):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -33,10 +33,12 @@ from dataward.v1 import (
     steward_pb2_grpc,
 )
 from enclave.analytics import QueryReviews
+from enclave.compute import ModelCards
 from enclave.persons import PersonChecks
 from enclave.policy import AppliedVersion, PolicyStore
 from enclave.release import Caller
 from grpc_api import _convert as convert
+from grpc_api import _models as models
 from grpc_api import _review as review
 from grpc_api._guard import Guard, principal_of
 from grpc_api._status import refusal_for
@@ -133,8 +135,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
 
 class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
-    def __init__(self, checks: PersonChecks) -> None:
+    def __init__(self, checks: PersonChecks, cards: ModelCards | None = None) -> None:
         self._checks = checks
+        self._cards = cards
+
+    def _model_cards(self) -> ModelCards:
+        if self._cards is None:
+            raise NotServed("model registration is not served by this server")
+        return self._cards
 
     def CreditBand(
         self, request: compute_pb2.CreditBandRequest, context: grpc.ServicerContext
@@ -145,19 +153,31 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
         answer = self._checks.credit_band(partner_caller(principal_of(context)), query)
         return convert.band_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
-    # The encrypted scores (issue 12) land in steps: until then, UNIMPLEMENTED.
     def RegisterModel(
         self,
         request_iterator: Iterator[compute_pb2.RegisterModelRequest],
         context: grpc.ServicerContext,
     ) -> compute_pb2.RegisterModelResponse:
-        raise NotServed("model registration is not served yet")
+        # The stream is read by the zone after its request leaf, one message at a time.
+        answer = self._model_cards().register(
+            partner_caller(principal_of(context)), models.upload_parts(request_iterator)
+        )
+        return compute_pb2.RegisterModelResponse(
+            model=models.model_info_to_proto(answer.value),
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
 
     def GetModel(
         self, request: compute_pb2.GetModelRequest, context: grpc.ServicerContext
     ) -> compute_pb2.GetModelResponse:
-        raise NotServed("model registration is not served yet")
+        model_id, version = models.checked_model(request.model_id, request.version)
+        answer = self._model_cards().get(partner_caller(principal_of(context)), model_id, version)
+        return compute_pb2.GetModelResponse(
+            model=models.model_info_to_proto(answer.value),
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
 
+    # The encrypted scores (issue 12) land in steps: until then, UNIMPLEMENTED.
     def PaillierScore(
         self, request: compute_pb2.PaillierScoreRequest, context: grpc.ServicerContext
     ) -> compute_pb2.PaillierScoreResponse:
@@ -252,10 +272,12 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
         checks: PersonChecks,
         policies: PolicyStore | None = None,
         reviews: QueryReviews | None = None,
+        cards: ModelCards | None = None,
     ) -> None:
         self._checks = checks
         self._policies = policies
         self._reviews = reviews
+        self._cards = cards
 
     def _policy_store(self) -> PolicyStore:
         if self._policies is None:
@@ -420,15 +442,41 @@ class StewardServicer(steward_pb2_grpc.StewardServiceServicer):
             receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
         )
 
+    # -- model cards (issue 12) ----------------------------------------------------------------
+    def _model_cards(self) -> ModelCards:
+        if self._cards is None:
+            raise Unavailable("this server does not hold the zone's model registry")
+        return self._cards
+
     def ListPendingModels(
         self, request: steward_pb2.ListPendingModelsRequest, context: grpc.ServicerContext
     ) -> steward_pb2.ListPendingModelsResponse:
-        raise NotServed("model attestation is not served yet")
+        answer = self._model_cards().pending(review.reviewer_caller(principal_of(context)))
+        return steward_pb2.ListPendingModelsResponse(
+            models=[models.model_info_to_proto(view) for view in answer.value],
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
 
     def AttestModel(
         self, request: steward_pb2.AttestModelRequest, context: grpc.ServicerContext
     ) -> steward_pb2.AttestModelResponse:
-        raise NotServed("model attestation is not served yet")
+        convert.check_fields(partner=request.organization)
+        if not request.organization:
+            raise InvalidRequest("organization", "required: the partner that registered it")
+        model_id, version = models.checked_model(request.model_id, request.version)
+        if not request.HasField("attestation"):
+            raise InvalidRequest("attestation", "required")
+        answer = self._model_cards().attest(
+            review.reviewer_caller(principal_of(context)),
+            request.organization,
+            model_id,
+            version,
+            models.attestation_from_proto(request.attestation),
+        )
+        return steward_pb2.AttestModelResponse(
+            model=models.model_info_to_proto(answer.value),
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
 
 
 def raw_public_key(key: object) -> bytes:

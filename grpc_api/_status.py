@@ -188,6 +188,8 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     compute.ModelExists: C.ALREADY_EXISTS,
     compute.ModelMismatch: C.FAILED_PRECONDITION,
     compute.ScoreAlreadyGiven: C.FAILED_PRECONDITION,
+    compute.ModelPurposeNotGranted: C.PERMISSION_DENIED,
+    compute.ModelUploadTooLarge: C.RESOURCE_EXHAUSTED,
     ckks.ContextInvalid: C.INVALID_ARGUMENT,
     ckks.CiphertextInvalid: C.INVALID_ARGUMENT,
     ckks.CkksBatchTooLarge: C.INTERNAL,
@@ -275,6 +277,8 @@ def refusal_for(exc: BaseException) -> Refusal:
         metadata["construct"] = exc.construct
     elif isinstance(exc, compute.ModelCardInvalid):
         metadata["field"] = exc.field
+    elif isinstance(exc, compute.ModelUploadTooLarge):
+        metadata["field"] = exc.part
     elif isinstance(exc, compute.ModelNotAttested | ckks.ContextInvalid | ckks.CiphertextInvalid):
         metadata["problem"] = exc.problem
     elif isinstance(exc, compute.PartnerKeyRefused):

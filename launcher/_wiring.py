@@ -32,7 +32,7 @@ from enclave.audit import (
     zone_log_name,
 )
 from enclave.budget import BUDGET_DB, BudgetLedger, BudgetLimits
-from enclave.compute import CreditEvaluator, FeatureComputer
+from enclave.compute import CreditEvaluator, FeatureComputer, ModelCards, ModelRegistry
 from enclave.consent import ConsentStore, SqliteConsentStore
 from enclave.dataset import Zone
 from enclave.keys import Keyring, open_keyring
@@ -74,6 +74,7 @@ __all__ = [
 AUDIT_DB = ZONE_LOG_FILE
 CONSENT_DB = Path("state") / "consent.db"
 QUERY_DB = Path("state") / "queries.db"
+MODELS_DB = Path("state") / "models.db"
 # Spark's shuffle and spill files (encrypted by Spark) while its engine runs; DuckDB's never
 # spills, Spark's cannot be stopped from it.
 SPARK_LOCAL_DIR = Path("tmp") / "spark"
@@ -96,10 +97,13 @@ class ZoneCore:
     ledger: BudgetLedger
     reviews: QueryReviews
     engine: DuckDBEngine | SparkEngine
+    models: ModelRegistry
+    cards: ModelCards
 
     def close(self) -> None:
         if isinstance(self.engine, SparkEngine):
             self.engine.close()
+        self.models.close()
         self.ledger.close()
         self.query_store.close()
         self.policies.close()
@@ -196,6 +200,19 @@ def open_core(settings: Settings) -> ZoneCore:
         query_limits(settings.query),
         max_epsilon_micro=budget_limits(settings.budget).per_query,
     )
+    try:
+        # model cards (issue 12): partners' keys and encrypted weights, auditors' attestations
+        models = ModelRegistry.open(
+            settings.zone.dir / MODELS_DB, synchronous=settings.audit.sqlite_synchronous
+        )
+    except BaseException:
+        ledger.close()
+        query_store.close()
+        policies.close()
+        consents.close()
+        audit.close()
+        raise
+    cards = ModelCards(models, policies, trail)
     return ZoneCore(
         keyring,
         zone,
@@ -209,6 +226,8 @@ def open_core(settings: Settings) -> ZoneCore:
         ledger,
         reviews,
         engine,
+        models,
+        cards,
     )
 
 
@@ -391,6 +410,7 @@ def start_serving(
                 policies=core.policies,
                 queries=core.queries,
                 reviews=core.reviews,
+                cards=core.cards,
             )
         except BaseException:
             feed.stop()

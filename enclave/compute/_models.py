@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -245,10 +245,12 @@ class ModelRegistry:
         *,
         auditors: Mapping[str, bytes],
         now: dt.datetime,
+        record: Callable[[], None] | None = None,
     ) -> RegisteredModel:
         """Append ``attestation`` to the model (it becomes the one that counts) once it
         verifies for the card as stored: :class:`ModelNotFound`, :class:`AttestationInvalid`.
-        A model may be attested again (a renewal, another auditor)."""
+        A model may be attested again (a renewal, another auditor). ``record`` runs inside the
+        transaction, after the append and before the commit (the caller's audit leaf)."""
         with self._lock:
             seq, found = self._load(organization, model_id, version)
             problem = attestation_problem(found.digest, attestation, auditors, now)
@@ -257,6 +259,8 @@ class ModelRegistry:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 _append_attestation(self._db, seq, attestation, int(now.timestamp()))
+                if record is not None:
+                    record()
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

@@ -40,6 +40,10 @@ zone's one tree, :mod:`enclave.errors`; the CKKS core's are in
         ├── ModelMismatch              the card does not fit the policy in force: no such
         │                              feature set, another number of features (or, for a
         │                              caller, another purpose)
+        ├── ModelPurposeNotGranted     the card's purpose is not one the caller's app holds
+        │                              (PURPOSE_NOT_GRANTED)
+        ├── ModelUploadTooLarge        a part of the upload is past its limit
+        │                              (MESSAGE_TOO_LARGE, ``part``)
         └── ScoreAlreadyGiven          this consent was used for a score of this model version
 
 Public messages name the check, the feature or the index, never a value (no ciphertext, no
@@ -72,6 +76,8 @@ __all__ = [
     "ModelMismatch",
     "ModelNotAttested",
     "ModelNotFound",
+    "ModelPurposeNotGranted",
+    "ModelUploadTooLarge",
     "ObfuscatorPoolClosed",
     "PaillierError",
     "PartnerKeyRefused",
@@ -261,6 +267,22 @@ class ModelMismatch(ModelError):  # noqa: N818 (API names)
     def __init__(self, problem: str) -> None:
         self.problem = problem
         super().__init__(f"the model does not fit: {problem}")
+
+
+class ModelPurposeNotGranted(ModelError):  # noqa: N818 (API names)
+    reason: ClassVar[str] = "PURPOSE_NOT_GRANTED"
+    default_message = "the app is not granted the model card's purpose"
+
+
+class ModelUploadTooLarge(ModelError):  # noqa: N818 (API names)
+    """``part`` (``public_key``, ``weight_ciphertext``) is past ``limit`` (bytes, or for
+    ``weight_ciphertexts`` a count)."""
+
+    reason: ClassVar[str] = "MESSAGE_TOO_LARGE"
+
+    def __init__(self, part: str, limit: int, unit: str = "bytes") -> None:
+        self.part, self.limit = part, limit
+        super().__init__(f"the model's {part} is past its limit of {limit} {unit}")
 
 
 class ScoreAlreadyGiven(ModelError):  # noqa: N818 (API names)

@@ -30,6 +30,7 @@ from enclave.audit import (
     SqliteAuditStore,
     decode_leaf,
 )
+from enclave.compute import ModelCards
 from enclave.consent import SqliteConsentStore
 from enclave.persons import PersonChecks
 from enclave.policy import PolicyStore
@@ -113,6 +114,7 @@ def zone_stack(
     queries: Callable[[AuditLog], AggregateQueries] | None = None,
     policies: Callable[[AuditLog], PolicyStore] | None = None,
     reviews: Callable[[AuditLog], QueryReviews] | None = None,
+    cards: Callable[[AuditLog], ModelCards] | None = None,
     **options: object,
 ) -> Iterator[Stack]:
     """The server trusting ``issuer``, whose lifetime the caller owns (it may take the portal
@@ -120,7 +122,8 @@ def zone_stack(
     With ``log_checks`` the person checks log to the real audit log too (``audit`` stays empty).
     ``queries`` builds the QueryService's zone side over the stack's audit log (None: not served);
     ``policies`` the zone's policy store (None: ApplyPolicy and GetPolicy are UNAVAILABLE);
-    ``reviews`` the steward review's zone side (None: its calls are UNAVAILABLE).
+    ``reviews`` the steward review's zone side (None: its calls are UNAVAILABLE); ``cards`` the
+    model cards' (None: RegisterModel/GetModel UNIMPLEMENTED, the steward's UNAVAILABLE).
     """
     audit = MemoryAuditTrail()  # the same key signs both trails' checkpoints
     with audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
@@ -153,6 +156,7 @@ def zone_stack(
             queries=queries(log) if queries is not None else None,
             policies=policies(log) if policies is not None else None,
             reviews=reviews(log) if reviews is not None else None,
+            cards=cards(log) if cards is not None else None,
         )
         try:
             yield Stack(issuer, server, checks, directory, audit, feed, jwks, log, store)
