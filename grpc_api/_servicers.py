@@ -177,7 +177,6 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
             receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
         )
 
-    # The encrypted scores (issue 12) land in steps: until then, UNIMPLEMENTED.
     def PaillierScore(
         self, request: compute_pb2.PaillierScoreRequest, context: grpc.ServicerContext
     ) -> compute_pb2.PaillierScoreResponse:
