@@ -24,10 +24,23 @@ zone-owned credit evaluation: :class:`CreditEvaluator` bands persons by a policy
 (``Policy.scorecards``); only a :class:`CreditBand` (the band A-E and the policy version)
 leaves. Their errors are :class:`FeatureError`\\ s, in :mod:`enclave.compute.errors` too.
 
+Model cards: :class:`ModelRegistry` (``ZONE/state/models.db``) stores a partner's
+:class:`dataward.compute.ModelCard` once its fields, its feature set in the policy in force
+and its key and ciphertexts (the cores above) hold up, with auditors' :class:`Attestation`\\ s
+(Ed25519 over :func:`dataward.compute.attestation_message`, the auditors the policy lists:
+``Policy.auditors``; :func:`attestation_problem`). :meth:`ModelRegistry.scorable` re-verifies
+the attestation over the digest recomputed from the stored bytes at every call (a
+:class:`RegisteredModel`'s :class:`ModelStatus`: PENDING_ATTESTATION, ATTESTED, LAPSED), and
+:meth:`ModelRegistry.claim_score` keeps one score per consent and model version.
+:class:`ModelCards` serves ``RegisterModel`` (an upload of :data:`UploadPart`\\ s, checked and
+bounded while read), ``GetModel``, ``ListPendingModels`` and ``AttestModel`` as audited
+answers (:class:`ModelAnswer`). Their errors are :class:`ModelError`\\ s, in
+:mod:`enclave.compute.errors` too.
+
 The credit band is served as a person-level answer (consent, release leaf, receipt) by
-:meth:`enclave.persons.PersonChecks.credit_band` (``ComputeService.CreditBand``). Not here yet:
-model cards and the auditor's signature, the one-score-per-consent rule, release leaves for
-the encrypted scores.
+:meth:`enclave.persons.PersonChecks.credit_band` (``ComputeService.CreditBand``), the
+encrypted scores by ``PersonChecks.paillier_score`` and ``ckks_batch_score`` over a scorable
+model of the registry.
 """
 
 from enclave.compute._attest import Attestation, attestation_problem
