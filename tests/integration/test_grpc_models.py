@@ -481,3 +481,45 @@ def test_no_key_ciphertext_or_identifier_in_any_audit_leaf(
     requests = [e for e in zone.events(40) if isinstance(e, RequestReceived)]
     assert requests and all(r.person_token is None and not r.consent_ref for r in requests)
     assert b"110101199003074518" not in zone.db.read_bytes()
+
+
+REGISTER = "/dataward.v1.ComputeService/RegisterModel"
+
+
+def test_the_upload_goes_through_the_door_like_any_call(
+    zone: Zone, paillier: phe.PaillierPublicKey
+) -> None:
+    parts = _stream(_paillier_card(paillier))
+    steward = zone.stack.issuer.token(
+        client_id="lender-app", org=LENDER, scopes=("steward:admin",), purposes=()
+    )
+    forged = zone.stack.issuer.token(
+        client_id="lender-app",
+        org=LENDER,
+        scopes=("compute:score",),
+        purposes=("LOAN_ORIGINATION",),
+        forged=True,
+    )
+    for token, code in (
+        ("", grpc.StatusCode.UNAUTHENTICATED),
+        (forged, grpc.StatusCode.UNAUTHENTICATED),
+        (steward, grpc.StatusCode.PERMISSION_DENIED),
+    ):
+        with grpc.insecure_channel(zone.stack.target) as channel:
+            stub = compute_pb2_grpc.ComputeServiceStub(channel)
+            metadata = (("authorization", f"Bearer {token}"),) if token else ()
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.RegisterModel(iter(parts), metadata=metadata)
+        assert caught.value.code() == code
+    # a message that does not parse ends the upload INVALID_ARGUMENT MALFORMED_REQUEST
+    with grpc.insecure_channel(zone.stack.target) as channel:
+        rpc = channel.stream_unary(REGISTER, None, None)  # raw bytes
+        first = parts[0].SerializeToString()
+        with pytest.raises(grpc.RpcError) as malformed:
+            rpc(
+                iter([first, b"\x0a\xff"]),
+                metadata=(("authorization", f"Bearer {zone.partner_token()}"),),
+                timeout=10,
+            )
+    assert _refusal(malformed.value)[:2] == (grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
+    assert zone.pending().models == []
