@@ -32,11 +32,17 @@ from enclave.audit import (
     zone_log_name,
 )
 from enclave.budget import BUDGET_DB, BudgetLedger, BudgetLimits
-from enclave.compute import CreditEvaluator, FeatureComputer, ModelCards, ModelRegistry
+from enclave.compute import (
+    CreditEvaluator,
+    FeatureComputer,
+    LocalCkks,
+    ModelCards,
+    ModelRegistry,
+)
 from enclave.consent import ConsentStore, SqliteConsentStore
 from enclave.dataset import Zone
 from enclave.keys import Keyring, open_keyring
-from enclave.persons import CreditScoring, PersonChecks
+from enclave.persons import CreditScoring, EncryptedScoring, PersonChecks
 from enclave.policy import POLICY_DB, PolicyStore
 from grpc_api import (
     ApiServer,
@@ -99,10 +105,12 @@ class ZoneCore:
     engine: DuckDBEngine | SparkEngine
     models: ModelRegistry
     cards: ModelCards
+    scoring: EncryptedScoring
 
     def close(self) -> None:
         if isinstance(self.engine, SparkEngine):
             self.engine.close()
+        self.scoring.paillier.close()
         self.models.close()
         self.ledger.close()
         self.query_store.close()
@@ -147,18 +155,33 @@ def open_core(settings: Settings) -> ZoneCore:
     # ComputeService.CreditBand: the policy in force's scorecards on the live dataset version,
     # on DuckDB whatever the query engine (FeatureComputer's own limits)
     credit = CreditScoring(CreditEvaluator(FeatureComputer(zone)), policies.current)
+    try:
+        # model cards (issue 12): partners' keys and encrypted weights, auditors' attestations
+        models = ModelRegistry.open(
+            settings.zone.dir / MODELS_DB, synchronous=settings.audit.sqlite_synchronous
+        )
+    except BaseException:
+        policies.close()
+        consents.close()
+        audit.close()
+        raise
+    # ComputeService.PaillierScore / CkksBatchScore over the registry's attested models; CKKS
+    # in this process (LocalCkks) until the worker pool is wired
+    scoring = EncryptedScoring(models, FeatureComputer(zone), policies.current, LocalCkks())
     checks = PersonChecks(
         directory=zone,
         tokenizer=keyring,
         consents=consents,
         audit=AuditLogTrail(audit),
         credit=credit,
+        scoring=scoring,
     )
     try:
         query_store = SqliteQueryStore.open(
             settings.zone.dir / QUERY_DB, keyring, synchronous=settings.audit.sqlite_synchronous
         )
     except BaseException:
+        models.close()
         policies.close()
         consents.close()
         audit.close()
@@ -178,6 +201,7 @@ def open_core(settings: Settings) -> ZoneCore:
             raise
     except BaseException:
         query_store.close()
+        models.close()
         policies.close()
         consents.close()
         audit.close()
@@ -200,18 +224,6 @@ def open_core(settings: Settings) -> ZoneCore:
         query_limits(settings.query),
         max_epsilon_micro=budget_limits(settings.budget).per_query,
     )
-    try:
-        # model cards (issue 12): partners' keys and encrypted weights, auditors' attestations
-        models = ModelRegistry.open(
-            settings.zone.dir / MODELS_DB, synchronous=settings.audit.sqlite_synchronous
-        )
-    except BaseException:
-        ledger.close()
-        query_store.close()
-        policies.close()
-        consents.close()
-        audit.close()
-        raise
     cards = ModelCards(models, policies, trail)
     return ZoneCore(
         keyring,
@@ -228,6 +240,7 @@ def open_core(settings: Settings) -> ZoneCore:
         engine,
         models,
         cards,
+        scoring,
     )
 
 
