@@ -5,7 +5,9 @@ export), the operator (zone init, ingest, inspect, lookups), the portal (a stewa
 insurer's and a bank's apps), the citizen channel (consents), the partners (eligibility and
 identity checks and aggregate queries through the SDK over gRPC, each answer's receipt verified
 offline), the insured
-person ("who checked me") and the auditor (the zone's and the portal's logs verified end to end).
+person ("who checked me"), the bank's confidential models under encryption (Paillier and
+CKKS, attested by an auditor) and the auditor (the zone's and the portal's logs verified end
+to end).
 
 Clear identity numbers appear in this output only masked; they come from the synthetic source
 export (outside the zone), never from the zone.
@@ -28,13 +30,16 @@ import click
 import pyarrow.parquet as pq
 
 from dataward.client import (
+    CkksBatchAnswer,
     Client,
     ClientCredentialsTokenSource,
     ConsentRequired,
+    CreditBand,
     DatawardError,
     EligibilityResult,
     IdentityResult,
     IdNumberInvalid,
+    PaillierScoreAnswer,
     QueryRejected,
 )
 from dataward.transparency import load_public_key
@@ -44,12 +49,15 @@ from enclave.keys import PUBLIC_KEY_FILE, init_zone, open_keyring
 from enclave.persons import check_character
 from enclave.release import Caller
 from launcher._cmd_query import render_table, summary
+from launcher._demo_compute import bank_computes
 from launcher._wiring import start_serving
 from launcher.settings import Secret, Settings
 from policies import default_policy_text
 from synthetic import REFERENCE_DATE, generate
 
 __all__ = ["DemoOptions", "run_demo"]
+
+Answer = EligibilityResult | IdentityResult | CreditBand | PaillierScoreAnswer | CkksBatchAnswer
 
 INSURER_PURPOSE = "INSURANCE_UNDERWRITING"
 RESEARCH_PURPOSE = "RESEARCH"
@@ -201,9 +209,10 @@ def _serve_and_check(
         bank_app = admin.register_app(
             bank_user,
             "loan applicant check",
-            ["identity:verify", "audit:read"],  # audit:read: consistency proofs (step 12)
+            # audit:read: consistency proofs (step 14); compute:score: step 13
+            ["identity:verify", "compute:score", "audit:read"],
             [BANK_PURPOSE],
-            "KYC",
+            "KYC, the credit band and the bank's own model under encryption",
         )
         # The steward grants the insurer less than it asked for: no identity checks.
         insurer_creds = admin.approve_app(
@@ -220,7 +229,10 @@ def _serve_and_check(
             default_policy_text(), Caller("demo", "zone-stewards"), "policies/default.yaml"
         )
         say(f"  the steward puts the default policy in force: version {in_force.version[:12]}")
-        say("  bank app approved with identity:verify and audit:read for LOAN_ORIGINATION")
+        say(
+            "  bank app approved with identity:verify, compute:score and audit:read "
+            "for LOAN_ORIGINATION"
+        )
         token_url = f"{serving.portal_url}/oauth/token"
 
         _step(say, 7, "Persons consent, through the citizen channel (here: `dataward consent`)")
@@ -230,14 +242,15 @@ def _serve_and_check(
                 operator, id_number=id_number, partner=str(insurer.id), purpose=INSURER_PURPOSE
             )
             say(f"  {mask(id_number)} consents to the insurer until {grant.value.valid_until:%F}")
-        serving.core.checks.grant_consent(
-            operator, id_number=people.active, partner=str(bank.id), purpose=BANK_PURPOSE
-        )
-        say(f"  {mask(people.active)} also consents to the bank")
+        for id_number in (people.active, people.suspended):
+            serving.core.checks.grant_consent(
+                operator, id_number=id_number, partner=str(bank.id), purpose=BANK_PURPOSE
+            )
+        say(f"  {mask(people.active)} and {mask(people.suspended)} also consent to the bank")
 
         # The key a partner pins: the zone's published PEM, not one the server hands out.
         key = (serving.core.key_name, load_public_key((zone_dir / PUBLIC_KEY_FILE).read_bytes()))
-        answers: list[EligibilityResult | IdentityResult] = []
+        answers: list[Answer] = []
         insurer_tokens = ClientCredentialsTokenSource(
             token_url, insurer_creds.client_id, insurer_creds.client_secret, "eligibility:check"
         )
@@ -285,7 +298,10 @@ def _serve_and_check(
 
         _step(say, 12, "The bank verifies a loan applicant's ID number and name")
         bank_tokens = ClientCredentialsTokenSource(
-            token_url, bank_creds.client_id, bank_creds.client_secret, "identity:verify audit:read"
+            token_url,
+            bank_creds.client_id,
+            bank_creds.client_secret,
+            "identity:verify compute:score audit:read",
         )
         with Client(f"127.0.0.1:{serving.api.port}", bank_tokens, audit_key=key) as client:
             for label, name in (("right name", people.active_name), ("wrong name", "张三丰")):
@@ -300,7 +316,20 @@ def _serve_and_check(
             except DatawardError as exc:
                 say(f"  the bank asks for eligibility: {_status(exc)}")
 
-            _step(say, 13, "Every answer checked against its receipt with the pinned zone key")
+            _step(say, 13, "The bank's credit band, and its own model under encryption")
+            answers += bank_computes(
+                client,
+                bank=str(bank.id),
+                purpose=BANK_PURPOSE,
+                applicant=people.active,
+                batch=(people.active, people.suspended, people.no_consent, people.unknown),
+                policies=serving.core.policies,
+                cards=serving.core.cards,
+                workdir=zone_dir.parent,
+                say=say,
+            )
+
+            _step(say, 14, "Every answer checked against its receipt with the pinned zone key")
             for answer in answers:
                 checkpoint = client.verify_answer(answer)
                 say(
@@ -313,7 +342,7 @@ def _serve_and_check(
             bank_checkpoint = client.largest_checkpoint()
             say("  every checkpoint proved consistent with the largest the bank has seen")
 
-        _step(say, 14, f"Who checked me? ({mask(people.active)})")
+        _step(say, 15, f"Who checked me? ({mask(people.active)})")
         token = serving.core.keyring.token("id_number", people.active)
         for entry in who_checked(serving.core.audit, token):
             say(
@@ -323,7 +352,7 @@ def _serve_and_check(
     finally:
         serving.stop()
 
-    _step(say, 15, "The auditor verifies both logs end to end")
+    _step(say, 16, "The auditor verifies both logs end to end")
     from launcher._verify import verify_all_logs
 
     for line in verify_all_logs(zone_dir, trusted=[bank_checkpoint] if bank_checkpoint else []):

@@ -46,7 +46,19 @@ def test_demo_walks_through_every_capability(tmp_path: Path) -> None:
     assert "the steward's review list shows it: True" in out
     assert "approved in the portal: exact release through" in out
     assert "runs left under the approval: 2" in out
-    assert out.count("is in the signed tree of size") == 5
+    # the bank under encryption: the zone's band, an attested Paillier model scored once and
+    # decrypted by the bank, a second score refused, a CKKS batch filling consented slots only
+    assert "the zone's own credit evaluation: band " in out
+    assert "registered: PENDING_ATTESTATION" in out
+    assert "Paillier score: 768 ciphertext bytes" in out
+    assert "a second score for the same consent: FAILED_PRECONDITION SCORE_ALREADY_GIVEN" in out
+    paillier = next(line for line in lines if "the bank alone decrypts" in line)
+    batch = next(line for line in lines if "CKKS batch of 4 in one call" in line)
+    slots = batch.split("[")[1].split("]")[0].split(", ")
+    assert slots[2:] == ["-", "-"] and "-" not in slots[:2]
+    # the same model on the same applicant: the two schemes agree
+    assert abs(float(paillier.split("decrypts ")[1].split(" ")[0]) - float(slots[0])) < 1e-2
+    assert out.count("is in the signed tree of size") == 8
     assert "zone log ok:" in out and "portal log ok:" in out
     assert "Traceback" not in result.stderr
     persons = pq.read_table(workdir / "registry-export" / "persons.parquet")
