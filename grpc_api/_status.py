@@ -283,8 +283,10 @@ def refusal_for(exc: BaseException) -> Refusal:
         metadata["problem"] = exc.problem
     elif isinstance(exc, compute.PartnerKeyRefused):
         metadata["problem"] = exc.check
-    elif isinstance(exc, compute.WeightsRefused) and exc.index is not None:
-        metadata["index"] = str(exc.index)
+    elif isinstance(exc, compute.WeightsRefused):
+        metadata["problem"] = exc.check
+        if exc.index is not None:
+            metadata["index"] = str(exc.index)
     elif isinstance(exc, BudgetExhausted):  # the budget state: integers, never data
         metadata["limit"] = exc.limit
         metadata["requested_micro"] = str(exc.requested)

@@ -392,7 +392,9 @@ def _check_paillier(card: ModelCard) -> None:
     for index, ciphertext in enumerate(card.weight_ciphertexts):
         if len(ciphertext) != _PAILLIER_CIPHERTEXT_BYTES:
             raise WeightsRefused(
-                f"a ciphertext is {_PAILLIER_CIPHERTEXT_BYTES} bytes, big-endian", index
+                f"a ciphertext is {_PAILLIER_CIPHERTEXT_BYTES} bytes, big-endian",
+                index,
+                check="size",
             )
         values.append(int.from_bytes(ciphertext, "big"))
     check_weights(key, EncryptedWeights(tuple(values), card.exponent), card.weight_count)

@@ -173,14 +173,18 @@ class PaillierScorer:
 def check_weights(key: PartnerKey, weights: EncryptedWeights, features: int) -> None:
     if not _is_int(weights.exponent) or not -EXPONENT_LIMIT <= weights.exponent <= EXPONENT_LIMIT:
         raise WeightsRefused(
-            f"the exponent must be an integer in [-{EXPONENT_LIMIT}, {EXPONENT_LIMIT}]"
+            f"the exponent must be an integer in [-{EXPONENT_LIMIT}, {EXPONENT_LIMIT}]",
+            check="exponent",
         )
     if len(weights.ciphertexts) != features:
         raise WeightsRefused(
-            f"{len(weights.ciphertexts)} ciphertexts for a feature set of {features}"
+            f"{len(weights.ciphertexts)} ciphertexts for a feature set of {features}",
+            check="count",
         )
     for index, c in enumerate(weights.ciphertexts):
         if not _is_int(c) or not 1 <= c < key.nsquare:
-            raise WeightsRefused("a ciphertext must be an integer in [1, n^2)", index)
+            raise WeightsRefused(
+                "a ciphertext must be an integer in [1, n^2)", index, check="range"
+            )
         if gmpy2.gcd(c, key.n) != 1:
-            raise WeightsRefused("a ciphertext must be coprime with n", index)
+            raise WeightsRefused("a ciphertext must be coprime with n", index, check="coprime")

@@ -112,12 +112,14 @@ class PartnerKeyRefused(PaillierError):  # noqa: N818 (API names)
 
 
 class WeightsRefused(PaillierError):  # noqa: N818 (API names)
-    """``index`` is the weight's position (None when the problem is the whole set)."""
+    """``index`` is the weight's position (None when the problem is the whole set);
+    ``check`` the rule broken (``range``, ``coprime``, ``size``, ``count``, ``exponent``)."""
 
     reason: ClassVar[str] = "WEIGHTS_INVALID"
 
-    def __init__(self, problem: str, index: int | None = None) -> None:
+    def __init__(self, problem: str, index: int | None = None, *, check: str = "weights") -> None:
         self.index = index
+        self.check = check
         where = "" if index is None else f" (weight {index})"
         super().__init__(f"the encrypted weights are refused{where}: {problem}")
 

@@ -411,7 +411,7 @@ def test_every_refusal_of_a_card_has_its_status_and_reason(
         (_stream(_paillier_card(paillier, public_key=(n + 1).to_bytes(384, "big"))),
          grpc.StatusCode.INVALID_ARGUMENT, "WEIGHTS_INVALID", {"problem": "odd"}),
         (_stream(_paillier_card(paillier, weight_ciphertexts=(bytes(768),) * WEIGHTS)),
-         grpc.StatusCode.INVALID_ARGUMENT, "WEIGHTS_INVALID", {"index": "0"}),
+         grpc.StatusCode.INVALID_ARGUMENT, "WEIGHTS_INVALID", {"index": "0", "problem": "range"}),
         (_stream(dataclasses.replace(bad_ckks, public_key=ckks.serialize(save_secret_key=True))),
          grpc.StatusCode.INVALID_ARGUMENT, "CONTEXT_INVALID", {"problem": "SECRET_KEY"}),
         (_stream(dataclasses.replace(bad_ckks, weight_ciphertexts=(b"x",) * WEIGHTS)),
