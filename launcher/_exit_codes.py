@@ -44,6 +44,7 @@ from enclave import (
 )
 from enclave.audit import AuditError, AuditIntegrityError, AuditLogBusy, AuditStorageError
 from enclave.budget import BudgetExhausted, BudgetLedgerCorrupt
+from enclave.compute import GmpyMissing
 from enclave.consent import ConsentNotFound
 from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
 from launcher._operator_calls import (
@@ -99,6 +100,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SettingsError, EX_CONFIG),
     (PortalProcessError, EX_UNAVAILABLE),  # `serve`: the portal process failed or died
     (EngineUnavailable, EX_UNAVAILABLE),  # `serve --engine spark` without pyspark or Java
+    (GmpyMissing, EX_UNAVAILABLE),  # `serve` with phe running without gmpy2
     # zone (enclave): keys, ingest, lookups
     (WrongMasterKey, EX_NOPERM),
     (CorruptKeyring, EX_NOPERM),

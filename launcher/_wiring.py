@@ -38,6 +38,7 @@ from enclave.compute import (
     LocalCkks,
     ModelCards,
     ModelRegistry,
+    require_gmpy2,
 )
 from enclave.consent import ConsentStore, SqliteConsentStore
 from enclave.dataset import Zone
@@ -127,6 +128,8 @@ def open_core(settings: Settings) -> ZoneCore:
     if settings.zone.master_key is None:
         raise SettingsError("the master key is missing: set DATAWARD_MASTER_KEY")
     engine = query_engine_for(settings)  # its settings checked before anything is opened
+    # Paillier without gmpy2 is about 50x slower: refuse to start, saying how to install it
+    require_gmpy2()
     keyring = open_keyring(settings.zone.dir, settings.zone.master_key.value)
     zone = Zone.open(settings.zone.dir, keyring)
     name = audit_key_name(keyring)

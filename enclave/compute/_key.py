@@ -14,7 +14,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-import gmpy2
+try:
+    import gmpy2
+except ImportError:  # refused with how to install it: require_gmpy2(), GmpyMissing
+    gmpy2 = None
 import phe.util
 
 from enclave.compute.errors import GmpyMissing, PartnerKeyRefused
@@ -32,7 +35,7 @@ def require_gmpy2() -> None:
     """Raise :class:`GmpyMissing` unless phe does its arithmetic with gmpy2
     (``phe.util.HAVE_GMP``: phe imports gmpy2 when it can and silently falls back to Python
     integers when it cannot)."""
-    if not phe.util.HAVE_GMP:
+    if gmpy2 is None or not phe.util.HAVE_GMP:
         raise GmpyMissing()
 
 

@@ -32,7 +32,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import gmpy2
+try:
+    import gmpy2
+except ImportError:  # refused with how to install it: require_gmpy2(), GmpyMissing
+    gmpy2 = None
 from phe import PaillierPublicKey
 
 from dataward.compute import MASK_MARGIN_BITS, MAX_WIDTH

@@ -18,7 +18,10 @@ import secrets
 import threading
 from dataclasses import dataclass
 
-import gmpy2
+try:
+    import gmpy2
+except ImportError:  # refused with how to install it: require_gmpy2(), GmpyMissing
+    gmpy2 = None
 
 from enclave.compute._key import PartnerKey, require_gmpy2
 from enclave.compute.errors import ModelInvalid, ObfuscatorPoolClosed
