@@ -3,22 +3,21 @@ a message saying how to install it, before the zone is opened."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.zone_source import MASTER_KEY
+
 # gmpy2 made unimportable in the child: phe then falls back to Python integers, as on a
 # machine without the GMP library.
 _WITHOUT_GMPY2 = (
-    "import sys; sys.modules['gmpy2'] = None\n"
-    "from launcher.cli import main\n"
-    "main(sys.argv[1:])\n"
+    "import sys; sys.modules['gmpy2'] = None\nfrom launcher.cli import main\nmain(sys.argv[1:])\n"
 )
 
 
 def test_serve_without_gmpy2_exits_69_saying_how_to_install_it(tmp_path: Path) -> None:
-    env = {**os.environ, "DATAWARD_MASTER_KEY": "k" * 43}
+    env = {"LC_ALL": "C.UTF-8", "DATAWARD_MASTER_KEY": MASTER_KEY.decode()}
     result = subprocess.run(
         [sys.executable, "-c", _WITHOUT_GMPY2, "serve", "--zone", str(tmp_path / "zone")],
         capture_output=True,
