@@ -194,6 +194,8 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     ckks.CiphertextInvalid: C.INVALID_ARGUMENT,
     ckks.CkksBatchTooLarge: C.INTERNAL,
     ckks.FeaturesInvalid: C.INTERNAL,
+    ckks.CkksWorkerFailed: C.UNAVAILABLE,
+    ckks.CkksWorkerTimeout: C.DEADLINE_EXCEEDED,
     # keys and datasets: the zone cannot serve (operator errors, never a partner's)
     KeyringError: C.UNAVAILABLE,
     DatasetError: C.UNAVAILABLE,
@@ -279,7 +281,13 @@ def refusal_for(exc: BaseException) -> Refusal:
         metadata["field"] = exc.field
     elif isinstance(exc, compute.ModelUploadTooLarge):
         metadata["field"] = exc.part
-    elif isinstance(exc, compute.ModelNotAttested | ckks.ContextInvalid | ckks.CiphertextInvalid):
+    elif isinstance(
+        exc,
+        compute.ModelNotAttested
+        | ckks.ContextInvalid
+        | ckks.CiphertextInvalid
+        | ckks.CkksWorkerFailed,
+    ):
         metadata["problem"] = exc.problem
     elif isinstance(exc, compute.PartnerKeyRefused):
         metadata["problem"] = exc.check

@@ -5,7 +5,11 @@ CKKS (TenSEAL, N=8192, coefficient moduli [60, 40, 40, 60], scale 2^40): a partn
 uploaded public context and weight ciphertexts are validated (:func:`load_public_context`,
 :func:`load_ciphertext`), and :class:`CkksBatchScorer` scores a batch of up to 4096 persons
 column-packed, one slot per person, only consented persons' slots filled, by slot-wise
-multiply-by-plaintext and add only. Its errors are in :mod:`enclave.compute.ckks_errors`.
+multiply-by-plaintext and add only. :class:`CkksWorkers` runs it in worker processes (one
+TenSEAL context per process, a model's bytes sent once per worker, each worker's address
+space capped; a worker that dies or passes the timeout is replaced: :class:`CkksWorkerFailed`,
+:class:`CkksWorkerTimeout`), :class:`LocalCkks` in the calling process. Its errors are in
+:mod:`enclave.compute.ckks_errors`.
 
 Paillier (phe with gmpy2, 3072-bit keys): :class:`PaillierScorer` computes one person's
 score under a partner's key (:class:`PartnerKey`, validated) from the partner's
@@ -88,10 +92,13 @@ from enclave.compute._paillier import (
     PaillierScorer,
 )
 from enclave.compute._pool import ObfuscatorPool, PoolStats, fresh_obfuscator
+from enclave.compute._workers import DEFAULT_WORKER_MEMORY, CkksWorkers
 from enclave.compute.ckks_errors import (
     CiphertextInvalid,
     CkksBatchTooLarge,
     CkksError,
+    CkksWorkerFailed,
+    CkksWorkerTimeout,
     ContextInvalid,
     FeaturesInvalid,
 )
@@ -130,6 +137,7 @@ __all__ = [
     "CKKS_SCALE",
     "CKKS_SLOTS",
     "DEFAULT_FEATURE_LIMITS",
+    "DEFAULT_WORKER_MEMORY",
     "EXPONENT_LIMIT",
     "KEY_BITS",
     "MAX_BATCH_PERSONS",
@@ -147,6 +155,9 @@ __all__ = [
     "CkksContext",
     "CkksError",
     "CkksLimits",
+    "CkksWorkerFailed",
+    "CkksWorkerTimeout",
+    "CkksWorkers",
     "ContextInvalid",
     "CreditBand",
     "CreditEvaluator",

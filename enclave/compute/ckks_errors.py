@@ -9,6 +9,11 @@
         │                         too large, malformed, not of this context, wrong slots,
         │                         level or scale, or the wrong number of them
         ├── CkksBatchTooLarge     more persons than slots (BATCH_TOO_LARGE)
+        ├── CkksWorkerFailed      a CKKS worker process could not answer (UNAVAILABLE): it did
+        │   │                     not start, died during the call (crash, SIGKILL, out of
+        │   │                     memory: replaced), or the pool is closed
+        │   └── CkksWorkerTimeout the call did not finish in time (DEADLINE_EXCEEDED): the
+        │                         worker was recycled, or every worker stayed busy
         └── FeaturesInvalid       the zone's own feature matrix is not integers within the
                                   feature set's declared bounds (INTERNAL: a bug of the zone's
                                   feature computation, never the partner's doing)
@@ -29,6 +34,8 @@ __all__ = [
     "CiphertextInvalid",
     "CkksBatchTooLarge",
     "CkksError",
+    "CkksWorkerFailed",
+    "CkksWorkerTimeout",
     "ContextInvalid",
     "FeaturesInvalid",
 ]
@@ -77,3 +84,22 @@ class FeaturesInvalid(CkksError):  # noqa: N818 (API names)
     def __init__(self, problem: str, detail: str, feature: str | None = None) -> None:
         self.problem, self.feature = problem, feature
         super().__init__(f"the feature matrix is invalid ({problem}): {detail}")
+
+
+class CkksWorkerFailed(CkksError):  # noqa: N818 (API names)
+    """A worker process of :class:`enclave.compute.CkksWorkers` could not answer; ``problem``
+    is ``START``, ``CRASHED`` or ``CLOSED``. The zone's state, never the caller's doing: retry."""
+
+    reason: ClassVar[str] = "UNAVAILABLE"
+    retry_after: float = 1.0
+
+    def __init__(self, problem: str, detail: str) -> None:
+        self.problem = problem
+        super().__init__(f"the CKKS workers cannot answer ({problem}): {detail}")
+
+
+class CkksWorkerTimeout(CkksWorkerFailed):
+    """The call passed its timeout (``problem`` ``TIMEOUT``: the worker was killed and
+    replaced; ``BUSY``: no worker became free in time)."""
+
+    reason: ClassVar[str] = "DEADLINE_EXCEEDED"
