@@ -1,7 +1,8 @@
 """CKKS batch scoring: the zone's compute against bare TenSEAL doing the same multiply-adds,
 in the same run (issue 12; goal <= 1.3x).
 
-    .venv/bin/python -m bench.ckks [--persons 4096] [--features 20] [--rounds 15]
+    .venv/bin/python -m bench.ckks [--persons 4096] [--features 20] [--rounds 15] \
+        [--workers 2] [--pool-calls 24]
 
 The partner's side (untimed): a TenSEAL CKKS context (N=8192, moduli [60, 40, 40, 60], scale
 2^40), its public part serialized, one ciphertext per feature holding the weight in all 4096
@@ -18,6 +19,12 @@ slots. The zone loads and validates them once (:func:`enclave.compute.load_publi
   checked, columns masked and built, ``Enc_pk(0)`` (the re-randomisation) plus the same
   multiply-adds, the result serialized.
 
+Then the worker pool (:class:`enclave.compute.CkksWorkers`, ``--workers`` processes, the model
+shipped to each worker once, untimed): the median latency of one call (the in-process score
+plus the features' and the result's trip through a pipe), and its throughput for
+``--pool-calls`` batches submitted from ``--workers`` threads, against the in-process scorer's
+and bare TenSEAL's one-after-another throughput (their medians above).
+
 Every slot of the zone's last result is decrypted with the partner's secret key (SEAL's own
 decoder, all 4096 slots): the max error against the exact scores (absolute and relative to
 the largest score) and the spread of the slots that must be zero. Sizes of the contexts and
@@ -27,10 +34,12 @@ ciphertexts; the load average before and after.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import tenseal as ts
@@ -41,6 +50,7 @@ from enclave.compute import (
     CKKS_SCALE,
     CKKS_SLOTS,
     CkksBatchScorer,
+    CkksWorkers,
     FeatureBound,
     load_ciphertext,
     load_public_context,
@@ -85,6 +95,46 @@ def _timed(run: Callable[[], bytes]) -> tuple[float, bytes]:
     return time.perf_counter() - start, out
 
 
+@dataclasses.dataclass(frozen=True)
+class _PoolRun:
+    latency: float  # median seconds of one call, the others idle
+    rate: float  # batches per second, --workers calls in flight
+    result: bytes
+    load: str
+
+
+def _pool(
+    args: argparse.Namespace,
+    public_bytes: bytes,
+    weight_bytes: list[bytes],
+    bounds: Sequence[FeatureBound],
+    features: np.ndarray,
+    consented: np.ndarray,
+) -> _PoolRun | None:
+    if args.workers < 1:
+        return None
+    with CkksWorkers(args.workers) as pool:
+
+        def call(_: int = 0) -> bytes:
+            return pool.score(
+                b"bench-model",
+                context=public_bytes,
+                weights=weight_bytes,
+                bounds=bounds,
+                features=features,
+                consented=consented,
+                timeout=300.0,
+            )
+
+        with ThreadPoolExecutor(args.workers) as threads:
+            list(threads.map(call, range(args.workers)))  # every worker loads the model
+            latencies = [_timed(call)[0] for _ in range(args.rounds)]
+            start = time.perf_counter()
+            results = list(threads.map(call, range(args.pool_calls)))
+            elapsed = time.perf_counter() - start
+    return _PoolRun(statistics.median(latencies), args.pool_calls / elapsed, results[-1], _load())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.ckks")
     parser.add_argument("--persons", type=int, default=CKKS_SLOTS)
@@ -92,6 +142,8 @@ def main() -> None:
     parser.add_argument("--consented", type=float, default=0.8, help="share of the batch")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (0: skip)")
+    parser.add_argument("--pool-calls", type=int, default=24)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     k, n = args.features, args.persons
@@ -139,6 +191,9 @@ def main() -> None:
             elapsed, results[name] = _timed(bare if name == "bare" else zone)
             runs[name].append(elapsed)
     load_after = _load()
+    pool = _pool(args, public_bytes, weight_bytes, scorer.bounds, features, consented)
+    if pool is not None:
+        results["pool"] = pool.result
 
     expected = np.zeros(CKKS_SLOTS)
     expected[:n] = np.where(consented, features @ weights, 0.0)
@@ -160,8 +215,18 @@ def main() -> None:
         f"  zone validation, once per upload: context {loaded_context * 1e3:.1f} ms, "
         f"{k} weight ciphertexts {loaded_weights * 1e3:.1f} ms"
     )
-    for name in ("zone", "bare"):
-        slots = _every_slot(secret, results[name])
+    if pool is not None:
+        zone_rate, bare_rate = 1e3 / zone_ms, 1e3 / bare_ms
+        print(
+            f"  worker pool ({args.workers} processes): one call {pool.latency * 1e3:8.2f} ms   "
+            f"pool/zone {pool.latency * 1e3 / zone_ms:.2f}x (the features and the result "
+            f"through a pipe); {args.pool_calls} batches from {args.workers} threads "
+            f"{pool.rate:.2f} batches/s = {pool.rate / zone_rate:.2f}x the in-process "
+            f"scorer's {zone_rate:.2f}/s, {pool.rate / bare_rate:.2f}x bare TenSEAL's "
+            f"{bare_rate:.2f}/s (load average after {pool.load})"
+        )
+    for name, result in results.items():
+        slots = _every_slot(secret, result)
         error = float(np.max(np.abs(slots - expected)))
         spread = float(np.max(slots[zero]) - np.min(slots[zero]))
         print(
