@@ -33,6 +33,7 @@ from enclave.audit import (
 )
 from enclave.budget import BUDGET_DB, BudgetLedger, BudgetLimits
 from enclave.compute import (
+    CkksWorkers,
     CreditEvaluator,
     FeatureComputer,
     LocalCkks,
@@ -43,7 +44,13 @@ from enclave.compute import (
 from enclave.consent import ConsentStore, SqliteConsentStore
 from enclave.dataset import Zone
 from enclave.keys import Keyring, open_keyring
-from enclave.persons import CreditScoring, EncryptedScoring, PersonChecks
+from enclave.persons import (
+    CkksBackend,
+    CreditScoring,
+    EncryptedScoring,
+    PersonChecks,
+    StartedOnFirstUse,
+)
 from enclave.policy import POLICY_DB, PolicyStore
 from grpc_api import (
     ApiServer,
@@ -60,6 +67,7 @@ from launcher._cmd_portal import portal_config
 from launcher._portal_process import PortalProcess
 from launcher.settings import (
     BudgetSettings,
+    ComputeSettings,
     GrpcSettings,
     QuerySettings,
     Settings,
@@ -168,9 +176,14 @@ def open_core(settings: Settings) -> ZoneCore:
         consents.close()
         audit.close()
         raise
-    # ComputeService.PaillierScore / CkksBatchScore over the registry's attested models; CKKS
-    # in this process (LocalCkks) until the worker pool is wired
-    scoring = EncryptedScoring(models, FeatureComputer(zone), policies.current, LocalCkks())
+    # ComputeService.PaillierScore / CkksBatchScore over the registry's attested models
+    scoring = EncryptedScoring(
+        models,
+        FeatureComputer(zone),
+        policies.current,
+        ckks_backend(settings.compute),
+        ckks_timeout=settings.compute.ckks_timeout_seconds,
+    )
     checks = PersonChecks(
         directory=zone,
         tokenizer=keyring,
@@ -245,6 +258,15 @@ def open_core(settings: Settings) -> ZoneCore:
         cards,
         scoring,
     )
+
+
+def ckks_backend(compute: ComputeSettings) -> CkksBackend:
+    """Where CKKS batches run: ``compute.ckks_workers`` worker processes, one TenSEAL context
+    each (started on the first batch), or this process when it is 0."""
+    if compute.ckks_workers == 0:
+        return LocalCkks()
+    processes, memory = compute.ckks_workers, compute.ckks_worker_memory_mb * 1024 * 1024
+    return StartedOnFirstUse(lambda: CkksWorkers(processes, memory_limit=memory))
 
 
 def budget_limits(budget: BudgetSettings) -> BudgetLimits:

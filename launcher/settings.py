@@ -5,7 +5,7 @@ Everything else receives the part it needs as an argument. Sources, later ones w
 1. the defaults written below (the portal's in :class:`portal.PortalOptions`, the gRPC API's in
    :class:`grpc_api.ServerOptions` and :class:`grpc_api.VerifierOptions`, with their help),
 2. a TOML file named by ``DATAWARD_CONFIG`` (sections ``[zone]``, ``[audit]``, ``[portal]``,
-   ``[grpc]``, ``[query]``, ``[budget]``, keys as the field names below),
+   ``[grpc]``, ``[query]``, ``[budget]``, ``[compute]``, keys as the field names below),
 3. ``DATAWARD_*`` environment variables (listed in ``ENVIRONMENT``),
 4. explicit command-line overrides passed to :func:`load_settings`.
 
@@ -37,6 +37,7 @@ __all__ = [
     "QUERY_ENGINES",
     "AuditSettings",
     "BudgetSettings",
+    "ComputeSettings",
     "GrpcSettings",
     "PortalSettings",
     "QuerySettings",
@@ -271,6 +272,44 @@ class BudgetSettings:
 
 
 @dataclass(frozen=True)
+class ComputeSettings:
+    """The ``[compute]`` section: where CKKS batches are evaluated (issue 12)."""
+
+    ckks_workers: int = field(
+        default=2,
+        metadata=setting_metadata(
+            help="worker processes for CKKS batches, each with its own TenSEAL contexts, started "
+            "on the first batch (0: in the serving process)",
+            env=("DATAWARD_COMPUTE_CKKS_WORKERS",),
+        ),
+    )
+    ckks_worker_memory_mb: int = field(
+        default=3072,
+        metadata=setting_metadata(
+            help="address-space limit of each CKKS worker (a malformed upload cannot exhaust "
+            "the machine)",
+            env=("DATAWARD_COMPUTE_CKKS_WORKER_MEMORY_MB",),
+        ),
+    )
+    ckks_timeout_seconds: float = field(
+        default=120.0,
+        metadata=setting_metadata(
+            help="how long one CKKS batch may compute; past it the worker is replaced and the "
+            "call is DEADLINE_EXCEEDED",
+            env=("DATAWARD_COMPUTE_CKKS_TIMEOUT_SECONDS",),
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.ckks_workers <= 64:
+            raise SettingsError("setting compute.ckks_workers must be from 0 to 64")
+        if self.ckks_worker_memory_mb < 512:
+            raise SettingsError("setting compute.ckks_worker_memory_mb must be at least 512")
+        if not self.ckks_timeout_seconds > 0:
+            raise SettingsError("setting compute.ckks_timeout_seconds must be greater than 0")
+
+
+@dataclass(frozen=True)
 class Settings:
     zone: ZoneSettings = ZoneSettings()
     audit: AuditSettings = AuditSettings()
@@ -278,6 +317,7 @@ class Settings:
     grpc: GrpcSettings = GrpcSettings()
     query: QuerySettings = QuerySettings()
     budget: BudgetSettings = BudgetSettings()
+    compute: ComputeSettings = ComputeSettings()
 
 
 # Environment variable -> (section, field). The master key has its own two variables.
@@ -290,9 +330,10 @@ ENVIRONMENT: Mapping[str, tuple[str, str]] = {
     **environment_of("grpc", GrpcSettings),
     **environment_of("query", QuerySettings),
     **environment_of("budget", BudgetSettings),
+    **environment_of("compute", ComputeSettings),
 }
 _T = TypeVar("_T")
-_SECTIONS = ("zone", "audit", "portal", "grpc", "query", "budget")
+_SECTIONS = ("zone", "audit", "portal", "grpc", "query", "budget", "compute")
 MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
 MASTER_KEY_FILE_VARIABLE = "DATAWARD_MASTER_KEY_FILE"
 # At most a pipe's atomic write: `serve` hands the key to the portal process through a pipe.
@@ -336,6 +377,7 @@ def load_settings(
         grpc=_build(defaults.grpc, sections["grpc"], "grpc"),
         query=_build(defaults.query, sections["query"], "query"),
         budget=_build(defaults.budget, sections["budget"], "budget"),
+        compute=_build(defaults.compute, sections["compute"], "compute"),
     )
 
 

@@ -57,6 +57,7 @@ from enclave.persons.scores import (
     EncryptedScore,
     EncryptedScoring,
     PaillierScorers,
+    StartedOnFirstUse,
 )
 
 __all__ = [
@@ -103,6 +104,7 @@ __all__ = [
     "RegistryStatus",
     "ScoredBand",
     "SelfieNotSupported",
+    "StartedOnFirstUse",
     "Tokenizer",
     "check_character",
     "decide_eligibility",

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from dataward.compute import MAX_MODEL_VERSION, MODEL_ID
 from enclave.compute import (
+    CkksWorkerFailed,
     EncryptedWeights,
     FeatureBound,
     FeatureComputer,
@@ -45,6 +46,7 @@ __all__ = [
     "EncryptedScore",
     "EncryptedScoring",
     "PaillierScorers",
+    "StartedOnFirstUse",
     "model_problem",
 ]
 
@@ -67,6 +69,55 @@ class CkksBackend(Protocol):
         consented: npt.ArrayLike,
         timeout: float,
     ) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class StartedOnFirstUse:
+    """A CKKS backend made by ``factory`` on the first batch (e.g. worker processes, which
+    cost seconds and memory to start): a zone that never scores a CKKS batch never starts
+    them. A factory that fails is tried again on the next batch. Thread-safe."""
+
+    def __init__(self, factory: Callable[[], CkksBackend]) -> None:
+        self._factory = factory
+        self._backend: CkksBackend | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _started(self) -> CkksBackend:
+        with self._lock:
+            if self._closed:
+                raise CkksWorkerFailed("CLOSED", "the CKKS backend is closed")
+            if self._backend is None:
+                self._backend = self._factory()
+            return self._backend
+
+    def score(
+        self,
+        model_key: bytes,
+        *,
+        context: bytes,
+        weights: Sequence[bytes],
+        bounds: Sequence[FeatureBound],
+        features: npt.ArrayLike,
+        consented: npt.ArrayLike,
+        timeout: float,
+    ) -> bytes:
+        return self._started().score(
+            model_key,
+            context=context,
+            weights=weights,
+            bounds=bounds,
+            features=features,
+            consented=consented,
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,3 +253,4 @@ class EncryptedScoring:
 
     def close(self) -> None:
         self.paillier.close()
+        self.ckks.close()
