@@ -51,11 +51,17 @@ __all__ = [
     "MAX_MODEL_VERSION",
     "MAX_WIDTH",
     "MODEL_ID",
+    "MODULUS_PROOF_DOMAIN",
+    "MODULUS_PROOF_ROUNDS",
+    "PAILLIER_MODULUS_BYTES",
     "SCHEMES",
     "ModelCard",
     "attestation_message",
     "decode_score",
     "low_bits_signed",
+    "modulus_challenges",
+    "paillier_public_key",
+    "split_paillier_public_key",
     "weight_mantissa",
 ]
 
@@ -105,6 +111,76 @@ def weight_mantissa(weight: int | float | Fraction, exponent: int) -> int:
     return round(Fraction(weight) * Fraction(ENCODING_BASE) ** -exponent)
 
 
+# -- the Paillier public key and its proof of a well-formed modulus --------------------------
+
+PAILLIER_MODULUS_BYTES = 384
+"""A 3072-bit modulus, big-endian."""
+
+MODULUS_PROOF_ROUNDS = 8
+"""How many ``n``-th roots a Paillier public key carries (soundness ``2**-16`` each, since
+the zone refuses a modulus with a prime factor below ``2**16``: ``2**-128`` in all)."""
+
+MODULUS_PROOF_DOMAIN = b"dataward-paillier-modulus-proof/v1"
+
+_PROOF_EXPAND = 3072 + 256  # bits hashed per challenge before reducing mod n (bias < 2**-256)
+
+
+def modulus_challenges(n: int) -> list[int]:
+    """The :data:`MODULUS_PROOF_ROUNDS` challenges ``rho_i`` in ``[0, n)`` derived from ``n``
+    alone (SHAKE-256 under :data:`MODULUS_PROOF_DOMAIN`): the partner proves
+    ``gcd(n, phi(n)) = 1`` by giving an ``n``-th root modulo ``n`` of each.
+
+    Why the zone needs it: Paillier's re-randomisation and the zone's high-bit mask hide
+    everything but the declared bits only when ``Z*_{n^2} = <1+n> x (Z*_n)^n``, i.e. when
+    ``gcd(n, phi(n)) = 1``. For a crafted modulus (``n = p*q`` with ``p | q-1``, or
+    ``p^2 | n``) that group has a quotient the zone's mask and obfuscator never touch, and
+    weights carrying a component there hand the partner ``sum(a_j * x_j) mod p`` in clear
+    beside the masked score. When ``gcd(n, phi(n)) > 1`` with a prime ``p`` dividing it,
+    the ``n``-th powers are a subgroup of index at least ``p`` of ``Z*_n``, so a challenge
+    has a root with probability at most ``1/p``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 3:
+        raise ValueError("the modulus must be an integer above 2")
+    seed = MODULUS_PROOF_DOMAIN + b"\x00" + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    out: list[int] = []
+    for index in range(MODULUS_PROOF_ROUNDS):
+        data = hashlib.shake_256(seed + index.to_bytes(4, "big")).digest(_PROOF_EXPAND // 8)
+        out.append(int.from_bytes(data, "big") % n)
+    return out
+
+
+def paillier_public_key(n: int, p: int, q: int) -> bytes:
+    """A card's Paillier public key: ``n`` (:data:`PAILLIER_MODULUS_BYTES`, big-endian)
+    followed by the ``n``-th root modulo ``n`` of each of :func:`modulus_challenges`, same
+    width -- made by the partner, who alone knows ``p`` and ``q``. ``ValueError`` when
+    ``p * q != n`` or ``gcd(n, phi(n)) != 1``."""
+    if p * q != n or p < 2 or q < 2:
+        raise ValueError("p * q must be the modulus")
+    phi = (p - 1) * (q - 1)
+    try:
+        d = pow(n, -1, phi)
+    except ValueError:
+        raise ValueError("gcd(n, phi(n)) must be 1") from None
+    width = PAILLIER_MODULUS_BYTES
+    if n.bit_length() > 8 * width:
+        raise ValueError(f"the modulus must fit {width} bytes")
+    roots = [pow(rho, d, n) for rho in modulus_challenges(n)]
+    return n.to_bytes(width, "big") + b"".join(r.to_bytes(width, "big") for r in roots)
+
+
+def split_paillier_public_key(data: bytes) -> tuple[int, tuple[int, ...]]:
+    """``(n, roots)`` of a key :func:`paillier_public_key` made; ``ValueError`` when the
+    size is not ``(1 + MODULUS_PROOF_ROUNDS) * PAILLIER_MODULUS_BYTES``. Nothing is
+    verified here (the zone does: ``enclave.compute.PartnerKey.check_proof``)."""
+    width = PAILLIER_MODULUS_BYTES
+    if not isinstance(data, bytes) or len(data) != (1 + MODULUS_PROOF_ROUNDS) * width:
+        raise ValueError(
+            f"a Paillier public key is {(1 + MODULUS_PROOF_ROUNDS) * width} bytes: the modulus"
+            f" and {MODULUS_PROOF_ROUNDS} roots, {width} bytes each"
+        )
+    parts = [int.from_bytes(data[i : i + width], "big") for i in range(0, len(data), width)]
+    return parts[0], tuple(parts[1:])
+
+
 # -- model cards and their attestation (shared by the zone, the SDK and the auditor's CLI) ----
 
 CARD_DOMAIN = b"dataward-model-card/v1"
@@ -139,7 +215,8 @@ class ModelCard:
 
     ``purpose`` is a :class:`dataward.access.Purpose` value (e.g. ``"LOAN_ORIGINATION"``),
     ``scheme`` one of :data:`SCHEMES`. ``public_key``: Paillier, the modulus ``n`` big-endian
-    (384 bytes for 3072 bits); CKKS, the serialized public TenSEAL context.
+    (384 bytes for 3072 bits) and its proof of ``gcd(n, phi(n)) = 1``
+    (:func:`paillier_public_key`); CKKS, the serialized public TenSEAL context.
     ``weight_ciphertexts``: one per weight, in the feature set's order (Paillier, 768 bytes
     big-endian each; CKKS, a serialized CKKSVector). Nothing here is checked but the shape of
     the declared fields (:meth:`problems`); the zone checks the key and ciphertexts itself.

@@ -77,6 +77,7 @@ from dataward.compute import (
     ModelCard,
     attestation_message,
     decode_score,
+    paillier_public_key,
     weight_mantissa,
 )
 
@@ -166,9 +167,10 @@ class PaillierKeys:
         return (n.bit_length() + 7) // 8
 
     def public_key_bytes(self) -> bytes:
-        """The modulus ``n`` big-endian, :attr:`key_bytes` wide: the card's public key."""
-        n: int = self.public.n
-        return n.to_bytes(self.key_bytes, "big")
+        """The card's public key: the modulus ``n`` big-endian, :attr:`key_bytes` wide,
+        followed by the proof that ``gcd(n, phi(n)) = 1`` the zone requires
+        (:func:`dataward.compute.paillier_public_key`)."""
+        return paillier_public_key(self.public.n, self.private.p, self.private.q)
 
     def save_private(self, path: str | os.PathLike[str]) -> None:
         """Write the private key (``p``, ``q``) to a NEW file with mode 0600."""

@@ -4,9 +4,9 @@ The zone never holds a partner's secret key; it needs only ``n``. What it checks
 zone's re-randomisation: for a proper modulus (``n = pq``, ``gcd(n, phi(n)) = 1``) a
 ciphertext times a fresh ``r^n`` depends on the plaintext alone; a malformed ``n`` (tiny
 factors, a prime power, a prime) may leave structure the partner could read features from.
-The checks cannot prove ``gcd(n, phi(n)) = 1`` (that needs the partner's proof of a
-well-formed modulus; not done yet, see the README), they refuse every malformed key that can
-be recognised cheaply.
+The cheap checks refuse every malformed key that can be recognised alone; ``gcd(n, phi(n)) =
+1`` needs the partner's proof (:meth:`PartnerKey.check_proof`: an ``n``-th root of each of
+:func:`dataward.compute.modulus_challenges`), which a card's key carries.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ except ImportError:  # refused with how to install it: require_gmpy2(), GmpyMiss
     gmpy2 = None
 import phe.util
 
+from dataward.compute import modulus_challenges
 from enclave.compute.errors import GmpyMissing, PartnerKeyRefused
 
 __all__ = ["KEY_BITS", "SMALL_FACTOR_BOUND", "PartnerKey", "require_gmpy2"]
@@ -71,6 +72,23 @@ class PartnerKey:
         if gmpy2.is_prime(n, 25):
             raise PartnerKeyRefused("prime", "the modulus is a prime, not a product of two")
         object.__setattr__(self, "nsquare", n * n)
+
+    def check_proof(self, roots: tuple[int, ...]) -> None:
+        """Refuse (``proof``) unless each of ``roots`` is an ``n``-th root modulo ``n`` of the
+        matching :func:`~dataward.compute.modulus_challenges` of this modulus: the partner's
+        proof that ``gcd(n, phi(n)) = 1``, without which a crafted modulus keeps a part of
+        every score outside the zone's mask and re-randomisation."""
+        n = self.n
+        challenges = modulus_challenges(n)
+        if len(roots) != len(challenges):
+            raise PartnerKeyRefused("proof", f"the key must carry {len(challenges)} roots")
+        for rho, root in zip(challenges, roots, strict=True):
+            if gmpy2.gcd(rho, n) != 1:  # would factor n: never for a proper modulus
+                raise PartnerKeyRefused("proof", "a challenge is not a unit modulo n")
+            if not 1 <= root < n or gmpy2.powmod(root, n, n) != rho:
+                raise PartnerKeyRefused(
+                    "proof", "the key does not prove gcd(n, phi(n)) = 1 (an n-th root fails)"
+                )
 
     @property
     def ciphertext_bytes(self) -> int:

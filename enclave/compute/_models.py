@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from dataward.compute import ModelCard
+from dataward.compute import ModelCard, split_paillier_public_key
 from enclave._fsio import open_wal_database
 from enclave.compute._attest import Attestation, attestation_problem
 from enclave.compute._ckks import CkksLimits, load_ciphertext, load_public_context
@@ -101,8 +101,7 @@ BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;
 """
     for table in _APPEND_ONLY
 )
-_PAILLIER_KEY_BYTES = KEY_BITS // 8
-_PAILLIER_CIPHERTEXT_BYTES = 2 * _PAILLIER_KEY_BYTES
+_PAILLIER_CIPHERTEXT_BYTES = 2 * KEY_BITS // 8
 
 
 class ModelStatus(StrEnum):
@@ -383,11 +382,12 @@ def check_card(card: ModelCard, feature_sets: Mapping[str, FeatureSet], limits: 
 
 def _check_paillier(card: ModelCard) -> None:
     require_gmpy2()
-    if len(card.public_key) != _PAILLIER_KEY_BYTES:
-        raise PartnerKeyRefused(
-            "size", f"the modulus must be {_PAILLIER_KEY_BYTES} bytes, big-endian"
-        )
-    key = PartnerKey(int.from_bytes(card.public_key, "big"))
+    try:
+        n, roots = split_paillier_public_key(card.public_key)
+    except ValueError as exc:
+        raise PartnerKeyRefused("size", str(exc)) from None
+    key = PartnerKey(n)
+    key.check_proof(roots)
     values: list[int] = []
     for index, ciphertext in enumerate(card.weight_ciphertexts):
         if len(ciphertext) != _PAILLIER_CIPHERTEXT_BYTES:

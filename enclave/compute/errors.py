@@ -102,7 +102,7 @@ class GmpyMissing(PaillierError):  # noqa: N818 (API names)
 
 class PartnerKeyRefused(PaillierError):  # noqa: N818 (API names)
     """The modulus failed ``check`` (``size``, ``odd``, ``small_factor``, ``perfect_power``,
-    ``prime``, ``type``)."""
+    ``prime``, ``type``, ``proof``)."""
 
     reason: ClassVar[str] = "WEIGHTS_INVALID"
 

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy.typing as npt
 
-from dataward.compute import MAX_MODEL_VERSION, MODEL_ID
+from dataward.compute import MAX_MODEL_VERSION, MODEL_ID, split_paillier_public_key
 from enclave.compute import (
     CkksWorkerFailed,
     EncryptedWeights,
@@ -169,7 +169,8 @@ class PaillierScorers:
                 self._scorers.move_to_end(key)
                 return found
         card = model.card
-        partner = PartnerKey(int.from_bytes(card.public_key, "big"))
+        # The key's proof of gcd(n, phi(n)) = 1 was checked when the card was registered.
+        partner = PartnerKey(split_paillier_public_key(card.public_key)[0])
         weights = EncryptedWeights(
             tuple(int.from_bytes(c, "big") for c in card.weight_ciphertexts), card.exponent
         )

@@ -25,7 +25,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from dataward import receipts
-from dataward.compute import ModelCard, attestation_message
+from dataward.compute import ModelCard, attestation_message, paillier_public_key
 from dataward.transparency import Receipt
 from dataward.v1 import common_pb2, compute_pb2, compute_pb2_grpc, steward_pb2, steward_pb2_grpc
 from enclave.analytics import FixedPolicy
@@ -61,8 +61,13 @@ WEIGHTS = len(POLICY.feature_sets["credit_v1"].features)
 
 @pytest.fixture(scope="module")
 def paillier() -> phe.PaillierPublicKey:
-    public, _private = phe.generate_paillier_keypair(n_length=3072)
+    public, private = phe.generate_paillier_keypair(n_length=3072)
+    _KEY_BYTES[public.n] = paillier_public_key(public.n, private.p, private.q)
     return public
+
+
+_KEY_BYTES: dict[int, bytes] = {}
+"""Each test key's card public key (the modulus and its proof), by modulus."""
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +91,7 @@ def _paillier_card(public: phe.PaillierPublicKey, **changes: object) -> ModelCar
         purpose="LOAN_ORIGINATION",
         scheme="PAILLIER",
         exponent=-2,
-        public_key=n.to_bytes(384, "big"),
+        public_key=_KEY_BYTES[n],
         weight_ciphertexts=ciphertexts,
     )
     return dataclasses.replace(card, **changes)  # type: ignore[arg-type]
@@ -398,6 +403,7 @@ def test_every_refusal_of_a_card_has_its_status_and_reason(
     card = _paillier_card(paillier)
     n = paillier.n
     bad_ckks = _ckks_card(ckks)
+    _KEY_BYTES[n + 1] = (n + 1).to_bytes(384, "big") + _KEY_BYTES[n][384:]  # even, proof kept
     other_key = Ed25519PrivateKey.generate()
     cases = [
         (_stream(_paillier_card(paillier, model_id="110101199003074518")),
@@ -408,7 +414,7 @@ def test_every_refusal_of_a_card_has_its_status_and_reason(
          grpc.StatusCode.PERMISSION_DENIED, "PURPOSE_NOT_GRANTED", {}),
         (_stream(_paillier_card(paillier, feature_set="other_set")),
          grpc.StatusCode.FAILED_PRECONDITION, "MODEL_MISMATCH", {}),
-        (_stream(_paillier_card(paillier, public_key=(n + 1).to_bytes(384, "big"))),
+        (_stream(_paillier_card(paillier, public_key=_KEY_BYTES[n + 1])),
          grpc.StatusCode.INVALID_ARGUMENT, "WEIGHTS_INVALID", {"problem": "odd"}),
         (_stream(_paillier_card(paillier, weight_ciphertexts=(bytes(768),) * WEIGHTS)),
          grpc.StatusCode.INVALID_ARGUMENT, "WEIGHTS_INVALID", {"index": "0", "problem": "range"}),

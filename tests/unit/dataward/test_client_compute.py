@@ -16,7 +16,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataward.client import compute
-from dataward.compute import ModelCard, attestation_message
+from dataward.compute import (
+    MODULUS_PROOF_ROUNDS,
+    ModelCard,
+    attestation_message,
+    split_paillier_public_key,
+)
 from enclave.compute import (
     CkksBatchScorer,
     EncryptedWeights,
@@ -68,13 +73,14 @@ def paillier_card(keys: compute.PaillierKeys, **changes: object) -> ModelCard:
 
 
 # -- Paillier -----------------------------------------------------------------------------------
-def test_paillier_keys_are_3072_bits_and_the_public_key_is_n_big_endian(
+def test_paillier_keys_are_3072_bits_and_the_public_key_is_n_big_endian_with_its_proof(
     paillier_keys: compute.PaillierKeys,
 ) -> None:
     data = paillier_keys.public_key_bytes()
-    assert len(data) == 384
-    assert int.from_bytes(data, "big") == paillier_keys.public.n
-    assert PartnerKey(paillier_keys.public.n).n == paillier_keys.public.n  # the zone accepts it
+    assert len(data) == 384 * (1 + MODULUS_PROOF_ROUNDS)
+    assert int.from_bytes(data[:384], "big") == paillier_keys.public.n
+    n, roots = split_paillier_public_key(data)
+    PartnerKey(n).check_proof(roots)  # the zone accepts it
     assert "p=" not in repr(paillier_keys) and str(paillier_keys.private.p) not in repr(
         paillier_keys
     )

@@ -16,7 +16,7 @@ import tenseal as ts
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from dataward.compute import ModelCard, attestation_message
+from dataward.compute import ModelCard, attestation_message, paillier_public_key
 from enclave.compute import (
     CKKS_SLOTS,
     Attestation,
@@ -93,7 +93,7 @@ def paillier_card(partner: Partner, width: int) -> CardFactory:
             purpose="LOAN_ORIGINATION",
             scheme="PAILLIER",
             exponent=-2,
-            public_key=partner.public.n.to_bytes(384, "big"),
+            public_key=paillier_public_key(partner.public.n, partner.private.p, partner.private.q),
             weight_ciphertexts=tuple(c.to_bytes(768, "big") for c in weights.ciphertexts),
         )
         return dataclasses.replace(card, **changes)  # type: ignore[arg-type]
@@ -362,7 +362,8 @@ def test_paillier_keys_and_ciphertexts_are_checked(
         _register(store, paillier_card(public_key=b"\x01" * 383), feature_sets)
     assert short_key.value.check == "size" and short_key.value.reason == "WEIGHTS_INVALID"
     with pytest.raises(PartnerKeyRefused) as even:
-        _register(store, paillier_card(public_key=(n + 1).to_bytes(384, "big")), feature_sets)
+        even_key = (n + 1).to_bytes(384, "big") + paillier_card().public_key[384:]  # proof kept
+        _register(store, paillier_card(public_key=even_key), feature_sets)
     assert even.value.check == "odd"
     card = paillier_card()
     bad_cases = [
