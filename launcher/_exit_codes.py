@@ -23,6 +23,7 @@ from dataward.client import (
     Unauthenticated,
     Unavailable,
 )
+from dataward.client import compute as sdk_compute
 from dataward.transparency import TransparencyError
 from enclave import (
     CorruptDataset,
@@ -47,6 +48,7 @@ from enclave.budget import BudgetExhausted, BudgetLedgerCorrupt
 from enclave.compute import GmpyMissing
 from enclave.consent import ConsentNotFound
 from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
+from launcher._cmd_compute import AuditorKeyInvalid, ComputeFileExists, ComputeFileMissing
 from launcher._operator_calls import (
     OperatorCallError,
     ServerDeniedError,
@@ -175,6 +177,11 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     # policy documents (`policy check`): file, path and what is wrong
     (PolicyUnreadableError, EX_NOINPUT),
     (PolicyError, EX_DATAERR),
+    # the auditor's commands (`compute auditor-key`, `compute sign-model`)
+    (ComputeFileMissing, EX_NOINPUT),
+    (ComputeFileExists, EX_CANTCREAT),
+    (AuditorKeyInvalid, EX_DATAERR),
+    (sdk_compute.CardFileInvalid, EX_DATAERR),  # malformed or altered after it was saved
     # datagen
     (OutputNotEmptyError, EX_CANTCREAT),
     (OutputNotWritableError, EX_CANTCREAT),

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import click
 
 from launcher._cmd_audit import audit
+from launcher._cmd_compute import compute
 from launcher._cmd_consent import consent
 from launcher._cmd_datagen import datagen
 from launcher._cmd_demo import demo
@@ -41,6 +42,7 @@ cli.add_command(serve)
 cli.add_command(consent)
 cli.add_command(policy)
 cli.add_command(query)
+cli.add_command(compute)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
