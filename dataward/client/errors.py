@@ -8,13 +8,13 @@ DatawardError                  (.code, .reason, .message)
 │   ├── WeightsInvalid         WEIGHTS_INVALID: a Paillier key or ciphertext the zone refuses
 │   ├── ContextInvalid         CONTEXT_INVALID: a CKKS context the zone refuses (.problem)
 │   ├── CiphertextInvalid      CIPHERTEXT_INVALID: a CKKS ciphertext the zone refuses (.problem)
-│   ├── ModelMismatch          MODEL_MISMATCH: the card does not fit its feature set
 │   └── AttestationInvalid     MODEL_NOT_ATTESTED on a submitted attestation (.problem)
 ├── FailedPrecondition         (.reason says which)
 │   ├── ConsentRequired        CONSENT_REQUIRED (also: the registry does not hold the person)
 │   ├── ModelNotAttested       MODEL_NOT_ATTESTED when scoring (.problem: UNSIGNED, SIGNATURE,
 │   │                          EXPIRED, AUDITOR_UNKNOWN)
-│   └── ScoreAlreadyGiven      SCORE_ALREADY_GIVEN: one score per consent and model version
+│   ├── ScoreAlreadyGiven      SCORE_ALREADY_GIVEN: one score per consent and model version
+│   └── ModelMismatch          MODEL_MISMATCH: the card does not fit the policy's feature set
 ├── AlreadyExists
 │   └── ModelExists            MODEL_EXISTS: that model version is registered already
 ├── NotYetSigned               NOT_YET_SIGNED (.retry_after seconds): no checkpoint covers it yet
