@@ -204,6 +204,14 @@ class ModelRegistry:
         at = int(now.timestamp())
         try:
             with self._transaction() as db:
+                # A key is one organization's: an attestation covers the card, not who
+                # registers it, so another organization re-registering the same card (its
+                # key, its ciphertexts) would make it scorable with no auditor's review.
+                if db.execute(
+                    "SELECT 1 FROM models WHERE public_key = ? AND organization != ? LIMIT 1",
+                    (card.public_key, organization),
+                ).fetchone():
+                    raise ModelCardInvalid("public_key", "the key is another organization's")
                 cursor = db.execute(
                     "INSERT INTO models (organization, model_id, version, feature_set,"
                     " weight_count, output_bits, purpose, scheme, exponent, public_key,"

@@ -207,6 +207,37 @@ def test_a_second_registration_is_refused(
     assert [m.card.version for m in store.pending()] == [1, 2]
 
 
+def test_another_organizations_card_and_attestation_cannot_be_replayed(
+    store: ModelRegistry,
+    paillier_card: CardFactory,
+    ckks_card: ModelCard,
+    feature_sets: dict[str, FeatureSet],
+    auditor: Auditor,
+) -> None:
+    """The digest an auditor signs covers the card, not who registers it: the same card with
+    its attestation, registered by another organization, is refused (its key is ORG's), and
+    so is any other card under that key; nothing is stored for the other organization."""
+    auditors = {auditor.name: auditor.public}
+    for card in (paillier_card(), ckks_card):
+        attestation = auditor.sign(card)
+        assert _register(store, card, feature_sets, attestation, auditors) is ModelStatus.ATTESTED
+        copy = dataclasses.replace(card, model_id="copy", version=7)
+        for replayed, given in ((card, attestation), (copy, None)):
+            with pytest.raises(ModelCardInvalid) as refused:
+                store.register(
+                    "other-org",
+                    replayed,
+                    given,
+                    feature_sets=feature_sets,
+                    auditors=auditors,
+                    now=NOW,
+                )
+            assert refused.value.field == "public_key"
+        with pytest.raises(ModelNotFound):
+            store.get("other-org", card.model_id, card.version)
+    _register(store, paillier_card(version=2), feature_sets)  # the owner's new version is fine
+
+
 def test_an_altered_ciphertext_at_rest_is_caught_by_the_signature(
     tmp_path: Path,
     paillier_card: CardFactory,
