@@ -101,6 +101,7 @@ __all__ = [
     "load_attestation",
     "load_card",
     "paillier_model_card",
+    "parse_attestation",
     "save_attestation",
     "save_card",
     "sign_card",
@@ -505,7 +506,27 @@ def save_attestation(attestation: ModelAttestation, path: str | os.PathLike[str]
 
 def load_attestation(path: str | os.PathLike[str]) -> ModelAttestation:
     """The attestation :func:`save_attestation` wrote; :class:`CardFileInvalid` otherwise."""
-    document = _read_document(path, "model attestation", ATTESTATION_FORMAT)
+    return _attestation_of(_read_document(path, "model attestation", ATTESTATION_FORMAT))
+
+
+def parse_attestation(text: str | bytes) -> ModelAttestation:
+    """The attestation in ``text``, the JSON :func:`save_attestation` writes (e.g. pasted
+    into the portal's form); :class:`CardFileInvalid` otherwise."""
+    if len(text) > _MAX_ATTESTATION_BYTES:
+        raise CardFileInvalid("too large for a model attestation")
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CardFileInvalid("not a JSON model attestation") from None
+    if not isinstance(document, dict) or document.get("format") != ATTESTATION_FORMAT:
+        raise CardFileInvalid(f"not a model attestation of format {ATTESTATION_FORMAT}")
+    return _attestation_of(document)
+
+
+_MAX_ATTESTATION_BYTES = 4096
+
+
+def _attestation_of(document: dict[str, Any]) -> ModelAttestation:
     auditor, expires_at = document.get("auditor"), document.get("expires_at")
     if not isinstance(auditor, str) or not MODEL_ID.fullmatch(auditor):
         raise CardFileInvalid("auditor: 1..64 characters of a-z 0-9 _ . -")
