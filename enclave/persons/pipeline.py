@@ -37,7 +37,9 @@ from enclave.audit import CONSENT_REF
 from enclave.compute import (
     CKKS_SLOTS,
     CkksBatchTooLarge,
+    FeatureBound,
     FeaturePersonUnknown,
+    RegisteredModel,
     ScoreAlreadyGiven,
 )
 from enclave.consent import Consent, ConsentNotFound, ConsentStore
@@ -68,6 +70,7 @@ from enclave.persons.interface import (
 )
 from enclave.persons.scores import BatchScores, EncryptedScore, EncryptedScoring, model_problem
 from enclave.release import AuditTrail, Caller, Releaser, Request
+from policies import Policy
 
 __all__ = ["MAX_CONSENT_DAYS", "POLICY_VERSION", "PersonChecks"]
 
@@ -197,21 +200,8 @@ class PersonChecks:
         score per consent and model version: a second is ``ScoreAlreadyGiven``."""
         scoring = self._encrypted()
         request, token, now = self._begin(caller, receipts.COMPUTE_PAILLIER_SCORE, query)
-        if (problem := model_problem(query.model_id, query.model_version)) is not None:
-            self._release.refuse(request, problem)
         policy = scoring.policy()  # one policy for the model check and the computation
-        try:
-            model, bounds = scoring.model(
-                policy,
-                caller.organization,
-                query.model_id,
-                query.model_version,
-                scheme="PAILLIER",
-                purpose=query.purpose,
-                now=now,
-            )
-        except ZoneError as exc:
-            self._release.refuse(request, exc)
+        model, bounds = self._model(scoring, policy, caller, request, query, "PAILLIER", now)
         consent = self._consent(caller, request, query, token, now)
         person_id = self._directory.person_id_by_token(token)  # validated in _begin
         if person_id is None:  # consented, but not in the live dataset version
@@ -274,26 +264,13 @@ class PersonChecks:
             self._release.refuse(request, InvalidField("purpose", "required"))
         if (problem := field_problem(client_nonce=query.client_nonce)) is not None:
             self._release.refuse(request, problem)
-        if (problem := model_problem(query.model_id, query.model_version)) is not None:
-            self._release.refuse(request, problem)
         if not query.persons:
             self._release.refuse(request, InvalidField("persons", f"1..{CKKS_SLOTS} persons"))
         if len(query.persons) > CKKS_SLOTS:
             self._release.refuse(request, CkksBatchTooLarge(len(query.persons), CKKS_SLOTS))
         now = self._clock()
         policy = scoring.policy()
-        try:
-            model, bounds = scoring.model(
-                policy,
-                caller.organization,
-                query.model_id,
-                query.model_version,
-                scheme="CKKS",
-                purpose=query.purpose,
-                now=now,
-            )
-        except ZoneError as exc:
-            self._release.refuse(request, exc)
+        model, bounds = self._model(scoring, policy, caller, request, query, "CKKS", now)
 
         checked: list[tuple[ZoneError | None, bytes | None]] = []
         for member in query.persons:
@@ -378,6 +355,33 @@ class PersonChecks:
         )
         receipt = self._release.release(request, fields, client_nonce=query.client_nonce)
         return Answer(value, receipt, request.request_id)
+
+    def _model(  # noqa: PLR0917 (the steps' own values, in their order)
+        self,
+        scoring: EncryptedScoring,
+        policy: Policy,
+        caller: Caller,
+        request: Request,
+        query: PaillierScoreQuery | CkksBatchQuery,
+        scheme: str,
+        now: dt.datetime,
+    ) -> tuple[RegisteredModel, tuple[FeatureBound, ...]]:
+        """The request's model fields in their form, then the attested model of the scheme
+        (:meth:`EncryptedScoring.model`); each refusal logged, then raised."""
+        if (problem := model_problem(query.model_id, query.model_version)) is not None:
+            self._release.refuse(request, problem)
+        try:
+            return scoring.model(
+                policy,
+                caller.organization,
+                query.model_id,
+                query.model_version,
+                scheme=scheme,
+                purpose=query.purpose,
+                now=now,
+            )
+        except ZoneError as exc:
+            self._release.refuse(request, exc)
 
     def _score_member(
         self,
