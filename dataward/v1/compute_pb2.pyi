@@ -166,8 +166,9 @@ class RegisterModelRequest(_message.Message):
     ATTESTATION_FIELD_NUMBER: _builtins.int
     public_key_chunk: _builtins.bytes
     """Then the public key, in chunks of at most 1 MiB: Paillier, the modulus n big-endian
-    (384 bytes); CKKS, the serialized PUBLIC TenSEAL context (no secret key, no Galois keys;
-    at most 40 MB).
+    (384 bytes) followed by its proof of gcd(n, phi(n)) = 1 (dataward.compute.
+    paillier_public_key builds both); CKKS, the serialized PUBLIC TenSEAL context (no secret
+    key, no Galois keys; at most 40 MB).
     """
     weight_ciphertext: _builtins.bytes
     """Then one message per weight, in the feature set's order: Paillier, the raw ciphertext
