@@ -34,6 +34,7 @@ from enclave.compute import (
     ObfuscatorPool,
     PaillierScorer,
     PartnerKey,
+    PartnerKeyRefused,
     RegisteredModel,
     feature_bounds,
 )
@@ -169,8 +170,14 @@ class PaillierScorers:
                 self._scorers.move_to_end(key)
                 return found
         card = model.card
-        # The key's proof of gcd(n, phi(n)) = 1 was checked when the card was registered.
-        partner = PartnerKey(split_paillier_public_key(card.public_key)[0])
+        # The key's proof of gcd(n, phi(n)) = 1, checked again once per cached scorer: a card
+        # stored without one (registered before keys carried it) is refused, never scored.
+        try:
+            n, roots = split_paillier_public_key(card.public_key)
+        except ValueError:
+            raise PartnerKeyRefused("proof", "the stored key carries no proof") from None
+        partner = PartnerKey(n)
+        partner.check_proof(roots)
         weights = EncryptedWeights(
             tuple(int.from_bytes(c, "big") for c in card.weight_ciphertexts), card.exponent
         )

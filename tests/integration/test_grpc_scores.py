@@ -361,6 +361,38 @@ def test_an_altered_stored_model_is_not_attested(stack: ScoreStack) -> None:
     assert refused.value.metadata.get("problem") == "SIGNATURE"
 
 
+def test_an_attested_card_stored_without_the_modulus_proof_is_refused_not_scored(
+    stack: ScoreStack,
+) -> None:
+    """A card whose key is the bare modulus (as stored before keys carried their proof of
+    gcd(n, phi(n)) = 1), even one an auditor signed, is a WEIGHTS_INVALID refusal (problem
+    proof), never a score and never INTERNAL: the scorer checks the proof again."""
+    card = stack.register(paillier_card(stack.paillier, "legacy"), attested=False)
+    legacy = dataclasses.replace(card, public_key=card.public_key[:384])
+    db = stack.registry._db  # a zone file from before, as the registry would read it
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute(
+        "UPDATE models SET public_key = ? WHERE organization = ? AND model_id = ?",
+        (legacy.public_key, PARTNER, "legacy"),
+    )
+    signed = sign_card(legacy, stack.auditor, AUDITOR, NOW + dt.timedelta(days=30))
+    stack.registry.attest(
+        PARTNER,
+        "legacy",
+        1,
+        Attestation(signed.auditor, signed.expires_at, signed.signature),
+        auditors=stack.policy.auditors,
+        now=NOW,
+    )
+    person = stack.id_numbers[12]
+    stack.consent(person)
+    with stack.client() as c, pytest.raises(InvalidArgument) as refused:
+        c.paillier_score(person, LOAN, "legacy", 1)
+    assert refused.value.reason == "WEIGHTS_INVALID"
+    assert refused.value.metadata.get("problem") == "proof"
+
+
 def test_an_auditor_the_policy_no_longer_lists_lapses_the_model(stack: ScoreStack) -> None:
     person = stack.id_numbers[9]
     stack.consent(person)
