@@ -18,7 +18,7 @@ import re
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from dataward.client import compute as partner
+from dataward.client import CardFileInvalid, parse_attestation
 from dataward.compute import MAX_MODEL_VERSION, MODEL_ID
 from portal._cards import attest_model, list_waiting_cards
 from portal._http_errors import status_for
@@ -77,8 +77,8 @@ def attest() -> Response | tuple[str, int]:
     try:
         organization, model_id, version = _target()
         try:
-            attestation = partner.parse_attestation(request.form.get("attestation", ""))
-        except partner.CardFileInvalid as exc:
+            attestation = parse_attestation(request.form.get("attestation", ""))
+        except CardFileInvalid as exc:
             raise InvalidInputError(f"attestation: {exc}") from None
         attest_model(
             current_portal(),

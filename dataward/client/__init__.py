@@ -28,6 +28,7 @@ also needs phe with gmpy2 and TenSEAL, so it is imported only when asked for): t
 Paillier and CKKS keys, model cards for the auditor, and decrypting the zone's scores.
 """
 
+from dataward.client._attestation import CardFileInvalid, parse_attestation
 from dataward.client._client import Client
 from dataward.client._enums import Benefit
 from dataward.client._query import (
@@ -102,6 +103,7 @@ __all__ = [
     "BudgetExhausted",
     "BudgetLimit",
     "BudgetState",
+    "CardFileInvalid",
     "CiphertextInvalid",
     "CkksBatchAnswer",
     "Client",
@@ -154,4 +156,5 @@ __all__ = [
     "Unavailable",
     "Unimplemented",
     "WeightsInvalid",
+    "parse_attestation",
 ]

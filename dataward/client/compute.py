@@ -54,7 +54,6 @@ key. Every bad input is a ``ValueError`` saying which.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import json
 import math
@@ -71,9 +70,19 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from dataward.access import Purpose
+from dataward.client._attestation import (
+    ATTESTATION_FORMAT,
+    CardFileInvalid,
+    parse_attestation,
+)
+from dataward.client._attestation import (
+    attestation_of as _attestation_of,
+)
+from dataward.client._attestation import (
+    unb64 as _unb64,
+)
 from dataward.client._scoring import ModelAttestation
 from dataward.compute import (
-    MODEL_ID,
     ModelCard,
     attestation_message,
     decode_score,
@@ -117,14 +126,8 @@ CKKS_SCALE = 2.0**40
 CKKS_SLOTS = CKKS_POLY_MODULUS_DEGREE // 2
 
 CARD_FORMAT = "dataward-model-card/1"
-ATTESTATION_FORMAT = "dataward-model-attestation/1"
 _PAILLIER_KEY_FORMAT = "dataward-paillier-private-key/1"
 _MAX_CARD_FILE_BYTES = 200_000_000  # a CKKS card: a 40 MB context and 4096 x 1 MB at most
-
-
-class CardFileInvalid(ValueError):  # noqa: N818 (reads as what the file is)
-    """A model card or attestation file that is not one this module writes (the message says
-    what is wrong: which field, or that the digest does not match)."""
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -356,15 +359,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _unb64(value: object, name: str) -> bytes:
-    if not isinstance(value, str) or not value:
-        raise CardFileInvalid(f"{name}: base64 text required")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise CardFileInvalid(f"{name}: not valid base64") from None
-
-
 def _write_document(path: str | os.PathLike[str], document: dict[str, Any]) -> None:
     """Write JSON to ``path`` through a temporary file and a rename: never half a file."""
     target = Path(path)
@@ -507,35 +501,6 @@ def save_attestation(attestation: ModelAttestation, path: str | os.PathLike[str]
 def load_attestation(path: str | os.PathLike[str]) -> ModelAttestation:
     """The attestation :func:`save_attestation` wrote; :class:`CardFileInvalid` otherwise."""
     return _attestation_of(_read_document(path, "model attestation", ATTESTATION_FORMAT))
-
-
-def parse_attestation(text: str | bytes) -> ModelAttestation:
-    """The attestation in ``text``, the JSON :func:`save_attestation` writes (e.g. pasted
-    into the portal's form); :class:`CardFileInvalid` otherwise."""
-    if len(text) > _MAX_ATTESTATION_BYTES:
-        raise CardFileInvalid("too large for a model attestation")
-    try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CardFileInvalid("not a JSON model attestation") from None
-    if not isinstance(document, dict) or document.get("format") != ATTESTATION_FORMAT:
-        raise CardFileInvalid(f"not a model attestation of format {ATTESTATION_FORMAT}")
-    return _attestation_of(document)
-
-
-_MAX_ATTESTATION_BYTES = 4096
-
-
-def _attestation_of(document: dict[str, Any]) -> ModelAttestation:
-    auditor, expires_at = document.get("auditor"), document.get("expires_at")
-    if not isinstance(auditor, str) or not MODEL_ID.fullmatch(auditor):
-        raise CardFileInvalid("auditor: 1..64 characters of a-z 0-9 _ . -")
-    if isinstance(expires_at, bool) or not isinstance(expires_at, int) or expires_at <= 0:
-        raise CardFileInvalid("expires_at: a positive number of Unix seconds")
-    signature = _unb64(document.get("signature"), "signature")
-    if len(signature) != 64:
-        raise CardFileInvalid("signature: 64 bytes (Ed25519)")
-    return ModelAttestation(auditor, expires_at, signature)
 
 
 # -- the zone's answers -----------------------------------------------------------------------
