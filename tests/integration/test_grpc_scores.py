@@ -477,6 +477,26 @@ def test_a_ckks_batch_fills_only_consented_slots(stack: ScoreStack) -> None:
     assert max(abs(v) for v in others) <= 1e-5
 
 
+def test_a_person_listed_twice_in_a_batch_is_scored_once(stack: ScoreStack) -> None:
+    """Duplicates in one batch (the same number, its consent named or not, a guessed
+    consent reference of ANOTHER person) fill one slot: one score per consent and model
+    version holds inside a batch too."""
+    person, other = stack.id_numbers[28], stack.id_numbers[29]
+    ref = stack.consent(person)
+    other_ref = stack.consent(other)
+    persons: list[str | tuple[str, str]] = [(person, ref), person, (person, ref)]
+    persons.append((person, other_ref))
+    with stack.client() as c:
+        answer = c.ckks_batch_score("loan-batch", 1, LOAN, persons)
+        c.verify_answer(answer)
+    assert list(answer.scored) == [True, False, False, False]
+    slots = ts.ckks_vector_from(stack.ckks.context, answer.ciphertext).decrypt()
+    assert max(abs(v) for v in slots[1:]) <= 1e-5
+    with stack.client() as c:  # the other person's consent was not used by the guess
+        again = c.ckks_batch_score("loan-batch", 1, LOAN, [(other, other_ref)])
+    assert list(again.scored) == [True]
+
+
 def test_a_second_batch_does_not_score_the_same_consents_again(stack: ScoreStack) -> None:
     person = stack.id_numbers[24]
     stack.consent(person)
