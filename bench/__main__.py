@@ -17,6 +17,7 @@ BENCHES = [
     "bench.spark",
     "bench.paillier",
     "bench.ckks",
+    "bench.compute_e2e",
 ]
 
 for name in BENCHES:
