@@ -341,6 +341,32 @@ def test_an_attestation_signed_for_another_card_is_refused(
     assert caught.value.problem == "SIGNATURE"
 
 
+def test_an_attestation_over_a_card_with_its_key_swapped_is_refused(
+    store: ModelRegistry,
+    paillier_card: CardFactory,
+    feature_sets: dict[str, FeatureSet],
+    auditor: Auditor,
+    other_partner: Partner,
+) -> None:
+    """The signed card's id, version and weights under ANOTHER key (the one whose owner would
+    decrypt): the digest covers the key and ciphertexts, so the attestation does not verify."""
+    auditors = {auditor.name: auditor.public}
+    card = paillier_card()
+    swapped_key = paillier_public_key(
+        other_partner.public.n, other_partner.private.p, other_partner.private.q
+    )
+    weights = other_partner.encrypt([3, -2, 5, 1, 7, 4, 2, 9][: card.weight_count], exponent=-2)
+    swapped = dataclasses.replace(
+        card,
+        public_key=swapped_key,
+        weight_ciphertexts=tuple(c.to_bytes(768, "big") for c in weights.ciphertexts),
+    )
+    with pytest.raises(AttestationInvalid) as caught:
+        _register(store, swapped, feature_sets, auditor.sign(card), auditors)
+    assert caught.value.problem == "SIGNATURE"
+    assert store.pending() == []
+
+
 def test_an_expired_attestation_can_be_renewed(
     store: ModelRegistry,
     paillier_card: CardFactory,
