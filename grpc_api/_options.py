@@ -56,7 +56,9 @@ class ServerOptions:
     bind: str = _option(
         "127.0.0.1:50051", "gRPC address (port 0: any free port)", env="DATAWARD_GRPC_BIND"
     )
-    max_message_bytes: int = _option(4 * 1024 * 1024, "largest request or response")
+    # 8 MiB: a CKKS weight ciphertext past its 1 MB limit (e.g. 5 MB of junk) reaches the
+    # zone's own check and is INVALID_ARGUMENT CIPHERTEXT_INVALID, not a transport refusal
+    max_message_bytes: int = _option(8 * 1024 * 1024, "largest request or response")
     # A call mostly waits for the audit log's group commit, so more calls in flight share each
     # fsync; keep it at least the expected client concurrency.
     max_workers: int = _option(

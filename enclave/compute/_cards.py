@@ -35,7 +35,7 @@ from dataward.transparency import Receipt
 from enclave.compute._attest import Attestation
 from enclave.compute._ckks import CkksLimits
 from enclave.compute._models import ModelRegistry, ModelStatus, RegisteredModel
-from enclave.compute.ckks_errors import CkksError
+from enclave.compute.ckks_errors import CiphertextInvalid, CkksError, ContextInvalid
 from enclave.compute.errors import (
     ModelCardInvalid,
     ModelError,
@@ -286,10 +286,18 @@ class ModelCards:
                 if len(part.data) > MAX_KEY_CHUNK_BYTES:
                     raise ModelUploadTooLarge("public_key_chunk", MAX_KEY_CHUNK_BYTES)
                 if len(key) + len(part.data) > limits.context_bytes:
+                    if header.scheme == "CKKS":  # the context's own rule (CONTEXT_INVALID)
+                        raise ContextInvalid(
+                            "TOO_LARGE", f"the limit is {limits.context_bytes} bytes"
+                        )
                     raise ModelUploadTooLarge("public_key", limits.context_bytes)
                 key += part.data
             elif isinstance(part, WeightCiphertext):
                 if len(part.data) > limits.ciphertext_bytes:
+                    if header.scheme == "CKKS":  # the ciphertext's own rule (CIPHERTEXT_INVALID)
+                        raise CiphertextInvalid(
+                            "TOO_LARGE", f"the limit is {limits.ciphertext_bytes} bytes"
+                        )
                     raise ModelUploadTooLarge("weight_ciphertext", limits.ciphertext_bytes)
                 if len(weights) >= header.weight_count:
                     raise ModelUploadTooLarge(

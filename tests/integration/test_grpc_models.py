@@ -11,6 +11,7 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -395,6 +396,43 @@ def test_size_limits_hold_while_streaming(zone: Zone, paillier: phe.PaillierPubl
             field,
         )
         _denied(zone, "MESSAGE_TOO_LARGE")
+
+
+def test_junk_as_a_ckks_ciphertext_or_context_is_invalid_argument(
+    zone: Zone, ckks: ts.Context
+) -> None:
+    """5 MB of random bytes as a CKKS weight ciphertext is INVALID_ARGUMENT (issue 12), as is
+    a context past 40 MB or random bytes of a ciphertext's size: the CKKS rules' own reasons."""
+    card = _ckks_card(ckks)
+    good = _stream(card)
+    key_parts = [p for p in good if p.WhichOneof("part") == "public_key_chunk"]
+    junk = [
+        good[0],
+        *key_parts,
+        compute_pb2.RegisterModelRequest(weight_ciphertext=os.urandom(5_000_000)),
+    ]
+    assert _refused(zone, junk)[:2] == (grpc.StatusCode.INVALID_ARGUMENT, "CIPHERTEXT_INVALID")
+    assert _refused(zone, junk)[2].get("problem") == "TOO_LARGE"
+    _denied(zone, "CIPHERTEXT_INVALID")
+    small_junk = [
+        good[0],
+        *key_parts,
+        *[compute_pb2.RegisterModelRequest(weight_ciphertext=os.urandom(300_000))] * WEIGHTS,
+    ]
+    code, reason, metadata = _refused(zone, small_junk)
+    assert (code, reason, metadata.get("problem")) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CIPHERTEXT_INVALID",
+        "MALFORMED",
+    )
+    huge = [good[0], *[compute_pb2.RegisterModelRequest(public_key_chunk=bytes(CHUNK))] * 39]
+    code, reason, metadata = _refused(zone, huge)
+    assert (code, reason, metadata.get("problem")) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "CONTEXT_INVALID",
+        "TOO_LARGE",
+    )
+    assert zone.pending().models == []
 
 
 def test_every_refusal_of_a_card_has_its_status_and_reason(
