@@ -66,6 +66,8 @@ METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.ComputeService/GetModel": Scope.COMPUTE_SCORE,
     "/dataward.v1.ComputeService/PaillierScore": Scope.COMPUTE_SCORE,
     "/dataward.v1.ComputeService/CkksBatchScore": Scope.COMPUTE_SCORE,
+    # a face check: the identity scope, as IdentityService.Verify with a selfie
+    "/dataward.v1.ComputeService/EncryptedFaceMatch": Scope.IDENTITY_VERIFY,
     "/dataward.v1.AuditService/GetPublicKey": Scope.AUDIT_READ,
     "/dataward.v1.AuditService/GetReceipt": Scope.AUDIT_READ,
     "/dataward.v1.AuditService/GetConsistencyProof": Scope.AUDIT_READ,

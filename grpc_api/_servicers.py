@@ -199,6 +199,13 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
             answer.value, answer.receipt, request_id=answer.request_id
         )
 
+    def EncryptedFaceMatch(
+        self,
+        request_iterator: Iterator[compute_pb2.EncryptedFaceMatchRequest],
+        context: grpc.ServicerContext,
+    ) -> compute_pb2.EncryptedFaceMatchResponse:
+        raise NotServed("this zone does not serve encrypted face matches yet")
+
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def __init__(

@@ -197,6 +197,21 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     request or the policy in force (a feature set the policy no longer has, another number of
     features, a request purpose other than the card's).
     """
+    ERROR_REASON_IMAGE_INVALID: _ErrorReason.ValueType  # 44
+    """INVALID_ARGUMENT: (IdentityService.Verify) the selfie is not an image the zone takes:
+    metadata["problem"] is EMPTY, TOO_LARGE (over the byte limit), NOT_AN_IMAGE (neither JPEG
+    nor PNG), TOO_MANY_PIXELS (over the pixel limit, decompression bombs included: refused
+    from the header, before decoding), TRUNCATED or UNDECODABLE.
+    """
+    ERROR_REASON_ATTEMPTS_EXHAUSTED: _ErrorReason.ValueType  # 45
+    """RESOURCE_EXHAUSTED: face attempts for this person (metadata["limit"] PERSON_DAY or
+    PERSON_MONTH) or this partner (PARTNER_RATE) are used up; retry after the RetryInfo delay.
+    A refused attempt is not counted.
+    """
+    ERROR_REASON_FACE_NOT_ENROLLED: _ErrorReason.ValueType  # 46
+    """FAILED_PRECONDITION: the zone holds no reference face template for this (consenting)
+    person: verify with documents only.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The machine-readable reasons carried in google.rpc.ErrorInfo.reason (the name without the
@@ -346,6 +361,21 @@ ERROR_REASON_MODEL_MISMATCH: ErrorReason.ValueType  # 43
 """FAILED_PRECONDITION: (ComputeService) the model's feature set or purpose does not fit the
 request or the policy in force (a feature set the policy no longer has, another number of
 features, a request purpose other than the card's).
+"""
+ERROR_REASON_IMAGE_INVALID: ErrorReason.ValueType  # 44
+"""INVALID_ARGUMENT: (IdentityService.Verify) the selfie is not an image the zone takes:
+metadata["problem"] is EMPTY, TOO_LARGE (over the byte limit), NOT_AN_IMAGE (neither JPEG
+nor PNG), TOO_MANY_PIXELS (over the pixel limit, decompression bombs included: refused
+from the header, before decoding), TRUNCATED or UNDECODABLE.
+"""
+ERROR_REASON_ATTEMPTS_EXHAUSTED: ErrorReason.ValueType  # 45
+"""RESOURCE_EXHAUSTED: face attempts for this person (metadata["limit"] PERSON_DAY or
+PERSON_MONTH) or this partner (PARTNER_RATE) are used up; retry after the RetryInfo delay.
+A refused attempt is not counted.
+"""
+ERROR_REASON_FACE_NOT_ENROLLED: ErrorReason.ValueType  # 46
+"""FAILED_PRECONDITION: the zone holds no reference face template for this (consenting)
+person: verify with documents only.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 

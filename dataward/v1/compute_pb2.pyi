@@ -563,3 +563,96 @@ class CreditBandResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreditBandResponse: _TypeAlias = CreditBandResponse  # noqa: Y015
+
+@_typing.final
+class FaceMatchHeader(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_NUMBER_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    CONSENT_REF_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
+    id_number: _builtins.str
+    """As CreditBandRequest.id_number: the ONE person whose ID-card template is compared."""
+    purpose: _common_pb2.Purpose.ValueType
+    consent_ref: _builtins.str
+    """Optional, as PaillierScoreRequest.consent_ref."""
+    client_nonce: _builtins.str
+    """As CreditBandRequest.client_nonce."""
+    def __init__(
+        self,
+        *,
+        id_number: _builtins.str = ...,
+        purpose: _common_pb2.Purpose.ValueType = ...,
+        consent_ref: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_nonce", b"client_nonce", "consent_ref", b"consent_ref", "id_number", b"id_number", "purpose", b"purpose"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FaceMatchHeader: _TypeAlias = FaceMatchHeader  # noqa: Y015
+
+@_typing.final
+class EncryptedFaceMatchRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CONTEXT_CHUNK_FIELD_NUMBER: _builtins.int
+    QUERY_CIPHERTEXT_FIELD_NUMBER: _builtins.int
+    context_chunk: _builtins.bytes
+    """Then the serialized public TenSEAL context, in chunks of at most 1 MiB."""
+    query_ciphertext: _builtins.bytes
+    """Last, exactly once: a serialized CKKSVector of 4096 slots under that context."""
+    @_builtins.property
+    def header(self) -> Global___FaceMatchHeader:
+        """First, exactly once."""
+
+    def __init__(
+        self,
+        *,
+        header: Global___FaceMatchHeader | None = ...,
+        context_chunk: _builtins.bytes = ...,
+        query_ciphertext: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context_chunk", b"context_chunk", "header", b"header", "part", b"part", "query_ciphertext", b"query_ciphertext"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context_chunk", b"context_chunk", "header", b"header", "part", b"part", "query_ciphertext", b"query_ciphertext"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "context_chunk", "query_ciphertext"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___EncryptedFaceMatchRequest: _TypeAlias = EncryptedFaceMatchRequest  # noqa: Y015
+
+@_typing.final
+class EncryptedFaceMatchResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CIPHERTEXT_FIELD_NUMBER: _builtins.int
+    VALIDATED_ON_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    ciphertext: _builtins.bytes
+    """A serialized CKKSVector under the bank's context; every slot holds the blinded y
+    (dataward.client.compute.face_match_result decrypts it: y > 0 is a match).
+    """
+    validated_on: _builtins.str
+    """As FaceCheck.validated_on."""
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt: ...
+    def __init__(
+        self,
+        *,
+        ciphertext: _builtins.bytes = ...,
+        validated_on: _builtins.str = ...,
+        receipt: _common_pb2.Receipt | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ciphertext", b"ciphertext", "receipt", b"receipt", "validated_on", b"validated_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EncryptedFaceMatchResponse: _TypeAlias = EncryptedFaceMatchResponse  # noqa: Y015

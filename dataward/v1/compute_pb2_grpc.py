@@ -66,6 +66,11 @@ class ComputeServiceStub:
                 request_serializer=dataward_dot_v1_dot_compute__pb2.CkksBatchScoreRequest.SerializeToString,
                 response_deserializer=dataward_dot_v1_dot_compute__pb2.CkksBatchScoreResponse.FromString,
                 _registered_method=True)
+        self.EncryptedFaceMatch = channel.stream_unary(
+                '/dataward.v1.ComputeService/EncryptedFaceMatch',
+                request_serializer=dataward_dot_v1_dot_compute__pb2.EncryptedFaceMatchRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_compute__pb2.EncryptedFaceMatchResponse.FromString,
+                _registered_method=True)
 
 
 class ComputeServiceServicer:
@@ -133,6 +138,26 @@ class ComputeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EncryptedFaceMatch(self, request_iterator, context):
+        """A face match without the selfie's embedding leaving the bank in clear: the bank sends its
+        L2-normalised 128-dimensional selfie embedding q, encrypted under its own CKKS key in
+        slots 0..127 of a full-width (4096-slot) vector, and the zone answers a ciphertext whose
+        every slot is y = s*(<q,t> - tau) + r*(|q|^2 - 1), t the person's normalised ID-card
+        template, tau the zone's cosine threshold, s > 0 and r fresh random numbers: y > 0 means
+        MATCH, and nothing else of t or of <q,t> is in the answer. One stream: the header first,
+        then the bank's PUBLIC TenSEAL context (with Galois and relinearisation keys; no secret
+        key; at most 48 MB) in chunks of at most 1 MiB, then the query ciphertext (at most 1 MB).
+        Scope identity:verify (not compute:score): it is a face check. Consent as for
+        IdentityService.Verify; each call is one face attempt under the same
+        limits. Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID, FIELD_INVALID, CONTEXT_INVALID,
+        CIPHERTEXT_INVALID), FAILED_PRECONDITION (CONSENT_REQUIRED, FACE_NOT_ENROLLED),
+        RESOURCE_EXHAUSTED (ATTEMPTS_EXHAUSTED, MESSAGE_TOO_LARGE), UNAVAILABLE,
+        DEADLINE_EXCEEDED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ComputeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +185,11 @@ def add_ComputeServiceServicer_to_server(servicer, server):
                     servicer.CkksBatchScore,
                     request_deserializer=dataward_dot_v1_dot_compute__pb2.CkksBatchScoreRequest.FromString,
                     response_serializer=dataward_dot_v1_dot_compute__pb2.CkksBatchScoreResponse.SerializeToString,
+            ),
+            'EncryptedFaceMatch': grpc.stream_unary_rpc_method_handler(
+                    servicer.EncryptedFaceMatch,
+                    request_deserializer=dataward_dot_v1_dot_compute__pb2.EncryptedFaceMatchRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_compute__pb2.EncryptedFaceMatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -304,6 +334,33 @@ class ComputeService:
             '/dataward.v1.ComputeService/CkksBatchScore',
             dataward_dot_v1_dot_compute__pb2.CkksBatchScoreRequest.SerializeToString,
             dataward_dot_v1_dot_compute__pb2.CkksBatchScoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EncryptedFaceMatch(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/dataward.v1.ComputeService/EncryptedFaceMatch',
+            dataward_dot_v1_dot_compute__pb2.EncryptedFaceMatchRequest.SerializeToString,
+            dataward_dot_v1_dot_compute__pb2.EncryptedFaceMatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

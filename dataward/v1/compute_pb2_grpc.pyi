@@ -74,6 +74,22 @@ class ComputeServiceStub:
     unknown person, already scored, a malformed ID number) are not errors: the slot stays 0.
     Errors: as PaillierScore's for the model, BATCH_TOO_LARGE past 4096 persons.
     """
+    EncryptedFaceMatch: _grpc.StreamUnaryMultiCallable[_compute_pb2.EncryptedFaceMatchRequest, _compute_pb2.EncryptedFaceMatchResponse]
+    """A face match without the selfie's embedding leaving the bank in clear: the bank sends its
+    L2-normalised 128-dimensional selfie embedding q, encrypted under its own CKKS key in
+    slots 0..127 of a full-width (4096-slot) vector, and the zone answers a ciphertext whose
+    every slot is y = s*(<q,t> - tau) + r*(|q|^2 - 1), t the person's normalised ID-card
+    template, tau the zone's cosine threshold, s > 0 and r fresh random numbers: y > 0 means
+    MATCH, and nothing else of t or of <q,t> is in the answer. One stream: the header first,
+    then the bank's PUBLIC TenSEAL context (with Galois and relinearisation keys; no secret
+    key; at most 48 MB) in chunks of at most 1 MiB, then the query ciphertext (at most 1 MB).
+    Scope identity:verify (not compute:score): it is a face check. Consent as for
+    IdentityService.Verify; each call is one face attempt under the same
+    limits. Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID, FIELD_INVALID, CONTEXT_INVALID,
+    CIPHERTEXT_INVALID), FAILED_PRECONDITION (CONSENT_REQUIRED, FACE_NOT_ENROLLED),
+    RESOURCE_EXHAUSTED (ATTEMPTS_EXHAUSTED, MESSAGE_TOO_LARGE), UNAVAILABLE,
+    DEADLINE_EXCEEDED.
+    """
 
 @_typing.type_check_only
 class ComputeServiceAsyncStub(ComputeServiceStub):
@@ -120,6 +136,22 @@ class ComputeServiceAsyncStub(ComputeServiceStub):
     model version before, else 0 (scored[i] says which). Per-person refusals (no consent, an
     unknown person, already scored, a malformed ID number) are not errors: the slot stays 0.
     Errors: as PaillierScore's for the model, BATCH_TOO_LARGE past 4096 persons.
+    """
+    EncryptedFaceMatch: _aio.StreamUnaryMultiCallable[_compute_pb2.EncryptedFaceMatchRequest, _compute_pb2.EncryptedFaceMatchResponse]  # type: ignore[assignment]
+    """A face match without the selfie's embedding leaving the bank in clear: the bank sends its
+    L2-normalised 128-dimensional selfie embedding q, encrypted under its own CKKS key in
+    slots 0..127 of a full-width (4096-slot) vector, and the zone answers a ciphertext whose
+    every slot is y = s*(<q,t> - tau) + r*(|q|^2 - 1), t the person's normalised ID-card
+    template, tau the zone's cosine threshold, s > 0 and r fresh random numbers: y > 0 means
+    MATCH, and nothing else of t or of <q,t> is in the answer. One stream: the header first,
+    then the bank's PUBLIC TenSEAL context (with Galois and relinearisation keys; no secret
+    key; at most 48 MB) in chunks of at most 1 MiB, then the query ciphertext (at most 1 MB).
+    Scope identity:verify (not compute:score): it is a face check. Consent as for
+    IdentityService.Verify; each call is one face attempt under the same
+    limits. Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID, FIELD_INVALID, CONTEXT_INVALID,
+    CIPHERTEXT_INVALID), FAILED_PRECONDITION (CONSENT_REQUIRED, FACE_NOT_ENROLLED),
+    RESOURCE_EXHAUSTED (ATTEMPTS_EXHAUSTED, MESSAGE_TOO_LARGE), UNAVAILABLE,
+    DEADLINE_EXCEEDED.
     """
 
 class ComputeServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -194,6 +226,28 @@ class ComputeServiceServicer(metaclass=_abc_1.ABCMeta):
         model version before, else 0 (scored[i] says which). Per-person refusals (no consent, an
         unknown person, already scored, a malformed ID number) are not errors: the slot stays 0.
         Errors: as PaillierScore's for the model, BATCH_TOO_LARGE past 4096 persons.
+        """
+
+    @_abc_1.abstractmethod
+    def EncryptedFaceMatch(
+        self,
+        request_iterator: _MaybeAsyncIterator[_compute_pb2.EncryptedFaceMatchRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_compute_pb2.EncryptedFaceMatchResponse, _abc.Awaitable[_compute_pb2.EncryptedFaceMatchResponse]]:
+        """A face match without the selfie's embedding leaving the bank in clear: the bank sends its
+        L2-normalised 128-dimensional selfie embedding q, encrypted under its own CKKS key in
+        slots 0..127 of a full-width (4096-slot) vector, and the zone answers a ciphertext whose
+        every slot is y = s*(<q,t> - tau) + r*(|q|^2 - 1), t the person's normalised ID-card
+        template, tau the zone's cosine threshold, s > 0 and r fresh random numbers: y > 0 means
+        MATCH, and nothing else of t or of <q,t> is in the answer. One stream: the header first,
+        then the bank's PUBLIC TenSEAL context (with Galois and relinearisation keys; no secret
+        key; at most 48 MB) in chunks of at most 1 MiB, then the query ciphertext (at most 1 MB).
+        Scope identity:verify (not compute:score): it is a face check. Consent as for
+        IdentityService.Verify; each call is one face attempt under the same
+        limits. Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID, FIELD_INVALID, CONTEXT_INVALID,
+        CIPHERTEXT_INVALID), FAILED_PRECONDITION (CONSENT_REQUIRED, FACE_NOT_ENROLLED),
+        RESOURCE_EXHAUSTED (ATTEMPTS_EXHAUSTED, MESSAGE_TOO_LARGE), UNAVAILABLE,
+        DEADLINE_EXCEEDED.
         """
 
 def add_ComputeServiceServicer_to_server(servicer: ComputeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,19 +25,27 @@ _sym_db = _symbol_database.Default()
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x64\x61taward/v1/identity.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\x92\x01\n\rVerifyRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x13\n\x0b\x63onsent_ref\x18\x04 \x01(\t\x12\x0e\n\x06selfie\x18\x05 \x01(\x0c\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"\x9c\x01\n\x0eVerifyResponse\x12\x17\n\x0fid_number_valid\x18\x01 \x01(\x08\x12\x14\n\x0cname_matches\x18\x02 \x01(\x08\x12\x34\n\x0fregistry_status\x18\x03 \x01(\x0e\x32\x1b.dataward.v1.RegistryStatus\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt*\xa9\x01\n\x0eRegistryStatus\x12\x1f\n\x1bREGISTRY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16REGISTRY_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18REGISTRY_STATUS_DECEASED\x10\x02\x12\x1d\n\x19REGISTRY_STATUS_EMIGRATED\x10\x03\x12\x1d\n\x19REGISTRY_STATUS_NOT_FOUND\x10\x04\x32T\n\x0fIdentityService\x12\x41\n\x06Verify\x12\x1a.dataward.v1.VerifyRequest\x1a\x1b.dataward.v1.VerifyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x64\x61taward/v1/identity.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\x92\x01\n\rVerifyRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x07purpose\x18\x03 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x13\n\x0b\x63onsent_ref\x18\x04 \x01(\t\x12\x0e\n\x06selfie\x18\x05 \x01(\x0c\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"\xc2\x01\n\x0eVerifyResponse\x12\x17\n\x0fid_number_valid\x18\x01 \x01(\x08\x12\x14\n\x0cname_matches\x18\x02 \x01(\x08\x12\x34\n\x0fregistry_status\x18\x03 \x01(\x0e\x32\x1b.dataward.v1.RegistryStatus\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt\x12$\n\x04\x66\x61\x63\x65\x18\x05 \x01(\x0b\x32\x16.dataward.v1.FaceCheck\"\x9c\x01\n\tFaceCheck\x12)\n\x07outcome\x18\x01 \x01(\x0e\x32\x18.dataward.v1.FaceOutcome\x12#\n\x04\x62\x61nd\x18\x02 \x01(\x0e\x32\x15.dataward.v1.FaceBand\x12)\n\x06retake\x18\x03 \x01(\x0e\x32\x19.dataward.v1.RetakeReason\x12\x14\n\x0cvalidated_on\x18\x04 \x01(\t*\xa9\x01\n\x0eRegistryStatus\x12\x1f\n\x1bREGISTRY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16REGISTRY_STATUS_ACTIVE\x10\x01\x12\x1c\n\x18REGISTRY_STATUS_DECEASED\x10\x02\x12\x1d\n\x19REGISTRY_STATUS_EMIGRATED\x10\x03\x12\x1d\n\x19REGISTRY_STATUS_NOT_FOUND\x10\x04*}\n\x0b\x46\x61\x63\x65Outcome\x12\x1c\n\x18\x46\x41\x43\x45_OUTCOME_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46\x41\x43\x45_OUTCOME_MATCH\x10\x01\x12\x19\n\x15\x46\x41\x43\x45_OUTCOME_NO_MATCH\x10\x02\x12\x1d\n\x19\x46\x41\x43\x45_OUTCOME_INCONCLUSIVE\x10\x03*O\n\x08\x46\x61\x63\x65\x42\x61nd\x12\x19\n\x15\x46\x41\x43\x45_BAND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46\x41\x43\x45_BAND_HIGH\x10\x01\x12\x14\n\x10\x46\x41\x43\x45_BAND_MEDIUM\x10\x02*\xce\x02\n\x0cRetakeReason\x12\x1d\n\x19RETAKE_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15RETAKE_REASON_NO_FACE\x10\x01\x12 \n\x1cRETAKE_REASON_MULTIPLE_FACES\x10\x02\x12 \n\x1cRETAKE_REASON_FACE_TOO_SMALL\x10\x03\x12\x1c\n\x18RETAKE_REASON_TOO_BLURRY\x10\x04\x12\x1a\n\x16RETAKE_REASON_TOO_DARK\x10\x05\x12\x1c\n\x18RETAKE_REASON_TOO_BRIGHT\x10\x06\x12 \n\x1cRETAKE_REASON_TOO_COMPRESSED\x10\x07\x12(\n$RETAKE_REASON_PRESENTATION_SUSPECTED\x10\x08\x12\x1c\n\x18RETAKE_REASON_BORDERLINE\x10\t2T\n\x0fIdentityService\x12\x41\n\x06Verify\x12\x1a.dataward.v1.VerifyRequest\x1a\x1b.dataward.v1.VerifyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REGISTRYSTATUS']._serialized_start=378
-  _globals['_REGISTRYSTATUS']._serialized_end=547
+  _globals['_REGISTRYSTATUS']._serialized_start=575
+  _globals['_REGISTRYSTATUS']._serialized_end=744
+  _globals['_FACEOUTCOME']._serialized_start=746
+  _globals['_FACEOUTCOME']._serialized_end=871
+  _globals['_FACEBAND']._serialized_start=873
+  _globals['_FACEBAND']._serialized_end=952
+  _globals['_RETAKEREASON']._serialized_start=955
+  _globals['_RETAKEREASON']._serialized_end=1289
   _globals['_VERIFYREQUEST']._serialized_start=70
   _globals['_VERIFYREQUEST']._serialized_end=216
   _globals['_VERIFYRESPONSE']._serialized_start=219
-  _globals['_VERIFYRESPONSE']._serialized_end=375
-  _globals['_IDENTITYSERVICE']._serialized_start=549
-  _globals['_IDENTITYSERVICE']._serialized_end=633
+  _globals['_VERIFYRESPONSE']._serialized_end=413
+  _globals['_FACECHECK']._serialized_start=416
+  _globals['_FACECHECK']._serialized_end=572
+  _globals['_IDENTITYSERVICE']._serialized_start=1291
+  _globals['_IDENTITYSERVICE']._serialized_end=1375
 # @@protoc_insertion_point(module_scope)

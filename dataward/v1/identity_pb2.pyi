@@ -41,6 +41,88 @@ REGISTRY_STATUS_NOT_FOUND: RegistryStatus.ValueType  # 4
 """A consent exists but the registry no longer holds the person."""
 Global___RegistryStatus: _TypeAlias = RegistryStatus  # noqa: Y015
 
+class _FaceOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FaceOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FaceOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FACE_OUTCOME_UNSPECIFIED: _FaceOutcome.ValueType  # 0
+    FACE_OUTCOME_MATCH: _FaceOutcome.ValueType  # 1
+    FACE_OUTCOME_NO_MATCH: _FaceOutcome.ValueType  # 2
+    FACE_OUTCOME_INCONCLUSIVE: _FaceOutcome.ValueType  # 3
+    """No decision: `retake` says why; ask for a new selfie."""
+
+class FaceOutcome(_FaceOutcome, metaclass=_FaceOutcomeEnumTypeWrapper):
+    """The face match of a selfie against the person's ID-card photo."""
+
+FACE_OUTCOME_UNSPECIFIED: FaceOutcome.ValueType  # 0
+FACE_OUTCOME_MATCH: FaceOutcome.ValueType  # 1
+FACE_OUTCOME_NO_MATCH: FaceOutcome.ValueType  # 2
+FACE_OUTCOME_INCONCLUSIVE: FaceOutcome.ValueType  # 3
+"""No decision: `retake` says why; ask for a new selfie."""
+Global___FaceOutcome: _TypeAlias = FaceOutcome  # noqa: Y015
+
+class _FaceBand:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FaceBandEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FaceBand.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FACE_BAND_UNSPECIFIED: _FaceBand.ValueType  # 0
+    FACE_BAND_HIGH: _FaceBand.ValueType  # 1
+    FACE_BAND_MEDIUM: _FaceBand.ValueType  # 2
+
+class FaceBand(_FaceBand, metaclass=_FaceBandEnumTypeWrapper):
+    """How sure a MATCH or NO_MATCH is, from the zone's calibrated thresholds (UNSPECIFIED for
+    INCONCLUSIVE).
+    """
+
+FACE_BAND_UNSPECIFIED: FaceBand.ValueType  # 0
+FACE_BAND_HIGH: FaceBand.ValueType  # 1
+FACE_BAND_MEDIUM: FaceBand.ValueType  # 2
+Global___FaceBand: _TypeAlias = FaceBand  # noqa: Y015
+
+class _RetakeReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RetakeReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RetakeReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RETAKE_REASON_UNSPECIFIED: _RetakeReason.ValueType  # 0
+    RETAKE_REASON_NO_FACE: _RetakeReason.ValueType  # 1
+    RETAKE_REASON_MULTIPLE_FACES: _RetakeReason.ValueType  # 2
+    """More than one face, or a second face nearly as large as the first."""
+    RETAKE_REASON_FACE_TOO_SMALL: _RetakeReason.ValueType  # 3
+    RETAKE_REASON_TOO_BLURRY: _RetakeReason.ValueType  # 4
+    RETAKE_REASON_TOO_DARK: _RetakeReason.ValueType  # 5
+    RETAKE_REASON_TOO_BRIGHT: _RetakeReason.ValueType  # 6
+    RETAKE_REASON_TOO_COMPRESSED: _RetakeReason.ValueType  # 7
+    """A JPEG saved at a very low quality."""
+    RETAKE_REASON_PRESENTATION_SUSPECTED: _RetakeReason.ValueType  # 8
+    """The selfie is (nearly) the ID-card photo itself, not a live capture."""
+    RETAKE_REASON_BORDERLINE: _RetakeReason.ValueType  # 9
+    """The face is neither clearly the person nor clearly someone else."""
+
+class RetakeReason(_RetakeReason, metaclass=_RetakeReasonEnumTypeWrapper):
+    """Why a face check is INCONCLUSIVE."""
+
+RETAKE_REASON_UNSPECIFIED: RetakeReason.ValueType  # 0
+RETAKE_REASON_NO_FACE: RetakeReason.ValueType  # 1
+RETAKE_REASON_MULTIPLE_FACES: RetakeReason.ValueType  # 2
+"""More than one face, or a second face nearly as large as the first."""
+RETAKE_REASON_FACE_TOO_SMALL: RetakeReason.ValueType  # 3
+RETAKE_REASON_TOO_BLURRY: RetakeReason.ValueType  # 4
+RETAKE_REASON_TOO_DARK: RetakeReason.ValueType  # 5
+RETAKE_REASON_TOO_BRIGHT: RetakeReason.ValueType  # 6
+RETAKE_REASON_TOO_COMPRESSED: RetakeReason.ValueType  # 7
+"""A JPEG saved at a very low quality."""
+RETAKE_REASON_PRESENTATION_SUSPECTED: RetakeReason.ValueType  # 8
+"""The selfie is (nearly) the ID-card photo itself, not a live capture."""
+RETAKE_REASON_BORDERLINE: RetakeReason.ValueType  # 9
+"""The face is neither clearly the person nor clearly someone else."""
+Global___RetakeReason: _TypeAlias = RetakeReason  # noqa: Y015
+
 @_typing.final
 class VerifyRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -64,8 +146,9 @@ class VerifyRequest(_message.Message):
     consent_ref: _builtins.str
     """As in CheckRequest: empty, or `cns_` and 24 characters."""
     selfie: _builtins.bytes
-    """A selfie (JPEG or PNG). Not supported yet: any non-empty value is answered with
-    UNIMPLEMENTED / NOT_IMPLEMENTED.
+    """Optional: a selfie (JPEG or PNG, at most 6 MB and 40 megapixels by default), compared
+    with the ID-card photo the zone holds for this person. Each selfie is one face attempt:
+    by default 3 per person per day and 10 per month, across all partners.
     """
     client_nonce: _builtins.str
     """Optional, recommended: a fresh random value per request (16..64 characters of
@@ -99,12 +182,17 @@ class VerifyResponse(_message.Message):
     NAME_MATCHES_FIELD_NUMBER: _builtins.int
     REGISTRY_STATUS_FIELD_NUMBER: _builtins.int
     RECEIPT_FIELD_NUMBER: _builtins.int
+    FACE_FIELD_NUMBER: _builtins.int
     id_number_valid: _builtins.bool
     """GB 11643 structure and check character (always true in a response, see VerifyRequest)."""
     name_matches: _builtins.bool
     registry_status: Global___RegistryStatus.ValueType
     @_builtins.property
     def receipt(self) -> _common_pb2.Receipt: ...
+    @_builtins.property
+    def face(self) -> Global___FaceCheck:
+        """Set when a selfie was sent."""
+
     def __init__(
         self,
         *,
@@ -112,11 +200,43 @@ class VerifyResponse(_message.Message):
         name_matches: _builtins.bool = ...,
         registry_status: Global___RegistryStatus.ValueType = ...,
         receipt: _common_pb2.Receipt | None = ...,
+        face: Global___FaceCheck | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["face", b"face", "receipt", b"receipt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id_number_valid", b"id_number_valid", "name_matches", b"name_matches", "receipt", b"receipt", "registry_status", b"registry_status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["face", b"face", "id_number_valid", b"id_number_valid", "name_matches", b"name_matches", "receipt", b"receipt", "registry_status", b"registry_status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyResponse: _TypeAlias = VerifyResponse  # noqa: Y015
+
+@_typing.final
+class FaceCheck(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    BAND_FIELD_NUMBER: _builtins.int
+    RETAKE_FIELD_NUMBER: _builtins.int
+    VALIDATED_ON_FIELD_NUMBER: _builtins.int
+    outcome: Global___FaceOutcome.ValueType
+    band: Global___FaceBand.ValueType
+    retake: Global___RetakeReason.ValueType
+    validated_on: _builtins.str
+    """What the zone's thresholds were calibrated and validated on (a sentence), e.g. that the
+    model is weaker on East-Asian faces than on the public benchmark it was checked on.
+    """
+    def __init__(
+        self,
+        *,
+        outcome: Global___FaceOutcome.ValueType = ...,
+        band: Global___FaceBand.ValueType = ...,
+        retake: Global___RetakeReason.ValueType = ...,
+        validated_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["band", b"band", "outcome", b"outcome", "retake", b"retake", "validated_on", b"validated_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FaceCheck: _TypeAlias = FaceCheck  # noqa: Y015

@@ -26,9 +26,11 @@ if _version_not_supported:
 
 
 class IdentityServiceStub:
-    """Identity-document checks for a consenting person: does this identity number exist in the
-    registry with this name, and what is its registry status. Booleans and enums only: never the
-    name, the photo, the template or a score. Scope: identity:verify.
+    """Identity checks for a consenting person: does this identity number exist in the registry
+    with this name, what is its registry status, and -- with a selfie -- is the selfie the face
+    of the person's ID-card photo (1:1 against that one named person; the zone offers no face
+    search). Booleans and enums only: never the name, the photo, the template or a distance.
+    Scope: identity:verify.
     """
 
     def __init__(self, channel):
@@ -45,17 +47,19 @@ class IdentityServiceStub:
 
 
 class IdentityServiceServicer:
-    """Identity-document checks for a consenting person: does this identity number exist in the
-    registry with this name, and what is its registry status. Booleans and enums only: never the
-    name, the photo, the template or a score. Scope: identity:verify.
+    """Identity checks for a consenting person: does this identity number exist in the registry
+    with this name, what is its registry status, and -- with a selfie -- is the selfie the face
+    of the person's ID-card photo (1:1 against that one named person; the zone offers no face
+    search). Booleans and enums only: never the name, the photo, the template or a distance.
+    Scope: identity:verify.
     """
 
     def Verify(self, request, context):
-        """Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID with metadata["rule"], FIELD_INVALID),
-        FAILED_PRECONDITION (CONSENT_REQUIRED, also for a person the registry does not hold),
-        UNIMPLEMENTED (NOT_IMPLEMENTED) when a selfie is sent: the face match arrives with the
-        biometrics work; until then send no selfie. Plus the common UNAUTHENTICATED,
-        PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
+        """Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID with metadata["rule"], FIELD_INVALID,
+        IMAGE_INVALID with metadata["problem"]), FAILED_PRECONDITION (CONSENT_REQUIRED, also for a
+        person the registry does not hold; FACE_NOT_ENROLLED), RESOURCE_EXHAUSTED
+        (ATTEMPTS_EXHAUSTED), UNAVAILABLE (the face workers cannot answer: retry). Plus the common
+        UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,9 +82,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class IdentityService:
-    """Identity-document checks for a consenting person: does this identity number exist in the
-    registry with this name, and what is its registry status. Booleans and enums only: never the
-    name, the photo, the template or a score. Scope: identity:verify.
+    """Identity checks for a consenting person: does this identity number exist in the registry
+    with this name, what is its registry status, and -- with a selfie -- is the selfie the face
+    of the person's ID-card photo (1:1 against that one named person; the zone offers no face
+    search). Booleans and enums only: never the name, the photo, the template or a distance.
+    Scope: identity:verify.
     """
 
     @staticmethod

@@ -27,9 +27,11 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class IdentityServiceStub:
-    """Identity-document checks for a consenting person: does this identity number exist in the
-    registry with this name, and what is its registry status. Booleans and enums only: never the
-    name, the photo, the template or a score. Scope: identity:verify.
+    """Identity checks for a consenting person: does this identity number exist in the registry
+    with this name, what is its registry status, and -- with a selfie -- is the selfie the face
+    of the person's ID-card photo (1:1 against that one named person; the zone offers no face
+    search). Booleans and enums only: never the name, the photo, the template or a distance.
+    Scope: identity:verify.
     """
 
     @_typing.overload
@@ -37,33 +39,37 @@ class IdentityServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> IdentityServiceAsyncStub: ...
     Verify: _grpc.UnaryUnaryMultiCallable[_identity_pb2.VerifyRequest, _identity_pb2.VerifyResponse]
-    """Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID with metadata["rule"], FIELD_INVALID),
-    FAILED_PRECONDITION (CONSENT_REQUIRED, also for a person the registry does not hold),
-    UNIMPLEMENTED (NOT_IMPLEMENTED) when a selfie is sent: the face match arrives with the
-    biometrics work; until then send no selfie. Plus the common UNAUTHENTICATED,
-    PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
+    """Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID with metadata["rule"], FIELD_INVALID,
+    IMAGE_INVALID with metadata["problem"]), FAILED_PRECONDITION (CONSENT_REQUIRED, also for a
+    person the registry does not hold; FACE_NOT_ENROLLED), RESOURCE_EXHAUSTED
+    (ATTEMPTS_EXHAUSTED), UNAVAILABLE (the face workers cannot answer: retry). Plus the common
+    UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
     """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
-    """Identity-document checks for a consenting person: does this identity number exist in the
-    registry with this name, and what is its registry status. Booleans and enums only: never the
-    name, the photo, the template or a score. Scope: identity:verify.
+    """Identity checks for a consenting person: does this identity number exist in the registry
+    with this name, what is its registry status, and -- with a selfie -- is the selfie the face
+    of the person's ID-card photo (1:1 against that one named person; the zone offers no face
+    search). Booleans and enums only: never the name, the photo, the template or a distance.
+    Scope: identity:verify.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Verify: _aio.UnaryUnaryMultiCallable[_identity_pb2.VerifyRequest, _identity_pb2.VerifyResponse]  # type: ignore[assignment]
-    """Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID with metadata["rule"], FIELD_INVALID),
-    FAILED_PRECONDITION (CONSENT_REQUIRED, also for a person the registry does not hold),
-    UNIMPLEMENTED (NOT_IMPLEMENTED) when a selfie is sent: the face match arrives with the
-    biometrics work; until then send no selfie. Plus the common UNAUTHENTICATED,
-    PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
+    """Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID with metadata["rule"], FIELD_INVALID,
+    IMAGE_INVALID with metadata["problem"]), FAILED_PRECONDITION (CONSENT_REQUIRED, also for a
+    person the registry does not hold; FACE_NOT_ENROLLED), RESOURCE_EXHAUSTED
+    (ATTEMPTS_EXHAUSTED), UNAVAILABLE (the face workers cannot answer: retry). Plus the common
+    UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
     """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Identity-document checks for a consenting person: does this identity number exist in the
-    registry with this name, and what is its registry status. Booleans and enums only: never the
-    name, the photo, the template or a score. Scope: identity:verify.
+    """Identity checks for a consenting person: does this identity number exist in the registry
+    with this name, what is its registry status, and -- with a selfie -- is the selfie the face
+    of the person's ID-card photo (1:1 against that one named person; the zone offers no face
+    search). Booleans and enums only: never the name, the photo, the template or a distance.
+    Scope: identity:verify.
     """
 
     @_abc_1.abstractmethod
@@ -72,11 +78,11 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.VerifyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.VerifyResponse, _abc.Awaitable[_identity_pb2.VerifyResponse]]:
-        """Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID with metadata["rule"], FIELD_INVALID),
-        FAILED_PRECONDITION (CONSENT_REQUIRED, also for a person the registry does not hold),
-        UNIMPLEMENTED (NOT_IMPLEMENTED) when a selfie is sent: the face match arrives with the
-        biometrics work; until then send no selfie. Plus the common UNAUTHENTICATED,
-        PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
+        """Errors: INVALID_ARGUMENT (ID_NUMBER_INVALID with metadata["rule"], FIELD_INVALID,
+        IMAGE_INVALID with metadata["problem"]), FAILED_PRECONDITION (CONSENT_REQUIRED, also for a
+        person the registry does not hold; FACE_NOT_ENROLLED), RESOURCE_EXHAUSTED
+        (ATTEMPTS_EXHAUSTED), UNAVAILABLE (the face workers cannot answer: retry). Plus the common
+        UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
         """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

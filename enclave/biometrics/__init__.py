@@ -1,0 +1,55 @@
+"""Face checks inside the zone (issue 13; DESIGN.md, "Identity checks"): 1:1 verification of
+a selfie against one named person's ID-card template, never a search.
+
+The seam and its frozen types are in :mod:`enclave.biometrics.interface` (:class:`FaceBackend`,
+:class:`DecodedImage`, :class:`Template`, :class:`Thresholds`, :class:`FaceVerdict`, ...); the
+errors in :mod:`enclave.biometrics.errors`.
+"""
+
+from enclave.biometrics.errors import (
+    AttemptsExhausted,
+    BiometricsError,
+    CalibrationSourceInvalid,
+    EnrolmentSourceInvalid,
+    FaceNotEnrolled,
+    FaceWorkerFailed,
+    ImageInvalid,
+)
+from enclave.biometrics.interface import (
+    TEMPLATE_DIM,
+    DecodedImage,
+    FaceBackend,
+    FaceBand,
+    FaceBox,
+    FaceOutcome,
+    FaceVerdict,
+    ImageLimits,
+    Probe,
+    QualityGates,
+    Retake,
+    Template,
+    Thresholds,
+)
+
+__all__ = [
+    "TEMPLATE_DIM",
+    "AttemptsExhausted",
+    "BiometricsError",
+    "CalibrationSourceInvalid",
+    "DecodedImage",
+    "EnrolmentSourceInvalid",
+    "FaceBackend",
+    "FaceBand",
+    "FaceBox",
+    "FaceNotEnrolled",
+    "FaceOutcome",
+    "FaceVerdict",
+    "FaceWorkerFailed",
+    "ImageInvalid",
+    "ImageLimits",
+    "Probe",
+    "QualityGates",
+    "Retake",
+    "Template",
+    "Thresholds",
+]
