@@ -6,6 +6,7 @@ The seam and its frozen types are in :mod:`enclave.biometrics.interface` (:class
 errors in :mod:`enclave.biometrics.errors`.
 """
 
+from enclave.biometrics._defaults import DEFAULT_THRESHOLDS, VALIDATED_ON
 from enclave.biometrics.errors import (
     AttemptsExhausted,
     BiometricsError,
@@ -18,6 +19,7 @@ from enclave.biometrics.errors import (
 from enclave.biometrics.interface import (
     TEMPLATE_DIM,
     DecodedImage,
+    FaceAnalyzer,
     FaceBackend,
     FaceBand,
     FaceBox,
@@ -32,12 +34,15 @@ from enclave.biometrics.interface import (
 )
 
 __all__ = [
+    "DEFAULT_THRESHOLDS",
     "TEMPLATE_DIM",
+    "VALIDATED_ON",
     "AttemptsExhausted",
     "BiometricsError",
     "CalibrationSourceInvalid",
     "DecodedImage",
     "EnrolmentSourceInvalid",
+    "FaceAnalyzer",
     "FaceBackend",
     "FaceBand",
     "FaceBox",

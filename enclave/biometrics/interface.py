@@ -25,6 +25,7 @@ import numpy.typing as npt
 __all__ = [
     "TEMPLATE_DIM",
     "DecodedImage",
+    "FaceAnalyzer",
     "FaceBackend",
     "FaceBand",
     "FaceBox",
@@ -219,6 +220,16 @@ class Probe:
     def __post_init__(self) -> None:
         if (self.template is None) == (self.retake is Retake.NONE):
             raise ValueError("a probe has a template or a retake reason, not both")
+
+
+class FaceAnalyzer(Protocol):
+    """Analyses one image's bytes: decode within the limits, find faces, apply the quality
+    gates, compute the template (the face workers, or the same in process)."""
+
+    def analyze(self, data: bytes) -> Probe:
+        """A :class:`Probe`; :class:`enclave.biometrics.ImageInvalid` for bytes that are not an
+        image the zone takes, :class:`enclave.biometrics.FaceWorkerFailed` when the work could
+        not be done."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,12 @@ from enclave.persons.errors import (
     PurposeNotGranted,
     SelfieNotSupported,
 )
+from enclave.persons.faces import (
+    AttemptLimiter,
+    EncryptedFaceMatcher,
+    FaceChecking,
+    ReferenceTemplates,
+)
 from enclave.persons.fields import (
     MAX_ID_NUMBER_CHARS,
     MAX_NAME_CHARS,
@@ -72,6 +78,7 @@ __all__ = [
     "PROVINCE_CODES",
     "SCHEME_BENEFITS",
     "Answer",
+    "AttemptLimiter",
     "BatchMember",
     "BatchScores",
     "Benefit",
@@ -85,9 +92,11 @@ __all__ = [
     "EligibilityDecision",
     "EligibilityQuery",
     "EligibilityReason",
+    "EncryptedFaceMatcher",
     "EncryptedScore",
     "EncryptedScoring",
     "EnrolmentLike",
+    "FaceChecking",
     "IdNumberInfo",
     "IdentityQuery",
     "InvalidField",
@@ -101,6 +110,7 @@ __all__ = [
     "PersonLike",
     "PersonNotFound",
     "PurposeNotGranted",
+    "ReferenceTemplates",
     "RegistryStatus",
     "ScoredBand",
     "SelfieNotSupported",

@@ -55,6 +55,7 @@ from enclave.persons.errors import (
     PurposeNotGranted,
     SelfieNotSupported,
 )
+from enclave.persons.faces import FaceChecking
 from enclave.persons.fields import MAX_NAME_CHARS, field_problem
 from enclave.persons.identity import DocumentVerdict, verify_document
 from enclave.persons.idnumber import InvalidIdNumber, validate_id_number
@@ -96,12 +97,15 @@ class PersonChecks:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         credit: CreditScoring | None = None,
         scoring: EncryptedScoring | None = None,
+        faces: FaceChecking | None = None,
     ) -> None:
         """``credit`` serves :meth:`credit_band`, ``scoring`` :meth:`paillier_score` and
-        :meth:`ckks_batch_score` (None: not served)."""
+        :meth:`ckks_batch_score`, ``faces`` the selfie of :meth:`verify_identity` and
+        :meth:`encrypted_face_match` (None: not served)."""
         self._directory = directory
         self._credit = credit
         self._scoring = scoring
+        self._faces = faces
         self._tokenizer = tokenizer
         self._consents = consents
         self._release = Releaser(audit, POLICY_VERSION)
