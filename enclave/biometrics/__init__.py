@@ -6,6 +6,20 @@ The seam and its frozen types are in :mod:`enclave.biometrics.interface` (:class
 errors in :mod:`enclave.biometrics.errors`.
 """
 
+from enclave.biometrics._calibrate import (
+    Calibration,
+    Pair,
+    RocPoint,
+    calibrate,
+    cosine_threshold_at_far,
+    equal_error_rate,
+    gar_at,
+    read_pairs,
+    roc_points,
+    scores_calibration,
+    threshold_at_far,
+    write_roc_png,
+)
 from enclave.biometrics._defaults import DEFAULT_THRESHOLDS, VALIDATED_ON
 from enclave.biometrics.errors import (
     AttemptsExhausted,
@@ -39,6 +53,7 @@ __all__ = [
     "VALIDATED_ON",
     "AttemptsExhausted",
     "BiometricsError",
+    "Calibration",
     "CalibrationSourceInvalid",
     "DecodedImage",
     "EnrolmentSourceInvalid",
@@ -52,9 +67,20 @@ __all__ = [
     "FaceWorkerFailed",
     "ImageInvalid",
     "ImageLimits",
+    "Pair",
     "Probe",
     "QualityGates",
     "Retake",
+    "RocPoint",
     "Template",
     "Thresholds",
+    "calibrate",
+    "cosine_threshold_at_far",
+    "equal_error_rate",
+    "gar_at",
+    "read_pairs",
+    "roc_points",
+    "scores_calibration",
+    "threshold_at_far",
+    "write_roc_png",
 ]
