@@ -6,6 +6,13 @@ The seam and its frozen types are in :mod:`enclave.biometrics.interface` (:class
 errors in :mod:`enclave.biometrics.errors`.
 """
 
+from enclave.biometrics._attempts import (
+    FACE_ATTEMPTS_DB,
+    PARTNER_RATE,
+    PERSON_DAY,
+    PERSON_MONTH,
+    FaceAttempts,
+)
 from enclave.biometrics._calibrate import (
     Calibration,
     Pair,
@@ -49,6 +56,10 @@ from enclave.biometrics.interface import (
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "FACE_ATTEMPTS_DB",
+    "PARTNER_RATE",
+    "PERSON_DAY",
+    "PERSON_MONTH",
     "TEMPLATE_DIM",
     "VALIDATED_ON",
     "AttemptsExhausted",
@@ -58,6 +69,7 @@ __all__ = [
     "DecodedImage",
     "EnrolmentSourceInvalid",
     "FaceAnalyzer",
+    "FaceAttempts",
     "FaceBackend",
     "FaceBand",
     "FaceBox",
