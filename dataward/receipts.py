@@ -52,6 +52,7 @@ __all__ = [
     "REVIEW_LIST",
     "REVIEW_REJECT",
     "REVOKE_CONSENT",
+    "FaceFields",
     "ReleaseLeaf",
     "ResultFields",
     "ckks_batch_fields",
@@ -149,14 +150,41 @@ def eligibility_fields(
 
 
 def identity_fields(
-    *, id_number_valid: bool, name_matches: bool, registry_status: str
+    *,
+    id_number_valid: bool,
+    name_matches: bool,
+    registry_status: str,
+    face: FaceFields | None = None,
 ) -> dict[str, ResultValue]:
-    """The fields of an identity-document answer."""
-    return {
+    """The fields of an identity-document answer; with a selfie (issue 13) also the face
+    check's ``face_outcome`` (MATCH, NO_MATCH, INCONCLUSIVE), ``face_band`` (HIGH, MEDIUM,
+    "" for INCONCLUSIVE), ``face_retake`` (the retake reason, "" if none) and
+    ``face_validated_on`` (the sentence the answer carries) -- never a distance. An answer
+    without a selfie hashes exactly the three document fields, as before."""
+    fields: dict[str, ResultValue] = {
         "id_number_valid": bool(id_number_valid),
         "name_matches": bool(name_matches),
         "registry_status": str(registry_status),
     }
+    if face is not None:
+        fields |= {
+            "face_outcome": str(face.outcome),
+            "face_band": str(face.band),
+            "face_retake": str(face.retake),
+            "face_validated_on": str(face.validated_on),
+        }
+    return fields
+
+
+@dataclass(frozen=True)
+class FaceFields:
+    """The face check of an identity answer as the receipt hashes it (names without their
+    wire prefixes: ``MATCH``, ``HIGH``, ``NO_FACE``; "" where the wire says UNSPECIFIED)."""
+
+    outcome: str
+    band: str
+    retake: str
+    validated_on: str
 
 
 def credit_band_fields(*, band: str, scorecard: str, policy_version: str) -> dict[str, ResultValue]:

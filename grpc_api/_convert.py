@@ -11,6 +11,7 @@ from google.protobuf.descriptor import EnumDescriptor
 from dataward.access import Purpose
 from dataward.transparency import Receipt
 from dataward.v1 import common_pb2, compute_pb2, eligibility_pb2, identity_pb2
+from enclave.biometrics import FaceBand, FaceVerdict, Retake
 from enclave.persons import (
     BatchMember,
     BatchScores,
@@ -41,6 +42,7 @@ __all__ = [
     "decision_to_proto",
     "eligibility_query",
     "encrypted_score_to_proto",
+    "face_to_proto",
     "identity_query",
     "paillier_score_query",
     "purpose_from_proto",
@@ -189,6 +191,26 @@ def verdict_to_proto(
             f"REGISTRY_STATUS_{verdict.registry_status.value}"
         ),
         receipt=receipt_to_proto(receipt, request_id=request_id),
+        face=face_to_proto(verdict.face) if verdict.face is not None else None,
+    )
+
+
+def face_to_proto(face: FaceVerdict) -> identity_pb2.FaceCheck:
+    """The face check of a selfie (issue 13): outcome, band, retake reason and the
+    validation sentence; the domain's empty band and retake are the wire's UNSPECIFIED."""
+    return identity_pb2.FaceCheck(
+        outcome=identity_pb2.FaceOutcome.Value(f"FACE_OUTCOME_{face.outcome.value}"),
+        band=(
+            identity_pb2.FaceBand.Value(f"FACE_BAND_{face.band.value}")
+            if face.band is not FaceBand.NONE
+            else identity_pb2.FACE_BAND_UNSPECIFIED
+        ),
+        retake=(
+            identity_pb2.RetakeReason.Value(f"RETAKE_REASON_{face.retake.value}")
+            if face.retake is not Retake.NONE
+            else identity_pb2.RETAKE_REASON_UNSPECIFIED
+        ),
+        validated_on=face.validated_on,
     )
 
 

@@ -52,6 +52,7 @@ from enclave.audit import (
     AuditTrustedCheckpointError,
     AuditUnknownEntryError,
 )
+from enclave.biometrics import errors as faces
 from enclave.budget import (
     BudgetError,
     BudgetExhausted,
@@ -119,6 +120,15 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     ConsentNotFound: C.NOT_FOUND,
     PersonNotFound: C.NOT_FOUND,
     SelfieNotSupported: C.UNIMPLEMENTED,
+    # face checks (issue 13): the selfie is the partner's input; the attempts its and the
+    # person's limits; an ID-card template the zone lacks is the person's state; the face
+    # workers failing is the zone's (retry). Enrolment and calibration are operator commands.
+    faces.ImageInvalid: C.INVALID_ARGUMENT,
+    faces.AttemptsExhausted: C.RESOURCE_EXHAUSTED,
+    faces.FaceNotEnrolled: C.FAILED_PRECONDITION,
+    faces.FaceWorkerFailed: C.UNAVAILABLE,
+    faces.EnrolmentSourceInvalid: C.INVALID_ARGUMENT,
+    faces.CalibrationSourceInvalid: C.INVALID_ARGUMENT,
     # the audit log: AuditService's lookups, and the zone's storage faults (never the caller's)
     AuditUnknownEntryError: C.NOT_FOUND,
     AuditBeyondLogError: C.NOT_FOUND,
@@ -218,6 +228,7 @@ STATUS_CODES: Mapping[type[BaseException], grpc.StatusCode] = {
     compute.PaillierError: C.INTERNAL,
     compute.ModelError: C.INTERNAL,
     ckks.CkksError: C.INTERNAL,
+    faces.BiometricsError: C.INTERNAL,
 }
 CATCH_ALL: frozenset[type[BaseException]] = frozenset(
     {
@@ -232,6 +243,7 @@ CATCH_ALL: frozenset[type[BaseException]] = frozenset(
         compute.PaillierError,
         compute.ModelError,
         ckks.CkksError,
+        faces.BiometricsError,
     }
 )
 
@@ -286,9 +298,13 @@ def refusal_for(exc: BaseException) -> Refusal:
         compute.ModelNotAttested
         | ckks.ContextInvalid
         | ckks.CiphertextInvalid
-        | ckks.CkksWorkerFailed,
+        | ckks.CkksWorkerFailed
+        | faces.ImageInvalid
+        | faces.FaceWorkerFailed,
     ):
         metadata["problem"] = exc.problem
+    elif isinstance(exc, faces.AttemptsExhausted):  # which limit; never another's counts
+        metadata["limit"] = exc.limit
     elif isinstance(exc, compute.PartnerKeyRefused):
         metadata["problem"] = exc.check
     elif isinstance(exc, compute.WeightsRefused):

@@ -5,7 +5,8 @@ Everything else receives the part it needs as an argument. Sources, later ones w
 1. the defaults written below (the portal's in :class:`portal.PortalOptions`, the gRPC API's in
    :class:`grpc_api.ServerOptions` and :class:`grpc_api.VerifierOptions`, with their help),
 2. a TOML file named by ``DATAWARD_CONFIG`` (sections ``[zone]``, ``[audit]``, ``[portal]``,
-   ``[grpc]``, ``[query]``, ``[budget]``, ``[compute]``, keys as the field names below),
+   ``[grpc]``, ``[query]``, ``[budget]``, ``[compute]``, ``[faces]``, keys as the field names
+   below),
 3. ``DATAWARD_*`` environment variables (listed in ``ENVIRONMENT``),
 4. explicit command-line overrides passed to :func:`load_settings`.
 
@@ -25,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from enclave.biometrics import DEFAULT_THRESHOLDS, ImageLimits, QualityGates, Thresholds
 from grpc_api import InvalidOptionError as InvalidGrpcOptionError
 from grpc_api import ServerOptions, VerifierOptions
 from launcher._setting_fields import environment_of, setting_metadata
@@ -38,6 +40,7 @@ __all__ = [
     "AuditSettings",
     "BudgetSettings",
     "ComputeSettings",
+    "FaceSettings",
     "GrpcSettings",
     "PortalSettings",
     "QuerySettings",
@@ -309,6 +312,230 @@ class ComputeSettings:
             raise SettingsError("setting compute.ckks_timeout_seconds must be greater than 0")
 
 
+_GATES = QualityGates()
+
+
+_GATE_DEFAULT = "the measured gate (`enclave.biometrics.QualityGates`)"
+_CALIBRATED = "calibrated (`enclave.biometrics.DEFAULT_THRESHOLDS`)"
+
+
+def _face_field(
+    default: Any,
+    help: str,
+    name: str,
+    default_text: str | None = None,
+) -> Any:
+    """A ``[faces]`` field, read from ``DATAWARD_FACES_<NAME>``; ``default_text`` for a
+    default another module measures or calibrates (the README names where it comes from)."""
+    return field(
+        default=default,
+        metadata=setting_metadata(
+            help=help, env=(f"DATAWARD_FACES_{name.upper()}",), default_text=default_text
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """The ``[faces]`` section: identity face checks (issue 13) -- the face workers, the image
+    limits, the quality gates, the decision's thresholds (``dataward faces calibrate`` prints
+    them as a ``[faces]`` snippet) and the attempt limits."""
+
+    workers: int = _face_field(
+        1,
+        "worker processes analysing selfies (dlib models loaded once in each), started on the "
+        "first selfie (0: in the serving process)",
+        "workers",
+    )
+    worker_memory_mb: int = _face_field(
+        2048, "address-space limit of each face worker", "worker_memory_mb"
+    )
+    timeout_seconds: float = _face_field(
+        30.0,
+        "how long one selfie may take in a worker; past it the worker is replaced and the "
+        "call is UNAVAILABLE, retry",
+        "timeout_seconds",
+    )
+    max_image_bytes: int = _face_field(
+        6_000_000,
+        "the largest selfie accepted, in bytes (larger: INVALID_ARGUMENT `IMAGE_INVALID` "
+        "TOO_LARGE, no attempt counted)",
+        "max_image_bytes",
+    )
+    max_pixels: int = _face_field(
+        40_000_000,
+        "the most pixels a selfie may declare in its header (more: `IMAGE_INVALID` "
+        "TOO_MANY_PIXELS, refused before decoding)",
+        "max_pixels",
+    )
+    max_side: int = _face_field(
+        1600,
+        "a decoded selfie is scaled down to this longer side before faces are found",
+        "max_side",
+    )
+    min_face_px: int = _face_field(
+        _GATES.min_face_px,
+        "the narrowest face accepted, in pixels of the scaled image (narrower: retake "
+        "FACE_TOO_SMALL)",
+        "min_face_px",
+        _GATE_DEFAULT,
+    )
+    second_face_ratio: float = _face_field(
+        _GATES.second_face_ratio,
+        "a second face at least this fraction of the largest face's width is retake MULTIPLE_FACES",
+        "second_face_ratio",
+        _GATE_DEFAULT,
+    )
+    min_sharpness: float = _face_field(
+        _GATES.min_sharpness,
+        "the least variance of the Laplacian over the face (less: retake TOO_BLURRY)",
+        "min_sharpness",
+        _GATE_DEFAULT,
+    )
+    min_brightness: float = _face_field(
+        _GATES.min_brightness,
+        "the darkest mean grey level of the face accepted (0..255; darker: retake TOO_DARK)",
+        "min_brightness",
+        _GATE_DEFAULT,
+    )
+    max_brightness: float = _face_field(
+        _GATES.max_brightness,
+        "the brightest mean grey level of the face accepted (brighter: retake TOO_BRIGHT)",
+        "max_brightness",
+        _GATE_DEFAULT,
+    )
+    min_jpeg_quality: int = _face_field(
+        _GATES.min_jpeg_quality,
+        "the lowest estimated JPEG quality accepted (lower: retake TOO_COMPRESSED)",
+        "min_jpeg_quality",
+        _GATE_DEFAULT,
+    )
+    presentation_floor: float = _face_field(
+        DEFAULT_THRESHOLDS.presentation_floor,
+        "a distance below this means the ID photo itself was sent: INCONCLUSIVE, "
+        "PRESENTATION_SUSPECTED",
+        "presentation_floor",
+        _CALIBRATED,
+    )
+    match_high: float = _face_field(
+        DEFAULT_THRESHOLDS.match_high,
+        "distance at most this: MATCH, HIGH",
+        "match_high",
+        _CALIBRATED,
+    )
+    match_medium: float = _face_field(
+        DEFAULT_THRESHOLDS.match_medium,
+        "distance at most this: MATCH, MEDIUM",
+        "match_medium",
+        _CALIBRATED,
+    )
+    no_match: float = _face_field(
+        DEFAULT_THRESHOLDS.no_match,
+        "distance from this on: NO_MATCH (between `faces.match_medium` and it: INCONCLUSIVE, "
+        "BORDERLINE)",
+        "no_match",
+        _CALIBRATED,
+    )
+    no_match_high: float = _face_field(
+        DEFAULT_THRESHOLDS.no_match_high,
+        "distance from this on: NO_MATCH, HIGH (below: MEDIUM)",
+        "no_match_high",
+        _CALIBRATED,
+    )
+    encrypted_cosine: float = _face_field(
+        DEFAULT_THRESHOLDS.encrypted_cosine,
+        "the encrypted face match's threshold on the cosine of the normalised templates",
+        "encrypted_cosine",
+        _CALIBRATED,
+    )
+    validated_on: str = field(
+        default=DEFAULT_THRESHOLDS.validated_on,
+        metadata=setting_metadata(
+            help="the sentence every face answer carries about what the thresholds were "
+            "calibrated and validated on (change it with the thresholds)",
+            env=("DATAWARD_FACES_VALIDATED_ON",),
+            default_text="LFW View 2 fold 1's sentence (`enclave.biometrics.VALIDATED_ON`)",
+        ),
+    )
+    attempts_per_day: int = _face_field(
+        3,
+        "face attempts (selfies and encrypted matches) on one person per UTC day, across all "
+        "partners (more: RESOURCE_EXHAUSTED `ATTEMPTS_EXHAUSTED`)",
+        "attempts_per_day",
+    )
+    attempts_per_month: int = _face_field(
+        10,
+        "face attempts on one person per UTC calendar month, across all partners",
+        "attempts_per_month",
+    )
+    partner_attempts_per_minute: int = _face_field(
+        60,
+        "face attempts one partner may make per minute over all persons (sliding)",
+        "partner_attempts_per_minute",
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.workers <= 64:
+            raise SettingsError("setting faces.workers must be from 0 to 64")
+        if self.worker_memory_mb < 512:
+            raise SettingsError("setting faces.worker_memory_mb must be at least 512")
+        if not self.timeout_seconds > 0:
+            raise SettingsError("setting faces.timeout_seconds must be greater than 0")
+        for name in ("max_image_bytes", "max_pixels", "max_side", "min_face_px"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"setting faces.{name} must be at least 1")
+        if not 0 < self.second_face_ratio <= 1:
+            raise SettingsError("setting faces.second_face_ratio must be in (0, 1]")
+        if not 0 <= self.min_brightness < self.max_brightness <= 255:
+            raise SettingsError(
+                "settings faces.min_brightness and faces.max_brightness must satisfy "
+                "0 <= min < max <= 255"
+            )
+        if self.min_sharpness < 0:
+            raise SettingsError("setting faces.min_sharpness must not be negative")
+        if not 1 <= self.min_jpeg_quality <= 100:
+            raise SettingsError("setting faces.min_jpeg_quality must be from 1 to 100")
+        if not self.validated_on.strip():
+            raise SettingsError("setting faces.validated_on must say what was validated")
+        for name in ("attempts_per_day", "attempts_per_month", "partner_attempts_per_minute"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"setting faces.{name} must be at least 1")
+        if self.attempts_per_day > self.attempts_per_month:
+            raise SettingsError(
+                "setting faces.attempts_per_day must not exceed faces.attempts_per_month"
+            )
+        try:
+            self.thresholds()
+        except ValueError as exc:
+            raise SettingsError(f"settings faces.*: {exc}") from None
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            presentation_floor=self.presentation_floor,
+            match_high=self.match_high,
+            match_medium=self.match_medium,
+            no_match=self.no_match,
+            no_match_high=self.no_match_high,
+            encrypted_cosine=self.encrypted_cosine,
+            validated_on=self.validated_on,
+        )
+
+    def limits(self) -> ImageLimits:
+        return ImageLimits(
+            max_bytes=self.max_image_bytes, max_pixels=self.max_pixels, max_side=self.max_side
+        )
+
+    def gates(self) -> QualityGates:
+        return QualityGates(
+            min_face_px=self.min_face_px,
+            second_face_ratio=self.second_face_ratio,
+            min_sharpness=self.min_sharpness,
+            min_brightness=self.min_brightness,
+            max_brightness=self.max_brightness,
+            min_jpeg_quality=self.min_jpeg_quality,
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     zone: ZoneSettings = ZoneSettings()
@@ -318,6 +545,7 @@ class Settings:
     query: QuerySettings = QuerySettings()
     budget: BudgetSettings = BudgetSettings()
     compute: ComputeSettings = ComputeSettings()
+    faces: FaceSettings = FaceSettings()
 
 
 # Environment variable -> (section, field). The master key has its own two variables.
@@ -331,9 +559,10 @@ ENVIRONMENT: Mapping[str, tuple[str, str]] = {
     **environment_of("query", QuerySettings),
     **environment_of("budget", BudgetSettings),
     **environment_of("compute", ComputeSettings),
+    **environment_of("faces", FaceSettings),
 }
 _T = TypeVar("_T")
-_SECTIONS = ("zone", "audit", "portal", "grpc", "query", "budget", "compute")
+_SECTIONS = ("zone", "audit", "portal", "grpc", "query", "budget", "compute", "faces")
 MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
 MASTER_KEY_FILE_VARIABLE = "DATAWARD_MASTER_KEY_FILE"
 # At most a pipe's atomic write: `serve` hands the key to the portal process through a pipe.
@@ -378,6 +607,7 @@ def load_settings(
         query=_build(defaults.query, sections["query"], "query"),
         budget=_build(defaults.budget, sections["budget"], "budget"),
         compute=_build(defaults.compute, sections["compute"], "compute"),
+        faces=_build(defaults.faces, sections["faces"], "faces"),
     )
 
 

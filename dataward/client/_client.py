@@ -239,6 +239,12 @@ class Client:
         selfie: bytes = b"",
         timeout: float | None = None,
     ) -> IdentityResult:
+        """The identity-document check of a consenting person; with ``selfie`` (JPEG or PNG
+        bytes) also the 1:1 face check against that person's ID-card photo in the zone:
+        ``result.face`` (MATCH, NO_MATCH or INCONCLUSIVE with a retake reason). Each selfie is
+        one face attempt (:class:`AttemptsExhausted` past the limits); a refused image is
+        :class:`ImageInvalid` and counts none; :class:`FaceNotEnrolled` when the zone holds
+        no ID-card face of the person."""
         request = identity_pb2.VerifyRequest(
             id_number=id_number,
             name=name,

@@ -19,6 +19,7 @@ from dataward.client._types import (
     CreditBand,
     EligibilityQuery,
     EligibilityResult,
+    FaceResult,
     IdentityResult,
 )
 from dataward.client.errors import DatawardError, error_for
@@ -103,6 +104,17 @@ def identity_result(response: identity_pb2.VerifyResponse, nonce: str) -> Identi
         receipt_from_proto(response.receipt),
         response.receipt.request_id,
         nonce,
+        face_result(response.face) if response.HasField("face") else None,
+    )
+
+
+def face_result(face: identity_pb2.FaceCheck) -> FaceResult:
+    """A selfie's face check, the enums' names without their prefixes ("" for UNSPECIFIED)."""
+    return FaceResult(
+        _enum_name(identity_pb2.FaceOutcome, face.outcome, "FACE_OUTCOME_") or "",
+        _enum_name(identity_pb2.FaceBand, face.band, "FACE_BAND_") or "",
+        _enum_name(identity_pb2.RetakeReason, face.retake, "RETAKE_REASON_") or "",
+        face.validated_on,
     )
 
 

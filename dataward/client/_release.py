@@ -50,10 +50,14 @@ def release_of(result: Answer) -> tuple[str, receipts.ResultFields]:
         )
         return receipts.ELIGIBILITY_CHECK, fields
     if isinstance(result, IdentityResult):
+        face = result.face
         fields = receipts.identity_fields(
             id_number_valid=result.id_number_valid,
             name_matches=result.name_matches,
             registry_status=result.registry_status,
+            face=None
+            if face is None
+            else receipts.FaceFields(face.outcome, face.band, face.retake, face.validated_on),
         )
         return receipts.IDENTITY_VERIFY, fields
     if isinstance(result, CreditBand):

@@ -22,6 +22,7 @@ __all__ = [
     "CreditBand",
     "EligibilityQuery",
     "EligibilityResult",
+    "FaceResult",
     "IdentityResult",
 ]
 
@@ -46,6 +47,22 @@ class EligibilityResult:
 
 
 @dataclass(frozen=True)
+class FaceResult:
+    """The zone's face check of a selfie against the person's ID-card photo (issue 13): never
+    a distance. ``retake`` says why an INCONCLUSIVE answer needs a new selfie;
+    ``validated_on`` what the zone's thresholds were calibrated and validated on."""
+
+    outcome: str  # MATCH | NO_MATCH | INCONCLUSIVE
+    band: str  # HIGH | MEDIUM; "" for INCONCLUSIVE
+    retake: str  # NO_FACE, MULTIPLE_FACES, ..., PRESENTATION_SUSPECTED, BORDERLINE; "" if none
+    validated_on: str
+
+    @property
+    def matched(self) -> bool:
+        return self.outcome == "MATCH"
+
+
+@dataclass(frozen=True)
 class IdentityResult:
     id_number_valid: bool
     name_matches: bool
@@ -53,6 +70,7 @@ class IdentityResult:
     receipt: Receipt
     request_id: str = ""
     client_nonce: str = ""
+    face: FaceResult | None = None  # when a selfie was sent
 
 
 @dataclass(frozen=True)

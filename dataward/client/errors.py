@@ -8,19 +8,25 @@ DatawardError                  (.code, .reason, .message)
 │   ├── WeightsInvalid         WEIGHTS_INVALID: a Paillier key or ciphertext the zone refuses
 │   ├── ContextInvalid         CONTEXT_INVALID: a CKKS context the zone refuses (.problem)
 │   ├── CiphertextInvalid      CIPHERTEXT_INVALID: a CKKS ciphertext the zone refuses (.problem)
-│   └── AttestationInvalid     MODEL_NOT_ATTESTED on a submitted attestation (.problem)
+│   ├── AttestationInvalid     MODEL_NOT_ATTESTED on a submitted attestation (.problem)
+│   └── ImageInvalid           IMAGE_INVALID: the selfie is not an image the zone takes
+│                              (.problem: EMPTY, TOO_LARGE, NOT_AN_IMAGE, TOO_MANY_PIXELS,
+│                              TRUNCATED, UNDECODABLE); no face attempt was counted
 ├── FailedPrecondition         (.reason says which)
 │   ├── ConsentRequired        CONSENT_REQUIRED (also: the registry does not hold the person)
 │   ├── ModelNotAttested       MODEL_NOT_ATTESTED when scoring (.problem: UNSIGNED, SIGNATURE,
 │   │                          EXPIRED, AUDITOR_UNKNOWN)
 │   ├── ScoreAlreadyGiven      SCORE_ALREADY_GIVEN: one score per consent and model version
-│   └── ModelMismatch          MODEL_MISMATCH: the card does not fit the policy's feature set
+│   ├── ModelMismatch          MODEL_MISMATCH: the card does not fit the policy's feature set
+│   └── FaceNotEnrolled        FACE_NOT_ENROLLED: the zone holds no ID-card face of the person
 ├── AlreadyExists
 │   └── ModelExists            MODEL_EXISTS: that model version is registered already
 ├── NotYetSigned               NOT_YET_SIGNED (.retry_after seconds): no checkpoint covers it yet
 ├── NotFound
 │   └── ModelNotFound          MODEL_NOT_FOUND
 ├── RateLimited                RATE_LIMITED (.retry_after seconds)
+├── AttemptsExhausted          ATTEMPTS_EXHAUSTED: face attempts used up (.limit: PERSON_DAY,
+│                              PERSON_MONTH, PARTNER_RATE; .retry_after seconds)
 ├── BudgetExhausted            BUDGET_EXHAUSTED: the organization's privacy budget (.limit,
 │                              .left_micro(name), .requested_micro)
 ├── MessageTooLarge            RESOURCE_EXHAUSTED without a rate-limit reason
@@ -45,6 +51,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
     "AlreadyExists",
+    "AttemptsExhausted",
     "AttestationInvalid",
     "BudgetExhausted",
     "CiphertextInvalid",
@@ -52,8 +59,10 @@ __all__ = [
     "ContextInvalid",
     "DatawardError",
     "DeadlineExceeded",
+    "FaceNotEnrolled",
     "FailedPrecondition",
     "IdNumberInvalid",
+    "ImageInvalid",
     "InvalidArgument",
     "LogForked",
     "LogInconsistent",
@@ -189,6 +198,26 @@ class ModelExists(AlreadyExists):
     """That model version is registered already: register a new version."""
 
 
+# -- face checks (issue 13) --------------------------------------------------------------------
+class ImageInvalid(InvalidArgument, _HasProblem):
+    """The zone refuses the selfie before any face work (``problem``); no attempt counted."""
+
+
+class FaceNotEnrolled(FailedPrecondition):
+    """The zone holds no ID-card face template of this person: verify with documents only."""
+
+
+class AttemptsExhausted(DatawardError):  # noqa: N818 (named after the reason)
+    """The person's (across all partners) or the caller's face attempts are used up."""
+
+    retry_after: float | None = None
+
+    @property
+    def limit(self) -> str:
+        """PERSON_DAY, PERSON_MONTH or PARTNER_RATE."""
+        return self.metadata.get("limit", "")
+
+
 class NotYetSigned(DatawardError):  # noqa: N818 (a state, not a failure)
     retry_after: float | None = None
 
@@ -275,6 +304,9 @@ _BY_REASON: dict[str, type[DatawardError]] = {
     "MODEL_NOT_FOUND": ModelNotFound,
     "MODEL_EXISTS": ModelExists,
     "SCORE_ALREADY_GIVEN": ScoreAlreadyGiven,
+    "IMAGE_INVALID": ImageInvalid,
+    "FACE_NOT_ENROLLED": FaceNotEnrolled,
+    "ATTEMPTS_EXHAUSTED": AttemptsExhausted,
 }
 # One reason, two meanings by status: a submitted attestation that fails (INVALID_ARGUMENT)
 # is the caller's input; a model not attested at scoring (FAILED_PRECONDITION) is state.
@@ -314,7 +346,10 @@ def error_from_rpc(error: grpc.RpcError) -> DatawardError:
             elif detail.Unpack(retry):
                 retry_after = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
     result = error_for(code, reason, message, metadata)
-    if isinstance(result, RateLimited | NotYetSigned) and retry_after is not None:
+    if (
+        isinstance(result, RateLimited | NotYetSigned | AttemptsExhausted)
+        and retry_after is not None
+    ):
         result.retry_after = retry_after
     return result
 

@@ -11,7 +11,7 @@ They extend the zone's tree (:mod:`enclave.errors`); like every zone error their
         ├── ConsentRequired        no valid consent for this partner, purpose and person
         │                          (also the answer for a person the registry does not hold)
         ├── PersonNotFound         (steward) the registry does not hold this person
-        └── SelfieNotSupported     a selfie was sent; face matching is not available yet
+        └── SelfieNotSupported     a selfie was sent to a zone that does not serve face checks
 
 Each carries its ``reason`` code (see :mod:`enclave.errors`).
 """
@@ -64,4 +64,6 @@ class PersonNotFound(PersonCheckError):  # noqa: N818 (API names)
 
 class SelfieNotSupported(PersonCheckError):  # noqa: N818 (API names)
     reason: ClassVar[str] = "NOT_IMPLEMENTED"
-    default_message = "face matching is not available yet: send the identity check without a selfie"
+    default_message = (
+        "this zone does not serve face checks: send the identity check without a selfie"
+    )

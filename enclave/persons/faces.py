@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from enclave.biometrics import FaceAnalyzer, Template, Thresholds
+from enclave.biometrics import FaceAnalyzer, ImageLimits, Template, Thresholds
 
 __all__ = ["AttemptLimiter", "EncryptedFaceMatcher", "FaceChecking", "ReferenceTemplates"]
 
@@ -55,3 +55,7 @@ class FaceChecking:
     thresholds: Thresholds
     matcher: EncryptedFaceMatcher | None = None
     timeout: float = 30.0
+    # What a selfie must be before an attempt is counted (checked in the serving process by
+    # enclave.biometrics.inspect_image, from the bytes and the header only); the analyzer
+    # decodes within the same limits.
+    limits: ImageLimits = field(default_factory=ImageLimits)

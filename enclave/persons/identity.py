@@ -11,8 +11,9 @@ with this name, and what is that person's registry status. Pure rules over recor
 - The registry status is reported as held (``ACTIVE``, ``DECEASED``, ``EMIGRATED``), or
   ``NOT_FOUND`` when a consent exists but the registry no longer holds the person (a partner
   only learns this with the person's consent; without it the answer is ``CONSENT_REQUIRED``).
-- A selfie is not supported yet (the face match comes with the biometrics work):
-  ``SelfieNotSupported``.
+- With a selfie (issue 13) the verdict also carries the face check
+  (:class:`enclave.biometrics.FaceVerdict`: outcome, band, retake reason, what the thresholds
+  were validated on), decided by :meth:`enclave.persons.PersonChecks.verify_identity`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import enum
 import hmac
 from dataclasses import dataclass
 from typing import Protocol
+
+from enclave.biometrics import FaceVerdict
 
 __all__ = ["DocumentVerdict", "PersonLike", "RegistryStatus", "verify_document"]
 
@@ -48,6 +51,7 @@ class DocumentVerdict:
     id_number_valid: bool
     name_matches: bool
     registry_status: RegistryStatus
+    face: FaceVerdict | None = None  # with a selfie only
 
 
 def verify_document(person: PersonLike | None, name_token: bytes) -> DocumentVerdict:

@@ -12,6 +12,7 @@ import pytest
 import enclave
 import enclave.analytics.errors
 import enclave.audit.errors
+import enclave.biometrics.errors
 import enclave.budget
 import enclave.budget.errors
 import enclave.compute.ckks_errors
@@ -59,6 +60,7 @@ EXPORTED = [
         enclave.budget.errors,
         enclave.compute.errors,
         enclave.compute.ckks_errors,
+        enclave.biometrics.errors,
         grpc_api.errors,
     )
     for name in module.__all__
@@ -82,6 +84,8 @@ def _instance(kind: type[BaseException]) -> BaseException:
         return kind("per_query", 2 * 10**6, state)
     if kind is enclave.budget.BudgetLedgerCorrupt:
         return kind(3, "its hash does not match its contents")
+    if kind is enclave.biometrics.errors.AttemptsExhausted:
+        return kind("PERSON_DAY", 3600.0)
     if kind is enclave.compute.errors.FeatureOutOfBounds:
         return kind("months_enrolled", 0, 0, 36)
     for args in ((), (1.5,), ("field", "rule"), ("t", "c", "e", "a"), ("t",)):
