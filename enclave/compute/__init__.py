@@ -5,7 +5,10 @@ CKKS (TenSEAL, N=8192, coefficient moduli [60, 40, 40, 60], scale 2^40): a partn
 uploaded public context and weight ciphertexts are validated (:func:`load_public_context`,
 :func:`load_ciphertext`), and :class:`CkksBatchScorer` scores a batch of up to 4096 persons
 column-packed, one slot per person, only consented persons' slots filled, by slot-wise
-multiply-by-plaintext and add only. :class:`CkksWorkers` runs it in worker processes (one
+multiply-by-plaintext and add only. The encrypted face match (issue 13,
+:func:`match_face`: :func:`load_face_match_context` with Galois keys required,
+:func:`face_match` answering one blinded value in every slot) is the one place that rotates,
+over the full width. :class:`CkksWorkers` runs it in worker processes (one
 TenSEAL context per process, a model's bytes sent once per worker, each worker's address
 space capped; a worker that dies or passes the timeout is replaced: :class:`CkksWorkerFailed`,
 :class:`CkksWorkerTimeout`), :class:`LocalCkks` in the calling process. Its errors are in
@@ -73,6 +76,13 @@ from enclave.compute._ckks import (
     load_public_context,
 )
 from enclave.compute._credit import CreditBand, CreditEvaluator
+from enclave.compute._facematch import (
+    FACE_MATCH_LIMITS,
+    FaceBlinding,
+    face_match,
+    load_face_match_context,
+    match_face,
+)
 from enclave.compute._features import (
     DEFAULT_FEATURE_LIMITS,
     MAX_BATCH_PERSONS,
@@ -139,6 +149,7 @@ __all__ = [
     "DEFAULT_FEATURE_LIMITS",
     "DEFAULT_WORKER_MEMORY",
     "EXPONENT_LIMIT",
+    "FACE_MATCH_LIMITS",
     "KEY_BITS",
     "MAX_BATCH_PERSONS",
     "MAX_KEY_CHUNK_BYTES",
@@ -163,6 +174,7 @@ __all__ = [
     "CreditEvaluator",
     "DatasetFiles",
     "EncryptedWeights",
+    "FaceBlinding",
     "FeatureBatchTooLarge",
     "FeatureBound",
     "FeatureComputationFailed",
@@ -206,9 +218,12 @@ __all__ = [
     "WeightCiphertext",
     "WeightsRefused",
     "attestation_problem",
+    "face_match",
     "feature_bounds",
     "fresh_obfuscator",
     "load_ciphertext",
+    "load_face_match_context",
     "load_public_context",
+    "match_face",
     "require_gmpy2",
 ]

@@ -151,6 +151,13 @@ def _vector_proto() -> Any:
 def load_public_context(data: bytes, limits: CkksLimits = CkksLimits()) -> CkksContext:
     """Deserialize and validate a partner's TenSEAL context; :class:`ContextInvalid` (with a
     ``problem`` code) on any breach. Nothing of a refused context is kept."""
+    return _load_context(data, limits, rotations=False)
+
+
+def _load_context(data: bytes, limits: CkksLimits, *, rotations: bool) -> CkksContext:
+    """The checks of :func:`load_public_context`; with ``rotations`` (the encrypted face
+    match, :mod:`enclave.compute._facematch`) Galois and relinearisation keys are REQUIRED
+    instead of Galois keys refused."""
     if not isinstance(data, bytes):
         raise ContextInvalid("MALFORMED", "a serialized context must be bytes")
     if len(data) > limits.context_bytes:
@@ -164,7 +171,7 @@ def load_public_context(data: bytes, limits: CkksLimits = CkksLimits()) -> CkksC
         scheme, degree = parms.scheme(), parms.poly_modulus_degree()
         bits = tuple(q.bit_count() for q in parms.coeff_modulus())
         private, galois = context.is_private(), context.has_galois_keys()
-        public = context.has_public_key()
+        public, relin = context.has_public_key(), context.has_relin_keys()
     except _PARSE_ERRORS as exc:
         raise ContextInvalid("MALFORMED", "the bytes are not a TenSEAL context") from exc
     if scheme != ts._ts_cpp.SCHEME_TYPE.CKKS:
@@ -184,9 +191,19 @@ def load_public_context(data: bytes, limits: CkksLimits = CkksLimits()) -> CkksC
         raise ContextInvalid(
             "SECRET_KEY", "the context holds a secret key; upload the public context only"
         )
-    if galois:
+    if galois and not rotations:
         raise ContextInvalid(
             "GALOIS_KEYS", "the context holds Galois keys; the zone never rotates: drop them"
+        )
+    if rotations and not galois:
+        raise ContextInvalid(
+            "NO_GALOIS_KEYS",
+            "the context holds no Galois keys; the face match sums by rotations: generate them",
+        )
+    if rotations and not relin:
+        raise ContextInvalid(
+            "NO_RELIN_KEYS",
+            "the context holds no relinearisation keys; the face match multiplies ciphertexts",
         )
     if not public:
         raise ContextInvalid("NO_PUBLIC_KEY", "the context holds no public key")

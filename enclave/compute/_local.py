@@ -10,6 +10,7 @@ import collections
 import threading
 from collections.abc import Sequence
 
+import numpy as np
 import numpy.typing as npt
 
 from enclave.compute._ckks import (
@@ -21,6 +22,7 @@ from enclave.compute._ckks import (
     load_ciphertext,
     load_public_context,
 )
+from enclave.compute._facematch import FACE_MATCH_LIMITS, match_face
 
 __all__ = ["LocalCkks"]
 
@@ -33,6 +35,7 @@ class LocalCkks:
         if cached_models < 1:
             raise ValueError("keep at least one model")
         self._limits = limits or CkksLimits()
+        self._face_limits = FACE_MATCH_LIMITS
         self._size = cached_models
         self._models: collections.OrderedDict[
             bytes, tuple[CkksContext, tuple[CkksCiphertext, ...]]
@@ -69,6 +72,21 @@ class LocalCkks:
         not enforced in-process (the worker pool enforces it)."""
         loaded, ciphertexts = self._loaded(model_key, context, weights)
         return CkksBatchScorer(bounds).score(loaded, ciphertexts, features, consented)
+
+    def match(
+        self,
+        *,
+        context: bytes,
+        query: bytes,
+        template: npt.NDArray[np.float64],
+        tau: float,
+        timeout: float,
+    ) -> bytes:
+        """The encrypted face match's serialized answer (see :meth:`CkksWorkers.match`), in
+        this process; ``timeout`` is not enforced here."""
+        return match_face(
+            context=context, query=query, template=template, tau=tau, limits=self._face_limits
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -56,6 +56,7 @@ from enclave.compute._ckks import (
     load_ciphertext,
     load_public_context,
 )
+from enclave.compute._facematch import FACE_MATCH_LIMITS, match_face
 from enclave.compute.ckks_errors import (
     CiphertextInvalid,
     CkksBatchTooLarge,
@@ -100,6 +101,18 @@ class _Request:
     consented: npt.NDArray[Any]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _MatchRequest:
+    """One encrypted face match (issue 13), parent to worker: the partner's context and
+    query bytes (validated in the worker, never cached: each match brings its own), the
+    person's template and the threshold. The blinding is drawn in the worker."""
+
+    context: bytes
+    query: bytes
+    template: npt.NDArray[np.float64]
+    tau: float
+
+
 # ---------------------------------------------------------------------------- the worker
 
 
@@ -122,9 +135,12 @@ def _serve(
             request = conn.recv()
         except (EOFError, OSError):
             return
-        if not isinstance(request, _Request):
+        if isinstance(request, _MatchRequest):
+            header, payload = _answer_match(request)
+        elif isinstance(request, _Request):
+            header, payload = _answer(models, request, limits, cached_models)
+        else:
             return
-        header, payload = _answer(models, request, limits, cached_models)
         header["models"] = [key.hex() for key in models]
         conn.send_bytes(json.dumps(header).encode())
         if payload is not None:
@@ -155,11 +171,31 @@ def _answer(
         )
         return {"kind": "ok"}, result
     except CkksError as exc:
-        kind = next(name for name, (cls, _) in _ERRORS.items() if isinstance(exc, cls))
-        fields = {name: getattr(exc, name, None) for name in _ERRORS[kind][1]}
-        return {"kind": "error", "error": kind, "message": str(exc), "fields": fields}, None
+        return _error_header(exc), None
     except Exception:  # a bug or an exhausted address space: never a traceback to the parent
         return {"kind": "bug"}, None
+
+
+def _answer_match(request: _MatchRequest) -> tuple[dict[str, Any], bytes | None]:
+    try:
+        result = match_face(
+            context=request.context,
+            query=request.query,
+            template=request.template,
+            tau=request.tau,
+            limits=FACE_MATCH_LIMITS,
+        )
+        return {"kind": "ok"}, result
+    except CkksError as exc:
+        return _error_header(exc), None
+    except Exception:  # a bug or an exhausted address space: never a traceback to the parent
+        return {"kind": "bug"}, None
+
+
+def _error_header(exc: CkksError) -> dict[str, Any]:
+    kind = next(name for name, (cls, _) in _ERRORS.items() if isinstance(exc, cls))
+    fields = {name: getattr(exc, name, None) for name in _ERRORS[kind][1]}
+    return {"kind": "error", "error": kind, "message": str(exc), "fields": fields}
 
 
 # ---------------------------------------------------------------------------- the parent
@@ -267,7 +303,9 @@ class _Worker:
             raise CkksWorkerFailed("CRASHED", "a CKKS worker answered malformed")
         return header
 
-    def call(self, request: _Request, deadline: float) -> tuple[dict[str, Any], bytes | None]:
+    def call(
+        self, request: _Request | _MatchRequest, deadline: float
+    ) -> tuple[dict[str, Any], bytes | None]:
         assert self.conn is not None
         try:
             self.conn.send(request)
@@ -396,6 +434,39 @@ class CkksWorkers:
                 if header.get("kind") != "missing":
                     break
             failed = header.get("kind") not in ("ok", "error")  # a bug: recycle the worker
+        finally:
+            self._release(worker, failed=failed)
+        kind = header.get("kind")
+        if kind == "ok" and payload is not None:
+            return payload
+        if kind == "error":
+            raise _error_from(header)
+        raise CkksError("the CKKS evaluation failed in a worker")
+
+    def match(
+        self,
+        *,
+        context: bytes,
+        query: bytes,
+        template: npt.NDArray[np.float64],
+        tau: float,
+        timeout: float,
+    ) -> bytes:
+        """The encrypted face match's serialized answer (:func:`enclave.compute._facematch.
+        face_match`, a fresh blinding drawn in the worker), within ``timeout`` seconds: the
+        partner's context and query are parsed in a worker, never in the zone's process.
+        Raises :class:`ContextInvalid`, :class:`CiphertextInvalid`, :class:`CkksError`,
+        :class:`CkksWorkerFailed` or :class:`CkksWorkerTimeout`."""
+        deadline = time.monotonic() + timeout
+        request = _MatchRequest(
+            bytes(context), bytes(query), np.asarray(template, dtype=np.float64), float(tau)
+        )
+        worker = self._acquire(b"", deadline)
+        failed = True
+        try:
+            worker.wait_ready(deadline)
+            header, payload = worker.call(request, deadline)
+            failed = header.get("kind") not in ("ok", "error")
         finally:
             self._release(worker, failed=failed)
         kind = header.get("kind")

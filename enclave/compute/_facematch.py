@@ -1,0 +1,176 @@
+"""The encrypted face match, zone side (issue 13, ``ComputeService.EncryptedFaceMatch``): the
+partner encrypts a selfie's normalised 128-d embedding ``q`` under its own CKKS key; the
+zone answers ONE blinded number, encrypted, from which the partner learns whether the
+cosine of ``q`` and the person's enrolled template ``t`` passes the threshold ``tau`` -- and
+nothing of ``t``.
+
+**The computation.** With ``t`` the template scaled to unit length and zero-padded to all
+:data:`CKKS_SLOTS` slots, a fresh blinding ``s > 0`` and ``r`` (from :mod:`secrets`, never
+reused, never sent anywhere), the zone computes, slot-wise, ``q * (s*t + r*q)`` (one
+multiply by a scalar, one ciphertext product: depth 2 of the [60, 40, 40, 60] chain), adds
+the constant ``-(s*tau + r)`` to slot 0, and sums over ALL 4096 slots by rotations (powers
+of two over the full width, so every slot ends holding the same total)::
+
+    y = s * (<q, t> - tau) + r * (|q|^2 - 1)
+
+then adds a fresh encryption of zero under the partner's public key (re-randomisation: the
+evaluation itself never leaves). For an honest query (``|q| = 1``) the sign of ``y`` is the
+sign of ``cosine - tau``; its magnitude is scaled by the fresh ``s``. A query that is not
+unit length (a probe of ``t`` by scaling) gets ``r * (|q|^2 - 1)`` added with a random sign
+and a magnitude of the same order as ``s``: its sign is noise. Slots past 128 count in
+``|q|^2`` too, so values hidden there only randomise the partner's own answer.
+
+**Why rotations are allowed here.** The batch scorer (:mod:`enclave.compute._ckks`) never
+rotates, because a rotate-and-add over a partial width leaves partial sums of zone data in
+the other slots. Here the sum runs over the full cyclic width: every slot holds the full
+total, the blinded ``y`` (a test decrypts every slot). The answer is serialized as a
+4096-slot vector, so the partner's decryption shows exactly that.
+
+**Contexts.** As :func:`load_public_context` (CKKS, N=8192, [60, 40, 40, 60], a public key,
+NO secret key, the zone's own evaluation flags) except that Galois keys and relinearisation
+keys are REQUIRED; the size limit is :data:`FACE_MATCH_LIMITS` (48 MB: TenSEAL's default
+power-of-two Galois keys are ~35 MB at N=8192). A context missing a rotation step the sum
+needs is refused (``ContextInvalid`` ``GALOIS_KEYS_MISSING``) when the sum fails. The query
+is one fresh top-level 4096-slot vector (:func:`load_ciphertext`).
+
+**Precision.** Scale 2^40; after two rescales the 60-bit prime leaves ~19 bits of headroom:
+``|y|`` stays below 2^9 for an honest query (``s`` <= 256, ``|r|`` <= 256). Measured: the
+decrypted ``y`` is within ~1e-4 of the clear value (slots agree within ~1e-5), so the sign
+is wrong only when the cosine is within ~1e-6 of ``tau``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+
+import numpy as np
+import numpy.typing as npt
+import tenseal as ts
+
+from enclave.compute._ckks import (
+    _PARSE_ERRORS,
+    CKKS_SLOTS,
+    CkksCiphertext,
+    CkksContext,
+    CkksLimits,
+    _load_context,
+    _vector_proto,
+    load_ciphertext,
+)
+from enclave.compute.ckks_errors import CkksError, ContextInvalid
+
+__all__ = [
+    "FACE_MATCH_LIMITS",
+    "FaceBlinding",
+    "face_match",
+    "load_face_match_context",
+    "match_face",
+]
+
+#: Upload limits of the face match: the context carries Galois keys (~35 MB at N=8192).
+FACE_MATCH_LIMITS = CkksLimits(context_bytes=48_000_000, ciphertext_bytes=1_000_000)
+_BLINDING_MAX = 256.0
+# enclave.biometrics.TEMPLATE_DIM (not imported: the CKKS workers never load the face stack)
+TEMPLATE_DIM = 128
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FaceBlinding:
+    """The blinding of one answer: ``scale`` (s > 0) and ``offset`` (r) of the module
+    docstring. :meth:`fresh` draws both from :mod:`secrets`; tests pass known ones."""
+
+    scale: float
+    offset: float
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.scale <= _BLINDING_MAX and abs(self.offset) <= _BLINDING_MAX):
+            raise ValueError(f"the blinding must satisfy 0 < s <= {_BLINDING_MAX:g}, |r| <= it")
+
+    @classmethod
+    def fresh(cls) -> FaceBlinding:
+        unit = 2.0**-53
+        scale = 1.0 + (_BLINDING_MAX - 1.0) * secrets.randbits(53) * unit
+        offset = _BLINDING_MAX * (2.0 * secrets.randbits(53) * unit - 1.0)
+        return cls(scale, offset)
+
+
+def load_face_match_context(data: bytes, limits: CkksLimits = FACE_MATCH_LIMITS) -> CkksContext:
+    """Deserialize and validate a partner's face-match context (public key, Galois and
+    relinearisation keys, no secret key); :class:`ContextInvalid` on any breach."""
+    return _load_context(data, limits, rotations=True)
+
+
+def _template_slots(template: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The reference template as unit length, zero-padded to every slot."""
+    values = np.asarray(template, dtype=np.float64)
+    if values.shape != (TEMPLATE_DIM,) or not np.isfinite(values).all():
+        raise CkksError("the reference template is not a finite 128-d vector")
+    norm = float(np.linalg.norm(values))
+    if norm == 0.0:
+        raise CkksError("the reference template is zero")
+    slots = np.zeros(CKKS_SLOTS, dtype=np.float64)
+    slots[:TEMPLATE_DIM] = values / norm
+    return slots
+
+
+def face_match(
+    query: CkksCiphertext,
+    template: npt.ArrayLike,
+    tau: float,
+    *,
+    blinding: FaceBlinding | None = None,
+) -> bytes:
+    """The serialized answer (a 4096-slot CKKS vector, every slot ``y`` of the module
+    docstring) for a validated query and the person's template; ``blinding`` fresh unless
+    given (tests). Raises :class:`ContextInvalid` (``GALOIS_KEYS_MISSING``) or a plain
+    :class:`CkksError` (a bug)."""
+    if not -1.0 < tau < 1.0:
+        raise CkksError("the cosine threshold must be inside (-1, 1)")
+    blind = blinding if blinding is not None else FaceBlinding.fresh()
+    template_slots = blind.scale * _template_slots(template)
+    constant = np.zeros(CKKS_SLOTS, dtype=np.float64)
+    constant[0] = -(blind.scale * tau + blind.offset)
+    context = query.context
+    with context._lock:
+        try:
+            vector = query._vector
+            # q * (s*t + r*q): one scalar product, one ciphertext product (depth 2).
+            weighted = vector.mul(blind.offset)
+            weighted.add_(template_slots)
+            total = vector.mul(weighted)
+            total.add_(constant)
+        except _PARSE_ERRORS as exc:
+            raise CkksError("the CKKS evaluation failed") from exc
+        try:
+            # Over the full cyclic width: every slot ends holding the whole sum.
+            total.sum_()
+        except _PARSE_ERRORS as exc:
+            raise ContextInvalid(
+                "GALOIS_KEYS_MISSING",
+                "the context's Galois keys lack a power-of-two rotation the sum needs",
+            ) from exc
+        try:
+            total.add_(ts.ckks_vector(context._ts, [0.0]))  # a fresh Enc_pk(0): re-randomised
+            raw = bytes(total.serialize())
+        except _PARSE_ERRORS as exc:
+            raise CkksError("the CKKS evaluation failed") from exc
+    # TenSEAL marks a summed vector as one slot; all 4096 hold the total, and say so.
+    message = _vector_proto().FromString(raw)
+    message.ClearField("sizes")
+    message.sizes.append(CKKS_SLOTS)
+    return bytes(message.SerializeToString())
+
+
+def match_face(
+    *,
+    context: bytes,
+    query: bytes,
+    template: npt.ArrayLike,
+    tau: float,
+    limits: CkksLimits = FACE_MATCH_LIMITS,
+) -> bytes:
+    """Validate the partner's context and query bytes and answer (:func:`face_match`, fresh
+    blinding): what :class:`enclave.compute.LocalCkks` and a CKKS worker run."""
+    loaded = load_face_match_context(context, limits)
+    return face_match(load_ciphertext(loaded, query, limits), template, tau)
