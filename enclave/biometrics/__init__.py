@@ -6,6 +6,7 @@ The seam and its frozen types are in :mod:`enclave.biometrics.interface` (:class
 errors in :mod:`enclave.biometrics.errors`.
 """
 
+from enclave.biometrics._analyze import LocalFaces, analyze
 from enclave.biometrics._attempts import (
     FACE_ATTEMPTS_DB,
     PARTNER_RATE,
@@ -28,6 +29,10 @@ from enclave.biometrics._calibrate import (
     write_roc_png,
 )
 from enclave.biometrics._defaults import DEFAULT_THRESHOLDS, VALIDATED_ON
+from enclave.biometrics._dlib import DlibBackend
+from enclave.biometrics._image import decode_image, inspect_image
+from enclave.biometrics._quality import check_quality
+from enclave.biometrics._verify import decide
 from enclave.biometrics.errors import (
     AttemptsExhausted,
     BiometricsError,
@@ -67,6 +72,7 @@ __all__ = [
     "Calibration",
     "CalibrationSourceInvalid",
     "DecodedImage",
+    "DlibBackend",
     "EnrolmentSourceInvalid",
     "FaceAnalyzer",
     "FaceAttempts",
@@ -79,6 +85,7 @@ __all__ = [
     "FaceWorkerFailed",
     "ImageInvalid",
     "ImageLimits",
+    "LocalFaces",
     "Pair",
     "Probe",
     "QualityGates",
@@ -86,10 +93,15 @@ __all__ = [
     "RocPoint",
     "Template",
     "Thresholds",
+    "analyze",
     "calibrate",
+    "check_quality",
     "cosine_threshold_at_far",
+    "decide",
+    "decode_image",
     "equal_error_rate",
     "gar_at",
+    "inspect_image",
     "read_pairs",
     "roc_points",
     "scores_calibration",
