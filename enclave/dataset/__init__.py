@@ -10,6 +10,7 @@ Schema: :data:`TABLES` (each table's :class:`TableSpec`, every column with its
 """
 
 from enclave.dataset._ingest import IngestReport, Progress, TableReport, ingest
+from enclave.dataset._templates import FaceTemplates, open_template, seal_template
 from enclave.dataset._zone import (
     BindingRecord,
     EnrolmentRecord,
@@ -27,6 +28,7 @@ __all__ = [
     "BindingRecord",
     "ColumnClass",
     "EnrolmentRecord",
+    "FaceTemplates",
     "IngestReport",
     "PersonRecord",
     "Progress",
@@ -38,4 +40,6 @@ __all__ = [
     "enum_values",
     "ingest",
     "inspect_zone",
+    "open_template",
+    "seal_template",
 ]

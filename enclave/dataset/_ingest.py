@@ -31,6 +31,12 @@ import pyarrow.parquet as pq
 
 from enclave.dataset._index import NULL_INT32, NULL_INT64, write_group_index
 from enclave.dataset._persons_table import IDENTIFIER_COLUMNS, fixed_bytes, ingest_persons
+from enclave.dataset._templates import (
+    SEALED_TEMPLATE_COLUMN,
+    seal_templates,
+    stored_schema,
+    write_template_index,
+)
 from enclave.dataset._validation import (
     RowVerdicts,
     check_source,
@@ -194,7 +200,11 @@ class _VersionWriter:
         reports["family_bindings"] = report
         self._index_bindings(bindings)
         faces = self._orphans("person_id")
-        reports["face_templates"] = self._stream("face_templates", faces, keep=False)[0]
+        report, templates = self._stream(
+            "face_templates", faces, keep=True, stored=lambda b: seal_templates(b, self.keyring)
+        )
+        reports["face_templates"] = report
+        write_template_index(self.out / "index", templates)
         for name, report in reports.items():
             if report.source_rows != source_rows[name]:
                 raise IngestError(f"table {name!r} changed while it was being ingested")
@@ -223,7 +233,11 @@ class _VersionWriter:
         rules: Callable[[pa.RecordBatch, Codes, RowVerdicts], None] | None,
         *,
         keep: bool,
+        stored: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
     ) -> tuple[TableReport, list[pa.RecordBatch]]:
+        """Validate table ``name`` batch by batch and write its good rows (``stored(batch)``
+        when given: the form the zone keeps, e.g. sealed face templates); ``keep`` returns
+        the written batches too."""
         spec, path = TABLES[name], table_path(self.source_dir, name)
         keys = pq.read_table(path, columns=list(spec.primary_key))
         duplicates = duplicate_mask(keys, spec.primary_key)
@@ -232,8 +246,9 @@ class _VersionWriter:
         total = source.metadata.num_rows
         verdicts, chunks, kept = RowVerdicts(), [], []
         offset = 0
+        schema = source.schema_arrow if stored is None else stored_schema(source.schema_arrow)
         with pq.ParquetWriter(
-            self.out / "tables" / f"{name}.parquet", source.schema_arrow, compression="zstd"
+            self.out / "tables" / f"{name}.parquet", schema, compression="zstd"
         ) as writer:
             for batch in source.iter_batches(batch_size=self.batch_rows):
                 codes = verdicts.base(spec, batch)
@@ -241,6 +256,8 @@ class _VersionWriter:
                     rules(batch, codes, verdicts)
                 verdicts.mark(codes, "duplicate_key", duplicates[offset : offset + batch.num_rows])
                 good = batch.filter(pa.array(codes == 0))
+                if stored is not None:
+                    good = stored(good)
                 writer.write_batch(good)
                 if keep:
                     kept.append(good)
@@ -339,6 +356,8 @@ def _write_catalog(
             cls = spec.classes[f.name]
             direct = cls is ColumnClass.DIRECT_IDENTIFIER and f.name in IDENTIFIER_COLUMNS
             stored = [f"{f.name}_token", f"{f.name}_enc"] if direct else [f.name]
+            if (name, f.name) == ("face_templates", "template"):
+                stored = [SEALED_TEMPLATE_COLUMN]
             columns.append(
                 {"name": f.name, "class": str(cls), "type": str(f.type), "stored_as": stored}
             )

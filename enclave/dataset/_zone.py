@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from enclave.dataset._index import NULL_INT32, NULL_INT64, GroupIndex, TokenIndex
+from enclave.dataset._templates import TEMPLATE_INDEX
 from enclave.dataset._versions import current_version, read_catalog, version_dir
 from enclave.errors import CorruptDataset, LookupRefused
 from enclave.keys import Keyring, normalize
@@ -100,6 +101,12 @@ class Zone:
             self._enrolments = GroupIndex.open(index, "enrolments")
             self._by_holder = GroupIndex.open(index, "bindings_by_holder")
             self._by_member = GroupIndex.open(index, "bindings_by_member")
+            # versions ingested before templates were sealed and indexed (issue 13) have none
+            self._templates = (
+                GroupIndex.open(index, TEMPLATE_INDEX)
+                if (index / f"{TEMPLATE_INDEX}.keys.npy").exists()
+                else None
+            )
         except (OSError, ValueError) as exc:
             raise CorruptDataset from exc
 
@@ -205,6 +212,14 @@ class Zone:
             )
             for r in rows
         )
+
+    def face_template_sealed(self, person_id: int) -> bytes | None:
+        """The person's sealed reference face template on this version (open it with
+        :func:`open_template`), or None when none is enrolled."""
+        if self._templates is None:
+            return None
+        rows = self._templates.get(person_id)
+        return bytes(rows["sealed"][0].tobytes()) if len(rows) else None
 
     def __repr__(self) -> str:
         return f"Zone(version={self.version!r})"

@@ -119,6 +119,19 @@ class Keyring:
             out.append(nonce + aead.encrypt(nonce, v.encode(), aad))
         return out
 
+    def seal(self, label: str, data: bytes) -> bytes:
+        """AES-256-GCM of bytes (a face template): 12-byte random nonce || ciphertext+tag, with
+        ``label`` as associated data -- bind it to the row (e.g. the person id), so a sealed
+        value copied to another row does not open."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + AESGCM(self._data_key).encrypt(nonce, data, label.encode())
+
+    def unseal(self, label: str, blob: bytes) -> bytes:
+        """Inverse of :meth:`seal`; raises ``cryptography.exceptions.InvalidTag`` if the blob
+        was altered or sealed under another label."""
+        nonce, sealed = blob[:_NONCE_BYTES], blob[_NONCE_BYTES:]
+        return AESGCM(self._data_key).decrypt(nonce, sealed, label.encode())
+
     def decrypt(self, column: str, blob: bytes) -> str:
         """Inverse of :meth:`encrypt`; raises ``cryptography.exceptions.InvalidTag`` if altered."""
         nonce, sealed = blob[:_NONCE_BYTES], blob[_NONCE_BYTES:]

@@ -1,0 +1,119 @@
+"""Face templates as the zone keeps them (issue 13): never clear floats on disk.
+
+The export's ``face_templates.template`` (128 float32) is sealed per row at ingest and at
+enrolment: ``template_sealed`` = AES-256-GCM (:meth:`enclave.keys.Keyring.seal`) of the 512
+little-endian float32 bytes, with the row's person id in the associated data, so a sealed
+template copied onto another person's row does not open. The version's Parquet file holds
+``person_id, template_sealed, source, enrolled_at``; the lookup index
+``index/face_templates.*.npy`` (a group index by person id, one fixed-width record of the
+sealed bytes each) serves :meth:`enclave.dataset.Zone.face_template_sealed` in O(log n).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+from cryptography.exceptions import InvalidTag
+
+from enclave.biometrics import Template
+from enclave.dataset._index import write_group_index
+from enclave.dataset.schema import FACE_TEMPLATE_DIM, TABLES
+from enclave.errors import CorruptDataset
+from enclave.keys import Keyring
+
+__all__ = [
+    "SEALED_TEMPLATE_BYTES",
+    "SEALED_TEMPLATE_COLUMN",
+    "TEMPLATE_INDEX",
+    "FaceTemplates",
+    "open_template",
+    "seal_template",
+    "seal_templates",
+    "stored_schema",
+    "template_label",
+    "write_template_index",
+]
+
+SEALED_TEMPLATE_COLUMN = "template_sealed"
+TEMPLATE_INDEX = "face_templates"
+# nonce (12) + 512 bytes of float32 + GCM tag (16)
+SEALED_TEMPLATE_BYTES = 12 + 4 * FACE_TEMPLATE_DIM + 16
+
+
+def template_label(person_id: int) -> str:
+    """The associated data of a person's sealed template."""
+    return f"face_template\x00{int(person_id)}"
+
+
+def seal_template(keyring: Keyring, person_id: int, values: np.ndarray) -> bytes:
+    """One template's sealed bytes (``values``: 128 floats, stored as little-endian float32)."""
+    data = np.ascontiguousarray(values, dtype="<f4")
+    if data.shape != (FACE_TEMPLATE_DIM,):
+        raise ValueError(f"a face template is {FACE_TEMPLATE_DIM} floats")
+    return keyring.seal(template_label(person_id), data.tobytes())
+
+
+def stored_schema(source: pa.Schema) -> pa.Schema:
+    """The schema the zone writes for face_templates read with schema ``source``."""
+    index = source.get_field_index("template")
+    return source.set(index, pa.field(SEALED_TEMPLATE_COLUMN, pa.binary(), nullable=False))
+
+
+def seal_templates(batch: pa.RecordBatch, keyring: Keyring) -> pa.RecordBatch:
+    """An export batch of face_templates in its stored form (templates sealed per row)."""
+    ids = batch.column("person_id").to_numpy(zero_copy_only=False)
+    column: Any = batch.column("template")
+    flat = column.flatten().to_numpy(zero_copy_only=False)
+    values = np.asarray(flat, dtype=np.float32).reshape(len(ids), FACE_TEMPLATE_DIM)
+    sealed = pa.array(
+        [seal_template(keyring, int(pid), row) for pid, row in zip(ids, values, strict=True)],
+        pa.binary(),
+    )
+    index = batch.schema.get_field_index("template")
+    return batch.set_column(index, stored_schema(batch.schema).field(index), sealed)
+
+
+def write_template_index(directory: Path, batches: list[pa.RecordBatch]) -> None:
+    """The lookup index of the stored (sealed) batches: one record per person."""
+    schema = stored_schema(TABLES["face_templates"].schema)
+    table = pa.Table.from_batches(batches) if batches else schema.empty_table()
+    ids = np.asarray(table.column("person_id").to_numpy(), dtype=np.int64)
+    records = np.zeros(len(ids), dtype=[("sealed", "u1", (SEALED_TEMPLATE_BYTES,))])
+    for i, blob in enumerate(table.column(SEALED_TEMPLATE_COLUMN).to_pylist()):
+        if not isinstance(blob, bytes) or len(blob) != SEALED_TEMPLATE_BYTES:
+            raise ValueError("a sealed face template has the wrong size")
+        records["sealed"][i] = np.frombuffer(blob, dtype=np.uint8)
+    write_group_index(directory, TEMPLATE_INDEX, ids, records)
+
+
+def open_template(keyring: Keyring, person_id: int, sealed: bytes) -> Template:
+    """The template a :func:`seal_template` blob holds; :class:`CorruptDataset` if it was
+    altered or belongs to another person's row."""
+    try:
+        data = keyring.unseal(template_label(person_id), sealed)
+        return Template(np.frombuffer(data, dtype="<f4").astype(np.float32))
+    except (InvalidTag, ValueError) as exc:
+        raise CorruptDataset("a sealed face template does not open") from exc
+
+
+class SealedTemplates(Protocol):
+    def face_template_sealed(self, person_id: int) -> bytes | None: ...
+
+
+class FaceTemplates:
+    """The reference templates of a dataset version (:class:`enclave.dataset.Zone`), opened
+    with the zone's keyring: ``enclave.persons.ReferenceTemplates``."""
+
+    def __init__(self, zone: SealedTemplates, keyring: Keyring) -> None:
+        self._zone = zone
+        self._keyring = keyring
+
+    def reference(self, person_id: int) -> Template | None:
+        sealed = self._zone.face_template_sealed(person_id)
+        return None if sealed is None else open_template(self._keyring, person_id, sealed)
+
+    def __repr__(self) -> str:
+        return "FaceTemplates()"
