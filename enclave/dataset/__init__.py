@@ -9,6 +9,13 @@ Schema: :data:`TABLES` (each table's :class:`TableSpec`, every column with its
 ``IngestError``, ``DatasetError``).
 """
 
+from enclave.dataset._enrol import (
+    ENROLMENT_FILE,
+    EnrolmentProgress,
+    EnrolmentReject,
+    EnrolmentReport,
+    enroll_faces,
+)
 from enclave.dataset._ingest import IngestReport, Progress, TableReport, ingest
 from enclave.dataset._templates import FaceTemplates, open_template, seal_template
 from enclave.dataset._zone import (
@@ -23,11 +30,15 @@ from enclave.dataset._zone import (
 from enclave.dataset.schema import FACE_TEMPLATE_DIM, TABLES, ColumnClass, TableSpec, enum_values
 
 __all__ = [
+    "ENROLMENT_FILE",
     "FACE_TEMPLATE_DIM",
     "TABLES",
     "BindingRecord",
     "ColumnClass",
+    "EnrolmentProgress",
     "EnrolmentRecord",
+    "EnrolmentReject",
+    "EnrolmentReport",
     "FaceTemplates",
     "IngestReport",
     "PersonRecord",
@@ -37,6 +48,7 @@ __all__ = [
     "TableSummary",
     "Zone",
     "ZoneSummary",
+    "enroll_faces",
     "enum_values",
     "ingest",
     "inspect_zone",

@@ -1,0 +1,306 @@
+"""``zone enroll-faces``: reference templates from ID-card photos, as a new dataset version.
+
+The registry's photo office hands over a directory of ID-card photos and a map CSV (header
+``image,id_number``: a file name in that directory, the person's GB 11643 number). Each photo
+goes through the same analysis as a selfie (:class:`enclave.biometrics.FaceAnalyzer`: decode
+within the limits, exactly one face, size and quality gates, the template); the person is
+found in the live version's registry by their number's token. A photo that fails is a reject
+by FILE NAME and reason -- never by person or number: ``MISSING_FILE``, ``BAD_FILE_NAME`` (a
+path, not a file name of the directory), ``INVALID_ID_NUMBER``, ``UNKNOWN_PERSON``,
+``DUPLICATE_PERSON`` (a second photo for a person of this map), ``IMAGE_INVALID:<problem>``
+or the gate's retake reason (``NO_FACE``, ``MULTIPLE_FACES``, ``FACE_TOO_SMALL``, ...).
+
+The new version is the live one's files (hard links: versions are never changed in place)
+with ``face_templates`` rewritten: the live version's templates of every other person, and
+the enrolled ones, sealed (:func:`enclave.dataset.seal_template`), source ``ID_CARD``. It is
+written and switched to exactly as an ingest's (under the ingest lock; a failure or a kill
+leaves the previous version live), and its ``enrolment.json`` lists the counts and rejects.
+A server keeps serving the version it opened until it is restarted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from enclave.biometrics import EnrolmentSourceInvalid, FaceAnalyzer, ImageInvalid, Template
+from enclave.dataset._templates import (
+    SEALED_TEMPLATE_COLUMN,
+    TEMPLATE_INDEX,
+    seal_template,
+    stored_schema,
+    write_template_index,
+)
+from enclave.dataset._versions import (
+    CATALOG_FILE,
+    TMP_SUFFIX,
+    current_version,
+    ingest_lock,
+    new_version_id,
+    prune_versions,
+    publish_version,
+    read_catalog,
+    remove_leftovers,
+    version_dir,
+    versions_root,
+)
+from enclave.dataset._zone import Zone
+from enclave.dataset.schema import TABLES
+from enclave.errors import IngestError, LookupRefused, ZoneError
+from enclave.keys import Keyring
+from enclave.persons import InvalidIdNumber
+
+__all__ = [
+    "ENROLMENT_FILE",
+    "EnrolmentProgress",
+    "EnrolmentReject",
+    "EnrolmentReport",
+    "enroll_faces",
+]
+
+ENROLMENT_FILE = "enrolment.json"
+MAP_HEADER = ("image", "id_number")
+# A map larger than this is refused before any photo is read (a typo'd file, not a batch).
+MAX_MAP_ROWS = 1_000_000
+MAX_ID_NUMBER_CHARS = 32
+
+EnrolmentProgress = Callable[[int, int], None]
+"""``progress(photos_just_done, total_photos)``."""
+
+
+@dataclass(frozen=True)
+class EnrolmentReject:
+    image: str  # the file name as the map gives it
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnrolmentReport:
+    version: str
+    photos: int
+    enrolled: int
+    replaced: int  # enrolled persons who had a template before
+    rejects: tuple[EnrolmentReject, ...]
+    seconds: float
+
+    def by_reason(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for reject in self.rejects:
+            counts[reject.reason] = counts.get(reject.reason, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def enroll_faces(
+    zone_dir: Path,
+    keyring: Keyring,
+    *,
+    images: Path,
+    map_csv: Path,
+    analyzer: FaceAnalyzer,
+    progress: EnrolmentProgress | None = None,
+    keep_versions: int = 2,
+    now: datetime | None = None,
+) -> EnrolmentReport:
+    """Enroll the map's photos and publish the new version (see the module docstring).
+
+    Raises :class:`EnrolmentSourceInvalid` (nothing read, nothing published) for a missing
+    images directory or an unreadable or malformed map; :class:`enclave.NoDataset` when the
+    zone has no version yet; :class:`IngestError` when another ingest runs or writing fails.
+    """
+    started = time.monotonic()
+    if not images.is_dir():
+        raise EnrolmentSourceInvalid("the images directory does not exist")
+    rows = _read_map(map_csv)
+    zone = Zone.open(zone_dir, keyring)
+    templates: dict[int, Template] = {}
+    rejects: list[EnrolmentReject] = []
+    for name, id_number in rows:
+        reason, person_id, template = _enrol_one(zone, analyzer, images, name, id_number)
+        if reason is None and person_id in templates:
+            reason = "DUPLICATE_PERSON"
+        if reason is not None or person_id is None or template is None:
+            rejects.append(EnrolmentReject(name, reason or "UNKNOWN_PERSON"))
+        else:
+            templates[person_id] = template
+        if progress is not None:
+            progress(1, len(rows))
+    moment = now or datetime.now(UTC)
+    with ingest_lock(zone_dir):
+        remove_leftovers(zone_dir)
+        live = current_version(zone_dir)
+        if live != zone.version:
+            raise IngestError("the live dataset version changed during the enrolment: run it again")
+        version = new_version_id(moment)
+        tmp = versions_root(zone_dir) / (version + TMP_SUFFIX)
+        try:
+            replaced = _write_version(
+                zone_dir, live, tmp, version, keyring=keyring, templates=templates, now=moment
+            )
+            report = EnrolmentReport(
+                version=version,
+                photos=len(rows),
+                enrolled=len(templates),
+                replaced=replaced,
+                rejects=tuple(rejects),
+                seconds=time.monotonic() - started,
+            )
+            _write_report(tmp / ENROLMENT_FILE, report)
+            publish_version(zone_dir, tmp, version)
+        except ZoneError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise IngestError from exc
+        prune_versions(zone_dir, keep_versions, previous=live)
+    return report
+
+
+def _read_map(path: Path) -> list[tuple[str, str]]:
+    """The map's rows; its errors name the line, never a value."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None or tuple(h.strip() for h in header) != MAP_HEADER:
+                raise EnrolmentSourceInvalid("the map's header must be exactly: image,id_number")
+            rows: list[tuple[str, str]] = []
+            for line, row in enumerate(reader, start=2):
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != 2:
+                    raise EnrolmentSourceInvalid(
+                        f"line {line} of the map has {len(row)} fields, not 2"
+                    )
+                if len(rows) >= MAX_MAP_ROWS:
+                    raise EnrolmentSourceInvalid(f"the map has more than {MAX_MAP_ROWS} rows")
+                rows.append((row[0].strip(), row[1]))
+    except FileNotFoundError:
+        raise EnrolmentSourceInvalid("the map file does not exist") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EnrolmentSourceInvalid("the map file cannot be read as UTF-8 CSV") from exc
+    if not rows:
+        raise EnrolmentSourceInvalid("the map has no rows")
+    return rows
+
+
+def _enrol_one(
+    zone: Zone, analyzer: FaceAnalyzer, images: Path, name: str, id_number: str
+) -> tuple[str | None, int | None, Template | None]:
+    """(reject reason, person id, template) of one map row."""
+    if not name or Path(name).name != name or name in {".", ".."}:
+        return "BAD_FILE_NAME", None, None
+    if len(id_number) > MAX_ID_NUMBER_CHARS:
+        return "INVALID_ID_NUMBER", None, None
+    try:
+        person = zone.find_person(id_number)
+    except InvalidIdNumber:
+        return "INVALID_ID_NUMBER", None, None
+    if person is None:
+        return "UNKNOWN_PERSON", None, None
+    path = images / name
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return "MISSING_FILE", None, None
+    except OSError:
+        return "UNREADABLE_FILE", None, None
+    try:
+        probe = analyzer.analyze(data)
+    except ImageInvalid as exc:
+        return f"IMAGE_INVALID:{exc.problem}", None, None
+    if probe.template is None:
+        return str(probe.retake), None, None
+    return None, person.person_id, probe.template
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            yield path.relative_to(root)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _write_version(
+    zone_dir: Path,
+    live: str,
+    tmp: Path,
+    version: str,
+    *,
+    keyring: Keyring,
+    templates: dict[int, Template],
+    now: datetime,
+) -> int:
+    """Write the new version into ``tmp``; the number of persons whose template was replaced."""
+    source = version_dir(zone_dir, live)
+    table_file = Path("tables") / "face_templates.parquet"
+    skipped = {table_file, Path(CATALOG_FILE), Path(ENROLMENT_FILE)}
+    for relative in _files(source):
+        index_file = relative.parent == Path("index") and relative.name.startswith(
+            f"{TEMPLATE_INDEX}."
+        )
+        if relative not in skipped and not index_file:
+            _link_or_copy(source / relative, tmp / relative)
+    schema = stored_schema(TABLES["face_templates"].schema)
+    kept = pq.read_table(source / table_file).cast(schema)
+    ids = kept.column("person_id").to_pylist()
+    keep = [pid not in templates for pid in ids]
+    keep_mask = pa.array(keep, pa.bool_())
+    replaced = len(ids) - sum(keep)
+    enrolled_at = now.replace(microsecond=0)
+    new_rows = pa.table(
+        {
+            "person_id": pa.array(list(templates), pa.int64()),
+            SEALED_TEMPLATE_COLUMN: pa.array(
+                [seal_template(keyring, pid, t.values) for pid, t in templates.items()],
+                pa.binary(),
+            ),
+            "source": pa.array(["ID_CARD"] * len(templates), pa.string()),
+            "enrolled_at": pa.array([enrolled_at] * len(templates), pa.timestamp("s", tz="UTC")),
+        },
+        schema=schema,
+    )
+    table = pa.concat_tables([kept.filter(keep_mask), new_rows]).sort_by("person_id")
+    (tmp / "tables").mkdir(parents=True, exist_ok=True)
+    (tmp / "index").mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, tmp / table_file, compression="zstd")
+    write_template_index(tmp / "index", table.to_batches())
+    catalog: dict[str, Any] = read_catalog(zone_dir, live)
+    if catalog.get("zone_id") != keyring.zone_id:
+        raise LookupRefused("the keyring belongs to another zone")
+    catalog["version"] = version
+    catalog["created"] = now.isoformat()
+    catalog["enrolled_from"] = live
+    catalog["tables"]["face_templates"]["rows"] = table.num_rows
+    (tmp / CATALOG_FILE).write_text(json.dumps(catalog, indent=2), encoding="utf-8")
+    return replaced
+
+
+def _write_report(path: Path, report: EnrolmentReport) -> None:
+    body = {
+        "version": report.version,
+        "photos": report.photos,
+        "enrolled": report.enrolled,
+        "replaced": report.replaced,
+        "by_reason": report.by_reason(),
+        "rejects": [{"image": r.image, "reason": r.reason} for r in report.rejects],
+    }
+    path.write_text(json.dumps(body, indent=2), encoding="utf-8")
