@@ -108,7 +108,9 @@ class Client:
     ``target`` is ``host:port``; ``credentials`` (``grpc.ssl_channel_credentials(...)``) make
     the channel TLS (mutual TLS with a client key and certificate). Every call sends
     ``authorization: Bearer <token>`` from ``token_source``; ``timeout`` is each call's
-    deadline in seconds.
+    deadline in seconds. ``max_message_bytes`` bounds each message either way: 8 MiB by
+    default, the server's default, so that a selfie at the zone's 6 MB image limit is sent
+    and judged by the zone (issue 13), not refused by this channel.
 
     ``audit_key`` pins the zone's checkpoint key, ``(key_name, Ed25519PublicKey)``, used by
     :meth:`verify_answer`: load it out of band from the zone's published
@@ -132,7 +134,7 @@ class Client:
         *,
         credentials: grpc.ChannelCredentials | None = None,
         timeout: float = 10.0,
-        max_message_bytes: int = 4 * 1024 * 1024,
+        max_message_bytes: int = 8 * 1024 * 1024,
         audit_key: tuple[str, Ed25519PublicKey] | None = None,
         trusted_checkpoint: str | None = None,
     ) -> None:

@@ -26,6 +26,7 @@ with its reason code, durable before the error is raised.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import TypeVar
@@ -34,6 +35,14 @@ import numpy as np
 
 from dataward import receipts
 from enclave.audit import CONSENT_REF
+from enclave.biometrics import (
+    AttemptsExhausted,
+    FaceNotEnrolled,
+    FaceVerdict,
+    ImageInvalid,
+    decide,
+    inspect_image,
+)
 from enclave.compute import (
     CKKS_SLOTS,
     CkksBatchTooLarge,
@@ -418,23 +427,57 @@ class PersonChecks:
         person_ids.append(person_id)
         return None
 
+    @property
+    def serves_faces(self) -> bool:
+        """Whether a selfie is verified (face checking was given); else it is
+        ``SelfieNotSupported`` (UNIMPLEMENTED)."""
+        return self._faces is not None
+
     def verify_identity(self, caller: Caller, query: IdentityQuery) -> Answer[DocumentVerdict]:
+        """The identity-document verdict; with ``query.selfie`` also the 1:1 face check
+        against THIS person's ID-card template (issue 13). The steps, each refusal logged
+        before it is raised:
+
+        1. the fields, the request leaf and the purpose (:meth:`_begin`), the name;
+        2. the selfie's bytes and header (:func:`enclave.biometrics.inspect_image`, in this
+           process): a refused image is ``ImageInvalid`` and counts no attempt;
+        3. the consent (an unknown person is the same ``ConsentRequired``);
+        4. one face attempt, durably (:class:`enclave.persons.AttemptLimiter`:
+           ``AttemptsExhausted`` counts nothing);
+        5. the person's reference template on the live version (``FaceNotEnrolled``);
+        6. the selfie analysed by the face workers (decoded, the quality gates, the
+           template), and :func:`enclave.biometrics.decide` with the thresholds in force;
+        7. the release with the face verdict in the receipt's fields -- never the distance.
+        """
         method = receipts.IDENTITY_VERIFY
         request, token, now = self._begin(caller, method, query)
         if len(query.name) > MAX_NAME_CHARS:
             too_long = InvalidField("name", f"at most {MAX_NAME_CHARS} characters")
             self._release.refuse(request, too_long)
-        if query.selfie:
-            self._release.refuse(request, SelfieNotSupported())
         if not query.name.strip():
             self._release.refuse(request, InvalidField("name", "required"))
+        faces: FaceChecking | None = None
+        if query.selfie:
+            faces = self._selfie_taken(request, query.selfie)
         consent = self._consent(caller, request, query, token, now)
         person = self._directory.person_by_token(token)  # validated and tokenized in _begin
         verdict = verify_document(person, self._tokenizer.token("name", query.name))
+        face_fields: receipts.FaceFields | None = None
+        if faces is not None:
+            person_id = None if person is None else person.person_id
+            face = self._face_check(faces, caller, request, token, person_id, query.selfie, now)
+            verdict = dataclasses.replace(verdict, face=face)
+            face_fields = receipts.FaceFields(
+                outcome=face.outcome.value,
+                band=face.band.value,
+                retake=face.retake.value,
+                validated_on=face.validated_on,
+            )
         fields = receipts.identity_fields(
             id_number_valid=verdict.id_number_valid,
             name_matches=verdict.name_matches,
             registry_status=verdict.registry_status,
+            face=face_fields,
         )
         return self._answer(
             request,
@@ -444,6 +487,41 @@ class PersonChecks:
             fields=fields,
             client_nonce=query.client_nonce,
         )
+
+    def _selfie_taken(self, request: Request, selfie: bytes) -> FaceChecking:
+        """The face checking of a zone that serves it, once the selfie's bytes and header
+        are an image it takes (no decoding: a decompression bomb is refused here)."""
+        if self._faces is None:
+            self._release.refuse(request, SelfieNotSupported())
+        try:
+            inspect_image(selfie, self._faces.limits)
+        except ImageInvalid as exc:
+            self._release.refuse(request, exc)
+        return self._faces
+
+    def _face_check(  # noqa: PLR0917 (the steps' own values, in their order)
+        self,
+        faces: FaceChecking,
+        caller: Caller,
+        request: Request,
+        token: bytes,
+        person_id: int | None,
+        selfie: bytes,
+        now: dt.datetime,
+    ) -> FaceVerdict:
+        """One counted attempt, the reference template, the analysis and the decision."""
+        try:
+            faces.attempts.take(person_token=token, organization=caller.organization, now=now)
+        except AttemptsExhausted as exc:
+            self._release.refuse(request, exc)
+        try:
+            reference = None if person_id is None else faces.templates.reference(person_id)
+            if reference is None:  # consented, but no ID-card template (or no longer held)
+                raise FaceNotEnrolled()
+            probe = faces.analyzer.analyze(selfie)
+        except ZoneError as exc:  # ImageInvalid (undecodable), FaceWorkerFailed, the zone's
+            self._release.refuse(request, exc)
+        return decide(probe, reference, faces.thresholds)
 
     # -- steward calls -------------------------------------------------------------------
     def grant_consent(

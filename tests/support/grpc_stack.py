@@ -32,7 +32,7 @@ from enclave.audit import (
 )
 from enclave.compute import ModelCards
 from enclave.consent import SqliteConsentStore
-from enclave.persons import PersonChecks
+from enclave.persons import FaceChecking, PersonChecks
 from enclave.policy import PolicyStore
 from enclave.release import Caller
 from grpc_api import (
@@ -115,6 +115,7 @@ def zone_stack(
     policies: Callable[[AuditLog], PolicyStore] | None = None,
     reviews: Callable[[AuditLog], QueryReviews] | None = None,
     cards: Callable[[AuditLog], ModelCards] | None = None,
+    faces: FaceChecking | None = None,
     **options: object,
 ) -> Iterator[Stack]:
     """The server trusting ``issuer``, whose lifetime the caller owns (it may take the portal
@@ -123,7 +124,8 @@ def zone_stack(
     ``queries`` builds the QueryService's zone side over the stack's audit log (None: not served);
     ``policies`` the zone's policy store (None: ApplyPolicy and GetPolicy are UNAVAILABLE);
     ``reviews`` the steward review's zone side (None: its calls are UNAVAILABLE); ``cards`` the
-    model cards' (None: RegisterModel/GetModel UNIMPLEMENTED, the steward's UNAVAILABLE).
+    model cards' (None: RegisterModel/GetModel UNIMPLEMENTED, the steward's UNAVAILABLE);
+    ``faces`` the face checking of a selfie (None: a selfie is UNIMPLEMENTED).
     """
     audit = MemoryAuditTrail()  # the same key signs both trails' checkpoints
     with audit_log(tmp_path, audit.key, checkpoint_seconds) as (log, store):
@@ -131,7 +133,11 @@ def zone_stack(
         consents = SqliteConsentStore.open(tmp_path / "state" / "consent.db")
         trail = AuditLogTrail(log) if log_checks else audit
         checks = PersonChecks(
-            directory=directory, tokenizer=directory.tokenizer, consents=consents, audit=trail
+            directory=directory,
+            tokenizer=directory.tokenizer,
+            consents=consents,
+            audit=trail,
+            faces=faces,
         )
         jwks = jwks or JwksCache(issuer.jwks_url, min_refetch_seconds=0.5)
         feed = RevocationFeed(
