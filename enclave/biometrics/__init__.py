@@ -33,6 +33,7 @@ from enclave.biometrics._dlib import DlibBackend
 from enclave.biometrics._image import decode_image, inspect_image
 from enclave.biometrics._quality import check_quality
 from enclave.biometrics._verify import decide
+from enclave.biometrics._workers import DEFAULT_WORKER_MEMORY_MB, FaceWorkers
 from enclave.biometrics.errors import (
     AttemptsExhausted,
     BiometricsError,
@@ -61,6 +62,7 @@ from enclave.biometrics.interface import (
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "DEFAULT_WORKER_MEMORY_MB",
     "FACE_ATTEMPTS_DB",
     "PARTNER_RATE",
     "PERSON_DAY",
@@ -83,6 +85,7 @@ __all__ = [
     "FaceOutcome",
     "FaceVerdict",
     "FaceWorkerFailed",
+    "FaceWorkers",
     "ImageInvalid",
     "ImageLimits",
     "LocalFaces",
