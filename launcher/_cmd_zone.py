@@ -1,4 +1,4 @@
-"""The ``dataward zone`` commands: init, ingest, inspect, lookup.
+"""The ``dataward zone`` commands: init, ingest, enroll-faces, inspect, lookup.
 
 Settings come from :func:`launcher.settings.load_settings` (``--zone`` overrides
 ``DATAWARD_ZONE``); the master key only from ``DATAWARD_MASTER_KEY`` or
@@ -8,6 +8,7 @@ found / not found and the person's non-identifying attributes only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,16 @@ import click
 from tqdm import tqdm
 
 from enclave import RejectLimitExceeded
-from enclave.dataset import IngestReport, TableReport, Zone, ingest, inspect_zone
+from enclave.biometrics import LocalFaces
+from enclave.dataset import (
+    EnrolmentReport,
+    IngestReport,
+    TableReport,
+    Zone,
+    enroll_faces,
+    ingest,
+    inspect_zone,
+)
 from enclave.keys import Keyring, init_zone, open_keyring
 from launcher._options import id_number_option, zone_option
 from launcher.settings import (
@@ -148,6 +158,97 @@ def _print_tables(tables: Mapping[str, TableReport]) -> None:
         click.echo(line)
         for reason, count in sorted(table.by_reason.items()):
             click.echo(f"      {reason:<30} {count:>9,}")
+
+
+@zone.command("enroll-faces")
+@zone_option
+@click.option(
+    "--images",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of the ID-card photos (JPEG or PNG).",
+)
+@click.option(
+    "--map",
+    "map_csv",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV with the header image,id_number: a photo's file name in --images and the "
+    "person's ID number (read, never copied into the zone).",
+)
+@click.option(
+    "--rejects",
+    "rejects_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the rejects (file name and reason) to this JSON file.",
+)
+@click.option(
+    "--keep-versions",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Dataset versions to keep on disk, as for ingest.",
+)
+@click.option("--progress/--no-progress", default=True, help="A progress bar on stderr.")
+def enroll_faces_command(
+    *,
+    zone_dir: Path | None,
+    images: Path,
+    map_csv: Path,
+    rejects_file: Path | None,
+    keep_versions: int,
+    progress: bool,
+) -> None:
+    """Compute reference face templates from ID-card photos and publish them, sealed, as a
+    new dataset version (a running server uses it after a restart).
+
+    Each photo passes the selfie's gates (one face, size, quality: settings faces.*); one
+    that does not is a reject by file name and reason, never by person. Exit 65 for a map
+    that is not `image,id_number` CSV or an images directory that does not exist, 66 for a
+    zone without a dataset, nothing published either way.
+    """
+    settings = load_settings(overrides={"zone": {"dir": zone_dir}})
+    keyring = _keyring(settings.zone)
+    analyzer = LocalFaces(limits=settings.faces.limits(), gates=settings.faces.gates())
+    bar: tqdm[Any] | None = None
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="photos", unit="photo")
+        bar.update(done)
+
+    try:
+        report = enroll_faces(
+            settings.zone.dir,
+            keyring,
+            images=images,
+            map_csv=map_csv,
+            analyzer=analyzer,
+            progress=on_progress if progress else None,
+            keep_versions=keep_versions,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    _print_enrolment(report)
+    if rejects_file is not None:
+        rejects = [{"image": r.image, "reason": r.reason} for r in report.rejects]
+        rejects_file.write_text(json.dumps(rejects, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"rejects written to {rejects_file}")
+
+
+def _print_enrolment(report: EnrolmentReport) -> None:
+    click.echo(f"version {report.version} is live ({report.seconds:.1f} s)")
+    click.echo(
+        f"  {report.photos:,} photos: {report.enrolled:,} enrolled "
+        f"({report.replaced:,} replacing an earlier template), {len(report.rejects):,} rejected"
+    )
+    for reason, count in report.by_reason().items():
+        click.echo(f"      {reason:<30} {count:>9,}")
+    for reject in report.rejects:
+        click.echo(f"  rejected {reject.image}: {reject.reason}")
 
 
 @zone.command("inspect")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -237,3 +238,42 @@ def test_ingest_help_documents_keep_versions_and_the_reject_limit(tmp_path: Path
     text = " ".join(shown.stdout.split())
     assert "--keep-versions" in text and "the one live before it" in text
     assert "--max-reject-share" in text and "zone.max_reject_share" in text
+
+
+def test_enroll_faces_publishes_a_version_and_reports_rejects_by_file_name(
+    tmp_path: Path, zone: Path
+) -> None:
+    faces = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+    src = make_source(10)
+    ids = src.column("persons", "id_number")
+    env = _env(tmp_path)
+    done = _run(
+        ["zone", "ingest", "--zone", str(zone), "--source", str(src.write(tmp_path / "s"))], env
+    )
+    assert done.returncode == 0, done.stderr
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("obama.jpg", "two_people.jpg"):
+        shutil.copy(faces / name, photos / name)
+    mapping = tmp_path / "map.csv"
+    mapping.write_text(f"image,id_number\nobama.jpg,{ids[0]}\ntwo_people.jpg,{ids[1]}\n")
+    rejects = tmp_path / "rejects.json"
+    args = ["zone", "enroll-faces", "--zone", str(zone), "--images", str(photos)]
+    done = _run([*args, "--map", str(mapping), "--rejects", str(rejects)], env)
+    assert done.returncode == 0, done.stderr
+    assert "2 photos: 1 enrolled (1 replacing an earlier template), 1 rejected" in done.stdout
+    assert "rejected two_people.jpg: MULTIPLE_FACES" in done.stdout
+    assert "photos" in done.stderr  # the progress bar
+    assert json.loads(rejects.read_text()) == [
+        {"image": "two_people.jpg", "reason": "MULTIPLE_FACES"}
+    ]
+    for stream in (done.stdout, done.stderr, rejects.read_text()):
+        assert ids[0] not in stream and ids[1] not in stream
+    # a map that is not image,id_number CSV: exit 65, named, nothing published
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"photo;person\nobama.jpg;{ids[0]}\n")
+    done = _run([*args, "--map", str(bad)], env)
+    assert done.returncode == 65 and "header must be exactly: image,id_number" in done.stderr
+    assert ids[0] not in done.stderr and "Traceback" not in done.stderr
+    done = _run([*args[:-1], str(tmp_path / "nowhere"), "--map", str(mapping)], env)
+    assert done.returncode == 65 and "images directory does not exist" in done.stderr
