@@ -34,6 +34,7 @@ from dataward.transparency import Checkpoint, Receipt, ReceiptError, verify_rece
 __all__ = [
     "COMPUTE_CKKS_BATCH",
     "COMPUTE_CREDIT_BAND",
+    "COMPUTE_FACE_MATCH",
     "COMPUTE_GET_MODEL",
     "COMPUTE_PAILLIER_SCORE",
     "COMPUTE_REGISTER_MODEL",
@@ -60,6 +61,7 @@ __all__ = [
     "consent_revoke_fields",
     "credit_band_fields",
     "eligibility_fields",
+    "face_match_fields",
     "identity_fields",
     "model_fields",
     "model_list_fields",
@@ -87,6 +89,7 @@ COMPUTE_REGISTER_MODEL = "ComputeService/RegisterModel"
 COMPUTE_GET_MODEL = "ComputeService/GetModel"
 COMPUTE_PAILLIER_SCORE = "ComputeService/PaillierScore"
 COMPUTE_CKKS_BATCH = "ComputeService/CkksBatchScore"
+COMPUTE_FACE_MATCH = "ComputeService/EncryptedFaceMatch"
 MODELS_LIST_PENDING = "StewardService/ListPendingModels"
 MODELS_ATTEST = "StewardService/AttestModel"
 GRANT_CONSENT = "StewardService/GrantConsent"
@@ -234,6 +237,20 @@ def ckks_batch_fields(
         "model_id": str(model_id),
         "model_version": int(model_version),
         "policy_version": str(policy_version),
+    }
+
+
+def face_match_fields(
+    *, query: bytes, ciphertext: bytes, validated_on: str
+) -> dict[str, ResultValue]:
+    """The fields of an encrypted face match (issue 13): the SHA-256 (hex) of the partner's
+    query ciphertext bytes (the answer is for that query) and of the returned answer bytes,
+    and the sentence on what the threshold was validated on -- never a template or a score
+    (the zone cannot read the answer)."""
+    return {
+        "query_sha256": hashlib.sha256(query).hexdigest(),
+        "ciphertext_sha256": hashlib.sha256(ciphertext).hexdigest(),
+        "validated_on": str(validated_on),
     }
 
 

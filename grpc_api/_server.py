@@ -148,7 +148,12 @@ def build_server(
         EligibilityServicer(checks, guard, options.max_batch_items), server
     )
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
-    serves_compute = checks.serves_credit or checks.serves_scores or cards is not None
+    serves_compute = (
+        checks.serves_credit
+        or checks.serves_scores
+        or checks.serves_face_match
+        or cards is not None
+    )
     if serves_compute:
         compute_pb2_grpc.add_ComputeServiceServicer_to_server(
             ComputeServicer(checks, cards), server

@@ -40,6 +40,7 @@ from enclave.release import Caller
 from grpc_api import _convert as convert
 from grpc_api import _models as models
 from grpc_api import _review as review
+from grpc_api._facematch import face_match_query
 from grpc_api._guard import Guard, principal_of
 from grpc_api._status import refusal_for
 from grpc_api._tokens import Principal
@@ -204,7 +205,16 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
         request_iterator: Iterator[compute_pb2.EncryptedFaceMatchRequest],
         context: grpc.ServicerContext,
     ) -> compute_pb2.EncryptedFaceMatchResponse:
-        raise NotServed("this zone does not serve encrypted face matches yet")
+        if not self._checks.serves_face_match:
+            raise NotServed("this zone does not serve encrypted face matches")
+        # The whole stream, bounded while read; the zone parses the bytes in its workers.
+        query = face_match_query(request_iterator)
+        answer = self._checks.encrypted_face_match(partner_caller(principal_of(context)), query)
+        return compute_pb2.EncryptedFaceMatchResponse(
+            ciphertext=answer.value.ciphertext,
+            validated_on=answer.value.validated_on,
+            receipt=convert.receipt_to_proto(answer.receipt, request_id=answer.request_id),
+        )
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):

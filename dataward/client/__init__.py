@@ -46,6 +46,7 @@ from dataward.client._query import (
 )
 from dataward.client._scoring import (
     CkksBatchAnswer,
+    FaceMatchAnswer,
     ModelAttestation,
     ModelInfo,
     PaillierScoreAnswer,
@@ -124,6 +125,7 @@ __all__ = [
     "EligibilityQuery",
     "EligibilityResult",
     "Explanation",
+    "FaceMatchAnswer",
     "FaceNotEnrolled",
     "FaceResult",
     "FailedPrecondition",

@@ -50,12 +50,15 @@ from dataward.client._query import (
 from dataward.client._release import Answer, release_of
 from dataward.client._scoring import (
     CkksBatchAnswer,
+    FaceMatchAnswer,
     ModelAttestation,
     ModelInfo,
     PaillierScoreAnswer,
     PendingModels,
     attestation_to_proto,
     ckks_batch_answer,
+    face_match_answer,
+    face_match_requests,
     model_info,
     paillier_score_answer,
     pending_models,
@@ -368,6 +371,40 @@ class Client:
         )
         response = self._call(self._compute.CkksBatchScore, request, timeout)
         return ckks_batch_answer(response, nonce)
+
+    def encrypted_face_match(
+        self,
+        id_number: str,
+        purpose: Purpose | str,
+        *,
+        context: bytes,
+        query: bytes,
+        consent_ref: str = "",
+        timeout: float | None = None,
+    ) -> FaceMatchAnswer:
+        """The encrypted face match (issue 13): the consenting person's enrolled ID-card
+        template against your encrypted selfie embedding. ``context`` and ``query`` come from
+        :class:`dataward.client.compute.FaceMatchKeys` (the public context with Galois keys,
+        ~35 MB, and :meth:`~dataward.client.compute.FaceMatchKeys.encrypt_embedding`);
+        :func:`dataward.client.compute.face_match_result` decrypts the answer to a bool.
+        Scope ``identity:verify``; one face attempt of the same limits as a selfie in
+        :meth:`verify_identity` (:class:`AttemptsExhausted`), :class:`FaceNotEnrolled`,
+        :class:`ContextInvalid` / :class:`CiphertextInvalid` for refused bytes. Verify it
+        with :meth:`verify_answer`."""
+        header = compute_pb2.FaceMatchHeader(
+            id_number=id_number,
+            purpose=purpose_to_proto(purpose),  # ValueError here, before anything is sent
+            consent_ref=consent_ref,
+            client_nonce=(nonce := new_nonce()),
+        )
+        requests = face_match_requests(header, context, query)
+        try:
+            response = self._compute.EncryptedFaceMatch(
+                requests, metadata=self._metadata(), timeout=timeout or self._timeout
+            )
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        return face_match_answer(response, query, nonce)
 
     # -- aggregate queries (QueryService) -----------------------------------------------------
     def explain(

@@ -16,6 +16,7 @@ from dataward.client._query import (
 )
 from dataward.client._scoring import (
     CkksBatchAnswer,
+    FaceMatchAnswer,
     ModelInfo,
     PaillierScoreAnswer,
     PendingModels,
@@ -38,6 +39,7 @@ Answer = (
     | PendingModels
     | PaillierScoreAnswer
     | CkksBatchAnswer
+    | FaceMatchAnswer
 )
 """An answer the zone released with a receipt."""
 
@@ -72,6 +74,9 @@ def release_of(result: Answer) -> tuple[str, receipts.ResultFields]:
         return receipts.GRANT_CONSENT, fields
     if isinstance(result, Explanation | QuerySubmission | QueryResult | BudgetState):
         return release_of_query(result)
-    if isinstance(result, ModelInfo | PendingModels | PaillierScoreAnswer | CkksBatchAnswer):
+    if isinstance(
+        result,
+        ModelInfo | PendingModels | PaillierScoreAnswer | CkksBatchAnswer | FaceMatchAnswer,
+    ):
         return release_of_scoring(result)
     raise TypeError(f"not an answer with a receipt: {type(result).__name__}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dataward import receipts
 from dataward.client._convert import purpose_to_proto, receipt_from_proto
@@ -23,12 +23,15 @@ from dataward.v1 import common_pb2, compute_pb2, steward_pb2
 __all__ = [
     "PUBLIC_KEY_CHUNK_BYTES",
     "CkksBatchAnswer",
+    "FaceMatchAnswer",
     "ModelAttestation",
     "ModelInfo",
     "PaillierScoreAnswer",
     "PendingModels",
     "attestation_to_proto",
     "ckks_batch_answer",
+    "face_match_answer",
+    "face_match_requests",
     "model_info",
     "paillier_score_answer",
     "pending_models",
@@ -129,7 +132,33 @@ class CkksBatchAnswer:
     client_nonce: str = ""
 
 
+@dataclass(frozen=True)
+class FaceMatchAnswer:
+    """An encrypted face match's answer (issue 13): one serialized CKKSVector, every slot the
+    blinded ``y`` (``y > 0`` is a match), for
+    :func:`dataward.client.compute.face_match_result`; ``query`` is the query ciphertext sent
+    (the receipt hashes it), ``validated_on`` what the threshold was validated on."""
+
+    ciphertext: bytes = field(repr=False)
+    validated_on: str
+    receipt: Receipt
+    query: bytes = field(default=b"", repr=False)
+    request_id: str = ""
+    client_nonce: str = ""
+
+
 # -- out --------------------------------------------------------------------------------------
+def face_match_requests(
+    header: compute_pb2.FaceMatchHeader, context: bytes, query: bytes
+) -> Iterator[compute_pb2.EncryptedFaceMatchRequest]:
+    """The EncryptedFaceMatch stream: the header, the context in 1 MiB chunks, the query."""
+    yield compute_pb2.EncryptedFaceMatchRequest(header=header)
+    for start in range(0, len(context), PUBLIC_KEY_CHUNK_BYTES):
+        chunk = context[start : start + PUBLIC_KEY_CHUNK_BYTES]
+        yield compute_pb2.EncryptedFaceMatchRequest(context_chunk=chunk)
+    yield compute_pb2.EncryptedFaceMatchRequest(query_ciphertext=query)
+
+
 def attestation_to_proto(attestation: ModelAttestation) -> compute_pb2.ModelAttestation:
     return compute_pb2.ModelAttestation(
         auditor=attestation.auditor,
@@ -257,10 +286,28 @@ def ckks_batch_answer(response: compute_pb2.CkksBatchScoreResponse, nonce: str) 
     )
 
 
+def face_match_answer(
+    response: compute_pb2.EncryptedFaceMatchResponse, query: bytes, nonce: str
+) -> FaceMatchAnswer:
+    """The match answered to ``query``, sent with ``nonce`` (kept, never read back)."""
+    return FaceMatchAnswer(
+        bytes(response.ciphertext),
+        response.validated_on,
+        receipt_from_proto(response.receipt),
+        query,
+        response.receipt.request_id,
+        nonce,
+    )
+
+
 def release_of_scoring(
-    result: ModelInfo | PendingModels | PaillierScoreAnswer | CkksBatchAnswer,
+    result: ModelInfo | PendingModels | PaillierScoreAnswer | CkksBatchAnswer | FaceMatchAnswer,
 ) -> tuple[str, receipts.ResultFields]:
     """The method and result fields the zone hashed into the release of ``result``."""
+    if isinstance(result, FaceMatchAnswer):
+        return receipts.COMPUTE_FACE_MATCH, receipts.face_match_fields(
+            query=result.query, ciphertext=result.ciphertext, validated_on=result.validated_on
+        )
     if isinstance(result, PaillierScoreAnswer):
         return receipts.COMPUTE_PAILLIER_SCORE, receipts.paillier_score_fields(
             ciphertext=result.ciphertext,

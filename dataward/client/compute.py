@@ -38,6 +38,20 @@ signed; declare a wider model otherwise.
 public context is serialized WITHOUT the secret key and without Galois keys (the zone refuses
 both).
 
+**Encrypted face match** (issue 13): the partner computes a selfie's 128-d face embedding
+itself (dlib's ResNet descriptor, as the zone's templates), encrypts it normalised to unit
+length, zero-padded to all 4096 slots, under a context WITH Galois keys (the zone sums by
+rotations; ~35 MB public); the zone answers every slot holding
+``y = s*(cosine - tau) + r*(|q|^2 - 1)`` with fresh blinding, so only the sign means
+anything::
+
+    keys = compute.FaceMatchKeys.generate()               # ~2 s; reuse for many matches
+    answer = client.encrypted_face_match(
+        id_number, "IDENTITY_VERIFICATION",
+        context=keys.public_context_bytes(), query=keys.encrypt_embedding(embedding),
+    )
+    compute.face_match_result(keys, answer).matched       # True: cosine > tau
+
 **Model cards** (:class:`dataward.compute.ModelCard`) are what the auditor attests:
 :func:`save_card` writes a JSON file (format :data:`CARD_FORMAT`, base64 blobs, the digest
 in hex for the auditor to read); :func:`load_card` refuses a malformed file, or one whose
@@ -101,12 +115,15 @@ __all__ = [
     "CardFileInvalid",
     "CkksAnswer",
     "CkksKeys",
+    "FaceMatchKeys",
+    "FaceMatchResult",
     "ModelAttestation",
     "PaillierAnswer",
     "PaillierKeys",
     "ckks_model_card",
     "decrypt_ckks_scores",
     "decrypt_paillier_score",
+    "face_match_result",
     "load_attestation",
     "load_card",
     "paillier_model_card",
@@ -552,3 +569,94 @@ def decrypt_ckks_scores(keys: CkksKeys, answer: CkksAnswer) -> list[float | None
     if len(values) < len(scored):
         raise ValueError("the answer's ciphertext holds fewer slots than persons asked")
     return [float(values[i]) if hit else None for i, hit in enumerate(scored)]
+
+
+# -- encrypted face match (issue 13) ------------------------------------------------------
+FACE_EMBEDDING_DIM = 128
+# The slots of an honest answer agree far closer than this (measured ~1e-5 at s, r <= 256).
+_FACE_SLOT_SPREAD = 1e-2
+
+
+@dataclass(frozen=True, eq=False)
+class FaceMatchKeys:
+    """A partner's CKKS context for the encrypted face match: WITH its secret key and Galois
+    keys (TenSEAL). ``repr`` shows nothing of it."""
+
+    context: ts.Context = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.context.is_private() or not self.context.has_galois_keys():
+            raise ValueError("FaceMatchKeys needs the context with its secret and Galois keys")
+
+    @classmethod
+    def generate(cls) -> FaceMatchKeys:
+        """A fresh context: CKKS, N=8192, moduli [60, 40, 40, 60], scale 2^40, public,
+        relinearisation and power-of-two Galois keys."""
+        context = ts.context(
+            ts.SCHEME_TYPE.CKKS,
+            CKKS_POLY_MODULUS_DEGREE,
+            coeff_mod_bit_sizes=list(CKKS_COEFF_MODULUS_BITS),
+        )
+        context.global_scale = CKKS_SCALE
+        context.generate_galois_keys()
+        return cls(context)
+
+    def public_context_bytes(self) -> bytes:
+        """The context without the secret key, with Galois and relinearisation keys (about
+        35 MB): what the zone computes under."""
+        data: bytes = self.context.serialize(
+            save_public_key=True,
+            save_secret_key=False,
+            save_galois_keys=True,
+            save_relin_keys=True,
+        )
+        return data
+
+    def encrypt_embedding(self, embedding: Sequence[float]) -> bytes:
+        """A 128-d face embedding scaled to unit length, zero-padded to all 4096 slots, as a
+        serialized CKKSVector (~330 KB). ``ValueError`` for another length, a non-finite
+        value or a zero vector."""
+        values = [float(v) for v in embedding]
+        if len(values) != FACE_EMBEDDING_DIM:
+            raise ValueError(f"a face embedding has {FACE_EMBEDDING_DIM} values, not {len(values)}")
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("a face embedding's values must be finite")
+        norm = math.sqrt(math.fsum(v * v for v in values))
+        if norm == 0.0:
+            raise ValueError("a face embedding cannot be zero")
+        slots = [v / norm for v in values] + [0.0] * (CKKS_SLOTS - FACE_EMBEDDING_DIM)
+        data: bytes = ts.ckks_vector(self.context, slots).serialize()
+        return data
+
+
+class FaceMatchAnswerLike(Protocol):
+    @property
+    def ciphertext(self) -> bytes: ...
+    @property
+    def validated_on(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class FaceMatchResult:
+    """The decrypted face match: ``matched`` (the cosine passed the zone's threshold) and the
+    sentence on what that threshold was validated on. The blinded value itself means nothing
+    beyond its sign, and is not kept."""
+
+    matched: bool
+    validated_on: str
+
+
+def face_match_result(keys: FaceMatchKeys, answer: FaceMatchAnswerLike) -> FaceMatchResult:
+    """Decrypt every slot of the zone's answer: they must agree (one blinded value), and
+    ``matched`` is that value > 0. ``ValueError`` for a ciphertext that is not a 4096-slot
+    CKKS vector of this context or whose slots disagree."""
+    try:
+        values = ts.ckks_vector_from(keys.context, answer.ciphertext).decrypt()
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise ValueError("the answer's ciphertext is not a CKKS vector of this context") from exc
+    if len(values) != CKKS_SLOTS:
+        raise ValueError(f"the answer must hold all {CKKS_SLOTS} slots, not {len(values)}")
+    low, high = min(values), max(values)
+    if high - low > _FACE_SLOT_SPREAD * max(1.0, abs(high), abs(low)):
+        raise ValueError("the answer's slots disagree: not one blinded value")
+    return FaceMatchResult(matched=math.fsum(values) > 0.0, validated_on=answer.validated_on)

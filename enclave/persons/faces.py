@@ -20,7 +20,13 @@ import numpy.typing as npt
 
 from enclave.biometrics import FaceAnalyzer, ImageLimits, Template, Thresholds
 
-__all__ = ["AttemptLimiter", "EncryptedFaceMatcher", "FaceChecking", "ReferenceTemplates"]
+__all__ = [
+    "AttemptLimiter",
+    "EncryptedFaceAnswer",
+    "EncryptedFaceMatcher",
+    "FaceChecking",
+    "ReferenceTemplates",
+]
 
 
 class ReferenceTemplates(Protocol):
@@ -59,3 +65,13 @@ class FaceChecking:
     # enclave.biometrics.inspect_image, from the bytes and the header only); the analyzer
     # decodes within the same limits.
     limits: ImageLimits = field(default_factory=ImageLimits)
+
+
+@dataclass(frozen=True)
+class EncryptedFaceAnswer:
+    """What :meth:`PersonChecks.encrypted_face_match` answers: the serialized answer
+    ciphertext (every slot the blinded ``y``; ``y > 0`` is a match) and the sentence on what
+    the threshold was validated on."""
+
+    ciphertext: bytes
+    validated_on: str

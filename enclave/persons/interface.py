@@ -10,6 +10,7 @@ from typing import Generic, Protocol, TypeVar
 
 from dataward.transparency import Receipt
 from enclave.consent import FamilyBindingLike
+from enclave.errors import ZoneError
 from enclave.persons.eligibility import Benefit, EnrolmentLike
 from enclave.persons.identity import PersonLike
 
@@ -110,6 +111,23 @@ class IdentityQuery:
     consent_ref: str = ""
     selfie: bytes = b""
     client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class FaceMatchQuery:
+    """One encrypted face match (issue 13, ``ComputeService.EncryptedFaceMatch``): the
+    partner's public TenSEAL context (Galois keys included) and its query ciphertext, bytes
+    the zone parses only in its CKKS workers. ``upload_problem`` is a refusal the front end
+    met while reading the upload (a context or query past its size limit, reading stopped):
+    the zone refuses it after its request leaf, so it is logged like every refusal."""
+
+    id_number: str
+    purpose: str
+    context: bytes
+    query: bytes
+    consent_ref: str = ""
+    client_nonce: str = ""
+    upload_problem: ZoneError | None = None
 
 
 @dataclass(frozen=True)

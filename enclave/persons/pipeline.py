@@ -64,7 +64,7 @@ from enclave.persons.errors import (
     PurposeNotGranted,
     SelfieNotSupported,
 )
-from enclave.persons.faces import FaceChecking
+from enclave.persons.faces import EncryptedFaceAnswer, FaceChecking
 from enclave.persons.fields import MAX_NAME_CHARS, field_problem
 from enclave.persons.identity import DocumentVerdict, verify_document
 from enclave.persons.idnumber import InvalidIdNumber, validate_id_number
@@ -73,6 +73,7 @@ from enclave.persons.interface import (
     CkksBatchQuery,
     CreditBandQuery,
     EligibilityQuery,
+    FaceMatchQuery,
     IdentityQuery,
     PaillierScoreQuery,
     PersonDirectory,
@@ -90,7 +91,7 @@ MAX_CONSENT_DAYS = 3650
 # looking them up costs the same as looking up a known one.
 _NOBODY = -1
 _T = TypeVar("_T")
-_Query = EligibilityQuery | IdentityQuery | CreditBandQuery | PaillierScoreQuery
+_Query = EligibilityQuery | IdentityQuery | CreditBandQuery | PaillierScoreQuery | FaceMatchQuery
 
 
 class PersonChecks:
@@ -522,6 +523,70 @@ class PersonChecks:
         except ZoneError as exc:  # ImageInvalid (undecodable), FaceWorkerFailed, the zone's
             self._release.refuse(request, exc)
         return decide(probe, reference, faces.thresholds)
+
+    @property
+    def serves_face_match(self) -> bool:
+        """Whether :meth:`encrypted_face_match` is served (face checks with a matcher)."""
+        return self._faces is not None and self._faces.matcher is not None
+
+    def encrypted_face_match(
+        self, caller: Caller, query: FaceMatchQuery
+    ) -> Answer[EncryptedFaceAnswer]:
+        """The encrypted face match (issue 13): the person's enrolled template against the
+        partner's encrypted selfie embedding, answered as one blinded value under the
+        partner's key (:func:`enclave.compute.face_match`). Order: the fields, the request
+        leaf, the purpose, consent (an unknown person and one without consent are the same
+        ``ConsentRequired``), one face attempt of the SAME limits as a selfie in
+        :meth:`verify_identity` (``AttemptsExhausted``; a refused context or query counts,
+        as the zone parses them only after the attempt, in its CKKS workers), the reference
+        template (``FaceNotEnrolled``), the match in the matcher (``ContextInvalid``,
+        ``CiphertextInvalid``, worker failures), then the release with a receipt."""
+        faces = self._faces
+        if faces is None or faces.matcher is None:  # the servicer answers UNIMPLEMENTED
+            raise PersonCheckError("the encrypted face match is not served by this zone")
+        request, token, now = self._begin(caller, receipts.COMPUTE_FACE_MATCH, query)
+        if query.upload_problem is not None:  # TOO_LARGE, met while the stream was read
+            self._release.refuse(request, query.upload_problem)
+        if not query.context:
+            self._release.refuse(request, InvalidField("context", "required"))
+        if not query.query:
+            self._release.refuse(request, InvalidField("query_ciphertext", "required"))
+        consent = self._consent(caller, request, query, token, now)
+        try:
+            faces.attempts.take(person_token=token, organization=caller.organization, now=now)
+        except ZoneError as exc:  # AttemptsExhausted, or the store's fault: logged, raised
+            self._release.refuse(request, exc)
+        person_id = self._directory.person_id_by_token(token)  # validated in _begin
+        if person_id is None:  # consented, but not in the live dataset version
+            self._release.refuse(request, ConsentRequired())
+        try:
+            reference = faces.templates.reference(person_id)
+        except ZoneError as exc:
+            self._release.refuse(request, exc)
+        if reference is None:
+            self._release.refuse(request, FaceNotEnrolled())
+        try:
+            ciphertext = faces.matcher.match(
+                context=query.context,
+                query=query.query,
+                template=reference.normalized(),
+                tau=faces.thresholds.encrypted_cosine,
+                timeout=faces.timeout,
+            )
+        except ZoneError as exc:  # the partner's bytes refused, or the workers' fault
+            self._release.refuse(request, exc)
+        validated_on = faces.thresholds.validated_on
+        fields = receipts.face_match_fields(
+            query=query.query, ciphertext=ciphertext, validated_on=validated_on
+        )
+        return self._answer(
+            request,
+            consent=consent,
+            now=now,
+            value=EncryptedFaceAnswer(ciphertext, validated_on),
+            fields=fields,
+            client_nonce=query.client_nonce,
+        )
 
     # -- steward calls -------------------------------------------------------------------
     def grant_consent(

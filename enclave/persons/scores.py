@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import numpy.typing as npt
 
 from dataward.compute import MAX_MODEL_VERSION, MODEL_ID, split_paillier_public_key
@@ -70,6 +71,17 @@ class CkksBackend(Protocol):
         consented: npt.ArrayLike,
         timeout: float,
     ) -> bytes: ...
+    def match(
+        self,
+        *,
+        context: bytes,
+        query: bytes,
+        template: npt.NDArray[np.float64],
+        tau: float,
+        timeout: float,
+    ) -> bytes:
+        """The encrypted face match (issue 13): also the :class:`EncryptedFaceMatcher`."""
+
     def close(self) -> None: ...
 
 
@@ -111,6 +123,19 @@ class StartedOnFirstUse:
             features=features,
             consented=consented,
             timeout=timeout,
+        )
+
+    def match(
+        self,
+        *,
+        context: bytes,
+        query: bytes,
+        template: npt.NDArray[np.float64],
+        tau: float,
+        timeout: float,
+    ) -> bytes:
+        return self._started().match(
+            context=context, query=query, template=template, tau=tau, timeout=timeout
         )
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import numpy.typing as npt
 import pytest
 
@@ -30,6 +31,18 @@ class _Backend:
     ) -> bytes:
         self.calls += 1
         return model_key + context
+
+    def match(
+        self,
+        *,
+        context: bytes,
+        query: bytes,
+        template: npt.NDArray[np.float64],
+        tau: float,
+        timeout: float,
+    ) -> bytes:
+        self.calls += 1
+        return context + query
 
     def close(self) -> None:
         self.closed = True
