@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from enclave.biometrics._analyze import LocalFaces
+from enclave.biometrics._image import inspect_image
 from enclave.biometrics.errors import FaceWorkerFailed, ImageInvalid
 from enclave.biometrics.interface import (
     TEMPLATE_DIM,
@@ -309,12 +310,15 @@ class FaceWorkers:
     def analyze(self, data: bytes, *, timeout: float | None = None) -> Probe:
         """See :meth:`FaceAnalyzer.analyze`; within ``timeout`` seconds (default: the
         pool's), waiting for a free worker included."""
+        with self._changed:
+            if self._closed:
+                raise FaceWorkerFailed("CLOSED", "the face workers are closed")
         if self._local is not None:
-            with self._changed:
-                if self._closed:
-                    raise FaceWorkerFailed("CLOSED", "the face workers are closed")
             return self._local.analyze(data)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        # The header checks cost microseconds here and spare a worker the refusals (bytes over
+        # max_bytes would not even fit the worker's read); the worker checks them again.
+        inspect_image(data, self.limits)
         worker = self._acquire(deadline)
         failed = True
         try:

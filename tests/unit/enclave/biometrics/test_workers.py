@@ -12,11 +12,13 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from enclave.biometrics import (
+    DEFAULT_WORKER_MEMORY_MB,
     DlibBackend,
     FaceWorkerFailed,
     FaceWorkers,
@@ -61,6 +63,13 @@ def test_workers_give_the_same_probes_as_in_process(
     assert retake.template is None and retake.retake is Retake.MULTIPLE_FACES
 
 
+def test_each_worker_runs_under_the_address_space_cap(pool: FaceWorkers) -> None:
+    limits = Path(f"/proc/{pool.pids()[0]}/limits").read_text()
+    line = next(x for x in limits.splitlines() if x.startswith("Max address space"))
+    assert line.split()[3:5] == [str(DEFAULT_WORKER_MEMORY_MB * 1024 * 1024)] * 2
+    assert os.getpid() not in pool.pids()
+
+
 def test_a_workers_refusal_is_image_invalid_as_in_process(
     pool: FaceWorkers, local: LocalFaces, face_bytes: Callable[[str], bytes]
 ) -> None:
@@ -72,7 +81,8 @@ def test_a_workers_refusal_is_image_invalid_as_in_process(
         + png_chunk(b"IEND", b"")
     )
     pid = pool.pids()[0]
-    for data in (b"", b"not an image", face_bytes("obama.jpg")[:4000], garbage):
+    too_large = face_bytes("lfw/Zico_0002.jpg") + b"\x00" * LIMITS.max_bytes
+    for data in (b"", b"not an image", face_bytes("obama.jpg")[:4000], too_large, garbage):
         with pytest.raises(ImageInvalid) as remote:
             pool.analyze(data)
         with pytest.raises(ImageInvalid) as here:
