@@ -18,6 +18,7 @@ BENCHES = [
     "bench.paillier",
     "bench.ckks",
     "bench.compute_e2e",
+    "bench.face_match",
 ]
 
 for name in BENCHES:
