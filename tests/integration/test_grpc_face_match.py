@@ -39,7 +39,7 @@ from enclave.audit import AuditLogRefusals, AuditLogTrail, Decision, RequestRece
 from enclave.biometrics import DEFAULT_THRESHOLDS, FaceAttempts, Template
 from enclave.compute import CKKS_SLOTS, LocalCkks
 from enclave.consent import SqliteConsentStore
-from enclave.dataset import Zone
+from enclave.dataset import FaceTemplates, Zone
 from enclave.keys import Keyring, open_keyring
 from enclave.persons import FaceChecking, PersonChecks
 from grpc_api import (
@@ -64,15 +64,15 @@ NOW = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
 TAU = DEFAULT_THRESHOLDS.encrypted_cosine
 
 
-class EnrolledTemplates:
-    """Reference templates of a few persons, as the zone's face_templates would hold them
-    (the product's :class:`ReferenceTemplates` seam; what enrolment writes is H2's)."""
+class Withheld:
+    """The zone's sealed templates (:class:`enclave.dataset.FaceTemplates`) with some persons
+    left out: the synthetic registry enrols everyone, a real one does not."""
 
-    def __init__(self, templates: dict[int, Template]) -> None:
-        self._templates = templates
+    def __init__(self, templates: FaceTemplates, withheld: set[int]) -> None:
+        self._templates, self._withheld = templates, withheld
 
     def reference(self, person_id: int) -> Template | None:
-        return self._templates.get(person_id)
+        return None if person_id in self._withheld else self._templates.reference(person_id)
 
 
 class NoSelfies:
@@ -135,15 +135,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MatchStack]:
     zone = Zone.open(export.zone, keyring)
     people = pq.read_table(root / "src" / "persons.parquet", columns=["id_number"])
     id_numbers = tuple(str(v) for v in people.column("id_number").to_pylist())
-    rng = np.random.default_rng(2026)
+    sealed = FaceTemplates(zone, keyring)
     templates: dict[str, npt.NDArray[np.float64]] = {}
-    enrolled: dict[int, Template] = {}
-    for number in id_numbers[:40]:  # the rest have no ID-card template
+    withheld: set[int] = set()
+    for index, number in enumerate(id_numbers):
         person = zone.find_person(number)
         assert person is not None
-        t = _unit(rng)
-        templates[number] = t
-        enrolled[person.person_id] = Template((t * 0.7).astype(np.float32))  # not unit: as dlib
+        if index >= 40:  # no ID-card template from here on
+            withheld.add(person.person_id)
+            continue
+        reference = sealed.reference(person.person_id)
+        assert reference is not None
+        templates[number] = reference.normalized()  # the clear template, for the test only
     key = Ed25519PrivateKey.generate()
     issuer = TokenIssuer()
     keys = FaceMatchKeys.generate()
@@ -158,7 +161,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MatchStack]:
             clock=lambda: NOW,
             faces=FaceChecking(
                 analyzer=NoSelfies(),  # type: ignore[arg-type]
-                templates=EnrolledTemplates(enrolled),
+                templates=Withheld(sealed, withheld),
                 attempts=attempts,
                 thresholds=DEFAULT_THRESHOLDS,
                 matcher=LocalCkks(),
