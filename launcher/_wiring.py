@@ -64,6 +64,7 @@ from grpc_api import (
     raw_public_key,
 )
 from launcher._cmd_portal import portal_config
+from launcher._faces import ZoneFaces, open_faces
 from launcher._portal_process import PortalProcess
 from launcher.settings import (
     BudgetSettings,
@@ -115,10 +116,12 @@ class ZoneCore:
     models: ModelRegistry
     cards: ModelCards
     scoring: EncryptedScoring
+    faces: ZoneFaces
 
     def close(self) -> None:
         if isinstance(self.engine, SparkEngine):
             self.engine.close()
+        self.faces.close()
         self.scoring.paillier.close()
         self.models.close()
         self.ledger.close()
@@ -184,6 +187,22 @@ def open_core(settings: Settings) -> ZoneCore:
         ckks_backend(settings.compute),
         ckks_timeout=settings.compute.ckks_timeout_seconds,
     )
+    try:
+        # IdentityService.Verify with a selfie (issue 13): the face workers start on the
+        # first selfie; the attempts are durable in ZONE/state/face_attempts.db
+        faces = open_faces(
+            settings.faces,
+            settings.zone.dir,
+            zone,
+            keyring,
+            synchronous=settings.audit.sqlite_synchronous,
+        )
+    except BaseException:
+        models.close()
+        policies.close()
+        consents.close()
+        audit.close()
+        raise
     checks = PersonChecks(
         directory=zone,
         tokenizer=keyring,
@@ -191,12 +210,14 @@ def open_core(settings: Settings) -> ZoneCore:
         audit=AuditLogTrail(audit),
         credit=credit,
         scoring=scoring,
+        faces=faces.checking,
     )
     try:
         query_store = SqliteQueryStore.open(
             settings.zone.dir / QUERY_DB, keyring, synchronous=settings.audit.sqlite_synchronous
         )
     except BaseException:
+        faces.close()
         models.close()
         policies.close()
         consents.close()
@@ -217,6 +238,7 @@ def open_core(settings: Settings) -> ZoneCore:
             raise
     except BaseException:
         query_store.close()
+        faces.close()
         models.close()
         policies.close()
         consents.close()
@@ -257,6 +279,7 @@ def open_core(settings: Settings) -> ZoneCore:
         models,
         cards,
         scoring,
+        faces,
     )
 
 
