@@ -82,6 +82,7 @@ from enclave.compute._facematch import (
     face_match,
     load_face_match_context,
     match_face,
+    screen_face_match,
 )
 from enclave.compute._features import (
     DEFAULT_FEATURE_LIMITS,
@@ -226,4 +227,5 @@ __all__ = [
     "load_public_context",
     "match_face",
     "require_gmpy2",
+    "screen_face_match",
 ]

@@ -42,11 +42,15 @@ is wrong only when the cosine is within ~1e-6 of ``tau``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import tenseal as ts
+from google.protobuf import descriptor_pb2, message_factory
+from google.protobuf.message import DecodeError
 
 from enclave.compute._ckks import (
     _PARSE_ERRORS,
@@ -58,7 +62,7 @@ from enclave.compute._ckks import (
     _vector_proto,
     load_ciphertext,
 )
-from enclave.compute.ckks_errors import CkksError, ContextInvalid
+from enclave.compute.ckks_errors import CiphertextInvalid, CkksError, ContextInvalid
 
 __all__ = [
     "FACE_MATCH_LIMITS",
@@ -66,6 +70,7 @@ __all__ = [
     "face_match",
     "load_face_match_context",
     "match_face",
+    "screen_face_match",
 ]
 
 #: Upload limits of the face match: the context carries Galois keys (~35 MB at N=8192).
@@ -99,6 +104,89 @@ def load_face_match_context(data: bytes, limits: CkksLimits = FACE_MATCH_LIMITS)
     """Deserialize and validate a partner's face-match context (public key, Galois and
     relinearisation keys, no secret key); :class:`ContextInvalid` on any breach."""
     return _load_context(data, limits, rotations=True)
+
+
+@functools.cache
+def _context_proto() -> Any:
+    """TenSEAL's ``TenSEALContextProto`` (tenseal/proto/tensealcontext.proto) as a protobuf
+    class: which keys a context carries, read without SEAL."""
+    types = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(
+        name="dataward_tenseal_context.proto", package="dataward_tenseal_ctx", syntax="proto3"
+    )
+    public = file.message_type.add(name="TenSEALPublicProto")
+    for name, number, kind in (
+        ("public_key", 1, types.TYPE_BYTES),
+        ("auto_flags", 2, types.TYPE_UINT32),
+        ("scale", 3, types.TYPE_DOUBLE),
+        ("relin_keys", 4, types.TYPE_BYTES),
+        ("galois_keys", 5, types.TYPE_BYTES),
+    ):
+        public.field.add(name=name, number=number, type=kind, label=types.LABEL_OPTIONAL)
+    private = file.message_type.add(name="TenSEALPrivateProto")
+    private.field.add(name="secret_key", number=1, type=types.TYPE_BYTES)
+    top = file.message_type.add(name="TenSEALContextProto")
+    top.field.add(name="encryption_parameters", number=1, type=types.TYPE_BYTES)
+    top.field.add(
+        name="public_context",
+        number=2,
+        type=types.TYPE_MESSAGE,
+        type_name=".dataward_tenseal_ctx.TenSEALPublicProto",
+    )
+    top.field.add(
+        name="private_context",
+        number=3,
+        type=types.TYPE_MESSAGE,
+        type_name=".dataward_tenseal_ctx.TenSEALPrivateProto",
+    )
+    classes = message_factory.GetMessages([file])
+    return classes["dataward_tenseal_ctx.TenSEALContextProto"]
+
+
+def screen_face_match(context: bytes, query: bytes, limits: CkksLimits = FACE_MATCH_LIMITS) -> None:
+    """The cheap checks of a face match's bytes, in the serving process BEFORE a face
+    attempt is counted (so a misconfigured client does not spend a person's attempts): the
+    sizes, then the context's and the query's protobuf envelopes only (never SEAL): a
+    context with a secret key, without Galois, relinearisation or public keys, a query that
+    is not one 4096-slot vector. :class:`ContextInvalid` / :class:`CiphertextInvalid` with
+    the same problem codes as the full validation in the workers, which still runs."""
+    if len(context) > limits.context_bytes:
+        raise ContextInvalid(
+            "TOO_LARGE", f"{len(context)} bytes, the limit is {limits.context_bytes} bytes"
+        )
+    if len(query) > limits.ciphertext_bytes:
+        raise CiphertextInvalid(
+            "TOO_LARGE", f"{len(query)} bytes, the limit is {limits.ciphertext_bytes} bytes"
+        )
+    try:
+        envelope = _context_proto().FromString(context)
+    except DecodeError as exc:
+        raise ContextInvalid("MALFORMED", "the bytes are not a TenSEAL context") from exc
+    if not envelope.encryption_parameters or not envelope.HasField("public_context"):
+        raise ContextInvalid("MALFORMED", "the bytes are not a TenSEAL context")
+    if envelope.HasField("private_context") and envelope.private_context.secret_key:
+        raise ContextInvalid(
+            "SECRET_KEY", "the context holds a secret key; upload the public context only"
+        )
+    public = envelope.public_context
+    if not public.public_key:
+        raise ContextInvalid("NO_PUBLIC_KEY", "the context holds no public key")
+    if not public.galois_keys:
+        raise ContextInvalid(
+            "NO_GALOIS_KEYS",
+            "the context holds no Galois keys; the face match sums by rotations: generate them",
+        )
+    if not public.relin_keys:
+        raise ContextInvalid(
+            "NO_RELIN_KEYS",
+            "the context holds no relinearisation keys; the face match multiplies ciphertexts",
+        )
+    try:
+        vector = _vector_proto().FromString(query)
+    except DecodeError as exc:
+        raise CiphertextInvalid("MALFORMED", "the bytes are not a CKKS vector") from exc
+    if list(vector.sizes) != [CKKS_SLOTS] or len(vector.ciphertexts) != 1:
+        raise CiphertextInvalid("SLOTS", f"the query must be one vector of all {CKKS_SLOTS} slots")
 
 
 def _template_slots(template: npt.ArrayLike) -> npt.NDArray[np.float64]:

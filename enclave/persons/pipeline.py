@@ -50,6 +50,7 @@ from enclave.compute import (
     FeaturePersonUnknown,
     RegisteredModel,
     ScoreAlreadyGiven,
+    screen_face_match,
 )
 from enclave.consent import Consent, ConsentNotFound, ConsentStore
 from enclave.errors import ZoneError
@@ -535,10 +536,12 @@ class PersonChecks:
         """The encrypted face match (issue 13): the person's enrolled template against the
         partner's encrypted selfie embedding, answered as one blinded value under the
         partner's key (:func:`enclave.compute.face_match`). Order: the fields, the request
-        leaf, the purpose, consent (an unknown person and one without consent are the same
+        leaf, the purpose, the bytes' envelopes (:func:`enclave.compute.screen_face_match`:
+        a context without Galois keys or with a secret key, a query not of 4096 slots -- no
+        attempt counted), consent (an unknown person and one without consent are the same
         ``ConsentRequired``), one face attempt of the SAME limits as a selfie in
-        :meth:`verify_identity` (``AttemptsExhausted``; a refused context or query counts,
-        as the zone parses them only after the attempt, in its CKKS workers), the reference
+        :meth:`verify_identity` (``AttemptsExhausted``; bytes the workers' full validation
+        refuses count, as SEAL parses them only after the attempt), the reference
         template (``FaceNotEnrolled``), the match in the matcher (``ContextInvalid``,
         ``CiphertextInvalid``, worker failures), then the release with a receipt."""
         faces = self._faces
@@ -551,6 +554,10 @@ class PersonChecks:
             self._release.refuse(request, InvalidField("context", "required"))
         if not query.query:
             self._release.refuse(request, InvalidField("query_ciphertext", "required"))
+        try:  # the envelopes only, before an attempt is counted; the workers check it all
+            screen_face_match(query.context, query.query)
+        except ZoneError as exc:
+            self._release.refuse(request, exc)
         consent = self._consent(caller, request, query, token, now)
         try:
             faces.attempts.take(person_token=token, organization=caller.organization, now=now)

@@ -265,8 +265,8 @@ def test_bad_contexts_and_queries_are_refused_with_their_reason(stack: MatchStac
         (no_galois.serialize(save_secret_key=False), None, ContextInvalid, "NO_GALOIS_KEYS"),
         (secret, None, ContextInvalid, "SECRET_KEY"),
         (b"x" * 49_000_000, None, ContextInvalid, "TOO_LARGE"),
-        (b"not a context", None, ContextInvalid, "MALFORMED"),
-        (stack.public, b"not a ciphertext", CiphertextInvalid, "MALFORMED"),
+        (b"\xff" * 64, None, ContextInvalid, "MALFORMED"),
+        (stack.public, b"\xff" * 64, CiphertextInvalid, "MALFORMED"),
         (stack.public, b"y" * 1_000_001, CiphertextInvalid, "TOO_LARGE"),
     ]
     t = stack.templates[stack.id_numbers[10]]
@@ -351,3 +351,25 @@ def test_no_clear_id_number_in_any_leaf(stack: MatchStack) -> None:
         text = leaf.decode("utf-8", "replace")
         for number in stack.id_numbers:
             assert number not in text
+
+
+def test_bytes_refused_by_their_envelopes_count_no_attempt(stack: MatchStack) -> None:
+    number = stack.id_numbers[36]
+    stack.consent(number)
+    no_galois = ts.context(ts.SCHEME_TYPE.CKKS, 8192, coeff_mod_bit_sizes=[60, 40, 40, 60])
+    no_galois.global_scale = 2.0**40
+    embedding = list(stack.templates[number])
+    with stack.client() as c:
+        for _ in range(4):  # more than the day's 3 attempts: none of them counted
+            with pytest.raises(ContextInvalid):
+                c.encrypted_face_match(
+                    number,
+                    PURPOSE,
+                    context=no_galois.serialize(save_secret_key=False),
+                    query=stack.keys.encrypt_embedding(embedding),
+                    timeout=120.0,
+                )
+        for _ in range(3):
+            assert face_match_result(stack.keys, _match(stack, c, number, embedding)).matched
+        with pytest.raises(AttemptsExhausted):
+            _match(stack, c, number, embedding)

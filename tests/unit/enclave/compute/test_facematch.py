@@ -25,6 +25,7 @@ from enclave.compute import (
     load_ciphertext,
     load_face_match_context,
     match_face,
+    screen_face_match,
 )
 from enclave.compute._ckks import _vector_proto
 from tests.unit.enclave.compute.conftest import make_context
@@ -211,3 +212,28 @@ def test_the_workers_and_local_backend_answer_the_same_way(
         with pytest.raises(CiphertextInvalid) as bad:
             backend.match(context=public, query=b"junk", template=t, tau=TAU, timeout=60.0)
         assert bad.value.problem == "MALFORMED"
+
+
+def test_the_screen_refuses_from_the_envelopes_alone(secret: ts.Context, public: bytes) -> None:
+    query = _query(secret, _unit(np.random.default_rng(4)))
+    screen_face_match(public, query)  # a good pair passes
+    no_galois = make_context()
+    no_galois.make_context_public()
+    no_relin = secret.copy()
+    no_relin.make_context_public()
+    contexts = {
+        "NO_GALOIS_KEYS": no_galois.serialize(),
+        "SECRET_KEY": secret.serialize(save_secret_key=True),
+        "NO_RELIN_KEYS": no_relin.serialize(save_relin_keys=False),
+        "MALFORMED": b"\xff" * 64,
+        "TOO_LARGE": b"x" * (FACE_MATCH_LIMITS.context_bytes + 1),
+    }
+    for problem, data in contexts.items():
+        with pytest.raises(ContextInvalid) as caught:
+            screen_face_match(data, query)
+        assert caught.value.problem == problem
+    short: bytes = ts.ckks_vector(secret, [1.0] * 8).serialize()
+    for problem, data in {"SLOTS": short, "MALFORMED": b"\xff" * 64}.items():
+        with pytest.raises(CiphertextInvalid) as bad:
+            screen_face_match(public, data)
+        assert bad.value.problem == problem
