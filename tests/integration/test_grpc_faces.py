@@ -30,6 +30,7 @@ from dataward.client import (
     ImageInvalid,
     ReceiptInvalid,
     StaticTokenSource,
+    Unavailable,
     Unimplemented,
 )
 from enclave.audit import Decision, RequestReceived, decode_leaf
@@ -37,6 +38,7 @@ from enclave.biometrics import (
     DEFAULT_THRESHOLDS,
     FACE_ATTEMPTS_DB,
     FaceAttempts,
+    FaceWorkers,
     LocalFaces,
     Template,
 )
@@ -74,17 +76,21 @@ def analyzer() -> LocalFaces:
 
 @contextmanager
 def face_stack(
-    tmp_path: Path, analyzer: LocalFaces, server_dir: Path | None = None
+    tmp_path: Path,
+    analyzer: LocalFaces,
+    server_dir: Path | None = None,
+    selfies: FaceWorkers | None = None,
 ) -> Iterator[Stack]:
     """A server whose zone verifies selfies; ALICE is enrolled with ID_CARD, BOB is not. The
     attempts live in ``tmp_path``; the server's audit log and consents in ``server_dir``
-    (default ``tmp_path``: each test server signs with a key of its own)."""
+    (default ``tmp_path``: each test server signs with a key of its own). ``selfies``
+    analyses the selfies instead of ``analyzer`` (which still makes the reference)."""
     attempts = FaceAttempts(tmp_path / FACE_ATTEMPTS_DB)
     reference = analyzer.analyze(photo(ID_CARD)).template
     assert reference is not None
     templates: dict[int, Template] = {}
     faces = FaceChecking(
-        analyzer=analyzer,
+        analyzer=selfies or analyzer,
         templates=EnrolledTemplates(templates),
         attempts=attempts,
         thresholds=DEFAULT_THRESHOLDS,
@@ -287,3 +293,25 @@ def test_a_zone_without_face_checking_is_unimplemented(tmp_path: Path) -> None:
         plain.consent(ALICE, partner=BANK, purpose=LOAN)
         with bank(plain) as c, pytest.raises(Unimplemented):
             c.verify_identity(ALICE, "张伟", LOAN, selfie=photo(GENUINE))
+
+
+def test_face_workers_that_cannot_answer_in_time_are_unavailable(
+    tmp_path: Path, analyzer: LocalFaces
+) -> None:
+    """A real worker process past its time limit: UNAVAILABLE (retry), logged; the attempt
+    counted (it was taken before the work)."""
+    with (
+        FaceWorkers(1, timeout=0.05) as workers,
+        face_stack(tmp_path, analyzer, selfies=workers) as stack,
+        bank(stack) as c,
+    ):
+        stack.consent(ALICE, partner=BANK, purpose=LOAN)
+        with pytest.raises(Unavailable) as refused:
+            c.verify_identity(ALICE, "张伟", LOAN, selfie=photo(GENUINE))
+        assert (refused.value.code, refused.value.reason) == (
+            grpc.StatusCode.UNAVAILABLE,
+            "UNAVAILABLE",
+        )
+        assert refused.value.metadata.get("problem") == "TIMEOUT"
+        assert _last_decision(stack).reasons == ("UNAVAILABLE",)
+        assert used(tmp_path, ALICE, stack) == (1, 1)
