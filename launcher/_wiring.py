@@ -189,13 +189,15 @@ def open_core(settings: Settings) -> ZoneCore:
     )
     try:
         # IdentityService.Verify with a selfie (issue 13): the face workers start on the
-        # first selfie; the attempts are durable in ZONE/state/face_attempts.db
+        # first selfie; the attempts are durable in ZONE/state/face_attempts.db. The
+        # encrypted face match runs where CKKS batches run (the same backend, its own op).
         faces = open_faces(
             settings.faces,
             settings.zone.dir,
             zone,
             keyring,
             synchronous=settings.audit.sqlite_synchronous,
+            matcher=scoring.ckks,
         )
     except BaseException:
         models.close()

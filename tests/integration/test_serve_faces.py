@@ -2,8 +2,9 @@
 with ``enroll_faces``, served by ``start_serving`` from the ``[faces]`` settings (the face
 workers started on the first selfie and closed at shutdown, the sealed templates of the live
 version, the attempts in ZONE/state/face_attempts.db), a partner app registered through the
-portal, the SDK verifying a genuine selfie and an impostor with receipts that verify, and the
-attempt limit holding across a restart of the server."""
+portal, the SDK verifying a genuine selfie and an impostor and running an encrypted face match
+of the bank's own embedding, every receipt verified, and the attempt limit the two share
+holding across a restart of the server."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import grpc
 import pytest
 
 from dataward.client import AttemptsExhausted, Client, ClientCredentialsTokenSource
+from dataward.client.compute import FaceMatchKeys, face_match_result
 from enclave.biometrics import FACE_ATTEMPTS_DB, LocalFaces
 from enclave.dataset import enroll_faces, ingest
 from enclave.keys import init_zone, open_keyring
@@ -38,7 +40,8 @@ def _settings(zone_dir: Path, workers: int) -> Settings:
             "portal": {"bind": "127.0.0.1:0", "cookie_secure": False},
             "grpc": {"bind": "127.0.0.1:0"},
             "audit": {"sqlite_synchronous": "NORMAL"},
-            "faces": {"workers": workers, "attempts_per_day": 2},
+            "compute": {"ckks_workers": 0},
+            "faces": {"workers": workers, "attempts_per_day": 3},
         },
         environ={},
     )
@@ -111,7 +114,19 @@ def test_a_served_zone_verifies_selfies_and_keeps_the_attempts_across_a_restart(
             impostor = client.verify_identity(
                 id_number, name, LOAN, selfie=(FACES / "biden.jpg").read_bytes()
             )
-            for answer in (genuine, impostor):
+            # The bank's own embedding of its selfie, matched under its key (the third attempt).
+            keys = FaceMatchKeys.generate()
+            probe = LocalFaces().analyze((FACES / "obama2.jpg").read_bytes())
+            assert probe.template is not None
+            encrypted = client.encrypted_face_match(
+                id_number,
+                LOAN,
+                context=keys.public_context_bytes(),
+                query=keys.encrypt_embedding(probe.template.values.tolist()),
+            )
+            assert serving.core.checks.serves_face_match
+            assert face_match_result(keys, encrypted).matched
+            for answer in (genuine, impostor, encrypted):
                 assert client.verify_answer(answer).size > answer.receipt.leaf_index
     assert genuine.face is not None and genuine.face.outcome == "MATCH"
     assert impostor.face is not None and impostor.face.outcome == "NO_MATCH"
