@@ -11,7 +11,8 @@ DatawardError                  (.code, .reason, .message)
 │   ├── AttestationInvalid     MODEL_NOT_ATTESTED on a submitted attestation (.problem)
 │   └── ImageInvalid           IMAGE_INVALID: the selfie is not an image the zone takes
 │                              (.problem: EMPTY, TOO_LARGE, NOT_AN_IMAGE, TOO_MANY_PIXELS,
-│                              TRUNCATED, UNDECODABLE); no face attempt was counted
+│                              TOO_MANY_SCANS, TRUNCATED, UNDECODABLE); no face attempt
+│                              was counted
 ├── FailedPrecondition         (.reason says which)
 │   ├── ConsentRequired        CONSENT_REQUIRED (also: the registry does not hold the person)
 │   ├── ModelNotAttested       MODEL_NOT_ATTESTED when scoring (.problem: UNSIGNED, SIGNATURE,

@@ -201,7 +201,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """INVALID_ARGUMENT: (IdentityService.Verify) the selfie is not an image the zone takes:
     metadata["problem"] is EMPTY, TOO_LARGE (over the byte limit), NOT_AN_IMAGE (neither JPEG
     nor PNG), TOO_MANY_PIXELS (over the pixel limit, decompression bombs included: refused
-    from the header, before decoding), TRUNCATED or UNDECODABLE.
+    from the header, before decoding), TOO_MANY_SCANS (a JPEG of more scans than any encoder
+    writes: each is a decoding pass over every pixel), TRUNCATED or UNDECODABLE.
     """
     ERROR_REASON_ATTEMPTS_EXHAUSTED: _ErrorReason.ValueType  # 45
     """RESOURCE_EXHAUSTED: face attempts for this person (metadata["limit"] PERSON_DAY or
@@ -366,7 +367,8 @@ ERROR_REASON_IMAGE_INVALID: ErrorReason.ValueType  # 44
 """INVALID_ARGUMENT: (IdentityService.Verify) the selfie is not an image the zone takes:
 metadata["problem"] is EMPTY, TOO_LARGE (over the byte limit), NOT_AN_IMAGE (neither JPEG
 nor PNG), TOO_MANY_PIXELS (over the pixel limit, decompression bombs included: refused
-from the header, before decoding), TRUNCATED or UNDECODABLE.
+from the header, before decoding), TOO_MANY_SCANS (a JPEG of more scans than any encoder
+writes: each is a decoding pass over every pixel), TRUNCATED or UNDECODABLE.
 """
 ERROR_REASON_ATTEMPTS_EXHAUSTED: ErrorReason.ValueType  # 45
 """RESOURCE_EXHAUSTED: face attempts for this person (metadata["limit"] PERSON_DAY or

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from enclave.biometrics.errors import ImageInvalid
 from enclave.biometrics.interface import DecodedImage, ImageLimits
 
-__all__ = ["decode_image", "inspect_image", "jpeg_quality"]
+__all__ = ["MAX_JPEG_SCANS", "decode_image", "inspect_image", "jpeg_quality"]
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
@@ -30,6 +30,12 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # Markers without a length field: TEM, RST0..7, SOI, EOI.
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xDA)})
+#: The most scans a JPEG may have. libjpeg decodes every scan of a progressive JPEG over the
+#: whole image, so its cost is scans x pixels: a 400 kB file of 5,700 empty AC scans
+#: over 6000 x 6000 pixels kept a worker decoding for 30 s (5.4 ms a scan, measured), 6 MB
+#: of them for some nine minutes. Encoders write 1 (baseline) to about 12 (libjpeg's and
+#: mozjpeg's progressive scripts) scans; 100 bounds the decoding at ~0.6 s at the pixel limit.
+MAX_JPEG_SCANS = 100
 
 # The IJG (libjpeg) luminance base table of ITU T.81 Annex K; a quality factor Q scales it by
 # 5000/Q percent (Q < 50) or 200 - 2Q percent, each value rounded and clamped to 1..255
@@ -129,6 +135,10 @@ def _inspect_jpeg(data: bytes, limits: ImageLimits) -> list[tuple[int, bytes]]:
     # first scan is the end-of-image marker (progressive images have further scans before it).
     if data.find(b"\xff\xd9", scan) < 0:
         raise _refuse("TRUNCATED", "the JPEG ends before its end-of-image marker")
+    # For the same reason every further FF DA is a start-of-scan marker (or, rarely, bytes of
+    # a marker segment between scans: counted too, which can only over-count).
+    if 1 + data.count(b"\xff\xda", scan) > MAX_JPEG_SCANS:
+        raise _refuse("TOO_MANY_SCANS", f"the JPEG has more than {MAX_JPEG_SCANS} scans")
     return segments
 
 
@@ -136,8 +146,9 @@ def inspect_image(data: bytes, limits: ImageLimits) -> str:
     """``"JPEG"`` or ``"PNG"``, from the bytes and the header only; raises
     :class:`ImageInvalid` with ``problem`` EMPTY, TOO_LARGE (over ``limits.max_bytes``),
     NOT_AN_IMAGE (neither magic number, or a malformed header), TOO_MANY_PIXELS (the header's
-    width x height over ``limits.max_pixels``) or TRUNCATED (a JPEG without its end-of-image
-    marker after the scan, a PNG without its IEND chunk)."""
+    width x height over ``limits.max_pixels``), TOO_MANY_SCANS (a JPEG of more than
+    :data:`MAX_JPEG_SCANS` scans: each costs a decoding pass over every pixel) or TRUNCATED (a
+    JPEG without its end-of-image marker after the scan, a PNG without its IEND chunk)."""
     if not data:
         raise _refuse("EMPTY", "the image is empty")
     if len(data) > limits.max_bytes:

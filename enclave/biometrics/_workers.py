@@ -61,7 +61,15 @@ _TEMPLATE_BYTES = TEMPLATE_DIM * 4
 _MAX_HEADER = 16 * 1024
 _MAX_MESSAGE = 500
 _PROBLEMS = frozenset(
-    {"EMPTY", "TOO_LARGE", "NOT_AN_IMAGE", "TOO_MANY_PIXELS", "TRUNCATED", "UNDECODABLE"}
+    {
+        "EMPTY",
+        "TOO_LARGE",
+        "NOT_AN_IMAGE",
+        "TOO_MANY_PIXELS",
+        "TOO_MANY_SCANS",
+        "TRUNCATED",
+        "UNDECODABLE",
+    }
 )
 
 

@@ -4,8 +4,8 @@ like every zone error their ``public_message`` names the rule, never a value::
     ZoneError
     └── BiometricsError
         ├── ImageInvalid          the image is refused before any face work (``problem``:
-        │                         EMPTY, TOO_LARGE, NOT_AN_IMAGE, TOO_MANY_PIXELS, TRUNCATED,
-        │                         UNDECODABLE): INVALID_ARGUMENT
+        │                         EMPTY, TOO_LARGE, NOT_AN_IMAGE, TOO_MANY_PIXELS,
+        │                         TOO_MANY_SCANS, TRUNCATED, UNDECODABLE): INVALID_ARGUMENT
         ├── AttemptsExhausted     the person's or the partner's face attempts are used up
         │                         (``limit``: PERSON_DAY, PERSON_MONTH, PARTNER_RATE;
         │                         ``retry_after`` seconds): RESOURCE_EXHAUSTED
