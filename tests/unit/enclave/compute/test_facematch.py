@@ -18,6 +18,7 @@ from enclave.compute import (
     CiphertextInvalid,
     CkksLimits,
     CkksWorkers,
+    CkksWorkerTimeout,
     ContextInvalid,
     FaceBlinding,
     LocalCkks,
@@ -237,3 +238,17 @@ def test_the_screen_refuses_from_the_envelopes_alone(secret: ts.Context, public:
         with pytest.raises(CiphertextInvalid) as bad:
             screen_face_match(public, data)
         assert bad.value.problem == problem
+
+
+def test_a_match_past_its_timeout_recycles_the_worker(secret: ts.Context, public: bytes) -> None:
+    t = _unit(np.random.default_rng(6))
+    query = _query(secret, t)
+    with CkksWorkers(1, memory_limit=3 * 1024**3) as pool:
+        (before,) = pool.pids()
+        with pytest.raises(CkksWorkerTimeout) as caught:
+            pool.match(context=public, query=query, template=t, tau=TAU, timeout=0.01)
+        assert caught.value.problem == "TIMEOUT"
+        (after,) = pool.pids()
+        assert after != before  # killed and replaced
+        answer = pool.match(context=public, query=query, template=t, tau=TAU, timeout=60.0)
+        assert np.all(_slots(secret, answer) > 0)  # cosine 1 > tau
