@@ -25,7 +25,7 @@ sync: $(UV)
 	$(UV) sync --frozen --extra spark
 
 demo: sync-runtime
-	$(BIN)/dataward demo
+	$(BIN)/dataward demo --faces tests/fixtures/faces
 
 lint: sync
 	$(BIN)/ruff check .

@@ -22,10 +22,17 @@ __all__ = ["demo"]
 )
 @click.option("--persons", default=2000, show_default=True, type=click.IntRange(min=200))
 @click.option("--seed", default=7, show_default=True, type=int)
-def demo(workdir: Path | None, persons: int, seed: int) -> None:
+@click.option(
+    "--faces",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The face photos of the identity steps: the project's tests/fixtures/faces (`make "
+    "demo` passes it). Without it the face steps are skipped.",
+)
+def demo(workdir: Path | None, persons: int, seed: int, faces: Path | None) -> None:
     """Generate a synthetic registry, build a zone, serve it and use it as every role would."""
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="dataward-demo-"))
     elif workdir.exists() and any(workdir.iterdir()):
         raise click.UsageError(f"--workdir {workdir} is not empty")
-    run_demo(load_settings(), DemoOptions(workdir, persons, seed), click.echo)
+    run_demo(load_settings(), DemoOptions(workdir, persons, seed, faces), click.echo)

@@ -37,6 +37,7 @@ from dataward.client import (
     CreditBand,
     DatawardError,
     EligibilityResult,
+    FaceMatchAnswer,
     IdentityResult,
     IdNumberInvalid,
     PaillierScoreAnswer,
@@ -50,6 +51,12 @@ from enclave.persons import check_character
 from enclave.release import Caller
 from launcher._cmd_query import render_table, summary
 from launcher._demo_compute import bank_computes
+from launcher._demo_faces import (
+    DemoFaces,
+    bank_encrypted_match,
+    bank_face_checks,
+    enroll_demo_photos,
+)
 from launcher._wiring import start_serving
 from launcher.settings import Secret, Settings
 from policies import default_policy_text
@@ -57,7 +64,14 @@ from synthetic import REFERENCE_DATE, generate
 
 __all__ = ["DemoOptions", "run_demo"]
 
-Answer = EligibilityResult | IdentityResult | CreditBand | PaillierScoreAnswer | CkksBatchAnswer
+Answer = (
+    EligibilityResult
+    | IdentityResult
+    | CreditBand
+    | PaillierScoreAnswer
+    | CkksBatchAnswer
+    | FaceMatchAnswer
+)
 
 INSURER_PURPOSE = "INSURANCE_UNDERWRITING"
 RESEARCH_PURPOSE = "RESEARCH"
@@ -69,6 +83,8 @@ class DemoOptions:
     workdir: Path
     persons: int = 2000
     seed: int = 7
+    # the face photos of the identity steps (the test fixtures); None: those steps are skipped
+    faces: Path | None = None
 
 
 Say = Callable[[str], None]
@@ -102,6 +118,20 @@ def run_demo(settings: Settings, options: DemoOptions, say: Say) -> None:
     rejected = sum(t.rejected for t in ingested.tables.values())
     say(f"  {rejected:,} rows rejected (each with its row number and reason, never its values)")
     say("  ID numbers, names and phones are now keyed HMAC tokens plus AES-GCM ciphertext.")
+    people = _pick_people(source)
+    faces = DemoFaces(options.faces) if options.faces is not None else None
+    if faces is not None:
+        enroll_demo_photos(
+            zone_dir=zone_dir,
+            keyring=keyring,
+            faces=faces,
+            persons=(people.active, people.suspended, people.deceased),
+            workdir=options.workdir,
+            settings=settings.faces,
+            say=say,
+        )
+    else:
+        say("  (no --faces photos given: the face steps are skipped)")
 
     _step(say, 3, "The catalog: every column has a class")
     summary = inspect_zone(zone_dir)
@@ -111,7 +141,6 @@ def run_demo(settings: Settings, options: DemoOptions, say: Say) -> None:
             kept = f"  (stored as {', '.join(stored)})" if tuple(stored) != (name,) else ""
             say(f"      {name:<20} {cls}{kept}")
 
-    people = _pick_people(source)
     _step(say, 4, "Operator lookups by ID number: tokenized, then an O(log n) index probe")
     zone = Zone.open(zone_dir, keyring)
     for label, id_number in (
@@ -128,7 +157,7 @@ def run_demo(settings: Settings, options: DemoOptions, say: Say) -> None:
         )
         say(f"  {mask(id_number)}  ({label}): {found}")
 
-    _serve_and_check(settings, zone_dir, master, people, say)
+    _serve_and_check(settings, zone_dir, master, people, faces, say)
 
 
 @dataclass(frozen=True)
@@ -177,8 +206,13 @@ def _unused_id(template: str, taken: set[str]) -> str:
     raise click.ClickException("no unused ID number found for the demo")
 
 
-def _serve_and_check(
-    settings: Settings, zone_dir: Path, master: Secret, people: _People, say: Say
+def _serve_and_check(  # noqa: PLR0917 (the demo's cast, in order)
+    settings: Settings,
+    zone_dir: Path,
+    master: Secret,
+    people: _People,
+    faces: DemoFaces | None,
+    say: Say,
 ) -> None:
     settings = dataclasses.replace(
         settings,
@@ -296,7 +330,7 @@ def _serve_and_check(
             _step(say, 11, "A query no rule allows goes to review; a steward approves it")
             _reviewed(client, serving.portal_url, steward_password, say)
 
-        _step(say, 12, "The bank verifies a loan applicant's ID number and name")
+        _step(say, 12, "The bank verifies a loan applicant's ID number, name and selfie")
         bank_tokens = ClientCredentialsTokenSource(
             token_url,
             bank_creds.client_id,
@@ -311,6 +345,24 @@ def _serve_and_check(
                     f"name matches={verdict.name_matches} registry={verdict.registry_status}"
                 )
                 answers.append(verdict)
+            if faces is not None:
+                answers += bank_face_checks(
+                    client,
+                    applicant=people.active,
+                    name=people.active_name,
+                    purpose=BANK_PURPOSE,
+                    faces=faces,
+                    say=say,
+                )
+                answers.append(
+                    bank_encrypted_match(
+                        client,
+                        applicant=people.suspended,
+                        purpose=BANK_PURPOSE,
+                        faces=faces,
+                        say=say,
+                    )
+                )
             try:
                 client.check_eligibility(people.active, "OUTPATIENT", BANK_PURPOSE)
             except DatawardError as exc:

@@ -348,7 +348,7 @@ class FaceSettings:
         "workers",
     )
     worker_memory_mb: int = _face_field(
-        2048, "address-space limit of each face worker", "worker_memory_mb"
+        3072, "address-space limit of each face worker", "worker_memory_mb"
     )
     timeout_seconds: float = _face_field(
         30.0,

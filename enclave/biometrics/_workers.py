@@ -55,8 +55,10 @@ __all__ = ["DEFAULT_WORKER_MEMORY_MB", "FaceWorkers"]
 
 #: The default cap of a worker's address space: the interpreter, numpy, OpenCV and the dlib
 #: models take about 530 MB of it (measured: VmPeak of a worker after a selfie), a 40-megapixel
-#: image's decoded copies some 400 MB more.
-DEFAULT_WORKER_MEMORY_MB = 2048
+#: image's decoded copies some 400 MB more. But a worker started by `dataward serve` or `demo`
+#: re-imports the command's main module (spawn) and with it every package of the zone: 2048
+#: is too few there (the model load fails with bad_alloc), 3072 is what the CKKS workers have.
+DEFAULT_WORKER_MEMORY_MB = 3072
 _TEMPLATE_BYTES = TEMPLATE_DIM * 4
 _MAX_HEADER = 16 * 1024
 _MAX_MESSAGE = 500

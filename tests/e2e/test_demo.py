@@ -8,11 +8,16 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+
 
 def test_demo_walks_through_every_capability(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "launcher", "demo", "--persons", "400", "--workdir", str(workdir)],
+        [
+            *(sys.executable, "-m", "launcher", "demo", "--persons", "400"),
+            *("--workdir", str(workdir), "--faces", str(FACES)),
+        ],
         capture_output=True,
         text=True,
         timeout=240,
@@ -30,6 +35,16 @@ def test_demo_walks_through_every_capability(tmp_path: Path) -> None:
     assert "INVALID_ARGUMENT ID_NUMBER_INVALID" in out
     assert "name matches=True" in out and "name matches=False" in out
     assert "PERMISSION_DENIED SCOPE_NOT_GRANTED" in out
+    # faces: two ID photos enrolled, one refused by file name; the applicant's own selfie a
+    # MATCH, an impostor's NO_MATCH, the ID photo itself a retake; the attempt limit; the
+    # encrypted match decrypted by the bank alone
+    assert "2 of 3 enrolled as sealed templates" in out
+    assert "rejected two_people.jpg: MULTIPLE_FACES" in out
+    assert any("the applicant's selfie" in line and "face MATCH" in line for line in lines)
+    assert any("an impostor's selfie" in line and "face NO_MATCH" in line for line in lines)
+    assert "(retake: PRESENTATION_SUSPECTED)" in out
+    assert "a fourth selfie today: RESOURCE_EXHAUSTED ATTEMPTS_EXHAUSTED (PERSON_DAY)" in out
+    assert "encrypted face match: MATCH" in out
     # Aggregates: explained, released with small cells suppressed and a verified receipt,
     # and a per-person query refused with its rule.
     assert "explain: allowed, view claims_analysis, aggregation rule, exact release" in out
@@ -58,7 +73,7 @@ def test_demo_walks_through_every_capability(tmp_path: Path) -> None:
     assert slots[2:] == ["-", "-"] and "-" not in slots[:2]
     # the same model on the same applicant: the two schemes agree
     assert abs(float(paillier.split("decrypts ")[1].split(" ")[0]) - float(slots[0])) < 1e-2
-    assert out.count("is in the signed tree of size") == 8
+    assert out.count("is in the signed tree of size") == 12
     assert "zone log ok:" in out and "portal log ok:" in out
     assert "Traceback" not in result.stderr
     persons = pq.read_table(workdir / "registry-export" / "persons.parquet")
