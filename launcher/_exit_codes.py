@@ -44,6 +44,7 @@ from enclave import (
     ZoneNotInitialized,
 )
 from enclave.audit import AuditError, AuditIntegrityError, AuditLogBusy, AuditStorageError
+from enclave.biometrics import CalibrationSourceInvalid, FaceWorkerFailed
 from enclave.budget import BudgetExhausted, BudgetLedgerCorrupt
 from enclave.compute import GmpyMissing
 from enclave.consent import ConsentNotFound
@@ -129,6 +130,9 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (ConsentNotFound, EX_NOINPUT),
     (ConsentRequired, EX_NOPERM),
     (InvalidField, EX_DATAERR),
+    # face calibration (`faces calibrate`): a wrong pairs file; face workers that cannot answer
+    (CalibrationSourceInvalid, EX_DATAERR),
+    (FaceWorkerFailed, EX_UNAVAILABLE),
     (ZoneError, EX_DATAERR),
     # audit log
     (AuditLogBusy, EX_TEMPFAIL),  # another process writes the zone (a second `serve`)

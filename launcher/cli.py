@@ -17,6 +17,7 @@ from launcher._cmd_compute import compute
 from launcher._cmd_consent import consent
 from launcher._cmd_datagen import datagen
 from launcher._cmd_demo import demo
+from launcher._cmd_faces import faces
 from launcher._cmd_policy import policy
 from launcher._cmd_portal import portal
 from launcher._cmd_query import query
@@ -43,6 +44,7 @@ cli.add_command(consent)
 cli.add_command(policy)
 cli.add_command(query)
 cli.add_command(compute)
+cli.add_command(faces)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
