@@ -31,14 +31,13 @@ import multiprocessing.connection
 import os
 import resource
 import signal
-import threading
 import time
 from multiprocessing.process import BaseProcess
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
+from enclave._workerpool import WorkerPool
 from enclave.biometrics._analyze import LocalFaces
 from enclave.biometrics._image import inspect_image
 from enclave.biometrics.errors import FaceWorkerFailed, ImageInvalid
@@ -240,7 +239,7 @@ class _Worker:
         raise _malformed()
 
 
-class FaceWorkers:
+class FaceWorkers(WorkerPool["_Worker"]):
     """``workers`` face worker processes (see the module docstring); a
     :class:`FaceAnalyzer`. Thread-safe; use as a context manager or call :meth:`close`."""
 
@@ -263,66 +262,18 @@ class FaceWorkers:
         self.timeout = timeout
         self._memory_bytes = None if memory_mb is None else memory_mb * 1024 * 1024
         self._mp = multiprocessing.get_context("spawn")
-        self._changed = threading.Condition()
-        self._closed = False
+        super().__init__(
+            what="face worker",
+            failure=FaceWorkerFailed,
+            busy=lambda detail: FaceWorkerFailed("TIMEOUT", detail),
+        )
         self._local = LocalFaces(limits=self.limits, gates=self.gates) if workers == 0 else None
-        self._workers: list[_Worker] = []
-        self._idle: list[_Worker] = []
-        try:
-            for index in range(workers):
-                self._workers.append(_Worker(index, self))
-            deadline = time.monotonic() + start_timeout
-            for worker in self._workers:
-                try:
-                    worker.wait_ready(deadline)
-                except FaceWorkerFailed as exc:
-                    raise FaceWorkerFailed(
-                        "START",
-                        f"a face worker process exited or was not ready in {start_timeout:g} s",
-                    ) from exc
-        except BaseException:
-            for worker in self._workers:
-                worker.stop(kill=True)
-            raise
-        self._idle = list(self._workers)
-
-    def pids(self) -> tuple[int | None, ...]:
-        """The workers' process ids, in worker order (for operators and tests)."""
-        with self._changed:
-            return tuple(w.pid for w in self._workers)
-
-    def _acquire(self, deadline: float) -> _Worker:
-        with self._changed:
-            while not self._closed and not self._idle:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise FaceWorkerFailed("TIMEOUT", "no face worker became free in time")
-                self._changed.wait(remaining)
-            if self._closed:
-                raise FaceWorkerFailed("CLOSED", "the face workers are closed")
-            return self._idle.pop(0)
-
-    def _release(self, worker: _Worker, *, failed: bool) -> None:
-        with self._changed:
-            closed = self._closed
-        if closed:
-            worker.stop(kill=True)
-            return
-        if failed:
-            worker.restart()  # the call answers at once; the new process loads meanwhile
-        with self._changed:
-            if self._closed:
-                worker.stop(kill=True)
-            else:
-                self._idle.append(worker)
-            self._changed.notify()
+        self._start_workers(lambda index: _Worker(index, self), workers, start_timeout)
 
     def analyze(self, data: bytes, *, timeout: float | None = None) -> Probe:
         """See :meth:`FaceAnalyzer.analyze`; within ``timeout`` seconds (default: the
         pool's), waiting for a free worker included."""
-        with self._changed:
-            if self._closed:
-                raise FaceWorkerFailed("CLOSED", "the face workers are closed")
+        self._check_open()
         if self._local is not None:
             return self._local.analyze(data)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
@@ -341,30 +292,3 @@ class FaceWorkers:
             raise
         finally:
             self._release(worker, failed=failed)
-
-    def close(self) -> None:
-        """Stop every worker (idle ones at once; a call in flight ends CLOSED or CRASHED)."""
-        with self._changed:
-            if self._closed:
-                return
-            self._closed = True
-            idle, self._idle = self._idle, []
-            busy = [w for w in self._workers if w not in idle]
-            self._changed.notify_all()
-        for worker in idle:
-            worker.stop(kill=False)
-        for worker in busy:
-            process = worker.process
-            if process is not None:
-                process.kill()
-
-    def __enter__(self) -> FaceWorkers:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -37,16 +37,15 @@ import multiprocessing.connection
 import os
 import resource
 import signal
-import threading
 import time
 from collections.abc import Sequence
 from multiprocessing.process import BaseProcess
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from enclave._workerpool import WorkerPool
 from enclave.compute._ckks import (
     CkksBatchScorer,
     CkksCiphertext,
@@ -325,7 +324,7 @@ class _Worker:
         return header, payload
 
 
-class CkksWorkers:
+class CkksWorkers(WorkerPool["_Worker"]):
     """``processes`` CKKS worker processes (see the module docstring). Thread-safe; use as a
     context manager or call :meth:`close`."""
 
@@ -345,60 +344,12 @@ class CkksWorkers:
         self._mp = multiprocessing.get_context("spawn")
         self._limits = limits or CkksLimits()
         self._cached_models, self._memory = cached_models, memory_limit
-        self._changed = threading.Condition()
-        self._closed = False
-        self._workers: list[_Worker] = []
-        self._idle: list[_Worker] = []
-        try:
-            for index in range(processes):
-                self._workers.append(_Worker(index, self))
-            deadline = time.monotonic() + start_timeout
-            for worker in self._workers:
-                try:
-                    worker.wait_ready(deadline)
-                except CkksWorkerFailed as exc:
-                    raise CkksWorkerFailed(
-                        "START",
-                        f"a CKKS worker process exited or was not ready in {start_timeout:g} s",
-                    ) from exc
-        except BaseException:
-            for worker in self._workers:
-                worker.stop(kill=True)
-            raise
-        self._idle = list(self._workers)
-
-    def pids(self) -> tuple[int | None, ...]:
-        """The workers' process ids, in worker order (for operators and tests)."""
-        with self._changed:
-            return tuple(w.pid for w in self._workers)
-
-    def _acquire(self, model_key: bytes, deadline: float) -> _Worker:
-        with self._changed:
-            while not self._closed and not self._idle:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise CkksWorkerTimeout("BUSY", "no CKKS worker became free in time")
-                self._changed.wait(remaining)
-            if self._closed:
-                raise CkksWorkerFailed("CLOSED", "the CKKS workers are closed")
-            worker = next((w for w in self._idle if model_key in w.models), self._idle[0])
-            self._idle.remove(worker)
-            return worker
-
-    def _release(self, worker: _Worker, *, failed: bool) -> None:
-        with self._changed:
-            closed = self._closed
-        if closed:
-            worker.stop(kill=True)
-            return
-        if failed:
-            worker.restart()  # the call answers at once; the new process starts meanwhile
-        with self._changed:
-            if self._closed:
-                worker.stop(kill=True)
-            else:
-                self._idle.append(worker)
-            self._changed.notify()
+        super().__init__(
+            what="CKKS worker",
+            failure=CkksWorkerFailed,
+            busy=lambda detail: CkksWorkerTimeout("BUSY", detail),
+        )
+        self._start_workers(lambda index: _Worker(index, self), processes, start_timeout)
 
     def score(
         self,
@@ -417,7 +368,7 @@ class CkksWorkers:
         deadline = time.monotonic() + timeout
         plain_bounds = tuple((b.name, b.low, b.high) for b in bounds)
         matrix, mask = np.asarray(features), np.asarray(consented)
-        worker = self._acquire(model_key, deadline)
+        worker = self._acquire(deadline, prefer=lambda w: model_key in w.models)
         failed = True
         try:
             worker.wait_ready(deadline)
@@ -461,7 +412,7 @@ class CkksWorkers:
         request = _MatchRequest(
             bytes(context), bytes(query), np.asarray(template, dtype=np.float64), float(tau)
         )
-        worker = self._acquire(b"", deadline)
+        worker = self._acquire(deadline)
         failed = True
         try:
             worker.wait_ready(deadline)
@@ -475,30 +426,3 @@ class CkksWorkers:
         if kind == "error":
             raise _error_from(header)
         raise CkksError("the CKKS evaluation failed in a worker")
-
-    def close(self) -> None:
-        """Stop every worker (idle ones at once; a call in flight ends CLOSED or CRASHED)."""
-        with self._changed:
-            if self._closed:
-                return
-            self._closed = True
-            idle, self._idle = self._idle, []
-            busy = [w for w in self._workers if w not in idle]
-            self._changed.notify_all()
-        for worker in idle:
-            worker.stop(kill=False)
-        for worker in busy:
-            process = worker.process
-            if process is not None:
-                process.kill()
-
-    def __enter__(self) -> CkksWorkers:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
