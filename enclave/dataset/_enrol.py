@@ -5,7 +5,9 @@ The registry's photo office hands over a directory of ID-card photos and a map C
 goes through the same analysis as a selfie (:class:`enclave.biometrics.FaceAnalyzer`: decode
 within the limits, exactly one face, size and quality gates, the template); the person is
 found in the live version's registry by their number's token. A photo that fails is a reject
-by FILE NAME and reason -- never by person or number: ``MISSING_FILE``, ``BAD_FILE_NAME`` (a
+by FILE NAME (a run of 15 or more digits and X's masked: offices name photos by the number)
+and map line and reason -- never by person or number: ``MISSING_FILE``, ``UNREADABLE_FILE``
+(not a regular file: a FIFO, a device), ``BAD_FILE_NAME`` (a
 path, not a file name of the directory), ``INVALID_ID_NUMBER``, ``UNKNOWN_PERSON``,
 ``DUPLICATE_PERSON`` (a second photo for a person of this map), ``IMAGE_INVALID:<problem>``
 or the gate's retake reason (``NO_FACE``, ``MULTIPLE_FACES``, ``FACE_TOO_SMALL``, ...).
@@ -23,7 +25,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,7 +38,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enclave.biometrics import EnrolmentSourceInvalid, FaceAnalyzer, ImageInvalid, Template
+from enclave.biometrics import (
+    EnrolmentSourceInvalid,
+    FaceAnalyzer,
+    ImageInvalid,
+    ImageLimits,
+    Template,
+)
 from enclave.dataset._templates import (
     SEALED_TEMPLATE_COLUMN,
     TEMPLATE_INDEX,
@@ -79,10 +89,23 @@ EnrolmentProgress = Callable[[int, int], None]
 """``progress(photos_just_done, total_photos)``."""
 
 
+# ID-card photo offices name files by the card's number ("110105194912310021.jpg"): a run
+# of 15 (first-generation cards) or more digits and X's is masked wherever a reject names a
+# file, so the report, the CLI's output and its rejects file never hold a clear ID number.
+_ID_LIKE = re.compile(r"[0-9Xx]{15,}")
+MASKED_ID = "<id-number>"
+
+
+def reported_name(name: str) -> str:
+    """``name`` as a reject reports it: every ID-number-like run masked."""
+    return _ID_LIKE.sub(MASKED_ID, name)
+
+
 @dataclass(frozen=True)
 class EnrolmentReject:
-    image: str  # the file name as the map gives it
+    image: str  # the file name as the map gives it, ID-number-like runs masked
     reason: str
+    line: int = 0  # the map's line (its header is line 1)
 
 
 @dataclass(frozen=True)
@@ -125,12 +148,12 @@ def enroll_faces(
     zone = Zone.open(zone_dir, keyring)
     templates: dict[int, Template] = {}
     rejects: list[EnrolmentReject] = []
-    for name, id_number in rows:
+    for line, name, id_number in rows:
         reason, person_id, template = _enrol_one(zone, analyzer, images, name, id_number)
         if reason is None and person_id in templates:
             reason = "DUPLICATE_PERSON"
         if reason is not None or person_id is None or template is None:
-            rejects.append(EnrolmentReject(name, reason or "UNKNOWN_PERSON"))
+            rejects.append(EnrolmentReject(reported_name(name), reason or "UNKNOWN_PERSON", line))
         else:
             templates[person_id] = template
         if progress is not None:
@@ -167,15 +190,15 @@ def enroll_faces(
     return report
 
 
-def _read_map(path: Path) -> list[tuple[str, str]]:
-    """The map's rows; its errors name the line, never a value."""
+def _read_map(path: Path) -> list[tuple[int, str, str]]:
+    """The map's rows (line, image, id_number); its errors name the line, never a value."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None or tuple(h.strip() for h in header) != MAP_HEADER:
                 raise EnrolmentSourceInvalid("the map's header must be exactly: image,id_number")
-            rows: list[tuple[str, str]] = []
+            rows: list[tuple[int, str, str]] = []
             for line, row in enumerate(reader, start=2):
                 if not row or all(not cell.strip() for cell in row):
                     continue
@@ -185,7 +208,7 @@ def _read_map(path: Path) -> list[tuple[str, str]]:
                     )
                 if len(rows) >= MAX_MAP_ROWS:
                     raise EnrolmentSourceInvalid(f"the map has more than {MAX_MAP_ROWS} rows")
-                rows.append((row[0].strip(), row[1]))
+                rows.append((line, row[0].strip(), row[1]))
     except FileNotFoundError:
         raise EnrolmentSourceInvalid("the map file does not exist") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -211,11 +234,13 @@ def _enrol_one(
         return "UNKNOWN_PERSON", None, None
     path = images / name
     try:
-        data = path.read_bytes()
+        data = _read_photo(path, _max_bytes(analyzer))
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return "MISSING_FILE", None, None
     except OSError:
         return "UNREADABLE_FILE", None, None
+    if data is None:
+        return "IMAGE_INVALID:TOO_LARGE", None, None
     try:
         probe = analyzer.analyze(data)
     except ImageInvalid as exc:
@@ -223,6 +248,31 @@ def _enrol_one(
     if probe.template is None:
         return str(probe.retake), None, None
     return None, person.person_id, probe.template
+
+
+def _max_bytes(analyzer: FaceAnalyzer) -> int:
+    limits = getattr(analyzer, "limits", None)
+    return limits.max_bytes if isinstance(limits, ImageLimits) else ImageLimits().max_bytes
+
+
+def _read_photo(path: Path, max_bytes: int) -> bytes | None:
+    """The photo's bytes, None when it is larger than ``max_bytes`` (never read whole). Only
+    regular files are read: a FIFO or a device (a symlink to /dev/zero) is an OSError, not
+    a read that blocks or never ends."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path.name)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError("not a regular file")
+        if info.st_size > max_bytes:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    return None if len(data) > max_bytes else data
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -301,6 +351,6 @@ def _write_report(path: Path, report: EnrolmentReport) -> None:
         "enrolled": report.enrolled,
         "replaced": report.replaced,
         "by_reason": report.by_reason(),
-        "rejects": [{"image": r.image, "reason": r.reason} for r in report.rejects],
+        "rejects": [{"line": r.line, "image": r.image, "reason": r.reason} for r in report.rejects],
     }
     path.write_text(json.dumps(body, indent=2), encoding="utf-8")

@@ -4,6 +4,7 @@ dataset version; every photo that cannot be enrolled is a reject by file name an
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from enclave import NoDataset
-from enclave.biometrics import DlibBackend, EnrolmentSourceInvalid, LocalFaces
+from enclave.biometrics import DlibBackend, EnrolmentSourceInvalid, ImageLimits, LocalFaces
 from enclave.dataset import ENROLMENT_FILE, FaceTemplates, Zone, enroll_faces, ingest
 from enclave.keys import Keyring, init_zone, open_keyring
 from enclave.persons import check_character
@@ -149,3 +150,74 @@ def test_a_zone_without_a_dataset_is_refused(tmp_path: Path, backend: DlibBacken
             map_csv=_map(tmp_path, [("obama.jpg", "110101195001010011")]),
             analyzer=LocalFaces(backend),
         )
+
+
+def test_photos_named_by_id_number_are_reported_masked(
+    tmp_path: Path, zone: tuple[Path, Keyring, list[str]], backend: DlibBackend
+) -> None:
+    """Photo offices name ID-card photos by the card's number (issue 13 review: the rejects,
+    and the enrolment.json written into the zone's version, held those names in clear): every
+    run of 15 or more digits and X's of a reported file name is masked, the map's line tells
+    the operator which row it was."""
+    zone_dir, keyring, ids = zone
+    images = tmp_path / "photos"
+    images.mkdir()
+    first, second, lower = f"{ids[0]}.jpg", f"IMG_{ids[1]}_front.jpg", f"{ids[2].lower()}.jpg"
+    shutil.copy(FACES / "two_people.jpg", images / first)
+    (images / second).write_bytes(b"GIF89a no jpeg here")
+    rows = [(first, ids[0]), (second, ids[1]), (lower, ids[2]), ("obama.jpg", ids[3] + "1")]
+    report = enroll_faces(
+        zone_dir,
+        keyring,
+        images=images,
+        map_csv=_map(tmp_path, rows),
+        analyzer=LocalFaces(backend),
+    )
+    assert [(r.line, r.image, r.reason) for r in report.rejects] == [
+        (2, "<id-number>.jpg", "MULTIPLE_FACES"),
+        (3, "IMG_<id-number>_front.jpg", "IMAGE_INVALID:NOT_AN_IMAGE"),
+        (4, "<id-number>.jpg", "MISSING_FILE"),
+        (5, "obama.jpg", "INVALID_ID_NUMBER"),
+    ]
+    written = (zone_dir / "data" / "versions" / report.version / ENROLMENT_FILE).read_text()
+    assert json.loads(written)["rejects"][1] == {
+        "line": 3,
+        "image": "IMG_<id-number>_front.jpg",
+        "reason": "IMAGE_INVALID:NOT_AN_IMAGE",
+    }
+    for number in ids[:4]:
+        assert number not in written and number.lower() not in written
+        assert not [r for r in report.rejects if number in r.image or number[:15] in r.image]
+
+
+def test_huge_files_fifos_and_devices_in_the_images_directory_are_rejects(
+    tmp_path: Path, zone: tuple[Path, Keyring, list[str]], backend: DlibBackend
+) -> None:
+    """(issue 13 review) The photo was read whole before any limit: a 10 GB file or a symlink
+    to /dev/zero exhausted memory, a FIFO blocked the enrolment forever. Only regular files up
+    to the analyzer's max_bytes are read."""
+    zone_dir, keyring, ids = zone
+    images = _photos(tmp_path, ["obama.jpg"])
+    analyzer = LocalFaces(backend, limits=ImageLimits(max_bytes=1_000_000))
+    with (images / "sparse.jpg").open("wb") as handle:
+        handle.truncate(10 * 1024**3)  # sparse: 10 GB that cost no disk
+    (images / "zero.jpg").symlink_to("/dev/zero")
+    os.mkfifo(images / "fifo.jpg")
+    (images / "dir.jpg").mkdir()
+    rows = [
+        ("sparse.jpg", ids[0]),
+        ("zero.jpg", ids[1]),
+        ("fifo.jpg", ids[2]),
+        ("dir.jpg", ids[3]),
+        ("obama.jpg", ids[4]),
+    ]
+    report = enroll_faces(
+        zone_dir, keyring, images=images, map_csv=_map(tmp_path, rows), analyzer=analyzer
+    )
+    assert [(r.image, r.reason) for r in report.rejects] == [
+        ("sparse.jpg", "IMAGE_INVALID:TOO_LARGE"),
+        ("zero.jpg", "UNREADABLE_FILE"),
+        ("fifo.jpg", "UNREADABLE_FILE"),
+        ("dir.jpg", "MISSING_FILE"),
+    ]
+    assert report.enrolled == 1
