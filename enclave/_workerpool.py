@@ -10,6 +10,8 @@ error for a call that found no free worker in time.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing.connection
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 
-__all__ = ["PooledWorker", "WorkerPool"]
+__all__ = ["PipeWorker", "PooledWorker", "WorkerPool"]
 
 
 class PooledWorker(Protocol):
@@ -31,6 +33,48 @@ class PooledWorker(Protocol):
 
 
 W = TypeVar("W", bound=PooledWorker)
+
+
+class PipeWorker:
+    """A worker process and the parent's end of its pipe: stopping and replacing it. A
+    subclass starts the process in :meth:`start` (setting ``process`` and ``conn``) and may
+    say goodbye on the pipe before it closes (:meth:`_goodbye`)."""
+
+    process: BaseProcess | None = None
+    conn: multiprocessing.connection.Connection | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def _goodbye(self, conn: multiprocessing.connection.Connection) -> None:
+        """Sent before the pipe closes on a stop that is not a kill (default: nothing; the
+        worker reads EOF and exits)."""
+
+    def stop(self, *, kill: bool) -> None:
+        """End the process: closing the pipe lets an idle worker exit; ``kill`` (or a worker
+        that does not exit within 5 s) kills it."""
+        process, conn = self.process, self.conn
+        self.process = self.conn = None
+        if conn is not None:
+            if not kill:
+                with contextlib.suppress(OSError):  # a worker already gone
+                    self._goodbye(conn)
+            conn.close()
+        if process is not None:
+            if kill:
+                process.kill()
+            process.join(timeout=5.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    def restart(self) -> None:
+        self.stop(kill=True)
+        self.start()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
 
 
 class WorkerPool(Generic[W]):

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from enclave._workerpool import WorkerPool
+from enclave._workerpool import PipeWorker, WorkerPool
 from enclave.biometrics._analyze import LocalFaces
 from enclave.biometrics._image import inspect_image
 from enclave.biometrics.errors import FaceWorkerFailed, ImageInvalid
@@ -130,7 +130,7 @@ def _crashed() -> FaceWorkerFailed:
     return FaceWorkerFailed("CRASHED", "a face worker process died during the call; replaced")
 
 
-class _Worker:
+class _Worker(PipeWorker):
     """One worker process and the parent's end of its pipe; used by one call at a time."""
 
     def __init__(self, index: int, pool: FaceWorkers) -> None:
@@ -153,27 +153,6 @@ class _Worker:
         process.start()
         child.close()  # the parent's copy: once the worker exits, the pipe reads EOF
         self.process, self.conn, self.ready = process, parent, False
-
-    def stop(self, *, kill: bool) -> None:
-        process, conn = self.process, self.conn
-        self.process = self.conn = None
-        if conn is not None:
-            conn.close()  # an idle worker reads EOF and exits
-        if process is not None:
-            if kill:
-                process.kill()
-            process.join(timeout=5.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
-
-    def restart(self) -> None:
-        self.stop(kill=True)
-        self.start()
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
 
     def _receive(self, deadline: float, limit: int, what: str) -> bytes:
         assert self.conn is not None

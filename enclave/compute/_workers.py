@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from enclave._workerpool import WorkerPool
+from enclave._workerpool import PipeWorker, WorkerPool
 from enclave.compute._ckks import (
     CkksBatchScorer,
     CkksCiphertext,
@@ -222,7 +222,7 @@ def _error_from(header: dict[str, Any]) -> CkksError:
     return exc
 
 
-class _Worker:
+class _Worker(PipeWorker):
     """One worker process and the parent's end of its pipe; used by one call at a time."""
 
     def __init__(self, index: int, pool: CkksWorkers) -> None:
@@ -247,31 +247,8 @@ class _Worker:
         self.process, self.conn = process, parent
         self.models, self.ready = (), False
 
-    def stop(self, *, kill: bool) -> None:
-        process, conn = self.process, self.conn
-        self.process = self.conn = None
-        if conn is not None:
-            try:
-                if not kill:
-                    conn.send(None)
-            except OSError:
-                pass
-            conn.close()
-        if process is not None:
-            if kill:
-                process.kill()
-            process.join(timeout=5.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
-
-    def restart(self) -> None:
-        self.stop(kill=True)
-        self.start()
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
+    def _goodbye(self, conn: multiprocessing.connection.Connection) -> None:
+        conn.send(None)  # the worker's loop ends on None
 
     def wait_ready(self, deadline: float) -> None:
         if self.ready:

@@ -84,6 +84,7 @@ MAP_HEADER = ("image", "id_number")
 # A map larger than this is refused before any photo is read (a typo'd file, not a batch).
 MAX_MAP_ROWS = 1_000_000
 MAX_ID_NUMBER_CHARS = 32
+_DUPLICATE = "DUPLICATE_PERSON"  # a second photo for a person of the same map
 
 EnrolmentProgress = Callable[[int, int], None]
 """``progress(photos_just_done, total_photos)``."""
@@ -149,11 +150,12 @@ def enroll_faces(
     templates: dict[int, Template] = {}
     rejects: list[EnrolmentReject] = []
     for line, name, id_number in rows:
-        reason, person_id, template = _enrol_one(zone, analyzer, images, name, id_number)
-        if reason is None and person_id in templates:
-            reason = "DUPLICATE_PERSON"
-        if reason is not None or person_id is None or template is None:
-            rejects.append(EnrolmentReject(reported_name(name), reason or "UNKNOWN_PERSON", line))
+        # an enrolment reject's cause, not an API error reason
+        why, person_id, template = _enrol_one(zone, analyzer, images, name, id_number)
+        if why is None and person_id in templates:
+            why = _DUPLICATE
+        if why is not None or person_id is None or template is None:
+            rejects.append(EnrolmentReject(reported_name(name), why or "UNKNOWN_PERSON", line))
         else:
             templates[person_id] = template
         if progress is not None:
