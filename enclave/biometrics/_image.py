@@ -52,6 +52,10 @@ MAX_JPEG_SCANS = 100
 MAX_JPEG_SEGMENTS = 1024
 MAX_PNG_CHUNKS = 20_000
 _NOT_FILL = re.compile(rb"[^\xff]")
+# A marker after entropy-coded data: 0xFF (and fill bytes) then neither a stuffed 0x00 nor RSTn.
+# (a look-behind of one byte, not ``\xff+``: a run of fill bytes costs linear time, not
+# quadratic).
+_MARKER = re.compile(rb"(?<=\xff)[^\x00\xff\xd0-\xd7]")
 
 # The IJG (libjpeg) luminance base table of ITU T.81 Annex K; a quality factor Q scales it by
 # 5000/Q percent (Q < 50) or 200 - 2Q percent, each value rounded and clamped to 1..255
@@ -161,15 +165,37 @@ def _inspect_jpeg(data: bytes, limits: ImageLimits) -> list[tuple[int, bytes]]:
             raise _refuse("NOT_AN_IMAGE", "the JPEG's frame header is malformed")
         height, width = struct.unpack(">HH", body[1:5])
         _check_pixels(width, height, limits)
-    # Inside entropy-coded data 0xFF is always followed by 0x00 or RSTn, so FF D9 after the
-    # first scan is the end-of-image marker (progressive images have further scans before it).
-    if data.find(b"\xff\xd9", scan) < 0:
-        raise _refuse("TRUNCATED", "the JPEG ends before its end-of-image marker")
-    # For the same reason every further FF DA is a start-of-scan marker (or, rarely, bytes of
-    # a marker segment between scans: counted too, which can only over-count).
-    if 1 + data.count(b"\xff\xda", scan) > MAX_JPEG_SCANS:
-        raise _refuse("TOO_MANY_SCANS", f"the JPEG has more than {MAX_JPEG_SCANS} scans")
+    _count_scans(data, scan)
     return segments
+
+
+def _count_scans(data: bytes, pos: int) -> int:
+    """The scans from the first one's entropy-coded data at ``pos`` to the end-of-image
+    marker, walking the markers between them (a segment skipped by its length, so bytes
+    inside a table are never taken for a marker; data after EOI -- a phone's appended
+    thumbnail or video -- is not read). Inside entropy-coded data 0xFF is always followed by
+    0x00 or RSTn, so the next other marker ends it."""
+    scans = 1
+    for _ in range(MAX_JPEG_SEGMENTS + MAX_JPEG_SCANS):
+        found = _MARKER.search(data, pos)
+        if found is None:
+            raise _refuse("TRUNCATED", "the JPEG ends before its end-of-image marker")
+        marker, pos = data[found.start()], found.end()
+        if marker == 0xD9:
+            return scans
+        if marker == 0xDA:
+            scans += 1
+            if scans > MAX_JPEG_SCANS:
+                raise _refuse("TOO_MANY_SCANS", f"the JPEG has more than {MAX_JPEG_SCANS} scans")
+        if marker == 0x01:  # TEM: no length
+            continue
+        if pos + 2 > len(data):
+            raise _refuse("TRUNCATED", "the JPEG ends inside a marker segment")
+        (length,) = struct.unpack(">H", data[pos : pos + 2])
+        if length < 2:
+            raise _refuse("NOT_AN_IMAGE", "the JPEG's marker segments are malformed")
+        pos += length  # past SOS's header the search runs through its entropy-coded data
+    raise _refuse("NOT_AN_IMAGE", f"the JPEG has more than {MAX_JPEG_SEGMENTS} markers")
 
 
 def inspect_image(data: bytes, limits: ImageLimits) -> str:

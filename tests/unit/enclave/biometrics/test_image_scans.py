@@ -99,3 +99,36 @@ def test_real_progressive_jpegs_pass(face_bytes: Callable[[str], bytes]) -> None
     assert progressive.count(b"\xff\xda") > 1  # really several scans
     assert inspect_image(progressive, LIMITS) == "JPEG"
     assert decode_image(progressive, LIMITS).width == rgb.shape[1]
+
+
+def test_scans_are_counted_to_the_end_of_image_marker_only(
+    face_bytes: Callable[[str], bytes],
+) -> None:
+    """Phones append a second JPEG or a video after the image's EOI (motion photos): random
+    bytes hold FF DA once in 65,536, so 6 MB of them would look like 90 scans; they are not
+    read. A table between scans holding FF D9 or FF DA bytes does not end or add a scan
+    (segments are skipped by their length), so it cannot hide scans behind it either."""
+    jpeg = face_bytes("obama.jpg")
+    trailing = (b"\xff\xda\x12\x34" + b"\x00" * 60) * 5_000  # 5,000 FF DA after EOI
+    assert inspect_image(jpeg + trailing, LIMITS) == "JPEG"
+    bomb = scan_bomb(MAX_JPEG_SCANS + 10)
+    first_ac = bomb.index(b"\xff\xda", bomb.index(b"\xff\xda") + 2)
+    table = b"\xff\xfe" + (2 + 8).to_bytes(2, "big") + b"\xff\xd9\xff\xd9\xff\xda\xff\xda"
+    hidden = bomb[:first_ac] + table + bomb[first_ac:]  # a COM segment between scans
+    with pytest.raises(ImageInvalid) as info:
+        inspect_image(hidden, LIMITS)
+    assert info.value.problem == "TOO_MANY_SCANS"
+    assert inspect_image(scan_bomb(3)[:-2] + table + b"\xff\xd9", LIMITS) == "JPEG"
+
+
+def test_a_scan_of_fill_or_stuffed_bytes_is_walked_in_linear_time(
+    face_bytes: Callable[[str], bytes],
+) -> None:
+    jpeg = face_bytes("obama_small.jpg")
+    scan = jpeg.index(b"\xff\xda")
+    room = LIMITS.max_bytes - len(jpeg) - 8
+    for filler in (b"\xff" * room + b"\x00", b"\xff\x00" * (room // 2)):
+        data = jpeg[: scan + 14] + filler + jpeg[scan + 14 :]
+        started = time.monotonic()
+        assert inspect_image(data, LIMITS) == "JPEG"
+        assert time.monotonic() - started < 0.5
