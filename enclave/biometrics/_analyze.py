@@ -7,9 +7,20 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from enclave.biometrics._image import decode_image
 from enclave.biometrics._quality import check_quality
-from enclave.biometrics.interface import FaceBackend, ImageLimits, Probe, QualityGates, Retake
+from enclave.biometrics.interface import (
+    DecodedImage,
+    FaceBackend,
+    FaceBox,
+    ImageLimits,
+    Probe,
+    QualityGates,
+    Retake,
+    Template,
+)
 
 __all__ = ["LocalFaces", "analyze"]
 
@@ -26,7 +37,25 @@ def analyze(
     if retake is not Retake.NONE:
         return Probe(template=None, retake=retake)
     largest = max(faces, key=lambda f: f.width)
-    return Probe(template=backend.embed(image, largest))
+    return Probe(
+        template=backend.embed(image, largest), mirrored=_mirrored(backend, image, largest)
+    )
+
+
+def _mirrored(backend: FaceBackend, image: DecodedImage, face: FaceBox) -> Template:
+    """The template of ``face`` in the image mirrored left to right (for the presentation
+    check: a flipped ID photo must not pass as a live selfie)."""
+    flipped = np.ascontiguousarray(image.rgb[:, ::-1])
+    flipped.setflags(write=False)
+    mirror = DecodedImage(rgb=flipped, format=image.format, jpeg_quality=image.jpeg_quality)
+    box = FaceBox(
+        left=image.width - face.left - face.width,
+        top=face.top,
+        width=face.width,
+        height=face.height,
+        score=face.score,
+    )
+    return backend.embed(mirror, box)
 
 
 class LocalFaces:

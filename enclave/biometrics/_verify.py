@@ -20,7 +20,8 @@ __all__ = ["decide"]
 def decide(probe: Probe, reference: Template, thresholds: Thresholds) -> FaceVerdict:
     """The verdict of ``probe`` against ``reference``: a probe with a retake reason is
     INCONCLUSIVE with it; a distance below ``presentation_floor`` (the same photo again, or
-    a replay of the enrolled one) is INCONCLUSIVE, PRESENTATION_SUSPECTED; between
+    a replay of the enrolled one), of the probe or of its mirror image (the ID photo
+    flipped), is INCONCLUSIVE, PRESENTATION_SUSPECTED; between
     ``match_medium`` and ``no_match`` INCONCLUSIVE, BORDERLINE. INCONCLUSIVE has band NONE."""
     t = thresholds
 
@@ -30,7 +31,8 @@ def decide(probe: Probe, reference: Template, thresholds: Thresholds) -> FaceVer
     if probe.template is None:
         return verdict(FaceOutcome.INCONCLUSIVE, FaceBand.NONE, probe.retake)
     distance = probe.template.distance(reference)
-    if distance < t.presentation_floor:
+    mirrored = probe.mirrored.distance(reference) if probe.mirrored is not None else distance
+    if min(distance, mirrored) < t.presentation_floor:
         return verdict(FaceOutcome.INCONCLUSIVE, FaceBand.NONE, Retake.PRESENTATION_SUSPECTED)
     if distance <= t.match_high:
         return verdict(FaceOutcome.MATCH, FaceBand.HIGH)

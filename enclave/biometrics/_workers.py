@@ -116,7 +116,9 @@ def _answer(faces: LocalFaces, data: bytes) -> tuple[dict[str, Any], bytes | Non
         return {"kind": "bug"}, None
     if probe.template is None:
         return {"kind": "retake", "retake": probe.retake.value}, None
-    return {"kind": "template"}, probe.template.values.astype("<f4").tobytes()
+    mirrored = probe.mirrored if probe.mirrored is not None else probe.template
+    values = np.concatenate([probe.template.values, mirrored.values]).astype("<f4")
+    return {"kind": "template"}, values.tobytes()
 
 
 # ---------------------------------------------------------------------------- the parent
@@ -188,13 +190,16 @@ class _Worker(PipeWorker):
         header = self._header(deadline, "the face analysis")
         kind = header.get("kind")
         if kind == "template":
-            payload = self._receive(deadline, _TEMPLATE_BYTES, "the face analysis")
-            if len(payload) != _TEMPLATE_BYTES:
+            # the template, then the mirrored face's (the presentation check's)
+            payload = self._receive(deadline, 2 * _TEMPLATE_BYTES, "the face analysis")
+            if len(payload) != 2 * _TEMPLATE_BYTES:
                 raise _malformed()
-            values = np.frombuffer(payload, dtype="<f4").astype(np.float32)
-            values.setflags(write=False)
+            both = np.frombuffer(payload, dtype="<f4").astype(np.float32)
+            first, second = both[:TEMPLATE_DIM].copy(), both[TEMPLATE_DIM:].copy()
+            first.setflags(write=False)
+            second.setflags(write=False)
             try:
-                return Probe(template=Template(values))
+                return Probe(template=Template(first), mirrored=Template(second))
             except ValueError as exc:  # not finite
                 raise _malformed() from exc
         if kind == "retake":

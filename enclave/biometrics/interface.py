@@ -213,14 +213,19 @@ class Thresholds:
 @dataclass(frozen=True, slots=True, eq=False)
 class Probe:
     """What analysing one image gave: its template when every gate passed, else the retake
-    reason (and no template)."""
+    reason (and no template). ``mirrored`` is the template of the same face mirrored left to
+    right: the presentation check compares both with the reference, so the ID photo
+    flipped (which dlib embeds as a new template, 0.14..0.25 from the photo's) is caught."""
 
     template: Template | None
     retake: Retake = Retake.NONE
+    mirrored: Template | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if (self.template is None) == (self.retake is Retake.NONE):
             raise ValueError("a probe has a template or a retake reason, not both")
+        if self.mirrored is not None and self.template is None:
+            raise ValueError("a probe's mirrored template comes with its template")
 
 
 class FaceAnalyzer(Protocol):

@@ -4,9 +4,9 @@ on the fixtures), but mirrored it is a new template: 0.14..0.23, and mirrored an
 8 degrees 0.15..0.25 -- above the floor, at or below match_high (0.38), so MATCH, HIGH. The
 floor cannot simply rise: fold 1's closest genuine pair is at 0.227.
 
-OPEN, held as a strict xfail. A fix: enrol the template of the mirrored ID photo too and
-refuse as PRESENTATION_SUSPECTED a selfie within the floor of either (a genuine selfie, even
-a front camera's mirrored one, sits at genuine distances from both)."""
+Fixed: the analysis also embeds the selfie's face mirrored, and a selfie whose template or
+mirrored template is within the floor of the reference is PRESENTATION_SUSPECTED (a genuine
+selfie, even a front camera's mirrored one, sits at genuine distances from both)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,6 @@ def _mirrored_and_rotated(data: bytes) -> bytes:
     return out.tobytes()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="OPEN (issue 13 review): a mirrored ID photo passes as a MATCH"
-)
 @pytest.mark.parametrize("photo", ["lfw/Zico_0002.jpg", "lfw/Carl_Reiner_0001.jpg"])
 def test_the_id_photo_mirrored_is_a_presentation_not_a_match(
     photo: str, backend: DlibBackend, face_bytes: Callable[[str], bytes]
