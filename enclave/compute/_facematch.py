@@ -6,12 +6,20 @@ nothing of ``t``.
 
 **The computation.** With ``t`` the template scaled to unit length and zero-padded to all
 :data:`CKKS_SLOTS` slots, a fresh blinding ``s > 0`` and ``r`` (from :mod:`secrets`, never
-reused, never sent anywhere), the zone computes, slot-wise, ``q * (s*t + r*q)`` (one
+reused, never sent anywhere), the zone computes, slot-wise, ``q * (s*t + r*conj(q))`` (one
 multiply by a scalar, one ciphertext product: depth 2 of the [60, 40, 40, 60] chain), adds
-the constant ``-(s*tau + r)`` to slot 0, and sums over ALL 4096 slots by rotations (powers
-of two over the full width, so every slot ends holding the same total)::
+the constant ``-(s*tau + r)`` to slot 0, sums over ALL 4096 slots by rotations (powers of two
+over the full width, so every slot ends holding the same total), and answers that sum plus
+its complex conjugate -- its real part (the blinding is halved to make up for the two)::
 
-    y = s * (<q, t> - tau) + r * (|q|^2 - 1)
+    y = s * (Re<q, t> - tau) + r * (|q|^2 - 1)
+
+CKKS slots are complex; TenSEAL encodes reals only, but a partner using SEAL directly can send
+``q = a + ib``. Without the conjugations, ``|a|^2 - |b|^2 = 1`` and ``<a,b> = 0`` cancelled the
+offset of a plain ``q*q``, and the imaginary part ``s*<b,t>`` over the real part cancelled
+``s``: one linear equation on the template per answer (issue 13 review). With them the
+imaginary part is zero and ``|q|^2`` is the true ``|a|^2 + |b|^2``. SEAL's conjugation needs the
+partner's conjugation Galois key (TenSEAL's default Galois keys have it).
 
 then adds a fresh encryption of zero under the partner's public key (re-randomisation: the
 evaluation itself never leaves). For an honest query (``|q| = 1``) the sign of ``y`` is the
@@ -43,6 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import secrets
 from typing import Any
 
@@ -51,6 +60,7 @@ import numpy.typing as npt
 import tenseal as ts
 from google.protobuf import descriptor_pb2, message_factory
 from google.protobuf.message import DecodeError
+from tenseal import sealapi
 
 from enclave.compute._ckks import (
     _PARSE_ERRORS,
@@ -216,15 +226,19 @@ def face_match(
     if not -1.0 < tau < 1.0:
         raise CkksError("the cosine threshold must be inside (-1, 1)")
     blind = blinding if blinding is not None else FaceBlinding.fresh()
-    template_slots = blind.scale * _template_slots(template)
+    # Halved: the answer is the sum plus its conjugate, twice its real part (see below).
+    scale, offset = blind.scale / 2.0, blind.offset / 2.0
+    template_slots = scale * _template_slots(template)
     constant = np.zeros(CKKS_SLOTS, dtype=np.float64)
-    constant[0] = -(blind.scale * tau + blind.offset)
+    constant[0] = -(scale * tau + offset)
     context = query.context
     with context._lock:
+        vector = query._vector
+        conjugate = _conjugated(context, vector)
         try:
-            vector = query._vector
-            # q * (s*t + r*q): one scalar product, one ciphertext product (depth 2).
-            weighted = vector.mul(blind.offset)
+            # q * (s*t + r*conj(q)): one scalar product, one ciphertext product (depth 2);
+            # q_j * conj(q_j) = |q_j|^2 is real whatever the partner put in the slots.
+            weighted = conjugate.mul(offset)
             weighted.add_(template_slots)
             total = vector.mul(weighted)
             total.add_(constant)
@@ -238,6 +252,11 @@ def face_match(
                 "GALOIS_KEYS_MISSING",
                 "the context's Galois keys lack a power-of-two rotation the sum needs",
             ) from exc
+        # The sum plus its complex conjugate: twice its real part. A query with imaginary
+        # parts (q = a + ib, possible through SEAL's complex encoding) would otherwise read
+        # s*<b,t> in the imaginary part, and Im/Re cancels s: one linear equation on t per
+        # answer (issue 13 review).
+        total.add_(_conjugated(context, total))
         try:
             total.add_(ts.ckks_vector(context._ts, [0.0]))  # a fresh Enc_pk(0): re-randomised
             raw = bytes(total.serialize())
@@ -248,6 +267,38 @@ def face_match(
     message.ClearField("sizes")
     message.sizes.append(CKKS_SLOTS)
     return bytes(message.SerializeToString())
+
+
+def _conjugated(context: CkksContext, vector: Any) -> Any:
+    """The slot-wise complex conjugate of ``vector`` (a TenSEAL CKKSVector of ``context``,
+    whose lock the caller holds), by SEAL's evaluator with the partner's conjugation Galois
+    key: TenSEAL's Python API has no conjugation, so the SEAL ciphertext goes through an
+    anonymous in-memory file (``memfd``, never the disk) both ways."""
+    try:
+        message = _vector_proto().FromString(bytes(vector.serialize()))
+        seal_context = context._ts.seal_context().data
+        galois = context._ts.galois_keys().data
+        fd = os.memfd_create("dataward-ckks", os.MFD_CLOEXEC)
+        try:
+            path = f"/proc/self/fd/{fd}"
+            with open(fd, "wb", closefd=False) as handle:
+                handle.write(message.ciphertexts[0])
+            ciphertext = sealapi.Ciphertext()
+            ciphertext.load(seal_context, path)
+            conjugate = sealapi.Ciphertext()
+            sealapi.Evaluator(seal_context).complex_conjugate(ciphertext, galois, conjugate)
+            os.ftruncate(fd, 0)
+            conjugate.save(path)
+            with open(path, "rb") as handle:
+                message.ciphertexts[0] = handle.read()
+        finally:
+            os.close(fd)
+        return ts.ckks_vector_from(context._ts, message.SerializeToString())
+    except _PARSE_ERRORS as exc:
+        raise ContextInvalid(
+            "GALOIS_KEYS_MISSING",
+            "the context's Galois keys lack the complex conjugation the match needs",
+        ) from exc
 
 
 def match_face(

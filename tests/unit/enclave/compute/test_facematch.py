@@ -252,3 +252,74 @@ def test_a_match_past_its_timeout_recycles_the_worker(secret: ts.Context, public
         assert after != before  # killed and replaced
         answer = pool.match(context=public, query=query, template=t, tau=TAU, timeout=60.0)
         assert np.all(_slots(secret, answer) > 0)  # cosine 1 > tau
+
+
+def _complex_query(secret: ts.Context, q: npt.NDArray[np.complex128]) -> bytes:
+    """A 4096-slot query with complex slots, made with SEAL's own encoder (TenSEAL encodes
+    reals only): what a partner using SEAL directly can send."""
+    import os
+
+    import tenseal.sealapi as sealapi
+
+    seal_context = secret.seal_context().data
+    encoder = sealapi.CKKSEncoder(seal_context)
+    plain = sealapi.Plaintext()
+    slots = [complex(0.0)] * CKKS_SLOTS
+    slots[: len(q)] = [complex(v) for v in q]
+    encoder.encode(slots, 2.0**40, plain)
+    cipher = sealapi.Ciphertext()
+    sealapi.Encryptor(seal_context, secret.public_key().data).encrypt(plain, cipher)
+    fd = os.memfd_create("test-ct")
+    try:
+        cipher.save(f"/proc/self/fd/{fd}")
+        with open(f"/proc/self/fd/{fd}", "rb") as handle:
+            raw = handle.read()
+    finally:
+        os.close(fd)
+    message = _vector_proto()(sizes=[CKKS_SLOTS], ciphertexts=[raw], scale=2.0**40)
+    data: bytes = message.SerializeToString()
+    return data
+
+
+def _complex_slots(secret: ts.Context, answer: bytes) -> npt.NDArray[np.complex128]:
+    import os
+
+    import tenseal.sealapi as sealapi
+
+    seal_context = secret.seal_context().data
+    raw = _vector_proto().FromString(answer).ciphertexts[0]
+    fd = os.memfd_create("test-ct")
+    try:
+        with open(fd, "wb", closefd=False) as handle:
+            handle.write(raw)
+        cipher = sealapi.Ciphertext()
+        cipher.load(seal_context, f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+    plain = sealapi.Plaintext()
+    sealapi.Decryptor(seal_context, secret.secret_key().data).decrypt(cipher, plain)
+    return np.array(sealapi.CKKSEncoder(seal_context).decode_complex(plain))
+
+
+def test_a_complex_query_learns_no_more_than_its_real_part(
+    secret: ts.Context, public: bytes
+) -> None:
+    # The review's attack: q = a + ib with |a|^2 - |b|^2 = 1 and <a,b> = 0 cancels the offset
+    # of a plain q*q, and Im(y) / Re(y) = <b,t> / (<a,t> - tau) cancels the scale: one linear
+    # equation on the template per answer. The zone answers the real part only, and the
+    # offset weighs the true |q|^2 = |a|^2 + |b|^2.
+    rng = np.random.default_rng(29)
+    t = _unit(rng)
+    b = _near(t, 0.6, rng) * 0.5  # leaning towards t, so <b,t> is far from 0
+    a = rng.normal(size=128)
+    a -= (a @ b) / (b @ b) * b
+    a *= np.sqrt(1.0 + b @ b) / np.linalg.norm(a)
+    q = a + 1j * b
+    assert abs((a @ a) - (b @ b) - 1.0) < 1e-9 and abs(a @ b) < 1e-9
+    blinding = FaceBlinding(scale=40.0, offset=-90.0)
+    context = load_face_match_context(public)
+    query = load_ciphertext(context, _complex_query(secret, q))
+    slots = _complex_slots(secret, face_match(query, t, TAU, blinding=blinding))
+    assert np.abs(slots.imag).max() < 1e-3  # nothing of <b,t> in the imaginary parts
+    expected = 40.0 * (a @ t - TAU) - 90.0 * ((a @ a) + (b @ b) - 1.0)
+    assert np.abs(slots.real - expected).max() < 1e-2  # the offset is not cancelled
