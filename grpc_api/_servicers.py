@@ -11,6 +11,7 @@ UNAVAILABLE or INTERNAL) ends the stream, as the unary call would fail.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -44,7 +45,7 @@ from grpc_api._facematch import face_match_query
 from grpc_api._guard import Guard, principal_of
 from grpc_api._status import refusal_for
 from grpc_api._tokens import Principal
-from grpc_api.errors import InvalidRequest, NotServed, TooManyItems, Unavailable
+from grpc_api.errors import InvalidRequest, NotServed, RateLimited, TooManyItems, Unavailable
 
 __all__ = [
     "AuditServicer",
@@ -135,10 +136,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return convert.verdict_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
 
+# Encrypted face match uploads read at once, server-wide: each holds up to ~96 MB while its
+# 48 MB context is read and joined, before consent is looked at (issue 13 review).
+MAX_FACE_MATCH_UPLOADS = 4
+
+
 class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
     def __init__(self, checks: PersonChecks, cards: ModelCards | None = None) -> None:
         self._checks = checks
         self._cards = cards
+        self._face_uploads = threading.BoundedSemaphore(MAX_FACE_MATCH_UPLOADS)
 
     def _model_cards(self) -> ModelCards:
         if self._cards is None:
@@ -207,9 +214,19 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
     ) -> compute_pb2.EncryptedFaceMatchResponse:
         if not self._checks.serves_face_match:
             raise NotServed("this zone does not serve encrypted face matches")
-        # The whole stream, bounded while read; the zone parses the bytes in its workers.
-        query = face_match_query(request_iterator)
-        answer = self._checks.encrypted_face_match(partner_caller(principal_of(context)), query)
+        # The whole stream, bounded while read; the zone parses the bytes in its workers. At
+        # most MAX_FACE_MATCH_UPLOADS are read at once: past it RATE_LIMITED, retry.
+        if not self._face_uploads.acquire(blocking=False):
+            raise RateLimited(
+                1.0,
+                f"at most {MAX_FACE_MATCH_UPLOADS} encrypted face matches are read at once; "
+                "retry later",
+            )
+        try:
+            query = face_match_query(request_iterator)
+            answer = self._checks.encrypted_face_match(partner_caller(principal_of(context)), query)
+        finally:
+            self._face_uploads.release()
         return compute_pb2.EncryptedFaceMatchResponse(
             ciphertext=answer.value.ciphertext,
             validated_on=answer.value.validated_on,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,3 +374,52 @@ def test_bytes_refused_by_their_envelopes_count_no_attempt(stack: MatchStack) ->
             assert face_match_result(stack.keys, _match(stack, c, number, embedding)).matched
         with pytest.raises(AttemptsExhausted):
             _match(stack, c, number, embedding)
+
+
+def test_uploads_read_at_once_are_bounded_server_wide(stack: MatchStack) -> None:
+    """Each upload holds up to ~96 MB while read, before consent: past
+    MAX_FACE_MATCH_UPLOADS at once, RESOURCE_EXHAUSTED RATE_LIMITED (issue 13 review)."""
+    import threading
+
+    from grpc_api._servicers import MAX_FACE_MATCH_UPLOADS
+
+    header = compute_pb2.FaceMatchHeader(
+        id_number=stack.id_numbers[36], purpose=common_pb2.PURPOSE_IDENTITY_VERIFICATION
+    )
+    release = threading.Event()
+
+    def held() -> Iterator[compute_pb2.EncryptedFaceMatchRequest]:
+        yield compute_pb2.EncryptedFaceMatchRequest(header=header)
+        yield compute_pb2.EncryptedFaceMatchRequest(context_chunk=b"x")
+        release.wait(30)  # the upload stays open, being read
+
+    token = stack.issuer.token(org=PARTNER, scopes=SCOPES, purposes=(PURPOSE,))
+    metadata = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(stack.target) as channel:
+        stub = compute_pb2_grpc.ComputeServiceStub(channel)
+        pending = [
+            stub.EncryptedFaceMatch.future(held(), metadata=metadata, timeout=60)
+            for _ in range(MAX_FACE_MATCH_UPLOADS)
+        ]
+        try:
+            deadline = time.monotonic() + 20
+            refused = None
+            while time.monotonic() < deadline and refused is None:
+                try:
+                    stub.EncryptedFaceMatch(
+                        iter([compute_pb2.EncryptedFaceMatchRequest(header=header)]),
+                        metadata=metadata,
+                        timeout=30,
+                    )
+                except grpc.RpcError as exc:
+                    if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        refused = exc
+                    else:
+                        time.sleep(0.1)  # the held uploads are not all being read yet
+            assert refused is not None
+            assert "encrypted face matches are read at once" in (refused.details() or "")
+        finally:
+            release.set()
+            for future in pending:
+                with pytest.raises(grpc.RpcError):
+                    future.result(timeout=60)  # no query: each ends FIELD_INVALID
