@@ -19,6 +19,7 @@ BENCHES = [
     "bench.ckks",
     "bench.compute_e2e",
     "bench.face_match",
+    "bench.faces",
 ]
 
 for name in BENCHES:
