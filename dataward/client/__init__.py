@@ -4,19 +4,23 @@ Depends only on grpcio, protobuf (with the ``google.rpc`` messages of
 googleapis-common-protos for error details), the generated stubs, ``cryptography`` and
 ``pyarrow`` (query answers are Arrow tables)::
 
-    from dataward.client import Client, ClientCredentialsTokenSource
+    from dataward.client import Benefit, Client, ClientCredentialsTokenSource, Purpose
 
     tokens = ClientCredentialsTokenSource(
         "https://portal.example/oauth/token", client_id, client_secret,
         "eligibility:check audit:read",
     )
     with Client("zone.example:50051", tokens, credentials=grpc.ssl_channel_credentials()) as c:
-        result = c.check_eligibility(id_number, "OUTPATIENT", "INSURANCE_UNDERWRITING")
+        result = c.check_eligibility(id_number, Benefit.OUTPATIENT, Purpose.INSURANCE_UNDERWRITING)
         c.verify_answer(result)  # pin the key: Client(..., audit_key=...)
         table = c.run_query(
             "SELECT province, COUNT(DISTINCT person_key) AS persons FROM claims_analysis"
             " GROUP BY province", purpose="INSURANCE_UNDERWRITING",
         ).table  # a pyarrow.Table; suppressed cells are null with the row marked
+
+Every type a call takes or returns is exported here, with the access vocabulary
+(:class:`Purpose`, :class:`Scope`) and the receipt types (:class:`Receipt`,
+:class:`Checkpoint`): a partner imports from ``dataward.client`` only.
 
 ``verify_answer`` also holds each receipt's checkpoint to the largest one the client has seen,
 with the zone's consistency proofs (scope ``audit:read``): ``LogForked`` / ``LogRolledBack``
@@ -28,6 +32,7 @@ also needs phe with gmpy2 and TenSEAL, so it is imported only when asked for): t
 Paillier and CKKS keys, model cards for the auditor, and decrypting the zone's scores.
 """
 
+from dataward.access import Purpose, Scope
 from dataward.client._attestation import CardFileInvalid, parse_attestation
 from dataward.client._client import Client
 from dataward.client._enums import Benefit
@@ -37,6 +42,7 @@ from dataward.client._query import (
     ColumnNoise,
     DpInfo,
     Explanation,
+    ParameterValue,
     QueryPage,
     QueryRejection,
     QueryResult,
@@ -44,6 +50,7 @@ from dataward.client._query import (
     ReviewConditions,
     StoredQuery,
 )
+from dataward.client._release import Answer
 from dataward.client._scoring import (
     CkksBatchAnswer,
     FaceMatchAnswer,
@@ -99,9 +106,12 @@ from dataward.client.errors import (
     Unimplemented,
     WeightsInvalid,
 )
+from dataward.compute import ModelCard
+from dataward.transparency import Checkpoint, Receipt
 
 __all__ = [
     "AlreadyExists",
+    "Answer",
     "AttemptsExhausted",
     "AttestationInvalid",
     "BatchItem",
@@ -110,6 +120,7 @@ __all__ = [
     "BudgetLimit",
     "BudgetState",
     "CardFileInvalid",
+    "Checkpoint",
     "CiphertextInvalid",
     "CkksBatchAnswer",
     "Client",
@@ -138,6 +149,7 @@ __all__ = [
     "LogRolledBack",
     "MessageTooLarge",
     "ModelAttestation",
+    "ModelCard",
     "ModelExists",
     "ModelInfo",
     "ModelMismatch",
@@ -146,16 +158,20 @@ __all__ = [
     "NotFound",
     "NotYetSigned",
     "PaillierScoreAnswer",
+    "ParameterValue",
     "PendingModels",
     "PermissionDenied",
+    "Purpose",
     "QueryPage",
     "QueryRejected",
     "QueryRejection",
     "QueryResult",
     "QuerySubmission",
     "RateLimited",
+    "Receipt",
     "ReceiptInvalid",
     "ReviewConditions",
+    "Scope",
     "ScoreAlreadyGiven",
     "ServerError",
     "StaticTokenSource",
