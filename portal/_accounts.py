@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from dataward.access import Scope
 from portal._events import OrganizationCreated, SignIn, SignInFailed, UserCreated
-from portal._models import LoginFailure, Organization, OrgKind, Role, User
+from portal._models import LoginFailure, Organization, OrgKind, OrgStatus, Role, User
 from portal._passwords import hash_password, password_problem, verify_password
 from portal._service import Service
+from portal._slugs import derive_slug
 from portal._throttle import login_failures_by_address, login_failures_by_username
 from portal._views import OrganizationView, UserView
 from portal.errors import (
@@ -27,7 +28,7 @@ from portal.errors import (
 __all__ = ["PARTNER_KINDS", "ROLE_SCOPES", "STEWARD_ORGANIZATION", "Accounts"]
 
 STEWARD_ORGANIZATION = "Data stewards"
-PARTNER_KINDS = frozenset({OrgKind.BANK, OrgKind.INSURER, OrgKind.RESEARCH})
+PARTNER_KINDS = frozenset({OrgKind.BANK, OrgKind.INSURER, OrgKind.RESEARCH, OrgKind.PUBLIC_BODY})
 # Scopes a signed-in person may obtain through the authorization-code grant, by role.
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.STEWARD: frozenset({Scope.STEWARD_ADMIN, Scope.AUDIT_READ}),
@@ -43,7 +44,9 @@ class Accounts(Service):
         if not name:
             raise InvalidInputError("the organization needs a name")
         if kind not in PARTNER_KINDS:
-            raise InvalidInputError("organization kind must be BANK, INSURER or RESEARCH")
+            raise InvalidInputError(
+                "organization kind must be BANK, INSURER, RESEARCH or PUBLIC_BODY"
+            )
         with self._store.transaction() as s:
             org = self._add_org(s, name, kind)
             return OrganizationView.of(org)
@@ -51,7 +54,14 @@ class Accounts(Service):
     def _add_org(self, s: Session, name: str, kind: str) -> Organization:
         if s.scalar(select(Organization).where(Organization.name == name)) is not None:
             raise ConflictError("an organization with this name exists")
-        org = Organization(name=name, kind=kind, created_at=self._clock())
+        taken = set(s.scalars(select(Organization.slug)))
+        org = Organization(
+            name=name,
+            slug=derive_slug(name, taken),
+            kind=kind,
+            status=OrgStatus.ACTIVE,
+            created_at=self._clock(),
+        )
         s.add(org)
         s.flush()
         self._log.append(s, OrganizationCreated(organization_id=org.id, org_kind=kind))

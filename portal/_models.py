@@ -24,6 +24,7 @@ __all__ = [
     "LogEntry",
     "LoginFailure",
     "OrgKind",
+    "OrgStatus",
     "Organization",
     "Revocation",
     "Role",
@@ -36,7 +37,13 @@ class OrgKind(enum.StrEnum):
     BANK = "BANK"
     INSURER = "INSURER"
     RESEARCH = "RESEARCH"
-    STEWARD = "STEWARD"
+    PUBLIC_BODY = "PUBLIC_BODY"
+    STEWARD = "STEWARD"  # the stewards' own organization, never a partner's
+
+
+class OrgStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"  # its apps get no tokens, its users cannot sign in
 
 
 class Role(enum.StrEnum):
@@ -63,10 +70,15 @@ class Base(DeclarativeBase):
 
 
 class Organization(Base):
+    """``slug`` is the organization's stable short name (``[a-z0-9-]{2,32}``): the access
+    token's ``org`` claim and the partner a consent names. It never changes once given."""
+
     __tablename__ = "organizations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=OrgStatus.ACTIVE)
     created_at: Mapped[float] = mapped_column(Float)
 
 
@@ -78,6 +90,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     created_at: Mapped[float] = mapped_column(Float)
+    # A disabled user cannot sign in; their refresh tokens are revoked when disabled.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Client(Base):

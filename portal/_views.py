@@ -19,13 +19,17 @@ class ClientCredentials:
 
 @dataclass(frozen=True)
 class OrganizationView:
+    """``slug`` is the stable short name (token ``org`` claim, consent partner)."""
+
     id: int
     name: str
     kind: str
+    slug: str
+    status: str
 
     @classmethod
     def of(cls, org: Organization) -> OrganizationView:
-        return cls(org.id, org.name, org.kind)
+        return cls(org.id, org.name, org.kind, org.slug, org.status)
 
 
 @dataclass(frozen=True)
