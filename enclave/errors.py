@@ -196,6 +196,20 @@ class CorruptDataset(DatasetError):  # noqa: N818 (names of the zone API)
     default_message = "the dataset version is missing files or is inconsistent"
 
 
+class UnknownVersion(DatasetError):  # noqa: N818 (names of the zone API)
+    """``zone rollback`` to a version that is not kept on disk (see ``zone versions``)."""
+
+    reason: ClassVar[str] = "NOT_FOUND"
+
+    def __init__(self, version: str) -> None:
+        printable = version.isascii() and version.isprintable() and len(version) < 80
+        shown = version if printable else "?"
+        super().__init__(
+            f"no complete dataset version {shown!r} is kept in this zone "
+            "(`dataward zone versions` lists them)"
+        )
+
+
 class LookupRefused(ZoneError):  # noqa: N818 (names of the zone API)
     default_message = "lookup refused"
 

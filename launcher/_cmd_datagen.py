@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
+from launcher._progress import ProgressDisplay
 from synthetic import generate
 
 __all__ = ["datagen"]
@@ -25,15 +24,15 @@ __all__ = ["datagen"]
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed.")
 def datagen(out_dir: Path, persons: int, seed: int) -> None:
     """Write a realistic synthetic registry export (six Parquet tables)."""
-    bar = tqdm(total=persons, unit="person", unit_scale=True, file=sys.stderr)
+    display = ProgressDisplay("datagen", unit="persons")
 
     def advance(done: int) -> None:
-        bar.update(done)
+        display.advance("persons", done, persons)
 
     try:
         report = generate(out_dir, persons, seed, progress=advance)
     finally:
-        bar.close()
+        display.close()
     for table, rows in report.rows.items():
         click.echo(f"{table:<16} {rows:>12,} rows  {report.seconds[table]:7.2f} s")
     click.echo(f"wrote {out_dir} in {report.total_seconds:.1f} s")

@@ -11,12 +11,9 @@ prints no image name (in a pairs file it is often a person's name).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
-from tqdm import tqdm
 
 from enclave.biometrics import (
     Calibration,
@@ -26,6 +23,7 @@ from enclave.biometrics import (
     read_pairs,
     write_roc_png,
 )
+from launcher._progress import ProgressDisplay
 from launcher.settings import load_settings
 
 __all__ = ["faces", "toml_snippet"]
@@ -78,7 +76,11 @@ def faces() -> None:
     default=None,
     help="What the pairs are, for the validated_on sentence (default: their counts).",
 )
-@click.option("--progress/--no-progress", default=True, help="A progress bar on stderr.")
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    help="Progress on stderr: a bar on a terminal, a line per 10% otherwise.",
+)
 def calibrate_command(
     *,
     pairs_tsv: Path,
@@ -100,13 +102,10 @@ def calibrate_command(
     settings = load_settings(overrides={"faces": {"workers": workers}}).faces
     read_pairs(pairs_tsv, images_dir)  # a wrong file is refused before any worker starts
     limits, gates = settings.limits(), settings.gates()
-    bar: tqdm[Any] | None = None
+    display = ProgressDisplay("calibrate", unit="images")
 
     def on_progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc="images", unit="image", file=sys.stderr)
-        bar.update(done - bar.n)  # the images complete in order
+        display.set_done("images", done, total)  # the images complete in order
 
     try:
         with FaceWorkers(
@@ -125,8 +124,7 @@ def calibrate_command(
                 progress=on_progress if progress else None,
             )
     finally:
-        if bar is not None:
-            bar.close()
+        display.close()
     if roc_png is not None:
         write_roc_png(result, roc_png)
     _print(result, describe, roc_png)

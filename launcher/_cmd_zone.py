@@ -1,4 +1,5 @@
-"""The ``dataward zone`` commands: init, ingest, enroll-faces, inspect, lookup.
+"""The ``dataward zone`` commands: init, ingest, versions, rollback, enroll-faces, inspect,
+lookup.
 
 Settings come from :func:`launcher.settings.load_settings` (``--zone`` overrides
 ``DATAWARD_ZONE``); the master key only from ``DATAWARD_MASTER_KEY`` or
@@ -11,10 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import click
-from tqdm import tqdm
 
 from enclave import RejectLimitExceeded
 from enclave.biometrics import LocalFaces
@@ -26,9 +25,12 @@ from enclave.dataset import (
     enroll_faces,
     ingest,
     inspect_zone,
+    list_versions,
+    rollback,
 )
 from enclave.keys import Keyring, init_zone, open_keyring
 from launcher._options import id_number_option, zone_option
+from launcher._progress import ProgressDisplay
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
@@ -97,31 +99,36 @@ def init_command(zone_dir: Path | None) -> None:
     help="Refuse to publish when any table has more than this share of its rows rejected, "
     "0 to 1 (default: setting zone.max_reject_share, 0.01).",
 )
-@click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate and report as a real ingest would (exit 65 past the reject limit), "
+    "publish nothing; the rejects report is kept in ZONE/data/dry-run/.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    help="Progress on stderr: a bar on a terminal, a line per 10% otherwise.",
+)
 def ingest_command(
+    *,
     zone_dir: Path | None,
     source_dir: Path,
     keep_versions: int,
     max_reject_share: float | None,
+    dry_run: bool,
     progress: bool,
 ) -> None:
     """Validate an export and publish it atomically as the zone's new dataset version.
 
     Exit 65, nothing published, when a table's rejected share passes the limit; the reasons
-    are printed and the rejects report is kept.
+    are printed and the rejects report is kept. `zone versions` lists the kept versions,
+    `zone rollback` makes an older one live again.
     """
     overrides = {"dir": zone_dir, "max_reject_share": max_reject_share}
     settings = load_settings(overrides={"zone": overrides}).zone
     keyring = _keyring(settings)
-    bars: dict[str, tqdm[Any]] = {}
-
-    def on_progress(table: str, done: int, total: int) -> None:
-        if table not in bars:
-            for bar in bars.values():  # one table at a time: finish the previous bar
-                bar.close()
-            bars[table] = tqdm(total=total, desc=f"{table:<16}", unit="rows", unit_scale=True)
-        bars[table].update(done)
-
+    display = ProgressDisplay("ingest", unit="rows")
     try:
         try:
             report = ingest(
@@ -131,11 +138,11 @@ def ingest_command(
                 batch_rows=settings.ingest_batch_rows,
                 keep_versions=keep_versions,
                 max_reject_share=settings.max_reject_share,
-                progress=on_progress if progress else None,
+                progress=display.advance if progress else None,
+                dry_run=dry_run,
             )
         finally:
-            for bar in bars.values():
-                bar.close()
+            display.close()
     except RejectLimitExceeded as refused:
         click.echo("not published; rows rejected per table:")  # the error follows on stderr
         _print_tables(refused.tables)
@@ -144,6 +151,12 @@ def ingest_command(
 
 
 def _print_report(report: IngestReport) -> None:
+    if not report.published:
+        seconds = f"{report.seconds:.1f} s"
+        click.echo(f"dry run: nothing published, the live version is unchanged ({seconds})")
+        _print_tables(report.tables)
+        click.echo(f"rejected rows (row number and reason) are listed in {report.rejects_dir}")
+        return
     click.echo(f"version {report.version} is live ({report.seconds:.1f} s)")
     _print_tables(report.tables)
     if any(t.rejected for t in report.tables.values()):
@@ -190,7 +203,11 @@ def _print_tables(tables: Mapping[str, TableReport]) -> None:
     type=click.IntRange(min=1),
     help="Dataset versions to keep on disk, as for ingest.",
 )
-@click.option("--progress/--no-progress", default=True, help="A progress bar on stderr.")
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    help="Progress on stderr: a bar on a terminal, a line per 10% otherwise.",
+)
 def enroll_faces_command(
     *,
     zone_dir: Path | None,
@@ -211,13 +228,10 @@ def enroll_faces_command(
     settings = load_settings(overrides={"zone": {"dir": zone_dir}})
     keyring = _keyring(settings.zone)
     analyzer = LocalFaces(limits=settings.faces.limits(), gates=settings.faces.gates())
-    bar: tqdm[Any] | None = None
+    display = ProgressDisplay("enroll-faces", unit="photos")
 
     def on_progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc="photos", unit="photo")
-        bar.update(done)
+        display.advance("photos", done, total)
 
     try:
         report = enroll_faces(
@@ -230,8 +244,7 @@ def enroll_faces_command(
             keep_versions=keep_versions,
         )
     finally:
-        if bar is not None:
-            bar.close()
+        display.close()
     _print_enrolment(report)
     if rejects_file is not None:
         rejects = [{"image": r.image, "reason": r.reason} for r in report.rejects]
@@ -249,6 +262,43 @@ def _print_enrolment(report: EnrolmentReport) -> None:
         click.echo(f"      {reason:<30} {count:>9,}")
     for reject in report.rejects:
         click.echo(f"  rejected {reject.image}: {reject.reason}")
+
+
+@zone.command("versions")
+@zone_option
+def versions_command(zone_dir: Path | None) -> None:
+    """The dataset versions kept on disk, oldest first: created, persons and claims, which is
+    live and which a running server serves (no key needed)."""
+    settings = _settings(zone_dir)
+    versions = list_versions(settings.dir)
+    if not versions:
+        click.echo("no dataset version yet (run `dataward zone ingest`)")
+        return
+    click.echo(f"{'VERSION':<32} {'CREATED':<26} {'PERSONS':>12} {'CLAIMS':>12}  STATE")
+    for info in versions:
+        state = ", ".join(word for word, on in (("live", info.live), ("served", info.served)) if on)
+        click.echo(
+            f"{info.version:<32} {info.created[:26]:<26} {info.rows.get('persons', 0):>12,} "
+            f"{info.rows.get('claims', 0):>12,}  {state}".rstrip()
+        )
+
+
+@zone.command("rollback")
+@zone_option
+@click.argument("version")
+def rollback_command(zone_dir: Path | None, version: str) -> None:
+    """Make the kept VERSION (see `zone versions`) the live dataset again, atomically.
+
+    Exit 65 when VERSION is not kept on disk. A running server keeps answering from the
+    version it started with until it is restarted.
+    """
+    settings = _settings(zone_dir)
+    previous = rollback(settings.dir, version)
+    if previous == version:
+        click.echo(f"version {version} is already live")
+        return
+    click.echo(f"version {version} is live (was {previous or 'none'})")
+    click.echo("a running server uses it after a restart")
 
 
 @zone.command("inspect")

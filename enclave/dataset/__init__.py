@@ -5,8 +5,8 @@ the :class:`Zone` lookups over the live version.
 Schema: :data:`TABLES` (each table's :class:`TableSpec`, every column with its
 :class:`ColumnClass`). Ingest: :func:`ingest` -> :class:`IngestReport`. Lookups: :class:`Zone`
 (persons by ID number or token, enrolments, family bindings, guardians),
-:func:`inspect_zone`. Errors are those of :mod:`enclave.errors` (``SourceError``,
-``IngestError``, ``DatasetError``).
+:func:`inspect_zone`. Versions: :func:`list_versions`, :func:`rollback`. Errors are those of
+:mod:`enclave.errors` (``SourceError``, ``IngestError``, ``DatasetError``).
 """
 
 from enclave.dataset._enrol import (
@@ -18,6 +18,7 @@ from enclave.dataset._enrol import (
 )
 from enclave.dataset._ingest import IngestReport, Progress, TableReport, ingest
 from enclave.dataset._templates import FaceTemplates, open_template, seal_template
+from enclave.dataset._versions import VersionInfo, list_versions, rollback
 from enclave.dataset._zone import (
     BindingRecord,
     EnrolmentRecord,
@@ -46,12 +47,15 @@ __all__ = [
     "TableReport",
     "TableSpec",
     "TableSummary",
+    "VersionInfo",
     "Zone",
     "ZoneSummary",
     "enroll_faces",
     "enum_values",
     "ingest",
     "inspect_zone",
+    "list_versions",
     "open_template",
+    "rollback",
     "seal_template",
 ]

@@ -85,6 +85,10 @@ class IngestReport:
     seconds: float
     leftovers_removed: int
     pruned: tuple[str, ...]
+    published: bool = True
+    """``False`` for a dry run: validated and reported, nothing published."""
+    rejects_dir: Path | None = None
+    """A dry run's kept rejects report (row numbers and reasons)."""
 
 
 def ingest(
@@ -96,6 +100,7 @@ def ingest(
     keep_versions: int = 2,
     max_reject_share: float = 0.01,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> IngestReport:
     """Validate ``source_dir`` and make it the zone's live dataset version.
 
@@ -103,6 +108,10 @@ def ingest(
     more than ``max_reject_share`` (0 to 1) of its rows; exactly at it is allowed. After a
     publish, versions beyond the newest ``keep_versions`` are deleted, never the new live one
     nor the one live before.
+
+    ``dry_run``: the same validation, tokenizing and writing (so it finds what a real ingest
+    would, disk space included), then the version is deleted instead of published; its rejects
+    report is kept under ``data/dry-run/``; the live version and the kept ones are untouched.
     """
     if not 0.0 <= max_reject_share <= 1.0:
         raise ValueError("max_reject_share must be between 0 and 1")
@@ -123,9 +132,21 @@ def ingest(
             reports = writer.run(source_rows)
             _write_catalog(tmp, keyring.zone_id, version, now, reports)
             over = _over_limit(reports, max_reject_share)
-            if over:
-                report_dir = keep_refused_report(zone_dir, tmp, version, keep_versions)
-                raise RejectLimitExceeded(over, max_reject_share, report_dir, reports)
+            kind = "dry-run" if dry_run else "refused"
+            if over or dry_run:
+                report_dir = keep_refused_report(zone_dir, tmp, version, keep_versions, kind=kind)
+                if over:
+                    raise RejectLimitExceeded(over, max_reject_share, report_dir, reports)
+                return IngestReport(
+                    version=version,
+                    created=now.isoformat(),
+                    tables=reports,
+                    seconds=time.monotonic() - started,
+                    leftovers_removed=leftovers,
+                    pruned=(),
+                    published=False,
+                    rejects_dir=report_dir,
+                )
             publish_version(zone_dir, tmp, version)
         except ZoneError:
             shutil.rmtree(tmp, ignore_errors=True)

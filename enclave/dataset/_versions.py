@@ -7,6 +7,7 @@
       ingest.lock                held (flock) by the one ingest running
       refused/<version-id>/      the rejects report of an ingest refused for its rejected share
                                  (rejects.json, rejects/*.parquet; the newest --keep-versions)
+      dry-run/<version-id>/      the rejects report of an ``ingest --dry-run`` (likewise)
       versions/
         <version-id>.tmp/        an ingest in progress (removed by the next ingest)
         <version-id>/            a complete version: catalog.json, rejects.json,
@@ -14,7 +15,8 @@
 
 A version directory is complete before it gets its final name (written, fsynced, renamed,
 parent fsynced); only then is ``CURRENT`` replaced (write ``CURRENT.tmp``, fsync, rename,
-fsync the directory). A crash at any point leaves ``CURRENT`` naming a complete version.
+fsync the directory). A crash at any point leaves ``CURRENT`` naming a complete version. A
+rollback is the same ``CURRENT`` replacement, naming a kept older version.
 """
 
 from __future__ import annotations
@@ -26,27 +28,31 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from enclave._fsio import fsync_dir, fsync_tree, write_atomic
 from enclave.audit import ZONE_LOG_FILE, read_holder
-from enclave.errors import CorruptDataset, IngestError, NoDataset
+from enclave.errors import CorruptDataset, IngestError, NoDataset, UnknownVersion
 
 __all__ = [
     "CATALOG_FILE",
     "REJECTS_FILE",
     "TMP_SUFFIX",
+    "VersionInfo",
     "current_version",
     "ingest_lock",
     "keep_refused_report",
+    "list_versions",
     "live_version_or_none",
     "new_version_id",
     "prune_versions",
     "publish_version",
     "read_catalog",
     "remove_leftovers",
+    "rollback",
     "version_dir",
     "versions_root",
 ]
@@ -134,11 +140,13 @@ def live_version_or_none(zone_dir: Path) -> str | None:
         return None
 
 
-def keep_refused_report(zone_dir: Path, tmp_dir: Path, version: str, keep: int) -> Path:
-    """Move a refused version's rejects report from ``tmp_dir`` to ``refused/<version>/``,
-    delete the rest of ``tmp_dir`` (its tables never become a version), keep the newest
-    ``keep`` reports; return the report's directory."""
-    root = zone_dir / "data" / "refused"
+def keep_refused_report(
+    zone_dir: Path, tmp_dir: Path, version: str, keep: int, *, kind: str = "refused"
+) -> Path:
+    """Move a refused (or dry-run, ``kind="dry-run"``) version's rejects report from
+    ``tmp_dir`` to ``<kind>/<version>/``, delete the rest of ``tmp_dir`` (its tables never
+    become a version), keep the newest ``keep`` reports; return the report's directory."""
+    root = zone_dir / "data" / kind
     report = root / version
     report.mkdir(parents=True)
     for name in (REJECTS_FILE, "rejects"):
@@ -170,3 +178,56 @@ def prune_versions(zone_dir: Path, keep: int, *, previous: str | None = None) ->
     if removed:
         fsync_dir(versions_root(zone_dir))
     return removed
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One complete dataset version on disk: its id, when it was created, its tables' row
+    counts, whether it is live (``CURRENT``) and whether a running server serves it."""
+
+    version: str
+    created: str
+    rows: dict[str, int]
+    live: bool
+    served: bool
+
+
+def list_versions(zone_dir: Path) -> list[VersionInfo]:
+    """The complete versions kept on disk, oldest first (none before the first ingest)."""
+    root = versions_root(zone_dir)
+    if not root.is_dir():
+        return []
+    live = live_version_or_none(zone_dir)
+    served = read_holder(zone_dir / ZONE_LOG_FILE).get("dataset_version")
+    infos = []
+    for name in sorted(p.name for p in root.iterdir() if not p.name.endswith(TMP_SUFFIX)):
+        catalog = read_catalog(zone_dir, name)
+        tables = catalog.get("tables", {})
+        infos.append(
+            VersionInfo(
+                version=name,
+                created=str(catalog.get("created", "")),
+                rows={t: int(v.get("rows", 0)) for t, v in tables.items()},
+                live=name == live,
+                served=name == served,
+            )
+        )
+    return infos
+
+
+def rollback(zone_dir: Path, version: str) -> str | None:
+    """Make the kept ``version`` the live one again, atomically (``CURRENT`` replaced as a
+    publish does); return the version live before. :class:`UnknownVersion` when ``version``
+    is not a complete version on disk (an interrupted ``.tmp`` one never is); under the ingest
+    lock, so it never races an ingest. A running server keeps answering from the version it
+    started with until it is restarted."""
+    if version.endswith(TMP_SUFFIX) or version != Path(version).name or version in {"", ".", ".."}:
+        raise UnknownVersion(version)
+    with ingest_lock(zone_dir):
+        if not version_dir(zone_dir, version).is_dir():
+            raise UnknownVersion(version)
+        read_catalog(zone_dir, version)  # a version without a readable catalog is no way back
+        previous = live_version_or_none(zone_dir)
+        if previous != version:
+            write_atomic(zone_dir / "data" / "CURRENT", (version + "\n").encode("ascii"))
+    return previous
