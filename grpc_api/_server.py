@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from dataward.v1 import (
     audit_pb2,
@@ -33,6 +32,7 @@ from grpc_api._guard import ALL_ADDRESSES, ALL_ADDRESSES_FACTOR, AuthInterceptor
 from grpc_api._options import ServerOptions
 from grpc_api._query import QueryServicer
 from grpc_api._ratelimit import TokenBuckets
+from grpc_api._reflection import enable_reflection
 from grpc_api._refusals import Refusals
 from grpc_api._servicers import (
     AuditServicer,
@@ -176,9 +176,7 @@ def build_server(
     )
     for name in ("", *served):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (*served, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    enable_reflection((*served, health.SERVICE_NAME), server)
     credentials = _credentials(options)
     if credentials is None:
         port = server.add_insecure_port(options.bind)
