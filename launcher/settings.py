@@ -86,6 +86,10 @@ class ZoneSettings:
             raise SettingsError("setting zone.max_reject_share must be between 0 and 1")
 
 
+# SQLite's PRAGMA synchronous levels (https://sqlite.org/pragma.html#pragma_synchronous)
+SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
 @dataclass(frozen=True)
 class AuditSettings:
     """The audit log: durability and signed checkpoints."""
@@ -98,6 +102,14 @@ class AuditSettings:
     checkpoint_every_entries: int = 1000
     # Group commit: appends arriving within this window share one transaction and one fsync.
     group_commit_max_batch: int = 512
+
+    def __post_init__(self) -> None:
+        # Checked here (exit 78 for every command), not first where a database is opened
+        if self.sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
+            raise SettingsError(
+                "setting audit.sqlite_synchronous (DATAWARD_AUDIT_SYNCHRONOUS) must be one of "
+                + ", ".join(SQLITE_SYNCHRONOUS)
+            )
 
 
 PORTAL_KEY_VARIABLE = "DATAWARD_PORTAL_KEY"
@@ -653,7 +665,14 @@ def _read_config(path: Path) -> dict[str, dict[str, Any]]:
     return {name: dict(values) for name, values in data.items()}
 
 
+def _only_one(env: Mapping[str, str], variable: str, file_variable: str) -> None:
+    """Refuse a key given twice: which one wins would be a guess, and the two may differ."""
+    if env.get(variable) and env.get(file_variable):
+        raise SettingsError(f"both {variable} and {file_variable} are set: set only one of them")
+
+
 def _master_key(env: Mapping[str, str]) -> Secret | None:
+    _only_one(env, MASTER_KEY_VARIABLE, MASTER_KEY_FILE_VARIABLE)
     raw: bytes | None = None
     if env.get(MASTER_KEY_VARIABLE):
         raw = env[MASTER_KEY_VARIABLE].encode("utf-8")
@@ -675,6 +694,7 @@ def _master_key(env: Mapping[str, str]) -> Secret | None:
 def _portal_key(env: Mapping[str, str]) -> Secret | None:
     """The portal key from its variable or key file, surrounding whitespace stripped (so it
     passes through a file unchanged: ``launcher._portal_process`` hands it on that way)."""
+    _only_one(env, PORTAL_KEY_VARIABLE, PORTAL_KEY_FILE_VARIABLE)
     raw: bytes | None = None
     if env.get(PORTAL_KEY_VARIABLE):
         raw = env[PORTAL_KEY_VARIABLE].encode("utf-8").strip()

@@ -64,3 +64,38 @@ def test_the_portal_variables_are_read_into_their_settings() -> None:
     }
     portal = load_settings(environ=env).portal
     assert (portal.bind, portal.database_url, portal.issuer) == tuple(env.values())
+
+
+@pytest.mark.parametrize("level", ["bogus", "FUL", "2", ""])
+def test_an_invalid_audit_synchronous_is_a_settings_error(level: str) -> None:
+    # issue 14: it was accepted, and `audit tail` ran; `serve` failed later with exit 74
+    with pytest.raises(SettingsError, match=r"audit\.sqlite_synchronous") as info:
+        load_settings(environ={"DATAWARD_AUDIT_SYNCHRONOUS": level})
+    assert "OFF, NORMAL, FULL, EXTRA" in str(info.value)
+
+
+@pytest.mark.parametrize("level", ["OFF", "normal", "FULL", "Extra"])
+def test_every_sqlite_synchronous_level_is_accepted(level: str) -> None:
+    settings = load_settings(environ={"DATAWARD_AUDIT_SYNCHRONOUS": level})
+    assert settings.audit.sqlite_synchronous == level
+
+
+@pytest.mark.parametrize(
+    ("variable", "file_variable"),
+    [
+        ("DATAWARD_MASTER_KEY", "DATAWARD_MASTER_KEY_FILE"),
+        ("DATAWARD_PORTAL_KEY", "DATAWARD_PORTAL_KEY_FILE"),
+    ],
+)
+def test_a_key_given_by_both_its_variables_is_refused_naming_them(
+    tmp_path: Path, variable: str, file_variable: str
+) -> None:
+    # issue 14: the variable silently won over the file, which may hold another key
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"the key in the file, long enough")
+    env = {variable: "the key in the variable, long enough", file_variable: str(key_file)}
+    with pytest.raises(SettingsError) as info:
+        load_settings(environ=env)
+    message = str(info.value)
+    assert f"both {variable} and {file_variable} are set" in message
+    assert "long enough" not in message
