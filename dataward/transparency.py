@@ -11,7 +11,7 @@ Errors::
     ├── ProofError             an inclusion or consistency proof does not verify
     ├── CheckpointError        a signed checkpoint is malformed or forged
     ├── ReceiptError           a receipt is malformed or about another leaf
-    ├── PublicKeyError         a published verification key is not an Ed25519 PEM key
+    ├── PublicKeyError         a published key file is not an Ed25519 key (PEM or named)
     └── LogVerificationError   a stored log fails verification (names the first bad entry)
 """
 
@@ -24,6 +24,13 @@ from dataward._transparency.errors import (
     PublicKeyError,
     ReceiptError,
     TransparencyError,
+)
+from dataward._transparency.keyfile import (
+    load_named_public_key,
+    load_public_key,
+    public_key_file,
+    read_verifier_key,
+    verifier_key,
 )
 from dataward._transparency.logcheck import (
     LeafCheck,
@@ -45,7 +52,6 @@ from dataward._transparency.merkle import (
 from dataward._transparency.note import (
     Checkpoint,
     key_id,
-    load_public_key,
     open_checkpoint,
     sign_checkpoint,
 )
@@ -71,11 +77,15 @@ __all__ = [
     "inclusion_proof",
     "key_id",
     "leaf_hash",
+    "load_named_public_key",
     "load_public_key",
     "node_hash",
     "open_checkpoint",
+    "public_key_file",
+    "read_verifier_key",
     "root_from_leaf_hashes",
     "sign_checkpoint",
+    "verifier_key",
     "verify_consistency",
     "verify_inclusion",
     "verify_log_entries",

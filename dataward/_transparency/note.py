@@ -24,10 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     PublicFormat,
-    load_pem_public_key,
 )
 
-from dataward._transparency.errors import CheckpointError, PublicKeyError
+from dataward._transparency.errors import CheckpointError
 from dataward._transparency.merkle import HASH_SIZE
 
 _ED25519 = b"\x01"
@@ -57,18 +56,6 @@ class Checkpoint:
         """The C2SP tlog-checkpoint text: origin, size, base64 root, each line ending in \\n."""
         root = base64.b64encode(self.root_hash).decode("ascii")
         return f"{self.origin}\n{self.size}\n{root}\n"
-
-
-def load_public_key(pem: bytes) -> Ed25519PublicKey:
-    """A published checkpoint key (PEM SubjectPublicKeyInfo), as the zone and the portal
-    publish theirs; raises :class:`PublicKeyError` for anything else."""
-    try:
-        key = load_pem_public_key(pem)
-    except ValueError as exc:
-        raise PublicKeyError("not a PEM public key") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise PublicKeyError("not an Ed25519 public key")
-    return key
 
 
 def key_id(key_name: str, public_key: Ed25519PublicKey) -> bytes:

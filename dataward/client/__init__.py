@@ -107,7 +107,7 @@ from dataward.client.errors import (
     WeightsInvalid,
 )
 from dataward.compute import ModelCard
-from dataward.transparency import Checkpoint, Receipt
+from dataward.transparency import Checkpoint, Receipt, load_named_public_key
 
 __all__ = [
     "AlreadyExists",
@@ -182,5 +182,6 @@ __all__ = [
     "Unavailable",
     "Unimplemented",
     "WeightsInvalid",
+    "load_named_public_key",
     "parse_attestation",
 ]

@@ -117,7 +117,9 @@ class Client:
 
     ``audit_key`` pins the zone's checkpoint key, ``(key_name, Ed25519PublicKey)``, used by
     :meth:`verify_answer`: load it out of band from the zone's published
-    ``ZONE/public/zone-signing-key.pub`` with :func:`dataward.transparency.load_public_key`.
+    ``ZONE/public/zone-signing-key.pub`` with
+    :func:`~dataward.transparency.load_named_public_key` (the file names the key; a file of a
+    zone made before issue 14 needs the name given, ``dataward-zone-<zone id>``).
     Without it the key is fetched from the server being verified (see :meth:`audit_public_key`).
 
     The client keeps the largest checkpoint of the zone's log it has seen and holds every
@@ -512,7 +514,8 @@ class Client:
         A fetched key TRUSTS THE SERVER: a zone that serves its own key can sign whatever it
         likes, so receipts checked against it prove nothing against that server. Real assurance
         needs a pinned key (``Client(..., audit_key=...)``) loaded from the zone's published
-        ``ZONE/public/zone-signing-key.pub`` with :func:`dataward.transparency.load_public_key`.
+        ``ZONE/public/zone-signing-key.pub`` with
+        :func:`dataward.transparency.load_named_public_key`.
         """
         if self._audit_key is None:
             response = self._call(self._audit.GetPublicKey, audit_pb2.GetPublicKeyRequest(), None)

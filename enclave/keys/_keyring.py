@@ -13,8 +13,12 @@ parameters fails to open. ``check`` is HMAC-SHA256(kek, "dataward keyring check"
 wrong master key apart from an altered file without revealing anything the scrypt'd
 ciphertext does not already.
 
-The public signing key is written in clear to ``ZONE/public/zone-signing-key.pub`` as PEM
-(SubjectPublicKeyInfo), so anyone verifies receipts offline.
+The public signing key is written in clear to ``ZONE/public/zone-signing-key.pub``, so anyone
+verifies receipts offline: its signed-note verifier key line (``<key name>+<key id>+<key>``:
+the name checkpoints are signed under, so pinning needs no guessing) then the same key as PEM
+(SubjectPublicKeyInfo), which every PEM reader still takes (see
+``dataward.transparency.load_named_public_key``; zones made before issue 14 have the PEM
+alone, and both forms are read).
 
 Tokens: HMAC-SHA256(tokenization key, column || 0x00 || normalize(column, value)), 32 bytes.
 Normalization (see :func:`normalize`): ``id_number`` whitespace-stripped and upper-cased (the
@@ -43,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from dataward.transparency import public_key_file
 from enclave._fsio import write_atomic
 from enclave.audit import ZONE_LOG_FILE, create_log, zone_log_name
 from enclave.errors import (
@@ -180,12 +185,9 @@ def init_zone(zone_dir: Path, master_key: bytes) -> None:
         "nonce": _b64(nonce),
         "ciphertext": _b64(sealed),
     }
-    public_pem = signing.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    (zone_dir / PUBLIC_KEY_FILE).parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(zone_dir / PUBLIC_KEY_FILE, public_pem)
     log_name = zone_log_name(zone_id)
+    (zone_dir / PUBLIC_KEY_FILE).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(zone_dir / PUBLIC_KEY_FILE, public_key_file(log_name, signing.public_key()))
     create_log(zone_dir / ZONE_LOG_FILE, signing, log_name, log_name)
     write_atomic(path, json.dumps(document, indent=2).encode(), mode=0o600)
 

@@ -108,3 +108,15 @@ def test_init_twice_and_open_missing(tmp_path: Path) -> None:
     with pytest.raises(ZoneAlreadyInitialized):
         init_zone(tmp_path, MASTER_KEY)
     assert (tmp_path / "keyring.json").read_bytes() == before
+
+
+def test_the_published_key_file_names_the_key_the_zone_log_signs_under(tmp_path: Path) -> None:
+    """Issue 14: pinning needs no guessing -- the file carries the signed-note key name."""
+    from dataward.transparency import load_named_public_key
+    from enclave.audit import zone_log_name
+
+    init_zone(tmp_path, MASTER_KEY)
+    keyring = open_keyring(tmp_path, MASTER_KEY)
+    name, key = load_named_public_key((tmp_path / PUBLIC_KEY_FILE).read_bytes())
+    assert name == zone_log_name(keyring.zone_id)
+    assert key.public_bytes_raw() == keyring.public_key.public_bytes_raw()
