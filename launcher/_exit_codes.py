@@ -71,6 +71,8 @@ from portal.errors import (
     PermissionDeniedError,
     PortalError,
     SigningKeyError,
+    UnknownOrganizationError,
+    UnknownUserError,
     UnsealedKeysError,
     WrongPortalKeyError,
     ZoneConflictError,
@@ -145,6 +147,8 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (InvalidInputError, EX_DATAERR),  # e.g. a password too short
     (ConflictError, EX_CANTCREAT),  # e.g. the username is taken
     (NotFoundError, EX_NOINPUT),
+    (UnknownOrganizationError, EX_DATAERR),  # `portal org suspend SLUG`: no such slug
+    (UnknownUserError, EX_DATAERR),  # `portal user disable USERNAME`: no such user
     (PermissionDeniedError, EX_NOPERM),
     (AuthenticationError, EX_NOPERM),
     (LoginThrottledError, EX_TEMPFAIL),

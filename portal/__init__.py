@@ -30,17 +30,32 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
 - :func:`write_zone_target` (``dataward serve`` tells the portal where the zone's gRPC API
   listens: the steward pages read the policy in force and review submitted queries --
   ``/steward/queries`` -- through it, with the steward's own token),
+- organizations and users (issue 14), on ``portal.admin``: ``create_organization(name, kind,
+  *, slug=None)``, ``list_organizations() -> [OrganizationSummary]``,
+  ``get_organization(slug)``, ``suspend_organization(slug, by=None)``,
+  ``resume_organization(slug, by=None)``, ``create_user(username, password, *, org, role)``,
+  ``list_users(org=None)``, ``disable_user(username, by=None)`` (``by``: the acting steward,
+  None for the operator's CLI); an organization's ``slug`` is the token's ``org`` claim,
+  ``org_name`` its name; :func:`read_organizations` (``read_organizations(state_dir,
+  database_url=None) -> (OrganizationView, ...)``) reads them read-only, with no key,
 - the values :class:`ClientCredentials`, :class:`AppView`, :class:`UserView`,
-  :class:`OrganizationView`, and the errors in :mod:`portal.errors`.
+  :class:`OrganizationView`, :class:`OrganizationSummary`, and the errors in
+  :mod:`portal.errors`.
 """
 
 from portal._admin import PortalAdmin
 from portal._app import create_app
 from portal._log import PortalLogExport
 from portal._portal import Portal, rotate_signing_key, seal_unsealed_keys
-from portal._readonly import read_portal_log
+from portal._readonly import read_organizations, read_portal_log
 from portal._serve import PortalServer, serve
-from portal._views import AppView, ClientCredentials, OrganizationView, UserView
+from portal._views import (
+    AppView,
+    ClientCredentials,
+    OrganizationSummary,
+    OrganizationView,
+    UserView,
+)
 from portal._zone_calls import write_zone_target
 from portal.config import InvalidOptionError, PortalConfig, PortalKey, PortalOptions
 from portal.errors import PortalError
@@ -49,6 +64,7 @@ __all__ = [
     "AppView",
     "ClientCredentials",
     "InvalidOptionError",
+    "OrganizationSummary",
     "OrganizationView",
     "Portal",
     "PortalAdmin",
@@ -60,6 +76,7 @@ __all__ = [
     "PortalServer",
     "UserView",
     "create_app",
+    "read_organizations",
     "read_portal_log",
     "rotate_signing_key",
     "seal_unsealed_keys",

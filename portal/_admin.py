@@ -4,12 +4,16 @@ It is three parts over the same database, log, config and clock (:class:`~portal
 Service`), each in the module named for what it holds; every method runs one transaction and
 every change is a portal-log entry:
 
-- :class:`~portal._accounts.Accounts`: organizations, users, signing in (throttled),
+- :class:`~portal._orgs.Organizations` (through :class:`~portal._accounts.Accounts`):
+  organizations -- create with a slug, list, suspend, resume,
+- :class:`~portal._accounts.Accounts`: users -- create, list, disable -- and signing in
+  (throttled),
 - :class:`~portal._apps.Apps`: partner apps, the stewards' decisions on them, their secrets,
 - :class:`~portal._internal_clients.InternalClients`: the zone's client, sign-in clients.
 
 Each part checks who may do what (a steward decides, a partner user registers for their own
-organization).
+organization; organizations and users are managed by a steward, or by the operator's CLI,
+which passes no acting user).
 """
 
 from __future__ import annotations

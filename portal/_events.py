@@ -17,6 +17,7 @@ __all__ = [
     "AppRegistered",
     "ClientSecretIssued",
     "OrganizationCreated",
+    "OrganizationStatusChanged",
     "PortalEvent",
     "SignIn",
     "SignInFailed",
@@ -24,6 +25,7 @@ __all__ = [
     "TokenIssued",
     "TokenRevoked",
     "UserCreated",
+    "UserDisabled",
     "canonical_leaf",
 ]
 
@@ -54,6 +56,23 @@ class OrganizationCreated(PortalEvent):
     KIND: ClassVar[str] = "organization_created"
     organization_id: int
     org_kind: str
+
+
+@dataclass(frozen=True)
+class OrganizationStatusChanged(PortalEvent):
+    """An organization suspended or resumed; ``by_user_id`` None for the operator's CLI."""
+
+    KIND: ClassVar[str] = "organization_status_changed"
+    organization_id: int
+    status: str
+    by_user_id: int | None
+
+
+@dataclass(frozen=True)
+class UserDisabled(PortalEvent):
+    KIND: ClassVar[str] = "user_disabled"
+    user_id: int
+    by_user_id: int | None
 
 
 @dataclass(frozen=True)
@@ -109,7 +128,7 @@ class TokenIssued(PortalEvent):
 @dataclass(frozen=True)
 class TokenRevoked(PortalEvent):
     """``reason``: rfc7009 | app_suspended | app_revoked | refresh_reuse | code_reuse |
-    zone_client_replaced."""
+    zone_client_replaced | organization_suspended | user_disabled."""
 
     KIND: ClassVar[str] = "token_revoked"
     jti: str

@@ -14,6 +14,8 @@ from portal.errors import (
     PermissionDeniedError,
     PortalError,
     SigningKeyError,
+    UnknownOrganizationError,
+    UnknownUserError,
     UnsealedKeysError,
     WrongPortalKeyError,
     ZoneConflictError,
@@ -28,6 +30,8 @@ __all__ = ["HTTP_STATUS", "status_for"]
 
 # Most specific first: the first isinstance match wins. PortalError last (a bug: 500).
 HTTP_STATUS: list[tuple[type[PortalError], int]] = [
+    (UnknownOrganizationError, 404),
+    (UnknownUserError, 404),
     (NotFoundError, 404),
     (ConflictError, 409),
     (InvalidInputError, 400),

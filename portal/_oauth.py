@@ -4,7 +4,8 @@
   S256 only (RFC 7636; ``plain`` or no challenge is ``invalid_request``) for people signing in;
   refresh tokens rotated on use, a reused one revokes its whole family (RFC 9700 4.14.2);
 - a scope beyond the client's grant is ``invalid_scope`` (Authlib would drop it silently);
-- a suspended, revoked or unapproved app fails client authentication (``invalid_client``);
+- a suspended, revoked or unapproved app, or an app of a suspended organization, fails
+  client authentication (``invalid_client``);
 - revocation (RFC 7009) and introspection (RFC 7662) need client authentication;
 - failed client authentications are counted per presented ``client_id`` and client address:
   past ``client_auth_max_failures`` within ``client_auth_failure_window_seconds`` every
@@ -50,7 +51,7 @@ from portal._revoke import revoke_family, revoke_token
 from portal._store import Store
 from portal._throttle import client_auth_failures, record_client_auth_failure
 from portal._tokens import ClientAdapter, JwtTokenGenerator, TokenAdapter, read_claims, verify_own
-from portal._views import UserView
+from portal._views import OrganizationView, UserView
 
 __all__ = ["OAuthContext", "build_authorization_server"]
 
@@ -92,7 +93,7 @@ class OAuthContext:
             if row is None:
                 return None
             org = s.get(Organization, row.organization_id) if row.organization_id else None
-            return ClientAdapter(row, org.kind if org else None, check_secret)
+            return ClientAdapter(row, OrganizationView.of(org) if org else None, check_secret)
 
     def find_token(self, token: str, hint: str | None) -> TokenAdapter | None:
         """The stored issuance of an access token (a JWT we signed) or a refresh token."""
@@ -126,9 +127,9 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
                 self.ctx.count_client_auth_failure(client_id, address)
             raise
         if not client.active:
-            raise InvalidClientError(
-                status_code=401, description=f"The app is {client.row.status.lower()}."
-            )
+            what = "organization" if client.org_suspended else "app"
+            status = "suspended" if client.org_suspended else client.row.status.lower()
+            raise InvalidClientError(status_code=401, description=f"The {what} is {status}.")
         return client
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:

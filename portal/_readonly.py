@@ -1,4 +1,5 @@
-"""Read the portal log for verification with no secret and without writing.
+"""Read the portal log for verification, and its organizations, with no secret and without
+writing.
 
 An auditor (``dataward audit verify``) needs the stored leaves and checkpoints plus the
 published public key (``STATE_DIR/public/portal-log-key.pub``), nothing else: no private key,
@@ -13,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -21,11 +22,12 @@ from sqlalchemy.orm import Session
 from dataward.transparency import PublicKeyError, load_public_key
 from portal._keys import LOG_PUBLIC_KEY_FILE
 from portal._log import PortalLogExport, export_log
-from portal._models import LogCheckpoint, LogEntry
+from portal._models import LogCheckpoint, LogEntry, Organization
+from portal._views import OrganizationView
 from portal.config import PortalConfig
 from portal.errors import LogUnavailableError
 
-__all__ = ["read_portal_log"]
+__all__ = ["read_organizations", "read_portal_log"]
 
 
 def read_portal_log(state_dir: Path, database_url: str | None = None) -> PortalLogExport:
@@ -55,6 +57,44 @@ def read_portal_log(state_dir: Path, database_url: str | None = None) -> PortalL
     except SQLAlchemyError as exc:
         raise LogUnavailableError(
             f"cannot read the portal database ({type(exc).__name__})"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+def read_organizations(
+    state_dir: Path, database_url: str | None = None
+) -> tuple[OrganizationView, ...]:
+    """Every organization in the portal's database (the stewards' too), read-only, no key.
+
+    For the launcher: ``consent grant --partner SLUG`` checks the slug names an ACTIVE partner
+    organization, and "who checked me" lines show names for slugs. A zone without a portal
+    database (no SQLite file yet) has none: ``()``. :class:`LogUnavailableError` when the
+    database cannot be read or is older than migration 0003 (start the portal once).
+    """
+    url = PortalConfig(state_dir=state_dir, database_url=database_url).resolved_database_url
+    parsed = make_url(url)
+    sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in {
+        None,
+        "",
+        ":memory:",
+    }
+    if sqlite_file and not Path(str(parsed.database)).is_file():
+        return ()
+    engine = _read_only_engine(url)
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(postgresql_readonly=True)
+            with Session(bind=connection) as session:
+                rows = session.scalars(select(Organization).order_by(Organization.slug)).all()
+                found = tuple(OrganizationView.of(row) for row in rows)
+            connection.rollback()
+            return found
+    except SQLAlchemyError as exc:
+        raise LogUnavailableError(
+            f"cannot read the portal's organizations ({type(exc).__name__}); if the portal "
+            "predates organization slugs, start it once to migrate its database"
         ) from exc
     finally:
         engine.dispose()

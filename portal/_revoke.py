@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from portal._events import TokenRevoked
 from portal._log import PortalLog
 from portal._models import Revocation, Token
 
-__all__ = ["revoke_client_tokens", "revoke_family", "revoke_token"]
+__all__ = ["revoke_client_tokens", "revoke_family", "revoke_token", "revoke_user_tokens"]
 
 
 def revoke_token(session: Session, log: PortalLog, row: Token, reason: str, now: float) -> None:
@@ -40,4 +40,18 @@ def revoke_client_tokens(
         )
     )
     for row in rows:
+        revoke_token(session, log, row, reason, now)
+
+
+def revoke_user_tokens(
+    session: Session, log: PortalLog, user_ids: Select[int], reason: str, now: float
+) -> None:
+    """Revoke every live token (access and refresh) issued to the users ``user_ids`` selects."""
+    rows = session.scalars(
+        select(Token).where(
+            Token.user_id.in_(user_ids),
+            (Token.revoked.is_(False)) | (Token.refresh_revoked.is_(False)),
+        )
+    )
+    for row in rows.all():
         revoke_token(session, log, row, reason, now)

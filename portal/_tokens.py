@@ -1,7 +1,8 @@
 """JWT access tokens per RFC 9068, and the adapters Authlib reads clients and tokens through.
 
 Header ``{"alg": "ES256", "typ": "at+jwt", "kid": ...}``; claims ``iss aud sub client_id scope
-jti iat exp`` plus ``org`` (organization id as a string), ``org_kind`` and ``purposes``.
+jti iat exp`` plus ``org`` (organization id as a string), ``org_name`` (its display name),
+``org_kind`` and ``purposes``. The zone's own client has ``org`` and ``org_name`` ``zone``.
 Signing and verification are joserfc's; nothing here parses a JWT by hand.
 """
 
@@ -17,8 +18,8 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 
 from portal._keys import ALG, KeyRing
-from portal._models import AppKind, AppStatus, Client, Token
-from portal._views import UserView
+from portal._models import AppKind, AppStatus, Client, OrgStatus, Token
+from portal._views import OrganizationView, UserView
 
 __all__ = ["ClientAdapter", "JwtTokenGenerator", "TokenAdapter", "read_claims", "verify_own"]
 
@@ -29,10 +30,13 @@ class ClientAdapter:
     """Authlib's ClientMixin over a (detached) ``Client`` row."""
 
     def __init__(
-        self, row: Client, org_kind: str | None, check_secret: Callable[[str | None, str], bool]
+        self,
+        row: Client,
+        org: OrganizationView | None,
+        check_secret: Callable[[str | None, str], bool],
     ) -> None:
         self.row = row
-        self.org_kind = org_kind
+        self.org = org
         self._check_secret = check_secret
 
     @property
@@ -72,7 +76,11 @@ class ClientAdapter:
 
     @property
     def active(self) -> bool:
-        return self.row.status == AppStatus.APPROVED
+        return self.row.status == AppStatus.APPROVED and not self.org_suspended
+
+    @property
+    def org_suspended(self) -> bool:
+        return self.org is not None and self.org.status != OrgStatus.ACTIVE
 
 
 class TokenAdapter:
@@ -107,6 +115,7 @@ class TokenAdapter:
 class _Subject:
     sub: str
     org: str
+    org_name: str
     org_kind: str
     purposes: list[str]
 
@@ -153,6 +162,7 @@ class JwtTokenGenerator:
             "iat": now,
             "exp": now + ttl,
             "org": subject.org,
+            "org_name": subject.org_name,
             "org_kind": subject.org_kind,
             "purposes": subject.purposes,
         }
@@ -171,10 +181,15 @@ class JwtTokenGenerator:
     @staticmethod
     def _subject(client: ClientAdapter, user: UserView | None) -> _Subject:
         if user is not None:
-            return _Subject(f"user:{user.id}", str(user.organization_id), user.org_kind, [])
-        org = str(client.row.organization_id) if client.row.organization_id else "zone"
+            org_claim = str(user.organization_id)
+            return _Subject(f"user:{user.id}", org_claim, user.org_name, user.org_kind, [])
+        org = client.org
         return _Subject(
-            client.client_id, org, client.org_kind or "STEWARD", list(client.row.granted_purposes)
+            client.client_id,
+            str(org.id) if org else "zone",
+            org.name if org else "zone",
+            org.kind if org else "STEWARD",
+            list(client.row.granted_purposes),
         )
 
 

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 from portal._models import Client, Organization, User
 
-__all__ = ["AppView", "ClientCredentials", "OrganizationView", "UserView"]
+__all__ = [
+    "AppView",
+    "ClientCredentials",
+    "OrganizationSummary",
+    "OrganizationView",
+    "UserView",
+]
 
 
 @dataclass(frozen=True)
@@ -33,16 +39,45 @@ class OrganizationView:
 
 
 @dataclass(frozen=True)
+class OrganizationSummary:
+    """A row of the organizations table for operators and stewards: with its counts of
+    partner apps (any status) and of users (enabled or not)."""
+
+    id: int
+    slug: str
+    name: str
+    kind: str
+    status: str
+    apps: int
+    users: int
+    created_at: float
+
+
+@dataclass(frozen=True)
 class UserView:
     id: int
     username: str
     role: str
     organization_id: int
     org_kind: str
+    org_slug: str
+    org_name: str
+    disabled: bool
+    org_status: str
 
     @classmethod
     def of(cls, user: User, org: Organization) -> UserView:
-        return cls(user.id, user.username, user.role, org.id, org.kind)
+        return cls(
+            user.id,
+            user.username,
+            user.role,
+            org.id,
+            org.kind,
+            org.slug,
+            org.name,
+            bool(user.disabled),
+            org.status,
+        )
 
 
 @dataclass(frozen=True)

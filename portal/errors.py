@@ -4,6 +4,8 @@
 
     PortalError                      base; ``public_message`` is safe to show
     ├── NotFoundError                no such organization, user or app
+    │   ├── UnknownOrganizationError no organization has this slug (or it is not a partner's)
+    │   └── UnknownUserError         no user has this username
     ├── ConflictError                the name is taken
     ├── InvalidInputError            a form or argument is malformed (unknown scope, empty name)
     ├── PermissionDeniedError        the signed-in account may not do this
@@ -46,6 +48,8 @@ __all__ = [
     "PermissionDeniedError",
     "PortalError",
     "SigningKeyError",
+    "UnknownOrganizationError",
+    "UnknownUserError",
     "UnsealedKeysError",
     "WrongPortalKeyError",
     "ZoneConflictError",
@@ -66,6 +70,14 @@ class PortalError(Exception):
 
 
 class NotFoundError(PortalError):
+    pass
+
+
+class UnknownOrganizationError(NotFoundError):
+    pass
+
+
+class UnknownUserError(NotFoundError):
     pass
 
 
