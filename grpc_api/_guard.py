@@ -52,6 +52,7 @@ __all__ = [
     "METHOD_SCOPES",
     "PUBLIC_METHODS",
     "PUBLIC_PREFIXES",
+    "STEWARD_HELD",
     "AuthInterceptor",
     "Guard",
     "principal_of",
@@ -71,6 +72,8 @@ METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.AuditService/GetPublicKey": Scope.AUDIT_READ,
     "/dataward.v1.AuditService/GetReceipt": Scope.AUDIT_READ,
     "/dataward.v1.AuditService/GetConsistencyProof": Scope.AUDIT_READ,
+    "/dataward.v1.AuditService/ListEvents": Scope.AUDIT_READ,
+    "/dataward.v1.AuditService/UsageSummary": Scope.AUDIT_READ,
     "/dataward.v1.StewardService/GrantConsent": Scope.STEWARD_ADMIN,
     "/dataward.v1.StewardService/RevokeConsent": Scope.STEWARD_ADMIN,
     "/dataward.v1.StewardService/ApplyPolicy": Scope.STEWARD_ADMIN,
@@ -87,6 +90,12 @@ METHOD_SCOPES: Mapping[str, Scope] = {
     "/dataward.v1.QueryService/List": Scope.QUERY_SUBMIT,
     "/dataward.v1.QueryService/GetBudget": Scope.QUERY_SUBMIT,
     "/dataward.v1.QueryService/Run": Scope.QUERY_RUN,
+}
+# Methods that need a second scope besides their own: the zone log's view (issue 14) is a
+# steward's audit:read -- a partner's audit:read reads its receipts, never others' requests.
+STEWARD_HELD: Mapping[str, Scope] = {
+    "/dataward.v1.AuditService/ListEvents": Scope.STEWARD_ADMIN,
+    "/dataward.v1.AuditService/UsageSummary": Scope.STEWARD_ADMIN,
 }
 # Standard, unauthenticated: health checks and server reflection (they reveal no data), and
 # the zone's attestation (a signature over the caller's challenge: it reveals no data either,
@@ -165,6 +174,11 @@ class Guard:
                 raise PermissionRefused("this method is not open", reason="METHOD_NOT_ALLOWED")
             if not principal.has_scope(scope):
                 raise PermissionRefused(f"this call needs scope {scope.value}")
+            held_by = STEWARD_HELD.get(method)
+            if held_by is not None and not principal.has_scope(held_by):
+                raise PermissionRefused(
+                    f"this call needs scope {scope.value} held by a steward ({held_by.value})"
+                )
             if charge:
                 retry_after = self._buckets.acquire(principal.organization)
                 if retry_after is not None:

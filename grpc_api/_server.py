@@ -24,7 +24,7 @@ from dataward.v1 import (
     steward_pb2_grpc,
 )
 from enclave.analytics import AggregateQueries, QueryReviews
-from enclave.audit import RefusalTrail
+from enclave.audit import AuditReader, RefusalTrail
 from enclave.compute import ModelCards
 from enclave.persons import PersonChecks
 from enclave.policy import PolicyStore
@@ -104,6 +104,7 @@ def build_server(
     policies: PolicyStore | None = None,
     reviews: QueryReviews | None = None,
     cards: ModelCards | None = None,
+    audit_events: AuditReader | None = None,
 ) -> ApiServer:
     """Build and start the server on ``options.bind`` (port 0 picks a free port).
 
@@ -119,7 +120,8 @@ def build_server(
     ``GetQueryReview``, ``ApproveQuery``, ``RejectQuery``; None: all UNAVAILABLE); ``cards``
     the model-card calls (``ComputeService.RegisterModel``, ``GetModel``: None, UNIMPLEMENTED;
     ``StewardService.ListPendingModels``, ``AttestModel``: None, UNAVAILABLE), and with it
-    ``ComputeService`` is served even without credit bands.
+    ``ComputeService`` is served even without credit bands. ``audit_events`` is the zone's log
+    read back for stewards (``AuditService.ListEvents``, ``UsageSummary``; None: UNAVAILABLE).
     """
     front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
@@ -159,7 +161,8 @@ def build_server(
             ComputeServicer(checks, cards), server
         )
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
-        AuditServicer(audit_key_name, audit_public_key, receipts, attest), server
+        AuditServicer(audit_key_name, audit_public_key, receipts, attest, events=audit_events),
+        server,
     )
     steward_pb2_grpc.add_StewardServiceServicer_to_server(
         StewardServicer(checks, policies, reviews, cards), server

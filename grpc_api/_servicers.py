@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Protocol
 
 import grpc
@@ -34,10 +35,12 @@ from dataward.v1 import (
     steward_pb2_grpc,
 )
 from enclave.analytics import QueryReviews
+from enclave.audit import AuditReader, list_events, usage_summary
 from enclave.compute import ModelCards
 from enclave.persons import PersonChecks
 from enclave.policy import AppliedVersion, PolicyStore
 from enclave.release import Caller
+from grpc_api import _audit_view as audit_view
 from grpc_api import _convert as convert
 from grpc_api import _models as models
 from grpc_api import _review as review
@@ -241,11 +244,41 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         public_key_raw: bytes,
         receipts: ReceiptSource,
         attest: Callable[[bytes], bytes] | None = None,
+        *,
+        events: AuditReader | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._key_name = key_name
         self._public_key = public_key_raw
         self._receipts = receipts
         self._attest = attest
+        self._events = events
+        self._clock = clock
+
+    def _log(self) -> AuditReader:
+        if self._events is None:
+            raise Unavailable("this server does not read the zone's log for stewards")
+        return self._events
+
+    def ListEvents(
+        self, request: audit_pb2.ListEventsRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.ListEventsResponse:
+        flt = audit_view.event_filter(request)
+        size = audit_view.events_page_size(request.page_size)
+        before = audit_view.page_before(request.page_token)
+        return audit_view.page_to_proto(
+            list_events(self._log(), flt, page_size=size, before=before)
+        )
+
+    def UsageSummary(
+        self, request: audit_pb2.UsageSummaryRequest, context: grpc.ServicerContext
+    ) -> audit_pb2.UsageSummaryResponse:
+        organization, client_id = audit_view.usage_filter(request)
+        since, until = audit_view.usage_window(request, self._clock())
+        apps = usage_summary(
+            self._log(), since=since, until=until, organization=organization, client_id=client_id
+        )
+        return audit_view.usage_to_proto(apps, since, until)
 
     def Attest(
         self, request: audit_pb2.AttestRequest, context: grpc.ServicerContext

@@ -474,6 +474,7 @@ def start_serving(
                 queries=core.queries,
                 reviews=core.reviews,
                 cards=core.cards,
+                audit_events=core.audit,
             )
         except BaseException:
             feed.stop()

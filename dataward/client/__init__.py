@@ -34,6 +34,7 @@ Paillier and CKKS keys, model cards for the auditor, and decrypting the zone's s
 
 from dataward.access import Purpose, Scope
 from dataward.client._attestation import CardFileInvalid, parse_attestation
+from dataward.client._audit_view import AppUsage, AuditEntry, AuditPage, DayUsage, UsageSummary
 from dataward.client._client import Client
 from dataward.client._enums import Benefit
 from dataward.client._query import (
@@ -112,8 +113,11 @@ from dataward.transparency import Checkpoint, Receipt, load_named_public_key
 __all__ = [
     "AlreadyExists",
     "Answer",
+    "AppUsage",
     "AttemptsExhausted",
     "AttestationInvalid",
+    "AuditEntry",
+    "AuditPage",
     "BatchItem",
     "Benefit",
     "BudgetExhausted",
@@ -131,6 +135,7 @@ __all__ = [
     "ContextInvalid",
     "CreditBand",
     "DatawardError",
+    "DayUsage",
     "DeadlineExceeded",
     "DpInfo",
     "EligibilityQuery",
@@ -181,6 +186,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "UsageSummary",
     "WeightsInvalid",
     "load_named_public_key",
     "parse_attestation",

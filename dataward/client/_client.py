@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from dataward import receipts
 from dataward.access import Purpose
 from dataward.attestation import AttestationError, verify_attestation
+from dataward.client._audit_view import AuditPage, UsageSummary, audit_page, usage_summary
 from dataward.client._checkpoints import CheckpointTracker
 from dataward.client._convert import (
     check_request,
@@ -591,6 +592,55 @@ class Client:
         response = self._call(self._audit.GetConsistencyProof, request, timeout)
         return [bytes(p) for p in response.proof]
 
+    # -- the zone's log, for stewards (issue 14) -------------------------------------------
+    def list_audit_events(
+        self,
+        *,
+        organization: str = "",
+        client_id: str = "",
+        method: str = "",
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        page_size: int = 50,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> AuditPage:
+        """A page of the zone's log, newest first: each request with its decision, and the
+        steward actions, policy changes and refusal summaries (``AuditService.ListEvents``,
+        scope ``audit:read`` with ``steward:admin``). Filters: an organization's slug, an
+        app, a method ("EligibilityService/Check"), [since, until). A page may be short and
+        still carry a ``next_page_token``: pass it back to read on."""
+        request = audit_pb2.ListEventsRequest(
+            organization=organization,
+            client_id=client_id,
+            method=method,
+            from_time=_unix(since),
+            to_time=_unix(until),
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return audit_page(self._call(self._audit.ListEvents, request, timeout))
+
+    def usage_summary(
+        self,
+        *,
+        organization: str = "",
+        client_id: str = "",
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        timeout: float | None = None,
+    ) -> UsageSummary:
+        """Per app, calls per UTC day and refusals by reason in [since, until) (default: the
+        30 days before now; at most 366 days), ``AuditService.UsageSummary``, same scope as
+        :meth:`list_audit_events`."""
+        request = audit_pb2.UsageSummaryRequest(
+            organization=organization,
+            client_id=client_id,
+            from_time=_unix(since),
+            to_time=_unix(until),
+        )
+        return usage_summary(self._call(self._audit.UsageSummary, request, timeout))
+
     def largest_checkpoint(self) -> str | None:
         """The signed note of the largest checkpoint of the zone's log this client has seen
         and held every other one to (``None`` before the first): keep it, and pass it as
@@ -650,3 +700,12 @@ class Client:
     def revoke_consent(self, consent_ref: str) -> Receipt:
         request = steward_pb2.RevokeConsentRequest(consent_ref=consent_ref)
         return receipt_from_proto(self._call(self._steward.RevokeConsent, request, None).receipt)
+
+
+def _unix(moment: dt.datetime | None) -> int:
+    """Unix seconds of an aware datetime (0 for None: unbounded)."""
+    if moment is None:
+        return 0
+    if moment.tzinfo is None:
+        raise ValueError("give an aware datetime (e.g. datetime.now(UTC))")
+    return int(moment.timestamp())

@@ -8,6 +8,7 @@ from dataward.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,30 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _AuditDecision:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AuditDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AuditDecision.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AUDIT_DECISION_UNSPECIFIED: _AuditDecision.ValueType  # 0
+    """Not a request (a steward action, a policy change, a refusal summary)."""
+    AUDIT_DECISION_ALLOW: _AuditDecision.ValueType  # 1
+    AUDIT_DECISION_DENY: _AuditDecision.ValueType  # 2
+    AUDIT_DECISION_PENDING: _AuditDecision.ValueType  # 3
+    """No decision is logged for the request (yet)."""
+
+class AuditDecision(_AuditDecision, metaclass=_AuditDecisionEnumTypeWrapper):
+    """The decision logged for a request."""
+
+AUDIT_DECISION_UNSPECIFIED: AuditDecision.ValueType  # 0
+"""Not a request (a steward action, a policy change, a refusal summary)."""
+AUDIT_DECISION_ALLOW: AuditDecision.ValueType  # 1
+AUDIT_DECISION_DENY: AuditDecision.ValueType  # 2
+AUDIT_DECISION_PENDING: AuditDecision.ValueType  # 3
+"""No decision is logged for the request (yet)."""
+Global___AuditDecision: _TypeAlias = AuditDecision  # noqa: Y015
 
 @_typing.final
 class AttestRequest(_message.Message):
@@ -186,3 +211,311 @@ class GetConsistencyProofResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetConsistencyProofResponse: _TypeAlias = GetConsistencyProofResponse  # noqa: Y015
+
+@_typing.final
+class ListEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    organization: _builtins.str
+    """Only the requests of this organization (its slug: the `org` claim of its tokens), and
+    the policy changes it made. Empty: every organization.
+    """
+    client_id: _builtins.str
+    """Only the requests of this app. Empty: every app."""
+    method: _builtins.str
+    """Only the requests of this method, as "EligibilityService/Check" (or with the
+    "/dataward.v1." prefix). Empty: every method.
+    """
+    from_time: _builtins.int
+    """Unix seconds: entries logged at or after from_time and before to_time. 0: unbounded."""
+    to_time: _builtins.int
+    page_size: _builtins.int
+    """1..200; 0 means 50."""
+    page_token: _builtins.str
+    """From a previous ListEventsResponse; empty for the newest entries."""
+    def __init__(
+        self,
+        *,
+        organization: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        method: _builtins.str = ...,
+        from_time: _builtins.int = ...,
+        to_time: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "from_time", b"from_time", "method", b"method", "organization", b"organization", "page_size", b"page_size", "page_token", b"page_token", "to_time", b"to_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEventsRequest: _TypeAlias = ListEventsRequest  # noqa: Y015
+
+@_typing.final
+class AuditLogEntry(_message.Message):
+    """One entry of the zone's log as ListEvents shows it. The fields a kind does not have are
+    empty.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAF_INDEX_FIELD_NUMBER: _builtins.int
+    LOGGED_AT_MICROS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    ABOUT_PERSON_FIELD_NUMBER: _builtins.int
+    RELEASED_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    leaf_index: _builtins.int
+    """The leaf's index in the log (a receipt's leaf_index; GetReceipt proves it)."""
+    logged_at_micros: _builtins.int
+    """When it was logged: Unix time in microseconds (the leaf's `time`)."""
+    kind: _builtins.str
+    """The leaf's kind: request_received, steward_action, policy_changed, refusal_summary."""
+    client_id: _builtins.str
+    """Who asked (request_received, policy_changed): the app and its organization's slug.
+    Empty for a request refused before its token verified.
+    """
+    organization: _builtins.str
+    method: _builtins.str
+    """request_received: the method ("EligibilityService/Check"), the purpose, the request id."""
+    purpose: _builtins.str
+    request_id: _builtins.str
+    decision: Global___AuditDecision.ValueType
+    about_person: _builtins.bool
+    """request_received: the question was about a person (who, only a person may learn)."""
+    released: _builtins.bool
+    """request_received: an answer was released for it."""
+    actor: _builtins.str
+    """steward_action: the steward, what they did, to what (ids, never free text)."""
+    action: _builtins.str
+    target: _builtins.str
+    count: _builtins.int
+    """refusal_summary: how many refusals were answered without a leaf of their own."""
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """request_received refused: the reason codes; refusal_summary: its reason."""
+
+    def __init__(
+        self,
+        *,
+        leaf_index: _builtins.int = ...,
+        logged_at_micros: _builtins.int = ...,
+        kind: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        organization: _builtins.str = ...,
+        method: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        decision: Global___AuditDecision.ValueType = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+        about_person: _builtins.bool = ...,
+        released: _builtins.bool = ...,
+        actor: _builtins.str = ...,
+        action: _builtins.str = ...,
+        target: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["about_person", b"about_person", "action", b"action", "actor", b"actor", "client_id", b"client_id", "count", b"count", "decision", b"decision", "kind", b"kind", "leaf_index", b"leaf_index", "logged_at_micros", b"logged_at_micros", "method", b"method", "organization", b"organization", "purpose", b"purpose", "reasons", b"reasons", "released", b"released", "request_id", b"request_id", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditLogEntry: _TypeAlias = AuditLogEntry  # noqa: Y015
+
+@_typing.final
+class ListEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass it as page_token for the older entries; empty when the log's start was reached."""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditLogEntry]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___AuditLogEntry] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEventsResponse: _TypeAlias = ListEventsResponse  # noqa: Y015
+
+@_typing.final
+class UsageSummaryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    organization: _builtins.str
+    """Only this organization's apps (slug) / this app. Empty: all."""
+    client_id: _builtins.str
+    from_time: _builtins.int
+    """Unix seconds. 0: to_time is now, from_time 30 days before to_time."""
+    to_time: _builtins.int
+    def __init__(
+        self,
+        *,
+        organization: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        from_time: _builtins.int = ...,
+        to_time: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "from_time", b"from_time", "organization", b"organization", "to_time", b"to_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageSummaryRequest: _TypeAlias = UsageSummaryRequest  # noqa: Y015
+
+@_typing.final
+class DailyUsage(_message.Message):
+    """One UTC day of an app's calls."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    CALLS_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    calls: _builtins.int
+    """Requests logged that day, and how many of them were refused."""
+    refused: _builtins.int
+    @_builtins.property
+    def day(self) -> _common_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        day: _common_pb2.Date | None = ...,
+        calls: _builtins.int = ...,
+        refused: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["day", b"day"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls", "day", b"day", "refused", b"refused"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DailyUsage: _TypeAlias = DailyUsage  # noqa: Y015
+
+@_typing.final
+class RefusalCount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    """A reason code (an ErrorReason name, or the zone's decision reason)."""
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        reason: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefusalCount: _TypeAlias = RefusalCount  # noqa: Y015
+
+@_typing.final
+class AppUsage(_message.Message):
+    """What one app asked in the window. The app with an empty client_id stands for the calls
+    refused before any token verified (and those counted in refusal summaries).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    CALLS_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    REFUSALS_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    organization: _builtins.str
+    calls: _builtins.int
+    refused: _builtins.int
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___DailyUsage]:
+        """The days it called, oldest first."""
+
+    @_builtins.property
+    def refusals(self) -> _containers.RepeatedCompositeFieldContainer[Global___RefusalCount]:
+        """Its refusals by reason, most frequent first."""
+
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+        organization: _builtins.str = ...,
+        calls: _builtins.int = ...,
+        refused: _builtins.int = ...,
+        days: _abc.Iterable[Global___DailyUsage] | None = ...,
+        refusals: _abc.Iterable[Global___RefusalCount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls", "client_id", b"client_id", "days", b"days", "organization", b"organization", "refusals", b"refusals", "refused", b"refused"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppUsage: _TypeAlias = AppUsage  # noqa: Y015
+
+@_typing.final
+class UsageSummaryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPS_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    from_time: _builtins.int
+    """The window the summary covers (Unix seconds), as resolved from the request."""
+    to_time: _builtins.int
+    @_builtins.property
+    def apps(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppUsage]:
+        """By calls, most first."""
+
+    def __init__(
+        self,
+        *,
+        apps: _abc.Iterable[Global___AppUsage] | None = ...,
+        from_time: _builtins.int = ...,
+        to_time: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["apps", b"apps", "from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageSummaryResponse: _TypeAlias = UsageSummaryResponse  # noqa: Y015

@@ -55,6 +55,16 @@ class AuditServiceStub:
                 request_serializer=dataward_dot_v1_dot_audit__pb2.AttestRequest.SerializeToString,
                 response_deserializer=dataward_dot_v1_dot_audit__pb2.AttestResponse.FromString,
                 _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/dataward.v1.AuditService/ListEvents',
+                request_serializer=dataward_dot_v1_dot_audit__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_audit__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
+        self.UsageSummary = channel.unary_unary(
+                '/dataward.v1.AuditService/UsageSummary',
+                request_serializer=dataward_dot_v1_dot_audit__pb2.UsageSummaryRequest.SerializeToString,
+                response_deserializer=dataward_dot_v1_dot_audit__pb2.UsageSummaryResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -101,6 +111,32 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEvents(self, request, context):
+        """The zone's log as a data steward reads it (issue 14): who asked what, for which purpose,
+        the decision and when, newest first, filtered and paged. A request is ONE entry carrying
+        the decision logged for it and whether an answer was released; the zone's other leaves
+        (steward actions, policy changes, summaries of unlogged refusals) are entries of their own
+        kind. Never a person's token or a data value: an entry only says whether the request was
+        about a person. Needs scope audit:read held by a steward, i.e. a token that carries
+        steward:admin too: a partner's audit:read reads receipts, never the requests of others
+        (PERMISSION_DENIED SCOPE_NOT_GRANTED). A filter out of its format is INVALID_ARGUMENT
+        FIELD_INVALID with metadata["field"] naming it. One page reads at most 20,000 leaves of
+        the log: a page may hold fewer entries than page_size and still have a next_page_token
+        (read on); an empty next_page_token means the log's start was reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UsageSummary(self, request, context):
+        """Per app, what it asked and what was refused within [from_time, to_time): calls per UTC
+        day and refusals by reason. Same scope as ListEvents. A window past 366 days, or to_time
+        not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +159,16 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.Attest,
                     request_deserializer=dataward_dot_v1_dot_audit__pb2.AttestRequest.FromString,
                     response_serializer=dataward_dot_v1_dot_audit__pb2.AttestResponse.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=dataward_dot_v1_dot_audit__pb2.ListEventsRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_audit__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'UsageSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.UsageSummary,
+                    request_deserializer=dataward_dot_v1_dot_audit__pb2.UsageSummaryRequest.FromString,
+                    response_serializer=dataward_dot_v1_dot_audit__pb2.UsageSummaryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -234,6 +280,60 @@ class AuditService:
             '/dataward.v1.AuditService/Attest',
             dataward_dot_v1_dot_audit__pb2.AttestRequest.SerializeToString,
             dataward_dot_v1_dot_audit__pb2.AttestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.AuditService/ListEvents',
+            dataward_dot_v1_dot_audit__pb2.ListEventsRequest.SerializeToString,
+            dataward_dot_v1_dot_audit__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UsageSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dataward.v1.AuditService/UsageSummary',
+            dataward_dot_v1_dot_audit__pb2.UsageSummaryRequest.SerializeToString,
+            dataward_dot_v1_dot_audit__pb2.UsageSummaryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -56,6 +56,24 @@ class AuditServiceStub:
     CLI calls it before it sends a credential to the server holding the zone. A challenge
     outside 16..64 bytes is INVALID_ARGUMENT (reason FIELD_INVALID).
     """
+    ListEvents: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ListEventsRequest, _audit_pb2.ListEventsResponse]
+    """The zone's log as a data steward reads it (issue 14): who asked what, for which purpose,
+    the decision and when, newest first, filtered and paged. A request is ONE entry carrying
+    the decision logged for it and whether an answer was released; the zone's other leaves
+    (steward actions, policy changes, summaries of unlogged refusals) are entries of their own
+    kind. Never a person's token or a data value: an entry only says whether the request was
+    about a person. Needs scope audit:read held by a steward, i.e. a token that carries
+    steward:admin too: a partner's audit:read reads receipts, never the requests of others
+    (PERMISSION_DENIED SCOPE_NOT_GRANTED). A filter out of its format is INVALID_ARGUMENT
+    FIELD_INVALID with metadata["field"] naming it. One page reads at most 20,000 leaves of
+    the log: a page may hold fewer entries than page_size and still have a next_page_token
+    (read on); an empty next_page_token means the log's start was reached.
+    """
+    UsageSummary: _grpc.UnaryUnaryMultiCallable[_audit_pb2.UsageSummaryRequest, _audit_pb2.UsageSummaryResponse]
+    """Per app, what it asked and what was refused within [from_time, to_time): calls per UTC
+    day and refusals by reason. Same scope as ListEvents. A window past 366 days, or to_time
+    not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]).
+    """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
@@ -84,6 +102,24 @@ class AuditServiceAsyncStub(AuditServiceStub):
     the caller's (see dataward.attestation for the signed bytes). Needs no token: an operator's
     CLI calls it before it sends a credential to the server holding the zone. A challenge
     outside 16..64 bytes is INVALID_ARGUMENT (reason FIELD_INVALID).
+    """
+    ListEvents: _aio.UnaryUnaryMultiCallable[_audit_pb2.ListEventsRequest, _audit_pb2.ListEventsResponse]  # type: ignore[assignment]
+    """The zone's log as a data steward reads it (issue 14): who asked what, for which purpose,
+    the decision and when, newest first, filtered and paged. A request is ONE entry carrying
+    the decision logged for it and whether an answer was released; the zone's other leaves
+    (steward actions, policy changes, summaries of unlogged refusals) are entries of their own
+    kind. Never a person's token or a data value: an entry only says whether the request was
+    about a person. Needs scope audit:read held by a steward, i.e. a token that carries
+    steward:admin too: a partner's audit:read reads receipts, never the requests of others
+    (PERMISSION_DENIED SCOPE_NOT_GRANTED). A filter out of its format is INVALID_ARGUMENT
+    FIELD_INVALID with metadata["field"] naming it. One page reads at most 20,000 leaves of
+    the log: a page may hold fewer entries than page_size and still have a next_page_token
+    (read on); an empty next_page_token means the log's start was reached.
+    """
+    UsageSummary: _aio.UnaryUnaryMultiCallable[_audit_pb2.UsageSummaryRequest, _audit_pb2.UsageSummaryResponse]  # type: ignore[assignment]
+    """Per app, what it asked and what was refused within [from_time, to_time): calls per UTC
+    day and refusals by reason. Same scope as ListEvents. A window past 366 days, or to_time
+    not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]).
     """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -134,6 +170,36 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         the caller's (see dataward.attestation for the signed bytes). Needs no token: an operator's
         CLI calls it before it sends a credential to the server holding the zone. A challenge
         outside 16..64 bytes is INVALID_ARGUMENT (reason FIELD_INVALID).
+        """
+
+    @_abc_1.abstractmethod
+    def ListEvents(
+        self,
+        request: _audit_pb2.ListEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.ListEventsResponse, _abc.Awaitable[_audit_pb2.ListEventsResponse]]:
+        """The zone's log as a data steward reads it (issue 14): who asked what, for which purpose,
+        the decision and when, newest first, filtered and paged. A request is ONE entry carrying
+        the decision logged for it and whether an answer was released; the zone's other leaves
+        (steward actions, policy changes, summaries of unlogged refusals) are entries of their own
+        kind. Never a person's token or a data value: an entry only says whether the request was
+        about a person. Needs scope audit:read held by a steward, i.e. a token that carries
+        steward:admin too: a partner's audit:read reads receipts, never the requests of others
+        (PERMISSION_DENIED SCOPE_NOT_GRANTED). A filter out of its format is INVALID_ARGUMENT
+        FIELD_INVALID with metadata["field"] naming it. One page reads at most 20,000 leaves of
+        the log: a page may hold fewer entries than page_size and still have a next_page_token
+        (read on); an empty next_page_token means the log's start was reached.
+        """
+
+    @_abc_1.abstractmethod
+    def UsageSummary(
+        self,
+        request: _audit_pb2.UsageSummaryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_pb2.UsageSummaryResponse, _abc.Awaitable[_audit_pb2.UsageSummaryResponse]]:
+        """Per app, what it asked and what was refused within [from_time, to_time): calls per UTC
+        day and refusals by reason. Same scope as ListEvents. A window past 366 days, or to_time
+        not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]).
         """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

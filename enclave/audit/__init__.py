@@ -7,12 +7,23 @@ format; every answer carries a :class:`~dataward.transparency.Receipt` a partner
 with the zone's public key alone. :meth:`AuditReader.verify` checks the whole log and names
 the first bad entry, and holds it to checkpoints kept outside it (a log truncated or rewritten
 under one fails); :func:`create_log` makes a zone's log, with a signed checkpoint of size 0,
-when the zone is created; :func:`who_checked` answers "who asked about me".
+when the zone is created; :func:`who_checked` answers "who asked about me";
+:func:`list_events` and :func:`usage_summary` are a steward's view of it (issue 14).
 """
 
 from __future__ import annotations
 
 from dataward.transparency import LogSummary
+from enclave.audit._browse import (
+    MAX_SCAN,
+    AppUsage,
+    DayUsage,
+    EventFilter,
+    EventPage,
+    LogEntry,
+    list_events,
+    usage_summary,
+)
 from enclave.audit._create import ZONE_LOG_FILE, create_log, zone_log_name
 from enclave.audit._log import Appended, AppendResult, AuditLog
 from enclave.audit._reader import AuditReader, verify_log
@@ -65,8 +76,10 @@ from enclave.audit.trails import (
 __all__ = [
     "ACCESS_POLICY_VERSION",
     "CONSENT_REF",
+    "MAX_SCAN",
     "REQUEST_ID",
     "ZONE_LOG_FILE",
+    "AppUsage",
     "AppendResult",
     "Appended",
     "AuditBeyondLogError",
@@ -88,7 +101,11 @@ __all__ = [
     "AuditTrustedCheckpointError",
     "AuditUnknownEntryError",
     "CheckEntry",
+    "DayUsage",
     "Decision",
+    "EventFilter",
+    "EventPage",
+    "LogEntry",
     "LogSummary",
     "LoggedEvent",
     "NewCheckpoint",
@@ -106,7 +123,9 @@ __all__ = [
     "create_log",
     "decode_leaf",
     "encode_leaf",
+    "list_events",
     "read_holder",
+    "usage_summary",
     "verify_log",
     "who_checked",
     "zone_log_name",

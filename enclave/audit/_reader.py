@@ -49,6 +49,11 @@ class AuditReader:
         """The last ``n`` events, oldest first."""
         return [_decode(x) for x in self._store.tail(n)]
 
+    def newest_first(self, before: int | None, limit: int) -> list[LoggedEvent]:
+        """Up to ``limit`` events of index below ``before`` (None: the whole log), newest first."""
+        end = self._store.size() if before is None else before
+        return [_decode(x) for x in self._store.leaves_before(end, limit)]
+
     def events_about(self, person_token: str) -> list[LoggedEvent]:
         """Events indexed under ``person_token`` whose leaf really names that token."""
         found = [_decode(x) for x in self._store.by_person(person_token)]

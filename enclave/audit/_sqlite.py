@@ -162,6 +162,13 @@ class SqliteAuditStore:
         )
         return [_leaf(row) for row in reversed(rows)]
 
+    def leaves_before(self, end: int, limit: int) -> list[StoredLeaf]:
+        rows = self._read(
+            "SELECT idx, leaf, leaf_hash FROM leaves WHERE idx < ? ORDER BY idx DESC LIMIT ?",
+            (end, max(limit, 0)),
+        )
+        return [_leaf(row) for row in rows]
+
     def checkpoints(self) -> list[StoredCheckpoint]:
         rows = self._read("SELECT seq, size, note FROM checkpoints ORDER BY seq")
         return [StoredCheckpoint(int(s), int(z), str(n)) for s, z, n in rows]

@@ -77,6 +77,9 @@ class AuditStore(Protocol):
     def tail(self, n: int) -> list[StoredLeaf]:
         """The last ``n`` leaves, oldest first."""
 
+    def leaves_before(self, end: int, limit: int) -> list[StoredLeaf]:
+        """Up to ``limit`` leaves of index below ``end``, NEWEST first (reading the log back)."""
+
     def checkpoints(self) -> list[StoredCheckpoint]:
         """Every checkpoint in signing order."""
 

@@ -57,6 +57,9 @@ class RecordingStore:
     def tail(self, n: int) -> list[StoredLeaf]:
         return self.inner.tail(n)
 
+    def leaves_before(self, end: int, limit: int) -> list[StoredLeaf]:
+        return self.inner.leaves_before(end, limit)
+
     def checkpoints(self) -> list[StoredCheckpoint]:
         return self.inner.checkpoints()
 

@@ -163,6 +163,7 @@ def zone_stack(
             policies=policies(log) if policies is not None else None,
             reviews=reviews(log) if reviews is not None else None,
             cards=cards(log) if cards is not None else None,
+            audit_events=log,
         )
         try:
             yield Stack(issuer, server, checks, directory, audit, feed, jwks, log, store)
