@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dataward.access import PARTNER_SCOPES, Purpose
 from portal._client_rows import add_client, new_secret
 from portal._events import AppDecided, ClientSecretIssued
 from portal._models import AppKind, AppStatus, Client, Organization, Role
@@ -53,8 +52,8 @@ class Apps(Service):
             raise InvalidInputError("the app needs a name (at most 200 characters)")
         if not justification:
             raise InvalidInputError("say why the app needs this access (justification)")
-        scope_list = _check_scopes(scopes)
-        purpose_list = _check_purposes(purposes)
+        scope_list = self._catalog.check_scopes(scopes)
+        purpose_list = self._catalog.check_purposes(purposes)
         now = self._clock()
         with self._store.transaction() as s:
             app = add_client(
@@ -86,8 +85,10 @@ class Apps(Service):
             app = self._app(s, client_id)
             if app.status != AppStatus.PENDING:
                 raise InvalidTransitionError("only a pending app can be approved")
-            granted = _check_scopes(app.requested_scopes if scopes is None else scopes)
-            granted_p = _check_purposes(app.requested_purposes if purposes is None else purposes)
+            granted = self._catalog.check_scopes(app.requested_scopes if scopes is None else scopes)
+            granted_p = self._catalog.check_purposes(
+                app.requested_purposes if purposes is None else purposes
+            )
             if not set(granted) <= set(app.requested_scopes):
                 raise InvalidInputError("a steward can grant only scopes the app requested")
             if not set(granted_p) <= set(app.requested_purposes):
@@ -215,23 +216,3 @@ class Apps(Service):
 def _require_steward(user: UserView) -> None:
     if user.role != Role.STEWARD:
         raise PermissionDeniedError("only a steward decides on apps")
-
-
-def _check_scopes(scopes: Iterable[str]) -> list[str]:
-    values = sorted(set(scopes))
-    if not values:
-        raise InvalidInputError("choose at least one scope")
-    allowed = {s.value for s in PARTNER_SCOPES}
-    if any(v not in allowed for v in values):
-        raise InvalidInputError("unknown scope, or a scope partners cannot have")
-    return values
-
-
-def _check_purposes(purposes: Iterable[str]) -> list[str]:
-    values = sorted(set(purposes))
-    if not values:
-        raise InvalidInputError("choose at least one purpose")
-    known = {p.value for p in Purpose}
-    if any(v not in known for v in values):
-        raise InvalidInputError("unknown purpose")
-    return values

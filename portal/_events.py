@@ -16,6 +16,7 @@ __all__ = [
     "AppDecided",
     "AppRegistered",
     "ClientSecretIssued",
+    "GrantsChanged",
     "OrganizationCreated",
     "OrganizationStatusChanged",
     "PortalEvent",
@@ -107,6 +108,20 @@ class AppDecided(PortalEvent):
 
 
 @dataclass(frozen=True)
+class GrantsChanged(PortalEvent):
+    """A steward narrowed or widened an approved app's grants (issue 14): what it held before
+    and holds after. Narrowing also revokes the app's live tokens (``grants_narrowed``)."""
+
+    KIND: ClassVar[str] = "grants_changed"
+    client_id: str
+    by_user_id: int
+    scopes_before: tuple[str, ...]
+    scopes_after: tuple[str, ...]
+    purposes_before: tuple[str, ...]
+    purposes_after: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ClientSecretIssued(PortalEvent):
     KIND: ClassVar[str] = "client_secret_issued"
     client_id: str
@@ -127,8 +142,8 @@ class TokenIssued(PortalEvent):
 
 @dataclass(frozen=True)
 class TokenRevoked(PortalEvent):
-    """``reason``: rfc7009 | app_suspended | app_revoked | refresh_reuse | code_reuse |
-    zone_client_replaced | organization_suspended | user_disabled."""
+    """``reason``: rfc7009 | app_suspended | app_revoked | grants_narrowed | refresh_reuse |
+    code_reuse | zone_client_replaced | organization_suspended | user_disabled."""
 
     KIND: ClassVar[str] = "token_revoked"
     jti: str

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from dataward.access import PARTNER_SCOPES, Purpose
@@ -108,13 +117,18 @@ def issue_secret(client_id: str) -> str:
 # -- steward ---------------------------------------------------------------------------
 @pages.get("/steward")
 def steward() -> str:
+    """The apps to review, each explained (what every requested scope and purpose allows, who
+    asked and when, the organization's kind and its other apps), and the apps decided, whose
+    grants can be narrowed or widened."""
     user = require_role(Role.STEWARD)
     admin = current_portal().admin
+    reviews = admin.app_reviews()
     return render_template(
         "steward.html",
         user=user,
-        pending=admin.list_apps(status=AppStatus.PENDING),
-        apps=[a for a in admin.list_apps() if a.status != AppStatus.PENDING],
+        catalog=admin.catalog,
+        pending=[r for r in reviews if r.app.status == AppStatus.PENDING],
+        decided=[r for r in reviews if r.app.status != AppStatus.PENDING],
     )
 
 
@@ -136,6 +150,19 @@ def decide(client_id: str, action: str) -> Response:
         admin.approve(
             user, client_id, request.form.getlist("scopes"), request.form.getlist("purposes")
         )
+    elif action == "grants":
+        before = admin.get_app(client_id)
+        after = admin.change_grants(
+            user, client_id, request.form.getlist("scopes"), request.form.getlist("purposes")
+        )
+        kept = set(before.granted_scopes) | set(before.granted_purposes)
+        now = set(after.granted_scopes) | set(after.granted_purposes)
+        if kept == now:
+            flash(f"{after.name}: these were its grants already; nothing changed.")
+        elif kept <= now:
+            flash(f"{after.name}: grants widened and logged; its next token carries them.")
+        else:
+            flash(f"{after.name}: grants narrowed and logged; its live tokens are revoked.")
     elif action == "reject":
         admin.reject_app(user, client_id, request.form.get("reason", ""))
     elif action == "suspend":
@@ -144,8 +171,6 @@ def decide(client_id: str, action: str) -> Response:
         admin.revoke_app(user, client_id)
     elif action == "reinstate":
         admin.reinstate_app(user, client_id)
-    else:
-        return redirect(url_for("pages.steward"))
     return redirect(url_for("pages.steward"))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, session
+from flask import abort, current_app, g, redirect, request, session, url_for
 
 from portal._portal import Portal
 from portal._views import UserView
@@ -25,9 +25,14 @@ def current_user() -> UserView | None:
 
 
 def require_role(role: str) -> UserView:
-    """The signed-in user if they have ``role``; anyone else (a partner on a steward page,
-    nobody signed in) is :class:`PermissionDeniedError` (403)."""
+    """The signed-in user if they have ``role``. Nobody signed in: a redirect (302) to the
+    sign-in page, which comes back to this page after it (``next``, for a GET; a form posted
+    without a session is not replayed). Someone with another role (a partner on a steward
+    page) is :class:`PermissionDeniedError` (403)."""
     user = current_user()
-    if user is None or user.role != role:
+    if user is None:
+        back = request.full_path.removesuffix("?") if request.method == "GET" else None
+        abort(redirect(url_for("pages.login", next=back)))
+    if user.role != role:
         raise PermissionDeniedError("sign in with an account that may see this page")
     return user

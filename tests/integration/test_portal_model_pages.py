@@ -29,7 +29,8 @@ def _post(session: requests.Session, url: str, **form: str) -> requests.Response
 
 def test_only_a_signed_in_steward_sees_the_page(stack: ReviewStack) -> None:
     anonymous = requests.get(f"{stack.url}/steward/models", allow_redirects=False, timeout=10)
-    assert anonymous.status_code == 403
+    assert anonymous.status_code == 302  # to sign-in (issue 14)
+    assert anonymous.headers["Location"] == "/login?next=/steward/models"
     partner = signed_in(stack.url, "insurer")
     assert partner.get(f"{stack.url}/steward/models", timeout=10).status_code == 403
     steward = stack.steward("pages-steward")

@@ -109,7 +109,10 @@ def test_only_stewards_see_the_page(served: Serving) -> None:
     admin = served.admin
     org = admin.create_organization("Acme Insurance", "INSURER")
     admin.create_partner_user(org, "acme", PASSWORD)
-    assert requests.get(f"{served.portal_url}/steward/policy", timeout=10).status_code == 403
+    anonymous = requests.get(
+        f"{served.portal_url}/steward/policy", allow_redirects=False, timeout=10
+    )
+    assert anonymous.status_code == 302  # to sign-in (issue 14)
     partner = _signed_in(served, "acme")
     assert partner.get(f"{served.portal_url}/steward/policy", timeout=10).status_code == 403
 
