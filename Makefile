@@ -10,7 +10,7 @@ export UV_PYTHON := $(shell $(PYTHON) -c "import sys; print(sys.executable)")
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: demo test lint unit protos bench mutation sync sync-runtime chromium java clean
+.PHONY: demo test lint unit protos bench sdk mutation sync sync-runtime chromium java clean
 
 # uv itself is pinned and lives in its own small venv so `uv sync` never removes it.
 $(UV):
@@ -55,6 +55,11 @@ test: lint unit
 
 bench: sync
 	$(BIN)/python -m bench
+
+# The partner SDK alone (sdk/pyproject.toml): build the wheel, install it into a clean venv and
+# print its install size and every distribution it brings (EXTRAS=query for pyarrow too).
+sdk: sync
+	$(BIN)/python tools/sdk_wheel.py $(if $(EXTRAS),--extras $(EXTRAS))
 
 # Mutation testing of the security-critical modules ([tool.mutmut] in pyproject.toml) against
 # their own unit tests: about ten minutes on two cores, so not part of `make test`. Fails when

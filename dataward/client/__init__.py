@@ -1,8 +1,9 @@
 """The partner SDK: a typed client for the zone's gRPC API.
 
 Depends only on grpcio, protobuf (with the ``google.rpc`` messages of
-googleapis-common-protos for error details), the generated stubs, ``cryptography`` and
-``pyarrow`` (query answers are Arrow tables)::
+googleapis-common-protos for error details), the generated stubs and ``cryptography``; query
+answers are Arrow tables, read with ``pyarrow`` when one arrives (the ``dataward-sdk[query]``
+extra)::
 
     from dataward.client import Benefit, Client, ClientCredentialsTokenSource, Purpose
 

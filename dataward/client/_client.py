@@ -44,6 +44,7 @@ from dataward.client._query import (
     parameters_to_proto,
     query_page,
     query_result,
+    require_arrow,
     stored_query,
     submission,
     table_matches,
@@ -455,7 +456,9 @@ class Client:
         """Run an ad-hoc ``sql``, a stored ``query_id`` or an approved ``template`` (exactly
         one) and return the gated table with its receipt (:meth:`verify_answer` checks it).
         Scope ``query:run``. A rejected query raises :class:`InvalidArgument` with
-        ``reason == "QUERY_REJECTED"`` and the rule in ``metadata``."""
+        ``reason == "QUERY_REJECTED"`` and the rule in ``metadata``. Without pyarrow (the
+        ``dataward-sdk[query]`` extra) ``ModuleNotFoundError``, before anything is sent."""
+        require_arrow()
         request = query_pb2.RunRequest(
             sql=sql or "",
             query_id=query_id or "",

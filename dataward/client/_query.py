@@ -3,6 +3,11 @@
 A query's answer is an Arrow IPC stream: :class:`QueryResult` keeps the bytes exactly as they
 arrived (the release leaf's result hash covers their SHA-256, so :meth:`Client.verify_answer`
 checks the table against the zone's log) and the ``pyarrow.Table`` read from them.
+
+pyarrow is imported only when an answer is read (issue 14): it is the SDK's largest
+dependency by far, an optional one (``pip install 'dataward-sdk[query]'``) that a partner
+making person checks only never needs. :func:`require_arrow` lets the client refuse a query
+BEFORE it runs (and spends budget) when pyarrow is missing.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from dataward import receipts
 from dataward.client._convert import receipt_from_proto
 from dataward.transparency import Receipt
 from dataward.v1 import common_pb2, query_pb2
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "BudgetLimit",
@@ -37,6 +44,7 @@ __all__ = [
     "query_page",
     "query_result",
     "release_of_query",
+    "require_arrow",
     "stored_query",
     "submission",
     "table_matches",
@@ -267,10 +275,30 @@ def submission(response: query_pb2.SubmitResponse, nonce: str) -> QuerySubmissio
     )
 
 
+ARROW_MISSING = (
+    "query answers are Arrow tables and pyarrow is not installed: pip install 'dataward-sdk[query]'"
+)
+
+
+def require_arrow() -> None:
+    """Raise ``ModuleNotFoundError`` (saying what to install) unless pyarrow is importable."""
+    try:
+        import pyarrow  # noqa: F401
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(ARROW_MISSING, name="pyarrow") from error
+
+
+def _read_ipc(ipc: bytes) -> pa.Table:
+    require_arrow()
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(ipc).read_all()
+
+
 def query_result(response: query_pb2.RunResponse, nonce: str) -> QueryResult:
     ipc = bytes(response.arrow_ipc)
     return QueryResult(
-        table=pa.ipc.open_stream(ipc).read_all(),
+        table=_read_ipc(ipc),
         arrow_ipc=ipc,
         columns=tuple((c.name, c.kind) for c in response.columns),
         suppressed_cells=response.suppressed_cells,
@@ -360,8 +388,11 @@ def query_page(response: query_pb2.QueryServiceListResponse) -> QueryPage:
 def table_matches(result: QueryResult) -> bool:
     """``result.table`` is exactly the table its Arrow IPC bytes hold (the bytes the result
     hash covers): an edited table does not verify even with the original bytes beside it."""
+    require_arrow()
+    import pyarrow as pa
+
     try:
-        return bool(pa.ipc.open_stream(result.arrow_ipc).read_all().equals(result.table))
+        return bool(_read_ipc(result.arrow_ipc).equals(result.table))
     except (pa.ArrowInvalid, OSError):
         return False
 
