@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from dataward.attestation import sign_attestation
+from dataward.transparency import verifier_key
 from enclave.analytics import (
     AggregateQueries,
     Budget,
@@ -497,6 +498,7 @@ def start_serving(
             portal_config(settings).state_dir,
             operator_target(grpc_bind or settings.grpc.bind, api.port),
             settings.grpc.tls_cert_file,
+            zone_key=verifier_key(core.key_name, core.keyring.public_key),  # issue 14
         )
     except BaseException:
         try:

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dataward.access import Scope
 from portal._account_pages import account_pages
 from portal._card_pages import card_pages
+from portal._connection import connection_details, metadata_fields
 from portal._http_errors import status_for
 from portal._keys import LOG_PUBLIC_KEY_FILE
 from portal._models import Revocation
@@ -90,7 +91,8 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
     def metadata() -> Response:
         iss = portal.issuer()
         return jsonify(
-            {  # RFC 8414
+            {  # RFC 8414, and (§2) where the zone is: dataward_grpc_target and the zone key
+                **metadata_fields(connection_details(portal)),
                 "issuer": iss,
                 "authorization_endpoint": f"{iss}/oauth/authorize",
                 "token_endpoint": f"{iss}/oauth/token",

@@ -108,10 +108,21 @@ class PolicyPage:
     history: tuple[AppliedRow, ...]
 
 
-def write_zone_target(state_dir: Path, target: str, tls_cert_file: Path | None) -> None:
-    """Tell the portal where the zone's gRPC API listens (``dataward serve`` calls this)."""
+def write_zone_target(
+    state_dir: Path, target: str, tls_cert_file: Path | None, zone_key: str | None = None
+) -> None:
+    """Tell the portal where the zone's gRPC API listens (``dataward serve`` calls this).
+
+    ``zone_key`` is the zone's checkpoint key as a signed-note verifier key line
+    (``dataward.transparency.verifier_key``): the partners' credentials page and the OAuth
+    metadata publish it, with its name, so that a partner pins it (issue 14).
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
-    body = {"target": target, "tls_cert_file": str(tls_cert_file) if tls_cert_file else None}
+    body = {
+        "target": target,
+        "tls_cert_file": str(tls_cert_file) if tls_cert_file else None,
+        "zone_key": zone_key,
+    }
     path = state_dir / ZONE_TARGET_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(body), encoding="utf-8")

@@ -16,6 +16,7 @@ import the launcher, so it writes them as plain metadata (:func:`_option`).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,6 +70,14 @@ def _option(
     return field(default=default, metadata=metadata)
 
 
+_TARGET = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})")
+
+
+def _is_target(target: str) -> bool:
+    match = _TARGET.fullmatch(target)
+    return match is not None and 1 <= int(match[1]) <= 65535
+
+
 @dataclass(frozen=True)
 class PortalOptions:
     """The portal's tunables: the OAuth 2.0 authorization server and the steward pages."""
@@ -114,6 +123,19 @@ class PortalOptions:
         "`X-Forwarded-For` entry the outermost of them appended, and no entry further left; "
         "0 ignores the header (the socket peer is the client)",
     )
+    # Issue 14: what the credentials page and the OAuth metadata tell partners to dial.
+    grpc_target: str | None = _option(
+        None,
+        "the zone's gRPC address as partners reach it (`host:port`), shown on the credentials "
+        "page and in the OAuth metadata (`dataward_grpc_target`)",
+        env="DATAWARD_PORTAL_GRPC_TARGET",
+        default_text="where `dataward serve` listens",
+    )
+    grpc_tls: bool = _option(
+        False,
+        "partners reach `grpc_target` over TLS (`dataward_grpc_tls`; without `grpc_target`: "
+        "whether `dataward serve` has a TLS certificate)",
+    )
     # The serving portal's background signer; it also signs once more at shutdown.
     log_checkpoint_seconds: float = _option(
         10.0, "sign a portal-log checkpoint at most this often when it grew"
@@ -124,6 +146,10 @@ class PortalOptions:
             raise InvalidOptionError("log_checkpoint_seconds", "must be greater than 0")
         if self.trusted_proxies < 0:
             raise InvalidOptionError("trusted_proxies", "must not be negative")
+        if self.grpc_target is not None and not _is_target(self.grpc_target):
+            raise InvalidOptionError(
+                "grpc_target", "must be host:port (a port 1-65535, no scheme or path)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

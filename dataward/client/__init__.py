@@ -1,19 +1,19 @@
 """The partner SDK: a typed client for the zone's gRPC API.
 
 Depends only on grpcio, protobuf (with the ``google.rpc`` messages of
-googleapis-common-protos for error details), the generated stubs and ``cryptography``; query
-answers are Arrow tables, read with ``pyarrow`` when one arrives (the ``dataward-sdk[query]``
-extra)::
+googleapis-common-protos for error details), the generated stubs, ``cryptography`` and
+``joserfc`` (the ``private_key_jwt`` assertion); query answers are Arrow tables, read with
+``pyarrow`` when one arrives (the ``dataward-sdk[query]`` extra)::
 
-    from dataward.client import Benefit, Client, ClientCredentialsTokenSource, Purpose
+    from dataward.client import Benefit, Client, Purpose
 
-    tokens = ClientCredentialsTokenSource(
-        "https://portal.example/oauth/token", client_id, client_secret,
-        "eligibility:check audit:read",
-    )
-    with Client("zone.example:50051", tokens, credentials=grpc.ssl_channel_credentials()) as c:
+    # The portal's URL, the app's id and secret (or private_key=PEM, private_key_jwt):
+    # the token endpoint, the zone's gRPC target and its key come from the portal's metadata.
+    with Client.from_issuer(
+        "https://portal.example", client_id, client_secret, scope="eligibility:check audit:read"
+    ) as c:
         result = c.check_eligibility(id_number, Benefit.OUTPATIENT, Purpose.INSURANCE_UNDERWRITING)
-        c.verify_answer(result)  # pin the key: Client(..., audit_key=...)
+        c.verify_answer(result)  # against the zone key the portal publishes (or audit_key=...)
         table = c.run_query(
             "SELECT province, COUNT(DISTINCT person_key) AS persons FROM claims_analysis"
             " GROUP BY province", purpose="INSURANCE_UNDERWRITING",
@@ -37,6 +37,7 @@ from dataward.access import Purpose, Scope
 from dataward.client._attestation import CardFileInvalid, parse_attestation
 from dataward.client._audit_view import AppUsage, AuditEntry, AuditPage, DayUsage, UsageSummary
 from dataward.client._client import Client
+from dataward.client._discovery import ServerMetadata, discover
 from dataward.client._enums import Benefit
 from dataward.client._query import (
     BudgetLimit,
@@ -61,7 +62,12 @@ from dataward.client._scoring import (
     PaillierScoreAnswer,
     PendingModels,
 )
-from dataward.client._tokens import ClientCredentialsTokenSource, StaticTokenSource, TokenSource
+from dataward.client._tokens import (
+    ClientCredentialsTokenSource,
+    PrivateKeyJwtTokenSource,
+    StaticTokenSource,
+    TokenSource,
+)
 from dataward.client._types import (
     BatchItem,
     ConsentGrant,
@@ -81,6 +87,7 @@ from dataward.client.errors import (
     ContextInvalid,
     DatawardError,
     DeadlineExceeded,
+    DiscoveryError,
     FaceNotEnrolled,
     FailedPrecondition,
     IdNumberInvalid,
@@ -138,6 +145,7 @@ __all__ = [
     "DatawardError",
     "DayUsage",
     "DeadlineExceeded",
+    "DiscoveryError",
     "DpInfo",
     "EligibilityQuery",
     "EligibilityResult",
@@ -167,6 +175,7 @@ __all__ = [
     "ParameterValue",
     "PendingModels",
     "PermissionDenied",
+    "PrivateKeyJwtTokenSource",
     "Purpose",
     "QueryPage",
     "QueryRejected",
@@ -180,6 +189,7 @@ __all__ = [
     "Scope",
     "ScoreAlreadyGiven",
     "ServerError",
+    "ServerMetadata",
     "StaticTokenSource",
     "StoredQuery",
     "TokenError",
@@ -189,6 +199,7 @@ __all__ = [
     "Unimplemented",
     "UsageSummary",
     "WeightsInvalid",
+    "discover",
     "load_named_public_key",
     "parse_attestation",
 ]

@@ -30,7 +30,9 @@ from dataward.client._convert import (
     purpose_to_proto,
     receipt_from_proto,
 )
+from dataward.client._discovery import discover
 from dataward.client._enums import Benefit
+from dataward.client._keys import PrivateKey
 from dataward.client._query import (
     BudgetState,
     Explanation,
@@ -66,7 +68,11 @@ from dataward.client._scoring import (
     pending_models,
     register_requests,
 )
-from dataward.client._tokens import TokenSource
+from dataward.client._tokens import (
+    ClientCredentialsTokenSource,
+    PrivateKeyJwtTokenSource,
+    TokenSource,
+)
 from dataward.client._types import (
     BatchItem,
     ConsentGrant,
@@ -75,7 +81,7 @@ from dataward.client._types import (
     EligibilityResult,
     IdentityResult,
 )
-from dataward.client.errors import ReceiptInvalid, error_from_rpc
+from dataward.client.errors import DiscoveryError, ReceiptInvalid, error_from_rpc
 from dataward.compute import ModelCard
 from dataward.transparency import (
     Checkpoint,
@@ -156,6 +162,7 @@ class Client:
             if credentials is not None
             else grpc.insecure_channel(target, options=options)
         )
+        self.target = target
         self._tokens = token_source
         self._timeout = timeout
         self._eligibility = eligibility_pb2_grpc.EligibilityServiceStub(self._channel)
@@ -179,6 +186,73 @@ class Client:
             self._checkpoints.observe(
                 audit_key[0], seed, trusted_checkpoint, self.consistency_proof
             )
+
+    @classmethod
+    def from_issuer(
+        cls,
+        issuer: str,
+        client_id: str,
+        client_secret: str | None = None,
+        *,
+        private_key: bytes | str | PrivateKey | None = None,
+        scope: str | Iterable[str],
+        target: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        audit_key: tuple[str, Ed25519PublicKey] | None = None,
+        timeout: float = 10.0,
+        trusted_checkpoint: str | None = None,
+    ) -> Client:
+        """A client set up from the portal's RFC 8414 metadata (issue 14): ``issuer`` is the
+        portal's URL, as the credentials page shows it.
+
+        The token endpoint, the zone's gRPC target (``dataward_grpc_target``; ``target``
+        overrides it) and whether it takes TLS, and the zone's checkpoint key with its name
+        are read from the metadata (:mod:`dataward.client._discovery` checks them). The app
+        authenticates with ``client_secret`` (``client_secret_basic``) or ``private_key``
+        (``private_key_jwt``, RFC 7523; see :class:`PrivateKeyJwtTokenSource`): exactly one.
+
+        ``audit_key`` pins the zone's key as in :class:`Client`; without it the key the
+        portal publishes is pinned -- better than the gRPC server's own word, as it comes
+        over the portal's HTTPS, but a key loaded out of band
+        (:func:`~dataward.transparency.load_named_public_key` over the zone's published file)
+        pins against the operator too. A zone over TLS without ``credentials`` is dialled
+        with the system's root certificates.
+
+        Raises :class:`DiscoveryError` (metadata unusable, or no gRPC target known: give
+        ``target``) and ``ValueError`` (not exactly one of secret and key, a key of a kind
+        the portal does not take).
+        """
+        if (client_secret is None) == (private_key is None):
+            raise ValueError("give exactly one of client_secret and private_key")
+        metadata = discover(issuer, timeout=timeout)
+        tokens: TokenSource
+        if private_key is not None:
+            if "private_key_jwt" not in metadata.token_endpoint_auth_methods:
+                raise DiscoveryError("the portal does not take private_key_jwt")
+            tokens = PrivateKeyJwtTokenSource(
+                metadata.token_endpoint, client_id, private_key, scope, timeout=timeout
+            )
+        else:
+            assert client_secret is not None
+            tokens = ClientCredentialsTokenSource(
+                metadata.token_endpoint, client_id, client_secret, scope, timeout=timeout
+            )
+        dial = target or metadata.grpc_target
+        if not dial:
+            raise DiscoveryError(
+                "the portal publishes no gRPC target (the zone is not serving, or the "
+                "portal's grpc_target is unset): pass target='host:port'"
+            )
+        if credentials is None and metadata.grpc_tls and target is None:
+            credentials = grpc.ssl_channel_credentials()
+        return cls(
+            dial,
+            tokens,
+            credentials=credentials,
+            timeout=timeout,
+            audit_key=audit_key or metadata.zone_key,
+            trusted_checkpoint=trusted_checkpoint,
+        )
 
     def __enter__(self) -> Client:
         return self

@@ -36,6 +36,8 @@ DatawardError                  (.code, .reason, .message)
 ├── Unavailable
 ├── ServerError                INTERNAL and anything unexpected
 ├── TokenError                 the token endpoint refused or failed
+├── DiscoveryError             the portal's RFC 8414 metadata is unreachable or not what it
+│                              claims (issuer, token endpoint, zone target or key)
 └── ReceiptInvalid             a receipt does not verify against the zone's key
     └── LogInconsistent        the zone's log is not one append-only history (.seen,
         │                      .presented: the two signed checkpoint notes, as evidence)
@@ -60,6 +62,7 @@ __all__ = [
     "ContextInvalid",
     "DatawardError",
     "DeadlineExceeded",
+    "DiscoveryError",
     "FaceNotEnrolled",
     "FailedPrecondition",
     "IdNumberInvalid",
@@ -262,6 +265,10 @@ class ServerError(DatawardError): ...
 
 
 class TokenError(DatawardError): ...
+
+
+class DiscoveryError(DatawardError):
+    """The portal's authorization server metadata (RFC 8414) could not be used."""
 
 
 class ReceiptInvalid(DatawardError): ...  # noqa: N818
