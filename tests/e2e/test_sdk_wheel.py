@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from packaging.markers import Marker
 
 from tests.support.grpc_stack import Stack, grpc_stack
 from tests.support.person_fakes import ALICE, BOB, KEY_NAME
@@ -51,6 +52,30 @@ def _requirements(pyproject: Path) -> dict[str, str]:
     for extra in project.get("optional-dependencies", {}).values():
         listed += extra
     return {normalize(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]): r for r in listed}
+
+
+def _base_requirements() -> set[str]:
+    """The SDK's requirements without its extras."""
+    project = tomllib.loads((ROOT / "sdk" / "pyproject.toml").read_text())["project"]
+    return {normalize(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]) for r in project["dependencies"]}
+
+
+def _lock_closure(names: set[str]) -> set[str]:
+    """``names`` and everything they depend on in uv.lock, on this interpreter's platform."""
+    packages = {
+        normalize(p["name"]): p for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+    }
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for dependency in packages[name].get("dependencies", []):
+            marker = dependency.get("marker")
+            if marker is None or Marker(marker).evaluate():
+                todo.append(normalize(dependency["name"]))
+    return seen
 
 
 SERVER_REQUIREMENTS = _requirements(ROOT / "pyproject.toml")
@@ -102,17 +127,8 @@ def test_only_the_sdk_and_its_dependencies_are_installed(installed: Installed) -
     assert not (server_only | {"dataward"}) & installed.keys
     # The extras' libraries are not installed without the extras.
     assert not {"pyarrow", "tenseal", "phe", "gmpy2"} & installed.keys
-    # Everything installed is what the SDK's four requirements pull in: nothing more.
-    assert installed.keys == {
-        "dataward-sdk",
-        "grpcio",
-        "protobuf",
-        "googleapis-common-protos",
-        "cryptography",
-        "cffi",
-        "pycparser",
-        "typing-extensions",
-    }
+    # Everything installed is what the SDK's requirements pull in, by uv.lock: nothing more.
+    assert installed.keys == {"dataward-sdk", *_lock_closure(_base_requirements())}
     printed = report(installed)
     assert "installed into a clean venv:" in printed
     assert re.search(r"^  grpcio +\S+ +\d+\.\d\d MB$", printed, re.MULTILINE)
