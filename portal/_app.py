@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dataward.access import Scope
 from portal._account_pages import account_pages
+from portal._audit_pages import audit_pages
 from portal._card_pages import card_pages
 from portal._connection import connection_details, metadata_fields
 from portal._http_errors import status_for
@@ -55,6 +56,7 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
     app.register_blueprint(review_pages)
     app.register_blueprint(card_pages)
     app.register_blueprint(account_pages)
+    app.register_blueprint(audit_pages)
     if config.trusted_proxies:
         # X-Forwarded-For only, and only the last `trusted_proxies` entries (those our own
         # proxies appended): anything further left is what the client chose to send, so it must

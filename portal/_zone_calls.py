@@ -34,7 +34,7 @@ from google.rpc import error_details_pb2, status_pb2
 from sqlalchemy import select
 
 from dataward.access import Scope
-from dataward.v1 import query_pb2, steward_pb2, steward_pb2_grpc
+from dataward.v1 import audit_pb2_grpc, query_pb2, steward_pb2, steward_pb2_grpc
 from portal._events import TokenIssued
 from portal._models import Client, Token
 from portal._portal import Portal
@@ -50,11 +50,13 @@ from portal.errors import (
 )
 
 __all__ = [
+    "AUDIT_PAGES_SCOPE",
     "ZONE_TARGET_FILE",
     "AppliedRow",
     "GrantRow",
     "PolicyPage",
     "ViewRow",
+    "call_audit_service",
     "call_steward_service",
     "read_policy",
     "write_zone_target",
@@ -144,8 +146,9 @@ def _zone_channel(state_dir: Path) -> grpc.Channel:
         ) from exc
 
 
-def _steward_token(portal: Portal, user: UserView) -> str:
-    """A short-lived ``steward:admin`` access token for ``user``, stored and logged."""
+def _steward_token(portal: Portal, user: UserView, scope: str = Scope.STEWARD_ADMIN.value) -> str:
+    """A short-lived ``steward:admin`` access token for ``user`` (``scope``: the audit pages
+    add ``audit:read``, which a steward holds), stored and logged."""
     client_id = portal.admin.steward_pages_client()
     now = portal.clock()
     with portal.store.transaction() as s:
@@ -160,7 +163,7 @@ def _steward_token(portal: Portal, user: UserView) -> str:
         grant_type="steward_page",
         client=ClientAdapter(row, None, lambda *_: False),
         user=user,
-        scope=Scope.STEWARD_ADMIN.value,
+        scope=scope,
         expires_in=_TOKEN_SECONDS,
         include_refresh_token=False,
     )
@@ -260,6 +263,30 @@ def call_steward_service(
     with _zone_channel(portal.config.state_dir) as channel:
         try:
             return method(steward_pb2_grpc.StewardServiceStub(channel))(
+                request,
+                metadata=(("authorization", f"Bearer {token}"),),
+                timeout=_CALL_SECONDS,
+            )
+        except grpc.RpcError as exc:
+            raise zone_error(exc) from None
+
+
+#: The audit pages' token: the zone's log view is a steward's audit:read (issue 14).
+AUDIT_PAGES_SCOPE = f"{Scope.STEWARD_ADMIN.value} {Scope.AUDIT_READ.value}"
+
+
+def call_audit_service(
+    portal: Portal,
+    user: UserView,
+    method: Callable[[audit_pb2_grpc.AuditServiceStub], Callable[..., _Answer]],
+    request: object,
+) -> _Answer:
+    """One ``AuditService`` call as ``user`` with a fresh token of scope
+    :data:`AUDIT_PAGES_SCOPE`; failures as :func:`call_steward_service`'s."""
+    token = _steward_token(portal, user, AUDIT_PAGES_SCOPE)
+    with _zone_channel(portal.config.state_dir) as channel:
+        try:
+            return method(audit_pb2_grpc.AuditServiceStub(channel))(
                 request,
                 metadata=(("authorization", f"Bearer {token}"),),
                 timeout=_CALL_SECONDS,
