@@ -184,7 +184,7 @@ def test_usage_shows_calls_per_day_and_refusals_by_reason(world: World) -> None:
 @pytest.mark.parametrize("path", ["/steward/audit", "/steward/audit/portal", "/steward/usage"])
 def test_only_a_steward_sees_them(world: World, path: str) -> None:
     nobody = requests.get(f"{world.url}{path}", allow_redirects=False, timeout=10)
-    assert nobody.status_code in (302, 403)  # 403 until sign-in redirects land (14h5a)
-    assert "data-kind" not in nobody.text
+    assert nobody.status_code == 302
+    assert nobody.headers["Location"].startswith("/login?next=") and "data-kind" not in nobody.text
     partner = signed_in(world, "acme").get(f"{world.url}{path}", allow_redirects=False, timeout=10)
-    assert partner.status_code in (302, 403) and "data-kind" not in partner.text
+    assert partner.status_code == 403 and "data-kind" not in partner.text
