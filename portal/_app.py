@@ -13,6 +13,7 @@ from portal._account_pages import account_pages
 from portal._audit_pages import audit_pages
 from portal._card_pages import card_pages
 from portal._connection import connection_details, metadata_fields
+from portal._credential_pages import credential_pages
 from portal._http_errors import status_for
 from portal._keys import LOG_PUBLIC_KEY_FILE
 from portal._models import Revocation
@@ -55,6 +56,7 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
     app.register_blueprint(pages)
     app.register_blueprint(review_pages)
     app.register_blueprint(card_pages)
+    app.register_blueprint(credential_pages)
     app.register_blueprint(account_pages)
     app.register_blueprint(audit_pages)
     if config.trusted_proxies:

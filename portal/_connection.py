@@ -18,7 +18,7 @@ from dataward.transparency import TransparencyError, read_verifier_key
 from portal._portal import Portal
 from portal._zone_calls import ZONE_TARGET_FILE
 
-__all__ = ["ConnectionDetails", "connection_details", "metadata_fields"]
+__all__ = ["ConnectionDetails", "connection_details", "metadata_fields", "python_snippet"]
 
 #: RFC 8414 §2 lets an authorization server add its own metadata; these name the zone.
 GRPC_TARGET_FIELD = "dataward_grpc_target"
@@ -80,3 +80,67 @@ def metadata_fields(details: ConnectionDetails) -> dict[str, object]:
         fields[ZONE_KEY_NAME_FIELD] = details.zone_key_name
         fields[ZONE_KEY_FIELD] = details.zone_public_key
     return fields
+
+
+# One example call per scope (the first granted scope that has one is shown).
+_EXAMPLES = {
+    "eligibility:check": (
+        'result = client.check_eligibility(id_number, "OUTPATIENT", Purpose.{purpose})'
+    ),
+    "identity:verify": "result = client.verify_identity(id_number, name, Purpose.{purpose})",
+    "query:run": (
+        'result = client.run_query("SELECT province, COUNT(*) AS claims FROM claims_analysis'
+        ' GROUP BY province", purpose=Purpose.{purpose})'
+    ),
+    "query:submit": (
+        'result = client.explain("SELECT province, COUNT(*) AS claims FROM claims_analysis'
+        ' GROUP BY province", purpose=Purpose.{purpose})'
+    ),
+}
+
+
+def python_snippet(
+    details: ConnectionDetails,
+    *,
+    client_id: str,
+    scopes: tuple[str, ...],
+    purposes: tuple[str, ...],
+    private_key: bool,
+) -> str:
+    """A copy-paste Python client for this app (never holding its secret: it is read from
+    the environment, or the private key from its file)."""
+    lines = ["import os", "", "from dataward.client import Client, Purpose"]
+    if details.zone_public_key:
+        lines[-1] += ", load_named_public_key"
+        lines += [
+            "",
+            "# The zone's checkpoint key, pinned: every answer's receipt must verify against it.",
+            f'ZONE_KEY = load_named_public_key(b"{details.zone_public_key}")',
+        ]
+    credential = (
+        '    private_key=open("app-key.pem", "rb").read(),  # its public key is registered'
+        if private_key
+        else '    os.environ["DATAWARD_CLIENT_SECRET"],  # never in the code'
+    )
+    lines += [
+        "",
+        "with Client.from_issuer(",
+        f'    "{details.issuer}",',
+        f'    "{client_id}",',
+        credential,
+        f'    scope="{" ".join(scopes)}",',
+    ]
+    if details.zone_public_key:
+        lines.append("    audit_key=ZONE_KEY,")
+    if not details.grpc_target:
+        lines.append(
+            '    target="ZONE-HOST:PORT",  # the zone is not serving now: ask its operator'
+        )
+    lines.append(") as client:")
+    purpose = purposes[0] if purposes else "RESEARCH"
+    example = next((_EXAMPLES[s] for s in scopes if s in _EXAMPLES), None)
+    if example is None:
+        lines.append("    print(client.audit_public_key()[0])  # the zone's key name")
+    else:
+        lines += [f"    {example.format(purpose=purpose)}", "    client.verify_answer(result)"]
+    return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from dataward.access import PARTNER_SCOPES, Purpose
+from portal._credential_pages import credentials_page
 from portal._http_errors import status_for
 from portal._models import AppStatus, Role
 from portal._security import allow_form_target, csrf_token
@@ -111,7 +112,7 @@ def issue_secret(client_id: str) -> str:
     """Shown in this response only (no redirect: the secret must never sit in a cookie)."""
     user = require_role(Role.PARTNER)
     credentials = current_portal().admin.issue_secret(user, client_id)
-    return _partner_page(user, credentials=credentials)
+    return credentials_page(user, client_id, credentials=credentials)  # with how to connect
 
 
 # -- steward ---------------------------------------------------------------------------
