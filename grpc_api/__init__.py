@@ -8,10 +8,15 @@ and revocation feed, the audit log's receipts). Every refusal leaves through one
 Its options are defined once, with their defaults, checks (raising :class:`InvalidOptionError`)
 and documentation: :class:`ServerOptions` for ``build_server``, :class:`VerifierOptions` for the
 token checks. The launcher's ``[grpc]`` settings section is both.
+
+Every call's outcome goes to the operational log (logger ``dataward.grpc``) and, given a
+:class:`CallMetrics`, to Prometheus metrics (:mod:`grpc_api._observe`); the caller gets the
+call's request id as initial metadata (:data:`REQUEST_ID_KEY`).
 """
 
 from grpc_api._guard import METHOD_SCOPES
 from grpc_api._jwks import JwksCache
+from grpc_api._observe import REQUEST_ID_KEY, CallMetrics
 from grpc_api._operator import OperatorKey, mint_operator_token, operator_issuer
 from grpc_api._options import InvalidOptionError, ServerOptions, VerifierOptions
 from grpc_api._revocations import RevocationFeed
@@ -34,9 +39,11 @@ from grpc_api.errors import (
 __all__ = [
     "CATCH_ALL",
     "METHOD_SCOPES",
+    "REQUEST_ID_KEY",
     "STATUS_CODES",
     "ApiError",
     "ApiServer",
+    "CallMetrics",
     "DeadlineTooShort",
     "InvalidOptionError",
     "InvalidRequest",

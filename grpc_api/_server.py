@@ -29,6 +29,7 @@ from enclave.compute import ModelCards
 from enclave.persons import PersonChecks
 from enclave.policy import PolicyStore
 from grpc_api._guard import ALL_ADDRESSES, ALL_ADDRESSES_FACTOR, AuthInterceptor, Guard
+from grpc_api._observe import CallMetrics, ObserveInterceptor
 from grpc_api._options import ServerOptions
 from grpc_api._query import QueryServicer
 from grpc_api._ratelimit import TokenBuckets
@@ -105,6 +106,8 @@ def build_server(
     reviews: QueryReviews | None = None,
     cards: ModelCards | None = None,
     audit_events: AuditReader | None = None,
+    slow_ms: int = 500,
+    metrics: CallMetrics | None = None,
 ) -> ApiServer:
     """Build and start the server on ``options.bind`` (port 0 picks a free port).
 
@@ -122,6 +125,9 @@ def build_server(
     ``StewardService.ListPendingModels``, ``AttestModel``: None, UNAVAILABLE), and with it
     ``ComputeService`` is served even without credit bands. ``audit_events`` is the zone's log
     read back for stewards (``AuditService.ListEvents``, ``UsageSummary``; None: UNAVAILABLE).
+    Every call's outcome is logged
+    (``dataward.grpc``; a successful one slower than ``slow_ms`` as ``call_slow``) and, with
+    ``metrics``, counted (:mod:`grpc_api._observe`).
     """
     front_refusals = Refusals(refusals, summary_seconds=options.refusal_summary_seconds)
     guard = Guard(
@@ -137,7 +143,8 @@ def build_server(
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
-        interceptors=[AuthInterceptor(guard)],
+        # outermost first: the observer records what the guard and the servicer decided
+        interceptors=[ObserveInterceptor(slow_ms=slow_ms, metrics=metrics), AuthInterceptor(guard)],
         options=[
             # Never share a port with another process (grpcio's default SO_REUSEPORT lets a
             # second server on the same zone bind the same port and split its calls).

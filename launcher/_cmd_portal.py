@@ -15,6 +15,7 @@ tools and may instead derive the portal key from the master key, as ``dataward s
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from types import FrameType
 
 import click
 
+from launcher._oplog import configure
 from launcher._options import zone_option
 from launcher._portal_process import exit_with_parent, portal_key
 from launcher._setting_fields import setting_doc
@@ -47,6 +49,7 @@ from portal import (
 __all__ = ["portal", "portal_config"]
 
 _BIND = setting_doc("portal", PortalSettings, "bind")  # --help from the setting's own text
+_oplog = logging.getLogger("dataward.portal")
 
 
 def portal_config(settings: Settings) -> PortalConfig:
@@ -64,6 +67,13 @@ def portal_config(settings: Settings) -> PortalConfig:
 def _config(
     ctx: click.Context, zone_dir: Path | None, bind: str | None = None, *, serving: bool = False
 ) -> PortalConfig:
+    return portal_config(_settings(ctx, zone_dir, bind, serving=serving))
+
+
+def _settings(
+    ctx: click.Context, zone_dir: Path | None, bind: str | None = None, *, serving: bool = False
+) -> Settings:
+    """The settings, read once: the portal key may come through a pipe (``serve``)."""
     parent = ctx.find_root().params if ctx.parent is None else (ctx.parent.params or {})
     zone_dir = zone_dir or parent.get("zone_dir")
     bind = bind or parent.get("bind")
@@ -79,7 +89,7 @@ def _config(
             f"the portal key is missing: set {PORTAL_KEY_VARIABLE} or {PORTAL_KEY_FILE_VARIABLE}"
             + ("" if serving else f" (or {MASTER_KEY_VARIABLE}, to derive it as `serve` does)")
         )
-    return portal_config(settings)
+    return settings
 
 
 @click.group(name="portal", invoke_without_command=True)
@@ -106,10 +116,12 @@ def portal(
     """
     if ctx.invoked_subcommand is not None:
         return
-    config = _config(ctx, zone_dir, bind, serving=True)
-    server = serve(config)
+    settings = _settings(ctx, zone_dir, bind, serving=True)
+    configure(settings.log.level)
+    server = serve(portal_config(settings), slow_ms=settings.log.slow_ms)
     click.echo(f"portal listening on {server.url}", err=False)
     sys.stdout.flush()
+    _oplog.info("portal_started", extra={"url": server.url})
     previous = signal.signal(signal.SIGTERM, _stop)
     if parent_lifeline_fd is not None:  # after the handler: a gone parent means a clean stop
         exit_with_parent(parent_lifeline_fd)
@@ -121,6 +133,7 @@ def portal(
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         server.shutdown()
+        _oplog.info("portal_stopped")
     click.echo("portal stopped")
 
 

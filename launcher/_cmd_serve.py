@@ -9,6 +9,7 @@ and the command exits 69.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from types import FrameType
 
 import click
 
+from launcher._oplog import configure, settings_summary
 from launcher._options import zone_option
 from launcher._portal_process import PortalProcessError
 from launcher._setting_fields import setting_doc
@@ -29,6 +31,8 @@ from launcher.settings import (
 )
 
 __all__ = ["serve"]
+
+_log = logging.getLogger("dataward.zone")
 
 # --help from the settings' own text (launcher._setting_fields)
 _GRPC_BIND = setting_doc("grpc", GrpcSettings, "bind")
@@ -45,19 +49,39 @@ def serve(
     zone_dir: Path | None, grpc_bind: str | None, portal_bind: str | None, engine: str | None
 ) -> None:
     """Serve the zone: the gRPC API, and the portal in its own process."""
-    settings = load_settings(overrides={"zone": {"dir": zone_dir}, "query": {"engine": engine}})
+    settings = load_settings(
+        overrides={
+            "zone": {"dir": zone_dir},
+            "query": {"engine": engine},
+            # in the settings too, so the configuration logged is the one in force
+            "grpc": {"bind": grpc_bind},
+            "portal": {"bind": portal_bind},
+        }
+    )
+    configure(settings.log.level)
+    _log.info("config", extra={"settings": settings_summary(settings)})
     serving = start_serving(settings, grpc_bind=grpc_bind, portal_bind=portal_bind)
     previous = signal.signal(signal.SIGTERM, _stop)
+    why = "stopped"
     try:
         click.echo(f"portal listening on {serving.portal_url}")
         click.echo(f"grpc listening on {serving.api.port}")
         sys.stdout.flush()
+        _log.info(
+            "serve_started", extra={"grpc_port": serving.api.port, "portal": serving.portal_url}
+        )
         serving.api.wait()
     except _StopSignal:
-        pass
+        why = "SIGTERM"
+    except KeyboardInterrupt:
+        why = "SIGINT"
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
         serving.stop()
+        if serving.portal_failed:
+            why = "the portal process exited"
+        _log.info("serve_stopped", extra={"why": why})
     if serving.portal_failed:
         raise PortalProcessError("the portal process exited; the gRPC API was stopped")
 

@@ -69,6 +69,7 @@ from portal.errors import (
     LogUnavailableError,
     NotFoundError,
     PermissionDeniedError,
+    PortalBindError,
     PortalError,
     SigningKeyError,
     UnknownOrganizationError,
@@ -158,6 +159,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (UnsealedKeysError, EX_CONFIG),  # key files in clear from an earlier release: seal-keys
     (SigningKeyError, EX_IOERR),
     (LogUnavailableError, EX_NOINPUT),
+    (PortalBindError, EX_UNAVAILABLE),  # the portal's address is in use (or not ours)
     (ZoneUnavailableError, EX_UNAVAILABLE),  # a steward page could not reach the zone
     # the zone refused a steward page's call: as the zone's own refusals map
     (ZoneInvalidArgumentError, EX_DATAERR),

@@ -7,8 +7,8 @@ zone key. The child is ``python -m launcher portal --zone DIR --bind BIND`` and 
 - an environment without ``DATAWARD_MASTER_KEY`` / ``DATAWARD_MASTER_KEY_FILE``
   (:func:`launcher.settings.child_environment`), so it never sees the master key;
 - its settings from a private (0600) TOML file holding the parent's effective ``[portal]``
-  section and the zone directory, removed as soon as the child has started (it is read once,
-  at start-up). Nothing in it is secret: the portal key is never written to it;
+  and ``[log]`` sections and the zone directory, removed as soon as the child has started
+  (it is read once, at start-up). Nothing in it is secret: the portal key is never written to it;
 - the portal key (:func:`portal_key`), which unseals the portal's private keys in
   ``ZONE/portal/keys``: written into a pipe the child inherits, named to it as
   ``DATAWARD_PORTAL_KEY_FILE=/dev/fd/N``. A pipe rather than a file or a variable: the key
@@ -75,7 +75,7 @@ __all__ = [
     "portal_settings_toml",
 ]
 
-_log = logging.getLogger("dataward.serve")
+_log = logging.getLogger("dataward.zone")
 _READY_PREFIX = "portal listening on "
 _STDERR_TAIL_LINES = 40
 # The label of the portal key derived from the master key when none is configured.
@@ -115,9 +115,10 @@ def portal_key(settings: Settings) -> Secret | None:
 
 
 def portal_settings_toml(settings: Settings, bind: str) -> str:
-    """The child's config file: ``[zone] dir`` and the full ``[portal]`` section (``bind``
-    replaced) except the portal key, which never goes into a file (see :class:`PortalProcess`).
-    Strings are written as JSON strings, which TOML basic strings accept."""
+    """The child's config file: ``[zone] dir``, the full ``[portal]`` section (``bind``
+    replaced) except the portal key, which never goes into a file (see :class:`PortalProcess`),
+    and the ``[log]`` section (the child logs as this process does). Strings are written as
+    JSON strings, which TOML basic strings accept."""
     lines = ["[zone]", f"dir = {json.dumps(str(settings.zone.dir.resolve()))}", "", "[portal]"]
     values = {**asdict(settings.portal), "bind": bind}
     for name, value in values.items():
@@ -130,6 +131,8 @@ def portal_settings_toml(settings: Settings, bind: str) -> str:
         else:
             rendered = json.dumps(str(value))
         lines.append(f"{name} = {rendered}")
+    lines += ["", "[log]", f"level = {json.dumps(settings.log.level)}"]
+    lines.append(f"slow_ms = {settings.log.slow_ms}")
     return "\n".join(lines) + "\n"
 
 
@@ -237,7 +240,7 @@ class PortalProcess:
                 self._process.send_signal(signal.SIGTERM)
                 self._process.wait(timeout)
             except subprocess.TimeoutExpired:
-                _log.error("the portal process did not stop on SIGTERM; killing it")
+                _log.error("portal_process_killed", extra={"why": "no stop on SIGTERM"})
                 self._process.kill()
                 self._process.wait()
             except ProcessLookupError:
@@ -299,7 +302,7 @@ class PortalProcess:
         code = self._process.wait()
         if self._stopping.is_set():
             return
-        _log.error("the portal process exited unexpectedly (code %s)", code)
+        _log.error("portal_process_exited", extra={"exit_code": code})
         self._on_exit(code)
 
 
@@ -314,7 +317,7 @@ def exit_with_parent(lifeline_fd: int) -> None:
     def watch() -> None:
         while os.read(lifeline_fd, 1):  # the parent never writes; data would be ignored
             pass
-        _log.error("the parent process is gone; the portal stops")
+        logging.getLogger("dataward.portal").error("parent_process_gone")
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(_ORPHAN_GRACE_SECONDS)
         os._exit(70)  # EX_SOFTWARE: the clean stop hung

@@ -476,6 +476,7 @@ def start_serving(
                 reviews=core.reviews,
                 cards=core.cards,
                 audit_events=core.audit,
+                slow_ms=settings.log.slow_ms,
             )
         except BaseException:
             feed.stop()

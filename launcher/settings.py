@@ -5,8 +5,8 @@ Everything else receives the part it needs as an argument. Sources, later ones w
 1. the defaults written below (the portal's in :class:`portal.PortalOptions`, the gRPC API's in
    :class:`grpc_api.ServerOptions` and :class:`grpc_api.VerifierOptions`, with their help),
 2. a TOML file named by ``DATAWARD_CONFIG`` (sections ``[zone]``, ``[audit]``, ``[portal]``,
-   ``[grpc]``, ``[query]``, ``[budget]``, ``[compute]``, ``[faces]``, keys as the field names
-   below),
+   ``[grpc]``, ``[query]``, ``[budget]``, ``[compute]``, ``[faces]``, ``[log]``,
+   keys as the field names below),
 3. ``DATAWARD_*`` environment variables (listed in ``ENVIRONMENT``),
 4. explicit command-line overrides passed to :func:`load_settings`.
 
@@ -34,6 +34,7 @@ from portal import InvalidOptionError, PortalOptions
 
 __all__ = [
     "ENVIRONMENT",
+    "LOG_LEVELS",
     "PORTAL_KEY_FILE_VARIABLE",
     "PORTAL_KEY_VARIABLE",
     "QUERY_ENGINES",
@@ -42,6 +43,8 @@ __all__ = [
     "ComputeSettings",
     "FaceSettings",
     "GrpcSettings",
+    "LogSettings",
+    "MetricsSettings",
     "PortalSettings",
     "QuerySettings",
     "Secret",
@@ -548,6 +551,67 @@ class FaceSettings:
         )
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """The ``[log]`` section: the servers' operational log (JSON lines on stderr, issue 14)."""
+
+    level: str = field(
+        default="INFO",
+        metadata=setting_metadata(
+            help="the operational log's level: `DEBUG` (every call and request), `INFO` "
+            "(start, stop, configuration, refused, failed and slow calls), `WARNING`, `ERROR`",
+            env=("DATAWARD_LOG_LEVEL",),
+        ),
+    )
+    slow_ms: int = field(
+        default=500,
+        metadata=setting_metadata(
+            help="a call or portal request taking longer than this many milliseconds is "
+            "logged as slow (`call_slow`, `request_slow`)",
+            env=("DATAWARD_LOG_SLOW_MS",),
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if self.level.upper() not in LOG_LEVELS:
+            raise SettingsError(f"setting log.level must be one of {', '.join(LOG_LEVELS)}")
+        object.__setattr__(self, "level", self.level.upper())
+        if self.slow_ms < 1:
+            raise SettingsError("setting log.slow_ms must be at least 1")
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """The ``[metrics]`` section: the Prometheus endpoint of ``dataward serve`` (issue 14)."""
+
+    bind: str = field(
+        default="",
+        metadata=setting_metadata(
+            help="serve Prometheus metrics at `http://HOST:PORT/metrics` on this loopback "
+            "address (`127.0.0.1:0`: any free port; any other host is refused, exit 78: the "
+            "endpoint has no authentication); empty: no endpoint",
+            env=("DATAWARD_METRICS_BIND",),
+            default_text="off",
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if not self.bind:
+            return
+        host, _, port = self.bind.rpartition(":")
+        if host not in _LOOPBACK_HOSTS and not host.startswith("127."):
+            raise SettingsError(
+                "setting metrics.bind must be a loopback address (127.0.0.1:PORT or "
+                "[::1]:PORT): the metrics endpoint has no authentication"
+            )
+        if not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise SettingsError("setting metrics.bind needs a port from 0 to 65535 (HOST:PORT)")
+
+
 @dataclass(frozen=True)
 class Settings:
     zone: ZoneSettings = ZoneSettings()
@@ -558,6 +622,7 @@ class Settings:
     budget: BudgetSettings = BudgetSettings()
     compute: ComputeSettings = ComputeSettings()
     faces: FaceSettings = FaceSettings()
+    log: LogSettings = LogSettings()
 
 
 # Environment variable -> (section, field). The master key has its own two variables.
@@ -572,9 +637,20 @@ ENVIRONMENT: Mapping[str, tuple[str, str]] = {
     **environment_of("budget", BudgetSettings),
     **environment_of("compute", ComputeSettings),
     **environment_of("faces", FaceSettings),
+    **environment_of("log", LogSettings),
 }
 _T = TypeVar("_T")
-_SECTIONS = ("zone", "audit", "portal", "grpc", "query", "budget", "compute", "faces")
+_SECTIONS = (
+    "zone",
+    "audit",
+    "portal",
+    "grpc",
+    "query",
+    "budget",
+    "compute",
+    "faces",
+    "log",
+)
 MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
 MASTER_KEY_FILE_VARIABLE = "DATAWARD_MASTER_KEY_FILE"
 # At most a pipe's atomic write: `serve` hands the key to the portal process through a pipe.
@@ -620,6 +696,7 @@ def load_settings(
         budget=_build(defaults.budget, sections["budget"], "budget"),
         compute=_build(defaults.compute, sections["compute"], "compute"),
         faces=_build(defaults.faces, sections["faces"], "faces"),
+        log=_build(defaults.log, sections["log"], "log"),
     )
 
 

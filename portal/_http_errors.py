@@ -12,6 +12,7 @@ from portal.errors import (
     LogUnavailableError,
     NotFoundError,
     PermissionDeniedError,
+    PortalBindError,
     PortalError,
     SigningKeyError,
     UnknownOrganizationError,
@@ -44,6 +45,7 @@ HTTP_STATUS: list[tuple[type[PortalError], int]] = [
     (UnsealedKeysError, 500),
     (SigningKeyError, 500),
     (LogUnavailableError, 500),
+    (PortalBindError, 500),  # raised before serving; never an answer
     (ZoneConflictError, 409),
     (ZoneNotFoundError, 404),
     (ZoneInvalidArgumentError, 400),

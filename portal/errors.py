@@ -46,6 +46,7 @@ __all__ = [
     "LoginThrottledError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PortalBindError",
     "PortalError",
     "SigningKeyError",
     "UnknownOrganizationError",
@@ -125,6 +126,10 @@ class UnsealedKeysError(SigningKeyError):
 
 class LogUnavailableError(PortalError):
     pass
+
+
+class PortalBindError(PortalError):
+    """The portal cannot listen on its bind address (in use, or not this machine's)."""
 
 
 class ZoneUnavailableError(PortalError):

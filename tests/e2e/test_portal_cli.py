@@ -177,7 +177,10 @@ def test_serve_prints_its_url_answers_and_stops_cleanly_on_sigterm(zone: Path) -
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert out == "portal stopped\n" and err == ""
+    assert out == "portal stopped\n"
+    # stderr is the operational log: JSON lines only (launcher._oplog)
+    events = [json.loads(line)["event"] for line in err.splitlines()]
+    assert events[0] == "portal_started" and events[-1] == "portal_stopped", err
 
     export = read_portal_log(zone / "portal")
     summary = verify_log_entries(

@@ -1,0 +1,115 @@
+"""The servers' operational log: one JSON object per line on stderr (issue 14).
+
+``dataward serve`` and the portal process it starts write what an operator needs to run them
+-- start, stop, the configuration in force (never a secret), every refused or failed call
+with its reason code and request id, slow calls -- through stdlib :mod:`logging`, under the
+loggers ``dataward.zone`` (the serving process), ``dataward.grpc`` (the API's calls) and
+``dataward.portal`` (the portal process), plus ``waitress`` (the portal's HTTP server, so its
+rare warnings are JSON lines too). :func:`configure` installs the handler; components only
+call ``logging.getLogger(name).info("event_name", extra={...})``, so nothing below the
+launcher depends on it.
+
+Each line: ``ts`` (UTC, ISO 8601, milliseconds), ``level``, ``logger``, ``event`` (the
+message), then the record's extra fields (``request_id``, ``method``, ``status``, ``reason``,
+``duration_ms``, ...). The log is not the audit log: it carries no request values (no ID
+number, name or free text ever reaches a logger; a test greps a real server's stderr for
+them), and an exception is written as its type and stack frames only -- its message may hold
+a value.
+
+The configuration summary (:func:`settings_summary`) leaves out every secret (the
+:class:`~launcher.settings.Secret` fields) and the password of any URL (``database_url``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+import traceback
+import urllib.parse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from launcher.settings import Secret, Settings
+
+__all__ = ["LOGGERS", "JsonLinesFormatter", "configure", "settings_summary"]
+
+LOGGERS = ("dataward", "waitress")
+# A LogRecord's own attributes: everything else on a record came in through ``extra``.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """A record as one JSON line (see the module docstring)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in _STANDARD and not name.startswith("_"):
+                line[name] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            kind, _, trace = record.exc_info
+            line["exception"] = kind.__name__
+            # frames only: the exception's message may carry a value
+            line["stack"] = [
+                f"{Path(frame.filename).name}:{frame.lineno} {frame.name}"
+                for frame in traceback.extract_tb(trace)
+            ]
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure(level: str, stream: IO[str] | None = None) -> None:
+    """Send the ``dataward`` and ``waitress`` loggers to ``stream`` (stderr) as JSON lines at
+    ``level`` (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``). Calling it again replaces the
+    handler it installed, never adds a second one."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonLinesFormatter())
+    handler.set_name("dataward-oplog")
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == "dataward-oplog"]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+
+
+def settings_summary(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every setting in force, by section, without secrets (see the module docstring)."""
+    summary: dict[str, dict[str, Any]] = {}
+    for section in dataclasses.fields(settings):
+        values: dict[str, Any] = {}
+        part = getattr(settings, section.name)
+        for item in dataclasses.fields(part):
+            value = getattr(part, item.name)
+            if isinstance(value, Secret) or item.metadata.get("secret"):
+                values[item.name] = "set" if value is not None else None
+            elif isinstance(value, str) and "://" in value:
+                values[item.name] = _without_password(value)
+            elif isinstance(value, Path):
+                values[item.name] = str(value)
+            elif value is None or isinstance(value, str | int | float | bool):
+                values[item.name] = value
+            else:
+                values[item.name] = str(value)
+        summary[section.name] = values
+    return summary
+
+
+def _without_password(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
