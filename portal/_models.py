@@ -9,8 +9,19 @@ and only their ``jti`` is kept.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -117,6 +128,23 @@ class Client(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # Issue 14: the JWK Set (one public key) of an app using private_key_jwt (RFC 7523);
+    # None for an app with a client secret. An app has one or the other, never both.
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ClientAssertionJti(Base):
+    """An accepted private_key_jwt assertion's ``jti``, kept until it expires: a second
+    presentation is a replay (RFC 7523 §3, item 7)."""
+
+    __tablename__ = "client_assertion_jtis"
+    __table_args__ = (
+        UniqueConstraint("client_id", "jti", name="uq_client_assertion_jtis_client_jti"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class Token(Base):
