@@ -186,6 +186,35 @@ with Client("127.0.0.1:9", StaticTokenSource("t")) as c:
     assert "pip install 'dataward-sdk[query]'" in done.stdout
 
 
+def test_private_key_jwt_without_joserfc_says_what_to_install(
+    installed: Installed, tmp_path: Path
+) -> None:
+    script = """
+from cryptography.hazmat.primitives.asymmetric import ec
+from dataward.client import PrivateKeyJwtTokenSource
+key = ec.generate_private_key(ec.SECP256R1())
+try:
+    PrivateKeyJwtTokenSource("http://127.0.0.1:9/oauth/token", "app", key, "eligibility:check")
+except ModuleNotFoundError as error:
+    print(error)
+"""
+    done = _run_in_venv(installed, tmp_path, "-c", script)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'dataward-sdk[jwt]'" in done.stdout
+
+
+def test_every_extra_the_sdk_names_is_declared() -> None:
+    # A message telling a partner to install dataward-sdk[X] must name an extra that exists.
+    project = tomllib.loads((ROOT / "sdk" / "pyproject.toml").read_text())["project"]
+    named = {
+        match
+        for path in (ROOT / "dataward").rglob("*.py")
+        for match in re.findall(r"dataward-sdk\[(\w+)\]", path.read_text(encoding="utf-8"))
+    }
+    assert {"query", "jwt"} <= named
+    assert named <= set(project["optional-dependencies"])
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     """The real gRPC API on loopback with its real audit log and consent store, over the fake
