@@ -4,7 +4,8 @@
 URL is printed; SIGTERM or SIGINT stops it cleanly: a last checkpoint is signed, exit 0).
 Subcommands: ``create-steward --username U`` (password from stdin),
 ``create-zone-client`` (prints the zone's client id and secret once), ``rotate-key``,
-``seal-keys`` (seals, once, the key files an earlier release kept in clear).
+``seal-keys`` (seals, once, the key files an earlier release kept in clear), and the
+``org`` and ``user`` groups (:mod:`launcher._cmd_portal_accounts`).
 
 Every one of them unseals the portal's private keys with the portal key (see
 :func:`launcher._portal_process.portal_key`). Serving takes only an explicit one
@@ -113,6 +114,8 @@ def portal(
     dataward portal --zone DIR create-zone-client           the zone's revocation-feed client
     dataward portal --zone DIR rotate-key                   new JWT signing key
     dataward portal --zone DIR seal-keys                    seal an earlier release's keys
+    dataward portal --zone DIR org create|list|suspend|resume  partner organizations
+    dataward portal --zone DIR user create|list|disable        partner users and stewards
     """
     if ctx.invoked_subcommand is not None:
         return

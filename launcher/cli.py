@@ -20,6 +20,7 @@ from launcher._cmd_demo import demo
 from launcher._cmd_faces import faces
 from launcher._cmd_policy import policy
 from launcher._cmd_portal import portal
+from launcher._cmd_portal_accounts import org, user
 from launcher._cmd_query import query
 from launcher._cmd_serve import serve
 from launcher._cmd_zone import zone
@@ -38,6 +39,8 @@ cli.add_command(datagen)
 cli.add_command(zone)
 cli.add_command(audit)
 cli.add_command(demo)
+portal.add_command(org)  # `dataward portal org ...` (launcher._cmd_portal_accounts)
+portal.add_command(user)
 cli.add_command(portal)
 cli.add_command(serve)
 cli.add_command(consent)
