@@ -72,6 +72,12 @@ class RevocationFeed:
             self._last_ok = self._clock()
         return True
 
+    def age_seconds(self) -> float:
+        """Seconds since the last successful poll (``inf`` before the first): the revocation
+        feed-age metric; past ``stale_after_seconds`` every call is refused UNAVAILABLE."""
+        with self._lock:
+            return self._clock() - self._last_ok
+
     def is_revoked(self, jti: str) -> bool:
         with self._lock:
             if self._clock() - self._last_ok > self._stale_after:

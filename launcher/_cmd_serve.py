@@ -66,9 +66,16 @@ def serve(
     try:
         click.echo(f"portal listening on {serving.portal_url}")
         click.echo(f"grpc listening on {serving.api.port}")
+        if serving.metrics is not None:
+            click.echo(f"metrics listening on {serving.metrics.url}")
         sys.stdout.flush()
         _log.info(
-            "serve_started", extra={"grpc_port": serving.api.port, "portal": serving.portal_url}
+            "serve_started",
+            extra={
+                "grpc_port": serving.api.port,
+                "portal": serving.portal_url,
+                "metrics": serving.metrics.url if serving.metrics is not None else None,
+            },
         )
         serving.api.wait()
     except _StopSignal:

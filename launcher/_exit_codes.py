@@ -50,6 +50,7 @@ from enclave.compute import GmpyMissing
 from enclave.consent import ConsentNotFound
 from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
 from launcher._cmd_compute import AuditorKeyInvalid, ComputeFileExists, ComputeFileMissing
+from launcher._metrics import MetricsBindError
 from launcher._operator_calls import (
     OperatorCallError,
     ServerDeniedError,
@@ -105,6 +106,7 @@ EX_CONFIG = 78  # settings missing or malformed
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SettingsError, EX_CONFIG),
     (PortalProcessError, EX_UNAVAILABLE),  # `serve`: the portal process failed or died
+    (MetricsBindError, EX_UNAVAILABLE),  # `serve`: metrics.bind in use
     (EngineUnavailable, EX_UNAVAILABLE),  # `serve --engine spark` without pyspark or Java
     (GmpyMissing, EX_UNAVAILABLE),  # `serve` with phe running without gmpy2
     # zone (enclave): keys, ingest, lookups

@@ -66,6 +66,7 @@ from grpc_api import (
 )
 from launcher._cmd_portal import portal_config
 from launcher._faces import ZoneFaces, open_faces
+from launcher._metrics import MetricsEndpoint, ZoneMetrics
 from launcher._portal_process import PortalProcess
 from launcher.settings import (
     BudgetSettings,
@@ -384,6 +385,7 @@ class Serving:
     portal: PortalProcess
     operator: Portal
     feed: RevocationFeed
+    metrics: MetricsEndpoint | None = None  # the Prometheus endpoint, when metrics.bind is set
 
     @property
     def admin(self) -> PortalAdmin:
@@ -402,6 +404,8 @@ class Serving:
         try:
             self.api.stop(1.0)
             self.feed.stop()
+            if self.metrics is not None:
+                self.metrics.stop()
         finally:
             try:
                 self.portal.stop()
@@ -422,6 +426,8 @@ def start_serving(
     before that fail closed once the revocation feed is stale (UNAVAILABLE).
     """
     core = open_core(settings)
+    metrics = ZoneMetrics() if settings.metrics.bind else None
+    endpoint: MetricsEndpoint | None = None
     operator: Portal | None = None
     child: PortalProcess | None = None
     stopping: list[ApiServer] = []
@@ -477,6 +483,7 @@ def start_serving(
                 cards=core.cards,
                 audit_events=core.audit,
                 slow_ms=settings.log.slow_ms,
+                metrics=metrics.calls if metrics is not None else None,
             )
         except BaseException:
             feed.stop()
@@ -501,6 +508,14 @@ def start_serving(
             settings.grpc.tls_cert_file,
             zone_key=verifier_key(core.key_name, core.keyring.public_key),  # issue 14
         )
+        if metrics is not None:  # its own loopback port (launcher._metrics)
+            metrics.watch(core.audit, feed)
+            try:
+                endpoint = MetricsEndpoint.start(settings.metrics.bind, metrics)
+            except BaseException:  # e.g. its port in use: nothing of this start keeps running
+                api.stop(None)
+                feed.stop()
+                raise
     except BaseException:
         try:
             if child is not None:
@@ -510,7 +525,7 @@ def start_serving(
                 operator.close()
             core.close()
         raise
-    return Serving(core, api, child, operator, feed)
+    return Serving(core, api, child, operator, feed, endpoint)
 
 
 def operator_target(bind: str, port: int) -> str:

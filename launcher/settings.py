@@ -5,7 +5,7 @@ Everything else receives the part it needs as an argument. Sources, later ones w
 1. the defaults written below (the portal's in :class:`portal.PortalOptions`, the gRPC API's in
    :class:`grpc_api.ServerOptions` and :class:`grpc_api.VerifierOptions`, with their help),
 2. a TOML file named by ``DATAWARD_CONFIG`` (sections ``[zone]``, ``[audit]``, ``[portal]``,
-   ``[grpc]``, ``[query]``, ``[budget]``, ``[compute]``, ``[faces]``, ``[log]``,
+   ``[grpc]``, ``[query]``, ``[budget]``, ``[compute]``, ``[faces]``, ``[log]``, ``[metrics]``,
    keys as the field names below),
 3. ``DATAWARD_*`` environment variables (listed in ``ENVIRONMENT``),
 4. explicit command-line overrides passed to :func:`load_settings`.
@@ -623,6 +623,7 @@ class Settings:
     compute: ComputeSettings = ComputeSettings()
     faces: FaceSettings = FaceSettings()
     log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
 
 # Environment variable -> (section, field). The master key has its own two variables.
@@ -638,6 +639,7 @@ ENVIRONMENT: Mapping[str, tuple[str, str]] = {
     **environment_of("compute", ComputeSettings),
     **environment_of("faces", FaceSettings),
     **environment_of("log", LogSettings),
+    **environment_of("metrics", MetricsSettings),
 }
 _T = TypeVar("_T")
 _SECTIONS = (
@@ -650,6 +652,7 @@ _SECTIONS = (
     "compute",
     "faces",
     "log",
+    "metrics",
 )
 MASTER_KEY_VARIABLE = "DATAWARD_MASTER_KEY"
 MASTER_KEY_FILE_VARIABLE = "DATAWARD_MASTER_KEY_FILE"
@@ -697,6 +700,7 @@ def load_settings(
         compute=_build(defaults.compute, sections["compute"], "compute"),
         faces=_build(defaults.faces, sections["faces"], "faces"),
         log=_build(defaults.log, sections["log"], "log"),
+        metrics=_build(defaults.metrics, sections["metrics"], "metrics"),
     )
 
 

@@ -23,6 +23,7 @@ rebuilt from the stored leaf hashes at open, so proofs at a million entries take
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -69,6 +70,8 @@ from enclave.audit.events import (
 from enclave.audit.interface import AuditStore, NewCheckpoint, NewLeaf
 
 Clock = Callable[[], datetime]
+# (seconds the commit group's transaction took, entries it held): see AuditLog.observe_commits
+CommitObserver = Callable[[float, int], None]
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class AuditLog(AuditReader):
         self._closed = False
         self._close_lock = threading.Lock()
         self._writer: WriterLock | None = None  # set by :meth:`open`
+        self._on_commit: CommitObserver | None = None
         self._committer = threading.Thread(target=self._run, name="audit-committer", daemon=True)
         self._committer.start()
 
@@ -181,6 +185,14 @@ class AuditLog(AuditReader):
             raise
         log._writer = lock
         return log
+
+    def observe_commits(self, observer: CommitObserver | None) -> None:
+        """Call ``observer(seconds, entries)`` after each durable commit group: how long the
+        store's transaction (and its fsync) took, and how many entries it held. For the
+        operator's metrics (the launcher passes a Prometheus histogram's observe; this package
+        imports no metrics library). What the observer raises is ignored: it never fails a
+        commit."""
+        self._on_commit = observer
 
     def describe_writer(self, **info: Any) -> None:
         """Say, in the writer lock, who writes this log (e.g. a server and its address)."""
@@ -350,6 +362,7 @@ class AuditLog(AuditReader):
         if root is not None:
             cp = Checkpoint(self._origin, size, root)
             signed = (cp, sign_checkpoint(cp, self._key_name, self._signer))
+        committing = time.monotonic()
         try:
             self._store.append(rows, NewCheckpoint(size, signed[1]) if signed else None)
         except Exception as exc:
@@ -365,6 +378,9 @@ class AuditLog(AuditReader):
             return
         with self._tree_lock:
             self._durable = size
+        if self._on_commit is not None:
+            with contextlib.suppress(Exception):
+                self._on_commit(time.monotonic() - committing, len(rows))
         if signed is not None:
             self._latest = signed
             self._last_signed_at = time.monotonic()

@@ -6,14 +6,10 @@ carried ID numbers. A real `serve` subprocess, real gRPC calls, a real portal re
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,61 +22,13 @@ from enclave.audit import zone_log_name
 from enclave.keys import open_keyring
 from grpc_api import REQUEST_ID_KEY, mint_operator_token, operator_issuer
 from tests.support.query_export import Export, synthetic_export
+from tests.support.serve_process import DATAWARD, Served, start_serve, stop_serve
 from tests.support.zone_source import MASTER_KEY
-
-DATAWARD = [sys.executable, "-c", "from launcher.cli import main; main()"]
 
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory) -> Export:
     return synthetic_export(tmp_path_factory.mktemp("oplog"), persons=40)
-
-
-@dataclass
-class Served:
-    process: subprocess.Popen[str]
-    grpc_port: int
-    portal_url: str
-    stdout: list[str]
-
-
-def start_serve(zone: Path, env: dict[str, str]) -> Served:
-    base = {
-        "LC_ALL": "C.UTF-8",
-        "PATH": "/usr/bin:/bin",
-        "DATAWARD_MASTER_KEY": MASTER_KEY.decode(),
-        "DATAWARD_AUDIT_SYNCHRONOUS": "NORMAL",
-    }
-    binds = ["--grpc-bind", "127.0.0.1:0", "--portal-bind", "127.0.0.1:0"]
-    process = subprocess.Popen(
-        [*DATAWARD, "serve", "--zone", str(zone), *binds],
-        env={**base, **env},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    grpc_port, portal_url = 0, ""
-    while not grpc_port:
-        line = process.stdout.readline()
-        if not line:
-            process.kill()
-            raise AssertionError(f"serve exited: {process.communicate(timeout=30)}")
-        lines.append(line)
-        if line.startswith("portal listening on "):
-            portal_url = line.removeprefix("portal listening on ").strip()
-        if line.startswith("grpc listening on "):
-            grpc_port = int(line.rsplit(" ", 1)[1])
-    return Served(process, grpc_port, portal_url, lines)
-
-
-def stop_serve(served: Served) -> tuple[int, list[dict[str, Any]], str]:
-    served.process.send_signal(signal.SIGTERM)
-    out, err = served.process.communicate(timeout=60)
-    served.stdout.append(out)
-    return served.process.returncode, [json.loads(line) for line in err.splitlines()], err
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_every_environment_variable_is_documented(variable: str) -> None:
 
 
 # Sections whose every field carries its documentation (help, variables, default) as metadata.
-DOCUMENTED_SECTIONS = ("portal", "grpc", "query", "budget", "faces", "log")
+DOCUMENTED_SECTIONS = ("portal", "grpc", "query", "budget", "faces", "log", "metrics")
 DOCS = [
     doc
     for section in DOCUMENTED_SECTIONS
