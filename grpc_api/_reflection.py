@@ -58,6 +58,7 @@ def _v1_file_proto() -> descriptor_pb2.FileDescriptorProto:
 
 
 def _add_v1_file(pool: descriptor_pool.DescriptorPool) -> None:
+    # Two servers built at once may both add it: the pool accepts an identical file again.
     try:
         pool.FindFileByName(V1_FILE)
     except KeyError:
@@ -65,9 +66,9 @@ def _add_v1_file(pool: descriptor_pool.DescriptorPool) -> None:
 
 
 def enable_reflection(service_names: Iterable[str], server: grpc.Server) -> None:
-    """Serve reflection v1 and v1alpha on ``server``, listing ``service_names`` plus health
-    and both reflection services, from the default descriptor pool (where the generated stubs
-    and the ``google.rpc`` error details register themselves)."""
+    """Serve reflection v1 and v1alpha on ``server``, listing ``service_names`` and both
+    reflection services, from the default descriptor pool (where the generated stubs and the
+    ``google.rpc`` error details register themselves)."""
     pool = descriptor_pool.Default()
     _add_v1_file(pool)
     for name in ERROR_DETAIL_FILES:  # imported above, so registered: fail loudly if not
