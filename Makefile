@@ -48,8 +48,9 @@ chromium:
 java:
 	@command -v java >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
+# The browser tests save their screenshots under $PYTEST_ARTIFACTS/screenshots (default .artifacts).
 unit: sync chromium java
-	$(BIN)/pytest
+	$(BIN)/pytest --artifacts "$${PYTEST_ARTIFACTS:-.artifacts}"
 
 test: lint unit
 
