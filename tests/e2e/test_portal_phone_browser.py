@@ -135,3 +135,41 @@ def test_every_page_fits_a_phone_and_works_there(server: PortalServer, tmp_path:
             _fits(partner, "/partner")
         finally:
             browser.close()
+
+
+def test_the_zone_backed_steward_pages_fit_a_phone(tmp_path: Path) -> None:
+    """The pages that read the zone (queries to review, one query, model cards, the policy,
+    the zone's and the portal's logs, usage) over the real stack of `dataward serve`."""
+    assert CHROMIUM.exists(), "Debian's chromium is missing: run `make chromium` (as root)"
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.support.review_stack import PASSWORD as STACK_PASSWORD
+    from tests.support.review_stack import review_stack
+
+    with review_stack(tmp_path) as stack:
+        query_id = stack.submit()
+        stack.add_steward("phone-steward")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            try:
+                page = browser.new_context(**PHONE).new_page()
+                page.goto(f"{stack.url}/steward/queries/{query_id}")
+                expect(page).to_have_url(f"{stack.url}/login?next=/steward/queries/{query_id}")
+                page.fill("input[name=username]", "phone-steward")
+                page.fill("input[name=password]", STACK_PASSWORD)
+                page.click("button[type=submit]")
+                expect(page.locator("#sql")).to_be_visible()
+                _fits(page, "one query's review")
+                for path in (
+                    "/steward/queries",
+                    "/steward/models",
+                    "/steward/policy",
+                    "/steward/audit",
+                    "/steward/audit/portal",
+                    "/steward/usage",
+                ):
+                    answer = page.goto(f"{stack.url}{path}")
+                    assert answer is not None and answer.status == 200, path
+                    _fits(page, path)
+            finally:
+                browser.close()
