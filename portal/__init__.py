@@ -13,7 +13,8 @@ Internet-facing: holds no zone data and no zone keys, never imports the zone. Pu
   WSGI app),
 - :func:`seal_unsealed_keys` (``seal_unsealed_keys(config) -> names``): seals once the key
   files an earlier release kept in clear, which ``Portal.open`` refuses until then,
-  :func:`serve` (a threaded WSGI server on the bind address, port 0 allowed),
+  :func:`serve` (waitress on the bind address, port 0 allowed; every request in the
+  ``dataward.portal.access`` log by route, with an ``X-Request-Id``; ``GET /healthz``),
 - ``Portal.export_log()`` -> :class:`PortalLogExport` (leaves + signed checkpoints + key)
   for ``dataward.transparency.verify_log_entries``; ``Portal.checkpoint()`` signs one (the
   server also signs every ``log_checkpoint_seconds`` when the log grew, and at shutdown),

@@ -14,6 +14,7 @@ from portal._audit_pages import audit_pages
 from portal._card_pages import card_pages
 from portal._connection import connection_details, metadata_fields
 from portal._credential_pages import credential_pages
+from portal._health import health
 from portal._http_errors import status_for
 from portal._keys import LOG_PUBLIC_KEY_FILE
 from portal._models import Revocation
@@ -56,6 +57,7 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
     app.register_blueprint(pages)
     app.register_blueprint(review_pages)
     app.register_blueprint(card_pages)
+    app.register_blueprint(health)
     app.register_blueprint(credential_pages)
     app.register_blueprint(account_pages)
     app.register_blueprint(audit_pages)
