@@ -51,6 +51,10 @@ _access = logging.getLogger(ACCESS_LOGGER)
 # slow part, Argon2 at sign-in, is bounded by its own throttles.
 THREADS = 8
 _STOP_TIMEOUT_SECONDS = 5
+# waitress reads a whole body (spooling past 512 KiB to a temporary file) before the app sees
+# it, up to 1 GiB by default: bound it here. Above the app's own 64 KiB MAX_CONTENT_LENGTH,
+# so the app still answers what it accepts; past this, waitress answers 413 unread.
+MAX_REQUEST_BODY_BYTES = 1024 * 1024
 
 
 class _AccessLog:
@@ -191,6 +195,7 @@ def serve(
             host=host,
             port=port,
             threads=THREADS,
+            max_request_body_size=MAX_REQUEST_BODY_BYTES,
             ident="dataward-portal",
             # X-Forwarded-For is the portal's to judge (portal.trusted_proxies, werkzeug's
             # ProxyFix in create_app): waitress would otherwise strip it before the app sees it.

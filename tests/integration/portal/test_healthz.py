@@ -1,6 +1,6 @@
 """The portal's ``GET /healthz`` over its real server (waitress): 200 ``ok`` while it can work,
 503 naming ``database`` -- and no error text -- when its store cannot answer; never cached,
-and open to an unauthenticated probe."""
+and open to an unauthenticated probe. And the server bounds request bodies itself."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from portal import PortalConfig, PortalServer, serve
+from portal._serve import MAX_REQUEST_BODY_BYTES
 
 
 @pytest.fixture
@@ -54,3 +55,12 @@ def test_healthz_is_503_database_when_the_store_cannot_answer(
         assert _get(f"{server.url}/healthz")[0] == 200
     finally:
         db.close()
+
+
+def test_a_body_past_the_servers_bound_is_413_before_the_app(server: PortalServer) -> None:
+    body = b"x" * (MAX_REQUEST_BODY_BYTES + 1)
+    request = urllib.request.Request(f"{server.url}/oauth/token", data=body, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    with refused.value:
+        assert refused.value.code == 413
