@@ -40,12 +40,14 @@ _CHANGEABLE = frozenset({AppStatus.APPROVED, AppStatus.SUSPENDED})
 class AppReview:
     """An app as a steward reviews it: ``requested_by`` is the username of the partner user
     who registered it (``""`` if unknown), ``asked_at`` when, ``org_kind`` the kind of its
-    organization, ``other_apps`` that organization's other apps (newest first)."""
+    organization and ``org_status`` its status (a suspended one's apps get no tokens even
+    when approved), ``other_apps`` that organization's other apps (newest first)."""
 
     app: AppView
     requested_by: str
     asked_at: dt.datetime
     org_kind: str
+    org_status: str
     other_apps: tuple[AppView, ...]
 
     @property
@@ -135,6 +137,7 @@ class Grants(Service):
             requested_by=user.username if user is not None else "",
             asked_at=dt.datetime.fromtimestamp(app.created_at, dt.UTC),
             org_kind=org.kind if org is not None else "",
+            org_status=org.status if org is not None else "",
             other_apps=tuple(AppView.of(other, org) for other in others),
         )
 

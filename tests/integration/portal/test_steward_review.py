@@ -53,6 +53,7 @@ def test_review_explains_each_grant_and_says_who_asked_when_and_the_others(env: 
     asked = env.portal.admin.app_reviews(status="PENDING")[0].asked_at
     assert f"{asked:%Y-%m-%d %H:%M} UTC" in review
     assert ">bank</span>" in review  # the organization's kind
+    assert "organization suspended" not in review
     assert 'data-other="Old desk"' in review and "approved" in review
     for value in ("identity:verify", "compute:score", "LOAN_ORIGINATION"):
         entry = CATALOG.scope(value) or CATALOG.purpose(value)
@@ -60,6 +61,9 @@ def test_review_explains_each_grant_and_says_who_asked_when_and_the_others(env: 
     run = CATALOG.scope("query:run")
     assert run is not None and escape(run.sentence) not in review  # only what was asked for
     assert 'id="catalog"' in page and escape(run.sentence) in page
+    env.portal.admin.suspend_organization("demo-bank")
+    _, page = _steward(env)
+    assert "organization suspended" in _review_of(page, "Loan desk")
 
 
 def _with_catalog(env: Env, catalog: Catalog) -> Env:
