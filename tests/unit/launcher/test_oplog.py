@@ -1,0 +1,113 @@
+"""The operational log's lines: one JSON object each, extra fields kept, an exception as its
+type and frames only (its message may hold a value); the configuration summary without
+secrets or URL passwords."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+from launcher._oplog import JsonLinesFormatter, configure, settings_summary
+from launcher.settings import SettingsError, load_settings
+
+VALUE = "110101199003077777"  # an ID number-shaped value that must never be written
+
+
+def _line(record: logging.LogRecord) -> dict[str, object]:
+    text = JsonLinesFormatter().format(record)
+    assert "\n" not in text
+    parsed: dict[str, object] = json.loads(text)
+    return parsed
+
+
+def test_a_record_is_one_json_object_with_its_extra_fields() -> None:
+    record = logging.makeLogRecord(
+        {"name": "dataward.grpc", "levelno": 30, "levelname": "WARNING", "msg": "call_refused"}
+    )
+    record.request_id, record.reason = "abc", "TOKEN_MISSING"
+    line = _line(record)
+    assert line["event"] == "call_refused" and line["logger"] == "dataward.grpc"
+    assert line["level"] == "WARNING" and str(line["ts"]).endswith("+00:00")
+    assert line["request_id"] == "abc" and line["reason"] == "TOKEN_MISSING"
+
+
+def test_an_exception_is_its_type_and_frames_never_its_message() -> None:
+    try:
+        raise ValueError(f"bad id number {VALUE}")
+    except ValueError:
+        logger = logging.getLogger("dataward.test.oplog")
+        record = logger.makeRecord(
+            logger.name, logging.ERROR, __file__, 1, "call_failed", (), exc_info=sys.exc_info()
+        )
+    line = _line(record)
+    assert line["exception"] == "ValueError"
+    assert any("test_oplog.py" in frame for frame in line["stack"])  # type: ignore[attr-defined]
+    assert VALUE not in json.dumps(line)
+
+
+def test_configure_installs_one_handler_however_often_it_is_called() -> None:
+    stream = io.StringIO()
+    try:
+        configure("INFO", stream)
+        configure("WARNING", stream)
+        logger = logging.getLogger("dataward.zone")
+        assert [h.get_name() for h in logging.getLogger("dataward").handlers].count(
+            "dataward-oplog"
+        ) == 1
+        logger.info("hidden")
+        logger.warning("shown", extra={"why": "test"})
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [(line["event"], line["why"]) for line in lines] == [("shown", "test")]
+    finally:
+        for name in ("dataward", "waitress"):
+            logger = logging.getLogger(name)
+            for handler in [h for h in logger.handlers if h.get_name() == "dataward-oplog"]:
+                logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+
+
+def test_the_summary_has_every_section_and_no_secret(tmp_path: Path) -> None:
+    key_file = tmp_path / "portal.key"
+    key_file.write_text("a portal key of enough bytes")
+    settings = load_settings(
+        environ={
+            "DATAWARD_MASTER_KEY": "the master key, long enough",
+            "DATAWARD_PORTAL_KEY_FILE": str(key_file),
+            "DATAWARD_PORTAL_DATABASE_URL": "postgresql://portal:hunter2@db.example:5432/p",
+        }
+    )
+    summary = settings_summary(settings)
+    text = json.dumps(summary)
+    assert "the master key" not in text and "a portal key" not in text
+    assert "hunter2" not in text
+    assert summary["zone"]["master_key"] == "set" and summary["portal"]["key"] == "set"
+    assert summary["portal"]["database_url"] == "postgresql://portal:***@db.example:5432/p"
+    assert summary["log"] == {"level": "INFO", "slow_ms": 500}
+    assert set(summary) == {f for f in type(settings).__dataclass_fields__}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DATAWARD_LOG_LEVEL", "LOUD", "log.level must be one of"),
+        ("DATAWARD_LOG_SLOW_MS", "0", "log.slow_ms must be at least 1"),
+        ("DATAWARD_METRICS_BIND", "0.0.0.0:9100", "metrics.bind must be a loopback address"),
+        ("DATAWARD_METRICS_BIND", "10.0.0.5:9100", "metrics.bind must be a loopback address"),
+        ("DATAWARD_METRICS_BIND", "127.0.0.1:99999", "metrics.bind needs a port from 0 to 65535"),
+    ],
+)
+def test_bad_log_and_metrics_settings_are_refused(variable: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ={variable: value})
+
+
+def test_the_level_is_case_insensitive_and_loopback_binds_pass() -> None:
+    settings = load_settings(
+        environ={"DATAWARD_LOG_LEVEL": "debug", "DATAWARD_METRICS_BIND": "[::1]:0"}
+    )
+    assert settings.log.level == "DEBUG" and settings.metrics.bind == "[::1]:0"
