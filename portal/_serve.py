@@ -13,7 +13,8 @@ Every request goes through :class:`_AccessLog`: a request id (``X-Request-Id`` o
 answer), and a line on the ``dataward.portal.access`` logger naming the method, the matched
 *route* (``/partner/apps/<client_id>/secret``, never the path: paths and query strings carry
 authorization codes, state, PKCE challenges and ids), the status and the duration. Answers
-of 400 and up are ``request_refused`` (WARNING) or ``request_failed`` (500 and up, ERROR),
+of 400 and up are ``request_refused`` (WARNING, with the OAuth ``error`` code as ``reason``
+when the answer has one) or ``request_failed`` (500 and up, ERROR),
 slower than ``slow_ms`` ``request_slow`` (WARNING), the rest ``request`` (DEBUG).
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import re
 import secrets
 import threading
 import time
@@ -29,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, Response, request
 from waitress import wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 from werkzeug.exceptions import HTTPException
@@ -64,6 +66,7 @@ class _AccessLog:
         self._app = app
         self._wsgi = app.wsgi_app
         self._slow_ms = slow_ms
+        app.after_request(_note_reason)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request_id = secrets.token_hex(8)
@@ -94,13 +97,15 @@ class _AccessLog:
             level, event = logging.DEBUG, "request"
         if not _access.isEnabledFor(level):
             return
-        fields = {
+        fields: dict[str, Any] = {
             "request_id": request_id,
             "method": str(environ.get("REQUEST_METHOD", ""))[:10],
             "route": self._route(environ),
             "status": status,
             "duration_ms": duration_ms,
         }
+        if _REASON_KEY in environ:
+            fields["reason"] = environ[_REASON_KEY]
         if slow and event != "request_slow":
             fields["slow"] = True
         _access.log(level, event, extra=fields)
@@ -112,6 +117,21 @@ class _AccessLog:
         except HTTPException:
             return "unmatched"
         return str(rule.rule)
+
+
+_REASON_KEY = "dataward.reason"
+# An OAuth error code (RFC 6749 5.2: invalid_client, slow_down, ...): a fixed vocabulary.
+_ERROR_CODE = re.compile(r"[a-z_]{1,40}")
+
+
+def _note_reason(response: Response) -> Response:
+    """For the access log: a refused JSON answer's OAuth ``error`` code, when it is one."""
+    if response.status_code >= 400 and response.is_json:
+        body = response.get_json(silent=True)
+        code = body.get("error") if isinstance(body, dict) else None
+        if isinstance(code, str) and _ERROR_CODE.fullmatch(code):
+            request.environ[_REASON_KEY] = code
+    return response
 
 
 def _split(bind: str) -> tuple[str, int]:

@@ -39,6 +39,14 @@ def test_access_log_names_routes_never_values(
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(urllib.request.Request(secret_url, method="POST"), timeout=5)
             refused.value.close()
+            # an OAuth refusal: its error code is the line's reason
+            token = urllib.request.Request(
+                f"{server.url}/oauth/token",
+                data=b"grant_type=client_credentials&client_id=nobody&client_secret=S3CR3T",
+            )
+            with pytest.raises(urllib.error.HTTPError) as oauth:
+                urllib.request.urlopen(token, timeout=5)
+            oauth.value.close()
     finally:
         server.shutdown()
     records = [r for r in caplog.records if r.name == ACCESS_LOGGER]
@@ -47,6 +55,10 @@ def test_access_log_names_routes_never_values(
     assert ("request", "GET", "/oauth/authorize", 302) in seen
     assert ("request_refused", "GET", "unmatched", 404) in seen
     assert any(r.route == "/partner/apps/<client_id>/secret" for r in records)  # type: ignore[attr-defined]
+    token_lines = [r for r in records if r.route == "/oauth/token"]  # type: ignore[attr-defined]
+    assert [(r.getMessage(), r.reason) for r in token_lines] == [  # type: ignore[attr-defined]
+        ("request_refused", "invalid_client")
+    ]
     assert request_id in {r.request_id for r in records}  # type: ignore[attr-defined]
     assert all(r.duration_ms >= 0 for r in records)  # type: ignore[attr-defined]
     text = repr([vars(r) for r in records])
