@@ -12,6 +12,7 @@ from dataward.access import Scope
 from portal._account_pages import account_pages
 from portal._audit_pages import audit_pages
 from portal._card_pages import card_pages
+from portal._client_keys import ALGORITHMS as KEY_ALGORITHMS
 from portal._connection import connection_details, metadata_fields
 from portal._credential_pages import credential_pages
 from portal._health import health
@@ -116,8 +117,10 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
                 "token_endpoint_auth_methods_supported": [
                     "client_secret_basic",
                     "client_secret_post",
+                    "private_key_jwt",
                     "none",
                 ],
+                "token_endpoint_auth_signing_alg_values_supported": list(KEY_ALGORITHMS),
                 "introspection_endpoint_auth_methods_supported": [
                     "client_secret_basic",
                     "client_secret_post",

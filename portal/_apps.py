@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal._client_keys import parse_public_key
 from portal._client_rows import add_client, new_secret
-from portal._events import AppDecided, ClientSecretIssued
+from portal._events import AppDecided, ClientKeyRegistered, ClientSecretIssued
 from portal._models import AppKind, AppStatus, Client, Organization, Role
 from portal._revoke import revoke_client_tokens
 from portal._service import Service
@@ -182,8 +183,32 @@ class Apps(Service):
             if app.status != AppStatus.APPROVED:
                 raise InvalidTransitionError("credentials exist only for an approved app")
             credentials = new_secret(app, self._clock())
+            app.jwks = None  # one way to authenticate: a secret now, no key (issue 14)
             self._log.append(s, ClientSecretIssued(client_id=client_id, by_user_id=by_user_id))
         return credentials
+
+    def register_public_key(self, user: UserView, client_id: str, public_key: str) -> AppView:
+        """Make ``public_key`` (PEM or JWK: :func:`portal._client_keys.parse_public_key`) the
+        key an approved app authenticates with (``private_key_jwt``, RFC 7523), for a user of
+        the app's organization; logged as ``client_key_registered`` (its ``kid`` only).
+
+        The app's secret stops working at once (an app has one way to authenticate, so a
+        leaked secret cannot outlive the move to a key); issuing a secret again later drops
+        the key. Tokens already issued stay valid until they expire.
+        """
+        jwks = parse_public_key(public_key)
+        with self._store.transaction() as s:
+            app = self._app(s, client_id)
+            if user.role != Role.PARTNER or app.organization_id != user.organization_id:
+                raise PermissionDeniedError("only the app's organization manages its key")
+            if app.status != AppStatus.APPROVED:
+                raise InvalidTransitionError("a key is registered only for an approved app")
+            app.jwks, app.secret_hash, app.updated_at = jwks, None, self._clock()
+            kid = str(jwks["keys"][0]["kid"])
+            self._log.append(
+                s, ClientKeyRegistered(client_id=client_id, by_user_id=user.id, kid=kid)
+            )
+            return self._view(s, app)
 
     def get_app(self, client_id: str) -> AppView:
         with self._store.transaction() as s:

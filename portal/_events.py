@@ -15,6 +15,7 @@ from typing import ClassVar
 __all__ = [
     "AppDecided",
     "AppRegistered",
+    "ClientKeyRegistered",
     "ClientSecretIssued",
     "GrantsChanged",
     "OrganizationCreated",
@@ -126,6 +127,16 @@ class ClientSecretIssued(PortalEvent):
     KIND: ClassVar[str] = "client_secret_issued"
     client_id: str
     by_user_id: int | None
+
+
+@dataclass(frozen=True)
+class ClientKeyRegistered(PortalEvent):
+    """An app's public key for private_key_jwt (issue 14): its thumbprint, never the key."""
+
+    KIND: ClassVar[str] = "client_key_registered"
+    client_id: str
+    by_user_id: int | None
+    kid: str
 
 
 @dataclass(frozen=True)

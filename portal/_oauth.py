@@ -1,6 +1,9 @@
 """The OAuth 2.0 authorization server: Authlib's Flask integration with the portal's rules.
 
-- client credentials (RFC 6749 4.4) for partner apps; authorization code (4.1) with PKCE
+- client credentials (RFC 6749 4.4) for partner apps, authenticated with their secret or,
+  once they registered a public key, with ``private_key_jwt`` (RFC 7523; see
+  ``portal._private_key_jwt``: aud the token endpoint, exp at most 5 minutes ahead, each
+  jti once); authorization code (4.1) with PKCE
   S256 only (RFC 7636; ``plain`` or no challenge is ``invalid_request``) for people signing in;
   refresh tokens rotated on use, a reused one revokes its whole family (RFC 9700 4.14.2);
 - a scope beyond the client's grant is ``invalid_scope`` (Authlib would drop it silently);
@@ -47,10 +50,18 @@ from portal._keys import KeyRing
 from portal._log import PortalLog
 from portal._models import AppKind, AuthorizationCode, Client, Organization, Token
 from portal._passwords import check_secret, secret_digest
+from portal._private_key_jwt import PrivateKeyJwt, assertion_subject
 from portal._revoke import revoke_family, revoke_token
 from portal._store import Store
 from portal._throttle import client_auth_failures, record_client_auth_failure
-from portal._tokens import ClientAdapter, JwtTokenGenerator, TokenAdapter, read_claims, verify_own
+from portal._tokens import (
+    PRIVATE_KEY_JWT,
+    ClientAdapter,
+    JwtTokenGenerator,
+    TokenAdapter,
+    read_claims,
+    verify_own,
+)
 from portal._views import OrganizationView, UserView
 
 __all__ = ["OAuthContext", "build_authorization_server"]
@@ -199,9 +210,14 @@ class SlowDownError(OAuth2Error):  # type: ignore[misc]
 
 
 def _presented_client_id(request: Any) -> str | None:
-    """The client_id a request claims (HTTP Basic first, then the form), before checking it."""
+    """The client_id a request claims (HTTP Basic first, then the form, then a private_key_jwt
+    assertion's ``sub``), before checking it."""
     basic_id, _ = extract_basic_authorization(request.headers)
-    presented = basic_id or request.payload.client_id
+    presented = (
+        basic_id
+        or request.payload.client_id
+        or assertion_subject(request.form.get("client_assertion"))
+    )
     return str(presented) if presented else None
 
 
@@ -214,7 +230,11 @@ def _refuse_ungranted(scope: str | None, allowed: set[str], **kw: Any) -> None:
 
 
 class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [
+        "client_secret_basic",
+        "client_secret_post",
+        PRIVATE_KEY_JWT,  # issue 14: RFC 7523, the app's registered key
+    ]
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -420,6 +440,9 @@ def build_authorization_server(
     app.config["OAUTH2_SCOPES_SUPPORTED"] = [s.value for s in Scope]
     server = _Server(app)
     server.ctx = ctx
+    server.register_client_auth_method(
+        PRIVATE_KEY_JWT, PrivateKeyJwt(ctx.store, lambda: f"{issuer()}/oauth/token", ctx.clock)
+    )
     server.register_token_generator(
         "default", JwtTokenGenerator(ctx.keys, issuer, audience, access_ttl, ctx.clock)
     )

@@ -24,6 +24,7 @@ from portal._views import OrganizationView, UserView
 __all__ = ["ClientAdapter", "JwtTokenGenerator", "TokenAdapter", "read_claims", "verify_own"]
 
 CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post")
+PRIVATE_KEY_JWT = "private_key_jwt"
 
 
 class ClientAdapter:
@@ -62,6 +63,8 @@ class ClientAdapter:
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.row.kind == AppKind.SIGN_IN:
             return method == "none" and endpoint == "token"
+        if self.row.jwks:  # issue 14: an app with a registered key uses it, at the token endpoint
+            return method == PRIVATE_KEY_JWT and endpoint == "token"
         return method in CONFIDENTIAL_METHODS
 
     def check_grant_type(self, grant_type: str) -> bool:

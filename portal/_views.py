@@ -96,6 +96,8 @@ class AppView:
     decision_reason: str | None
     has_secret: bool
     created_at: float
+    # Issue 14: the registered public key's thumbprint (private_key_jwt), else None.
+    key_id: str | None = None
 
     @classmethod
     def of(cls, app: Client, org: Organization | None) -> AppView:
@@ -114,4 +116,5 @@ class AppView:
             decision_reason=app.decision_reason,
             has_secret=app.secret_hash is not None,
             created_at=app.created_at,
+            key_id=str(app.jwks["keys"][0]["kid"]) if app.jwks else None,
         )

@@ -126,3 +126,63 @@ def test_a_pending_app_has_its_details_but_no_secret_form(env: Env) -> None:
     assert "only once a steward approved" in page
     assert "Get credentials" not in page
     ast.parse(_snippet(page))
+
+
+def _public_pem() -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def test_registering_a_public_key_switches_the_app_to_private_key_jwt(env: Env) -> None:
+    creds = _approved(env)
+    partner = env.client()
+    sign_in(partner, "banker")
+    page = partner.get(f"/partner/apps/{creds.client_id}").get_data(as_text=True)
+    refused = partner.post(
+        f"/partner/apps/{creds.client_id}/key",
+        data={"csrf_token": csrf_of(page), "public_key": "not a key"},
+    )
+    assert refused.status_code == 400
+    assert "neither a PEM public key nor a JWK" in _field(
+        refused.get_data(as_text=True), "key-error"
+    )
+    done = partner.post(
+        f"/partner/apps/{creds.client_id}/key",
+        data={"csrf_token": csrf_of(page), "public_key": _public_pem()},
+    )
+    assert done.status_code == 302
+    page = partner.get(f"/partner/apps/{creds.client_id}").get_data(as_text=True)
+    kid = env.portal.admin.get_app(creds.client_id).key_id
+    assert kid and _field(page, "key-id") == kid and "Registered the public key" in page
+    assert "private_key_jwt" in page
+    snippet = _snippet(page)
+    ast.parse(snippet)
+    assert 'private_key=open("app-key.pem", "rb").read()' in snippet
+    assert "DATAWARD_CLIENT_SECRET" not in snippet
+
+
+def test_only_the_apps_organization_registers_its_key(env: Env) -> None:
+    creds = _approved(env)
+    other_org = env.portal.admin.create_organization("Other Bank", "BANK")
+    env.portal.admin.create_partner_user(other_org, "stranger", PASSWORD)
+    stranger = env.client()
+    sign_in(stranger, "stranger")
+    page = stranger.get("/partner").get_data(as_text=True)
+    posted = stranger.post(
+        f"/partner/apps/{creds.client_id}/key",
+        data={"csrf_token": csrf_of(page), "public_key": _public_pem()},
+    )
+    assert posted.status_code == 403
+    assert env.portal.admin.get_app(creds.client_id).key_id is None
+    pending = env.portal.admin.register_app(env.partner, "Later", ["query:run"], ["RESEARCH"], "x")
+    partner = env.client()
+    sign_in(partner, "banker")
+    page = partner.get("/partner").get_data(as_text=True)
+    posted = partner.post(
+        f"/partner/apps/{pending.client_id}/key",
+        data={"csrf_token": csrf_of(page), "public_key": _public_pem()},
+    )
+    assert posted.status_code == 409
