@@ -133,6 +133,15 @@ def test_filters_by_organization_app_method_and_date(world: World) -> None:
     assert found(org="someone-else") == 0
     assert found(**{"from": "2999-01-01"}) == 0
     assert found(**{"from": "2000-01-01", "to": "2999-12-31"}) == 1
+    # A page token reads below its leaf: the page below the next leaf holds the call, and
+    # it is the log's last page (no link to older entries).
+    (leaf,) = re.findall(
+        rf'data-client="{world.client_id}" data-org="[^"]+" data-leaf="(\d+)"', first
+    )
+    below = steward.get(
+        f"{world.url}/steward/audit", params={"page": str(int(leaf) + 1)}, timeout=30
+    )
+    assert len(rows(below.text, world.client_id)) == 1 and 'id="older"' not in below.text
 
 
 @pytest.mark.parametrize(
