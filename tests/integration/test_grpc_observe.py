@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 
 from grpc_api import REQUEST_ID_KEY, CallMetrics
 from grpc_api._observe import ObserveInterceptor
+from grpc_api._status import abort
+from grpc_api.errors import Unavailable
 
 CHECK = "grpc.health.v1.Health/Check"
 
@@ -101,3 +103,54 @@ def test_a_successful_call_slower_than_slow_ms_is_a_warning(
     assert [(r.levelname, r.getMessage(), r.duration_ms) for r in slow] == [  # type: ignore[attr-defined]
         ("WARNING", "call_slow", 2000.0)
     ]
+
+
+def _failing_server(interceptor: ObserveInterceptor) -> tuple[grpc.Server, int]:
+    """A service whose Bug method raises and whose Down method ends UNAVAILABLE through the
+    API's own status table (an ErrorInfo reason in the status details)."""
+
+    def bug(_request: bytes, _context: grpc.ServicerContext) -> bytes:
+        raise RuntimeError("a message that may hold a value: 110101199003077777")
+
+    def down(_request: bytes, context: grpc.ServicerContext) -> bytes:
+        abort(context, Unavailable("the zone cannot record the request now; retry later"))
+
+    handlers = {
+        "Bug": grpc.unary_unary_rpc_method_handler(bug),
+        "Down": grpc.unary_unary_rpc_method_handler(down),
+    }
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=[interceptor])
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.Svc", handlers),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+def test_failures_are_errors_with_their_reason_never_their_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server, port = _failing_server(ObserveInterceptor())
+    try:
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+            caplog.at_level(logging.INFO, logger="dataward.grpc"),
+        ):
+            for name, code in (
+                ("Bug", grpc.StatusCode.UNKNOWN),
+                ("Down", grpc.StatusCode.UNAVAILABLE),
+            ):
+                with pytest.raises(grpc.RpcError) as failed:
+                    call = channel.unary_unary(f"/t.Svc/{name}", None, None)
+                    call(b"", timeout=5)
+                assert failed.value.code() is code
+    finally:
+        server.stop(None)
+    lines = [r for r in caplog.records if r.name == "dataward.grpc"]
+    assert [
+        (r.levelname, r.getMessage(), r.method, r.status, getattr(r, "reason", None))  # type: ignore[attr-defined]
+        for r in lines
+    ] == [
+        ("ERROR", "call_failed", "t.Svc/Bug", "UNKNOWN", None),
+        ("ERROR", "call_failed", "t.Svc/Down", "UNAVAILABLE", "UNAVAILABLE"),
+    ]
+    assert "110101199003077777" not in repr([vars(r) for r in lines])
