@@ -24,7 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from dataward.client import Client, ClientCredentialsTokenSource, PermissionDenied, TokenError
+from dataward.client import (
+    Client,
+    ClientCredentialsTokenSource,
+    ConsentRequired,
+    PermissionDenied,
+    TokenError,
+)
 from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
 from launcher._wiring import Serving, start_serving
@@ -51,6 +57,7 @@ class Stack:
     serving: Serving
     zone: Path
     person: str  # an enrolled, active person of the registry
+    other: str  # another, who gave no consent
 
     @property
     def url(self) -> str:
@@ -74,7 +81,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     )
     serving = start_serving(settings)
     try:
-        yield Stack(serving, zone, source.column("persons", "id_number")[0])
+        ids = source.column("persons", "id_number")
+        yield Stack(serving, zone, ids[0], ids[1])
     finally:
         serving.stop()
 
@@ -235,17 +243,23 @@ def test_a_partner_is_onboarded_and_its_first_call_is_in_the_audit_view(
             with client:
                 result = client.check_eligibility(stack.person, "OUTPATIENT", UW)
                 client.verify_answer(result)
+                with pytest.raises(ConsentRequired):  # and one the zone refuses
+                    client.check_eligibility(stack.other, "OUTPATIENT", UW)
             # What the steward narrowed away is not the partner's to take.
             narrowed = Client.from_issuer(stack.url, client_id, secret, scope="identity:verify")
             with narrowed, pytest.raises((TokenError, PermissionDenied)):
                 narrowed.verify_identity(stack.person, "Someone", UW)
 
-            # -- the steward sees that call in the audit view --------------------------------
-            steward.goto(f"{stack.url}/steward/audit")
+            # -- the steward sees those calls in the audit view ------------------------------
+            steward.goto(f"{stack.url}/steward")
+            steward.click("text=The zone's log")
             steward.select_option("select[name=app]", client_id)
             steward.click("text=Show")
-            call = steward.locator(f"tr[data-kind='request_received'][data-client='{client_id}']")
-            expect(call).to_have_count(1)
+            calls = steward.locator(f"tr[data-kind='request_received'][data-client='{client_id}']")
+            expect(calls).to_have_count(2)
+            refused, call = calls.nth(0), calls.nth(1)  # newest first
+            expect(refused.locator(".decision")).to_have_text("deny")
+            expect(refused).to_contain_text("CONSENT_REQUIRED")
             expect(call).to_contain_text(APP)
             expect(call).to_contain_text("Acme Insurance")
             expect(call).to_contain_text("EligibilityService/Check")
@@ -253,10 +267,11 @@ def test_a_partner_is_onboarded_and_its_first_call_is_in_the_audit_view(
             expect(call).to_contain_text("answer released")
             assert re.search(rf"[?&]app={re.escape(client_id)}", steward.url)
             steward.screenshot(path=str(shots / "audit.png"), full_page=True)
-            steward.goto(f"{stack.url}/steward/usage")
+            steward.click("text=Usage per app")
             usage = steward.locator(f"article[data-client='{client_id}']")
-            expect(usage.locator(".calls")).to_have_text("1")
-            expect(usage.locator(".refused")).to_have_text("0")
+            expect(usage.locator(".calls")).to_have_text("2")
+            expect(usage.locator(".refused")).to_have_text("1")
+            expect(usage.locator("table.refusals")).to_contain_text("CONSENT_REQUIRED")
         finally:
             browser.close()
     # The three screenshots the issue shows are there, and are pictures of pages.
