@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 __all__ = ["PeriodicSigner"]
 
-_logger = logging.getLogger(__name__)
+_logger = logging.getLogger("dataward.portal")  # the operational log (launcher._oplog)
 
 
 class PeriodicSigner:
@@ -48,4 +48,4 @@ class PeriodicSigner:
                 self._sign()
             except Exception as exc:  # keep signing later; the leaves stay in the database
                 # The type only: a database error's text may quote statement parameters.
-                _logger.error("portal log checkpoint failed (%s); retrying", type(exc).__name__)
+                _logger.error("checkpoint_failed", extra={"exception": type(exc).__name__})
