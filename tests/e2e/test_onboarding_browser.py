@@ -30,6 +30,7 @@ from dataward.client import (
     ConsentRequired,
     PermissionDenied,
     TokenError,
+    load_named_public_key,
 )
 from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
@@ -223,7 +224,14 @@ def test_a_partner_is_onboarded_and_its_first_call_is_in_the_audit_view(
             partner.screenshot(path=str(shots / "credentials.png"), full_page=True)
 
             # -- a person consents (operator), the partner makes its first call ---------------
-            client = Client.from_issuer(stack.url, client_id, secret, scope="eligibility:check")
+            # Pinned as the page's snippet pins it: the zone key line the page shows.
+            zone_key = load_named_public_key(
+                partner.locator("#zone-public-key").inner_text().strip().encode()
+            )
+            assert zone_key[0] == stack.serving.core.key_name
+            client = Client.from_issuer(
+                stack.url, client_id, secret, scope="eligibility:check", audit_key=zone_key
+            )
             # The consent names the organization as its tokens do (their `org` claim).
             token_url = partner.locator("#token-url").inner_text().strip()
             tokens = ClientCredentialsTokenSource(token_url, client_id, secret, "eligibility:check")
