@@ -76,11 +76,13 @@ def _fits(page: Any, what: str) -> None:
     assert not got["wide"] and not got["out"], f"{what} does not fit {WIDTH} px: {got}"
 
 
-def test_every_page_fits_a_phone_and_works_there(server: PortalServer, tmp_path: Path) -> None:
+def test_every_page_fits_a_phone_and_works_there(server: PortalServer, artifacts_dir: Path) -> None:
     # `make test` installs it; a missing browser is a broken setup, never a skip.
     assert CHROMIUM.exists(), "Debian's chromium is missing: run `make chromium` (as root)"
     from playwright.sync_api import expect, sync_playwright
 
+    shots = artifacts_dir / "screenshots"
+    shots.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
@@ -103,7 +105,7 @@ def test_every_page_fits_a_phone_and_works_there(server: PortalServer, tmp_path:
 
             page.goto(f"{server.url}/steward")
             _fits(page, "/steward")
-            page.screenshot(path=str(tmp_path / "steward-390.png"), full_page=True)
+            page.screenshot(path=str(shots / "steward-review-390px.png"), full_page=True)
             review = page.locator("article.review").first
             expect(review).to_contain_text("Asked by underwriter")
             expect(review).to_contain_text("Pricing desk")  # the organization's other app
@@ -124,6 +126,7 @@ def test_every_page_fits_a_phone_and_works_there(server: PortalServer, tmp_path:
 
             page.goto(f"{server.url}/steward/users")
             _fits(page, "/steward/users")
+            page.screenshot(path=str(shots / "steward-users-390px.png"), full_page=True)
 
             partner = browser.new_context(**PHONE).new_page()
             partner.goto(f"{server.url}/partner")
