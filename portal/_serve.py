@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 from werkzeug.exceptions import HTTPException
 
@@ -178,14 +179,29 @@ class PortalServer:
         return self._thread
 
     def shutdown(self) -> None:
-        """Stop serving (requests in flight get up to 5 s), sign a last checkpoint, close the
-        database."""
+        """Stop accepting, let requests in flight finish and their answers leave (up to 5 s),
+        stop serving, sign a last checkpoint, close the database."""
+        deadline = time.monotonic() + _STOP_TIMEOUT_SECONDS
+        for dispatcher in list(self.socket_map.values()):
+            if isinstance(dispatcher, BaseWSGIServer):
+                dispatcher.accepting = False  # read by the loop's next poll: no new connection
+        serving = self._thread is not None and self._thread.is_alive()
+        if serving and self._thread is not threading.current_thread():
+            while self._busy() and time.monotonic() < deadline:
+                time.sleep(0.01)  # the serving thread's loop still writes the answers
         self._stopping.set()
-        if isinstance(self.server, BaseWSGIServer):  # else the poll ends within a second
-            with contextlib.suppress(OSError):  # the trigger is closed already
-                self.server.pull_trigger()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        if serving:
+            if isinstance(self.server, BaseWSGIServer):  # else the poll ends within a second
+                with contextlib.suppress(OSError):  # the trigger is closed already
+                    self.server.pull_trigger()
+            assert self._thread is not None
             self._thread.join(_STOP_TIMEOUT_SECONDS)
+        else:  # serve_forever's loop was ended by a signal in this thread: drive it here
+            adj = self.server.adj
+            while self._busy() and time.monotonic() < deadline:
+                wasyncore.loop(
+                    timeout=0.05, map=self.socket_map, use_poll=adj.asyncore_use_poll, count=1
+                )
         try:
             self.server.task_dispatcher.shutdown(timeout=_STOP_TIMEOUT_SECONDS)
             for channel in list(self.socket_map.values()):
@@ -196,6 +212,17 @@ class PortalServer:
                 self.signer.stop()
             finally:
                 self.portal.close()
+
+    def _busy(self) -> bool:
+        """A request is queued, running, or its answer not yet sent."""
+        tasks = self.server.task_dispatcher
+        if tasks.active_count or tasks.queue:
+            return True
+        return any(
+            channel.requests or channel.total_outbufs_len
+            for channel in list(self.socket_map.values())
+            if isinstance(channel, HTTPChannel)
+        )
 
 
 def serve(
