@@ -124,10 +124,12 @@ def create_app(config: PortalConfig, *, portal: Portal | None = None) -> Flask:
                 "introspection_endpoint_auth_methods_supported": [
                     "client_secret_basic",
                     "client_secret_post",
+                    "private_key_jwt",
                 ],
                 "revocation_endpoint_auth_methods_supported": [
                     "client_secret_basic",
                     "client_secret_post",
+                    "private_key_jwt",
                 ],
             }
         )

@@ -390,7 +390,11 @@ class _RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
 
 
 class _Revocation(RevocationEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = [
+        "client_secret_basic",
+        "client_secret_post",
+        PRIVATE_KEY_JWT,  # aud: the token endpoint here too (one audience per server)
+    ]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return self.server.ctx.find_token(token_string, token_type_hint)
@@ -408,7 +412,11 @@ class _Revocation(RevocationEndpoint):  # type: ignore[misc]
 
 
 class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = [
+        "client_secret_basic",
+        "client_secret_post",
+        PRIVATE_KEY_JWT,  # aud: the token endpoint here too (one audience per server)
+    ]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return self.server.ctx.find_token(token_string, token_type_hint)

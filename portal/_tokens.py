@@ -63,8 +63,8 @@ class ClientAdapter:
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.row.kind == AppKind.SIGN_IN:
             return method == "none" and endpoint == "token"
-        if self.row.jwks:  # issue 14: an app with a registered key uses it, at the token endpoint
-            return method == PRIVATE_KEY_JWT and endpoint == "token"
+        if self.row.jwks:  # issue 14: an app with a registered key authenticates with it only
+            return method == PRIVATE_KEY_JWT
         return method in CONFIDENTIAL_METHODS
 
     def check_grant_type(self, grant_type: str) -> bool:

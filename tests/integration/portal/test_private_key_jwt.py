@@ -215,3 +215,29 @@ def test_the_registration_is_logged_by_thumbprint_only(server: PortalServer, app
     assert len(registered) == 1
     assert app.view.key_id is not None
     assert app.view.key_id in registered[0] and "BEGIN" not in registered[0]
+
+
+def test_a_key_app_revokes_and_introspects_with_assertions(app: App) -> None:
+    base = app.token_url.removesuffix("/oauth/token")
+    access = app.post(app.assertion()).json()["access_token"]
+    form = {"client_assertion_type": ASSERTION_TYPE, "token": access}
+    seen = requests.post(
+        f"{base}/oauth/introspect", data={**form, "client_assertion": app.assertion()}, timeout=10
+    )
+    assert seen.status_code == 200 and seen.json()["active"] is True
+    done = requests.post(
+        f"{base}/oauth/revoke", data={**form, "client_assertion": app.assertion()}, timeout=10
+    )
+    assert done.status_code == 200
+    again = requests.post(
+        f"{base}/oauth/introspect", data={**form, "client_assertion": app.assertion()}, timeout=10
+    )
+    assert again.json() == {"active": False}
+    # ...and the secret it had before its key does not work there either.
+    refused = requests.post(
+        f"{base}/oauth/introspect",
+        data={"token": access},
+        auth=(app.client_id, app.secret),
+        timeout=10,
+    )
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
