@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from dataward.v1 import audit_pb2, common_pb2
-from enclave.audit import AppUsage, EventFilter, EventPage, LogEntry
+from enclave.audit import EventFilter, EventPage, LogEntry, UsageReport
 from grpc_api._refusals import short_method
 from grpc_api.errors import InvalidRequest
 
@@ -145,9 +145,7 @@ def usage_window(
     return since, until
 
 
-def usage_to_proto(
-    apps: tuple[AppUsage, ...], since: datetime, until: datetime
-) -> audit_pb2.UsageSummaryResponse:
+def usage_to_proto(report: UsageReport) -> audit_pb2.UsageSummaryResponse:
     return audit_pb2.UsageSummaryResponse(
         apps=[
             audit_pb2.AppUsage(
@@ -165,8 +163,9 @@ def usage_to_proto(
                 ],
                 refusals=[audit_pb2.RefusalCount(reason=r, count=n) for r, n in app.refusals],
             )
-            for app in apps
+            for app in report.apps
         ],
-        from_time=int(since.timestamp()),
-        to_time=int(until.timestamp()),
+        from_time=int(report.since.timestamp()),
+        to_time=int(report.until.timestamp()),
+        truncated=report.truncated,
     )

@@ -275,10 +275,10 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.UsageSummaryResponse:
         organization, client_id = audit_view.usage_filter(request)
         since, until = audit_view.usage_window(request, self._clock())
-        apps = usage_summary(
+        report = usage_summary(
             self._log(), since=since, until=until, organization=organization, client_id=client_id
         )
-        return audit_view.usage_to_proto(apps, since, until)
+        return audit_view.usage_to_proto(report)
 
     def Attest(
         self, request: audit_pb2.AttestRequest, context: grpc.ServicerContext

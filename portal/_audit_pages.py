@@ -106,13 +106,14 @@ def usage() -> str:
     portal = current_portal()
     flt = UsageFilter.from_args(request.args.to_dict())
     apps, orgs = _names(portal)
-    window, rows = read_usage(portal, user, flt, apps)
+    usage_page = read_usage(portal, user, flt, apps)
     return render_template(
         "steward_usage.html",
         user=user,
         flt=flt,
-        window=window,
-        rows=rows,
+        window=(usage_page.first, usage_page.last),
+        truncated=usage_page.truncated,
+        rows=usage_page.rows,
         orgs=orgs,
         org_names=_shown_names(portal),
     )

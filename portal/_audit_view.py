@@ -28,6 +28,7 @@ __all__ = [
     "PortalLogPage",
     "PortalLogRow",
     "UsageFilter",
+    "UsagePage",
     "UsageRow",
     "ZoneLogPage",
     "ZoneLogRow",
@@ -189,9 +190,20 @@ class UsageRow:
     refusals: tuple[tuple[str, int], ...]
 
 
+@dataclass(frozen=True)
+class UsagePage:
+    """The days covered (first and last, UTC), each app's usage, and whether the zone read
+    its bound of leaves before the window's start (``first`` is then where it stopped)."""
+
+    first: dt.date
+    last: dt.date
+    rows: tuple[UsageRow, ...]
+    truncated: bool
+
+
 def read_usage(
     portal: Portal, user: UserView, flt: UsageFilter, app_names: dict[str, str]
-) -> tuple[tuple[dt.date, dt.date], tuple[UsageRow, ...]]:
+) -> UsagePage:
     """``AuditService.UsageSummary`` as ``user``: the window's days and each app's usage."""
     request = audit_pb2.UsageSummaryRequest(
         organization=flt.organization,
@@ -217,7 +229,7 @@ def read_usage(
         )
         for a in got.apps
     )
-    return (first, last), rows
+    return UsagePage(first, last, rows, got.truncated)
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,13 @@ class AppUsage:
 
 @dataclass(frozen=True)
 class UsageSummary:
+    """Usage in [since, until). ``truncated``: the zone read its bound of leaves before the
+    window's start, and ``since`` is where it stopped (ask again for a window ending there)."""
+
     since: datetime
     until: datetime
     apps: tuple[AppUsage, ...]
+    truncated: bool = False
 
 
 def _entry(e: audit_pb2.AuditLogEntry) -> AuditEntry:
@@ -126,4 +130,5 @@ def usage_summary(response: audit_pb2.UsageSummaryResponse) -> UsageSummary:
             )
             for a in response.apps
         ),
+        truncated=response.truncated,
     )

@@ -498,9 +498,14 @@ class UsageSummaryResponse(_message.Message):
     APPS_FIELD_NUMBER: _builtins.int
     FROM_TIME_FIELD_NUMBER: _builtins.int
     TO_TIME_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
     from_time: _builtins.int
-    """The window the summary covers (Unix seconds), as resolved from the request."""
+    """The window the summary covers (Unix seconds), as resolved from the request; when
+    truncated, from_time is the time of the oldest leaf read (the window's older part is not
+    counted: ask again for a window ending there).
+    """
     to_time: _builtins.int
+    truncated: _builtins.bool
     @_builtins.property
     def apps(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppUsage]:
         """By calls, most first."""
@@ -511,10 +516,11 @@ class UsageSummaryResponse(_message.Message):
         apps: _abc.Iterable[Global___AppUsage] | None = ...,
         from_time: _builtins.int = ...,
         to_time: _builtins.int = ...,
+        truncated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["apps", b"apps", "from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["apps", b"apps", "from_time", b"from_time", "to_time", b"to_time", "truncated", b"truncated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

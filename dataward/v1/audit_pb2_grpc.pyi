@@ -65,14 +65,16 @@ class AuditServiceStub:
     about a person. Needs scope audit:read held by a steward, i.e. a token that carries
     steward:admin too: a partner's audit:read reads receipts, never the requests of others
     (PERMISSION_DENIED SCOPE_NOT_GRANTED). A filter out of its format is INVALID_ARGUMENT
-    FIELD_INVALID with metadata["field"] naming it. One page reads at most 20,000 leaves of
+    FIELD_INVALID with metadata["field"] naming it. One page reads at most 10,000 leaves of
     the log: a page may hold fewer entries than page_size and still have a next_page_token
     (read on); an empty next_page_token means the log's start was reached.
     """
     UsageSummary: _grpc.UnaryUnaryMultiCallable[_audit_pb2.UsageSummaryRequest, _audit_pb2.UsageSummaryResponse]
     """Per app, what it asked and what was refused within [from_time, to_time): calls per UTC
     day and refusals by reason. Same scope as ListEvents. A window past 366 days, or to_time
-    not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]).
+    not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]). One summary
+    reads back at most 100,000 leaves from the log's newest: past that it covers only the
+    newest part of the window and says so (truncated, from_time where it stopped).
     """
 
 @_typing.type_check_only
@@ -112,14 +114,16 @@ class AuditServiceAsyncStub(AuditServiceStub):
     about a person. Needs scope audit:read held by a steward, i.e. a token that carries
     steward:admin too: a partner's audit:read reads receipts, never the requests of others
     (PERMISSION_DENIED SCOPE_NOT_GRANTED). A filter out of its format is INVALID_ARGUMENT
-    FIELD_INVALID with metadata["field"] naming it. One page reads at most 20,000 leaves of
+    FIELD_INVALID with metadata["field"] naming it. One page reads at most 10,000 leaves of
     the log: a page may hold fewer entries than page_size and still have a next_page_token
     (read on); an empty next_page_token means the log's start was reached.
     """
     UsageSummary: _aio.UnaryUnaryMultiCallable[_audit_pb2.UsageSummaryRequest, _audit_pb2.UsageSummaryResponse]  # type: ignore[assignment]
     """Per app, what it asked and what was refused within [from_time, to_time): calls per UTC
     day and refusals by reason. Same scope as ListEvents. A window past 366 days, or to_time
-    not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]).
+    not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]). One summary
+    reads back at most 100,000 leaves from the log's newest: past that it covers only the
+    newest part of the window and says so (truncated, from_time where it stopped).
     """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -186,7 +190,7 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         about a person. Needs scope audit:read held by a steward, i.e. a token that carries
         steward:admin too: a partner's audit:read reads receipts, never the requests of others
         (PERMISSION_DENIED SCOPE_NOT_GRANTED). A filter out of its format is INVALID_ARGUMENT
-        FIELD_INVALID with metadata["field"] naming it. One page reads at most 20,000 leaves of
+        FIELD_INVALID with metadata["field"] naming it. One page reads at most 10,000 leaves of
         the log: a page may hold fewer entries than page_size and still have a next_page_token
         (read on); an empty next_page_token means the log's start was reached.
         """
@@ -199,7 +203,9 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_audit_pb2.UsageSummaryResponse, _abc.Awaitable[_audit_pb2.UsageSummaryResponse]]:
         """Per app, what it asked and what was refused within [from_time, to_time): calls per UTC
         day and refusals by reason. Same scope as ListEvents. A window past 366 days, or to_time
-        not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]).
+        not after from_time, is INVALID_ARGUMENT FIELD_INVALID (metadata["field"]). One summary
+        reads back at most 100,000 leaves from the log's newest: past that it covers only the
+        newest part of the window and says so (truncated, from_time where it stopped).
         """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

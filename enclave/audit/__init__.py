@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataward.transparency import LogSummary
 from enclave.audit._browse import (
     MAX_SCAN,
+    MAX_USAGE_SCAN,
     AppUsage,
     DayUsage,
     EventFilter,
     EventPage,
     LogEntry,
+    UsageReport,
     list_events,
     usage_summary,
 )
@@ -77,6 +79,7 @@ __all__ = [
     "ACCESS_POLICY_VERSION",
     "CONSENT_REF",
     "MAX_SCAN",
+    "MAX_USAGE_SCAN",
     "REQUEST_ID",
     "ZONE_LOG_FILE",
     "AppUsage",
@@ -120,6 +123,7 @@ __all__ = [
     "StewardAction",
     "StoredCheckpoint",
     "StoredLeaf",
+    "UsageReport",
     "create_log",
     "decode_leaf",
     "encode_leaf",

@@ -32,17 +32,22 @@ from enclave.audit.events import (
 
 __all__ = [
     "MAX_SCAN",
+    "MAX_USAGE_SCAN",
     "AppUsage",
     "DayUsage",
     "EventFilter",
     "EventPage",
     "LogEntry",
+    "UsageReport",
     "list_events",
     "usage_summary",
 ]
 
-#: The most leaves one page reads back (a short page then carries a cursor).
-MAX_SCAN = 20_000
+#: The most leaves one page reads back (a short page then carries a cursor). Decoding a leaf
+#: costs ~50-250 us, so a page stays within a few seconds even on a loaded host.
+MAX_SCAN = 10_000
+#: The most leaves one usage summary reads back; past it the summary covers the newest part.
+MAX_USAGE_SCAN = 100_000
 _BATCH = 1_000
 # The kinds a page lists; the others show inside their request's entry.
 _LISTED = (RequestReceived, StewardAction, PolicyChanged, RefusalSummary)
@@ -234,6 +239,17 @@ class AppUsage:
     refusals: tuple[tuple[str, int], ...]
 
 
+@dataclass(frozen=True)
+class UsageReport:
+    """Usage in [``since``, ``until``): ``truncated`` when the read stopped at its bound
+    before ``since``; ``since`` is then the time of the oldest leaf read."""
+
+    apps: tuple[AppUsage, ...]
+    since: datetime
+    until: datetime
+    truncated: bool
+
+
 @dataclass
 class _Tally:
     calls: Counter[date] = field(default_factory=Counter)
@@ -248,23 +264,31 @@ def usage_summary(
     until: datetime,
     organization: str | None = None,
     client_id: str | None = None,
-) -> tuple[AppUsage, ...]:
+    max_scan: int = MAX_USAGE_SCAN,
+) -> UsageReport:
     """Per app, calls per UTC day and refusals by reason, of requests logged in
     [``since``, ``until``): most calls first. Reads the log back from its newest leaf to
-    ``since`` (the caller bounds the window)."""
+    ``since``, at most ``max_scan`` leaves (see :class:`UsageReport`)."""
     tallies: defaultdict[tuple[str, str], _Tally] = defaultdict(_Tally)
     # Decisions follow their request, so reading back meets them first.
     denied: dict[str, tuple[str, ...]] = {}
     cursor: int | None = None
+    scanned, oldest, truncated = 0, until, False
     while True:
-        batch = reader.newest_first(cursor, _BATCH)
+        if scanned >= max_scan:
+            # Truncated only if the window goes on below the bound.
+            rest = reader.newest_first(cursor, 1)
+            truncated = bool(rest) and rest[0].time >= since
+            break
+        batch = reader.newest_first(cursor, min(_BATCH, max_scan - scanned))
         if not batch:
             break
         for logged in batch:
-            cursor, event = logged.index, logged.event
+            cursor, event, scanned = logged.index, logged.event, scanned + 1
             if logged.time < since:
                 batch = []
                 break
+            oldest = min(oldest, logged.time)
             if isinstance(event, Decision) and not event.allow:
                 denied[event.request_id] = event.reasons
             if logged.time >= until:
@@ -299,4 +323,5 @@ def usage_summary(
         )
         for (app, org), t in tallies.items()
     ]
-    return tuple(sorted(apps, key=lambda a: (-a.calls, a.client_id)))
+    ordered = tuple(sorted(apps, key=lambda a: (-a.calls, a.client_id)))
+    return UsageReport(ordered, oldest if truncated else since, until, truncated)

@@ -206,7 +206,10 @@ def test_a_page_reads_at_most_max_scan_leaves_and_says_where_to_read_on(
 def test_usage_counts_calls_per_day_and_refusals_by_reason(log: tuple[AuditLog, Clock]) -> None:
     audit, clock = log
     fill(audit, clock)
-    apps = usage_summary(audit, since=DAY1 - timedelta(days=1), until=DAY2 + timedelta(days=1))
+    window = (DAY1 - timedelta(days=1), DAY2 + timedelta(days=1))
+    report = usage_summary(audit, since=window[0], until=window[1])
+    assert (report.since, report.until, report.truncated) == (*window, False)
+    apps = report.apps
     by_app = {a.client_id: a for a in apps}
     ins = by_app["ins-app"]
     assert (ins.organization, ins.calls, ins.refused) == ("insurer", 4, 3)
@@ -229,6 +232,23 @@ def test_usage_of_one_organization_within_a_window(log: tuple[AuditLog, Clock]) 
         since=DAY2 - timedelta(hours=1),
         until=DAY2 + timedelta(hours=1),
         organization="insurer",
-    )
+    ).apps
     assert [(a.client_id, a.calls, a.refused) for a in apps] == [("ins-app", 2, 2)]
-    assert usage_summary(audit, since=DAY1, until=DAY2, client_id="nobody") == ()
+    assert usage_summary(audit, since=DAY1, until=DAY2, client_id="nobody").apps == ()
+
+
+def test_usage_past_its_read_bound_covers_the_newest_part_and_says_where_it_stopped(
+    log: tuple[AuditLog, Clock],
+) -> None:
+    audit, clock = log
+    fill(audit, clock)
+    # Day 2 holds the newest 6 leaves: reading only those never reaches day 1.
+    report = usage_summary(
+        audit, since=DAY1 - timedelta(days=1), until=DAY2 + timedelta(days=1), max_scan=6
+    )
+    assert report.truncated and report.since == DAY2
+    assert {a.client_id: a.calls for a in report.apps} == {"": 7, "ins-app": 2}
+    whole = usage_summary(
+        audit, since=DAY1 - timedelta(days=1), until=DAY2 + timedelta(days=1), max_scan=14
+    )
+    assert not whole.truncated and whole.since == DAY1 - timedelta(days=1)  # 14 leaves in all
