@@ -36,7 +36,7 @@ from dataward.client import (
     Explanation,
     QueryResult,
 )
-from dataward.transparency import load_public_key
+from dataward.transparency import PublicKeyError, load_named_public_key
 from enclave.audit import read_holder, zone_log_name
 from enclave.dataset import inspect_zone
 from enclave.keys import PUBLIC_KEY_FILE
@@ -78,7 +78,8 @@ def _zone_options(command: _F) -> _F:
         ),
         click.option(
             "--audit-key-name",
-            help="The name of the zone's log, dataward-zone-<zone id> (default: --zone's).",
+            help="The name of the zone's log, dataward-zone-<zone id> (default: the one the key "
+            "file names, else --zone's).",
         ),
         click.option("--client-id", required=True, help="The partner app's client id."),
         click.option(
@@ -134,25 +135,41 @@ class _Connection:
         """A partner client for ``scope``, the zone's key pinned for its receipts."""
         target, token_url = self.target, self.token_url
         key_file, key_name = self.audit_key, self.audit_key_name
+        if key_file is not None and key_name is None:
+            key_name = _key_name_in(key_file)  # a named key file needs no --audit-key-name
         if target is None or token_url is None or key_file is None or key_name is None:
             zone_dir = load_settings(overrides={"zone": {"dir": self.zone_dir}}).zone.dir
             holder = read_holder(zone_dir / AUDIT_DB)
             if holder.get("role") != "server" or not holder.get("grpc"):
                 raise OperatorCallError(
                     f"no server is serving the zone at {zone_dir}: start `dataward serve`, or "
-                    "give --target, --token-url, --audit-key and --audit-key-name"
+                    "give --target, --token-url and --audit-key (and --audit-key-name for a key "
+                    "file that does not name its key)"
                 )
             target = target or str(holder["grpc"])
             token_url = token_url or f"{holder.get('portal', '')}/oauth/token"
             key_file = key_file or zone_dir / PUBLIC_KEY_FILE
-            key_name = key_name or zone_log_name(inspect_zone(zone_dir).zone_id)
+            key_name = (
+                key_name
+                or _key_name_in(key_file)
+                or zone_log_name(inspect_zone(zone_dir).zone_id)  # a zone from before issue 14
+            )
         if self.client_secret_file is not None:
             secret = self.client_secret_file.read_text(encoding="utf-8").strip()
         else:
             secret = str(click.prompt("client secret", hide_input=True, err=True)).strip()
         tokens = ClientCredentialsTokenSource(token_url, self.client_id, secret, scope)
-        pinned = (key_name, load_public_key(key_file.read_bytes()))
+        # The file's name must be the one given, if both are there (PublicKeyError: exit 65).
+        pinned = load_named_public_key(key_file.read_bytes(), key_name)
         return Client(target, tokens, audit_key=pinned, timeout=60.0)
+
+
+def _key_name_in(key_file: Path) -> str | None:
+    """The key name a published key file carries (zones since issue 14), else None."""
+    try:
+        return load_named_public_key(key_file.read_bytes())[0]
+    except (OSError, PublicKeyError):
+        return None  # read again below, where a bad file is refused with its reason
 
 
 def _sql(sql_file: str, template: str | None) -> str:
