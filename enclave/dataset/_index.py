@@ -14,12 +14,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["GroupIndex", "TokenIndex", "write_group_index", "write_token_index"]
+__all__ = [
+    "GroupIndex",
+    "GroupIndexWriter",
+    "TokenIndex",
+    "TokenIndexWriter",
+    "write_group_index",
+    "write_token_index",
+]
 
 NULL_INT32 = np.iinfo(np.int32).min
 NULL_INT64 = np.iinfo(np.int64).min
@@ -45,6 +53,135 @@ def write_group_index(
     np.save(directory / f"{name}.keys.npy", unique.astype(np.int64))
     np.save(directory / f"{name}.starts.npy", offsets)
     np.save(directory / f"{name}.records.npy", records[order])
+
+
+class _NpyWriter:
+    """A ``.npy`` file of records written in chunks, so an index never has to be whole in
+    memory. The header, which holds the count, is written first and rewritten at ``close``
+    with the count written: numpy pads the header so its length does not depend on the count
+    (room for 21 digits, ``np.lib.format.GROWTH_AXIS_MAX_DIGITS``), which ``close`` checks."""
+
+    def __init__(self, path: Path, dtype: np.dtype[Any]) -> None:
+        self.path, self.dtype, self.written = path, dtype, 0
+        self.handle = path.open("wb")
+        self.header_size = self._header(0)
+
+    def _header(self, count: int) -> int:
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": (count,),
+        }
+        start = self.handle.tell()
+        np.lib.format.write_array_header_1_0(self.handle, header)
+        return self.handle.tell() - start
+
+    def write(self, array: npt.NDArray[Any]) -> None:
+        if array.dtype != self.dtype:
+            raise ValueError("an index chunk does not fit the index being written")
+        self.handle.write(np.ascontiguousarray(array).tobytes())
+        self.written += len(array)
+
+    def close(self) -> None:
+        with self.handle:
+            self.handle.seek(0)
+            if self._header(self.written) != self.header_size:
+                raise ValueError("an index header changed size")  # never with numpy's padding
+
+
+class _Closing:
+    """``with`` closes the writer: completely on success, only its files on an error."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _files(self) -> list[_NpyWriter]:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:
+            for file in self._files():
+                file.handle.close()
+
+
+class TokenIndexWriter(_Closing):
+    """:func:`write_token_index` in chunks: ``add`` the records in ascending token order."""
+
+    def __init__(self, directory: Path, name: str, dtype: np.dtype[Any]) -> None:
+        self.tokens = _NpyWriter(directory / f"{name}.tokens.npy", np.dtype("S32"))
+        self.records = _NpyWriter(directory / f"{name}.records.npy", dtype)
+
+    def add(self, tokens: npt.NDArray[np.bytes_], records: npt.NDArray[np.void]) -> None:
+        self.tokens.write(tokens.astype("S32"))
+        self.records.write(records)
+
+    def close(self) -> None:
+        self.tokens.close()
+        self.records.close()
+
+    def _files(self) -> list[_NpyWriter]:
+        return [self.tokens, self.records]
+
+
+class GroupIndexWriter(_Closing):
+    """:func:`write_group_index` in chunks: ``add`` the records in ascending key order (ties in
+    row order); only the unique keys and their offsets are held until ``close``."""
+
+    def __init__(self, directory: Path, name: str, dtype: np.dtype[Any]) -> None:
+        self.directory, self.name = directory, name
+        self.records = _NpyWriter(directory / f"{name}.records.npy", dtype)
+        self.keys: list[npt.NDArray[np.int64]] = []
+        self.starts: list[npt.NDArray[np.int64]] = []
+        self.last: int | None = None
+
+    def in_order(self, keys: npt.NDArray[np.int64]) -> bool:
+        """Whether ``keys`` may be added next (ascending, from the last key added on)."""
+        if len(keys) == 0:
+            return True
+        return (self.last is None or keys[0] >= self.last) and not bool(np.any(np.diff(keys) < 0))
+
+    def add(self, keys: npt.NDArray[np.int64], records: npt.NDArray[np.void]) -> None:
+        if len(keys) != len(records):
+            raise ValueError("an index chunk has as many keys as records")
+        if not self.in_order(keys):
+            raise ValueError("index chunks must come in ascending key order")
+        if len(keys) == 0:
+            return
+        new = np.ones(len(keys), dtype=np.bool_)
+        new[1:] = keys[1:] != keys[:-1]
+        if self.last is not None and keys[0] == self.last:
+            new[0] = False
+        offset = self.records.written
+        self.keys.append(keys[new].astype(np.int64))
+        self.starts.append(np.nonzero(new)[0].astype(np.int64) + offset)
+        self.last = int(keys[-1])
+        self.records.write(records)
+
+    def close(self) -> None:
+        self.records.close()
+        keys = np.concatenate(self.keys) if self.keys else np.zeros(0, np.int64)
+        starts = np.concatenate(self.starts) if self.starts else np.zeros(0, np.int64)
+        np.save(self.directory / f"{self.name}.keys.npy", keys.astype(np.int64))
+        offsets = np.append(starts, self.records.written).astype(np.int64)
+        np.save(self.directory / f"{self.name}.starts.npy", offsets)
+
+    def _files(self) -> list[_NpyWriter]:
+        return [self.records]
+
+    def discard(self) -> None:
+        """Close and delete what was written (the rows came out of order)."""
+        self.records.handle.close()
+        self.records.path.unlink(missing_ok=True)
 
 
 def _load(path: Path) -> npt.NDArray[np.generic]:

@@ -16,32 +16,36 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from enclave.dataset._index import NULL_INT32, NULL_INT64, write_group_index
+from enclave.dataset._index import NULL_INT32, NULL_INT64, GroupIndexWriter
+from enclave.dataset._outofcore import OutOfCore
 from enclave.dataset._persons_table import IDENTIFIER_COLUMNS, fixed_bytes, ingest_persons
 from enclave.dataset._templates import (
     SEALED_TEMPLATE_COLUMN,
+    TEMPLATE_INDEX,
+    TEMPLATE_RECORD,
     seal_templates,
     stored_schema,
-    write_template_index,
+    template_records,
 )
 from enclave.dataset._validation import (
     RowVerdicts,
     check_source,
-    duplicate_mask,
     member_mask,
+    rows_mask,
     table_path,
 )
 from enclave.dataset._versions import (
@@ -62,6 +66,9 @@ from enclave.errors import IngestError, RejectLimitExceeded, ZoneError, ZoneNotI
 from enclave.keys import KEYRING_FILE, Keyring
 
 __all__ = ["IngestReport", "Progress", "TableReport", "ingest"]
+
+DEFAULT_MEMORY_MB = 2048
+SPILL_SUFFIX = ".spill"
 
 Progress = Callable[[str, int, int], None]
 """``progress(table, rows_just_done, table_total_rows)``."""
@@ -101,6 +108,7 @@ def ingest(
     max_reject_share: float = 0.01,
     progress: Progress | None = None,
     dry_run: bool = False,
+    memory_mb: int = DEFAULT_MEMORY_MB,
 ) -> IngestReport:
     """Validate ``source_dir`` and make it the zone's live dataset version.
 
@@ -112,6 +120,11 @@ def ingest(
     ``dry_run``: the same validation, tokenizing and writing (so it finds what a real ingest
     would, disk space included), then the version is deleted instead of published; its rejects
     report is kept under ``data/dry-run/``; the live version and the kept ones are untouched.
+
+    ``memory_mb`` bounds what the whole-table steps (duplicate keys, the indexes' sorts) hold
+    in memory; past it they spill into the new version's temporary directory. Beyond it the
+    ingest holds one batch of ``batch_rows`` rows and 10 bytes per person (the setting
+    ``zone.ingest_memory_mb``; the README gives the measured peaks).
     """
     if not 0.0 <= max_reject_share <= 1.0:
         raise ValueError("max_reject_share must be between 0 and 1")
@@ -125,11 +138,22 @@ def ingest(
         now = datetime.now(UTC)
         version = new_version_id(now)
         tmp = versions_root(zone_dir) / (version + TMP_SUFFIX)
+        spill = versions_root(zone_dir) / (version + SPILL_SUFFIX + TMP_SUFFIX)
         try:
             for sub in ("tables", "rejects", "index"):
                 (tmp / sub).mkdir(parents=True)
-            writer = _VersionWriter(source_dir, tmp, keyring, batch_rows, progress)
-            reports = writer.run(source_rows)
+            with OutOfCore(spill / "duckdb", memory_mb=_duckdb_share(memory_mb)) as ooc:
+                writer = _VersionWriter(
+                    source_dir,
+                    tmp,
+                    keyring,
+                    batch_rows=batch_rows,
+                    progress=progress,
+                    out_of_core=ooc,
+                    spill_dir=spill,
+                )
+                reports = writer.run(source_rows)
+            shutil.rmtree(spill, ignore_errors=True)
             _write_catalog(tmp, keyring.zone_id, version, now, reports)
             over = _over_limit(reports, max_reject_share)
             kind = "dry-run" if dry_run else "refused"
@@ -150,9 +174,11 @@ def ingest(
             publish_version(zone_dir, tmp, version)
         except ZoneError:
             shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(spill, ignore_errors=True)
             raise
-        except (OSError, pa.ArrowException, ValueError) as exc:
+        except (OSError, pa.ArrowException, ValueError, duckdb.Error) as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(spill, ignore_errors=True)
             raise IngestError from exc
         pruned = prune_versions(zone_dir, keep_versions, previous=previous)
     return IngestReport(
@@ -163,6 +189,12 @@ def ingest(
         leftovers_removed=leftovers,
         pruned=tuple(pruned),
     )
+
+
+def _duckdb_share(memory_mb: int) -> int:
+    """DuckDB's part of the ingest's memory: what the batches, the per-person arrays and the
+    Python process itself leave of it."""
+    return max(128, memory_mb // 2 - 256)
 
 
 def _over_limit(reports: Mapping[str, TableReport], limit: float) -> dict[str, tuple[int, int]]:
@@ -181,51 +213,63 @@ def _over_limit(reports: Mapping[str, TableReport], limit: float) -> dict[str, t
 
 
 class _VersionWriter:
+    """Writes one version's tables, rejects and indexes, a batch at a time: what is held
+    across batches is compact (the accepted person and institution ids for the orphan rules,
+    8 bytes each; the rejected rows' numbers and reasons), and the whole-table steps run out of
+    core (:class:`OutOfCore`)."""
+
     def __init__(
         self,
         source_dir: Path,
         out: Path,
         keyring: Keyring,
+        *,
         batch_rows: int,
         progress: Progress | None,
+        out_of_core: OutOfCore,
+        spill_dir: Path,
     ) -> None:
         self.source_dir, self.out, self.keyring = source_dir, out, keyring
         self.batch_rows = max(1, batch_rows)
         self.progress: Progress = progress or (lambda _t, _d, _n: None)
+        self.ooc, self.spill_dir = out_of_core, spill_dir
         self.persons = np.zeros(0, dtype=np.int64)
         self.institutions = np.zeros(0, dtype=np.int64)
 
     def run(self, source_rows: Mapping[str, int]) -> dict[str, TableReport]:
         codes, verdicts, self.persons = ingest_persons(
             table_path(self.source_dir, "persons"),
-            self.out / "tables",
-            self.out / "index",
+            self.out,
             self.keyring,
             batch_rows=self.batch_rows,
             progress=self.progress,
+            out_of_core=self.ooc,
+            spill_dir=self.spill_dir,
         )
-        reports = {"persons": self._rejects("persons", 0, [(0, codes)], verdicts)}
-        kept = self._stream("institutions", None, keep=True)
-        reports["institutions"] = kept[0]
+        bad = np.nonzero(codes)[0]
+        reports = {"persons": self._rejects("persons", len(codes), [bad], [codes[bad]], verdicts)}
+        del codes
+        institution_ids: list[npt.NDArray[np.int64]] = []
+        reports["institutions"] = self._stream(
+            "institutions", None, kept=lambda b: institution_ids.append(_ints(b, "institution_id"))
+        )
         self.institutions = np.sort(
-            pa.concat_arrays(
-                [b.column("institution_id") for b in kept[1]] or [pa.array([], pa.int64())]
-            ).to_numpy()
+            np.concatenate(institution_ids) if institution_ids else np.zeros(0, np.int64)
         )
-        report, enrolments = self._stream("enrolments", self._orphans("person_id"), keep=True)
-        reports["enrolments"] = report
-        self._index_enrolments(enrolments)
-        reports["claims"] = self._stream("claims", self._claim_rules, keep=False)[0]
+        reports["enrolments"] = self._stream(
+            "enrolments", self._orphans("person_id"), indexes=[_ENROLMENTS_BY_PERSON]
+        )
+        reports["claims"] = self._stream("claims", self._claim_rules)
         both = self._orphans("holder_person_id", "member_person_id")
-        report, bindings = self._stream("family_bindings", both, keep=True)
-        reports["family_bindings"] = report
-        self._index_bindings(bindings)
-        faces = self._orphans("person_id")
-        report, templates = self._stream(
-            "face_templates", faces, keep=True, stored=lambda b: seal_templates(b, self.keyring)
+        reports["family_bindings"] = self._stream(
+            "family_bindings", both, indexes=[_BINDINGS_BY_HOLDER, _BINDINGS_BY_MEMBER]
         )
-        reports["face_templates"] = report
-        write_template_index(self.out / "index", templates)
+        reports["face_templates"] = self._stream(
+            "face_templates",
+            self._orphans("person_id"),
+            stored=lambda b: seal_templates(b, self.keyring),
+            indexes=[_TEMPLATES_BY_PERSON],
+        )
         for name, report in reports.items():
             if report.source_rows != source_rows[name]:
                 raise IngestError(f"table {name!r} changed while it was being ingested")
@@ -253,48 +297,95 @@ class _VersionWriter:
         name: str,
         rules: Callable[[pa.RecordBatch, Codes, RowVerdicts], None] | None,
         *,
-        keep: bool,
+        kept: Callable[[pa.RecordBatch], None] | None = None,
         stored: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
-    ) -> tuple[TableReport, list[pa.RecordBatch]]:
+        indexes: Sequence[_Index] = (),
+    ) -> TableReport:
         """Validate table ``name`` batch by batch and write its good rows (``stored(batch)``
-        when given: the form the zone keeps, e.g. sealed face templates); ``keep`` returns
-        the written batches too."""
+        when given: the form the zone keeps, e.g. sealed face templates); ``kept`` sees each
+        written batch. Each of ``indexes`` is written from the same batches while their keys
+        come in order (an export sorted by person, the usual case); past the first batch out
+        of order it is built afterwards from the written table, sorted out of core."""
         spec, path = TABLES[name], table_path(self.source_dir, name)
-        keys = pq.read_table(path, columns=list(spec.primary_key))
-        duplicates = duplicate_mask(keys, spec.primary_key)
-        del keys
+        repeated = self.ooc.later_duplicates(path, spec.primary_key)
         source = pq.ParquetFile(path)
         total = source.metadata.num_rows
-        verdicts, chunks, kept = RowVerdicts(), [], []
+        verdicts = RowVerdicts()
+        bad_rows: list[npt.NDArray[np.int64]] = []
+        bad_codes: list[Codes] = []
         offset = 0
         schema = source.schema_arrow if stored is None else stored_schema(source.schema_arrow)
-        with pq.ParquetWriter(
-            self.out / "tables" / f"{name}.parquet", schema, compression="zstd"
-        ) as writer:
-            for batch in source.iter_batches(batch_size=self.batch_rows):
-                codes = verdicts.base(spec, batch)
-                if rules is not None:
-                    rules(batch, codes, verdicts)
-                verdicts.mark(codes, "duplicate_key", duplicates[offset : offset + batch.num_rows])
-                good = batch.filter(pa.array(codes == 0))
-                if stored is not None:
-                    good = stored(good)
-                writer.write_batch(good)
-                if keep:
-                    kept.append(good)
-                chunks.append((offset, codes))
-                offset += batch.num_rows
-                self.progress(name, batch.num_rows, total)
-        return self._rejects(name, total, chunks, verdicts), kept
+        dtypes = {index.name: index.dtype(self.ooc, path) for index in indexes}
+        live = {
+            i.name: GroupIndexWriter(self.out / "index", i.name, dtypes[i.name]) for i in indexes
+        }
+        try:
+            with pq.ParquetWriter(
+                self.out / "tables" / f"{name}.parquet", schema, compression="zstd"
+            ) as writer:
+                for batch in source.iter_batches(batch_size=_batch_rows(source, self.batch_rows)):
+                    codes = verdicts.base(spec, batch)
+                    if rules is not None:
+                        rules(batch, codes, verdicts)
+                    lo, hi = np.searchsorted(repeated, [offset, offset + batch.num_rows])
+                    same = rows_mask(repeated[lo:hi] - offset, len(codes))
+                    verdicts.mark(codes, "duplicate_key", same)
+                    good = batch.filter(pa.array(codes == 0))
+                    if stored is not None:
+                        good = stored(good)
+                    writer.write_batch(good)
+                    if kept is not None:
+                        kept(good)
+                    self._feed(indexes, live, good, dtypes)
+                    bad = np.nonzero(codes)[0]
+                    bad_rows.append(bad.astype(np.int64) + offset)
+                    bad_codes.append(codes[bad])
+                    offset += batch.num_rows
+                    self.progress(name, batch.num_rows, total)
+        except BaseException:
+            for index_writer in live.values():
+                index_writer.discard()
+            raise
+        for index in indexes:
+            if index.name in live:
+                live.pop(index.name).close()
+            else:
+                self._sorted_index(name, index, dtypes[index.name])
+        return self._rejects(name, total, bad_rows, bad_codes, verdicts)
+
+    @staticmethod
+    def _feed(
+        indexes: Sequence[_Index],
+        live: dict[str, GroupIndexWriter],
+        good: pa.RecordBatch,
+        dtypes: Mapping[str, np.dtype[Any]],
+    ) -> None:
+        for index in indexes:
+            index_writer = live.get(index.name)
+            if index_writer is None:
+                continue
+            keys = _ints(good, index.key)
+            if index_writer.in_order(keys):
+                index_writer.add(keys, index.records(good, dtypes[index.name]))
+            else:
+                live.pop(index.name).discard()
+
+    def _sorted_index(self, table: str, index: _Index, dtype: np.dtype[Any]) -> None:
+        """``index`` of the written ``table``, its rows sorted by key out of core."""
+        path = self.out / "tables" / f"{table}.parquet"
+        columns = list(dict.fromkeys([index.key, *index.columns]))
+        with GroupIndexWriter(self.out / "index", index.name, dtype) as index_writer:
+            for batch in self.ooc.sorted_batches(path, columns, index.key, self.batch_rows):
+                index_writer.add(_ints(batch, index.key), index.records(batch, dtype))
 
     def _rejects(
-        self, name: str, total: int, chunks: list[tuple[int, Codes]], verdicts: RowVerdicts
+        self,
+        name: str,
+        total: int,
+        rows: list[npt.NDArray[np.int64]],
+        reasons: list[Codes],
+        verdicts: RowVerdicts,
     ) -> TableReport:
-        rows, reasons = [], []
-        for offset, codes in chunks:
-            bad = np.nonzero(codes)[0]
-            rows.append(bad.astype(np.int64) + offset)
-            reasons.append(codes[bad])
         row_array = np.concatenate(rows) if rows else np.zeros(0, np.int64)
         code_array = np.concatenate(reasons) if reasons else np.zeros(0, np.int16)
         labels = pa.array(verdicts.rules or [""], type=pa.string())
@@ -304,66 +395,99 @@ class _VersionWriter:
         pq.write_table(table, self.out / "rejects" / f"{name}.parquet", compression="zstd")
         counts = np.bincount(code_array, minlength=len(verdicts.rules) + 1)
         by_reason = {rule: int(counts[i + 1]) for i, rule in enumerate(verdicts.rules)}
-        total = total or sum(len(codes) for _, codes in chunks)
         rejected = len(row_array)
         return TableReport(
             total, total - rejected, rejected, {k: v for k, v in by_reason.items() if v}
         )
 
-    def _index_enrolments(self, batches: list[pa.RecordBatch]) -> None:
-        schema = TABLES["enrolments"].schema
-        t = pa.Table.from_batches(batches) if batches else schema.empty_table()
-        records = _records(
-            t,
-            {
-                "scheme": "S",
-                "insured_region_code": "S",
-                "start_date": "<i4",
-                "end_date": "<i4",
-                "status": "S",
-                "arrears_months": "<i4",
-            },
+
+_ENROLMENT_RECORD = {
+    "scheme": "S",
+    "insured_region_code": "S",
+    "start_date": "<i4",
+    "end_date": "<i4",
+    "status": "S",
+    "arrears_months": "<i4",
+}
+_BINDING_RECORD = {
+    "holder_person_id": "<i8",
+    "member_person_id": "<i8",
+    "relation": "S",
+    "method": "S",
+    "bound_at": "<i8",
+    "unbound_at": "<i8",
+}
+
+
+@dataclass(frozen=True)
+class _Index:
+    """A group index of one table by ``key``: its records are ``layout`` (column -> numpy
+    kind, ``"S"`` a fixed-width string as wide as the export's longest value) or, for the
+    face templates, the sealed bytes."""
+
+    name: str
+    key: str
+    layout: Mapping[str, str] | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.layout) if self.layout is not None else [SEALED_TEMPLATE_COLUMN]
+
+    def dtype(self, out_of_core: OutOfCore, source: Path) -> np.dtype[Any]:
+        if self.layout is None:
+            return TEMPLATE_RECORD
+        strings = [column for column, kind in self.layout.items() if kind == "S"]
+        widths = out_of_core.longest(source, strings)
+        return np.dtype(
+            [(c, f"S{widths[c]}" if kind == "S" else kind) for c, kind in self.layout.items()]
         )
-        write_group_index(self.out / "index", "enrolments", _ints(t, "person_id"), records)
 
-    def _index_bindings(self, batches: list[pa.RecordBatch]) -> None:
-        schema = TABLES["family_bindings"].schema
-        t = pa.Table.from_batches(batches) if batches else schema.empty_table()
-        layout = {
-            "holder_person_id": "<i8",
-            "member_person_id": "<i8",
-            "relation": "S",
-            "method": "S",
-            "bound_at": "<i8",
-            "unbound_at": "<i8",
-        }
-        records = _records(t, layout)
-        index = self.out / "index"
-        write_group_index(index, "bindings_by_holder", _ints(t, "holder_person_id"), records)
-        write_group_index(index, "bindings_by_member", _ints(t, "member_person_id"), records)
+    def records(self, batch: pa.RecordBatch, dtype: np.dtype[Any]) -> npt.NDArray[np.void]:
+        if self.layout is None:
+            return template_records(batch)
+        return _records(batch, self.layout, dtype)
 
 
-def _ints(table: pa.Table, column: str) -> npt.NDArray[np.int64]:
-    result: npt.NDArray[np.int64] = table.column(column).to_numpy().astype(np.int64)
+_ENROLMENTS_BY_PERSON = _Index("enrolments", "person_id", _ENROLMENT_RECORD)
+_BINDINGS_BY_HOLDER = _Index("bindings_by_holder", "holder_person_id", _BINDING_RECORD)
+_BINDINGS_BY_MEMBER = _Index("bindings_by_member", "member_person_id", _BINDING_RECORD)
+_TEMPLATES_BY_PERSON = _Index(TEMPLATE_INDEX, "person_id")
+
+_BATCH_BYTES = 64 << 20
+
+
+def _batch_rows(source: pq.ParquetFile, batch_rows: int) -> int:
+    """``batch_rows``, fewer for wide rows: a batch holds about 64 MiB of uncompressed data
+    (a face template row is ~600 bytes, a claim's ~80)."""
+    meta = source.metadata
+    if meta.num_rows == 0:
+        return batch_rows
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    width = max(1, size // meta.num_rows)
+    return max(1, min(batch_rows, _BATCH_BYTES // width))
+
+
+def _ints(table: pa.Table | pa.RecordBatch, column: str) -> npt.NDArray[np.int64]:
+    result: npt.NDArray[np.int64] = np.asarray(
+        table.column(column).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
     return result
 
 
-def _records(table: pa.Table, layout: Mapping[str, str]) -> npt.NDArray[np.void]:
-    columns: dict[str, npt.NDArray[Any]] = {}
+def _records(
+    table: pa.Table | pa.RecordBatch, layout: Mapping[str, str], dtype: np.dtype[Any]
+) -> npt.NDArray[np.void]:
+    records = np.empty(table.num_rows, dtype=dtype)
     for name, kind in layout.items():
         column: Any = table.column(name)
         if kind == "S":
-            columns[name] = fixed_bytes(column)
+            records[name] = fixed_bytes(column, dtype[name].itemsize)
         else:
             null = NULL_INT32 if kind == "<i4" else NULL_INT64
             if pa.types.is_timestamp(column.type):  # any unit -> whole seconds
                 column = pc.cast(column, pa.timestamp("s", tz="UTC"), safe=False)
             as_int: Any = pc.cast(column, pa.int32() if kind == "<i4" else pa.int64())
-            columns[name] = pc.fill_null(as_int, null).to_numpy(zero_copy_only=False)
-    dtype = [(name, columns[name].dtype) for name in layout]
-    records = np.empty(table.num_rows, dtype=dtype)
-    for name, values in columns.items():
-        records[name] = values
+            records[name] = pc.fill_null(as_int, null).to_numpy(zero_copy_only=False)
     return records
 
 

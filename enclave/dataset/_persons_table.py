@@ -1,9 +1,14 @@
 """Ingest of the persons table: validate, tokenize and encrypt the direct identifiers, index.
 
-The clear ``id_number``, ``name`` and ``phone`` exist only in this process's memory; what is
-written is, per identifier column, ``<col>_token`` (HMAC-SHA256, ``binary(32)``) and
-``<col>_enc`` (AES-256-GCM, nonce-prefixed). The HMAC/AES loops run over the persons' three
-identifier columns only, in batches, with progress.
+The clear ``id_number``, ``name`` and ``phone`` exist only in this process's memory, one batch
+at a time; what is written is, per identifier column, ``<col>_token`` (HMAC-SHA256,
+``binary(32)``) and ``<col>_enc`` (AES-256-GCM, nonce-prefixed).
+
+Two passes over the export, each a batch at a time, so memory does not grow with it: the
+first applies the row rules and writes the ID-number tokens of the rows still accepted (row
+number and token, never the number) to a spill file, where the repeated numbers are found out
+of core (:class:`OutOfCore`); the second tokenizes, encrypts and writes the accepted rows. The
+lookup index is then built from the written table, sorted out of core too.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from enclave.dataset._index import write_token_index
+from enclave.dataset._index import TokenIndexWriter
+from enclave.dataset._outofcore import OutOfCore
 from enclave.dataset._validation import (
     RowVerdicts,
-    duplicate_mask,
     id_number_reasons,
     mark_id_number_agreement,
+    rows_mask,
 )
 from enclave.dataset.schema import TABLES, ColumnClass
 from enclave.keys import Keyring
@@ -33,94 +39,159 @@ __all__ = ["IDENTIFIER_COLUMNS", "fixed_bytes", "ingest_persons"]
 IDENTIFIER_COLUMNS = tuple(
     name for name, cls in TABLES["persons"].classes.items() if cls is ColumnClass.DIRECT_IDENTIFIER
 )
+_INDEXED = ("person_id", "name_token", "status", "gender", "birth_date", "region_code")
+_SPILL_FIELDS: list[pa.Field[Any]] = [pa.field("row", pa.int64())]
+_SPILL_FIELDS.append(pa.field("token", pa.binary(32)))  # type: ignore[arg-type]
+_SPILL_SCHEMA = pa.schema(_SPILL_FIELDS)
 
 Progress = Callable[[str, int, int], None]
 
 
-def fixed_bytes(column: Any) -> npt.NDArray[np.bytes_]:
-    """A string column as a fixed-width numpy bytes array (UTF-8; width = longest value)."""
+def fixed_bytes(column: Any, width: int | None = None) -> npt.NDArray[np.bytes_]:
+    """A string column as a fixed-width numpy bytes array (UTF-8; width = ``width``, or the
+    longest value's)."""
     filled: Any = pc.cast(pc.fill_null(column, pa.scalar("")), pa.binary())
     values = filled.to_numpy(zero_copy_only=False)
+    if width is not None:
+        sized: npt.NDArray[np.bytes_] = np.asarray(values, dtype=f"S{max(1, width)}")
+        return sized
     result: npt.NDArray[np.bytes_] = values.astype("S") if len(values) else np.array([], "S1")
     return result
 
 
 def ingest_persons(
     source: Path,
-    tables_dir: Path,
-    index_dir: Path,
+    version_dir: Path,
     keyring: Keyring,
     *,
     batch_rows: int,
     progress: Progress,
+    out_of_core: OutOfCore,
+    spill_dir: Path,
 ) -> tuple[npt.NDArray[np.int16], RowVerdicts, npt.NDArray[np.int64]]:
     """Write ``persons.parquet`` and the person index; return the per-row verdict codes, the
     rules they index, and the sorted accepted person ids."""
     spec = TABLES["persons"]
-    table = pq.read_table(source)
+    handle = pq.ParquetFile(source)
+    n = handle.metadata.num_rows
     verdicts = RowVerdicts()
-    codes = verdicts.base(spec, table)
-    for row, reason in enumerate(id_number_reasons(table.column("id_number").to_pylist())):
-        if reason is not None and codes[row] == 0:
-            codes[row] = verdicts.code(reason)
-    mark_id_number_agreement(table, codes, verdicts)
-    verdicts.mark(codes, "duplicate_key", duplicate_mask(table, spec.primary_key))
-    valid = np.nonzero(codes == 0)[0]
-    again = duplicate_mask(table.select(["id_number"]).take(valid), ["id_number"])
-    same_number = np.zeros(len(codes), dtype=np.bool_)
-    same_number[valid[again]] = True
-    verdicts.mark(codes, "duplicate:id_number", same_number)
-    accepted = table.filter(pa.array(codes == 0))
-    del table
+    codes = np.zeros(n, dtype=np.int16)
+    same_key = rows_mask(out_of_core.later_duplicates(source, spec.primary_key), n)
 
-    n = accepted.num_rows
-    stored: dict[str, list[bytes | None]] = {}
-    for column in IDENTIFIER_COLUMNS:
-        stored[f"{column}_token"], stored[f"{column}_enc"] = [], []
-    for start in range(0, n, batch_rows):
-        chunk = accepted.slice(start, batch_rows)
-        for column in IDENTIFIER_COLUMNS:
-            values = chunk.column(column).to_pylist()
-            stored[f"{column}_token"].extend(keyring.tokens(column, values))
-            stored[f"{column}_enc"].extend(keyring.encrypt_many(column, values))
-        progress("persons", chunk.num_rows, n)
+    candidates = spill_dir / "persons-id-tokens.parquet"
+    with pq.ParquetWriter(candidates, _SPILL_SCHEMA) as spill:
+        offset = 0
+        for batch in handle.iter_batches(batch_size=batch_rows):
+            rows = slice(offset, offset + batch.num_rows)
+            chunk = verdicts.base(spec, batch)
+            numbers = batch.column("id_number").to_pylist()
+            for i, reason in enumerate(id_number_reasons(numbers)):
+                if reason is not None and chunk[i] == 0:
+                    chunk[i] = verdicts.code(reason)
+            mark_id_number_agreement(batch, chunk, verdicts)
+            verdicts.mark(chunk, "duplicate_key", same_key[rows])
+            codes[rows] = chunk
+            ok = np.nonzero(chunk == 0)[0]
+            tokens = keyring.tokens("id_number", [numbers[i] for i in ok])
+            spill.write_batch(
+                pa.record_batch(
+                    [pa.array(ok + offset, pa.int64()), pa.array(tokens, pa.binary(32))],
+                    schema=_SPILL_SCHEMA,
+                )
+            )
+            offset += batch.num_rows
+    del same_key
+    repeated = out_of_core.later_duplicates(candidates, ["token"], row="row")
+    candidates.unlink()
+    verdicts.mark(codes, "duplicate:id_number", rows_mask(repeated, n))
 
-    out: dict[str, Any] = {}
-    for f in spec.schema:
+    table_file = version_dir / "tables" / "persons.parquet"
+    person_ids = _write_accepted(
+        handle, codes, table_file, keyring, batch_rows=batch_rows, progress=progress
+    )
+    _write_index(out_of_core, table_file, version_dir / "index", batch_rows)
+    return codes, verdicts, np.sort(person_ids)
+
+
+def _stored_schema(source: pa.Schema) -> pa.Schema:
+    fields: list[pa.Field[Any]] = []
+    for f in TABLES["persons"].schema:
         if f.name in IDENTIFIER_COLUMNS:
-            out[f"{f.name}_token"] = pa.array(stored.pop(f"{f.name}_token"), type=pa.binary(32))
-            out[f"{f.name}_enc"] = pa.array(stored.pop(f"{f.name}_enc"), type=pa.binary())
+            fields.append(pa.field(f"{f.name}_token", pa.binary(32)))
+            fields.append(pa.field(f"{f.name}_enc", pa.binary()))  # type: ignore[arg-type]
         else:
-            out[f.name] = accepted.column(f.name)
-    result = pa.table(out)
-    pq.write_table(result, tables_dir / "persons.parquet", compression="zstd")
+            fields.append(pa.field(f.name, source.field(f.name).type))
+    return pa.schema(fields)
 
-    person_ids = accepted.column("person_id").to_numpy()
-    id_tokens = _fixed32(result.column("id_number_token"))
-    records = np.empty(
-        n,
-        dtype=[
+
+def _write_accepted(
+    handle: pq.ParquetFile,
+    codes: npt.NDArray[np.int16],
+    table_file: Path,
+    keyring: Keyring,
+    *,
+    batch_rows: int,
+    progress: Progress,
+) -> npt.NDArray[np.int64]:
+    """Tokenize, encrypt and write the accepted rows; their person ids."""
+    n = len(codes)
+    schema = _stored_schema(handle.schema_arrow)
+    ids: list[npt.NDArray[np.int64]] = []
+    with pq.ParquetWriter(table_file, schema, compression="zstd") as writer:
+        offset = 0
+        for batch in handle.iter_batches(batch_size=batch_rows):
+            good = batch.filter(pa.array(codes[offset : offset + batch.num_rows] == 0))
+            columns: list[Any] = []
+            for f in TABLES["persons"].schema:
+                if f.name in IDENTIFIER_COLUMNS:
+                    values = good.column(f.name).to_pylist()
+                    columns.append(pa.array(keyring.tokens(f.name, values), pa.binary(32)))
+                    columns.append(pa.array(keyring.encrypt_many(f.name, values), pa.binary()))
+                else:
+                    columns.append(good.column(f.name))
+            writer.write_batch(pa.record_batch(columns, schema=schema))
+            ids.append(np.asarray(good.column("person_id").to_numpy(), dtype=np.int64))
+            offset += batch.num_rows
+            progress("persons", batch.num_rows, n)
+    return np.concatenate(ids) if ids else np.zeros(0, np.int64)
+
+
+def _write_index(
+    out_of_core: OutOfCore, table_file: Path, index_dir: Path, batch_rows: int
+) -> None:
+    """The persons' token index: records sorted by ID-number token, written in chunks."""
+    widths = out_of_core.longest(table_file, ["status", "gender", "region_code"])
+    dtype = np.dtype(
+        [
             ("person_id", "<i8"),
             ("name_token", "V32"),
-            ("status", fixed_bytes(accepted.column("status")).dtype),
-            ("gender", fixed_bytes(accepted.column("gender")).dtype),
+            ("status", f"S{widths['status']}"),
+            ("gender", f"S{widths['gender']}"),
             ("birth_date", "<i4"),
-            ("region_code", fixed_bytes(accepted.column("region_code")).dtype),
-        ],
+            ("region_code", f"S{widths['region_code']}"),
+        ]
     )
-    records["person_id"] = person_ids
-    records["name_token"] = _fixed32(result.column("name_token")).view("V32")
-    for name in ("status", "gender", "region_code"):
-        records[name] = fixed_bytes(accepted.column(name))
-    records["birth_date"] = pc.cast(accepted.column("birth_date"), pa.int32()).to_numpy()
-    write_token_index(index_dir, "persons", id_tokens, records)
-    return codes, verdicts, np.sort(person_ids.astype(np.int64))
+    columns = ["id_number_token", *_INDEXED]
+    batches = out_of_core.sorted_batches(table_file, columns, "id_number_token", batch_rows)
+    with TokenIndexWriter(index_dir, "persons", dtype) as index:
+        for batch in batches:
+            records = np.empty(batch.num_rows, dtype=dtype)
+            records["person_id"] = batch.column("person_id").to_numpy()
+            records["name_token"] = _fixed32(batch.column("name_token")).view("V32")
+            for name in ("status", "gender", "region_code"):
+                records[name] = fixed_bytes(batch.column(name), widths[name])
+            records["birth_date"] = pc.cast(batch.column("birth_date"), pa.int32()).to_numpy()
+            index.add(_fixed32(batch.column("id_number_token")), records)
 
 
-def _fixed32(column: Any) -> npt.NDArray[np.bytes_]:
+def _fixed32(values: Any) -> npt.NDArray[np.bytes_]:
+    """A column of 32-byte values (fixed or variable width, as DuckDB returns them) as one
+    numpy ``S32`` array, without a Python object per value."""
+    column: Any = values if values.type == pa.binary(32) else pc.cast(values, pa.binary(32))
+    chunks: list[Any] = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     raw = b"".join(
         chunk.buffers()[1].to_pybytes()[32 * chunk.offset : 32 * (chunk.offset + len(chunk))]
-        for chunk in column.chunks
+        for chunk in chunks
     )
     result: npt.NDArray[np.bytes_] = np.frombuffer(raw, dtype="S32")
     return result

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 
 from enclave.biometrics import Template
@@ -28,12 +29,14 @@ __all__ = [
     "SEALED_TEMPLATE_BYTES",
     "SEALED_TEMPLATE_COLUMN",
     "TEMPLATE_INDEX",
+    "TEMPLATE_RECORD",
     "FaceTemplates",
     "open_template",
     "seal_template",
     "seal_templates",
     "stored_schema",
     "template_label",
+    "template_records",
     "write_template_index",
 ]
 
@@ -41,6 +44,7 @@ SEALED_TEMPLATE_COLUMN = "template_sealed"
 TEMPLATE_INDEX = "face_templates"
 # nonce (12) + 512 bytes of float32 + GCM tag (16)
 SEALED_TEMPLATE_BYTES = 12 + 4 * FACE_TEMPLATE_DIM + 16
+TEMPLATE_RECORD = np.dtype([("sealed", "u1", (SEALED_TEMPLATE_BYTES,))])
 
 
 def template_label(person_id: int) -> str:
@@ -76,17 +80,29 @@ def seal_templates(batch: pa.RecordBatch, keyring: Keyring) -> pa.RecordBatch:
     return batch.set_column(index, stored_schema(batch.schema).field(index), sealed)
 
 
+def template_records(table: pa.Table | pa.RecordBatch) -> np.ndarray:
+    """The index records of stored (sealed) rows, in their order."""
+    column: Any = table.column(SEALED_TEMPLATE_COLUMN)
+    if column.type != pa.binary(SEALED_TEMPLATE_BYTES):
+        lengths: Any = pc.binary_length(column)
+        if pc.any(pc.not_equal(lengths, pa.scalar(SEALED_TEMPLATE_BYTES))).as_py():
+            raise ValueError("a sealed face template has the wrong size")
+        column = pc.cast(column, pa.binary(SEALED_TEMPLATE_BYTES))
+    chunks: list[Any] = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    size = SEALED_TEMPLATE_BYTES
+    raw = b"".join(
+        chunk.buffers()[1].to_pybytes()[size * chunk.offset : size * (chunk.offset + len(chunk))]
+        for chunk in chunks
+    )
+    return np.frombuffer(raw, dtype=TEMPLATE_RECORD).copy()
+
+
 def write_template_index(directory: Path, batches: list[pa.RecordBatch]) -> None:
     """The lookup index of the stored (sealed) batches: one record per person."""
     schema = stored_schema(TABLES["face_templates"].schema)
-    table = pa.Table.from_batches(batches) if batches else schema.empty_table()
+    table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
     ids = np.asarray(table.column("person_id").to_numpy(), dtype=np.int64)
-    records = np.zeros(len(ids), dtype=[("sealed", "u1", (SEALED_TEMPLATE_BYTES,))])
-    for i, blob in enumerate(table.column(SEALED_TEMPLATE_COLUMN).to_pylist()):
-        if not isinstance(blob, bytes) or len(blob) != SEALED_TEMPLATE_BYTES:
-            raise ValueError("a sealed face template has the wrong size")
-        records["sealed"][i] = np.frombuffer(blob, dtype=np.uint8)
-    write_group_index(directory, TEMPLATE_INDEX, ids, records)
+    write_group_index(directory, TEMPLATE_INDEX, ids, template_records(table))
 
 
 def open_template(keyring: Keyring, person_id: int, sealed: bytes) -> Template:

@@ -33,6 +33,7 @@ __all__ = [
     "duplicate_mask",
     "mark_id_number_agreement",
     "member_mask",
+    "rows_mask",
     "table_path",
 ]
 
@@ -192,6 +193,13 @@ def duplicate_mask(table: pa.Table, keys: Sequence[str]) -> Mask:
         equal: Any = pc.equal(column.slice(1), column.slice(0, n - 1))
         same &= _np(pc.fill_null(equal, False))
     mask[order.to_numpy()[1:][same]] = True
+    return mask
+
+
+def rows_mask(rows: npt.NDArray[np.int64], n: int) -> Mask:
+    """A mask of ``n`` rows, true at the row numbers ``rows``."""
+    mask = np.zeros(n, dtype=np.bool_)
+    mask[rows] = True
     return mask
 
 
