@@ -99,6 +99,12 @@ _EXAMPLES = {
 }
 
 
+def _literal(value: str) -> str:
+    """``value`` as a Python string literal (JSON's double-quoted form is one, for the
+    printable ASCII of URLs, ids and key lines; anything else is escaped, never spliced)."""
+    return json.dumps(value, ensure_ascii=True)
+
+
 def python_snippet(
     details: ConnectionDetails,
     *,
@@ -115,7 +121,7 @@ def python_snippet(
         lines += [
             "",
             "# The zone's checkpoint key, pinned: every answer's receipt must verify against it.",
-            f'ZONE_KEY = load_named_public_key(b"{details.zone_public_key}")',
+            f"ZONE_KEY = load_named_public_key(b{_literal(details.zone_public_key)})",
         ]
     credential = (
         '    private_key=open("app-key.pem", "rb").read(),  # its public key is registered'
@@ -125,10 +131,10 @@ def python_snippet(
     lines += [
         "",
         "with Client.from_issuer(",
-        f'    "{details.issuer}",',
-        f'    "{client_id}",',
+        f"    {_literal(details.issuer)},",
+        f"    {_literal(client_id)},",
         credential,
-        f'    scope="{" ".join(scopes)}",',
+        f"    scope={_literal(' '.join(scopes))},",
     ]
     if details.zone_public_key:
         lines.append("    audit_key=ZONE_KEY,")

@@ -55,3 +55,15 @@ def test_without_a_published_zone_the_snippet_asks_for_the_target() -> None:
     )
     ast.parse(snippet)
     assert 'target="ZONE-HOST:PORT"' in snippet and "load_named_public_key" not in snippet
+
+
+def test_values_are_python_literals_never_spliced_code() -> None:
+    odd = ConnectionDetails('http://p/"); import os; os.system("x', "t", "z:1", False, None, None)
+    snippet = python_snippet(
+        odd, client_id='a"b', scopes=("audit:read",), purposes=(), private_key=False
+    )
+    tree = ast.parse(snippet)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    names = {c.func.attr for c in calls if isinstance(c.func, ast.Attribute)}
+    assert "system" not in names  # the quote stayed inside the string
+    assert '"a\\"b"' in snippet
