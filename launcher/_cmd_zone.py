@@ -136,6 +136,7 @@ def ingest_command(
                 source_dir,
                 keyring,
                 batch_rows=settings.ingest_batch_rows,
+                memory_mb=settings.ingest_memory_mb,
                 keep_versions=keep_versions,
                 max_reject_share=settings.max_reject_share,
                 progress=display.advance if progress else None,

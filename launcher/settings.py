@@ -80,6 +80,9 @@ class ZoneSettings:
     master_key: Secret | None = None
     # Ingest: rows are validated and written in batches of this many rows.
     ingest_batch_rows: int = 250_000
+    # Ingest: what the whole-table steps (repeated keys, the indexes' sorts) hold in memory, in
+    # MiB; past it they spill into the new version's temporary directory (issue 15).
+    ingest_memory_mb: int = 2048
     # Ingest: a version where any table has more than this share (0 to 1) of its rows rejected
     # is not published (an export with every ID number bad went live empty: issue 8).
     max_reject_share: float = 0.01
@@ -87,6 +90,10 @@ class ZoneSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_reject_share <= 1.0:
             raise SettingsError("setting zone.max_reject_share must be between 0 and 1")
+        if self.ingest_memory_mb < 512:
+            raise SettingsError("setting zone.ingest_memory_mb must be at least 512 (MiB)")
+        if self.ingest_batch_rows < 1:
+            raise SettingsError("setting zone.ingest_batch_rows must be at least 1")
 
 
 # SQLite's PRAGMA synchronous levels (https://sqlite.org/pragma.html#pragma_synchronous)
