@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from launcher.settings import SettingsError, load_settings
+from launcher.settings import SettingsError, ZoneSettings, load_settings
 
 
-def _load(tmp_path: Path, text: str) -> object:
+def _load(tmp_path: Path, text: str) -> ZoneSettings:
     config = tmp_path / "c.toml"
     config.write_text(text)
     return load_settings(environ={"DATAWARD_CONFIG": str(config)}).zone
@@ -19,7 +19,7 @@ def test_the_memory_bound_defaults_to_2_gib_and_is_read(tmp_path: Path) -> None:
     assert load_settings(environ={}).zone.ingest_memory_mb == 2048
     zone = load_settings(environ={}, overrides={"zone": {"ingest_memory_mb": 4096}}).zone
     assert zone.ingest_memory_mb == 4096
-    assert getattr(_load(tmp_path, "[zone]\ningest_memory_mb = 1024\n"), "ingest_memory_mb") == 1024
+    assert _load(tmp_path, "[zone]\ningest_memory_mb = 1024\n").ingest_memory_mb == 1024
 
 
 @pytest.mark.parametrize(
