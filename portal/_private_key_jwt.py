@@ -4,7 +4,8 @@
 - the assertion is verified with the app's registered key (``clients.jwks``) and only with
   the algorithms the portal registers keys for (ES256, PS256, Ed25519: never ``none`` nor an
   HMAC made with the public key);
-- ``iss`` = ``sub`` = the client id, ``aud`` = the token endpoint URL only (Authlib's check);
+- ``iss`` = ``sub`` = the client id (and a ``client_id`` sent beside it the same, RFC 7521
+  §4.2), ``aud`` = the token endpoint URL only (Authlib's check);
 - ``exp`` is required and at most :data:`MAX_ASSERTION_SECONDS` (5 minutes) ahead: a
   long-lived assertion is a bearer credential by another name;
 - ``jti`` is required and accepted once: each is stored (``client_assertion_jtis``) until the
@@ -54,6 +55,14 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         self._store = store
         self._token_endpoint = token_endpoint
         self._clock = clock
+
+    def __call__(self, query_client: Any, request: Any) -> ClientAdapter | None:
+        client: ClientAdapter | None = super().__call__(query_client, request)
+        presented = request.form.get("client_id")
+        if client is not None and presented and presented != client.client_id:
+            # RFC 7521 4.2: a client_id sent beside the assertion must name the same client.
+            raise InvalidClientError(description="client_id is not the assertion's sub.")
+        return client
 
     def get_audiences(self) -> list[str]:
         return [self._token_endpoint()]

@@ -241,3 +241,9 @@ def test_a_key_app_revokes_and_introspects_with_assertions(app: App) -> None:
         timeout=10,
     )
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+
+
+def test_a_client_id_beside_the_assertion_must_be_its_sub(server: PortalServer, app: App) -> None:
+    other = App(server)
+    _refused(app.post(app.assertion(), client_id=other.client_id), "client_id is not")
+    assert app.post(app.assertion(), client_id=app.client_id).status_code == 200
