@@ -215,8 +215,9 @@ class Client:
         portal publishes is pinned -- better than the gRPC server's own word, as it comes
         over the portal's HTTPS, but a key loaded out of band
         (:func:`~dataward.transparency.load_named_public_key` over the zone's published file)
-        pins against the operator too. A zone over TLS without ``credentials`` is dialled
-        with the system's root certificates.
+        pins against the operator too. The published target, when the metadata says it takes
+        TLS and no ``credentials`` are given, is dialled with the system's root certificates
+        (a ``target`` of your own is dialled as ``credentials`` say).
 
         Raises :class:`DiscoveryError` (metadata unusable, or no gRPC target known: give
         ``target``) and ``ValueError`` (not exactly one of secret and key, a key of a kind
