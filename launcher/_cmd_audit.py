@@ -26,6 +26,7 @@ from launcher._verify import (
     read_trusted,
     verify_logs,
 )
+from launcher._zone_dirs import require_zone
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
@@ -42,6 +43,8 @@ def _settings(zone_dir: Path | None) -> ZoneSettings:
 
 
 def _reader(zone_dir: Path) -> AuditReader:
+    if not (zone_dir / AUDIT_DB).exists():
+        require_zone(zone_dir)  # no zone there: 66; a zone's log removed: 74 (opening it)
     return AuditReader.open_read_only(zone_dir / AUDIT_DB)
 
 

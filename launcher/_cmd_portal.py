@@ -24,10 +24,12 @@ from types import FrameType
 
 import click
 
+from launcher._binds import check_bindable, parse_bind
 from launcher._oplog import configure
 from launcher._options import zone_option
 from launcher._portal_process import exit_with_parent, portal_key
 from launcher._setting_fields import setting_doc
+from launcher._zone_dirs import require_zone
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
@@ -79,6 +81,7 @@ def _settings(
     zone_dir = zone_dir or parent.get("zone_dir")
     bind = bind or parent.get("bind")
     settings = load_settings(overrides={"zone": {"dir": zone_dir}, "portal": {"bind": bind}})
+    require_zone(settings.zone.dir)  # never a portal database in a mistyped directory (66)
     if serving and settings.zone.master_key is not None:
         raise SettingsError(
             "the serving portal must not hold the master key: unset "
@@ -119,8 +122,12 @@ def portal(
     """
     if ctx.invoked_subcommand is not None:
         return
+    if bind:  # named as the option, before the settings would name it as portal.bind
+        parse_bind(bind, "--bind")
     settings = _settings(ctx, zone_dir, bind, serving=True)
     configure(settings.log.level)
+    source = "--bind" if bind else "setting portal.bind"
+    check_bindable(parse_bind(settings.portal.bind, source), source)  # in use: 69, named
     server = serve(portal_config(settings), slow_ms=settings.log.slow_ms)
     click.echo(f"portal listening on {server.url}", err=False)
     sys.stdout.flush()

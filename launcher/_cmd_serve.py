@@ -2,9 +2,9 @@
 [--engine duckdb|spark]``.
 
 Starts the gRPC API in this process and the portal as a separate process (it never holds the
-zone's keys); prints both addresses; runs until interrupted (SIGINT or SIGTERM: both stop
-cleanly, the portal process included). If the portal process dies, the gRPC API stops too
-and the command exits 69.
+zone's keys); prints both addresses as they really listen (port 0 resolved); runs until
+interrupted (SIGINT or SIGTERM: both stop cleanly, the portal process included). If the
+portal process dies, the gRPC API stops too and the command exits 69.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from types import FrameType
 
 import click
 
+from launcher._binds import parse_bind
 from launcher._oplog import configure, settings_summary
 from launcher._options import zone_option
 from launcher._portal_process import PortalProcessError
@@ -49,6 +50,9 @@ def serve(
     zone_dir: Path | None, grpc_bind: str | None, portal_bind: str | None, engine: str | None
 ) -> None:
     """Serve the zone: the gRPC API, and the portal in its own process."""
+    for given, option in ((grpc_bind, "--grpc-bind"), (portal_bind, "--portal-bind")):
+        if given:  # named as the option, before the settings would name it as their setting
+            parse_bind(given, option)
     settings = load_settings(
         overrides={
             "zone": {"dir": zone_dir},
@@ -65,7 +69,7 @@ def serve(
     why = "stopped"
     try:
         click.echo(f"portal listening on {serving.portal_url}")
-        click.echo(f"grpc listening on {serving.api.port}")
+        click.echo(f"grpc listening on {serving.grpc_address}")
         if serving.metrics is not None:
             click.echo(f"metrics listening on {serving.metrics.url}")
         sys.stdout.flush()

@@ -28,9 +28,10 @@ from enclave.dataset import (
     list_versions,
     rollback,
 )
-from enclave.keys import Keyring, init_zone, open_keyring
+from enclave.keys import Keyring, open_keyring
 from launcher._options import id_number_option, zone_option
 from launcher._progress import ProgressDisplay
+from launcher._zone_dirs import create_zone
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
@@ -68,7 +69,7 @@ def zone() -> None:
 def init_command(zone_dir: Path | None) -> None:
     """Create the zone directory and its keyring, sealed under the master key."""
     settings = _settings(zone_dir)
-    init_zone(settings.dir, _master_key(settings))
+    create_zone(settings.dir, _master_key(settings))  # a new or empty directory only
     keyring = _keyring(settings)
     click.echo(f"zone {keyring.zone_id} initialized in {settings.dir}")
     click.echo(f"public signing key: {settings.dir / 'public' / 'zone-signing-key.pub'}")

@@ -49,6 +49,7 @@ from enclave.budget import BudgetExhausted, BudgetLedgerCorrupt
 from enclave.compute import GmpyMissing
 from enclave.consent import ConsentNotFound
 from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
+from launcher._binds import AddressInUseError, MalformedBindError, UnusableBindError
 from launcher._cmd_compute import AuditorKeyInvalid, ComputeFileExists, ComputeFileMissing
 from launcher._metrics import MetricsBindError
 from launcher._operator_calls import (
@@ -58,6 +59,7 @@ from launcher._operator_calls import (
     ServerRejectedInputError,
 )
 from launcher._portal_process import PortalProcessError
+from launcher._zone_dirs import ZoneDirectoryNotEmptyError, ZoneNotCreatableError
 from launcher.settings import SettingsError
 from policies import PolicyError, PolicyUnreadableError
 from portal.errors import (
@@ -105,6 +107,10 @@ EX_CONFIG = 78  # settings missing or malformed
 # The most specific class with a row wins (see exit_code_for); the order is for reading.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (SettingsError, EX_CONFIG),
+    # listening addresses (--grpc-bind, --portal-bind, portal --bind, their settings)
+    (MalformedBindError, EX_CONFIG),  # not HOST:PORT, or a port past 65535
+    (UnusableBindError, EX_CONFIG),  # not this machine's address, not permitted
+    (AddressInUseError, EX_UNAVAILABLE),  # another program listens there
     (PortalProcessError, EX_UNAVAILABLE),  # `serve`: the portal process failed or died
     (MetricsBindError, EX_UNAVAILABLE),  # `serve`: metrics.bind in use
     (EngineUnavailable, EX_UNAVAILABLE),  # `serve --engine spark` without pyspark or Java
@@ -114,6 +120,8 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (CorruptKeyring, EX_NOPERM),
     (ZoneNotInitialized, EX_NOINPUT),
     (ZoneAlreadyInitialized, EX_CANTCREAT),
+    (ZoneDirectoryNotEmptyError, EX_CANTCREAT),  # `zone init` into a directory with files
+    (ZoneNotCreatableError, EX_CANTCREAT),  # `zone init` where it cannot write
     (SourceNotFound, EX_NOINPUT),
     (MissingTable, EX_DATAERR),
     (SchemaMismatch, EX_DATAERR),

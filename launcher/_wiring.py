@@ -64,6 +64,7 @@ from grpc_api import (
     operator_issuer,
     raw_public_key,
 )
+from launcher._binds import UnusableBindError, check_bindable, in_use, parse_bind
 from launcher._cmd_portal import portal_config
 from launcher._faces import ZoneFaces, open_faces
 from launcher._metrics import MetricsEndpoint, ZoneMetrics
@@ -385,6 +386,7 @@ class Serving:
     portal: PortalProcess
     operator: Portal
     feed: RevocationFeed
+    grpc_address: str  # host:port it really listens on (port 0 resolved)
     metrics: MetricsEndpoint | None = None  # the Prometheus endpoint, when metrics.bind is set
 
     @property
@@ -424,7 +426,21 @@ def start_serving(
     (every earlier one revoked) and for operator actions. If the portal process dies while
     serving, the gRPC API is stopped (``dataward serve`` exits non-zero); calls arriving
     before that fail closed once the revocation feed is stale (UNAVAILABLE).
+
+    Both addresses (``grpc_bind`` / ``portal_bind``, the ``--grpc-bind`` / ``--portal-bind``
+    options, else the settings) are parsed before the zone is opened and tried once it is (a
+    second ``serve`` on the zone is told so, 75, not that its ports are taken); see
+    :mod:`launcher._binds`: malformed or unusable 78, in use 69.
     """
+    grpc_source = "--grpc-bind" if grpc_bind else "setting grpc.bind"
+    portal_source = "--portal-bind" if portal_bind else "setting portal.bind"
+    grpc_at = parse_bind(grpc_bind or settings.grpc.bind, grpc_source)
+    portal_at = parse_bind(portal_bind or settings.portal.bind, portal_source)
+    if grpc_at == portal_at and grpc_at.port != 0:
+        raise UnusableBindError(
+            f"{grpc_source} and {portal_source} are the same address, {grpc_at}: the gRPC API "
+            "and the portal each need their own port"
+        )
     core = open_core(settings)
     metrics = ZoneMetrics() if settings.metrics.bind else None
     endpoint: MetricsEndpoint | None = None
@@ -432,6 +448,8 @@ def start_serving(
     child: PortalProcess | None = None
     stopping: list[ApiServer] = []
     try:
+        check_bindable(grpc_at, grpc_source)
+        check_bindable(portal_at, portal_source)
         if isinstance(core.engine, SparkEngine):
             # Now, not at the first query: without pyspark or Java `serve` stops with the
             # reason (EngineUnavailable, exit 69) before anything listens.
@@ -442,7 +460,7 @@ def start_serving(
         zone_client = operator.admin.replace_zone_client()
         child = PortalProcess.start(
             settings,
-            portal_bind or settings.portal.bind,
+            str(portal_at),
             on_exit=lambda _code: _stop_all(stopping),
         )
         bound = child.url.removeprefix("http://")
@@ -468,23 +486,29 @@ def start_serving(
                 ),
                 leeway_seconds=settings.grpc.token_leeway_seconds,
             )
-            api = build_server(
-                server_options(settings.grpc, grpc_bind),
-                checks=core.checks,
-                verifier=verifier,
-                receipts=core.audit,
-                refusals=AuditLogRefusals(core.audit),
-                audit_key_name=core.key_name,
-                audit_public_key=raw_public_key(core.keyring.public_key),
-                attest=partial(sign_attestation, core.keyring.signing_key, core.key_name),
-                policies=core.policies,
-                queries=core.queries,
-                reviews=core.reviews,
-                cards=core.cards,
-                audit_events=core.audit,
-                slow_ms=settings.log.slow_ms,
-                metrics=metrics.calls if metrics is not None else None,
-            )
+            try:
+                api = build_server(
+                    server_options(settings.grpc, str(grpc_at)),
+                    checks=core.checks,
+                    verifier=verifier,
+                    receipts=core.audit,
+                    refusals=AuditLogRefusals(core.audit),
+                    audit_key_name=core.key_name,
+                    audit_public_key=raw_public_key(core.keyring.public_key),
+                    attest=partial(sign_attestation, core.keyring.signing_key, core.key_name),
+                    policies=core.policies,
+                    queries=core.queries,
+                    reviews=core.reviews,
+                    cards=core.cards,
+                    audit_events=core.audit,
+                    slow_ms=settings.log.slow_ms,
+                    metrics=metrics.calls if metrics is not None else None,
+                )
+            except OSError as exc:
+                if exc.errno is not None:  # a system error, not grpc_api's "cannot bind"
+                    raise
+                # taken since it was checked; gRPC core says only that it cannot bind
+                raise in_use(grpc_at, grpc_source) from exc
         except BaseException:
             feed.stop()
             raise
@@ -495,7 +519,7 @@ def start_serving(
         # launcher._operator_calls): a second writer is refused with this, or hands its write here.
         core.audit.describe_writer(
             role="server",
-            grpc=operator_target(grpc_bind or settings.grpc.bind, api.port),
+            grpc=operator_target(str(grpc_at), api.port),
             tls=settings.grpc.tls_cert_file is not None,
             portal=child.url,
             dataset_version=core.zone.version,  # an ingest meanwhile never prunes it
@@ -504,7 +528,7 @@ def start_serving(
         # own token; the portal holds no zone data).
         write_zone_target(
             portal_config(settings).state_dir,
-            operator_target(grpc_bind or settings.grpc.bind, api.port),
+            operator_target(str(grpc_at), api.port),
             settings.grpc.tls_cert_file,
             zone_key=verifier_key(core.key_name, core.keyring.public_key),  # issue 14
         )
@@ -525,7 +549,7 @@ def start_serving(
                 operator.close()
             core.close()
         raise
-    return Serving(core, api, child, operator, feed, endpoint)
+    return Serving(core, api, child, operator, feed, grpc_at.at(api.port), endpoint)
 
 
 def operator_target(bind: str, port: int) -> str:

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from enclave.biometrics import DEFAULT_THRESHOLDS, ImageLimits, QualityGates, Thresholds
 from grpc_api import InvalidOptionError as InvalidGrpcOptionError
 from grpc_api import ServerOptions, VerifierOptions
+from launcher._binds import MalformedBindError, parse_bind
 from launcher._setting_fields import environment_of, setting_metadata
 from portal import InvalidOptionError, PortalOptions
 
@@ -150,8 +151,11 @@ class PortalSettings(PortalOptions):
     def __post_init__(self) -> None:
         try:
             super().__post_init__()
+            parse_bind(self.bind, "setting portal.bind")  # tried only by what listens on it
         except InvalidOptionError as exc:
             raise SettingsError(f"setting portal.{exc.option} {exc.rule}") from exc
+        except MalformedBindError as exc:
+            raise SettingsError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,11 @@ class GrpcSettings(VerifierOptions, ServerOptions):
         try:
             ServerOptions.__post_init__(self)
             VerifierOptions.__post_init__(self)
+            parse_bind(self.bind, "setting grpc.bind")
         except InvalidGrpcOptionError as exc:
             raise SettingsError(f"setting grpc.{exc.option} {exc.rule}") from exc
+        except MalformedBindError as exc:
+            raise SettingsError(str(exc)) from None
 
 
 QUERY_ENGINES = ("duckdb", "spark")

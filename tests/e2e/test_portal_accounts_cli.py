@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from enclave.keys import init_zone
 from launcher.cli import main
 from portal import Portal, PortalConfig, PortalKey, read_portal_log
 
@@ -47,6 +48,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A portal with an insurer (derived slug), a public body (given slug), a partner user and
     a steward."""
     z = tmp_path_factory.mktemp("accounts") / "zone"
+    init_zone(z, b"the zone's master key, not the portal's")  # `portal` needs a zone (66)
     _ok(z, "org", "create", "--name", "Acme Insurance AG", "--kind", "insurer")
     _ok(
         z,

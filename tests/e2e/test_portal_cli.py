@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from dataward.transparency import verify_log_entries
+from enclave.keys import init_zone
 from portal import Portal, PortalConfig, PortalKey, create_app, read_portal_log
 from portal.errors import AuthenticationError
 from tests.support.portal_keys import write_legacy_keys
@@ -57,7 +58,10 @@ def _all_bytes(directory: Path) -> bytes:
 
 @pytest.fixture
 def zone(tmp_path: Path) -> Path:
-    return tmp_path / "zone"
+    # a real zone: `dataward portal` refuses a directory that is not one (issue 14)
+    zone = tmp_path / "zone"
+    init_zone(zone, b"the zone's master key, not the portal's")
+    return zone
 
 
 def test_create_steward_reads_the_password_from_stdin(zone: Path) -> None:

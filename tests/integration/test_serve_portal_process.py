@@ -22,8 +22,9 @@ import pytest
 
 from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
+from launcher._binds import AddressInUseError
 from launcher._cmd_portal import portal_config
-from launcher._portal_process import PortalProcessError, portal_settings_toml
+from launcher._portal_process import PortalProcess, PortalProcessError, portal_settings_toml
 from launcher._wiring import Serving, start_serving
 from launcher.settings import Secret, Settings, SettingsError, load_settings
 from portal import Portal, PortalConfig, PortalKey
@@ -138,8 +139,20 @@ def test_a_portal_that_cannot_start_is_a_clear_error(zone_dir: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(PortalProcessError, match="exited before serving") as raised:
+            PortalProcess.start(_settings(zone_dir), f"127.0.0.1:{port}", timeout=120)
+    assert "stderr ends with" in str(raised.value)
+    assert f"--bind: 127.0.0.1:{port} is already in use" in str(raised.value)
+
+
+def test_a_taken_portal_address_stops_serve_before_the_portal_starts(zone_dir: Path) -> None:
+    # issue 14: tried before anything starts, the option named (exit 69), not the child's tail
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(AddressInUseError) as raised:
             start_serving(_settings(zone_dir), portal_bind=f"127.0.0.1:{port}")
-    assert "stderr ends with" in str(raised.value) and "in use" in str(raised.value)
+    assert str(raised.value).startswith(f"--portal-bind: 127.0.0.1:{port} is already in use")
 
 
 # A parent that starts the portal child exactly as `dataward serve` does, says who it started,

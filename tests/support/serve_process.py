@@ -56,7 +56,7 @@ def start_serve(zone: Path, env: dict[str, str]) -> Served:
         if line.startswith("portal listening on "):
             portal_url = line.removeprefix("portal listening on ").strip()
         if line.startswith("grpc listening on "):
-            grpc_port = int(line.rsplit(" ", 1)[1])
+            grpc_port = int(line.rsplit(":", 1)[1])  # "grpc listening on HOST:PORT"
         if line.startswith("metrics listening on "):
             metrics_url = line.removeprefix("metrics listening on ").strip()
     return Served(process, grpc_port, portal_url, lines, metrics_url)
