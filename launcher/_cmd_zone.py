@@ -31,7 +31,7 @@ from enclave.dataset import (
 from enclave.keys import Keyring, open_keyring
 from launcher._options import id_number_option, zone_option
 from launcher._progress import ProgressDisplay
-from launcher._zone_dirs import create_zone
+from launcher._zone_dirs import create_zone, require_zone
 from launcher.settings import (
     MASTER_KEY_FILE_VARIABLE,
     MASTER_KEY_VARIABLE,
@@ -307,7 +307,9 @@ def rollback_command(zone_dir: Path | None, version: str) -> None:
 @zone_option
 def inspect_command(zone_dir: Path | None) -> None:
     """Tables, row counts, columns with their classes, the dataset version (no key needed)."""
-    summary = inspect_zone(_settings(zone_dir).dir)
+    zone_path = _settings(zone_dir).dir
+    require_zone(zone_path)  # not "no dataset yet" for a directory that is no zone at all
+    summary = inspect_zone(zone_path)
     click.echo(f"zone {summary.zone_id}  version {summary.version}  created {summary.created}")
     for table in summary.tables:
         click.echo(f"{table.name}: {table.rows:,} rows ({table.rejected:,} rejected at ingest)")

@@ -1,0 +1,445 @@
+"""Every failure README's "Exit codes" table documents, run, its exit code compared (issue 14).
+
+The table is read from README.md: each row's failure text must have a scenario here and each
+scenario a row, so a row added, removed or given another code fails until the two agree.
+The commands run in this process through ``launcher.cli.main`` (the same table, the same
+``sys.exit``), on real zones, real sockets and real files, with the environment of each run
+set here and every other ``DATAWARD_*`` variable removed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import socket
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from enclave.audit import AuditLog
+from enclave.dataset import ingest
+from enclave.keys import init_zone, open_keyring
+from launcher._wiring import AUDIT_DB
+from launcher.cli import main
+from launcher.settings import (
+    CONFIG_VARIABLE,
+    ENVIRONMENT,
+    MASTER_KEY_FILE_VARIABLE,
+    MASTER_KEY_VARIABLE,
+    PORTAL_KEY_FILE_VARIABLE,
+    PORTAL_KEY_VARIABLE,
+    load_settings,
+)
+from tests.support.zone_source import MASTER_KEY, bad_check, make_source
+
+README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+_TABLE = README.split("\n### Exit codes\n", 1)[1].split("\n## ", 1)[0]
+# failure text -> exit code, in the table's order
+DOCUMENTED: dict[str, int] = {
+    match[1]: int(match[2])
+    for match in re.finditer(r"^\| (.+?) \| (\d+) \|$", _TABLE, re.M)
+    if match[1] != "failure"
+}
+KEY = {MASTER_KEY_VARIABLE: MASTER_KEY.decode()}
+DEFAULT_POLICY = Path(__file__).parents[2] / "policies" / "default.yaml"
+PORTAL_KEY = {PORTAL_KEY_VARIABLE: "the portal's own key, not the master key"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One command line, its environment and stdin, and what its message must say."""
+
+    args: list[str]
+    says: str
+    env: dict[str, str] = field(default_factory=lambda: dict(KEY))
+    stdin: str = ""
+    code: int | None = None  # None: the row's; 0 for a step that prepares the next
+    then: Callable[[], None] | None = None  # run after it
+
+
+@dataclass
+class Place:
+    """The directories a scenario works in."""
+
+    tmp: Path
+    served: Path  # an initialized zone with a dataset, a fresh copy per scenario
+    ids: list[str]  # valid ID numbers of its persons
+
+    def fresh(self, name: str) -> Path:
+        """A new, initialized zone without a dataset."""
+        zone = self.tmp / name
+        init_zone(zone, MASTER_KEY)
+        return zone
+
+
+@pytest.fixture(scope="module")
+def zone_with_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    root = tmp_path_factory.mktemp("readme-exit")
+    source = make_source(10)
+    zone = root / "zone"
+    init_zone(zone, MASTER_KEY)
+    ingest(zone, source.write(root / "src"), open_keyring(zone, MASTER_KEY))
+    return zone, source.column("persons", "id_number")
+
+
+@pytest.fixture
+def place(tmp_path: Path, zone_with_data: tuple[Path, list[str]]) -> Place:
+    zone, ids = zone_with_data
+    served = tmp_path / "served"
+    shutil.copytree(zone, served)
+    return Place(tmp_path, served, ids)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+# -- the scenarios, by the README's failure text ------------------------------------------------
+
+Scenario = Callable[[Place, int], list[Run]]
+_HELD: list[AuditLog] = []  # audit logs a scenario holds open while its commands run
+
+
+def _id_on_argv(p: Place, _port: int) -> list[Run]:
+    args = ["zone", "lookup", "--zone", str(p.served), "--id-number", p.ids[0]]
+    return [Run(args, "shell history")]
+
+
+def _usage(p: Place, _port: int) -> list[Run]:
+    return [
+        Run(["zone", "inspect", "--zone", str(p.served), "--bogus"], "No such option '--bogus'"),
+        Run(["zone", "ingest", "--zone", str(p.served)], "Missing option '--source'"),
+    ]
+
+
+def _too_many_rejects(p: Place, _port: int) -> list[Run]:
+    source = make_source(10)
+    ids = source.column("persons", "id_number")
+    ids[0] = bad_check(ids[0])
+    src = source.write(p.tmp / "bad-src")
+    return [Run(["zone", "ingest", "--zone", str(p.served), "--source", str(src)], "1 of 10 rows")]
+
+
+def _missing_table_or_column(p: Place, _port: int) -> list[Run]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    missing = make_source(10).write(p.tmp / "missing", skip=("claims",))
+    typed = make_source(10).write(p.tmp / "typed")
+    table = pq.read_table(typed / "persons.parquet")
+    column = table.schema.get_field_index("status")
+    table = table.set_column(column, "status", pa.array([1] * table.num_rows, pa.int32()))
+    pq.write_table(table, typed / "persons.parquet")
+    return [
+        Run(["zone", "ingest", "--zone", str(p.served), "--source", str(missing)], "'claims'"),
+        Run(
+            ["zone", "ingest", "--zone", str(p.served), "--source", str(typed)],
+            "table 'persons', column 'status'",
+        ),
+    ]
+
+
+def _invalid_id(p: Place, _port: int) -> list[Run]:
+    bad = bad_check(p.ids[1])
+    return [
+        Run(["zone", "lookup", "--zone", str(p.served)], "check character", stdin=bad + "\n"),
+        Run(["audit", "who-checked", "--zone", str(p.served)], "check character", stdin=bad + "\n"),
+    ]
+
+
+def _tampered_log(p: Place, _port: int) -> list[Run]:
+    def tamper() -> None:
+        db = sqlite3.connect(p.served / AUDIT_DB)
+        with db:
+            db.execute("UPDATE leaves SET leaf = leaf || x'20' WHERE idx = 0")
+        db.close()
+
+    apply = ["policy", "apply", "--zone", str(p.served), str(DEFAULT_POLICY)]
+    return [
+        Run(apply, "", code=0, then=tamper),  # its policy_changed leaf, then changed
+        Run(["audit", "verify", "--zone", str(p.served)], "entry 0", env={}),
+    ]
+
+
+def _bad_policy(p: Place, _port: int) -> list[Run]:
+    document = p.tmp / "policy.yaml"
+    document.write_text("views: 7\n")
+    return [
+        Run(["policy", "check", str(document)], str(document), env={}),
+        Run(["policy", "apply", "--zone", str(p.served), str(document)], str(document)),
+    ]
+
+
+def _not_a_zone(p: Place, _port: int) -> list[Run]:
+    empty = p.tmp / "empty"
+    empty.mkdir()
+    missing = p.tmp / "nowhere"
+    return [
+        Run(["zone", "inspect", "--zone", str(missing)], "is not a zone (does not exist)"),
+        Run(["audit", "tail", "--zone", str(missing)], "is not a zone (does not exist)", env={}),
+        Run(["audit", "tail", "--zone", str(empty)], "is not a zone (has no keyring.json)", env={}),
+        Run(
+            ["portal", "--zone", str(missing), "--bind", "127.0.0.1:0"], "is not a zone", PORTAL_KEY
+        ),
+        Run(
+            ["portal", "--zone", str(missing), "create-steward", "--username", "s"],
+            "is not a zone",
+            PORTAL_KEY,
+            "a long enough password\n",
+        ),
+    ]
+
+
+def _no_source(p: Place, _port: int) -> list[Run]:
+    args = ["zone", "ingest", "--zone", str(p.served), "--source", str(p.tmp / "absent")]
+    return [Run(args, "source directory does not exist")]
+
+
+def _no_dataset(p: Place, _port: int) -> list[Run]:
+    zone = p.fresh("no-data")
+    return [
+        Run(["zone", "inspect", "--zone", str(zone)], "no dataset yet", env={}),
+        Run(["zone", "lookup", "--zone", str(zone)], "no dataset yet", stdin=p.ids[0] + "\n"),
+    ]
+
+
+def _address_in_use(p: Place, port: int) -> list[Run]:
+    taken = f"127.0.0.1:{port}"
+    free = "127.0.0.1:0"
+    zone = ["--zone", str(p.served)]
+    return [
+        Run(["serve", *zone, "--grpc-bind", taken, "--portal-bind", free], f"--grpc-bind: {taken}"),
+        Run(
+            ["serve", *zone, "--grpc-bind", free, "--portal-bind", taken], f"--portal-bind: {taken}"
+        ),
+        Run(["portal", *zone, "--bind", taken], f"--bind: {taken} is already in use", PORTAL_KEY),
+    ]
+
+
+def _init_on_a_zone(p: Place, _port: int) -> list[Run]:
+    return [Run(["zone", "init", "--zone", str(p.served)], "already initialized")]
+
+
+def _init_not_empty(p: Place, _port: int) -> list[Run]:
+    used = p.tmp / "used"
+    used.mkdir()
+    (used / "notes.txt").write_text("someone's file\n")
+    return [Run(["zone", "init", "--zone", str(used)], "is not empty")]
+
+
+def _init_cannot_create(p: Place, _port: int) -> list[Run]:
+    in_the_way = p.tmp / "a-file"
+    in_the_way.write_text("")
+    return [
+        Run(["zone", "init", "--zone", str(in_the_way / "zone")], "a file is in the way"),
+        Run(["zone", "init", "--zone", "/proc/dataward-zone"], "cannot create the zone in /proc"),
+    ]
+
+
+def _datagen_not_empty(p: Place, _port: int) -> list[Run]:
+    out = p.tmp / "out"
+    out.mkdir()
+    (out / "x").write_text("")
+    return [Run(["datagen", "--out", str(out), "--persons", "5"], "is not empty", env={})]
+
+
+def _log_removed(p: Place, _port: int) -> list[Run]:
+    (p.served / AUDIT_DB).unlink()
+    return [Run(["audit", "tail", "--zone", str(p.served)], "no audit log", env={})]
+
+
+def _zone_busy(p: Place, _port: int) -> list[Run]:
+    # another writer holds the zone's log: a process that is not a server (nothing to hand
+    # the write to); held by this process, released when the scenario's runs are done
+    settings = load_settings(environ={})
+    keyring = open_keyring(p.served, MASTER_KEY)
+    name = f"dataward-zone-{keyring.zone_id}"
+    _HELD.append(
+        AuditLog.open(p.served / AUDIT_DB, settings.audit, keyring.signing_key, name, name)
+    )
+    return [Run(["policy", "apply", "--zone", str(p.served), str(DEFAULT_POLICY)], "audit log")]
+
+
+def _wrong_key(p: Place, _port: int) -> list[Run]:
+    corrupt = p.fresh("corrupt")
+    raw = bytearray((corrupt / "keyring.json").read_bytes())
+    raw[raw.index(b'"ciphertext"') + 20] ^= 0x01
+    (corrupt / "keyring.json").write_bytes(bytes(raw))
+    other = {MASTER_KEY_VARIABLE: "some other master key!"}
+    return [
+        Run(["zone", "lookup", "--zone", str(p.served)], "wrong master key", other, p.ids[0]),
+        Run(["zone", "lookup", "--zone", str(corrupt)], "corrupt keyring", stdin=p.ids[0]),
+    ]
+
+
+def _no_master_key(p: Place, _port: int) -> list[Run]:
+    return [Run(["zone", "lookup", "--zone", str(p.served)], "master key is missing", {}, p.ids[0])]
+
+
+def _key_twice(p: Place, _port: int) -> list[Run]:
+    key_file = p.tmp / "master.key"
+    key_file.write_bytes(MASTER_KEY)
+    portal_file = p.tmp / "portal.key"
+    portal_file.write_text(PORTAL_KEY[PORTAL_KEY_VARIABLE])
+    both = {**KEY, MASTER_KEY_FILE_VARIABLE: str(key_file)}
+    both_portal = {**PORTAL_KEY, PORTAL_KEY_FILE_VARIABLE: str(portal_file)}
+    return [
+        Run(
+            ["zone", "init", "--zone", str(p.tmp / "z")],
+            f"both {MASTER_KEY_VARIABLE} and {MASTER_KEY_FILE_VARIABLE} are set",
+            both,
+        ),
+        Run(
+            ["portal", "--zone", str(p.served), "--bind", "127.0.0.1:0"],
+            f"both {PORTAL_KEY_VARIABLE} and {PORTAL_KEY_FILE_VARIABLE} are set",
+            both_portal,
+        ),
+    ]
+
+
+def _malformed_setting(p: Place, _port: int) -> list[Run]:
+    bad = {**KEY, "DATAWARD_AUDIT_SYNCHRONOUS": "SOMETIMES"}
+    return [
+        Run(["audit", "tail", "--zone", str(p.served)], "audit.sqlite_synchronous", bad),
+        Run(["zone", "init", "--zone", str(p.tmp / "z")], "audit.sqlite_synchronous", bad),
+    ]
+
+
+def _malformed_address(p: Place, _port: int) -> list[Run]:
+    zone = ["--zone", str(p.served)]
+    free = "127.0.0.1:0"
+    return [
+        Run(["serve", *zone, "--grpc-bind", "127.0.0.1:99999"], "port 99999"),
+        Run(["serve", *zone, "--grpc-bind", "127.0.0.1"], "is not HOST:PORT"),
+        Run(["serve", *zone, "--grpc-bind", free, "--portal-bind", "::1:80"], "in brackets"),
+        Run(["serve", *zone, "--grpc-bind", "192.0.2.1:0", "--portal-bind", free], "cannot listen"),
+        Run(["portal", *zone, "--bind", "127.0.0.1:70000"], "--bind: port 70000", PORTAL_KEY),
+        Run(
+            ["serve", *zone],
+            "setting grpc.bind: port 65536",
+            {**KEY, "DATAWARD_GRPC_BIND": "127.0.0.1:65536"},
+        ),
+    ]
+
+
+def _portal_with_master_key(p: Place, _port: int) -> list[Run]:
+    env = {**PORTAL_KEY, **KEY}
+    args = ["portal", "--zone", str(p.served), "--bind", "127.0.0.1:0"]
+    return [Run(args, "the serving portal must not hold the master key", env)]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "a person's ID number written on the command line (`--id-number 1234...`)": _id_on_argv,
+    "an unknown option, or a required one missing": _usage,
+    "`zone ingest`: a table's rejected share passes `zone.max_reject_share` (nothing published)": (
+        _too_many_rejects
+    ),
+    "`zone ingest`: a table missing from the export, or a column missing or of the wrong type": (
+        _missing_table_or_column
+    ),
+    "`zone lookup`, `audit who-checked`: an invalid ID number": _invalid_id,
+    "`audit verify`: an entry of the log changed behind the zone's back": _tampered_log,
+    "`policy check`, `policy apply`: a policy document with an error (file and path named)": (
+        _bad_policy
+    ),
+    "a directory that is not a zone (`zone inspect`, `audit tail`, `portal --zone`: never "
+    "created)": _not_a_zone,
+    "`zone ingest --source`: a directory that does not exist": _no_source,
+    "`zone inspect`, `zone lookup`: a zone with no dataset yet": _no_dataset,
+    "`serve --grpc-bind`, `serve --portal-bind`, `portal --bind`: an address another program "
+    "listens on": _address_in_use,
+    "`zone init` on a zone": _init_on_a_zone,
+    "`zone init` into a directory that is not empty": _init_not_empty,
+    "`zone init` where the directory cannot be created (a file in the way, a read-only place)": (
+        _init_cannot_create
+    ),
+    "`datagen --out`: a directory that is not empty": _datagen_not_empty,
+    "a zone whose audit log was removed": _log_removed,
+    "another process writes the zone (a second `serve`, a command while one runs that cannot "
+    "hand its write to it)": _zone_busy,
+    "a wrong master key, or a corrupt keyring": _wrong_key,
+    "the master key missing": _no_master_key,
+    "a key given twice: both `DATAWARD_MASTER_KEY` and `DATAWARD_MASTER_KEY_FILE` set (or both "
+    "portal key variables)": _key_twice,
+    "a malformed setting (`DATAWARD_AUDIT_SYNCHRONOUS=SOMETIMES`: the message names the "
+    "setting)": _malformed_setting,
+    "a listening address that is not `HOST:PORT`, a port outside 1–65535 (0: any free port), or "
+    "not an address of this machine": _malformed_address,
+    "serving `portal` with the master key in its environment": _portal_with_master_key,
+}
+
+
+def test_every_documented_failure_has_a_scenario_and_every_scenario_a_row() -> None:
+    assert len(DOCUMENTED) >= 20
+    assert set(DOCUMENTED) - set(SCENARIOS) == set(), "README rows no scenario here runs"
+    assert set(SCENARIOS) - set(DOCUMENTED) == set(), "scenarios for rows the README lost"
+
+
+def test_every_exit_code_the_readme_names_is_in_the_table() -> None:
+    named = {int(code) for code in re.findall(r"\bexits? (\d\d)\b", README)}
+    assert named - {*DOCUMENTED.values(), 70} == set()
+
+
+def _dataward(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], run: Run
+) -> tuple[int, str]:
+    variables = {*ENVIRONMENT, MASTER_KEY_VARIABLE, MASTER_KEY_FILE_VARIABLE, CONFIG_VARIABLE}
+    for name in variables | {PORTAL_KEY_VARIABLE, PORTAL_KEY_FILE_VARIABLE}:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in run.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(run.stdin))
+    capsys.readouterr()
+    try:
+        main(run.args)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    DOCUMENTED.items(),
+    ids=[
+        f"{code}-" + re.sub(r"[^a-z0-9]+", "-", text.lower())[:40]
+        for text, code in DOCUMENTED.items()
+    ],
+)
+def test_a_documented_failure_exits_with_its_documented_code(
+    failure: str,
+    code: int,
+    place: Place,
+    taken_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    try:
+        runs = SCENARIOS[failure](place, taken_port)
+        for run in runs:
+            got, stderr = _dataward(monkeypatch, capsys, run)
+            if run.code == 0:
+                assert got == 0, stderr
+                if run.then is not None:
+                    run.then()
+                continue
+            assert (got, run.says in stderr) == (code, True), (
+                f"`dataward {' '.join(run.args)}`: exit {got}, README says {code} for "
+                f"{failure!r}; stderr: {stderr}"
+            )
+            assert "Traceback" not in stderr and "this is a bug" not in stderr
+            assert not any(number in stderr for number in place.ids)
+    finally:
+        while _HELD:
+            _HELD.pop().close()
+    if failure.startswith("a directory that is not a zone"):
+        assert not (place.tmp / "nowhere").exists()  # never created, by `portal` either
