@@ -162,11 +162,13 @@ class PortalProcess:
         settings: Settings,
         bind: str,
         *,
-        timeout: float = 30.0,
+        timeout: float = 90.0,
         on_exit: Callable[[int], None] = lambda _code: None,
     ) -> PortalProcess:
         """Start the child and wait until it serves its JWKS; raise PortalProcessError (with
-        the tail of its stderr) when it exits or is not ready within ``timeout`` seconds, and
+        the tail of its stderr) when it exits or is not ready within ``timeout`` seconds (90:
+        a loaded small machine took 14-34 s to import the portal; a child that dies is
+        reported at once, so the bound only matters for one that hangs), and
         SettingsError when there is no portal key to give it (see :func:`portal_key`)."""
         key = portal_key(settings)
         if key is None:
