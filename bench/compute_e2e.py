@@ -176,7 +176,7 @@ def _run(serving: Serving, ids: list[str], args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     batch = ids[: min(len(ids), 4096)]
     for number in batch:
-        core.checks.grant_consent(_OPERATOR, id_number=number, partner=str(bank.id), purpose=LOAN)
+        core.checks.grant_consent(_OPERATOR, id_number=number, partner=bank.slug, purpose=LOAN)
     print(f"consents: {len(batch):,} persons to the bank in {time.perf_counter() - t0:.0f} s")
     person_ids = []
     for number in batch:
@@ -207,7 +207,7 @@ def _run(serving: Serving, ids: list[str], args: argparse.Namespace) -> None:
         client.register_model(card, partner.sign_card(card, auditor, AUDITOR, expires))
         model, bounds = core.scoring.model(
             policy,
-            str(bank.id),
+            bank.slug,
             "loan-risk",
             1,
             scheme="PAILLIER",

@@ -221,7 +221,7 @@ def _serve_mode(
     creds = admin.approve_app(steward, app.client_id)
     for number in ids:
         serving.core.checks.grant_consent(
-            Caller("bench", "operator"), id_number=number, partner=str(org.id), purpose=UW
+            Caller("bench", "operator"), id_number=number, partner=org.slug, purpose=UW
         )
     return serving, dataclasses.replace(
         load,

@@ -107,9 +107,9 @@ from policies import Deny, Policy, default_policy, default_policy_text
 from synthetic import generate
 
 MASTER_KEY = b"bench master key, not a secret"
-# The default policy grants organization "2" claims_analysis for underwriting (exact) and
-# for research (its grant says `release: dp`).
-ORGANIZATION = "2"
+# The default policy grants organization demo-insurer (a slug: the token's `org`)
+# claims_analysis for underwriting (exact) and for research (its grant says `release: dp`).
+ORGANIZATION = "demo-insurer"
 PURPOSE = "INSURANCE_UNDERWRITING"
 DP_PURPOSE = "RESEARCH"
 VIEW = "claims_analysis"
@@ -385,13 +385,8 @@ def _partner(serving: Serving) -> ClientCredentialsTokenSource:
     audit:read, for underwriting and research, with its token from the real portal (client
     credentials)."""
     admin = serving.admin
-    # A fresh portal numbers organizations from 1; the policy grants organization 2.
     admin.create_organization("Bench Research", "RESEARCH")
-    org = admin.create_organization("Bench Insurance", "INSURER")
-    if str(org.id) != ORGANIZATION:
-        raise RuntimeError(
-            f"the portal gave the insurer id {org.id}, the policy grants {ORGANIZATION}"
-        )
+    org = admin.create_organization("Bench Insurance", "INSURER", slug=ORGANIZATION)
     steward = admin.create_steward("bench-steward", "bench steward password 1")
     user = admin.create_partner_user(org, "bench-partner", "bench partner password 1")
     app = admin.register_app(

@@ -19,6 +19,7 @@ from enclave.audit import AuditReader, who_checked
 from enclave.keys import open_keyring
 from enclave.persons import validate_id_number
 from launcher._options import id_number_option, zone_option
+from launcher._organizations import organization_names
 from launcher._verify import (
     AUDIT_DB,
     describe,
@@ -112,8 +113,10 @@ def tail_command(zone_dir: Path | None, count: int) -> None:
 @zone_option
 @id_number_option
 def who_checked_command(zone_dir: Path | None, id_number: str) -> None:
-    """List who asked about a person: organization, client, when, purpose, decision."""
-    settings = _settings(zone_dir)
+    """List who asked about a person: organization (slug and name), client, when, purpose,
+    decision."""
+    everything = load_settings(overrides={"zone": {"dir": zone_dir}})
+    settings = everything.zone
     if settings.master_key is None:
         raise SettingsError(
             f"the master key is missing: set {MASTER_KEY_VARIABLE} or {MASTER_KEY_FILE_VARIABLE}"
@@ -125,12 +128,15 @@ def who_checked_command(zone_dir: Path | None, id_number: str) -> None:
         entries = who_checked(reader, token)
     finally:
         reader.close()
+    names = organization_names(everything) if entries else {}
     for entry in entries:
         click.echo(
             json.dumps(
                 {
                     "time": entry.time.isoformat(),
                     "organization": entry.organization,
+                    # the portal's name for the slug; the slug itself when it has none
+                    "organization_name": names.get(entry.organization, entry.organization),
                     "client_id": entry.client_id,
                     "purpose": entry.purpose,
                     "decision": entry.decision,

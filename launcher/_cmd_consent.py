@@ -1,9 +1,11 @@
 """``dataward consent grant``: record a person's consent (standing in for the citizen channel).
 
 The identity number is tokenized inside the zone and never stored; the command prints the
-consent reference and the audit receipt's leaf index. While ``dataward serve`` runs on the
-zone, the grant goes through that server (the zone's audit log has one writer; see
-:mod:`launcher._operator_calls`) and prints the same.
+consent reference and the audit receipt's leaf index. ``--partner`` is the organization's slug
+(the access token's ``org`` claim), and must name an ACTIVE partner organization of the zone's
+portal (exit 65 otherwise: a consent for any other string could never match a call). While
+``dataward serve`` runs on the zone, the grant goes through that server (the zone's audit log
+has one writer; see :mod:`launcher._operator_calls`) and prints the same.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from enclave.audit import AuditLogBusy
 from enclave.release import Caller
 from launcher._operator_calls import grant_through_server
 from launcher._options import id_number_option, zone_option
+from launcher._organizations import require_partner
 from launcher._wiring import open_core
 from launcher.settings import load_settings
 
@@ -31,7 +34,12 @@ def consent() -> None:
 @consent.command("grant")
 @zone_option
 @id_number_option
-@click.option("--partner", required=True, help="The partner organization (token `org`).")
+@click.option(
+    "--partner",
+    required=True,
+    metavar="SLUG",
+    help="The partner organization's slug (`dataward portal org list`; the token's `org`).",
+)
 @click.option("--purpose", required=True, type=click.Choice([p.value for p in Purpose]))
 @click.option("--days", default=365, show_default=True, type=int, help="Validity in days.")
 @click.option("--single-use", is_flag=True, help="Consumed by the first answer.")
@@ -40,6 +48,7 @@ def grant(  # noqa: PLR0917 (one parameter per click option)
 ) -> None:
     """Grant a consent; prints its reference (through the server while one serves the zone)."""
     settings = load_settings(overrides={"zone": {"dir": zone_dir}})
+    require_partner(settings, partner)
     try:
         core = open_core(settings)
     except AuditLogBusy as busy:

@@ -229,8 +229,9 @@ def _serve_and_check(  # noqa: PLR0917 (the demo's cast, in order)
         _step(say, 6, "A steward approves an insurer's and a bank's apps in the portal")
         steward_password = secrets.token_urlsafe(18)
         steward = admin.create_steward("steward", steward_password)
-        insurer = admin.create_organization("Demo Insurance Co.", "INSURER")
-        bank = admin.create_organization("Demo Bank", "BANK")
+        # Slugs name partners everywhere (the token's `org`, the policy's grants, consents).
+        insurer = admin.create_organization("Demo Insurance Co.", "INSURER", slug="demo-insurer")
+        bank = admin.create_organization("Demo Bank", "BANK", slug="demo-bank")
         insurer_user = admin.create_partner_user(insurer, "insurer", secrets.token_urlsafe(18))
         bank_user = admin.create_partner_user(bank, "banker", secrets.token_urlsafe(18))
         insurer_app = admin.register_app(
@@ -273,14 +274,20 @@ def _serve_and_check(  # noqa: PLR0917 (the demo's cast, in order)
         operator = Caller("demo", "citizen-channel")
         for id_number in (people.active, people.suspended, people.deceased):
             grant = serving.core.checks.grant_consent(
-                operator, id_number=id_number, partner=str(insurer.id), purpose=INSURER_PURPOSE
+                operator, id_number=id_number, partner=insurer.slug, purpose=INSURER_PURPOSE
             )
-            say(f"  {mask(id_number)} consents to the insurer until {grant.value.valid_until:%F}")
+            say(
+                f"  {mask(id_number)} consents to {insurer.slug} (the insurer) "
+                f"until {grant.value.valid_until:%F}"
+            )
         for id_number in (people.active, people.suspended):
             serving.core.checks.grant_consent(
-                operator, id_number=id_number, partner=str(bank.id), purpose=BANK_PURPOSE
+                operator, id_number=id_number, partner=bank.slug, purpose=BANK_PURPOSE
             )
-        say(f"  {mask(people.active)} and {mask(people.suspended)} also consent to the bank")
+        say(
+            f"  {mask(people.active)} and {mask(people.suspended)} also consent to "
+            f"{bank.slug} (the bank)"
+        )
 
         # The key a partner pins: the zone's published PEM, not one the server hands out.
         key = (serving.core.key_name, load_public_key((zone_dir / PUBLIC_KEY_FILE).read_bytes()))
@@ -371,7 +378,7 @@ def _serve_and_check(  # noqa: PLR0917 (the demo's cast, in order)
             _step(say, 13, "The bank's credit band, and its own model under encryption")
             answers += bank_computes(
                 client,
-                bank=str(bank.id),
+                bank=bank.slug,
                 purpose=BANK_PURPOSE,
                 applicant=people.active,
                 batch=(people.active, people.suspended, people.no_consent, people.unknown),
@@ -396,9 +403,12 @@ def _serve_and_check(  # noqa: PLR0917 (the demo's cast, in order)
 
         _step(say, 15, f"Who checked me? ({mask(people.active)})")
         token = serving.core.keyring.token("id_number", people.active)
+        # The zone logs the token's `org` (a slug); the portal knows the organization's name.
+        names = {o.slug: o.name for o in admin.list_organizations()}
         for entry in who_checked(serving.core.audit, token):
             say(
-                f"  {entry.time:%Y-%m-%d %H:%M:%S}  organization {entry.organization:<16} "
+                f"  {entry.time:%Y-%m-%d %H:%M:%S}  "
+                f"{names.get(entry.organization, entry.organization):<20} "
                 f"{entry.purpose:<24} {entry.decision}"
             )
     finally:

@@ -58,6 +58,7 @@ from launcher._operator_calls import (
     ServerRefusedError,
     ServerRejectedInputError,
 )
+from launcher._organizations import UnknownPartnerError
 from launcher._portal_process import PortalProcessError
 from launcher._zone_dirs import ZoneDirectoryNotEmptyError, ZoneNotCreatableError
 from launcher.settings import SettingsError
@@ -143,6 +144,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (ConsentNotFound, EX_NOINPUT),
     (ConsentRequired, EX_NOPERM),
     (InvalidField, EX_DATAERR),
+    (UnknownPartnerError, EX_DATAERR),  # `consent grant --partner SLUG`: no such partner
     # face calibration (`faces calibrate`): a wrong pairs file; face workers that cannot answer
     (CalibrationSourceInvalid, EX_DATAERR),
     (FaceWorkerFailed, EX_UNAVAILABLE),

@@ -1,8 +1,9 @@
 """JWT access tokens per RFC 9068, and the adapters Authlib reads clients and tokens through.
 
 Header ``{"alg": "ES256", "typ": "at+jwt", "kid": ...}``; claims ``iss aud sub client_id scope
-jti iat exp`` plus ``org`` (organization id as a string), ``org_name`` (its display name),
-``org_kind`` and ``purposes``. The zone's own client has ``org`` and ``org_name`` ``zone``.
+jti iat exp`` plus ``org`` (the organization's slug: what the zone's policy grants and
+consents name, stable forever; issue 14), ``org_name`` (its display name), ``org_kind`` and
+``purposes``. The zone's own client has ``org`` and ``org_name`` ``zone``.
 Signing and verification are joserfc's; nothing here parses a JWT by hand.
 """
 
@@ -184,12 +185,11 @@ class JwtTokenGenerator:
     @staticmethod
     def _subject(client: ClientAdapter, user: UserView | None) -> _Subject:
         if user is not None:
-            org_claim = str(user.organization_id)
-            return _Subject(f"user:{user.id}", org_claim, user.org_name, user.org_kind, [])
+            return _Subject(f"user:{user.id}", user.org_slug, user.org_name, user.org_kind, [])
         org = client.org
         return _Subject(
             client.client_id,
-            str(org.id) if org else "zone",
+            org.slug if org else "zone",
             org.name if org else "zone",
             org.kind if org else "STEWARD",
             list(client.row.granted_purposes),

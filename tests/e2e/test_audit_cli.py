@@ -13,6 +13,7 @@ from enclave.audit import AuditLog, Decision, RequestReceived, zone_log_name
 from enclave.keys import PUBLIC_KEY_FILE, init_zone, open_keyring
 from launcher._cmd_audit import AUDIT_DB
 from launcher.settings import AuditSettings
+from portal import Portal, PortalConfig, PortalKey
 
 MASTER = "correct horse battery staple"
 PERSON = "110101199003070134"
@@ -107,14 +108,49 @@ def test_verify_tail_who_checked_and_a_tampered_entry(tmp_path: Path) -> None:
     assert who.returncode == 0, who.stderr
     (line,) = who.stdout.splitlines()
     entry = json.loads(line)
-    assert set(entry) == {"time", "organization", "client_id", "purpose", "decision"}
+    assert set(entry) == {
+        "time",
+        "organization",
+        "organization_name",
+        "client_id",
+        "purpose",
+        "decision",
+    }
     assert (entry["organization"], entry["decision"]) == ("insurer-a", "allow")
+    assert entry["organization_name"] == "insurer-a"  # no portal here: the slug itself
     assert PERSON not in who.stdout + who.stderr
 
     _sql(zone, "UPDATE leaves SET leaf = replace(leaf, 'bank-b', 'bank-c') WHERE idx = 2")
     bad = _run("verify", "--zone", str(zone))
     assert bad.returncode == 65
     assert "entry 2" in bad.stderr
+
+
+def test_who_checked_names_each_organization_as_the_portal_knows_it(tmp_path: Path) -> None:
+    """Issue 14: the zone logs the token's `org` (a slug); the line shows the portal's name
+    for it, read from the zone's portal database (and the slug for one it does not know)."""
+    zone = tmp_path / "zone"
+    init_zone(zone, MASTER.encode())
+    token = open_keyring(zone, MASTER.encode()).token("id_number", PERSON).hex()
+    log = _open_log(zone)
+    log.append(RequestReceived("app-1", "insurer-a", "Check", "underwriting", None, token, R1))
+    log.append(Decision(R1, True, ("consent",), "v1"))
+    log.append(RequestReceived("app-2", "gone-bank", "Verify", "loan", None, token, R2))
+    log.close()
+    portal = Portal.open(
+        PortalConfig(state_dir=zone / "portal", key=PortalKey(b"who-checked-portal-key"))
+    )
+    try:
+        portal.admin.create_organization("Insurer A AG", "INSURER", slug="insurer-a")
+    finally:
+        portal.close()
+    who = _run("who-checked", "--zone", str(zone), stdin=PERSON + "\n")
+    assert who.returncode == 0, who.stderr
+    named = [
+        (e["organization"], e["organization_name"])
+        for e in map(json.loads, who.stdout.splitlines())
+    ]
+    assert named == [("insurer-a", "Insurer A AG"), ("gone-bank", "gone-bank")]
 
 
 def test_a_new_zone_has_a_log_that_verifies_with_zero_entries(tmp_path: Path) -> None:

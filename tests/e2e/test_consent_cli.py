@@ -12,6 +12,7 @@ import pytest
 from enclave.dataset import ingest
 from enclave.keys import init_zone, open_keyring
 from enclave.persons import check_character
+from portal import Portal, PortalConfig, PortalKey
 from tests.support.zone_source import MASTER_KEY, make_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,14 +33,25 @@ def _grant(zone: Path, *extra: str, stdin: str | None) -> subprocess.CompletedPr
 
 @pytest.fixture
 def zone(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A zone whose portal has an active insurer (``acme``), a suspended bank and stewards."""
     source = make_source(10)
     z = tmp_path / "zone"
     init_zone(z, MASTER_KEY)
     ingest(z, source.write(tmp_path / "src"), open_keyring(z, MASTER_KEY))
+    portal = Portal.open(
+        PortalConfig(state_dir=z / "portal", key=PortalKey(b"consent-cli-portal-key"))
+    )
+    try:
+        portal.admin.create_organization("Acme Insurance", "INSURER", slug="acme")
+        portal.admin.create_organization("Paused Bank", "BANK", slug="paused-bank")
+        portal.admin.suspend_organization("paused-bank")
+        portal.admin.create_steward("steward", "correct horse battery staple")
+    finally:
+        portal.close()
     return z, source.column("persons", "id_number")
 
 
-PARTNER = ("--partner", "7", "--purpose", "INSURANCE_UNDERWRITING")
+PARTNER = ("--partner", "acme", "--purpose", "INSURANCE_UNDERWRITING")
 
 
 def test_grant_reads_the_number_from_stdin_and_logs_it(zone: tuple[Path, list[str]]) -> None:
@@ -84,3 +96,35 @@ def test_bad_input_is_refused_precisely(
     assert done.returncode == code, (done.stdout, done.stderr)
     assert message in done.stderr
     assert ids[0] not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("partner", "message"),
+    [
+        ("7", "no partner organization has the slug '7' in this zone's portal"),
+        ("acme-typo", "no partner organization has the slug 'acme-typo'"),
+        ("data-stewards", "no partner organization has the slug 'data-stewards'"),
+        ("paused-bank", "the partner organization 'paused-bank' is suspended"),
+    ],
+)
+def test_a_partner_that_is_not_an_active_organization_is_refused_with_exit_65(
+    zone: tuple[Path, list[str]], partner: str, message: str
+) -> None:
+    """Issue 14: before, any string was accepted and made a consent no call could match."""
+    z, ids = zone
+    done = _grant(
+        z, "--partner", partner, "--purpose", "INSURANCE_UNDERWRITING", stdin=ids[0] + "\n"
+    )
+    assert (done.returncode, done.stdout) == (65, ""), done.stderr
+    assert done.stderr == f"error: {message}" + done.stderr.split(message, 1)[1]
+    assert done.stderr.count("\n") == 1 and ids[0] not in done.stderr
+
+
+def test_a_zone_without_a_portal_knows_no_partner(tmp_path: Path) -> None:
+    source = make_source(3)
+    z = tmp_path / "zone"
+    init_zone(z, MASTER_KEY)
+    ingest(z, source.write(tmp_path / "src"), open_keyring(z, MASTER_KEY))
+    done = _grant(z, *PARTNER, stdin=source.column("persons", "id_number")[0] + "\n")
+    assert done.returncode == 65
+    assert "no partner organization has the slug 'acme'" in done.stderr

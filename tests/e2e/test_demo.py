@@ -75,6 +75,12 @@ def test_demo_walks_through_every_capability(tmp_path: Path) -> None:
     assert abs(float(paillier.split("decrypts ")[1].split(" ")[0]) - float(slots[0])) < 1e-2
     assert out.count("is in the signed tree of size") == 12
     assert "zone log ok:" in out and "portal log ok:" in out
+    # issue 14: partners named by slug in consents, by the portal's name in "who checked me"
+    assert "consents to demo-insurer (the insurer) until" in out
+    assert "also consent to demo-bank (the bank)" in out
+    who = out.split("Who checked me?", 1)[1].split("[16]", 1)[0].splitlines()[1:]
+    assert any("Demo Insurance Co." in line and "INSURANCE_UNDERWRITING" in line for line in who)
+    assert any("Demo Bank" in line and "LOAN_ORIGINATION" in line for line in who)
     assert "Traceback" not in result.stderr
     persons = pq.read_table(workdir / "registry-export" / "persons.parquet")
     printed = out + result.stderr

@@ -70,7 +70,9 @@ def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner]:
         scopes = ["query:submit", "query:run"]
         app = admin.register_app(user, "pricing", scopes, [UW, RESEARCH], "price and study")
         creds = admin.approve_app(steward, app.client_id)
-        policy = default_policy_text().replace('organization: "2"', f'organization: "{org.id}"')
+        policy = default_policy_text().replace(
+            "organization: demo-insurer", f"organization: {org.slug}"
+        )
         serving.core.policies.apply(policy, Caller("test", "zone-stewards"), "test-policy.yaml")
         secret_file = root / "secret"
         secret_file.write_text(creds.client_secret + "\n", encoding="utf-8")

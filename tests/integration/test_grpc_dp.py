@@ -63,7 +63,7 @@ def stack(tmp_path: Path, export: Export) -> Iterator[Stack]:
 
 def _client(stack: Stack) -> Client:
     pem = stack.audit.key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    token = stack.issuer.token(org="2", scopes=SCOPES, purposes=(RESEARCH,))
+    token = stack.issuer.token(org="demo-insurer", scopes=SCOPES, purposes=(RESEARCH,))
     return Client(
         stack.target, StaticTokenSource(token), audit_key=(KEY_NAME, load_public_key(pem))
     )

@@ -75,7 +75,7 @@ def stack(tmp_path: Path, export: Export) -> Iterator[Stack]:
         store.close()
 
 
-def _client(stack: Stack, *, org: str = "2", scopes: tuple[str, ...] = SCOPES) -> Client:
+def _client(stack: Stack, *, org: str = "demo-insurer", scopes: tuple[str, ...] = SCOPES) -> Client:
     """A partner of organization ``org`` with the zone key pinned from its published PEM."""
     pem = stack.audit.key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     token = stack.issuer.token(org=org, scopes=scopes, purposes=(UNDERWRITING, "RESEARCH"))
@@ -210,7 +210,7 @@ def test_the_scopes_are_enforced(stack: Stack) -> None:
 def test_bad_fields_are_precise_invalid_arguments(
     stack: Stack, request_: query_pb2.RunRequest, field: str | None
 ) -> None:
-    token = stack.issuer.token(org="2", scopes=SCOPES, purposes=(UNDERWRITING,))
+    token = stack.issuer.token(org="demo-insurer", scopes=SCOPES, purposes=(UNDERWRITING,))
     with grpc.insecure_channel(stack.target) as channel:
         stub = query_pb2_grpc.QueryServiceStub(channel)
         with pytest.raises(grpc.RpcError) as failed:

@@ -34,7 +34,9 @@ Call = Callable[[str, bytes], grpc.RpcError | None]
 
 
 def _metadata(stack: Stack) -> tuple[tuple[str, str], ...]:
-    token = stack.issuer.token(org="2", scopes=SCOPES, purposes=("INSURANCE_UNDERWRITING",))
+    token = stack.issuer.token(
+        org="demo-insurer", scopes=SCOPES, purposes=("INSURANCE_UNDERWRITING",)
+    )
     return (("authorization", f"Bearer {token}"),)
 
 

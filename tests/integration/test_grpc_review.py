@@ -101,7 +101,9 @@ class Review:
             stub = steward_pb2_grpc.StewardServiceStub(channel)
             return getattr(stub, method)(request, metadata=(("authorization", f"Bearer {token}"),))
 
-    def partner(self, method: str, request: object, *, org: str = "2", token: str = "") -> object:
+    def partner(
+        self, method: str, request: object, *, org: str = "demo-insurer", token: str = ""
+    ) -> object:
         token = token or self.stack.issuer.token(
             client_id="insurer-app",
             org=org,
@@ -292,7 +294,11 @@ def test_a_query_past_the_rule_goes_through_review_to_its_runs(review: Review) -
     )
     [item] = listed.queries
     assert item == review.review(query_id)  # the list carries the same analysis
-    assert (item.query_id, item.organization, item.client_id) == (query_id, "2", "insurer-app")
+    assert (item.query_id, item.organization, item.client_id) == (
+        query_id,
+        "demo-insurer",
+        "insurer-app",
+    )
     assert (item.view, item.sql, item.purpose) == ("claims_analysis", FOUR_KEYS, UW)
     assert [r.rule for r in item.rejections] == ["TOO_MANY_GROUP_KEYS"]
     assert list(item.columns) == ["age_band", "gender", "visit_type", "institution_kind"]
@@ -410,24 +416,24 @@ def test_a_second_approval_by_the_same_steward_on_a_two_person_view_is_refused(
 
 
 def test_a_reviewer_approving_their_own_submission_is_refused(review: Review) -> None:
-    # a steward of organization 2 whose token also carries query:submit (sub = the steward)
+    # a steward of demo-insurer whose token also carries query:submit (sub = the steward)
     both = review.stack.issuer.token(
         client_id="insurer-app",
-        org="2",
+        org="demo-insurer",
         scopes=("query:submit", "query:run", "steward:admin"),
         purposes=("INSURANCE_UNDERWRITING",),
         extra_claims={"sub": "user:7"},
     )
     query_id = review.submit(FOUR_KEYS, token=both).query_id
     with pytest.raises(grpc.RpcError) as refused:
-        review.approve(query_id, "user:7", org="2")
+        review.approve(query_id, "user:7", org="demo-insurer")
     assert _refusal(refused.value)[:2] == (
         grpc.StatusCode.FAILED_PRECONDITION,
         "REVIEW_OWN_SUBMISSION",
     )
     _denied(review, "REVIEW_OWN_SUBMISSION")
     with pytest.raises(grpc.RpcError) as rejected:
-        review.reject(query_id, "self-serving", "user:7", org="2")
+        review.reject(query_id, "self-serving", "user:7", org="demo-insurer")
     assert _refusal(rejected.value)[1] == "REVIEW_OWN_SUBMISSION"
     assert review.review(query_id).status == query_pb2.QUERY_STATUS_PENDING_REVIEW
     assert review.approve(query_id, "user:1").status == query_pb2.QUERY_STATUS_ACCEPTED
@@ -599,7 +605,7 @@ def test_pending_queries_page_oldest_first(review: Review) -> None:
 def test_the_sdk_shows_the_partner_the_decision(review: Review) -> None:
     token = review.stack.issuer.token(
         client_id="insurer-app",
-        org="2",
+        org="demo-insurer",
         scopes=PARTNER_SCOPES,
         purposes=("INSURANCE_UNDERWRITING",),
     )
@@ -627,7 +633,7 @@ def test_the_sdk_shows_the_partner_the_decision(review: Review) -> None:
 
 
 def test_one_steward_cannot_downgrade_a_dp_grant_to_exact(review: Review) -> None:
-    # organization 2's RESEARCH grant demands dp (policies/default.yaml): only the policy may
+    # demo-insurer's RESEARCH grant demands dp (policies/default.yaml): only the policy may
     # relax it, never one steward's approval
     request = query_pb2.SubmitRequest(sql=FOUR_KEYS, purpose=common_pb2.PURPOSE_RESEARCH)
     submitted = review.partner("Submit", request)

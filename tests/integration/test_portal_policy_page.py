@@ -79,7 +79,9 @@ def test_the_steward_sees_the_policy_in_force_its_views_grants_and_history(
     assert empty.status_code == 200, empty.text
     assert "No policy applied: every query is refused." in empty.text
 
-    document = default_policy_text().replace('organization: "2"', f'organization: "{EVIL}"', 1)
+    document = default_policy_text().replace(
+        "organization: demo-insurer", f'organization: "{EVIL}"', 1
+    )
     applied = served.core.policies.apply(document, Caller("cli", "operator"), "p.yaml")
     page = session.get(f"{served.portal_url}/steward/policy", timeout=30)
     assert page.status_code == 200, page.text

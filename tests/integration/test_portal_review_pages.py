@@ -79,7 +79,11 @@ def test_the_steward_sees_the_pending_submission_and_its_analysis(stack: ReviewS
     listed = steward.get(f"{stack.url}/steward/queries", timeout=30)
     assert listed.status_code == 200, listed.text
     row = listed.text.split(f'<tr data-query="{query_id}">', 1)[1].split("</tr>", 1)[0]
-    assert "Demo Insurance Co." in row and "organization 2" in row and stack.client_id in row
+    assert (
+        "Demo Insurance Co." in row
+        and "organization demo-insurer" in row
+        and stack.client_id in row
+    )
     assert "visits_by_type" in row and "insurance_underwriting" in row
     assert "RULE_NOT_AD_HOC(visits_by_type)" in row and "0 of 1" in row
     assert f'href="/steward/queries/{query_id}"' in row

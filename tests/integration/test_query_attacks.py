@@ -2070,7 +2070,7 @@ def test_a_query_over_100_kb_is_rejected_and_one_at_the_limit_runs(zone: Pipelin
 
 def test_a_view_that_does_not_exist_is_answered_like_one_not_granted(zone: Pipeline) -> None:
     missing = zone.refused(ViewNotGranted, "SELECT COUNT(*) AS n FROM no_such_view")
-    ungranted = zone.refused(  # exists; granted to organization 2 for RESEARCH only
+    ungranted = zone.refused(  # exists; granted to demo-insurer for RESEARCH only
         ViewNotGranted, "SELECT scheme, COUNT(*) AS n FROM enrolment_analysis GROUP BY scheme"
     )
     assert str(missing) == str(ungranted)

@@ -88,9 +88,7 @@ def _bank(serving: Serving, name: str, id_number: str) -> Client:
     scopes = ["identity:verify", "audit:read"]
     app = admin.register_app(partner, f"app-{name}", scopes, [LOAN], "loans")
     creds = admin.approve_app(steward, app.client_id)
-    serving.core.checks.grant_consent(
-        STEWARD, id_number=id_number, partner=str(org.id), purpose=LOAN
-    )
+    serving.core.checks.grant_consent(STEWARD, id_number=id_number, partner=org.slug, purpose=LOAN)
     tokens = ClientCredentialsTokenSource(
         f"{serving.portal_url}/oauth/token", creds.client_id, creds.client_secret, " ".join(scopes)
     )

@@ -56,7 +56,7 @@ def test_real_portal_tokens_real_zone_answers_and_app_revocation(tmp_path: Path)
         person = source.column("persons", "id_number")[0]  # ACTIVE, enrolled
         other = source.column("persons", "id_number")[1]
         serving.core.checks.grant_consent(
-            Caller("test", "operator"), id_number=person, partner=str(org.id), purpose=UW
+            Caller("test", "operator"), id_number=person, partner=org.slug, purpose=UW
         )
         tokens = ClientCredentialsTokenSource(
             f"{serving.portal_url}/oauth/token",

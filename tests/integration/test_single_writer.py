@@ -93,7 +93,7 @@ def _partner_client(serving: Serving) -> tuple[Client, str]:
         " ".join(scopes),
     )
     key = (serving.core.key_name, serving.core.keyring.public_key)
-    return Client(f"127.0.0.1:{serving.api.port}", tokens, audit_key=key), str(org.id)
+    return Client(f"127.0.0.1:{serving.api.port}", tokens, audit_key=key), org.slug
 
 
 def test_consent_granted_by_the_cli_while_serving_is_seen_and_breaks_nothing(
@@ -177,6 +177,7 @@ def test_a_rewritten_holder_file_cannot_catch_the_operators_token_or_an_id_numbe
     pointed the holder file at their own server and caught the operator's steward:admin token
     and the clear ID number. The CLI now has the server prove it holds the zone's key first."""
     serving, ids, zone = served
+    org = serving.admin.create_organization("Acme Insurance", "INSURER")  # --partner is checked
     impostor = _Impostor(serving.core.key_name)
     fake = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     fake.add_generic_rpc_handlers((impostor,))
@@ -193,7 +194,7 @@ def test_a_rewritten_holder_file_cannot_catch_the_operators_token_or_an_id_numbe
             "--zone",
             str(zone),
             "--partner",
-            "acme",
+            org.slug,
             "--purpose",
             UW,
             stdin=ids[1] + "\n",

@@ -52,7 +52,7 @@ __all__ = ["CRASH_POINTS", "DATASET_VERSION", "INSURER", "KEY", "NAME", "Zone", 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 NAME = "dataward.zone/dp-crash"
 DATASET_VERSION = "v-crash"
-INSURER = Caller("app-1", "2", frozenset({"RESEARCH"}))
+INSURER = Caller("app-1", "demo-insurer", frozenset({"RESEARCH"}))
 LIMITS = query_engine.ExecutionLimits(timeout_seconds=30, memory_bytes=512 * 2**20)
 CRASH_POINTS = (
     "after-charge",

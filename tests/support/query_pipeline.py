@@ -38,8 +38,8 @@ KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 NAME = "dataward.zone/test"
 UNDERWRITING = "INSURANCE_UNDERWRITING"
 RESEARCH = "RESEARCH"
-# The default policy grants organization "2" (the demo's insurer).
-INSURER = Caller("app-1", "2", frozenset({UNDERWRITING, RESEARCH}))
+# The default policy grants organization "demo-insurer" (the demo's insurer, by slug).
+INSURER = Caller("app-1", "demo-insurer", frozenset({UNDERWRITING, RESEARCH}))
 LIMITS = query_engine.ExecutionLimits(timeout_seconds=30, memory_bytes=512 * 2**20)
 DATASET_VERSION = "v-test"
 

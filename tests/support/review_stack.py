@@ -1,7 +1,7 @@
 """`dataward serve`'s real stack for the steward review pages (issue 11): the zone with a small
 registry and the default policy in force, the portal in its own process, the zone's gRPC API,
-an insurer (the policy's organization "2") whose app may submit and run queries through the
-SDK, and stewards who sign in to the portal."""
+an insurer (the policy's organization ``demo-insurer``, by slug) whose app may submit and run
+queries through the SDK, and stewards who sign in to the portal."""
 
 from __future__ import annotations
 
@@ -128,8 +128,8 @@ def review_stack(tmp_path: Path, policy_text: str | None = None) -> Iterator[Rev
     try:
         admin = serving.admin
         approver = admin.create_steward("apps-steward", PASSWORD)  # the steward organization: 1
-        insurer = admin.create_organization("Demo Insurance Co.", "INSURER")
-        assert insurer.id == 2  # the default policy's grants name organization "2"
+        # the default policy's grants name the organization by its slug (the token's `org`)
+        insurer = admin.create_organization("Demo Insurance Co.", "INSURER", slug="demo-insurer")
         user = admin.create_partner_user(insurer, "insurer", PASSWORD)
         app = admin.register_app(
             user, "pricing", ["query:submit", "query:run"], [PURPOSE], "price from aggregates"

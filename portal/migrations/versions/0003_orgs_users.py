@@ -24,7 +24,11 @@ depends_on = None
 
 def _slug(name: str, taken: set[str]) -> str:
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    base = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:32].strip("-")
+    kept, digits = [], 0
+    for c in folded:  # at most 4 digits kept: the zone refuses a partner name with over 6
+        digits += c.isdigit()
+        kept.append("" if c.isdigit() and digits > 4 else c)
+    base = re.sub(r"[^a-z0-9]+", "-", "".join(kept)).strip("-")[:32].strip("-")
     if len(base) < 2:
         base = "org"
     slug, n = base, 1

@@ -28,7 +28,7 @@ def test_client_credentials_issue_an_rfc9068_jwt(env: Env) -> None:
     assert claims["iss"] == "http://127.0.0.1:8080" and claims["aud"] == "dataward-zone"
     assert claims["sub"] == creds.client_id == claims["client_id"]
     assert claims["scope"] == "identity:verify"
-    assert claims["org_kind"] == "BANK" and claims["org"] == str(env.partner.organization_id)
+    assert claims["org_kind"] == "BANK" and claims["org"] == "demo-bank" == env.partner.org_slug
     assert claims["org_name"] == "Demo Bank"
     assert claims["purposes"] == ["LOAN_ORIGINATION"]
     assert claims["exp"] - claims["iat"] == 600 and claims["jti"]

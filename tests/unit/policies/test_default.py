@@ -44,7 +44,7 @@ def test_the_default_policy_releases_something_exactly() -> None:
 
 def test_the_default_policy_grants_the_demo_insurer_claims() -> None:
     policy = default_policy()
-    assert policy.grant_for("2", "INSURANCE_UNDERWRITING", "claims_analysis") == Allow()
+    assert policy.grant_for("demo-insurer", "INSURANCE_UNDERWRITING", "claims_analysis") == Allow()
 
 
 def test_the_default_policy_version_is_stable() -> None:

@@ -69,13 +69,15 @@ def test_bad_dp_settings_name_the_path_and_the_problem(
 
 def test_a_grant_can_demand_dp_but_never_exact() -> None:
     policy = default_policy()
-    # claims_analysis is exact; organization 2's RESEARCH grant demands dp
-    assert policy.release_for("2", "INSURANCE_UNDERWRITING", "claims_analysis") == "exact"
-    assert policy.release_for("2", "RESEARCH", "claims_analysis") == "dp"
-    assert policy.release_for("2", "RESEARCH", "enrolment_analysis") == "dp"
+    # claims_analysis is exact; demo-insurer's RESEARCH grant demands dp
+    assert (
+        policy.release_for("demo-insurer", "INSURANCE_UNDERWRITING", "claims_analysis") == "exact"
+    )
+    assert policy.release_for("demo-insurer", "RESEARCH", "claims_analysis") == "dp"
+    assert policy.release_for("demo-insurer", "RESEARCH", "enrolment_analysis") == "dp"
     # templates release exactly (a steward approved them); an unknown view fails closed to dp
-    assert policy.release_for("2", "INSURANCE_UNDERWRITING", "visits_by_type") == "exact"
-    assert policy.release_for("2", "RESEARCH", "no_such_view") == "dp"
+    assert policy.release_for("demo-insurer", "INSURANCE_UNDERWRITING", "visits_by_type") == "exact"
+    assert policy.release_for("demo-insurer", "RESEARCH", "no_such_view") == "dp"
     document = yaml.safe_load(default_policy_text())
     document["grants"][1]["release"] = "exact"
     with pytest.raises(PolicyError, match="a grant can only demand dp"):

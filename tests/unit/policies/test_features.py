@@ -29,7 +29,7 @@ from tests.unit.policies.documents import document, text
 # The versions of these documents before feature sets existed (computed on the commit before
 # them): a policy without the sections keeps its version.
 _DOCUMENT_VERSION = "b7004241282514b3d003b6b30cee24b957523671577686697f77b682919188fe"
-_DEFAULT_VIEWS_VERSION = "85f01b938f6538b4a965ea74723808a85d6220a2f938080f462ac352ee2d6ba3"
+_DEFAULT_VIEWS_VERSION = "4f7f36cf1da81436a9f65f0c7415636faae72a9eb26543ec7233471a99b17e57"
 
 _SQL = (
     "SELECT c.person_id AS person_key, COUNT(*) AS value FROM claims AS c "

@@ -74,6 +74,8 @@ def test_slugs_are_derived_unique_and_checked() -> None:
     assert derive_slug("x" * 40) == "x" * 32
     assert derive_slug("a" * 40, {"a" * 32}) == "a" * 30 + "-2"
     assert derive_slug("!!") == "org"
+    assert derive_slug("Bank 110101199003070012") == "bank-1101"  # never an ID number
+    assert slug_problem("bank-1234567") is not None
     assert slug_problem("acme-1") is None
     for bad in ["a", "-acme", "acme-", "Acme", "a_b", "x" * 33, "acme insurance"]:
         assert slug_problem(bad) is not None, bad

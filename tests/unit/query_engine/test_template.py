@@ -80,15 +80,19 @@ def _busiest_province(files: Files) -> str:
 # -- finding a template ---------------------------------------------------------------------
 def test_a_granted_template_is_found_by_name() -> None:
     policy = default_policy()
-    view = find_template(policy, MONTHLY, organization="2", purpose=UNDERWRITING)
+    view = find_template(policy, MONTHLY, organization="demo-insurer", purpose=UNDERWRITING)
     assert view is policy.views["visits_by_type"]
 
 
 @pytest.mark.parametrize(
     ("name", "organization", "purpose"),
     [
-        ("no_such_template", "2", UNDERWRITING),
-        (MONTHLY, "2", "RESEARCH"),  # organization 2 holds visits_by_type for underwriting only
+        ("no_such_template", "demo-insurer", UNDERWRITING),
+        (
+            MONTHLY,
+            "demo-insurer",
+            "RESEARCH",
+        ),  # demo-insurer holds visits_by_type for underwriting only
         (MONTHLY, "3", UNDERWRITING),
     ],
 )

@@ -74,7 +74,7 @@ def test_a_dp_answer_is_the_whole_noisy_grid_with_its_noise_and_cost(pipeline: P
     # the ledger holds one charge, and the budget left says so
     assert dp.budget.left_of("per_partner_per_day") == 2 * EPSILON
     assert pipeline.ledger is not None
-    assert pipeline.ledger.state("2", DATASET_VERSION, _now()).limits[0].spent == EPSILON
+    assert pipeline.ledger.state("demo-insurer", DATASET_VERSION, _now()).limits[0].spent == EPSILON
 
 
 def test_the_same_query_again_returns_the_same_numbers_at_no_cost(pipeline: Pipeline) -> None:
@@ -148,8 +148,8 @@ def test_a_dp_grant_covers_the_template_views_it_lists(tmp_path: Path, export: E
         1,
     )
     policy = load_policy(text)
-    assert policy.release_for("2", RESEARCH, "visits_by_type") == "dp"
-    assert policy.release_for("2", "INSURANCE_UNDERWRITING", "visits_by_type") == "exact"
+    assert policy.release_for("demo-insurer", RESEARCH, "visits_by_type") == "dp"
+    assert policy.release_for("demo-insurer", "INSURANCE_UNDERWRITING", "visits_by_type") == "exact"
     running = Pipeline(tmp_path, export, policy, budget=BudgetLimits())
     try:
         asked = QueryRequest(

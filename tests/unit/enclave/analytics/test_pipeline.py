@@ -36,8 +36,8 @@ KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 NAME = "dataward.zone/test"
 UNDERWRITING = "INSURANCE_UNDERWRITING"
 RESEARCH = "RESEARCH"
-# The default policy grants organization "2" (the demo's insurer).
-INSURER = Caller("app-1", "2", frozenset({UNDERWRITING, RESEARCH}))
+# The default policy grants organization "demo-insurer" (the demo's insurer, by slug).
+INSURER = Caller("app-1", "demo-insurer", frozenset({UNDERWRITING, RESEARCH}))
 LIMITS = query_engine.ExecutionLimits(timeout_seconds=30, memory_bytes=512 * 2**20)
 BY_PROVINCE = (
     "SELECT province, COUNT(*) AS claims, COUNT(DISTINCT person_key) AS people,"
@@ -206,7 +206,7 @@ def test_an_unknown_view_and_an_ungranted_view_are_refused_alike(
     unknown = _refused(stack, ViewNotGranted, "SELECT COUNT(*) AS n FROM nope", UNDERWRITING)
     other = Stack(tmp_path / "other", stack.export)
     try:
-        # enrolment_analysis exists, granted to organization 2 for research only
+        # enrolment_analysis exists, granted to demo-insurer for research only
         sql = "SELECT scheme, COUNT(*) AS n FROM enrolment_analysis GROUP BY scheme"
         ungranted = _refused(other, ViewNotGranted, sql, UNDERWRITING)
     finally:
@@ -221,7 +221,7 @@ def test_another_organization_is_not_granted(stack: Stack) -> None:
 
 
 def test_a_purpose_the_app_does_not_hold_is_refused(stack: Stack) -> None:
-    caller = Caller("app-1", "2", frozenset({RESEARCH}))
+    caller = Caller("app-1", "demo-insurer", frozenset({RESEARCH}))
     with pytest.raises(PurposeNotGranted):
         stack.queries.run(caller, BY_PROVINCE, {}, UNDERWRITING)
     assert stack.kinds() == ["RequestReceived", "Decision"]
