@@ -337,6 +337,108 @@ def _portal_with_master_key(p: Place, _port: int) -> list[Run]:
     return [Run(args, "the serving portal must not hold the master key", env)]
 
 
+def _unknown_partner(p: Place, _port: int) -> list[Run]:
+    args = ["consent", "grant", "--zone", str(p.served), "--partner", "nobody"]
+    return [
+        Run(
+            [*args, "--purpose", "INSURANCE_UNDERWRITING"],
+            "no partner organization has the slug 'nobody'",
+            stdin=p.ids[0] + "\n",
+        )
+    ]
+
+
+def _portal_run(
+    p: Place, *args: str, says: str = "", stdin: str = "", code: int | None = None
+) -> Run:
+    return Run(["portal", "--zone", str(p.served), *args], says, dict(PORTAL_KEY), stdin, code)
+
+
+def _portal_refusal(p: Place, _port: int) -> list[Run]:
+    password = "correct horse battery"
+    return [
+        _portal_run(
+            p, "org", "create", "--name", "Acme", "--kind", "insurer", "--slug", "acme", code=0
+        ),
+        _portal_run(p, "org", "suspend", "nope", says="no organization has the slug 'nope'"),
+        _portal_run(
+            p,
+            "org",
+            "create",
+            "--name",
+            "B",
+            "--kind",
+            "bank",
+            "--slug",
+            "Not A Slug",
+            says="the slug must be",
+        ),
+        _portal_run(
+            p,
+            "user",
+            "create",
+            "--username",
+            "u",
+            "--org",
+            "acme",
+            says="at least 10 characters",
+            stdin="short\n",
+        ),
+        _portal_run(
+            p,
+            "user",
+            "create",
+            "--username",
+            "u",
+            "--org",
+            "nope",
+            says="slug 'nope'",
+            stdin=password,
+        ),
+        _portal_run(p, "org", "suspend", "acme", code=0),
+        _portal_run(p, "org", "suspend", "acme", says="is already suspended"),
+        _portal_run(p, "user", "disable", "nobody", says="no user has the username 'nobody'"),
+    ]
+
+
+def _portal_taken(p: Place, _port: int) -> list[Run]:
+    password = "correct horse battery"
+    return [
+        _portal_run(
+            p, "org", "create", "--name", "Acme", "--kind", "insurer", "--slug", "acme", code=0
+        ),
+        _portal_run(
+            p, "org", "create", "--name", "Acme", "--kind", "bank", says="this name exists"
+        ),
+        _portal_run(
+            p,
+            "org",
+            "create",
+            "--name",
+            "B",
+            "--kind",
+            "bank",
+            "--slug",
+            "acme",
+            says="the slug 'acme' exists",
+        ),
+        _portal_run(
+            p, "user", "create", "--username", "ann", "--org", "acme", stdin=password, code=0
+        ),
+        _portal_run(
+            p,
+            "user",
+            "create",
+            "--username",
+            "ann",
+            "--org",
+            "acme",
+            stdin=password,
+            says="this username is taken",
+        ),
+    ]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "a person's ID number written on the command line (`--id-number 1234...`)": _id_on_argv,
     "an unknown option, or a required one missing": _usage,
@@ -353,6 +455,15 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "a directory that is not a zone (`zone inspect`, `audit tail`, `portal --zone`: never "
     "created)": _not_a_zone,
+    "`consent grant --partner`: a slug that is not an active partner organization of the zone's "
+    "portal": _unknown_partner,
+    "`portal org`, `portal user`: an unknown slug or username, a malformed slug, a short "
+    "password, or a change the state does not allow (already suspended, already disabled)": (
+        _portal_refusal
+    ),
+    "`portal org create`, `portal user create`: a name, slug or username that is taken": (
+        _portal_taken
+    ),
     "`zone ingest --source`: a directory that does not exist": _no_source,
     "`zone inspect`, `zone lookup`: a zone with no dataset yet": _no_dataset,
     "`serve --grpc-bind`, `serve --portal-bind`, `portal --bind`: an address another program "
