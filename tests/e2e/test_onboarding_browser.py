@@ -111,10 +111,6 @@ def claims_of(token: str) -> dict[str, object]:
     return parsed
 
 
-def organization_id(stack: Stack) -> int:
-    return next(o.id for o in stack.serving.admin.list_organizations() if o.slug == SLUG)
-
-
 def test_a_partner_is_onboarded_and_its_first_call_is_in_the_audit_view(
     stack: Stack, artifacts_dir: Path
 ) -> None:
@@ -232,18 +228,18 @@ def test_a_partner_is_onboarded_and_its_first_call_is_in_the_audit_view(
             client = Client.from_issuer(
                 stack.url, client_id, secret, scope="eligibility:check", audit_key=zone_key
             )
-            # The consent names the organization as its tokens do (their `org` claim).
+            # The consent names the organization as its tokens do: the `org` claim is its slug.
             token_url = partner.locator("#token-url").inner_text().strip()
             tokens = ClientCredentialsTokenSource(token_url, client_id, secret, "eligibility:check")
             org_claim = str(claims_of(tokens.token())["org"])
-            assert org_claim in (SLUG, str(organization_id(stack)))
+            assert org_claim == SLUG
             operator(
                 stack,
                 "consent",
                 "grant",
                 *zone,
                 "--partner",
-                org_claim,
+                SLUG,
                 "--purpose",
                 UW,
                 stdin=stack.person + "\n",
@@ -261,7 +257,7 @@ def test_a_partner_is_onboarded_and_its_first_call_is_in_the_audit_view(
             # -- the steward sees those calls in the audit view ------------------------------
             steward.goto(f"{stack.url}/steward")
             steward.click("text=The zone's log")
-            steward.select_option("select[name=app]", client_id)
+            steward.select_option("select[name=org]", SLUG)
             steward.click("text=Show")
             calls = steward.locator(f"tr[data-kind='request_received'][data-client='{client_id}']")
             expect(calls).to_have_count(2)
@@ -273,7 +269,7 @@ def test_a_partner_is_onboarded_and_its_first_call_is_in_the_audit_view(
             expect(call).to_contain_text("EligibilityService/Check")
             expect(call.locator(".decision")).to_have_text("allow")
             expect(call).to_contain_text("answer released")
-            assert re.search(rf"[?&]app={re.escape(client_id)}", steward.url)
+            assert re.search(rf"[?&]org={SLUG}", steward.url)
             steward.screenshot(path=str(shots / "audit.png"), full_page=True)
             steward.click("text=Usage per app")
             usage = steward.locator(f"article[data-client='{client_id}']")
