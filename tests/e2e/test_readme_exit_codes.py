@@ -5,6 +5,10 @@ scenario a row, so a row added, removed or given another code fails until the tw
 The commands run in this process through ``launcher.cli.main`` (the same table, the same
 ``sys.exit``), on real zones, real sockets and real files, with the environment of each run
 set here and every other ``DATAWARD_*`` variable removed.
+
+The exit codes the Commands table's rows name ("exit 65 for a malformed map") are held to the
+same rule: each (command, code) a row names is run here, or, where it needs a running server
+with a partner app, names the test that runs it (which must exist and assert that code).
 """
 
 from __future__ import annotations
@@ -554,3 +558,155 @@ def test_a_documented_failure_exits_with_its_documented_code(
             _HELD.pop().close()
     if failure.startswith("a directory that is not a zone"):
         assert not (place.tmp / "nowhere").exists()  # never created, by `portal` either
+
+
+# -- the exit codes the Commands table's rows name ------------------------------------------------
+# Each "exit NN" in a row of README's Commands table, by the row's (first) command: run here,
+# or, where the failure needs a running server and a partner app, the test that runs it.
+
+_COMMANDS = README.split("\n## Commands\n", 1)[1].split("\n### Exit codes\n", 1)[0]
+ROW_CODES: list[tuple[str, int]] = sorted(
+    {
+        (" ".join(_row[1].split("\\|")[0].split()[:3]).split(" -")[0].strip(), int(code))
+        for _row in re.finditer(
+            r"^\| `dataward ([a-z -]+(?:\\\|[a-z-]+)*)[^`]*`.*?\| (.*) \|$", _COMMANDS, re.M
+        )
+        for code in re.findall(r"\bexits? (\d\d)\b", _row[2])
+    }
+)
+
+
+def _rollback_unknown(p: Place, _port: int) -> list[Run]:
+    return [Run(["zone", "rollback", "--zone", str(p.served), "v-never-kept"], "v-never-kept")]
+
+
+def _enroll_bad_map(p: Place, _port: int) -> list[Run]:
+    images = p.tmp / "images"
+    images.mkdir()
+    bad_map = p.tmp / "map.csv"
+    bad_map.write_text("not,the,header\n")
+    zone = ["zone", "enroll-faces", "--zone", str(p.served), "--map", str(bad_map)]
+    return [
+        Run([*zone, "--images", str(images)], "the map's header must be exactly"),
+        Run([*zone, "--images", str(p.tmp / "no-images")], "the images directory does not exist"),
+    ]
+
+
+def _calibrate_bad_pairs(p: Place, _port: int) -> list[Run]:
+    pairs = p.tmp / "pairs.tsv"
+    pairs.write_text("label\timg_a\timg_b\nmaybe\ta.jpg\tb.jpg\n")
+    args = ["faces", "calibrate", "--pairs", str(pairs), "--images", str(p.tmp), "--workers", "0"]
+    return [Run([*args, "--no-progress"], "line 2", env={})]
+
+
+def _org_taken(p: Place, _port: int) -> list[Run]:
+    org = ["portal", "--zone", str(p.served), "org", "create", "--name", "Acme", "--kind", "bank"]
+    return [Run(org, "", PORTAL_KEY, code=0), Run(org, "exists", PORTAL_KEY)]
+
+
+def _org_unknown(p: Place, _port: int) -> list[Run]:
+    portal = ["portal", "--zone", str(p.served), "org"]
+    return [
+        Run([*portal, "suspend", "nope"], "no organization has the slug 'nope'", PORTAL_KEY),
+        Run([*portal, "resume", "nope"], "no organization has the slug 'nope'", PORTAL_KEY),
+    ]
+
+
+def _user_bad_org_or_password(p: Place, _port: int) -> list[Run]:
+    user = ["portal", "--zone", str(p.served), "user", "create", "--username", "ann"]
+    org = ["portal", "--zone", str(p.served), "org", "create", "--name", "Acme", "--kind", "bank"]
+    return [
+        Run([*user, "--org", "nope"], "'nope'", PORTAL_KEY, "a long enough password\n"),
+        Run(org, "", PORTAL_KEY, code=0),
+        Run([*user, "--org", "acme"], "at least 10 characters", PORTAL_KEY, "short\n"),
+    ]
+
+
+def _user_unknown(p: Place, _port: int) -> list[Run]:
+    disable = ["portal", "--zone", str(p.served), "user", "disable", "nobody"]
+    return [Run(disable, "no user has the username 'nobody'", PORTAL_KEY)]
+
+
+def _user_taken(p: Place, _port: int) -> list[Run]:
+    org = ["portal", "--zone", str(p.served), "org", "create", "--name", "Acme", "--kind", "bank"]
+    user = ["portal", "--zone", str(p.served), "user", "create", "--username", "ann"]
+    password = "a long enough password\n"
+    return [
+        Run(org, "", PORTAL_KEY, code=0),
+        Run([*user, "--org", "acme"], "", PORTAL_KEY, password, code=0),
+        Run([*user, "--org", "acme"], "this username is taken", PORTAL_KEY, password),
+    ]
+
+
+ROW_FAILURES: dict[tuple[str, int], Scenario | str] = {
+    ("zone rollback", 65): _rollback_unknown,
+    ("zone enroll-faces", 65): _enroll_bad_map,
+    ("faces calibrate", 65): _calibrate_bad_pairs,
+    ("portal org create", 73): _org_taken,
+    ("portal org list", 65): _org_unknown,
+    ("portal user create", 65): _user_bad_org_or_password,
+    ("portal user create", 73): _user_taken,
+    ("portal user disable", 65): _user_unknown,
+    ("policy apply", 65): _bad_policy,
+    ("policy check", 65): _bad_policy,
+    # a running server, a partner app, a real JVM-less environment: run by their own tests
+    # (test file :: test name, which asserts the code)
+    (
+        "serve",
+        69,
+    ): "tests/e2e/test_serve_engine_cli.py::test_without_pyspark_serve_says_to_install_the_extra",
+    (
+        "query explain",
+        65,
+    ): "tests/e2e/test_query_cli.py::test_explain_of_a_refused_query_names_the_rule_and_exits_65",
+    ("query explain", 75): "tests/e2e/test_query_cli.py::"
+    "test_a_dp_run_prints_its_noise_and_cost_and_the_same_query_again_is_free",
+    (
+        "compute sign-model",
+        65,
+    ): "tests/e2e/test_compute_cli.py::test_an_altered_or_malformed_card_exits_65",
+}
+
+
+def test_every_exit_code_a_command_row_names_has_a_scenario_or_its_test() -> None:
+    assert len(ROW_CODES) >= 10
+    assert set(ROW_CODES) - set(ROW_FAILURES) == set(), "Commands rows' codes nothing runs"
+    assert set(ROW_FAILURES) - set(ROW_CODES) == set(), "scenarios for codes the rows lost"
+
+
+@pytest.mark.parametrize(
+    ("row", "code"),
+    [key for key, runner in ROW_FAILURES.items() if isinstance(runner, str)],
+    ids=str,
+)
+def test_a_row_failure_run_elsewhere_has_its_test(row: str, code: int) -> None:
+    runner = ROW_FAILURES[(row, code)]
+    assert isinstance(runner, str)
+    path, _, name = runner.partition("::")
+    source = (Path(__file__).parents[2] / path).read_text(encoding="utf-8")
+    assert f"def {name}(" in source and f"== {code}" in source, runner
+
+
+@pytest.mark.parametrize(
+    ("row", "code"),
+    [key for key, runner in ROW_FAILURES.items() if not isinstance(runner, str)],
+    ids=str,
+)
+def test_a_row_failure_exits_with_the_code_its_row_names(
+    row: str,
+    code: int,
+    place: Place,
+    taken_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runner = ROW_FAILURES[(row, code)]
+    assert not isinstance(runner, str)
+    for run in runner(place, taken_port):
+        got, stderr = _dataward(monkeypatch, capsys, run)
+        expected = code if run.code is None else run.code
+        assert got == expected and run.says in stderr, (
+            f"`dataward {' '.join(run.args)}`: exit {got}, README's `{row}` row says {expected}; "
+            f"stderr: {stderr}"
+        )
+        assert "Traceback" not in stderr and "this is a bug" not in stderr
