@@ -332,6 +332,10 @@ def _malformed_address(p: Place, _port: int) -> list[Run]:
             "setting grpc.bind: port 65536",
             {**KEY, "DATAWARD_GRPC_BIND": "127.0.0.1:65536"},
         ),
+        Run(["serve", *zone], "setting metrics.bind", {**KEY, "DATAWARD_METRICS_BIND": ":9"}),
+        Run(
+            ["serve", *zone], "setting metrics.bind", {**KEY, "DATAWARD_METRICS_BIND": "10.1.2.3:9"}
+        ),
     ]
 
 
