@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +248,52 @@ def test_disabling_twice_is_refused(zone: Path) -> None:
     _ok(zone, "user", "disable", "twice")
     done = _cli(zone, "user", "disable", "twice")
     assert (done.returncode, done.stderr) == (65, "error: the user 'twice' is already disabled\n")
+
+
+CREATE_TYPED = (sys.executable, "-m", "launcher", "portal")
+
+
+def test_at_a_terminal_the_password_is_a_hidden_prompt_typed_twice(zone: Path) -> None:
+    """stdin a terminal (a pty): the password is asked twice with echo off, never shown."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [
+            *CREATE_TYPED,
+            "--zone",
+            str(zone),
+            "user",
+            "create",
+            "--username",
+            "typed",
+            "--org",
+            "stats",
+        ],
+        cwd=ROOT,
+        env=ENV,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,  # no controlling terminal: getpass reads the pty on stdin
+    )
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        while marker not in seen:
+            ready, _, _ = select.select([master], [], [], 120)
+            assert ready, seen
+            seen += os.read(master, 1024)
+
+    try:
+        read_until(b"Password: ")
+        os.write(master, PASSWORD.encode() + b"\n")
+        read_until(b"Repeat for confirmation: ")
+        os.write(master, PASSWORD.encode() + b"\n")
+        read_until(b"created in stats")
+        assert process.wait(timeout=120) == 0
+    finally:
+        process.kill()
+        os.close(master)
+    assert PASSWORD.encode() not in seen  # echo was off
+    assert "typed     PARTNER  stats" in _ok(zone, "user", "list", "--org", "stats")
