@@ -1,9 +1,14 @@
-"""Zone ingest throughput and person-lookup latency, against baselines in the same run.
+"""Zone ingest throughput and memory, and person-lookup latency, against baselines.
 
     .venv/bin/python -m bench.zone --source /tmp/dw-1m-source      # an existing export
     .venv/bin/python -m bench.zone --persons 100000                # generated with datagen
 
-Prints ingest rows/s and seconds, then lookup latency by ID number (p50/p99 over random
+Ingest: ``--runs`` ingests (default 3), each into a new zone in a child process (the ingest
+the CLI runs, with ``zone.ingest_memory_mb``), min/median/max of rows/s and of the child's
+peak resident memory (VmHWM: the goal is at most 2 GiB whatever the export's size), beside
+the time to read every table of the export once (pyarrow, the floor of any ingest). Each line
+starts with the machine's load average and warns when it is above the number of cores. Then
+lookup latency by ID number (p50/p99 over random
 lookups, 10% unknown) for ``Zone.find_person`` (validate + HMAC + binary search over the
 memory-mapped index) beside two baselines: a plain Python dict token -> row (validation and
 HMAC included: the same work, with the index replaced by a dict held in RAM) and a DuckDB
@@ -13,17 +18,24 @@ point query on the zone's persons Parquet by token.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 
-from enclave.dataset import Zone, ingest
-from enclave.keys import init_zone, open_keyring
+from enclave.dataset import Zone
+from enclave.keys import open_keyring
 from enclave.persons import check_character, is_valid
 from synthetic import generate
 
@@ -46,6 +58,55 @@ def _unknown_numbers(count: int, known: set[str], rng: random.Random) -> list[st
     return out
 
 
+_CHILD = """
+import json, sys, time
+from pathlib import Path
+from enclave.dataset import ingest
+from enclave.keys import init_zone, open_keyring
+zone, source, batch_rows, memory_mb, key = sys.argv[1:6]
+init_zone(Path(zone), key.encode())
+keyring = open_keyring(Path(zone), key.encode())
+started = time.perf_counter()
+report = ingest(Path(zone), Path(source), keyring, batch_rows=int(batch_rows),
+                memory_mb=int(memory_mb), max_reject_share=1.0)
+seconds = time.perf_counter() - started
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"seconds": seconds, "version": report.version, "peak_kib": peak,
+                  "rows": sum(t.source_rows for t in report.tables.values()),
+                  "rejected": sum(t.rejected for t in report.tables.values()),
+                  "tables": {n: t.source_rows for n, t in report.tables.items()}}))
+"""
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    cores = os.cpu_count() or 1
+    warning = f"  WARNING: load above the {cores} cores, a noisy number" if one > cores else ""
+    return f"[load {one:.2f} {five:.2f} {fifteen:.2f}]{warning}"
+
+
+def _ingest_child(zone_dir: Path, source: Path, batch_rows: int, memory_mb: int) -> dict[str, Any]:
+    args = [str(zone_dir), str(source), str(batch_rows), str(memory_mb), MASTER_KEY.decode()]
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, *args], check=True, capture_output=True, text=True
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _read_floor(source: Path) -> float:
+    """Seconds to read every table of the export once, batch by batch (pyarrow)."""
+    started = time.perf_counter()
+    for path in sorted(source.glob("*.parquet")):
+        for _batch in pq.ParquetFile(path).iter_batches(batch_size=250_000):
+            pass
+    return time.perf_counter() - started
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    return "/".join(format(v, fmt) for v in (min(values), statistics.median(values), max(values)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.zone")
     parser.add_argument("--source", type=Path, help="an existing export directory")
@@ -53,6 +114,8 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=100_000)
     parser.add_argument("--duckdb-lookups", type=int, default=2_000)
     parser.add_argument("--batch-rows", type=int, default=250_000)
+    parser.add_argument("--memory-mb", type=int, default=2048, help="zone.ingest_memory_mb")
+    parser.add_argument("--runs", type=int, default=3, help="ingests, each into a new zone")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-zone-") as tmp:
@@ -66,23 +129,40 @@ def main() -> None:
                 f"in {time.perf_counter() - started:.1f} s"
             )
             source = work / "source"
-        zone_dir = work / "zone"
-        init_zone(zone_dir, MASTER_KEY)
-        keyring = open_keyring(zone_dir, MASTER_KEY)
-        started = time.perf_counter()
-        result = ingest(zone_dir, source, keyring, batch_rows=args.batch_rows)
-        seconds = time.perf_counter() - started
-        rows = sum(t.source_rows for t in result.tables.values())
-        rejected = sum(t.rejected for t in result.tables.values())
+        runs = []
+        for run in range(max(1, args.runs)):
+            print(f"{_load()} ingest run {run + 1} of {args.runs} ...", flush=True)
+            floor = _read_floor(source)
+            zone_dir = work / f"zone-{run}"
+            runs.append(_ingest_child(zone_dir, source, args.batch_rows, args.memory_mb))
+            runs[-1]["floor"] = floor
+            last = runs[-1]
+            print(
+                f"{_load()} ingest: {last['rows']:,} rows ({last['rejected']:,} rejected) in "
+                f"{last['seconds']:.1f} s = {last['rows'] / last['seconds']:,.0f} rows/s, peak RSS "
+                f"{last['peak_kib'] / 1024:,.0f} MiB; reading the export alone {floor:.1f} s "
+                f"({last['seconds'] / floor:.1f}x)",
+                flush=True,
+            )
+            if run + 1 < args.runs:
+                shutil.rmtree(zone_dir)
+        rates = [r["rows"] / r["seconds"] for r in runs]
+        peaks = [r["peak_kib"] / 1024 for r in runs]
+        ratios = [r["seconds"] / r["floor"] for r in runs]
         print(
-            f"ingest: {rows:,} rows ({rejected:,} rejected) in {seconds:.1f} s "
-            f"= {rows / seconds:,.0f} rows/s"
+            f"{_load()} ingest over {len(runs)} runs (min/median/max): "
+            f"{_spread(rates, ',.0f')} rows/s (goal >= 500,000), peak RSS "
+            f"{_spread(peaks, ',.0f')} MiB (goal <= 2,048 at any size), "
+            f"{_spread(ratios, '.1f')}x the time to read the export"
         )
-        for name, t in result.tables.items():
-            print(f"  {name:<16} {t.source_rows:>12,}")
+        for name, rows in runs[-1]["tables"].items():
+            print(f"  {name:<16} {rows:>12,}")
+        zone_dir = work / f"zone-{len(runs) - 1}"
+        keyring = open_keyring(zone_dir, MASTER_KEY)
+        result_version = runs[-1]["version"]
 
         numbers = pq.read_table(source / "persons.parquet", columns=["id_number"])
-        known = numbers.column("id_number").to_pylist()
+        known: list[str] = [str(n) for n in numbers.column("id_number").to_pylist()]
         rng = random.Random(7)
         n_unknown = args.lookups // 10
         queries = rng.choices(known, k=args.lookups - n_unknown)
@@ -103,7 +183,7 @@ def main() -> None:
         )
 
         stored = pq.read_table(
-            zone_dir / "data" / "versions" / result.version / "tables" / "persons.parquet",
+            zone_dir / "data" / "versions" / result_version / "tables" / "persons.parquet",
             columns=["id_number_token", "person_id"],
         )
         started = time.perf_counter()
@@ -120,7 +200,7 @@ def main() -> None:
         print(f"dict baseline: built in {build:.1f} s, {len(table):,} entries in RAM")
 
         persons_file = (
-            zone_dir / "data" / "versions" / result.version / "tables" / "persons.parquet"
+            zone_dir / "data" / "versions" / result_version / "tables" / "persons.parquet"
         )
         con = duckdb.connect()
         duck_times: list[float] = []
@@ -135,7 +215,7 @@ def main() -> None:
         z50, z99 = _percentiles(zone_times)
         d50, d99 = _percentiles(dict_times)
         k50, k99 = _percentiles(duck_times)
-        print(f"{'lookup latency (µs)':<28}{'p50':>10}{'p99':>10}")
+        print(f"{_load()} {'lookup latency (µs)':<28}{'p50':>10}{'p99':>10}")
         print(f"{'Zone.find_person':<28}{z50:>10.1f}{z99:>10.1f}")
         print(f"{'dict token->row':<28}{d50:>10.1f}{d99:>10.1f}")
         print(f"{'DuckDB point query':<28}{k50:>10.1f}{k99:>10.1f}  (n={len(duck_times):,})")

@@ -45,6 +45,7 @@ from enclave.dataset._validation import (
     RowVerdicts,
     check_source,
     member_mask,
+    open_export_table,
     rows_mask,
     table_path,
 )
@@ -308,7 +309,7 @@ class _VersionWriter:
         of order it is built afterwards from the written table, sorted out of core."""
         spec, path = TABLES[name], table_path(self.source_dir, name)
         repeated = self.ooc.later_duplicates(path, spec.primary_key)
-        source = pq.ParquetFile(path)
+        source = open_export_table(path)
         total = source.metadata.num_rows
         verdicts = RowVerdicts()
         bad_rows: list[npt.NDArray[np.int64]] = []

@@ -29,6 +29,7 @@ from enclave.dataset._validation import (
     RowVerdicts,
     id_number_reasons,
     mark_id_number_agreement,
+    open_export_table,
     rows_mask,
 )
 from enclave.dataset.schema import TABLES, ColumnClass
@@ -72,7 +73,7 @@ def ingest_persons(
     """Write ``persons.parquet`` and the person index; return the per-row verdict codes, the
     rules they index, and the sorted accepted person ids."""
     spec = TABLES["persons"]
-    handle = pq.ParquetFile(source)
+    handle = open_export_table(source)
     n = handle.metadata.num_rows
     verdicts = RowVerdicts()
     codes = np.zeros(n, dtype=np.int16)

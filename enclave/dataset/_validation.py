@@ -33,6 +33,7 @@ __all__ = [
     "duplicate_mask",
     "mark_id_number_agreement",
     "member_mask",
+    "open_export_table",
     "rows_mask",
     "table_path",
 ]
@@ -46,6 +47,14 @@ _ODD_DIGITS = pa.array(["1", "3", "5", "7", "9"], type=pa.string())
 
 def table_path(source_dir: Path, table: str) -> Path:
     return source_dir / f"{table}.parquet"
+
+
+def open_export_table(path: Path) -> pq.ParquetFile:
+    """A table of the export, to read batch by batch. Without ``pre_buffer``: with it (the
+    default) pyarrow buffers every column chunk of the file as iteration begins, so a 2.4 GB
+    face-templates file was held whole (measured: 1.5 GB allocated after 24 of 45 row groups,
+    170 MB without)."""
+    return pq.ParquetFile(path, pre_buffer=False)
 
 
 def check_source(source_dir: Path) -> dict[str, int]:
