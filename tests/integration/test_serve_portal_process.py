@@ -173,6 +173,7 @@ time.sleep(600)
 
 
 def test_a_sigkilled_parent_leaves_no_portal_running(tmp_path: Path) -> None:
+    init_zone(tmp_path / "zone", MASTER)  # the portal serves only a zone (issue 14)
     parent = subprocess.Popen(
         [sys.executable, "-c", _PARENT, str(tmp_path / "zone")],
         cwd=ROOT,
