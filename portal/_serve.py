@@ -257,6 +257,6 @@ def serve(
         port = int(server.effective_listen[0][1])
     else:
         port = int(server.getsockname()[1])
-    portal.bound = f"{host}:{port}"
+    portal.bound = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 in brackets
     signer = PeriodicSigner(portal.checkpoint, config.log_checkpoint_seconds)
     return PortalServer(portal, server, signer, socket_map)
