@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import (
@@ -32,11 +34,27 @@ __all__ = ["pages"]
 pages = Blueprint("pages", __name__)
 
 
+_MAX_NEXT = 2048
+
+
 def _safe_next(target: str | None) -> str | None:
-    # Only local paths: never an open redirect to another site.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """``target`` when it is a path of this site, else None: never an open redirect.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, and werkzeug
+    drops a tab from a Location header, so ``/\t/evil.example`` left as ``//evil.example``
+    (another site) and a newline was a 500 (issue 14 review): any whitespace or control
+    character, a backslash, ``//`` or anything with a scheme or host is refused (the sign-in
+    then goes home)."""
+    if not target or len(target) > _MAX_NEXT or "\\" in target:
+        return None
+    if any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def _home_for(user: UserView) -> str:
