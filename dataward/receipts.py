@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from dataward.transparency import Checkpoint, Receipt, ReceiptError, verify_receipt
 
 __all__ = [
+    "AUDIT_LIST_EVENTS",
+    "AUDIT_USAGE_SUMMARY",
     "COMPUTE_CKKS_BATCH",
     "COMPUTE_CREDIT_BAND",
     "COMPUTE_FACE_MATCH",
@@ -56,6 +58,8 @@ __all__ = [
     "FaceFields",
     "ReleaseLeaf",
     "ResultFields",
+    "audit_entry_text",
+    "audit_events_fields",
     "ckks_batch_fields",
     "consent_grant_fields",
     "consent_revoke_fields",
@@ -78,6 +82,8 @@ __all__ = [
     "review_get_fields",
     "review_list_fields",
     "review_reject_fields",
+    "usage_app_text",
+    "usage_summary_fields",
     "verify_release",
 ]
 
@@ -104,6 +110,8 @@ REVIEW_LIST = "StewardService/ListPendingQueries"
 REVIEW_GET = "StewardService/GetQueryReview"
 REVIEW_APPROVE = "StewardService/ApproveQuery"
 REVIEW_REJECT = "StewardService/RejectQuery"
+AUDIT_LIST_EVENTS = "AuditService/ListEvents"
+AUDIT_USAGE_SUMMARY = "AuditService/UsageSummary"
 
 ResultValue = str | bool | int | Sequence[str]
 ResultFields = Mapping[str, ResultValue]
@@ -485,6 +493,91 @@ def query_budget_fields(
         "per_query_micro": int(per_query_micro),
         "limits": [f"{n}:{int(lim)}:{int(sp)}:{int(le)}" for n, lim, sp, le in limits],
         "available_micro": int(available_micro),
+    }
+
+
+def audit_entry_text(
+    *,
+    leaf_index: int,
+    logged_at_micros: int,
+    kind: str,
+    client_id: str,
+    organization: str,
+    method: str,
+    purpose: str,
+    request_id: str,
+    decision: str,
+    reasons: Sequence[str],
+    about_person: bool,
+    released: bool,
+    actor: str,
+    action: str,
+    target: str,
+    count: int,
+) -> str:
+    """One entry of a ``ListEvents`` page as its result field holds it: the canonical JSON
+    text (as the result hash's) of the entry's wire fields by their proto names, ``decision``
+    as ``allow``, ``deny``, ``pending`` or "" (UNSPECIFIED)."""
+    entry = {
+        "leaf_index": int(leaf_index),
+        "logged_at_micros": int(logged_at_micros),
+        "kind": str(kind),
+        "client_id": str(client_id),
+        "organization": str(organization),
+        "method": str(method),
+        "purpose": str(purpose),
+        "request_id": str(request_id),
+        "decision": str(decision),
+        "reasons": [str(r) for r in reasons],
+        "about_person": bool(about_person),
+        "released": bool(released),
+        "actor": str(actor),
+        "action": str(action),
+        "target": str(target),
+        "count": int(count),
+    }
+    return _CANONICAL.encode(entry)
+
+
+def audit_events_fields(*, entries: Sequence[str], next_page_token: str) -> dict[str, ResultValue]:
+    """The fields of a ``ListEvents`` page: its entries in order (:func:`audit_entry_text`)
+    and the cursor of the next page."""
+    return {"entries": [str(e) for e in entries], "next_page_token": str(next_page_token)}
+
+
+def usage_app_text(
+    *,
+    client_id: str,
+    organization: str,
+    calls: int,
+    refused: int,
+    days: Sequence[tuple[dt.date, int, int]],
+    refusals: Sequence[tuple[str, int]],
+) -> str:
+    """One app of a ``UsageSummary`` as its result field holds it: canonical JSON text of
+    its fields, each day as ``YYYY-MM-DD:calls:refused`` and each refusal count as
+    ``REASON:count``, in the answer's order."""
+    app = {
+        "client_id": str(client_id),
+        "organization": str(organization),
+        "calls": int(calls),
+        "refused": int(refused),
+        "days": [f"{d.isoformat()}:{int(c)}:{int(r)}" for d, c, r in days],
+        "refusals": [f"{reason}:{int(n)}" for reason, n in refusals],
+    }
+    return _CANONICAL.encode(app)
+
+
+def usage_summary_fields(
+    *, apps: Sequence[str], from_time: int, to_time: int, truncated: bool
+) -> dict[str, ResultValue]:
+    """The fields of a ``UsageSummary``: its apps in order (:func:`usage_app_text`), the
+    window in Unix seconds as the answer carries it, and whether it was truncated."""
+    return {
+        "apps": [str(a) for a in apps],
+        "from_time": int(from_time),
+        "to_time": int(to_time),
+        "truncated": bool(truncated),
     }
 
 

@@ -102,7 +102,7 @@ def page_before(token: str) -> int | None:
 def _entry_to_proto(entry: LogEntry) -> audit_pb2.AuditLogEntry:
     return audit_pb2.AuditLogEntry(
         leaf_index=entry.index,
-        logged_at_micros=int(entry.time.timestamp() * 1_000_000),
+        logged_at_micros=entry.logged_at_micros,
         kind=entry.kind,
         client_id=entry.client_id,
         organization=entry.organization,

@@ -24,7 +24,7 @@ from dataward.v1 import (
     steward_pb2_grpc,
 )
 from enclave.analytics import AggregateQueries, QueryReviews
-from enclave.audit import AuditReader, RefusalTrail
+from enclave.audit import AuditLog, LogBrowser, RefusalTrail
 from enclave.compute import ModelCards
 from enclave.persons import PersonChecks
 from enclave.policy import PolicyStore
@@ -105,7 +105,7 @@ def build_server(
     policies: PolicyStore | None = None,
     reviews: QueryReviews | None = None,
     cards: ModelCards | None = None,
-    audit_events: AuditReader | None = None,
+    audit_events: AuditLog | None = None,
     slow_ms: int = 500,
     metrics: CallMetrics | None = None,
 ) -> ApiServer:
@@ -124,7 +124,8 @@ def build_server(
     the model-card calls (``ComputeService.RegisterModel``, ``GetModel``: None, UNIMPLEMENTED;
     ``StewardService.ListPendingModels``, ``AttestModel``: None, UNAVAILABLE), and with it
     ``ComputeService`` is served even without credit bands. ``audit_events`` is the zone's log
-    read back for stewards (``AuditService.ListEvents``, ``UsageSummary``; None: UNAVAILABLE).
+    read back for stewards (``AuditService.ListEvents``, ``UsageSummary``, each call logged
+    with a receipt like any answer, :class:`enclave.audit.LogBrowser`; None: UNAVAILABLE).
     Every call's outcome is logged
     (``dataward.grpc``; a successful one slower than ``slow_ms`` as ``call_slow``) and, with
     ``metrics``, counted (:mod:`grpc_api._observe`).
@@ -168,7 +169,13 @@ def build_server(
             ComputeServicer(checks, cards), server
         )
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
-        AuditServicer(audit_key_name, audit_public_key, receipts, attest, events=audit_events),
+        AuditServicer(
+            audit_key_name,
+            audit_public_key,
+            receipts,
+            attest,
+            events=LogBrowser(audit_events) if audit_events is not None else None,
+        ),
         server,
     )
     steward_pb2_grpc.add_StewardServiceServicer_to_server(

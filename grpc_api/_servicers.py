@@ -35,7 +35,7 @@ from dataward.v1 import (
     steward_pb2_grpc,
 )
 from enclave.analytics import QueryReviews
-from enclave.audit import AuditReader, list_events, usage_summary
+from enclave.audit import LogBrowser
 from enclave.compute import ModelCards
 from enclave.persons import PersonChecks
 from enclave.policy import AppliedVersion, PolicyStore
@@ -245,7 +245,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         receipts: ReceiptSource,
         attest: Callable[[bytes], bytes] | None = None,
         *,
-        events: AuditReader | None = None,
+        events: LogBrowser | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._key_name = key_name
@@ -255,7 +255,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self._events = events
         self._clock = clock
 
-    def _log(self) -> AuditReader:
+    def _log(self) -> LogBrowser:
         if self._events is None:
             raise Unavailable("this server does not read the zone's log for stewards")
         return self._events
@@ -266,19 +266,40 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         flt = audit_view.event_filter(request)
         size = audit_view.events_page_size(request.page_size)
         before = audit_view.page_before(request.page_token)
-        return audit_view.page_to_proto(
-            list_events(self._log(), flt, page_size=size, before=before)
+        convert.check_fields(client_nonce=request.client_nonce)
+        # logged like any answer: request leaf, decision, release with its receipt
+        answer = self._log().list_events(
+            review.reviewer_caller(principal_of(context)),
+            flt,
+            page_size=size,
+            before=before,
+            client_nonce=request.client_nonce,
         )
+        response = audit_view.page_to_proto(answer.value)
+        response.receipt.CopyFrom(
+            convert.receipt_to_proto(answer.receipt, request_id=answer.request_id)
+        )
+        return response
 
     def UsageSummary(
         self, request: audit_pb2.UsageSummaryRequest, context: grpc.ServicerContext
     ) -> audit_pb2.UsageSummaryResponse:
         organization, client_id = audit_view.usage_filter(request)
         since, until = audit_view.usage_window(request, self._clock())
-        report = usage_summary(
-            self._log(), since=since, until=until, organization=organization, client_id=client_id
+        convert.check_fields(client_nonce=request.client_nonce)
+        answer = self._log().usage_summary(
+            review.reviewer_caller(principal_of(context)),
+            since=since,
+            until=until,
+            organization=organization,
+            client_id=client_id,
+            client_nonce=request.client_nonce,
         )
-        return audit_view.usage_to_proto(report)
+        response = audit_view.usage_to_proto(answer.value)
+        response.receipt.CopyFrom(
+            convert.receipt_to_proto(answer.receipt, request_id=answer.request_id)
+        )
+        return response
 
     def Attest(
         self, request: audit_pb2.AttestRequest, context: grpc.ServicerContext

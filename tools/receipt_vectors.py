@@ -28,6 +28,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from dataward import receipts
+from dataward.client._audit_view import audit_page, usage_summary
 from dataward.client._convert import (
     consent_grant,
     credit_band,
@@ -44,6 +45,7 @@ from dataward.client._scoring import (
     pending_models,
 )
 from dataward.v1 import (
+    audit_pb2,
     common_pb2,
     compute_pb2,
     eligibility_pb2,
@@ -109,6 +111,14 @@ CONVERTERS: dict[str, tuple[type[Message], Convert]] = {
     "dataward.v1.QueryService/GetBudget": (
         query_pb2.GetBudgetResponse,
         lambda r, nonce, _: budget_state(r.budget, r.receipt, nonce),
+    ),
+    "dataward.v1.AuditService/ListEvents": (
+        audit_pb2.ListEventsResponse,
+        lambda r, nonce, _: audit_page(r, nonce),
+    ),
+    "dataward.v1.AuditService/UsageSummary": (
+        audit_pb2.UsageSummaryResponse,
+        lambda r, nonce, _: usage_summary(r, nonce),
     ),
 }
 
@@ -428,6 +438,79 @@ def cases() -> list[Case]:
                 budget=budget, receipt=_receipt("a6b7c8d9e0f142a3b4c5d6e7f8a9b0c1")
             ),
             client_nonce="nonce-budget",
+        ),
+        Case(
+            "audit: ListEvents, a refused request, a steward action, a cursor",
+            "dataward.v1.AuditService/ListEvents",
+            audit_pb2.ListEventsResponse(
+                entries=[
+                    audit_pb2.AuditLogEntry(
+                        leaf_index=41,
+                        logged_at_micros=1_764_720_000_123_456,
+                        kind="request_received",
+                        client_id="app-1",
+                        organization="acme-insurance",
+                        method="EligibilityService/Check",
+                        purpose="INSURANCE_UNDERWRITING",
+                        request_id="5d1c2b3a4f5e46d7c8b9a0f1e2d3c4b5",
+                        decision=audit_pb2.AUDIT_DECISION_DENY,
+                        reasons=["CONSENT_REQUIRED"],
+                        about_person=True,
+                    ),
+                    audit_pb2.AuditLogEntry(
+                        leaf_index=37,
+                        logged_at_micros=1_764_719_990_000_001,
+                        kind="steward_action",
+                        actor="user:3",
+                        action="approve_query",
+                        target="q-0042",
+                    ),
+                ],
+                next_page_token="37",  # noqa: S106 (a page cursor)
+                receipt=_receipt("b7c8d9e0f1a243b4c5d6e7f8a9b0c1d2"),
+            ),
+            client_nonce="nonce-audit-page",
+        ),
+        Case(
+            "audit: UsageSummary, two apps, days and refusals by reason",
+            "dataward.v1.AuditService/UsageSummary",
+            audit_pb2.UsageSummaryResponse(
+                apps=[
+                    audit_pb2.AppUsage(
+                        client_id="app-1",
+                        organization="acme-insurance",
+                        calls=3,
+                        refused=1,
+                        days=[
+                            audit_pb2.DailyUsage(
+                                day=common_pb2.Date(year=2026, month=12, day=2), calls=1
+                            ),
+                            audit_pb2.DailyUsage(
+                                day=common_pb2.Date(year=2026, month=12, day=3),
+                                calls=2,
+                                refused=1,
+                            ),
+                        ],
+                        refusals=[audit_pb2.RefusalCount(reason="CONSENT_REQUIRED", count=1)],
+                    ),
+                    audit_pb2.AppUsage(
+                        client_id="",
+                        calls=2,
+                        refused=2,
+                        days=[
+                            audit_pb2.DailyUsage(
+                                day=common_pb2.Date(year=2026, month=12, day=3),
+                                calls=2,
+                                refused=2,
+                            )
+                        ],
+                        refusals=[audit_pb2.RefusalCount(reason="TOKEN_INVALID", count=2)],
+                    ),
+                ],
+                from_time=1_762_128_000,
+                to_time=1_764_720_000,
+                receipt=_receipt("c8d9e0f1a2b344c5d6e7f8a9b0c1d2e3"),
+            ),
         ),
     ]
 

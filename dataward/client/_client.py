@@ -681,13 +681,16 @@ class Client:
         until: dt.datetime | None = None,
         page_size: int = 50,
         page_token: str = "",
+        client_nonce: str = "",
         timeout: float | None = None,
     ) -> AuditPage:
         """A page of the zone's log, newest first: each request with its decision, and the
         steward actions, policy changes and refusal summaries (``AuditService.ListEvents``,
         scope ``audit:read`` with ``steward:admin``). Filters: an organization's slug, an
         app, a method ("EligibilityService/Check"), [since, until). A page may be short and
-        still carry a ``next_page_token``: pass it back to read on."""
+        still carry a ``next_page_token``: pass it back to read on. The read is logged like
+        any answer: the page's ``receipt`` is its release (:meth:`verify_answer`); a page never
+        lists the call that read it."""
         request = audit_pb2.ListEventsRequest(
             organization=organization,
             client_id=client_id,
@@ -696,8 +699,9 @@ class Client:
             to_time=_unix(until),
             page_size=page_size,
             page_token=page_token,
+            client_nonce=client_nonce,
         )
-        return audit_page(self._call(self._audit.ListEvents, request, timeout))
+        return audit_page(self._call(self._audit.ListEvents, request, timeout), client_nonce)
 
     def usage_summary(
         self,
@@ -706,18 +710,20 @@ class Client:
         client_id: str = "",
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
+        client_nonce: str = "",
         timeout: float | None = None,
     ) -> UsageSummary:
         """Per app, calls per UTC day and refusals by reason in [since, until) (default: the
         30 days before now; at most 366 days), ``AuditService.UsageSummary``, same scope as
-        :meth:`list_audit_events`."""
+        :meth:`list_audit_events`, logged like it (``receipt``; never counting itself)."""
         request = audit_pb2.UsageSummaryRequest(
             organization=organization,
             client_id=client_id,
             from_time=_unix(since),
             to_time=_unix(until),
+            client_nonce=client_nonce,
         )
-        return usage_summary(self._call(self._audit.UsageSummary, request, timeout))
+        return usage_summary(self._call(self._audit.UsageSummary, request, timeout), client_nonce)
 
     def largest_checkpoint(self) -> str | None:
         """The signed note of the largest checkpoint of the zone's log this client has seen

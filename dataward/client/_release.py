@@ -7,6 +7,7 @@ and its result fields, in the form :mod:`dataward.receipts` hashes them.
 from __future__ import annotations
 
 from dataward import receipts
+from dataward.client._audit_view import AuditPage, UsageSummary, release_of_audit
 from dataward.client._query import (
     BudgetState,
     Explanation,
@@ -40,6 +41,8 @@ Answer = (
     | PaillierScoreAnswer
     | CkksBatchAnswer
     | FaceMatchAnswer
+    | AuditPage
+    | UsageSummary
 )
 """An answer the zone released with a receipt."""
 
@@ -79,4 +82,6 @@ def release_of(result: Answer) -> tuple[str, receipts.ResultFields]:
         ModelInfo | PendingModels | PaillierScoreAnswer | CkksBatchAnswer | FaceMatchAnswer,
     ):
         return release_of_scoring(result)
+    if isinstance(result, AuditPage | UsageSummary):
+        return release_of_audit(result)
     raise TypeError(f"not an answer with a receipt: {type(result).__name__}")

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x61taward/v1/audit.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\"\n\rAttestRequest\x12\x11\n\tchallenge\x18\x01 \x01(\x0c\"5\n\x0e\x41ttestResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\x15\n\x13GetPublicKeyRequest\"<\n\x14GetPublicKeyResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"\'\n\x11GetReceiptRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\";\n\x12GetReceiptResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\"\x97\x01\n\x11ListEventsRequest\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x11\n\tfrom_time\x18\x04 \x01(\x03\x12\x0f\n\x07to_time\x18\x05 \x01(\x03\x12\x11\n\tpage_size\x18\x06 \x01(\r\x12\x12\n\npage_token\x18\x07 \x01(\t\"\xce\x02\n\rAuditLogEntry\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x18\n\x10logged_at_micros\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12\x14\n\x0corganization\x18\x05 \x01(\t\x12\x0e\n\x06method\x18\x06 \x01(\t\x12\x0f\n\x07purpose\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12,\n\x08\x64\x65\x63ision\x18\t \x01(\x0e\x32\x1a.dataward.v1.AuditDecision\x12\x0f\n\x07reasons\x18\n \x03(\t\x12\x14\n\x0c\x61\x62out_person\x18\x0b \x01(\x08\x12\x10\n\x08released\x18\x0c \x01(\x08\x12\r\n\x05\x61\x63tor\x18\r \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x0e \x01(\t\x12\x0e\n\x06target\x18\x0f \x01(\t\x12\r\n\x05\x63ount\x18\x10 \x01(\x04\"Z\n\x12ListEventsResponse\x12+\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1a.dataward.v1.AuditLogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x13UsageSummaryRequest\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tfrom_time\x18\x03 \x01(\x03\x12\x0f\n\x07to_time\x18\x04 \x01(\x03\"L\n\nDailyUsage\x12\x1e\n\x03\x64\x61y\x18\x01 \x01(\x0b\x32\x11.dataward.v1.Date\x12\r\n\x05\x63\x61lls\x18\x02 \x01(\x04\x12\x0f\n\x07refused\x18\x03 \x01(\x04\"-\n\x0cRefusalCount\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"\xa7\x01\n\x08\x41ppUsage\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x03 \x01(\x04\x12\x0f\n\x07refused\x18\x04 \x01(\x04\x12%\n\x04\x64\x61ys\x18\x05 \x03(\x0b\x32\x17.dataward.v1.DailyUsage\x12+\n\x08refusals\x18\x06 \x03(\x0b\x32\x19.dataward.v1.RefusalCount\"r\n\x14UsageSummaryResponse\x12#\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x15.dataward.v1.AppUsage\x12\x11\n\tfrom_time\x18\x02 \x01(\x03\x12\x0f\n\x07to_time\x18\x03 \x01(\x03\x12\x11\n\ttruncated\x18\x04 \x01(\x08*~\n\rAuditDecision\x12\x1e\n\x1a\x41UDIT_DECISION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41UDIT_DECISION_ALLOW\x10\x01\x12\x17\n\x13\x41UDIT_DECISION_DENY\x10\x02\x12\x1a\n\x16\x41UDIT_DECISION_PENDING\x10\x03\x32\x83\x04\n\x0c\x41uditService\x12S\n\x0cGetPublicKey\x12 .dataward.v1.GetPublicKeyRequest\x1a!.dataward.v1.GetPublicKeyResponse\x12M\n\nGetReceipt\x12\x1e.dataward.v1.GetReceiptRequest\x1a\x1f.dataward.v1.GetReceiptResponse\x12h\n\x13GetConsistencyProof\x12\'.dataward.v1.GetConsistencyProofRequest\x1a(.dataward.v1.GetConsistencyProofResponse\x12\x41\n\x06\x41ttest\x12\x1a.dataward.v1.AttestRequest\x1a\x1b.dataward.v1.AttestResponse\x12M\n\nListEvents\x12\x1e.dataward.v1.ListEventsRequest\x1a\x1f.dataward.v1.ListEventsResponse\x12S\n\x0cUsageSummary\x12 .dataward.v1.UsageSummaryRequest\x1a!.dataward.v1.UsageSummaryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x61taward/v1/audit.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\"\n\rAttestRequest\x12\x11\n\tchallenge\x18\x01 \x01(\x0c\"5\n\x0e\x41ttestResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\x15\n\x13GetPublicKeyRequest\"<\n\x14GetPublicKeyResponse\x12\x10\n\x08key_name\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"\'\n\x11GetReceiptRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\";\n\x12GetReceiptResponse\x12%\n\x07receipt\x18\x01 \x01(\x0b\x32\x14.dataward.v1.Receipt\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\"\xad\x01\n\x11ListEventsRequest\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x11\n\tfrom_time\x18\x04 \x01(\x03\x12\x0f\n\x07to_time\x18\x05 \x01(\x03\x12\x11\n\tpage_size\x18\x06 \x01(\r\x12\x12\n\npage_token\x18\x07 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x08 \x01(\t\"\xce\x02\n\rAuditLogEntry\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x18\n\x10logged_at_micros\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12\x14\n\x0corganization\x18\x05 \x01(\t\x12\x0e\n\x06method\x18\x06 \x01(\t\x12\x0f\n\x07purpose\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12,\n\x08\x64\x65\x63ision\x18\t \x01(\x0e\x32\x1a.dataward.v1.AuditDecision\x12\x0f\n\x07reasons\x18\n \x03(\t\x12\x14\n\x0c\x61\x62out_person\x18\x0b \x01(\x08\x12\x10\n\x08released\x18\x0c \x01(\x08\x12\r\n\x05\x61\x63tor\x18\r \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x0e \x01(\t\x12\x0e\n\x06target\x18\x0f \x01(\t\x12\r\n\x05\x63ount\x18\x10 \x01(\x04\"\x81\x01\n\x12ListEventsResponse\x12+\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1a.dataward.v1.AuditLogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12%\n\x07receipt\x18\x03 \x01(\x0b\x32\x14.dataward.v1.Receipt\"x\n\x13UsageSummaryRequest\x12\x14\n\x0corganization\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tfrom_time\x18\x03 \x01(\x03\x12\x0f\n\x07to_time\x18\x04 \x01(\x03\x12\x14\n\x0c\x63lient_nonce\x18\x05 \x01(\t\"L\n\nDailyUsage\x12\x1e\n\x03\x64\x61y\x18\x01 \x01(\x0b\x32\x11.dataward.v1.Date\x12\r\n\x05\x63\x61lls\x18\x02 \x01(\x04\x12\x0f\n\x07refused\x18\x03 \x01(\x04\"-\n\x0cRefusalCount\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"\xa7\x01\n\x08\x41ppUsage\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x03 \x01(\x04\x12\x0f\n\x07refused\x18\x04 \x01(\x04\x12%\n\x04\x64\x61ys\x18\x05 \x03(\x0b\x32\x17.dataward.v1.DailyUsage\x12+\n\x08refusals\x18\x06 \x03(\x0b\x32\x19.dataward.v1.RefusalCount\"\x99\x01\n\x14UsageSummaryResponse\x12#\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x15.dataward.v1.AppUsage\x12\x11\n\tfrom_time\x18\x02 \x01(\x03\x12\x0f\n\x07to_time\x18\x03 \x01(\x03\x12\x11\n\ttruncated\x18\x04 \x01(\x08\x12%\n\x07receipt\x18\x05 \x01(\x0b\x32\x14.dataward.v1.Receipt*~\n\rAuditDecision\x12\x1e\n\x1a\x41UDIT_DECISION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41UDIT_DECISION_ALLOW\x10\x01\x12\x17\n\x13\x41UDIT_DECISION_DENY\x10\x02\x12\x1a\n\x16\x41UDIT_DECISION_PENDING\x10\x03\x32\x83\x04\n\x0c\x41uditService\x12S\n\x0cGetPublicKey\x12 .dataward.v1.GetPublicKeyRequest\x1a!.dataward.v1.GetPublicKeyResponse\x12M\n\nGetReceipt\x12\x1e.dataward.v1.GetReceiptRequest\x1a\x1f.dataward.v1.GetReceiptResponse\x12h\n\x13GetConsistencyProof\x12\'.dataward.v1.GetConsistencyProofRequest\x1a(.dataward.v1.GetConsistencyProofResponse\x12\x41\n\x06\x41ttest\x12\x1a.dataward.v1.AttestRequest\x1a\x1b.dataward.v1.AttestResponse\x12M\n\nListEvents\x12\x1e.dataward.v1.ListEventsRequest\x1a\x1f.dataward.v1.ListEventsResponse\x12S\n\x0cUsageSummary\x12 .dataward.v1.UsageSummaryRequest\x1a!.dataward.v1.UsageSummaryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUDITDECISION']._serialized_start=1550
-  _globals['_AUDITDECISION']._serialized_end=1676
+  _globals['_AUDITDECISION']._serialized_start=1674
+  _globals['_AUDITDECISION']._serialized_end=1800
   _globals['_ATTESTREQUEST']._serialized_start=66
   _globals['_ATTESTREQUEST']._serialized_end=100
   _globals['_ATTESTRESPONSE']._serialized_start=102
@@ -51,21 +51,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=410
   _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=454
   _globals['_LISTEVENTSREQUEST']._serialized_start=457
-  _globals['_LISTEVENTSREQUEST']._serialized_end=608
-  _globals['_AUDITLOGENTRY']._serialized_start=611
-  _globals['_AUDITLOGENTRY']._serialized_end=945
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=947
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=1037
-  _globals['_USAGESUMMARYREQUEST']._serialized_start=1039
-  _globals['_USAGESUMMARYREQUEST']._serialized_end=1137
-  _globals['_DAILYUSAGE']._serialized_start=1139
-  _globals['_DAILYUSAGE']._serialized_end=1215
-  _globals['_REFUSALCOUNT']._serialized_start=1217
-  _globals['_REFUSALCOUNT']._serialized_end=1262
-  _globals['_APPUSAGE']._serialized_start=1265
-  _globals['_APPUSAGE']._serialized_end=1432
-  _globals['_USAGESUMMARYRESPONSE']._serialized_start=1434
-  _globals['_USAGESUMMARYRESPONSE']._serialized_end=1548
-  _globals['_AUDITSERVICE']._serialized_start=1679
-  _globals['_AUDITSERVICE']._serialized_end=2194
+  _globals['_LISTEVENTSREQUEST']._serialized_end=630
+  _globals['_AUDITLOGENTRY']._serialized_start=633
+  _globals['_AUDITLOGENTRY']._serialized_end=967
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=970
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1099
+  _globals['_USAGESUMMARYREQUEST']._serialized_start=1101
+  _globals['_USAGESUMMARYREQUEST']._serialized_end=1221
+  _globals['_DAILYUSAGE']._serialized_start=1223
+  _globals['_DAILYUSAGE']._serialized_end=1299
+  _globals['_REFUSALCOUNT']._serialized_start=1301
+  _globals['_REFUSALCOUNT']._serialized_end=1346
+  _globals['_APPUSAGE']._serialized_start=1349
+  _globals['_APPUSAGE']._serialized_end=1516
+  _globals['_USAGESUMMARYRESPONSE']._serialized_start=1519
+  _globals['_USAGESUMMARYRESPONSE']._serialized_end=1672
+  _globals['_AUDITSERVICE']._serialized_start=1803
+  _globals['_AUDITSERVICE']._serialized_end=2318
 # @@protoc_insertion_point(module_scope)

@@ -223,6 +223,7 @@ class ListEventsRequest(_message.Message):
     TO_TIME_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
     organization: _builtins.str
     """Only the requests of this organization (its slug: the `org` claim of its tokens), and
     the policy changes it made. Empty: every organization.
@@ -240,6 +241,8 @@ class ListEventsRequest(_message.Message):
     """1..200; 0 means 50."""
     page_token: _builtins.str
     """From a previous ListEventsResponse; empty for the newest entries."""
+    client_nonce: _builtins.str
+    """Optional, the caller's own: hashed into the answer's release (docs/receipts.md)."""
     def __init__(
         self,
         *,
@@ -250,10 +253,11 @@ class ListEventsRequest(_message.Message):
         to_time: _builtins.int = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        client_nonce: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "from_time", b"from_time", "method", b"method", "organization", b"organization", "page_size", b"page_size", "page_token", b"page_token", "to_time", b"to_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "client_nonce", b"client_nonce", "from_time", b"from_time", "method", b"method", "organization", b"organization", "page_size", b"page_size", "page_token", b"page_token", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -347,19 +351,30 @@ class ListEventsResponse(_message.Message):
 
     ENTRIES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Pass it as page_token for the older entries; empty when the log's start was reached."""
     @_builtins.property
     def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditLogEntry]: ...
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt:
+        """Reading the log is a request like any other: its request leaf, decision and release are
+        logged before the answer leaves, and this is the release's receipt (the result hash
+        covers every entry and next_page_token; docs/receipts.md). A page never lists the
+        request leaf of the call that reads it; the next page reads below next_page_token, so
+        the leaves of a walk's own calls never shift or enter it.
+        """
+
     def __init__(
         self,
         *,
         entries: _abc.Iterable[Global___AuditLogEntry] | None = ...,
         next_page_token: _builtins.str = ...,
+        receipt: _common_pb2.Receipt | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token", "receipt", b"receipt"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -373,12 +388,15 @@ class UsageSummaryRequest(_message.Message):
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     FROM_TIME_FIELD_NUMBER: _builtins.int
     TO_TIME_FIELD_NUMBER: _builtins.int
+    CLIENT_NONCE_FIELD_NUMBER: _builtins.int
     organization: _builtins.str
     """Only this organization's apps (slug) / this app. Empty: all."""
     client_id: _builtins.str
     from_time: _builtins.int
     """Unix seconds. 0: to_time is now, from_time 30 days before to_time."""
     to_time: _builtins.int
+    client_nonce: _builtins.str
+    """Optional, the caller's own: hashed into the answer's release (docs/receipts.md)."""
     def __init__(
         self,
         *,
@@ -386,10 +404,11 @@ class UsageSummaryRequest(_message.Message):
         client_id: _builtins.str = ...,
         from_time: _builtins.int = ...,
         to_time: _builtins.int = ...,
+        client_nonce: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "from_time", b"from_time", "organization", b"organization", "to_time", b"to_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "client_nonce", b"client_nonce", "from_time", b"from_time", "organization", b"organization", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -499,6 +518,7 @@ class UsageSummaryResponse(_message.Message):
     FROM_TIME_FIELD_NUMBER: _builtins.int
     TO_TIME_FIELD_NUMBER: _builtins.int
     TRUNCATED_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
     from_time: _builtins.int
     """The window the summary covers (Unix seconds), as resolved from the request; when
     truncated, from_time is the time of the oldest leaf read (the window's older part is not
@@ -510,6 +530,12 @@ class UsageSummaryResponse(_message.Message):
     def apps(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppUsage]:
         """By calls, most first."""
 
+    @_builtins.property
+    def receipt(self) -> _common_pb2.Receipt:
+        """The release's receipt (as ListEventsResponse.receipt); the summary never counts the
+        call that reads it.
+        """
+
     def __init__(
         self,
         *,
@@ -517,10 +543,11 @@ class UsageSummaryResponse(_message.Message):
         from_time: _builtins.int = ...,
         to_time: _builtins.int = ...,
         truncated: _builtins.bool = ...,
+        receipt: _common_pb2.Receipt | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["apps", b"apps", "from_time", b"from_time", "to_time", b"to_time", "truncated", b"truncated"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["apps", b"apps", "from_time", b"from_time", "receipt", b"receipt", "to_time", b"to_time", "truncated", b"truncated"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

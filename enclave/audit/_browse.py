@@ -11,6 +11,16 @@ A page reads at most ``max_scan`` leaves, so a filter that matches nothing costs
 read per call; the page then comes back short with a cursor to read on. Leaves are appended in
 time order (one committer thread stamps them), so reading back stops at the first leaf logged
 before ``since``.
+
+:class:`LogBrowser` serves both to a steward as answers like any other (issue 14): each call is
+a ``request_received`` leaf (durable before the log is read), then the allowing decision and
+the release whose result hash covers the answer (:func:`dataward.receipts.audit_events_fields`,
+:func:`~dataward.receipts.usage_summary_fields`), with its receipt. The decision is the door's
+(scope ``audit:read`` held by a steward), so it names the access policy
+(:data:`~enclave.audit.trails.ACCESS_POLICY_VERSION`). An answer never shows the call that
+reads it: its own request leaf is skipped (a first page is the log as it stood when the call
+was logged), and a page token is a leaf index, so the leaves later calls add -- a walk's own
+reads among them -- never shift or enter the pages below it; the next read lists them.
 """
 
 from __future__ import annotations
@@ -18,7 +28,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Generic, TypeVar
 
+from dataward import receipts
+from dataward.transparency import Receipt
+from enclave.audit._log import AuditLog
 from enclave.audit._reader import AuditReader
 from enclave.audit.events import (
     Decision,
@@ -29,6 +43,8 @@ from enclave.audit.events import (
     RequestReceived,
     StewardAction,
 )
+from enclave.audit.trails import ACCESS_POLICY_VERSION, AuditLogTrail
+from enclave.release import Caller, Releaser
 
 __all__ = [
     "MAX_SCAN",
@@ -37,7 +53,9 @@ __all__ = [
     "DayUsage",
     "EventFilter",
     "EventPage",
+    "LogBrowser",
     "LogEntry",
+    "LogRead",
     "UsageReport",
     "list_events",
     "usage_summary",
@@ -94,6 +112,11 @@ class LogEntry:
     action: str = ""
     target: str = ""
     count: int = 0
+
+    @property
+    def logged_at_micros(self) -> int:
+        """:attr:`time` in Unix microseconds, as the wire and the result hash carry it."""
+        return int(self.time.timestamp() * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -184,6 +207,12 @@ def _with_outcomes(reader: AuditReader, entries: list[LogEntry]) -> tuple[LogEnt
     return tuple(done)
 
 
+def _skipped(event: object, request_id: str) -> bool:
+    return (
+        bool(request_id) and isinstance(event, RequestReceived) and event.request_id == request_id
+    )
+
+
 def list_events(
     reader: AuditReader,
     flt: EventFilter,
@@ -191,8 +220,10 @@ def list_events(
     page_size: int,
     before: int | None = None,
     max_scan: int = MAX_SCAN,
+    skip_request: str = "",
 ) -> EventPage:
-    """The newest ``page_size`` entries matching ``flt`` below leaf ``before`` (None: all).
+    """The newest ``page_size`` entries matching ``flt`` below leaf ``before`` (None: all),
+    without the request ``skip_request`` (the reading call's own).
 
     Reads back at most ``max_scan`` leaves; see the module docstring.
     """
@@ -210,6 +241,8 @@ def list_events(
             if flt.since is not None and logged.time < flt.since:
                 return EventPage(_with_outcomes(reader, found), None)
             if flt.until is not None and logged.time >= flt.until:
+                continue
+            if _skipped(logged.event, skip_request):
                 continue
             if isinstance(logged.event, _LISTED) and _matches(logged.event, flt):
                 found.append(_entry(logged))
@@ -265,10 +298,12 @@ def usage_summary(
     organization: str | None = None,
     client_id: str | None = None,
     max_scan: int = MAX_USAGE_SCAN,
+    skip_request: str = "",
 ) -> UsageReport:
     """Per app, calls per UTC day and refusals by reason, of requests logged in
     [``since``, ``until``): most calls first. Reads the log back from its newest leaf to
-    ``since``, at most ``max_scan`` leaves (see :class:`UsageReport`)."""
+    ``since``, at most ``max_scan`` leaves (see :class:`UsageReport`); the request
+    ``skip_request`` (the reading call's own) is not counted."""
     tallies: defaultdict[tuple[str, str], _Tally] = defaultdict(_Tally)
     # Decisions follow their request, so reading back meets them first.
     denied: dict[str, tuple[str, ...]] = {}
@@ -294,6 +329,8 @@ def usage_summary(
             if logged.time >= until:
                 continue
             day = logged.time.date()
+            if _skipped(event, skip_request):
+                continue
             if isinstance(event, RequestReceived):
                 if (organization is not None and event.organization != organization) or (
                     client_id is not None and event.client_id != client_id
@@ -325,3 +362,110 @@ def usage_summary(
     ]
     ordered = tuple(sorted(apps, key=lambda a: (-a.calls, a.client_id)))
     return UsageReport(ordered, oldest if truncated else since, until, truncated)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LogRead(Generic[T]):
+    """A steward's read of the log as released: the value, its receipt and request id."""
+
+    value: T
+    receipt: Receipt
+    request_id: str
+
+
+def events_fields(page: EventPage) -> receipts.ResultFields:
+    """The result fields of ``page`` as the wire carries it (:mod:`dataward.receipts`)."""
+    return receipts.audit_events_fields(
+        entries=[
+            receipts.audit_entry_text(
+                leaf_index=e.index,
+                logged_at_micros=e.logged_at_micros,
+                kind=e.kind,
+                client_id=e.client_id,
+                organization=e.organization,
+                method=e.method,
+                purpose=e.purpose,
+                request_id=e.request_id,
+                decision=e.decision,
+                reasons=e.reasons,
+                about_person=e.about_person,
+                released=e.released,
+                actor=e.actor,
+                action=e.action,
+                target=e.target,
+                count=e.count,
+            )
+            for e in page.entries
+        ],
+        next_page_token="" if page.next_before is None else str(page.next_before),
+    )
+
+
+def usage_fields(report: UsageReport) -> receipts.ResultFields:
+    """The result fields of ``report`` as the wire carries it (Unix seconds)."""
+    return receipts.usage_summary_fields(
+        apps=[
+            receipts.usage_app_text(
+                client_id=a.client_id,
+                organization=a.organization,
+                calls=a.calls,
+                refused=a.refused,
+                days=[(d.day, d.calls, d.refused) for d in a.days],
+                refusals=a.refusals,
+            )
+            for a in report.apps
+        ],
+        from_time=int(report.since.timestamp()),
+        to_time=int(report.until.timestamp()),
+        truncated=report.truncated,
+    )
+
+
+class LogBrowser:
+    """:func:`list_events` and :func:`usage_summary` as logged answers (see the module
+    docstring): request leaf, read, allowing decision and release with a receipt."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+        self._releaser = Releaser(AuditLogTrail(log), ACCESS_POLICY_VERSION)
+
+    def list_events(
+        self,
+        caller: Caller,
+        flt: EventFilter,
+        *,
+        page_size: int,
+        before: int | None = None,
+        client_nonce: str = "",
+    ) -> LogRead[EventPage]:
+        request = self._releaser.begin(caller, receipts.AUDIT_LIST_EVENTS)
+        page = list_events(
+            self._log, flt, page_size=page_size, before=before, skip_request=request.request_id
+        )
+        receipt = self._releaser.release(request, events_fields(page), client_nonce=client_nonce)
+        return LogRead(page, receipt, request.request_id)
+
+    def usage_summary(
+        self,
+        caller: Caller,
+        *,
+        since: datetime,
+        until: datetime,
+        organization: str | None = None,
+        client_id: str | None = None,
+        client_nonce: str = "",
+    ) -> LogRead[UsageReport]:
+        request = self._releaser.begin(caller, receipts.AUDIT_USAGE_SUMMARY)
+        report = usage_summary(
+            self._log,
+            since=since,
+            until=until,
+            organization=organization,
+            client_id=client_id,
+            skip_request=request.request_id,
+        )
+        receipt = self._releaser.release(request, usage_fields(report), client_nonce=client_nonce)
+        return LogRead(report, receipt, request.request_id)
