@@ -57,7 +57,8 @@ from launcher._demo_faces import (
     bank_face_checks,
     enroll_demo_photos,
 )
-from launcher._wiring import start_serving
+from launcher._oplog import configure
+from launcher._wiring import Serving, start_serving
 from launcher.settings import Secret, Settings
 from policies import default_policy_text
 from synthetic import REFERENCE_DATE, generate
@@ -219,201 +220,22 @@ def _serve_and_check(  # noqa: PLR0917 (the demo's cast, in order)
         zone=dataclasses.replace(settings.zone, dir=zone_dir, master_key=master),
         portal=dataclasses.replace(settings.portal, bind="127.0.0.1:0", cookie_secure=False),
         grpc=dataclasses.replace(settings.grpc, bind="127.0.0.1:0"),
+        # The narration is the demo's output: the portal process logs errors only, and this
+        # process's operational log (the refusals it shows on purpose) goes to a file.
+        log=dataclasses.replace(settings.log, level="ERROR"),
     )
     _step(say, 5, "The zone starts serving: the portal and the gRPC API on loopback")
-    serving = start_serving(settings)
-    try:
-        say(f"  portal {serving.portal_url}   gRPC 127.0.0.1:{serving.api.port}")
-        admin = serving.admin
-
-        _step(say, 6, "A steward approves an insurer's and a bank's apps in the portal")
-        steward_password = secrets.token_urlsafe(18)
-        steward = admin.create_steward("steward", steward_password)
-        # Slugs name partners everywhere (the token's `org`, the policy's grants, consents).
-        insurer = admin.create_organization("Demo Insurance Co.", "INSURER", slug="demo-insurer")
-        bank = admin.create_organization("Demo Bank", "BANK", slug="demo-bank")
-        insurer_user = admin.create_partner_user(insurer, "insurer", secrets.token_urlsafe(18))
-        bank_user = admin.create_partner_user(bank, "banker", secrets.token_urlsafe(18))
-        insurer_app = admin.register_app(
-            insurer_user,
-            "eligibility at underwriting",
-            ["eligibility:check", "identity:verify", "query:submit", "query:run", "audit:read"],
-            [INSURER_PURPOSE, RESEARCH_PURPOSE],
-            "check cover, price a supplementary policy and study claims from aggregates",
-        )
-        bank_app = admin.register_app(
-            bank_user,
-            "loan applicant check",
-            # audit:read: consistency proofs (step 14); compute:score: step 13
-            ["identity:verify", "compute:score", "audit:read"],
-            [BANK_PURPOSE],
-            "KYC, the credit band and the bank's own model under encryption",
-        )
-        # The steward grants the insurer less than it asked for: no identity checks.
-        insurer_creds = admin.approve_app(
-            steward,
-            insurer_app.client_id,
-            ["eligibility:check", "query:submit", "query:run", "audit:read"],
-        )
-        bank_creds = admin.approve_app(steward, bank_app.client_id)
-        say(
-            "  insurer app approved with eligibility:check and queries "
-            "(identity:verify was refused)"
-        )
-        in_force = serving.core.policies.apply(
-            default_policy_text(), Caller("demo", "zone-stewards"), "policies/default.yaml"
-        )
-        say(f"  the steward puts the default policy in force: version {in_force.version[:12]}")
-        say(
-            "  bank app approved with identity:verify, compute:score and audit:read "
-            "for LOAN_ORIGINATION"
-        )
-        token_url = f"{serving.portal_url}/oauth/token"
-
-        _step(say, 7, "Persons consent, through the citizen channel (here: `dataward consent`)")
-        operator = Caller("demo", "citizen-channel")
-        for id_number in (people.active, people.suspended, people.deceased):
-            grant = serving.core.checks.grant_consent(
-                operator, id_number=id_number, partner=insurer.slug, purpose=INSURER_PURPOSE
+    oplog = zone_dir.parent / "operational.log"
+    with oplog.open("a", encoding="utf-8") as log_file:
+        configure("INFO", stream=log_file)
+        serving = start_serving(settings)
+        try:
+            bank_checkpoint = _serving_steps(
+                settings, serving, zone_dir, people, faces, say=say, oplog=oplog
             )
-            say(
-                f"  {mask(id_number)} consents to {insurer.slug} (the insurer) "
-                f"until {grant.value.valid_until:%F}"
-            )
-        for id_number in (people.active, people.suspended):
-            serving.core.checks.grant_consent(
-                operator, id_number=id_number, partner=bank.slug, purpose=BANK_PURPOSE
-            )
-        say(
-            f"  {mask(people.active)} and {mask(people.suspended)} also consent to "
-            f"{bank.slug} (the bank)"
-        )
-
-        # The key a partner pins: the zone's published PEM, not one the server hands out.
-        key = (serving.core.key_name, load_public_key((zone_dir / PUBLIC_KEY_FILE).read_bytes()))
-        answers: list[Answer] = []
-        insurer_tokens = ClientCredentialsTokenSource(
-            token_url, insurer_creds.client_id, insurer_creds.client_secret, "eligibility:check"
-        )
-        _step(say, 8, "The insurer checks eligibility for OUTPATIENT cover (SDK over gRPC)")
-        with Client(f"127.0.0.1:{serving.api.port}", insurer_tokens) as client:
-            as_of = REFERENCE_DATE
-            for label, id_number in (
-                ("enrolled and paid up", people.active),
-                ("behind on contributions", people.suspended),
-                ("deceased", people.deceased),
-                ("not in the registry", people.unknown),
-                ("in the registry, no consent", people.no_consent),
-                ("malformed number", people.active[:-1] + "0"),
-            ):
-                try:
-                    result = client.check_eligibility(
-                        id_number, "OUTPATIENT", INSURER_PURPOSE, as_of=as_of
-                    )
-                except (ConsentRequired, IdNumberInvalid) as exc:
-                    say(f"  {label:<30} refused: {_status(exc)}")
-                    continue
-                say(f"  {label:<30} {_eligibility_line(result)}")
-                answers.append(result)
-            say(
-                "  (an unknown person and a known one without consent get the very same "
-                "refusal: the answer reveals nothing about who is in the registry)"
-            )
-
-        target = f"127.0.0.1:{serving.api.port}"
-        query_tokens = ClientCredentialsTokenSource(
-            token_url,
-            insurer_creds.client_id,
-            insurer_creds.client_secret,
-            "query:submit query:run audit:read",
-        )
-        _step(say, 9, "The insurer prices from aggregates: explain, run, and a refused query")
-        with Client(target, query_tokens, audit_key=key) as client:
-            _aggregates(client, say)
-
-            _step(say, 10, "Its research arm asks ad hoc, with differential privacy")
-            _research(client, say)
-
-            _step(say, 11, "A query no rule allows goes to review; a steward approves it")
-            _reviewed(client, serving.portal_url, steward_password, say)
-
-        _step(say, 12, "The bank verifies a loan applicant's ID number, name and selfie")
-        bank_tokens = ClientCredentialsTokenSource(
-            token_url,
-            bank_creds.client_id,
-            bank_creds.client_secret,
-            "identity:verify compute:score audit:read",
-        )
-        with Client(f"127.0.0.1:{serving.api.port}", bank_tokens, audit_key=key) as client:
-            for label, name in (("right name", people.active_name), ("wrong name", "张三丰")):
-                verdict = client.verify_identity(people.active, name, BANK_PURPOSE)
-                say(
-                    f"  {label:<11} id valid={verdict.id_number_valid} "
-                    f"name matches={verdict.name_matches} registry={verdict.registry_status}"
-                )
-                answers.append(verdict)
-            if faces is not None:
-                answers += bank_face_checks(
-                    client,
-                    applicant=people.active,
-                    name=people.active_name,
-                    purpose=BANK_PURPOSE,
-                    faces=faces,
-                    say=say,
-                )
-                answers.append(
-                    bank_encrypted_match(
-                        client,
-                        applicant=people.suspended,
-                        purpose=BANK_PURPOSE,
-                        faces=faces,
-                        say=say,
-                    )
-                )
-            try:
-                client.check_eligibility(people.active, "OUTPATIENT", BANK_PURPOSE)
-            except DatawardError as exc:
-                say(f"  the bank asks for eligibility: {_status(exc)}")
-
-            _step(say, 13, "The bank's credit band, and its own model under encryption")
-            answers += bank_computes(
-                client,
-                bank=bank.slug,
-                purpose=BANK_PURPOSE,
-                applicant=people.active,
-                batch=(people.active, people.suspended, people.no_consent, people.unknown),
-                policies=serving.core.policies,
-                cards=serving.core.cards,
-                workdir=zone_dir.parent,
-                say=say,
-            )
-
-            _step(say, 14, "Every answer checked against its receipt with the pinned zone key")
-            for answer in answers:
-                checkpoint = client.verify_answer(answer)
-                say(
-                    f"  leaf {answer.receipt.leaf_index:>3} releases this very answer and "
-                    f"is in the signed tree of size {checkpoint.size} "
-                    f"(root {checkpoint.root_hash.hex()[:16]}…)"
-                )
-            # Each checkpoint was held to the largest one seen, by the zone's consistency
-            # proofs; the bank keeps that one to hold the zone to it later (issue 8, item 6).
-            bank_checkpoint = client.largest_checkpoint()
-            say("  every checkpoint proved consistent with the largest the bank has seen")
-
-        _step(say, 15, f"Who checked me? ({mask(people.active)})")
-        token = serving.core.keyring.token("id_number", people.active)
-        # The zone logs the token's `org` (a slug); the portal knows the organization's name.
-        names = {o.slug: o.name for o in admin.list_organizations()}
-        for entry in who_checked(serving.core.audit, token):
-            say(
-                f"  {entry.time:%Y-%m-%d %H:%M:%S}  "
-                f"{names.get(entry.organization, entry.organization):<20} "
-                f"{entry.purpose:<24} {entry.decision}"
-            )
-    finally:
-        serving.stop()
-
+        finally:
+            serving.stop()
+            configure("ERROR")  # the file closes: anything later goes to stderr
     _step(say, 16, "The auditor verifies both logs end to end")
     from launcher._verify import verify_all_logs
 
@@ -421,6 +243,206 @@ def _serve_and_check(  # noqa: PLR0917 (the demo's cast, in order)
         say(f"  {line}")
     say("")
     say(f"Done. Everything the demo made is in {zone_dir.parent}")
+
+
+def _serving_steps(
+    settings: Settings,
+    serving: Serving,
+    zone_dir: Path,
+    people: _People,
+    faces: DemoFaces | None,
+    *,
+    say: Say,
+    oplog: Path,
+) -> str | None:
+    say(f"  portal {serving.portal_url}   gRPC 127.0.0.1:{serving.api.port}")
+    say(f"  the servers' operational log (JSON lines): {oplog}")
+    admin = serving.admin
+
+    _step(say, 6, "A steward approves an insurer's and a bank's apps in the portal")
+    steward_password = secrets.token_urlsafe(18)
+    steward = admin.create_steward("steward", steward_password)
+    # Slugs name partners everywhere (the token's `org`, the policy's grants, consents).
+    insurer = admin.create_organization("Demo Insurance Co.", "INSURER", slug="demo-insurer")
+    bank = admin.create_organization("Demo Bank", "BANK", slug="demo-bank")
+    insurer_user = admin.create_partner_user(insurer, "insurer", secrets.token_urlsafe(18))
+    bank_user = admin.create_partner_user(bank, "banker", secrets.token_urlsafe(18))
+    insurer_app = admin.register_app(
+        insurer_user,
+        "eligibility at underwriting",
+        ["eligibility:check", "identity:verify", "query:submit", "query:run", "audit:read"],
+        [INSURER_PURPOSE, RESEARCH_PURPOSE],
+        "check cover, price a supplementary policy and study claims from aggregates",
+    )
+    bank_app = admin.register_app(
+        bank_user,
+        "loan applicant check",
+        # audit:read: consistency proofs (step 14); compute:score: step 13
+        ["identity:verify", "compute:score", "audit:read"],
+        [BANK_PURPOSE],
+        "KYC, the credit band and the bank's own model under encryption",
+    )
+    # The steward grants the insurer less than it asked for: no identity checks.
+    insurer_creds = admin.approve_app(
+        steward,
+        insurer_app.client_id,
+        ["eligibility:check", "query:submit", "query:run", "audit:read"],
+    )
+    bank_creds = admin.approve_app(steward, bank_app.client_id)
+    say("  insurer app approved with eligibility:check and queries (identity:verify was refused)")
+    in_force = serving.core.policies.apply(
+        default_policy_text(), Caller("demo", "zone-stewards"), "policies/default.yaml"
+    )
+    say(f"  the steward puts the default policy in force: version {in_force.version[:12]}")
+    say(
+        "  bank app approved with identity:verify, compute:score and audit:read "
+        "for LOAN_ORIGINATION"
+    )
+    token_url = f"{serving.portal_url}/oauth/token"
+
+    _step(say, 7, "Persons consent, through the citizen channel (here: `dataward consent`)")
+    operator = Caller("demo", "citizen-channel")
+    for id_number in (people.active, people.suspended, people.deceased):
+        grant = serving.core.checks.grant_consent(
+            operator, id_number=id_number, partner=insurer.slug, purpose=INSURER_PURPOSE
+        )
+        say(
+            f"  {mask(id_number)} consents to {insurer.slug} (the insurer) "
+            f"until {grant.value.valid_until:%F}"
+        )
+    for id_number in (people.active, people.suspended):
+        serving.core.checks.grant_consent(
+            operator, id_number=id_number, partner=bank.slug, purpose=BANK_PURPOSE
+        )
+    say(
+        f"  {mask(people.active)} and {mask(people.suspended)} also consent to "
+        f"{bank.slug} (the bank)"
+    )
+
+    # The key a partner pins: the zone's published PEM, not one the server hands out.
+    key = (serving.core.key_name, load_public_key((zone_dir / PUBLIC_KEY_FILE).read_bytes()))
+    answers: list[Answer] = []
+    insurer_tokens = ClientCredentialsTokenSource(
+        token_url, insurer_creds.client_id, insurer_creds.client_secret, "eligibility:check"
+    )
+    _step(say, 8, "The insurer checks eligibility for OUTPATIENT cover (SDK over gRPC)")
+    with Client(f"127.0.0.1:{serving.api.port}", insurer_tokens) as client:
+        as_of = REFERENCE_DATE
+        for label, id_number in (
+            ("enrolled and paid up", people.active),
+            ("behind on contributions", people.suspended),
+            ("deceased", people.deceased),
+            ("not in the registry", people.unknown),
+            ("in the registry, no consent", people.no_consent),
+            ("malformed number", people.active[:-1] + "0"),
+        ):
+            try:
+                result = client.check_eligibility(
+                    id_number, "OUTPATIENT", INSURER_PURPOSE, as_of=as_of
+                )
+            except (ConsentRequired, IdNumberInvalid) as exc:
+                say(f"  {label:<30} refused: {_status(exc)}")
+                continue
+            say(f"  {label:<30} {_eligibility_line(result)}")
+            answers.append(result)
+        say(
+            "  (an unknown person and a known one without consent get the very same "
+            "refusal: the answer reveals nothing about who is in the registry)"
+        )
+
+    target = f"127.0.0.1:{serving.api.port}"
+    query_tokens = ClientCredentialsTokenSource(
+        token_url,
+        insurer_creds.client_id,
+        insurer_creds.client_secret,
+        "query:submit query:run audit:read",
+    )
+    _step(say, 9, "The insurer prices from aggregates: explain, run, and a refused query")
+    with Client(target, query_tokens, audit_key=key) as client:
+        _aggregates(client, say)
+
+        _step(say, 10, "Its research arm asks ad hoc, with differential privacy")
+        _research(client, say)
+
+        _step(say, 11, "A query no rule allows goes to review; a steward approves it")
+        _reviewed(client, serving.portal_url, steward_password, say)
+
+    _step(say, 12, "The bank verifies a loan applicant's ID number, name and selfie")
+    bank_tokens = ClientCredentialsTokenSource(
+        token_url,
+        bank_creds.client_id,
+        bank_creds.client_secret,
+        "identity:verify compute:score audit:read",
+    )
+    with Client(f"127.0.0.1:{serving.api.port}", bank_tokens, audit_key=key) as client:
+        for label, name in (("right name", people.active_name), ("wrong name", "张三丰")):
+            verdict = client.verify_identity(people.active, name, BANK_PURPOSE)
+            say(
+                f"  {label:<11} id valid={verdict.id_number_valid} "
+                f"name matches={verdict.name_matches} registry={verdict.registry_status}"
+            )
+            answers.append(verdict)
+        if faces is not None:
+            answers += bank_face_checks(
+                client,
+                applicant=people.active,
+                name=people.active_name,
+                purpose=BANK_PURPOSE,
+                faces=faces,
+                say=say,
+            )
+            answers.append(
+                bank_encrypted_match(
+                    client,
+                    applicant=people.suspended,
+                    purpose=BANK_PURPOSE,
+                    faces=faces,
+                    say=say,
+                )
+            )
+        try:
+            client.check_eligibility(people.active, "OUTPATIENT", BANK_PURPOSE)
+        except DatawardError as exc:
+            say(f"  the bank asks for eligibility: {_status(exc)}")
+
+        _step(say, 13, "The bank's credit band, and its own model under encryption")
+        answers += bank_computes(
+            client,
+            bank=bank.slug,
+            purpose=BANK_PURPOSE,
+            applicant=people.active,
+            batch=(people.active, people.suspended, people.no_consent, people.unknown),
+            policies=serving.core.policies,
+            cards=serving.core.cards,
+            workdir=zone_dir.parent,
+            say=say,
+        )
+
+        _step(say, 14, "Every answer checked against its receipt with the pinned zone key")
+        for answer in answers:
+            checkpoint = client.verify_answer(answer)
+            say(
+                f"  leaf {answer.receipt.leaf_index:>3} releases this very answer and "
+                f"is in the signed tree of size {checkpoint.size} "
+                f"(root {checkpoint.root_hash.hex()[:16]}…)"
+            )
+        # Each checkpoint was held to the largest one seen, by the zone's consistency
+        # proofs; the bank keeps that one to hold the zone to it later (issue 8, item 6).
+        bank_checkpoint = client.largest_checkpoint()
+        say("  every checkpoint proved consistent with the largest the bank has seen")
+
+    _step(say, 15, f"Who checked me? ({mask(people.active)})")
+    token = serving.core.keyring.token("id_number", people.active)
+    # The zone logs the token's `org` (a slug); the portal knows the organization's name.
+    names = {o.slug: o.name for o in admin.list_organizations()}
+    for entry in who_checked(serving.core.audit, token):
+        say(
+            f"  {entry.time:%Y-%m-%d %H:%M:%S}  "
+            f"{names.get(entry.organization, entry.organization):<20} "
+            f"{entry.purpose:<24} {entry.decision}"
+        )
+
+    return bank_checkpoint
 
 
 PRICING_QUERY = (

@@ -122,7 +122,10 @@ def bank_encrypted_match(
         f"  the bank encrypts its selfie embedding under its own CKKS key "
         f"(context {len(context) / 1e6:.0f} MB with Galois keys, query {len(query) / 1e3:.0f} kB)"
     )
-    answer = client.encrypted_face_match(applicant, purpose, context=context, query=query)
+    # a 35 MB context: a timeout to match (the default 10 s ran out on a loaded machine)
+    answer = client.encrypted_face_match(
+        applicant, purpose, context=context, query=query, timeout=120
+    )
     result = sdk.face_match_result(keys, answer)
     say(
         f"  encrypted face match: {'MATCH' if result.matched else 'NO_MATCH'} "
