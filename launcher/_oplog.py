@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import sys
 import traceback
 import urllib.parse
@@ -106,10 +107,25 @@ def settings_summary(settings: Settings) -> dict[str, dict[str, Any]]:
     return summary
 
 
+# A query parameter of a URL whose value is a credential (libpq's password/sslpassword,
+# a token in a webhook URL, ...): its value is written as ***.
+_SECRET_PARAMETER = re.compile(r"pass|secret|token|key|credential|auth|sig", re.IGNORECASE)
+
+
 def _without_password(url: str) -> str:
+    """``url`` with the password of its userinfo and the values of credential-like query
+    parameters (``?password=``, ``?sslpassword=``, ``?token=``) as ``***``. Never raises:
+    a malformed port must not stop the server from starting (issue 14 review: libpq's
+    ``?password=`` reached the summary in clear)."""
     parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    netloc = parts.netloc
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    query = "&".join(_hide_value(pair) for pair in parts.query.split("&")) if parts.query else ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _hide_value(pair: str) -> str:
+    name, equals, _ = pair.partition("=")
+    return f"{name}=***" if equals and _SECRET_PARAMETER.search(name) else pair

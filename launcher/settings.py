@@ -18,6 +18,7 @@ committed and shared without leaking them.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -566,7 +567,22 @@ class FaceSettings:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+_LOOPBACK_HOSTS = ("localhost",)
+
+
+def _is_loopback(host: str) -> bool:
+    """A loopback IP literal (``127.0.0.0/8``, ``[::1]``) or ``localhost``. A name is never
+    resolved here, and ``127.`` is no prefix test: ``127.0.0.1.nip.io`` or ``127.evil.example``
+    is a DNS name that may resolve to any address (issue 14 review)."""
+    if host in _LOOPBACK_HOSTS:
+        return True
+    literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if ":" in literal and literal == host:  # an IPv6 address must be in brackets
+        return False
+    try:
+        return ipaddress.ip_address(literal).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -617,7 +633,7 @@ class MetricsSettings:
         if not self.bind:
             return
         host, _, port = self.bind.rpartition(":")
-        if host not in _LOOPBACK_HOSTS and not host.startswith("127."):
+        if not _is_loopback(host):
             raise SettingsError(
                 "setting metrics.bind must be a loopback address (127.0.0.1:PORT or "
                 "[::1]:PORT): the metrics endpoint has no authentication"

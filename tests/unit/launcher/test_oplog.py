@@ -99,11 +99,46 @@ def test_the_summary_has_every_section_and_no_secret(tmp_path: Path) -> None:
         ("DATAWARD_METRICS_BIND", "0.0.0.0:9100", "metrics.bind must be a loopback address"),
         ("DATAWARD_METRICS_BIND", "10.0.0.5:9100", "metrics.bind must be a loopback address"),
         ("DATAWARD_METRICS_BIND", "127.0.0.1:99999", "metrics.bind needs a port from 0 to 65535"),
+        # issue 14 review: names starting "127." resolve to whatever their DNS says
+        ("DATAWARD_METRICS_BIND", "127.0.0.1.nip.io:9100", "metrics.bind must be a loopback"),
+        ("DATAWARD_METRICS_BIND", "127.evil.example:9100", "metrics.bind must be a loopback"),
+        ("DATAWARD_METRICS_BIND", "[::ffff:0.0.0.0]:9100", "metrics.bind must be a loopback"),
+        ("DATAWARD_METRICS_BIND", "[::]:9100", "metrics.bind must be a loopback"),
+        ("DATAWARD_METRICS_BIND", "::1:9100", "metrics.bind must be a loopback"),
+        ("DATAWARD_METRICS_BIND", "[::1:9100", "metrics.bind must be a loopback"),
     ],
 )
 def test_bad_log_and_metrics_settings_are_refused(variable: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(environ={variable: value})
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:0", "127.0.0.2:9100", "localhost:0", "[::1]:0"])
+def test_every_loopback_form_is_a_metrics_bind(bind: str) -> None:
+    assert load_settings(environ={"DATAWARD_METRICS_BIND": bind}).metrics.bind == bind
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://db.example/p?user=portal&password=hunter2&sslmode=require",
+            "postgresql://db.example/p?user=portal&password=***&sslmode=require",
+        ),
+        (
+            "postgresql://portal@db.example/p?sslpassword=hunter2",
+            "postgresql://portal@db.example/p?sslpassword=***",
+        ),
+        (
+            "postgresql://portal:hunter2@db.example:notaport/p",
+            "postgresql://portal:***@db.example:notaport/p",
+        ),
+        ("postgresql://portal:hunter2@[::1]:5432/p", "postgresql://portal:***@[::1]:5432/p"),
+    ],
+)
+def test_a_url_in_the_summary_hides_every_password_form(url: str, shown: str) -> None:
+    settings = load_settings(environ={"DATAWARD_PORTAL_DATABASE_URL": url})
+    assert settings_summary(settings)["portal"]["database_url"] == shown
 
 
 def test_the_level_is_case_insensitive_and_loopback_binds_pass() -> None:
