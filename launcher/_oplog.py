@@ -54,7 +54,7 @@ class JsonLinesFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "event": record.getMessage(),
+            "event": _event(record),
         }
         for name, value in vars(record).items():
             if name not in _STANDARD and not name.startswith("_"):
@@ -68,6 +68,22 @@ class JsonLinesFormatter(logging.Formatter):
                 for frame in traceback.extract_tb(trace)
             ]
         return json.dumps(line, default=str, ensure_ascii=False)
+
+
+# A message of a logger that is not ours (waitress) is the library's text with values pasted
+# in: "Client disconnected while serving /the/path" carries the client's path (issue 14
+# review). Only its fixed part is kept: a %-template as written (never its arguments), a
+# preformatted text up to the first character that may start a value.
+_VALUE_STARTS = re.compile(r"""[/\\(\[{'"%:=0-9]""")
+
+
+def _event(record: logging.LogRecord) -> str:
+    if record.name == "dataward" or record.name.startswith("dataward."):
+        return record.getMessage()
+    text = str(record.msg)
+    if not record.args:
+        text = _VALUE_STARTS.split(text, maxsplit=1)[0]
+    return text.strip() or "message"
 
 
 def configure(level: str, stream: IO[str] | None = None) -> None:

@@ -100,7 +100,7 @@ class _AccessLog:
             return
         fields: dict[str, Any] = {
             "request_id": request_id,
-            "method": str(environ.get("REQUEST_METHOD", ""))[:10],
+            "method": _method(environ),
             "route": self._route(environ),
             "status": status,
             "duration_ms": duration_ms,
@@ -118,6 +118,18 @@ class _AccessLog:
         except HTTPException:
             return "unmatched"
         return str(rule.rule)
+
+
+# The method is the client's text (any RFC 9110 token: "12345678901" is one): only a known
+# method is written, any other as OTHER (issue 14 review).
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+
+def _method(environ: WSGIEnvironment) -> str:
+    method = str(environ.get("REQUEST_METHOD", ""))
+    return method if method in _METHODS else "OTHER"
 
 
 _REASON_KEY = "dataward.reason"

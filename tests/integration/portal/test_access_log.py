@@ -6,6 +6,7 @@ unless the operator's log is configured (``dataward portal`` and ``serve`` do)."
 from __future__ import annotations
 
 import logging
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -64,3 +65,28 @@ def test_access_log_names_routes_never_values(
     text = repr([vars(r) for r in records])
     assert "SECRET" not in text and "S3CR3T" not in text and "CLIENT-ID-VALUE" not in text
     assert "SECRET" not in capfd.readouterr().err
+
+
+def test_a_method_the_portal_does_not_know_is_logged_as_other(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # any RFC 9110 token is a method: a client's text (issue 14 review)
+    value = "1101011990"
+    server = serve(PortalConfig(state_dir=tmp_path / "portal", bind="127.0.0.1:0"))
+    server.start_in_thread()
+    try:
+        with caplog.at_level(logging.DEBUG, logger=ACCESS_LOGGER):
+            host, port = str(server.portal.bound).rsplit(":", 1)
+            with socket.create_connection((host, int(port)), timeout=5) as conn:
+                conn.sendall(
+                    f"{value} /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                )
+                answer = b""
+                while chunk := conn.recv(4096):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 405")
+    finally:
+        server.shutdown()
+    records = [r for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert [r.method for r in records] == ["OTHER"]  # type: ignore[attr-defined]
+    assert all(value not in str(vars(r)) for r in records)

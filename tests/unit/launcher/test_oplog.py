@@ -146,3 +146,21 @@ def test_the_level_is_case_insensitive_and_loopback_binds_pass() -> None:
         environ={"DATAWARD_LOG_LEVEL": "debug", "DATAWARD_METRICS_BIND": "[::1]:0"}
     )
     assert settings.log.level == "DEBUG" and settings.metrics.bind == "[::1]:0"
+
+
+def test_a_foreign_loggers_message_keeps_only_its_fixed_text() -> None:
+    # waitress pastes the client's path into its message (issue 14 review)
+    pasted = logging.makeLogRecord(
+        {
+            "name": "waitress",
+            "levelno": 20,
+            "levelname": "INFO",
+            "msg": f"Client disconnected while serving /partner/{VALUE}",
+        }
+    )
+    templated = logging.makeLogRecord(
+        {"name": "waitress.queue", "msg": "Task queue depth is %d", "args": (int(VALUE[:6]),)}
+    )
+    assert _line(pasted)["event"] == "Client disconnected while serving"
+    assert _line(templated)["event"] == "Task queue depth is %d"
+    assert VALUE not in json.dumps([_line(pasted), _line(templated)])
