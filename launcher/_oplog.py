@@ -37,7 +37,11 @@ from launcher.settings import Secret, Settings
 
 __all__ = ["LOGGERS", "JsonLinesFormatter", "configure", "settings_summary"]
 
-LOGGERS = ("dataward", "waitress")
+# "portal": Flask's app logger ("portal._app") writes an unhandled exception as "Exception on
+# /the/path [GET]" with its message; "grpc": the library's "Exception calling application:
+# %s". Without a handler there, Python's last-resort handler printed both to stderr in clear
+# (issue 14 review); here each is a JSON line, its fixed text and stack frames only.
+LOGGERS = ("dataward", "waitress", "portal", "grpc")
 # A LogRecord's own attributes: everything else on a record came in through ``extra``.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher._oplog import JsonLinesFormatter, configure, settings_summary
+from launcher._oplog import LOGGERS, JsonLinesFormatter, configure, settings_summary
 from launcher.settings import SettingsError, load_settings
 
 VALUE = "110101199003077777"  # an ID number-shaped value that must never be written
@@ -64,7 +64,7 @@ def test_configure_installs_one_handler_however_often_it_is_called() -> None:
         lines = [json.loads(line) for line in stream.getvalue().splitlines()]
         assert [(line["event"], line["why"]) for line in lines] == [("shown", "test")]
     finally:
-        for name in ("dataward", "waitress"):
+        for name in LOGGERS:
             logger = logging.getLogger(name)
             for handler in [h for h in logger.handlers if h.get_name() == "dataward-oplog"]:
                 logger.removeHandler(handler)
@@ -164,3 +164,31 @@ def test_a_foreign_loggers_message_keeps_only_its_fixed_text() -> None:
     assert _line(pasted)["event"] == "Client disconnected while serving"
     assert _line(templated)["event"] == "Task queue depth is %d"
     assert VALUE not in json.dumps([_line(pasted), _line(templated)])
+
+
+def test_flask_and_grpc_exceptions_are_json_lines_without_their_values() -> None:
+    # Flask logs an unhandled exception under the app's name (portal._app) with the path,
+    # grpc "Exception calling application: %s" with the message: Python's last-resort handler
+    # printed both in clear (issue 14 review)
+    stream = io.StringIO()
+    try:
+        configure("INFO", stream)
+        try:
+            raise KeyError(VALUE)
+        except KeyError as exc:
+            logging.getLogger("portal._app").error(
+                f"Exception on /partner/{VALUE} [GET]", exc_info=True
+            )
+            logging.getLogger("grpc._server").exception("Exception calling application: %s", exc)
+    finally:
+        for name in LOGGERS:
+            logger = logging.getLogger(name)
+            for handler in [h for h in logger.handlers if h.get_name() == "dataward-oplog"]:
+                logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["event"], line["exception"]) for line in lines] == [
+        ("Exception on", "KeyError"),
+        ("Exception calling application: %s", "KeyError"),
+    ]
+    assert VALUE not in stream.getvalue()
