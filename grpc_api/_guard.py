@@ -114,6 +114,11 @@ ALL_ADDRESSES_FACTOR = 10.0
 # Streams one partner organization may hold open at once (each holds a server thread); the
 # server passes its option grpc.max_streams_per_partner.
 MAX_STREAMS_PER_PARTNER = 8
+# Public streams (health Watch, reflection) need no token: each holds a server thread as long
+# as the client keeps it open, so one address may hold this many, and all anonymous callers
+# together this many (14rev1: unlimited, idle streams could take every worker).
+MAX_PUBLIC_STREAMS_PER_ADDRESS = 4
+MAX_PUBLIC_STREAMS = 8
 # Below this many seconds left, the call is refused rather than started.
 MIN_SECONDS_LEFT = 0.002
 
@@ -136,6 +141,7 @@ class Guard:
         self._max_streams = max_streams_per_partner
         self._streams: dict[str, int] = {}
         self._streams_lock = threading.Lock()
+        self._public_streams: dict[str, int] = {}
 
     def open_stream(self, principal: Principal) -> None:
         """Count a stream the partner opens; :class:`TooManyStreams` past the limit."""
@@ -144,6 +150,33 @@ class Guard:
             if held >= self._max_streams:
                 raise TooManyStreams(self._max_streams)
             self._streams[principal.organization] = held + 1
+
+    def open_public_stream(self, context: grpc.ServicerContext) -> Callable[[], None]:
+        """Count a public stream from the caller's address; :class:`TooManyStreams` past
+        :data:`MAX_PUBLIC_STREAMS_PER_ADDRESS` or :data:`MAX_PUBLIC_STREAMS` in all. Returns
+        its release (idempotent)."""
+        address = client_address(context)
+        with self._streams_lock:
+            held = self._public_streams.get(address, 0)
+            if held >= MAX_PUBLIC_STREAMS_PER_ADDRESS:
+                raise TooManyStreams(MAX_PUBLIC_STREAMS_PER_ADDRESS, "client address")
+            if sum(self._public_streams.values()) >= MAX_PUBLIC_STREAMS:
+                raise TooManyStreams(MAX_PUBLIC_STREAMS, "server for unauthenticated callers")
+            self._public_streams[address] = held + 1
+        released = threading.Event()
+
+        def release() -> None:
+            with self._streams_lock:
+                if released.is_set():
+                    return
+                released.set()
+                left = self._public_streams.get(address, 0) - 1
+                if left > 0:
+                    self._public_streams[address] = left
+                else:
+                    self._public_streams.pop(address, None)
+
+        return release
 
     def close_stream(self, principal: Principal) -> None:
         with self._streams_lock:
@@ -326,7 +359,7 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
             return cached[1]
         if method.startswith(PUBLIC_PREFIXES):
             limit = self._guard.limit_anonymous if method in PUBLIC_METHODS else None
-            wrapped = _public(handler, limit)
+            wrapped = _public(handler, limit, self._guard)
         else:
             wrapped = self._wrap(method, handler)
         self._wrapped[method] = (handler, wrapped)
@@ -438,10 +471,23 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
 def _public(
     handler: grpc.RpcMethodHandler[Any, Any],
     limit: Callable[[grpc.ServicerContext], None] | None = None,
+    guard: Guard | None = None,
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """A public (health, reflection, attestation) handler: bad bodies are INVALID_ARGUMENT
     too, and what it raises leaves through the status table. ``limit`` (the attestation's)
-    refuses a caller past the per-address rate of anonymous calls before any work."""
+    refuses a caller past the per-address rate of anonymous calls before any work; a stream
+    is counted by ``guard`` (:meth:`Guard.open_public_stream`) while it is open."""
+
+    def counted(context: grpc.ServicerContext) -> None:
+        if guard is None:
+            return
+        try:
+            release = guard.open_public_stream(context)
+        except ApiError as exc:
+            abort(context, exc)
+        if not context.add_callback(release):  # the call already ended
+            release()
+
     parse = _tolerant(handler.request_deserializer)
     if handler.unary_unary is not None:
         inner_uu = handler.unary_unary
@@ -463,6 +509,7 @@ def _public(
         def unary_stream(request: Any, context: grpc.ServicerContext) -> Any:
             if request is MALFORMED:
                 abort(context, MalformedRequest())
+            counted(context)
             return inner_us(request, context)
 
         return grpc.unary_stream_rpc_method_handler(
@@ -472,6 +519,8 @@ def _public(
         inner_ss = handler.stream_stream
 
         def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            counted(context)
+
             def checked() -> Iterator[Any]:
                 for item in requests:
                     if item is MALFORMED:

@@ -9,7 +9,8 @@ Each carries a ``reason`` (the ``google.rpc.ErrorInfo`` reason, see ``ErrorReaso
     ├── PermissionRefused    SCOPE_NOT_GRANTED | PURPOSE_NOT_GRANTED | METHOD_NOT_ALLOWED
     ├── RateLimited          RATE_LIMITED (``retry_after`` seconds)
     ├── TooManyItems         BATCH_TOO_LARGE (a stream past ``grpc.max_batch_items``)
-    ├── TooManyStreams       RATE_LIMITED (a partner's open streams past the limit)
+    ├── TooManyStreams       RATE_LIMITED (a partner's, or an address's anonymous, open
+    │                        streams past the limit)
     ├── DeadlineTooShort     DEADLINE_EXCEEDED
     ├── InvalidRequest       FIELD_INVALID (``field``)
     ├── MalformedRequest     MALFORMED_REQUEST (the body is not the method's message)
@@ -78,14 +79,15 @@ class TooManyItems(ApiError):  # noqa: N818
 
 
 class TooManyStreams(ApiError):  # noqa: N818
-    """A partner holds as many streams open as the server allows it."""
+    """A partner (or, for the public streams, a client address or all anonymous callers)
+    holds as many streams open as the server allows."""
 
     reason = "RATE_LIMITED"
     retry_after = 1.0
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, per: str = "partner") -> None:
         self.limit = limit
-        super().__init__(f"at most {limit} streams open per partner; close one first")
+        super().__init__(f"at most {limit} streams open per {per}; close one first")
 
 
 class DeadlineTooShort(ApiError):  # noqa: N818
