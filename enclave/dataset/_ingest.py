@@ -69,7 +69,7 @@ from enclave.keys import KEYRING_FILE, Keyring
 __all__ = ["IngestReport", "Progress", "TableReport", "ingest"]
 
 DEFAULT_MEMORY_MB = 2048
-SPILL_SUFFIX = ".spill"
+SPILL_DIR = "spill"
 
 Progress = Callable[[str, int, int], None]
 """``progress(table, rows_just_done, table_total_rows)``."""
@@ -139,7 +139,9 @@ def ingest(
         now = datetime.now(UTC)
         version = new_version_id(now)
         tmp = versions_root(zone_dir) / (version + TMP_SUFFIX)
-        spill = versions_root(zone_dir) / (version + SPILL_SUFFIX + TMP_SUFFIX)
+        # inside the version's own .tmp directory: an ingest killed mid-way leaves one
+        # leftover, which the next ingest removes whole; removed before the publish
+        spill = tmp / SPILL_DIR
         try:
             for sub in ("tables", "rejects", "index"):
                 (tmp / sub).mkdir(parents=True)

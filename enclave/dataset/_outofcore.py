@@ -4,7 +4,7 @@ Row validation streams batch by batch; three steps need a whole table at once --
 rows whose key repeats an earlier row's, and sorting a version's table for its lookup index.
 In memory they grow with the export (the claims' keys alone are 8 bytes a row: 0.6 GB at a
 city's 79 million claims), so they run in DuckDB, which sorts and partitions within
-``memory_limit`` and spills the rest into the version's own temporary directory (inside the
+``memory_limit`` and spills the rest into the new version's ``.tmp`` directory (inside the
 zone, deleted with it; never the clear identifiers: the persons' ID numbers are compared as
 their HMAC tokens, see :mod:`enclave.dataset._persons_table`).
 """
