@@ -87,18 +87,20 @@ class Appended:
     """Where a group of events landed (consecutive, durable when returned).
 
     ``receipt`` is that of the LAST event, when it was asked for; its checkpoint is the one
-    signed over the commit group and stored with it.
+    signed over the commit group and stored with it. ``receipts`` are those of the events at
+    the asked ``receipts_at`` positions (in that order), all under that same checkpoint.
     """
 
     entries: tuple[AppendResult, ...]
     receipt: Receipt | None
+    receipts: tuple[Receipt, ...] = ()
 
 
 @dataclass(frozen=True)
 class _Landed:
     entries: tuple[AppendResult, ...]
     checkpoint: tuple[Checkpoint, str] | None
-    last_leaf: bytes  # the last event's leaf bytes: a receipt hands them out with the proof
+    leaves: tuple[bytes, ...]  # the events' leaf bytes: a receipt hands them out with the proof
 
 
 @dataclass
@@ -230,7 +232,13 @@ class AuditLog(AuditReader):
         """Log ``event``; returns once it is durable. Raises AuditStorageError if it is not."""
         return self.append_many((event,)).entries[0]
 
-    def append_many(self, events: Sequence[AuditEvent], *, receipt: bool = False) -> Appended:
+    def append_many(
+        self,
+        events: Sequence[AuditEvent],
+        *,
+        receipt: bool = False,
+        receipts_at: Sequence[int] = (),
+    ) -> Appended:
         """Log ``events`` as consecutive leaves in one commit; returns once they are durable.
 
         All or nothing: an event that cannot be encoded (AuditEventError) or a failed commit
@@ -238,24 +246,43 @@ class AuditLog(AuditReader):
         of the last event under the checkpoint stored in the same commit, carrying that event's
         leaf bytes; whoever hands the receipt out decides that leaf may leave the zone (person
         checks hand out only ``Release`` leaves: ids and hashes, no data values).
+
+        ``receipts_at`` asks the same for the events at those positions of ``events`` (a
+        group of answers, issue 15: each its own release leaf and receipt): ``receipts`` holds
+        one per position, in the order asked, all under the ONE checkpoint signed for this
+        commit. A position outside ``events`` is an AuditEventError and logs nothing.
         """
         if not events:
             raise AuditEventError("append_many needs at least one event")
+        positions = tuple(receipts_at)
+        if any(not 0 <= k < len(events) for k in positions):
+            raise AuditEventError("receipts_at names a position outside the events")
         future: Handoff[_Landed] = Handoff()
-        self._submit(_Append(tuple(events), receipt, future))
+        self._submit(_Append(tuple(events), receipt or bool(positions), future))
         landed = future.result()
-        if not receipt:
+        if not receipt and not positions:
             return Appended(landed.entries, None)
         if landed.checkpoint is None:  # the committer signs whenever a receipt is asked for
             raise AuditStorageError("no checkpoint was signed for the receipt")
-        last = landed.entries[-1]
         cp, note = landed.checkpoint
+        asked = (*positions, len(events) - 1) if receipt else positions
         with self._tree_lock:
-            proof = self._tree.inclusion_proof(last.leaf_index, cp.size)
-        return Appended(
-            landed.entries,
-            Receipt(last.leaf_index, last.leaf_hash, note, tuple(proof), landed.last_leaf),
+            proofs = [
+                self._tree.inclusion_proof(landed.entries[k].leaf_index, cp.size) for k in asked
+            ]
+        made = tuple(
+            Receipt(
+                landed.entries[k].leaf_index,
+                landed.entries[k].leaf_hash,
+                note,
+                tuple(proof),
+                landed.leaves[k],
+            )
+            for k, proof in zip(asked, proofs, strict=True)
         )
+        if receipt:
+            return Appended(landed.entries, made[-1], made[:-1])
+        return Appended(landed.entries, None, made)
 
     def checkpoint(self) -> Checkpoint:
         """Sign a checkpoint of the current tree (or return the latest if nothing is new)."""
@@ -387,7 +414,8 @@ class AuditLog(AuditReader):
         for item, first in accepted:
             own = rows[first - start : first - start + len(item.events)]
             entries = tuple(AppendResult(row.index, row.leaf_hash) for row in own)
-            item.future.set_result(_Landed(entries, signed if item.receipt else None, own[-1].leaf))
+            landed = tuple(row.leaf for row in own)
+            item.future.set_result(_Landed(entries, signed if item.receipt else None, landed))
 
     def _sign_if_due(self, *, force: bool, waiting: Sequence[_SignRequest] = ()) -> None:
         if self._broken is not None:
