@@ -8,7 +8,9 @@ answer -- the allowing ``Decision`` and the ``Release`` as consecutive leaves of
 receipt's. Every method returns once its leaves are durable, so an answer never leaves before
 them. The person appears only as the hex of their keyed token. The receipt is that of the
 ``Release`` leaf and carries that leaf's bytes (ids and hashes only, never a data value), so
-the partner can check it is the release of its answer.
+the partner can check it is the release of its answer. :meth:`AuditLogTrail.answer_many` logs
+a group of answers (a ``CheckBatch`` group, issue 15) the same way, all in ONE commit: each
+answer its own request, decision and release leaves and its own receipt.
 
 :meth:`AuditLogTrail.policy_changed` logs the ``policy_changed`` leaf of
 :class:`enclave.policy.PolicyStore` (one commit, durable before the new version is stored);
@@ -29,6 +31,7 @@ from dataward.transparency import Receipt
 from enclave.audit._log import AuditLog
 from enclave.audit.errors import AuditStorageError
 from enclave.audit.events import (
+    AuditEvent,
     BudgetCharged,
     Decision,
     PolicyChanged,
@@ -37,7 +40,7 @@ from enclave.audit.events import (
     RequestReceived,
     StewardAction,
 )
-from enclave.release import LoggedDecision, LoggedRequest
+from enclave.release import LoggedAnswer, LoggedDecision, LoggedRequest
 
 __all__ = ["ACCESS_POLICY_VERSION", "AuditLogRefusals", "AuditLogTrail", "RefusalTrail"]
 
@@ -183,6 +186,58 @@ class AuditLogTrail:
         self._log.append(
             StewardAction(steward=steward, action=action, target=target, detail=detail)
         )
+
+    def answer_many(self, entries: Sequence[LoggedAnswer]) -> list[Receipt | None]:
+        """Implements :meth:`enclave.release.GroupTrail.answer_many` (issue 15, a
+        ``CheckBatch`` group): each entry's ``RequestReceived``, ``Decision`` and -- allowed --
+        ``Release`` as consecutive leaves, all entries in ONE :meth:`AuditLog.append_many`
+        whose one signed checkpoint every release's receipt rests on (each receipt carries its
+        own release leaf's bytes). Durable on return; None for a denied entry."""
+        if not entries:
+            return []
+        events: list[AuditEvent] = []
+        releases: list[int] = []  # the position of each allowed entry's release leaf
+        for e in entries:
+            r = e.request
+            events.append(
+                RequestReceived(
+                    client_id=r.client_id,
+                    organization=r.organization,
+                    method=r.method,
+                    purpose=r.purpose,
+                    consent_ref=r.consent_ref or None,
+                    person_token=r.person_token.hex() if r.person_token is not None else None,
+                    request_id=r.request_id,
+                )
+            )
+            d = e.decision
+            events.append(
+                Decision(
+                    request_id=d.request_id,
+                    allow=d.allow,
+                    reasons=d.reasons,
+                    policy_version=d.policy_version,
+                )
+            )
+            if e.result_hash is not None:
+                releases.append(len(events))
+                events.append(
+                    Release(
+                        request_id=r.request_id,
+                        result_hash=e.result_hash.hex(),
+                        epsilon_spent_micro=e.epsilon_spent_micro,
+                    )
+                )
+        appended = self._log.append_many(events, receipts_at=releases)
+        receipts = iter(appended.receipts)
+        answered: list[Receipt | None] = []
+        for e in entries:
+            receipt = next(receipts, None) if e.result_hash is not None else None
+            if e.result_hash is not None and (receipt is None or receipt.leaf is None):
+                # fail closed: no answer leaves without its receipt and the leaf it proves
+                raise AuditStorageError("the audit log returned no receipt")
+            answered.append(receipt)
+        return answered
 
 
 # -- refusals made before the zone looked at a request --------------------------------------

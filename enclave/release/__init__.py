@@ -8,10 +8,25 @@ it, :class:`enclave.audit.AuditLogTrail`); :class:`Caller` is who asks. Person-l
 from enclave.release._skeleton import (
     AuditTrail,
     Caller,
+    GroupItem,
+    GroupTrail,
+    LoggedAnswer,
     LoggedDecision,
     LoggedRequest,
     Releaser,
     Request,
+    Settled,
 )
 
-__all__ = ["AuditTrail", "Caller", "LoggedDecision", "LoggedRequest", "Releaser", "Request"]
+__all__ = [
+    "AuditTrail",
+    "Caller",
+    "GroupItem",
+    "GroupTrail",
+    "LoggedAnswer",
+    "LoggedDecision",
+    "LoggedRequest",
+    "Releaser",
+    "Request",
+    "Settled",
+]

@@ -22,13 +22,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import NoReturn, Protocol, runtime_checkable
 
 from dataward import receipts
 from dataward.transparency import Receipt
 from enclave.errors import ZoneError
 
-__all__ = ["AuditTrail", "Caller", "LoggedDecision", "LoggedRequest", "Releaser", "Request"]
+__all__ = [
+    "AuditTrail",
+    "Caller",
+    "GroupItem",
+    "GroupTrail",
+    "LoggedAnswer",
+    "LoggedDecision",
+    "LoggedRequest",
+    "Releaser",
+    "Request",
+    "Settled",
+]
 
 
 @dataclass(frozen=True)
@@ -227,3 +238,106 @@ class Releaser:
             result_hash=digest,
             epsilon_spent_micro=epsilon_spent_micro,
         )
+
+    def settle_group(
+        self, caller: Caller, method: str, items: Sequence[GroupItem]
+    ) -> list[Settled]:
+        """Log, for each of ``items``, its request leaf, its decision leaf (allowing, or
+        denying with the refusal's reason code) and, when allowed, the release of its fields
+        (with its client's nonce) -- all the group's leaves in ONE commit (issue 15: a
+        ``CheckBatch`` group); returns once they are durable, each item's request and the
+        receipt of its release leaf (None: refused). Nothing is raised for a refusal: an
+        item's refusal is the item's, not the group's."""
+        trail = self._trail
+        if not isinstance(trail, GroupTrail):  # a wiring bug: fail closed, log nothing half
+            raise TypeError("this audit trail cannot log a group of answers in one commit")
+        requests = [Request(uuid.uuid4().hex, method) for _ in items]
+        entries = [
+            _logged_answer(caller, request, item, self._policy_version)
+            for request, item in zip(requests, items, strict=True)
+        ]
+        landed = trail.answer_many(entries)
+        if len(landed) != len(entries) or any(
+            (receipt is None) != (entry.result_hash is None)
+            for receipt, entry in zip(landed, entries, strict=False)
+        ):  # fail closed: no answer leaves without the receipt of its own release leaf
+            raise RuntimeError("the audit trail answered another group than it was given")
+        return [Settled(r, receipt) for r, receipt in zip(requests, landed, strict=True)]
+
+
+# -- a group of answers in one commit (issue 15: CheckBatch as the bulk path) ----------------
+
+
+@dataclass(frozen=True)
+class LoggedAnswer:
+    """One answer of a group (:meth:`GroupTrail.answer_many`): its request leaf, its decision
+    leaf and, when the decision allows, the release leaf's result hash."""
+
+    request: LoggedRequest
+    decision: LoggedDecision
+    result_hash: bytes | None  # None exactly when the decision denies
+    epsilon_spent_micro: int = 0
+
+
+@runtime_checkable
+class GroupTrail(Protocol):
+    """An :class:`AuditTrail` that also logs many answers in ONE commit."""
+
+    def answer_many(self, entries: Sequence[LoggedAnswer]) -> list[Receipt | None]:
+        """Log each entry's request, decision and (allowed) release leaves, consecutive, in
+        one commit (durable on return); the receipt of each release leaf, None for a denial,
+        in the entries' order, all under the one checkpoint signed for that commit."""
+
+
+@dataclass(frozen=True)
+class GroupItem:
+    """One item of :meth:`Releaser.settle_group`: what its request leaf says (the consent
+    reference only in its fixed format, the person only as their token) and its outcome --
+    the refusal, or the fields of the answer to release (hashed with ``client_nonce``)."""
+
+    purpose: str
+    consent_ref: str
+    person_token: bytes | None
+    outcome: ZoneError | receipts.ResultFields
+    client_nonce: str = ""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """An item of a group whose leaves are durable: its request and, if it was released,
+    the receipt of its release leaf (None: refused)."""
+
+    request: Request
+    receipt: Receipt | None
+
+
+def _logged_answer(
+    caller: Caller, request: Request, item: GroupItem, policy_version: str
+) -> LoggedAnswer:
+    outcome = item.outcome
+    refusal = outcome if isinstance(outcome, ZoneError) else None
+    digest = (
+        None
+        if isinstance(outcome, ZoneError)
+        else receipts.result_hash(
+            request.method, request.request_id, outcome, client_nonce=item.client_nonce
+        )
+    )
+    return LoggedAnswer(
+        request=LoggedRequest(
+            request_id=request.request_id,
+            client_id=caller.audited_as,
+            organization=caller.organization,
+            method=request.method,
+            purpose=item.purpose,
+            consent_ref=item.consent_ref,
+            person_token=item.person_token,
+        ),
+        decision=LoggedDecision(
+            request_id=request.request_id,
+            allow=refusal is None,
+            reasons=() if refusal is None else (refusal.reason,),
+            policy_version=policy_version,
+        ),
+        result_hash=digest,
+    )
