@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -19,6 +19,7 @@ from dataward import receipts
 from dataward.access import Purpose
 from dataward.attestation import AttestationError, verify_attestation
 from dataward.client._audit_view import AuditPage, UsageSummary, audit_page, usage_summary
+from dataward.client._batch import DEFAULT_STREAM_ITEMS, BatchRun
 from dataward.client._checkpoints import CheckpointTracker
 from dataward.client._convert import (
     check_request,
@@ -292,7 +293,9 @@ class Client:
     def check_eligibility_batch(
         self, queries: Iterable[EligibilityQuery], *, timeout: float | None = None
     ) -> Iterator[BatchItem]:
-        """One :class:`BatchItem` per query, in order; a refused item carries its error."""
+        """One :class:`BatchItem` per query, in order, over ONE stream (at most the server's
+        ``grpc.max_batch_items``); a refused item carries its error. Receipts are not checked
+        here: :meth:`check_many` is the bulk path (any number of items, checked receipts)."""
         nonces: list[str] = []  # by item index; an answer comes after its item was sent
 
         def requests() -> Iterator[eligibility_pb2.CheckBatchRequest]:
@@ -312,6 +315,57 @@ class Client:
                     yield BatchItem(response.index, None, item_error(response.error))
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
+
+    def check_many(
+        self,
+        queries: Iterable[EligibilityQuery],
+        *,
+        progress: Callable[[int], None] | None = None,
+        window: int = 256,
+        stream_items: int = DEFAULT_STREAM_ITEMS,
+        verify: bool = True,
+        timeout: float | None = None,
+    ) -> Iterator[BatchItem]:
+        """Check every query of ``queries`` -- any number, read lazily -- over ``CheckBatch``
+        streams; one :class:`BatchItem` per query, in input order (``index`` counts from 0
+        across streams).
+
+        An answered item carries its :class:`EligibilityResult`, whose receipt was checked with
+        :meth:`verify_answer` (``verify=False`` skips that; ``verify_answer`` may ask the zone
+        for consistency proofs, scope ``audit:read``); a refused item carries its error
+        (``.code``, ``.reason``, ``.message``: e.g. :class:`ConsentRequired`,
+        :class:`IdNumberInvalid`) and the iteration goes on. ``progress(n)`` is called with
+        the number of items done before each is handed out.
+
+        At most ``window`` items are sent and not yet answered, and each stream carries at most
+        ``stream_items`` (the server's ``grpc.max_batch_items``; a server that takes fewer says
+        so, and its number is used from then on). A stream ended by a rate limit, an expired
+        token or its deadline is reopened with the items it did not answer
+        (:mod:`dataward.client._batch`). ``timeout`` is each stream's deadline (default
+        10 s + 50 ms per item it may carry).
+
+        Raises the typed error that ended a stream for good (after every answer before it),
+        :class:`ReceiptInvalid` (or :class:`LogForked` / :class:`LogRolledBack`) for an answer
+        whose receipt does not verify, and whatever ``queries`` raised, after the answers to
+        the items before it.
+        """
+        run = BatchRun(
+            open_stream=lambda requests, deadline: self._eligibility.CheckBatch(
+                requests, metadata=self._metadata(), timeout=deadline
+            ),
+            verify=self.verify_answer if verify else None,
+            refresh=self._refresh_token,
+            nonce=new_nonce,
+            window=window,
+            stream_items=stream_items,
+            timeout=timeout,
+        )
+        return run.run(queries, progress)
+
+    def _refresh_token(self) -> None:
+        invalidate = getattr(self._tokens, "invalidate", None)
+        if callable(invalidate):
+            invalidate()
 
     def verify_identity(
         self,

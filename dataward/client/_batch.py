@@ -1,0 +1,277 @@
+"""``Client.check_many``: any number of eligibility checks over ``CheckBatch`` streams (issue 15).
+
+The queries come from an iterable read lazily -- a file of millions of ID numbers is never held
+whole -- and leave over one stream at a time, each of at most ``stream_items`` items (the
+server's ``grpc.max_batch_items``), with at most ``window`` items sent and not yet answered.
+Answers come back in input order, each checked like a unary answer
+(:meth:`~dataward.client.Client.verify_answer`) before it is handed out.
+
+A stream the server ends early is reopened with the items it did not answer:
+
+- ``RESOURCE_EXHAUSTED BATCH_TOO_LARGE``: the server takes fewer items per stream than asked;
+  the number it answered is its limit from then on;
+- ``RESOURCE_EXHAUSTED RATE_LIMITED``: after the ``retry_after`` it names (doubled for each
+  reopening in a row that got no answer);
+- ``UNAUTHENTICATED TOKEN_EXPIRED``: with a fresh token (the token source's cache dropped);
+- ``DEADLINE_EXCEEDED`` after answers: the stream ran out of time, not the item.
+
+A retry that makes no progress ``MAX_RETRIES`` times in a row raises the last error; any other
+status ends the iteration with its typed error, after every answer that came before it. An
+item may be re-sent (and re-checked, each check its own audit leaves) when its answer was lost
+with its stream. A query the iterable cannot give (it raises, or gives something that is not an
+:class:`EligibilityQuery`) stops the sending: the answers to the items before it are handed
+out, then its exception is raised.
+
+The requests are read by gRPC's own thread: the iterable is only ever advanced by one thread
+at a time, never after its stream was closed (:class:`_Feed` waits for a pull under way).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from dataward.client._convert import check_request, eligibility_result, item_error
+from dataward.client._types import BatchItem, EligibilityQuery, EligibilityResult
+from dataward.client.errors import (
+    DatawardError,
+    DeadlineExceeded,
+    MessageTooLarge,
+    RateLimited,
+    ServerError,
+    Unauthenticated,
+    error_from_rpc,
+)
+from dataward.v1 import eligibility_pb2
+
+__all__ = ["DEFAULT_STREAM_ITEMS", "MAX_RETRIES", "BatchRun"]
+
+#: The server's default ``grpc.max_batch_items`` (grpc_api's ServerOptions).
+DEFAULT_STREAM_ITEMS = 1000
+#: Reopenings in a row that answered nothing before the last error is raised.
+MAX_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class _Item:
+    index: int  # across streams, in input order
+    request: eligibility_pb2.CheckRequest
+    nonce: str
+
+
+class _Source:
+    """The caller's queries, numbered as they are pulled; a failure to give one is kept."""
+
+    def __init__(self, queries: Iterable[EligibilityQuery], nonce: Callable[[], str]) -> None:
+        self._queries = iter(queries)
+        self._nonce = nonce
+        self.pulled = 0
+        self.exhausted = False
+        self.error: BaseException | None = None
+
+    def pull(self) -> _Item | None:
+        if self.exhausted:
+            return None
+        try:
+            query = next(self._queries)
+            if not isinstance(query, EligibilityQuery):
+                raise TypeError(f"check_many takes EligibilityQuery items, not {type(query)!r}")
+            nonce = self._nonce()
+            request = check_request(query, nonce)
+        except StopIteration:
+            self.exhausted = True
+            return None
+        except Exception as exc:  # the caller's: raised after the answers before it
+            self.exhausted, self.error = True, exc
+            return None
+        item = _Item(self.pulled, request, nonce)
+        self.pulled += 1
+        return item
+
+
+class _Feed:
+    """The request side of one stream: at most ``limit`` items, at most ``window`` unanswered.
+
+    ``carry`` holds items to send first (those a previous stream did not answer).
+    """
+
+    def __init__(self, source: _Source, carry: deque[_Item], *, limit: int, window: int) -> None:
+        self._source = source
+        self._carry = carry
+        self._limit = limit
+        self._window = window
+        self._cond = threading.Condition()
+        self.sent: list[_Item] = []  # by index within the stream
+        self._answered: set[int] = set()
+        self._closed = False
+        self._pulling = False
+
+    def requests(self) -> Iterator[eligibility_pb2.CheckBatchRequest]:
+        while True:
+            with self._cond:
+                while not self._closed and len(self.sent) - len(self._answered) >= self._window:
+                    self._cond.wait()
+                if self._closed or len(self.sent) >= self._limit:
+                    return
+                item = self._carry.popleft() if self._carry else None
+                self._pulling = item is None
+            if item is None:
+                item = self._source.pull()  # outside the lock: the caller's iterable may block
+                with self._cond:
+                    self._pulling = False
+                    self._cond.notify_all()
+                    if item is None:
+                        return
+                    if self._closed:  # pulled after the stream ended: the next one sends it
+                        self._carry.append(item)
+                        return
+            with self._cond:
+                self.sent.append(item)
+            yield eligibility_pb2.CheckBatchRequest(item=item.request)
+
+    def answered(self, stream_index: int) -> _Item:
+        with self._cond:
+            if not 0 <= stream_index < len(self.sent) or stream_index in self._answered:
+                raise ServerError("the zone answered an item the stream did not send")
+            self._answered.add(stream_index)
+            self._cond.notify_all()
+            return self.sent[stream_index]
+
+    def close(self, *, wait: bool) -> list[_Item]:
+        """Stop sending; the items sent and not answered, in order. With ``wait``, returns
+        only once no pull of the caller's iterable is under way (the next stream pulls)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            while wait and self._pulling:
+                self._cond.wait()
+            return [item for i, item in enumerate(self.sent) if i not in self._answered]
+
+    @property
+    def answers(self) -> int:
+        with self._cond:
+            return len(self._answered)
+
+
+class BatchRun:
+    """One ``check_many`` iteration. ``open_stream(requests, timeout)`` opens a CheckBatch
+    call; ``verify`` checks an answer (raises); ``refresh`` drops a cached token."""
+
+    def __init__(
+        self,
+        *,
+        open_stream: Callable[[Iterator[eligibility_pb2.CheckBatchRequest], float], Any],
+        verify: Callable[[EligibilityResult], object] | None,
+        refresh: Callable[[], None],
+        nonce: Callable[[], str],
+        window: int,
+        stream_items: int,
+        timeout: float | None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        if stream_items < 1:
+            raise ValueError("stream_items must be at least 1")
+        self._open = open_stream
+        self._verify = verify
+        self._refresh = refresh
+        self._nonce = nonce
+        self._window = window
+        self.stream_items = stream_items
+        self._timeout = timeout
+        self._sleep = sleep
+
+    def _deadline(self) -> float:
+        # A stream carries up to stream_items checks: its deadline grows with them.
+        return self._timeout if self._timeout is not None else 10.0 + 0.05 * self.stream_items
+
+    def run(
+        self, queries: Iterable[EligibilityQuery], progress: Callable[[int], None] | None
+    ) -> Iterator[BatchItem]:
+        source = _Source(queries, self._nonce)
+        carry: deque[_Item] = deque()
+        ready: dict[int, BatchItem] = {}
+        done = 0
+        failures = 0
+        while True:
+            if not carry:
+                first = source.pull()
+                if first is None:
+                    break
+                carry.append(first)
+            feed = _Feed(source, carry, limit=self.stream_items, window=self._window)
+            call = self._open(feed.requests(), self._deadline())
+            error: DatawardError | None = None
+            ended = False
+            try:
+                for response in call:
+                    item = feed.answered(response.index)
+                    ready[item.index] = self._item(item, response)
+                    while done in ready:
+                        answer = ready.pop(done)
+                        done += 1
+                        if progress is not None:
+                            progress(done)
+                        yield answer
+                ended = True
+            except grpc.RpcError as exc:
+                error = error_from_rpc(exc)
+                ended = True
+            finally:
+                call.cancel()  # a no-op once it ended; else the caller stopped, or a check raised
+                # Waiting for a pull under way only when another stream may follow: a caller
+                # who stopped must not wait on an iterable that blocks (stdin).
+                unanswered = feed.close(wait=ended)
+            if error is None and unanswered:
+                raise ServerError(
+                    f"the zone ended a stream without answering {len(unanswered)} item(s)"
+                )
+            carry.extendleft(reversed(unanswered))
+            if error is None:
+                failures = 0
+                continue
+            failures = 0 if feed.answers else failures + 1
+            if failures > MAX_RETRIES or not self._retry(error, feed.answers, failures):
+                raise error
+        if source.error is not None:
+            raise source.error
+
+    def _retry(self, error: DatawardError, answers: int, failures: int) -> bool:
+        """Whether a stream ended by ``error`` after ``answers`` answers is reopened
+        (``failures``: reopenings in a row that answered nothing)."""
+        if isinstance(error, MessageTooLarge) and error.reason == "BATCH_TOO_LARGE":
+            if answers == 0:
+                return False
+            self.stream_items = min(self.stream_items, answers)
+            return True
+        if isinstance(error, RateLimited):
+            # The delay is for ONE token, and a stream's opening takes one: wait longer each
+            # time nothing was answered, so that the bucket refills for some items too.
+            self._sleep(error.retry_after * 2**failures)
+            return True
+        if isinstance(error, Unauthenticated) and error.reason == "TOKEN_EXPIRED":
+            self._refresh()
+            return True
+        return isinstance(error, DeadlineExceeded) and answers > 0
+
+    def _item(self, item: _Item, response: eligibility_pb2.CheckBatchResponse) -> BatchItem:
+        if not response.HasField("result"):
+            return BatchItem(item.index, None, item_error(response.error))
+        result = eligibility_result(response.result, item.nonce)
+        if self._verify is not None:
+            for attempt in range(MAX_RETRIES + 1):
+                try:  # its consistency proof is a call of its own, rate-limited like items
+                    self._verify(result)
+                    break
+                except RateLimited as exc:
+                    if attempt == MAX_RETRIES:
+                        raise
+                    self._sleep(exc.retry_after)
+        return BatchItem(item.index, result, None)

@@ -1,0 +1,170 @@
+"""``Client.check_many`` (issue 15) against a real server over a real zone and audit log: input
+order across streams, the server's per-stream cap learned, item errors, progress, verified
+receipts, and a lazily read iterable (never held whole, at most ``window`` items ahead)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dataward.access import Purpose
+from dataward.client import (
+    BatchItem,
+    Benefit,
+    Client,
+    ConsentRequired,
+    EligibilityQuery,
+    IdNumberInvalid,
+    StaticTokenSource,
+)
+from tests.support.grpc_stack import Stack, grpc_stack
+from tests.support.person_fakes import ALICE, BOB, CAROL, DAVE
+
+UW = Purpose("INSURANCE_UNDERWRITING")
+PEOPLE = (ALICE, BOB, CAROL)
+EXPECTED = {ALICE: (True, ()), BOB: (False, ("SUSPENDED_ARREARS",)), CAROL: (False, ("DECEASED",))}
+
+
+def _query(id_number: str) -> EligibilityQuery:
+    return EligibilityQuery(id_number, Benefit.OUTPATIENT, UW)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    # a small per-stream cap, so that a dozen items span streams
+    with grpc_stack(tmp_path, max_batch_items=4) as s:
+        for person in PEOPLE:
+            s.consent(person)
+        yield s
+
+
+def _client(stack: Stack) -> Client:
+    return Client(stack.target, StaticTokenSource(stack.issuer.token()))
+
+
+def _check(items: list[BatchItem], people: list[str]) -> None:
+    assert [item.index for item in items] == list(range(len(people)))
+    for item, person in zip(items, people, strict=True):
+        assert item.error is None and item.result is not None, item.error
+        assert (item.result.eligible, item.result.reasons) == EXPECTED[person]
+
+
+def test_answers_span_streams_in_input_order_with_verified_receipts(stack: Stack) -> None:
+    people = [PEOPLE[i % 3] for i in range(11)]
+    done: list[int] = []
+    with _client(stack) as c:
+        items = list(
+            c.check_many((_query(p) for p in people), progress=done.append, stream_items=4)
+        )
+        for item in items:  # check_many verified them already: they verify again
+            assert item.result is not None
+            c.verify_answer(item.result)
+        assert c.largest_checkpoint() is not None  # held to one history while it checked
+    _check(items, people)
+    assert done == list(range(1, 12))
+    request_ids = {item.result.request_id for item in items if item.result is not None}
+    assert len(request_ids) == 11  # each item its own answer, logged as its own
+
+
+def test_the_servers_smaller_cap_is_learned_and_the_rest_resent(stack: Stack) -> None:
+    # the client asks for the documented default (1000) per stream; the server takes 4
+    people = [PEOPLE[i % 3] for i in range(10)]
+    with _client(stack) as c:
+        items = list(c.check_many(_query(p) for p in people))
+    _check(items, people)
+
+
+def test_refused_items_are_items_and_the_batch_goes_on(stack: Stack) -> None:
+    ids = [ALICE, DAVE, "110101198001010011", BOB, ALICE, DAVE]
+    with _client(stack) as c:
+        items = list(c.check_many((_query(i) for i in ids), window=2, stream_items=4))
+    assert [item.index for item in items] == list(range(6))
+    assert isinstance(items[1].error, ConsentRequired) and items[1].result is None
+    assert isinstance(items[2].error, IdNumberInvalid)
+    assert items[2].error.reason == "ID_NUMBER_INVALID" and items[2].error.code is not None
+    assert ALICE not in items[2].error.message and DAVE not in str(items[5].error)
+    assert isinstance(items[5].error, ConsentRequired)
+    for i in (0, 3, 4):
+        assert items[i].result is not None and items[i].error is None
+    assert items[3].result is not None and items[3].result.reasons == ("SUSPENDED_ARREARS",)
+
+
+def test_the_iterable_is_read_lazily_at_most_a_window_ahead(stack: Stack) -> None:
+    pulled = 0
+
+    def endless() -> Iterator[EligibilityQuery]:
+        nonlocal pulled
+        for n in itertools.count():
+            pulled += 1
+            yield _query(PEOPLE[n % 3])
+
+    window = 3
+    with _client(stack) as c:
+        batch = c.check_many(endless(), window=window, stream_items=4)
+        consumed = 0
+        for item in batch:
+            consumed += 1
+            assert item.index == consumed - 1
+            # answered in order: sent-not-answered <= window, plus one pulled for the next
+            assert pulled <= consumed + window + 1, (pulled, consumed)
+            if consumed == 14:
+                break
+        batch.close()  # type: ignore[attr-defined]
+    assert consumed == 14 and pulled <= 14 + window + 1
+
+
+class _SourceBrokeError(Exception):
+    pass
+
+
+def test_an_iterable_that_raises_gets_the_answers_before_it_then_its_error(stack: Stack) -> None:
+    def breaks_after_five() -> Iterator[EligibilityQuery]:
+        for n in range(5):
+            yield _query(PEOPLE[n % 3])
+        raise _SourceBrokeError("the file ended mid-row")
+
+    items: list[BatchItem] = []
+    with _client(stack) as c, pytest.raises(_SourceBrokeError, match="mid-row"):
+        for item in c.check_many(breaks_after_five(), window=2, stream_items=4):
+            items.append(item)
+    _check(items, [PEOPLE[n % 3] for n in range(5)])
+
+
+def test_not_a_query_stops_the_batch_with_a_type_error(stack: Stack) -> None:
+    items: list[BatchItem] = []
+    with _client(stack) as c, pytest.raises(TypeError, match="EligibilityQuery"):
+        for item in c.check_many([_query(ALICE), ALICE]):  # type: ignore[list-item]
+            items.append(item)
+    _check(items, [ALICE])
+
+
+def test_an_empty_iterable_opens_no_stream(stack: Stack) -> None:
+    before = len(stack.store.appends)
+    with _client(stack) as c:
+        assert list(c.check_many(iter(()))) == []
+    assert len(stack.store.appends) == before  # not even a stream's opening was logged
+
+
+def test_window_and_stream_items_must_be_positive(stack: Stack) -> None:
+    with _client(stack) as c:
+        with pytest.raises(ValueError, match="window"):
+            c.check_many([], window=0)
+        with pytest.raises(ValueError, match="stream_items"):
+            c.check_many([], stream_items=0)
+
+
+def test_a_rate_limited_stream_is_reopened_after_its_retry_delay(tmp_path: Path) -> None:
+    # a burst of 4 per organization: the stream's opening and its items take tokens; a
+    # refused item ends the stream RESOURCE_EXHAUSTED RATE_LIMITED, the SDK waits and goes on
+    with grpc_stack(
+        tmp_path, max_batch_items=100, rate_limit_per_second=40.0, rate_limit_burst=4
+    ) as stack:
+        for person in PEOPLE:
+            stack.consent(person)
+        people = [PEOPLE[i % 3] for i in range(9)]
+        with _client(stack) as c:
+            items = list(c.check_many(_query(p) for p in people))
+    _check(items, people)
