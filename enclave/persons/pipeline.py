@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -55,6 +55,7 @@ from enclave.compute import (
 from enclave.consent import Consent, ConsentNotFound, ConsentStore
 from enclave.errors import ZoneError
 from enclave.keys import normalize
+from enclave.persons._batch import BatchSteps, check_eligibility_many
 from enclave.persons.credit import MAX_SCORECARD_CHARS, CreditScoring, ScoredBand
 from enclave.persons.eligibility import EligibilityDecision, decide_eligibility
 from enclave.persons.errors import (
@@ -759,3 +760,24 @@ class PersonChecks:
             self._release.refuse(request, ConsentRequired())
         receipt = self._release.release(request, fields, client_nonce=client_nonce)
         return Answer(value, receipt, request.request_id)
+
+    # -- a group of checks (issue 15: CheckBatch as the bulk path) -------------------------
+    def check_eligibility_many(
+        self, caller: Caller, queries: Sequence[EligibilityQuery]
+    ) -> list[Answer[EligibilityDecision] | ZoneError]:
+        """:meth:`check_eligibility` for each of ``queries`` -- the same steps, the same
+        refusals -- with the group's leaves in ONE commit: each item its own request,
+        decision and release leaves and its own receipt (all under one checkpoint). A refusal
+        is the item's answer, in the queries' order; a fault that is not a zone error raises
+        for the group once every item is logged as denied (see :mod:`enclave.persons._batch`).
+        """
+        steps = BatchSteps(
+            directory=self._directory,
+            tokenizer=self._tokenizer,
+            consents=self._consents,
+            release=self._release,
+            clock=self._clock,
+            find_consent=self._find_consent,
+            loggable_ref=self._loggable_ref,
+        )
+        return check_eligibility_many(steps, caller, queries)

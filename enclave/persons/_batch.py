@@ -1,0 +1,175 @@
+"""Many eligibility checks in one commit: the zone side of ``CheckBatch`` (issue 15).
+
+:func:`check_eligibility_many` runs, for each query of a group, exactly the steps of
+:meth:`PersonChecks.check_eligibility` -- the purpose the caller's app holds, the fields in
+their fixed format, the ID number (tokenized only once it is valid and the purpose granted),
+the consent **by token first**, then the guardians' with the same work for a person the
+registry does not hold (:meth:`PersonChecks._find_consent`), the rules, the single-use
+consumption -- and then logs the whole group with ONE :meth:`Releaser.settle_group`: each item
+its own request leaf, its decision leaf (allowing, or denying with its refusal's reason code)
+and, allowed, its release leaf with the result hash of its own fields and client nonce; each
+released item gets the receipt of its own release leaf, all under the one checkpoint signed for
+that commit. Nothing is returned before the group's leaves are durable.
+
+A refusal (a :class:`~enclave.errors.ZoneError`, the zone's own faults with a reason code
+included) is the item's answer, not the group's. Anything else (a bug, a store's raw fault)
+stops the group: every item is still logged -- its request leaf as far as it was built and a
+denying decision (``INTERNAL``) -- before the exception propagates, so nothing asked goes
+unlogged; if even that commit fails, its error propagates (the log is down).
+
+The group shares one clock reading: a consent revoked before the group started is not
+honoured; one revoked while it runs may be, exactly as for a unary call in flight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dataward import receipts
+from enclave.consent import Consent, ConsentStore
+from enclave.errors import ZoneError
+from enclave.keys import normalize
+from enclave.persons.eligibility import EligibilityDecision, decide_eligibility
+from enclave.persons.errors import ConsentRequired, InvalidField, PurposeNotGranted
+from enclave.persons.fields import field_problem
+from enclave.persons.idnumber import InvalidIdNumber, validate_id_number
+from enclave.persons.interface import Answer, EligibilityQuery, PersonDirectory, Tokenizer
+from enclave.release import Caller, GroupItem, Releaser
+
+__all__ = ["BatchSteps", "check_eligibility_many"]
+
+FindConsent = Callable[[Caller, str, str, bytes, dt.datetime], Consent | None]
+
+
+class _FaultError(ZoneError):
+    """Stands, in a denying decision leaf, for a fault that is not a zone error."""
+
+
+@dataclass(frozen=True)
+class BatchSteps:
+    """What the group's steps use: :class:`PersonChecks`' own collaborators and its consent
+    lookup and consent-reference check (read-only, so the batch cannot drift from the unary
+    call)."""
+
+    directory: PersonDirectory
+    tokenizer: Tokenizer
+    consents: ConsentStore
+    release: Releaser
+    clock: Callable[[], dt.datetime]
+    find_consent: FindConsent
+    loggable_ref: Callable[[str], str]
+
+
+@dataclass
+class _Item:
+    """One query as far as it got: what its request leaf says, and its outcome."""
+
+    purpose: str
+    consent_ref: str = ""  # only in the zone's fixed format (see PersonChecks._loggable_ref)
+    token: bytes | None = None
+    outcome: ZoneError | EligibilityDecision | None = None
+    client_nonce: str = ""
+
+    def settled_as(self, outcome: ZoneError | receipts.ResultFields) -> GroupItem:
+        return GroupItem(self.purpose, self.consent_ref, self.token, outcome, self.client_nonce)
+
+
+def check_eligibility_many(
+    steps: BatchSteps, caller: Caller, queries: Sequence[EligibilityQuery]
+) -> list[Answer[EligibilityDecision] | ZoneError]:
+    """Each query's answer (with its own receipt) or its refusal, in the queries' order; the
+    group's leaves in one commit (see the module docstring)."""
+    if not queries:
+        return []
+    method = receipts.ELIGIBILITY_CHECK
+    items = [_Item(purpose=q.purpose) for q in queries]
+    try:
+        now = steps.clock()
+        for item, query in zip(items, queries, strict=True):
+            _check(steps, caller, query, item, now)
+    except Exception:
+        fault = _FaultError()
+        steps.release.settle_group(caller, method, [item.settled_as(fault) for item in items])
+        raise
+    group: list[GroupItem] = []
+    for item in items:
+        outcome = item.outcome
+        if isinstance(outcome, EligibilityDecision):
+            group.append(item.settled_as(_fields(outcome)))
+        else:
+            group.append(item.settled_as(outcome or _FaultError()))
+    settled = steps.release.settle_group(caller, method, group)
+    answers: list[Answer[EligibilityDecision] | ZoneError] = []
+    for item, done in zip(items, settled, strict=True):
+        outcome = item.outcome
+        if isinstance(outcome, EligibilityDecision) and done.receipt is not None:
+            answers.append(Answer(outcome, done.receipt, done.request.request_id))
+        elif isinstance(outcome, ZoneError):
+            answers.append(outcome)
+        else:  # pragma: no cover (settle_group hands a receipt to every allowed item)
+            raise RuntimeError("an allowed item has no receipt")
+    return answers
+
+
+def _check(
+    steps: BatchSteps, caller: Caller, query: EligibilityQuery, item: _Item, now: dt.datetime
+) -> None:
+    """Fill ``item`` from ``query``: its request leaf's fields, then its outcome (a refusal
+    or the decision, its single-use consent consumed). Raises only for a fault that is not
+    a zone error."""
+    try:
+        item.outcome = _decide(steps, caller, query, item, now)
+    except ZoneError as exc:  # a refusal, or a zone fault with its reason code: the item's
+        item.outcome = exc
+
+
+def _decide(
+    steps: BatchSteps, caller: Caller, query: EligibilityQuery, item: _Item, now: dt.datetime
+) -> ZoneError | EligibilityDecision:
+    # The order of PersonChecks._validated_token and _begin: authorization first (a purpose
+    # the app does not hold: the ID number is not even tokenized), the fields' fixed formats,
+    # the ID number's rules, then the request leaf's consent reference.
+    problem: ZoneError | None = None
+    if caller.purposes is not None and query.purpose not in caller.purposes:
+        problem = PurposeNotGranted()
+    problem = problem or field_problem(id_number=query.id_number, consent_ref=query.consent_ref)
+    if problem is None:
+        try:
+            validate_id_number(normalize("id_number", query.id_number))
+            item.token = steps.tokenizer.token("id_number", query.id_number)
+        except InvalidIdNumber as exc:
+            problem = exc
+    item.consent_ref = steps.loggable_ref(query.consent_ref)
+    token = item.token
+    if problem is not None or token is None:
+        return problem or InvalidField("id_number", "required")
+    if not query.purpose:
+        return InvalidField("purpose", "required")
+    if (problem := field_problem(client_nonce=query.client_nonce)) is not None:
+        return problem
+    item.client_nonce = query.client_nonce
+    if query.benefit is None:
+        return InvalidField("benefit", "required")
+    consent = steps.find_consent(caller, query.purpose, query.consent_ref, token, now)
+    if consent is None:
+        return ConsentRequired()
+    as_of = query.as_of or now.date()
+    person = steps.directory.person_by_token(token)
+    if person is None:
+        decision = decide_eligibility("ACTIVE", (), query.benefit, as_of)  # NOT_ENROLLED
+    else:
+        enrolments = steps.directory.enrolments(person.person_id)
+        decision = decide_eligibility(person.status, enrolments, query.benefit, as_of)
+    if not steps.consents.consume(consent, now):
+        return ConsentRequired()
+    return decision
+
+
+def _fields(decision: EligibilityDecision) -> receipts.ResultFields:
+    return receipts.eligibility_fields(
+        eligible=decision.eligible,
+        coverage_class=decision.coverage_class,
+        reasons=decision.reasons,
+    )
