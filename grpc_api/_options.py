@@ -73,6 +73,13 @@ class ServerOptions:
         "`BATCH_TOO_LARGE`); every item takes a rate-limit token and rechecks the token's "
         "expiry and revocation",
     )
+    # Issue 15: the items that arrived are checked together, one audit commit per group.
+    batch_group: int = _option(
+        64,
+        "`CheckBatch` items checked together and logged in one audit commit (each item still "
+        "its own leaves and receipt); also how many items a stream's reader holds unanswered "
+        "before it stops reading (back-pressure)",
+    )
     max_streams_per_partner: int = _option(
         8,
         "streams (`CheckBatch`) one partner organization may hold open at once, each holding a "
@@ -105,6 +112,8 @@ class ServerOptions:
             raise InvalidOptionError("max_workers", "must be at least 1")
         if self.max_batch_items < 1:
             raise InvalidOptionError("max_batch_items", "must be at least 1")
+        if self.batch_group < 1:
+            raise InvalidOptionError("batch_group", "must be at least 1")
         if self.max_streams_per_partner < 1:
             raise InvalidOptionError("max_streams_per_partner", "must be at least 1")
         if not self.unauthenticated_refusals_per_second > 0:

@@ -155,7 +155,7 @@ def build_server(
         ],
     )
     eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
-        EligibilityServicer(checks, guard, options.max_batch_items), server
+        EligibilityServicer(checks, guard, options.max_batch_items, options.batch_group), server
     )
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
     serves_compute = (

@@ -12,7 +12,7 @@ UNAVAILABLE or INTERNAL) ends the stream, as the unary call would fail.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -37,7 +37,7 @@ from dataward.v1 import (
 from enclave.analytics import QueryReviews
 from enclave.audit import LogBrowser
 from enclave.compute import ModelCards
-from enclave.persons import PersonChecks
+from enclave.persons import Answer, EligibilityDecision, EligibilityQuery, PersonChecks
 from enclave.policy import AppliedVersion, PolicyStore
 from enclave.release import Caller
 from grpc_api import _audit_view as audit_view
@@ -47,6 +47,7 @@ from grpc_api import _review as review
 from grpc_api._facematch import face_match_query
 from grpc_api._guard import Guard, principal_of
 from grpc_api._status import refusal_for
+from grpc_api._stream_reader import StreamReader
 from grpc_api._tokens import Principal
 from grpc_api.errors import InvalidRequest, NotServed, RateLimited, TooManyItems, Unavailable
 
@@ -83,10 +84,13 @@ def _steward(principal: Principal) -> Caller:
 
 
 class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
-    def __init__(self, checks: PersonChecks, guard: Guard, max_batch_items: int) -> None:
+    def __init__(
+        self, checks: PersonChecks, guard: Guard, max_batch_items: int, batch_group: int = 64
+    ) -> None:
         self._checks = checks
         self._guard = guard
         self._max_batch_items = max_batch_items
+        self._batch_group = batch_group
 
     def _one(
         self, request: eligibility_pb2.CheckRequest, principal: Principal
@@ -105,26 +109,85 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         request_iterator: Iterator[eligibility_pb2.CheckBatchRequest],
         context: grpc.ServicerContext,
     ) -> Iterator[eligibility_pb2.CheckBatchResponse]:
-        # Each item is admitted like a unary call (token expiry and revocation, scope, one
-        # rate-limit token, deadline); a refused admission ends the stream with its status.
-        for index, item in enumerate(request_iterator):
-            if index >= self._max_batch_items:
-                raise TooManyItems(self._max_batch_items)
-            principal = self._guard.admit(_BATCH, context)
+        # Issue 15: a reader thread reads the stream (at most batch_group items unanswered),
+        # and what has arrived is checked as one group: one zone call, one audit commit. Each
+        # item is still admitted like a unary call (token expiry and revocation, scope, one
+        # rate-limit token, deadline); a refused admission ends the stream with its status
+        # once the items before it are answered.
+        reader: StreamReader[eligibility_pb2.CheckBatchRequest] = StreamReader(
+            request_iterator, bound=self._batch_group
+        )
+        index = 0
+        try:
+            while True:
+                items, ending = reader.take(self._batch_group)
+                yield from self._group(items, index, context)
+                index += len(items)
+                if ending is not None:
+                    if ending.error is None or not context.is_active():
+                        return  # the client half-closed, or cancelled: nobody to answer
+                    raise ending.error
+        finally:
+            reader.close()
+
+    def _group(
+        self,
+        items: Sequence[eligibility_pb2.CheckBatchRequest],
+        first: int,
+        context: grpc.ServicerContext,
+    ) -> Iterator[eligibility_pb2.CheckBatchResponse]:
+        """Admit, check and answer one group, in order; raises what ends the stream (a
+        refused admission, the stream's cap, a fault of the zone) after the items before it."""
+        stop: Exception | None = None
+        admitted: list[tuple[eligibility_pb2.CheckRequest, Principal]] = []
+        for k, item in enumerate(items):
+            if first + k >= self._max_batch_items:
+                stop = TooManyItems(self._max_batch_items)
+                break
             try:
-                result = self._one(item.item, principal)
-            except Exception as exc:
-                refusal = refusal_for(self._guard.logged(_BATCH, principal, exc))
-                if refusal.code in _FAULTS:
-                    raise
-                yield eligibility_pb2.CheckBatchResponse(
-                    index=index,
-                    error=eligibility_pb2.ItemError(
-                        code=refusal.code.value[0], reason=refusal.reason, message=refusal.message
-                    ),
-                )
-            else:
-                yield eligibility_pb2.CheckBatchResponse(index=index, result=result)
+                admitted.append((item.item, self._guard.admit(_BATCH, context)))
+            except Exception as exc:  # logged by the guard: the stream ends with it
+                stop = exc
+                break
+        if admitted:
+            # An item the conversion refuses is that item's error (logged here); the others
+            # go to the zone together. One token verified them all: the last admission's.
+            principal = admitted[-1][1]
+            outcomes: list[EligibilityQuery | BaseException] = []
+            for request, item_principal in admitted:
+                try:
+                    outcomes.append(convert.eligibility_query(request))
+                except Exception as exc:
+                    outcomes.append(self._guard.logged(_BATCH, item_principal, exc))
+            queries = [q for q in outcomes if isinstance(q, EligibilityQuery)]
+            answers = iter(
+                self._checks.check_eligibility_many(partner_caller(principal), queries)
+                if queries
+                else []
+            )
+            for k, outcome in enumerate(outcomes):
+                answer = next(answers) if isinstance(outcome, EligibilityQuery) else outcome
+                yield self._item(first + k, answer)
+        if stop is not None:
+            raise stop
+
+    def _item(
+        self, index: int, answer: Answer[EligibilityDecision] | BaseException
+    ) -> eligibility_pb2.CheckBatchResponse:
+        if isinstance(answer, Answer):
+            result = convert.decision_to_proto(
+                answer.value, answer.receipt, request_id=answer.request_id
+            )
+            return eligibility_pb2.CheckBatchResponse(index=index, result=result)
+        refusal = refusal_for(answer)
+        if refusal.code in _FAULTS:  # the zone's fault, not the item's: end the stream
+            raise answer
+        return eligibility_pb2.CheckBatchResponse(
+            index=index,
+            error=eligibility_pb2.ItemError(
+                code=refusal.code.value[0], reason=refusal.reason, message=refusal.message
+            ),
+        )
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
