@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
+import statistics
 from collections.abc import Sequence
 
-__all__ = ["mann_whitney_z", "percentile"]
+__all__ = ["goal", "load_line", "load_now", "mann_whitney_z", "percentile", "spread"]
 
 
 def mann_whitney_z(a: Sequence[float], b: Sequence[float]) -> float:
@@ -33,3 +35,29 @@ def percentile(samples: Sequence[float], q: float) -> float:
     ordered = sorted(samples)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def load_now() -> tuple[str, str]:
+    """The machine's load average now (``[load 1m 5m 15m]``), and a warning (or nothing)
+    when the last minute's is above the number of cores: a number measured then is noisy."""
+    one, five, fifteen = os.getloadavg()
+    cores = os.cpu_count() or 1
+    warning = f"  WARNING: load above the {cores} cores, a noisy number" if one > cores else ""
+    return f"[load {one:.2f} {five:.2f} {fifteen:.2f}]", warning
+
+
+def load_line() -> str:
+    """The load average to start a bench line with, and its warning when there is one."""
+    average, warning = load_now()
+    return average + warning
+
+
+def spread(values: Sequence[float], fmt: str) -> str:
+    """``min/median/max`` of ``values``, each formatted with ``fmt``."""
+    return "/".join(format(v, fmt) for v in (min(values), statistics.median(values), max(values)))
+
+
+def goal(value: float, *, at_least: float | None = None, at_most: float | None = None) -> str:
+    """``met`` or ``NOT met`` for ``value`` (a median) against a lower or an upper bound."""
+    ok = (at_least is None or value >= at_least) and (at_most is None or value <= at_most)
+    return "met" if ok else "NOT met"

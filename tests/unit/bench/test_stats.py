@@ -1,0 +1,33 @@
+"""The helpers every bench line uses: the load average with its warning, spreads, goals."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from bench._stats import goal, load_line, load_now, spread
+
+
+def test_load_now_names_the_three_averages_and_warns_only_above_the_cores() -> None:
+    average, warning = load_now()
+    assert re.fullmatch(r"\[load \d+\.\d\d \d+\.\d\d \d+\.\d\d\]", average)
+    one = float(average[len("[load ") :].split()[0])
+    cores = os.cpu_count() or 1
+    if one > cores:
+        assert warning == f"  WARNING: load above the {cores} cores, a noisy number"
+    else:
+        assert warning == ""
+    assert load_line().startswith("[load ")
+
+
+def test_spread_is_min_median_max() -> None:
+    assert spread([3.0, 1.0, 2.0], ".1f") == "1.0/2.0/3.0"
+    assert spread([1.0, 2.0, 4.0, 10.0], ",.0f") == "1/3/10"
+    assert spread([1234.0], ",.0f") == "1,234/1,234/1,234"
+
+
+def test_goal_against_a_lower_or_an_upper_bound() -> None:
+    assert goal(0.4, at_least=0.4) == "met"
+    assert goal(0.39, at_least=0.4) == "NOT met"
+    assert goal(3.0, at_most=3.0) == "met"
+    assert goal(3.01, at_most=3.0) == "NOT met"
