@@ -117,6 +117,10 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         reader: StreamReader[eligibility_pb2.CheckBatchRequest] = StreamReader(
             request_iterator, bound=self._batch_group
         )
+        # The call's end (a cancel too) stops the reader, even while this generator is
+        # suspended and never resumed (gRPC drops a cancelled call's response iterator).
+        if not context.add_callback(reader.close):
+            reader.close()
         index = 0
         try:
             while True:

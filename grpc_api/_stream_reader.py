@@ -57,7 +57,7 @@ class StreamReader(Generic[_T]):
             while True:
                 self._slots.acquire()  # blocks while ``bound`` requests wait: back-pressure
                 if self._stopped.is_set():
-                    return
+                    break  # the ending still goes in: a take() waiting for it returns
                 try:
                     request = next(self._requests)
                 except StopIteration:

@@ -1,0 +1,302 @@
+"""CheckBatch as the bulk path (issue 15), on a real server over a real audit log: the items
+that arrived are checked as one group -- one zone call, one audit commit -- each item still
+its own request, decision and release leaves and its own receipt; the reader thread reads at
+most ``batch_group`` items ahead and ends with the stream."""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from dataward import receipts
+from dataward.client._convert import eligibility_result
+from dataward.client._release import release_of
+from dataward.v1 import common_pb2, eligibility_pb2, eligibility_pb2_grpc
+from enclave.audit import Decision, Release, RequestReceived, decode_leaf
+from grpc_api._stream_reader import READER_THREAD
+from tests.support.grpc_stack import STEWARD, Stack, grpc_stack
+from tests.support.person_fakes import ALICE, BOB, CAROL, DAVE, KEY_NAME, UNKNOWN
+
+WAIT = 10.0  # the bound on waiting for a thread to get somewhere; never a timing assertion
+UW = common_pb2.PURPOSE_INSURANCE_UNDERWRITING
+
+
+def item(id_number: str, n: int = 0, **kw: Any) -> eligibility_pb2.CheckBatchRequest:
+    fields: dict[str, Any] = {
+        "id_number": id_number,
+        "benefit": eligibility_pb2.BENEFIT_OUTPATIENT,
+        "purpose": UW,
+        "client_nonce": f"nonce-of-item-{n:04d}",
+    }
+    fields.update(kw)
+    return eligibility_pb2.CheckBatchRequest(item=eligibility_pb2.CheckRequest(**fields))
+
+
+def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never: {what}")
+        time.sleep(0.005)
+
+
+def readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == READER_THREAD and t.is_alive()]
+
+
+def reader_waits_for_room() -> bool:
+    """Whether a stream's reader is blocked because ``batch_group`` items wait unanswered
+    (it waits for a slot inside StreamReader._run, not on the stream)."""
+    frames = sys._current_frames()
+    for thread in readers():
+        frame = frames.get(thread.ident or -1)
+        inner = None
+        while frame is not None:
+            if frame.f_code.co_name == "_run" and frame.f_code.co_filename.endswith(
+                "_stream_reader.py"
+            ):
+                return inner is not None and inner.f_code.co_name == "acquire"
+            inner, frame = frame, frame.f_back
+    return False
+
+
+class Stream:
+    """A CheckBatch call whose items the test feeds one by one."""
+
+    def __init__(self, stack: Stack, token: str | None = None) -> None:
+        self.channel = grpc.insecure_channel(stack.target)
+        self.feed: queue.SimpleQueue[eligibility_pb2.CheckBatchRequest | None] = queue.SimpleQueue()
+        stub = eligibility_pb2_grpc.EligibilityServiceStub(self.channel)
+        self.call: Any = stub.CheckBatch(
+            iter(self.feed.get, None),
+            metadata=(("authorization", f"Bearer {token or stack.issuer.token()}"),),
+            timeout=30,
+        )
+
+    def send(self, *items: eligibility_pb2.CheckBatchRequest) -> None:
+        for one in items:
+            self.feed.put(one)
+
+    def answers(self, n: int) -> list[eligibility_pb2.CheckBatchResponse]:
+        return [next(self.call) for _ in range(n)]
+
+    def close(self) -> list[eligibility_pb2.CheckBatchResponse]:
+        self.feed.put(None)
+        rest = list(self.call)
+        self.channel.close()
+        return rest
+
+
+def verify(stack: Stack, response: eligibility_pb2.CheckBatchResponse, nonce: str) -> None:
+    result = eligibility_result(response.result, nonce)
+    method, fields = release_of(result)
+    assert result.receipt is not None
+    receipts.verify_release(
+        result.receipt,
+        method=method,
+        request_id=result.request_id,
+        fields=fields,
+        key_name=KEY_NAME,
+        public_key=stack.audit.key.public_key(),
+        client_nonce=nonce,
+    )
+
+
+def answer_commits(stack: Stack) -> list[list[object]]:
+    """The events of each commit that holds an answer's release."""
+    commits: list[list[object]] = []
+    for leaves, _ in stack.store.appends:
+        events: list[object] = [decode_leaf(leaf.leaf).event for leaf in leaves]
+        if any(isinstance(e, Release) for e in events):
+            commits.append(events)
+    return commits
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with grpc_stack(tmp_path) as s:
+        yield s
+
+
+def test_items_are_the_unary_answers_each_with_its_own_leaves_and_receipt(stack: Stack) -> None:
+    for person in (ALICE, BOB, CAROL):
+        stack.consent(person)
+    people = [ALICE, BOB, CAROL, ALICE, BOB]
+    with grpc.insecure_channel(stack.target) as channel:
+        stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+        metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+        unary = [
+            stub.Check(item(p, n).item, metadata=metadata, timeout=10) for n, p in enumerate(people)
+        ]
+        batch = list(
+            stub.CheckBatch(
+                iter([item(p, n) for n, p in enumerate(people)]), metadata=metadata, timeout=10
+            )
+        )
+    assert [r.index for r in batch] == list(range(5))
+    assert all(r.HasField("result") for r in batch)
+    for one, many in zip(unary, batch, strict=True):
+        assert (many.result.eligible, many.result.coverage_class, list(many.result.reasons)) == (
+            one.eligible,
+            one.coverage_class,
+            list(one.reasons),
+        )
+    for n, response in enumerate(batch):
+        verify(stack, response, f"nonce-of-item-{n:04d}")
+    ids = [r.result.receipt.request_id for r in batch]
+    assert len(set(ids)) == 5
+    events = [e for commit in answer_commits(stack) for e in commit]
+    for request_id in ids:
+        own = [e for e in events if getattr(e, "request_id", None) == request_id]
+        assert [type(e) for e in own] == [RequestReceived, Decision, Release]
+
+
+def test_a_refused_item_is_an_item_error_with_its_reason_while_the_others_pass(
+    stack: Stack,
+) -> None:
+    stack.consent(ALICE)
+    items = [
+        item(ALICE, 0),
+        item(DAVE, 1),  # no consent
+        item(UNKNOWN, 2),  # not in the registry: the same refusal
+        item(ALICE[:-1] + "1", 3),  # a bad check digit
+        item(ALICE, 4, purpose=common_pb2.PURPOSE_LOAN_ORIGINATION),  # not granted
+        item(ALICE, 5),
+    ]
+    with grpc.insecure_channel(stack.target) as channel:
+        stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+        metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+        answered = list(stub.CheckBatch(iter(items), metadata=metadata, timeout=10))
+    assert [r.index for r in answered] == list(range(6))
+    outcome = [
+        ("result",) if r.HasField("result") else (r.error.code, r.error.reason) for r in answered
+    ]
+    assert outcome == [
+        ("result",),
+        (grpc.StatusCode.FAILED_PRECONDITION.value[0], "CONSENT_REQUIRED"),
+        (grpc.StatusCode.FAILED_PRECONDITION.value[0], "CONSENT_REQUIRED"),
+        (grpc.StatusCode.INVALID_ARGUMENT.value[0], "ID_NUMBER_INVALID"),
+        (grpc.StatusCode.PERMISSION_DENIED.value[0], "PURPOSE_NOT_GRANTED"),
+        ("result",),
+    ]
+    assert answered[1].error.message == answered[2].error.message
+    verify(stack, answered[0], "nonce-of-item-0000")
+    verify(stack, answered[5], "nonce-of-item-0005")
+    events = [decode_leaf(leaf.leaf).event for leaf in stack.store.leaves()]
+    denials = [e for e in events if isinstance(e, Decision) and not e.allow]
+    assert sorted(d.reasons[0] for d in denials) == sorted(
+        ["CONSENT_REQUIRED", "CONSENT_REQUIRED", "ID_NUMBER_INVALID", "PURPOSE_NOT_GRANTED"]
+    )
+
+
+def test_what_arrived_is_one_group_and_one_commit_and_the_reader_holds_at_most_the_bound(
+    tmp_path: Path,
+) -> None:
+    with grpc_stack(tmp_path, batch_group=4) as stack:
+        stack.consent(ALICE)
+        before = len(answer_commits(stack))
+        stack.store.gate = threading.Event()  # the next commit waits inside the store
+        stream = Stream(stack)
+        try:
+            stream.send(item(ALICE, 0))
+            assert stack.store.at_gate.wait(WAIT)  # item 0's group is committing
+            stream.send(*[item(ALICE, n) for n in range(1, 11)])
+            # Back-pressure: 4 items read and unanswered, and the reader reads no further.
+            until(reader_waits_for_room, "the reader waits for room")
+            stack.store.gate.set()
+            answered = stream.answers(11)
+        finally:
+            stack.store.gate.set()
+            rest = stream.close()
+    assert rest == []
+    assert [r.index for r in answered] == list(range(11))
+    assert all(r.HasField("result") for r in answered)
+    commits = answer_commits(stack)[before:]
+    index_of = {r.result.receipt.request_id: r.index for r in answered}
+    groups = [
+        [index_of[e.request_id] for e in commit if isinstance(e, RequestReceived)]
+        for commit in commits
+    ]
+    assert groups[0] == [0]
+    assert groups[1] == [1, 2, 3, 4]  # what waited: ONE zone call, ONE commit
+    assert all(len(g) <= 4 for g in groups)
+    assert [i for g in groups for i in g] == list(range(11))  # each item once, in order
+    for commit in commits:  # each item: request, decision, release, consecutive
+        assert [type(e) for e in commit] == [RequestReceived, Decision, Release] * (
+            len(commit) // 3
+        )
+    for group in commits:
+        notes = {
+            r.result.receipt.checkpoint_note
+            for r in answered
+            if r.result.receipt.request_id in {getattr(e, "request_id", "") for e in group}
+        }
+        assert len(notes) == 1  # one checkpoint per group's commit
+    until(lambda: not readers(), "the reader ended with the stream")
+
+
+def test_the_per_stream_cap_holds_inside_a_group(tmp_path: Path) -> None:
+    with grpc_stack(tmp_path, max_batch_items=3, batch_group=64) as stack:
+        stack.consent(ALICE)
+        with grpc.insecure_channel(stack.target) as channel:
+            stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+            metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+            answered: list[eligibility_pb2.CheckBatchResponse] = []
+            with pytest.raises(grpc.RpcError) as excinfo:
+                for response in stub.CheckBatch(
+                    iter([item(ALICE, n) for n in range(10)]), metadata=metadata, timeout=10
+                ):
+                    answered.append(response)
+    assert [r.index for r in answered] == [0, 1, 2]
+    assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    until(lambda: not readers(), "the reader ended with the stream")
+
+
+def test_a_consent_revoked_between_groups_is_not_honoured(stack: Stack) -> None:
+    ref = stack.consent(ALICE)
+    stream = Stream(stack)
+    try:
+        stream.send(item(ALICE, 0))
+        (first,) = stream.answers(1)
+        stack.checks.revoke_consent(STEWARD, ref)
+        stream.send(item(ALICE, 1))
+        (second,) = stream.answers(1)
+    finally:
+        rest = stream.close()
+    assert rest == []
+    assert first.HasField("result")
+    assert (second.index, second.error.reason) == (1, "CONSENT_REQUIRED")
+
+
+@pytest.mark.parametrize("waiting", ["on the stream", "for room"])
+def test_a_cancel_mid_stream_leaves_no_reader_thread(tmp_path: Path, waiting: str) -> None:
+    with grpc_stack(tmp_path, batch_group=2) as stack:
+        stack.consent(ALICE)
+        stream = Stream(stack)
+        stream.send(item(ALICE, 0), item(ALICE, 1))
+        stream.answers(2)
+        assert readers()
+        if waiting == "for room":
+            stack.store.gate = threading.Event()
+            stream.send(*[item(ALICE, n) for n in range(2, 8)])
+            assert stack.store.at_gate.wait(WAIT)
+            until(reader_waits_for_room, "the reader waits for room")
+        stream.call.cancel()
+        if stack.store.gate is not None:
+            stack.store.gate.set()
+        until(lambda: not readers(), "the reader ended after the cancel")
+        stream.channel.close()
+        # The stream's place among the partner's open streams is given back too.
+        again = Stream(stack)
+        again.send(item(ALICE, 9))
+        assert again.answers(1)[0].HasField("result")
+        assert again.close() == []
+    until(lambda: not readers(), "no reader left")
