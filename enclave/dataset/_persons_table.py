@@ -4,11 +4,11 @@ The clear ``id_number``, ``name`` and ``phone`` exist only in this process's mem
 at a time; what is written is, per identifier column, ``<col>_token`` (HMAC-SHA256,
 ``binary(32)``) and ``<col>_enc`` (AES-256-GCM, nonce-prefixed).
 
-Two passes over the export, each a batch at a time, so memory does not grow with it: the
-first applies the row rules and writes the ID-number tokens of the rows still accepted (row
-number and token, never the number) to a spill file, where the repeated numbers are found out
-of core (:class:`OutOfCore`); the second tokenizes, encrypts and writes the accepted rows. The
-lookup index is then built from the written table, sorted out of core too.
+One pass over the export, a batch at a time, so memory does not grow with it: the row rules,
+then the rows still accepted tokenized, encrypted and written in their stored form to a spill
+file (never the clear values), where the repeated ID numbers are found as repeated tokens out of
+core (:class:`OutOfCore`). Without any, the spill file is the table (moved); with some, it is
+copied without them. The lookup index is then built from the table, sorted out of core too.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from enclave.dataset._index import TokenIndexWriter
 from enclave.dataset._outofcore import OutOfCore
 from enclave.dataset._validation import (
     RowVerdicts,
-    id_number_reasons,
     mark_id_number_agreement,
+    mark_id_number_rules,
     open_export_table,
     rows_mask,
 )
@@ -41,9 +41,6 @@ IDENTIFIER_COLUMNS = tuple(
     name for name, cls in TABLES["persons"].classes.items() if cls is ColumnClass.DIRECT_IDENTIFIER
 )
 _INDEXED = ("person_id", "name_token", "status", "gender", "birth_date", "region_code")
-_SPILL_FIELDS: list[pa.Field[Any]] = [pa.field("row", pa.int64())]
-_SPILL_FIELDS.append(pa.field("token", pa.binary(32)))  # type: ignore[arg-type]
-_SPILL_SCHEMA = pa.schema(_SPILL_FIELDS)
 
 Progress = Callable[[str, int, int], None]
 
@@ -78,38 +75,38 @@ def ingest_persons(
     verdicts = RowVerdicts()
     codes = np.zeros(n, dtype=np.int16)
     same_key = rows_mask(out_of_core.later_duplicates(source, spec.primary_key), n)
-
-    candidates = spill_dir / "persons-id-tokens.parquet"
-    with pq.ParquetWriter(candidates, _SPILL_SCHEMA) as spill:
+    schema = _stored_schema(handle.schema_arrow)
+    # the rows the row rules accept, in their stored form (tokens and ciphertexts only), in
+    # export order: candidate i is the i-th row whose code is still 0 after this pass
+    candidates = spill_dir / "persons-candidates.parquet"
+    ids: list[npt.NDArray[np.int64]] = []
+    with pq.ParquetWriter(candidates, schema, compression="zstd") as writer:
         offset = 0
         for batch in handle.iter_batches(batch_size=batch_rows):
             rows = slice(offset, offset + batch.num_rows)
             chunk = verdicts.base(spec, batch)
-            numbers = batch.column("id_number").to_pylist()
-            for i, reason in enumerate(id_number_reasons(numbers)):
-                if reason is not None and chunk[i] == 0:
-                    chunk[i] = verdicts.code(reason)
+            mark_id_number_rules(batch.column("id_number"), chunk, verdicts)
             mark_id_number_agreement(batch, chunk, verdicts)
             verdicts.mark(chunk, "duplicate_key", same_key[rows])
             codes[rows] = chunk
-            ok = np.nonzero(chunk == 0)[0]
-            tokens = keyring.tokens("id_number", [numbers[i] for i in ok])
-            spill.write_batch(
-                pa.record_batch(
-                    [pa.array(ok + offset, pa.int64()), pa.array(tokens, pa.binary(32))],
-                    schema=_SPILL_SCHEMA,
-                )
-            )
+            good = batch.filter(pa.array(chunk == 0))
+            writer.write_batch(_stored_batch(good, schema, keyring))
+            ids.append(np.asarray(good.column("person_id").to_numpy(), dtype=np.int64))
             offset += batch.num_rows
+            progress("persons", batch.num_rows, n)
     del same_key
-    repeated = out_of_core.later_duplicates(candidates, ["token"], row="row")
-    candidates.unlink()
-    verdicts.mark(codes, "duplicate:id_number", rows_mask(repeated, n))
-
+    person_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    del ids
+    # a later row with an ID number already accepted (compared as tokens, out of core)
+    repeated = out_of_core.later_duplicates(candidates, ["id_number_token"])
+    verdicts.mark(codes, "duplicate:id_number", rows_mask(np.nonzero(codes == 0)[0][repeated], n))
     table_file = version_dir / "tables" / "persons.parquet"
-    person_ids = _write_accepted(
-        handle, codes, table_file, keyring, batch_rows=batch_rows, progress=progress
-    )
+    if len(repeated):
+        _drop_rows(candidates, table_file, schema, repeated, batch_rows)
+        candidates.unlink()
+        person_ids = np.delete(person_ids, repeated)
+    else:  # the usual export: the candidates are the table
+        candidates.replace(table_file)
     _write_index(out_of_core, table_file, version_dir / "index", batch_rows)
     return codes, verdicts, np.sort(person_ids)
 
@@ -125,36 +122,34 @@ def _stored_schema(source: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _write_accepted(
-    handle: pq.ParquetFile,
-    codes: npt.NDArray[np.int16],
-    table_file: Path,
-    keyring: Keyring,
-    *,
+def _stored_batch(good: pa.RecordBatch, schema: pa.Schema, keyring: Keyring) -> pa.RecordBatch:
+    """Accepted export rows as the zone stores them: each identifier tokenized and encrypted."""
+    columns: list[Any] = []
+    for f in TABLES["persons"].schema:
+        if f.name in IDENTIFIER_COLUMNS:
+            values = good.column(f.name).to_pylist()
+            columns.append(pa.array(keyring.tokens(f.name, values), pa.binary(32)))
+            columns.append(pa.array(keyring.encrypt_many(f.name, values), pa.binary()))
+        else:
+            columns.append(good.column(f.name))
+    return pa.record_batch(columns, schema=schema)
+
+
+def _drop_rows(
+    source: Path,
+    target: Path,
+    schema: pa.Schema,
+    rows: npt.NDArray[np.int64],
     batch_rows: int,
-    progress: Progress,
-) -> npt.NDArray[np.int64]:
-    """Tokenize, encrypt and write the accepted rows; their person ids."""
-    n = len(codes)
-    schema = _stored_schema(handle.schema_arrow)
-    ids: list[npt.NDArray[np.int64]] = []
-    with pq.ParquetWriter(table_file, schema, compression="zstd") as writer:
+) -> None:
+    """Copy ``source`` to ``target`` without the rows numbered ``rows`` (ascending)."""
+    handle = open_export_table(source)
+    drop = rows_mask(rows, handle.metadata.num_rows)
+    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
         offset = 0
         for batch in handle.iter_batches(batch_size=batch_rows):
-            good = batch.filter(pa.array(codes[offset : offset + batch.num_rows] == 0))
-            columns: list[Any] = []
-            for f in TABLES["persons"].schema:
-                if f.name in IDENTIFIER_COLUMNS:
-                    values = good.column(f.name).to_pylist()
-                    columns.append(pa.array(keyring.tokens(f.name, values), pa.binary(32)))
-                    columns.append(pa.array(keyring.encrypt_many(f.name, values), pa.binary()))
-                else:
-                    columns.append(good.column(f.name))
-            writer.write_batch(pa.record_batch(columns, schema=schema))
-            ids.append(np.asarray(good.column("person_id").to_numpy(), dtype=np.int64))
+            writer.write_batch(batch.filter(pa.array(~drop[offset : offset + batch.num_rows])))
             offset += batch.num_rows
-            progress("persons", batch.num_rows, n)
-    return np.concatenate(ids) if ids else np.zeros(0, np.int64)
 
 
 def _write_index(

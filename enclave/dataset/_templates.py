@@ -71,11 +71,13 @@ def seal_templates(batch: pa.RecordBatch, keyring: Keyring) -> pa.RecordBatch:
     ids = batch.column("person_id").to_numpy(zero_copy_only=False)
     column: Any = batch.column("template")
     flat = column.flatten().to_numpy(zero_copy_only=False)
-    values = np.asarray(flat, dtype=np.float32).reshape(len(ids), FACE_TEMPLATE_DIM)
-    sealed = pa.array(
-        [seal_template(keyring, int(pid), row) for pid, row in zip(ids, values, strict=True)],
-        pa.binary(),
-    )
+    values = np.ascontiguousarray(flat, dtype="<f4").reshape(len(ids), FACE_TEMPLATE_DIM)
+    raw = memoryview(values.tobytes())
+    size = 4 * FACE_TEMPLATE_DIM
+    # what seal_template does for each row, with one cipher object for the batch
+    labels = [template_label(pid).encode() for pid in ids.tolist()]
+    blobs = [raw[i * size : (i + 1) * size] for i in range(len(labels))]
+    sealed = pa.array(keyring.seal_many(labels, blobs), pa.binary())
     index = batch.schema.get_field_index("template")
     return batch.set_column(index, stored_schema(batch.schema).field(index), sealed)
 

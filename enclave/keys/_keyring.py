@@ -33,6 +33,7 @@ import binascii
 import hmac
 import json
 import os
+import re
 import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -68,6 +69,7 @@ _SCRYPT_R = 8
 _SCRYPT_P = 1
 _CHECK_LABEL = b"dataward keyring check"
 _NONCE_BYTES = 12
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]")  # ``[0-9]``: the ASCII digits only, whatever the flags
 
 
 def normalize(column: str, value: str) -> str:
@@ -75,7 +77,9 @@ def normalize(column: str, value: str) -> str:
     if column == "id_number":
         return value.strip().upper()
     if column == "phone":
-        return "".join(ch for ch in value if ch.isascii() and ch.isdigit())
+        if value.isascii() and value.isdigit():  # the usual phone, already digits only
+            return value
+        return _NOT_ASCII_DIGIT.sub("", value)
     return unicodedata.normalize("NFKC", value).strip()
 
 
@@ -99,12 +103,18 @@ class Keyring:
 
     def tokens(self, column: str, values: Iterable[str | None]) -> list[bytes | None]:
         """:meth:`token` over many values; ``None`` stays ``None``."""
-        key, prefix = self._token_key, column.encode() + b"\x00"
-        digest = hmac.digest
-        return [
-            None if v is None else digest(key, prefix + normalize(column, v).encode(), sha256)
-            for v in values
-        ]
+        # one HMAC keyed and fed the column prefix, copied per value: a third less work per
+        # token than hmac.digest, which keys OpenSSL's HMAC anew each call (issue 15, ingest)
+        keyed = hmac.new(self._token_key, column.encode() + b"\x00", sha256).copy
+        out: list[bytes | None] = []
+        for v in values:
+            if v is None:
+                out.append(None)
+                continue
+            mac = keyed()
+            mac.update(normalize(column, v).encode())
+            out.append(mac.digest())
+        return out
 
     def encrypt(self, column: str, value: str) -> bytes:
         """AES-256-GCM: 12-byte random nonce || ciphertext+tag; the column is associated data."""
@@ -130,6 +140,19 @@ class Keyring:
         value copied to another row does not open."""
         nonce = os.urandom(_NONCE_BYTES)
         return nonce + AESGCM(self._data_key).encrypt(nonce, data, label.encode())
+
+    def seal_many(self, labels: Sequence[bytes], data: Sequence[bytes | memoryview]) -> list[bytes]:
+        """:meth:`seal` over many values, ``labels`` already encoded (one cipher object and
+        one draw of nonces for all)."""
+        if len(labels) != len(data):
+            raise ValueError("seal_many takes one label per value")
+        encrypt = AESGCM(self._data_key).encrypt
+        nonces = os.urandom(_NONCE_BYTES * len(data))
+        out: list[bytes] = []
+        for i, (label, value) in enumerate(zip(labels, data, strict=True)):
+            nonce = nonces[i * _NONCE_BYTES : (i + 1) * _NONCE_BYTES]
+            out.append(nonce + encrypt(nonce, value, label))
+        return out
 
     def unseal(self, label: str, blob: bytes) -> bytes:
         """Inverse of :meth:`seal`; raises ``cryptography.exceptions.InvalidTag`` if the blob

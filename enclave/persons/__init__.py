@@ -38,6 +38,8 @@ from enclave.persons.identity import DocumentVerdict, PersonLike, RegistryStatus
 from enclave.persons.idnumber import (
     BIRTH_DATE_SPAN,
     GENDER_DIGIT,
+    ID_CHECK_MAP,
+    ID_WEIGHTS,
     PROVINCE_CODES,
     IdNumberInfo,
     InvalidIdNumber,
@@ -71,6 +73,8 @@ from enclave.persons.scores import (
 __all__ = [
     "BIRTH_DATE_SPAN",
     "GENDER_DIGIT",
+    "ID_CHECK_MAP",
+    "ID_WEIGHTS",
     "MAX_CONSENT_DAYS",
     "MAX_ID_NUMBER_CHARS",
     "MAX_NAME_CHARS",

@@ -27,6 +27,8 @@ from enclave.persons.errors import PersonCheckError
 __all__ = [
     "BIRTH_DATE_SPAN",
     "GENDER_DIGIT",
+    "ID_CHECK_MAP",
+    "ID_WEIGHTS",
     "PROVINCE_CODES",
     "IdNumberInfo",
     "InvalidIdNumber",
@@ -38,8 +40,8 @@ __all__ = [
 
 # ISO 7064 MOD 11-2 weights 2^(17-i) mod 11 for positions 1..17, and the remainder-to-character
 # map of GB 11643-1999 section 6.
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK_MAP = "10X98765432"
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_MAP = "10X98765432"
 _ASCII_DIGITS = frozenset("0123456789")
 
 # Where the birth date (YYYYMMDD) and the gender digit sit, for vectorized checks on a column.
@@ -115,8 +117,8 @@ def check_character(first17: str) -> str:
         raise InvalidIdNumber(InvalidReason.LENGTH)
     if not _ASCII_DIGITS.issuperset(first17):
         raise InvalidIdNumber(InvalidReason.CHARACTERS)
-    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK_MAP[total % 11]
+    total = sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True))
+    return ID_CHECK_MAP[total % 11]
 
 
 def validate_id_number(s: str, *, today: dt.date | None = None) -> IdNumberInfo:
