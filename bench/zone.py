@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +32,7 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 
+from bench._stats import load_line, spread
 from enclave.dataset import Zone
 from enclave.keys import open_keyring
 from enclave.persons import check_character, is_valid
@@ -78,13 +77,6 @@ print(json.dumps({"seconds": seconds, "version": report.version, "peak_kib": pea
 """
 
 
-def _load() -> str:
-    one, five, fifteen = os.getloadavg()
-    cores = os.cpu_count() or 1
-    warning = f"  WARNING: load above the {cores} cores, a noisy number" if one > cores else ""
-    return f"[load {one:.2f} {five:.2f} {fifteen:.2f}]{warning}"
-
-
 def _ingest_child(zone_dir: Path, source: Path, batch_rows: int, memory_mb: int) -> dict[str, Any]:
     args = [str(zone_dir), str(source), str(batch_rows), str(memory_mb), MASTER_KEY.decode()]
     done = subprocess.run(
@@ -101,10 +93,6 @@ def _read_floor(source: Path) -> float:
         for _batch in pq.ParquetFile(path).iter_batches(batch_size=250_000):
             pass
     return time.perf_counter() - started
-
-
-def _spread(values: list[float], fmt: str) -> str:
-    return "/".join(format(v, fmt) for v in (min(values), statistics.median(values), max(values)))
 
 
 def main() -> None:
@@ -131,14 +119,14 @@ def main() -> None:
             source = work / "source"
         runs = []
         for run in range(max(1, args.runs)):
-            print(f"{_load()} ingest run {run + 1} of {args.runs} ...", flush=True)
+            print(f"{load_line()} ingest run {run + 1} of {args.runs} ...", flush=True)
             floor = _read_floor(source)
             zone_dir = work / f"zone-{run}"
             runs.append(_ingest_child(zone_dir, source, args.batch_rows, args.memory_mb))
             runs[-1]["floor"] = floor
             last = runs[-1]
             print(
-                f"{_load()} ingest: {last['rows']:,} rows ({last['rejected']:,} rejected) in "
+                f"{load_line()} ingest: {last['rows']:,} rows ({last['rejected']:,} rejected) in "
                 f"{last['seconds']:.1f} s = {last['rows'] / last['seconds']:,.0f} rows/s, peak RSS "
                 f"{last['peak_kib'] / 1024:,.0f} MiB; reading the export alone {floor:.1f} s "
                 f"({last['seconds'] / floor:.1f}x)",
@@ -150,10 +138,10 @@ def main() -> None:
         peaks = [r["peak_kib"] / 1024 for r in runs]
         ratios = [r["seconds"] / r["floor"] for r in runs]
         print(
-            f"{_load()} ingest over {len(runs)} runs (min/median/max): "
-            f"{_spread(rates, ',.0f')} rows/s (goal >= 500,000), peak RSS "
-            f"{_spread(peaks, ',.0f')} MiB (goal <= 2,048 at any size), "
-            f"{_spread(ratios, '.1f')}x the time to read the export"
+            f"{load_line()} ingest over {len(runs)} runs (min/median/max): "
+            f"{spread(rates, ',.0f')} rows/s (goal >= 500,000), peak RSS "
+            f"{spread(peaks, ',.0f')} MiB (goal <= 2,048 at any size), "
+            f"{spread(ratios, '.1f')}x the time to read the export"
         )
         for name, rows in runs[-1]["tables"].items():
             print(f"  {name:<16} {rows:>12,}")
@@ -215,7 +203,7 @@ def main() -> None:
         z50, z99 = _percentiles(zone_times)
         d50, d99 = _percentiles(dict_times)
         k50, k99 = _percentiles(duck_times)
-        print(f"{_load()} {'lookup latency (µs)':<28}{'p50':>10}{'p99':>10}")
+        print(f"{load_line()} {'lookup latency (µs)':<28}{'p50':>10}{'p99':>10}")
         print(f"{'Zone.find_person':<28}{z50:>10.1f}{z99:>10.1f}")
         print(f"{'dict token->row':<28}{d50:>10.1f}{d99:>10.1f}")
         print(f"{'DuckDB point query':<28}{k50:>10.1f}{k99:>10.1f}  (n={len(duck_times):,})")
