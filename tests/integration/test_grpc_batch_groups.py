@@ -204,6 +204,7 @@ def test_what_arrived_is_one_group_and_one_commit_and_the_reader_holds_at_most_t
         stack.consent(ALICE)
         before = len(answer_commits(stack))
         stack.store.gate = threading.Event()  # the next commit waits inside the store
+        stack.store.at_gate.clear()  # (set by the consent's commit)
         stream = Stream(stack)
         try:
             stream.send(item(ALICE, 0))
@@ -286,6 +287,7 @@ def test_a_cancel_mid_stream_leaves_no_reader_thread(tmp_path: Path, waiting: st
         assert readers()
         if waiting == "for room":
             stack.store.gate = threading.Event()
+            stack.store.at_gate.clear()
             stream.send(*[item(ALICE, n) for n in range(2, 8)])
             assert stack.store.at_gate.wait(WAIT)
             until(reader_waits_for_room, "the reader waits for room")
