@@ -1,4 +1,12 @@
-"""The SQLite consent store (``ZONE/state/consent.db``, WAL, ``synchronous=FULL``)."""
+"""The SQLite consent store (``ZONE/state/consent.db``, WAL, ``synchronous=FULL``).
+
+Reads do not queue behind one lock (issue 15: a check waited ≈10 ms for it under load). Each
+thread that reads gets its own read-only connection; in WAL mode readers do not block each
+other nor the writer. Every write (grant, revoke, consume) goes through the ONE writer
+connection behind the lock. All connections are in autocommit mode and every read steps its
+statement to the end, so no read transaction outlives its call: each read starts a new WAL
+snapshot and sees every write committed before it began, on whichever thread.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +43,8 @@ _COLUMNS = (
     "consent_ref, partner, person_token, person_id, purpose, valid_from, valid_until, "
     "single_use, used_at, revoked_at"
 )
+# A reader waits this long for the rare WAL-index lock (recovery, wal reset) before failing.
+_READER_BUSY_MS = 5_000
 _VALID = (
     "valid_from <= :t AND :t < valid_until AND revoked_at IS NULL "
     "AND (single_use = 0 OR used_at IS NULL)"
@@ -71,21 +81,61 @@ def _row(row: tuple[Any, ...]) -> Consent:
 
 class SqliteConsentStore:
     """Implements :class:`enclave.consent.ConsentStore` in SQLite. Thread-safe; every write is
-    one durable transaction."""
+    one durable transaction on the single writer connection; reads run on a read-only
+    connection of the calling thread (opened on its first read, closed by :meth:`close`)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._db = connection
-        self._lock = threading.Lock()
+    def __init__(self, path: Path, writer: sqlite3.Connection) -> None:
+        """Use :meth:`open`. ``writer`` is the open WAL connection to the database at ``path``."""
+        self._uri = f"{path.resolve().as_uri()}?mode=ro"
+        self._db = writer
+        self._lock = threading.Lock()  # serialises the writer connection
+        self._local = threading.local()
+        self._readers: dict[threading.Thread, sqlite3.Connection] = {}
+        self._readers_lock = threading.Lock()
+        self._closed = False
 
     @classmethod
     def open(cls, path: Path, *, synchronous: str = "FULL") -> SqliteConsentStore:
         db = open_wal_database(path, synchronous=synchronous)
         db.executescript(_SCHEMA)
-        return cls(db)
+        return cls(path, db)
 
     def close(self) -> None:
+        """Close every thread's read connection, then the writer. Call after the last call."""
+        with self._readers_lock:
+            self._closed = True
+            readers, self._readers = list(self._readers.values()), {}
+        for reader in readers:
+            reader.close()
         with self._lock:
             self._db.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection, opened on first use."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            return db
+        with self._readers_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the consent store is closed")
+            # Threads come and go (a pool resized, a test's threads): close what dead ones left.
+            for thread in [t for t in self._readers if not t.is_alive()]:
+                self._readers.pop(thread).close()
+            db = sqlite3.connect(self._uri, uri=True, isolation_level=None, check_same_thread=False)
+            db.execute(f"PRAGMA busy_timeout={_READER_BUSY_MS}")
+            db.execute("PRAGMA query_only=1")
+            self._readers[threading.current_thread()] = db
+        self._local.db = db
+        return db
+
+    def _read_one(
+        self, sql: str, params: tuple[object, ...] | dict[str, object]
+    ) -> tuple[Any, ...] | None:
+        """The first row of a read on this thread's connection. ``fetchall`` steps the
+        statement to its end, so the implicit read transaction ends here, not when the cursor
+        is collected (a lingering one would pin an old snapshot and hide later writes)."""
+        rows = self._reader().execute(sql, params).fetchall()
+        return rows[0] if rows else None
 
     def grant(
         self,
@@ -127,18 +177,16 @@ class SqliteConsentStore:
         return consent
 
     def exists(self, consent_ref: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM consents WHERE consent_ref = ?", (consent_ref,)
-            ).fetchone()
-        return row is not None
+        return (
+            self._read_one("SELECT 1 FROM consents WHERE consent_ref = ?", (consent_ref,))
+            is not None
+        )
 
     def get(self, consent_ref: str) -> Consent:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM consents WHERE consent_ref = ?",  # noqa: S608
-                (consent_ref,),
-            ).fetchone()
+        row = self._read_one(
+            f"SELECT {_COLUMNS} FROM consents WHERE consent_ref = ?",  # noqa: S608
+            (consent_ref,),
+        )
         if row is None:
             raise ConsentNotFound()
         return _row(row)
@@ -189,12 +237,14 @@ class SqliteConsentStore:
             f"AND ({' OR '.join(who)}) AND {_VALID}{ref_clause} "
             "ORDER BY single_use ASC, valid_until DESC LIMIT 1"
         )
-        with self._lock:
-            row = self._db.execute(sql, params).fetchone()
+        row = self._read_one(sql, params)
         return None if row is None else _row(row)
 
     def consume(self, consent: Consent, at: dt.datetime) -> bool:
-        """Mark a single-use consent used; False if another request used it first."""
+        """Mark a single-use consent used; False if another request used it first.
+
+        A conditional UPDATE on the writer, so of concurrent callers that all found it valid
+        exactly one wins, whatever their read connections saw."""
         if not consent.single_use:
             return True
         with self._lock:
