@@ -12,6 +12,7 @@ BENCHES = [
     "bench.zone",
     "bench.portal",
     "bench.grpc",
+    "bench.hotpath",
     "bench.existence",
     "bench.query",
     "bench.spark",

@@ -77,7 +77,29 @@ class MerkleTree:
         return bytes(self._levels[level][j * HASH_SIZE : (j + 1) * HASH_SIZE])
 
     def _range(self, start: int, end: int) -> bytes:
-        """MTH(D[start:end]) for the ranges the RFC recursion produces (start aligned)."""
+        """MTH(D[start:end]) for the ranges the RFC recursion produces (start aligned).
+
+        The recursion splits off the largest power of two below the size each time, so its
+        subtrees are one complete stored subtree per bit of ``end - start``, largest first,
+        folded right to left: done here as a loop over the stored hashes (issue 15: the same
+        hashes as the recursion, without a call per level)."""
+        n = end - start
+        levels = self._levels
+        stack: list[bytes] = []
+        while n:
+            level = n.bit_length() - 1
+            if start & ((1 << level) - 1):  # not aligned: no such stored subtree
+                return self._range_recursive(start, end)
+            offset = (start >> level) * HASH_SIZE
+            stack.append(bytes(levels[level][offset : offset + HASH_SIZE]))
+            start += 1 << level
+            n -= 1 << level
+        node = stack.pop()
+        while stack:
+            node = node_hash(stack.pop(), node)
+        return node
+
+    def _range_recursive(self, start: int, end: int) -> bytes:
         n = end - start
         if n & (n - 1) == 0 and start % n == 0:
             return self._node(n.bit_length() - 1, start // n)
@@ -97,22 +119,31 @@ class MerkleTree:
         return EMPTY_ROOT if n == 0 else self._range(0, n)
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        """PATH(index, D[size]) (RFC 9162 §2.1.3.1)."""
+        """PATH(index, D[size]) (RFC 9162 §2.1.3.1).
+
+        Read off the stored levels, leaf first (issue 15; the shape of transparency-dev's
+        ``proof.Inclusion``): below the level where the paths to ``index`` and to the last
+        leaf part, every sibling is a complete stored subtree; at that level the sibling is
+        the right border's subtree (complete, or folded from its parts); above it, the path
+        runs along the right border and takes each complete left sibling it passes.
+        """
         n = self._check_size(size)
         if not 0 <= index < n:
             raise ProofError(f"leaf index {index} is outside a tree of size {n}")
+        levels = self._levels
+        inner = (index ^ (n - 1)).bit_length()
         proof: list[bytes] = []
-        start, end = 0, n
-        # Walk down from the root; the siblings come out root-first, the proof is leaf-first.
-        while end - start > 1:
-            k = split_point(end - start)
-            if index < start + k:
-                proof.append(self._range(start + k, end))
-                end = start + k
-            else:
-                proof.append(self._range(start, start + k))
-                start += k
-        proof.reverse()
+        for level in range(inner - 1):
+            offset = ((index >> level) ^ 1) * HASH_SIZE
+            proof.append(bytes(levels[level][offset : offset + HASH_SIZE]))
+        if inner:
+            level = inner - 1
+            first = ((index >> level) ^ 1) << level  # the border subtree's first leaf
+            proof.append(self._range(first, n))
+        for level in range(inner, (n - 1).bit_length()):
+            if (index >> level) & 1:
+                offset = ((index >> level) ^ 1) * HASH_SIZE
+                proof.append(bytes(levels[level][offset : offset + HASH_SIZE]))
         return proof
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:

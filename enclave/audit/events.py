@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -271,6 +272,62 @@ _FIELD_NAMES: dict[type[AuditEvent], tuple[str, ...]] = {
 }
 # One encoder for the canonical form: ``json.dumps`` with options builds a new one per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+# The encoder's own string escaper (C): what ``_CANONICAL`` writes for a str, byte for byte.
+_JSON_STR: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def _layout(cls: type[AuditEvent]) -> tuple[tuple[str, str], ...]:
+    """Per kind, its leaf's keys in canonical (sorted) order, each with the text before its
+    value: ``{"key":`` for the first, ``,"key":`` after."""
+    names = sorted((*_FIELD_NAMES[cls], "kind", "seq", "time"))
+    return tuple(
+        (name, ("{" if k == 0 else ",") + _JSON_STR(name) + ":") for k, name in enumerate(names)
+    )
+
+
+# Issue 15 (the hot path): a leaf is written by joining precomputed key prefixes with each
+# value's JSON text rather than building a dict and sorting it per leaf -- the same bytes as
+# ``_CANONICAL`` (tests/unit/enclave/audit/test_events.py holds them equal; any value of a
+# type the fast path does not know takes ``_CANONICAL``).
+_LAYOUTS: dict[type[AuditEvent], tuple[tuple[str, str], ...]] = {
+    cls: _layout(cls) for cls in _KINDS.values()
+}
+_KIND_TEXT: dict[type[AuditEvent], str] = {cls: _JSON_STR(cls.kind) for cls in _KINDS.values()}
+
+
+def _value_text(value: object) -> str | None:
+    """The canonical JSON text of one field value, or None for a type left to ``_CANONICAL``."""
+    if isinstance(value, str):
+        return _JSON_STR(value)  # type: ignore[no-any-return]
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)  # as json writes an int (an IntEnum too)
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return "[" + ",".join([_JSON_STR(v) for v in value]) + "]"
+    return None
+
+
+# The last time formatted and its text: every leaf of one commit shares one ``datetime``
+# (the committer's clock read once per group), so it is formatted once, not per leaf. Keyed
+# by identity: the same (immutable) object always formats the same.
+# One slot, swapped whole (a tuple), so a reader on another thread sees a matching pair.
+_last_time: list[tuple[datetime, str]] = [
+    (datetime(1970, 1, 1, tzinfo=UTC), "1970-01-01T00:00:00.000000Z")
+]
+
+
+def _time_text(time: datetime) -> str:
+    last = _last_time[0]
+    if last[0] is time:
+        return last[1]
+    text = time.astimezone(UTC).strftime(_TIME_FORMAT)
+    _last_time[0] = (time, text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -288,8 +345,31 @@ class LoggedEvent:
 
 def encode_leaf(event: AuditEvent, index: int, time: datetime) -> bytes:
     """The canonical leaf bytes of ``event`` logged as entry ``index`` at ``time``."""
-    if type(event) not in _FIELD_NAMES:
-        raise AuditEventError(f"not an audit event: {type(event).__name__}")
+    cls = type(event)
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        raise AuditEventError(f"not an audit event: {cls.__name__}")
+    values = event.__dict__
+    parts: list[str] = []
+    for name, prefix in layout:
+        if name == "kind":
+            text: str | None = _KIND_TEXT[cls]
+        elif name == "seq":
+            text = _value_text(index)
+        elif name == "time":
+            text = _JSON_STR(_time_text(time))
+        else:
+            text = _value_text(values[name])
+        if text is None:
+            return _encode_generic(event, index, time)
+        parts.append(prefix)
+        parts.append(text)
+    parts.append("}")
+    return "".join(parts).encode()
+
+
+def _encode_generic(event: AuditEvent, index: int, time: datetime) -> bytes:
+    """The canonical encoding by ``json`` itself (the definition the fast path matches)."""
     fields: dict[str, Any] = {
         name: list(v) if isinstance(v := getattr(event, name), tuple) else v
         for name in _FIELD_NAMES[type(event)]

@@ -303,3 +303,19 @@ def test_the_empty_tree_has_one_root() -> None:
         verify_consistency(0, 5, other, other, [])
     with pytest.raises(ProofError, match="empty tree"):
         verify_consistency(0, 0, empty, other, [])
+
+
+def test_the_stored_walks_equal_the_rfc_recursion_up_to_130_leaves() -> None:
+    """Issue 15 reads proofs and roots off the stored levels instead of recursing: every
+    root and inclusion proof of every size up to 130 (past three powers of two) is still
+    the RFC's, for a tree built in bulk and one grown leaf by leaf."""
+    hashes = [leaf_hash(i.to_bytes(2, "big")) for i in range(130)]
+    bulk = MerkleTree.from_leaf_hashes(hashes)
+    grown = MerkleTree()
+    for new in range(1, 131):
+        grown.append(hashes[new - 1])
+        assert bulk.root(new) == grown.root() == root_from_leaf_hashes(hashes[:new])
+        for index in range(new):
+            proof = bulk.inclusion_proof(index, new)
+            assert proof == grown.inclusion_proof(index) == inclusion_proof(hashes[:new], index)
+            assert all(type(p) is bytes for p in proof)  # what a Receipt and the wire hold

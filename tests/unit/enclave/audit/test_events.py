@@ -99,3 +99,39 @@ def test_malformed_events_are_refused(make: Callable[[], AuditEvent]) -> None:
 def test_malformed_leaves_are_refused(leaf: bytes) -> None:
     with pytest.raises(AuditEventError):
         decode_leaf(leaf)
+
+
+# -- issue 15: the fast encoding is json's canonical encoding, byte for byte ----------------
+
+
+@pytest.mark.parametrize("event", EVENTS)
+def test_the_fast_encoding_gives_exactly_jsons_bytes(event: AuditEvent) -> None:
+    from enclave.audit.events import _encode_generic
+
+    for index, when in ((0, NOW), (17, NOW), (2**40, datetime(1999, 12, 31, tzinfo=UTC))):
+        assert encode_leaf(event, index, when) == _encode_generic(event, index, when)
+
+
+def test_a_value_the_fast_path_does_not_know_is_encoded_by_json() -> None:
+    from enclave.audit.events import _encode_generic
+
+    odd = Decision(R1, True, ("CONSENT_OK",), "v7")
+    object.__setattr__(odd, "reasons", ["CONSENT_OK"])  # a list, not the validated tuple
+    assert encode_leaf(odd, 3, NOW) == _encode_generic(odd, 3, NOW)
+    assert b'"reasons":["CONSENT_OK"]' in encode_leaf(odd, 3, NOW)
+
+
+def test_each_time_is_formatted_for_itself_whatever_came_before() -> None:
+    from datetime import timedelta, timezone
+
+    event = EVENTS[3]
+    later = datetime(2025, 3, 1, 12, 30, 5, 123457, tzinfo=UTC)
+    east = datetime(2025, 3, 1, 20, 30, 5, 123456, tzinfo=timezone(timedelta(hours=8)))
+    texts = [encode_leaf(event, 1, t) for t in (NOW, later, NOW, east, NOW.replace())]
+    assert [json.loads(t)["time"] for t in texts] == [
+        "2025-03-01T12:30:05.123456Z",
+        "2025-03-01T12:30:05.123457Z",
+        "2025-03-01T12:30:05.123456Z",
+        "2025-03-01T12:30:05.123456Z",  # the same instant, in UTC
+        "2025-03-01T12:30:05.123456Z",
+    ]
