@@ -21,6 +21,7 @@ from dataward.client._convert import eligibility_result
 from dataward.client._release import release_of
 from dataward.v1 import common_pb2, eligibility_pb2, eligibility_pb2_grpc
 from enclave.audit import Decision, Release, RequestReceived, decode_leaf
+from enclave.errors import NoDataset
 from grpc_api._stream_reader import READER_THREAD
 from tests.support.grpc_stack import STEWARD, Stack, grpc_stack
 from tests.support.person_fakes import ALICE, BOB, CAROL, DAVE, KEY_NAME, UNKNOWN
@@ -302,3 +303,61 @@ def test_a_cancel_mid_stream_leaves_no_reader_thread(tmp_path: Path, waiting: st
         assert again.answers(1)[0].HasField("result")
         assert again.close() == []
     until(lambda: not readers(), "no reader left")
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "reason"),
+    [
+        (NoDataset(), grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),  # a zone error: its reason
+        (RuntimeError("a bug"), grpc.StatusCode.INTERNAL, "INTERNAL"),  # not one: INTERNAL
+    ],
+    ids=["zone-fault", "bug"],
+)
+def test_a_fault_in_a_group_ends_the_stream_after_every_item_is_logged(
+    tmp_path: Path, fault: Exception, code: grpc.StatusCode, reason: str
+) -> None:
+    with grpc_stack(tmp_path, batch_group=2) as stack:
+        _fault_in_a_group(stack, fault, code, reason)
+    until(lambda: not readers(), "the reader ended with the stream")
+
+
+def _fault_in_a_group(stack: Stack, fault: Exception, code: grpc.StatusCode, reason: str) -> None:
+    for person in (ALICE, BOB):
+        stack.consent(person)
+    bob = stack.directory.tokenizer.token("id_number", BOB)
+    registry = stack.directory.person_by_token
+
+    def person_by_token(token: bytes) -> Any:
+        if token == bob:
+            raise fault
+        return registry(token)
+
+    stack.directory.person_by_token = person_by_token  # type: ignore[method-assign]
+    stream = Stream(stack)
+    try:
+        stream.send(item(ALICE, 0))
+        first = stream.answers(1)
+        before = len(stack.store.appends)
+        gate = stack.store.gate = threading.Event()
+        stack.store.at_gate.clear()
+        stream.send(item(ALICE, 1))
+        assert stack.store.at_gate.wait(WAIT)
+        stream.send(item(BOB, 2), item(ALICE, 3))
+        until(reader_waits_for_room, "items 2 and 3 wait, read")
+        gate.set()
+        answered = [*first, *stream.answers(1)]
+        with pytest.raises(grpc.RpcError) as excinfo:
+            stream.answers(1)
+    finally:
+        if stack.store.gate is not None:
+            stack.store.gate.set()
+        stream.feed.put(None)
+        stream.channel.close()
+    assert [r.index for r in answered] == [0, 1]
+    assert excinfo.value.code() == code
+    # The faulty group is ONE commit and logs every item: BOB's request and its denial.
+    events = [decode_leaf(leaf.leaf).event for leaf in stack.store.appends[before + 1][0]]
+    requests = [e for e in events if isinstance(e, RequestReceived)]
+    decisions = [e for e in events if isinstance(e, Decision)]
+    assert len(requests) == len(decisions) == 2
+    assert any(not d.allow and d.reasons == (reason,) for d in decisions)
