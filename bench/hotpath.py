@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -156,7 +158,11 @@ def main() -> None:
             "normalize + validate_id_number",
             lambda: validate_id_number(normalize("id_number", number)),
         )
-        step("tokenizer HMAC (Keyring.token)", lambda: keyring.token("id_number", number))
+        step(
+            "tokenizer HMAC (Keyring.token)",
+            lambda: keyring.token("id_number", number),
+            lambda: _before_token(keyring._token_key, "id_number", number),
+        )
         step("person index probe (person_by_token)", lambda: zone.person_by_token(token))
         step(
             f"enrolment probe ({len(enrolments)} enrolments)",
@@ -177,6 +183,9 @@ def main() -> None:
         step(
             "receipts.result_hash",
             lambda: receipts.result_hash(
+                receipts.ELIGIBILITY_CHECK, request_id, fields, client_nonce="n" * 32
+            ),
+            lambda: _before_result_hash(
                 receipts.ELIGIBILITY_CHECK, request_id, fields, client_nonce="n" * 32
             ),
         )
@@ -352,6 +361,29 @@ def _guard_steps(step: Callable[..., None]) -> None:
 
 
 # -- the code issue 15 replaced, timed beside its replacement -------------------------------
+
+
+def _before_token(key: bytes, column: str, value: str) -> bytes:
+    """Keyring.token before issue 15: hmac.digest, keying OpenSSL's HMAC anew per token."""
+    message = column.encode() + b"\x00" + normalize(column, value).encode()
+    return hmac.digest(key, message, hashlib.sha256)
+
+
+_BEFORE_RESULT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _before_result_hash(
+    method: str, request_id: str, fields: receipts.ResultFields, *, client_nonce: str = ""
+) -> bytes:
+    """receipts.result_hash before issue 15: the body as a dict, encoded by json."""
+    result = {str(name): receipts._plain(name, value) for name, value in fields.items()}
+    body = {
+        "client_nonce": str(client_nonce),
+        "method": str(method),
+        "request_id": str(request_id),
+        "result": result,
+    }
+    return hashlib.sha256(_BEFORE_RESULT.encode(body).encode("utf-8")).digest()
 
 
 def _split_point(n: int) -> int:

@@ -99,14 +99,22 @@ def date_to_proto(value: dt.date) -> common_pb2.Date:
 
 def receipt_to_proto(receipt: Receipt, *, request_id: str) -> common_pb2.Receipt:
     """The wire receipt; an answer's carries its request id and release leaf ("" otherwise)."""
-    return common_pb2.Receipt(
-        leaf_index=receipt.leaf_index,
-        leaf_hash=receipt.leaf_hash,
-        checkpoint_note=receipt.checkpoint_note,
-        inclusion_proof=list(receipt.inclusion_proof),
-        leaf=receipt.leaf or b"",
-        request_id=request_id,
-    )
+    message = common_pb2.Receipt()
+    _set_receipt(message, receipt, request_id)
+    return message
+
+
+def _set_receipt(target: common_pb2.Receipt, receipt: Receipt, request_id: str) -> None:
+    """Fill ``target`` -- a response's own receipt field -- with the receipt, in place: a
+    Receipt message passed to a response's constructor is copied into it (issue 15: building
+    a CheckResponse this way takes half the time)."""
+    target.SetInParent()
+    target.leaf_index = receipt.leaf_index
+    target.leaf_hash = receipt.leaf_hash
+    target.checkpoint_note = receipt.checkpoint_note
+    target.inclusion_proof.extend(receipt.inclusion_proof)
+    target.leaf = receipt.leaf or b""
+    target.request_id = request_id
 
 
 def check_fields(
@@ -153,15 +161,16 @@ def decision_to_proto(
         if decision.coverage_class is not None
         else eligibility_pb2.COVERAGE_CLASS_UNSPECIFIED
     )
-    return eligibility_pb2.CheckResponse(
+    response = eligibility_pb2.CheckResponse(
         eligible=decision.eligible,
         coverage_class=coverage,
         reasons=[
             eligibility_pb2.EligibilityReason.Value(f"ELIGIBILITY_REASON_{r.value}")
             for r in decision.reasons
         ],
-        receipt=receipt_to_proto(receipt, request_id=request_id),
     )
+    _set_receipt(response.receipt, receipt, request_id)
+    return response
 
 
 def identity_query(request: identity_pb2.VerifyRequest) -> IdentityQuery:

@@ -69,6 +69,8 @@ _SCRYPT_R = 8
 _SCRYPT_P = 1
 _CHECK_LABEL = b"dataward keyring check"
 _NONCE_BYTES = 12
+# Columns whose keyed HMAC a keyring keeps (the identifier columns: a handful).
+_KEYED_COLUMNS = 16
 _NOT_ASCII_DIGIT = re.compile(r"[^0-9]")  # ``[0-9]``: the ASCII digits only, whatever the flags
 
 
@@ -91,6 +93,10 @@ class Keyring:
     signing_key: Ed25519PrivateKey = field(repr=False)
     _token_key: bytes = field(repr=False)
     _data_key: bytes = field(repr=False)
+    # Per column, the HMAC keyed and fed ``column || 0x00``, copied per token (issue 15, the
+    # hot path: hmac.digest keys OpenSSL's HMAC anew on every call; a copy is a third cheaper,
+    # and the same MAC). Filled on first use, never read by anything else.
+    _keyed: dict[str, hmac.HMAC] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -98,8 +104,14 @@ class Keyring:
 
     def token(self, column: str, value: str) -> bytes:
         """The 32-byte keyed token of a (normalized) identifier value."""
-        message = column.encode() + b"\x00" + normalize(column, value).encode()
-        return hmac.digest(self._token_key, message, sha256)
+        keyed = self._keyed.get(column)
+        if keyed is None:
+            keyed = hmac.new(self._token_key, column.encode() + b"\x00", sha256)
+            if len(self._keyed) < _KEYED_COLUMNS:
+                self._keyed[column] = keyed
+        mac = keyed.copy()
+        mac.update(normalize(column, value).encode())
+        return mac.digest()
 
     def tokens(self, column: str, values: Iterable[str | None]) -> list[bytes | None]:
         """:meth:`token` over many values; ``None`` stays ``None``."""

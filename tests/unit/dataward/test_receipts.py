@@ -10,6 +10,8 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataward import receipts
 from dataward.transparency import (
@@ -208,3 +210,22 @@ def test_receipt_json_round_trips_the_leaf() -> None:
     assert Receipt.from_json(bare.to_json()) == bare
     with pytest.raises(ReceiptError, match="base64"):
         Receipt.from_dict({**one.to_dict(), "leaf": "%%%"})
+
+
+# -- issue 15: the body is written out directly, byte for byte json's canonical text ------
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)  # no lone surrogates
+_VALUE = st.one_of(st.booleans(), st.integers(-(2**70), 2**70), _TEXT, st.lists(_TEXT, max_size=4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT, _TEXT, _TEXT, st.dictionaries(_TEXT, _VALUE, max_size=6))
+def test_the_written_body_is_jsons_canonical_encoding(
+    nonce: str, method: str, request_id: str, result: dict[str, receipts.ResultValue]
+) -> None:
+    body = {"client_nonce": nonce, "method": method, "request_id": request_id, "result": result}
+    expected = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    written = receipts._canonical_body(nonce, method, request_id, result)  # type: ignore[arg-type]
+    assert written == expected.encode("utf-8")
+    digest = receipts.result_hash(method, request_id, result, client_nonce=nonce)
+    assert digest == hashlib.sha256(expected.encode("utf-8")).digest()

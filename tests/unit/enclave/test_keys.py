@@ -120,3 +120,22 @@ def test_the_published_key_file_names_the_key_the_zone_log_signs_under(tmp_path:
     name, key = load_named_public_key((tmp_path / PUBLIC_KEY_FILE).read_bytes())
     assert name == zone_log_name(keyring.zone_id)
     assert key.public_bytes_raw() == keyring.public_key.public_bytes_raw()
+
+
+def test_a_token_is_the_documented_hmac_however_often_and_in_whatever_order_asked(
+    tmp_path: Path,
+) -> None:
+    """Issue 15 keeps each column's keyed HMAC and copies it per token: the tokens stay
+    HMAC-SHA256(token key, column || 0x00 || normalized value), column by column."""
+    import hmac
+    from hashlib import sha256
+
+    init_zone(tmp_path, MASTER_KEY)
+    k = open_keyring(tmp_path, MASTER_KEY)
+    key = k._token_key
+    asked = [("id_number", "11010119900307123X"), ("name", "Zhang"), ("id_number", "2")] * 2
+    asked += [(f"column{i}", "v") for i in range(40)]  # past the columns a keyring keeps
+    for column, value in asked:
+        expected = hmac.digest(key, f"{column}\0{normalize(column, value)}".encode(), sha256)
+        assert k.token(column, value) == expected
+    assert "keyed" not in repr(k)
