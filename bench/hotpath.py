@@ -21,6 +21,7 @@ above the core count is noisy.
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import datetime as dt
 import hashlib
@@ -40,7 +41,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench._stats import load_line
 from dataward import receipts
-from dataward.transparency import Checkpoint, MerkleTree, leaf_hash, node_hash, sign_checkpoint
+from dataward.transparency import (
+    Checkpoint,
+    MerkleTree,
+    key_id,
+    leaf_hash,
+    node_hash,
+    sign_checkpoint,
+)
 from dataward.v1 import common_pb2, eligibility_pb2
 from enclave.audit import AuditEvent, Decision, Release, RequestReceived, encode_leaf
 from enclave.dataset import Zone, ingest
@@ -252,6 +260,7 @@ def main() -> None:
         step(
             "sign_checkpoint (Ed25519)",
             lambda: sign_checkpoint(cp, "dataward-zone-bench", signer),
+            lambda: _before_sign_checkpoint(cp, "dataward-zone-bench", signer),
         )
         note = sign_checkpoint(cp, "dataward-zone-bench", signer)
         receipt = _receipt(tree, index, note, leaves[-1])
@@ -384,6 +393,14 @@ def _before_result_hash(
         "result": result,
     }
     return hashlib.sha256(_BEFORE_RESULT.encode(body).encode("utf-8")).digest()
+
+
+def _before_sign_checkpoint(cp: Checkpoint, key_name: str, private_key: Any) -> str:
+    """sign_checkpoint before issue 15: the key id derived from the key on every call."""
+    body = cp.body()
+    signature = private_key.sign(body.encode("utf-8"))
+    blob = base64.b64encode(key_id(key_name, private_key.public_key()) + signature)
+    return f"{body}\n\u2014 {key_name} {blob.decode('ascii')}\n"
 
 
 def _split_point(n: int) -> int:

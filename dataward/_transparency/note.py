@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -69,12 +70,21 @@ def _check_key_name(key_name: str) -> None:
         raise CheckpointError("a key name must be non-empty, without spaces or '+'")
 
 
+@functools.lru_cache(maxsize=8)
+def _signer_key_id(key_name: str, private_key: Ed25519PrivateKey) -> bytes:
+    """:func:`key_id` of the key's public half, kept per (name, key): a log signs every
+    checkpoint with one key, and deriving the public key and hashing it again each time was
+    a tenth of a signature (issue 15). Keyed by the key object (hashed by identity); held
+    are at most a few keys a process signs with anyway."""
+    return key_id(key_name, private_key.public_key())
+
+
 def sign_checkpoint(cp: Checkpoint, key_name: str, private_key: Ed25519PrivateKey) -> str:
     """The signed note for ``cp``: body, blank line, one Ed25519 signature line."""
     _check_key_name(key_name)
     body = cp.body()
     signature = private_key.sign(body.encode("utf-8"))
-    blob = base64.b64encode(key_id(key_name, private_key.public_key()) + signature)
+    blob = base64.b64encode(_signer_key_id(key_name, private_key) + signature)
     return f"{body}\n{_SIG_PREFIX}{key_name} {blob.decode('ascii')}\n"
 
 

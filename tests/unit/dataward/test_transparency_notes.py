@@ -186,3 +186,21 @@ def test_published_keys_load_and_anything_else_is_refused() -> None:
         load_public_key(ec_pem)
     with pytest.raises(PublicKeyError, match="not a PEM public key"):
         load_public_key(b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+
+
+def test_each_note_names_the_key_that_signed_it_however_many_keys_sign() -> None:
+    """Issue 15 keeps a signer's key id: notes signed in turn by many keys (more than it
+    keeps) and names each open with their own key and name only."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from dataward.transparency import Checkpoint, CheckpointError, open_checkpoint, sign_checkpoint
+
+    keys = [Ed25519PrivateKey.generate() for _ in range(12)]
+    cp = Checkpoint("log.example", 3, b"r" * 32)
+    for _ in range(2):
+        for k, key in enumerate(keys):
+            name = f"signer-{k % 3}"
+            note = sign_checkpoint(cp, name, key)
+            assert open_checkpoint(note, name, key.public_key()) == cp
+            with pytest.raises(CheckpointError):
+                open_checkpoint(note, name, keys[k - 1].public_key())
