@@ -71,7 +71,7 @@ from enclave.analytics.errors import (
 from enclave.analytics.interface import Budget, PolicySource
 from enclave.errors import ZoneError
 from enclave.persons import Answer, PurposeNotGranted
-from enclave.release import AuditTrail, Caller, Releaser, Request
+from enclave.release import AuditTrail, Caller, Releaser, Request, answers
 from policies import AggregationRule, Deny, Policy, View
 
 __all__ = [
@@ -383,7 +383,9 @@ class AggregateQueries:
         """Snapshot the policy, log the request, refuse a purpose the app does not hold."""
         policy = self._policies.current()  # one snapshot for the whole answer
         release = Releaser(self._audit, policy.version)
-        request = release.begin(caller, method, purpose=purpose or "")
+        # Durable first: a run charges budget and counts runs, a submission stores the query
+        # (each after its request leaf); the decision and release follow in one commit.
+        request = release.log_now(release.begin(caller, method, purpose=purpose or ""))
         call = _Call(policy, release, request, caller)
         if purpose is not None and caller.purposes is not None and purpose not in caller.purposes:
             call.refuse(PurposeNotGranted())
@@ -404,6 +406,7 @@ class AggregateQueries:
         asked = QueryRequest(purpose, sql=sql, parameters=parameters, client_nonce=client_nonce)
         return self.answer(caller, asked)
 
+    @answers
     def answer(self, caller: Caller, asked: QueryRequest) -> Answer[QueryAnswer]:
         """Run ``asked`` (ad-hoc SQL, a template or a stored query) and release its answer.
 
@@ -692,6 +695,7 @@ class AggregateQueries:
         return _Plan(view, found.rule, found.rewritten, _measures(found.rewritten), mode, epsilon)
 
     # -- Explain ----------------------------------------------------------------------------
+    @answers
     def explain(self, caller: Caller, asked: QueryRequest) -> Answer[Explanation]:
         """A dry run: what :meth:`answer` would do with ``asked``, touching no data.
 
@@ -846,6 +850,7 @@ class AggregateQueries:
         return tuple(checks)
 
     # -- Submit, Get, List --------------------------------------------------------------------
+    @answers
     def submit(self, caller: Caller, asked: QueryRequest) -> Answer[Submission]:
         """Validate and store ``asked.sql``: ACCEPTED (runnable by id under this policy
         version), PENDING_REVIEW (a steward must approve it: a query over a template-only
@@ -893,6 +898,7 @@ class AggregateQueries:
         )
         return status, rejections, view.name
 
+    @answers
     def get(self, caller: Caller, query_id: str, client_nonce: str = "") -> Answer[StoredQuery]:
         """The caller's organization's stored query ``query_id`` (:class:`QueryNotFound` for
         any other id: another organization's queries do not exist for it)."""
@@ -900,6 +906,7 @@ class AggregateQueries:
         stored = _with_needed(call.policy, self._stored(call, query_id))
         return call.released(stored, get_fields(stored), client_nonce)
 
+    @answers
     def list(
         self, caller: Caller, *, page_size: int, page_token: str, client_nonce: str = ""
     ) -> Answer[QueryPage]:
@@ -920,6 +927,7 @@ class AggregateQueries:
         fields = receipts.query_list_fields(query_ids=[q.query_id for q in page])
         return call.released(QueryPage(page, token), fields, client_nonce)
 
+    @answers
     def budget(self, caller: Caller, client_nonce: str = "") -> Answer[budget.BudgetState]:
         """What the caller's organization has spent and has left on the live dataset
         version (a zone without a ledger refuses: :class:`DpModeRequired`)."""

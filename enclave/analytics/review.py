@@ -65,7 +65,7 @@ from enclave.analytics.pipeline import (
 )
 from enclave.errors import ZoneError
 from enclave.persons import Answer
-from enclave.release import AuditTrail, Caller, Releaser, Request
+from enclave.release import AuditTrail, Caller, Releaser, Request, answers
 from policies import AggregationRule, Policy, View
 
 __all__ = [
@@ -205,7 +205,9 @@ class QueryReviews:
     def _begin(self, caller: Caller, method: str) -> _Call:
         policy = self._policies.current()  # one snapshot for the whole answer
         release = Releaser(self._audit, policy.version)
-        return _Call(policy, release, release.begin(caller, method))
+        # Durable first: an approval or rejection is a steward_action and a stored decision
+        # after its request leaf; the decision and release follow in one commit.
+        return _Call(policy, release, release.log_now(release.begin(caller, method)))
 
     def _released(
         self, call: _Call, value: _V, fields: receipts.ResultFields, client_nonce: str
@@ -220,6 +222,7 @@ class QueryReviews:
         return found
 
     # -- reads ------------------------------------------------------------------------------------
+    @answers
     def pending(
         self, caller: Caller, *, page_size: int, page_token: str = "", client_nonce: str = ""
     ) -> Answer[ReviewPage]:
@@ -239,6 +242,7 @@ class QueryReviews:
         fields = receipts.review_list_fields(query_ids=[q.query_id for q in page])
         return self._released(call, ReviewPage(reviews, token), fields, client_nonce)
 
+    @answers
     def review(self, caller: Caller, query_id: str, client_nonce: str = "") -> Answer[QueryReview]:
         """One stored query (any organization's, any status) with its analysis and the
         decisions taken on it; :class:`QueryNotFound` for an unknown id."""
@@ -279,6 +283,7 @@ class QueryReviews:
         )
 
     # -- decisions --------------------------------------------------------------------------------
+    @answers
     def approve(
         self, caller: Caller, query_id: str, asked: ConditionsAsked, client_nonce: str = ""
     ) -> Answer[ReviewDecision]:
@@ -312,6 +317,7 @@ class QueryReviews:
         )
         return self._released(call, decision, fields, client_nonce)
 
+    @answers
     def reject(
         self, caller: Caller, query_id: str, reason: str, client_nonce: str = ""
     ) -> Answer[ReviewDecision]:

@@ -13,13 +13,14 @@ time order (one committer thread stamps them), so reading back stops at the firs
 before ``since``.
 
 :class:`LogBrowser` serves both to a steward as answers like any other (issue 14): each call is
-a ``request_received`` leaf (durable before the log is read), then the allowing decision and
-the release whose result hash covers the answer (:func:`dataward.receipts.audit_events_fields`,
+a ``request_received`` leaf, the allowing decision and the release whose result hash covers
+the answer, in ONE commit after the read (issue 15; a read changes nothing, so nothing needs
+its request durable before it) (:func:`dataward.receipts.audit_events_fields`,
 :func:`~dataward.receipts.usage_summary_fields`), with its receipt. The decision is the door's
 (scope ``audit:read`` held by a steward), so it names the access policy
 (:data:`~enclave.audit.trails.ACCESS_POLICY_VERSION`). An answer never shows the call that
 reads it: its own request leaf is skipped (a first page is the log as it stood when the call
-was logged), and a page token is a leaf index, so the leaves later calls add -- a walk's own
+read it), and a page token is a leaf index, so the leaves later calls add -- a walk's own
 reads among them -- never shift or enter the pages below it; the next read lists them.
 """
 
@@ -44,7 +45,7 @@ from enclave.audit.events import (
     StewardAction,
 )
 from enclave.audit.trails import ACCESS_POLICY_VERSION, AuditLogTrail
-from enclave.release import Caller, Releaser
+from enclave.release import Caller, Releaser, answers
 
 __all__ = [
     "MAX_SCAN",
@@ -426,12 +427,13 @@ def usage_fields(report: UsageReport) -> receipts.ResultFields:
 
 class LogBrowser:
     """:func:`list_events` and :func:`usage_summary` as logged answers (see the module
-    docstring): request leaf, read, allowing decision and release with a receipt."""
+    docstring): the read, then request, allowing decision and release in one commit."""
 
     def __init__(self, log: AuditLog) -> None:
         self._log = log
         self._releaser = Releaser(AuditLogTrail(log), ACCESS_POLICY_VERSION)
 
+    @answers
     def list_events(
         self,
         caller: Caller,
@@ -448,6 +450,7 @@ class LogBrowser:
         receipt = self._releaser.release(request, events_fields(page), client_nonce=client_nonce)
         return LogRead(page, receipt, request.request_id)
 
+    @answers
     def usage_summary(
         self,
         caller: Caller,

@@ -1,11 +1,15 @@
 """The audit trails over the zone's :class:`~enclave.audit.AuditLog`: answers and refusals.
 
 :class:`AuditLogTrail` implements :class:`enclave.release.AuditTrail`, the leaves of every
-answer the release skeleton produces. Each call appends ``RequestReceived`` (one commit,
-durable before the zone looks anything up), then either a denying ``Decision`` or -- for an
-answer -- the allowing ``Decision`` and the ``Release`` as consecutive leaves of ONE commit
-(:meth:`AuditLog.append_many`), whose signed checkpoint is stored with them and is the
-receipt's. Every method returns once its leaves are durable, so an answer never leaves before
+answer the release skeleton produces (issue 15: one durable commit per answer): a refusal is
+the ``RequestReceived`` and the denying ``Decision`` as consecutive leaves of ONE commit
+(:meth:`AuditLogTrail.request_and_decision`); an answer is the ``RequestReceived``, the
+allowing ``Decision`` and the ``Release``, consecutive, in ONE commit
+(:meth:`AuditLogTrail.request_allow_and_release`, one :meth:`AuditLog.append_many`), whose
+signed checkpoint is stored with them and is the receipt's. A flow that must make its request
+durable before a side effect logs it alone first (:meth:`AuditLogTrail.request`) and its
+decision -- or decision and release (:meth:`AuditLogTrail.allow_and_release`) -- in the next
+commit. Every method returns once its leaves are durable, so an answer never leaves before
 them. The person appears only as the hex of their keyed token. The receipt is that of the
 ``Release`` leaf and carries that leaf's bytes (ids and hashes only, never a data value), so
 the partner can check it is the release of its answer. :meth:`AuditLogTrail.answer_many` logs
@@ -146,6 +150,42 @@ class AuditLogTrail:
             raise AuditStorageError("the audit log returned no receipt")
         return appended.receipt
 
+    def request_and_decision(self, request: LoggedRequest, decision: LoggedDecision) -> None:
+        """The request and its decision, consecutive leaves of ONE commit (a refusal)."""
+        self._log.append_many((_request_event(request), _decision_event(decision)))
+
+    def request_allow_and_release(
+        self,
+        request: LoggedRequest,
+        *,
+        policy_version: str,
+        result_hash: bytes,
+        epsilon_spent_micro: int = 0,
+    ) -> Receipt:
+        """The request, the allowing decision and the release, consecutive leaves of ONE
+        commit; the receipt of the release leaf (which it carries)."""
+        appended = self._log.append_many(
+            (
+                _request_event(request),
+                Decision(
+                    request_id=request.request_id,
+                    allow=True,
+                    reasons=(),
+                    policy_version=policy_version,
+                ),
+                Release(
+                    request_id=request.request_id,
+                    result_hash=result_hash.hex(),
+                    epsilon_spent_micro=epsilon_spent_micro,
+                ),
+            ),
+            receipt=True,
+        )
+        if appended.receipt is None or appended.receipt.leaf is None:
+            # fail closed: no answer leaves without its receipt and the release leaf it proves
+            raise AuditStorageError("the audit log returned no receipt")
+        return appended.receipt
+
     def budget_charged(
         self, *, request_id: str, charge_id: str, micro_epsilon: int, entry_hash: str, new: bool
     ) -> None:
@@ -238,6 +278,27 @@ class AuditLogTrail:
                 raise AuditStorageError("the audit log returned no receipt")
             answered.append(receipt)
         return answered
+
+
+def _request_event(e: LoggedRequest) -> RequestReceived:
+    return RequestReceived(
+        client_id=e.client_id,
+        organization=e.organization,
+        method=e.method,
+        purpose=e.purpose,
+        consent_ref=e.consent_ref or None,
+        person_token=e.person_token.hex() if e.person_token is not None else None,
+        request_id=e.request_id,
+    )
+
+
+def _decision_event(e: LoggedDecision) -> Decision:
+    return Decision(
+        request_id=e.request_id,
+        allow=e.allow,
+        reasons=tuple(e.reasons),
+        policy_version=e.policy_version,
+    )
 
 
 # -- refusals made before the zone looked at a request --------------------------------------

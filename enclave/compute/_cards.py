@@ -1,9 +1,11 @@
 """Model cards as audited answers (issue 12): ``ComputeService.RegisterModel`` and
 ``GetModel`` for a partner, ``StewardService.ListPendingModels`` and ``AttestModel`` for a
 steward. :class:`ModelCards` runs each call through the release skeleton
-(:class:`enclave.release.Releaser`) under one snapshot of the policy in force: the request
-leaf first -- for a registration before any part of the upload is read --, the checks, then
-a logged refusal or the release of :func:`dataward.receipts.model_fields` with its receipt.
+(:class:`enclave.release.Releaser`) under one snapshot of the policy in force: the checks,
+then a refusal logged with its request in one commit, or the release of
+:func:`dataward.receipts.model_fields` with its receipt (request, decision and release in one
+commit) -- a registration and an attestation make their request leaf durable first
+(:meth:`Releaser.log_now`), before the registry stores anything.
 An attestation is also a ``steward_action`` leaf naming the steward, durable before the
 attestation is stored.
 
@@ -45,7 +47,7 @@ from enclave.compute.errors import (
     PaillierError,
 )
 from enclave.errors import ZoneError
-from enclave.release import AuditTrail, Caller, Releaser, Request
+from enclave.release import AuditTrail, Caller, Releaser, Request, answers
 from policies import Policy
 
 __all__ = [
@@ -176,13 +178,16 @@ class ModelCards:
         return ModelAnswer(view, receipt, call.request.request_id)
 
     # -- partner ------------------------------------------------------------------------------
+    @answers
     def register(self, caller: Caller, parts: Iterable[UploadPart]) -> ModelAnswer[ModelView]:
-        """Register the card the ``parts`` upload (consumed here, after the request leaf) for
-        the caller's organization; its status is ATTESTED if an attestation came with it."""
+        """Register the card the ``parts`` upload (consumed here; the request leaf is durable
+        before the registry stores it) for the caller's organization; its status is ATTESTED
+        if an attestation came with it."""
         call = self._begin(caller, receipts.COMPUTE_REGISTER_MODEL)
         try:
             card, attestation = self._assemble(call.policy, caller, parts)
             now = self._clock()
+            call.release.log_now(call.request)  # the registration is durable: its request first
             model = self._registry.register(
                 caller.organization,
                 card,
@@ -195,6 +200,7 @@ class ModelCards:
             call.refuse(refused)
         return self._released(call, model, now)
 
+    @answers
     def get(self, caller: Caller, model_id: str, version: int) -> ModelAnswer[ModelView]:
         """One of the caller's organization's models; :class:`ModelNotFound` otherwise."""
         call = self._begin(caller, receipts.COMPUTE_GET_MODEL)
@@ -205,6 +211,7 @@ class ModelCards:
         return self._released(call, model, self._clock())
 
     # -- steward ------------------------------------------------------------------------------
+    @answers
     def pending(self, caller: Caller) -> ModelAnswer[tuple[ModelView, ...]]:
         """Every model never attested, oldest first (any organization's: the steward's)."""
         call = self._begin(caller, receipts.MODELS_LIST_PENDING)
@@ -221,6 +228,7 @@ class ModelCards:
         receipt = call.release.release(call.request, fields)
         return ModelAnswer(views, receipt, call.request.request_id)
 
+    @answers
     def attest(
         self,
         caller: Caller,
@@ -233,6 +241,7 @@ class ModelCards:
         policy in force's auditors (:class:`AttestationInvalid`, :class:`ModelNotFound`); a
         ``steward_action`` leaf names the steward, durable before the attestation is."""
         call = self._begin(caller, receipts.MODELS_ATTEST)
+        call.release.log_now(call.request)  # its steward_action and the attestation follow
         steward = caller.subject or caller.client_id
         now = self._clock()
 

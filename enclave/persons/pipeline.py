@@ -6,9 +6,9 @@ every front end (gRPC, CLI) behaves the same; the audit steps are those of every
 
 1. validate the request's fields (:func:`enclave.persons.fields.field_problem`, the ID number)
    -- the request leaf carries a client's text only in its fixed format;
-2. log the request (an audit leaf: who, organization, method, purpose, consent reference,
-   the person's *token*, never the number), then refuse what is invalid or not granted (a
-   purpose the caller's app does not hold);
+2. open the request (its audit leaf: who, organization, method, purpose, consent reference,
+   the person's *token*, never the number -- logged with the decision), then refuse what is
+   invalid or not granted (a purpose the caller's app does not hold);
 3. find a valid consent **by the token first**, before the registry is consulted, so an
    unknown person is indistinguishable from a known person without consent; then the
    guardians' consents, with the same work for a person the registry does not hold (see
@@ -16,12 +16,19 @@ every front end (gRPC, CLI) behaves the same; the audit steps are those of every
 4. decide with the pure rules (:mod:`enclave.persons.eligibility`,
    :mod:`enclave.persons.identity`), or compute the credit band on the live dataset version
    under the policy in force (:class:`enclave.persons.CreditScoring`; only the band leaves);
-5. consume a single-use consent, log the allowing decision and the release (the result's
-   hash with the client's nonce -- the partner recomputes it from the answer) together, and
-   return the answer with the receipt of the release leaf (leaf bytes included).
+5. consume a single-use consent, then log the request, the allowing decision and the
+   release (the result's hash with the client's nonce -- the partner recomputes it from the
+   answer) in ONE commit, and return the answer with the receipt of the release leaf (leaf
+   bytes included). A crash between the consumption and that commit loses one use of the
+   consent; it never releases an answer unlogged.
 
-Nothing is returned before its leaves are durable. A refusal is logged as a denying decision
-with its reason code, durable before the error is raised.
+Nothing is returned before its leaves are durable (issue 15: one commit per answer). A refusal
+is logged as the request and a denying decision with its reason code, in one commit, durable
+before the error is raised. A step with a durable effect before the answer makes the request
+durable first (:meth:`Releaser.log_now`): a face attempt counted, a Paillier score claimed, a
+CKKS batch's members (their claims), a consent granted or revoked. Every public call is
+:func:`enclave.release.answers`: a fault that is not a zone error still logs the request and
+a denying ``INTERNAL`` decision before it propagates.
 """
 
 from __future__ import annotations
@@ -82,7 +89,7 @@ from enclave.persons.interface import (
     Tokenizer,
 )
 from enclave.persons.scores import BatchScores, EncryptedScore, EncryptedScoring, model_problem
-from enclave.release import AuditTrail, Caller, Releaser, Request
+from enclave.release import AuditTrail, Caller, Releaser, Request, answers
 from policies import Policy
 
 __all__ = ["MAX_CONSENT_DAYS", "POLICY_VERSION", "PersonChecks"]
@@ -124,6 +131,7 @@ class PersonChecks:
         self._clock = clock
 
     # -- partner calls -------------------------------------------------------------------
+    @answers
     def check_eligibility(
         self, caller: Caller, query: EligibilityQuery
     ) -> Answer[EligibilityDecision]:
@@ -158,6 +166,7 @@ class PersonChecks:
         """Whether :meth:`credit_band` is served (a credit scoring was given)."""
         return self._credit is not None
 
+    @answers
     def credit_band(self, caller: Caller, query: CreditBandQuery) -> Answer[ScoredBand]:
         """The person's band by ``query.scorecard`` of the policy in force, today (the zone's
         calendar, UTC), on the live dataset version.
@@ -208,6 +217,7 @@ class PersonChecks:
             raise PersonCheckError("encrypted scores are not served by this zone")
         return self._scoring
 
+    @answers
     def paillier_score(self, caller: Caller, query: PaillierScoreQuery) -> Answer[EncryptedScore]:
         """One consenting person's score under the caller's attested Paillier model, on the
         live dataset version today (UTC), under the policy in force (its feature set and
@@ -231,6 +241,7 @@ class PersonChecks:
             self._release.refuse(request, ConsentRequired())
         except ZoneError as exc:  # a fault of the zone's computation: logged, then raised
             self._release.refuse(request, exc)
+        self._release.log_now(request)  # the claim is durable: its request leaf first
         claimed = scoring.models.claim_score(
             consent_ref=consent.consent_ref,
             organization=caller.organization,
@@ -265,6 +276,7 @@ class PersonChecks:
             client_nonce=query.client_nonce,
         )
 
+    @answers
     def ckks_batch_score(self, caller: Caller, query: CkksBatchQuery) -> Answer[BatchScores]:
         """Many persons' scores under the caller's attested CKKS model: slot i holds person
         i's score when they consented (by token first, then guardians, as for one person) and
@@ -301,6 +313,7 @@ class PersonChecks:
                 except InvalidIdNumber as exc:
                     member_problem = exc
             checked.append((member_problem, token))
+        self._release.log_now(request)  # the batch's leaf first, then its members' (claims)
         members = self._release.begin_members(
             caller,
             method,
@@ -436,6 +449,7 @@ class PersonChecks:
         ``SelfieNotSupported`` (UNIMPLEMENTED)."""
         return self._faces is not None
 
+    @answers
     def verify_identity(self, caller: Caller, query: IdentityQuery) -> Answer[DocumentVerdict]:
         """The identity-document verdict; with ``query.selfie`` also the 1:1 face check
         against THIS person's ID-card template (issue 13). The steps, each refusal logged
@@ -513,6 +527,7 @@ class PersonChecks:
         now: dt.datetime,
     ) -> FaceVerdict:
         """One counted attempt, the reference template, the analysis and the decision."""
+        self._release.log_now(request)  # the attempt is counted durably: its request first
         try:
             faces.attempts.take(person_token=token, organization=caller.organization, now=now)
         except AttemptsExhausted as exc:
@@ -531,6 +546,7 @@ class PersonChecks:
         """Whether :meth:`encrypted_face_match` is served (face checks with a matcher)."""
         return self._faces is not None and self._faces.matcher is not None
 
+    @answers
     def encrypted_face_match(
         self, caller: Caller, query: FaceMatchQuery
     ) -> Answer[EncryptedFaceAnswer]:
@@ -560,6 +576,7 @@ class PersonChecks:
         except ZoneError as exc:
             self._release.refuse(request, exc)
         consent = self._consent(caller, request, query, token, now)
+        self._release.log_now(request)  # the attempt is counted durably: its request first
         try:
             faces.attempts.take(person_token=token, organization=caller.organization, now=now)
         except ZoneError as exc:  # AttemptsExhausted, or the store's fault: logged, raised
@@ -597,6 +614,7 @@ class PersonChecks:
         )
 
     # -- steward calls -------------------------------------------------------------------
+    @answers
     def grant_consent(
         self,
         caller: Caller,
@@ -621,6 +639,7 @@ class PersonChecks:
         if person is None:
             self._release.refuse(request, PersonNotFound())
         now = self._clock()
+        self._release.log_now(request)  # the grant is stored durably: its request first
         consent = self._consents.grant(
             partner=partner,
             person_token=token,
@@ -636,6 +655,7 @@ class PersonChecks:
         receipt = self._release.release(request, fields, client_nonce=client_nonce)
         return Answer(consent, receipt, request.request_id)
 
+    @answers
     def revoke_consent(self, caller: Caller, consent_ref: str) -> Answer[Consent]:
         problem = field_problem(consent_ref=consent_ref) or (
             None if consent_ref else InvalidField("consent_ref", "required")
@@ -647,6 +667,7 @@ class PersonChecks:
         )
         if problem is not None:
             self._release.refuse(request, problem)
+        self._release.log_now(request)  # the revocation is stored durably: its request first
         try:
             consent = self._consents.revoke(consent_ref, self._clock())
         except ConsentNotFound as exc:  # a refusal; a storage fault is not, and propagates

@@ -31,7 +31,7 @@ from enclave.policy._values import (
     apply_fields,
     read_fields,
 )
-from enclave.release import Caller, Releaser
+from enclave.release import Caller, Releaser, answers
 from policies import Policy, PolicyError, load_policy
 
 __all__ = ["POLICY_DB", "PolicyStore", "empty_policy", "template_problem"]
@@ -174,6 +174,7 @@ class PolicyStore:
         ).fetchall()
         return [_applied(row) for row in rows]
 
+    @answers
     def read(self, caller: Caller) -> PolicyRead:
         """The policy in force and its history for ``caller``, through the release skeleton
         (request leaf ``StewardService/GetPolicy``, release with a receipt): every request is
@@ -189,6 +190,7 @@ class PolicyStore:
             receipt = releaser.release(request, fields)
         return PolicyRead(in_force, history, receipt, request.request_id)
 
+    @answers
     def apply(
         self, text: str, caller: Caller, source_name: str = "<policy>", *, client_nonce: str = ""
     ) -> PolicyApplied:
@@ -217,6 +219,7 @@ class PolicyStore:
                 releaser.refuse(request, problem)
             changed = policy.version != previous.version
             if changed:
+                releaser.log_now(request)  # the request, then policy_changed, then the swap
                 self._trail.policy_changed(
                     request_id=request.request_id,
                     version=policy.version,

@@ -16,6 +16,7 @@ from enclave.release._skeleton import (
     Releaser,
     Request,
     Settled,
+    answers,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "Releaser",
     "Request",
     "Settled",
+    "answers",
 ]

@@ -1,28 +1,43 @@
 """The skeleton of every answer: request leaf, decide, release leaf with the result hash,
 receipt -- or a denying decision leaf and the refusal.
 
-Person-level checks use it today; aggregate queries and homomorphic compute will go through
-the same steps, so that no answer can leave the zone any other way:
+Person-level checks, model cards, policy reads and the audit browser go through the same steps,
+so that no answer can leave the zone any other way:
 
-1. :meth:`Releaser.begin` logs the request (who, organization, method, purpose, consent
-   reference, the person's *token*) and returns once that leaf is durable;
+1. :meth:`Releaser.begin` opens the request (who, organization, method, purpose, consent
+   reference, the person's *token*): its leaf is *pending* on the :class:`Request`, not yet
+   logged;
 2. the caller decides with its own rules;
-3. either :meth:`Releaser.refuse` logs a denying decision naming the refusal's one reason
-   code (``ZoneError.reason``, the code the wire carries too) and raises the refusal, or
-   :meth:`Releaser.release` hashes the answer's fields (:func:`dataward.receipts.result_hash`,
-   with the client's nonce) and logs the allowing decision and the release as consecutive
-   leaves of ONE commit, returning the receipt of the release leaf.
+3. either :meth:`Releaser.refuse` logs the request and a denying decision naming the
+   refusal's one reason code (``ZoneError.reason``, the code the wire carries too) as
+   consecutive leaves of ONE commit and raises the refusal, or :meth:`Releaser.release`
+   hashes the answer's fields (:func:`dataward.receipts.result_hash`, with the client's
+   nonce) and logs the request, the allowing decision and the release as consecutive leaves
+   of ONE commit, returning the receipt of the release leaf (issue 15: one durable commit per
+   answer).
 
-Nothing is returned before its leaves are durable. Only zone errors are refusals: anything
-else (a storage fault, a bug) propagates unlogged as a denial, for the front end to answer.
+A flow that takes a durable side effect before it answers (a face attempt counted, a score
+claimed, a model registered, a consent granted, a budget charged) first makes its request
+durable with :meth:`Releaser.log_now`, so that no effect is ever left without the request
+that caused it; its decision (and release) then follow in one commit.
+
+Nothing is returned before its leaves are durable, and nothing asked goes unlogged: a method
+decorated with :func:`answers` logs every request it began and did not settle -- the request
+(if still pending) and a denying decision, in one commit -- before an exception leaves it: a
+zone error's own reason code, ``INTERNAL`` for any other fault (a storage fault, a bug), which
+then propagates for the front end to answer. A request begun outside such a method is logged at
+once by :meth:`Releaser.begin` (the request durable first, as before issue 15).
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import NoReturn, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import NoReturn, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from dataward import receipts
 from dataward.transparency import Receipt
@@ -39,7 +54,11 @@ __all__ = [
     "Releaser",
     "Request",
     "Settled",
+    "answers",
 ]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,21 @@ class AuditTrail(Protocol):
         Returns the receipt of the release leaf.
         """
 
+    def request_and_decision(self, request: LoggedRequest, decision: LoggedDecision) -> None:
+        """Log the request and its decision as consecutive leaves of ONE commit (a refusal of
+        a request not logged yet), durable on return."""
+
+    def request_allow_and_release(
+        self,
+        request: LoggedRequest,
+        *,
+        policy_version: str,
+        result_hash: bytes,
+        epsilon_spent_micro: int = 0,
+    ) -> Receipt:
+        """Log the request, the allowing decision and the release as consecutive leaves of
+        ONE commit (issue 15: one durable commit per answer); the release leaf's receipt."""
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -129,12 +163,66 @@ class Caller:
         return self.client_id
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Request:
-    """A request whose leaf is durable: its id and the method it asked."""
+    """A request of one answer: its id and the method it asked.
+
+    ``pending`` is its request leaf while it is not logged yet (None once durable): it is
+    logged with the decision (:meth:`Releaser.refuse`, :meth:`Releaser.release`), or first by
+    :meth:`Releaser.log_now`. ``settled``: its decision is logged (no other may follow).
+    """
 
     request_id: str
     method: str
+    pending: LoggedRequest | None = field(default=None, repr=False)
+    settled: bool = False
+
+
+# The requests begun inside the innermost :func:`answers` call of this context, each with the
+# releaser that began it: what a fault must still log.
+_OPEN: ContextVar[list[tuple[Releaser, Request]] | None] = ContextVar(
+    "dataward_open_requests", default=None
+)
+
+
+class _FaultError(ZoneError):
+    """Stands, in a denying decision leaf, for a fault that is not a zone error (INTERNAL)."""
+
+
+@contextmanager
+def _answering() -> Iterator[None]:
+    opened: list[tuple[Releaser, Request]] = []
+    token = _OPEN.set(opened)
+    try:
+        yield
+    except BaseException as exc:
+        refusal = exc if isinstance(exc, ZoneError) else _FaultError()
+        for releaser, request in opened:
+            if not request.settled:
+                releaser.fail(request, refusal)
+        raise
+    finally:
+        _OPEN.reset(token)
+    undecided = [(r, q) for r, q in opened if not q.settled]
+    for releaser, request in undecided:  # a bug: fail closed, the request logged as denied
+        releaser.fail(request, _FaultError())
+    if undecided:
+        raise RuntimeError("a request was answered without its decision")
+
+
+def answers(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate a zone method that begins requests (:meth:`Releaser.begin`): every request
+    it began and did not settle is logged when an exception leaves it -- the request (if
+    still pending) and a denying decision in one commit, the zone error's reason code or
+    ``INTERNAL`` -- before the exception propagates; nothing asked goes unlogged, nothing is
+    logged twice."""
+
+    @functools.wraps(method)
+    def answering(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _answering():
+            return method(*args, **kwargs)
+
+    return answering
 
 
 class Releaser:
@@ -153,17 +241,45 @@ class Releaser:
         consent_ref: str = "",
         person_token: bytes | None = None,
     ) -> Request:
-        """Log the request (durable on return); ``consent_ref`` only in its fixed format."""
-        request = Request(uuid.uuid4().hex, method)
-        self._trail.request(
-            request_id=request.request_id,
-            client_id=caller.audited_as,
-            organization=caller.organization,
-            method=method,
-            purpose=purpose,
-            consent_ref=consent_ref,
-            person_token=person_token,
+        """Open the request; ``consent_ref`` only in its fixed format. Its leaf is logged with
+        its decision (or first, :meth:`log_now`) -- inside an :func:`answers` method; outside
+        one it is logged at once (durable on return)."""
+        request_id = uuid.uuid4().hex
+        request = Request(
+            request_id,
+            method,
+            LoggedRequest(
+                request_id=request_id,
+                client_id=caller.audited_as,
+                organization=caller.organization,
+                method=method,
+                purpose=purpose,
+                consent_ref=consent_ref,
+                person_token=person_token,
+            ),
         )
+        opened = _OPEN.get()
+        if opened is None:
+            return self.log_now(request)
+        opened.append((self, request))
+        return request
+
+    def log_now(self, request: Request) -> Request:
+        """Make ``request``'s leaf durable now (one commit), before a durable side effect
+        of the answer (a face attempt, a score claim, a registration, a budget charge); its
+        decision follows later. ``request`` itself, whose leaf is then no longer pending."""
+        pending = request.pending
+        if pending is not None:
+            self._trail.request(
+                request_id=pending.request_id,
+                client_id=pending.client_id,
+                organization=pending.organization,
+                method=pending.method,
+                purpose=pending.purpose,
+                consent_ref=pending.consent_ref,
+                person_token=pending.person_token,
+            )
+            request.pending = None
         return request
 
     def begin_members(
@@ -175,8 +291,9 @@ class Releaser:
         members: Sequence[tuple[str, bytes | None]],
     ) -> list[Request]:
         """Log one request leaf per member of a batch -- ``(consent_ref, person_token)``, the
-        reference only in its fixed format -- in one commit (durable on return), so that each
-        person's "who checked me" shows the call; the members' requests, in order."""
+        reference only in its fixed format -- in one commit (durable on return: their claims
+        and consumptions follow), so that each person's "who checked me" shows the call; the
+        members' requests, in order (their decisions: :meth:`decide_members`)."""
         requests = [Request(uuid.uuid4().hex, method) for _ in members]
         self._trail.request_batch(
             [
@@ -192,6 +309,9 @@ class Releaser:
                 for request, (consent_ref, token) in zip(requests, members, strict=True)
             ]
         )
+        opened = _OPEN.get()
+        if opened is not None:
+            opened.extend((self, request) for request in requests)
         return requests
 
     def decide_members(self, outcomes: Sequence[tuple[Request, ZoneError | None]]) -> None:
@@ -208,16 +328,39 @@ class Releaser:
                 for request, refusal in outcomes
             ]
         )
+        for request, _ in outcomes:
+            request.settled = True
 
     def refuse(self, request: Request, refusal: ZoneError) -> NoReturn:
-        """Log a denying decision with the refusal's reason code, then raise it."""
-        self._trail.decision(
+        """Log a denying decision with the refusal's reason code -- with the request leaf in
+        the same commit if it is still pending --, then raise the refusal."""
+        self.fail(request, refusal)
+        raise refusal
+
+    def fail(self, request: Request, refusal: ZoneError) -> None:
+        """Log ``request`` (if pending) and a denying decision with ``refusal``'s reason code
+        in one commit, durable on return; raises nothing (the caller propagates its own
+        exception). A request already settled is left as it is: never a second decision."""
+        if request.settled:
+            return
+        decision = LoggedDecision(
             request_id=request.request_id,
             allow=False,
             reasons=(refusal.reason,),
             policy_version=self._policy_version,
         )
-        raise refusal
+        pending = request.pending
+        if pending is not None:
+            self._trail.request_and_decision(pending, decision)
+        else:
+            self._trail.decision(
+                request_id=decision.request_id,
+                allow=False,
+                reasons=decision.reasons,
+                policy_version=decision.policy_version,
+            )
+        request.pending = None
+        request.settled = True
 
     def release(
         self,
@@ -228,16 +371,31 @@ class Releaser:
         epsilon_spent_micro: int = 0,
     ) -> Receipt:
         """Log the allowing decision and the release of ``fields`` (with the epsilon it
-        spent); the release's receipt."""
+        spent) -- with the request leaf in the same commit if it is still pending --; the
+        release's receipt, once its leaves are durable."""
+        if request.settled:  # a bug: a request is decided once
+            raise RuntimeError("this request is already decided")
         digest = receipts.result_hash(
             request.method, request.request_id, fields, client_nonce=client_nonce
         )
-        return self._trail.allow_and_release(
-            request_id=request.request_id,
-            policy_version=self._policy_version,
-            result_hash=digest,
-            epsilon_spent_micro=epsilon_spent_micro,
-        )
+        pending = request.pending
+        if pending is not None:
+            receipt = self._trail.request_allow_and_release(
+                pending,
+                policy_version=self._policy_version,
+                result_hash=digest,
+                epsilon_spent_micro=epsilon_spent_micro,
+            )
+        else:
+            receipt = self._trail.allow_and_release(
+                request_id=request.request_id,
+                policy_version=self._policy_version,
+                result_hash=digest,
+                epsilon_spent_micro=epsilon_spent_micro,
+            )
+        request.pending = None
+        request.settled = True
+        return receipt
 
     def settle_group(
         self, caller: Caller, method: str, items: Sequence[GroupItem]

@@ -60,6 +60,14 @@ class _NullTrail:
     def allow_and_release(self, **fields: object) -> Receipt:  # pragma: no cover (refusals only)
         raise AssertionError("no answer is released in this test")
 
+    def request_and_decision(self, request: object, decision: object) -> None:
+        return None
+
+    def request_allow_and_release(  # pragma: no cover (refusals only)
+        self, request: object, **fields: object
+    ) -> Receipt:
+        raise AssertionError("no answer is released in this test")
+
 
 def test_the_statistic_sees_a_real_difference() -> None:
     rng = random.Random(1)

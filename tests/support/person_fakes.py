@@ -262,6 +262,26 @@ class MemoryAuditTrail:
             proof = tuple(self._tree.inclusion_proof(index, size))
             return Receipt(index, self._tree.leaf_hash(index), note, proof, leaf)
 
+    def request_and_decision(self, request: LoggedRequest, decision: LoggedDecision) -> None:
+        self.request(**dataclasses.asdict(request))
+        self.decision(**dataclasses.asdict(decision))
+
+    def request_allow_and_release(
+        self,
+        request: LoggedRequest,
+        *,
+        policy_version: str,
+        result_hash: bytes,
+        epsilon_spent_micro: int = 0,
+    ) -> Receipt:
+        self.request(**dataclasses.asdict(request))
+        return self.allow_and_release(
+            request_id=request.request_id,
+            policy_version=policy_version,
+            result_hash=result_hash,
+            epsilon_spent_micro=epsilon_spent_micro,
+        )
+
     def receipt(self, leaf_index: int) -> Receipt:
         with self._lock:
             size = self._tree.size

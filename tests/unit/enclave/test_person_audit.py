@@ -1,5 +1,6 @@
-"""AuditLogTrail over a real AuditLog: two commits per answer, the receipt's checkpoint stored
-with the decision and the release, denials durable before they are raised."""
+"""AuditLogTrail over a real AuditLog: ONE commit per answer (issue 15) -- request, decision
+and release, the receipt's checkpoint stored with them --, one commit per refusal (request and
+denial), durable before it is raised, and a zone fault still logged as a denial."""
 
 from __future__ import annotations
 
@@ -54,7 +55,14 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     s.consents.close()
 
 
-def test_an_answer_is_two_commits_and_its_receipt_rests_on_the_checkpoint_stored_with_it(
+def _commits(stack: Stack, before: int) -> list[list[str]]:
+    return [
+        [type(decode_leaf(x.leaf).event).__name__ for x in rows]
+        for rows, _ in stack.store.appends[before:]
+    ]
+
+
+def test_an_answer_is_one_commit_and_its_receipt_rests_on_the_checkpoint_stored_with_it(
     stack: Stack,
 ) -> None:
     stack.checks.grant_consent(
@@ -63,15 +71,14 @@ def test_an_answer_is_two_commits_and_its_receipt_rests_on_the_checkpoint_stored
     before = len(stack.store.appends)
     answer = stack.check(ALICE)
 
-    commits = stack.store.appends[before:]
-    assert [[type(decode_leaf(x.leaf).event).__name__ for x in rows] for rows, _ in commits] == [
-        ["RequestReceived"],
-        ["Decision", "Release"],
-    ]
-    request_commit, answer_commit = commits
-    assert request_commit[1] is None and answer_commit[1] is not None
+    assert _commits(stack, before) == [["RequestReceived", "Decision", "Release"]]
+    (answer_commit,) = stack.store.appends[before:]
+    assert answer_commit[1] is not None
+    indices = [x.index for x in answer_commit[0]]
+    assert indices == list(range(indices[0], indices[0] + 3))  # consecutive leaves
+    assert answer.request_id == decode_leaf(answer_commit[0][0].leaf).event.request_id  # type: ignore[attr-defined]
     assert answer.receipt.checkpoint_note == answer_commit[1].note  # type: ignore[attr-defined]
-    release_leaf = answer_commit[0][1].leaf
+    release_leaf = answer_commit[0][2].leaf
     checkpoint = verify_receipt(answer.receipt, NAME, KEY.public_key(), release_leaf)  # type: ignore[attr-defined]
     assert checkpoint.size == stack.log.size
     # Every stored checkpoint was written with leaves: a receipt costs no commit of its own.
@@ -85,3 +92,38 @@ def test_a_denial_is_durable_before_it_is_raised(stack: Stack) -> None:
     denial = decode_leaf(stack.store.inner.tail(1)[0].leaf).event  # read back from the file
     assert getattr(denial, "allow", None) is False
     assert getattr(denial, "reasons", None) == ("CONSENT_REQUIRED",)
+
+
+def test_a_refusal_is_one_commit_of_the_request_and_its_denial(stack: Stack) -> None:
+    before = len(stack.store.appends)
+    with pytest.raises(ConsentRequired):
+        stack.check(DAVE)
+    assert _commits(stack, before) == [["RequestReceived", "Decision"]]
+
+
+class _DirectoryFaultError(Exception):
+    """A fault that is not a zone error (a storage fault, a bug)."""
+
+
+def test_a_zone_fault_after_begin_still_leaves_the_request_and_a_denial(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.checks.grant_consent(
+        Caller("steward", "zone"), id_number=ALICE, partner="acme-insurance", purpose=PURPOSE
+    )
+
+    def broken(token: bytes) -> object:
+        raise _DirectoryFaultError()
+
+    monkeypatch.setattr(stack.checks._directory, "person_by_token", broken)
+    before = len(stack.store.appends)
+    with pytest.raises(_DirectoryFaultError):  # propagates, for the front end (INTERNAL)
+        stack.check(ALICE)
+    assert _commits(stack, before) == [["RequestReceived", "Decision"]]
+    request, denial = (decode_leaf(x.leaf).event for x in stack.store.appends[before][0])
+    assert getattr(denial, "request_id", None) == getattr(request, "request_id", None)
+    assert getattr(denial, "allow", None) is False
+    assert getattr(denial, "reasons", None) == ("INTERNAL",)
+    # nothing was logged twice: the fault's denial is the request's only decision
+    assert stack.kinds().count("Decision") == 2  # the grant's and the fault's
+

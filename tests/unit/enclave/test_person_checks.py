@@ -318,9 +318,11 @@ class _DiskFullOnRevoke(SqliteConsentStore):
         raise sqlite3.OperationalError("disk I/O error")
 
 
-def test_a_store_fault_on_revoke_is_not_logged_as_a_denial(tmp_path: Path) -> None:
+def test_a_store_fault_on_revoke_is_not_logged_as_a_refusal(tmp_path: Path) -> None:
     """Issue 9: revoke_consent caught every exception as a refusal, so a failing disk was
-    logged as a steward's denied request and answered like "no such consent"."""
+    logged as a steward's denied request and answered like "no such consent". The fault
+    propagates; its request is still decided (issue 15: nothing asked goes unlogged) -- as
+    INTERNAL, never as the refusal CONSENT_NOT_FOUND."""
     directory, audit = standard_directory(), MemoryAuditTrail()
     store = _DiskFullOnRevoke.open(tmp_path / "consent.db")
     checks = PersonChecks(
@@ -332,5 +334,6 @@ def test_a_store_fault_on_revoke_is_not_logged_as_a_denial(tmp_path: Path) -> No
     decisions = len(audit.decisions())
     with pytest.raises(sqlite3.OperationalError):
         checks.revoke_consent(STEWARD, ref)
-    assert len(audit.decisions()) == decisions  # no denial leaf for the zone's own fault
+    fault = audit.decisions()[decisions:]
+    assert [(d["allow"], d["reasons"]) for d in fault] == [(False, ("INTERNAL",))]
     store.close()
