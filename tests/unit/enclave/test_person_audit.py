@@ -126,4 +126,3 @@ def test_a_zone_fault_after_begin_still_leaves_the_request_and_a_denial(
     assert getattr(denial, "reasons", None) == ("INTERNAL",)
     # nothing was logged twice: the fault's denial is the request's only decision
     assert stack.kinds().count("Decision") == 2  # the grant's and the fault's
-
