@@ -231,3 +231,24 @@ def test_a_zone_without_face_checking_refuses_the_selfie(tmp_path: Path) -> None
         assert not w.checks.serves_faces
     finally:
         w.close()
+
+
+def test_the_request_is_durable_before_the_attempt_is_counted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: an answer is one commit, but a face attempt is a durable effect before the
+    answer, so its request leaf is logged first (Releaser.log_now) -- never an attempt counted
+    that no leaf asked for."""
+    world.consent(ALICE)
+    seen: list[list[object]] = []
+    take = world.attempts.take
+
+    def counted(**kw: object) -> object:
+        seen.append([e["kind"] for e in world.audit.entries[-1:]])
+        return take(**kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.attempts, "take", counted)
+    before = len(world.audit.entries)
+    world.verify(ALICE, photo("obama2.jpg"))
+    assert seen == [["request"]]
+    assert len(world.audit.entries) - before == 3  # request, then decision and release
