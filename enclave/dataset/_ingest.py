@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from enclave.dataset._index import NULL_INT32, NULL_INT64, GroupIndexWriter
 from enclave.dataset._outofcore import OutOfCore
+from enclave.dataset._parquet import TableWriter, prefetched
 from enclave.dataset._persons_table import IDENTIFIER_COLUMNS, fixed_bytes, ingest_persons
 from enclave.dataset._templates import (
     SEALED_TEMPLATE_COLUMN,
@@ -323,10 +324,9 @@ class _VersionWriter:
             i.name: GroupIndexWriter(self.out / "index", i.name, dtypes[i.name]) for i in indexes
         }
         try:
-            with pq.ParquetWriter(
-                self.out / "tables" / f"{name}.parquet", schema, compression="zstd"
-            ) as writer:
-                for batch in source.iter_batches(batch_size=_batch_rows(source, self.batch_rows)):
+            with TableWriter(self.out / "tables" / f"{name}.parquet", schema) as writer:
+                batches = source.iter_batches(batch_size=_batch_rows(source, self.batch_rows))
+                for batch in prefetched(batches):
                     codes = verdicts.base(spec, batch)
                     if rules is not None:
                         rules(batch, codes, verdicts)

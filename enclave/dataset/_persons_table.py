@@ -21,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from enclave.dataset._index import TokenIndexWriter
 from enclave.dataset._outofcore import OutOfCore
+from enclave.dataset._parquet import TableWriter, prefetched
 from enclave.dataset._validation import (
     RowVerdicts,
     mark_id_number_agreement,
@@ -80,9 +80,9 @@ def ingest_persons(
     # export order: candidate i is the i-th row whose code is still 0 after this pass
     candidates = spill_dir / "persons-candidates.parquet"
     ids: list[npt.NDArray[np.int64]] = []
-    with pq.ParquetWriter(candidates, schema, compression="zstd") as writer:
+    with TableWriter(candidates, schema) as writer:
         offset = 0
-        for batch in handle.iter_batches(batch_size=batch_rows):
+        for batch in prefetched(handle.iter_batches(batch_size=batch_rows)):
             rows = slice(offset, offset + batch.num_rows)
             chunk = verdicts.base(spec, batch)
             mark_id_number_rules(batch.column("id_number"), chunk, verdicts)
@@ -145,9 +145,9 @@ def _drop_rows(
     """Copy ``source`` to ``target`` without the rows numbered ``rows`` (ascending)."""
     handle = open_export_table(source)
     drop = rows_mask(rows, handle.metadata.num_rows)
-    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+    with TableWriter(target, schema) as writer:
         offset = 0
-        for batch in handle.iter_batches(batch_size=batch_rows):
+        for batch in prefetched(handle.iter_batches(batch_size=batch_rows)):
             writer.write_batch(batch.filter(pa.array(~drop[offset : offset + batch.num_rows])))
             offset += batch.num_rows
 

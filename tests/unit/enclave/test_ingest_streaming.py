@@ -123,6 +123,24 @@ def test_later_duplicates_match_the_in_memory_rule(tmp_path: Path) -> None:
         assert ooc.longest(path, []) == {}
 
 
+@pytest.mark.parametrize(
+    ("keys", "repeated"),
+    [
+        ([1, 2, 5, 9, 10], []),  # rising: no search out of core, nothing repeats
+        ([1, 2, 2, 9, 10], [2]),  # equal neighbours
+        ([1, 2, 5, 1, 10], [3]),  # a fall
+        ([1, 2, None, 3, 3], [4]),  # a null is never a duplicate, nor ends the search
+    ],
+)
+def test_an_ordered_key_is_checked_without_sorting(
+    tmp_path: Path, keys: list[int | None], repeated: list[int]
+) -> None:
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"k": pa.array(keys, pa.int64())}), path, row_group_size=2)
+    with OutOfCore(tmp_path / "spill", memory_mb=64) as ooc:
+        assert ooc.later_duplicates(path, ["k"]).tolist() == repeated
+
+
 def test_indexes_written_in_chunks_equal_the_whole_ones(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     keys = np.sort(rng.integers(0, 300, 2_000)).astype(np.int64)
