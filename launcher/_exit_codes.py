@@ -49,7 +49,9 @@ from enclave.budget import BudgetExhausted, BudgetLedgerCorrupt
 from enclave.compute import GmpyMissing
 from enclave.consent import ConsentNotFound
 from enclave.persons import ConsentRequired, InvalidField, InvalidIdNumber, PersonNotFound
+from launcher._batch_files import BatchInputInvalid, BatchInputMissing, BatchOutputExists
 from launcher._binds import AddressInUseError, MalformedBindError, UnusableBindError
+from launcher._cmd_check import BatchItemsRefused
 from launcher._cmd_compute import AuditorKeyInvalid, ComputeFileExists, ComputeFileMissing
 from launcher._metrics import MetricsBindError
 from launcher._operator_calls import (
@@ -199,6 +201,11 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     # policy documents (`policy check`): file, path and what is wrong
     (PolicyUnreadableError, EX_NOINPUT),
     (PolicyError, EX_DATAERR),
+    # `check --batch`: the input file, the output file, rows the zone refused (output written)
+    (BatchInputInvalid, EX_DATAERR),  # no id_number column, not UTF-8, not CSV or Parquet
+    (BatchInputMissing, EX_NOINPUT),
+    (BatchOutputExists, EX_CANTCREAT),  # --out exists without --force, or cannot be created
+    (BatchItemsRefused, EX_DATAERR),
     # the auditor's commands (`compute auditor-key`, `compute sign-model`)
     (ComputeFileMissing, EX_NOINPUT),
     (ComputeFileExists, EX_CANTCREAT),

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import click
 
 from launcher._cmd_audit import audit
+from launcher._cmd_check import check
 from launcher._cmd_compute import compute
 from launcher._cmd_consent import consent
 from launcher._cmd_datagen import datagen
@@ -46,6 +47,7 @@ cli.add_command(serve)
 cli.add_command(consent)
 cli.add_command(policy)
 cli.add_command(query)
+cli.add_command(check)
 cli.add_command(compute)
 cli.add_command(faces)
 

@@ -669,6 +669,12 @@ ROW_FAILURES: dict[tuple[str, int], Scenario | str] = {
         "compute sign-model",
         65,
     ): "tests/e2e/test_compute_cli.py::test_an_altered_or_malformed_card_exits_65",
+    ("check", 65): "tests/e2e/test_check_batch_cli.py::"
+    "test_a_bad_file_exits_65_naming_the_row_or_column_never_a_value",
+    ("check", 66): "tests/e2e/test_check_batch_cli.py::"
+    "test_a_missing_file_exits_66_and_a_bad_parquet_column_65",
+    ("check", 73): "tests/e2e/test_check_batch_cli.py::"
+    "test_stdin_in_parquet_out_and_an_all_answered_run_exits_0",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from launcher._progress import ProgressDisplay
+from launcher._progress import UNKNOWN_EVERY, ProgressDisplay
 
 
 class _Terminal(io.StringIO):
@@ -54,3 +54,21 @@ def test_on_a_terminal_a_bar_redrawn_in_place() -> None:
     text = out.getvalue()
     assert "\r" in text and "persons" in text and "100/100" in text
     assert "ingest: persons" not in text
+
+
+def test_a_task_of_unknown_size_shows_a_running_count() -> None:
+    out = io.StringIO()
+    display = ProgressDisplay("check", unit="rows", stream=out)
+    for _ in range(UNKNOWN_EVERY * 2 + 7):
+        display.advance("rows", 1, None)
+    display.close()
+    assert out.getvalue().splitlines() == [
+        f"check: rows {UNKNOWN_EVERY}",
+        f"check: rows {UNKNOWN_EVERY * 2}",
+        f"check: rows {UNKNOWN_EVERY * 2 + 7}",
+    ]
+    bar = _Terminal()
+    display = ProgressDisplay("check", unit="rows", stream=bar)
+    display.set_done("rows", 3, None)
+    display.close()
+    assert "\r" in bar.getvalue() and "3" in bar.getvalue() and "check: rows" not in bar.getvalue()
