@@ -125,8 +125,9 @@ def ingest(
 
     ``memory_mb`` bounds what the whole-table steps (duplicate keys, the indexes' sorts) hold
     in memory; past it they spill into the new version's temporary directory. Beyond it the
-    ingest holds one batch of ``batch_rows`` rows and 10 bytes per person (the setting
-    ``zone.ingest_memory_mb``; the README gives the measured peaks).
+    ingest holds three batches of ``batch_rows`` rows (the one being worked on, the next one
+    read ahead, the last one being written: :mod:`enclave.dataset._parquet`) and 10 bytes per
+    person (the setting ``zone.ingest_memory_mb``; the README gives the measured peaks).
     """
     if not 0.0 <= max_reject_share <= 1.0:
         raise ValueError("max_reject_share must be between 0 and 1")
