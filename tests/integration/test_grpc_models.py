@@ -567,3 +567,24 @@ def test_the_upload_goes_through_the_door_like_any_call(
             )
     assert _refusal(malformed.value)[:2] == (grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
     assert zone.pending().models == []
+
+
+def test_a_registration_logs_its_request_before_the_registry_stores_it(
+    zone: Zone, paillier: phe.PaillierPublicKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: an answer is one commit (request, decision, release), but a registration is
+    a durable effect before its answer, so its request leaf is durable first
+    (Releaser.log_now): never a stored model that no leaf asked for."""
+    seen: list[object] = []
+    store = ModelRegistry.register
+
+    def register(self: ModelRegistry, *args: object, **kw: object) -> object:
+        seen.extend(zone.events(1))
+        return store(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ModelRegistry, "register", register)
+    registered = zone.register(_stream(_paillier_card(paillier)))
+    (request,) = seen
+    assert isinstance(request, RequestReceived)
+    assert request.method == receipts.COMPUTE_REGISTER_MODEL
+    assert request.request_id == registered.receipt.request_id
