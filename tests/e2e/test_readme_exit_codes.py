@@ -447,7 +447,39 @@ def _portal_taken(p: Place, _port: int) -> list[Run]:
     ]
 
 
+def _check_args(p: Place, batch: Path, out: Path) -> list[str]:
+    options = ["--benefit", "OUTPATIENT", "--purpose", "INSURANCE_UNDERWRITING", "--client-id", "a"]
+    return ["check", "--zone", str(p.served), "--batch", str(batch), "--out", str(out), *options]
+
+
+def _check_bad_file(p: Place, _port: int) -> list[Run]:
+    no_header, other, latin = p.tmp / "ids.csv", p.tmp / "more.csv", p.tmp / "latin.csv"
+    no_header.write_text("".join(f"{i}\n" for i in p.ids))  # the header is an ID number
+    other.write_text(f"id_number,name\n{p.ids[0]},x\n")
+    latin.write_bytes(b"id_number\n\xff\n")
+    out = p.tmp / "results.csv"
+    return [
+        Run(_check_args(p, no_header, out), "must name an id_number column", env={}),
+        Run(_check_args(p, other, out), "1 column(s) other than id_number", env={}),
+        Run(_check_args(p, latin, out), "line 2 is not UTF-8 text", env={}),
+    ]
+
+
+def _check_no_file(p: Place, _port: int) -> list[Run]:
+    return [Run(_check_args(p, p.tmp / "nope.csv", p.tmp / "r.csv"), "no such file", env={})]
+
+
+def _check_out_exists(p: Place, _port: int) -> list[Run]:
+    out = p.tmp / "results.csv"
+    out.write_text("earlier results\n")
+    return [Run(_check_args(p, p.tmp / "any.csv", out), "give --force", env={})]
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "`check --batch`: a file whose header names no `id_number` column, names other columns, "
+    "or that is not UTF-8 text (the row or column named, never a value)": _check_bad_file,
+    "`check --batch`: a file that does not exist": _check_no_file,
+    "`check --out`: a file that exists, without `--force`": _check_out_exists,
     "a person's ID number written on the command line (`--id-number 1234...`)": _id_on_argv,
     "an unknown option, or a required one missing": _usage,
     "`zone ingest`: a table's rejected share passes `zone.max_reject_share` (nothing published)": (
