@@ -12,6 +12,7 @@ BENCHES = [
     "bench.zone",
     "bench.portal",
     "bench.grpc",
+    "bench.grpc_aio",
     "bench.hotpath",
     "bench.existence",
     "bench.query",
