@@ -60,7 +60,10 @@ class ServerOptions:
     # zone's own check and is INVALID_ARGUMENT CIPHERTEXT_INVALID, not a transport refusal
     max_message_bytes: int = _option(8 * 1024 * 1024, "largest request or response")
     # A call mostly waits for the audit log's group commit, so more calls in flight share each
-    # fsync; keep it at least the expected client concurrency.
+    # fsync; keep it at least the expected client concurrency. Issue 15 measured 4, 8, 16, 32
+    # and 64 on the 2-core machine (bench.grpc, 32 client threads): only 4 was clearly slower
+    # (its commits starve); 8 to 64 were within the noise, so 64 stays: streams hold a thread
+    # each (8 public, 8 per partner), and 64 leaves unary calls room beside them.
     max_workers: int = _option(
         64,
         "server threads, i.e. calls in flight (each mostly waits for the audit log's group commit)",
