@@ -23,6 +23,11 @@ purpose, within the consent's own validity; using it for M consumes it if single
 either side unbinds, the holder's consent no longer covers the member. The person's own
 consent is always tried first.
 
+**Concurrency.** Lookups do not queue behind writes or each other: the SQLite store reads on
+a read-only connection per thread (WAL readers), each read a fresh snapshot that sees every
+write committed before it; grants, revocations and consumption go through its one writer
+connection, and consumption is conditional, so a single-use consent is consumed once.
+
 Here: :mod:`~enclave.consent.interface` (the :class:`ConsentStore` Protocol the checks take and
 its value types), :func:`guardians_of` (the guardian rule), :class:`SqliteConsentStore`.
 """
