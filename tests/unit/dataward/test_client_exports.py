@@ -24,6 +24,7 @@ _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 # Names from outside the SDK that a signature may use: the standard library, grpc's channel
 # credentials and cryptography's key type (the partner has those packages anyway).
 _FOREIGN = {
+    "Callable",  # collections.abc: a progress callback (check_many)
     "None",
     "NoneType",
     "Decimal",
