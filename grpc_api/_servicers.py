@@ -5,12 +5,16 @@ They raise; the interceptor (:class:`grpc_api._guard.AuthInterceptor`) maps ever
 through the one status table once per method, and logs a refusal the zone has not logged (a
 field the conversion refuses) through :meth:`Guard.refused` first. The purpose check is the
 zone's (:class:`enclave.persons.PersonChecks`, given the purposes the token grants).
-``CheckBatch`` turns each item's refusal into an item error, but a fault of the zone (a status
-UNAVAILABLE or INTERNAL) ends the stream, as the unary call would fail.
+``CheckBatch`` turns each item's refusal into an item error -- a fault of the zone on one item
+(UNAVAILABLE, INTERNAL) too, with the code the unary call would have failed with: the zone
+logged it, and any item of the group it released, so every item of a group is answered
+(issue 15). A fault of the group itself (the audit log is down: nothing was released) ends the
+stream.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -72,6 +76,7 @@ class ReceiptSource(Protocol):
 _BATCH = "/dataward.v1.EligibilityService/CheckBatch"
 # An item refused with one of these codes is the zone's fault, not the item's: end the stream.
 _FAULTS = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
+_log = logging.getLogger("dataward.grpc")
 
 
 def partner_caller(principal: Principal) -> Caller:
@@ -141,7 +146,8 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         context: grpc.ServicerContext,
     ) -> Iterator[eligibility_pb2.CheckBatchResponse]:
         """Admit, check and answer one group, in order; raises what ends the stream (a
-        refused admission, the stream's cap, a fault of the zone) after the items before it."""
+        refused admission, the stream's cap) after the items before it, or a fault of the
+        whole group (the audit log is down) before any of it."""
         stop: Exception | None = None
         admitted: list[tuple[eligibility_pb2.CheckRequest, Principal]] = []
         for k, item in enumerate(items):
@@ -184,8 +190,19 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             )
             return eligibility_pb2.CheckBatchResponse(index=index, result=result)
         refusal = refusal_for(answer)
-        if refusal.code in _FAULTS:  # the zone's fault, not the item's: end the stream
-            raise answer
+        if refusal.code in _FAULTS:  # logged by the zone, answered like the others; the
+            # operator sees its kind, never its message (it may hold a value)
+            cause = answer.__cause__ or answer
+            _log.error(
+                "batch_item_failed",
+                extra={
+                    "method": _BATCH,
+                    "index": index,
+                    "status": refusal.code.name,
+                    "reason": refusal.reason,
+                    "error": type(cause).__name__,
+                },
+            )
         return eligibility_pb2.CheckBatchResponse(
             index=index,
             error=eligibility_pb2.ItemError(

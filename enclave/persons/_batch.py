@@ -12,10 +12,14 @@ released item gets the receipt of its own release leaf, all under the one checkp
 that commit. Nothing is returned before the group's leaves are durable.
 
 A refusal (a :class:`~enclave.errors.ZoneError`, the zone's own faults with a reason code
-included) is the item's answer, not the group's. Anything else (a bug, a store's raw fault)
-stops the group: every item is still logged -- its request leaf as far as it was built and a
-denying decision (``INTERNAL``) -- before the exception propagates, so nothing asked goes
-unlogged; if even that commit fails, its error propagates (the log is down).
+included) is the item's answer, not the group's -- and so is anything else an item's steps
+raise (a bug, a store's raw fault): that item is logged with its request leaf as far as it
+was built and a denying decision (``INTERNAL``), and answered with :class:`ItemFault`, whose
+``__cause__`` is what was raised; the other items go on. So every item released in the log
+is an item answered (an earlier item's single-use consent, consumed, is not lost to a later
+item's fault), and a caller can deliver every answer of the group. Only a fault before any
+item (the clock) or of the commit itself (the log is down) propagates: then nothing of the
+group is released.
 
 The group shares one clock reading: a consent revoked before the group started is not
 honoured; one revoked while it runs may be, exactly as for a unary call in flight.
@@ -38,13 +42,17 @@ from enclave.persons.idnumber import InvalidIdNumber, validate_id_number
 from enclave.persons.interface import Answer, EligibilityQuery, PersonDirectory, Tokenizer
 from enclave.release import Caller, GroupItem, Releaser
 
-__all__ = ["BatchSteps", "check_eligibility_many"]
+__all__ = ["BatchSteps", "ItemFault", "check_eligibility_many"]
 
 FindConsent = Callable[[Caller, str, str, bytes, dt.datetime], Consent | None]
 
 
-class _FaultError(ZoneError):
-    """Stands, in a denying decision leaf, for a fault that is not a zone error."""
+class ItemFault(ZoneError):  # noqa: N818 (names of the zone API)
+    """One item's steps raised something that is not a zone error (its ``__cause__``): the
+    item is logged denied with ``INTERNAL`` and answered with this, as the unary call would
+    have failed."""
+
+    default_message = "the zone could not answer this item"
 
 
 @dataclass(frozen=True)
@@ -87,19 +95,20 @@ def check_eligibility_many(
     items = [_Item(purpose=q.purpose) for q in queries]
     try:
         now = steps.clock()
-        for item, query in zip(items, queries, strict=True):
-            _check(steps, caller, query, item, now)
-    except Exception:
-        fault = _FaultError()
+    except Exception as exc:
+        fault = ItemFault()
+        fault.__cause__ = exc
         steps.release.settle_group(caller, method, [item.settled_as(fault) for item in items])
         raise
+    for item, query in zip(items, queries, strict=True):
+        _check(steps, caller, query, item, now)
     group: list[GroupItem] = []
     for item in items:
         outcome = item.outcome
         if isinstance(outcome, EligibilityDecision):
             group.append(item.settled_as(_fields(outcome)))
         else:
-            group.append(item.settled_as(outcome or _FaultError()))
+            group.append(item.settled_as(outcome or ItemFault()))
     settled = steps.release.settle_group(caller, method, group)
     answers: list[Answer[EligibilityDecision] | ZoneError] = []
     for item, done in zip(items, settled, strict=True):
@@ -116,13 +125,16 @@ def check_eligibility_many(
 def _check(
     steps: BatchSteps, caller: Caller, query: EligibilityQuery, item: _Item, now: dt.datetime
 ) -> None:
-    """Fill ``item`` from ``query``: its request leaf's fields, then its outcome (a refusal
-    or the decision, its single-use consent consumed). Raises only for a fault that is not
-    a zone error."""
+    """Fill ``item`` from ``query``: its request leaf's fields, then its outcome (a refusal,
+    a fault, or the decision with its single-use consent consumed)."""
     try:
         item.outcome = _decide(steps, caller, query, item, now)
     except ZoneError as exc:  # a refusal, or a zone fault with its reason code: the item's
         item.outcome = exc
+    except Exception as exc:  # not a zone error: still the item's answer, logged INTERNAL
+        fault = ItemFault()
+        fault.__cause__ = exc
+        item.outcome = fault
 
 
 def _decide(

@@ -789,8 +789,9 @@ class PersonChecks:
         """:meth:`check_eligibility` for each of ``queries`` -- the same steps, the same
         refusals -- with the group's leaves in ONE commit: each item its own request,
         decision and release leaves and its own receipt (all under one checkpoint). A refusal
-        is the item's answer, in the queries' order; a fault that is not a zone error raises
-        for the group once every item is logged as denied (see :mod:`enclave.persons._batch`).
+        is the item's answer, in the queries' order, and so is a fault an item's steps raise
+        (logged denied ``INTERNAL``; see :mod:`enclave.persons._batch`): every item released
+        is an item answered.
         """
         steps = BatchSteps(
             directory=self._directory,

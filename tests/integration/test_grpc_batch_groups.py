@@ -309,11 +309,11 @@ def test_a_cancel_mid_stream_leaves_no_reader_thread(tmp_path: Path, waiting: st
     ("fault", "code", "reason"),
     [
         (NoDataset(), grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE"),  # a zone error: its reason
-        (RuntimeError("a bug"), grpc.StatusCode.INTERNAL, "INTERNAL"),  # not one: INTERNAL
+        (RuntimeError("torn registry page"), grpc.StatusCode.INTERNAL, "INTERNAL"),  # not one
     ],
     ids=["zone-fault", "bug"],
 )
-def test_a_fault_in_a_group_ends_the_stream_after_every_item_is_logged(
+def test_a_fault_on_one_item_is_its_error_and_every_item_released_is_answered(
     tmp_path: Path, fault: Exception, code: grpc.StatusCode, reason: str
 ) -> None:
     with grpc_stack(tmp_path, batch_group=2) as stack:
@@ -345,19 +345,30 @@ def _fault_in_a_group(stack: Stack, fault: Exception, code: grpc.StatusCode, rea
         stream.send(item(BOB, 2), item(ALICE, 3))
         until(reader_waits_for_room, "items 2 and 3 wait, read")
         gate.set()
-        answered = [*first, *stream.answers(1)]
-        with pytest.raises(grpc.RpcError) as excinfo:
-            stream.answers(1)
+        answered = [*first, *stream.answers(3)]
+        # The stream goes on after the faulty group.
+        stream.send(item(ALICE, 4))
+        answered += stream.answers(1)
     finally:
         if stack.store.gate is not None:
             stack.store.gate.set()
-        stream.feed.put(None)
-        stream.channel.close()
-    assert [r.index for r in answered] == [0, 1]
-    assert excinfo.value.code() == code
-    # The faulty group is ONE commit and logs every item: BOB's request and its denial.
+        rest = stream.close()
+    assert rest == []
+    assert [r.index for r in answered] == [0, 1, 2, 3, 4]
+    bob_answer = answered[2]
+    assert bob_answer.HasField("error")
+    assert (bob_answer.error.code, bob_answer.error.reason) == (code.value[0], reason)
+    assert "torn" not in bob_answer.error.message  # a fault's own text stays inside
+    for n in (0, 1, 3, 4):
+        verify(stack, answered[n], f"nonce-of-item-{n:04d}")
+    # The faulty group (BOB, ALICE 3) is ONE commit: BOB's request and its denial, ALICE's
+    # release -- and ALICE's answer was delivered.
     events = [decode_leaf(leaf.leaf).event for leaf in stack.store.appends[before + 1][0]]
     requests = [e for e in events if isinstance(e, RequestReceived)]
     decisions = [e for e in events if isinstance(e, Decision)]
+    released = [e for e in events if isinstance(e, Release)]
     assert len(requests) == len(decisions) == 2
-    assert any(not d.allow and d.reasons == (reason,) for d in decisions)
+    assert [(d.allow, d.reasons) for d in decisions if not d.allow] == [(False, (reason,))]
+    assert [r.request_id for r in released] == [
+        eligibility_result(answered[3].result, "nonce-of-item-0003").request_id
+    ]

@@ -1,6 +1,7 @@
 """PersonChecks.check_eligibility_many (issue 15, CheckBatch's zone side): the unary call's
 steps and answers for each item, each item its own leaves and receipt, the group ONE commit
-of the real audit log; refusals are items, a fault is the group's once it is logged."""
+of the real audit log; refusals and an item's faults are items, only a fault before any
+item is the group's."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from enclave.persons import (
     PersonChecks,
     PurposeNotGranted,
 )
+from enclave.persons._batch import ItemFault
 from enclave.release import Caller
 from launcher.settings import AuditSettings
 from tests.support.audit_stores import RecordingStore
@@ -268,22 +270,54 @@ class _BrokenDirectory(FakeDirectory):
         return super().enrolments(person_id)
 
 
-def test_a_fault_raises_for_the_group_once_every_item_is_logged_denied(tmp_path: Path) -> None:
+def test_a_fault_is_the_items_answer_and_the_items_around_it_are_answered(
+    tmp_path: Path,
+) -> None:
+    # BOB's enrolment read raises a fault that is not a zone error: BOB is logged denied
+    # INTERNAL and answered with ItemFault (its cause kept for the operator); ALICE before it
+    # keeps her answer -- her single-use consent, consumed, is not lost -- and DAVE after it
+    # is still checked. Every item released in the commit is an item answered.
     base = standard_directory()
     directory = _BrokenDirectory(base.tokenizer, base.persons, base.enrolment_rows, base.bindings)
     w = World(tmp_path, directory)
     try:
-        w.consent(ALICE)
+        w.consent(ALICE, single_use=True)
         w.consent(BOB)
+        w.consent(DAVE)
+        answers = w.many([query(ALICE), query(BOB), query(DAVE)])
+        assert isinstance(answers[0], Answer)
+        verify(answers[0], query(ALICE).client_nonce)
+        assert isinstance(answers[1], ItemFault)
+        assert isinstance(answers[1].__cause__, RuntimeError)
+        assert answers[1].reason == "INTERNAL"
+        assert isinstance(answers[2], Answer)
+        events = w.group_events()
+        decisions = [e for e in events if isinstance(e, Decision)]
+        assert [d.allow for d in decisions] == [True, False, True]
+        assert decisions[1].reasons == ("INTERNAL",)
+        released = [e for e in events if isinstance(e, Release)]
+        assert len(released) == 2
+        assert {r.request_id for r in released} == {answers[0].request_id, answers[2].request_id}
+        # ALICE's consent was used once, by the answer she got.
+        assert isinstance(w.many([query(ALICE)])[0], ConsentRequired)
+    finally:
+        w.close()
+
+
+def test_a_fault_before_any_item_logs_every_item_denied_and_raises(tmp_path: Path) -> None:
+    def clock() -> dt.datetime:
+        raise RuntimeError("the clock went away")
+
+    w = World(tmp_path, clock=clock)
+    try:
         before = len(w.store.appends)
         with pytest.raises(RuntimeError):
-            w.checks.check_eligibility_many(PARTNER, [query(ALICE), query(BOB), query(DAVE)])
+            w.checks.check_eligibility_many(PARTNER, [query(ALICE), query(BOB)])
         assert len(w.store.appends) == before + 1
         events = w.group_events()
-        assert [type(e) for e in events] == [RequestReceived, Decision] * 3
+        assert [type(e) for e in events] == [RequestReceived, Decision] * 2
         decisions = [e for e in events if isinstance(e, Decision)]
-        assert [(d.allow, d.reasons) for d in decisions] == [(False, ("INTERNAL",))] * 3
-        assert isinstance(w.checks.check_eligibility_many(PARTNER, [query(ALICE)])[0], Answer)
+        assert [(d.allow, d.reasons) for d in decisions] == [(False, ("INTERNAL",))] * 2
     finally:
         w.close()
 
