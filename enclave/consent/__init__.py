@@ -26,7 +26,10 @@ consent is always tried first.
 **Concurrency.** Lookups do not queue behind writes or each other: the SQLite store reads on
 a read-only connection per thread (WAL readers), each read a fresh snapshot that sees every
 write committed before it; grants, revocations and consumption go through its one writer
-connection, and consumption is conditional, so a single-use consent is consumed once.
+connection, and consumption is conditional, so a single-use consent is consumed once. The
+lookup by token is answered from memory once read, kept in step by the store's own writes
+(after ``revoke`` or ``consume`` returns, no lookup answers from before it); the guardians'
+lookup always reads the database, so it costs the same for any number.
 
 Here: :mod:`~enclave.consent.interface` (the :class:`ConsentStore` Protocol the checks take and
 its value types), :func:`guardians_of` (the guardian rule), :class:`SqliteConsentStore`.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -155,6 +155,65 @@ def test_connections_of_finished_threads_are_closed(store: SqliteConsentStore) -
     thread = threading.Thread(target=lambda: first.append(read()))
     thread.start()
     thread.join()
-    find(store)  # a new thread's first read closes what the finished one left
+    store.exists("cns_none")  # another thread's first read closes what the finished one left
     with pytest.raises(sqlite3.ProgrammingError):
         first[0].execute("SELECT 1")
+
+
+class _WriteDuringRead:
+    """A reader connection whose read is overtaken by a write: the rows are read, then
+    ``write`` runs (on another thread, to its end), then the stale rows are returned."""
+
+    def __init__(self, db: sqlite3.Connection, write: Callable[[], object]) -> None:
+        self._db, self._write = db, write
+        self._wrote = False
+
+    def execute(self, sql: str, params: object) -> _Rows:
+        rows = self._db.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        if not self._wrote:  # the write's own reads (revoke returns the consent) pass through
+            self._wrote = True
+            writer = threading.Thread(target=self._write)
+            writer.start()
+            writer.join()
+        return _Rows(rows)
+
+
+class _Rows:
+    def __init__(self, rows: list[tuple[object, ...]]) -> None:
+        self._rows = rows
+
+    def fetchall(self) -> list[tuple[object, ...]]:
+        return self._rows
+
+
+@pytest.mark.parametrize("write", ["revoke", "consume"])
+def test_a_list_read_while_a_write_ran_is_not_kept(
+    store: SqliteConsentStore, monkeypatch: pytest.MonkeyPatch, write: str
+) -> None:
+    # The token lookup keeps what it read in memory -- unless a write began while it read:
+    # the write's generation is newer, so the stale list (the consent still unspent) is
+    # answered to that one racing lookup and dropped; the next lookup reads the write.
+    consent = grant(store, single_use=True)
+    at = T0 + DAY
+
+    def do_write() -> object:
+        if write == "revoke":
+            return store.revoke(consent.consent_ref, at)
+        return store.consume(consent, at)
+
+    overtaken = _WriteDuringRead(store._reader(), do_write)
+    monkeypatch.setattr(store, "_reader", lambda: overtaken)
+    assert find(store) == consent  # in flight when the write ran: may still see it
+    monkeypatch.undo()
+    assert find(store) is None
+
+
+def test_a_lookup_after_a_write_sees_it_not_the_kept_list(store: SqliteConsentStore) -> None:
+    first = grant(store, single_use=True)
+    assert find(store) == first  # now kept in memory
+    assert store.consume(first, T0 + DAY)
+    assert find(store) is None
+    second = grant(store, valid_until=T0 + 60 * DAY)
+    assert find(store) == second
+    store.revoke(second.consent_ref, T0 + DAY)
+    assert find(store) is None
