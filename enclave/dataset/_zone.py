@@ -9,6 +9,7 @@ at ingest (:mod:`enclave._index`): O(log n), no scan, no Parquet decoding.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,11 @@ class Zone:
         try:
             self._persons = TokenIndex.open(index, "persons")
             self._enrolments = GroupIndex.open(index, "enrolments")
+            # the record's fields by position: rows are read with one tolist() per lookup
+            # (issue 15: a field read off a numpy record costs a microsecond or more each)
+            self._enrolment_fields = operator.itemgetter(
+                *map(self._enrolments.records.dtype.names.index, _ENROLMENT_FIELDS)  # type: ignore[union-attr]
+            )
             self._by_holder = GroupIndex.open(index, "bindings_by_holder")
             self._by_member = GroupIndex.open(index, "bindings_by_member")
             # versions ingested before templates were sealed and indexed (issue 13) have none
@@ -166,17 +172,20 @@ class Zone:
         )
 
     def enrolments(self, person_id: int) -> tuple[EnrolmentRecord, ...]:
-        return tuple(
-            EnrolmentRecord(
-                scheme=bytes(r["scheme"]).decode(),
-                insured_region_code=bytes(r["insured_region_code"]).decode(),
-                start_date=_date(int(r["start_date"])),
-                end_date=None if int(r["end_date"]) == NULL_INT32 else _date(int(r["end_date"])),
-                status=bytes(r["status"]).decode(),
-                arrears_months=int(r["arrears_months"]),
+        records: list[EnrolmentRecord] = []
+        for row in self._enrolments.get(person_id).tolist():
+            scheme, region, start, end, status, arrears = self._enrolment_fields(row)
+            records.append(
+                EnrolmentRecord(
+                    scheme=scheme.decode(),
+                    insured_region_code=region.decode(),
+                    start_date=_date(start),
+                    end_date=None if end == NULL_INT32 else _date(end),
+                    status=status.decode(),
+                    arrears_months=int(arrears),
+                )
             )
-            for r in self._enrolments.get(person_id)
-        )
+        return tuple(records)
 
     def guardians(self, member_person_id: int, at: dt.datetime) -> tuple[int, ...]:
         """The holders the member is bound to at ``at``: the rule of
@@ -248,6 +257,15 @@ def inspect_zone(zone_dir: Path) -> ZoneSummary:
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptDataset from exc
 
+
+_ENROLMENT_FIELDS = (
+    "scheme",
+    "insured_region_code",
+    "start_date",
+    "end_date",
+    "status",
+    "arrears_months",
+)
 
 # Bindings per member read at once by :meth:`Zone.guardians` (more only for members with more).
 _GUARDIAN_WINDOW = 16
