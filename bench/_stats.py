@@ -47,9 +47,14 @@ def load_now() -> tuple[str, str]:
 
 
 def load_line() -> str:
-    """The load average to start a bench line with, and its warning when there is one."""
+    """The load average to start a bench line with, the warning inside its brackets when
+    there is one (``[load 2.10 1.63 1.14, above the 2 cores: a noisy number]``), so that the
+    line still reads in order."""
     average, warning = load_now()
-    return average + warning
+    if not warning:
+        return average
+    cores = os.cpu_count() or 1
+    return f"{average[:-1]}, above the {cores} cores: a noisy number]"
 
 
 def spread(values: Sequence[float], fmt: str) -> str:

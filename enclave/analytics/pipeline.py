@@ -379,13 +379,20 @@ class AggregateQueries:
                 else:
                     del self._in_flight_by_organization[organization]
 
-    def _begin(self, caller: Caller, method: str, purpose: str | None) -> _Call:
-        """Snapshot the policy, log the request, refuse a purpose the app does not hold."""
+    def _begin(
+        self, caller: Caller, method: str, purpose: str | None, *, effects: bool = False
+    ) -> _Call:
+        """Snapshot the policy, begin the request, refuse a purpose the app does not hold.
+
+        With ``effects`` (a run charges budget and counts runs, a submission stores the
+        query) the request leaf is durable first, and the decision and release follow in one
+        commit; a read (explain, get, list, budget) logs request, decision and release in ONE
+        commit (issue 15), as a refusal does."""
         policy = self._policies.current()  # one snapshot for the whole answer
         release = Releaser(self._audit, policy.version)
-        # Durable first: a run charges budget and counts runs, a submission stores the query
-        # (each after its request leaf); the decision and release follow in one commit.
-        request = release.log_now(release.begin(caller, method, purpose=purpose or ""))
+        request = release.begin(caller, method, purpose=purpose or "")
+        if effects:
+            request = release.log_now(request)
         call = _Call(policy, release, request, caller)
         if purpose is not None and caller.purposes is not None and purpose not in caller.purposes:
             call.refuse(PurposeNotGranted())
@@ -415,7 +422,7 @@ class AggregateQueries:
         :class:`QueryNotFound`, :class:`QueryNotRunnable`, :class:`QueryNotRun` and the gate's
         ``UnsupportedShape``.
         """
-        call = self._begin(caller, QUERY_RUN, asked.purpose)
+        call = self._begin(caller, QUERY_RUN, asked.purpose, effects=True)
         with self._in_flight(call):
             return self._answer(call, asked)
 
@@ -857,7 +864,7 @@ class AggregateQueries:
         view, or one its view's rule refuses only for reasons a steward may lift,
         :mod:`enclave.analytics._reviewable`) or REJECTED with every reason (not stored). A
         view not granted is a refusal."""
-        call = self._begin(caller, QUERY_SUBMIT, asked.purpose)
+        call = self._begin(caller, QUERY_SUBMIT, asked.purpose, effects=True)
         store = self._require_store(call)
         with self._in_flight(call):
             status, rejections, view = self._judge(call, asked)

@@ -202,12 +202,14 @@ class QueryReviews:
         self._default_epsilon = default_epsilon_micro
         self._clock = clock
 
-    def _begin(self, caller: Caller, method: str) -> _Call:
+    def _begin(self, caller: Caller, method: str, *, effects: bool = False) -> _Call:
         policy = self._policies.current()  # one snapshot for the whole answer
         release = Releaser(self._audit, policy.version)
-        # Durable first: an approval or rejection is a steward_action and a stored decision
-        # after its request leaf; the decision and release follow in one commit.
-        return _Call(policy, release, release.log_now(release.begin(caller, method)))
+        request = release.begin(caller, method)
+        # Durable first where the call has effects: an approval or rejection is a
+        # steward_action and a stored decision after its request leaf; the decision and
+        # release follow in one commit. A read (list, get) is ONE commit (issue 15).
+        return _Call(policy, release, release.log_now(request) if effects else request)
 
     def _released(
         self, call: _Call, value: _V, fields: receipts.ResultFields, client_nonce: str
@@ -289,7 +291,7 @@ class QueryReviews:
     ) -> Answer[ReviewDecision]:
         """Record the caller's approval of ``query_id`` under ``asked`` (see the module
         docstring); ACCEPTED once the view's number of approvals is reached."""
-        call = self._begin(caller, REVIEW_APPROVE)
+        call = self._begin(caller, REVIEW_APPROVE, effects=True)
         stored = self._stored(call, query_id)
         view = self._decidable_view(call, stored)
         conditions = self._conditions(call, asked, stored, view)
@@ -323,7 +325,7 @@ class QueryReviews:
     ) -> Answer[ReviewDecision]:
         """Record the caller's rejection of ``query_id`` with ``reason`` (the partner reads
         it; sealed, never logged): the query is REJECTED."""
-        call = self._begin(caller, REVIEW_REJECT)
+        call = self._begin(caller, REVIEW_REJECT, effects=True)
         stored = self._stored(call, query_id)
         view = self._decidable_view(call, stored)
         text = reason.strip()

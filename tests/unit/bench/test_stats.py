@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
+
 from bench._stats import goal, load_line, load_now, spread
 
 
@@ -18,6 +20,16 @@ def test_load_now_names_the_three_averages_and_warns_only_above_the_cores() -> N
     else:
         assert warning == ""
     assert load_line().startswith("[load ")
+
+
+@pytest.mark.parametrize(("one", "noisy"), [(0.5, False), (100.0, True)])
+def test_a_line_starts_with_the_load_and_its_warning_inside_the_brackets(
+    monkeypatch: pytest.MonkeyPatch, one: float, noisy: bool
+) -> None:
+    monkeypatch.setattr(os, "getloadavg", lambda: (one, 1.0, 0.25))
+    cores = os.cpu_count() or 1
+    warned = f"[load {one:.2f} 1.00 0.25, above the {cores} cores: a noisy number]"
+    assert load_line() == (warned if noisy else f"[load {one:.2f} 1.00 0.25]")
 
 
 def test_spread_is_min_median_max() -> None:

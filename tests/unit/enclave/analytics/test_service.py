@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ from enclave.analytics import (
     SqliteQueryStore,
     ViewNotGranted,
 )
-from enclave.audit import AuditLogTrail
+from enclave.audit import AuditLogTrail, decode_leaf
 from enclave.keys import open_keyring
 from enclave.persons import PurposeNotGranted
 from enclave.release import Caller
@@ -397,3 +398,33 @@ def test_the_column_kinds_name_only_released_columns(service: Service) -> None:
         ("suppressed", "suppressed"),
     )
     assert tuple(name for name, _ in value.columns) == tuple(value.table.column_names)
+
+
+def test_a_read_is_one_commit_and_a_call_with_effects_logs_its_request_first(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 15: explain, get, list and budget change nothing before their answer, so the
+    # request, decision and release are ONE commit; a submission stores the query and a run
+    # charges and counts, so each makes its request leaf durable first.
+    commits: list[list[str]] = []
+    append = service.store.append
+
+    def counted(leaves: Any, checkpoint: Any = None) -> None:
+        commits.append([type(decode_leaf(x.leaf).event).__name__ for x in leaves])
+        append(leaves, checkpoint)
+
+    monkeypatch.setattr(service.store, "append", counted)
+    asked = QueryRequest(UNDERWRITING, sql=BY_PROVINCE)
+    service.queries.explain(INSURER, asked)
+    submitted = service.queries.submit(INSURER, asked).value
+    service.queries.get(INSURER, submitted.query_id)
+    service.queries.list(INSURER, page_size=10, page_token="")
+    service.queries.answer(INSURER, QueryRequest(UNDERWRITING, query_id=submitted.query_id))
+    whole = ["RequestReceived", "Decision", "Release"]
+    assert commits[0] == whole  # explain
+    assert commits[1] == ["RequestReceived"]  # submit: the request before the stored query
+    assert commits[2] == ["Decision", "Release"]
+    assert commits[3] == whole  # get
+    assert commits[4] == whole  # list
+    assert commits[5] == ["RequestReceived"]  # run: the request before its effects
+    assert commits[-1][-2:] == ["Decision", "Release"]
