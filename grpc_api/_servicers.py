@@ -8,8 +8,9 @@ zone's (:class:`enclave.persons.PersonChecks`, given the purposes the token gran
 ``CheckBatch`` turns each item's refusal into an item error -- a fault of the zone on one item
 (UNAVAILABLE, INTERNAL) too, with the code the unary call would have failed with: the zone
 logged it, and any item of the group it released, so every item of a group is answered
-(issue 15). A fault of the group itself (the audit log is down: nothing was released) ends the
-stream.
+(issue 15). An INTERNAL item (a bug on that item) lets the stream go on; an UNAVAILABLE one
+(the zone's dataset, keyring or a store is down) ends the stream UNAVAILABLE once its group is
+answered, and so does a fault of the group itself (the audit log is down: nothing released).
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         """Admit, check and answer one group, in order; raises what ends the stream (a
         refused admission, the stream's cap) after the items before it, or a fault of the
         whole group (the audit log is down) before any of it."""
-        stop: Exception | None = None
+        stop: BaseException | None = None
         admitted: list[tuple[eligibility_pb2.CheckRequest, Principal]] = []
         for k, item in enumerate(items):
             if first + k >= self._max_batch_items:
@@ -175,9 +176,16 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 if queries
                 else []
             )
+            outage: BaseException | None = None
             for k, outcome in enumerate(outcomes):
                 answer = next(answers) if isinstance(outcome, EligibilityQuery) else outcome
                 yield self._item(first + k, answer)
+                if outage is None and isinstance(answer, BaseException) and _unavailable(answer):
+                    outage = answer
+            # The zone is down for this group (its dataset, keyring or a store): every item
+            # of it is answered, then the stream ends UNAVAILABLE as a unary call would, so a
+            # client retries later instead of reading a stream of outages as refusals.
+            stop = outage or stop
         if stop is not None:
             raise stop
 
@@ -198,6 +206,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 extra={
                     "method": _BATCH,
                     "index": index,
+                    "audit_request_id": getattr(answer, "request_id", ""),
                     "status": refusal.code.name,
                     "reason": refusal.reason,
                     "error": type(cause).__name__,
@@ -209,6 +218,10 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 code=refusal.code.value[0], reason=refusal.reason, message=refusal.message
             ),
         )
+
+
+def _unavailable(answer: BaseException) -> bool:
+    return refusal_for(answer).code is grpc.StatusCode.UNAVAILABLE
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):

@@ -144,6 +144,8 @@ class SqliteConsentStore:
         with self._cache_lock:
             found = self._by_token.get(key)
             generation = self._generation
+        if self._closed:
+            raise sqlite3.ProgrammingError("the consent store is closed")
         if found is not None:
             return found
         partner, purpose, token = key
@@ -159,9 +161,10 @@ class SqliteConsentStore:
         found = tuple((_row(row), row[5], row[6]) for row in rows)
         with self._cache_lock:
             if self._generation == generation:
-                if len(self._by_token) >= self._cached_tokens:
+                while self._by_token and len(self._by_token) >= self._cached_tokens:
                     self._by_token.pop(next(iter(self._by_token)))
-                self._by_token[key] = found
+                if self._cached_tokens > 0:
+                    self._by_token[key] = found
         return found
 
     def close(self) -> None:
@@ -322,12 +325,15 @@ class SqliteConsentStore:
         exactly one wins, whatever their read connections saw."""
         if not consent.single_use:
             return True
-        key = (consent.partner, consent.purpose, consent.person_token)
         with self._lock:
-            self._forget(key)
-            cursor = self._db.execute(
-                "UPDATE consents SET used_at = ? WHERE consent_ref = ? AND used_at IS NULL",
+            # a new generation (and the value's key dropped); the row's own key, from the
+            # database, is dropped once the UPDATE committed -- never trust the value's fields
+            self._forget((consent.partner, consent.purpose, consent.person_token))
+            rows = self._db.execute(
+                "UPDATE consents SET used_at = ? WHERE consent_ref = ? AND used_at IS NULL "
+                "RETURNING partner, purpose, person_token",
                 (_ts(at), consent.consent_ref),
-            )
-            self._forget(key)
-        return cursor.rowcount == 1
+            ).fetchall()
+            for partner, purpose, token in rows:
+                self._forget((str(partner), str(purpose), bytes(token)))
+        return len(rows) == 1

@@ -53,6 +53,7 @@ class ItemFault(ZoneError):  # noqa: N818 (names of the zone API)
     have failed."""
 
     default_message = "the zone could not answer this item"
+    request_id = ""  # the item's audit request id, once it is logged
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ def check_eligibility_many(
         if isinstance(outcome, EligibilityDecision) and done.receipt is not None:
             answers.append(Answer(outcome, done.receipt, done.request.request_id))
         elif isinstance(outcome, ZoneError):
+            if isinstance(outcome, ItemFault):  # the operator's way to its audit leaves
+                outcome.request_id = done.request.request_id
             answers.append(outcome)
         else:  # pragma: no cover (settle_group hands a receipt to every allowed item)
             raise RuntimeError("an allowed item has no receipt")

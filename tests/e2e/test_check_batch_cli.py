@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from enclave.errors import NoDataset
 from launcher.cli import main
 from tests.support.grpc_stack import Stack, grpc_stack
 from tests.support.person_fakes import ALICE, BOB, CAROL, DAVE, KEY_NAME
@@ -252,3 +253,27 @@ def test_a_missing_file_exits_66_and_a_bad_parquet_column_65(
     )
     assert code == 65 and "column id_number is int64, not a string" in stderr
     assert not out.exists()
+
+
+def test_an_outage_of_the_zone_exits_69_not_as_refused_rows(
+    stack: Stack,
+    files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The dataset gone for every person (review of issue 15): the stream ends UNAVAILABLE once
+    # the group is answered, so the command says "unavailable, retry" (69), never a complete
+    # file of refused rows with 65.
+    def person_by_token(token: bytes) -> object:
+        raise NoDataset()
+
+    monkeypatch.setattr(stack.directory, "person_by_token", person_by_token)
+    batch = tmp_path / "renewals.csv"
+    batch.write_text(_csv_text([ALICE, BOB, CAROL, ALICE]))
+    out = tmp_path / "results.csv"
+    code, _, stderr = _run(
+        stack, files, monkeypatch, capsys, "--batch", str(batch), "--out", str(out)
+    )
+    assert code == 69, stderr
+    assert ALICE not in stderr

@@ -314,10 +314,20 @@ def test_a_cancel_mid_stream_leaves_no_reader_thread(tmp_path: Path, waiting: st
     ids=["zone-fault", "bug"],
 )
 def test_a_fault_on_one_item_is_its_error_and_every_item_released_is_answered(
-    tmp_path: Path, fault: Exception, code: grpc.StatusCode, reason: str
+    tmp_path: Path,
+    fault: Exception,
+    code: grpc.StatusCode,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with grpc_stack(tmp_path, batch_group=2) as stack:
         _fault_in_a_group(stack, fault, code, reason)
+    # The operator's line: the item's audit request id and the error's kind, never its text.
+    (failed,) = [r for r in caplog.records if r.getMessage() == "batch_item_failed"]
+    assert failed.status == code.name and failed.error == type(fault).__name__  # type: ignore[attr-defined]
+    if code is grpc.StatusCode.INTERNAL:  # a bug: the line leads to the item's audit leaves
+        assert failed.audit_request_id  # type: ignore[attr-defined]
+    assert "torn" not in str(vars(failed))
     until(lambda: not readers(), "the reader ended with the stream")
 
 
@@ -346,20 +356,26 @@ def _fault_in_a_group(stack: Stack, fault: Exception, code: grpc.StatusCode, rea
         until(reader_waits_for_room, "items 2 and 3 wait, read")
         gate.set()
         answered = [*first, *stream.answers(3)]
-        # The stream goes on after the faulty group.
-        stream.send(item(ALICE, 4))
-        answered += stream.answers(1)
+        if code is grpc.StatusCode.INTERNAL:  # a bug on one item: the stream goes on
+            stream.send(item(ALICE, 4))
+            answered += stream.answers(1)
+        else:  # the zone is down: the group answered, then the stream ends as a call would
+            with pytest.raises(grpc.RpcError) as ended:
+                stream.answers(1)
+            assert ended.value.code() is grpc.StatusCode.UNAVAILABLE
     finally:
         if stack.store.gate is not None:
             stack.store.gate.set()
-        rest = stream.close()
+        rest = stream.close() if code is grpc.StatusCode.INTERNAL else []
+        stream.channel.close()
     assert rest == []
-    assert [r.index for r in answered] == [0, 1, 2, 3, 4]
+    assert [r.index for r in answered] == [0, 1, 2, 3, 4][: len(answered)]
+    assert len(answered) == (5 if code is grpc.StatusCode.INTERNAL else 4)
     bob_answer = answered[2]
     assert bob_answer.HasField("error")
     assert (bob_answer.error.code, bob_answer.error.reason) == (code.value[0], reason)
     assert "torn" not in bob_answer.error.message  # a fault's own text stays inside
-    for n in (0, 1, 3, 4):
+    for n in (0, 1, 3, 4)[: len(answered) - 1]:
         verify(stack, answered[n], f"nonce-of-item-{n:04d}")
     # The faulty group (BOB, ALICE 3) is ONE commit: BOB's request and its denial, ALICE's
     # release -- and ALICE's answer was delivered.
