@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -88,6 +88,24 @@ def _run(
     return code, out, err
 
 
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(
+    stack: Stack,
+    files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Run:
+    """``dataward check`` with these arguments against the stack: its exit code, stdout, stderr."""
+
+    def call(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        return _run(stack, files, monkeypatch, capsys, *args, stdin=stdin)
+
+    return call
+
+
 def _no_ids_in(path: Path) -> None:
     raw = path.read_bytes()
     assert not any(number.encode() in raw for number in ALL_IDS), "an ID number was written"
@@ -120,18 +138,13 @@ def _assert_rows(rows: list[dict[str, str]]) -> None:
 
 
 def test_a_csv_file_in_a_csv_file_out_by_row_number_never_the_id_number(
-    stack: Stack,
-    files: dict[str, Path],
+    run: Run,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     batch = tmp_path / "renewals.csv"
     batch.write_text(_csv_text(ROWS))
     out = tmp_path / "results.csv"
-    code, stdout, stderr = _run(
-        stack, files, monkeypatch, capsys, "--batch", str(batch), "--out", str(out)
-    )
+    code, stdout, stderr = run("--batch", str(batch), "--out", str(out))
     # some rows refused: the output is written, and the exit says so
     assert code == 65, stderr
     assert "4 of 8 rows were refused" in stderr
@@ -145,18 +158,10 @@ def test_a_csv_file_in_a_csv_file_out_by_row_number_never_the_id_number(
     assert not list(tmp_path.glob(".*partial"))
 
 
-def test_stdin_in_parquet_out_and_an_all_answered_run_exits_0(
-    stack: Stack,
-    files: dict[str, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_stdin_in_parquet_out_and_an_all_answered_run_exits_0(run: Run, tmp_path: Path) -> None:
     out = tmp_path / "results.parquet"
     ids = [ALICE, BOB, CAROL, ALICE, BOB]  # five rows over two streams of three
-    code, stdout, stderr = _run(
-        stack, files, monkeypatch, capsys, "--batch", "-", "--out", str(out), stdin=_csv_text(ids)
-    )
+    code, stdout, stderr = run("--batch", "-", "--out", str(out), stdin=_csv_text(ids))
     assert code == 0, stderr
     assert "5 rows checked" in stdout and "0 refused" in stdout
     assert "check: rows 5" in stderr  # stdin: a count, the total unknown
@@ -175,25 +180,15 @@ def test_stdin_in_parquet_out_and_an_all_answered_run_exits_0(
     assert table.column("eligible").to_pylist() == [True, False, False, True, False]
     _no_ids_in(out)
     # an existing --out is refused (73) unless --force
-    code, _, stderr = _run(
-        stack, files, monkeypatch, capsys, "--batch", "-", "--out", str(out), stdin=_csv_text(ids)
-    )
+    code, _, stderr = run("--batch", "-", "--out", str(out), stdin=_csv_text(ids))
     assert code == 73 and "give --force" in stderr
 
 
-def test_a_parquet_file_in(
-    stack: Stack,
-    files: dict[str, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_a_parquet_file_in(run: Run, tmp_path: Path) -> None:
     batch = tmp_path / "renewals.parquet"
     pq.write_table(pa.table({"id_number": ROWS, "consent_ref": [""] * len(ROWS)}), batch)
     out = tmp_path / "results.csv"
-    code, _, stderr = _run(
-        stack, files, monkeypatch, capsys, "--batch", str(batch), "--out", str(out)
-    )
+    code, _, stderr = run("--batch", str(batch), "--out", str(out))
     assert code == 65 and "4 of 8 rows were refused" in stderr
     with out.open(newline="") as f:
         _assert_rows(list(csv.DictReader(f)))
@@ -211,13 +206,11 @@ def test_a_parquet_file_in(
     ids=["no-header", "other-column", "empty", "not-utf8"],
 )
 def test_a_bad_file_exits_65_naming_the_row_or_column_never_a_value(
+    run: Run,
     content: str,
     says: str,
     stack: Stack,
-    files: dict[str, Path],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     batch = tmp_path / "bad.csv"
     if says.startswith("line 2 is not"):
@@ -226,41 +219,28 @@ def test_a_bad_file_exits_65_naming_the_row_or_column_never_a_value(
         batch.write_text(content)
     out = tmp_path / "results.csv"
     before = len(stack.store.appends)
-    code, _, stderr = _run(
-        stack, files, monkeypatch, capsys, "--batch", str(batch), "--out", str(out)
-    )
+    code, _, stderr = run("--batch", str(batch), "--out", str(out))
     assert code == 65 and says in stderr, stderr
     assert "张伟" not in stderr
     assert not out.exists() and len(stack.store.appends) == before  # nothing checked
 
 
-def test_a_missing_file_exits_66_and_a_bad_parquet_column_65(
-    stack: Stack,
-    files: dict[str, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_a_missing_file_exits_66_and_a_bad_parquet_column_65(run: Run, tmp_path: Path) -> None:
     out = tmp_path / "results.csv"
-    code, _, stderr = _run(
-        stack, files, monkeypatch, capsys, "--batch", str(tmp_path / "nope.csv"), "--out", str(out)
-    )
+    code, _, stderr = run("--batch", str(tmp_path / "nope.csv"), "--out", str(out))
     assert code == 66 and "no such file" in stderr
     typed = tmp_path / "typed.parquet"
     pq.write_table(pa.table({"id_number": [1, 2]}), typed)
-    code, _, stderr = _run(
-        stack, files, monkeypatch, capsys, "--batch", str(typed), "--out", str(out)
-    )
+    code, _, stderr = run("--batch", str(typed), "--out", str(out))
     assert code == 65 and "column id_number is int64, not a string" in stderr
     assert not out.exists()
 
 
 def test_an_outage_of_the_zone_exits_69_not_as_refused_rows(
+    run: Run,
     stack: Stack,
-    files: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The dataset gone for every person (review of issue 15): the stream ends UNAVAILABLE once
     # the group is answered, so the command says "unavailable, retry" (69), never a complete
@@ -272,8 +252,6 @@ def test_an_outage_of_the_zone_exits_69_not_as_refused_rows(
     batch = tmp_path / "renewals.csv"
     batch.write_text(_csv_text([ALICE, BOB, CAROL, ALICE]))
     out = tmp_path / "results.csv"
-    code, _, stderr = _run(
-        stack, files, monkeypatch, capsys, "--batch", str(batch), "--out", str(out)
-    )
+    code, _, stderr = run("--batch", str(batch), "--out", str(out))
     assert code == 69, stderr
     assert ALICE not in stderr
