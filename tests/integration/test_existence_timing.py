@@ -77,10 +77,20 @@ def test_the_statistic_sees_a_real_difference() -> None:
     assert abs(mann_whitney_z(fast, [x + 0.0 for x in fast])) < 1e-9
 
 
+World = tuple[PersonChecks, str, str, str, list[str]]
+
+
 @pytest.fixture(scope="module")
-def checks(tmp_path_factory: pytest.TempPathFactory) -> tuple[PersonChecks, str, str, str]:
+def checks(world: World) -> tuple[PersonChecks, str, str, str]:
+    return world[:4]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The zone's checks, a plain and a bound person, an unknown number, and the numbers of
+    every person bound to a holder (the guardians' lookup runs on their holders' ids)."""
     root = tmp_path_factory.mktemp("timing")
-    source = make_source(200)
+    source = make_source(600)
     zone_dir = root / "zone"
     init_zone(zone_dir, MASTER_KEY)
     keyring = open_keyring(zone_dir, MASTER_KEY)
@@ -100,7 +110,8 @@ def checks(tmp_path_factory: pytest.TempPathFactory) -> tuple[PersonChecks, str,
         for n in (base + str(d) for d in range(10))
         if n + check_character(n) not in ids
     )
-    return checks, plain, bound, unknown
+    member_ids = [i for i, p in zip(ids, person_ids, strict=True) if p in members]
+    return checks, plain, bound, unknown, member_ids
 
 
 def _timings(
@@ -155,3 +166,55 @@ def test_a_known_person_without_consent_takes_as_long_as_an_unknown_number(
         f"unknown {median[1] / 1e3:.1f} us, Mann-Whitney z = {z:.2f}"
     )
     assert abs(z) < 5, f"refusals differ in time: z = {z:.2f} (medians {median} ns)"
+
+
+FRESH = 120  # numbers of each kind asked once each: no lookup of them is in memory yet
+
+
+def _fresh_numbers(ids: list[str], taken: set[str], count: int) -> list[str]:
+    """``count`` valid numbers the registry does not hold, none asked before."""
+    found: list[str] = []
+    for prefix in dict.fromkeys(i[:14] for i in ids):
+        for d in range(900, 1000):  # sequences the source never gives
+            n = f"{prefix}{d:03d}"
+            number = n + check_character(n)
+            if number not in taken and number not in found:
+                found.append(number)
+            if len(found) == count:
+                return found
+    raise AssertionError("not enough unknown numbers")
+
+
+def test_a_first_lookup_of_a_known_person_takes_as_long_as_of_an_unknown_number(
+    world: World,
+) -> None:
+    # The consent store answers a token it has read before from memory (issue 15): a number
+    # asked for the first time reads the database whether the registry holds it or not, and
+    # the guardians' lookup always does, so the first refusal of a known person must take as
+    # long as that of an unknown number.
+    # Bound members: for them the guardians' lookup asks real holders' ids, where a memory
+    # of person ids would answer an unknown number's (nobody's) from memory and theirs not.
+    zone_checks, plain, bound, unknown, bound_members = world
+    known = [i for i in bound_members if i not in (plain, bound)][: FRESH + 20]
+    assert len(known) == FRESH + 20
+    strangers = _fresh_numbers(known, {*bound_members, plain, bound, unknown}, FRESH + 20)
+    warm = known[FRESH:] + strangers[FRESH:]
+    order = [(n, True) for n in known[:FRESH]] + [(n, False) for n in strangers[:FRESH]]
+    random.Random(9).shuffle(order)
+
+    def check(number: str) -> object:
+        return zone_checks.check_eligibility(
+            PARTNER, EligibilityQuery(number, Benefit.OUTPATIENT, None, UW)
+        )
+
+    refused = _refused(check)
+    for number in warm:  # the code paths warm, none of the measured numbers asked
+        refused(number)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for number, is_known in order:
+        start = time.perf_counter_ns()
+        refused(number)
+        times[is_known].append(time.perf_counter_ns() - start)
+    z = mann_whitney_z(times[True], times[False])
+    print(f"\nfirst lookups: Mann-Whitney z = {z:.2f}")
+    assert abs(z) < 5, f"first refusals differ in time: z = {z:.2f}"
