@@ -75,7 +75,8 @@ class ReceiptSource(Protocol):
 
 
 _BATCH = "/dataward.v1.EligibilityService/CheckBatch"
-# An item refused with one of these codes is the zone's fault, not the item's: end the stream.
+# An item refused with one of these codes is the zone's fault, not the item's: still that item's
+# error, but the operator's log gets a batch_item_failed line (UNAVAILABLE also ends the stream).
 _FAULTS = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
 _log = logging.getLogger("dataward.grpc")
 
@@ -146,9 +147,10 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         first: int,
         context: grpc.ServicerContext,
     ) -> Iterator[eligibility_pb2.CheckBatchResponse]:
-        """Admit, check and answer one group, in order; raises what ends the stream (a
-        refused admission, the stream's cap) after the items before it, or a fault of the
-        whole group (the audit log is down) before any of it."""
+        """Admit, check and answer one group, in order; raises what ends the stream -- a
+        refused admission or the stream's cap after the items before it, an UNAVAILABLE item
+        after the whole group, a fault of the group itself (the audit log is down) before
+        any of it."""
         stop: BaseException | None = None
         admitted: list[tuple[eligibility_pb2.CheckRequest, Principal]] = []
         for k, item in enumerate(items):
