@@ -11,7 +11,8 @@ token checks. The launcher's ``[grpc]`` settings section is both.
 
 Every call's outcome goes to the operational log (logger ``dataward.grpc``) and, given a
 :class:`CallMetrics`, to Prometheus metrics (:mod:`grpc_api._observe`); the caller gets the
-call's request id as initial metadata (:data:`REQUEST_ID_KEY`).
+call's request id in the trailing metadata, a streaming call's in its initial metadata too
+(:data:`REQUEST_ID_KEY`).
 """
 
 from grpc_api._guard import METHOD_SCOPES

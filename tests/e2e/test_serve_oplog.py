@@ -64,7 +64,7 @@ def _refused_check(
         with pytest.raises(grpc.RpcError) as refused:
             stub.Check(request, metadata=metadata, timeout=10)
     error: Any = refused.value
-    request_id = dict(error.initial_metadata() or ()).get(REQUEST_ID_KEY, "")
+    request_id = dict(error.trailing_metadata() or ()).get(REQUEST_ID_KEY, "")
     return error.code(), error.details(), request_id
 
 

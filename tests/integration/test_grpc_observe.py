@@ -1,7 +1,8 @@
 """The observing interceptor over a real gRPC server on port 0 (the health service stands for
 any servicer): a successful call slower than ``slow_ms`` is ``call_slow``, a fast one ``call``
 at DEBUG only, a refused one ``call_refused`` with its status; every call gets a request id
-as initial metadata, and is counted by method and status."""
+in its trailing metadata (a streaming call in its initial metadata too), and is counted by
+method and status."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from concurrent import futures
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from prometheus_client import CollectorRegistry
 
 from grpc_api import REQUEST_ID_KEY, CallMetrics
@@ -58,7 +61,7 @@ def test_outcomes_are_logged_by_kind_with_request_ids(
     with caplog.at_level(logging.DEBUG, logger="dataward.grpc"):
         answer, call = stub.Check.with_call(health_pb2.HealthCheckRequest(service=""), timeout=5)
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
-        request_id = dict(call.initial_metadata())[REQUEST_ID_KEY]
+        request_id = dict(call.trailing_metadata())[REQUEST_ID_KEY]
         with pytest.raises(grpc.RpcError) as refused:
             stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5)
         assert refused.value.code() is grpc.StatusCode.NOT_FOUND
@@ -115,9 +118,14 @@ def _failing_server(interceptor: ObserveInterceptor) -> tuple[grpc.Server, int]:
     def down(_request: bytes, context: grpc.ServicerContext) -> bytes:
         abort(context, Unavailable("the zone cannot record the request now; retry later"))
 
+    def stream(_request: bytes, _context: grpc.ServicerContext) -> Iterator[bytes]:
+        yield b"one"
+        yield b"two"
+
     handlers = {
         "Bug": grpc.unary_unary_rpc_method_handler(bug),
         "Down": grpc.unary_unary_rpc_method_handler(down),
+        "Stream": grpc.unary_stream_rpc_method_handler(stream),
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=[interceptor])
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.Svc", handlers),))
@@ -154,3 +162,34 @@ def test_failures_are_errors_with_their_reason_never_their_message(
         ("ERROR", "call_failed", "t.Svc/Down", "UNAVAILABLE", "UNAVAILABLE"),
     ]
     assert "110101199003077777" not in repr([vars(r) for r in lines])
+
+
+def test_the_request_id_rides_with_a_refusals_status_details_and_a_streams_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The request id is added to the servicer's own trailing metadata, never in place of it:
+    a refusal keeps its ErrorInfo reason (what the SDK reads). A stream gets the id at its
+    start as well, the same id at its end."""
+    server, port = _failing_server(ObserveInterceptor())
+    try:
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+            caplog.at_level(logging.INFO, logger="dataward.grpc"),
+        ):
+            with pytest.raises(grpc.RpcError) as failed:
+                channel.unary_unary("/t.Svc/Down", None, None)(b"", timeout=5)
+            stream = channel.unary_stream("/t.Svc/Stream", None, None)(b"", timeout=5)
+            first = dict(stream.initial_metadata())[REQUEST_ID_KEY]
+            assert list(stream) == [b"one", b"two"]
+            last = dict(stream.trailing_metadata())[REQUEST_ID_KEY]
+    finally:
+        server.stop(None)
+    error: grpc.Call = failed.value  # type: ignore[assignment]
+    refused_id = dict(error.trailing_metadata())[REQUEST_ID_KEY]
+    status = rpc_status.from_call(error)
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info) and info.reason == "UNAVAILABLE"
+    logged = [r for r in caplog.records if r.name == "dataward.grpc"]
+    assert [r.request_id for r in logged] == [refused_id]  # type: ignore[attr-defined]
+    assert first == last and len(first) == 16 and first != refused_id
