@@ -54,6 +54,7 @@ from enclave.audit import AuditEvent, Decision, Release, RequestReceived, encode
 from enclave.dataset import Zone, ingest
 from enclave.keys import init_zone, normalize, open_keyring
 from enclave.persons import Benefit, decide_eligibility, field_problem, validate_id_number
+from enclave.release import new_request_id
 
 MASTER_KEY = b"bench master key, not a secret"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -186,8 +187,12 @@ def main() -> None:
             coverage_class=decision.coverage_class,
             reasons=decision.reasons,
         )
-        request_id = uuid.uuid4().hex
-        step("uuid4().hex (a request id)", lambda: uuid.uuid4().hex)
+        request_id = new_request_id()
+        step(
+            "a request id (new_request_id; before: uuid4().hex)",
+            new_request_id,
+            lambda: uuid.uuid4().hex,
+        )
         step(
             "receipts.result_hash",
             lambda: receipts.result_hash(

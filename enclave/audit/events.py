@@ -45,7 +45,7 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # matches one (consent references), never as is otherwise.
 #: a zone-issued consent reference: ``cns_`` and 24 URL-safe base64 characters
 CONSENT_REF = re.compile(r"cns_[A-Za-z0-9_-]{24}")
-#: a zone-issued request id: 32 lowercase hex digits (a UUID4's hex)
+#: a zone-issued request id: 32 lowercase hex digits (a UUIDv7's, release.new_request_id)
 REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 # Names the zone or its portal gave: client ids, organizations, methods, purposes, reasons,
 # policy versions, actions. No spaces, nothing past 128 characters.

@@ -27,7 +27,6 @@ request (see below).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -44,7 +43,7 @@ from enclave.audit.events import (
     RequestReceived,
     StewardAction,
 )
-from enclave.release import LoggedAnswer, LoggedDecision, LoggedRequest
+from enclave.release import LoggedAnswer, LoggedDecision, LoggedRequest, new_request_id
 
 __all__ = ["ACCESS_POLICY_VERSION", "AuditLogRefusals", "AuditLogTrail", "RefusalTrail"]
 
@@ -338,7 +337,7 @@ class AuditLogRefusals:
     def refusal(
         self, *, client_id: str, organization: str, method: str, purpose: str, reason: str
     ) -> None:
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         self._log.append_many(
             (
                 RequestReceived(

@@ -17,6 +17,7 @@ from enclave.release._skeleton import (
     Request,
     Settled,
     answers,
+    new_request_id,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "Request",
     "Settled",
     "answers",
+    "new_request_id",
 ]
