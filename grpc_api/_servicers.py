@@ -120,9 +120,11 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         # and what has arrived is checked as one group: one zone call, one audit commit. Each
         # item is still admitted like a unary call (token expiry and revocation, scope, one
         # rate-limit token, deadline); a refused admission ends the stream with its status
-        # once the items before it are answered.
-        reader: StreamReader[eligibility_pb2.CheckBatchRequest] = StreamReader(
-            request_iterator, bound=self._batch_group
+        # once the items before it are answered. A packed stream (its first message carries
+        # `items`) is answered a group per response.
+        form = _Form()
+        reader: StreamReader[eligibility_pb2.CheckRequest] = StreamReader(
+            _items(request_iterator, form), bound=self._batch_group
         )
         # The call's end (a cancel too) stops the reader, even while this generator is
         # suspended and never resumed (gRPC drops a cancelled call's response iterator).
@@ -132,7 +134,8 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         try:
             while True:
                 items, ending = reader.take(self._batch_group)
-                yield from self._group(items, index, context)
+                # form.packed was set by the reader before it handed out the first item
+                yield from self._group(items, index, context, packed=form.packed)
                 index += len(items)
                 if ending is not None:
                     if ending.error is None or not context.is_active():
@@ -143,14 +146,16 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
 
     def _group(
         self,
-        items: Sequence[eligibility_pb2.CheckBatchRequest],
+        items: Sequence[eligibility_pb2.CheckRequest],
         first: int,
         context: grpc.ServicerContext,
+        *,
+        packed: bool,
     ) -> Iterator[eligibility_pb2.CheckBatchResponse]:
-        """Admit, check and answer one group, in order; raises what ends the stream -- a
-        refused admission or the stream's cap after the items before it, an UNAVAILABLE item
-        after the whole group, a fault of the group itself (the audit log is down) before
-        any of it."""
+        """Admit, check and answer one group, in order (packed: in one response); raises what
+        ends the stream -- a refused admission or the stream's cap after the items before it,
+        an UNAVAILABLE item after the whole group, a fault of the group itself (the audit log
+        is down) before any of it."""
         stop: BaseException | None = None
         admitted: list[tuple[eligibility_pb2.CheckRequest, Principal]] = []
         for k, item in enumerate(items):
@@ -158,7 +163,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 stop = TooManyItems(self._max_batch_items)
                 break
             try:
-                admitted.append((item.item, self._guard.admit(_BATCH, context)))
+                admitted.append((item, self._guard.admit(_BATCH, context)))
             except Exception as exc:  # logged by the guard: the stream ends with it
                 stop = exc
                 break
@@ -179,11 +184,22 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 else []
             )
             outage: BaseException | None = None
+            answered: list[eligibility_pb2.CheckBatchItem] = []
             for k, outcome in enumerate(outcomes):
                 answer = next(answers) if isinstance(outcome, EligibilityQuery) else outcome
-                yield self._item(first + k, answer)
+                result, error = self._outcome(first + k, answer)
+                if packed:
+                    answered.append(
+                        eligibility_pb2.CheckBatchItem(index=first + k, result=result, error=error)
+                    )
+                else:
+                    yield eligibility_pb2.CheckBatchResponse(
+                        index=first + k, result=result, error=error
+                    )
                 if outage is None and isinstance(answer, BaseException) and _unavailable(answer):
                     outage = answer
+            if answered:
+                yield eligibility_pb2.CheckBatchResponse(items=answered)
             # The zone is down for this group (its dataset, keyring or a store): every item
             # of it is answered, then the stream ends UNAVAILABLE as a unary call would, so a
             # client retries later instead of reading a stream of outages as refusals.
@@ -191,14 +207,15 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         if stop is not None:
             raise stop
 
-    def _item(
+    def _outcome(
         self, index: int, answer: Answer[EligibilityDecision] | BaseException
-    ) -> eligibility_pb2.CheckBatchResponse:
+    ) -> tuple[eligibility_pb2.CheckResponse | None, eligibility_pb2.ItemError | None]:
+        """One item's outcome: its result, or its error."""
         if isinstance(answer, Answer):
             result = convert.decision_to_proto(
                 answer.value, answer.receipt, request_id=answer.request_id
             )
-            return eligibility_pb2.CheckBatchResponse(index=index, result=result)
+            return result, None
         refusal = refusal_for(answer)
         if refusal.code in _FAULTS:  # logged by the zone, answered like the others; the
             # operator sees its kind, never its message (it may hold a value)
@@ -214,12 +231,33 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                     "error": type(cause).__name__,
                 },
             )
-        return eligibility_pb2.CheckBatchResponse(
-            index=index,
-            error=eligibility_pb2.ItemError(
-                code=refusal.code.value[0], reason=refusal.reason, message=refusal.message
-            ),
+        error = eligibility_pb2.ItemError(
+            code=refusal.code.value[0], reason=refusal.reason, message=refusal.message
         )
+        return None, error
+
+
+class _Form:
+    """Whether a CheckBatch stream is packed: decided by its first message (None before)."""
+
+    packed: bool = False
+
+
+def _items(
+    messages: Iterator[eligibility_pb2.CheckBatchRequest], form: _Form
+) -> Iterator[eligibility_pb2.CheckRequest]:
+    """The stream's items, one at a time (the reader takes a slot per item, so a packed
+    message holds no more of the reader's bound than its items one by one)."""
+    first = True
+    for message in messages:
+        if first:
+            form.packed, first = len(message.items) > 0, False
+        if not message.items:
+            yield message.item
+            continue
+        if message.HasField("item"):
+            raise InvalidRequest("items", "a message carries item or items, not both")
+        yield from message.items
 
 
 def _unavailable(answer: BaseException) -> bool:

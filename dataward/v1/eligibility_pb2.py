@@ -25,29 +25,31 @@ _sym_db = _symbol_database.Default()
 from dataward.v1 import common_pb2 as dataward_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64\x61taward/v1/eligibility.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\xbc\x01\n\x0c\x43heckRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12%\n\x07\x62\x65nefit\x18\x02 \x01(\x0e\x32\x14.dataward.v1.Benefit\x12 \n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x11.dataward.v1.Date\x12%\n\x07purpose\x18\x04 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x13\n\x0b\x63onsent_ref\x18\x05 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"\xad\x01\n\rCheckResponse\x12\x10\n\x08\x65ligible\x18\x01 \x01(\x08\x12\x32\n\x0e\x63overage_class\x18\x02 \x01(\x0e\x32\x1a.dataward.v1.CoverageClass\x12/\n\x07reasons\x18\x03 \x03(\x0e\x32\x1e.dataward.v1.EligibilityReason\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt\"<\n\x11\x43heckBatchRequest\x12\'\n\x04item\x18\x01 \x01(\x0b\x32\x19.dataward.v1.CheckRequest\":\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x85\x01\n\x12\x43heckBatchResponse\x12\r\n\x05index\x18\x01 \x01(\x04\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.dataward.v1.CheckResponseH\x00\x12\'\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.dataward.v1.ItemErrorH\x00\x42\t\n\x07outcome*\xac\x01\n\x07\x42\x65nefit\x12\x17\n\x13\x42\x45NEFIT_UNSPECIFIED\x10\x00\x12\x16\n\x12\x42\x45NEFIT_OUTPATIENT\x10\x01\x12\x15\n\x11\x42\x45NEFIT_INPATIENT\x10\x02\x12\x14\n\x10\x42\x45NEFIT_PHARMACY\x10\x03\x12\x13\n\x0f\x42\x45NEFIT_CHRONIC\x10\x04\x12\x15\n\x11\x42\x45NEFIT_MATERNITY\x10\x05\x12\x17\n\x13\x42\x45NEFIT_WORK_INJURY\x10\x06*i\n\rCoverageClass\x12\x1e\n\x1a\x43OVERAGE_CLASS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OVERAGE_CLASS_EMPLOYEE\x10\x01\x12\x1b\n\x17\x43OVERAGE_CLASS_RESIDENT\x10\x02*\xba\x02\n\x11\x45ligibilityReason\x12\"\n\x1e\x45LIGIBILITY_REASON_UNSPECIFIED\x10\x00\x12#\n\x1f\x45LIGIBILITY_REASON_NOT_ENROLLED\x10\x01\x12 \n\x1c\x45LIGIBILITY_REASON_SUSPENDED\x10\x02\x12(\n$ELIGIBILITY_REASON_SUSPENDED_ARREARS\x10\x03\x12!\n\x1d\x45LIGIBILITY_REASON_TERMINATED\x10\x04\x12\x1f\n\x1b\x45LIGIBILITY_REASON_DECEASED\x10\x05\x12 \n\x1c\x45LIGIBILITY_REASON_EMIGRATED\x10\x06\x12*\n&ELIGIBILITY_REASON_BENEFIT_NOT_COVERED\x10\x07\x32\xa7\x01\n\x12\x45ligibilityService\x12>\n\x05\x43heck\x12\x19.dataward.v1.CheckRequest\x1a\x1a.dataward.v1.CheckResponse\x12Q\n\nCheckBatch\x12\x1e.dataward.v1.CheckBatchRequest\x1a\x1f.dataward.v1.CheckBatchResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x64\x61taward/v1/eligibility.proto\x12\x0b\x64\x61taward.v1\x1a\x18\x64\x61taward/v1/common.proto\"\xbc\x01\n\x0c\x43heckRequest\x12\x11\n\tid_number\x18\x01 \x01(\t\x12%\n\x07\x62\x65nefit\x18\x02 \x01(\x0e\x32\x14.dataward.v1.Benefit\x12 \n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x11.dataward.v1.Date\x12%\n\x07purpose\x18\x04 \x01(\x0e\x32\x14.dataward.v1.Purpose\x12\x13\n\x0b\x63onsent_ref\x18\x05 \x01(\t\x12\x14\n\x0c\x63lient_nonce\x18\x06 \x01(\t\"\xad\x01\n\rCheckResponse\x12\x10\n\x08\x65ligible\x18\x01 \x01(\x08\x12\x32\n\x0e\x63overage_class\x18\x02 \x01(\x0e\x32\x1a.dataward.v1.CoverageClass\x12/\n\x07reasons\x18\x03 \x03(\x0e\x32\x1e.dataward.v1.EligibilityReason\x12%\n\x07receipt\x18\x04 \x01(\x0b\x32\x14.dataward.v1.Receipt\"f\n\x11\x43heckBatchRequest\x12\'\n\x04item\x18\x01 \x01(\x0b\x32\x19.dataward.v1.CheckRequest\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.dataward.v1.CheckRequest\":\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xb1\x01\n\x12\x43heckBatchResponse\x12\r\n\x05index\x18\x01 \x01(\x04\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.dataward.v1.CheckResponseH\x00\x12\'\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.dataward.v1.ItemErrorH\x00\x12*\n\x05items\x18\x04 \x03(\x0b\x32\x1b.dataward.v1.CheckBatchItemB\t\n\x07outcome\"\x81\x01\n\x0e\x43heckBatchItem\x12\r\n\x05index\x18\x01 \x01(\x04\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.dataward.v1.CheckResponseH\x00\x12\'\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.dataward.v1.ItemErrorH\x00\x42\t\n\x07outcome*\xac\x01\n\x07\x42\x65nefit\x12\x17\n\x13\x42\x45NEFIT_UNSPECIFIED\x10\x00\x12\x16\n\x12\x42\x45NEFIT_OUTPATIENT\x10\x01\x12\x15\n\x11\x42\x45NEFIT_INPATIENT\x10\x02\x12\x14\n\x10\x42\x45NEFIT_PHARMACY\x10\x03\x12\x13\n\x0f\x42\x45NEFIT_CHRONIC\x10\x04\x12\x15\n\x11\x42\x45NEFIT_MATERNITY\x10\x05\x12\x17\n\x13\x42\x45NEFIT_WORK_INJURY\x10\x06*i\n\rCoverageClass\x12\x1e\n\x1a\x43OVERAGE_CLASS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OVERAGE_CLASS_EMPLOYEE\x10\x01\x12\x1b\n\x17\x43OVERAGE_CLASS_RESIDENT\x10\x02*\xba\x02\n\x11\x45ligibilityReason\x12\"\n\x1e\x45LIGIBILITY_REASON_UNSPECIFIED\x10\x00\x12#\n\x1f\x45LIGIBILITY_REASON_NOT_ENROLLED\x10\x01\x12 \n\x1c\x45LIGIBILITY_REASON_SUSPENDED\x10\x02\x12(\n$ELIGIBILITY_REASON_SUSPENDED_ARREARS\x10\x03\x12!\n\x1d\x45LIGIBILITY_REASON_TERMINATED\x10\x04\x12\x1f\n\x1b\x45LIGIBILITY_REASON_DECEASED\x10\x05\x12 \n\x1c\x45LIGIBILITY_REASON_EMIGRATED\x10\x06\x12*\n&ELIGIBILITY_REASON_BENEFIT_NOT_COVERED\x10\x07\x32\xa7\x01\n\x12\x45ligibilityService\x12>\n\x05\x43heck\x12\x19.dataward.v1.CheckRequest\x1a\x1a.dataward.v1.CheckResponse\x12Q\n\nCheckBatch\x12\x1e.dataward.v1.CheckBatchRequest\x1a\x1f.dataward.v1.CheckBatchResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dataward.v1.eligibility_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BENEFIT']._serialized_start=698
-  _globals['_BENEFIT']._serialized_end=870
-  _globals['_COVERAGECLASS']._serialized_start=872
-  _globals['_COVERAGECLASS']._serialized_end=977
-  _globals['_ELIGIBILITYREASON']._serialized_start=980
-  _globals['_ELIGIBILITYREASON']._serialized_end=1294
+  _globals['_BENEFIT']._serialized_start=916
+  _globals['_BENEFIT']._serialized_end=1088
+  _globals['_COVERAGECLASS']._serialized_start=1090
+  _globals['_COVERAGECLASS']._serialized_end=1195
+  _globals['_ELIGIBILITYREASON']._serialized_start=1198
+  _globals['_ELIGIBILITYREASON']._serialized_end=1512
   _globals['_CHECKREQUEST']._serialized_start=73
   _globals['_CHECKREQUEST']._serialized_end=261
   _globals['_CHECKRESPONSE']._serialized_start=264
   _globals['_CHECKRESPONSE']._serialized_end=437
   _globals['_CHECKBATCHREQUEST']._serialized_start=439
-  _globals['_CHECKBATCHREQUEST']._serialized_end=499
-  _globals['_ITEMERROR']._serialized_start=501
-  _globals['_ITEMERROR']._serialized_end=559
-  _globals['_CHECKBATCHRESPONSE']._serialized_start=562
-  _globals['_CHECKBATCHRESPONSE']._serialized_end=695
-  _globals['_ELIGIBILITYSERVICE']._serialized_start=1297
-  _globals['_ELIGIBILITYSERVICE']._serialized_end=1464
+  _globals['_CHECKBATCHREQUEST']._serialized_end=541
+  _globals['_ITEMERROR']._serialized_start=543
+  _globals['_ITEMERROR']._serialized_end=601
+  _globals['_CHECKBATCHRESPONSE']._serialized_start=604
+  _globals['_CHECKBATCHRESPONSE']._serialized_end=781
+  _globals['_CHECKBATCHITEM']._serialized_start=784
+  _globals['_CHECKBATCHITEM']._serialized_end=913
+  _globals['_ELIGIBILITYSERVICE']._serialized_start=1515
+  _globals['_ELIGIBILITYSERVICE']._serialized_end=1682
 # @@protoc_insertion_point(module_scope)

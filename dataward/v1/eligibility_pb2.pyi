@@ -178,16 +178,27 @@ class CheckBatchRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEM_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def item(self) -> Global___CheckRequest: ...
+    def item(self) -> Global___CheckRequest:
+        """One item. A stream whose first message carries one item is answered one item per response."""
+
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckRequest]:
+        """Several items, in order (`item` then unset). A stream whose first message carries
+        `items` is answered packed: each response's `items`. A message with both set ends the
+        stream with INVALID_ARGUMENT (FIELD_INVALID), after the answers to the items before it.
+        """
+
     def __init__(
         self,
         *,
         item: Global___CheckRequest | None = ...,
+        items: _abc.Iterable[Global___CheckRequest] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "items", b"items"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -231,8 +242,46 @@ class CheckBatchResponse(_message.Message):
     INDEX_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
     index: _builtins.int
-    """The 0-based position of the item in the request stream."""
+    """The 0-based position of the item in the request stream (unset in a packed stream)."""
+    @_builtins.property
+    def result(self) -> Global___CheckResponse: ...
+    @_builtins.property
+    def error(self) -> Global___ItemError: ...
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckBatchItem]:
+        """A packed stream's answers: one group of items, in order (index and outcome above unset)."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        result: Global___CheckResponse | None = ...,
+        error: Global___ItemError | None = ...,
+        items: _abc.Iterable[Global___CheckBatchItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "index", b"index", "items", b"items", "outcome", b"outcome", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["result", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___CheckBatchResponse: _TypeAlias = CheckBatchResponse  # noqa: Y015
+
+@_typing.final
+class CheckBatchItem(_message.Message):
+    """One item's answer in a packed CheckBatchResponse."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """The 0-based position of the item in the request stream, counting every packed item."""
     @_builtins.property
     def result(self) -> Global___CheckResponse: ...
     @_builtins.property
@@ -252,4 +301,4 @@ class CheckBatchResponse(_message.Message):
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
 
-Global___CheckBatchResponse: _TypeAlias = CheckBatchResponse  # noqa: Y015
+Global___CheckBatchItem: _TypeAlias = CheckBatchItem  # noqa: Y015

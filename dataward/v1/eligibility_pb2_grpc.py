@@ -83,8 +83,11 @@ class EligibilityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CheckBatch(self, request_iterator, context):
-        """Many persons over one stream: one response per request item, in order, each with its own
-        outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream).
+        """Many persons over one stream: one answer per request item, in order, each with its own
+        outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream). Items go one
+        per message (`item`), answered one per response, or packed (`items`, from the stream's
+        first message on), answered packed: one response per group the zone checked together,
+        its `items` in order -- the bulk form, which spares a message's framing per item.
         Every item is admitted like a unary Check: the bearer token is verified again (expiry and
         revocation), and the item takes one token of the partner's rate limit. A refused admission
         ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),

@@ -51,8 +51,11 @@ class EligibilityServiceStub:
     UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
     """
     CheckBatch: _grpc.StreamStreamMultiCallable[_eligibility_pb2.CheckBatchRequest, _eligibility_pb2.CheckBatchResponse]
-    """Many persons over one stream: one response per request item, in order, each with its own
-    outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream).
+    """Many persons over one stream: one answer per request item, in order, each with its own
+    outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream). Items go one
+    per message (`item`), answered one per response, or packed (`items`, from the stream's
+    first message on), answered packed: one response per group the zone checked together,
+    its `items` in order -- the bulk form, which spares a message's framing per item.
     Every item is admitted like a unary Check: the bearer token is verified again (expiry and
     revocation), and the item takes one token of the partner's rate limit. A refused admission
     ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),
@@ -85,8 +88,11 @@ class EligibilityServiceAsyncStub(EligibilityServiceStub):
     UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
     """
     CheckBatch: _aio.StreamStreamMultiCallable[_eligibility_pb2.CheckBatchRequest, _eligibility_pb2.CheckBatchResponse]  # type: ignore[assignment]
-    """Many persons over one stream: one response per request item, in order, each with its own
-    outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream).
+    """Many persons over one stream: one answer per request item, in order, each with its own
+    outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream). Items go one
+    per message (`item`), answered one per response, or packed (`items`, from the stream's
+    first message on), answered packed: one response per group the zone checked together,
+    its `items` in order -- the bulk form, which spares a message's framing per item.
     Every item is admitted like a unary Check: the bearer token is verified again (expiry and
     revocation), and the item takes one token of the partner's rate limit. A refused admission
     ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),
@@ -128,8 +134,11 @@ class EligibilityServiceServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_eligibility_pb2.CheckBatchRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_eligibility_pb2.CheckBatchResponse], _abc.AsyncIterator[_eligibility_pb2.CheckBatchResponse]]:
-        """Many persons over one stream: one response per request item, in order, each with its own
-        outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream).
+        """Many persons over one stream: one answer per request item, in order, each with its own
+        outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream). Items go one
+        per message (`item`), answered one per response, or packed (`items`, from the stream's
+        first message on), answered packed: one response per group the zone checked together,
+        its `items` in order -- the bulk form, which spares a message's framing per item.
         Every item is admitted like a unary Check: the bearer token is verified again (expiry and
         revocation), and the item takes one token of the partner's rate limit. A refused admission
         ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),

@@ -388,3 +388,119 @@ def _fault_in_a_group(stack: Stack, fault: Exception, code: grpc.StatusCode, rea
     assert [r.request_id for r in released] == [
         eligibility_result(answered[3].result, "nonce-of-item-0003").request_id
     ]
+
+
+def packed(*items: eligibility_pb2.CheckBatchRequest) -> eligibility_pb2.CheckBatchRequest:
+    """One message carrying ``items`` (each built by :func:`item`) packed."""
+    return eligibility_pb2.CheckBatchRequest(items=[one.item for one in items])
+
+
+def test_a_packed_stream_is_answered_a_group_per_response_as_the_unary_calls_are(
+    tmp_path: Path,
+) -> None:
+    with grpc_stack(tmp_path, batch_group=4) as stack:
+        for person in (ALICE, BOB, CAROL):
+            stack.consent(person)
+        people = [ALICE, BOB, CAROL, DAVE, ALICE, BOB, CAROL]  # DAVE: no consent
+        messages = [packed(*[item(p, n) for n, p in enumerate(people[:3])])]
+        messages.append(packed(*[item(p, n + 3) for n, p in enumerate(people[3:])]))
+        with grpc.insecure_channel(stack.target) as channel:
+            stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+            metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+            responses = list(stub.CheckBatch(iter(messages), metadata=metadata, timeout=10))
+            single = list(
+                stub.CheckBatch(
+                    iter([item(p, n) for n, p in enumerate(people)]),
+                    metadata=metadata,
+                    timeout=10,
+                )
+            )
+    assert all(not r.HasField("result") and not r.HasField("error") for r in responses)
+    assert all(1 <= len(r.items) <= 4 for r in responses)  # a group per response
+    answered = [a for r in responses for a in r.items]
+    assert [a.index for a in answered] == list(range(7))
+    assert [a.HasField("result") for a in answered] == [True, True, True, False, True, True, True]
+    assert answered[3].error.reason == "CONSENT_REQUIRED"
+    for one, many in zip(single, answered, strict=True):
+        assert one.index == many.index and one.HasField("result") == many.HasField("result")
+        if one.HasField("result"):
+            assert (one.result.eligible, list(one.result.reasons)) == (
+                many.result.eligible,
+                list(many.result.reasons),
+            )
+    for a in answered:
+        if a.HasField("result"):
+            verify(stack, a, f"nonce-of-item-{a.index:04d}")  # type: ignore[arg-type]
+    for r in responses:  # one group, one commit: every receipt of a response, one checkpoint
+        notes = {a.result.receipt.checkpoint_note for a in r.items if a.HasField("result")}
+        assert len(notes) <= 1
+
+
+def test_a_packed_message_past_the_cap_is_answered_up_to_it(tmp_path: Path) -> None:
+    with grpc_stack(tmp_path, max_batch_items=3, batch_group=64) as stack:
+        stack.consent(ALICE)
+        with grpc.insecure_channel(stack.target) as channel:
+            stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+            metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+            answered: list[eligibility_pb2.CheckBatchItem] = []
+            with pytest.raises(grpc.RpcError) as excinfo:
+                for response in stub.CheckBatch(
+                    iter([packed(*[item(ALICE, n) for n in range(10)])]),
+                    metadata=metadata,
+                    timeout=10,
+                ):
+                    answered.extend(response.items)
+    assert [a.index for a in answered] == [0, 1, 2]
+    assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    until(lambda: not readers(), "the reader ended with the stream")
+
+
+def test_a_message_with_item_and_items_ends_the_stream_after_the_answers_before_it(
+    stack: Stack,
+) -> None:
+    stack.consent(ALICE)
+    both = packed(item(ALICE, 1))
+    both.item.CopyFrom(item(ALICE, 2).item)
+    stream = Stream(stack)
+    try:
+        stream.send(packed(item(ALICE, 0)))
+        first = stream.answers(1)
+        stream.send(item(ALICE, 1))  # one item alone in a packed stream: still answered packed
+        second = stream.answers(1)
+        stream.send(both)
+        with pytest.raises(grpc.RpcError) as excinfo:
+            stream.close()
+    finally:
+        stream.channel.close()
+    assert [a.index for a in first[0].items] == [0]
+    assert [a.index for a in second[0].items] == [1] and not second[0].HasField("result")
+    assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "FIELD_INVALID" in str(excinfo.value.trailing_metadata())
+    until(lambda: not readers(), "the reader ended with the stream")
+
+
+def test_a_packed_message_takes_the_readers_bound_item_by_item(tmp_path: Path) -> None:
+    """A message of more items than ``batch_group`` is read a slot per item: the reader holds
+    at most the bound unanswered, the rest wait in gRPC's flow control (the message is
+    already bounded by grpc.max_message_bytes)."""
+    with grpc_stack(tmp_path, batch_group=4) as stack:
+        stack.consent(ALICE)
+        stack.store.gate = threading.Event()
+        stack.store.at_gate.clear()
+        stream = Stream(stack)
+        try:
+            stream.send(packed(item(ALICE, 0)))
+            assert stack.store.at_gate.wait(WAIT)  # item 0's group is committing
+            stream.send(packed(*[item(ALICE, n) for n in range(1, 11)]))
+            until(reader_waits_for_room, "the reader waits for room")
+            stack.store.gate.set()
+            answered: list[eligibility_pb2.CheckBatchItem] = []
+            while len(answered) < 11:
+                answered.extend(next(stream.call).items)
+        finally:
+            stack.store.gate.set()
+            rest = stream.close()
+    assert rest == []
+    assert [a.index for a in answered] == list(range(11))
+    assert all(a.HasField("result") for a in answered)
+    until(lambda: not readers(), "the reader ended with the stream")
