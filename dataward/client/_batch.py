@@ -2,9 +2,11 @@
 
 The queries come from an iterable read lazily -- a file of millions of ID numbers is never held
 whole -- and leave over one stream at a time, each of at most ``stream_items`` items (the
-server's ``grpc.max_batch_items``), with at most ``window`` items sent and not yet answered.
-Answers come back in input order, each checked like a unary answer
-(:meth:`~dataward.client.Client.verify_answer`) before it is handed out.
+server's ``grpc.max_batch_items``), with at most ``window`` items sent and not yet answered,
+``pack`` items per message (the packed form: answered a group per response; 1 sends each item
+alone, as a zone from before the packed form needs). An iterable that is slow to give items
+holds up to ``pack`` of them before they leave. Answers come back in input order, each checked
+like a unary answer (:meth:`~dataward.client.Client.verify_answer`) before it is handed out.
 
 A stream the server ends early is reopened with the items it did not answer:
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +52,13 @@ from dataward.client.errors import (
 )
 from dataward.v1 import eligibility_pb2
 
-__all__ = ["DEFAULT_STREAM_ITEMS", "MAX_RETRIES", "BatchRun"]
+__all__ = ["DEFAULT_PACK", "DEFAULT_STREAM_ITEMS", "MAX_RETRIES", "BatchRun"]
 
 #: The server's default ``grpc.max_batch_items`` (grpc_api's ServerOptions).
 DEFAULT_STREAM_ITEMS = 1000
+#: Items per request message: the server's default ``grpc.batch_group``, so that one message
+#: is one group of the zone's, answered in one response (issue 15, the packed form).
+DEFAULT_PACK = 64
 #: Reopenings in a row that answered nothing before the last error is raised.
 MAX_RETRIES = 5
 
@@ -96,16 +101,20 @@ class _Source:
 
 
 class _Feed:
-    """The request side of one stream: at most ``limit`` items, at most ``window`` unanswered.
+    """The request side of one stream: at most ``limit`` items, at most ``window`` unanswered,
+    ``pack`` items at most per message (1: the one-item form).
 
     ``carry`` holds items to send first (those a previous stream did not answer).
     """
 
-    def __init__(self, source: _Source, carry: deque[_Item], *, limit: int, window: int) -> None:
+    def __init__(
+        self, source: _Source, carry: deque[_Item], *, limit: int, window: int, pack: int = 1
+    ) -> None:
         self._source = source
         self._carry = carry
         self._limit = limit
         self._window = window
+        self._pack = pack
         self._cond = threading.Condition()
         self.sent: list[_Item] = []  # by index within the stream
         self._answered: set[int] = set()
@@ -114,11 +123,25 @@ class _Feed:
 
     def requests(self) -> Iterator[eligibility_pb2.CheckBatchRequest]:
         while True:
+            pack = self._next_pack()
+            if not pack:
+                return
+            if self._pack == 1:
+                yield eligibility_pb2.CheckBatchRequest(item=pack[0].request)
+            else:
+                yield eligibility_pb2.CheckBatchRequest(items=[one.request for one in pack])
+
+    def _next_pack(self) -> list[_Item]:
+        """Up to ``pack`` items for the next message, each counted sent as it is taken (if
+        the stream ends before the message leaves, they are unanswered: the next stream
+        sends them). Waits for room only for the first; [] once nothing more goes."""
+        pack: list[_Item] = []
+        while len(pack) < self._pack:
             with self._cond:
-                while not self._closed and len(self.sent) - len(self._answered) >= self._window:
+                while not pack and not self._closed and not self._room():
                     self._cond.wait()
-                if self._closed or len(self.sent) >= self._limit:
-                    return
+                if self._closed or len(self.sent) >= self._limit or not self._room():
+                    return pack
                 item = self._carry.popleft() if self._carry else None
                 self._pulling = item is None
             if item is None:
@@ -127,13 +150,17 @@ class _Feed:
                     self._pulling = False
                     self._cond.notify_all()
                     if item is None:
-                        return
+                        return pack
                     if self._closed:  # pulled after the stream ended: the next one sends it
                         self._carry.append(item)
-                        return
+                        return pack
             with self._cond:
                 self.sent.append(item)
-            yield eligibility_pb2.CheckBatchRequest(item=item.request)
+            pack.append(item)
+        return pack
+
+    def _room(self) -> bool:  # under the lock
+        return len(self.sent) - len(self._answered) < self._window
 
     def answered(self, stream_index: int) -> _Item:
         with self._cond:
@@ -173,12 +200,16 @@ class BatchRun:
         window: int,
         stream_items: int,
         timeout: float | None,
+        pack: int = DEFAULT_PACK,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
         if stream_items < 1:
             raise ValueError("stream_items must be at least 1")
+        if pack < 1:
+            raise ValueError("pack must be at least 1")
+        self._pack = pack
         self._open = open_stream
         self._verify = verify
         self._refresh = refresh
@@ -206,14 +237,17 @@ class BatchRun:
                 if first is None:
                     break
                 carry.append(first)
-            feed = _Feed(source, carry, limit=self.stream_items, window=self._window)
+            feed = _Feed(
+                source, carry, limit=self.stream_items, window=self._window, pack=self._pack
+            )
             call = self._open(feed.requests(), self._deadline())
             error: DatawardError | None = None
             ended = False
             try:
                 for response in call:
-                    item = feed.answered(response.index)
-                    ready[item.index] = self._item(item, response)
+                    for answered in self._answers(response):
+                        item = feed.answered(answered.index)
+                        ready[item.index] = self._item(item, answered)
                     while done in ready:
                         answer = ready.pop(done)
                         done += 1
@@ -261,7 +295,24 @@ class BatchRun:
             return True
         return isinstance(error, DeadlineExceeded) and answers > 0
 
-    def _item(self, item: _Item, response: eligibility_pb2.CheckBatchResponse) -> BatchItem:
+    def _answers(
+        self, response: eligibility_pb2.CheckBatchResponse
+    ) -> Sequence[eligibility_pb2.CheckBatchResponse | eligibility_pb2.CheckBatchItem]:
+        """The items one response answers: a group (packed), or itself (one item)."""
+        if self._pack == 1:
+            return (response,)
+        if not response.items:  # a zone from before the packed form took each message as one
+            raise ServerError(
+                "the zone answered packed items one by one: it does not take the packed "
+                "form (check_many(..., pack=1) sends one item per message)"
+            )
+        return response.items
+
+    def _item(
+        self,
+        item: _Item,
+        response: eligibility_pb2.CheckBatchResponse | eligibility_pb2.CheckBatchItem,
+    ) -> BatchItem:
         if not response.HasField("result"):
             return BatchItem(item.index, None, item_error(response.error))
         result = eligibility_result(response.result, item.nonce)

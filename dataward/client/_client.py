@@ -19,7 +19,7 @@ from dataward import receipts
 from dataward.access import Purpose
 from dataward.attestation import AttestationError, verify_attestation
 from dataward.client._audit_view import AuditPage, UsageSummary, audit_page, usage_summary
-from dataward.client._batch import DEFAULT_STREAM_ITEMS, BatchRun
+from dataward.client._batch import DEFAULT_PACK, DEFAULT_STREAM_ITEMS, BatchRun
 from dataward.client._checkpoints import CheckpointTracker
 from dataward.client._convert import (
     check_request,
@@ -323,6 +323,7 @@ class Client:
         progress: Callable[[int], None] | None = None,
         window: int = 256,
         stream_items: int = DEFAULT_STREAM_ITEMS,
+        pack: int = DEFAULT_PACK,
         verify: bool = True,
         timeout: float | None = None,
     ) -> Iterator[BatchItem]:
@@ -339,7 +340,10 @@ class Client:
 
         At most ``window`` items are sent and not yet answered, and each stream carries at most
         ``stream_items`` (the server's ``grpc.max_batch_items``; a server that takes fewer says
-        so, and its number is used from then on). A stream ended by a rate limit, an expired
+        so, and its number is used from then on). Items leave ``pack`` to a message (the
+        packed form, answered a group per response; ``pack=1``: one item per message, for a
+        zone from before it), so an iterable that is slow to give items holds up to ``pack``
+        of them before they are sent. A stream ended by a rate limit, an expired
         token or its deadline is reopened with the items it did not answer
         (:mod:`dataward.client._batch`). ``timeout`` is each stream's deadline (default
         10 s + 50 ms per item it may carry).
@@ -359,6 +363,7 @@ class Client:
             window=window,
             stream_items=stream_items,
             timeout=timeout,
+            pack=pack,
         )
         return run.run(queries, progress)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
 from dataward.access import Purpose
@@ -18,8 +20,12 @@ from dataward.client import (
     ConsentRequired,
     EligibilityQuery,
     IdNumberInvalid,
+    ServerError,
     StaticTokenSource,
 )
+from dataward.client._batch import BatchRun
+from dataward.client._client import new_nonce
+from dataward.v1 import eligibility_pb2, eligibility_pb2_grpc
 from tests.support.grpc_stack import Stack, grpc_stack
 from tests.support.person_fakes import ALICE, BOB, CAROL, DAVE
 
@@ -168,3 +174,99 @@ def test_a_rate_limited_stream_is_reopened_after_its_retry_delay(tmp_path: Path)
         with _client(stack) as c:
             items = list(c.check_many(_query(p) for p in people))
     _check(items, people)
+
+
+def _counted_run(stack: Stack, *, pack: int, window: int = 256) -> tuple[BatchRun, list[list[int]]]:
+    """A check_many run (receipts unverified) over the real server whose request messages are
+    recorded: the number of items each carried (0 for a one-item message)."""
+    channel = grpc.insecure_channel(stack.target)
+    stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+    streams: list[list[int]] = []
+
+    def open_stream(requests: Iterator[eligibility_pb2.CheckBatchRequest], deadline: float) -> Any:
+        seen: list[int] = []
+        streams.append(seen)
+
+        def counted() -> Iterator[eligibility_pb2.CheckBatchRequest]:
+            for message in requests:
+                seen.append(len(message.items))
+                yield message
+
+        metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+        return stub.CheckBatch(counted(), metadata=metadata, timeout=deadline)
+
+    run = BatchRun(
+        open_stream=open_stream,
+        verify=None,
+        refresh=lambda: None,
+        nonce=new_nonce,
+        window=window,
+        stream_items=4,
+        timeout=10,
+        pack=pack,
+    )
+    return run, streams
+
+
+def test_items_leave_packed_and_come_back_the_same_as_one_by_one(stack: Stack) -> None:
+    people = [PEOPLE[i % 3] for i in range(10)]
+    packed_run, packed_streams = _counted_run(stack, pack=3)
+    packed = list(packed_run.run((_query(p) for p in people), None))
+    single_run, single_streams = _counted_run(stack, pack=1)
+    single = list(single_run.run((_query(p) for p in people), None))
+    _check(packed, people)
+    _check(single, people)
+    # at most 4 items per stream (the server's cap): 3 + 1 packed, or 4 messages of one
+    assert packed_streams == [[3, 1], [3, 1], [2]]
+    assert single_streams == [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0]]
+
+
+def test_a_pack_never_outgrows_the_window(stack: Stack) -> None:
+    people = [PEOPLE[i % 3] for i in range(8)]
+    run, streams = _counted_run(stack, pack=64, window=2)
+    _check(list(run.run((_query(p) for p in people), None)), people)
+    assert all(1 <= n <= 2 for seen in streams for n in seen)
+    assert sum(n for seen in streams for n in seen) == 8
+
+
+def test_a_zone_answering_packed_items_one_by_one_is_a_server_error(stack: Stack) -> None:
+    """A zone from before the packed form reads a packed message as one empty item: the SDK
+    refuses its answers rather than match them to the wrong items."""
+
+    def old_zone(requests: Iterator[eligibility_pb2.CheckBatchRequest], deadline: float) -> Any:
+        for n, _message in enumerate(requests):
+            error = eligibility_pb2.ItemError(code=3, reason="FIELD_INVALID", message="id_number")
+            yield eligibility_pb2.CheckBatchResponse(index=n, error=error)
+
+    class _Call:
+        def __init__(self, answers: Iterator[eligibility_pb2.CheckBatchResponse]) -> None:
+            self._answers = answers
+
+        def __iter__(self) -> Iterator[eligibility_pb2.CheckBatchResponse]:
+            return self._answers
+
+        def cancel(self) -> bool:
+            return True
+
+    run = BatchRun(
+        open_stream=lambda requests, deadline: _Call(old_zone(requests, deadline)),
+        verify=None,
+        refresh=lambda: None,
+        nonce=new_nonce,
+        window=8,
+        stream_items=4,
+        timeout=10,
+    )
+    with pytest.raises(ServerError, match="packed"):
+        list(run.run((_query(p) for p in PEOPLE), None))
+    with pytest.raises(ValueError, match="pack"):
+        BatchRun(
+            open_stream=lambda requests, deadline: None,
+            verify=None,
+            refresh=lambda: None,
+            nonce=new_nonce,
+            window=8,
+            stream_items=4,
+            timeout=10,
+            pack=0,
+        )
