@@ -41,6 +41,11 @@ def item(id_number: str, n: int = 0, **kw: Any) -> eligibility_pb2.CheckBatchReq
     return eligibility_pb2.CheckBatchRequest(item=eligibility_pb2.CheckRequest(**fields))
 
 
+def packed(*items: eligibility_pb2.CheckBatchRequest) -> eligibility_pb2.CheckBatchRequest:
+    """One message carrying ``items`` (each built by :func:`item`) packed."""
+    return eligibility_pb2.CheckBatchRequest(items=[one.item for one in items])
+
+
 def until(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
@@ -245,18 +250,20 @@ def test_what_arrived_is_one_group_and_one_commit_and_the_reader_holds_at_most_t
     until(lambda: not readers(), "the reader ended with the stream")
 
 
-def test_the_per_stream_cap_holds_inside_a_group(tmp_path: Path) -> None:
+@pytest.mark.parametrize("form", ["one item per message", "packed in one message"])
+def test_the_per_stream_cap_holds_inside_a_group(tmp_path: Path, form: str) -> None:
+    items = [item(ALICE, n) for n in range(10)]
+    messages = [packed(*items)] if form.startswith("packed") else items
     with grpc_stack(tmp_path, max_batch_items=3, batch_group=64) as stack:
         stack.consent(ALICE)
         with grpc.insecure_channel(stack.target) as channel:
             stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
             metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
-            answered: list[eligibility_pb2.CheckBatchResponse] = []
+            answered: list[eligibility_pb2.CheckBatchResponse | eligibility_pb2.CheckBatchItem]
+            answered = []
             with pytest.raises(grpc.RpcError) as excinfo:
-                for response in stub.CheckBatch(
-                    iter([item(ALICE, n) for n in range(10)]), metadata=metadata, timeout=10
-                ):
-                    answered.append(response)
+                for response in stub.CheckBatch(iter(messages), metadata=metadata, timeout=10):
+                    answered.extend(response.items or [response])
     assert [r.index for r in answered] == [0, 1, 2]
     assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     until(lambda: not readers(), "the reader ended with the stream")
@@ -390,11 +397,6 @@ def _fault_in_a_group(stack: Stack, fault: Exception, code: grpc.StatusCode, rea
     ]
 
 
-def packed(*items: eligibility_pb2.CheckBatchRequest) -> eligibility_pb2.CheckBatchRequest:
-    """One message carrying ``items`` (each built by :func:`item`) packed."""
-    return eligibility_pb2.CheckBatchRequest(items=[one.item for one in items])
-
-
 def test_a_packed_stream_is_answered_a_group_per_response_as_the_unary_calls_are(
     tmp_path: Path,
 ) -> None:
@@ -434,25 +436,6 @@ def test_a_packed_stream_is_answered_a_group_per_response_as_the_unary_calls_are
     for r in responses:  # one group, one commit: every receipt of a response, one checkpoint
         notes = {a.result.receipt.checkpoint_note for a in r.items if a.HasField("result")}
         assert len(notes) <= 1
-
-
-def test_a_packed_message_past_the_cap_is_answered_up_to_it(tmp_path: Path) -> None:
-    with grpc_stack(tmp_path, max_batch_items=3, batch_group=64) as stack:
-        stack.consent(ALICE)
-        with grpc.insecure_channel(stack.target) as channel:
-            stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
-            metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
-            answered: list[eligibility_pb2.CheckBatchItem] = []
-            with pytest.raises(grpc.RpcError) as excinfo:
-                for response in stub.CheckBatch(
-                    iter([packed(*[item(ALICE, n) for n in range(10)])]),
-                    metadata=metadata,
-                    timeout=10,
-                ):
-                    answered.extend(response.items)
-    assert [a.index for a in answered] == [0, 1, 2]
-    assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    until(lambda: not readers(), "the reader ended with the stream")
 
 
 def test_a_message_with_item_and_items_ends_the_stream_after_the_answers_before_it(

@@ -5,7 +5,7 @@ receipts, and a lazily read iterable (never held whole, at most ``window`` items
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -248,25 +248,20 @@ def test_a_zone_answering_packed_items_one_by_one_is_a_server_error(stack: Stack
         def cancel(self) -> bool:
             return True
 
-    run = BatchRun(
-        open_stream=lambda requests, deadline: _Call(old_zone(requests, deadline)),
-        verify=None,
-        refresh=lambda: None,
-        nonce=new_nonce,
-        window=8,
-        stream_items=4,
-        timeout=10,
-    )
-    with pytest.raises(ServerError, match="packed"):
-        list(run.run((_query(p) for p in PEOPLE), None))
-    with pytest.raises(ValueError, match="pack"):
-        BatchRun(
-            open_stream=lambda requests, deadline: None,
+    def run_over(open_stream: Callable[..., Any], pack: int = 64) -> BatchRun:
+        return BatchRun(
+            open_stream=open_stream,
             verify=None,
             refresh=lambda: None,
             nonce=new_nonce,
             window=8,
             stream_items=4,
             timeout=10,
-            pack=0,
+            pack=pack,
         )
+
+    run = run_over(lambda requests, deadline: _Call(old_zone(requests, deadline)))
+    with pytest.raises(ServerError, match="packed"):
+        list(run.run((_query(p) for p in PEOPLE), None))
+    with pytest.raises(ValueError, match="pack"):
+        run_over(lambda requests, deadline: None, pack=0)
