@@ -4,8 +4,9 @@ The queries come from an iterable read lazily -- a file of millions of ID number
 whole -- and leave over one stream at a time, each of at most ``stream_items`` items (the
 server's ``grpc.max_batch_items``), with at most ``window`` items sent and not yet answered,
 ``pack`` items per message (the packed form: answered a group per response; 1 sends each item
-alone, as a zone from before the packed form needs). An iterable that is slow to give items
-holds up to ``pack`` of them before they leave. Answers come back in input order, each checked
+alone, as a zone from before the packed form needs). Items join a message only within
+``PACK_WAIT`` (10 ms) of its first, so a slow iterable's items are not held back for a whole
+pack while the stream's deadline runs. Answers come back in input order, each checked
 like a unary answer (:meth:`~dataward.client.Client.verify_answer`) before it is handed out.
 
 A stream the server ends early is reopened with the items it did not answer:
@@ -56,9 +57,12 @@ __all__ = ["DEFAULT_PACK", "DEFAULT_STREAM_ITEMS", "MAX_RETRIES", "BatchRun"]
 
 #: The server's default ``grpc.max_batch_items`` (grpc_api's ServerOptions).
 DEFAULT_STREAM_ITEMS = 1000
-#: Items per request message: the server's default ``grpc.batch_group``, so that one message
-#: is one group of the zone's, answered in one response (issue 15, the packed form).
+#: Items per request message: the server's default ``grpc.batch_group``, the most items the
+#: zone checks together and answers in one response (issue 15, the packed form).
 DEFAULT_PACK = 64
+#: Seconds after a pack's first item within which more items join it (a slow iterable's
+#: items are not held for the rest of a pack).
+PACK_WAIT = 0.01
 #: Reopenings in a row that answered nothing before the last error is raised.
 MAX_RETRIES = 5
 
@@ -132,31 +136,43 @@ class _Feed:
                 yield eligibility_pb2.CheckBatchRequest(items=[one.request for one in pack])
 
     def _next_pack(self) -> list[_Item]:
-        """Up to ``pack`` items for the next message, each counted sent as it is taken (if
-        the stream ends before the message leaves, they are unanswered: the next stream
-        sends them). Waits for room only for the first; [] once nothing more goes."""
+        """Up to ``pack`` items for the next message; [] once nothing more goes. Waits for
+        room only for the first item, and adds more only while they come within
+        ``PACK_WAIT`` seconds of the first: a slow iterable's items leave one gap late at
+        most, not ``pack`` gaps (a stream's deadline runs meanwhile).
+
+        An item is counted sent in the lock section that takes it, never after the stream
+        closed: a stream that ends before the message leaves returns it as unanswered, and
+        the next stream sends it."""
         pack: list[_Item] = []
+        first_at = 0.0
         while len(pack) < self._pack:
+            if pack and time.monotonic() - first_at > PACK_WAIT:
+                return pack
             with self._cond:
                 while not pack and not self._closed and not self._room():
                     self._cond.wait()
                 if self._closed or len(self.sent) >= self._limit or not self._room():
                     return pack
-                item = self._carry.popleft() if self._carry else None
-                self._pulling = item is None
-            if item is None:
-                item = self._source.pull()  # outside the lock: the caller's iterable may block
-                with self._cond:
-                    self._pulling = False
-                    self._cond.notify_all()
-                    if item is None:
-                        return pack
-                    if self._closed:  # pulled after the stream ended: the next one sends it
-                        self._carry.append(item)
-                        return pack
+                if self._carry:
+                    item = self._carry.popleft()
+                    self.sent.append(item)
+                    pack.append(item)
+                    first_at = first_at or time.monotonic()
+                    continue
+                self._pulling = True
+            pulled = self._source.pull()  # outside the lock: the caller's iterable may block
             with self._cond:
-                self.sent.append(item)
-            pack.append(item)
+                self._pulling = False
+                self._cond.notify_all()
+                if pulled is None:
+                    return pack
+                if self._closed:  # pulled after the stream ended: the next one sends it
+                    self._carry.append(pulled)
+                    return pack
+                self.sent.append(pulled)
+            pack.append(pulled)
+            first_at = first_at or time.monotonic()
         return pack
 
     def _room(self) -> bool:  # under the lock
@@ -274,6 +290,8 @@ class BatchRun:
             failures = 0 if feed.answers else failures + 1
             if failures > MAX_RETRIES or not self._retry(error, feed.answers, failures):
                 raise error
+        if done != source.pulled:  # an item neither answered nor resent: never lose one quietly
+            raise ServerError(f"{source.pulled - done} item(s) were never answered")
         if source.error is not None:
             raise source.error
 

@@ -5,6 +5,7 @@ receipts, and a lazily read iterable (never held whole, at most ``window`` items
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,19 @@ def test_a_zone_answering_packed_items_one_by_one_is_a_server_error(stack: Stack
         list(run.run((_query(p) for p in PEOPLE), None))
     with pytest.raises(ValueError, match="pack"):
         run_over(lambda requests, deadline: None, pack=0)
+
+
+def test_a_slow_iterable_packed_is_answered_as_it_comes(stack: Stack) -> None:
+    """Items 0.2 s apart with a 1 s stream deadline: each leaves within PACK_WAIT of the one
+    before it, so every stream answers some before its deadline and is reopened for the rest
+    (a pack held for 64 items would time out with nothing answered)."""
+
+    def slow() -> Iterator[EligibilityQuery]:
+        for n in range(8):
+            if n:
+                time.sleep(0.2)
+            yield _query(PEOPLE[n % 3])
+
+    with _client(stack) as c:
+        items = list(c.check_many(slow(), timeout=1.0, verify=False))
+    _check(items, [PEOPLE[n % 3] for n in range(8)])
