@@ -36,6 +36,7 @@ from grpc_api._ratelimit import TokenBuckets
 from grpc_api._reflection import enable_reflection
 from grpc_api._refusals import Refusals
 from grpc_api._servicers import (
+    CHECK_BATCH,
     AuditServicer,
     ComputeServicer,
     EligibilityServicer,
@@ -145,7 +146,10 @@ def build_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
         # outermost first: the observer records what the guard and the servicer decided
-        interceptors=[ObserveInterceptor(slow_ms=slow_ms, metrics=metrics), AuthInterceptor(guard)],
+        interceptors=[
+            ObserveInterceptor(slow_ms=slow_ms, metrics=metrics),
+            AuthInterceptor(guard, stream_items={CHECK_BATCH: options.max_batch_items}),
+        ],
         options=[
             # Never share a port with another process (grpcio's default SO_REUSEPORT lets a
             # second server on the same zone bind the same port and split its calls).
@@ -155,7 +159,14 @@ def build_server(
         ],
     )
     eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
-        EligibilityServicer(checks, guard, options.max_batch_items, options.batch_group), server
+        EligibilityServicer(
+            checks,
+            guard,
+            options.max_batch_items,
+            options.batch_group,
+            max_response_bytes=options.max_message_bytes // 2,
+        ),
+        server,
     )
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
     serves_compute = (

@@ -57,6 +57,7 @@ from grpc_api._tokens import Principal
 from grpc_api.errors import InvalidRequest, NotServed, RateLimited, TooManyItems, Unavailable
 
 __all__ = [
+    "CHECK_BATCH",
     "AuditServicer",
     "ComputeServicer",
     "EligibilityServicer",
@@ -74,7 +75,8 @@ class ReceiptSource(Protocol):
         """The RFC 9162 proof that the tree of ``new_size`` extends that of ``old_size``."""
 
 
-_BATCH = "/dataward.v1.EligibilityService/CheckBatch"
+CHECK_BATCH = "/dataward.v1.EligibilityService/CheckBatch"
+_BATCH = CHECK_BATCH
 # An item refused with one of these codes is the zone's fault, not the item's: still that item's
 # error, but the operator's log gets a batch_item_failed line (UNAVAILABLE also ends the stream).
 _FAULTS = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
@@ -92,12 +94,20 @@ def _steward(principal: Principal) -> Caller:
 
 class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
     def __init__(
-        self, checks: PersonChecks, guard: Guard, max_batch_items: int, batch_group: int = 64
+        self,
+        checks: PersonChecks,
+        guard: Guard,
+        max_batch_items: int,
+        batch_group: int = 64,
+        max_response_bytes: int = 4 * 1024 * 1024,
     ) -> None:
+        """``max_response_bytes``: a packed response's bound (the server's send limit halved:
+        a group's answers past it go in more responses, never one the server cannot send)."""
         self._checks = checks
         self._guard = guard
         self._max_batch_items = max_batch_items
         self._batch_group = batch_group
+        self._max_response_bytes = max_response_bytes
 
     def _one(
         self, request: eligibility_pb2.CheckRequest, principal: Principal
@@ -185,13 +195,20 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             )
             outage: BaseException | None = None
             answered: list[eligibility_pb2.CheckBatchItem] = []
+            size = 0
             for k, outcome in enumerate(outcomes):
                 answer = next(answers) if isinstance(outcome, EligibilityQuery) else outcome
                 result, error = self._outcome(first + k, answer)
                 if packed:
-                    answered.append(
-                        eligibility_pb2.CheckBatchItem(index=first + k, result=result, error=error)
+                    one = eligibility_pb2.CheckBatchItem(
+                        index=first + k, result=result, error=error
                     )
+                    grows = one.ByteSize() + 8  # with its tag and length
+                    if answered and size + grows > self._max_response_bytes:
+                        yield eligibility_pb2.CheckBatchResponse(items=answered)
+                        answered, size = [], 0
+                    answered.append(one)
+                    size += grows
                 else:
                     yield eligibility_pb2.CheckBatchResponse(
                         index=first + k, result=result, error=error
@@ -238,7 +255,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
 
 
 class _Form:
-    """Whether a CheckBatch stream is packed: decided by its first message (None before)."""
+    """Whether a CheckBatch stream is packed: decided by its first message (False before)."""
 
     packed: bool = False
 
@@ -252,12 +269,14 @@ def _items(
     for message in messages:
         if first:
             form.packed, first = len(message.items) > 0, False
-        if not message.items:
-            yield message.item
-            continue
-        if message.HasField("item"):
-            raise InvalidRequest("items", "a message carries item or items, not both")
-        yield from message.items
+        if message.items:
+            if message.HasField("item"):
+                raise InvalidRequest("items", "a message carries item or items, not both")
+            yield from message.items
+        elif form.packed and not message.HasField("item"):
+            continue  # an empty message of a packed stream carries no item: nothing to answer
+        else:
+            yield message.item  # the one-item form: each message is an item, even unset
 
 
 def _unavailable(answer: BaseException) -> bool:

@@ -181,13 +181,17 @@ class CheckBatchRequest(_message.Message):
     ITEMS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def item(self) -> Global___CheckRequest:
-        """One item. A stream whose first message carries one item is answered one item per response."""
+        """One item. A stream whose first message carries no `items` is answered one item per
+        response, each message an item.
+        """
 
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckRequest]:
         """Several items, in order (`item` then unset). A stream whose first message carries
-        `items` is answered packed: each response's `items`. A message with both set ends the
-        stream with INVALID_ARGUMENT (FIELD_INVALID), after the answers to the items before it.
+        `items` is answered packed: each response's `items`; an empty message is then no item.
+        A message with both set ends the stream with INVALID_ARGUMENT (FIELD_INVALID), one over
+        grpc.max_batch_items x 256 bytes (256 KiB at least) with RESOURCE_EXHAUSTED
+        (BATCH_TOO_LARGE), after the answers to the items before it.
         """
 
     def __init__(

@@ -22,8 +22,10 @@ from dataward.client._release import release_of
 from dataward.v1 import common_pb2, eligibility_pb2, eligibility_pb2_grpc
 from enclave.audit import Decision, Release, RequestReceived, decode_leaf
 from enclave.errors import NoDataset
+from grpc_api import ServerOptions
+from grpc_api._guard import ITEM_BYTES, MIN_BOUND_ITEMS
 from grpc_api._stream_reader import READER_THREAD
-from tests.support.grpc_stack import STEWARD, Stack, grpc_stack
+from tests.support.grpc_stack import STEWARD, Stack, grpc_stack, refusal_commits
 from tests.support.person_fakes import ALICE, BOB, CAROL, DAVE, KEY_NAME, UNKNOWN
 
 WAIT = 10.0  # the bound on waiting for a thread to get somewhere; never a timing assertion
@@ -487,3 +489,65 @@ def test_a_packed_message_takes_the_readers_bound_item_by_item(tmp_path: Path) -
     assert [a.index for a in answered] == list(range(11))
     assert all(a.HasField("result") for a in answered)
     until(lambda: not readers(), "the reader ended with the stream")
+
+
+def test_a_message_bigger_than_a_stream_could_carry_is_refused_unparsed(stack: Stack) -> None:
+    """8 MiB of empty packed items would parse into about 385 MiB: a message over what a
+    stream's items could ever need (grpc.max_batch_items items of ITEM_BYTES, 1000 at least)
+    is refused RESOURCE_EXHAUSTED BATCH_TOO_LARGE, charged and logged, after the answers
+    before it (issue 15 review)."""
+    stack.consent(ALICE)
+    bound = max(ServerOptions().max_batch_items, MIN_BOUND_ITEMS) * ITEM_BYTES  # the stack's
+    with grpc.insecure_channel(stack.target) as channel:
+        call = channel.stream_stream("/dataward.v1.EligibilityService/CheckBatch")  # type: ignore[call-arg]
+        metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+        first = packed(item(ALICE, 0)).SerializeToString()
+        hostile = b"\x12\x00" * (bound // 2 + 1)  # empty items, one byte past the bound
+        answers = []
+        with pytest.raises(grpc.RpcError) as excinfo:
+            for answer in call(iter([first, hostile]), metadata=metadata, timeout=10):
+                answers.append(eligibility_pb2.CheckBatchResponse.FromString(answer))
+    assert [a.index for r in answers for a in r.items] == [0]
+    assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "BATCH_TOO_LARGE" in str(excinfo.value.trailing_metadata())
+    assert [d.reasons for _, d in refusal_commits(stack)] == [("BATCH_TOO_LARGE",)]
+    until(lambda: not readers(), "the reader ended with the stream")
+
+
+def test_an_empty_message_of_a_packed_stream_is_no_item(stack: Stack) -> None:
+    """Not a phantom empty item answered FIELD_INVALID, which would shift every later index
+    off the client's own count."""
+    stack.consent(ALICE)
+    messages = [
+        packed(item(ALICE, 0), item(ALICE, 1)),
+        eligibility_pb2.CheckBatchRequest(),
+        packed(item(ALICE, 2)),
+    ]
+    with grpc.insecure_channel(stack.target) as channel:
+        stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+        metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+        answered = [
+            a
+            for r in stub.CheckBatch(iter(messages), metadata=metadata, timeout=10)
+            for a in r.items
+        ]
+    assert [(a.index, a.HasField("result")) for a in answered] == [(0, True), (1, True), (2, True)]
+    for a in answered:
+        verify(stack, a, f"nonce-of-item-{a.index:04d}")  # type: ignore[arg-type]
+
+
+def test_a_group_too_big_for_one_response_goes_in_several(tmp_path: Path) -> None:
+    """A packed response stays within half the send limit: a group of 100 answers of about
+    760 bytes each under a 64 KiB limit is several responses, every answer delivered."""
+    with grpc_stack(tmp_path, max_message_bytes=64 * 1024, batch_group=128) as stack:
+        stack.consent(ALICE)
+        with grpc.insecure_channel(stack.target) as channel:
+            stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+            metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+            message = packed(*[item(ALICE, n) for n in range(100)])
+            responses = list(stub.CheckBatch(iter([message]), metadata=metadata, timeout=20))
+    assert len(responses) > 1
+    assert all(r.ByteSize() <= 32 * 1024 for r in responses)
+    answered = [a for r in responses for a in r.items]
+    assert [a.index for a in answered] == list(range(100))
+    assert all(a.HasField("result") for a in answered)
