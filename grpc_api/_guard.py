@@ -39,9 +39,9 @@ from grpc_api.errors import (
     ApiError,
     DeadlineTooShort,
     MalformedRequest,
+    MessageTooLarge,
     PermissionRefused,
     RateLimited,
-    TooManyItems,
     TooManyStreams,
     Unauthenticated,
 )
@@ -310,23 +310,24 @@ class _Oversized:
 
 
 OVERSIZED = _Oversized()
-#: The byte bound of one streamed item for a method with an item limit: a CheckRequest at its
-#: largest (an ID number of 32 characters, a consent reference, a 64-character nonce, a
-#: date) is about 160 bytes with its framing.
-ITEM_BYTES = 256
-#: A message may carry this many items' bytes even where a stream takes fewer (a client
-#: learns a smaller cap from the items answered before it: a message refused whole would
-#: teach it nothing). 256 KiB: at worst about 12 MiB once parsed.
-MIN_BOUND_ITEMS = 1000
+#: The most bytes one message of a bounded stream (CheckBatch) may carry: 1024 items of 256
+#: bytes (a CheckRequest at its largest -- an ID number of 32 characters, a consent
+#: reference, a 64-character nonce, a date -- is about 160 with its framing). Tiny items parse
+#: into some 48 times their wire size: 256 KiB is at worst about 12 MiB parsed, whatever the
+#: server's grpc.max_batch_items or grpc.max_message_bytes (issue 15 review).
+STREAM_MESSAGE_BYTES = 256 * 1024
+#: Unknown-field bytes a message may carry (a newer client's fields). Past it the message is
+#: MALFORMED: walking megabytes of unknown fields for a field number 0 cost seconds of CPU
+#: and hundreds of MiB (issue 15 review: 8 MiB, 4 s, +362 MiB, before any token check).
+UNKNOWN_BYTES = 4096
 
 
 def _tolerant(
     deserializer: Callable[[bytes], Any] | None, max_bytes: int | None = None
 ) -> Callable[[bytes], Any] | None:
-    """``deserializer``, answering :data:`MALFORMED` instead of raising on a bad body, and
-    :data:`OVERSIZED` without parsing a body over ``max_bytes``: a packed message of tiny
-    items parses into about 48 times its size in memory (issue 15 review: 8 MiB of empty
-    items, 385 MiB), so a message is bounded by what its items could ever need."""
+    """``deserializer``, answering :data:`MALFORMED` instead of raising on a bad body (or one
+    with more than :data:`UNKNOWN_BYTES` of unknown fields), and :data:`OVERSIZED` without
+    parsing a body over ``max_bytes``."""
     if deserializer is None:
         return None
 
@@ -335,6 +336,12 @@ def _tolerant(
             return OVERSIZED
         try:
             message = deserializer(data)
+            if len(data) > UNKNOWN_BYTES:  # a small body's scan below is cheap whatever it holds
+                known = type(message)()
+                known.CopyFrom(message)
+                known.DiscardUnknownFields()
+                if len(data) - known.ByteSize() > UNKNOWN_BYTES:
+                    return MALFORMED
             # upb keeps a field number 0 as an "unknown field" of a message with no fields;
             # no valid encoding has one (unknown fields with valid numbers stay accepted).
             unknown = UnknownFieldSet(message)
@@ -366,13 +373,12 @@ def principal_of(context: grpc.ServicerContext) -> Principal:
 
 
 class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
-    def __init__(self, guard: Guard, *, stream_items: Mapping[str, int] | None = None) -> None:
-        """``stream_items``: for a streaming method, the most items one stream may carry
-        (CheckBatch: ``grpc.max_batch_items``); a message of that method over that many
-        items' :data:`ITEM_BYTES` (:data:`MIN_BOUND_ITEMS` items' at least) is refused
-        unparsed, RESOURCE_EXHAUSTED BATCH_TOO_LARGE."""
+    def __init__(self, guard: Guard, *, bounded: frozenset[str] = frozenset()) -> None:
+        """``bounded``: streaming methods whose messages carry at most
+        :data:`STREAM_MESSAGE_BYTES` (CheckBatch); a bigger one is refused unparsed, charged
+        one token, RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE."""
         self._guard = guard
-        self._stream_items = dict(stream_items or {})
+        self._bounded = bounded
         # method -> (the registered handler, its guarded wrapper). grpc asks the interceptor
         # on every call; the registered handlers are fixed, so the wrapper is built once per
         # method (and again should the handler object ever change). The guard runs per call.
@@ -413,8 +419,7 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
 
         # Every exception a servicer raises leaves through the one status table, here; an API
         # refusal the servicer raised (its conversion) is logged first (Guard.logged).
-        limit = self._stream_items.get(method)
-        bound = max(limit, MIN_BOUND_ITEMS) * ITEM_BYTES if limit is not None else None
+        bound = STREAM_MESSAGE_BYTES if method in self._bounded else None
         parse = _tolerant(handler.request_deserializer, bound)
         if handler.unary_unary is not None:
             inner_uu = handler.unary_unary
@@ -451,9 +456,9 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
                         if item is MALFORMED:  # charged like any item before it is refused
                             guard.admit(method, authed)
                             raise MalformedRequest()
-                        if item is OVERSIZED:  # more than the stream could ever carry
+                        if item is OVERSIZED:  # parsing it could cost 48 times its size
                             guard.admit(method, authed)
-                            raise TooManyItems(limit or 0)
+                            raise MessageTooLarge(STREAM_MESSAGE_BYTES)
                         yield item
 
                 try:

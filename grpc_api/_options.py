@@ -113,6 +113,8 @@ class ServerOptions:
     def __post_init__(self) -> None:
         if self.max_workers < 1:
             raise InvalidOptionError("max_workers", "must be at least 1")
+        if self.max_message_bytes < 64 * 1024:  # a packed CheckBatch answer must fit
+            raise InvalidOptionError("max_message_bytes", "must be at least 65536")
         if self.max_batch_items < 1:
             raise InvalidOptionError("max_batch_items", "must be at least 1")
         if self.batch_group < 1:

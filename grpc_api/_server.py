@@ -148,7 +148,7 @@ def build_server(
         # outermost first: the observer records what the guard and the servicer decided
         interceptors=[
             ObserveInterceptor(slow_ms=slow_ms, metrics=metrics),
-            AuthInterceptor(guard, stream_items={CHECK_BATCH: options.max_batch_items}),
+            AuthInterceptor(guard, bounded=frozenset({CHECK_BATCH})),
         ],
         options=[
             # Never share a port with another process (grpcio's default SO_REUSEPORT lets a

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -133,7 +133,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         # once the items before it are answered. A packed stream (its first message carries
         # `items`) is answered a group per response.
         form = _Form()
-        reader: StreamReader[eligibility_pb2.CheckRequest] = StreamReader(
+        reader: StreamReader[eligibility_pb2.CheckRequest | None] = StreamReader(
             _items(request_iterator, form), bound=self._batch_group
         )
         # The call's end (a cancel too) stops the reader, even while this generator is
@@ -145,8 +145,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             while True:
                 items, ending = reader.take(self._batch_group)
                 # form.packed was set by the reader before it handed out the first item
-                yield from self._group(items, index, context, packed=form.packed)
-                index += len(items)
+                index += yield from self._group(items, index, context, packed=form.packed)
                 if ending is not None:
                     if ending.error is None or not context.is_active():
                         return  # the client half-closed, or cancelled: nobody to answer
@@ -156,27 +155,31 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
 
     def _group(
         self,
-        items: Sequence[eligibility_pb2.CheckRequest],
+        items: Sequence[eligibility_pb2.CheckRequest | None],
         first: int,
         context: grpc.ServicerContext,
         *,
         packed: bool,
-    ) -> Iterator[eligibility_pb2.CheckBatchResponse]:
-        """Admit, check and answer one group, in order (packed: in one response); raises what
-        ends the stream -- a refused admission or the stream's cap after the items before it,
-        an UNAVAILABLE item after the whole group, a fault of the group itself (the audit log
-        is down) before any of it."""
+    ) -> Generator[eligibility_pb2.CheckBatchResponse, None, int]:
+        """Admit, check and answer one group, in order (packed: in as few responses as fit);
+        returns how many items it held (None, an empty message of a packed stream, is charged
+        a rate-limit token like an item but is no item). Raises what ends the stream -- a
+        refused admission or the stream's cap after the items before it, an UNAVAILABLE item
+        after the whole group, a fault of the group itself (the audit log is down) before any
+        of it."""
         stop: BaseException | None = None
         admitted: list[tuple[eligibility_pb2.CheckRequest, Principal]] = []
-        for k, item in enumerate(items):
-            if first + k >= self._max_batch_items:
+        for item in items:
+            if item is not None and first + len(admitted) >= self._max_batch_items:
                 stop = TooManyItems(self._max_batch_items)
                 break
             try:
-                admitted.append((item, self._guard.admit(_BATCH, context)))
+                principal = self._guard.admit(_BATCH, context)
             except Exception as exc:  # logged by the guard: the stream ends with it
                 stop = exc
                 break
+            if item is not None:
+                admitted.append((item, principal))
         if admitted:
             # An item the conversion refuses is that item's error (logged here); the others
             # go to the zone together. One token verified them all: the last admission's.
@@ -223,6 +226,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             stop = outage or stop
         if stop is not None:
             raise stop
+        return len(admitted)
 
     def _outcome(
         self, index: int, answer: Answer[EligibilityDecision] | BaseException
@@ -262,9 +266,11 @@ class _Form:
 
 def _items(
     messages: Iterator[eligibility_pb2.CheckBatchRequest], form: _Form
-) -> Iterator[eligibility_pb2.CheckRequest]:
+) -> Iterator[eligibility_pb2.CheckRequest | None]:
     """The stream's items, one at a time (the reader takes a slot per item, so a packed
-    message holds no more of the reader's bound than its items one by one)."""
+    message holds no more of the reader's bound than its items one by one); None for an
+    empty message of a packed stream, which is charged like an item (else a stream of empty
+    messages, or of unknown fields alone, would cost the zone CPU and the partner nothing)."""
     first = True
     for message in messages:
         if first:
@@ -274,7 +280,7 @@ def _items(
                 raise InvalidRequest("items", "a message carries item or items, not both")
             yield from message.items
         elif form.packed and not message.HasField("item"):
-            continue  # an empty message of a packed stream carries no item: nothing to answer
+            yield None  # an empty message of a packed stream: charged, no item to answer
         else:
             yield message.item  # the one-item form: each message is an item, even unset
 

@@ -24,6 +24,7 @@ __all__ = [
     "DeadlineTooShort",
     "InvalidRequest",
     "MalformedRequest",
+    "MessageTooLarge",
     "NotServed",
     "PermissionRefused",
     "RateLimited",
@@ -106,6 +107,18 @@ class InvalidRequest(ApiError):  # noqa: N818
 class MalformedRequest(ApiError):  # noqa: N818
     reason = "MALFORMED_REQUEST"
     default_message = "the request is not a valid protobuf message of this method's type"
+
+
+class MessageTooLarge(ApiError):  # noqa: N818
+    """A streamed message over its method's byte bound, refused before it is parsed."""
+
+    reason = "MESSAGE_TOO_LARGE"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"a message of this stream carries at most {limit} bytes; send fewer items per message"
+        )
 
 
 class NotServed(ApiError):  # noqa: N818

@@ -5,9 +5,11 @@ whole -- and leave over one stream at a time, each of at most ``stream_items`` i
 server's ``grpc.max_batch_items``), with at most ``window`` items sent and not yet answered,
 ``pack`` items per message (the packed form: answered a group per response; 1 sends each item
 alone, as a zone from before the packed form needs). Items join a message only within
-``PACK_WAIT`` (10 ms) of its first, so a slow iterable's items are not held back for a whole
-pack while the stream's deadline runs. Answers come back in input order, each checked
-like a unary answer (:meth:`~dataward.client.Client.verify_answer`) before it is handed out.
+``PACK_WAIT`` (10 ms) of its first, so a slow iterable's item waits at most for the next
+one, not for a whole pack, while the stream's deadline runs (a live source slower than the
+deadline wants ``pack=1``: only then does the next stream open once an item is there).
+Answers come back in input order, each checked like a unary answer
+(:meth:`~dataward.client.Client.verify_answer`) before it is handed out.
 
 A stream the server ends early is reopened with the items it did not answer:
 

@@ -343,7 +343,8 @@ class Client:
         so, and its number is used from then on). Items leave ``pack`` to a message (the
         packed form, answered a group per response; ``pack=1``: one item per message, for a
         zone from before it); items join a message only within 10 ms of its first, so a
-        slow iterable's items are not held back. A stream ended by a rate limit, an expired
+        slow iterable's item waits at most for the next one (a live source slower than the
+        stream's deadline wants ``pack=1``). A stream ended by a rate limit, an expired
         token or its deadline is reopened with the items it did not answer
         (:mod:`dataward.client._batch`). ``timeout`` is each stream's deadline (default
         10 s + 50 ms per item it may carry).

@@ -190,8 +190,9 @@ class CheckBatchRequest(_message.Message):
         """Several items, in order (`item` then unset). A stream whose first message carries
         `items` is answered packed: each response's `items`; an empty message is then no item.
         A message with both set ends the stream with INVALID_ARGUMENT (FIELD_INVALID), one over
-        grpc.max_batch_items x 256 bytes (256 KiB at least) with RESOURCE_EXHAUSTED
-        (BATCH_TOO_LARGE), after the answers to the items before it.
+        256 KiB (262,144 bytes) with RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE), after the answers to
+        the items before it. An empty message of a packed stream is no item but takes a
+        rate-limit token like one.
         """
 
     def __init__(

@@ -54,15 +54,16 @@ class EligibilityServiceStub:
     """Many persons over one stream: one answer per request item, in order, each with its own
     outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream). Items go one
     per message (`item`), answered one per response, or packed (`items`, from the stream's
-    first message on), answered packed: one response per group the zone checked together,
-    its `items` in order -- the bulk form, which spares a message's framing per item.
+    first message on), answered packed: the answers of each group the zone checked
+    together, in order, in as few responses as fit half of grpc.max_message_bytes -- the bulk
+    form, which spares a message's framing per item.
     Every item is admitted like a unary Check: the bearer token is verified again (expiry and
     revocation), and the item takes one token of the partner's rate limit. A refused admission
     ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),
     RESOURCE_EXHAUSTED (RATE_LIMITED, with a google.rpc.RetryInfo), DEADLINE_EXCEEDED. The items
     answered before it are those whose responses arrived (by index); resend the rest later.
     A stream carries at most the server's grpc.max_batch_items items (default 1000); the next
-    item ends it with RESOURCE_EXHAUSTED (reason MESSAGE_TOO_LARGE): open another stream.
+    item ends it with RESOURCE_EXHAUSTED (reason BATCH_TOO_LARGE): open another stream.
     """
 
 @_typing.type_check_only
@@ -91,15 +92,16 @@ class EligibilityServiceAsyncStub(EligibilityServiceStub):
     """Many persons over one stream: one answer per request item, in order, each with its own
     outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream). Items go one
     per message (`item`), answered one per response, or packed (`items`, from the stream's
-    first message on), answered packed: one response per group the zone checked together,
-    its `items` in order -- the bulk form, which spares a message's framing per item.
+    first message on), answered packed: the answers of each group the zone checked
+    together, in order, in as few responses as fit half of grpc.max_message_bytes -- the bulk
+    form, which spares a message's framing per item.
     Every item is admitted like a unary Check: the bearer token is verified again (expiry and
     revocation), and the item takes one token of the partner's rate limit. A refused admission
     ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),
     RESOURCE_EXHAUSTED (RATE_LIMITED, with a google.rpc.RetryInfo), DEADLINE_EXCEEDED. The items
     answered before it are those whose responses arrived (by index); resend the rest later.
     A stream carries at most the server's grpc.max_batch_items items (default 1000); the next
-    item ends it with RESOURCE_EXHAUSTED (reason MESSAGE_TOO_LARGE): open another stream.
+    item ends it with RESOURCE_EXHAUSTED (reason BATCH_TOO_LARGE): open another stream.
     """
 
 class EligibilityServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -137,15 +139,16 @@ class EligibilityServiceServicer(metaclass=_abc_1.ABCMeta):
         """Many persons over one stream: one answer per request item, in order, each with its own
         outcome (a per-item error, e.g. CONSENT_REQUIRED, does not end the stream). Items go one
         per message (`item`), answered one per response, or packed (`items`, from the stream's
-        first message on), answered packed: one response per group the zone checked together,
-        its `items` in order -- the bulk form, which spares a message's framing per item.
+        first message on), answered packed: the answers of each group the zone checked
+        together, in order, in as few responses as fit half of grpc.max_message_bytes -- the bulk
+        form, which spares a message's framing per item.
         Every item is admitted like a unary Check: the bearer token is verified again (expiry and
         revocation), and the item takes one token of the partner's rate limit. A refused admission
         ENDS the stream with that status: UNAUTHENTICATED (e.g. TOKEN_REVOKED, TOKEN_EXPIRED),
         RESOURCE_EXHAUSTED (RATE_LIMITED, with a google.rpc.RetryInfo), DEADLINE_EXCEEDED. The items
         answered before it are those whose responses arrived (by index); resend the rest later.
         A stream carries at most the server's grpc.max_batch_items items (default 1000); the next
-        item ends it with RESOURCE_EXHAUSTED (reason MESSAGE_TOO_LARGE): open another stream.
+        item ends it with RESOURCE_EXHAUSTED (reason BATCH_TOO_LARGE): open another stream.
         """
 
 def add_EligibilityServiceServicer_to_server(servicer: EligibilityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -22,8 +22,7 @@ from dataward.client._release import release_of
 from dataward.v1 import common_pb2, eligibility_pb2, eligibility_pb2_grpc
 from enclave.audit import Decision, Release, RequestReceived, decode_leaf
 from enclave.errors import NoDataset
-from grpc_api import ServerOptions
-from grpc_api._guard import ITEM_BYTES, MIN_BOUND_ITEMS
+from grpc_api._guard import STREAM_MESSAGE_BYTES
 from grpc_api._stream_reader import READER_THREAD
 from tests.support.grpc_stack import STEWARD, Stack, grpc_stack, refusal_commits
 from tests.support.person_fakes import ALICE, BOB, CAROL, DAVE, KEY_NAME, UNKNOWN
@@ -466,8 +465,8 @@ def test_a_message_with_item_and_items_ends_the_stream_after_the_answers_before_
 
 def test_a_packed_message_takes_the_readers_bound_item_by_item(tmp_path: Path) -> None:
     """A message of more items than ``batch_group`` is read a slot per item: the reader holds
-    at most the bound unanswered, the rest wait in gRPC's flow control (the message is
-    already bounded by grpc.max_message_bytes)."""
+    at most the bound unanswered, the rest wait in gRPC's flow control (the message itself is
+    bounded by STREAM_MESSAGE_BYTES)."""
     with grpc_stack(tmp_path, batch_group=4) as stack:
         stack.consent(ALICE)
         stack.store.gate = threading.Event()
@@ -492,12 +491,11 @@ def test_a_packed_message_takes_the_readers_bound_item_by_item(tmp_path: Path) -
 
 
 def test_a_message_bigger_than_a_stream_could_carry_is_refused_unparsed(stack: Stack) -> None:
-    """8 MiB of empty packed items would parse into about 385 MiB: a message over what a
-    stream's items could ever need (grpc.max_batch_items items of ITEM_BYTES, 1000 at least)
-    is refused RESOURCE_EXHAUSTED BATCH_TOO_LARGE, charged and logged, after the answers
-    before it (issue 15 review)."""
+    """8 MiB of empty packed items would parse into about 385 MiB: a CheckBatch message over
+    STREAM_MESSAGE_BYTES is refused RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE, charged and
+    logged, after the answers before it (issue 15 review)."""
     stack.consent(ALICE)
-    bound = max(ServerOptions().max_batch_items, MIN_BOUND_ITEMS) * ITEM_BYTES  # the stack's
+    bound = STREAM_MESSAGE_BYTES
     with grpc.insecure_channel(stack.target) as channel:
         call = channel.stream_stream("/dataward.v1.EligibilityService/CheckBatch")  # type: ignore[call-arg]
         metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
@@ -509,8 +507,8 @@ def test_a_message_bigger_than_a_stream_could_carry_is_refused_unparsed(stack: S
                 answers.append(eligibility_pb2.CheckBatchResponse.FromString(answer))
     assert [a.index for r in answers for a in r.items] == [0]
     assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "BATCH_TOO_LARGE" in str(excinfo.value.trailing_metadata())
-    assert [d.reasons for _, d in refusal_commits(stack)] == [("BATCH_TOO_LARGE",)]
+    assert "MESSAGE_TOO_LARGE" in str(excinfo.value.trailing_metadata())
+    assert [d.reasons for _, d in refusal_commits(stack)] == [("MESSAGE_TOO_LARGE",)]
     until(lambda: not readers(), "the reader ended with the stream")
 
 
@@ -551,3 +549,24 @@ def test_a_group_too_big_for_one_response_goes_in_several(tmp_path: Path) -> Non
     answered = [a for r in responses for a in r.items]
     assert [a.index for a in answered] == list(range(100))
     assert all(a.HasField("result") for a in answered)
+
+
+def test_empty_messages_of_a_packed_stream_are_charged_like_items(tmp_path: Path) -> None:
+    """An empty message (or one of unknown fields alone) is no item, but it costs the zone a
+    parse and a turn: it takes a rate-limit token, so a stream of them ends RATE_LIMITED
+    instead of running free (issue 15 review: 100,000 of them, 8 s of CPU, no token)."""
+    with grpc_stack(tmp_path, rate_limit_per_second=0.001, rate_limit_burst=5) as stack:
+        stack.consent(ALICE)
+        messages = [packed(item(ALICE, 0))] + [eligibility_pb2.CheckBatchRequest()] * 20
+        messages.append(packed(item(ALICE, 1)))
+        with grpc.insecure_channel(stack.target) as channel:
+            stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+            metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+            answered: list[eligibility_pb2.CheckBatchItem] = []
+            with pytest.raises(grpc.RpcError) as excinfo:
+                for response in stub.CheckBatch(iter(messages), metadata=metadata, timeout=10):
+                    answered.extend(response.items)
+    assert [a.index for a in answered] == [0]  # the stream's token, item 0's, 3 empty ones
+    assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "RATE_LIMITED" in str(excinfo.value.trailing_metadata())
+    until(lambda: not readers(), "the reader ended with the stream")

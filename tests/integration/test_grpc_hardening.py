@@ -31,6 +31,7 @@ from dataward.v1 import (
     steward_pb2,
 )
 from enclave.audit import Decision, RefusalSummary, RequestReceived
+from grpc_api._guard import UNKNOWN_BYTES
 from tests.support.grpc_stack import Stack, grpc_stack
 from tests.support.person_fakes import ALICE, UNKNOWN
 
@@ -487,3 +488,25 @@ def test_a_challenge_out_of_range_is_invalid_argument(stack: Stack) -> None:
                 "FIELD_INVALID",
                 "challenge",
             )
+
+
+def test_a_body_of_many_unknown_fields_is_malformed_at_once_and_a_few_are_accepted(
+    stack: Stack,
+) -> None:
+    """Walking megabytes of unknown fields for a field number 0 once cost seconds of CPU and
+    hundreds of MiB, before any token check (issue 15 review): past UNKNOWN_BYTES of them a
+    body is MALFORMED_REQUEST; a few (a newer client's fields) are still accepted."""
+    check = "/dataward.v1.EligibilityService/Check"
+    unknown = bytes.fromhex("f83e00")  # field 999, varint 0: an unknown field with a valid number
+    few = unknown * (UNKNOWN_BYTES // len(unknown) // 2)
+    many = unknown * (1024 * 1024 // len(unknown))  # 1 MiB of them
+    channel, call = _raw(stack, stack.issuer.token(scopes=ALL_SCOPES))
+    with channel:
+        accepted = call(check, few)
+        refused = call(check, many)
+    assert accepted is not None and _reason(accepted) == "FIELD_INVALID"  # parsed, then checked
+    assert refused is not None
+    assert (refused.code(), _reason(refused)) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "MALFORMED_REQUEST",
+    )

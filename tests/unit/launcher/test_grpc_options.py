@@ -42,6 +42,7 @@ def test_the_bind_variable_is_read_into_its_setting() -> None:
 CHECKS = [
     ("max_workers", 0, "must be at least 1"),
     ("max_batch_items", 0, "must be at least 1"),
+    ("max_message_bytes", -1, "must be at least 65536"),
     ("batch_group", 0, "must be at least 1"),
     ("token_leeway_seconds", -1.0, "must not be negative"),
     ("unauthenticated_refusals_per_second", 0.0, "must be greater than 0"),
