@@ -58,7 +58,9 @@ class ServerOptions:
     )
     # 8 MiB: a CKKS weight ciphertext past its 1 MB limit (e.g. 5 MB of junk) reaches the
     # zone's own check and is INVALID_ARGUMENT CIPHERTEXT_INVALID, not a transport refusal
-    max_message_bytes: int = _option(8 * 1024 * 1024, "largest request or response")
+    max_message_bytes: int = _option(
+        8 * 1024 * 1024, "largest request or response (at least 65536)"
+    )
     # A call mostly waits for the audit log's group commit, so more calls in flight share each
     # fsync; keep it at least the expected client concurrency. Issue 15 measured 4, 8, 16, 32
     # and 64 on the 2-core machine (bench.grpc, 32 client threads): only 4 was clearly slower
