@@ -62,6 +62,9 @@ DEFAULT_STREAM_ITEMS = 1000
 #: Items per request message: the server's default ``grpc.batch_group``, the most items the
 #: zone checks together and answers in one response (issue 15, the packed form).
 DEFAULT_PACK = 64
+#: A query's text field longer than this is its item's FIELD_INVALID at once, never sent (the
+#: zone's own bounds are far below it: an ID number has at most 32 characters).
+MAX_FIELD_CHARS = 1024
 #: Seconds after a pack's first item within which more items join it (a slow iterable's
 #: items are not held for the rest of a pack).
 PACK_WAIT = 0.01
@@ -77,7 +80,10 @@ class _Item:
 
 
 class _Source:
-    """The caller's queries, numbered as they are pulled; a failure to give one is kept."""
+    """The caller's queries, numbered as they are pulled; a failure to give one is kept, and
+    a query with a field past :data:`MAX_FIELD_CHARS` is refused here as its item's error
+    (``refused``), never sent: a message over the zone's bound would end the stream for all
+    (a corrupt row of a file is one item's FIELD_INVALID, as the zone would answer it)."""
 
     def __init__(self, queries: Iterable[EligibilityQuery], nonce: Callable[[], str]) -> None:
         self._queries = iter(queries)
@@ -85,25 +91,50 @@ class _Source:
         self.pulled = 0
         self.exhausted = False
         self.error: BaseException | None = None
+        self._refused: dict[int, BatchItem] = {}
+        self._lock = threading.Lock()  # pull runs on gRPC's thread, take_refused on the caller's
+
+    def take_refused(self, index: int) -> BatchItem | None:
+        with self._lock:
+            return self._refused.pop(index, None)
 
     def pull(self) -> _Item | None:
-        if self.exhausted:
-            return None
-        try:
-            query = next(self._queries)
-            if not isinstance(query, EligibilityQuery):
-                raise TypeError(f"check_many takes EligibilityQuery items, not {type(query)!r}")
-            nonce = self._nonce()
-            request = check_request(query, nonce)
-        except StopIteration:
-            self.exhausted = True
-            return None
-        except Exception as exc:  # the caller's: raised after the answers before it
-            self.exhausted, self.error = True, exc
-            return None
-        item = _Item(self.pulled, request, nonce)
-        self.pulled += 1
-        return item
+        while not self.exhausted:
+            try:
+                query = next(self._queries)
+                if not isinstance(query, EligibilityQuery):
+                    raise TypeError(f"check_many takes EligibilityQuery items, not {type(query)!r}")
+                nonce = self._nonce()
+                request = check_request(query, nonce)
+            except StopIteration:
+                self.exhausted = True
+                return None
+            except Exception as exc:  # the caller's: raised after the answers before it
+                self.exhausted, self.error = True, exc
+                return None
+            field = _overlong(query)
+            if field is None:
+                item = _Item(self.pulled, request, nonce)
+                self.pulled += 1
+                return item
+            error = eligibility_pb2.ItemError(
+                code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                reason="FIELD_INVALID",
+                message=f"field {field!r}: at most {MAX_FIELD_CHARS} characters (not sent)",
+            )
+            with self._lock:
+                self._refused[self.pulled] = BatchItem(self.pulled, None, item_error(error))
+            self.pulled += 1
+        return None
+
+
+def _overlong(query: EligibilityQuery) -> str | None:
+    """The first of ``query``'s text fields past :data:`MAX_FIELD_CHARS`, if any."""
+    for name in ("id_number", "consent_ref"):
+        value = getattr(query, name)
+        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+            return name
+    return None
 
 
 class _Feed:
@@ -249,6 +280,16 @@ class BatchRun:
         ready: dict[int, BatchItem] = {}
         done = 0
         failures = 0
+
+        def hand_out() -> Iterator[BatchItem]:
+            """The answers ready in input order: the zone's, and those refused unsent."""
+            nonlocal done
+            while (answer := ready.pop(done, None) or source.take_refused(done)) is not None:
+                done += 1
+                if progress is not None:
+                    progress(done)
+                yield answer
+
         while True:
             if not carry:
                 first = source.pull()
@@ -266,12 +307,7 @@ class BatchRun:
                     for answered in self._answers(response):
                         item = feed.answered(answered.index)
                         ready[item.index] = self._item(item, answered)
-                    while done in ready:
-                        answer = ready.pop(done)
-                        done += 1
-                        if progress is not None:
-                            progress(done)
-                        yield answer
+                    yield from hand_out()
                 ended = True
             except grpc.RpcError as exc:
                 error = error_from_rpc(exc)
@@ -286,12 +322,14 @@ class BatchRun:
                     f"the zone ended a stream without answering {len(unanswered)} item(s)"
                 )
             carry.extendleft(reversed(unanswered))
+            yield from hand_out()  # items refused unsent after the stream's last answer
             if error is None:
                 failures = 0
                 continue
             failures = 0 if feed.answers else failures + 1
             if failures > MAX_RETRIES or not self._retry(error, feed.answers, failures):
                 raise error
+        yield from hand_out()
         if done != source.pulled:  # an item neither answered nor resent: never lose one quietly
             raise ServerError(f"{source.pulled - done} item(s) were never answered")
         if source.error is not None:

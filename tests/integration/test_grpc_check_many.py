@@ -21,6 +21,7 @@ from dataward.client import (
     ConsentRequired,
     EligibilityQuery,
     IdNumberInvalid,
+    InvalidArgument,
     ServerError,
     StaticTokenSource,
 )
@@ -282,3 +283,23 @@ def test_a_slow_iterable_packed_is_answered_as_it_comes(stack: Stack) -> None:
     with _client(stack) as c:
         items = list(c.check_many(slow(), timeout=1.0, verify=False))
     _check(items, [PEOPLE[n % 3] for n in range(8)])
+
+
+@pytest.mark.parametrize("pack", [1, 64])
+def test_a_query_with_an_absurd_field_is_its_own_error_and_never_sent(
+    stack: Stack, pack: int
+) -> None:
+    """A corrupt row (a 300,000-character ID number) would make a message over the zone's
+    bound and end the stream for every item: the SDK refuses it unsent as that item's
+    FIELD_INVALID, first, in the middle or last, and the others are answered."""
+    junk = "1" * 300_000
+    ids = [junk, ALICE, junk, BOB, ALICE, junk]
+    with _client(stack) as c:
+        items = list(c.check_many((_query(i) for i in ids), pack=pack, verify=False))
+    assert [item.index for item in items] == list(range(6))
+    for n in (0, 2, 5):
+        error = items[n].error
+        assert isinstance(error, InvalidArgument) and error.reason == "FIELD_INVALID"
+        assert "id_number" in error.message and junk not in error.message
+    for n in (1, 3, 4):
+        assert items[n].result is not None
