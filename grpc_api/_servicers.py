@@ -76,7 +76,6 @@ class ReceiptSource(Protocol):
 
 
 CHECK_BATCH = "/dataward.v1.EligibilityService/CheckBatch"
-_BATCH = CHECK_BATCH
 # An item refused with one of these codes is the zone's fault, not the item's: still that item's
 # error, but the operator's log gets a batch_item_failed line (UNAVAILABLE also ends the stream).
 _FAULTS = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
@@ -174,7 +173,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 stop = TooManyItems(self._max_batch_items)
                 break
             try:
-                principal = self._guard.admit(_BATCH, context)
+                principal = self._guard.admit(CHECK_BATCH, context)
             except Exception as exc:  # logged by the guard: the stream ends with it
                 stop = exc
                 break
@@ -189,7 +188,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 try:
                     outcomes.append(convert.eligibility_query(request))
                 except Exception as exc:
-                    outcomes.append(self._guard.logged(_BATCH, item_principal, exc))
+                    outcomes.append(self._guard.logged(CHECK_BATCH, item_principal, exc))
             queries = [q for q in outcomes if isinstance(q, EligibilityQuery)]
             answers = iter(
                 self._checks.check_eligibility_many(partner_caller(principal), queries)
@@ -244,7 +243,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             _log.error(
                 "batch_item_failed",
                 extra={
-                    "method": _BATCH,
+                    "method": CHECK_BATCH,
                     "index": index,
                     "audit_request_id": getattr(answer, "request_id", ""),
                     "status": refusal.code.name,

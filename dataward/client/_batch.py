@@ -60,7 +60,7 @@ __all__ = ["DEFAULT_PACK", "DEFAULT_STREAM_ITEMS", "MAX_RETRIES", "BatchRun"]
 #: The server's default ``grpc.max_batch_items`` (grpc_api's ServerOptions).
 DEFAULT_STREAM_ITEMS = 1000
 #: Items per request message: the server's default ``grpc.batch_group``, the most items the
-#: zone checks together and answers in one response (issue 15, the packed form).
+#: zone checks together in one group (issue 15, the packed form).
 DEFAULT_PACK = 64
 #: A query's text field longer than this is its item's FIELD_INVALID at once, never sent (the
 #: zone's own bounds are far below it: an ID number has at most 32 characters).
