@@ -40,8 +40,9 @@ def percentile(samples: Sequence[float], q: float) -> float:
 def load_now() -> tuple[str, str]:
     """The machine's load average now (``[load 1m 5m 15m]``), and a warning (or nothing)
     when the last minute's is above the number of cores: a number measured then is noisy."""
-    one, five, fifteen = os.getloadavg()
+    one, five, fifteen = (round(value, 2) for value in os.getloadavg())
     cores = os.cpu_count() or 1
+    # Judged on the printed (rounded) figure, so "load 2.00" is never called above 2 cores.
     warning = f"  WARNING: load above the {cores} cores, a noisy number" if one > cores else ""
     return f"[load {one:.2f} {five:.2f} {fifteen:.2f}]", warning
 

@@ -22,6 +22,18 @@ def test_load_now_names_the_three_averages_and_warns_only_above_the_cores() -> N
     assert load_line().startswith("[load ")
 
 
+@pytest.mark.parametrize(("offset", "noisy"), [(0.004, False), (0.006, True)])
+def test_the_warning_follows_the_printed_figure_at_the_number_of_cores(
+    monkeypatch: pytest.MonkeyPatch, offset: float, noisy: bool
+) -> None:
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores + offset, 1.0, 0.25))
+    average, warning = load_now()
+    shown = f"{cores:.2f}" if not noisy else f"{cores + 0.01:.2f}"
+    assert average == f"[load {shown} 1.00 0.25]"
+    assert (warning != "") is noisy
+
+
 @pytest.mark.parametrize(("one", "noisy"), [(0.5, False), (100.0, True)])
 def test_a_line_starts_with_the_load_and_its_warning_inside_the_brackets(
     monkeypatch: pytest.MonkeyPatch, one: float, noisy: bool
