@@ -4,10 +4,11 @@ The queries come from an iterable read lazily -- a file of millions of ID number
 whole -- and leave over one stream at a time, each of at most ``stream_items`` items (the
 server's ``grpc.max_batch_items``), with at most ``window`` items sent and not yet answered,
 ``pack`` items per message (the packed form: answered a group per response; 1 sends each item
-alone, as a zone from before the packed form needs). Items join a message only within
-``PACK_WAIT`` (10 ms) of its first, so a slow iterable's item waits at most for the next
-one, not for a whole pack, while the stream's deadline runs (a live source slower than the
-deadline wants ``pack=1``: only then does the next stream open once an item is there).
+alone, as a zone from before the packed form needs). The queries are read ahead, at most
+``min(pack, window)``, by a thread of their own (:class:`_Source`), and items join a message
+only within ``PACK_WAIT`` (10 ms) of its first: a slow iterable's item leaves without waiting
+for the next one, and a live source may be slower than a stream's deadline (the stream that
+ran out of time after answers is reopened once the next query is there).
 Answers come back in input order, each checked like a unary answer
 (:meth:`~dataward.client.Client.verify_answer`) before it is handed out.
 
@@ -27,12 +28,16 @@ with its stream. A query the iterable cannot give (it raises, or gives something
 :class:`EligibilityQuery`) stops the sending: the answers to the items before it are handed
 out, then its exception is raised.
 
-The requests are read by gRPC's own thread: the iterable is only ever advanced by one thread
-at a time, never after its stream was closed (:class:`_Feed` waits for a pull under way).
+The iterable is only ever advanced by the reader thread, and no further once the iteration
+ended or the caller left it (the ``next`` under way then still returns to that thread, which
+ends). A stream's request side (:class:`_Feed`, on gRPC's thread) takes items from the
+reader's queue; one taken as its stream closes is the next stream's first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
 from collections import deque
@@ -79,53 +84,110 @@ class _Item:
     nonce: str
 
 
-class _Source:
-    """The caller's queries, numbered as they are pulled; a failure to give one is kept, and
-    a query with a field past :data:`MAX_FIELD_CHARS` is refused here as its item's error
-    (``refused``), never sent: a message over the zone's bound would end the stream for all
-    (a corrupt row of a file is one item's FIELD_INVALID, as the zone would answer it)."""
+class _Later:
+    """What :meth:`_Source.pull_within` gives when no query came in time."""
 
-    def __init__(self, queries: Iterable[EligibilityQuery], nonce: Callable[[], str]) -> None:
+
+LATER = _Later()
+#: Seconds between looks at a stream's close while its next first item is awaited.
+_CLOSE_POLL = 0.05
+
+
+class _Source:
+    """The caller's queries, read ahead by one thread of their own (``check-many-source``)
+    into a queue of at most ``ahead`` items, numbered as they are read: a slow iterable
+    blocks that thread, never a pack waiting for its next item, so a pack leaves after
+    :data:`PACK_WAIT` whatever the source does, and a live source (stdin, a queue) may be
+    slower than a stream's deadline. A failure to give a query is kept (``error``) and ends
+    the reading; a query with a field past :data:`MAX_FIELD_CHARS` is refused here as its
+    item's error (``take_refused``), never sent: a message over the zone's bound would end
+    the stream for all (a corrupt row of a file is one item's FIELD_INVALID, as the zone
+    would answer it). ``stop`` ends the reading once the call under way returns."""
+
+    def __init__(
+        self, queries: Iterable[EligibilityQuery], nonce: Callable[[], str], *, ahead: int = 1
+    ) -> None:
         self._queries = iter(queries)
         self._nonce = nonce
-        self.pulled = 0
+        self.pulled = 0  # items numbered (final once exhausted: the reader has ended)
         self.exhausted = False
         self.error: BaseException | None = None
         self._refused: dict[int, BatchItem] = {}
-        self._lock = threading.Lock()  # pull runs on gRPC's thread, take_refused on the caller's
+        self._lock = threading.Lock()  # the reader writes _refused, the caller's thread pops
+        self._ready: queue.Queue[_Item | None] = queue.Queue(maxsize=max(1, ahead))
+        self._reader: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     def take_refused(self, index: int) -> BatchItem | None:
         with self._lock:
             return self._refused.pop(index, None)
 
     def pull(self) -> _Item | None:
-        while not self.exhausted:
-            try:
-                query = next(self._queries)
+        """The next item, waiting as long as the iterable takes; None once it is exhausted."""
+        got = self._take(None)  # a get without a timeout never gives LATER
+        return None if isinstance(got, _Later) else got
+
+    def pull_within(self, seconds: float) -> _Item | _Later | None:
+        """The next item if one comes within ``seconds``, else :data:`LATER` (nothing is
+        taken then: the item that comes later is the next pull's)."""
+        return self._take(max(0.0, seconds))
+
+    def stop(self) -> None:
+        """No more reading: the reader ends after the ``next`` under way (which may block
+        on the caller's iterable until it gives something), and no item is queued more."""
+        self._stopped.set()
+        with contextlib.suppress(queue.Empty):
+            while True:  # a reader blocked on a full queue gets room, sees the stop, ends
+                self._ready.get_nowait()
+
+    def _take(self, timeout: float | None) -> _Item | _Later | None:
+        if self.exhausted:
+            return None
+        if self._reader is None:
+            self._reader = threading.Thread(
+                target=self._read, name="check-many-source", daemon=True
+            )
+            self._reader.start()
+        try:
+            got = self._ready.get(timeout=timeout)
+        except queue.Empty:
+            return LATER
+        if got is None:
+            self.exhausted = True
+        return got
+
+    def _read(self) -> None:
+        try:
+            while not self._stopped.is_set():
+                try:
+                    query = next(self._queries)
+                except StopIteration:
+                    return
                 if not isinstance(query, EligibilityQuery):
                     raise TypeError(f"check_many takes EligibilityQuery items, not {type(query)!r}")
+                field = _overlong(query)
+                if field is not None:
+                    self._refuse(field)
+                    continue
                 nonce = self._nonce()
-                request = check_request(query, nonce)
-            except StopIteration:
-                self.exhausted = True
-                return None
-            except Exception as exc:  # the caller's: raised after the answers before it
-                self.exhausted, self.error = True, exc
-                return None
-            field = _overlong(query)
-            if field is None:
-                item = _Item(self.pulled, request, nonce)
+                item = _Item(self.pulled, check_request(query, nonce), nonce)
                 self.pulled += 1
-                return item
-            error = eligibility_pb2.ItemError(
-                code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
-                reason="FIELD_INVALID",
-                message=f"field {field!r}: at most {MAX_FIELD_CHARS} characters (not sent)",
-            )
-            with self._lock:
-                self._refused[self.pulled] = BatchItem(self.pulled, None, item_error(error))
-            self.pulled += 1
-        return None
+                self._ready.put(item)
+        except Exception as exc:  # the caller's: raised after the answers before it
+            self.error = exc
+        finally:
+            if not self._stopped.is_set():
+                self._ready.put(None)  # the end, after every item queued
+
+    def _refuse(self, field: str) -> None:
+        error = eligibility_pb2.ItemError(
+            code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+            reason="FIELD_INVALID",
+            message=f"field {field!r}: at most {MAX_FIELD_CHARS} characters (not sent)",
+        )
+        with self._lock:
+            self._refused[self.pulled] = BatchItem(self.pulled, None, item_error(error))
+        self.pulled += 1
 
 
 def _overlong(query: EligibilityQuery) -> str | None:
@@ -194,11 +256,17 @@ class _Feed:
                     first_at = first_at or time.monotonic()
                     continue
                 self._pulling = True
-            pulled = self._source.pull()  # outside the lock: the caller's iterable may block
-            with self._cond:
+            try:
+                pulled = self._pull(pack, first_at)
+            except BaseException:
+                with self._cond:
+                    self._pulling = False
+                    self._cond.notify_all()
+                raise
+            with self._cond:  # one section with the carry: close(wait=True) then sees it
                 self._pulling = False
                 self._cond.notify_all()
-                if pulled is None:
+                if pulled is None or isinstance(pulled, _Later):  # the end; none in time
                     return pack
                 if self._closed:  # pulled after the stream ended: the next one sends it
                     self._carry.append(pulled)
@@ -207,6 +275,20 @@ class _Feed:
             pack.append(pulled)
             first_at = first_at or time.monotonic()
         return pack
+
+    def _pull(self, pack: list[_Item], first_at: float) -> _Item | _Later | None:
+        """The next item from the source: a pack's first as long as it takes (looking at
+        the stream's close meanwhile: a closed stream takes nothing more), a later one only
+        within ``PACK_WAIT`` of the first."""
+        if pack:
+            return self._source.pull_within(first_at + PACK_WAIT - time.monotonic())
+        while True:
+            pulled = self._source.pull_within(_CLOSE_POLL)
+            if not isinstance(pulled, _Later):
+                return pulled
+            with self._cond:
+                if self._closed:
+                    return pulled
 
     def _room(self) -> bool:  # under the lock
         return len(self.sent) - len(self._answered) < self._window
@@ -275,7 +357,15 @@ class BatchRun:
     def run(
         self, queries: Iterable[EligibilityQuery], progress: Callable[[int], None] | None
     ) -> Iterator[BatchItem]:
-        source = _Source(queries, self._nonce)
+        source = _Source(queries, self._nonce, ahead=min(self._pack, self._window))
+        try:
+            yield from self._streams(source, progress)
+        finally:  # the caller stopped, or the run ended: the reader reads no further
+            source.stop()
+
+    def _streams(
+        self, source: _Source, progress: Callable[[int], None] | None
+    ) -> Iterator[BatchItem]:
         carry: deque[_Item] = deque()
         ready: dict[int, BatchItem] = {}
         done = 0

@@ -342,9 +342,12 @@ class Client:
         ``stream_items`` (the server's ``grpc.max_batch_items``; a server that takes fewer says
         so, and its number is used from then on). Items leave ``pack`` to a message (the
         packed form, answered a group per response; ``pack=1``: one item per message, for a
-        zone from before it); items join a message only within 10 ms of its first, so a
-        slow iterable's item waits at most for the next one (a live source slower than the
-        stream's deadline wants ``pack=1``). A stream ended by a rate limit, an expired
+        zone from before it). The queries are read ahead (at most ``min(pack, window)``) by
+        a thread of their own, and items join a message only within 10 ms of its first: a
+        slow iterable's item leaves without waiting for the next one, and a live source
+        (stdin, a queue) may be slower than a stream's deadline in either form: a stream
+        that runs out of time after answers is reopened once the next query is there. A
+        stream ended by a rate limit, an expired
         token or its deadline is reopened with the items it did not answer
         (:mod:`dataward.client._batch`). ``timeout`` is each stream's deadline (default
         10 s + 50 ms per item it may carry).
