@@ -60,7 +60,7 @@ from dataward.client.errors import (
 )
 from dataward.v1 import eligibility_pb2
 
-__all__ = ["DEFAULT_PACK", "DEFAULT_STREAM_ITEMS", "MAX_RETRIES", "BatchRun"]
+__all__ = ["ANSWER_BYTES", "DEFAULT_PACK", "DEFAULT_STREAM_ITEMS", "MAX_RETRIES", "BatchRun"]
 
 #: The server's default ``grpc.max_batch_items`` (grpc_api's ServerOptions).
 DEFAULT_STREAM_ITEMS = 1000
@@ -70,6 +70,9 @@ DEFAULT_PACK = 64
 #: A query's text field longer than this is its item's FIELD_INVALID at once, never sent (the
 #: zone's own bounds are far below it: an ID number has at most 32 characters).
 MAX_FIELD_CHARS = 1024
+#: Bytes one answer of a packed response may take, at most (its receipt, about 0.9 kB, grows
+#: by 33 bytes per doubling of the audit log): check_many's window times this fits a message.
+ANSWER_BYTES = 4096
 #: Seconds after a pack's first item within which more items join it (a slow iterable's
 #: items are not held for the rest of a pack).
 PACK_WAIT = 0.01

@@ -19,7 +19,7 @@ from dataward import receipts
 from dataward.access import Purpose
 from dataward.attestation import AttestationError, verify_attestation
 from dataward.client._audit_view import AuditPage, UsageSummary, audit_page, usage_summary
-from dataward.client._batch import DEFAULT_PACK, DEFAULT_STREAM_ITEMS, BatchRun
+from dataward.client._batch import ANSWER_BYTES, DEFAULT_PACK, DEFAULT_STREAM_ITEMS, BatchRun
 from dataward.client._checkpoints import CheckpointTracker
 from dataward.client._convert import (
     check_request,
@@ -164,6 +164,7 @@ class Client:
             else grpc.insecure_channel(target, options=options)
         )
         self.target = target
+        self._max_message_bytes = max_message_bytes
         self._tokens = token_source
         self._timeout = timeout
         self._eligibility = eligibility_pb2_grpc.EligibilityServiceStub(self._channel)
@@ -342,12 +343,14 @@ class Client:
         ``stream_items`` (the server's ``grpc.max_batch_items``; a server that takes fewer says
         so, and its number is used from then on). Items leave ``pack`` to a message (the
         packed form, answered a group per response; ``pack=1``: one item per message, for a
-        zone from before it). The queries are read ahead (at most ``min(pack, window)``) by
-        a thread of their own, and items join a message only within 10 ms of its first: a
-        slow iterable's item leaves without waiting for the next one, and a live source
-        (stdin, a queue) may be slower than a stream's deadline in either form: a stream
-        that runs out of time after answers is reopened once the next query is there. A
-        stream ended by a rate limit, an expired
+        zone from before it). The zone answers a packed stream's unanswered items together,
+        so ``window`` is held to what one message of ``max_message_bytes`` can answer
+        (4 KiB an answer: 2,048 with the default 8 MiB). The queries are read
+        ahead (at most ``min(pack, window)``) by a thread of their own, and items join a
+        message only within 10 ms of its first: a slow iterable's item leaves without
+        waiting for the next one, and a live source (stdin, a queue) may be slower than a
+        stream's deadline in either form (a stream that runs out of time after answers is
+        reopened once the next query is there). A stream ended by a rate limit, an expired
         token or its deadline is reopened with the items it did not answer
         (:mod:`dataward.client._batch`). ``timeout`` is each stream's deadline (default
         10 s + 50 ms per item it may carry).
@@ -364,7 +367,9 @@ class Client:
             verify=self.verify_answer if verify else None,
             refresh=self._refresh_token,
             nonce=new_nonce,
-            window=window,
+            window=min(window, max(1, self._max_message_bytes // ANSWER_BYTES))
+            if pack > 1
+            else window,
             stream_items=stream_items,
             timeout=timeout,
             pack=pack,

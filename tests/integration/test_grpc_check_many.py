@@ -331,3 +331,19 @@ def test_a_query_with_an_absurd_field_is_its_own_error_and_never_sent(
         assert "id_number" in error.message and junk not in error.message
     for n in (1, 3, 4):
         assert items[n].result is not None
+
+
+def test_a_client_with_a_small_message_limit_gets_groups_it_can_read(tmp_path: Path) -> None:
+    """The zone answers a packed stream's unanswered items together (here up to 256 to a
+    group): a client whose messages are at most 64 KiB keeps fewer unanswered (16), so no
+    response is bigger than it accepts (one of 256 answers would be about 230 kB)."""
+    with grpc_stack(tmp_path, batch_group=256) as stack:
+        for person in PEOPLE:
+            stack.consent(person)
+        people = [PEOPLE[n % 3] for n in range(600)]
+        small = Client(
+            stack.target, StaticTokenSource(stack.issuer.token()), max_message_bytes=64 * 1024
+        )
+        with small as c:
+            items = list(c.check_many((_query(p) for p in people), verify=False))
+    _check(items, people)
