@@ -147,7 +147,7 @@ def ingest(
         try:
             for sub in ("tables", "rejects", "index"):
                 (tmp / sub).mkdir(parents=True)
-            with OutOfCore(spill / "duckdb", memory_mb=_duckdb_share(memory_mb)) as ooc:
+            with OutOfCore(spill / "duckdb", memory_mb=duckdb_share(memory_mb)) as ooc:
                 writer = _VersionWriter(
                     source_dir,
                     tmp,
@@ -196,7 +196,7 @@ def ingest(
     )
 
 
-def _duckdb_share(memory_mb: int) -> int:
+def duckdb_share(memory_mb: int) -> int:
     """DuckDB's part of the ingest's memory: what the batches, the per-person arrays and the
     Python process itself leave of it."""
     return max(128, memory_mb // 2 - 256)

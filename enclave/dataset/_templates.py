@@ -11,6 +11,7 @@ sealed bytes each) serves :meth:`enclave.dataset.Zone.face_template_sealed` in O
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,8 +21,8 @@ import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 
 from enclave.biometrics import Template
-from enclave.dataset._index import write_group_index
-from enclave.dataset.schema import FACE_TEMPLATE_DIM, TABLES
+from enclave.dataset._index import GroupIndexWriter
+from enclave.dataset.schema import FACE_TEMPLATE_DIM
 from enclave.errors import CorruptDataset
 from enclave.keys import Keyring
 
@@ -99,12 +100,14 @@ def template_records(table: pa.Table | pa.RecordBatch) -> np.ndarray:
     return np.frombuffer(raw, dtype=TEMPLATE_RECORD).copy()
 
 
-def write_template_index(directory: Path, batches: list[pa.RecordBatch]) -> None:
-    """The lookup index of the stored (sealed) batches: one record per person."""
-    schema = stored_schema(TABLES["face_templates"].schema)
-    table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
-    ids = np.asarray(table.column("person_id").to_numpy(), dtype=np.int64)
-    write_group_index(directory, TEMPLATE_INDEX, ids, template_records(table))
+def write_template_index(directory: Path, batches: Iterable[pa.RecordBatch]) -> None:
+    """The lookup index of stored (sealed) rows, one record per person: ``batches`` (their
+    ``person_id`` and sealed column at least) in ascending ``person_id`` order, written as they
+    come (never the whole table in memory)."""
+    with GroupIndexWriter(directory, TEMPLATE_INDEX, TEMPLATE_RECORD) as writer:
+        for batch in batches:
+            ids = np.asarray(batch.column("person_id").to_numpy(), dtype=np.int64)
+            writer.add(ids, template_records(batch))
 
 
 def open_template(keyring: Keyring, person_id: int, sealed: bytes) -> Template:

@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from enclave import NoDataset
 from enclave.biometrics import DlibBackend, EnrolmentSourceInvalid, ImageLimits, LocalFaces
 from enclave.dataset import ENROLMENT_FILE, FaceTemplates, Zone, enroll_faces, ingest
+from enclave.dataset import _enrol as enrol_module
 from enclave.keys import Keyring, init_zone, open_keyring
 from enclave.persons import check_character
 from tests.support.zone_source import MASTER_KEY, make_source
@@ -221,3 +226,56 @@ def test_huge_files_fifos_and_devices_in_the_images_directory_are_rejects(
         ("dir.jpg", "MISSING_FILE"),
     ]
     assert report.enrolled == 1
+
+
+def test_the_live_templates_are_rewritten_a_batch_at_a_time(
+    tmp_path: Path,
+    zone: tuple[Path, Keyring, list[str]],
+    backend: DlibBackend,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The live table is read, and the index written, in batches (5 rows here, 12 persons):
+    never the whole registry's templates in memory. Every other person keeps the template
+    they had, the enrolled one gets the new one, and the out-of-core spill is gone."""
+    monkeypatch.setattr(enrol_module, "_BATCH_ROWS", 5)
+    zone_dir, keyring, ids = zone
+    before = Zone.open(zone_dir, keyring)
+    read: list[int] = []
+    real_iter = pq.ParquetFile.iter_batches
+
+    def counted(self: pq.ParquetFile, *args: Any, **kwargs: Any) -> Iterator[pa.RecordBatch]:
+        for batch in real_iter(self, *args, **kwargs):
+            read.append(batch.num_rows)
+            yield batch
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", counted)
+    report = enroll_faces(
+        zone_dir,
+        keyring,
+        images=_photos(tmp_path, ["obama.jpg"]),
+        map_csv=_map(tmp_path, [("obama.jpg", ids[3])]),
+        analyzer=LocalFaces(backend),
+    )
+    assert report.enrolled == 1
+    assert read and max(read) <= 5 and len(read) >= 2
+    after = Zone.open(zone_dir, keyring)
+    templates, old = FaceTemplates(after, keyring), FaceTemplates(before, keyring)
+    expected = LocalFaces(backend).analyze((FACES / "obama.jpg").read_bytes()).template
+    assert expected is not None
+    had_any = 0
+    for n, number in enumerate(ids):
+        person = after.find_person(number)
+        assert person is not None
+        now, had = templates.reference(person.person_id), old.reference(person.person_id)
+        if n == 3:
+            assert now is not None and np.allclose(now.values, expected.values)
+            continue
+        assert (now is None) == (had is None)
+        if now is not None and had is not None:
+            had_any += 1
+            assert np.array_equal(now.values, had.values)
+    assert had_any >= 2  # the fixture's registry has templates to keep
+    version = zone_dir / "data" / "versions" / report.version
+    rows = json.loads((version / "catalog.json").read_text())["tables"]["face_templates"]["rows"]
+    assert rows == pq.read_metadata(version / "tables" / "face_templates.parquet").num_rows
+    assert not (version / "spill").exists()
