@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 
 from enclave.biometrics import Template
-from enclave.dataset._index import GroupIndexWriter
+from enclave.dataset._index import GroupIndex, GroupIndexWriter
 from enclave.dataset.schema import FACE_TEMPLATE_DIM
 from enclave.errors import CorruptDataset
 from enclave.keys import Keyring
@@ -32,6 +33,7 @@ __all__ = [
     "TEMPLATE_INDEX",
     "TEMPLATE_RECORD",
     "FaceTemplates",
+    "merge_template_index",
     "open_template",
     "seal_template",
     "seal_templates",
@@ -108,6 +110,36 @@ def write_template_index(directory: Path, batches: Iterable[pa.RecordBatch]) -> 
         for batch in batches:
             ids = np.asarray(batch.column("person_id").to_numpy(), dtype=np.int64)
             writer.add(ids, template_records(batch))
+
+
+def merge_template_index(
+    directory: Path,
+    live: GroupIndex,
+    ids: npt.NDArray[np.int64],
+    records: npt.NDArray[np.void],
+    *,
+    chunk: int,
+) -> None:
+    """The lookup index of ``live``'s records with those of ``ids`` (ascending, unique) put in
+    place of theirs or added, written ``chunk`` live keys at a time: the live index is read
+    from its memory map and never held whole."""
+    with GroupIndexWriter(directory, TEMPLATE_INDEX, TEMPLATE_RECORD) as writer:
+        size, taken = len(live.keys), 0
+        for lo in range(0, size, chunk):
+            hi = min(size, lo + chunk)
+            keys = np.asarray(live.keys[lo:hi], dtype=np.int64)
+            starts = np.asarray(live.starts[lo : hi + 1], dtype=np.int64)
+            rows = np.repeat(keys, np.diff(starts))
+            kept = np.asarray(live.records[int(starts[0]) : int(starts[-1])])
+            # the new ids below the next chunk's first key go with this chunk
+            upto = len(ids) if hi == size else int(np.searchsorted(ids, int(live.keys[hi])))
+            here, here_records = ids[taken:upto], records[taken:upto]
+            taken = upto
+            keep = ~np.isin(rows, here)
+            merged = np.concatenate([rows[keep], here])
+            order = np.argsort(merged, kind="stable")
+            writer.add(merged[order], np.concatenate([kept[keep], here_records])[order])
+        writer.add(ids[taken:], records[taken:])  # all of them when the live index is empty
 
 
 def open_template(keyring: Keyring, person_id: int, sealed: bytes) -> Template:

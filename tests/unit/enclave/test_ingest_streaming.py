@@ -19,8 +19,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from enclave.dataset import Zone, ingest, open_template
-from enclave.dataset._index import GroupIndexWriter, TokenIndexWriter, write_group_index
+from enclave.dataset._index import (
+    GroupIndex,
+    GroupIndexWriter,
+    TokenIndexWriter,
+    write_group_index,
+)
 from enclave.dataset._outofcore import OutOfCore
+from enclave.dataset._templates import TEMPLATE_INDEX, TEMPLATE_RECORD, merge_template_index
 from enclave.dataset._validation import duplicate_mask
 from enclave.errors import IngestError
 from enclave.keys import init_zone, open_keyring
@@ -186,3 +192,43 @@ def test_a_failed_ingest_leaves_no_spill_and_the_live_version(tmp_path: Path) ->
         ingest(zone, bad, open_keyring(zone, MASTER_KEY), max_reject_share=1.0)
     assert (zone / "data" / "CURRENT").read_text() == live
     assert sorted(p.name for p in (zone / "data" / "versions").iterdir()) == [live.strip()]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 10_000])
+def test_a_merged_template_index_equals_one_written_whole(tmp_path: Path, chunk: int) -> None:
+    """enroll-faces merges its new records into the live index chunk by chunk: the result is
+    the index of the live rows with the enrolled persons' replaced or added -- new ids below,
+    between and above the live ones, at chunk edges too."""
+    rng = np.random.default_rng(chunk)
+    live_ids = np.sort(rng.choice(np.arange(0, 1_000, 2), 150, replace=False)).astype(np.int64)
+    new_ids = np.unique(
+        np.concatenate([rng.choice(live_ids, 20), rng.integers(-5, 1_005, 30)])
+    ).astype(np.int64)
+
+    def records(ids: np.ndarray, tag: int) -> np.ndarray:
+        out = np.zeros(len(ids), dtype=TEMPLATE_RECORD)
+        out["sealed"][:, 0] = tag
+        out["sealed"][:, 1:9] = ids.astype("<i8").view(np.uint8).reshape(-1, 8)
+        return out
+
+    (tmp_path / "live").mkdir()
+    write_group_index(tmp_path / "live", TEMPLATE_INDEX, live_ids, records(live_ids, 1))
+    live = GroupIndex.open(tmp_path / "live", TEMPLATE_INDEX)
+    for name, base in (("merged", live), ("from-empty", None)):
+        (tmp_path / name).mkdir()
+        source = base or GroupIndex(
+            np.zeros(0, np.int64), np.zeros(1, np.int64), records(np.zeros(0, np.int64), 1)
+        )
+        merge_template_index(tmp_path / name, source, new_ids, records(new_ids, 2), chunk=chunk)
+    kept = live_ids[~np.isin(live_ids, new_ids)]
+    expected_ids = np.concatenate([kept, new_ids])
+    expected = np.concatenate([records(kept, 1), records(new_ids, 2)])
+    (tmp_path / "whole").mkdir()
+    write_group_index(tmp_path / "whole", TEMPLATE_INDEX, expected_ids, expected)
+    for part in ("keys", "starts", "records"):
+        whole = np.load(tmp_path / "whole" / f"{TEMPLATE_INDEX}.{part}.npy")
+        merged = np.load(tmp_path / "merged" / f"{TEMPLATE_INDEX}.{part}.npy")
+        assert whole.dtype == merged.dtype and np.array_equal(whole, merged), part
+    only_new = GroupIndex.open(tmp_path / "from-empty", TEMPLATE_INDEX)
+    assert np.array_equal(only_new.keys, new_ids)
+    assert np.array_equal(only_new.records, records(new_ids, 2))

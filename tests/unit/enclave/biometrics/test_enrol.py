@@ -19,6 +19,7 @@ from enclave import NoDataset
 from enclave.biometrics import DlibBackend, EnrolmentSourceInvalid, ImageLimits, LocalFaces
 from enclave.dataset import ENROLMENT_FILE, FaceTemplates, Zone, enroll_faces, ingest
 from enclave.dataset import _enrol as enrol_module
+from enclave.dataset._templates import TEMPLATE_INDEX
 from enclave.keys import Keyring, init_zone, open_keyring
 from enclave.persons import check_character
 from tests.support.zone_source import MASTER_KEY, make_source
@@ -228,18 +229,29 @@ def test_huge_files_fifos_and_devices_in_the_images_directory_are_rejects(
     assert report.enrolled == 1
 
 
+@pytest.mark.parametrize("live_index", [True, False])
 def test_the_live_templates_are_rewritten_a_batch_at_a_time(
     tmp_path: Path,
     zone: tuple[Path, Keyring, list[str]],
     backend: DlibBackend,
     monkeypatch: pytest.MonkeyPatch,
+    live_index: bool,
 ) -> None:
     """The live table is read, and the index written, in batches (5 rows here, 12 persons):
-    never the whole registry's templates in memory. Every other person keeps the template
-    they had, the enrolled one gets the new one, and the out-of-core spill is gone."""
+    never the whole registry's templates in memory. The new index is the live one with the
+    new records merged in, or without one the new table sorted out of core. Every other
+    person keeps the template they had, the enrolled one gets the new one, and no spill is
+    left."""
     monkeypatch.setattr(enrol_module, "_BATCH_ROWS", 5)
     zone_dir, keyring, ids = zone
     before = Zone.open(zone_dir, keyring)
+    people = [before.find_person(number) for number in ids]
+    old = FaceTemplates(before, keyring)
+    had = [old.reference(p.person_id) if p is not None else None for p in people]
+    if not live_index:
+        index_dir = zone_dir / "data" / "versions" / before.version / "index"
+        for part in index_dir.glob(f"{TEMPLATE_INDEX}.*"):
+            part.unlink()
     read: list[int] = []
     real_iter = pq.ParquetFile.iter_batches
 
@@ -259,21 +271,21 @@ def test_the_live_templates_are_rewritten_a_batch_at_a_time(
     assert report.enrolled == 1
     assert read and max(read) <= 5 and len(read) >= 2
     after = Zone.open(zone_dir, keyring)
-    templates, old = FaceTemplates(after, keyring), FaceTemplates(before, keyring)
+    templates = FaceTemplates(after, keyring)
     expected = LocalFaces(backend).analyze((FACES / "obama.jpg").read_bytes()).template
     assert expected is not None
     had_any = 0
     for n, number in enumerate(ids):
         person = after.find_person(number)
         assert person is not None
-        now, had = templates.reference(person.person_id), old.reference(person.person_id)
+        now, was = templates.reference(person.person_id), had[n]
         if n == 3:
             assert now is not None and np.allclose(now.values, expected.values)
             continue
-        assert (now is None) == (had is None)
-        if now is not None and had is not None:
+        assert (now is None) == (was is None)
+        if now is not None and was is not None:
             had_any += 1
-            assert np.array_equal(now.values, had.values)
+            assert np.array_equal(now.values, was.values)
     assert had_any >= 2  # the fixture's registry has templates to keep
     version = zone_dir / "data" / "versions" / report.version
     rows = json.loads((version / "catalog.json").read_text())["tables"]["face_templates"]["rows"]
