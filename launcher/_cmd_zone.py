@@ -244,7 +244,6 @@ def enroll_faces_command(
             analyzer=analyzer,
             progress=on_progress if progress else None,
             keep_versions=keep_versions,
-            memory_mb=settings.zone.ingest_memory_mb,
         )
     finally:
         display.close()

@@ -82,9 +82,8 @@ class ZoneSettings:
     master_key: Secret | None = None
     # Ingest: rows are validated and written in batches of this many rows.
     ingest_batch_rows: int = 250_000
-    # Ingest (and enroll-faces' index sort): what the whole-table steps (repeated keys, the
-    # indexes' sorts) hold in memory, in MiB; past it they spill into the new version's
-    # temporary directory (issue 15).
+    # Ingest: what the whole-table steps (repeated keys, the indexes' sorts) hold in memory, in
+    # MiB; past it they spill into the new version's temporary directory (issue 15).
     ingest_memory_mb: int = 2048
     # Ingest: a version where any table has more than this share (0 to 1) of its rows rejected
     # is not published (an export with every ID number bad went live empty: issue 8).

@@ -16,9 +16,9 @@ The new version is the live one's files (hard links: versions are never changed 
 with ``face_templates`` rewritten: the live version's templates of every other person, and
 the enrolled ones, sealed (:func:`enclave.dataset.seal_template`), source ``ID_CARD``. The
 live table is read a batch at a time and the enrolled records merged into the live lookup
-index chunk by chunk (a version without one: the new table's index sorted out of core within
-``memory_mb``, the ingest's ``zone.ingest_memory_mb``): a registry's templates are about
-0.6 kB a person, 2.4 GB at 4.5 million, and are never whole in memory. It is
+index chunk by chunk (a version without one: each record written to its place in the new
+index by its key, the keys sorted in memory): a registry's templates are about 0.6 kB a
+person, 2.4 GB at 4.5 million, and are never whole in memory. It is
 written and switched to exactly as an ingest's (under the ingest lock; a failure or a kill
 leaves the previous version live), and its ``enrolment.json`` lists the counts and rejects.
 A server keeps serving the version it opened until it is restarted.
@@ -51,17 +51,15 @@ from enclave.biometrics import (
     ImageLimits,
     Template,
 )
-from enclave.dataset._index import GroupIndex
-from enclave.dataset._ingest import DEFAULT_MEMORY_MB, SPILL_DIR, duckdb_share
-from enclave.dataset._outofcore import OutOfCore
+from enclave.dataset._index import GroupIndex, write_scattered_group_index
 from enclave.dataset._templates import (
     SEALED_TEMPLATE_COLUMN,
     TEMPLATE_INDEX,
+    TEMPLATE_RECORD,
     merge_template_index,
     seal_template,
     stored_schema,
     template_records,
-    write_template_index,
 )
 from enclave.dataset._versions import (
     CATALOG_FILE,
@@ -148,7 +146,6 @@ def enroll_faces(
     progress: EnrolmentProgress | None = None,
     keep_versions: int = 2,
     now: datetime | None = None,
-    memory_mb: int = DEFAULT_MEMORY_MB,
 ) -> EnrolmentReport:
     """Enroll the map's photos and publish the new version (see the module docstring).
 
@@ -191,7 +188,6 @@ def enroll_faces(
                 keyring=keyring,
                 templates=templates,
                 now=moment,
-                memory_mb=memory_mb,
             )
             report = EnrolmentReport(
                 version=version,
@@ -321,7 +317,6 @@ def _write_version(
     keyring: Keyring,
     templates: dict[int, Template],
     now: datetime,
-    memory_mb: int,
 ) -> int:
     """Write the new version into ``tmp``; the number of persons whose template was replaced."""
     source = version_dir(zone_dir, live)
@@ -375,13 +370,24 @@ def _write_version(
             template_records(new_rows),
             chunk=_BATCH_ROWS,
         )
-    else:  # a version without one: the new table sorted out of core
-        spill = tmp / SPILL_DIR
-        with OutOfCore(spill / "duckdb", memory_mb=duckdb_share(memory_mb)) as ooc:
-            columns = ["person_id", SEALED_TEMPLATE_COLUMN]
-            sorted_rows = ooc.sorted_batches(tmp / table_file, columns, "person_id", _BATCH_ROWS)
-            write_template_index(tmp / "index", sorted_rows)
-        shutil.rmtree(spill, ignore_errors=True)
+    else:  # a version without one: the new table's, its keys sorted in memory
+        written = pq.ParquetFile(tmp / table_file, pre_buffer=False)
+        keys = [
+            np.asarray(batch.column(0).to_numpy(), dtype=np.int64)
+            for batch in written.iter_batches(batch_size=_BATCH_ROWS, columns=["person_id"])
+        ]
+        write_scattered_group_index(
+            tmp / "index",
+            TEMPLATE_INDEX,
+            np.concatenate(keys),
+            (
+                template_records(batch)
+                for batch in written.iter_batches(
+                    batch_size=_BATCH_ROWS, columns=[SEALED_TEMPLATE_COLUMN]
+                )
+            ),
+            TEMPLATE_RECORD,
+        )
     catalog: dict[str, Any] = read_catalog(zone_dir, live)
     if catalog.get("zone_id") != keyring.zone_id:
         raise LookupRefused("the keyring belongs to another zone")

@@ -11,7 +11,6 @@ sealed bytes each) serves :meth:`enclave.dataset.Zone.face_template_sealed` in O
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,7 +39,6 @@ __all__ = [
     "stored_schema",
     "template_label",
     "template_records",
-    "write_template_index",
 ]
 
 SEALED_TEMPLATE_COLUMN = "template_sealed"
@@ -100,16 +98,6 @@ def template_records(table: pa.Table | pa.RecordBatch) -> np.ndarray:
         for chunk in chunks
     )
     return np.frombuffer(raw, dtype=TEMPLATE_RECORD).copy()
-
-
-def write_template_index(directory: Path, batches: Iterable[pa.RecordBatch]) -> None:
-    """The lookup index of stored (sealed) rows, one record per person: ``batches`` (their
-    ``person_id`` and sealed column at least) in ascending ``person_id`` order, written as they
-    come (never the whole table in memory)."""
-    with GroupIndexWriter(directory, TEMPLATE_INDEX, TEMPLATE_RECORD) as writer:
-        for batch in batches:
-            ids = np.asarray(batch.column("person_id").to_numpy(), dtype=np.int64)
-            writer.add(ids, template_records(batch))
 
 
 def merge_template_index(

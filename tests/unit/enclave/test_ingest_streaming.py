@@ -24,6 +24,7 @@ from enclave.dataset._index import (
     GroupIndexWriter,
     TokenIndexWriter,
     write_group_index,
+    write_scattered_group_index,
 )
 from enclave.dataset._outofcore import OutOfCore
 from enclave.dataset._templates import TEMPLATE_INDEX, TEMPLATE_RECORD, merge_template_index
@@ -173,6 +174,29 @@ def test_indexes_written_in_chunks_equal_the_whole_ones(tmp_path: Path) -> None:
         writer.add(tokens[25:], records[25:40])
     assert np.array_equal(np.load(tmp_path / "parts" / "t.tokens.npy"), tokens)
     assert len(np.load(tmp_path / "parts" / "t.records.npy", mmap_mode="r")) == 40
+
+
+def test_a_scattered_index_equals_the_whole_one(tmp_path: Path) -> None:
+    """Wide records (face templates) are sorted by their keys alone and each written to its
+    place: the same files as the in-memory sort, ties in row order; chunks that do not add
+    up to the keys are refused."""
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 400, 3_000).astype(np.int64)  # unsorted, with ties
+    dtype = np.dtype([("row", "<i8"), ("pad", "u1", (300,))])
+    records = np.zeros(len(keys), dtype=dtype)
+    records["row"] = np.arange(len(keys))
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "scattered").mkdir()
+    write_group_index(tmp_path / "whole", "x", keys, records)
+    chunks = [records[a : a + 451] for a in range(0, len(records), 451)]
+    write_scattered_group_index(tmp_path / "scattered", "x", keys, iter(chunks), dtype)
+    for part in ("keys", "starts", "records"):
+        whole = np.load(tmp_path / "whole" / f"x.{part}.npy")
+        scattered = np.load(tmp_path / "scattered" / f"x.{part}.npy")
+        assert whole.dtype == scattered.dtype and np.array_equal(whole, scattered), part
+    for short in (chunks[:-1], [*chunks, records[:1]]):
+        with pytest.raises(ValueError, match="do not fit"):
+            write_scattered_group_index(tmp_path / "scattered", "y", keys, iter(short), dtype)
 
 
 def test_a_failed_ingest_leaves_no_spill_and_the_live_version(tmp_path: Path) -> None:
