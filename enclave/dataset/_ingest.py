@@ -188,6 +188,13 @@ def ingest(
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.rmtree(spill, ignore_errors=True)
             raise
+        except duckdb.OutOfMemoryException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(spill, ignore_errors=True)
+            raise IngestError(
+                f"the ingest's whole-table steps ran out of their memory (zone.ingest_memory_mb "
+                f"= {memory_mb}): raise it; the previous dataset version is unchanged"
+            ) from exc
         except (OSError, pa.ArrowException, ValueError, duckdb.Error) as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.rmtree(spill, ignore_errors=True)

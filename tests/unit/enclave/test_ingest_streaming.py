@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -256,3 +257,21 @@ def test_a_merged_template_index_equals_one_written_whole(tmp_path: Path, chunk:
     only_new = GroupIndex.open(tmp_path / "from-empty", TEMPLATE_INDEX)
     assert np.array_equal(only_new.keys, new_ids)
     assert np.array_equal(only_new.records, records(new_ids, 2))
+
+
+def test_an_ingest_out_of_its_memory_says_which_setting_to_raise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB past its limit (a huge export at a small zone.ingest_memory_mb) is an
+    IngestError naming the setting and its value, not the bare "ingest failed"."""
+
+    def out_of_memory(*args: object, **kwargs: object) -> object:
+        raise duckdb.OutOfMemoryException("failed to allocate data of size 2.0 MiB")
+
+    monkeypatch.setattr(OutOfCore, "later_duplicates", out_of_memory)
+    source = make_source(12).write(tmp_path / "src")
+    zone = tmp_path / "zone"
+    init_zone(zone, MASTER_KEY)
+    with pytest.raises(IngestError, match=r"zone.ingest_memory_mb = 600\): raise it"):
+        ingest(zone, source, open_keyring(zone, MASTER_KEY), memory_mb=600)
+    assert not list((zone / "data" / "versions").glob("*"))
