@@ -60,7 +60,14 @@ from dataward.client.errors import (
 )
 from dataward.v1 import eligibility_pb2
 
-__all__ = ["ANSWER_BYTES", "DEFAULT_PACK", "DEFAULT_STREAM_ITEMS", "MAX_RETRIES", "BatchRun"]
+__all__ = [
+    "ANSWER_BYTES",
+    "DEFAULT_PACK",
+    "DEFAULT_STREAM_ITEMS",
+    "MAX_RETRIES",
+    "BatchRun",
+    "packed_window",
+]
 
 #: The server's default ``grpc.max_batch_items`` (grpc_api's ServerOptions).
 DEFAULT_STREAM_ITEMS = 1000
@@ -78,6 +85,15 @@ ANSWER_BYTES = 4096
 PACK_WAIT = 0.01
 #: Reopenings in a row that answered nothing before the last error is raised.
 MAX_RETRIES = 5
+
+
+def packed_window(window: int, pack: int, max_message_bytes: int) -> int:
+    """``window`` held to what one message of ``max_message_bytes`` can answer when items
+    are packed (the zone answers a stream's unanswered items as one group): one item per
+    :data:`ANSWER_BYTES`; -1 (gRPC's "no limit") and the one-item form keep it."""
+    if pack <= 1 or max_message_bytes <= 0:
+        return window
+    return min(window, max(1, max_message_bytes // ANSWER_BYTES))
 
 
 @dataclass(frozen=True)
@@ -176,8 +192,8 @@ class _Source:
                 item = _Item(self.pulled, check_request(query, nonce), nonce)
                 self.pulled += 1
                 self._ready.put(item)
-        except Exception as exc:  # the caller's: raised after the answers before it
-            self.error = exc
+        except BaseException as exc:  # the caller's (SystemExit too, raised on this thread):
+            self.error = exc  # raised after the answers before it
         finally:
             if not self._stopped.is_set():
                 self._ready.put(None)  # the end, after every item queued

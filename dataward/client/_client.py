@@ -19,7 +19,12 @@ from dataward import receipts
 from dataward.access import Purpose
 from dataward.attestation import AttestationError, verify_attestation
 from dataward.client._audit_view import AuditPage, UsageSummary, audit_page, usage_summary
-from dataward.client._batch import ANSWER_BYTES, DEFAULT_PACK, DEFAULT_STREAM_ITEMS, BatchRun
+from dataward.client._batch import (
+    DEFAULT_PACK,
+    DEFAULT_STREAM_ITEMS,
+    BatchRun,
+    packed_window,
+)
 from dataward.client._checkpoints import CheckpointTracker
 from dataward.client._convert import (
     check_request,
@@ -367,9 +372,7 @@ class Client:
             verify=self.verify_answer if verify else None,
             refresh=self._refresh_token,
             nonce=new_nonce,
-            window=min(window, max(1, self._max_message_bytes // ANSWER_BYTES))
-            if pack > 1
-            else window,
+            window=packed_window(window, pack, self._max_message_bytes),
             stream_items=stream_items,
             timeout=timeout,
             pack=pack,

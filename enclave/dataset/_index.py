@@ -81,6 +81,7 @@ def write_scattered_group_index(
         handle.truncate(offset + len(keys) * dtype.itemsize)
         start = 0
         mapped = mmap.mmap(handle.fileno(), 0) if len(keys) else None
+        out: npt.NDArray[np.void] | None = None
         try:
             for chunk in records:
                 if chunk.dtype != dtype or start + len(chunk) > len(keys):
@@ -96,11 +97,11 @@ def write_scattered_group_index(
                     # page of its own, so without this the whole file (2.4 GB of templates
                     # at 4.5M persons) would count as the ingest's resident memory.
                     mapped.madvise(mmap.MADV_DONTNEED)
-                del out
                 start += len(chunk)
             if mapped is not None:
                 mapped.flush()
         finally:
+            out = None  # the view first: a mapping with a view on it cannot close
             if mapped is not None:
                 mapped.close()
         if start != len(keys):

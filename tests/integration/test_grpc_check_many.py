@@ -129,14 +129,21 @@ class _SourceBrokeError(Exception):
     pass
 
 
-def test_an_iterable_that_raises_gets_the_answers_before_it_then_its_error(stack: Stack) -> None:
+@pytest.mark.parametrize("error", [_SourceBrokeError, SystemExit])
+def test_an_iterable_that_raises_gets_the_answers_before_it_then_its_error(
+    stack: Stack, error: type[BaseException]
+) -> None:
+    """The iterable is read on a thread of its own: what it raises -- a BaseException such as
+    SystemExit too, which once ended the run as if the input had ended -- is raised on the
+    caller's, after the answers before it."""
+
     def breaks_after_five() -> Iterator[EligibilityQuery]:
         for n in range(5):
             yield _query(PEOPLE[n % 3])
-        raise _SourceBrokeError("the file ended mid-row")
+        raise error("the file ended mid-row")
 
     items: list[BatchItem] = []
-    with _client(stack) as c, pytest.raises(_SourceBrokeError, match="mid-row"):
+    with _client(stack) as c, pytest.raises(error, match="mid-row"):
         for item in c.check_many(breaks_after_five(), window=2, stream_items=4):
             items.append(item)
     _check(items, [PEOPLE[n % 3] for n in range(5)])

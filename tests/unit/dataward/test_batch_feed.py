@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from dataward.client import Benefit, EligibilityQuery, Purpose
-from dataward.client._batch import _Feed, _Item, _Source
+from dataward.client._batch import _Feed, _Item, _Source, packed_window
 from dataward.v1 import eligibility_pb2
 
 ITEMS = 256
@@ -113,3 +113,15 @@ def test_a_stopped_source_reads_no_further() -> None:
     reader.join(2.0)
     assert not reader.is_alive()
     assert len(given) <= 4 + 2  # the queue's 4, the one taken, the one under way at most
+
+
+@pytest.mark.parametrize(
+    ("limit", "pack", "window"),
+    [(-1, 64, 256), (0, 64, 256), (64 * 1024, 64, 16), (64 * 1024, 1, 256), (1024, 64, 1)],
+)
+def test_the_packed_window_follows_the_clients_message_limit(
+    limit: int, pack: int, window: int
+) -> None:
+    """One unanswered item per 4 KiB of max_message_bytes at most, packed; -1 (gRPC's "no
+    limit") keeps the window asked for: it used to make it 1, one item at a time."""
+    assert packed_window(256, pack, limit) == window
