@@ -107,7 +107,7 @@ class _Later:
     """What :meth:`_Source.pull_within` gives when no query came in time."""
 
 
-LATER = _Later()
+_LATER = _Later()
 #: Seconds between looks at a stream's close while its next first item is awaited.
 _CLOSE_POLL = 0.05
 
@@ -143,11 +143,11 @@ class _Source:
 
     def pull(self) -> _Item | None:
         """The next item, waiting as long as the iterable takes; None once it is exhausted."""
-        got = self._take(None)  # a get without a timeout never gives LATER
+        got = self._take(None)  # a get without a timeout never gives _LATER
         return None if isinstance(got, _Later) else got
 
     def pull_within(self, seconds: float) -> _Item | _Later | None:
-        """The next item if one comes within ``seconds``, else :data:`LATER` (nothing is
+        """The next item if one comes within ``seconds``, else ``_LATER`` (nothing is
         taken then: the item that comes later is the next pull's)."""
         return self._take(max(0.0, seconds))
 
@@ -170,7 +170,7 @@ class _Source:
         try:
             got = self._ready.get(timeout=timeout)
         except queue.Empty:
-            return LATER
+            return _LATER
         if got is None:
             self.exhausted = True
         return got

@@ -51,7 +51,8 @@ from enclave.biometrics import (
     ImageLimits,
     Template,
 )
-from enclave.dataset._index import GroupIndex, write_scattered_group_index
+from enclave.dataset._index import GroupIndex
+from enclave.dataset._ingest import scattered_index
 from enclave.dataset._templates import (
     SEALED_TEMPLATE_COLUMN,
     TEMPLATE_INDEX,
@@ -181,13 +182,7 @@ def enroll_faces(
         tmp = versions_root(zone_dir) / (version + TMP_SUFFIX)
         try:
             replaced = _write_version(
-                zone_dir,
-                live,
-                tmp,
-                version,
-                keyring=keyring,
-                templates=templates,
-                now=moment,
+                zone_dir, live, tmp, version, keyring=keyring, templates=templates, now=moment
             )
             report = EnrolmentReport(
                 version=version,
@@ -371,22 +366,15 @@ def _write_version(
             chunk=_BATCH_ROWS,
         )
     else:  # a version without one: the new table's, its keys sorted in memory
-        written = pq.ParquetFile(tmp / table_file, pre_buffer=False)
-        keys = [
-            np.asarray(batch.column(0).to_numpy(), dtype=np.int64)
-            for batch in written.iter_batches(batch_size=_BATCH_ROWS, columns=["person_id"])
-        ]
-        write_scattered_group_index(
+        scattered_index(
+            tmp / table_file,
             tmp / "index",
             TEMPLATE_INDEX,
-            np.concatenate(keys),
-            (
-                template_records(batch)
-                for batch in written.iter_batches(
-                    batch_size=_BATCH_ROWS, columns=[SEALED_TEMPLATE_COLUMN]
-                )
-            ),
-            TEMPLATE_RECORD,
+            key="person_id",
+            columns=[SEALED_TEMPLATE_COLUMN],
+            records=template_records,
+            dtype=TEMPLATE_RECORD,
+            batch_rows=_BATCH_ROWS,
         )
     catalog: dict[str, Any] = read_catalog(zone_dir, live)
     if catalog.get("zone_id") != keyring.zone_id:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -396,18 +396,15 @@ class _VersionWriter:
         path = self.out / "tables" / f"{table}.parquet"
         columns = list(dict.fromkeys([index.key, *index.columns]))
         if dtype.itemsize >= WIDE_RECORD_BYTES:
-            written = pq.ParquetFile(path, pre_buffer=False)
-
-            def batches(names: list[str]) -> Iterator[pa.RecordBatch]:
-                return written.iter_batches(batch_size=self.batch_rows, columns=names)
-
-            keys = [_ints(batch, index.key) for batch in batches([index.key])]
-            write_scattered_group_index(
+            scattered_index(
+                path,
                 self.out / "index",
                 index.name,
-                np.concatenate(keys) if keys else np.zeros(0, np.int64),
-                (index.records(batch, dtype) for batch in batches(columns)),
-                dtype,
+                key=index.key,
+                columns=columns,
+                records=lambda batch: index.records(batch, dtype),
+                dtype=dtype,
+                batch_rows=self.batch_rows,
             )
             return
         with GroupIndexWriter(self.out / "index", index.name, dtype) as index_writer:
@@ -501,6 +498,31 @@ def _batch_rows(source: pq.ParquetFile, batch_rows: int) -> int:
     size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     width = max(1, size // meta.num_rows)
     return max(1, min(batch_rows, _BATCH_BYTES // width))
+
+
+def scattered_index(
+    path: Path,
+    directory: Path,
+    name: str,
+    *,
+    key: str,
+    columns: Sequence[str],
+    records: Callable[[pa.RecordBatch], npt.NDArray[np.void]],
+    dtype: np.dtype[Any],
+    batch_rows: int,
+) -> None:
+    """Index ``name`` of the table at ``path`` by ``key``, for records too wide to sort out
+    of core: its keys read and sorted in memory, ``records`` of each batch of ``columns``
+    written to their places (:func:`write_scattered_group_index`)."""
+    table = pq.ParquetFile(path, pre_buffer=False)
+    keys = [_ints(b, key) for b in table.iter_batches(batch_size=batch_rows, columns=[key])]
+    write_scattered_group_index(
+        directory,
+        name,
+        np.concatenate(keys) if keys else np.zeros(0, np.int64),
+        (records(b) for b in table.iter_batches(batch_size=batch_rows, columns=list(columns))),
+        dtype,
+    )
 
 
 def _ints(table: pa.Table | pa.RecordBatch, column: str) -> npt.NDArray[np.int64]:
