@@ -28,6 +28,7 @@ from enclave.audit import AuditLog, LogBrowser, RefusalTrail
 from enclave.compute import ModelCards
 from enclave.persons import PersonChecks
 from enclave.policy import PolicyStore
+from grpc_api._grouped import GroupedChecks
 from grpc_api._guard import ALL_ADDRESSES, ALL_ADDRESSES_FACTOR, AuthInterceptor, Guard
 from grpc_api._observe import CallMetrics, ObserveInterceptor
 from grpc_api._options import ServerOptions
@@ -67,10 +68,13 @@ class ApiServer:
     port: int
     health: health.HealthServicer
     refusals: Refusals | None = None
+    grouped: GroupedChecks | None = None
 
     def stop(self, grace: float | None = 1.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        if self.grouped is not None:  # after the calls: none is left waiting for its group
+            self.grouped.close()
         if self.refusals is not None:  # the last summary of dropped refusals
             self.refusals.close()
 
@@ -158,60 +162,66 @@ def build_server(
             ("grpc.max_send_message_length", options.max_message_bytes),
         ],
     )
-    eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
-        EligibilityServicer(
-            checks,
-            guard,
-            options.max_batch_items,
-            options.batch_group,
-            max_response_bytes=options.max_message_bytes // 2,
-        ),
-        server,
-    )
-    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
-    serves_compute = (
-        checks.serves_credit
-        or checks.serves_scores
-        or checks.serves_face_match
-        or cards is not None
-    )
-    if serves_compute:
-        compute_pb2_grpc.add_ComputeServiceServicer_to_server(
-            ComputeServicer(checks, cards), server
+    grouped = GroupedChecks(checks, options.batch_group)
+    try:
+        eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(
+            EligibilityServicer(
+                checks,
+                guard,
+                options.max_batch_items,
+                options.batch_group,
+                max_response_bytes=options.max_message_bytes // 2,
+                grouped=grouped,
+            ),
+            server,
         )
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(
-        AuditServicer(
-            audit_key_name,
-            audit_public_key,
-            receipts,
-            attest,
-            events=LogBrowser(audit_events) if audit_events is not None else None,
-        ),
-        server,
-    )
-    steward_pb2_grpc.add_StewardServiceServicer_to_server(
-        StewardServicer(checks, policies, reviews, cards), server
-    )
-    if queries is not None:
-        query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(queries), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    served = tuple(
-        n
-        for n in SERVICE_NAMES
-        if (queries is not None or "QueryService" not in n)
-        and (serves_compute or "ComputeService" not in n)
-    )
-    for name in ("", *served):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    enable_reflection((*served, health.SERVICE_NAME), server)
-    credentials = _credentials(options)
-    if credentials is None:
-        port = server.add_insecure_port(options.bind)
-    else:
-        port = server.add_secure_port(options.bind, credentials)
-    if port == 0:
-        raise OSError("cannot bind the gRPC server")
-    server.start()
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
+        serves_compute = (
+            checks.serves_credit
+            or checks.serves_scores
+            or checks.serves_face_match
+            or cards is not None
+        )
+        if serves_compute:
+            compute_pb2_grpc.add_ComputeServiceServicer_to_server(
+                ComputeServicer(checks, cards), server
+            )
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(
+            AuditServicer(
+                audit_key_name,
+                audit_public_key,
+                receipts,
+                attest,
+                events=LogBrowser(audit_events) if audit_events is not None else None,
+            ),
+            server,
+        )
+        steward_pb2_grpc.add_StewardServiceServicer_to_server(
+            StewardServicer(checks, policies, reviews, cards), server
+        )
+        if queries is not None:
+            query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(queries), server)
+        health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        served = tuple(
+            n
+            for n in SERVICE_NAMES
+            if (queries is not None or "QueryService" not in n)
+            and (serves_compute or "ComputeService" not in n)
+        )
+        for name in ("", *served):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        enable_reflection((*served, health.SERVICE_NAME), server)
+        credentials = _credentials(options)
+        if credentials is None:
+            port = server.add_insecure_port(options.bind)
+        else:
+            port = server.add_secure_port(options.bind, credentials)
+        if port == 0:
+            raise OSError("cannot bind the gRPC server")
+        server.start()
+    except BaseException:
+        grouped.close()  # its thread ends with a server that never started
+        raise
     front_refusals.start()
-    return ApiServer(server, port, health_servicer, front_refusals)
+    return ApiServer(server, port, health_servicer, front_refusals, grouped)

@@ -50,6 +50,7 @@ from grpc_api import _convert as convert
 from grpc_api import _models as models
 from grpc_api import _review as review
 from grpc_api._facematch import face_match_query
+from grpc_api._grouped import GroupedChecks
 from grpc_api._guard import Guard, principal_of
 from grpc_api._status import refusal_for
 from grpc_api._stream_reader import StreamReader
@@ -98,11 +99,15 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         guard: Guard,
         max_batch_items: int,
         batch_group: int = 64,
+        *,
         max_response_bytes: int = 4 * 1024 * 1024,
+        grouped: GroupedChecks | None = None,
     ) -> None:
         """``max_response_bytes``: a packed response's bound (the server's send limit halved:
-        a group's answers past it go in more responses, never one the server cannot send)."""
+        a group's answers past it go in more responses, never one the server cannot send).
+        ``grouped``: unary checks are checked in groups through it (None: each alone)."""
         self._checks = checks
+        self._grouped = grouped
         self._guard = guard
         self._max_batch_items = max_batch_items
         self._batch_group = batch_group
@@ -112,7 +117,11 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         self, request: eligibility_pb2.CheckRequest, principal: Principal
     ) -> eligibility_pb2.CheckResponse:
         query = convert.eligibility_query(request)
-        answer = self._checks.check_eligibility(partner_caller(principal), query)
+        caller = partner_caller(principal)
+        if self._grouped is not None:
+            answer = self._grouped.check(caller, query)
+        else:
+            answer = self._checks.check_eligibility(caller, query)
         return convert.decision_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
     def Check(

@@ -29,6 +29,7 @@ from enclave.audit._browse import (
     usage_summary,
 )
 from enclave.audit._create import ZONE_LOG_FILE, create_log, zone_log_name
+from enclave.audit._handoff import Handoff
 from enclave.audit._log import Appended, AppendResult, AuditLog
 from enclave.audit._reader import AuditReader, verify_log
 from enclave.audit._settings import AuditLogSettings
@@ -110,6 +111,7 @@ __all__ = [
     "Decision",
     "EventFilter",
     "EventPage",
+    "Handoff",
     "LogBrowser",
     "LogEntry",
     "LogRead",

@@ -570,3 +570,58 @@ def test_empty_messages_of_a_packed_stream_are_charged_like_items(tmp_path: Path
     assert excinfo.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "RATE_LIMITED" in str(excinfo.value.trailing_metadata())
     until(lambda: not readers(), "the reader ended with the stream")
+
+
+def test_unary_checks_waiting_together_are_one_group_and_one_commit(tmp_path: Path) -> None:
+    # Issue 15: unary Check calls go through the server's GroupedChecks: those asked while a
+    # group's commit is made are checked together, each its own leaves and receipt.
+    with grpc_stack(tmp_path, batch_group=4) as stack:
+        stack.consent(ALICE)
+        stack.consent(BOB)
+        grouped = stack.server.grouped
+        assert grouped is not None
+        before = len(answer_commits(stack))
+        stack.store.gate = threading.Event()
+        stack.store.at_gate.clear()
+        answers: dict[int, Any] = {}
+        with grpc.insecure_channel(stack.target) as channel:
+            stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+            metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+
+            def call(n: int, person: str) -> None:
+                try:
+                    answers[n] = stub.Check(item(person, n).item, metadata=metadata, timeout=10)
+                except grpc.RpcError as exc:
+                    answers[n] = exc
+
+            people = [ALICE, BOB, UNKNOWN, ALICE, BOB]
+            threads = [threading.Thread(target=call, args=(0, people[0]))]
+            threads[0].start()
+            try:
+                assert stack.store.at_gate.wait(WAIT)  # call 0's group is committing
+                threads += [
+                    threading.Thread(target=call, args=(n, p)) for n, p in enumerate(people) if n
+                ]
+                for t in threads[1:]:
+                    t.start()
+                until(lambda: grouped._waiting.qsize() == 4, "four calls wait for their group")
+            finally:
+                stack.store.gate.set()
+            for t in threads:
+                t.join(WAIT)
+    refused = answers[2]
+    assert isinstance(refused, grpc.RpcError)
+    assert refused.code() is grpc.StatusCode.FAILED_PRECONDITION  # no consent: as ever
+    served = {n: a for n, a in answers.items() if n != 2}
+    for n, response in served.items():
+        assert isinstance(response, eligibility_pb2.CheckResponse)
+        verify(stack, eligibility_pb2.CheckBatchResponse(result=response), f"nonce-of-item-{n:04d}")
+    commits = answer_commits(stack)[before:]
+    index_of = {r.receipt.request_id: n for n, r in served.items()}
+    groups = [
+        sorted(index_of.get(e.request_id, -1) for e in commit if isinstance(e, RequestReceived))
+        for commit in commits
+    ]
+    assert groups == [[0], [-1, 1, 3, 4]]  # the four that waited: ONE commit (-1: refused)
+    notes = {served[n].receipt.checkpoint_note for n in (1, 3, 4)}
+    assert len(notes) == 1
