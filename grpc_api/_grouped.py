@@ -1,15 +1,17 @@
-"""Unary eligibility checks that arrive together, checked as one group (issue 15).
+"""Unary checks that arrive together, checked as one group (issue 15).
 
-Each ``Check`` call used to run the whole zone pipeline on its own gRPC worker thread: dozens
-of threads taking turns at the one GIL for the HMAC, the index probes, the rules and the
-leaves, and each answer its own hand-off to the audit committer. Here a worker hands its query
-to ONE thread, ``check-groups``, and waits. That thread takes every query waiting (at most
-``group``), in order, and checks those of each caller as one group through
-:meth:`PersonChecks.check_eligibility_many` -- the ``CheckBatch`` path: each query its own
-request, decision and release leaves and its own receipt, the group's leaves in one commit,
-durable before any answer is handed back. While a group's commit is being made the next
-queries gather, so a busy server makes bigger groups and an idle one answers a lone call at
-once (one thread hop later).
+Each ``Check`` call (and ``Verify`` without a selfie) used to run the whole zone pipeline on
+its own gRPC worker thread: dozens of threads taking turns at the one GIL for the HMAC, the
+index probes, the rules and the leaves, and each answer its own hand-off to the audit
+committer. Here a worker hands its query to ONE thread, ``check-groups``, and waits. That
+thread takes every query waiting (at most ``group``), in order, and checks those of each kind
+and caller as one group through :meth:`PersonChecks.check_eligibility_many` (or
+``verify_identity_many``) -- the ``CheckBatch`` path: each query its own request, decision
+and release leaves and its own receipt, the group's leaves in one commit, durable before any
+answer is handed back. While a group's commit is being made the next queries gather, so a
+busy server makes bigger groups and an idle one answers a lone call at once (one thread hop
+later). A ``Verify`` with a selfie is checked alone, on its worker, as before: its face
+attempt is made durable before the face is checked.
 
 A query's refusal is that call's error, as the unary call raised it; a fault of one query
 (a bug on it) fails that call INTERNAL, logged denied by the zone; a fault of the group itself
@@ -27,29 +29,39 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from enclave.audit import Handoff
 from enclave.errors import ZoneError
-from enclave.persons import Answer, EligibilityDecision, EligibilityQuery, PersonChecks
+from enclave.persons import (
+    Answer,
+    DocumentVerdict,
+    EligibilityDecision,
+    EligibilityQuery,
+    IdentityQuery,
+    PersonChecks,
+)
 from enclave.release import Caller
 from grpc_api.errors import Unavailable
 
 __all__ = ["GroupedChecks"]
 
 _log = logging.getLogger("dataward.grpc")
-_Outcome = Answer[EligibilityDecision] | ZoneError
+_Query = EligibilityQuery | IdentityQuery
+_Outcome = Answer[Any] | ZoneError
 
 
 @dataclass(frozen=True)
 class _Asked:
     caller: Caller
-    query: EligibilityQuery
+    query: _Query
     answer: Handoff[_Outcome] = field(default_factory=Handoff)
 
 
 class GroupedChecks:
-    """``check(caller, query)`` as :meth:`PersonChecks.check_eligibility` answers it, the
-    queries waiting at the same time checked as one group on one thread."""
+    """``check`` and ``verify`` as :meth:`PersonChecks.check_eligibility` and
+    :meth:`~PersonChecks.verify_identity` answer them, the queries waiting at the same time
+    checked as one group (of one kind and one caller) on one thread."""
 
     def __init__(self, checks: PersonChecks, group: int) -> None:
         if group < 1:
@@ -64,6 +76,16 @@ class GroupedChecks:
 
     def check(self, caller: Caller, query: EligibilityQuery) -> Answer[EligibilityDecision]:
         """The answer, once its leaves are durable; raises the call's refusal or fault."""
+        return self._asked(caller, query)
+
+    def verify(self, caller: Caller, query: IdentityQuery) -> Answer[DocumentVerdict]:
+        """:meth:`check` for an identity-document query; one with a selfie is checked alone
+        (its face attempt is made durable first, which a group cannot do)."""
+        if query.selfie:
+            return self._checks.verify_identity(caller, query)
+        return self._asked(caller, query)
+
+    def _asked(self, caller: Caller, query: _Query) -> Answer[Any]:
         asked = _Asked(caller, query)
         with self._lock:  # nothing is queued after close()'s end marker
             if self._closed:
@@ -105,16 +127,25 @@ class GroupedChecks:
                     closing = True
                     break
                 taken.append(asked)
-            by_caller: dict[Caller, list[_Asked]] = {}
+            groups: dict[tuple[bool, Caller], list[_Asked]] = {}
             for asked in taken:
-                by_caller.setdefault(asked.caller, []).append(asked)
-            for caller, group in by_caller.items():
-                self._answer(caller, group)
+                kind = isinstance(asked.query, EligibilityQuery)
+                groups.setdefault((kind, asked.caller), []).append(asked)
+            for (eligibility, caller), group in groups.items():
+                self._answer(eligibility, caller, group)
         # None can be queued after the end marker: close() puts it holding the lock.
 
-    def _answer(self, caller: Caller, group: list[_Asked]) -> None:
+    def _answer(self, eligibility: bool, caller: Caller, group: list[_Asked]) -> None:
         try:
-            outcomes = self._checks.check_eligibility_many(caller, [a.query for a in group])
+            outcomes: list[Any]
+            if eligibility:
+                outcomes = self._checks.check_eligibility_many(
+                    caller, [a.query for a in group if isinstance(a.query, EligibilityQuery)]
+                )
+            else:
+                outcomes = self._checks.verify_identity_many(
+                    caller, [a.query for a in group if isinstance(a.query, IdentityQuery)]
+                )
             if len(outcomes) != len(group):
                 raise RuntimeError("a group of checks was answered with another count")
         except BaseException as exc:  # each caller raises it; the thread goes on

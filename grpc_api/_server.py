@@ -175,7 +175,9 @@ def build_server(
             ),
             server,
         )
-        identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(checks), server)
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server(
+            IdentityServicer(checks, grouped), server
+        )
         serves_compute = (
             checks.serves_credit
             or checks.serves_scores

@@ -298,14 +298,20 @@ def _unavailable(answer: BaseException) -> bool:
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, checks: PersonChecks) -> None:
+    def __init__(self, checks: PersonChecks, grouped: GroupedChecks | None = None) -> None:
+        """``grouped``: calls without a selfie are checked in groups through it."""
         self._checks = checks
+        self._grouped = grouped
 
     def Verify(
         self, request: identity_pb2.VerifyRequest, context: grpc.ServicerContext
     ) -> identity_pb2.VerifyResponse:
         query = convert.identity_query(request)
-        answer = self._checks.verify_identity(partner_caller(principal_of(context)), query)
+        caller = partner_caller(principal_of(context))
+        if self._grouped is not None:
+            answer = self._grouped.verify(caller, query)
+        else:
+            answer = self._checks.verify_identity(caller, query)
         return convert.verdict_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
 

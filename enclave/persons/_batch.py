@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from dataward import receipts
 from enclave.consent import Consent, ConsentStore
@@ -37,13 +38,22 @@ from enclave.errors import ZoneError
 from enclave.keys import normalize
 from enclave.persons.eligibility import EligibilityDecision, decide_eligibility
 from enclave.persons.errors import ConsentRequired, InvalidField, PurposeNotGranted
-from enclave.persons.fields import field_problem
+from enclave.persons.fields import MAX_NAME_CHARS, field_problem
+from enclave.persons.identity import DocumentVerdict, verify_document
 from enclave.persons.idnumber import InvalidIdNumber, validate_id_number
-from enclave.persons.interface import Answer, EligibilityQuery, PersonDirectory, Tokenizer
+from enclave.persons.interface import (
+    Answer,
+    EligibilityQuery,
+    IdentityQuery,
+    PersonDirectory,
+    Tokenizer,
+)
 from enclave.release import Caller, GroupItem, Releaser
 
-__all__ = ["BatchSteps", "ItemFault", "check_eligibility_many"]
+__all__ = ["BatchSteps", "ItemFault", "check_eligibility_many", "verify_identity_many"]
 
+_V = TypeVar("_V")
+_Q = TypeVar("_Q", EligibilityQuery, IdentityQuery)
 FindConsent = Callable[[Caller, str, str, bytes, dt.datetime], Consent | None]
 
 
@@ -72,13 +82,13 @@ class BatchSteps:
 
 
 @dataclass
-class _Item:
+class _Item(Generic[_V]):
     """One query as far as it got: what its request leaf says, and its outcome."""
 
     purpose: str
     consent_ref: str = ""  # only in the zone's fixed format (see PersonChecks._loggable_ref)
     token: bytes | None = None
-    outcome: ZoneError | EligibilityDecision | None = None
+    outcome: ZoneError | _V | None = None
     client_nonce: str = ""
 
     def settled_as(self, outcome: ZoneError | receipts.ResultFields) -> GroupItem:
@@ -90,10 +100,35 @@ def check_eligibility_many(
 ) -> list[Answer[EligibilityDecision] | ZoneError]:
     """Each query's answer (with its own receipt) or its refusal, in the queries' order; the
     group's leaves in one commit (see the module docstring)."""
+    return _many(
+        steps, caller, queries, receipts.ELIGIBILITY_CHECK, EligibilityDecision, _decide, _fields
+    )
+
+
+def verify_identity_many(
+    steps: BatchSteps, caller: Caller, queries: Sequence[IdentityQuery]
+) -> list[Answer[DocumentVerdict] | ZoneError]:
+    """:func:`check_eligibility_many` for identity-document checks without a selfie: each
+    query the steps of :meth:`PersonChecks.verify_identity` (a query with a selfie is not
+    one of them: that item fails, logged ``INTERNAL``; a selfie's face attempt is made
+    durable before it is checked, which a group cannot do)."""
+    return _many(
+        steps, caller, queries, receipts.IDENTITY_VERIFY, DocumentVerdict, _verify, _verdict_fields
+    )
+
+
+def _many(  # noqa: PLR0917 (the kind's own steps, in their order)
+    steps: BatchSteps,
+    caller: Caller,
+    queries: Sequence[_Q],
+    method: str,
+    kind: type[_V],
+    decide: Callable[[BatchSteps, Caller, _Q, _Item[_V], dt.datetime], ZoneError | _V],
+    fields: Callable[[_V], receipts.ResultFields],
+) -> list[Answer[_V] | ZoneError]:
     if not queries:
         return []
-    method = receipts.ELIGIBILITY_CHECK
-    items = [_Item(purpose=q.purpose) for q in queries]
+    items: list[_Item[_V]] = [_Item(purpose=q.purpose) for q in queries]
     try:
         now = steps.clock()
     except Exception as exc:
@@ -102,19 +137,21 @@ def check_eligibility_many(
         steps.release.settle_group(caller, method, [item.settled_as(fault) for item in items])
         raise
     for item, query in zip(items, queries, strict=True):
-        _check(steps, caller, query, item, now)
+        _check(steps, caller, query, item, now, decide)
     group: list[GroupItem] = []
     for item in items:
         outcome = item.outcome
-        if isinstance(outcome, EligibilityDecision):
-            group.append(item.settled_as(_fields(outcome)))
+        if isinstance(outcome, kind):
+            group.append(item.settled_as(fields(outcome)))
         else:
-            group.append(item.settled_as(outcome or ItemFault()))
+            group.append(
+                item.settled_as(outcome if isinstance(outcome, ZoneError) else ItemFault())
+            )
     settled = steps.release.settle_group(caller, method, group)
-    answers: list[Answer[EligibilityDecision] | ZoneError] = []
+    answers: list[Answer[_V] | ZoneError] = []
     for item, done in zip(items, settled, strict=True):
         outcome = item.outcome
-        if isinstance(outcome, EligibilityDecision) and done.receipt is not None:
+        if isinstance(outcome, kind) and done.receipt is not None:
             answers.append(Answer(outcome, done.receipt, done.request.request_id))
         elif isinstance(outcome, ZoneError):
             if isinstance(outcome, ItemFault):  # the operator's way to its audit leaves
@@ -125,13 +162,18 @@ def check_eligibility_many(
     return answers
 
 
-def _check(
-    steps: BatchSteps, caller: Caller, query: EligibilityQuery, item: _Item, now: dt.datetime
+def _check(  # noqa: PLR0917 (the group's step for one item)
+    steps: BatchSteps,
+    caller: Caller,
+    query: _Q,
+    item: _Item[_V],
+    now: dt.datetime,
+    decide: Callable[[BatchSteps, Caller, _Q, _Item[_V], dt.datetime], ZoneError | _V],
 ) -> None:
     """Fill ``item`` from ``query``: its request leaf's fields, then its outcome (a refusal,
-    a fault, or the decision with its single-use consent consumed)."""
+    a fault, or the result with its single-use consent consumed)."""
     try:
-        item.outcome = _decide(steps, caller, query, item, now)
+        item.outcome = decide(steps, caller, query, item, now)
     except ZoneError as exc:  # a refusal, or a zone fault with its reason code: the item's
         item.outcome = exc
     except Exception as exc:  # not a zone error: still the item's answer, logged INTERNAL
@@ -140,12 +182,14 @@ def _check(
         item.outcome = fault
 
 
-def _decide(
-    steps: BatchSteps, caller: Caller, query: EligibilityQuery, item: _Item, now: dt.datetime
-) -> ZoneError | EligibilityDecision:
-    # The order of PersonChecks._validated_token and _begin: authorization first (a purpose
-    # the app does not hold: the ID number is not even tokenized), the fields' fixed formats,
-    # the ID number's rules, then the request leaf's consent reference.
+def _begun(
+    steps: BatchSteps, caller: Caller, query: EligibilityQuery | IdentityQuery, item: _Item[_V]
+) -> ZoneError | bytes:
+    """The steps every kind begins with, in the order of PersonChecks._validated_token and
+    _begin: authorization first (a purpose the app does not hold: the ID number is not even
+    tokenized), the fields' fixed formats, the ID number's rules, then the request leaf's
+    consent reference and the client nonce. Their refusal, or the person's token (``item``
+    filled)."""
     problem: ZoneError | None = None
     if caller.purposes is not None and query.purpose not in caller.purposes:
         problem = PurposeNotGranted()
@@ -165,6 +209,19 @@ def _decide(
     if (problem := field_problem(client_nonce=query.client_nonce)) is not None:
         return problem
     item.client_nonce = query.client_nonce
+    return token
+
+
+def _decide(
+    steps: BatchSteps,
+    caller: Caller,
+    query: EligibilityQuery,
+    item: _Item[EligibilityDecision],
+    now: dt.datetime,
+) -> ZoneError | EligibilityDecision:
+    token = _begun(steps, caller, query, item)
+    if isinstance(token, ZoneError):
+        return token
     if query.benefit is None:
         return InvalidField("benefit", "required")
     consent = steps.find_consent(caller, query.purpose, query.consent_ref, token, now)
@@ -180,6 +237,42 @@ def _decide(
     if not steps.consents.consume(consent, now):
         return ConsentRequired()
     return decision
+
+
+def _verify(
+    steps: BatchSteps,
+    caller: Caller,
+    query: IdentityQuery,
+    item: _Item[DocumentVerdict],
+    now: dt.datetime,
+) -> ZoneError | DocumentVerdict:
+    if query.selfie:  # routed to verify_identity by whoever groups; here a bug
+        raise ValueError("a query with a selfie is checked alone")
+    token = _begun(steps, caller, query, item)
+    if isinstance(token, ZoneError):
+        return token
+    # The order of PersonChecks.verify_identity: the name, then the consent.
+    if len(query.name) > MAX_NAME_CHARS:
+        return InvalidField("name", f"at most {MAX_NAME_CHARS} characters")
+    if not query.name.strip():
+        return InvalidField("name", "required")
+    consent = steps.find_consent(caller, query.purpose, query.consent_ref, token, now)
+    if consent is None:
+        return ConsentRequired()
+    person = steps.directory.person_by_token(token)
+    verdict = verify_document(person, steps.tokenizer.token("name", query.name))
+    if not steps.consents.consume(consent, now):
+        return ConsentRequired()
+    return verdict
+
+
+def _verdict_fields(verdict: DocumentVerdict) -> receipts.ResultFields:
+    return receipts.identity_fields(
+        id_number_valid=verdict.id_number_valid,
+        name_matches=verdict.name_matches,
+        registry_status=verdict.registry_status,
+        face=None,
+    )
 
 
 def _fields(decision: EligibilityDecision) -> receipts.ResultFields:

@@ -62,7 +62,7 @@ from enclave.compute import (
 from enclave.consent import Consent, ConsentNotFound, ConsentStore
 from enclave.errors import ZoneError
 from enclave.keys import normalize
-from enclave.persons._batch import BatchSteps, check_eligibility_many
+from enclave.persons._batch import BatchSteps, check_eligibility_many, verify_identity_many
 from enclave.persons.credit import MAX_SCORECARD_CHARS, CreditScoring, ScoredBand
 from enclave.persons.eligibility import EligibilityDecision, decide_eligibility
 from enclave.persons.errors import (
@@ -793,7 +793,18 @@ class PersonChecks:
         (logged denied ``INTERNAL``; see :mod:`enclave.persons._batch`): every item released
         is an item answered.
         """
-        steps = BatchSteps(
+        return check_eligibility_many(self._batch_steps(), caller, queries)
+
+    def verify_identity_many(
+        self, caller: Caller, queries: Sequence[IdentityQuery]
+    ) -> list[Answer[DocumentVerdict] | ZoneError]:
+        """:meth:`verify_identity` for each of ``queries`` without a selfie, the group's
+        leaves in ONE commit, as :meth:`check_eligibility_many` (a query with a selfie is not
+        for a group: that item fails ``INTERNAL``)."""
+        return verify_identity_many(self._batch_steps(), caller, queries)
+
+    def _batch_steps(self) -> BatchSteps:
+        return BatchSteps(
             directory=self._directory,
             tokenizer=self._tokenizer,
             consents=self._consents,
@@ -802,4 +813,3 @@ class PersonChecks:
             find_consent=self._find_consent,
             loggable_ref=self._loggable_ref,
         )
-        return check_eligibility_many(steps, caller, queries)

@@ -19,6 +19,7 @@ from enclave.persons import (
     ConsentRequired,
     EligibilityDecision,
     EligibilityQuery,
+    IdentityQuery,
     PersonChecks,
 )
 from enclave.release import Caller
@@ -43,6 +44,7 @@ class _Zone:
         self.entered = threading.Event()
         self.outcome: dict[str, Any] = {}
         self.fail: BaseException | None = None
+        self.alone: list[str] = []
 
     def check_eligibility_many(
         self, caller: Caller, queries: Sequence[EligibilityQuery]
@@ -53,6 +55,14 @@ class _Zone:
         if self.fail is not None:
             raise self.fail
         return [self.outcome.get(q.id_number, _answer(q.id_number)) for q in queries]
+
+    def verify_identity_many(self, caller: Caller, queries: Sequence[IdentityQuery]) -> list[Any]:
+        self.groups.append((caller, [f"verify {q.id_number}" for q in queries]))
+        return [_answer(q.id_number) for q in queries]
+
+    def verify_identity(self, caller: Caller, query: IdentityQuery) -> Answer[Any]:
+        self.alone.append(query.id_number)
+        return _answer(query.id_number)
 
 
 def _answer(id_number: str) -> Answer[EligibilityDecision]:
@@ -194,3 +204,35 @@ def _held_first_then_close(zone: _Zone, grouped: GroupedChecks) -> dict[int, Any
 def test_a_group_bound_below_one_is_refused(zone: _Zone) -> None:
     with pytest.raises(ValueError, match="at least one"):
         GroupedChecks(cast(PersonChecks, zone), group=0)
+
+
+def test_identity_queries_are_groups_of_their_own_and_one_with_a_selfie_is_checked_alone(
+    zone: _Zone, grouped: GroupedChecks
+) -> None:
+    zone.hold.clear()
+    first, t0 = _in_threads(grouped, [(A, 0)])
+    assert zone.entered.wait(10)
+    verified: dict[int, Any] = {}
+
+    def verify(n: int, selfie: bytes = b"") -> None:
+        asked = IdentityQuery(f"{n:018d}", "name", "INSURANCE_UNDERWRITING", selfie=selfie)
+        verified[n] = grouped.verify(A, asked)
+
+    threads = [threading.Thread(target=verify, args=(n,)) for n in (1, 2)]
+    threads.append(threading.Thread(target=verify, args=(3, b"jpeg")))
+    for t in threads:
+        t.start()
+    threads[2].join(10)  # the selfie does not wait behind the held group
+    assert zone.alone == [f"{3:018d}"]
+    more, t1 = _in_threads(grouped, [(A, 4)])
+    pause = threading.Event()
+    while grouped._waiting.qsize() < 3 and not pause.wait(0.005):
+        pass
+    zone.hold.set()
+    for t in [*t0, *threads, *t1]:
+        t.join(10)
+    assert all(isinstance(verified[n], Answer) for n in (1, 2, 3))
+    assert isinstance(first[0], Answer) and isinstance(more[4], Answer)
+    assert zone.groups[0] == (A, [f"{0:018d}"])
+    rest = sorted(ids for _, ids in zone.groups[1:])
+    assert rest == [[f"{4:018d}"], [f"verify {1:018d}", f"verify {2:018d}"]]
