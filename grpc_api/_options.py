@@ -82,8 +82,9 @@ class ServerOptions:
     batch_group: int = _option(
         64,
         "`CheckBatch` items checked together and logged in one audit commit (each item still "
-        "its own leaves and receipt); also how many items a stream's reader holds unanswered "
-        "before it stops reading (back-pressure)",
+        "its own leaves and receipt), and at most as many unary `Check` (or `Verify` without a "
+        "selfie) calls waiting at the same time; also how many items a stream's reader holds "
+        "unanswered before it stops reading (back-pressure)",
     )
     max_streams_per_partner: int = _option(
         8,

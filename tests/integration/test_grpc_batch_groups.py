@@ -20,7 +20,7 @@ from dataward import receipts
 from dataward.client._convert import eligibility_result
 from dataward.client._release import release_of
 from dataward.v1 import common_pb2, eligibility_pb2, eligibility_pb2_grpc
-from enclave.audit import Decision, Release, RequestReceived, decode_leaf
+from enclave.audit import AuditStorageError, Decision, Release, RequestReceived, decode_leaf
 from enclave.errors import NoDataset
 from grpc_api._guard import STREAM_MESSAGE_BYTES
 from grpc_api._stream_reader import READER_THREAD
@@ -625,3 +625,18 @@ def test_unary_checks_waiting_together_are_one_group_and_one_commit(tmp_path: Pa
     assert groups == [[0], [-1, 1, 3, 4]]  # the four that waited: ONE commit (-1: refused)
     notes = {served[n].receipt.checkpoint_note for n in (1, 3, 4)}
     assert len(notes) == 1
+
+
+def test_a_failing_commit_fails_every_unary_call_of_its_group_unavailable(stack: Stack) -> None:
+    stack.consent(ALICE)
+    stack.consent(BOB)
+    stack.store.failing = AuditStorageError("the disk is full")
+    codes: list[grpc.StatusCode] = []
+    with grpc.insecure_channel(stack.target) as channel:
+        stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+        metadata = (("authorization", f"Bearer {stack.issuer.token()}"),)
+        for n, person in enumerate((ALICE, BOB)):
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.Check(item(person, n).item, metadata=metadata, timeout=10)
+            codes.append(caught.value.code())
+    assert codes == [grpc.StatusCode.UNAVAILABLE] * 2  # the store refused: nothing released
