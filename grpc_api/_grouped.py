@@ -17,10 +17,10 @@ A query's refusal is that call's error, as the unary call raised it; a fault of 
 (a bug on it) fails that call INTERNAL, logged denied by the zone; a fault of the group itself
 (the audit log is down: nothing was released) fails every call of the group with it.
 
-Measured (``bench/grpc_aio.py``'s stack, no interceptor, 32 client threads): one grouping
-thread served 1,144-1,366 checks/s at 0.73-0.87 ms of server CPU each, against 905-1,083/s
-and 0.95-1.17 ms with each worker checking alone. Two grouping threads gave that back (they
-contend for the GIL as the workers did), so there is one.
+Measured with ``bench.grpc`` (the full stack, 32 client threads, 2 cores): 1,085-1,235 checks/s
+(medians of two runs) at 2.6-2.8x the server CPU of a bare echo call, against 856/s and 3.3x
+the same hour with each worker checking alone. A scratch variant with two grouping threads
+gave the gain back (they contend for the GIL as the workers did), so there is one.
 """
 
 from __future__ import annotations
