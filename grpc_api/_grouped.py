@@ -39,6 +39,7 @@ from enclave.persons import (
     EligibilityDecision,
     EligibilityQuery,
     IdentityQuery,
+    ItemFault,
     PersonChecks,
 )
 from enclave.release import Caller
@@ -94,11 +95,11 @@ class GroupedChecks:
         outcome = asked.answer.result()
         if isinstance(outcome, Answer):
             return outcome
-        cause = outcome.__cause__
-        if cause is not None and not isinstance(cause, ZoneError):
-            # A bug on this query (the group's ItemFault): logged denied INTERNAL by the zone;
-            # raised as the unary call raised it, so its kind reaches the operator's log.
-            raise cause
+        if isinstance(outcome, ItemFault) and outcome.__cause__ is not None:
+            # A bug on this query: logged denied INTERNAL by the zone; raised as the unary call
+            # raised it, so its kind reaches the operator's log. Any other zone error (a zone
+            # fault raised from a raw one too) is raised itself, with its own status.
+            raise outcome.__cause__
         raise outcome
 
     def close(self) -> None:

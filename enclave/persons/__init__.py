@@ -2,6 +2,7 @@
 identity-document rules, the GB 11643 ID-number rules, the documented field limits, and their
 errors (all :class:`enclave.errors.ZoneError`, each with its reason code)."""
 
+from enclave.persons._batch import ItemFault
 from enclave.persons.credit import MAX_SCORECARD_CHARS, CreditScoring, ScoredBand
 from enclave.persons.eligibility import (
     SCHEME_BENEFITS,
@@ -110,6 +111,7 @@ __all__ = [
     "InvalidField",
     "InvalidIdNumber",
     "InvalidReason",
+    "ItemFault",
     "PaillierScoreQuery",
     "PaillierScorers",
     "PersonCheckError",

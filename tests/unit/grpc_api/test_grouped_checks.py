@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from enclave.errors import ZoneError
+from enclave.errors import CorruptDataset
 from enclave.persons import (
     Answer,
     Benefit,
@@ -20,11 +21,14 @@ from enclave.persons import (
     EligibilityDecision,
     EligibilityQuery,
     IdentityQuery,
+    ItemFault,
     PersonChecks,
 )
 from enclave.release import Caller
 from grpc_api._grouped import GroupedChecks
 from grpc_api.errors import Unavailable
+from tests.support.person_fakes import ALICE
+from tests.unit.enclave.persons.test_eligibility_many import PARTNER, PURPOSE, World
 
 A = Caller("app-a", "acme", frozenset({"INSURANCE_UNDERWRITING"}))
 B = Caller("app-b", "beta", frozenset({"INSURANCE_UNDERWRITING"}))
@@ -153,12 +157,16 @@ def test_a_fault_on_one_check_is_raised_as_the_unary_call_raised_it(
     zone: _Zone, grouped: GroupedChecks
 ) -> None:
     bug = KeyError("a bug on this item")
-    fault = ZoneError("the zone could not answer this item")
+    fault = ItemFault()
     fault.__cause__ = bug
     zone.outcome[f"{1:018d}"] = fault
-    results = _held_first(zone, grouped, [(A, 1), (A, 2)])
+    corrupt = CorruptDataset()  # a zone fault raised from a raw one keeps its own status
+    corrupt.__cause__ = OSError("index truncated")
+    zone.outcome[f"{2:018d}"] = corrupt
+    results = _held_first(zone, grouped, [(A, 1), (A, 2), (A, 3)])
     assert results[1] is bug
-    assert isinstance(results[2], Answer)
+    assert results[2] is corrupt
+    assert isinstance(results[3], Answer)
 
 
 def test_a_fault_of_the_group_fails_every_call_of_it_and_the_next_group_is_served(
@@ -236,3 +244,27 @@ def test_identity_queries_are_groups_of_their_own_and_one_with_a_selfie_is_check
     assert zone.groups[0] == (A, [f"{0:018d}"])
     rest = sorted(ids for _, ids in zone.groups[1:])
     assert rest == [[f"{4:018d}"], [f"verify {1:018d}", f"verify {2:018d}"]]
+
+
+def test_a_zone_fault_with_a_raw_cause_keeps_its_status_through_the_real_zone(
+    tmp_path: Path,
+) -> None:
+    # Review (issue 15): a zone error raised from a plain exception reached the caller as the
+    # plain exception (INTERNAL) where the unary call raised the zone error (UNAVAILABLE).
+    world = World(tmp_path)
+    grouped = GroupedChecks(world.checks, 8)
+    try:
+        world.consent(ALICE)
+
+        def broken(token: bytes) -> None:
+            raise CorruptDataset() from OSError("index truncated")
+
+        world.directory.person_by_token = broken  # type: ignore[method-assign]
+        asked = IdentityQuery(id_number=ALICE, name="张伟", purpose=PURPOSE)
+        with pytest.raises(CorruptDataset):
+            world.checks.verify_identity(PARTNER, asked)
+        with pytest.raises(CorruptDataset):
+            grouped.verify(PARTNER, asked)
+    finally:
+        grouped.close()
+        world.close()
