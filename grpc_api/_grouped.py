@@ -131,7 +131,10 @@ class GroupedChecks:
             groups: dict[tuple[bool, Caller], list[_Asked]] = {}
             for asked in taken:
                 kind = isinstance(asked.query, EligibilityQuery)
-                groups.setdefault((kind, asked.caller), []).append(asked)
+                try:
+                    groups.setdefault((kind, asked.caller), []).append(asked)
+                except Exception as exc:  # a caller that cannot key a group: that call fails
+                    asked.answer.set_exception(exc)
             for (eligibility, caller), group in groups.items():
                 self._answer(eligibility, caller, group)
         # None can be queued after the end marker: close() puts it holding the lock.

@@ -268,3 +268,12 @@ def test_a_zone_fault_with_a_raw_cause_keeps_its_status_through_the_real_zone(
     finally:
         grouped.close()
         world.close()
+
+
+def test_a_caller_that_cannot_key_a_group_fails_its_call_and_the_thread_goes_on(
+    zone: _Zone, grouped: GroupedChecks
+) -> None:
+    odd = Caller("app-c", "gamma", cast(Any, {"INSURANCE_UNDERWRITING"}))  # a set: unhashable
+    with pytest.raises(TypeError):
+        grouped.check(odd, _query(1))
+    assert isinstance(grouped.check(A, _query(2)), Answer)
