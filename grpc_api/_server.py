@@ -175,9 +175,7 @@ def build_server(
             ),
             server,
         )
-        identity_pb2_grpc.add_IdentityServiceServicer_to_server(
-            IdentityServicer(checks, grouped), server
-        )
+        identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityServicer(grouped), server)
         serves_compute = (
             checks.serves_credit
             or checks.serves_scores

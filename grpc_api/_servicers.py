@@ -100,12 +100,12 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         max_batch_items: int,
         batch_group: int = 64,
         *,
+        grouped: GroupedChecks,
         max_response_bytes: int = 4 * 1024 * 1024,
-        grouped: GroupedChecks | None = None,
     ) -> None:
         """``max_response_bytes``: a packed response's bound (the server's send limit halved:
         a group's answers past it go in more responses, never one the server cannot send).
-        ``grouped``: unary checks are checked in groups through it (None: each alone)."""
+        ``grouped``: where unary checks are checked, in groups."""
         self._checks = checks
         self._grouped = grouped
         self._guard = guard
@@ -117,11 +117,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         self, request: eligibility_pb2.CheckRequest, principal: Principal
     ) -> eligibility_pb2.CheckResponse:
         query = convert.eligibility_query(request)
-        caller = partner_caller(principal)
-        if self._grouped is not None:
-            answer = self._grouped.check(caller, query)
-        else:
-            answer = self._checks.check_eligibility(caller, query)
+        answer = self._grouped.check(partner_caller(principal), query)
         return convert.decision_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
     def Check(
@@ -298,20 +294,15 @@ def _unavailable(answer: BaseException) -> bool:
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, checks: PersonChecks, grouped: GroupedChecks | None = None) -> None:
-        """``grouped``: calls without a selfie are checked in groups through it."""
-        self._checks = checks
+    def __init__(self, grouped: GroupedChecks) -> None:
+        """``grouped``: where calls are checked (those without a selfie in groups)."""
         self._grouped = grouped
 
     def Verify(
         self, request: identity_pb2.VerifyRequest, context: grpc.ServicerContext
     ) -> identity_pb2.VerifyResponse:
         query = convert.identity_query(request)
-        caller = partner_caller(principal_of(context))
-        if self._grouped is not None:
-            answer = self._grouped.verify(caller, query)
-        else:
-            answer = self._checks.verify_identity(caller, query)
+        answer = self._grouped.verify(partner_caller(principal_of(context)), query)
         return convert.verdict_to_proto(answer.value, answer.receipt, request_id=answer.request_id)
 
 
