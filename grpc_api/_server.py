@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
+from typing import cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -32,6 +33,7 @@ from grpc_api._grouped import GroupedChecks
 from grpc_api._guard import ALL_ADDRESSES, ALL_ADDRESSES_FACTOR, AuthInterceptor, Guard
 from grpc_api._observe import CallMetrics, ObserveInterceptor
 from grpc_api._options import ServerOptions
+from grpc_api._pool import WorkerPool
 from grpc_api._query import QueryServicer
 from grpc_api._ratelimit import TokenBuckets
 from grpc_api._reflection import enable_reflection
@@ -69,12 +71,15 @@ class ApiServer:
     health: health.HealthServicer
     refusals: Refusals | None = None
     grouped: GroupedChecks | None = None
+    pool: WorkerPool | None = None
 
     def stop(self, grace: float | None = 1.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         if self.grouped is not None:  # after the calls: none is left waiting for its group
             self.grouped.close()
+        if self.pool is not None:  # its idle threads end (one still in a call, after it)
+            self.pool.shutdown()
         if self.refusals is not None:  # the last summary of dropped refusals
             self.refusals.close()
 
@@ -147,8 +152,9 @@ def build_server(
         ),
         max_streams_per_partner=options.max_streams_per_partner,
     )
+    pool = WorkerPool(options.max_workers, "grpc")
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="grpc"),
+        cast(futures.ThreadPoolExecutor, pool),  # grpcio calls only submit (see WorkerPool)
         # outermost first: the observer records what the guard and the servicer decided
         interceptors=[
             ObserveInterceptor(slow_ms=slow_ms, metrics=metrics),
@@ -222,6 +228,7 @@ def build_server(
         server.start()
     except BaseException:
         grouped.close()  # its thread ends with a server that never started
+        pool.shutdown()
         raise
     front_refusals.start()
-    return ApiServer(server, port, health_servicer, front_refusals, grouped)
+    return ApiServer(server, port, health_servicer, front_refusals, grouped, pool)
