@@ -17,13 +17,16 @@ from enclave.persons import (
     BatchScores,
     Benefit,
     CkksBatchQuery,
+    CoverageClass,
     CreditBandQuery,
     DocumentVerdict,
     EligibilityDecision,
     EligibilityQuery,
+    EligibilityReason,
     EncryptedScore,
     IdentityQuery,
     PaillierScoreQuery,
+    RegistryStatus,
     ScoredBand,
     field_problem,
 )
@@ -153,21 +156,31 @@ def eligibility_query(request: eligibility_pb2.CheckRequest) -> EligibilityQuery
     )
 
 
+# The wire value of each domain value, looked up once (a missing one fails at import).
+_COVERAGE = {
+    c: eligibility_pb2.CoverageClass.Value(f"COVERAGE_CLASS_{c.value}") for c in CoverageClass
+}
+_REASON = {
+    r: eligibility_pb2.EligibilityReason.Value(f"ELIGIBILITY_REASON_{r.value}")
+    for r in EligibilityReason
+}
+_REGISTRY_STATUS = {
+    s: identity_pb2.RegistryStatus.Value(f"REGISTRY_STATUS_{s.value}") for s in RegistryStatus
+}
+
+
 def decision_to_proto(
     decision: EligibilityDecision, receipt: Receipt, *, request_id: str
 ) -> eligibility_pb2.CheckResponse:
     coverage = (
-        eligibility_pb2.CoverageClass.Value(f"COVERAGE_CLASS_{decision.coverage_class.value}")
+        _COVERAGE[decision.coverage_class]
         if decision.coverage_class is not None
         else eligibility_pb2.COVERAGE_CLASS_UNSPECIFIED
     )
     response = eligibility_pb2.CheckResponse(
         eligible=decision.eligible,
         coverage_class=coverage,
-        reasons=[
-            eligibility_pb2.EligibilityReason.Value(f"ELIGIBILITY_REASON_{r.value}")
-            for r in decision.reasons
-        ],
+        reasons=[_REASON[r] for r in decision.reasons],
     )
     _set_receipt(response.receipt, receipt, request_id)
     return response
@@ -196,9 +209,7 @@ def verdict_to_proto(
     return identity_pb2.VerifyResponse(
         id_number_valid=verdict.id_number_valid,
         name_matches=verdict.name_matches,
-        registry_status=identity_pb2.RegistryStatus.Value(
-            f"REGISTRY_STATUS_{verdict.registry_status.value}"
-        ),
+        registry_status=_REGISTRY_STATUS[verdict.registry_status],
         receipt=receipt_to_proto(receipt, request_id=request_id),
         face=face_to_proto(verdict.face) if verdict.face is not None else None,
     )

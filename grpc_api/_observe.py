@@ -28,7 +28,7 @@ interceptor's handler), so the label sets stay bounded whatever a caller sends.
 from __future__ import annotations
 
 import logging
-import secrets
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -171,7 +171,7 @@ class ObserveInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg,misc]
         return observed
 
     def _begin(self, context: grpc.ServicerContext, *, streaming: bool) -> tuple[str, float]:
-        request_id = secrets.token_hex(8)
+        request_id = os.urandom(8).hex()  # secrets.token_hex(8), without its layers
         started = self._clock()
         if streaming:  # before the first answer, which may come long before the end
             context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 _EPOCH = dt.date(1970, 1, 1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ _GUARDIAN_WINDOW = 16
 
 
 def _date(days: int) -> dt.date:
-    return _EPOCH + dt.timedelta(days=days)
+    return dt.date.fromordinal(_EPOCH_ORDINAL + days)  # _EPOCH + days, without a timedelta
 
 
 def _time(seconds: int) -> dt.datetime:

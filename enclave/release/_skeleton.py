@@ -248,6 +248,8 @@ class Releaser:
     def __init__(self, trail: AuditTrail, policy_version: str) -> None:
         self._trail = trail
         self._policy_version = policy_version
+        # Once: a Protocol isinstance walks the protocol's members (tens of us) on each call.
+        self._group_trail = trail if isinstance(trail, GroupTrail) else None
 
     def begin(
         self,
@@ -423,8 +425,8 @@ class Releaser:
         ``CheckBatch`` group); returns once they are durable, each item's request and the
         receipt of its release leaf (None: refused). Nothing is raised for a refusal: an
         item's refusal is the item's, not the group's."""
-        trail = self._trail
-        if not isinstance(trail, GroupTrail):  # a wiring bug: fail closed, log nothing half
+        trail = self._group_trail
+        if trail is None:  # a wiring bug: fail closed, log nothing half
             raise TypeError("this audit trail cannot log a group of answers in one commit")
         requests = [Request(new_request_id(), method) for _ in items]
         entries = [
