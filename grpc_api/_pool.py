@@ -50,7 +50,10 @@ class Ran:
             if not self._ended:
                 self._callbacks.append(callback)
                 return
-        callback(self)
+        try:  # as Future.add_done_callback: logged, never raised into grpcio's poller
+            callback(self)
+        except Exception as exc:
+            _log.error("worker_callback_failed", extra={"error": type(exc).__name__})
 
     def _end(self) -> None:
         with self._lock:
@@ -59,7 +62,7 @@ class Ran:
         for callback in callbacks:
             try:
                 callback(self)
-            except Exception as exc:  # grpcio's own bookkeeping; never the next call's fault
+            except BaseException as exc:  # grpcio's own bookkeeping; never the next call's fault
                 _log.error("worker_callback_failed", extra={"error": type(exc).__name__})
 
 
@@ -91,8 +94,8 @@ class WorkerPool:
                 thread = threading.Thread(
                     target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
                 )
+                thread.start()  # may raise (can't start new thread): then nothing is recorded
                 self._threads.append(thread)
-                thread.start()
             self._calls.put((ran, function, args, kwargs))
         return ran
 
