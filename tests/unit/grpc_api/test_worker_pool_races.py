@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -114,9 +115,12 @@ def test_stress_add_done_callback_racing_the_end_runs_it_exactly_once() -> None:
                 counts[i] += 1
             all_done.release()
 
+        def counted(i: int) -> Callable[[Ran], None]:
+            return lambda _r: cb(i)
+
         for i in range(len(counts)):
             r = pool.submit(lambda: None)
-            r.add_done_callback(lambda _r, i=i: cb(i))
+            r.add_done_callback(counted(i))
         for _ in counts:
             assert all_done.acquire(timeout=WAIT)
         assert set(counts) == {1}
@@ -213,7 +217,7 @@ def test_fault_a_thread_that_fails_to_start_is_not_counted_nor_joined(
     ``shutdown(wait=True)`` raises on joining it."""
     pool = WorkerPool(2, "f")
     real_start = threading.Thread.start
-    failed = []
+    failed: list[str] = []
 
     def start_once_failing(self: threading.Thread) -> None:
         if self.name.startswith("f_") and not failed:
