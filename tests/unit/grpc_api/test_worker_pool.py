@@ -99,15 +99,16 @@ def test_no_more_threads_than_its_bound_and_later_calls_wait_their_turn() -> Non
         pool.shutdown(wait=True)
 
 
+@pytest.mark.parametrize("raised", [KeyError, SystemExit])
 def test_a_call_that_raises_is_logged_and_its_thread_goes_on(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, raised: type[BaseException]
 ) -> None:
     pool = WorkerPool(1, "t")
     try:
         ended = threading.Event()
 
         def broken() -> None:
-            raise KeyError("a clear identifier 110101199003074578")
+            raise raised("a clear identifier 110101199003074578")
 
         with caplog.at_level(logging.ERROR, logger="dataward.grpc"):
             pool.submit(broken).add_done_callback(lambda r: ended.set())
@@ -116,7 +117,7 @@ def test_a_call_that_raises_is_logged_and_its_thread_goes_on(
             pool.submit(after.set)
             assert after.wait(WAIT)
         failed = [r for r in caplog.records if r.getMessage() == "worker_call_failed"]
-        assert [getattr(r, "error", None) for r in failed] == ["KeyError"]
+        assert [getattr(r, "error", None) for r in failed] == [raised.__name__]
         assert "110101199003074578" not in caplog.text  # the type only, never its message
         assert pool.threads == 1
     finally:

@@ -151,28 +151,6 @@ def test_shutdown_while_submitters_race_runs_every_accepted_call() -> None:
         assert not any(t.name.startswith("s_") and t.is_alive() for t in threading.enumerate())
 
 
-def test_system_exit_in_a_call_is_logged_by_type_and_the_thread_goes_on(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    pool = WorkerPool(1, "s")
-    try:
-        ended = threading.Event()
-
-        def bye() -> None:
-            raise SystemExit("110101199003074578")
-
-        with caplog.at_level(logging.ERROR, logger="dataward.grpc"):
-            pool.submit(bye).add_done_callback(lambda r: ended.set())
-            assert ended.wait(WAIT)
-            after = threading.Event()
-            pool.submit(after.set)
-            assert after.wait(WAIT)
-        assert "110101199003074578" not in caplog.text
-        assert [getattr(r, "error", None) for r in caplog.records] == ["SystemExit"]
-    finally:
-        pool.shutdown(wait=True)
-
-
 def test_nothing_of_a_call_outlives_it() -> None:
     import gc
     import weakref
